@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { OneMountError } from './errors.ts';
+
+/** Files holding anything private (tokens, the database, logs): owner read/write only. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Directories holding private files: owner only. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+export interface WriteFileAtomicOptions {
+  /** Mode of the final file, applied exactly (not masked by the umask). Default PRIVATE_FILE_MODE. */
+  mode?: number;
+}
+
+/**
+ * Replaces `path` with `data` so that a reader (or a crash) sees either the old or the new
+ * content, never a mix: write a temp file in the same directory, fsync it, rename it over the
+ * target, then fsync the directory so the rename itself survives power loss.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const mode = options.mode ?? PRIVATE_FILE_MODE;
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let renamed = false;
+  try {
+    const handle = await open(temp, 'wx', mode);
+    try {
+      await handle.chmod(mode);
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+    renamed = true;
+    await syncDirectory(dir);
+  } catch (error) {
+    if (!renamed) await rm(temp, { force: true });
+    throw new OneMountError('ATOMIC_WRITE_FAILED', `could not write ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Creates `path` (and missing parents) as a private directory, and tightens its mode to 0700 when
+ * it already exists with looser permissions. Parents that already exist are left alone.
+ */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const info = await stat(path);
+  if (!info.isDirectory()) {
+    throw new OneMountError('NOT_A_DIRECTORY', `${path} exists and is not a directory`);
+  }
+  if ((info.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(path, PRIVATE_DIR_MODE);
+}
