@@ -1,7 +1,5 @@
 // The layer rule keeps src-shared to zod but does not yet exempt its tests from that (reported).
-// eslint-disable-next-line onemount/layers -- test runner
 import { describe, expect, it } from 'vitest';
-// eslint-disable-next-line onemount/layers -- property tests
 import fc from 'fast-check';
 import {
   MAX_NAME_BYTES,

@@ -1,5 +1,4 @@
 // The layer rule keeps src-shared to zod but does not yet exempt its tests from that (reported).
-// eslint-disable-next-line onemount/layers -- test runner
 import { describe, expect, it } from 'vitest';
 import {
   ConnectivitySchema,
