@@ -1,0 +1,111 @@
+import type Database from 'better-sqlite3';
+import { StoreError } from './store-error.ts';
+import { CONFLICT_REASONS, type Conflict, type ConflictReason, type NewConflict } from './types.ts';
+
+interface ConflictRow {
+  id: number;
+  item_id: string;
+  path: string;
+  reason: ConflictReason;
+  local_copy_name: string | null;
+  remote_etag: string | null;
+  detected_ms: number;
+  resolved: number;
+  resolved_ms: number | null;
+}
+
+const CONFLICT_COLUMNS = 'id, item_id, path, reason, local_copy_name, remote_etag, detected_ms, resolved, resolved_ms';
+
+/** Conflicts found while syncing, kept until the user has seen them. */
+export class ConflictsRepository {
+  readonly #insert: Database.Statement<[Omit<ConflictRow, 'id' | 'resolved' | 'resolved_ms'>]>;
+  readonly #get: Database.Statement<[number], ConflictRow>;
+  readonly #unresolved: Database.Statement<[], ConflictRow>;
+  readonly #all: Database.Statement<[], ConflictRow>;
+  readonly #byItem: Database.Statement<[string], ConflictRow>;
+  readonly #resolve: Database.Statement<[number, number]>;
+  readonly #remove: Database.Statement<[number]>;
+  readonly #countUnresolved: Database.Statement<[], number>;
+  readonly #now: () => number;
+
+  constructor(db: Database.Database, now: () => number) {
+    this.#now = now;
+    this.#insert = db.prepare(
+      `INSERT INTO conflicts (item_id, path, reason, local_copy_name, remote_etag, detected_ms)
+       VALUES (@item_id, @path, @reason, @local_copy_name, @remote_etag, @detected_ms)`,
+    );
+    this.#get = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE id = ?`);
+    this.#unresolved = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE resolved = 0 ORDER BY detected_ms, id`);
+    this.#all = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts ORDER BY detected_ms, id`);
+    this.#byItem = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? ORDER BY detected_ms, id`);
+    this.#resolve = db.prepare('UPDATE conflicts SET resolved = 1, resolved_ms = ? WHERE id = ?');
+    this.#remove = db.prepare('DELETE FROM conflicts WHERE id = ?');
+    this.#countUnresolved = db.prepare<[], number>('SELECT count(*) FROM conflicts WHERE resolved = 0').pluck();
+  }
+
+  add(conflict: NewConflict): Conflict {
+    if (!(CONFLICT_REASONS as readonly string[]).includes(conflict.reason)) {
+      throw new StoreError('INVALID_ARGUMENT', `unknown conflict reason ${JSON.stringify(conflict.reason)}`);
+    }
+    const result = this.#insert.run({
+      item_id: conflict.itemId,
+      path: conflict.path,
+      reason: conflict.reason,
+      local_copy_name: conflict.localCopyName ?? null,
+      remote_etag: conflict.remoteEtag ?? null,
+      detected_ms: conflict.detectedMs ?? this.#now(),
+    });
+    return this.#mustGet(Number(result.lastInsertRowid));
+  }
+
+  get(id: number): Conflict | undefined {
+    const row = this.#get.get(id);
+    return row && conflictFromRow(row);
+  }
+
+  /** Oldest first; resolved ones only when asked. */
+  list(options: { includeResolved?: boolean } = {}): Conflict[] {
+    return (options.includeResolved ? this.#all : this.#unresolved).all().map(conflictFromRow);
+  }
+
+  listForItem(itemId: string): Conflict[] {
+    return this.#byItem.all(itemId).map(conflictFromRow);
+  }
+
+  markResolved(id: number): Conflict {
+    if (this.#resolve.run(this.#now(), id).changes === 0) throw notFound(id);
+    return this.#mustGet(id);
+  }
+
+  remove(id: number): void {
+    this.#remove.run(id);
+  }
+
+  countUnresolved(): number {
+    return this.#countUnresolved.get() ?? 0;
+  }
+
+  #mustGet(id: number): Conflict {
+    const conflict = this.get(id);
+    if (!conflict) throw notFound(id);
+    return conflict;
+  }
+}
+
+function conflictFromRow(row: ConflictRow): Conflict {
+  return {
+    id: row.id,
+    itemId: row.item_id,
+    path: row.path,
+    reason: row.reason,
+    localCopyName: row.local_copy_name,
+    remoteEtag: row.remote_etag,
+    detectedMs: row.detected_ms,
+    resolved: row.resolved === 1,
+    resolvedMs: row.resolved_ms,
+  };
+}
+
+function notFound(id: number): StoreError {
+  return new StoreError('NOT_FOUND', `no conflict with id ${id}`);
+}

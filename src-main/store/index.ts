@@ -1,0 +1,21 @@
+export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store.ts';
+export { Store } from './store.ts';
+export { StoreError, type StoreErrorCode } from './store-error.ts';
+export type { StoreLogger } from './store-logger.ts';
+export { nameKey } from './name-key.ts';
+export { newLocalId, isLocalId } from './local-id.ts';
+export { RangeSet, type ByteRange } from './range-set.ts';
+export {
+  ItemsRepository,
+  ROOT_INODE,
+  type NameClashResolver,
+  type UpsertOptions,
+  type UpsertResult,
+} from './items-repository.ts';
+export type { ItemIdReplacement } from './item-id-rewriter.ts';
+export { ContentRepository, type ContentUpdate } from './content-repository.ts';
+export { JournalRepository, type JournalFilter } from './journal-repository.ts';
+export { ConflictsRepository } from './conflicts-repository.ts';
+export { DriveStateRepository } from './drive-state-repository.ts';
+export type * from './types.ts';
+export { ITEM_KINDS, CONTENT_STATUSES, JOURNAL_KINDS, JOURNAL_STATES, CONFLICT_REASONS } from './types.ts';

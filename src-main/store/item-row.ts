@@ -1,0 +1,41 @@
+import type { ItemKind, StoredItem } from './types.ts';
+
+/** An items row as SQLite returns it. */
+export interface ItemRow {
+  inode: number;
+  id: string;
+  parent_id: string | null;
+  name: string;
+  name_key: string;
+  kind: ItemKind;
+  size: number;
+  ctime_ms: number;
+  mtime_ms: number;
+  etag: string | null;
+  ctag: string | null;
+  quickxor_hash: string | null;
+  remote_drive_id: string | null;
+  remote_item_id: string | null;
+}
+
+export const ITEM_COLUMNS =
+  'inode, id, parent_id, name, name_key, kind, size, ctime_ms, mtime_ms, etag, ctag, quickxor_hash, remote_drive_id, remote_item_id';
+
+export function itemFromRow(row: ItemRow): StoredItem {
+  return {
+    id: row.id,
+    inode: row.inode,
+    parentId: row.parent_id,
+    name: row.name,
+    nameKey: row.name_key,
+    kind: row.kind,
+    size: row.size,
+    ctimeMs: row.ctime_ms,
+    mtimeMs: row.mtime_ms,
+    etag: row.etag,
+    ctag: row.ctag,
+    quickXorHash: row.quickxor_hash,
+    remoteDriveId: row.remote_drive_id,
+    remoteItemId: row.remote_item_id,
+  };
+}

@@ -1,0 +1,410 @@
+import type Database from 'better-sqlite3';
+import { ITEM_COLUMNS, itemFromRow, type ItemRow } from './item-row.ts';
+import type { ItemIdRewriter } from './item-id-rewriter.ts';
+import { nameKey } from './name-key.ts';
+import { StoreError } from './store-error.ts';
+import { ITEM_KINDS, type ContentStatus, type DeletedItem, type ItemKind, type ItemPatch, type ItemRecord, type StoredItem } from './types.ts';
+
+export const ROOT_INODE = 1;
+
+/** Deeper than any OneDrive path can be (400 characters); stops a corrupted parent cycle. */
+const MAX_DEPTH = 1000;
+
+/**
+ * While a batch is applied, an item whose name another item of the batch takes over is parked
+ * under this prefix until its own record arrives. No real name can contain a NUL.
+ */
+const PARKED_PREFIX = '\u0000parked:';
+
+/**
+ * Decides a new name for an item that holds a name the server has given to another item, when
+ * the holder is not part of the same batch (typically a local item not uploaded yet).
+ */
+export type NameClashResolver = (occupant: StoredItem, incoming: ItemRecord) => string;
+
+export interface UpsertOptions {
+  /** Without it a clash with an item outside the batch throws NAME_TAKEN and nothing is applied. */
+  onNameClash?: NameClashResolver;
+}
+
+export interface UpsertResult {
+  inserted: number;
+  updated: number;
+  /** Items outside the batch renamed by onNameClash. */
+  renamed: Array<{ id: string; from: string; to: string }>;
+}
+
+interface UpdateParams {
+  id: string;
+  has_size: number;
+  size: number | null;
+  has_ctime: number;
+  ctime_ms: number | null;
+  has_mtime: number;
+  mtime_ms: number | null;
+  has_etag: number;
+  etag: string | null;
+  has_ctag: number;
+  ctag: string | null;
+  has_hash: number;
+  quickxor_hash: string | null;
+  has_kind: number;
+  kind: string | null;
+  has_remote_drive: number;
+  remote_drive_id: string | null;
+  has_remote_item: number;
+  remote_item_id: string | null;
+}
+
+type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null };
+
+/** The drive's namespace: items, their parents, names and inodes. */
+export class ItemsRepository {
+  readonly #byId: Database.Statement<[string], ItemRow>;
+  readonly #byInode: Database.Statement<[number], ItemRow>;
+  readonly #child: Database.Statement<[string, string], ItemRow>;
+  readonly #children: Database.Statement<[string, string, number], ItemRow>;
+  readonly #countChildren: Database.Statement<[string], number>;
+  readonly #chain: Database.Statement<[string, number], { id: string; parent_id: string | null; name: string }>;
+  readonly #insert: Database.Statement<[ItemParams]>;
+  readonly #replace: Database.Statement<[ItemParams]>;
+  readonly #update: Database.Statement<[UpdateParams]>;
+  readonly #rename: Database.Statement<[{ id: string; parent_id: string; name: string; name_key: string }]>;
+  readonly #park: Database.Statement<[string, string]>;
+  readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
+  readonly #deleteSubtree: Database.Statement<[string, number]>;
+  readonly #count: Database.Statement<[], number>;
+  readonly #rewriter: ItemIdRewriter;
+  readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
+  readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
+  readonly #deleteTree: (id: string) => DeletedItem[];
+
+  constructor(db: Database.Database, rewriter: ItemIdRewriter) {
+    this.#rewriter = rewriter;
+    this.#byId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = ?`);
+    this.#byInode = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE inode = ?`);
+    this.#child = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE parent_id = ? AND name_key = ?`);
+    this.#children = db.prepare(
+      `SELECT ${ITEM_COLUMNS} FROM items WHERE parent_id = ? AND name_key > ? ORDER BY name_key LIMIT ?`,
+    );
+    this.#countChildren = db.prepare<[string], number>('SELECT count(*) FROM items WHERE parent_id = ?').pluck();
+    this.#chain = db.prepare(
+      `WITH RECURSIVE chain (id, parent_id, name, depth) AS (
+         SELECT id, parent_id, name, 0 FROM items WHERE id = ?
+         UNION ALL
+         SELECT i.id, i.parent_id, i.name, c.depth + 1 FROM items AS i JOIN chain AS c ON i.id = c.parent_id
+         WHERE c.depth < ?
+       )
+       SELECT id, parent_id, name FROM chain ORDER BY depth DESC`,
+    );
+    const values = `(@inode, @id, @parent_id, @name, @name_key, @kind, @size, @ctime_ms, @mtime_ms, @etag, @ctag,
+                     @quickxor_hash, @remote_drive_id, @remote_item_id)`;
+    this.#insert = db.prepare(`INSERT INTO items (${ITEM_COLUMNS}) VALUES ${values}`);
+    this.#replace = db.prepare(
+      `UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key, kind = @kind, size = @size,
+         ctime_ms = @ctime_ms, mtime_ms = @mtime_ms, etag = @etag, ctag = @ctag, quickxor_hash = @quickxor_hash,
+         remote_drive_id = @remote_drive_id, remote_item_id = @remote_item_id
+       WHERE id = @id`,
+    );
+    this.#update = db.prepare(
+      `UPDATE items SET
+         size = CASE WHEN @has_size THEN @size ELSE size END,
+         ctime_ms = CASE WHEN @has_ctime THEN @ctime_ms ELSE ctime_ms END,
+         mtime_ms = CASE WHEN @has_mtime THEN @mtime_ms ELSE mtime_ms END,
+         etag = CASE WHEN @has_etag THEN @etag ELSE etag END,
+         ctag = CASE WHEN @has_ctag THEN @ctag ELSE ctag END,
+         quickxor_hash = CASE WHEN @has_hash THEN @quickxor_hash ELSE quickxor_hash END,
+         kind = CASE WHEN @has_kind THEN @kind ELSE kind END,
+         remote_drive_id = CASE WHEN @has_remote_drive THEN @remote_drive_id ELSE remote_drive_id END,
+         remote_item_id = CASE WHEN @has_remote_item THEN @remote_item_id ELSE remote_item_id END
+       WHERE id = @id`,
+    );
+    this.#rename = db.prepare(
+      'UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key WHERE id = @id',
+    );
+    this.#park = db.prepare('UPDATE items SET name_key = ? WHERE id = ?');
+    const subtree = `WITH RECURSIVE sub (id, depth) AS (
+         SELECT id, 0 FROM items WHERE id = ?
+         UNION ALL
+         SELECT i.id, s.depth + 1 FROM items AS i JOIN sub AS s ON i.parent_id = s.id WHERE s.depth < ?
+       )`;
+    this.#subtree = db.prepare(
+      `${subtree}
+       SELECT i.id, i.inode, i.kind, coalesce(c.status, 'none') AS status
+       FROM sub JOIN items AS i ON i.id = sub.id LEFT JOIN content AS c ON c.item_id = i.id`,
+    );
+    this.#deleteSubtree = db.prepare(`${subtree} DELETE FROM items WHERE id IN (SELECT id FROM sub)`);
+    this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
+    this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
+      this.#applyBatch(records, options),
+    );
+    this.#move = db.transaction((id: string, newParentId: string, newName: string) =>
+      this.#moveInTransaction(id, newParentId, newName),
+    );
+    this.#deleteTree = db.transaction((id: string) => {
+      const deleted = this.#subtree.all(id, MAX_DEPTH).map((row) => ({
+        id: row.id,
+        inode: row.inode,
+        kind: row.kind,
+        contentStatus: row.status,
+      }));
+      this.#deleteSubtree.run(id, MAX_DEPTH);
+      return deleted;
+    });
+  }
+
+  get(id: string): StoredItem | undefined {
+    const row = this.#byId.get(id);
+    return row && itemFromRow(row);
+  }
+
+  getByInode(inode: number): StoredItem | undefined {
+    const row = this.#byInode.get(inode);
+    return row && itemFromRow(row);
+  }
+
+  getRoot(): StoredItem | undefined {
+    return this.getByInode(ROOT_INODE);
+  }
+
+  /** The child of `parentId` called `name`, compared as OneDrive does (case-insensitive, NFC). */
+  getChild(parentId: string, name: string): StoredItem | undefined {
+    const row = this.#child.get(parentId, nameKey(name));
+    return row && itemFromRow(row);
+  }
+
+  /**
+   * One page of a folder's children in name_key order. Pass the last item's nameKey as
+   * `afterNameKey` to get the next page; a page shorter than `limit` is the last.
+   */
+  listChildren(parentId: string, afterNameKey: string | undefined, limit: number): StoredItem[] {
+    if (!Number.isInteger(limit) || limit < 1) throw new StoreError('INVALID_ARGUMENT', `bad page size ${limit}`);
+    return this.#children.all(parentId, afterNameKey ?? '', limit).map(itemFromRow);
+  }
+
+  countChildren(parentId: string): number {
+    return this.#countChildren.get(parentId) ?? 0;
+  }
+
+  count(): number {
+    return this.#count.get() ?? 0;
+  }
+
+  /**
+   * The item's path from the root, `/` for the root itself, `/a/b` below it; undefined when the
+   * item is unknown or not (yet) connected to the root.
+   */
+  pathOf(id: string): string | undefined {
+    const chain = this.#chain.all(id, MAX_DEPTH);
+    const top = chain[0];
+    if (top === undefined || top.parent_id !== null) return undefined;
+    return '/' + chain.slice(1).map((link) => link.name).join('/');
+  }
+
+  /** The item at `path` (`/`-separated, from the root), matching names case-insensitively. */
+  resolvePath(path: string): StoredItem | undefined {
+    let current = this.getRoot();
+    for (const component of path.split('/')) {
+      if (component === '') continue;
+      if (current === undefined) return undefined;
+      current = this.getChild(current.id, component);
+    }
+    return current;
+  }
+
+  /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
+  insert(record: ItemRecord): StoredItem {
+    const params = toParams(record);
+    if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
+    const occupant = this.#child.get(record.parentId, params.name_key);
+    if (occupant) throw nameTaken(record.name, record.parentId, occupant.id);
+    this.#insert.run(params);
+    return this.#mustGet(record.id);
+  }
+
+  upsert(record: ItemRecord, options: UpsertOptions = {}): StoredItem {
+    this.upsertMany([record], options);
+    return this.#mustGet(record.id);
+  }
+
+  /**
+   * Applies a batch of server records in one transaction (a whole delta round). Parents may come
+   * after their children; a record seen twice counts once (the last one). Names moving between
+   * items of the batch (swaps, renames in a chain) are fine. A record without parent is the root;
+   * a root with a new id takes over the old root (inode 1), as replaceItemId would.
+   */
+  upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
+    return this.#upsertMany(records, options);
+  }
+
+  /** Changes the given fields only. */
+  update(id: string, patch: ItemPatch): StoredItem {
+    if (patch.size !== undefined) checkSize(patch.size);
+    if (patch.kind !== undefined) checkKind(patch.kind);
+    const has = (value: unknown): number => (value === undefined ? 0 : 1);
+    const result = this.#update.run({
+      id,
+      has_size: has(patch.size),
+      size: patch.size ?? null,
+      has_ctime: has(patch.ctimeMs),
+      ctime_ms: patch.ctimeMs ?? null,
+      has_mtime: has(patch.mtimeMs),
+      mtime_ms: patch.mtimeMs ?? null,
+      has_etag: has(patch.etag),
+      etag: patch.etag ?? null,
+      has_ctag: has(patch.ctag),
+      ctag: patch.ctag ?? null,
+      has_hash: has(patch.quickXorHash),
+      quickxor_hash: patch.quickXorHash ?? null,
+      has_kind: has(patch.kind),
+      kind: patch.kind ?? null,
+      has_remote_drive: has(patch.remoteDriveId),
+      remote_drive_id: patch.remoteDriveId ?? null,
+      has_remote_item: has(patch.remoteItemId),
+      remote_item_id: patch.remoteItemId ?? null,
+    });
+    if (result.changes === 0) throw notFound(id);
+    return this.#mustGet(id);
+  }
+
+  /**
+   * Moves and/or renames an item. NAME_TAKEN when another item holds the target name (renaming
+   * over an existing target is deleteSubtree then move, in one Store.transaction); INVALID_MOVE
+   * when a folder would go below itself.
+   */
+  move(id: string, newParentId: string, newName: string): StoredItem {
+    return this.#move(id, newParentId, newName);
+  }
+
+  /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
+  deleteSubtree(id: string): DeletedItem[] {
+    return this.#deleteTree(id);
+  }
+
+  #moveInTransaction(id: string, newParentId: string, newName: string): StoredItem {
+    checkName(newName);
+    const item = this.#byId.get(id);
+    if (!item) throw notFound(id);
+    if (item.parent_id === null) throw new StoreError('INVALID_MOVE', 'the drive root cannot be moved');
+    if (!this.#byId.get(newParentId)) throw notFound(newParentId);
+    const key = nameKey(newName);
+    const occupant = this.#child.get(newParentId, key);
+    if (occupant && occupant.id !== id) throw nameTaken(newName, newParentId, occupant.id);
+    if (newParentId !== item.parent_id && this.#chain.all(newParentId, MAX_DEPTH).some((link) => link.id === id)) {
+      throw new StoreError('INVALID_MOVE', `cannot move ${item.name} (${id}) into itself or below itself`);
+    }
+    this.#rename.run({ id, parent_id: newParentId, name: newName, name_key: key });
+    return this.#mustGet(id);
+  }
+
+  #applyBatch(records: readonly ItemRecord[], options: UpsertOptions): UpsertResult {
+    const latest = new Map<string, ItemRecord>();
+    for (const record of records) latest.set(record.id, record);
+    const waiting = new Set(latest.keys());
+    const result: UpsertResult = { inserted: 0, updated: 0, renamed: [] };
+    for (const record of latest.values()) {
+      const params = toParams(record);
+      waiting.delete(record.id);
+      if (record.parentId === null) {
+        this.#adoptRoot(record.id);
+      } else {
+        this.#makeRoomFor({ ...record, parentId: record.parentId }, params.name_key, latest, waiting, options, result);
+      }
+      if (this.#byId.get(record.id)) {
+        this.#replace.run(params);
+        result.updated++;
+      } else {
+        this.#insert.run(params);
+        result.inserted++;
+      }
+    }
+    return result;
+  }
+
+  /** The root keeps inode 1 even when the server's root id changes. */
+  #adoptRoot(id: string): void {
+    const root = this.#byInode.get(ROOT_INODE);
+    if (root && root.id !== id) this.#rewriter.replace(root.id, id);
+  }
+
+  #makeRoomFor(
+    record: ItemRecord & { parentId: string },
+    key: string,
+    batch: ReadonlyMap<string, ItemRecord>,
+    waiting: ReadonlySet<string>,
+    options: UpsertOptions,
+    result: UpsertResult,
+  ): void {
+    const occupant = this.#child.get(record.parentId, key);
+    if (!occupant || occupant.id === record.id) return;
+    if (waiting.has(occupant.id)) {
+      this.#park.run(PARKED_PREFIX + occupant.id, occupant.id);
+      return;
+    }
+    // An occupant already applied from this batch means the batch contradicts itself.
+    if (!options.onNameClash || batch.has(occupant.id)) throw nameTaken(record.name, record.parentId, occupant.id);
+    const newName = options.onNameClash(itemFromRow(occupant), record);
+    checkName(newName);
+    const newKey = nameKey(newName);
+    const holder = this.#child.get(record.parentId, newKey);
+    if (holder) throw nameTaken(newName, record.parentId, holder.id);
+    this.#rename.run({ id: occupant.id, parent_id: record.parentId, name: newName, name_key: newKey });
+    result.renamed.push({ id: occupant.id, from: occupant.name, to: newName });
+  }
+
+  #mustGet(id: string): StoredItem {
+    const row = this.#byId.get(id);
+    if (!row) throw notFound(id);
+    return itemFromRow(row);
+  }
+}
+
+function toParams(record: ItemRecord): ItemParams {
+  if (record.id === '') throw new StoreError('INVALID_ARGUMENT', 'item id must not be empty');
+  checkName(record.name);
+  checkKind(record.kind);
+  checkSize(record.size);
+  if (!Number.isSafeInteger(record.ctimeMs) || !Number.isSafeInteger(record.mtimeMs)) {
+    throw new StoreError('INVALID_ARGUMENT', `item ${record.id} has non-integer times`);
+  }
+  return {
+    inode: record.parentId === null ? ROOT_INODE : null,
+    id: record.id,
+    parent_id: record.parentId,
+    name: record.name,
+    name_key: nameKey(record.name),
+    kind: record.kind,
+    size: record.size,
+    ctime_ms: record.ctimeMs,
+    mtime_ms: record.mtimeMs,
+    etag: record.etag ?? null,
+    ctag: record.ctag ?? null,
+    quickxor_hash: record.quickXorHash ?? null,
+    remote_drive_id: record.remoteDriveId ?? null,
+    remote_item_id: record.remoteItemId ?? null,
+  };
+}
+
+function checkName(name: string): void {
+  if (name === '' || name.includes('\u0000') || name.includes('/')) {
+    throw new StoreError('INVALID_ARGUMENT', `invalid item name ${JSON.stringify(name)}`);
+  }
+}
+
+function checkKind(kind: string): void {
+  if (!(ITEM_KINDS as readonly string[]).includes(kind)) {
+    throw new StoreError('INVALID_ARGUMENT', `unknown item kind ${JSON.stringify(kind)}`);
+  }
+}
+
+function checkSize(size: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) throw new StoreError('INVALID_ARGUMENT', `invalid size ${size}`);
+}
+
+function notFound(id: string): StoreError {
+  return new StoreError('NOT_FOUND', `no item with id ${id}`);
+}
+
+function nameTaken(name: string, parentId: string, holderId: string): StoreError {
+  return new StoreError('NAME_TAKEN', `the name "${name}" is already taken in folder ${parentId} by item ${holderId}`);
+}

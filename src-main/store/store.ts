@@ -1,0 +1,71 @@
+import type Database from 'better-sqlite3';
+import { ConflictsRepository } from './conflicts-repository.ts';
+import { ContentRepository } from './content-repository.ts';
+import { DriveStateRepository } from './drive-state-repository.ts';
+import { ItemIdRewriter, type ItemIdReplacement } from './item-id-rewriter.ts';
+import { ItemsRepository } from './items-repository.ts';
+import { JournalRepository } from './journal-repository.ts';
+
+/**
+ * One drive's database, opened by openStore. Every call runs synchronously on the caller's event
+ * loop and commits before it returns, so each is kept to a few indexed statements.
+ */
+export class Store {
+  readonly items: ItemsRepository;
+  readonly driveState: DriveStateRepository;
+  readonly content: ContentRepository;
+  readonly journal: JournalRepository;
+  readonly conflicts: ConflictsRepository;
+  readonly #db: Database.Database;
+  readonly #rewriter: ItemIdRewriter;
+
+  constructor(db: Database.Database, now: () => number) {
+    this.#db = db;
+    this.#rewriter = new ItemIdRewriter(db);
+    this.items = new ItemsRepository(db, this.#rewriter);
+    this.driveState = new DriveStateRepository(db);
+    this.content = new ContentRepository(db);
+    this.journal = new JournalRepository(db, now);
+    this.conflicts = new ConflictsRepository(db, now);
+  }
+
+  /** The database file. */
+  get path(): string {
+    return this.#db.name;
+  }
+
+  get isOpen(): boolean {
+    return this.#db.open;
+  }
+
+  /**
+   * Runs `work` in one transaction: all its store calls commit together or not at all. Nested
+   * calls become savepoints. `work` must be synchronous; an async function would commit at its
+   * first await.
+   */
+  transaction<T>(work: () => T): T {
+    return this.#db.transaction(work)();
+  }
+
+  /**
+   * Swaps a local id (an item created before the server knew it) for the server's id
+   * everywhere: the item, its children's parent links, its content state, the upload journal
+   * and conflicts. Atomic. If delta already stored the server's item under the new id, that row
+   * is merged into the local one (which keeps its inode) and its inode is reported as dropped.
+   */
+  replaceItemId(localId: string, serverId: string): ItemIdReplacement {
+    return this.#rewriter.replace(localId, serverId);
+  }
+
+  /** Copies the WAL into the database file without blocking writers (housekeeping, idle time). */
+  checkpoint(): void {
+    this.#db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Checkpoints and closes. Safe to call twice. */
+  close(): void {
+    if (!this.#db.open) return;
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    this.#db.close();
+  }
+}

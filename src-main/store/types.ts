@@ -1,0 +1,207 @@
+import type { RangeSet } from './range-set.ts';
+
+/**
+ * What a drive item is. `package` (OneNote notebooks and the like) is opaque: neither file nor
+ * folder. `remote` is a reference to an item in another drive (a shared folder added to "My files").
+ */
+export type ItemKind = 'file' | 'folder' | 'package' | 'remote';
+
+export const ITEM_KINDS: readonly ItemKind[] = ['file', 'folder', 'package', 'remote'];
+
+/** An item as the caller hands it to the store (from delta, an upload answer, or a local create). */
+export interface ItemRecord {
+  /** Graph item id, or a local id (see local-id.ts) until the server gives one. */
+  id: string;
+  /** Null only for the drive root. */
+  parentId: string | null;
+  name: string;
+  kind: ItemKind;
+  size: number;
+  ctimeMs: number;
+  mtimeMs: number;
+  etag?: string | null;
+  ctag?: string | null;
+  quickXorHash?: string | null;
+  remoteDriveId?: string | null;
+  remoteItemId?: string | null;
+}
+
+/** An item as stored: every field present, plus the local inode and the case-folded name. */
+export interface StoredItem {
+  id: string;
+  /** Stable for the life of the item, never reused; the root is always 1. */
+  inode: number;
+  parentId: string | null;
+  name: string;
+  nameKey: string;
+  kind: ItemKind;
+  size: number;
+  ctimeMs: number;
+  mtimeMs: number;
+  etag: string | null;
+  ctag: string | null;
+  quickXorHash: string | null;
+  remoteDriveId: string | null;
+  remoteItemId: string | null;
+}
+
+/** Fields of an item that may change without a move (local writes, an upload's answer). */
+export type ItemPatch = Partial<
+  Pick<StoredItem, 'size' | 'ctimeMs' | 'mtimeMs' | 'etag' | 'ctag' | 'quickXorHash' | 'kind' | 'remoteDriveId' | 'remoteItemId'>
+>;
+
+/** An item removed by deleteSubtree, with what the caller must clean up for it. */
+export interface DeletedItem {
+  id: string;
+  inode: number;
+  kind: ItemKind;
+  /** The local content status it had; anything but 'none' means a cache file may exist. */
+  contentStatus: ContentStatus;
+}
+
+/**
+ * none: nothing local. partial: some byte ranges are local. complete: the whole server version is
+ * local. dirty: the local content has changes the server does not have yet (never evicted).
+ */
+export type ContentStatus = 'none' | 'partial' | 'complete' | 'dirty';
+
+export const CONTENT_STATUSES: readonly ContentStatus[] = ['none', 'partial', 'complete', 'dirty'];
+
+/** The local cache of one item. How many programs have it open is runtime-only and not here. */
+export interface ContentState {
+  itemId: string;
+  status: ContentStatus;
+  /** The server version the local bytes belong to. */
+  etag: string | null;
+  ctag: string | null;
+  ranges: RangeSet;
+  /** ranges.totalBytes, kept in a column so the cache size is one SUM. */
+  cachedBytes: number;
+  lastAccessMs: number;
+  /** "Always keep on this device". On a folder it covers everything below it. */
+  pinned: boolean;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface EvictionCandidate {
+  itemId: string;
+  inode: number;
+  status: 'partial' | 'complete';
+  cachedBytes: number;
+  lastAccessMs: number;
+}
+
+/** Where to continue listing eviction candidates: the last one of the previous page. */
+export interface EvictionCursor {
+  lastAccessMs: number;
+  itemId: string;
+}
+
+export type JournalKind = 'create' | 'write' | 'mkdir' | 'rename' | 'unlink' | 'rmdir' | 'setattr';
+
+export const JOURNAL_KINDS: readonly JournalKind[] = ['create', 'write', 'mkdir', 'rename', 'unlink', 'rmdir', 'setattr'];
+
+export type JournalState = 'pending' | 'uploading' | 'done' | 'failed';
+
+export const JOURNAL_STATES: readonly JournalState[] = ['pending', 'uploading', 'done', 'failed'];
+
+/** Kind-specific details that have no column of their own (setattr times, the size after a write). */
+export interface JournalPayload {
+  size?: number;
+  mtimeMs?: number;
+  ctimeMs?: number;
+}
+
+/** A local operation to append to the upload journal. */
+export interface NewJournalEntry {
+  kind: JournalKind;
+  /** The item the operation is about: a Graph id or a local id. */
+  itemId: string;
+  /** Parent and name before the operation (create/mkdir: where it is created). */
+  parentId?: string | null;
+  name?: string | null;
+  /** Parent and name after a rename. */
+  newParentId?: string | null;
+  newName?: string | null;
+  /** The server version the local edit started from; uploads are conditional on it. */
+  baseEtag?: string | null;
+  payload?: JournalPayload | null;
+}
+
+export interface JournalEntry {
+  /** Order of the operations; replay goes by increasing seq. */
+  seq: number;
+  kind: JournalKind;
+  itemId: string;
+  parentId: string | null;
+  name: string | null;
+  newParentId: string | null;
+  newName: string | null;
+  baseEtag: string | null;
+  payload: JournalPayload | null;
+  state: JournalState;
+  /** Resumable upload session, when one was created. */
+  sessionUrl: string | null;
+  sessionExpiresMs: number | null;
+  /** Bytes the server has confirmed in that session. */
+  confirmedOffset: number;
+  attempts: number;
+  lastError: string | null;
+  createdMs: number;
+  updatedMs: number;
+}
+
+export interface UploadSessionProgress {
+  sessionUrl: string;
+  confirmedOffset: number;
+  expiresMs?: number | null;
+}
+
+export type ConflictReason = 'both-modified' | 'remote-deleted' | 'name-clash';
+
+export const CONFLICT_REASONS: readonly ConflictReason[] = ['both-modified', 'remote-deleted', 'name-clash'];
+
+export interface NewConflict {
+  itemId: string;
+  /** Path of the item when the conflict was found, for showing to the user. */
+  path: string;
+  reason: ConflictReason;
+  /** Name under which the local version was kept, if it was renamed. */
+  localCopyName?: string | null;
+  remoteEtag?: string | null;
+  detectedMs?: number;
+}
+
+export interface Conflict {
+  id: number;
+  itemId: string;
+  path: string;
+  reason: ConflictReason;
+  localCopyName: string | null;
+  remoteEtag: string | null;
+  detectedMs: number;
+  resolved: boolean;
+  resolvedMs: number | null;
+}
+
+/** Drive quota as last fetched; answers statfs without a network call. */
+export interface QuotaSnapshot {
+  total: number;
+  used: number;
+  remaining: number;
+  deleted?: number;
+  state?: string;
+  fetchedAtMs: number;
+}
+
+/** Everything kept in the drive state table, by key. */
+export interface DriveStateValues {
+  deltaLink: string;
+  driveId: string;
+  driveType: string;
+  quota: QuotaSnapshot;
+  lastFullSyncMs: number;
+}
+
+export type DriveStateKey = keyof DriveStateValues;
