@@ -244,3 +244,14 @@ describe('foreign locks', () => {
     });
   });
 });
+
+describe('isHeldByCurrentContext', () => {
+  it('is true only inside this lock’s critical section, in this context', async () => {
+    const tracker = new LockTracker({ checking: true });
+    const a = tracker.mutex('vfs.inode', 'same-name');
+    const b = tracker.mutex('vfs.inode', 'same-name');
+    expect(a.isHeldByCurrentContext()).toBe(false);
+    const inside = await withLock(a, () => [a.isHeldByCurrentContext(), b.isHeldByCurrentContext()]);
+    expect(inside).toEqual([true, false]);
+  });
+});

@@ -88,6 +88,11 @@ export class LockTracker {
     return this.#live().map(({ lock }) => ({ name: lock.name, level: lock.level }));
   }
 
+  /** True when the current async context holds `lock`. */
+  holds(lock: LeveledMutex): boolean {
+    return this.#live().some((entry) => entry.lock === lock);
+  }
+
   /**
    * Runs `fn` in a context that holds no locks. For work that outlives the critical section it
    * was started from (a background task spawned under a lock must not inherit that lock).
