@@ -1,0 +1,359 @@
+/**
+ * One HTTP exchange with Graph or a storage URL, made robust: the whole-client throttle pause,
+ * bearer tokens (only on Graph URLs), one refresh-and-retry on 401, capped exponential backoff
+ * with full jitter for transient failures, a per-attempt deadline, and typed errors.
+ */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import { AbortError, TimeoutError, abortReason, abortableSleep, linkedController, raceWithSignal } from '../base/abort.ts';
+import type { Logger } from '../base/logger.ts';
+import { redactUrl } from '../base/redact.ts';
+import { GraphApiError, NetworkError, parseErrorBody } from './errors.ts';
+import { backoffDelay, isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
+import { ThrottleGate } from './throttle-gate.ts';
+import type { TokenProvider } from './token-provider.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * A request body. A Readable can be sent once, so a request carrying one is never repeated; pass a
+ * Buffer or a factory (`() => fs.createReadStream(…)`) to keep retries possible.
+ */
+export type BodySource = Buffer | Uint8Array | string | Readable | (() => Readable);
+
+export interface TransportOptions {
+  tokenProvider: TokenProvider;
+  logger?: Logger;
+  /** Deadline for one attempt until the answer's headers arrive (and its body, for JSON answers). */
+  requestTimeoutMs: number;
+  /** Repeats allowed for transient failures (5xx, 408, network errors, timeouts). */
+  maxRetries: number;
+  /** Repeats allowed after a throttling answer; separate because obeying the server is not failing. */
+  maxThrottleRetries?: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Connections per origin in the pool. */
+  connections?: number;
+  now?: () => number;
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+  random?: () => number;
+  /** An undici dispatcher to use instead of the transport's own pooled Agent (not closed by close()). */
+  dispatcher?: Dispatcher;
+}
+
+export interface SendRequest {
+  method: HttpMethod;
+  /** Used exactly as given. */
+  url: string;
+  /** Graph API URL (bearer token sent) or a pre-authenticated storage URL (never any token). */
+  authenticated: boolean;
+  headers?: Record<string, string>;
+  body?: BodySource;
+  /** Sent as JSON with the matching content type (instead of `body`). */
+  json?: unknown;
+  signal?: AbortSignal;
+  /** Whether transient failures may be repeated (the caller knows if the operation is safe to repeat). */
+  retry: boolean;
+  /** Non-2xx statuses handed back instead of thrown (302 for /content, 416 for ranges …). */
+  accept?: readonly number[];
+  /** Hand back the body as a stream instead of reading it (only the headers are under the deadline). */
+  stream?: boolean;
+  /**
+   * Statuses that mean "already done" when they answer a *repeated* attempt, e.g. 404 for a DELETE
+   * whose first attempt may have reached the server before the connection broke.
+   */
+  doneOnRepeat?: readonly number[];
+}
+
+export interface SendResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body text (empty for stream requests). */
+  text: string;
+  /** The body stream (stream requests only); the consumer must read or destroy it. */
+  body: Readable | undefined;
+  attempts: number;
+}
+
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** System and undici error codes that mean the exchange failed in transit and may succeed if repeated. */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+export function headerValue(headers: SendResult['headers'], name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A URL fit for logs and error messages; pre-authenticated URLs are credentials, so only their origin shows. */
+export function loggableUrl(url: string, authenticated: boolean): string {
+  if (authenticated) return redactUrl(url);
+  try {
+    return `${new URL(url).origin}/[pre-authenticated]`;
+  } catch {
+    return '[pre-authenticated]';
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  // undici wraps socket failures; the system code can sit on the error or its cause.
+  for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (TRANSIENT_NETWORK_CODES.has(code) || code.startsWith('E'))) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+export class GraphTransport {
+  readonly gate: ThrottleGate;
+  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections'>>;
+  readonly #logger: Logger | undefined;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  #refreshing: Promise<string> | undefined;
+
+  constructor(options: TransportOptions) {
+    const now = options.now ?? Date.now;
+    const sleep = options.sleep ?? abortableSleep;
+    this.#options = {
+      tokenProvider: options.tokenProvider,
+      requestTimeoutMs: options.requestTimeoutMs,
+      maxRetries: options.maxRetries,
+      maxThrottleRetries: options.maxThrottleRetries ?? 10,
+      retryBaseMs: options.retryBaseMs,
+      retryMaxMs: options.retryMaxMs,
+      now,
+      sleep,
+      random: options.random ?? Math.random,
+    };
+    this.#logger = options.logger;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connections: options.connections ?? 8,
+        headersTimeout: options.requestTimeoutMs,
+        // Idle time between body chunks; the whole body of a large download may take far longer.
+        bodyTimeout: options.requestTimeoutMs,
+        connectTimeout: Math.min(options.requestTimeoutMs, 30_000),
+      });
+    this.gate = new ThrottleGate({
+      now,
+      sleep,
+      onListenerError: (error) => this.#logger?.error({ err: error }, 'throttle listener failed'),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.gate.dispose();
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  async send(req: SendRequest): Promise<SendResult> {
+    const { signal } = req;
+    const options = this.#options;
+    const logUrl = loggableUrl(req.url, req.authenticated);
+    const what = `${req.method} ${logUrl}`;
+    const replayable = !(req.body instanceof Readable);
+    const mayRepeat = req.retry && replayable;
+    let transientRetries = 0;
+    let throttleRetries = 0;
+    let refreshed = false;
+    let forceRefresh = false;
+    for (let attempt = 1; ; attempt++) {
+      await this.gate.wait(signal);
+      const headers: Record<string, string> = { 'client-request-id': randomUUID(), ...req.headers };
+      if (req.authenticated) {
+        const token = forceRefresh
+          ? await this.#refresh(signal)
+          : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
+        forceRefresh = false;
+        headers['authorization'] = `Bearer ${token}`;
+      }
+      let body: Buffer | Uint8Array | string | Readable | undefined;
+      if (req.json !== undefined) {
+        body = JSON.stringify(req.json);
+        headers['content-type'] = 'application/json';
+      } else if (typeof req.body === 'function') {
+        body = req.body();
+      } else {
+        body = req.body;
+      }
+
+      const started = options.now();
+      const link = linkedController(signal);
+      const deadline = setTimeout(() => link.abort(new TimeoutError(`${what} timed out after ${options.requestTimeoutMs} ms`)), options.requestTimeoutMs);
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(req.url, {
+          method: req.method,
+          headers,
+          body: body ?? null,
+          signal: link.signal,
+          dispatcher: this.#dispatcher,
+        });
+      } catch (error) {
+        clearTimeout(deadline);
+        link.dispose();
+        if (body instanceof Readable) body.destroy();
+        if (signal?.aborted) throw abortReason(signal);
+        const failure = this.#classify(error, link.signal, what);
+        this.#logger?.debug({ method: req.method, url: logUrl, attempt, err: failure }, 'graph request failed');
+        if (mayRepeat && transientRetries < options.maxRetries) {
+          await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
+          continue;
+        }
+        throw failure;
+      }
+
+      const { statusCode: status } = response;
+      const resHeaders = response.headers;
+      const ok = (status >= 200 && status < 300) || (req.accept?.includes(status) ?? false);
+      const repeatedDone = attempt > 1 && (req.doneOnRepeat?.includes(status) ?? false);
+      if (ok || repeatedDone) {
+        if (req.stream && !repeatedDone) {
+          clearTimeout(deadline);
+          // The caller's signal keeps governing the stream; the link goes when the stream ends.
+          response.body.once('close', () => link.dispose());
+          this.#logLine(req.method, logUrl, status, started, attempt, headers);
+          return { status, headers: resHeaders, text: '', body: response.body, attempts: attempt };
+        }
+        try {
+          const text = await response.body.text();
+          this.#logLine(req.method, logUrl, status, started, attempt, headers);
+          return { status, headers: resHeaders, text, body: undefined, attempts: attempt };
+        } catch (error) {
+          if (signal?.aborted) throw abortReason(signal);
+          const failure = this.#classify(error, link.signal, what);
+          if (mayRepeat && transientRetries < options.maxRetries) {
+            await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
+            continue;
+          }
+          throw failure;
+        } finally {
+          clearTimeout(deadline);
+          link.dispose();
+        }
+      }
+
+      let errorText: string;
+      try {
+        errorText = await readLimited(response.body, ERROR_BODY_LIMIT);
+      } catch (error) {
+        if (signal?.aborted) throw abortReason(signal);
+        errorText = '';
+        this.#logger?.debug({ err: error, url: logUrl }, 'error body unreadable');
+      } finally {
+        clearTimeout(deadline);
+        link.dispose();
+      }
+      this.#logLine(req.method, logUrl, status, started, attempt, headers);
+      const retryAfterMs = parseRetryAfter(headerValue(resHeaders, 'retry-after'), options.now());
+      const parsed = parseErrorBody(status, errorText);
+      const failure = new GraphApiError({
+        status,
+        graphCode: parsed.graphCode,
+        innerCodes: parsed.innerCodes,
+        message: parsed.message,
+        requestId: headerValue(resHeaders, 'request-id') ?? parsed.requestId,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        ...(headerValue(resHeaders, 'location') === undefined ? {} : { location: headerValue(resHeaders, 'location')! }),
+        request: what,
+        attempts: attempt,
+      });
+
+      if (status === 401 && req.authenticated && !refreshed && replayable) {
+        refreshed = true;
+        forceRefresh = true;
+        continue;
+      }
+      if (isThrottleStatus(status) && retryAfterMs !== undefined) {
+        this.gate.pause(retryAfterMs);
+        this.#logger?.warn({ url: logUrl, status, retryAfterMs }, 'throttled: pausing every request');
+        if (replayable && throttleRetries < options.maxThrottleRetries) {
+          throttleRetries++;
+          continue;
+        }
+        throw failure;
+      }
+      if (isRetryableStatus(status) && mayRepeat && transientRetries < options.maxRetries) {
+        const wait = retryAfterMs ?? backoffDelay(transientRetries, options.retryBaseMs, options.retryMaxMs, options.random);
+        transientRetries++;
+        this.#logger?.debug({ url: logUrl, status, wait }, 'transient failure, repeating');
+        await options.sleep(wait, signal);
+        continue;
+      }
+      throw failure;
+    }
+  }
+
+  /** One refresh at a time, shared by every request that hit a 401 meanwhile. */
+  async #refresh(signal: AbortSignal | undefined): Promise<string> {
+    if (!this.#refreshing) {
+      const deadline = AbortSignal.timeout(this.#options.requestTimeoutMs);
+      this.#refreshing = this.#options.tokenProvider.refreshToken(deadline).finally(() => {
+        this.#refreshing = undefined;
+      });
+    }
+    return signal ? raceWithSignal(this.#refreshing, signal) : this.#refreshing;
+  }
+
+  #classify(error: unknown, attemptSignal: AbortSignal, what: string): Error {
+    if (attemptSignal.aborted && attemptSignal.reason instanceof TimeoutError) return attemptSignal.reason;
+    const code = errorCode(error);
+    if (code !== undefined && TIMEOUT_CODES.has(code)) {
+      return new TimeoutError(`${what} timed out (${code})`, { cause: error });
+    }
+    if (code !== undefined && TRANSIENT_NETWORK_CODES.has(code)) {
+      return new NetworkError(`${what} failed: ${code}`, { cause: error, causeCode: code });
+    }
+    if (error instanceof AbortError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    // "socket hang up", "other side closed" and friends without a known code.
+    if (/socket|hang up|closed|reset|refused|network/i.test(message)) {
+      return new NetworkError(`${what} failed: ${message}`, { cause: error, ...(code === undefined ? {} : { causeCode: code }) });
+    }
+    return error instanceof Error ? error : new NetworkError(`${what} failed: ${message}`, { cause: error });
+  }
+
+  #logLine(method: string, url: string, status: number, started: number, attempt: number, headers: Record<string, string>): void {
+    this.#logger?.debug(
+      { method, url, status, ms: this.#options.now() - started, attempt, clientRequestId: headers['client-request-id'] },
+      'graph request',
+    );
+  }
+}
+
+async function readLimited(body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    if (size < limit) chunks.push(buffer.subarray(0, limit - size));
+    size += buffer.length;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
