@@ -1,0 +1,65 @@
+/**
+ * Copy as a long-running action (graph-api.md §8.4): 202 + a monitor URL; the copy happens after a
+ * configurable delay, and the monitor reports inProgress, then completed with the new item's id.
+ */
+import { linkSync } from 'node:fs';
+import type { Emulator } from './emulator.ts';
+import type { ItemRow } from './drive-db.ts';
+import { parseConflictBehavior } from './drive.ts';
+import { badRequest, GraphError, notFound } from './errors.ts';
+import { readJson, sendEmpty, type Ctx } from './http-util.ts';
+import { randomToken } from './ids.ts';
+
+interface CopyJob {
+  status: 'inProgress' | 'completed' | 'failed';
+  startedAt: number;
+  resourceId?: string;
+  error?: { code: string; message: string };
+}
+
+export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<void> {
+  const body = await readJson(ctx.req);
+  const ref = (body.parentReference ?? {}) as Record<string, unknown>;
+  const parentId = typeof ref.id === 'string' ? ref.id : src.parent_id;
+  if (!parentId) throw badRequest('parentReference.id is required to copy the root', 'invalidRequest');
+  const name = typeof body.name === 'string' ? body.name : undefined;
+  // Personal drives do not support a conflict behaviour on copy (graph-api.md §13).
+  const behavior = emu.drive.mode === 'business' ? parseConflictBehavior(ctx.url.searchParams.get('@microsoft.graph.conflictBehavior'), 'fail') : 'fail';
+  emu.drive.get(parentId);
+  const id = randomToken(16);
+  const job: CopyJob = { status: 'inProgress', startedAt: emu.now() };
+  emu.copyJobs.set(id, job);
+  const run = () => {
+    try {
+      const row = emu.drive.copy(src.id, parentId, name, behavior, (r) => shareBlob(emu, r));
+      job.status = 'completed';
+      job.resourceId = row.id;
+    } catch (e) {
+      job.status = 'failed';
+      job.error = e instanceof GraphError ? { code: e.code, message: e.message } : { code: 'generalException', message: String(e) };
+    }
+  };
+  emu.schedule(emu.copyDelayMs, run);
+  sendEmpty(ctx, 202, { location: `${emu.storageBase}/monitor/${id}` });
+}
+
+/** Blobs are immutable, so a copy can share the bytes through a hard link. */
+function shareBlob(emu: Emulator, ref: string): string {
+  if (!ref.startsWith('blob:')) return ref;
+  const copy = `blob:${randomToken(12)}`;
+  linkSync(emu.content.blobPath(ref), emu.content.blobPath(copy));
+  return copy;
+}
+
+export function monitorStatus(emu: Emulator, id: string): Record<string, unknown> {
+  const job = emu.copyJobs.get(id);
+  if (!job) throw notFound('Unknown monitor');
+  const out: Record<string, unknown> = { operation: 'ItemCopy', status: job.status };
+  if (job.status === 'inProgress') out.percentageComplete = 50;
+  if (job.status === 'completed') {
+    out.percentageComplete = 100;
+    out.resourceId = job.resourceId;
+  }
+  if (job.error) out.error = job.error;
+  return out;
+}

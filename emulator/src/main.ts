@@ -1,0 +1,73 @@
+/**
+ * `npm run emulator`: serves a drive on 127.0.0.1 until Ctrl-C.
+ *   --data-dir <dir>   keep the drive there (default: ~/.local/share/onemount/emulator)
+ *   --mode personal|business
+ *   --port / --storage-port / --admin-port
+ *   --demo             seed the demo drive when the drive is empty (default on)
+ *   --generate <json>  seed a generated tree, e.g. '{"folders":10,"filesPerFolder":100}'
+ */
+import { Command } from 'commander';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { startEmulator } from './emulator.ts';
+
+const program = new Command()
+  .name('onemount-emulator')
+  .description('A local emulator of the Microsoft Graph OneDrive API (tests, benchmarks and the demo drive)')
+  .option('--data-dir <dir>', 'where the drive lives', path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'onemount', 'emulator'))
+  .option('--mode <mode>', 'personal or business', 'personal')
+  .option('--port <n>', 'API port (0 = any free port)', '0')
+  .option('--storage-port <n>', 'storage port', '0')
+  .option('--admin-port <n>', 'admin port', '0')
+  .option('--no-demo', 'do not seed the demo drive')
+  .option('--generate <json>', 'seed a generated tree (JSON GenerateSpec)')
+  .option('--simple-upload-limit <bytes>', 'simple PUT limit (4 MiB default; 250000000 for the current documented limit)')
+  .option('--json', 'print the listening addresses as one JSON line (for scripts)')
+  .parse();
+
+const o = program.opts<{
+  dataDir: string;
+  mode: string;
+  port: string;
+  storagePort: string;
+  adminPort: string;
+  demo: boolean;
+  generate?: string;
+  simpleUploadLimit?: string;
+  json?: boolean;
+}>();
+
+if (o.mode !== 'personal' && o.mode !== 'business') program.error(`--mode must be personal or business, not ${o.mode}`);
+await mkdir(o.dataDir, { recursive: true });
+const emu = await startEmulator({
+  dataDir: o.dataDir,
+  mode: o.mode as 'personal' | 'business',
+  apiPort: Number(o.port),
+  storagePort: Number(o.storagePort),
+  adminPort: Number(o.adminPort),
+  simpleUploadLimit: o.simpleUploadLimit ? Number(o.simpleUploadLimit) : undefined,
+});
+const admin = emu.emulator.admin;
+if (o.demo) await admin.seedDemo();
+if (o.generate) await admin.generate(JSON.parse(o.generate));
+const info = admin.info();
+if (o.json) {
+  process.stdout.write(JSON.stringify(info) + '\n');
+} else {
+  console.log(`OneDrive emulator (${info.mode}) serving ${info.files} files in ${info.folders} folders from ${info.dataDir}`);
+  console.log(`  API      ${info.apiUrl}   (send any "Authorization: Bearer <token>")`);
+  console.log(`  storage  ${info.storageUrl}`);
+  console.log(`  admin    ${info.adminUrl}/info`);
+  console.log('Ctrl-C stops it; the drive stays in the data directory.');
+}
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await emu.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());

@@ -1,0 +1,319 @@
+/**
+ * Upload sessions (graph-api.md §7.2–§7.4): create, fragments in order in multiples of 320 KiB and
+ * under 60 MiB, status, cancel, expiry, commit with conflict behaviour. Sessions persist in SQLite;
+ * fragment bytes go straight to a temp file, hashed on the way while the emulator keeps running.
+ */
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm, truncate } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { validateName } from '../../src-shared/model/names.ts';
+import { parseConflictBehavior, type ConflictBehavior } from './drive.ts';
+import type { ItemRow, SessionRow } from './drive-db.ts';
+import type { Emulator } from './emulator.ts';
+import { badRequest, GraphError, notFound, quotaExceeded } from './errors.ts';
+import { header, parseContentRange, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
+import { itemJson } from './item-json.ts';
+import { jsonContext } from './api-routes.ts';
+import { StreamHasher } from './content-store.ts';
+import { randomToken } from './ids.ts';
+
+export const FRAGMENT_UNIT = 320 * 1024;
+export const MAX_FRAGMENT = 60 * 1024 * 1024;
+
+export class Sessions {
+  /** Running hashes of sessions whose bytes all arrived while this process ran. */
+  private readonly hashers = new Map<string, StreamHasher>();
+  /** Sessions with a fragment being received: a concurrent fragment is out of order. */
+  private readonly busy = new Set<string>();
+
+  constructor(private readonly emu: Emulator) {}
+
+  private get stmts() {
+    return this.emu.drive.db.statements;
+  }
+
+  uploadUrl(id: string): string {
+    return `${this.emu.storageBase}/up/${id}`;
+  }
+
+  async create(ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {
+    if (ctx.req.method !== 'POST') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
+    const body = await readJson(ctx.req);
+    const item = (body.item ?? {}) as Record<string, unknown>;
+    const drive = this.emu.drive;
+    let parentId: string;
+    let name: string;
+    let itemId: string | null = null;
+    if ('itemId' in target) {
+      const row = drive.get(target.itemId);
+      if (row.kind !== 'file') throw badRequest('Upload sessions write files', 'notAFile');
+      parentId = row.parent_id!;
+      name = row.name;
+      itemId = row.id;
+    } else {
+      parentId = target.parentId;
+      name = target.name;
+      if (typeof item.name === 'string' && item.name !== name) throw badRequest('item.name must match the name in the path', 'nameMismatch');
+      const problem = validateName(name, drive.mode);
+      if (problem) throw new GraphError(400, 'invalidRequest', problem.message, 'invalidPath');
+    }
+    const existing = itemId ? drive.get(itemId) : drive.child(parentId, name);
+    const ifMatch = header(ctx.req, 'if-match');
+    if (ifMatch !== undefined) {
+      if (!existing) throw new GraphError(412, 'resourceModified', 'The item does not exist', 'entityTagDoesNotMatch');
+      drive.checkIfMatch(existing, ifMatch);
+    }
+    const ifNoneMatch = header(ctx.req, 'if-none-match');
+    if (ifNoneMatch === '*' && existing) throw new GraphError(412, 'resourceModified', 'The item already exists', 'entityTagDoesNotMatch');
+    const conflict = parseConflictBehavior(item['@microsoft.graph.conflictBehavior'] ?? item['@name.conflictBehavior'], 'replace');
+    if (conflict === 'fail' && existing && !itemId) throw new GraphError(409, 'nameAlreadyExists', `An item with the name '${name}' already exists in this location.`);
+    const fileSize = item.fileSize === undefined ? null : Number(item.fileSize);
+    if (fileSize !== null) {
+      if (!Number.isInteger(fileSize) || fileSize < 0) throw badRequest('fileSize must be a non-negative integer', 'invalidFileSize');
+      if (fileSize === 0) throw badRequest('Upload sessions cannot create empty files; use a simple upload', 'invalidFileSize');
+      if (fileSize - (existing?.size ?? 0) > drive.quota().remaining) throw quotaExceeded();
+    }
+    const fsi = (item.fileSystemInfo ?? {}) as Record<string, unknown>;
+    const time = (v: unknown) => (v === undefined ? null : Date.parse(String(v)));
+    const now = this.emu.now();
+    const row: SessionRow = {
+      id: randomToken(24),
+      parent_id: parentId,
+      item_id: itemId,
+      name,
+      conflict,
+      fs_created: time(fsi.createdDateTime),
+      fs_modified: time(fsi.lastModifiedDateTime),
+      total: fileSize,
+      next_offset: 0,
+      expires_at: now + this.emu.options.sessionTtlMs,
+      created_at: now,
+      temp_file: this.emu.content.tempPath(),
+      defer_commit: body.deferCommit === true ? 1 : 0,
+    };
+    if ((row.fs_created !== null && Number.isNaN(row.fs_created)) || (row.fs_modified !== null && Number.isNaN(row.fs_modified))) {
+      throw badRequest('Invalid fileSystemInfo date', 'invalidDateTime');
+    }
+    const fh = await open(row.temp_file, 'w');
+    await fh.close();
+    this.stmts.sessionInsert.run(row);
+    this.hashers.set(row.id, new StreamHasher());
+    sendJson(ctx, 200, {
+      uploadUrl: this.uploadUrl(row.id),
+      expirationDateTime: new Date(row.expires_at).toISOString(),
+      nextExpectedRanges: ['0-'],
+    });
+  }
+
+  private live(id: string): SessionRow {
+    const s = this.stmts.sessionGet.get(id);
+    if (!s) throw notFound('The upload session was not found');
+    if (s.expires_at <= this.emu.now()) {
+      void this.discard(s);
+      throw notFound('The upload session was not found');
+    }
+    return s;
+  }
+
+  private async discard(s: SessionRow): Promise<void> {
+    this.stmts.sessionDelete.run(s.id);
+    this.hashers.delete(s.id);
+    await rm(s.temp_file, { force: true });
+  }
+
+  private statusBody(s: SessionRow): Record<string, unknown> {
+    return { expirationDateTime: new Date(s.expires_at).toISOString(), nextExpectedRanges: [`${s.next_offset}-${s.total !== null ? s.total - 1 : ''}`] };
+  }
+
+  /** Storage listener: GET status, PUT fragment, DELETE cancel, POST commit (deferCommit). */
+  async handle(ctx: Ctx, id: string): Promise<void> {
+    const method = ctx.req.method ?? 'GET';
+    if (method === 'GET') {
+      sendJson(ctx, 200, this.statusBody(this.live(id)));
+      return;
+    }
+    if (method === 'DELETE') {
+      const s = this.live(id);
+      await this.discard(s);
+      sendEmpty(ctx, 204);
+      return;
+    }
+    if (method === 'POST') {
+      const s = this.live(id);
+      if (s.total === null || s.next_offset !== s.total) throw badRequest('The upload is not complete', 'uploadIncomplete');
+      await this.commit(ctx, s, undefined, undefined);
+      return;
+    }
+    if (method === 'PUT') return this.fragment(ctx, id);
+    throw new GraphError(405, 'invalidRequest', 'Method not allowed');
+  }
+
+  private async fragment(ctx: Ctx, id: string): Promise<void> {
+    const req = ctx.req;
+    const s = this.live(id);
+    const range = parseContentRange(header(req, 'content-range'));
+    const length = Number(header(req, 'content-length'));
+    const refuse = (e: GraphError) => {
+      req.resume();
+      return e;
+    };
+    if (!range) throw refuse(badRequest('A Content-Range header of the form bytes a-b/total is required', 'invalidRange'));
+    if (!Number.isInteger(length) || length !== range.end - range.start) {
+      throw refuse(badRequest('Content-Length does not match Content-Range', 'fragmentLengthMismatch'));
+    }
+    const total = range.total ?? s.total;
+    if (total === null || total === undefined) throw refuse(badRequest('The total size is required', 'fragmentLengthMismatch'));
+    if (total === 0) throw refuse(badRequest('Upload sessions cannot create empty files', 'invalidFileSize'));
+    if (s.total !== null && total !== s.total) {
+      throw refuse(new GraphError(400, 'invalidRequest', 'The declared total size differs from earlier fragments', 'fragmentLengthMismatch'));
+    }
+    if (length >= MAX_FRAGMENT) {
+      throw refuse(new GraphError(413, 'invalidRequest', 'Fragments must be smaller than 60 MiB', 'maxFragmentLengthExceeded'));
+    }
+    if (range.end > total) throw refuse(new GraphError(416, 'invalidRange', 'The fragment runs past the declared size', 'invalidRange'));
+    if (range.end < total && length % FRAGMENT_UNIT !== 0) {
+      throw refuse(badRequest('Fragments other than the last must be a multiple of 320 KiB', 'invalidFragmentLength'));
+    }
+    if (range.start < s.next_offset) {
+      throw refuse(new GraphError(416, 'invalidRange', 'The uploaded fragment overlaps with data that has already been received.', 'fragmentOverlap'));
+    }
+    if (range.start > s.next_offset || this.busy.has(id)) {
+      throw refuse(new GraphError(416, 'invalidRange', 'Uploaded fragment is out of order.', 'fragmentOutOfOrder'));
+    }
+    if (total - (s.item_id ? this.emu.drive.get(s.item_id).size : 0) > this.emu.drive.quota().remaining) throw refuse(quotaExceeded());
+
+    this.busy.add(id);
+    let received = 0;
+    const hasher = s.next_offset === 0 ? new StreamHasher() : this.hashers.get(id);
+    const partial = this.emu.faults.takePartialAccept();
+    const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const out = createWriteStream(s.temp_file, { flags: 'r+', start: range.start });
+        const chunks = req as Readable;
+        chunks.on('data', (c: Buffer) => {
+          if (dropAt >= 0 && received + c.length >= dropAt) {
+            req.socket.destroy();
+            return;
+          }
+          received += c.length;
+          if (!out.write(c)) {
+            chunks.pause();
+            out.once('drain', () => chunks.resume());
+          }
+        });
+        chunks.on('end', () => out.end());
+        chunks.on('error', reject);
+        req.on('aborted', () => reject(new Error('client aborted the fragment')));
+        req.socket.on('close', () => {
+          if (!req.complete) reject(new Error('connection closed mid-fragment'));
+        });
+        out.on('error', reject);
+        out.on('finish', () => (received === length ? resolve() : reject(new Error(`fragment ended after ${received} of ${length} bytes`))));
+      });
+    } catch {
+      // A fragment that did not arrive whole is discarded, as the service does.
+      this.busy.delete(id);
+      await truncate(s.temp_file, s.next_offset);
+      if (!ctx.res.headersSent) ctx.res.destroy();
+      return;
+    }
+    this.busy.delete(id);
+    let accepted = length;
+    if (partial !== undefined && partial < length) {
+      accepted = partial;
+      await truncate(s.temp_file, range.start + accepted);
+    }
+    const next = range.start + accepted;
+    if (hasher) {
+      if (accepted === length) await this.hashRange(hasher, s.temp_file, range.start, next);
+      else this.hashers.delete(id);
+      if (accepted === length) this.hashers.set(id, hasher);
+    }
+    const expires = this.emu.now() + this.emu.options.sessionTtlMs;
+    this.stmts.sessionProgress.run(next, total, expires, id);
+    const updated = { ...s, next_offset: next, total, expires_at: expires };
+    if (this.emu.faults.takeDropAfterCommit()) {
+      if (next === total && !s.defer_commit) await this.commit(ctx, updated, undefined, undefined, true);
+      req.socket.destroy();
+      return;
+    }
+    if (next < total || s.defer_commit) {
+      sendJson(ctx, 202, this.statusBody(updated));
+      return;
+    }
+    await this.commit(ctx, updated, undefined, undefined);
+  }
+
+  /** Hashes what was just written (the file is in the page cache; this keeps memory flat). */
+  private async hashRange(hasher: StreamHasher, file: string, start: number, end: number): Promise<void> {
+    if (hasher.size !== start) throw new Error('session hasher out of step');
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let pos = start; pos < end; ) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+        if (bytesRead === 0) throw new Error('short read while hashing a fragment');
+        hasher.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Creates or replaces the file; on a name clash with `fail` the session survives (409). */
+  private async commit(ctx: Ctx, s: SessionRow, nameOverride: string | undefined, behaviorOverride: ConflictBehavior | undefined, silent = false): Promise<void> {
+    const drive = this.emu.drive;
+    const hasher = this.hashers.get(s.id);
+    const hashes = hasher && hasher.size === s.total ? hasher.digest() : await this.hashFile(s);
+    const ref = await this.emu.content.adopt(s.temp_file);
+    let committed = false;
+    try {
+      const target = s.item_id && !nameOverride ? { itemId: s.item_id } : { parentId: s.parent_id, name: nameOverride ?? s.name };
+      const { row, created } = drive.commitContent(target, { ref, size: s.total!, hashes }, {
+        behavior: behaviorOverride ?? (s.conflict as ConflictBehavior),
+        times: { created: s.fs_created ?? undefined, modified: s.fs_modified ?? undefined },
+      });
+      committed = true;
+      this.stmts.sessionDelete.run(s.id);
+      this.hashers.delete(s.id);
+      if (!silent) sendJson(ctx, created ? 201 : 200, itemJson(row, jsonContext(this.emu, ctx)));
+    } finally {
+      if (!committed) {
+        // Put the bytes back so the session can be committed later with another name (§7.3).
+        await rename(this.emu.content.blobPath(ref), s.temp_file);
+      }
+    }
+  }
+
+  private async hashFile(s: SessionRow) {
+    const h = new StreamHasher();
+    await this.hashRange(h, s.temp_file, 0, s.total!);
+    return h.digest();
+  }
+
+  /** `PUT …/{parent}` with `@microsoft.graph.sourceUrl`: commit a finished session under a (new) name (§7.4). */
+  async commitBySourceUrl(ctx: Ctx, addressed: ItemRow): Promise<void> {
+    const body = await readJson(ctx.req);
+    const source = body['@microsoft.graph.sourceUrl'];
+    if (typeof source !== 'string') throw badRequest('PUT on an item needs @microsoft.graph.sourceUrl', 'invalidRequest');
+    const m = /\/up\/([^/?]+)$/.exec(new URL(source).pathname);
+    if (!m) throw badRequest('sourceUrl is not an upload session of this drive', 'invalidRequest');
+    const s = this.live(m[1]!);
+    if (s.total === null || s.next_offset !== s.total) throw badRequest('The upload is not complete', 'uploadIncomplete');
+    const parentId = addressed.kind === 'folder' ? addressed.id : addressed.parent_id!;
+    const name = typeof body.name === 'string' ? body.name : s.name;
+    const behavior = parseConflictBehavior(body['@microsoft.graph.conflictBehavior'], 'fail');
+    await this.commit(ctx, { ...s, parent_id: parentId, item_id: null }, name, behavior);
+  }
+
+  /** Admin knob: every session expires now. */
+  expireAll(): void {
+    this.stmts.sessionExpire.run(this.emu.now());
+  }
+
+  list(): SessionRow[] {
+    return this.stmts.sessionsAll.all();
+  }
+}
