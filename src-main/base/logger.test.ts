@@ -3,15 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OneMountError } from './errors.ts';
-import { censorFields, createLogger, flushLogger } from './logger.ts';
+import { censorFields, createLogger, createMemoryLogger, flushLogger } from './logger.ts';
 import { REDACTED } from './redact.ts';
 
-function memoryLogger(level: 'info' | 'debug' = 'info') {
-  const lines: string[] = [];
-  const logger = createLogger({ name: 'test', level, destination: { write: (line) => lines.push(line) } });
-  const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { logger, lines, records };
-}
+const memoryLogger = () => createMemoryLogger('info');
 
 const SECRET = 'sekr1t-value-42';
 
@@ -38,7 +33,7 @@ describe('createLogger', () => {
       'signed in',
     );
     child.child({ cookie: SECRET, step: 2 }).info('grandchild');
-    expect(lines.join('')).not.toContain(SECRET);
+    expect(lines().join('')).not.toContain(SECRET);
     expect(records()[1]).toMatchObject({ component: 'auth', refreshToken: REDACTED, cookie: REDACTED, step: 2 });
     const [record] = records();
     expect(record).toMatchObject({
@@ -60,10 +55,10 @@ describe('createLogger', () => {
     });
     logger.error(error);
     logger.error({ err: error, attempt: 2 }, 'giving up');
-    const text = lines.join('');
+    const text = lines().join('');
     expect(text).not.toContain(SECRET);
-    expect(lines).toHaveLength(4);
-    const last = JSON.parse(lines[3]!) as { err: { type: string; code: string; cause: { authorization: string } } };
+    expect(lines()).toHaveLength(4);
+    const last = JSON.parse(lines()[3]!) as { err: { type: string; code: string; cause: { authorization: string } } };
     expect(last.err.type).toBe('OneMountError');
     expect(last.err.code).toBe('AUTH_FAILED');
     expect(last.err.cause.authorization).toBe(REDACTED);

@@ -100,3 +100,22 @@ function serializeError(error: Error): Record<string, unknown> {
   if (error instanceof AggregateError) out['errors'] = error.errors;
   return out;
 }
+
+export interface MemoryLogger {
+  readonly logger: Logger;
+  /** The raw lines written so far (after redaction). */
+  lines(): string[];
+  /** The lines parsed as JSON objects. */
+  records(): Array<Record<string, unknown>>;
+}
+
+/** A real, redacting logger that keeps its lines in memory: for tests that assert on logging. */
+export function createMemoryLogger(level: LogLevel = 'debug', name = 'test'): MemoryLogger {
+  const lines: string[] = [];
+  const logger = createLogger({ name, level, destination: { write: (line) => void lines.push(line) } });
+  return {
+    logger,
+    lines: () => [...lines],
+    records: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
