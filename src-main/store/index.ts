@@ -1,5 +1,5 @@
 export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store.ts';
-export { Store } from './store.ts';
+export { Store, type StoreConnectionSettings } from './store.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';
 export type { StoreLogger } from './store-logger.ts';
 export { nameKey } from './name-key.ts';

@@ -1,4 +1,4 @@
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrate, latestSchemaVersion, MIGRATIONS } from './migrations.ts';
 import { Store } from './store.ts';
@@ -57,6 +57,7 @@ export function openStore(options: OpenStoreOptions): OpenedStore {
 }
 
 function openAndMigrate(options: OpenStoreOptions, logger: StoreLogger, now: () => number): Store {
+  verifyExisting(options.path, options.verify ?? true);
   // The database holds file names and the delta link: readable by its owner only. SQLite gives
   // -wal and -shm the same mode as the database file.
   if (!existsSync(options.path)) writeFileSync(options.path, '', { mode: 0o600, flag: 'wx' });
@@ -67,13 +68,6 @@ function openAndMigrate(options: OpenStoreOptions, logger: StoreLogger, now: () 
     if (mode !== 'wal') throw new StoreError('OPEN_FAILED', `${options.path}: SQLite refused WAL mode (got ${String(mode)})`);
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
-    if (options.verify ?? true) {
-      const problems = db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
-      const messages = problems.map((row) => row.quick_check);
-      if (messages.length !== 1 || messages[0] !== 'ok') {
-        throw new StoreError('CORRUPT', `quick_check failed: ${messages.slice(0, 5).join('; ')}`);
-      }
-    }
     const found = migrate(db, MIGRATIONS);
     const latest = latestSchemaVersion(MIGRATIONS);
     if (found !== latest) logger.info({ path: options.path, from: found, to: latest }, 'database schema migrated');
@@ -81,6 +75,36 @@ function openAndMigrate(options: OpenStoreOptions, logger: StoreLogger, now: () 
   } catch (error) {
     db.close();
     throw error;
+  }
+}
+
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Checks an existing file before a read-write connection touches it: closing a read-write
+ * connection checkpoints and deletes the -wal file, which would destroy the newest data of a
+ * damaged database before it is moved aside. A read-only connection leaves the -wal alone.
+ */
+function verifyExisting(path: string, quickCheck: boolean): void {
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  const header = Buffer.alloc(SQLITE_MAGIC.length);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!header.equals(SQLITE_MAGIC)) throw new StoreError('CORRUPT', 'the file does not start with the SQLite header');
+  if (!quickCheck) return;
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const problems = db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
+    const messages = problems.map((row) => row.quick_check);
+    if (messages.length !== 1 || messages[0] !== 'ok') {
+      throw new StoreError('CORRUPT', `quick_check failed: ${messages.slice(0, 5).join('; ')}`);
+    }
+  } finally {
+    db.close();
   }
 }
 

@@ -6,6 +6,16 @@ import { ItemIdRewriter, type ItemIdReplacement } from './item-id-rewriter.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
 
+export interface StoreConnectionSettings {
+  journalMode: string;
+  synchronous: string;
+  foreignKeys: boolean;
+  busyTimeoutMs: number;
+  schemaVersion: number;
+}
+
+const SYNCHRONOUS_NAMES: Record<number, string> = { 0: 'OFF', 1: 'NORMAL', 2: 'FULL', 3: 'EXTRA' };
+
 /**
  * One drive's database, opened by openStore. Every call runs synchronously on the caller's event
  * loop and commits before it returns, so each is kept to a few indexed statements.
@@ -55,6 +65,18 @@ export class Store {
    */
   replaceItemId(localId: string, serverId: string): ItemIdReplacement {
     return this.#rewriter.replace(localId, serverId);
+  }
+
+  /** How this connection is configured, for status output and tests. */
+  connectionSettings(): StoreConnectionSettings {
+    const synchronous = this.#db.pragma('synchronous', { simple: true }) as number;
+    return {
+      journalMode: String(this.#db.pragma('journal_mode', { simple: true })),
+      synchronous: SYNCHRONOUS_NAMES[synchronous] ?? String(synchronous),
+      foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
+      busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
+      schemaVersion: this.#db.pragma('user_version', { simple: true }) as number,
+    };
   }
 
   /** Copies the WAL into the database file without blocking writers (housekeeping, idle time). */

@@ -57,6 +57,13 @@ export function openTempStore(options: Partial<OpenStoreOptions> = {}): TempStor
   };
 }
 
+/** Opens an existing database file again, as the engine's next start would. */
+export function reopenStore(dbPath: string): Store {
+  const opened = openStore({ path: dbPath, logger: recordingLogger() });
+  if (opened.rebuiltFrom !== undefined) throw new Error(`reopening ${dbPath} rebuilt it`);
+  return opened.store;
+}
+
 export const ROOT: ItemRecord = { id: 'ROOT', parentId: null, name: 'root', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 };
 
 export function file(id: string, parentId: string, name: string, extra: Partial<ItemRecord> = {}): ItemRecord {

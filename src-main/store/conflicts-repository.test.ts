@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreError } from './store-error.ts';
+import { openTempStore, type TempStore } from './testing/temp-store.ts';
+
+let temp: TempStore;
+let clock: number;
+beforeEach(() => {
+  clock = 10;
+  temp = openTempStore({ now: () => clock });
+});
+afterEach(() => temp.dispose());
+
+describe('ConflictsRepository', () => {
+  it('records conflicts, lists unresolved ones oldest first and resolves them', () => {
+    const { conflicts } = temp.store;
+    const first = conflicts.add({
+      itemId: 'A',
+      path: '/docs/a.txt',
+      reason: 'both-modified',
+      localCopyName: 'a (conflict 2026-11-27 101010 host).txt',
+      remoteEtag: 'e9',
+    });
+    const second = conflicts.add({ itemId: 'B', path: '/b.txt', reason: 'remote-deleted', detectedMs: 5 });
+    expect(first).toEqual({
+      id: first.id,
+      itemId: 'A',
+      path: '/docs/a.txt',
+      reason: 'both-modified',
+      localCopyName: 'a (conflict 2026-11-27 101010 host).txt',
+      remoteEtag: 'e9',
+      detectedMs: 10,
+      resolved: false,
+      resolvedMs: null,
+    });
+    expect(conflicts.list().map((c) => c.id)).toEqual([second.id, first.id]);
+    expect(conflicts.countUnresolved()).toBe(2);
+    clock = 20;
+    expect(conflicts.markResolved(first.id)).toMatchObject({ resolved: true, resolvedMs: 20 });
+    expect(conflicts.list().map((c) => c.id)).toEqual([second.id]);
+    expect(conflicts.list({ includeResolved: true })).toHaveLength(2);
+    expect(conflicts.listForItem('A')).toHaveLength(1);
+    conflicts.remove(second.id);
+    expect(conflicts.get(second.id)).toBeUndefined();
+    expect(() => conflicts.markResolved(second.id)).toThrow(StoreError);
+    expect(() => conflicts.add({ itemId: 'C', path: '/c', reason: 'other' as never })).toThrow(StoreError);
+  });
+});
+
+describe('DriveStateRepository', () => {
+  it('keeps typed values by key', () => {
+    const { driveState } = temp.store;
+    expect(driveState.get('deltaLink')).toBeUndefined();
+    driveState.set('deltaLink', 'https://graph.test/me/drive/root/delta?token=abc');
+    driveState.set('driveId', 'd4648f06c91d9d3d');
+    driveState.set('driveType', 'personal');
+    driveState.set('quota', { total: 100, used: 40, remaining: 60, state: 'normal', fetchedAtMs: 7 });
+    driveState.set('lastFullSyncMs', 123);
+    driveState.set('deltaLink', 'https://graph.test/me/drive/root/delta?token=def');
+    expect(driveState.get('deltaLink')).toBe('https://graph.test/me/drive/root/delta?token=def');
+    expect(driveState.get('quota')).toEqual({ total: 100, used: 40, remaining: 60, state: 'normal', fetchedAtMs: 7 });
+    expect(driveState.get('lastFullSyncMs')).toBe(123);
+    driveState.delete('deltaLink');
+    expect(driveState.get('deltaLink')).toBeUndefined();
+    expect(driveState.get('driveId')).toBe('d4648f06c91d9d3d');
+  });
+});

@@ -1,0 +1,267 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT_INODE } from './items-repository.ts';
+import { StoreError } from './store-error.ts';
+import { file, folder, openTempStore, ROOT, type TempStore } from './testing/temp-store.ts';
+import type { ItemRecord } from './types.ts';
+
+let temp: TempStore;
+beforeEach(() => {
+  temp = openTempStore();
+  temp.store.items.upsert(ROOT);
+});
+afterEach(() => temp.dispose());
+
+function storeError(work: () => unknown): StoreError {
+  try {
+    work();
+  } catch (error) {
+    if (error instanceof StoreError) return error;
+    throw error;
+  }
+  throw new Error('expected a StoreError');
+}
+
+describe('ItemsRepository', () => {
+  it('gives the root inode 1 and every other item a distinct inode', () => {
+    const { items } = temp.store;
+    expect(items.getRoot()?.id).toBe('ROOT');
+    expect(items.get('ROOT')?.inode).toBe(ROOT_INODE);
+    const a = items.insert(file('A', 'ROOT', 'a.txt'));
+    const b = items.insert(file('B', 'ROOT', 'b.txt'));
+    expect(a.inode).toBeGreaterThan(1);
+    expect(b.inode).not.toBe(a.inode);
+    expect(items.getByInode(a.inode)).toEqual(a);
+    expect(items.get('missing')).toBeUndefined();
+    expect(items.getByInode(999)).toBeUndefined();
+  });
+
+  it('hands out inode 1 to the root even when children are stored before it', () => {
+    const other = openTempStore();
+    try {
+      other.store.items.upsertMany([file('F', 'ROOT', 'f'), ROOT]);
+      expect(other.store.items.get('ROOT')?.inode).toBe(1);
+      expect(other.store.items.get('F')?.inode).toBeGreaterThan(1);
+    } finally {
+      other.dispose();
+    }
+  });
+
+  it('never reuses an inode after a delete', () => {
+    const { items } = temp.store;
+    const a = items.insert(file('A', 'ROOT', 'a'));
+    items.deleteSubtree('A');
+    const b = items.insert(file('B', 'ROOT', 'b'));
+    expect(b.inode).toBeGreaterThan(a.inode);
+  });
+
+  it('stores every field and maps it back', () => {
+    const record: ItemRecord = {
+      id: 'X',
+      parentId: 'ROOT',
+      name: 'Shared',
+      kind: 'remote',
+      size: 12345,
+      ctimeMs: 1_700_000_000_000,
+      mtimeMs: 1_700_000_000_500,
+      etag: 'etag',
+      ctag: 'ctag',
+      quickXorHash: 'hash==',
+      remoteDriveId: 'drive2',
+      remoteItemId: 'item2',
+    };
+    const stored = temp.store.items.upsert(record);
+    const { inode, nameKey, ...rest } = stored;
+    expect(rest).toEqual(record);
+    expect(nameKey).toBe('shared');
+    expect(inode).toBeGreaterThan(1);
+  });
+
+  it('finds children case-insensitively and refuses a second name differing only in case', () => {
+    const { items } = temp.store;
+    items.insert(file('A', 'ROOT', 'Report.TXT'));
+    expect(items.getChild('ROOT', 'report.txt')?.id).toBe('A');
+    expect(items.getChild('ROOT', 'REPORT.txt')?.id).toBe('A');
+    expect(items.getChild('ROOT', 'other')).toBeUndefined();
+    expect(storeError(() => items.insert(file('B', 'ROOT', 'report.txt'))).code).toBe('NAME_TAKEN');
+    items.insert(folder('D', 'ROOT', 'Café'));
+    expect(items.getChild('ROOT', 'CAFE\u0301')?.id).toBe('D');
+  });
+
+  it('lists children in pages by folded name', () => {
+    const { items } = temp.store;
+    items.upsertMany([folder('DIR', 'ROOT', 'dir')]);
+    const names = Array.from({ length: 25 }, (_, i) => `File${String(i).padStart(2, '0')}${i % 2 ? '.TXT' : '.txt'}`);
+    items.upsertMany(names.map((name, i) => file(`F${i}`, 'DIR', name)));
+    items.insert(file('OTHER', 'ROOT', 'File00.txt'));
+    expect(items.countChildren('DIR')).toBe(25);
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = items.listChildren('DIR', after, 10);
+      seen.push(...page.map((item) => item.name));
+      if (page.length < 10) break;
+      after = page[page.length - 1]!.nameKey;
+    }
+    expect(seen).toEqual([...names].sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase())));
+    expect(items.listChildren('EMPTY', undefined, 10)).toEqual([]);
+    expect(() => items.listChildren('DIR', undefined, 0)).toThrow(StoreError);
+  });
+
+  it('computes paths and resolves them', () => {
+    const { items } = temp.store;
+    items.upsertMany([folder('A', 'ROOT', 'Docs'), folder('B', 'A', 'Work'), file('C', 'B', 'plan.md')]);
+    expect(items.pathOf('ROOT')).toBe('/');
+    expect(items.pathOf('C')).toBe('/Docs/Work/plan.md');
+    expect(items.pathOf('missing')).toBeUndefined();
+    expect(items.resolvePath('/')?.id).toBe('ROOT');
+    expect(items.resolvePath('/docs/WORK/Plan.MD')?.id).toBe('C');
+    expect(items.resolvePath('/docs/nope/plan.md')).toBeUndefined();
+    expect(items.resolvePath('/Docs/Work/plan.md/deeper')).toBeUndefined();
+  });
+
+  it('applies a batch with children before parents and a record seen twice', () => {
+    const { items } = temp.store;
+    const result = items.upsertMany([
+      file('C', 'B', 'c.txt', { size: 1 }),
+      folder('B', 'A', 'b'),
+      folder('A', 'ROOT', 'a'),
+      file('C', 'B', 'c.txt', { size: 2 }),
+    ]);
+    expect(result).toEqual({ inserted: 3, updated: 0, renamed: [] });
+    expect(items.get('C')?.size).toBe(2);
+    expect(items.upsertMany([file('C', 'A', 'moved.txt')])).toEqual({ inserted: 0, updated: 1, renamed: [] });
+    expect(items.pathOf('C')).toBe('/a/moved.txt');
+  });
+
+  it('rejects a batch whose item points at an unknown parent, applying none of it', () => {
+    const { items } = temp.store;
+    expect(() => items.upsertMany([file('A', 'ROOT', 'a'), file('B', 'NOPE', 'b')])).toThrow(/FOREIGN KEY/);
+    expect(items.get('A')).toBeUndefined();
+  });
+
+  it('applies name swaps and rename chains within one batch', () => {
+    const { items } = temp.store;
+    items.upsertMany([file('A', 'ROOT', 'a'), file('B', 'ROOT', 'b'), file('C', 'ROOT', 'c')]);
+    const inodes = ['A', 'B', 'C'].map((id) => items.get(id)!.inode);
+    items.upsertMany([file('A', 'ROOT', 'B'), file('B', 'ROOT', 'c'), file('C', 'ROOT', 'a')]);
+    expect(items.getChild('ROOT', 'b')?.id).toBe('A');
+    expect(items.getChild('ROOT', 'c')?.id).toBe('B');
+    expect(items.getChild('ROOT', 'a')?.id).toBe('C');
+    expect(['A', 'B', 'C'].map((id) => items.get(id)!.inode)).toEqual(inodes);
+    expect(items.listChildren('ROOT', undefined, 10).map((i) => i.nameKey)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses, by default, a batch that takes the name of an item outside it', () => {
+    const { items } = temp.store;
+    items.insert(file('local:1', 'ROOT', 'notes.txt'));
+    const error = storeError(() => items.upsertMany([file('N', 'ROOT', 'other'), file('S', 'ROOT', 'Notes.txt')]));
+    expect(error.code).toBe('NAME_TAKEN');
+    expect(items.get('N')).toBeUndefined();
+  });
+
+  it('renames the outside holder of a name when given a resolver', () => {
+    const { items } = temp.store;
+    items.insert(file('local:1', 'ROOT', 'notes.txt'));
+    const result = items.upsertMany([file('S', 'ROOT', 'Notes.txt')], {
+      onNameClash: (occupant, incoming) => {
+        expect(incoming.id).toBe('S');
+        return `${occupant.name} (conflict)`;
+      },
+    });
+    expect(result.renamed).toEqual([{ id: 'local:1', from: 'notes.txt', to: 'notes.txt (conflict)' }]);
+    expect(items.getChild('ROOT', 'notes.txt')?.id).toBe('S');
+    expect(items.getChild('ROOT', 'notes.txt (conflict)')?.id).toBe('local:1');
+  });
+
+  it('refuses a batch that puts two of its own items on one name', () => {
+    const { items } = temp.store;
+    const error = storeError(() => items.upsertMany([file('A', 'ROOT', 'x'), file('B', 'ROOT', 'X')], { onNameClash: () => 'y' }));
+    expect(error.code).toBe('NAME_TAKEN');
+  });
+
+  it('keeps inode 1 and the tree when the root comes back with a new id', () => {
+    const { items, journal } = temp.store;
+    items.upsertMany([folder('A', 'ROOT', 'a')]);
+    journal.append({ kind: 'mkdir', itemId: 'local:x', parentId: 'ROOT', name: 'x' });
+    items.upsertMany([{ ...ROOT, id: 'ROOT2' }]);
+    expect(items.get('ROOT')).toBeUndefined();
+    expect(items.getRoot()?.id).toBe('ROOT2');
+    expect(items.get('A')?.parentId).toBe('ROOT2');
+    expect(journal.list()[0]?.parentId).toBe('ROOT2');
+  });
+
+  it('updates only the fields given', () => {
+    const { items } = temp.store;
+    items.insert(file('A', 'ROOT', 'a', { quickXorHash: 'h1' }));
+    const updated = items.update('A', { size: 99, etag: 'e2', quickXorHash: null });
+    expect(updated).toMatchObject({ size: 99, etag: 'e2', ctag: 'c-A', quickXorHash: null, mtimeMs: 2_000, name: 'a' });
+    expect(storeError(() => items.update('missing', { size: 1 })).code).toBe('NOT_FOUND');
+    expect(storeError(() => items.update('A', { size: -1 })).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('moves and renames, refusing taken names and moves into itself', () => {
+    const { items } = temp.store;
+    items.upsertMany([folder('A', 'ROOT', 'a'), folder('B', 'A', 'b'), file('F', 'A', 'f'), file('G', 'ROOT', 'g')]);
+    expect(items.move('F', 'B', 'F2').parentId).toBe('B');
+    expect(items.pathOf('F')).toBe('/a/b/F2');
+    expect(items.move('F', 'B', 'f2').name).toBe('f2');
+    expect(storeError(() => items.move('G', 'B', 'F2')).code).toBe('NAME_TAKEN');
+    expect(storeError(() => items.move('A', 'B', 'a')).code).toBe('INVALID_MOVE');
+    expect(storeError(() => items.move('A', 'A', 'a')).code).toBe('INVALID_MOVE');
+    expect(storeError(() => items.move('ROOT', 'A', 'r')).code).toBe('INVALID_MOVE');
+    expect(storeError(() => items.move('G', 'NOPE', 'g')).code).toBe('NOT_FOUND');
+    expect(storeError(() => items.move('G', 'ROOT', 'bad/name')).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('renames over an existing target inside one transaction', () => {
+    const { store } = temp;
+    store.items.upsertMany([file('A', 'ROOT', 'draft'), file('B', 'ROOT', 'final')]);
+    const replaced = store.transaction(() => {
+      const gone = store.items.deleteSubtree('B');
+      store.items.move('A', 'ROOT', 'final');
+      return gone;
+    });
+    expect(replaced.map((d) => d.id)).toEqual(['B']);
+    expect(store.items.getChild('ROOT', 'final')?.id).toBe('A');
+  });
+
+  it('deletes a subtree with its content state and reports what went', () => {
+    const { items, content } = temp.store;
+    items.upsertMany([folder('A', 'ROOT', 'a'), folder('B', 'A', 'b'), file('F', 'B', 'f'), file('G', 'ROOT', 'g')]);
+    content.addRange('F', 0, 10, 10);
+    const deleted = items.deleteSubtree('A');
+    expect(deleted.map((d) => d.id).sort()).toEqual(['A', 'B', 'F']);
+    expect(deleted.find((d) => d.id === 'F')).toMatchObject({ kind: 'file', contentStatus: 'complete' });
+    expect(deleted.find((d) => d.id === 'A')).toMatchObject({ kind: 'folder', contentStatus: 'none' });
+    expect(items.get('F')).toBeUndefined();
+    expect(content.get('F')).toBeUndefined();
+    expect(items.get('G')).toBeDefined();
+    expect(items.deleteSubtree('missing')).toEqual([]);
+  });
+
+  it('validates records', () => {
+    const { items } = temp.store;
+    expect(storeError(() => items.insert(file('', 'ROOT', 'x'))).code).toBe('INVALID_ARGUMENT');
+    expect(storeError(() => items.insert(file('A', 'ROOT', ''))).code).toBe('INVALID_ARGUMENT');
+    expect(storeError(() => items.insert({ ...file('A', 'ROOT', 'x'), kind: 'symlink' as never })).code).toBe('INVALID_ARGUMENT');
+    expect(storeError(() => items.insert({ ...file('A', 'ROOT', 'x'), size: 1.5 })).code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('applies 100 000 items in one batch', () => {
+    const { items } = temp.store;
+    const records: ItemRecord[] = [];
+    for (let f = 0; f < 100; f++) {
+      records.push(folder(`D${f}`, 'ROOT', `folder ${f}`));
+      for (let i = 0; i < 999; i++) records.push(file(`F${f}-${i}`, `D${f}`, `file ${i}.bin`, { size: i }));
+    }
+    expect(records.length).toBe(100_000);
+    const started = performance.now();
+    const result = items.upsertMany(records);
+    const elapsed = performance.now() - started;
+    console.log(`upsertMany of ${records.length} items: ${elapsed.toFixed(0)} ms`);
+    expect(result.inserted).toBe(100_000);
+    expect(items.count()).toBe(100_001);
+    expect(items.countChildren('D42')).toBe(999);
+    expect(items.resolvePath('/folder 42/FILE 998.bin')?.size).toBe(998);
+  });
+});
