@@ -1,0 +1,117 @@
+/**
+ * Issue 2's numbers: the emulator's raw loopback download and upload speed for a 1 GiB file (later
+ * benchmarks are ratios against these), compared with a bare node:http server; and a 100 000-item
+ * drive fully enumerated through delta, checked for completeness.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { EmulatorProcess } from '../emulator/src/spawn.ts';
+import { QuickXorHash } from '../src-main/graph/quickxor.ts';
+import { fmt, GiB, mbps, MiB, printTable, timed, withTempDir, type Row } from './lib.ts';
+
+const AUTH = { authorization: 'Bearer bench' };
+const FRAGMENT = 10 * MiB;
+
+async function drain(res: Response, hasher?: QuickXorHash): Promise<number> {
+  let n = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    n += chunk.length;
+    hasher?.update(chunk);
+  }
+  return n;
+}
+
+async function loopbackCeiling(size: number): Promise<{ down: number; up: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'loopback-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+    const base = `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+    const down = await timed(async () => drain(await fetch(`${base}/?size=${size}`)));
+    const up = await timed(() => uploadChunks(async (body) => (await fetch(base, { method: 'PUT', body })).json(), size));
+    return { down: mbps(down.value, down.ms), up: mbps(size, up.ms) };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+/** Sends `size` bytes in 10 MiB requests from one reused buffer (memory stays flat). */
+async function uploadChunks(send: (body: Buffer, start: number, end: number) => Promise<unknown>, size: number): Promise<void> {
+  const buf = Buffer.alloc(FRAGMENT);
+  for (let i = 0; i < buf.length; i++) buf[i] = (i * 31 + 7) & 0xff;
+  for (let at = 0; at < size; at += FRAGMENT) {
+    const end = Math.min(size, at + FRAGMENT);
+    await send(end - at === buf.length ? buf : buf.subarray(0, end - at), at, end);
+  }
+}
+
+export async function run(): Promise<void> {
+  const size = Number(process.env.BENCH_LARGE_FILE ?? GiB);
+  const items = Number(process.env.BENCH_ITEMS ?? 100_000);
+  const ceiling = await loopbackCeiling(size);
+
+  await withTempDir('onemount-bench-emu-', async (dir) => {
+    const emu = await EmulatorProcess.start({ dataDir: dir });
+    try {
+      const api = emu.info.apiUrl;
+      await emu.admin.generate({ largeFile: size });
+      const item = (await emu.admin.item('/large.bin')) as { id: string; file: { hashes: { quickXorHash: string } } };
+
+      // Download: /content → 302 → storage URL, whole file.
+      const down = await timed(async () => {
+        const r = await fetch(`${api}/me/drive/items/${item.id}/content`, { headers: AUTH, redirect: 'manual' });
+        return drain(await fetch(r.headers.get('location')!));
+      });
+      const hasher = new QuickXorHash();
+      const verify = await timed(async () => {
+        const r = await fetch(`${api}/me/drive/items/${item.id}/content`, { headers: AUTH, redirect: 'manual' });
+        return drain(await fetch(r.headers.get('location')!), hasher);
+      });
+      const hashOk = hasher.digest() === item.file.hashes.quickXorHash;
+
+      // Upload: one session, 10 MiB fragments.
+      const up = await timed(async () => {
+        const s = await fetch(`${api}/me/drive/root:/upload.bin:/createUploadSession`, {
+          method: 'POST',
+          headers: { ...AUTH, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        const { uploadUrl } = (await s.json()) as { uploadUrl: string };
+        await uploadChunks(async (body, start, end) => {
+          const r = await fetch(uploadUrl, { method: 'PUT', headers: { 'content-range': `bytes ${start}-${end - 1}/${size}` }, body });
+          if (r.status >= 300) throw new Error(`fragment ${start}: ${r.status} ${await r.text()}`);
+          await r.arrayBuffer();
+        }, size);
+      });
+
+      // A 100 000-item drive, fully enumerated through delta.
+      const seed = await timed(() => emu.admin.generate({ under: 'many', folders: 100, filesPerFolder: Math.max(1, Math.round(items / 100) - 1), fileSize: 100 }));
+      const expected = (await emu.admin.info()).files + (await emu.admin.info()).folders + 1;
+      let pages = 0;
+      const seen = new Set<string>();
+      const enumerate = await timed(async () => {
+        let url: string | undefined = `${api}/me/drive/root/delta?$top=1000`;
+        while (url) {
+          const r = await fetch(url, { headers: AUTH });
+          const page = (await r.json()) as { value: Array<{ id: string }>; '@odata.nextLink'?: string };
+          pages++;
+          for (const v of page.value) seen.add(v.id);
+          url = page['@odata.nextLink'];
+        }
+      });
+
+      const rows: Row[] = [
+        { what: 'loopback ceiling: bare node:http download', value: `${fmt(ceiling.down)} MiB/s`, note: `${fmt(size / GiB, 2)} GiB from memory` },
+        { what: 'loopback ceiling: bare node:http upload', value: `${fmt(ceiling.up)} MiB/s`, note: '10 MiB requests' },
+        { what: 'emulator download (302 + storage GET)', value: `${fmt(mbps(size, down.ms))} MiB/s`, note: `${fmt(mbps(size, down.ms) / ceiling.down, 2)}× ceiling` },
+        { what: 'emulator download + client quickXorHash', value: `${fmt(mbps(size, verify.ms))} MiB/s`, note: hashOk ? 'hash matches' : 'HASH MISMATCH' },
+        { what: 'emulator upload (session, 10 MiB fragments)', value: `${fmt(mbps(size, up.ms))} MiB/s`, note: `${fmt(mbps(size, up.ms) / ceiling.up, 2)}× ceiling; server hashes quickXor+SHA-256` },
+        { what: `seed ${items} items`, value: `${fmt(seed.ms / 1000, 2)} s` },
+        { what: 'full delta enumeration ($top=1000)', value: `${fmt(enumerate.ms / 1000, 2)} s`, note: `${pages} pages, ${seen.size} unique of ${expected} items ${seen.size === expected ? '(complete)' : '(INCOMPLETE)'}` },
+      ];
+      printTable('Emulator (issue 2): raw loopback throughput and delta enumeration', rows);
+    } finally {
+      await emu.stop();
+    }
+  });
+}

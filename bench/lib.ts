@@ -1,0 +1,43 @@
+/** Shared bench helpers: temp dirs, timing, tables. Benchmarks print numbers and ratios; they never pass or fail on time. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const t = performance.now();
+  const value = await fn();
+  return { value, ms: performance.now() - t };
+}
+
+export function mbps(bytes: number, ms: number): number {
+  return bytes / MiB / (ms / 1000);
+}
+
+export interface Row {
+  what: string;
+  value: string;
+  note?: string;
+}
+
+export function printTable(title: string, rows: Row[]): void {
+  const w1 = Math.max(...rows.map((r) => r.what.length), 4);
+  const w2 = Math.max(...rows.map((r) => r.value.length), 5);
+  console.log(`\n## ${title}\n`);
+  console.log(`| ${'what'.padEnd(w1)} | ${'value'.padEnd(w2)} | note |`);
+  console.log(`|${'-'.repeat(w1 + 2)}|${'-'.repeat(w2 + 2)}|------|`);
+  for (const r of rows) console.log(`| ${r.what.padEnd(w1)} | ${r.value.padEnd(w2)} | ${r.note ?? ''} |`);
+}
+
+export const fmt = (n: number, digits = 1) => n.toFixed(digits);

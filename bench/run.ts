@@ -1,0 +1,18 @@
+/**
+ * `npm run bench [-- name…]`: runs the named benchmarks (all by default) and prints their tables.
+ * Sizes can be reduced for a quick look, e.g. BENCH_LARGE_FILE=268435456 BENCH_ITEMS=10000.
+ */
+const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  emulator: () => import('./emulator.ts'),
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length ? wanted : Object.keys(benches);
+for (const name of names) {
+  const load = benches[name];
+  if (!load) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  await (await load()).run();
+}

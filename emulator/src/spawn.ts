@@ -1,0 +1,158 @@
+/**
+ * Runs the emulator as its own process (as e2e tests, benchmarks and `onemount demo` need: the
+ * engine's event loop must not share a process with the server it talks to) and drives it through
+ * the admin listener.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import type { FaultSettings, ScriptedError, ThrottleRule } from './faults.ts';
+import type { GenerateSpec, SeedResult } from './seed.ts';
+import type { RemoteChange } from './admin.ts';
+import type { LogEntry, ClientFault } from './request-log.ts';
+
+const MAIN = path.join(import.meta.dirname, 'main.ts');
+
+export interface SpawnOptions {
+  dataDir: string;
+  mode?: 'personal' | 'business';
+  demo?: boolean;
+  apiPort?: number;
+  storagePort?: number;
+  adminPort?: number;
+  simpleUploadLimit?: number;
+  /** Extra environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Extra node flags, e.g. ['--cpu-prof']. */
+  nodeArgs?: string[];
+}
+
+export interface EmulatorInfo {
+  apiUrl: string;
+  storageUrl: string;
+  adminUrl: string;
+  mode: 'personal' | 'business';
+  driveId: string;
+  rootId: string;
+  dataDir: string;
+  files: number;
+  folders: number;
+}
+
+export class EmulatorProcess {
+  readonly admin: AdminClient;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly info: EmulatorInfo,
+  ) {
+    this.admin = new AdminClient(info.adminUrl);
+  }
+
+  static async start(opts: SpawnOptions): Promise<EmulatorProcess> {
+    const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', MAIN, '--json', '--data-dir', opts.dataDir, '--mode', opts.mode ?? 'personal'];
+    if (!opts.demo) args.push('--no-demo');
+    if (opts.apiPort !== undefined) args.push('--port', String(opts.apiPort));
+    if (opts.storagePort !== undefined) args.push('--storage-port', String(opts.storagePort));
+    if (opts.adminPort !== undefined) args.push('--admin-port', String(opts.adminPort));
+    if (opts.simpleUploadLimit !== undefined) args.push('--simple-upload-limit', String(opts.simpleUploadLimit));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } });
+    const info = await new Promise<EmulatorInfo>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.once('line', (line) => {
+        try {
+          resolve(JSON.parse(line) as EmulatorInfo);
+        } catch (e) {
+          reject(new Error(`emulator printed an unexpected first line: ${line}`, { cause: e }));
+        }
+      });
+      child.once('exit', (code, signal) => reject(new Error(`emulator exited before listening (code ${code}, signal ${signal})`)));
+      child.once('error', reject);
+    });
+    return new EmulatorProcess(child, info);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+/** The admin API over HTTP. */
+export class AdminClient {
+  constructor(readonly base: string) {}
+
+  private async call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const res = await fetch(this.base + route, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`emulator admin ${method} ${route} → ${res.status}: ${await res.text()}`);
+    if (res.status === 204) return undefined as T;
+    const type = res.headers.get('content-type') ?? '';
+    return (type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer())) as T;
+  }
+
+  info(): Promise<EmulatorInfo> {
+    return this.call('GET', '/info');
+  }
+  generate(spec: GenerateSpec): Promise<SeedResult> {
+    return this.call('POST', '/seed', spec);
+  }
+  seedDemo(): Promise<SeedResult> {
+    return this.call('POST', '/seed', { demo: true });
+  }
+  seedFromDirectory(dir: string, under?: string): Promise<SeedResult> {
+    return this.call('POST', '/seed', { fromDirectory: dir, under });
+  }
+  remote(change: RemoteChange): Promise<{ item: Record<string, unknown> | null }> {
+    return this.call('POST', '/remote', change);
+  }
+  item(p: string): Promise<Record<string, unknown>> {
+    return this.call('GET', `/item?path=${encodeURIComponent(p)}`);
+  }
+  content(p: string): Promise<Buffer> {
+    return this.call('GET', `/content?path=${encodeURIComponent(p)}`);
+  }
+  setFaults(s: FaultSettings): Promise<unknown> {
+    return this.call('POST', '/faults', s);
+  }
+  throttle(rule: ThrottleRule): Promise<unknown> {
+    return this.call('POST', '/faults/throttle', rule);
+  }
+  failNext(err: ScriptedError): Promise<unknown> {
+    return this.call('POST', '/faults/fail', err);
+  }
+  resetFaults(): Promise<void> {
+    return this.call('DELETE', '/faults');
+  }
+  setOffline(offline: boolean): Promise<{ offline: boolean }> {
+    return this.call('POST', '/offline', { offline });
+  }
+  expire(what: 'sessions' | 'downloadUrls' | 'deltaTokens' | 'tombstones'): Promise<void> {
+    return this.call('POST', '/expire', { what });
+  }
+  knobs(k: { hideHashesMs?: number; quotaTotal?: number; copyDelayMs?: number }): Promise<unknown> {
+    return this.call('POST', '/knobs', k);
+  }
+  addToken(token: string, expiresInSec: number): Promise<void> {
+    return this.call('POST', '/tokens', { token, expiresInSec });
+  }
+  revokeToken(token: string): Promise<void> {
+    return this.call('DELETE', `/tokens?token=${encodeURIComponent(token)}`);
+  }
+  async log(filter: { since?: number; listener?: 'api' | 'storage'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number }> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    return this.call('GET', `/log?${q}`);
+  }
+  async clientFaults(): Promise<ClientFault[]> {
+    return (await this.call<{ faults: ClientFault[] }>('GET', '/client-faults')).faults;
+  }
+}
