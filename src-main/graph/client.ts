@@ -28,7 +28,7 @@ import {
   GraphProtocolError,
   RangeNotSatisfiableError,
 } from './errors.ts';
-import { GraphTransport, headerValue, type BodySource, type SendRequest, type SendResult } from './graph-transport.ts';
+import { GraphTransport, discardBody, headerValue, type BodySource, type SendRequest, type SendResult } from './graph-transport.ts';
 import type { ThrottleState } from './throttle-gate.ts';
 import type { TokenProvider } from './token-provider.ts';
 import { FRAGMENT_UNIT, MAX_FRAGMENT, SIMPLE_UPLOAD_LIMIT } from './upload-limits.ts';
@@ -284,7 +284,7 @@ export class GraphClient {
       retry: true,
       signal: options.signal,
     });
-    result.body?.destroy();
+    if (result.body) await discardBody(result.body);
     const location = headerValue(result.headers, 'location');
     if (!REDIRECTS.includes(result.status as (typeof REDIRECTS)[number]) || location === undefined) {
       throw new GraphProtocolError(`/content answered ${result.status} without a redirect`);
@@ -324,28 +324,28 @@ export class GraphClient {
     const body = result.body!;
     const length = endExclusive === undefined ? Number.POSITIVE_INFINITY : endExclusive - start;
     if (result.status === 416) {
-      body.destroy();
+      await discardBody(body);
       const total = /\/(\d+)\s*$/.exec(headerValue(result.headers, 'content-range') ?? '');
       throw new RangeNotSatisfiableError(start, total ? Number(total[1]) : undefined);
     }
     if (result.status === 206) {
       const contentRange = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)/i.exec(headerValue(result.headers, 'content-range') ?? '');
       if (!contentRange || Number(contentRange[1]) !== start) {
-        body.destroy();
+        await discardBody(body);
         throw new GraphProtocolError(`206 with Content-Range "${headerValue(result.headers, 'content-range')}" for a range starting at ${start}`);
       }
       const totalSize = contentRange[3] === '*' ? undefined : Number(contentRange[3]);
       return { stream: Readable.from(sliceBody(body, 0, length)), totalSize, partial: true };
     }
     if (result.status !== 200) {
-      body.destroy();
+      await discardBody(body);
       throw new GraphProtocolError(`download answered ${result.status}`);
     }
     // The server ignored Range (allowed, §6): skip to `start` ourselves.
     const contentLength = headerValue(result.headers, 'content-length');
     const totalSize = contentLength === undefined ? undefined : Number(contentLength);
     if (totalSize !== undefined && start >= totalSize && start > 0) {
-      body.destroy();
+      await discardBody(body);
       throw new RangeNotSatisfiableError(start, totalSize);
     }
     return { stream: Readable.from(sliceBody(body, start, length)), totalSize, partial: false };
@@ -536,26 +536,22 @@ function checkBodyLength(body: BodySource, expected: number): void {
 async function* sliceBody(body: Readable, skip: number, length: number): AsyncGenerator<Buffer, void, undefined> {
   let toSkip = skip;
   let remaining = length;
-  try {
-    for await (const chunk of body) {
-      let buffer = chunk as Buffer;
-      if (toSkip > 0) {
-        if (buffer.length <= toSkip) {
-          toSkip -= buffer.length;
-          continue;
-        }
-        buffer = buffer.subarray(toSkip);
-        toSkip = 0;
+  // Leaving the for-await early (return, or the consumer stopping) destroys the source stream.
+  for await (const chunk of body) {
+    let buffer = chunk as Buffer;
+    if (toSkip > 0) {
+      if (buffer.length <= toSkip) {
+        toSkip -= buffer.length;
+        continue;
       }
-      if (buffer.length >= remaining) {
-        if (remaining > 0) yield buffer.subarray(0, remaining);
-        remaining = 0;
-        return;
-      }
-      remaining -= buffer.length;
-      yield buffer;
+      buffer = buffer.subarray(toSkip);
+      toSkip = 0;
     }
-  } finally {
-    if (!body.destroyed) body.destroy();
+    if (buffer.length >= remaining) {
+      if (remaining > 0) yield buffer.subarray(0, remaining);
+      return;
+    }
+    remaining -= buffer.length;
+    yield buffer;
   }
 }

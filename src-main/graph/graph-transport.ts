@@ -71,8 +71,8 @@ export interface SendResult {
   headers: Record<string, string | string[] | undefined>;
   /** The body text (empty for stream requests). */
   text: string;
-  /** The body stream (stream requests only); the consumer must read or destroy it. */
-  body: Readable | undefined;
+  /** The body stream (stream requests only); the consumer must read it or pass it to discardBody(). */
+  body: Dispatcher.ResponseData['body'] | undefined;
   attempts: number;
 }
 
@@ -133,7 +133,8 @@ export class GraphTransport {
   readonly #logger: Logger | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
-  #refreshing: Promise<string> | undefined;
+  /** The last refresh and the token it replaced: requests that failed with that token share it. */
+  #lastRefresh: { from: string; result: Promise<string> } | undefined;
 
   constructor(options: TransportOptions) {
     const now = options.now ?? Date.now;
@@ -182,16 +183,18 @@ export class GraphTransport {
     let transientRetries = 0;
     let throttleRetries = 0;
     let refreshed = false;
-    let forceRefresh = false;
+    let staleToken: string | undefined;
+    let usedToken: string | undefined;
     for (let attempt = 1; ; attempt++) {
       await this.gate.wait(signal);
       const headers: Record<string, string> = { 'client-request-id': randomUUID(), ...req.headers };
       if (req.authenticated) {
-        const token = forceRefresh
-          ? await this.#refresh(signal)
-          : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
-        forceRefresh = false;
-        headers['authorization'] = `Bearer ${token}`;
+        usedToken =
+          staleToken !== undefined
+            ? await this.#refresh(staleToken, signal)
+            : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
+        staleToken = undefined;
+        headers['authorization'] = `Bearer ${usedToken}`;
       }
       let body: Buffer | Uint8Array | string | Readable | undefined;
       if (req.json !== undefined) {
@@ -285,9 +288,9 @@ export class GraphTransport {
         attempts: attempt,
       });
 
-      if (status === 401 && req.authenticated && !refreshed && replayable) {
+      if (status === 401 && req.authenticated && !refreshed && replayable && usedToken !== undefined) {
         refreshed = true;
-        forceRefresh = true;
+        staleToken = usedToken;
         continue;
       }
       if (isThrottleStatus(status) && retryAfterMs !== undefined) {
@@ -310,15 +313,24 @@ export class GraphTransport {
     }
   }
 
-  /** One refresh at a time, shared by every request that hit a 401 meanwhile. */
-  async #refresh(signal: AbortSignal | undefined): Promise<string> {
-    if (!this.#refreshing) {
+  /**
+   * A new token to replace `stale`. Concurrent requests rejected with the same token share one
+   * refresh (also one that already finished), so a burst of 401s costs a single refresh.
+   */
+  async #refresh(stale: string, signal: AbortSignal | undefined): Promise<string> {
+    let entry = this.#lastRefresh;
+    if (entry?.from !== stale) {
       const deadline = AbortSignal.timeout(this.#options.requestTimeoutMs);
-      this.#refreshing = this.#options.tokenProvider.refreshToken(deadline).finally(() => {
-        this.#refreshing = undefined;
+      const result = this.#options.tokenProvider.refreshToken(deadline);
+      entry = { from: stale, result };
+      this.#lastRefresh = entry;
+      // A failed refresh must not be reused: the next 401 tries again.
+      const current = entry;
+      result.catch(() => {
+        if (this.#lastRefresh === current) this.#lastRefresh = undefined;
       });
     }
-    return signal ? raceWithSignal(this.#refreshing, signal) : this.#refreshing;
+    return signal ? raceWithSignal(entry.result, signal) : entry.result;
   }
 
   #classify(error: unknown, attemptSignal: AbortSignal, what: string): Error {
@@ -345,6 +357,14 @@ export class GraphTransport {
       'graph request',
     );
   }
+}
+
+/**
+ * Drops a body the caller does not want (a redirect's, an error's): small ones are drained so the
+ * connection can be reused, larger ones close it. Unlike destroy(), this raises no abort error.
+ */
+export async function discardBody(body: Dispatcher.ResponseData['body']): Promise<void> {
+  await body.dump({ limit: 64 * 1024 });
 }
 
 async function readLimited(body: Readable, limit: number): Promise<string> {
