@@ -186,16 +186,20 @@ export class GraphTransport {
     let staleToken: string | undefined;
     let usedToken: string | undefined;
     for (let attempt = 1; ; attempt++) {
-      await this.gate.wait(signal);
       const headers: Record<string, string> = { 'client-request-id': randomUUID(), ...req.headers };
-      if (req.authenticated) {
-        usedToken =
-          staleToken !== undefined
-            ? await this.#refresh(staleToken, signal)
-            : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
-        staleToken = undefined;
-        headers['authorization'] = `Bearer ${usedToken}`;
-      }
+      // Wait out any pause, then take the token; if a pause began meanwhile, wait again, so no
+      // request leaves during one and none carries a token that went stale during a long wait.
+      do {
+        await this.gate.wait(signal);
+        if (req.authenticated) {
+          usedToken =
+            staleToken !== undefined
+              ? await this.#refresh(staleToken, signal)
+              : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
+          staleToken = undefined;
+          headers['authorization'] = `Bearer ${usedToken}`;
+        }
+      } while (this.gate.throttledUntil !== undefined);
       let body: Buffer | Uint8Array | string | Readable | undefined;
       if (req.json !== undefined) {
         body = JSON.stringify(req.json);
