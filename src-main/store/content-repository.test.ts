@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RangeSet } from './range-set.ts';
+import { RangeSet } from '../base/range-set.ts';
 import { StoreError } from './store-error.ts';
 import { file, folder, openTempStore, reopenStore, ROOT, type TempStore } from './testing/temp-store.ts';
 
@@ -28,10 +28,10 @@ describe('ContentRepository', () => {
     const { content } = temp.store;
     content.setContent('A', { status: 'partial', etag: 'e1', ctag: 'c1', ranges: new RangeSet() });
     expect(content.addRange('A', 0, 40, 100)).toMatchObject({ status: 'partial', cachedBytes: 40, etag: 'e1', ctag: 'c1' });
-    expect(content.addRange('A', 60, 100, 100).ranges.ranges()).toEqual([[0, 40], [60, 100]]);
+    expect(content.addRange('A', 60, 100, 100).ranges.toArray()).toEqual([{ start: 0, end: 40 }, { start: 60, end: 100 }]);
     const done = content.addRange('A', 40, 60, 100);
     expect(done.status).toBe('complete');
-    expect(done.ranges.serialize()).toBe('0-100');
+    expect(done.ranges.toString()).toBe('0-100');
     temp.store.close();
     const reopened = reopenStore(temp.dbPath);
     try {
@@ -43,7 +43,7 @@ describe('ContentRepository', () => {
 
   it('keeps a dirty file dirty while ranges are added, and refuses to invalidate it unless forced', () => {
     const { content } = temp.store;
-    content.setContent('A', { status: 'dirty', etag: 'e1', ctag: null, ranges: new RangeSet([[0, 10]]) });
+    content.setContent('A', { status: 'dirty', etag: 'e1', ctag: null, ranges: RangeSet.from([{ start: 0, end: 10 }]) });
     expect(content.addRange('A', 0, 100, 100).status).toBe('dirty');
     expect(() => content.invalidate('A')).toThrow(StoreError);
     expect(content.invalidate('A', { force: true })?.status).toBe('dirty');
@@ -81,7 +81,7 @@ describe('ContentRepository', () => {
     const { content } = temp.store;
     content.addRange('A', 0, 30, 100);
     content.addRange('B', 0, 100, 100);
-    content.setContent('E', { status: 'dirty', etag: null, ctag: null, ranges: new RangeSet([[0, 7]]) });
+    content.setContent('E', { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from([{ start: 0, end: 7 }]) });
     content.setPinned('C', true);
     expect(content.totalCachedBytes()).toBe(137);
   });

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { RangeSet } from './range-set.ts';
+import { RangeSet } from '../base/range-set.ts';
 import { StoreError } from './store-error.ts';
 import { CONTENT_STATUSES, type ContentState, type ContentStatus, type EvictionCandidate, type EvictionCursor } from './types.ts';
 
@@ -8,7 +8,7 @@ interface ContentRow {
   status: ContentStatus;
   etag: string | null;
   ctag: string | null;
-  ranges: string;
+  ranges: Uint8Array;
   cached_bytes: number;
   last_access_ms: number;
   pinned: number;
@@ -45,7 +45,7 @@ export interface ContentUpdate {
  */
 export class ContentRepository {
   readonly #get: Database.Statement<[string], ContentRow>;
-  readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: string; cached_bytes: number }]>;
+  readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: Uint8Array; cached_bytes: number }]>;
   readonly #setStatus: Database.Statement<[string, string]>;
   readonly #touch: Database.Statement<[number, string]>;
   readonly #setPinned: Database.Statement<[string, number]>;
@@ -102,7 +102,7 @@ export class ContentRepository {
       const current = this.get(itemId);
       const ranges = current?.ranges ?? new RangeSet();
       ranges.add(start, end);
-      const status = current?.status === 'dirty' ? 'dirty' : ranges.covers(0, fileSize) ? 'complete' : 'partial';
+      const status = current?.status === 'dirty' ? 'dirty' : ranges.isComplete(fileSize) ? 'complete' : 'partial';
       this.#write(itemId, { status, etag: current?.etag ?? null, ctag: current?.ctag ?? null, ranges });
       return this.#mustGet(itemId);
     });
@@ -276,7 +276,7 @@ export class ContentRepository {
       etag: update.etag,
       ctag: update.ctag,
       ranges: update.ranges.serialize(),
-      cached_bytes: update.ranges.totalBytes,
+      cached_bytes: update.ranges.coveredBytes,
     });
   }
 
@@ -293,7 +293,7 @@ function contentFromRow(row: ContentRow): ContentState {
     status: row.status,
     etag: row.etag,
     ctag: row.ctag,
-    ranges: RangeSet.parse(row.ranges),
+    ranges: RangeSet.deserialize(row.ranges),
     cachedBytes: row.cached_bytes,
     lastAccessMs: row.last_access_ms,
     pinned: row.pinned === 1,

@@ -2,9 +2,9 @@ export { openStore, type OpenStoreOptions, type OpenedStore } from './open-store
 export { Store, type StoreConnectionSettings } from './store.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';
 export type { StoreLogger } from './store-logger.ts';
-export { nameKey } from './name-key.ts';
+export { nameKey } from '../../src-shared/model/names.ts';
 export { newLocalId, isLocalId } from './local-id.ts';
-export { RangeSet, type ByteRange } from './range-set.ts';
+export { RangeSet, type ByteRange } from '../base/range-set.ts';
 export {
   ItemsRepository,
   ROOT_INODE,

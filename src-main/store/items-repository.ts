@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ITEM_COLUMNS, itemFromRow, type ItemRow } from './item-row.ts';
 import type { ItemIdRewriter } from './item-id-rewriter.ts';
-import { nameKey } from './name-key.ts';
+import { nameKey } from '../../src-shared/model/names.ts';
 import { StoreError } from './store-error.ts';
 import { ITEM_KINDS, type ContentStatus, type DeletedItem, type ItemKind, type ItemPatch, type ItemRecord, type StoredItem } from './types.ts';
 

@@ -46,7 +46,7 @@ CREATE TABLE content (
   status TEXT NOT NULL CHECK (status IN ('none', 'partial', 'complete', 'dirty')),
   etag TEXT,
   ctag TEXT,
-  ranges TEXT NOT NULL DEFAULT '',
+  ranges BLOB NOT NULL DEFAULT x'01',
   cached_bytes INTEGER NOT NULL DEFAULT 0,
   last_access_ms INTEGER NOT NULL DEFAULT 0,
   pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newLocalId } from './local-id.ts';
-import { RangeSet } from './range-set.ts';
+import { RangeSet } from '../base/range-set.ts';
 import { StoreError } from './store-error.ts';
 import { file, folder, openTempStore, ROOT, type TempStore } from './testing/temp-store.ts';
 

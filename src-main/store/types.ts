@@ -1,4 +1,4 @@
-import type { RangeSet } from './range-set.ts';
+import type { RangeSet } from '../base/range-set.ts';
 
 /**
  * What a drive item is. `package` (OneNote notebooks and the like) is opaque: neither file nor
@@ -75,7 +75,7 @@ export interface ContentState {
   etag: string | null;
   ctag: string | null;
   ranges: RangeSet;
-  /** ranges.totalBytes, kept in a column so the cache size is one SUM. */
+  /** ranges.coveredBytes, kept in a column so the cache size is one SUM. */
   cachedBytes: number;
   lastAccessMs: number;
   /** "Always keep on this device". On a folder it covers everything below it. */
