@@ -5,6 +5,7 @@
 import { handleDelta } from './delta.ts';
 import { parseConflictBehavior, type ConflictBehavior } from './drive.ts';
 import type { ItemRow } from './drive-db.ts';
+import type { DriveMode } from './ids.ts';
 import type { Emulator } from './emulator.ts';
 import { badRequest, GraphError, notFound } from './errors.ts';
 import { header, query, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
@@ -27,7 +28,7 @@ export function parseAddress(emu: Emulator, pathname: string): Address | 'drive'
   const m = /^\/v1\.0\/(?:me\/drive|drives\/([^/]+))(\/.*)?$/.exec(pathname);
   if (!m) return pathname === '/v1.0/me' ? 'me' : undefined;
   const driveId = m[1] ? decodeURIComponent(m[1]) : emu.drive.driveId;
-  if (m[1] && !sameDriveId(driveId, emu.drive.driveId)) throw notFound('Drive not found');
+  if (m[1] && !sameDriveId(emu.drive.mode, driveId, emu.drive.driveId)) throw notFound('Drive not found');
   const tail = m[2] ?? '';
   if (tail === '' || tail === '/') return 'drive';
   let baseId: string;
@@ -61,10 +62,15 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** P drive ids are compared case-insensitively and without leading zeros (graph-api.md §15 #7). */
-function sameDriveId(a: string, b: string): boolean {
+/**
+ * P drive ids are compared case-insensitively and without leading zeros (graph-api.md §15 #7); B ids
+ * are base64url, where case matters, so they must match exactly.
+ */
+function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (mode !== 'personal') return false;
   const norm = (s: string) => s.toLowerCase().replace(/^0+/, '');
-  return a === b || norm(a) === norm(b);
+  return norm(a) === norm(b);
 }
 
 export function jsonContext(emu: Emulator, ctx: Ctx, extra: Partial<JsonContext> = {}): JsonContext {
@@ -175,7 +181,7 @@ export function resolveTarget(emu: Emulator, addr: Address): { itemId: string } 
 export function driveJson(emu: Emulator): Record<string, unknown> {
   const drive = emu.drive;
   const quota: Record<string, unknown> = drive.quota();
-  if (drive.mode === 'business') quota.fileCount = 0;
+  if (drive.mode === 'business') quota.fileCount = drive.fileCount();
   else quota.storagePlanInformation = { upgradeAvailable: true };
   return {
     id: drive.driveId,
@@ -215,7 +221,13 @@ function pageSize(emu: Emulator, ctx: Ctx): number {
 
 function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   if (row.kind === 'file') throw badRequest('Only folders have children', 'notAFolder');
-  if (notModified(emu, ctx, row)) return;
+  // Only a tag that follows the children can vouch for the listing: the P folder cTag does; a folder
+  // eTag does not change when children change, and B folders have no cTag.
+  const inm = header(ctx.req, 'if-none-match');
+  if (inm && emu.drive.mode === 'personal' && inm.trim() === emu.drive.cTag(row)) {
+    sendEmpty(ctx, 304);
+    return;
+  }
   const limit = pageSize(emu, ctx);
   const skip = query(ctx.url, 'skiptoken');
   const after = skip ? Buffer.from(skip, 'base64url').toString('utf8') : '';
@@ -252,7 +264,7 @@ async function patchItem(emu: Emulator, ctx: Ctx, row: ItemRow): Promise<void> {
   }
   if (body.parentReference !== undefined) {
     const ref = body.parentReference as Record<string, unknown>;
-    if (ref.driveId !== undefined && !sameDriveId(String(ref.driveId), emu.drive.driveId)) {
+    if (ref.driveId !== undefined && !sameDriveId(emu.drive.mode, String(ref.driveId), emu.drive.driveId)) {
       throw badRequest('Moving items between drives is not supported', 'invalidRequest');
     }
     if (typeof ref.id === 'string') {

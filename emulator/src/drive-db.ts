@@ -111,6 +111,12 @@ export class DriveDb {
         'SELECT * FROM items WHERE parent_id = ? AND deleted = 0 AND name_key > ? ORDER BY name_key LIMIT ?',
       ),
       childCount: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM items WHERE parent_id = ? AND deleted = 0'),
+      fileCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM items WHERE deleted = 0 AND kind = 'file'"),
+      /** Characters of the longest `/a/b/c` path below an item (0 when it has no children). */
+      longestPathBelow: db.prepare<[string], { n: number | null }>(`WITH RECURSIVE below(id, len) AS (
+          SELECT id, length(name) + 1 FROM items WHERE parent_id = ?1 AND deleted = 0
+          UNION ALL SELECT i.id, below.len + length(i.name) + 1 FROM items i JOIN below ON i.parent_id = below.id WHERE i.deleted = 0)
+        SELECT MAX(len) AS n FROM below`),
       childIds: db.prepare<[string], { id: string }>('SELECT id FROM items WHERE parent_id = ? AND deleted = 0'),
       insert: db.prepare(`INSERT INTO items (id, parent_id, name, name_key, kind, depth, size, mime, content_ref, quickxor, sha256,
         hashes_hidden_until, etag_seq, ctag_seq, created_at, modified_at, fs_created, fs_modified, description, seq, deleted)

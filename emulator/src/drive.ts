@@ -4,7 +4,7 @@
  * ContentStore's business.
  */
 import path from 'node:path';
-import { conflictFreeName, nameKey, validateName } from '../../src-shared/model/names.ts';
+import { conflictFreeName, MAX_PATH_CHARS, nameKey, validateName } from '../../src-shared/model/names.ts';
 import type { ContentHashes } from './content-store.ts';
 import { DriveDb, type ItemKind, type ItemRow } from './drive-db.ts';
 import { badRequest, nameExists, notFound, preconditionFailed, quotaExceeded, GraphError } from './errors.ts';
@@ -127,7 +127,28 @@ export class Drive {
   }
 
   static open(file: string, opts: DriveOptions): Drive {
-    return new Drive(new DriveDb(file), opts);
+    const db = new DriveDb(file);
+    try {
+      return new Drive(db, opts);
+    } catch (e) {
+      // A refused start (mode mismatch) must not leave the database open.
+      db.close();
+      throw e;
+    }
+  }
+
+  /**
+   * A transaction whose blob garbage is discarded on rollback: refs queued by a removal that was
+   * rolled back are still referenced and must not be deleted from disk.
+   */
+  private tx<T>(fn: () => T): T {
+    const mark = this.garbage.length;
+    try {
+      return this.db.tx(fn);
+    } catch (e) {
+      this.garbage.length = mark;
+      throw e;
+    }
   }
 
   close(): void {
@@ -195,6 +216,11 @@ export class Drive {
     return this.db.statements.childCount.get(id)!.n;
   }
 
+  /** Live files in the drive (B reports it as quota.fileCount). */
+  fileCount(): number {
+    return this.db.statements.fileCount.get()!.n;
+  }
+
   /** Ancestors from the parent up to the root. */
   ancestors(row: ItemRow): ItemRow[] {
     const out: ItemRow[] = [];
@@ -251,6 +277,18 @@ export class Drive {
   private checkName(name: string): void {
     const problem = validateName(name, this.mode);
     if (problem) throw new GraphError(400, 'invalidRequest', problem.message, 'invalidPath');
+  }
+
+  /**
+   * Whole paths must stay shorter than 400 characters (graph-api.md §3): `name` placed in `parent`,
+   * plus the longest path below `subtreeOf` when a folder moves or is renamed or copied with its contents.
+   */
+  private checkPathLength(parent: ItemRow, name: string, subtreeOf?: string): void {
+    const below = subtreeOf ? (this.db.statements.longestPathBelow.get(subtreeOf)?.n ?? 0) : 0;
+    const length = this.pathOf(parent).length + 1 + name.length + below;
+    if (length >= MAX_PATH_CHARS) {
+      throw new GraphError(400, 'invalidRequest', `The path would be ${length} characters long; OneDrive paths must be shorter than ${MAX_PATH_CHARS}.`, 'invalidPath');
+    }
   }
 
   private requireFolder(id: string): ItemRow {
@@ -317,9 +355,10 @@ export class Drive {
 
   createFolder(parentId: string, name: string, behavior: ConflictBehavior): { row: ItemRow; created: boolean } {
     this.checkName(name);
-    return this.db.tx(() => {
+    return this.tx(() => {
       const parent = this.requireFolder(parentId);
       const { name: finalName } = this.resolveClash(parent.id, name, behavior, false);
+      this.checkPathLength(parent, finalName);
       const now = this.now();
       const row = this.insert({
         ...blankRow(),
@@ -349,7 +388,7 @@ export class Drive {
     content: NewContent,
     opts: { behavior: ConflictBehavior; times?: FileTimes; kind?: ItemKind },
   ): { row: ItemRow; created: boolean } {
-    return this.db.tx(() => {
+    return this.tx(() => {
       let existing: ItemRow | undefined;
       let parent: ItemRow;
       let name: string;
@@ -364,6 +403,7 @@ export class Drive {
         const clash = this.resolveClash(parent.id, target.name, opts.behavior, true);
         name = clash.name;
         existing = clash.existing;
+        if (!existing) this.checkPathLength(parent, name);
       }
       const oldSize = existing?.size ?? 0;
       const grow = content.size - oldSize;
@@ -424,7 +464,7 @@ export class Drive {
     patch: { name?: string; parentId?: string; times?: FileTimes; description?: string },
     ifMatch: string | undefined,
   ): ItemRow {
-    return this.db.tx(() => {
+    return this.tx(() => {
       const row = { ...this.get(id) };
       this.checkIfMatch(row, ifMatch);
       const moving = patch.parentId !== undefined && patch.parentId !== row.parent_id;
@@ -442,6 +482,7 @@ export class Drive {
         const newName = patch.name ?? row.name;
         const clash = this.child(newParent.id, newName);
         if (clash && clash.id !== row.id) throw nameExists(newName);
+        this.checkPathLength(newParent, newName, row.kind === 'folder' ? row.id : undefined);
         if (moving) {
           const depthDelta = newParent.depth + 1 - row.depth;
           if (depthDelta !== 0) this.shiftDepth(row.id, depthDelta);
@@ -473,7 +514,7 @@ export class Drive {
   }
 
   delete(id: string, ifMatch: string | undefined): void {
-    this.db.tx(() => {
+    this.tx(() => {
       const row = this.get(id);
       if (row.id === this.rootId) throw new GraphError(403, 'accessDenied', 'The root cannot be deleted');
       this.checkIfMatch(row, ifMatch);
@@ -496,12 +537,17 @@ export class Drive {
 
   /** Copies a file or folder tree (content refs are shared by copy-on-write: blobs are never modified in place). */
   copy(id: string, parentId: string, name: string | undefined, behavior: ConflictBehavior, sharedRef: (ref: string) => string): ItemRow {
-    return this.db.tx(() => {
+    return this.tx(() => {
       const src = this.get(id);
       const parent = this.requireFolder(parentId);
+      if (src.id === this.rootId) throw badRequest('The root cannot be copied', 'invalidRequest');
+      for (let p: ItemRow | undefined = parent; p; p = p.parent_id ? this.row(p.parent_id) : undefined) {
+        if (p.id === src.id) throw badRequest('An item cannot be copied into itself or its own descendant', 'invalidCopy');
+      }
       const wanted = name ?? src.name;
       this.checkName(wanted);
       const { name: finalName } = this.resolveClash(parent.id, wanted, behavior, false);
+      this.checkPathLength(parent, finalName, src.kind === 'folder' ? src.id : undefined);
       if (src.size > 0 && this.get(this.rootId).size + src.size > this.quotaTotal) throw quotaExceeded();
       const out = this.copyTree(src, parent, finalName, sharedRef);
       this.saveCounters();
@@ -554,7 +600,7 @@ export class Drive {
   }
 
   purgeTombstones(throughSeq: number): number {
-    return this.db.tx(() => {
+    return this.tx(() => {
       const n = this.db.statements.purgeTombstones.run(throughSeq).changes;
       if (throughSeq > this.purgedThroughSeq) this.db.setMeta('purgedThroughSeq', throughSeq);
       return n;
@@ -568,7 +614,7 @@ export class Drive {
     entries: Array<{ key: string; parentKey: string | null; name: string; kind: 'file' | 'folder'; size?: number; ref?: string; hashes?: ContentHashes; modified?: number }>,
     parentId: string,
   ): Map<string, ItemRow> {
-    return this.db.tx(() => {
+    return this.tx(() => {
       const made = new Map<string, ItemRow>();
       const now = this.now();
       for (const e of entries) {
