@@ -10,6 +10,8 @@ export interface ShutdownContext {
   /**
    * Fires when the participant must stop finishing work and persist what is left instead: its
    * phase overran its share of the budget, or a fast exit was forced (then it fires at once).
+   * It may already be aborted when the participant starts: check `signal.aborted` before
+   * waiting for an 'abort' event.
    */
   readonly signal: AbortSignal;
   /** Epoch ms at which the coordinator moves on without this phase; may move earlier on force(). */

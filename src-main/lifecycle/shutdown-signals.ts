@@ -29,10 +29,10 @@ export function installShutdownSignals(coordinator: ShutdownCoordinator, options
     received++;
     if (received === 1) {
       logger.info({ signal }, `received ${signal}: shutting down`);
-      void coordinator.shutdown(`received ${signal}`);
+      coordinator.shutdown(`received ${signal}`).catch((error: unknown) => logger.fatal({ err: error }, 'shutdown crashed'));
     } else if (received === 2) {
       logger.warn({ signal }, `received ${signal} again: forcing a fast exit`);
-      void coordinator.force(`received ${signal} twice`);
+      coordinator.force(`received ${signal} twice`).catch((error: unknown) => logger.fatal({ err: error }, 'shutdown crashed'));
     } else {
       logger.warn({ signal }, `received ${signal}: fast exit already under way, persisting unfinished work`);
     }
