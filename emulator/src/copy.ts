@@ -25,7 +25,12 @@ export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<
   const name = typeof body.name === 'string' ? body.name : undefined;
   // Personal drives do not support a conflict behaviour on copy (graph-api.md §13).
   const behavior = emu.drive.mode === 'business' ? parseConflictBehavior(ctx.url.searchParams.get('@microsoft.graph.conflictBehavior'), 'fail') : 'fail';
-  emu.drive.get(parentId);
+  // What can be refused at once is refused at once; name clashes surface through the monitor.
+  const parent = emu.drive.get(parentId);
+  if (parent.kind !== 'folder') throw badRequest('The copy destination is not a folder', 'invalidParent');
+  if (parent.id === src.id || emu.drive.ancestors(parent).some((a) => a.id === src.id)) {
+    throw badRequest('An item cannot be copied into itself or its own descendant', 'invalidCopy');
+  }
   const id = randomToken(16);
   const job: CopyJob = { status: 'inProgress', startedAt: emu.now() };
   emu.copyJobs.set(id, job);

@@ -114,7 +114,7 @@ export class DriveDb {
       fileCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM items WHERE deleted = 0 AND kind = 'file'"),
       /** Characters of the longest `/a/b/c` path below an item (0 when it has no children). */
       longestPathBelow: db.prepare<[string], { n: number | null }>(`WITH RECURSIVE below(id, len) AS (
-          SELECT id, length(name) + 1 FROM items WHERE parent_id = ?1 AND deleted = 0
+          SELECT id, length(name) + 1 FROM items WHERE parent_id = ? AND deleted = 0
           UNION ALL SELECT i.id, below.len + length(i.name) + 1 FROM items i JOIN below ON i.parent_id = below.id WHERE i.deleted = 0)
         SELECT MAX(len) AS n FROM below`),
       childIds: db.prepare<[string], { id: string }>('SELECT id FROM items WHERE parent_id = ? AND deleted = 0'),
