@@ -198,6 +198,17 @@ describe.each(MODES)('invalid names (%s)', (mode) => {
     expect((await getItem(h, 'long/mover.txt')).id).toBe(mover.body.id);
   });
 
+  it('renaming a folder whose deepest descendant would then reach 400 characters is refused', async () => {
+    const h = emu();
+    const x = await mkdirp(h, 'pl/x');
+    const d = 'd'.repeat(250);
+    await mkdirp(h, `pl/x/${d}/${'e'.repeat(100)}`);
+    // Today the deepest path is /pl/x/d…/e… = 357 characters.
+    expectInvalid(await apiSend(h, 'PATCH', `/me/drive/items/${encodeURIComponent(x.id)}`, { name: 'x'.repeat(50) }));
+    const ok = await apiSend<Item>(h, 'PATCH', `/me/drive/items/${encodeURIComponent(x.id)}`, { name: 'x'.repeat(42) });
+    expect(ok.status).toBe(200);
+  });
+
   it('a percent-encoded slash inside a segment is a name with a slash, and refused', async () => {
     const h = emu();
     await mkdirp(h, 'slash');
