@@ -10,7 +10,7 @@ import type { ItemRow } from './drive-db.ts';
 import type { Emulator } from './emulator.ts';
 import { badRequest, GraphError } from './errors.ts';
 import { query, sendJson, type Ctx } from './http-util.ts';
-import { itemJson } from './item-json.ts';
+import { applySelect, itemJson } from './item-json.ts';
 import { jsonContext } from './api-routes.ts';
 
 interface Token {
@@ -116,7 +116,8 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
     deltaToken = { e: token.e, s: Math.max(seq, token.s) };
   }
 
-  const value = withAncestors(emu, out, token.d === undefined).map((r) => itemJson(r, jctx));
+  // Tombstones come back from itemJson unselected; $select applies to them too (the marker survives).
+  const value = withAncestors(emu, out, token.d === undefined).map((r) => applySelect(itemJson(r, jctx), jctx.select));
   const body: Record<string, unknown> = { value };
   if (nextToken) body['@odata.nextLink'] = link(nextToken);
   else body['@odata.deltaLink'] = link(deltaToken);

@@ -5,6 +5,8 @@
  */
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, truncate } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { validateName } from '../../src-shared/model/names.ts';
 import { parseConflictBehavior, type ConflictBehavior } from './drive.ts';
@@ -23,8 +25,8 @@ export const MAX_FRAGMENT = 60 * 1024 * 1024;
 export class Sessions {
   /** Running hashes of sessions whose bytes all arrived while this process ran. */
   private readonly hashers = new Map<string, StreamHasher>();
-  /** Sessions with a fragment being received: a concurrent fragment is out of order. */
-  private readonly busy = new Set<string>();
+  /** Fragments being received, by session: a concurrent fragment is out of order. */
+  private readonly inflight = new Map<string, { socket: Socket; settled: Promise<void> }>();
 
   constructor(private readonly emu: Emulator) {}
 
@@ -105,11 +107,11 @@ export class Sessions {
     });
   }
 
-  private live(id: string): SessionRow {
+  private async live(id: string): Promise<SessionRow> {
     const s = this.stmts.sessionGet.get(id);
     if (!s) throw notFound('The upload session was not found');
     if (s.expires_at <= this.emu.now()) {
-      void this.discard(s);
+      await this.discard(s);
       throw notFound('The upload session was not found');
     }
     return s;
@@ -122,24 +124,29 @@ export class Sessions {
   }
 
   private statusBody(s: SessionRow): Record<string, unknown> {
-    return { expirationDateTime: new Date(s.expires_at).toISOString(), nextExpectedRanges: [`${s.next_offset}-${s.total !== null ? s.total - 1 : ''}`] };
+    // Every byte arrived but the commit has not happened (a 409 at commit, or deferCommit): nothing is expected.
+    const complete = s.total !== null && s.next_offset >= s.total;
+    return {
+      expirationDateTime: new Date(s.expires_at).toISOString(),
+      nextExpectedRanges: complete ? [] : [`${s.next_offset}-${s.total !== null ? s.total - 1 : ''}`],
+    };
   }
 
   /** Storage listener: GET status, PUT fragment, DELETE cancel, POST commit (deferCommit). */
   async handle(ctx: Ctx, id: string): Promise<void> {
     const method = ctx.req.method ?? 'GET';
     if (method === 'GET') {
-      sendJson(ctx, 200, this.statusBody(this.live(id)));
+      sendJson(ctx, 200, this.statusBody(await this.live(id)));
       return;
     }
     if (method === 'DELETE') {
-      const s = this.live(id);
+      const s = await this.live(id);
       await this.discard(s);
       sendEmpty(ctx, 204);
       return;
     }
     if (method === 'POST') {
-      const s = this.live(id);
+      const s = await this.live(id);
       if (s.total === null || s.next_offset !== s.total) throw badRequest('The upload is not complete', 'uploadIncomplete');
       await this.commit(ctx, s, undefined, undefined);
       return;
@@ -150,7 +157,11 @@ export class Sessions {
 
   private async fragment(ctx: Ctx, id: string): Promise<void> {
     const req = ctx.req;
-    const s = this.live(id);
+    // A fragment whose connection already died is still being discarded: judge this one on the outcome
+    // (a client that saw the drop and resends at once must not get "out of order").
+    const running = this.inflight.get(id);
+    if (running?.socket.destroyed) await running.settled;
+    const s = await this.live(id);
     const range = parseContentRange(header(req, 'content-range'));
     const length = Number(header(req, 'content-length'));
     const refuse = (e: GraphError) => {
@@ -177,72 +188,56 @@ export class Sessions {
     if (range.start < s.next_offset) {
       throw refuse(new GraphError(416, 'invalidRange', 'The uploaded fragment overlaps with data that has already been received.', 'fragmentOverlap'));
     }
-    if (range.start > s.next_offset || this.busy.has(id)) {
+    if (range.start > s.next_offset || this.inflight.has(id)) {
       throw refuse(new GraphError(416, 'invalidRange', 'Uploaded fragment is out of order.', 'fragmentOutOfOrder'));
     }
     if (total - (s.item_id ? this.emu.drive.get(s.item_id).size : 0) > this.emu.drive.quota().remaining) throw refuse(quotaExceeded());
 
-    this.busy.add(id);
-    let received = 0;
-    const hasher = s.next_offset === 0 ? new StreamHasher() : this.hashers.get(id);
-    const partial = this.emu.faults.takePartialAccept();
-    const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
+    // In flight until the session row holds this fragment's outcome, so a racing fragment is judged on it.
+    let release!: () => void;
+    this.inflight.set(id, { socket: req.socket, settled: new Promise<void>((r) => (release = r)) });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const out = createWriteStream(s.temp_file, { flags: 'r+', start: range.start });
-        const chunks = req as Readable;
-        chunks.on('data', (c: Buffer) => {
-          if (dropAt >= 0 && received + c.length >= dropAt) {
-            req.socket.destroy();
-            return;
-          }
-          received += c.length;
-          if (!out.write(c)) {
-            chunks.pause();
-            out.once('drain', () => chunks.resume());
-          }
-        });
-        chunks.on('end', () => out.end());
-        chunks.on('error', reject);
-        req.on('aborted', () => reject(new Error('client aborted the fragment')));
-        req.socket.on('close', () => {
-          if (!req.complete) reject(new Error('connection closed mid-fragment'));
-        });
-        out.on('error', reject);
-        out.on('finish', () => (received === length ? resolve() : reject(new Error(`fragment ended after ${received} of ${length} bytes`))));
-      });
-    } catch {
-      // A fragment that did not arrive whole is discarded, as the service does.
-      this.busy.delete(id);
-      await truncate(s.temp_file, s.next_offset);
-      if (!ctx.res.headersSent) ctx.res.destroy();
-      return;
+      const hasher = s.next_offset === 0 ? new StreamHasher() : this.hashers.get(id);
+      const partial = this.emu.faults.takePartialAccept();
+      const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
+      try {
+        await receiveInto(req, s.temp_file, range.start, length, dropAt);
+      } catch {
+        // A fragment that did not arrive whole is discarded, as the service does.
+        await truncate(s.temp_file, s.next_offset);
+        if (!ctx.res.headersSent) ctx.res.destroy();
+        return;
+      }
+      let accepted = length;
+      if (partial !== undefined && partial < length) {
+        accepted = partial;
+        await truncate(s.temp_file, range.start + accepted);
+      }
+      const next = range.start + accepted;
+      if (hasher && accepted === length) {
+        await this.hashRange(hasher, s.temp_file, range.start, next);
+        this.hashers.set(id, hasher);
+      } else {
+        // The running hash is out of step with the bytes kept; the commit hashes the file instead.
+        this.hashers.delete(id);
+      }
+      const expires = this.emu.now() + this.emu.options.sessionTtlMs;
+      this.stmts.sessionProgress.run(next, total, expires, id);
+      const updated = { ...s, next_offset: next, total, expires_at: expires };
+      if (this.emu.faults.takeDropAfterCommit()) {
+        if (next === total && !s.defer_commit) await this.commit(ctx, updated, undefined, undefined, true);
+        req.socket.destroy();
+        return;
+      }
+      if (next < total || s.defer_commit) {
+        sendJson(ctx, 202, this.statusBody(updated));
+        return;
+      }
+      await this.commit(ctx, updated, undefined, undefined);
+    } finally {
+      this.inflight.delete(id);
+      release();
     }
-    this.busy.delete(id);
-    let accepted = length;
-    if (partial !== undefined && partial < length) {
-      accepted = partial;
-      await truncate(s.temp_file, range.start + accepted);
-    }
-    const next = range.start + accepted;
-    if (hasher) {
-      if (accepted === length) await this.hashRange(hasher, s.temp_file, range.start, next);
-      else this.hashers.delete(id);
-      if (accepted === length) this.hashers.set(id, hasher);
-    }
-    const expires = this.emu.now() + this.emu.options.sessionTtlMs;
-    this.stmts.sessionProgress.run(next, total, expires, id);
-    const updated = { ...s, next_offset: next, total, expires_at: expires };
-    if (this.emu.faults.takeDropAfterCommit()) {
-      if (next === total && !s.defer_commit) await this.commit(ctx, updated, undefined, undefined, true);
-      req.socket.destroy();
-      return;
-    }
-    if (next < total || s.defer_commit) {
-      sendJson(ctx, 202, this.statusBody(updated));
-      return;
-    }
-    await this.commit(ctx, updated, undefined, undefined);
   }
 
   /** Hashes what was just written (the file is in the page cache; this keeps memory flat). */
@@ -266,6 +261,8 @@ export class Sessions {
   private async commit(ctx: Ctx, s: SessionRow, nameOverride: string | undefined, behaviorOverride: ConflictBehavior | undefined, silent = false): Promise<void> {
     const drive = this.emu.drive;
     const hasher = this.hashers.get(s.id);
+    // A digest can be taken once; a commit that fails (409) is retried by hashing the file.
+    this.hashers.delete(s.id);
     const hashes = hasher && hasher.size === s.total ? hasher.digest() : await this.hashFile(s);
     const ref = await this.emu.content.adopt(s.temp_file);
     let committed = false;
@@ -300,7 +297,7 @@ export class Sessions {
     if (typeof source !== 'string') throw badRequest('PUT on an item needs @microsoft.graph.sourceUrl', 'invalidRequest');
     const m = /\/up\/([^/?]+)$/.exec(new URL(source).pathname);
     if (!m) throw badRequest('sourceUrl is not an upload session of this drive', 'invalidRequest');
-    const s = this.live(m[1]!);
+    const s = await this.live(m[1]!);
     if (s.total === null || s.next_offset !== s.total) throw badRequest('The upload is not complete', 'uploadIncomplete');
     const parentId = addressed.kind === 'folder' ? addressed.id : addressed.parent_id!;
     const name = typeof body.name === 'string' ? body.name : s.name;
@@ -316,4 +313,57 @@ export class Sessions {
   list(): SessionRow[] {
     return this.stmts.sessionsAll.all();
   }
+}
+
+/**
+ * Writes a request body of `length` bytes into `file` at `start`; rejects when the body ends short or
+ * the connection goes (or, with `dropAt` ≥ 0, cuts the connection after about that many bytes).
+ */
+function receiveInto(req: IncomingMessage, file: string, start: number, length: number, dropAt: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const out = createWriteStream(file, { flags: 'r+', start });
+    const body = req as Readable;
+    const socket = req.socket;
+    let received = 0;
+    let settled = false;
+    // The socket outlives this request on keep-alive connections: take the listener off again.
+    const onSocketClose = () => {
+      if (!req.complete) fail(new Error('connection closed mid-fragment'));
+    };
+    const done = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      socket.off('close', onSocketClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    let failing = false;
+    // Settle only once the file is closed, so no late write lands after the caller truncates.
+    const fail = (err: Error) => {
+      if (settled || failing) return;
+      failing = true;
+      if (out.closed) done(err);
+      else {
+        out.once('close', () => done(err));
+        out.destroy();
+      }
+    };
+    socket.on('close', onSocketClose);
+    body.on('data', (c: Buffer) => {
+      if (dropAt >= 0 && received + c.length >= dropAt) {
+        socket.destroy();
+        return;
+      }
+      received += c.length;
+      if (!out.write(c)) {
+        body.pause();
+        out.once('drain', () => body.resume());
+      }
+    });
+    body.on('end', () => out.end());
+    body.on('error', fail);
+    req.on('aborted', () => fail(new Error('client aborted the fragment')));
+    out.on('error', fail);
+    out.on('finish', () => (received === length ? done() : done(new Error(`fragment ended after ${received} of ${length} bytes`))));
+  });
 }
