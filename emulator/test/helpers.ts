@@ -131,3 +131,18 @@ export function pseudoRandomBytes(n: number, seed = 1): Buffer {
   }
   return out;
 }
+
+/** Creates each folder of `p` that does not exist yet (through the API, like a client would). */
+export async function mkdirp(h: EmulatorHandle, p: string): Promise<void> {
+  const parts = p.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const parent = i === 0 ? '/me/drive/root' : pathRef(parts.slice(0, i).join('/'));
+    const res = await apiSend(h, 'POST', `${parent}/children`, { name: parts[i], folder: {}, '@microsoft.graph.conflictBehavior': 'fail' });
+    if (res.status !== 201 && res.status !== 409) throw new Error(`mkdir ${parts.slice(0, i + 1).join('/')}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** Creates the parent folders of a file path. */
+export function mkdirParents(h: EmulatorHandle, filePath: string): Promise<void> {
+  return mkdirp(h, filePath.split('/').filter(Boolean).slice(0, -1).join('/'));
+}
