@@ -9,7 +9,7 @@ import type { DriveMode } from './ids.ts';
 import type { Emulator } from './emulator.ts';
 import { badRequest, GraphError, notFound } from './errors.ts';
 import { header, query, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
-import { itemJson, parseSelect, type JsonContext } from './item-json.ts';
+import { applySelect, itemJson, parseSelect, type JsonContext } from './item-json.ts';
 import { SizeLimitError } from './content-store.ts';
 import { listThumbnails, thumbnailRoute } from './thumbnails.ts';
 import { startCopy } from './copy.ts';
@@ -66,7 +66,7 @@ function decodeSegment(s: string): string {
  * P drive ids are compared case-insensitively and without leading zeros (graph-api.md §15 #7); B ids
  * are base64url, where case matters, so they must match exactly.
  */
-function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
+export function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
   if (a === b) return true;
   if (mode !== 'personal') return false;
   const norm = (s: string) => s.toLowerCase().replace(/^0+/, '');
@@ -106,7 +106,7 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
   if (addr === undefined) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${ctx.url.pathname}'`);
   if (addr === 'drive') {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
-    sendJson(ctx, 200, driveJson(emu));
+    sendJson(ctx, 200, applySelect(driveJson(emu), parseSelect(query(ctx.url, 'select'))));
     return;
   }
   const drive = emu.drive;
@@ -206,7 +206,17 @@ function getItem(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   const out = itemJson(row, jsonContext(emu, ctx));
   const expand = query(ctx.url, 'expand');
   if (expand && /(^|,)\s*children/.test(expand) && row.kind === 'folder') {
-    out.children = emu.drive.children(row.id, '', emu.options.pageSize).map((c) => itemJson(c, jsonContext(emu, ctx, { select: undefined })));
+    const limit = emu.options.pageSize;
+    const rows = emu.drive.children(row.id, '', limit + 1);
+    const page = rows.slice(0, limit);
+    const parents = new Map<string, string>();
+    out.children = page.map((c) => itemJson(c, jsonContext(emu, ctx, { select: undefined }), parents));
+    // Like any collection, an expanded one that does not fit says where the rest is.
+    if (rows.length > limit) {
+      const next = new URL(`/v1.0/drives/${encodeURIComponent(emu.drive.driveId)}/items/${encodeURIComponent(row.id)}/children`, ctx.apiBase);
+      next.searchParams.set('$skiptoken', skipToken(page[page.length - 1]!));
+      out['children@odata.nextLink'] = next.toString();
+    }
   }
   sendJson(ctx, 200, out);
 }
@@ -217,6 +227,11 @@ function pageSize(emu: Emulator, ctx: Ctx): number {
   const n = Number(top);
   if (!Number.isInteger(n) || n < 1) throw badRequest(`Invalid $top value '${top}'`, 'invalidQueryOption');
   return Math.min(n, emu.options.maxPageSize);
+}
+
+/** The children cursor: the last name key served, opaque to the client. */
+function skipToken(last: ItemRow): string {
+  return Buffer.from(last.name_key, 'utf8').toString('base64url');
 }
 
 function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
@@ -240,7 +255,7 @@ function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   if (more) {
     const next = new URL(ctx.url.pathname + ctx.url.search, ctx.apiBase);
     next.searchParams.delete('skiptoken');
-    next.searchParams.set('$skiptoken', Buffer.from(page[page.length - 1]!.name_key, 'utf8').toString('base64url'));
+    next.searchParams.set('$skiptoken', skipToken(page[page.length - 1]!));
     body['@odata.nextLink'] = next.toString();
   }
   sendJson(ctx, 200, body);

@@ -5,6 +5,7 @@
 import { linkSync } from 'node:fs';
 import type { Emulator } from './emulator.ts';
 import type { ItemRow } from './drive-db.ts';
+import { sameDriveId } from './api-routes.ts';
 import { parseConflictBehavior } from './drive.ts';
 import { badRequest, GraphError, notFound } from './errors.ts';
 import { readJson, sendEmpty, type Ctx } from './http-util.ts';
@@ -20,6 +21,7 @@ interface CopyJob {
 export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<void> {
   const body = await readJson(ctx.req);
   const ref = (body.parentReference ?? {}) as Record<string, unknown>;
+  if (ref.driveId !== undefined && !sameDriveId(emu.drive.mode, String(ref.driveId), emu.drive.driveId)) throw notFound('Drive not found');
   const parentId = typeof ref.id === 'string' ? ref.id : src.parent_id;
   if (!parentId) throw badRequest('parentReference.id is required to copy the root', 'invalidRequest');
   const name = typeof body.name === 'string' ? body.name : undefined;
