@@ -268,6 +268,14 @@ describe.each(MODES)('copy (%s)', (mode) => {
     expect((await getItem(h, 'cpd/top')).folder?.childCount).toBe(1);
   });
 
+  it('a destination on another drive is 404', async () => {
+    const h = emu();
+    const src = (await put(h, 'cpx/f.txt', 'f')).body;
+    const other = mode === 'personal' ? 'ffffffffffffffff' : 'b!someone-else';
+    const r = await apiSend(h, 'POST', `/me/drive/items/${encodeURIComponent(src.id)}/copy`, { parentReference: { driveId: other, id: src.parentReference!.id } });
+    expect(r.status).toBe(404);
+  });
+
   it('an unknown monitor is 404', async () => {
     expect((await storage(emu().storageUrl + '/monitor/nope')).status).toBe(404);
   });

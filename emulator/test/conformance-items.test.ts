@@ -90,6 +90,11 @@ describe.each(MODES)('drive and quota (%s)', (mode) => {
     }
   });
 
+  it('$select on the drive limits the fields (id always present)', async () => {
+    const { body } = await apiJson(emu(), '/me/drive?$select=quota');
+    expect(Object.keys(body).sort()).toEqual(['id', 'quota']);
+  });
+
   it('GET /me answers the signed-in user', async () => {
     const { status, body } = await apiJson(emu(), '/me');
     expect(status).toBe(200);
@@ -355,6 +360,19 @@ describe.each(MODES)('children (%s)', (mode) => {
     const { body } = await apiJson<Item & { children: Item[] }>(h, `${ref('exp')}?$expand=children`);
     expect(body.children.map((c) => c.name)).toEqual(['a.txt', 'b.txt', 'c']);
     expect(body.children[2]!.folder).toBeDefined();
+  });
+
+  it('$expand=children beyond one page says where the rest is (children@odata.nextLink)', async () => {
+    const h = emu();
+    await admin(h, 'POST', '/seed', { under: 'expbig', bigFolder: 250, fileSize: 1 });
+    const { body } = await apiJson<Item & { children: Item[]; 'children@odata.nextLink'?: string }>(h, `${ref('expbig/Big')}?$expand=children`);
+    expect(body.children).toHaveLength(200);
+    const rest = await allPages(h, body['children@odata.nextLink']!);
+    const names = [...body.children, ...rest.flatMap((p) => p.value)].map((c) => c.name);
+    expect(names).toHaveLength(250);
+    expect(new Set(names).size).toBe(250);
+    const small = await apiJson<Item>(h, `${ref('expbig')}?$expand=children`);
+    expect(small.body).not.toHaveProperty('children@odata.nextLink');
   });
 
   it('listing a file is refused; children of a missing folder are 404', async () => {
