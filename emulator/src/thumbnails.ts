@@ -5,7 +5,7 @@
  * and show something).
  */
 import { deflateSync, crc32 } from 'node:zlib';
-import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Emulator } from './emulator.ts';
 import type { ItemRow } from './drive-db.ts';
@@ -71,8 +71,18 @@ export async function serveThumbnail(emu: Emulator, ctx: Ctx, fields: Record<str
   const exists = await access(file).then(() => true, () => false);
   if (!exists) {
     await mkdir(dir, { recursive: true });
-    await writeFile(file, renderPng(Number(fields.w), Number(fields.h), colourOf(row.quickxor ?? row.id)));
-    emu.thumbnailRenders++;
+    // Rendered to a temp file and published with link(): concurrent first requests never read a
+    // half-written picture, and only the one whose link lands counts as the render.
+    const temp = emu.content.tempPath();
+    await writeFile(temp, renderPng(Number(fields.w), Number(fields.h), colourOf(row.quickxor ?? row.id)));
+    try {
+      await link(temp, file);
+      emu.thumbnailRenders++;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await rm(temp, { force: true });
+    }
   }
   const bytes = await readFile(file);
   ctx.res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(bytes.length) });
