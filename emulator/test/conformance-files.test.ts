@@ -158,6 +158,16 @@ describe.each(MODES)('thumbnails (%s)', (mode) => {
     expect(h.emulator.thumbnailRenders).toBe(renders0 + 2);
   });
 
+  it('concurrent first requests for one thumbnail render it once and all get the whole picture', async () => {
+    const h = emu();
+    const img = (await put(h, 'thx/x.png', renderPng(300, 150, [5, 6, 7]))).body;
+    const small = await apiJson<{ url: string }>(h, `/me/drive/items/${encodeURIComponent(img.id)}/thumbnails/0/large`);
+    const renders0 = h.emulator.thumbnailRenders;
+    const all = await Promise.all(Array.from({ length: 6 }, async () => Buffer.from(await (await storage(small.body.url)).arrayBuffer())));
+    for (const bytes of all) expect(pngSize(bytes)).toEqual({ width: 300, height: 150 });
+    expect(h.emulator.thumbnailRenders).toBe(renders0 + 1);
+  });
+
   it('a thumbnail URL needs no Authorization header', async () => {
     const h = emu();
     const img = (await put(h, 'tha/a.png', renderPng(50, 50, [0, 0, 0]))).body;
