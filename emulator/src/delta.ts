@@ -48,7 +48,9 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
     throw badRequest('Delta is only supported on the root of a business drive', 'notSupported');
   }
   const top = query(ctx.url, 'top');
-  const limit = top === null ? emu.options.pageSize : Math.min(Math.max(1, Number(top) || emu.options.pageSize), emu.options.maxPageSize);
+  const topN = Number(top);
+  if (top !== null && (!Number.isInteger(topN) || topN < 1)) throw badRequest(`Invalid $top value '${top}'`, 'invalidQueryOption');
+  const limit = top === null ? emu.options.pageSize : Math.min(topN, emu.options.maxPageSize);
   const raw = tokenFrom(ctx, rest);
   const base = new URL(ctx.url.pathname.replace(/\/delta.*$/, '/delta'), ctx.apiBase);
   for (const k of ['$select', 'select', '$top', 'top', '$expand', 'expand']) {

@@ -41,6 +41,7 @@ export interface FaultDecision {
 
 export interface FaultSettings {
   latencyMs?: number;
+  /** Caps downloads and upload-session fragments (each transfer on its own). */
   bandwidthBytesPerSec?: number;
   /** Cut the connection halfway through the body of the next N storage transfers (downloads and fragment uploads). */
   dropNextBodies?: number;

@@ -201,7 +201,7 @@ export class Sessions {
       const partial = this.emu.faults.takePartialAccept();
       const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
       try {
-        await receiveInto(req, s.temp_file, range.start, length, dropAt);
+        await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec });
       } catch {
         // A fragment that did not arrive whole is discarded, as the service does.
         await truncate(s.temp_file, s.next_offset);
@@ -317,10 +317,20 @@ export class Sessions {
 
 /**
  * Writes a request body of `length` bytes into `file` at `start`; rejects when the body ends short or
- * the connection goes (or, with `dropAt` ≥ 0, cuts the connection after about that many bytes).
+ * the connection goes. Knobs: with `dropAt` ≥ 0 it cuts the connection after about that many bytes;
+ * with `bytesPerSec` > 0 it reads no faster (TCP back-pressure slows the sender).
  */
-function receiveInto(req: IncomingMessage, file: string, start: number, length: number, dropAt: number): Promise<void> {
+function receiveInto(
+  req: IncomingMessage,
+  file: string,
+  start: number,
+  length: number,
+  knobs: { dropAt: number; bytesPerSec: number },
+): Promise<void> {
+  const { dropAt, bytesPerSec } = knobs;
   return new Promise<void>((resolve, reject) => {
+    const startedAt = Date.now();
+    let timer: NodeJS.Timeout | undefined;
     const out = createWriteStream(file, { flags: 'r+', start });
     const body = req as Readable;
     const socket = req.socket;
@@ -333,6 +343,7 @@ function receiveInto(req: IncomingMessage, file: string, start: number, length: 
     const done = (err?: Error) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       socket.off('close', onSocketClose);
       if (err) reject(err);
       else resolve();
@@ -355,10 +366,17 @@ function receiveInto(req: IncomingMessage, file: string, start: number, length: 
         return;
       }
       received += c.length;
-      if (!out.write(c)) {
-        body.pause();
-        out.once('drain', () => body.resume());
-      }
+      const flushed = out.write(c);
+      const wait = bytesPerSec > 0 ? startedAt + (received / bytesPerSec) * 1000 - Date.now() : 0;
+      if (flushed && wait <= 0) return;
+      // Resume once the file caught up and the bandwidth budget allows the next chunk.
+      body.pause();
+      let pending = (flushed ? 0 : 1) + (wait > 0 ? 1 : 0);
+      const resume = () => {
+        if (--pending === 0 && !settled) body.resume();
+      };
+      if (!flushed) out.once('drain', resume);
+      if (wait > 0) timer = setTimeout(resume, wait);
     });
     body.on('end', () => out.end());
     body.on('error', fail);
