@@ -345,9 +345,9 @@ describe.each(['personal', 'business'] as const)('delta (%s)', (mode) => {
     expect((await collect(h, fresh)).items).toEqual([]);
   });
 
-  it('answers 400 to a token it never issued', async () => {
+  it('answers 400 to a token it never issued, and to a bad $top', async () => {
     const h = emu();
-    for (const bad of ['/me/drive/root/delta?token=not-a-token', "/me/drive/root/delta(token='zzz')"]) {
+    for (const bad of ['/me/drive/root/delta?token=not-a-token', "/me/drive/root/delta(token='zzz')", '/me/drive/root/delta?$top=0', '/me/drive/root/delta?$top=ten']) {
       const { status, body } = await apiJson(h, bad);
       expect(status, bad).toBe(400);
       expect(errorOf(body).code).toBe('invalidRequest');
