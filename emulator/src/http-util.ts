@@ -74,8 +74,10 @@ export function parseRange(value: string | undefined, size: number): { start: nu
     return { start: Math.max(0, size - n), end: size };
   }
   const start = Number(m[1]);
+  // `bytes=20-10` is not a valid range at all: HTTP says to ignore the header (200, whole file).
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) return 'unsatisfiable';
   const last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || last < start) return 'unsatisfiable';
   return { start, end: last + 1 };
 }
 
