@@ -166,6 +166,7 @@ describe('fault knobs', () => {
     });
     expect(created.status).toBe(200);
     const url = created.body.uploadUrl;
+    const since = await lastLogSeq(h);
     await admin(h, 'POST', '/faults/fail', { status: 500, code: 'generalException', method: 'PUT', pathIncludes: '/up/', skip: 2, count: 1 });
     const put = (i: number) =>
       storageJson(url, { method: 'PUT', body: data.subarray(i * UNIT, (i + 1) * UNIT), headers: { 'content-range': `bytes ${i * UNIT}-${(i + 1) * UNIT - 1}/${data.length}` } });
@@ -180,6 +181,15 @@ describe('fault knobs', () => {
     expect(st.body.nextExpectedRanges[0]).toBe(`${2 * UNIT}-${data.length - 1}`);
     expect((await put(2)).status).toBe(202);
     expect((await put(3)).status).toBe(201);
+    // The log shows each fragment's Content-Range and answer, and which one a fault produced.
+    const puts = await logEntries(h, `since=${since}&listener=storage&method=PUT&path=/up/`, 5);
+    expect(puts.map((e) => [e.contentRange, e.status, e.fault])).toEqual([
+      [`bytes 0-${UNIT - 1}/${data.length}`, 202, undefined],
+      [`bytes ${UNIT}-${2 * UNIT - 1}/${data.length}`, 202, undefined],
+      [`bytes ${2 * UNIT}-${3 * UNIT - 1}/${data.length}`, 500, 'scripted-500'],
+      [`bytes ${2 * UNIT}-${3 * UNIT - 1}/${data.length}`, 202, undefined],
+      [`bytes ${3 * UNIT}-${4 * UNIT - 1}/${data.length}`, 201, undefined],
+    ]);
   });
 
   it('adds latency to every API and storage request', async () => {

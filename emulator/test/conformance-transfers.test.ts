@@ -161,6 +161,13 @@ describe.each(['personal', 'business'] as const)('downloads (%s)', (mode) => {
       expect(res.headers.get('accept-ranges')).toBe('bytes');
       expect(Buffer.from(await res.arrayBuffer()).equals(data.subarray(start, end)), range).toBe(true);
     }
+    // A malformed or multi-part Range is ignored: the whole file with 200 (clients must check the status).
+    for (const range of ['bytes=20-10', 'bytes=0-1,5-6', 'items=0-5']) {
+      const res = await storage(url, { headers: { range } });
+      expect(res.status, range).toBe(200);
+      expect(res.headers.get('content-range')).toBeNull();
+      expect((await res.arrayBuffer()).byteLength).toBe(100_000);
+    }
   });
 
   it('answers 416 with Content-Range bytes */size when the start is past the end', async () => {
