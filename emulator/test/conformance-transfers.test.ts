@@ -622,11 +622,12 @@ describe('upload sessions across a restart', () => {
 
 describe('a large upload through a session', () => {
   const emu = useEmulator({ mode: 'business' });
-  // About 9 s on a 2-CPU machine. Fragments are generated one at a time: nothing holds the whole file.
-  const SIZE = 1024 * MiB;
+  // 1 GiB passes too but takes ~10 s of a suite that must stay well under a minute; the benchmark
+  // (bench/emulator.ts) uploads 1 GiB. Fragments are generated one at a time: nothing holds the file.
+  const SIZE = 256 * MiB;
   const FRAGMENT = 10 * MiB; // 32 × 320 KiB
 
-  it('commits 1 GiB sent in 10 MiB fragments with the locally computed quickXorHash', { timeout: 120_000 }, async () => {
+  it('commits 256 MiB sent in 10 MiB fragments with the locally computed quickXorHash', { timeout: 60_000 }, async () => {
     const h = emu();
     const url = await newSession(h, 'large/upload.bin', { fileSize: SIZE });
     const base = pseudoRandomBytes(FRAGMENT, 20);
