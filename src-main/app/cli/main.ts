@@ -1,0 +1,158 @@
+/**
+ * `onemount`: the engine's own front door (design.md). `mount` and `demo` run the engine in the
+ * foreground until Ctrl-C (or SIGTERM), which unmounts through the ordered, lossless shutdown.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createLogger, type LogLevel } from '../../base/logger.ts';
+import { errorMessage } from '../../base/errors.ts';
+import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
+import { StaticTokenProvider } from '../../graph/index.ts';
+import { SocketClient } from '../../ipc/socket-client.ts';
+import { Engine } from '../engine.ts';
+import { accountPaths } from '../paths.ts';
+import { ensureFuse } from './preflight.ts';
+import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
+import { formatStatus } from './status-format.ts';
+
+const print = (line: string) => process.stdout.write(line + '\n');
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
+  return n;
+};
+
+interface MountFlags {
+  emulatorUrl?: string;
+  token: string;
+  account: string;
+  pollInterval: number;
+  transfers: number;
+  logLevel: LogLevel;
+  kernelCache: number;
+}
+
+async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
+  await ensureFuse(print);
+  const paths = accountPaths(flags.account);
+  const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
+  const absolute = path.resolve(mountpoint);
+  await mkdir(absolute, { recursive: true });
+  print(`Starting the engine for account '${flags.account}' (log: ${paths.logFile})…`);
+  const engine = await Engine.start({
+    paths,
+    mountpoint: absolute,
+    graphUrl,
+    tokenProvider: new StaticTokenProvider(flags.token),
+    logger,
+    pollIntervalMs: flags.pollInterval * 1000,
+    downloadConcurrency: flags.transfers,
+    kernelCacheSec: flags.kernelCache,
+    onShutdownProgress: (p) => {
+      if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
+    },
+  });
+  const status = engine.status();
+  print(`Mounted ${status.items} items at ${absolute}. Ctrl-C unmounts.`);
+  installShutdownSignals(engine.shutdownCoordinator, { logger });
+  await new Promise<void>((resolve) => engine.shutdownCoordinator.requested.addEventListener('abort', () => resolve(), { once: true }));
+  const result = await engine.shutdown('signal');
+  await onStop?.();
+  const unfinished = result.phases.flatMap((p) => p.unfinished);
+  print(`Unmounted ${absolute}${unfinished.length ? ` (unfinished, resumed next start: ${unfinished.join(', ')})` : ''}.`);
+  process.exit(0);
+}
+
+const program = new Command().name('onemount').description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background');
+
+const mountOptions = (cmd: Command) =>
+  cmd
+    .option('--account <name>', 'account name (separate config, cache and state per account)', 'default')
+    .option('--token <token>', 'bearer token for the emulator', 'emulator-token')
+    .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, 30)
+    .option('--transfers <n>', 'parallel downloads', positiveInt, 4)
+    .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info');
+
+mountOptions(
+  program
+    .command('mount')
+    .description('mount a drive at <dir> and serve it until Ctrl-C')
+    .argument('<dir>', 'mount point (created if missing)')
+    .option('--emulator-url <url>', 'Graph API base URL of a OneMount emulator, e.g. http://127.0.0.1:8080/v1.0'),
+).action(async (dir: string, flags: MountFlags) => {
+  if (!flags.emulatorUrl) {
+    throw new Error('signing in to Microsoft is not available yet; use --emulator-url <url> or `onemount demo`');
+  }
+  await runMount(dir, flags.emulatorUrl, flags);
+});
+
+mountOptions(
+  program
+    .command('daemon')
+    .description('run the engine (as the desktop app starts it): mount <dir> and serve until stopped')
+    .argument('<dir>', 'mount point')
+    .requiredOption('--emulator-url <url>', 'Graph API base URL'),
+).action(async (dir: string, flags: MountFlags & { emulatorUrl: string }) => runMount(dir, flags.emulatorUrl, flags));
+
+mountOptions(
+  program
+    .command('demo')
+    .description('start the built-in emulator with the demo drive and mount it')
+    .argument('[dir]', 'mount point', path.join(os.homedir(), 'OneMount-demo'))
+    .option('--data-dir <dir>', 'where the demo drive lives', path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'onemount', 'demo-drive')),
+).action(async (dir: string, flags: MountFlags & { dataDir: string }) => {
+  await ensureFuse(print);
+  await mkdir(flags.dataDir, { recursive: true });
+  print('Starting the OneDrive emulator with the demo drive…');
+  const emulator = await EmulatorProcess.start({ dataDir: flags.dataDir, demo: true });
+  print(`  API ${emulator.info.apiUrl} · admin ${emulator.info.adminUrl}/info`);
+  try {
+    await runMount(dir, emulator.info.apiUrl, { ...flags, account: flags.account === 'default' ? 'demo' : flags.account }, () => emulator.stop());
+  } catch (e) {
+    await emulator.stop();
+    throw e;
+  }
+});
+
+program
+  .command('status')
+  .description("show a running engine's state and transfers")
+  .option('--account <name>', 'account name', 'default')
+  .option('--json', 'print the status as JSON')
+  .action(async (flags: { account: string; json?: boolean }) => {
+    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+    try {
+      const status = await client.call('status', {});
+      print(flags.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+    } finally {
+      client.close();
+    }
+  });
+
+program
+  .command('unmount')
+  .description('unmount a OneMount folder (the engine shuts down cleanly)')
+  .argument('<dir>', 'mount point')
+  .action(async (dir: string) => {
+    await promisify(execFile)('fusermount', ['-u', path.resolve(dir)]);
+    print(`Unmounted ${path.resolve(dir)}.`);
+  });
+
+program
+  .command('sign-in')
+  .description('sign in to a Microsoft account (not available yet)')
+  .action(() => {
+    throw new Error('signing in to Microsoft is not available yet; `onemount demo` runs on the built-in emulator');
+  });
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  process.stderr.write(`onemount: ${errorMessage(e)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,21 @@
+/** `onemount status` in words. */
+import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
+
+const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+
+export function formatStatus(s: EngineStatus): string {
+  const lines = [
+    `Account ${s.account} (${s.driveType ?? 'unknown drive type'}) mounted at ${s.mountpoint}: ${s.state}`,
+    `  ${s.items} items, ${mb(s.cachedBytes)} cached on this device`,
+  ];
+  if (s.quota) lines.push(`  storage: ${mb(s.quota.used)} used of ${mb(s.quota.total)}`);
+  if (s.lastSyncAt) lines.push(`  last sync ${new Date(s.lastSyncAt).toLocaleTimeString()}`);
+  if (s.lastSyncError) lines.push(`  last sync error: ${s.lastSyncError}`);
+  if (s.throttledUntil && s.throttledUntil > Date.now()) lines.push(`  OneDrive asked to slow down: resuming in ${Math.ceil((s.throttledUntil - Date.now()) / 1000)} s`);
+  if (s.transfers.length === 0) lines.push('  no transfers');
+  for (const t of s.transfers) {
+    const pct = t.total ? Math.floor((t.bytes / t.total) * 100) : 0;
+    lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)`);
+  }
+  return lines.join('\n');
+}

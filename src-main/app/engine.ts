@@ -1,0 +1,234 @@
+/**
+ * The engine's composition root: store, Graph client, download manager, delta sync, vfs, FUSE mount,
+ * the IPC socket and the ordered shutdown. Both front doors use it: `onemount mount|demo|daemon` and
+ * (as a supervised child process) the Electron app.
+ */
+import os from 'node:os';
+import { ensurePrivateDir } from '../base/files.ts';
+import type { Logger } from '../base/logger.ts';
+import { errorMessage } from '../base/errors.ts';
+import { abortableSleep } from '../base/abort.ts';
+import { LockTracker, lockChecksFromEnv } from '../lifecycle/leveled-mutex.ts';
+import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { GraphClient, NetworkError, type DriveItem, type TokenProvider } from '../graph/index.ts';
+import { DownloadManager } from '../transfers/index.ts';
+import { DeltaSync } from '../sync/delta-sync.ts';
+import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { Vfs } from '../vfs/vfs.ts';
+import { FuseMount } from '../fuse/fuse-mount.ts';
+import { SocketServer } from '../ipc/socket-server.ts';
+import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
+import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
+import type { AccountPaths } from './paths.ts';
+
+export interface EngineConfig {
+  paths: AccountPaths;
+  mountpoint: string;
+  graphUrl: string;
+  tokenProvider: TokenProvider;
+  logger: Logger;
+  pollIntervalMs: number;
+  downloadConcurrency: number;
+  /** Kernel attribute/entry cache, seconds. */
+  kernelCacheSec: number;
+  timeouts?: Partial<TimeoutConfig>;
+  /** Shutdown progress, for the terminal or the UI. */
+  onShutdownProgress?: (p: ShutdownProgress) => void;
+}
+
+export class Engine {
+  private state: EngineState = 'starting';
+  private lastSyncAt: number | undefined;
+  private lastSyncError: string | undefined;
+
+  private constructor(
+    private readonly cfg: EngineConfig,
+    readonly store: Store,
+    readonly graph: GraphClient,
+    readonly downloads: DownloadManager,
+    readonly sync: DeltaSync,
+    readonly vfs: Vfs,
+    readonly tasks: TaskRegistry,
+    readonly shutdownCoordinator: ShutdownCoordinator,
+    private driveType: string | undefined,
+  ) {}
+
+  private mount: FuseMount | undefined;
+  private ipc: SocketServer | undefined;
+
+  static async start(cfg: EngineConfig): Promise<Engine> {
+    const { paths, logger } = cfg;
+    for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
+    const policy = new TimeoutPolicy(cfg.timeouts);
+    const lockTracker = new LockTracker({ checking: lockChecksFromEnv(process.env) });
+    const tasks = new TaskRegistry({ logger, lockTracker });
+
+    const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
+    if (rebuiltFrom) logger.error({ movedTo: rebuiltFrom }, 'the local database was unreadable; it was moved aside and the drive will be enumerated again');
+
+    const graph = new GraphClient({
+      baseUrl: cfg.graphUrl,
+      tokenProvider: cfg.tokenProvider,
+      logger,
+      requestTimeoutMs: policy.ms('requestTimeoutMs'),
+      maxRetries: 4,
+      retryBaseMs: 500,
+      retryMaxMs: 30_000,
+    });
+    const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
+
+    // The drive's kind decides the naming rules; offline with a known drive, the stored answer will do.
+    let driveType = store.driveState.get('driveType') ?? undefined;
+    let quota;
+    try {
+      const drive = await graph.getDrive();
+      driveType = drive.driveType;
+      quota = drive.quota;
+      if (drive.driveType) store.driveState.set('driveType', drive.driveType);
+      store.driveState.set('driveId', drive.id);
+      if (quota?.total !== undefined) {
+        store.driveState.set('quota', {
+          total: quota.total,
+          used: quota.used ?? 0,
+          remaining: quota.remaining ?? Math.max(0, quota.total - (quota.used ?? 0)),
+          state: quota.state,
+          fetchedAtMs: Date.now(),
+        });
+      }
+    } catch (e) {
+      if (!(e instanceof NetworkError) || !store.items.getRoot()) {
+        store.close();
+        await graph.close();
+        throw e;
+      }
+      logger.warn({ err: e }, 'the server is unreachable; mounting the cached drive offline');
+    }
+    const driveMode = driveType === 'personal' ? 'personal' : 'business';
+    const toRecord = (item: DriveItem) => {
+      const r = mapDriveItem(item, { driveId: store.driveState.get('driveId') ?? undefined });
+      if (isTombstone(r)) throw new Error(`the server answered with an item that is gone (${r.reason})`);
+      return r;
+    };
+    const vfs = new Vfs({
+      store,
+      graph,
+      downloads,
+      logger,
+      driveMode,
+      toRecord,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
+    });
+    if (quota) vfs.setQuota(quota);
+    const coordinator = new ShutdownCoordinator({ policy, logger });
+    const engine = new Engine(cfg, store, graph, downloads, sync, vfs, tasks, coordinator, driveType);
+    await engine.begin();
+    return engine;
+  }
+
+  private async begin(): Promise<void> {
+    const { logger } = this.cfg;
+    this.sync.events.on('applied', (e) => {
+      this.lastSyncAt = Date.now();
+      this.lastSyncError = undefined;
+      if (this.state === 'syncing' || this.state === 'offline') this.state = 'ready';
+      logger.info(e, 'remote changes applied');
+    });
+    this.sync.events.on('error', (e) => {
+      this.lastSyncError = errorMessage(e.error);
+      if (e.error instanceof NetworkError) this.state = 'offline';
+    });
+    // First start: the whole drive is enumerated before the mount appears, so the first `ls` is complete.
+    if (!this.store.driveState.get('deltaLink') && this.state !== 'offline') {
+      this.state = 'syncing';
+      logger.info('first start: enumerating the drive');
+      await this.sync.syncOnce();
+    }
+    this.mount = await FuseMount.mount({
+      mountpoint: this.cfg.mountpoint,
+      vfs: this.vfs,
+      logger,
+      attrTimeoutSec: this.cfg.kernelCacheSec,
+      entryTimeoutSec: this.cfg.kernelCacheSec,
+    });
+    this.state = 'ready';
+    this.sync.start();
+    this.tasks.start('access-times', async (signal) => {
+      // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
+      while (!signal.aborted) {
+        await abortableSleep(5000, signal).catch(() => undefined);
+        this.vfs.flushAccessTimes();
+      }
+    });
+    this.ipc = await SocketServer.listen(
+      this.cfg.paths.socketPath,
+      {
+        status: () => this.status(),
+        syncNow: () => {
+          void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'sync now failed'));
+          return { started: true };
+        },
+        quit: () => {
+          void this.shutdown('quit requested over IPC');
+          return { ok: true as const };
+        },
+      },
+      logger,
+    );
+    this.registerShutdown();
+  }
+
+  private registerShutdown(): void {
+    const c = this.shutdownCoordinator;
+    c.onProgress((p) => {
+      this.cfg.onShutdownProgress?.(p);
+      this.ipc?.emit('shutdown', p);
+    });
+    c.register('stop-new-work', 'ipc', async () => {
+      this.state = 'stopping';
+    });
+    c.register('stop-sync', 'delta', () => this.sync.stop());
+    c.register('downloads', 'download-manager', () => this.downloads.close());
+    c.register('save-state', 'store', async () => {
+      this.vfs.flushAccessTimes();
+      await this.vfs.settle();
+      this.store.checkpoint();
+    });
+    c.register('unmount', 'fuse', async () => {
+      await this.mount?.unmount();
+      await this.tasks.stopAll(2000);
+      await this.ipc?.close();
+      this.store.close();
+      await this.graph.close();
+    });
+  }
+
+  status(): EngineStatus {
+    const quota = this.store.driveState.get('quota') ?? undefined;
+    return {
+      account: this.cfg.paths.account,
+      mountpoint: this.cfg.mountpoint,
+      state: this.state,
+      driveType: this.driveType,
+      items: this.store.items.count(),
+      cachedBytes: this.store.content.totalCachedBytes(),
+      quota: quota ? { total: quota.total, used: quota.used, remaining: quota.remaining, state: quota.state } : undefined,
+      lastSyncAt: this.lastSyncAt,
+      lastSyncError: this.lastSyncError,
+      throttledUntil: this.graph.throttledUntil,
+      transfers: this.downloads.snapshot(),
+      pid: process.pid,
+    };
+  }
+
+  shutdown(reason: string): Promise<ShutdownReport> {
+    return this.shutdownCoordinator.shutdown(reason);
+  }
+}
+
+export const hostName = (): string => os.hostname();

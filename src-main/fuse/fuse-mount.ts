@@ -1,0 +1,157 @@
+/**
+ * The only importer of fuse-native: a thin adapter from FUSE operations onto the vfs. Every op runs
+ * on the event loop, so nothing here blocks; errors become negative errno values with the vfs's
+ * message logged once.
+ *
+ * fuse-native facts this relies on (checked against its source): `read` answers with cb(bytes) or
+ * cb(-errno); readdir takes names plus stats in one go; its utimens passes the access time in both
+ * time arguments (a bug in fuse-native 2.2.6), so the modification time set through the mount is the
+ * access time the program passed — `touch` sets both to the same value, which is the common case.
+ */
+import Fuse from 'fuse-native';
+import { execFile } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { promisify } from 'node:util';
+import { stat } from 'node:fs/promises';
+import type { Logger } from '../base/logger.ts';
+import { VfsError, type Errno } from '../vfs/vfs-error.ts';
+import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
+
+const execFileAsync = promisify(execFile);
+
+export interface FuseMountOptions {
+  mountpoint: string;
+  vfs: Vfs;
+  logger: Logger;
+  /** Seconds the kernel may cache attributes and name lookups (warm `ls -l` speed vs. remote freshness). */
+  attrTimeoutSec: number;
+  entryTimeoutSec: number;
+  fsname?: string;
+  debug?: boolean;
+}
+
+function errnoValue(name: Errno): number {
+  const n = (osConstants.errno as Record<string, number | undefined>)[name];
+  return -(n ?? osConstants.errno.EIO);
+}
+
+function toStat(a: Attr): Record<string, unknown> {
+  return a as unknown as Record<string, unknown>;
+}
+
+function statfsArray(s: StatFs): Record<string, number> {
+  return { ...s };
+}
+
+/** `Transport endpoint is not connected` after a killed engine: clear it before mounting again. */
+export async function clearStaleMount(mountpoint: string, logger: Logger): Promise<void> {
+  try {
+    await stat(mountpoint);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTCONN' && code !== 'ECONNABORTED' && code !== 'EIO') return;
+  }
+  logger.warn({ mountpoint }, 'clearing a stale mount left by a previous engine (fusermount -u -z)');
+  await execFileAsync('fusermount', ['-u', '-z', mountpoint]);
+}
+
+/** Is anything mounted at `mountpoint` right now (reads /proc/mounts asynchronously)? */
+export async function isMounted(mountpoint: string): Promise<boolean> {
+  const { readFile } = await import('node:fs/promises');
+  const mounts = await readFile('/proc/mounts', 'utf8');
+  return mounts.split('\n').some((line) => line.split(' ')[1]?.replace(/\\040/g, ' ') === mountpoint);
+}
+
+export class FuseMount {
+  private constructor(
+    private readonly fuse: Fuse,
+    readonly mountpoint: string,
+    private readonly logger: Logger,
+  ) {}
+
+  static async mount(o: FuseMountOptions): Promise<FuseMount> {
+    await clearStaleMount(o.mountpoint, o.logger);
+    const { vfs, logger } = o;
+    const fail = (op: string, path: string, e: unknown): number => {
+      if (e instanceof VfsError) {
+        const level = e.errno === 'ENOENT' || e.errno === 'ENODATA' ? 'debug' : 'warn';
+        logger[level]({ op, path, errno: e.errno }, e.message);
+        return errnoValue(e.errno);
+      }
+      logger.error({ op, path, err: e }, `unexpected failure in ${op}`);
+      return errnoValue('EIO');
+    };
+    // Synchronous vfs answers (store lookups) and asynchronous ones (network) share one shape.
+    const run = <T>(op: string, path: string, work: () => T | Promise<T>, done: (value: T) => void, failed: (errno: number) => void) => {
+      try {
+        const value = work();
+        if (value instanceof Promise) value.then(done, (e: unknown) => failed(fail(op, path, e)));
+        else done(value);
+      } catch (e) {
+        failed(fail(op, path, e));
+      }
+    };
+    const readOnly = (op: string) => (path: string, ...args: unknown[]) => {
+      const cb = args[args.length - 1] as (err: number) => void;
+      cb(fail(op, path, new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built)`)));
+    };
+
+    const ops = {
+      init: (cb: (err: number) => void) => cb(0),
+      statfs: (path: string, cb: (err: number, s?: Record<string, number>) => void) =>
+        run('statfs', path, () => vfs.statfs(), (s) => cb(0, statfsArray(s)), (err) => cb(err)),
+      getattr: (path: string, cb: (err: number, s?: Record<string, unknown>) => void) =>
+        run('getattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
+      fgetattr: (path: string, _fd: number, cb: (err: number, s?: Record<string, unknown>) => void) =>
+        run('fgetattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
+      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[]) => void) =>
+        run('readdir', path, () => vfs.readdir(path), (r) => cb(0, r.names, r.attrs.map(toStat)), (err) => cb(err)),
+      open: (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
+        run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(err)),
+      read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void) =>
+        run('read', path, () => vfs.read(fd, buf, len, pos), (n) => cb(n), (err) => cb(err)),
+      release: (path: string, fd: number, cb: (err: number) => void) =>
+        run('release', path, () => vfs.release(fd), () => cb(0), (err) => cb(err)),
+      mkdir: (path: string, _mode: number, cb: (err: number) => void) =>
+        run('mkdir', path, () => vfs.mkdir(path), () => cb(0), (err) => cb(err)),
+      rmdir: (path: string, cb: (err: number) => void) => run('rmdir', path, () => vfs.rmdir(path), () => cb(0), (err) => cb(err)),
+      unlink: (path: string, cb: (err: number) => void) => run('unlink', path, () => vfs.unlink(path), () => cb(0), (err) => cb(err)),
+      rename: (src: string, dest: string, cb: (err: number) => void) =>
+        run('rename', src, () => vfs.rename(src, dest), () => cb(0), (err) => cb(err)),
+      utimens: (path: string, _atime: number, mtime: number, cb: (err: number) => void) =>
+        run('utimens', path, () => vfs.utimens(path, mtime), () => cb(0), (err) => cb(err)),
+      getxattr: (path: string, name: string, _pos: number, cb: (err: number, value?: Buffer) => void) =>
+        run('getxattr', path, () => vfs.getxattr(path, name), (v) => (v ? cb(0, v) : cb(errnoValue('ENODATA'))), (err) => cb(err)),
+      listxattr: (path: string, cb: (err: number, list?: string[]) => void) =>
+        run('listxattr', path, () => vfs.listxattr(path), (l) => cb(0, l), (err) => cb(err)),
+      create: readOnly('create'),
+      write: (path: string, _fd: number, _buf: Buffer, _len: number, _pos: number, cb: (result: number) => void) =>
+        cb(fail('write', path, new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built)`))),
+      truncate: readOnly('truncate'),
+      ftruncate: readOnly('ftruncate'),
+      chmod: (_path: string, _mode: number, cb: (err: number) => void) => cb(0),
+      chown: (_path: string, _uid: number, _gid: number, cb: (err: number) => void) => cb(0),
+    };
+
+    const fuse = new Fuse(o.mountpoint, ops, {
+      // Reads may wait for the network; the vfs bounds every wait itself.
+      timeout: false,
+      force: true,
+      mkdir: true,
+      fsname: o.fsname ?? 'onemount',
+      subtype: 'onemount',
+      attrTimeout: o.attrTimeoutSec,
+      entryTimeout: o.entryTimeoutSec,
+      debug: o.debug ?? false,
+    });
+    await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
+    logger.info({ mountpoint: o.mountpoint }, 'mounted');
+    return new FuseMount(fuse, o.mountpoint, logger);
+  }
+
+  async unmount(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
+    this.logger.info({ mountpoint: this.mountpoint }, 'unmounted');
+  }
+}
