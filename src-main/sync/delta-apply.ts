@@ -1,0 +1,476 @@
+/**
+ * Applies a planned delta batch to the store in bounded chunks, so a 100 000-item enumeration never
+ * holds the event loop (shared with FUSE and SQLite) for long:
+ *
+ * 1. Removals of files, packages and shortcuts (tombstones, orphans, and in a full enumeration the
+ *    items it did not list): they free names the upserts may need.
+ * 2. Upserts, parents first. A name held by an item of a later chunk is parked under a temporary
+ *    hidden name, which that item's own record replaces when its chunk applies.
+ * 3. Removals of folders, last, once everything moved out of them has moved: what is still below
+ *    a removed folder is gone on the server too, except local edits.
+ *
+ * Local edits are never lost: an item with dirty content, or a local item not uploaded yet (and
+ * the folders holding them), is kept and a conflict is recorded for the write path to resolve.
+ * Content invalidation runs before the chunk that records the new version commits: if the process
+ * dies in between, the next start re-applies the batch (its deltaLink was not saved), sees the
+ * old version again and invalidates again. It is called for every file whose content changed, and
+ * for removed files that have local state (a content row).
+ */
+import type { Logger } from '../base/logger.ts';
+import { isLocalId, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { contentChanged } from './content-version.ts';
+import type { DeltaPlan } from './delta-plan.ts';
+import type { GoneReason } from './drive-item-mapping.ts';
+import type { LoopYielder } from './loop-yielder.ts';
+import { walkSubtree } from './store-walk.ts';
+
+/** Drops cached content of an item whose server version changed or which is going away. */
+export interface ContentInvalidator {
+  /**
+   * Called while the item is still in the store with its old version. May refuse with an error
+   * whose `code` is `CONTENT_DIRTY` when the content became dirty meanwhile; the item is then
+   * treated as locally modified.
+   */
+  invalidate(itemId: string): Promise<void> | void;
+}
+
+export interface ApplyCounts {
+  /** Items inserted. */
+  added: number;
+  /** Existing items whose record changed (place, name, metadata or content). */
+  updated: number;
+  /** Items deleted from the store, descendants included. */
+  removed: number;
+  /** Successful invalidator calls. */
+  invalidated: number;
+  /** Conflicts recorded. */
+  conflicts: number;
+  /** Items the server removed that were kept because they hold local edits. */
+  kept: number;
+}
+
+/** What one committed chunk changed, for the filesystem's kernel cache invalidation. */
+export interface ChangeSet {
+  /** Items inserted or changed. */
+  upserted: string[];
+  /** Items deleted, with the inode they had (the store no longer knows them). */
+  removed: Array<{ id: string; inode: number }>;
+  /** Folders whose set of children or names changed. */
+  folders: string[];
+}
+
+export interface BatchApplierOptions {
+  store: Store;
+  invalidator: ContentInvalidator;
+  logger: Logger;
+  /** Records per transaction. */
+  chunkSize: number;
+  /** Page size when walking the store. */
+  pageSize: number;
+  yielder: LoopYielder;
+  onChanged(change: ChangeSet): void;
+  /** An invalidation failed for another reason than dirty content; the batch goes on. */
+  onInvalidateError(error: unknown, itemId: string): void;
+}
+
+/** A temporary name no OneDrive item can have; a hidden file while it exists. */
+const PARKING_PREFIX = '.onemount-moving-';
+
+export class BatchApplier {
+  readonly #o: BatchApplierOptions;
+  readonly #store: Store;
+  readonly #counts: ApplyCounts = { added: 0, updated: 0, removed: 0, invalidated: 0, conflicts: 0, kept: 0 };
+  /** Upsert ids whose chunk has not committed yet. */
+  readonly #pending = new Set<string>();
+  /** Ids this batch removes (that the store holds). */
+  readonly #removing = new Set<string>();
+  #change: ChangeSet = emptyChange();
+  #finalize: (() => void) | undefined;
+  #finalized = false;
+
+  constructor(options: BatchApplierOptions) {
+    this.#o = options;
+    this.#store = options.store;
+  }
+
+  /**
+   * Applies the plan; `finalize` runs inside the last transaction (it saves the deltaLink), so
+   * the link is stored exactly when the whole batch is. `full`: the plan is a full enumeration,
+   * and store items it did not list are removed.
+   */
+  async apply(plan: DeltaPlan, full: boolean, finalize: () => void): Promise<ApplyCounts> {
+    this.#finalize = finalize;
+    const candidates = await this.#removalCandidates(plan, full);
+    const leaves: string[] = [];
+    const folders: string[] = [];
+    for (const [id, { kind }] of candidates) (kind === 'folder' ? folders : leaves).push(id);
+    for (const record of plan.upserts) this.#pending.add(record.id);
+
+    const leafChunks = chunk(leaves, this.#o.chunkSize);
+    const upsertChunks = chunk(plan.upserts, this.#o.chunkSize);
+    for (let i = 0; i < leafChunks.length; i++) {
+      const last = i === leafChunks.length - 1 && upsertChunks.length === 0 && folders.length === 0;
+      await this.#removeLeaves(leafChunks[i]!, candidates, last);
+      await this.#o.yielder.yield();
+    }
+    for (let i = 0; i < upsertChunks.length; i++) {
+      await this.#upsertChunk(upsertChunks[i]!, i === upsertChunks.length - 1 && folders.length === 0);
+      await this.#o.yielder.yield();
+    }
+    for (let i = 0; i < folders.length; i++) {
+      await this.#removeFolder(folders[i]!, candidates.get(folders[i]!)!.reason, i === folders.length - 1);
+    }
+    if (!this.#finalized) this.#commit(() => undefined, true);
+    return { ...this.#counts };
+  }
+
+  async #removalCandidates(plan: DeltaPlan, full: boolean): Promise<Map<string, { kind: StoredItem['kind']; reason: GoneReason }>> {
+    const store = this.#store;
+    const rootId = store.items.getRoot()?.id;
+    const candidates = new Map<string, { kind: StoredItem['kind']; reason: GoneReason }>();
+    for (const [id, reason] of plan.removals) {
+      if (this.#o.yielder.due) await this.#o.yielder.yield();
+      const item = store.items.get(id);
+      if (!item) continue;
+      if (item.parentId === null || id === rootId) {
+        this.#o.logger.warn({ itemId: id, reason }, 'delta reported the drive root as gone; keeping it');
+        continue;
+      }
+      candidates.set(id, { kind: item.kind, reason });
+    }
+    if (full && rootId !== undefined) {
+      // Delete-and-recreate during an enumeration can yield only the new id (§5): what a full
+      // enumeration did not list is gone, whether or not a tombstone said so.
+      for (const item of await walkSubtree(store, rootId, this.#o.pageSize, this.#o.yielder)) {
+        if (!plan.live.has(item.id) && !isLocalId(item.id) && !candidates.has(item.id)) {
+          candidates.set(item.id, { kind: item.kind, reason: 'unseen' });
+        }
+      }
+    }
+    for (const id of candidates.keys()) this.#removing.add(id);
+    return candidates;
+  }
+
+  // ── removals of files, packages and shortcuts ─────────────────────────────
+
+  async #removeLeaves(ids: readonly string[], candidates: ReadonlyMap<string, { reason: GoneReason }>, last: boolean): Promise<void> {
+    const store = this.#store;
+    const doomed: StoredItem[] = [];
+    for (const id of ids) {
+      const item = store.items.get(id);
+      if (item) doomed.push(item);
+    }
+    const refused = await this.#invalidate(doomed.filter((item) => this.#hasCleanContent(item)).map((item) => item.id));
+    this.#commit(() => {
+      for (const item of doomed) {
+        const reason = candidates.get(item.id)!.reason;
+        if (refused.has(item.id) || this.#isDirty(item.id)) {
+          this.#keep(item, reason);
+        } else {
+          this.#delete(item, reason);
+        }
+      }
+    }, last);
+  }
+
+  // ── upserts ───────────────────────────────────────────────────────────────
+
+  async #upsertChunk(records: readonly ItemRecord[], last: boolean): Promise<void> {
+    const store = this.#store;
+    const incoming = new Map(records.map((record) => [record.id, record]));
+    const prepared = new Map<string, ItemRecord>();
+    const olds = new Map<string, StoredItem>();
+    const bothModified = new Set<string>();
+    const toInvalidate: string[] = [];
+    for (const record of records) {
+      const old = store.items.get(record.id);
+      if (!old) {
+        prepared.set(record.id, record);
+        continue;
+      }
+      olds.set(record.id, old);
+      let next = record;
+      if (old.kind === 'file') {
+        const changed = record.kind !== 'file' || contentChanged(old, record);
+        // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
+        if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
+        if (this.#isDirty(old.id)) {
+          next = keepLocalContent(next, old, changed);
+          if (changed) bothModified.add(old.id);
+        } else if (changed) {
+          toInvalidate.push(old.id);
+        }
+      }
+      if (!sameRecord(old, next)) prepared.set(record.id, next);
+    }
+    // An item whose record was unchanged will not be written: it must not be parked as pending.
+    for (const record of records) if (!prepared.has(record.id)) this.#pending.delete(record.id);
+    const refused = await this.#invalidate(toInvalidate);
+    this.#commit(() => {
+      for (const id of refused) {
+        // The content became dirty while we waited: treat it as a local edit after all.
+        const old = olds.get(id)!;
+        prepared.set(id, keepLocalContent(prepared.get(id) ?? recordOf(old), old, true));
+        bothModified.add(id);
+      }
+      const result = store.items.upsertMany([...prepared.values()], { onNameClash: (occupant) => this.#makeWay(occupant) });
+      this.#counts.added += result.inserted;
+      this.#counts.updated += result.updated;
+      for (const record of prepared.values()) {
+        this.#change.upserted.push(record.id);
+        const old = olds.get(record.id);
+        if (!old) {
+          if (record.parentId !== null) this.#folderChanged(record.parentId);
+        } else if (old.parentId !== record.parentId || old.name !== record.name) {
+          if (old.parentId !== null) this.#folderChanged(old.parentId);
+          if (record.parentId !== null) this.#folderChanged(record.parentId);
+        }
+      }
+      for (const id of bothModified) this.#recordConflict(id, 'both-modified', incoming.get(id)?.etag ?? null);
+      for (const record of records) this.#pending.delete(record.id);
+    }, last);
+  }
+
+  /**
+   * The name `occupant` holds is the server's for another item. An item that this batch moves
+   * later, or removes, steps aside under a temporary name; anything else (a local item not
+   * uploaded yet, a kept local edit) is renamed to a conflict copy name.
+   */
+  #makeWay(occupant: StoredItem): string {
+    const folder = occupant.parentId!;
+    if (this.#pending.has(occupant.id) || (this.#removing.has(occupant.id) && !this.#holdsLocalEdits(occupant))) {
+      return this.#freeName(folder, (n) => `${PARKING_PREFIX}${occupant.inode}${n === 0 ? '' : `-${n}`}`);
+    }
+    const dot = occupant.name.lastIndexOf('.');
+    const [stem, ext] = dot > 0 ? [occupant.name.slice(0, dot), occupant.name.slice(dot)] : [occupant.name, ''];
+    const newName = this.#freeName(folder, (n) => `${stem} (conflict ${n + 1})${ext}`);
+    this.#store.conflicts.add({
+      itemId: occupant.id,
+      path: this.#store.items.pathOf(occupant.id) ?? occupant.name,
+      reason: 'name-clash',
+      localCopyName: newName,
+    });
+    this.#counts.conflicts++;
+    this.#o.logger.warn({ itemId: occupant.id, from: occupant.name, to: newName }, 'a server item took this name; the local item was renamed');
+    this.#change.upserted.push(occupant.id);
+    this.#folderChanged(folder);
+    return newName;
+  }
+
+  #freeName(folderId: string, candidate: (n: number) => string): string {
+    for (let n = 0; ; n++) {
+      const name = candidate(n);
+      if (!this.#store.items.getChild(folderId, name)) return name;
+    }
+  }
+
+  // ── removals of folders ───────────────────────────────────────────────────
+
+  async #removeFolder(id: string, reason: GoneReason, last: boolean): Promise<void> {
+    const store = this.#store;
+    const folder = store.items.get(id);
+    if (!folder) {
+      // Already gone with a removed folder above it.
+      if (last) this.#commit(() => undefined, true);
+      return;
+    }
+    const below = await walkSubtree(store, id, this.#o.pageSize, this.#o.yielder);
+    // Children come after their parents in `below`: walking it backwards sees every child first.
+    const holdsEdits = new Set<string>();
+    const ownEdits = new Map<string, StoredItem>();
+    for (let i = below.length - 1; i >= 0; i--) {
+      if (this.#o.yielder.due) await this.#o.yielder.yield();
+      const item = below[i]!;
+      const own = isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id));
+      if (own) ownEdits.set(item.id, item);
+      if ((own || holdsEdits.has(item.id)) && item.parentId !== null) holdsEdits.add(item.parentId);
+    }
+    const doomed = below.filter((item) => !holdsEdits.has(item.id) && !ownEdits.has(item.id)).reverse();
+    if (!holdsEdits.has(id)) doomed.push(folder);
+    const refused = await this.#invalidate(doomed.filter((item) => this.#hasCleanContent(item)).map((item) => item.id));
+    if (refused.size > 0 || ownEdits.size > 0) {
+      this.#o.logger.warn(
+        { folderId: id, reason, localEdits: ownEdits.size + refused.size },
+        'a folder removed on the server still holds local edits; keeping them and the folders above them',
+      );
+    }
+    const batches = chunk(doomed, this.#o.chunkSize);
+    if (batches.length === 0) batches.push([]);
+    for (let b = 0; b < batches.length; b++) {
+      this.#commit(() => {
+        if (b === 0) {
+          // Dirty files the batch removed by name were kept (and counted) with the other leaves.
+          for (const item of ownEdits.values()) if (!this.#removing.has(item.id)) this.#keep(item, reason);
+          if (holdsEdits.has(id)) this.#recordConflict(id, 'remote-deleted', null);
+        }
+        for (const item of batches[b]!) {
+          if (refused.has(item.id)) this.#keep(item, reason);
+          // Items below a refused one are kept with it: deleting a folder deletes its subtree.
+          else if (!this.#hasRefusedBelow(item, refused)) this.#delete(item, reason);
+        }
+      }, last && b === batches.length - 1);
+      await this.#o.yielder.yield();
+    }
+  }
+
+  #hasRefusedBelow(item: StoredItem, refused: ReadonlySet<string>): boolean {
+    if (refused.size === 0 || item.kind === 'file') return false;
+    for (const id of refused) {
+      for (let current = this.#store.items.get(id)?.parentId; current != null; current = this.#store.items.get(current)?.parentId) {
+        if (current === item.id) return true;
+      }
+    }
+    return false;
+  }
+
+  // ── shared steps ──────────────────────────────────────────────────────────
+
+  /** Runs `work` in one transaction; the last one also saves the deltaLink. Reports the change. */
+  #commit(work: () => void, last: boolean): void {
+    this.#store.transaction(() => {
+      work();
+      if (last && this.#finalize) {
+        this.#finalize();
+        this.#finalize = undefined;
+        this.#finalized = true;
+      }
+    });
+    const change = this.#change;
+    this.#change = emptyChange();
+    if (change.upserted.length > 0 || change.removed.length > 0 || change.folders.length > 0) this.#o.onChanged(change);
+  }
+
+  /** Calls the invalidator for each id; returns the ids it refused because their content is dirty. */
+  async #invalidate(ids: readonly string[]): Promise<Set<string>> {
+    const refused = new Set<string>();
+    if (ids.length === 0) return refused;
+    const outcomes = await Promise.allSettled(ids.map(async (id) => this.#o.invalidator.invalidate(id)));
+    outcomes.forEach((outcome, i) => {
+      const id = ids[i]!;
+      if (outcome.status === 'fulfilled') this.#counts.invalidated++;
+      else if ((outcome.reason as { code?: unknown } | null)?.code === 'CONTENT_DIRTY') refused.add(id);
+      else this.#o.onInvalidateError(outcome.reason, id);
+    });
+    return refused;
+  }
+
+  #delete(item: StoredItem, reason: GoneReason): void {
+    const deleted = this.#store.items.deleteSubtree(item.id);
+    if (deleted.length === 0) return;
+    this.#counts.removed += deleted.length;
+    for (const gone of deleted) this.#change.removed.push({ id: gone.id, inode: gone.inode });
+    if (item.parentId !== null) this.#folderChanged(item.parentId);
+    if (reason !== 'deleted' && reason !== 'unseen') {
+      this.#o.logger.info({ itemId: item.id, name: item.name, reason }, 'item is gone from this drive\'s view; removed locally');
+    }
+  }
+
+  #keep(item: StoredItem, reason: GoneReason): void {
+    this.#counts.kept++;
+    this.#o.logger.warn({ itemId: item.id, name: item.name, reason }, 'removed on the server but holds local edits; kept');
+    if (!isLocalId(item.id)) this.#recordConflict(item.id, 'remote-deleted', null);
+  }
+
+  /** One unresolved conflict per item, reason and server version. */
+  #recordConflict(itemId: string, reason: ConflictReason, remoteEtag: string | null): void {
+    const store = this.#store;
+    const known = store.conflicts
+      .listForItem(itemId)
+      .some((c) => !c.resolved && c.reason === reason && c.remoteEtag === remoteEtag);
+    if (known) return;
+    store.conflicts.add({ itemId, path: store.items.pathOf(itemId) ?? itemId, reason, remoteEtag });
+    this.#counts.conflicts++;
+  }
+
+  /** A file with local state (bytes, a pin, an error) that is not a local edit: removing it drops that state. */
+  #hasCleanContent(item: StoredItem): boolean {
+    const status = item.kind === 'file' ? this.#store.content.get(item.id)?.status : undefined;
+    return status !== undefined && status !== 'dirty';
+  }
+
+  #isDirty(itemId: string): boolean {
+    return this.#store.content.get(itemId)?.status === 'dirty';
+  }
+
+  /** A local item, dirty content, or (for a folder) any of these below it. */
+  #holdsLocalEdits(item: StoredItem): boolean {
+    if (isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id))) return true;
+    if (item.kind !== 'folder' && item.kind !== 'package') return false;
+    const folders = [item.id];
+    for (let folderId = folders.pop(); folderId !== undefined; folderId = folders.pop()) {
+      let after: string | undefined;
+      for (;;) {
+        const page = this.#store.items.listChildren(folderId, after, this.#o.pageSize);
+        for (const child of page) {
+          if (isLocalId(child.id) || (child.kind === 'file' && this.#isDirty(child.id))) return true;
+          if (child.kind === 'folder' || child.kind === 'package') folders.push(child.id);
+        }
+        const lastChild = page[page.length - 1];
+        if (page.length < this.#o.pageSize || lastChild === undefined) break;
+        after = lastChild.nameKey;
+      }
+    }
+    return false;
+  }
+
+  #folderChanged(id: string): void {
+    if (!this.#change.folders.includes(id)) this.#change.folders.push(id);
+  }
+}
+
+function emptyChange(): ChangeSet {
+  return { upserted: [], removed: [], folders: [] };
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * A dirty file follows the server's renames and moves but keeps its local size and times; when the
+ * server's bytes changed too it also keeps the version it was based on, so the write path sees the
+ * conflict when it uploads.
+ */
+function keepLocalContent(next: ItemRecord, old: StoredItem, serverContentChanged: boolean): ItemRecord {
+  const kept: ItemRecord = { ...next, kind: old.kind, size: old.size, mtimeMs: old.mtimeMs, quickXorHash: old.quickXorHash };
+  if (serverContentChanged) {
+    kept.etag = old.etag;
+    kept.ctag = old.ctag;
+  }
+  return kept;
+}
+
+function recordOf(item: StoredItem): ItemRecord {
+  return {
+    id: item.id,
+    parentId: item.parentId,
+    name: item.name,
+    kind: item.kind,
+    size: item.size,
+    ctimeMs: item.ctimeMs,
+    mtimeMs: item.mtimeMs,
+    etag: item.etag,
+    ctag: item.ctag,
+    quickXorHash: item.quickXorHash,
+    remoteDriveId: item.remoteDriveId,
+    remoteItemId: item.remoteItemId,
+  };
+}
+
+function sameRecord(old: StoredItem, next: ItemRecord): boolean {
+  return (
+    old.parentId === next.parentId &&
+    old.name === next.name &&
+    old.kind === next.kind &&
+    old.size === next.size &&
+    old.ctimeMs === next.ctimeMs &&
+    old.mtimeMs === next.mtimeMs &&
+    old.etag === (next.etag ?? null) &&
+    old.ctag === (next.ctag ?? null) &&
+    old.quickXorHash === (next.quickXorHash ?? null) &&
+    old.remoteDriveId === (next.remoteDriveId ?? null) &&
+    old.remoteItemId === (next.remoteItemId ?? null)
+  );
+}

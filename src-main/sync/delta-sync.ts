@@ -1,0 +1,346 @@
+/**
+ * Keeps the store in step with the server through delta (graph-api.md §5, design.md "Delta is the
+ * source of truth for remote changes"):
+ *
+ * - No deltaLink stored (first start, or a database rebuilt after corruption): a full enumeration.
+ * - Otherwise: resume from the stored link, so changes made while the engine was stopped arrive.
+ *   Never `token=latest` on start: that would skip them.
+ * - `410 resyncRequired` (or an expired token): follow `Location` (or start without a token), enumerate
+ *   everything and diff: what the enumeration does not list is removed, local edits excepted.
+ * - Every batch is collected whole (all pages) before anything is applied; the deltaLink is saved in
+ *   the transaction that applies the batch's last chunk, never earlier.
+ *
+ * A poll loop runs this every `pollIntervalMs` as the task "delta-poll"; `syncNow` runs it at once,
+ * and concurrent requests share one run.
+ */
+import { linkedController, isAbortError, type LinkedController } from '../base/abort.ts';
+import { OneMountError, errorMessage } from '../base/errors.ts';
+import type { Logger } from '../base/logger.ts';
+import { TypedEmitter } from '../base/typed-emitter.ts';
+import { isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
+import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
+import type { Store } from '../store/index.ts';
+import { BatchApplier, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
+import { planBatch } from './delta-plan.ts';
+import { DELTA_SELECT } from './drive-item-mapping.ts';
+import { LoopYielder } from './loop-yielder.ts';
+
+export type { ChangeSet, ContentInvalidator } from './delta-apply.ts';
+
+/** What DeltaSync needs from the Graph client. */
+export type DeltaSource = Pick<GraphClient, 'delta' | 'getItemByPath'>;
+
+export interface DeltaSyncOptions {
+  graph: DeltaSource;
+  store: Store;
+  /** Told about every file whose server content changed or which goes away (the download manager). */
+  invalidator: ContentInvalidator;
+  logger: Logger;
+  /** Needed by start(); syncOnce/syncNow work without it. */
+  tasks?: TaskRegistry;
+  /** Between two polls. Default 30 s. */
+  pollIntervalMs?: number;
+  /** Delta page size asked for (`$top`) on enumerations. Default 1000. */
+  pageSize?: number;
+  /** Records per store transaction while applying. Default 2000. */
+  applyChunk?: number;
+  /** Longest stretch of applying work between two yields to the event loop. Default 20 ms. */
+  sliceMs?: number;
+  /** After a failed run the loop waits baseMs, doubling per failure up to maxMs. Default 5 s … 5 min. */
+  errorBackoff?: { baseMs: number; maxMs: number };
+  /** This drive's id, to tell items moved to another drive; default the stored one, else the root's. */
+  driveId?: string;
+  now?: () => number;
+}
+
+export interface AppliedEvent {
+  added: number;
+  updated: number;
+  removed: number;
+  invalidated: number;
+  conflicts: number;
+  kept: number;
+  /** A full enumeration (first start, rebuilt store, or a resync). */
+  full: boolean;
+  ms: number;
+}
+
+export interface SyncResult extends AppliedEvent {
+  /** Delta pages fetched and items they carried. */
+  pages: number;
+  items: number;
+}
+
+export interface DeltaSyncEvents {
+  /** A batch was applied and its deltaLink saved. */
+  applied: AppliedEvent;
+  /** The stored token was refused; a full enumeration with a diff follows. */
+  resync: { reason: string };
+  /** A run failed (it is retried with backoff), or an invalidation failed within a run that went on. */
+  error: { error: unknown; itemId?: string };
+  /** Items and folders one committed chunk changed (for kernel cache invalidation). */
+  changed: ChangeSet;
+}
+
+/** syncNow while paused. */
+export class SyncPausedError extends OneMountError {
+  constructor() {
+    super('SYNC_PAUSED', 'remote sync is paused');
+  }
+}
+
+/** syncNow or start after stop. */
+export class SyncStoppedError extends OneMountError {
+  constructor() {
+    super('SYNC_STOPPED', 'remote sync has been stopped');
+  }
+}
+
+const DEFAULTS = {
+  pollIntervalMs: 30_000,
+  pageSize: 1000,
+  applyChunk: 2000,
+  sliceMs: 20,
+  errorBackoff: { baseMs: 5_000, maxMs: 300_000 },
+} as const;
+
+export class DeltaSync {
+  readonly events: TypedEmitter<DeltaSyncEvents>;
+  readonly #graph: DeltaSource;
+  readonly #store: Store;
+  readonly #invalidator: ContentInvalidator;
+  readonly #logger: Logger;
+  readonly #tasks: TaskRegistry | undefined;
+  readonly #pollIntervalMs: number;
+  readonly #pageSize: number;
+  readonly #applyChunk: number;
+  readonly #sliceMs: number;
+  readonly #backoff: { baseMs: number; maxMs: number };
+  readonly #driveId: string | undefined;
+  readonly #now: () => number;
+  /** Aborted by stop(); every run's signal derives from it. */
+  readonly #lifetime = new AbortController();
+  #task: TaskHandle | undefined;
+  #loopSignal: AbortSignal | undefined;
+  #run: { promise: Promise<SyncResult>; controller: LinkedController } | undefined;
+  #queued: Promise<SyncResult> | undefined;
+  #wake: (() => void) | undefined;
+  #paused = false;
+  #stopped = false;
+
+  constructor(options: DeltaSyncOptions) {
+    this.#graph = options.graph;
+    this.#store = options.store;
+    this.#invalidator = options.invalidator;
+    this.#logger = options.logger;
+    this.#tasks = options.tasks;
+    this.#pollIntervalMs = positive(options.pollIntervalMs ?? DEFAULTS.pollIntervalMs, 'pollIntervalMs');
+    this.#pageSize = positive(options.pageSize ?? DEFAULTS.pageSize, 'pageSize');
+    this.#applyChunk = positive(options.applyChunk ?? DEFAULTS.applyChunk, 'applyChunk');
+    this.#sliceMs = positive(options.sliceMs ?? DEFAULTS.sliceMs, 'sliceMs');
+    this.#backoff = options.errorBackoff ?? DEFAULTS.errorBackoff;
+    this.#driveId = options.driveId;
+    this.#now = options.now ?? Date.now;
+    this.events = new TypedEmitter<DeltaSyncEvents>((error, event) =>
+      this.#logger.error({ err: error, event }, `a delta-sync "${event}" listener failed`),
+    );
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** True while a run (fetching or applying) is in progress. */
+  get running(): boolean {
+    return this.#run !== undefined;
+  }
+
+  /**
+   * One sync: fetch a whole batch, apply it, save its deltaLink. Serialized: while a run is in
+   * progress, callers share one run that starts after it (so changes made after the running one
+   * began are seen). Rejects with SyncPausedError while paused.
+   */
+  syncOnce(): Promise<SyncResult> {
+    if (this.#stopped) return Promise.reject(new SyncStoppedError());
+    if (this.#paused) return Promise.reject(new SyncPausedError());
+    if (this.#run === undefined) return this.#startRun();
+    this.#queued ??= this.#run.promise
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        this.#queued = undefined;
+        if (this.#stopped) throw new SyncStoppedError();
+        if (this.#paused) throw new SyncPausedError();
+        return this.#run?.promise ?? this.#startRun();
+      });
+    return this.#queued;
+  }
+
+  /** The "sync now" button: a run at once, shared with any requested meanwhile. */
+  syncNow(): Promise<SyncResult> {
+    return this.syncOnce();
+  }
+
+  /** Starts the poll loop (task "delta-poll"); the first run starts at once. */
+  start(): void {
+    if (this.#stopped) throw new SyncStoppedError();
+    if (this.#task) return;
+    if (!this.#tasks) throw new OneMountError('DELTA_NO_TASKS', 'DeltaSync.start needs a task registry');
+    this.#task = this.#tasks.start('delta-poll', (signal) => this.#pollLoop(signal));
+  }
+
+  /** Stops remote sync until resume(): aborts a run in progress (its batch is fetched again later). */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#run?.controller.abort(new SyncPausedError());
+    this.#logger.info('remote sync paused');
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#logger.info('remote sync resumed');
+    this.#wake?.();
+  }
+
+  /** Aborts any run, ends the poll loop and waits for both. Final. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#lifetime.abort(new SyncStoppedError());
+    this.#wake?.();
+    const waits: Array<Promise<unknown>> = [];
+    if (this.#task) waits.push(this.#task.done);
+    if (this.#run) waits.push(this.#run.promise.catch(() => undefined));
+    if (this.#queued) waits.push(this.#queued.catch(() => undefined));
+    await Promise.all(waits);
+  }
+
+  async #pollLoop(signal: AbortSignal): Promise<void> {
+    this.#loopSignal = signal;
+    let failures = 0;
+    try {
+      while (!signal.aborted && !this.#stopped) {
+        if (!this.#paused) {
+          try {
+            await this.syncOnce();
+            failures = 0;
+          } catch (error) {
+            // Pause and stop end a run on purpose; anything else was already logged and reported.
+            if (!(error instanceof SyncPausedError) && !(error instanceof SyncStoppedError) && !signal.aborted) failures++;
+          }
+        }
+        const delay = failures === 0 ? this.#pollIntervalMs : Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** (failures - 1));
+        await this.#sleep(this.#paused ? Number.POSITIVE_INFINITY : delay, signal);
+      }
+    } finally {
+      this.#loopSignal = undefined;
+    }
+  }
+
+  /** Waits `ms`, or until resume()/stop() or the signal fires. */
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
+      this.#wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #startRun(): Promise<SyncResult> {
+    const controller = linkedController(this.#lifetime.signal, this.#loopSignal);
+    const promise = (async () => {
+      try {
+        return await this.#runOnce(controller.signal);
+      } catch (error) {
+        const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+        if (reason instanceof SyncPausedError || reason instanceof SyncStoppedError) throw reason;
+        if (!(controller.signal.aborted && isAbortError(error))) {
+          this.#logger.error({ err: error }, 'delta sync failed; retrying later');
+          this.events.emit('error', { error });
+        }
+        throw error;
+      } finally {
+        controller.dispose();
+        this.#run = undefined;
+      }
+    })();
+    this.#run = { promise, controller };
+    return promise;
+  }
+
+  async #runOnce(signal: AbortSignal): Promise<SyncResult> {
+    const started = this.#now();
+    const store = this.#store;
+    const stored = store.driveState.get('deltaLink');
+    let full = stored === undefined;
+    let batch: DeltaBatch;
+    try {
+      batch = await this.#fetch(stored, signal);
+    } catch (error) {
+      if (full || !isResyncRequired(error)) throw error;
+      const location = (error as GraphApiError).location;
+      const reason = `the server refused the stored delta token (${errorMessage(error)})`;
+      this.#logger.warn({ err: error, followLocation: location !== undefined }, 'delta token refused; enumerating the whole drive and diffing');
+      this.events.emit('resync', { reason });
+      full = true;
+      batch = await this.#fetch(location, signal);
+    }
+    if (full && !batch.items.some((item) => item.root !== undefined)) {
+      // The enumeration normally lists the root; without it nothing could be placed.
+      batch.items.unshift(await this.#graph.getItemByPath('', { select: DELTA_SELECT, signal }));
+    }
+
+    const yielder = new LoopYielder(this.#sliceMs, signal);
+    const plan = await planBatch(batch.items, {
+      full,
+      rootId: store.items.getRoot()?.id,
+      driveId: this.#driveId ?? store.driveState.get('driveId') ?? (full ? rootDriveId(batch.items) : undefined),
+      inStore: (id) => store.items.get(id) !== undefined,
+      yielder,
+    });
+    const applier = new BatchApplier({
+      store,
+      invalidator: this.#invalidator,
+      logger: this.#logger,
+      chunkSize: this.#applyChunk,
+      pageSize: this.#pageSize,
+      yielder,
+      onChanged: (change) => this.events.emit('changed', change),
+      onInvalidateError: (error, itemId) => {
+        this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');
+        this.events.emit('error', { error, itemId });
+      },
+    });
+    const counts: ApplyCounts = await applier.apply(plan, full, () => {
+      store.driveState.set('deltaLink', batch.deltaLink);
+      if (full) store.driveState.set('lastFullSyncMs', this.#now());
+    });
+    const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
+    this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
+    const { pages: _pages, items: _items, ...applied } = result;
+    this.events.emit('applied', applied);
+    return result;
+  }
+
+  #fetch(link: string | undefined, signal: AbortSignal): Promise<DeltaBatch> {
+    return this.#graph.delta(link, { top: this.#pageSize, select: DELTA_SELECT, signal });
+  }
+}
+
+function rootDriveId(items: readonly DriveItem[]): string | undefined {
+  return items.find((item) => item.root !== undefined)?.parentReference?.driveId;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new OneMountError('INVALID_ARGUMENT', `${name} must be a positive number, got ${value}`);
+  return value;
+}
