@@ -16,6 +16,7 @@
  * old version again and invalidates again. It is called for every file whose content changed, and
  * for removed files that have local state (a content row).
  */
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../base/logger.ts';
 import { isLocalId, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { contentChanged } from './content-version.ts';
@@ -73,6 +74,15 @@ export interface BatchApplierOptions {
   onInvalidateError(error: unknown, itemId: string): void;
 }
 
+interface Candidate {
+  kind: StoredItem['kind'];
+  parentId: string | null;
+  reason: GoneReason;
+}
+
+/** A commit taking longer than this is logged: a sign the chunk size is too big for this machine. */
+const SLOW_COMMIT_MS = 100;
+
 /** A temporary name no OneDrive item can have; a hidden file while it exists. */
 const PARKING_PREFIX = '.onemount-moving-';
 
@@ -84,6 +94,8 @@ export class BatchApplier {
   readonly #pending = new Set<string>();
   /** Ids this batch removes (that the store holds). */
   readonly #removing = new Set<string>();
+  /** Ids kept despite a removal, counted once. */
+  readonly #kept = new Set<string>();
   #change: ChangeSet = emptyChange();
   #finalize: (() => void) | undefined;
   #finalized = false;
@@ -103,7 +115,11 @@ export class BatchApplier {
     const candidates = await this.#removalCandidates(plan, full);
     const leaves: string[] = [];
     const folders: string[] = [];
-    for (const [id, { kind }] of candidates) (kind === 'folder' ? folders : leaves).push(id);
+    for (const [id, { kind, parentId }] of candidates) {
+      if (kind === 'folder') folders.push(id);
+      // A file inside a folder that goes too leaves with that folder, in one statement.
+      else if (parentId === null || candidates.get(parentId)?.kind !== 'folder') leaves.push(id);
+    }
     for (const record of plan.upserts) this.#pending.add(record.id);
 
     const leafChunks = chunk(leaves, this.#o.chunkSize);
@@ -124,10 +140,10 @@ export class BatchApplier {
     return { ...this.#counts };
   }
 
-  async #removalCandidates(plan: DeltaPlan, full: boolean): Promise<Map<string, { kind: StoredItem['kind']; reason: GoneReason }>> {
+  async #removalCandidates(plan: DeltaPlan, full: boolean): Promise<Map<string, Candidate>> {
     const store = this.#store;
     const rootId = store.items.getRoot()?.id;
-    const candidates = new Map<string, { kind: StoredItem['kind']; reason: GoneReason }>();
+    const candidates = new Map<string, Candidate>();
     for (const [id, reason] of plan.removals) {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
       const item = store.items.get(id);
@@ -136,14 +152,14 @@ export class BatchApplier {
         this.#o.logger.warn({ itemId: id, reason }, 'delta reported the drive root as gone; keeping it');
         continue;
       }
-      candidates.set(id, { kind: item.kind, reason });
+      candidates.set(id, { kind: item.kind, parentId: item.parentId, reason });
     }
     if (full && rootId !== undefined) {
       // Delete-and-recreate during an enumeration can yield only the new id (§5): what a full
       // enumeration did not list is gone, whether or not a tombstone said so.
       for (const item of await walkSubtree(store, rootId, this.#o.pageSize, this.#o.yielder)) {
         if (!plan.live.has(item.id) && !isLocalId(item.id) && !candidates.has(item.id)) {
-          candidates.set(item.id, { kind: item.kind, reason: 'unseen' });
+          candidates.set(item.id, { kind: item.kind, parentId: item.parentId, reason: 'unseen' });
         }
       }
     }
@@ -275,58 +291,45 @@ export class BatchApplier {
       return;
     }
     const below = await walkSubtree(store, id, this.#o.pageSize, this.#o.yielder);
-    // Children come after their parents in `below`: walking it backwards sees every child first.
-    const holdsEdits = new Set<string>();
     const ownEdits = new Map<string, StoredItem>();
-    for (let i = below.length - 1; i >= 0; i--) {
+    for (const item of below) {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
-      const item = below[i]!;
-      const own = isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id));
-      if (own) ownEdits.set(item.id, item);
-      if ((own || holdsEdits.has(item.id)) && item.parentId !== null) holdsEdits.add(item.parentId);
+      if (isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id))) ownEdits.set(item.id, item);
     }
-    const doomed = below.filter((item) => !holdsEdits.has(item.id) && !ownEdits.has(item.id)).reverse();
-    if (!holdsEdits.has(id)) doomed.push(folder);
-    const refused = await this.#invalidate(doomed.filter((item) => this.#hasCleanContent(item)).map((item) => item.id));
-    if (refused.size > 0 || ownEdits.size > 0) {
+    let cut = planFolderRemoval(folder, below, ownEdits, this.#o.chunkSize);
+    const refused = await this.#invalidate(
+      below.filter((item) => !ownEdits.has(item.id) && this.#hasCleanContent(item)).map((item) => item.id),
+    );
+    if (refused.size > 0) {
+      // Became dirty while we waited: kept like any other local edit.
+      for (const item of below) if (refused.has(item.id)) ownEdits.set(item.id, item);
+      cut = planFolderRemoval(folder, below, ownEdits, this.#o.chunkSize);
+    }
+    if (ownEdits.size > 0) {
       this.#o.logger.warn(
-        { folderId: id, reason, localEdits: ownEdits.size + refused.size },
+        { folderId: id, reason, localEdits: ownEdits.size },
         'a folder removed on the server still holds local edits; keeping them and the folders above them',
       );
     }
-    const batches = chunk(doomed, this.#o.chunkSize);
+    const batches = packBySize(cut.targets, this.#o.chunkSize);
     if (batches.length === 0) batches.push([]);
     for (let b = 0; b < batches.length; b++) {
       this.#commit(() => {
         if (b === 0) {
-          // Dirty files the batch removed by name were kept (and counted) with the other leaves.
-          for (const item of ownEdits.values()) if (!this.#removing.has(item.id)) this.#keep(item, reason);
-          if (holdsEdits.has(id)) this.#recordConflict(id, 'remote-deleted', null);
+          for (const item of ownEdits.values()) this.#keep(item, reason);
+          if (cut.keptFolders.has(id)) this.#recordConflict(id, 'remote-deleted', null);
         }
-        for (const item of batches[b]!) {
-          if (refused.has(item.id)) this.#keep(item, reason);
-          // Items below a refused one are kept with it: deleting a folder deletes its subtree.
-          else if (!this.#hasRefusedBelow(item, refused)) this.#delete(item, reason);
-        }
+        for (const { item } of batches[b]!) this.#delete(item, reason);
       }, last && b === batches.length - 1);
       await this.#o.yielder.yield();
     }
-  }
-
-  #hasRefusedBelow(item: StoredItem, refused: ReadonlySet<string>): boolean {
-    if (refused.size === 0 || item.kind === 'file') return false;
-    for (const id of refused) {
-      for (let current = this.#store.items.get(id)?.parentId; current != null; current = this.#store.items.get(current)?.parentId) {
-        if (current === item.id) return true;
-      }
-    }
-    return false;
   }
 
   // ── shared steps ──────────────────────────────────────────────────────────
 
   /** Runs `work` in one transaction; the last one also saves the deltaLink. Reports the change. */
   #commit(work: () => void, last: boolean): void {
+    const started = performance.now();
     this.#store.transaction(() => {
       work();
       if (last && this.#finalize) {
@@ -335,6 +338,8 @@ export class BatchApplier {
         this.#finalized = true;
       }
     });
+    const heldMs = performance.now() - started;
+    if (heldMs > SLOW_COMMIT_MS) this.#o.logger.warn({ heldMs: Math.round(heldMs) }, 'a delta chunk held the event loop for long');
     const change = this.#change;
     this.#change = emptyChange();
     if (change.upserted.length > 0 || change.removed.length > 0 || change.folders.length > 0) this.#o.onChanged(change);
@@ -366,6 +371,8 @@ export class BatchApplier {
   }
 
   #keep(item: StoredItem, reason: GoneReason): void {
+    if (this.#kept.has(item.id)) return;
+    this.#kept.add(item.id);
     this.#counts.kept++;
     this.#o.logger.warn({ itemId: item.id, name: item.name, reason }, 'removed on the server but holds local edits; kept');
     if (!isLocalId(item.id)) this.#recordConflict(item.id, 'remote-deleted', null);
@@ -416,6 +423,74 @@ export class BatchApplier {
   #folderChanged(id: string): void {
     if (!this.#change.folders.includes(id)) this.#change.folders.push(id);
   }
+}
+
+interface RemovalTarget {
+  item: StoredItem;
+  /** Items the deletion removes: the item and everything below it. */
+  size: number;
+}
+
+/**
+ * What to delete of a folder the server removed: everything below it except local edits and the
+ * folders holding them, as a few subtrees of at most `maxSize` items each (one statement per
+ * subtree keeps each deletion short; a subtree too big is split into its children and itself).
+ */
+function planFolderRemoval(
+  top: StoredItem,
+  below: readonly StoredItem[],
+  ownEdits: ReadonlyMap<string, StoredItem>,
+  maxSize: number,
+): { targets: RemovalTarget[]; keptFolders: Set<string> } {
+  const children = new Map<string, StoredItem[]>();
+  for (const item of below) {
+    const siblings = children.get(item.parentId!);
+    if (siblings) siblings.push(item);
+    else children.set(item.parentId!, [item]);
+  }
+  const size = new Map<string, number>();
+  const keptFolders = new Set<string>();
+  // `below` lists parents before children: backwards, every child is done before its parent.
+  for (let i = below.length - 1; i >= -1; i--) {
+    const item = i === -1 ? top : below[i]!;
+    let total = 1;
+    for (const child of children.get(item.id) ?? []) {
+      total += size.get(child.id)!;
+      if (ownEdits.has(child.id) || keptFolders.has(child.id)) keptFolders.add(item.id);
+    }
+    size.set(item.id, total);
+  }
+  const targets: RemovalTarget[] = [];
+  const pick = (item: StoredItem): void => {
+    if (ownEdits.has(item.id)) return;
+    const itemSize = size.get(item.id)!;
+    if (!keptFolders.has(item.id) && itemSize <= maxSize) {
+      targets.push({ item, size: itemSize });
+      return;
+    }
+    for (const child of children.get(item.id) ?? []) pick(child);
+    if (!keptFolders.has(item.id)) targets.push({ item, size: 1 });
+  };
+  pick(top);
+  return { targets, keptFolders };
+}
+
+/** Consecutive groups of targets of at most `maxSize` items together (a bigger target alone). */
+function packBySize(targets: readonly RemovalTarget[], maxSize: number): RemovalTarget[][] {
+  const groups: RemovalTarget[][] = [];
+  let current: RemovalTarget[] = [];
+  let total = 0;
+  for (const target of targets) {
+    if (current.length > 0 && total + target.size > maxSize) {
+      groups.push(current);
+      current = [];
+      total = 0;
+    }
+    current.push(target);
+    total += target.size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 function emptyChange(): ChangeSet {
