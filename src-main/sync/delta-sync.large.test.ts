@@ -48,11 +48,13 @@ describe(`DeltaSync on a ${ITEMS}-item drive`, () => {
 
   it('enumerates and applies it without blocking the event loop for long', async () => {
     const invalidated: string[] = [];
+    const memory = createMemoryLogger('info');
+    const slowCommits = (): unknown[] => memory.records().filter((r) => r['heldMs'] !== undefined).map((r) => r['heldMs']);
     const sync = new DeltaSync({
       graph,
       store: temp.store,
       invalidator: { invalidate: (id) => void invalidated.push(id) },
-      logger: createMemoryLogger('info').logger,
+      logger: memory.logger,
     });
     const histogram = monitorEventLoopDelay({ resolution: 5 });
     let longestGapMs = 0;
@@ -71,7 +73,7 @@ describe(`DeltaSync on a ${ITEMS}-item drive`, () => {
     console.info(
       `delta enumeration of ${result.items} items in ${result.pages} pages: ${result.ms} ms; ` +
         `longest event-loop block ${maxDelayMs.toFixed(1)} ms (histogram), longest timer gap ${longestGapMs.toFixed(1)} ms, ` +
-        `p99 delay ${(histogram.percentile(99) / 1e6).toFixed(1)} ms`,
+        `p99 delay ${(histogram.percentile(99) / 1e6).toFixed(1)} ms; commits over 100 ms: [${slowCommits().join(', ')}]`,
     );
     expect(result).toMatchObject({ full: true, added: ITEMS + 1, removed: 0 });
     expect(temp.store.items.count()).toBe(ITEMS + 1);
@@ -86,7 +88,10 @@ describe(`DeltaSync on a ${ITEMS}-item drive`, () => {
     histogram.enable();
     const again = await sync.syncOnce();
     histogram.disable();
-    console.info(`resync with diff of ${again.items} items: ${again.ms} ms; longest event-loop block ${(histogram.max / 1e6).toFixed(1)} ms`);
+    console.info(
+      `resync with diff of ${again.items} items: ${again.ms} ms; longest event-loop block ${(histogram.max / 1e6).toFixed(1)} ms; ` +
+        `commits over 100 ms (both runs): [${slowCommits().join(', ')}]`,
+    );
     // The root is the one update: a P folder's cTag changes with anything below it.
     expect(again).toMatchObject({ full: true, added: 0, updated: 1, removed: FILES_PER_FOLDER + 1 });
     expect(histogram.max / 1e6).toBeLessThan(1000);
