@@ -131,7 +131,7 @@ export class ItemsRepository {
     this.#subtree = db.prepare(
       `${subtree}
        SELECT i.id, i.inode, i.kind, coalesce(c.status, 'none') AS status
-       FROM sub JOIN items AS i ON i.id = sub.id LEFT JOIN content AS c ON c.item_id = i.id`,
+       FROM sub CROSS JOIN items AS i ON i.id = sub.id LEFT JOIN content AS c ON c.item_id = i.id`,
     );
     this.#deleteSubtree = db.prepare(`${subtree} DELETE FROM items WHERE id IN (SELECT id FROM sub)`);
     this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
