@@ -13,6 +13,7 @@ import { errorMessage } from '../../base/errors.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
 import { StaticTokenProvider } from '../../graph/index.ts';
 import { SocketClient } from '../../ipc/socket-client.ts';
+import { clearStaleMount } from '../../fuse/fuse-mount.ts';
 import { Engine } from '../engine.ts';
 import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
@@ -41,6 +42,8 @@ async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags,
   const paths = accountPaths(flags.account);
   const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
   const absolute = path.resolve(mountpoint);
+  // A mount point left by a killed engine answers ENOTCONN to everything, mkdir included.
+  await clearStaleMount(absolute, logger);
   await mkdir(absolute, { recursive: true });
   print(`Starting the engine for account '${flags.account}' (log: ${paths.logFile})…`);
   const engine = await Engine.start({
