@@ -1,7 +1,7 @@
 /**
  * The floor for bench/mount.ts: a bare fuse-native filesystem, run as its own process, that answers
  * every getattr and readdir from memory (a folder of named entries given in a manifest) and serves one
- * local file by reading it with fs from its read callback. It mounts with the same attr/entry
+ * local file by reading it with fs from its read callback; optionally it answers xattr calls too. It mounts with the same attr/entry
  * timeouts as the engine, so the difference to the engine is the engine's own work.
  *
  *   node --import tsx bench/bare-fuse.ts <manifest.json>
@@ -21,6 +21,13 @@ export interface BareFuseManifest {
   folder: { name: string; entries: Array<{ name: string; size: number; mtimeMs: number }> };
   /** A file at `/<name>` served from a local file (a passthrough). */
   file: { name: string; localPath: string; size: number };
+  /**
+   * Answer getxattr/listxattr (with "no such attribute" / an empty list) instead of leaving them
+   * unimplemented. Unimplemented, the kernel learns ENOSYS once and stops asking; implemented, every
+   * `ls -l` entry costs two more round trips (security.selinux and system.posix_acl_access), as on
+   * a filesystem that offers xattrs.
+   */
+  xattrs?: boolean;
 }
 
 interface Stat {
@@ -81,7 +88,14 @@ async function main(): Promise<void> {
   const ENOENT = -constants.errno.ENOENT;
   const ENOTDIR = -constants.errno.ENOTDIR;
 
+  const ENODATA = -constants.errno.ENODATA;
+  const xattrOps = {
+    getxattr: (p: string, _name: string, _pos: number, cb: (err: number, value?: Buffer) => void) => cb(stats.has(p) ? ENODATA : ENOENT),
+    listxattr: (p: string, cb: (err: number, list?: string[]) => void) => (stats.has(p) ? cb(0, []) : cb(ENOENT)),
+  };
+
   const ops = {
+    ...(m.xattrs ? xattrOps : {}),
     getattr: (p: string, cb: (err: number, s?: Stat) => void) => {
       const s = stats.get(p);
       return s ? cb(0, s) : cb(ENOENT);

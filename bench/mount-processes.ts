@@ -70,7 +70,7 @@ export interface EngineStartOptions {
 
 /** A long-running child (engine, bare FUSE, idle node) that announced readiness on stdout. */
 export class MountedChild {
-  private stderrTail = '';
+  private stderrTail: string;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -78,7 +78,16 @@ export class MountedChild {
     readonly mountpoint: string | undefined,
     /** From spawn to the ready line. */
     readonly startMs: number,
-  ) {}
+    /** What the process wrote to stderr before it was ready (e.g. the inspector's address). */
+    readonly startupStderr: string,
+  ) {
+    this.stderrTail = startupStderr;
+  }
+
+  /** The DevTools WebSocket address when the process runs with `--inspect`. */
+  get inspectorUrl(): string | undefined {
+    return /Debugger listening on (ws:\/\/\S+)/.exec(this.startupStderr)?.[1];
+  }
 
   get pid(): number {
     if (this.child.pid === undefined) throw new Error(`${this.what} has no pid`);
@@ -143,7 +152,7 @@ export class MountedChild {
       clearTimeout(timer);
       if (onExit) child.off('exit', onExit);
     }
-    const started = new MountedChild(child, what, mountpoint, performance.now() - t0);
+    const started = new MountedChild(child, what, mountpoint, performance.now() - t0, stderrTail);
     child.stderr!.on('data', (s: string) => (started.stderrTail = (started.stderrTail + s).slice(-4000)));
     return started;
   }
