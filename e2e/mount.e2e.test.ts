@@ -208,6 +208,8 @@ describe('a mounted drive (emulator and engine in their own processes)', () => {
     const again = await runBuffer('dd', [`if=${h.at('Large/large.bin')}`, 'bs=1M', 'skip=700', 'count=4', 'status=none']);
     expect(again.code, again.stderr).toBe(0);
     expect((await h.admin.log({ listener: 'storage', since: from })).entries).toEqual([]);
+    const contentCalls = (await h.admin.log({ listener: 'api', since: from })).entries.filter((e) => /\/content|\/items\//.test(e.path));
+    expect(contentCalls).toEqual([]);
   }, 240_000);
 
   it('the status xattr goes cloud-only → partial → cached', async () => {
