@@ -1,0 +1,675 @@
+/**
+ * UploadManager against the Graph emulator over real HTTP, with a real store and cache files the
+ * tests write the way the vfs does (bytes in the cache file, content dirty with the base version,
+ * one pending write/create journal entry, then schedule()).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import type { LogEntry } from '../../emulator/src/request-log.ts';
+import { createMemoryLogger, type MemoryLogger } from '../base/logger.ts';
+import { RangeSet } from '../base/range-set.ts';
+import { GraphClient } from '../graph/client.ts';
+import type { DriveItem } from '../graph/drive-item.ts';
+import { quickXorHash, QuickXorHash } from '../graph/quickxor.ts';
+import { FRAGMENT_UNIT } from '../graph/upload-limits.ts';
+import { StaticTokenProvider } from '../graph/token-provider.ts';
+import { newLocalId } from '../store/local-id.ts';
+import { openTempStore, reopenStore, type TempStore } from '../store/testing/temp-store.ts';
+import type { ItemRecord, StoredItem } from '../store/types.ts';
+import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
+import { cacheFilePath } from './cache-files.ts';
+import { UploadManager, type UploadManagerOptions } from './upload-manager.ts';
+import type { UploadEvents } from './upload-types.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const TOKEN = 'emulator-token-not-a-secret-1234567890';
+const HOST = 'testhost';
+
+let emu: EmulatorHandle;
+let graph: GraphClient;
+let temp: TempStore;
+let cacheDir: string;
+let memory: MemoryLogger;
+let rootId: string;
+const managers: UploadManager[] = [];
+let fileSeq = 0;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+  rootId = emu.emulator.drive.rootId;
+  graph = new GraphClient({
+    baseUrl: emu.apiUrl,
+    tokenProvider: new StaticTokenProvider(TOKEN),
+    requestTimeoutMs: 20_000,
+    maxRetries: 2,
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+  });
+});
+
+afterAll(async () => {
+  await graph.close();
+  await emu.close();
+});
+
+beforeEach(() => {
+  temp = openTempStore();
+  // As in the engine, the store root carries the server's root id.
+  temp.store.items.upsert({ id: rootId, parentId: null, name: 'root', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+  cacheDir = mkdtempSync(join(tmpdir(), 'onemount-upload-test-'));
+  memory = createMemoryLogger('debug', 'uploads-test');
+});
+
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((m) => m.close()));
+  emu.emulator.faults.reset();
+  await emu.emulator.setOffline(false);
+  // No bearer token may reach an upload URL, and no request may come before a Retry-After ran out.
+  expect(emu.emulator.log.clientFaults()).toEqual([]);
+  emu.emulator.log.clear();
+  temp.dispose();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+/** The same mapping delta uses, in miniature (the real one lives in sync/, a higher layer). */
+function toRecord(item: DriveItem): ItemRecord {
+  const time = (value: string | undefined): number => (value === undefined ? 0 : Date.parse(value));
+  return {
+    id: item.id,
+    parentId: item.parentReference?.id ?? null,
+    name: item.name ?? item.id,
+    kind: item.folder ? 'folder' : 'file',
+    size: item.size ?? 0,
+    ctimeMs: time(item.fileSystemInfo?.createdDateTime ?? item.createdDateTime),
+    mtimeMs: time(item.fileSystemInfo?.lastModifiedDateTime ?? item.lastModifiedDateTime),
+    etag: item.eTag ?? null,
+    ctag: item.cTag ?? null,
+    quickXorHash: item.file?.hashes?.quickXorHash ?? null,
+  };
+}
+
+function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManager {
+  const manager = new UploadManager({
+    graph,
+    store: temp.store,
+    cachePath: (id) => cacheFilePath(cacheDir, id),
+    toRecord,
+    logger: memory.logger,
+    hostName: HOST,
+    writeBackDelayMs: 20,
+    retryBaseMs: 50,
+    retryMaxMs: 400,
+    ...overrides,
+  });
+  managers.push(manager);
+  return manager;
+}
+
+function cachePath(id: string): string {
+  return cacheFilePath(cacheDir, id);
+}
+
+function writeCache(id: string, content: Buffer): void {
+  const path = cachePath(id);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+}
+
+/** A file "another device" wrote, known to the store as the server has it. */
+async function serverFile(content: Buffer, name = `file-${++fileSeq}.bin`): Promise<StoredItem> {
+  await emu.emulator.admin.remote({ op: 'write', path: `/${name}`, content: content.toString('latin1') });
+  return storeFromServer(`/${name}`);
+}
+
+function storeFromServer(path: string): StoredItem {
+  const json = emu.emulator.admin.itemJson(path) as unknown as DriveItem;
+  return temp.store.items.upsert({ ...toRecord(json), parentId: rootId });
+}
+
+/** What the vfs does when a program rewrites an existing file. */
+function localEdit(item: StoredItem, content: Buffer): void {
+  writeCache(item.id, content);
+  temp.store.transaction(() => {
+    const state = temp.store.content.get(item.id);
+    const base = state?.status === 'dirty' ? state : { etag: item.etag, ctag: item.ctag };
+    temp.store.content.setContent(item.id, { status: 'dirty', etag: base.etag, ctag: base.ctag, ranges: RangeSet.from([{ start: 0, end: content.length }]) });
+    temp.store.items.update(item.id, { size: content.length, mtimeMs: 1_700_000_000_000 });
+    const open = temp.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] });
+    if (!open.some((e) => e.kind === 'write' || e.kind === 'create')) {
+      temp.store.journal.append({ kind: 'write', itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag });
+    }
+  });
+}
+
+/** What the vfs does for create(2) + write + close. */
+function localCreate(name: string, content: Buffer, parentId = rootId): string {
+  const id = newLocalId();
+  writeCache(id, content);
+  temp.store.transaction(() => {
+    temp.store.items.insert({ id, parentId, name, kind: 'file', size: content.length, ctimeMs: 1_700_000_000_000, mtimeMs: 1_700_000_000_000 });
+    temp.store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from(content.length > 0 ? [{ start: 0, end: content.length }] : []) });
+    temp.store.journal.append({ kind: 'create', itemId: id, parentId, name });
+  });
+  return id;
+}
+
+/** A file of `size` bytes in the cache without holding it in memory (a random block repeated with a varying first byte). */
+function writeBigCache(id: string, size: number): string {
+  const path = cachePath(id);
+  mkdirSync(dirname(path), { recursive: true });
+  const block = randomBytes(MiB);
+  const fd = openSync(path, 'w');
+  const hash = new QuickXorHash();
+  try {
+    for (let at = 0, n = 0; at < size; at += block.length, n++) {
+      block[0] = n & 0xff;
+      const piece = block.subarray(0, Math.min(block.length, size - at));
+      writeSync(fd, piece);
+      hash.update(piece);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest();
+}
+
+function localCreateBig(name: string, size: number): { id: string; hash: string } {
+  const id = newLocalId();
+  const hash = writeBigCache(id, size);
+  temp.store.transaction(() => {
+    temp.store.items.insert({ id, parentId: rootId, name, kind: 'file', size, ctimeMs: 1_700_000_000_000, mtimeMs: 1_700_000_000_000 });
+    temp.store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from([{ start: 0, end: size }]) });
+    temp.store.journal.append({ kind: 'create', itemId: id, parentId: rootId, name });
+  });
+  return { id, hash };
+}
+
+function serverJson(path: string): DriveItem | undefined {
+  return emu.emulator.admin.itemJson(path) as unknown as DriveItem | undefined;
+}
+
+function collect<K extends keyof UploadEvents & string>(manager: UploadManager, name: K): Array<UploadEvents[K]> {
+  const seen: Array<UploadEvents[K]> = [];
+  manager.events.on(name, (payload) => void seen.push(payload));
+  return seen;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function fragmentPuts(since: number): LogEntry[] {
+  return emu.emulator.log.list({ since, listener: 'storage', method: 'PUT' });
+}
+
+function rangeStart(entry: LogEntry): number {
+  const m = /^bytes (\d+)-/.exec(entry.contentRange ?? '');
+  if (!m) throw new Error(`fragment without Content-Range: ${entry.contentRange}`);
+  return Number(m[1]);
+}
+
+/** The store and the server agree on the uploaded item; nothing is left to upload. */
+function expectUploaded(itemId: string, path: string, content: Buffer | { size: number; hash: string }): void {
+  const server = serverJson(path)!;
+  const size = Buffer.isBuffer(content) ? content.length : content.size;
+  const hash = Buffer.isBuffer(content) ? quickXorHash(content) : content.hash;
+  expect(server.id).toBe(itemId);
+  expect(server.size).toBe(size);
+  expect(server.file?.hashes?.quickXorHash).toBe(hash);
+  const item = temp.store.items.get(itemId)!;
+  expect(item).toMatchObject({ size, etag: server.eTag, ctag: server.cTag, quickXorHash: hash });
+  const state = temp.store.content.get(itemId)!;
+  expect(state.status).toBe('complete');
+  expect(state.etag).toBe(server.eTag);
+  expect(state.ctag).toBe(server.cTag);
+  expect(state.ranges.isComplete(size)).toBe(true);
+  expect(state.errorCode).toBeNull();
+  expect(temp.store.journal.list({ itemId })).toEqual([]);
+}
+
+describe('simple uploads', () => {
+  it('uploads a new file by parent and name, then swaps its local id for the server id', async () => {
+    const content = Buffer.from('hello from this device');
+    const localId = localCreate('new.txt', content);
+    const manager = makeManager();
+    const done = collect(manager, 'done');
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    const server = serverJson('/new.txt')!;
+    expect(await emu.emulator.admin.readFile('/new.txt')).toEqual(content);
+    expect(temp.store.items.get(localId)).toBeUndefined();
+    expectUploaded(server.id, '/new.txt', content);
+    expect(readFileSync(cachePath(server.id))).toEqual(content);
+    expect(existsSync(cachePath(localId))).toBe(false);
+    expect(done).toEqual([{ itemId: server.id, previousId: localId, path: '/new.txt', total: content.length, verified: true }]);
+    // The local modification time went up with it (a PATCH after the simple PUT).
+    expect(server.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
+  });
+
+  it('replaces an existing file by id, conditional on the version the edit started from', async () => {
+    const item = await serverFile(Buffer.from('version one'));
+    const content = Buffer.from('version two, written here');
+    localEdit(item, content);
+    const manager = makeManager();
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expectUploaded(item.id, `/${item.name}`, content);
+    expect(await emu.emulator.admin.readFile(`/${item.name}`)).toEqual(content);
+    const puts = emu.emulator.log.list({ since, method: 'PUT', listener: 'api' });
+    expect(puts.map((e) => e.path)).toEqual([expect.stringContaining(`/items/${encodeURIComponent(item.id)}/content`)]);
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
+  it('waits the write-back delay after the last schedule or touch', async () => {
+    const item = await serverFile(Buffer.from('a'));
+    localEdit(item, Buffer.from('bb'));
+    const manager = makeManager({ writeBackDelayMs: 300 });
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(item.id, { priority: 'high' });
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      manager.touch(item.id);
+    }
+    // 600 ms of writes, each restarting the 300 ms delay: nothing was sent yet.
+    expect(emu.emulator.log.list({ since })).toEqual([]);
+    expect(manager.snapshot()).toMatchObject([{ itemId: item.id, state: 'queued', direction: 'upload' }]);
+    await manager.whenIdle();
+    expectUploaded(item.id, `/${item.name}`, Buffer.from('bb'));
+  });
+});
+
+describe('sizes around the limits', () => {
+  const cases: Array<[string, number]> = [
+    ['empty', 0],
+    ['320 KiB - 1', FRAGMENT_UNIT - 1],
+    ['320 KiB', FRAGMENT_UNIT],
+    ['320 KiB + 1', FRAGMENT_UNIT + 1],
+    ['4 MiB - 1', 4 * MiB - 1],
+    ['4 MiB', 4 * MiB],
+    ['4 MiB + 1', 4 * MiB + 1],
+    ['several fragments and a short last one', 7 * 2 * FRAGMENT_UNIT + 12_345],
+  ];
+  for (const [label, size] of cases) {
+    it(`${label} (${size} bytes) arrives whole, hash equal to the local file's`, async () => {
+      const content = randomBytes(size);
+      const name = `size-${size}.bin`;
+      const localId = localCreate(name, content);
+      const manager = makeManager({ fragmentBytes: 2 * FRAGMENT_UNIT });
+      const since = emu.emulator.log.lastSeq;
+      manager.schedule(localId, { priority: 'high' });
+      await manager.whenIdle();
+      const server = serverJson(`/${name}`)!;
+      expectUploaded(server.id, `/${name}`, content);
+      expect(await emu.emulator.admin.readFile(`/${name}`)).toEqual(content);
+      const sessions = emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' });
+      const fragments = fragmentPuts(since);
+      if (size <= 4 * MiB) {
+        expect(sessions).toEqual([]);
+        expect(fragments).toEqual([]);
+      } else {
+        expect(sessions).toHaveLength(1);
+        expect(fragments.map(rangeStart)).toEqual(Array.from({ length: Math.ceil(size / (2 * FRAGMENT_UNIT)) }, (_, i) => i * 2 * FRAGMENT_UNIT));
+      }
+    });
+  }
+});
+
+describe('upload sessions', () => {
+  it('persists the session URL and the confirmed offset after every fragment', async () => {
+    const size = 14 * FRAGMENT_UNIT + 7;
+    const { id } = localCreateBig('offsets.bin', size);
+    const manager = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    const persisted: Array<{ bytes: number; offset: number; url: string | null }> = [];
+    manager.events.on('progress', (p) => {
+      const entry = temp.store.journal.list({ itemId: id })[0];
+      if (entry) persisted.push({ bytes: p.bytes, offset: entry.confirmedOffset, url: entry.sessionUrl });
+    });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(persisted.map((p) => p.bytes)).toEqual(Array.from({ length: 15 }, (_, n) => n * FRAGMENT_UNIT));
+    for (const p of persisted) {
+      expect(p.offset).toBe(p.bytes);
+      expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    }
+  });
+
+  it('resumes after the process is stopped mid-upload, from the server offset, not from zero', async () => {
+    const size = 24 * FRAGMENT_UNIT;
+    const { id, hash } = localCreateBig('resume.bin', size);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 8 * MiB });
+    const first = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    first.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) >= 3 * FRAGMENT_UNIT, 'three fragments');
+    await first.close();
+    const entry = temp.store.journal.list({ itemId: id })[0]!;
+    expect(entry.state).toBe('pending');
+    expect(entry.sessionUrl).not.toBeNull();
+    const offset = entry.confirmedOffset;
+    expect(offset).toBeGreaterThan(0);
+
+    // As after kill -9: a fresh manager (and store connection) on the same database.
+    emu.emulator.faults.reset();
+    temp.store.close();
+    temp.store = reopenStore(temp.dbPath);
+    const since = emu.emulator.log.lastSeq;
+    const second = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    expect(second.start()).toBe(1);
+    await second.whenIdle();
+    const puts = fragmentPuts(since);
+    expect(rangeStart(puts[0]!)).toBe(offset);
+    expect(emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' })).toEqual([]);
+    const server = serverJson('/resume.bin')!;
+    expectUploaded(server.id, '/resume.bin', { size, hash });
+  });
+
+  it('starts a new session from zero when the persisted one expired', async () => {
+    const size = 16 * FRAGMENT_UNIT;
+    const { id, hash } = localCreateBig('expired.bin', size);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 8 * MiB });
+    const first = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    first.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) >= 2 * FRAGMENT_UNIT, 'two fragments');
+    await first.close();
+    emu.emulator.faults.reset();
+    emu.emulator.sessions.expireAll();
+    const since = emu.emulator.log.lastSeq;
+    const second = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    second.start();
+    await second.whenIdle();
+    expect(emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' })).toHaveLength(1);
+    expect(rangeStart(fragmentPuts(since).find((e) => e.status < 300)!)).toBe(0);
+    const server = serverJson('/expired.bin')!;
+    expectUploaded(server.id, '/expired.bin', { size, hash });
+  });
+
+  it('recovers from partially accepted fragments by asking the session', async () => {
+    const size = 16 * FRAGMENT_UNIT;
+    const { id, hash } = localCreateBig('partial.bin', size);
+    emu.emulator.faults.set({ partialAcceptNext: { count: 2, bytes: 1000 } });
+    const manager = makeManager({ fragmentBytes: 2 * FRAGMENT_UNIT });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    const server = serverJson('/partial.bin')!;
+    expectUploaded(server.id, '/partial.bin', { size, hash });
+  });
+
+  it('keeps memory flat while uploading 256 MiB', async () => {
+    const size = 256 * MiB;
+    const { id, hash } = localCreateBig('big.bin', size);
+    const manager = makeManager();
+    global.gc?.();
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    manager.events.on('progress', () => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    const growthMiB = (peak - before) / MiB;
+    console.info(`RSS growth while uploading 256 MiB: ${growthMiB.toFixed(1)} MiB (emulator in the same process)`);
+    expect(growthMiB).toBeLessThan(96);
+    const server = serverJson('/big.bin')!;
+    expectUploaded(server.id, '/big.bin', { size, hash });
+  }, 120_000);
+});
+
+describe('conflicts', () => {
+  it('keeps both when the server copy changed after the edit started', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'report.txt');
+    const mine = Buffer.from('my local edit');
+    localEdit(item, mine);
+    const theirs = 'their remote edit, longer';
+    await emu.emulator.admin.remote({ op: 'write', path: '/report.txt', content: theirs });
+    const manager = makeManager({ now: () => Date.parse('2026-11-27T14:30:05Z') });
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+
+    const copyName = 'report (conflict 2026-11-27 143005 testhost).txt';
+    expect((await emu.emulator.admin.readFile('/report.txt')).toString()).toBe(theirs);
+    expect(await emu.emulator.admin.readFile(`/${copyName}`)).toEqual(mine);
+    const remote = serverJson('/report.txt')!;
+    const copy = serverJson(`/${copyName}`)!;
+    expect(conflicts).toEqual([{ itemId: item.id, path: '/report.txt', localCopyName: copyName, reason: 'both-modified', localCopyId: copy.id }]);
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, path: '/report.txt', reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag }]);
+    // The original is the remote version now; its local bytes are gone from it.
+    expect(temp.store.items.get(item.id)).toMatchObject({ name: 'report.txt', size: theirs.length, etag: remote.eTag, ctag: remote.cTag });
+    expect(temp.store.content.get(item.id)).toMatchObject({ status: 'none', etag: remote.eTag, ctag: remote.cTag });
+    expect(existsSync(cachePath(item.id))).toBe(false);
+    // The copy is in the store with the local bytes already cached.
+    expect(temp.store.items.get(copy.id)).toMatchObject({ name: copyName, parentId: rootId, size: mine.length });
+    expect(temp.store.content.get(copy.id)?.status).toBe('complete');
+    expect(readFileSync(cachePath(copy.id))).toEqual(mine);
+    expect(temp.store.journal.list()).toEqual([]);
+  });
+
+  it('calls the content invalidator for the item whose server version won', async () => {
+    const item = await serverFile(Buffer.from('base'), 'inv.txt');
+    localEdit(item, Buffer.from('mine'));
+    await emu.emulator.admin.remote({ op: 'write', path: '/inv.txt', content: 'theirs' });
+    const invalidated: string[] = [];
+    const manager = makeManager({ contentInvalidator: { invalidate: (id) => void invalidated.push(id) } });
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(invalidated).toEqual([item.id]);
+  });
+
+  it('uploads the edit again when the file was deleted on the server meanwhile', async () => {
+    const item = await serverFile(Buffer.from('base'), 'gone.txt');
+    const mine = Buffer.from('edited while someone deleted it');
+    localEdit(item, mine);
+    await emu.emulator.admin.remote({ op: 'delete', path: '/gone.txt' });
+    const manager = makeManager();
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    const server = serverJson('/gone.txt')!;
+    expect(server.id).not.toBe(item.id);
+    expectUploaded(server.id, '/gone.txt', mine);
+    expect(temp.store.items.get(item.id)).toBeUndefined();
+    expect(conflicts).toEqual([{ itemId: server.id, path: '/gone.txt', localCopyName: 'gone.txt', reason: 'remote-deleted', localCopyId: server.id }]);
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: server.id, reason: 'remote-deleted' }]);
+  });
+
+  it('uploads a new file under a conflict name when the name was taken on the server', async () => {
+    const mine = Buffer.from('made here');
+    const localId = localCreate('clash.txt', mine);
+    await emu.emulator.admin.remote({ op: 'write', path: '/clash.txt', content: 'made elsewhere' });
+    const manager = makeManager({ now: () => Date.parse('2026-01-02T03:04:05Z') });
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    const copyName = 'clash (conflict 2026-01-02 030405 testhost).txt';
+    expect((await emu.emulator.admin.readFile('/clash.txt')).toString()).toBe('made elsewhere');
+    const copy = serverJson(`/${copyName}`)!;
+    expectUploaded(copy.id, `/${copyName}`, mine);
+    expect(temp.store.items.get(copy.id)?.name).toBe(copyName);
+    expect(conflicts).toMatchObject([{ itemId: copy.id, localCopyName: copyName, reason: 'name-clash' }]);
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: copy.id, path: '/clash.txt', reason: 'name-clash', localCopyName: copyName }]);
+  });
+
+  it('a metadata-only change on the server (new eTag, same cTag) is no conflict', async () => {
+    const item = await serverFile(Buffer.from('photo bytes'), 'photo.jpg');
+    localEdit(item, Buffer.from('edited photo bytes'));
+    await emu.emulator.admin.remote({ op: 'touch', path: '/photo.jpg', modified: '2020-01-01T00:00:00Z' });
+    expect(serverJson('/photo.jpg')!.eTag).not.toBe(item.etag);
+    const manager = makeManager();
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expectUploaded(item.id, '/photo.jpg', Buffer.from('edited photo bytes'));
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
+  it('a spurious 412 (eTag changed, cTag not) is retried once without If-Match', async () => {
+    const item = await serverFile(Buffer.from('song'), 'song.mp3');
+    localEdit(item, Buffer.from('remixed song'));
+    emu.emulator.faults.failNext({ status: 412, code: 'resourceModified', innerCode: 'entityTagDoesNotMatch', method: 'PUT', pathIncludes: '/content', listener: 'api' });
+    const manager = makeManager();
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expectUploaded(item.id, '/song.mp3', Buffer.from('remixed song'));
+    expect(emu.emulator.log.list({ since, method: 'PUT', listener: 'api' }).map((e) => e.status)).toEqual([412, 200]);
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+});
+
+describe('scheduling', () => {
+  it('a new write during an upload stops it and uploads the latest content', async () => {
+    const size = 20 * FRAGMENT_UNIT;
+    const { id } = localCreateBig('moving.bin', size);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 8 * MiB });
+    const manager = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    manager.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) >= FRAGMENT_UNIT, 'a fragment');
+    const latest = randomBytes(5 * MiB + 3);
+    manager.touch(id);
+    writeCache(id, latest);
+    temp.store.items.update(id, { size: latest.length });
+    manager.schedule(id, { priority: 'high' });
+    emu.emulator.faults.reset();
+    await manager.whenIdle();
+    const server = serverJson('/moving.bin')!;
+    expectUploaded(server.id, '/moving.bin', latest);
+    expect(await emu.emulator.admin.readFile('/moving.bin')).toEqual(latest);
+    expect(temp.store.conflicts.list()).toEqual([]);
+    // The stopped session was cancelled, not left to expire.
+    expect(emu.emulator.sessions.list().filter((s) => s.name === 'moving.bin')).toEqual([]);
+  });
+
+  it('uploads high priority before low', async () => {
+    const manager = makeManager({ concurrency: 1, writeBackDelayMs: 0 });
+    const ids = ['a-low', 'b-low', 'c-high', 'd-low'].map((name) => ({ name, id: localCreate(`${name}.txt`, Buffer.from(name)) }));
+    emu.emulator.faults.set({ latencyMs: 30 });
+    const order: string[] = [];
+    manager.events.on('done', (d) => void order.push(d.path));
+    manager.schedule(ids[0]!.id, { priority: 'low' });
+    await until(() => manager.snapshot().some((t) => t.state === 'active'), 'the first upload running');
+    manager.schedule(ids[1]!.id, { priority: 'low' });
+    manager.schedule(ids[2]!.id, { priority: 'high' });
+    manager.schedule(ids[3]!.id, { priority: 'low' });
+    await manager.whenIdle();
+    expect(order).toEqual(['/a-low.txt', '/c-high.txt', '/b-low.txt', '/d-low.txt']);
+  });
+
+  it('keeps the entry pending while offline and uploads once the server is back', async () => {
+    const item = await serverFile(Buffer.from('before'), 'offline.txt');
+    localEdit(item, Buffer.from('written offline'));
+    await emu.emulator.setOffline(true);
+    const manager = makeManager({ retryBaseMs: 60_000, retryMaxMs: 60_000 });
+    const failed = collect(manager, 'failed');
+    manager.schedule(item.id, { priority: 'high' });
+    await until(() => manager.snapshot()[0]?.state === 'waiting-for-network', 'waiting for the network');
+    const [row] = manager.snapshot();
+    expect(TransferItemSchema.parse(row)).toMatchObject({ state: 'waiting-for-network', error: { code: 'NETWORK' } });
+    expect(temp.store.journal.list({ itemId: item.id })).toMatchObject([{ state: 'pending', kind: 'write' }]);
+    expect(temp.store.content.get(item.id)).toMatchObject({ status: 'dirty', errorCode: null });
+    expect(failed).toEqual([]);
+    await emu.emulator.setOffline(false);
+    manager.retryNow();
+    await manager.whenIdle();
+    expectUploaded(item.id, '/offline.txt', Buffer.from('written offline'));
+  });
+
+  it('obeys Retry-After through a storm of 429 answers', async () => {
+    const item = await serverFile(Buffer.from('x'), 'storm.txt');
+    localEdit(item, Buffer.from('after the storm'));
+    emu.emulator.faults.throttle({ status: 429, retryAfterSec: 1, count: 3 });
+    const manager = makeManager();
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expectUploaded(item.id, '/storm.txt', Buffer.from('after the storm'));
+    // afterEach checks that no request came before Retry-After ran out.
+  });
+
+  it('retries server errors with backoff, then fails for good with an error state', async () => {
+    const item = await serverFile(Buffer.from('x'), 'broken.txt');
+    localEdit(item, Buffer.from('never arrives'));
+    emu.emulator.faults.failNext({ status: 500, code: 'generalException', method: 'PUT', pathIncludes: '/content', count: 100 });
+    const manager = makeManager({ maxAttempts: 3, retryBaseMs: 10, retryMaxMs: 20 });
+    const failed = collect(manager, 'failed');
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(failed.map((f) => f.willRetry)).toEqual([true, true, false]);
+    expect(temp.store.content.get(item.id)).toMatchObject({ status: 'dirty', errorCode: 'GRAPH_500' });
+    expect(temp.store.journal.list({ itemId: item.id })).toMatchObject([{ state: 'failed' }]);
+    expect(TransferItemSchema.parse(manager.snapshot()[0])).toMatchObject({ state: 'failed', error: { code: 'GRAPH_500' } });
+    // Scheduling it again (the user saved again) tries again.
+    emu.emulator.faults.reset();
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expectUploaded(item.id, '/broken.txt', Buffer.from('never arrives'));
+  });
+
+  it('waits while the folder has no server id yet, then uploads into it', async () => {
+    const folderId = newLocalId();
+    temp.store.items.insert({ id: folderId, parentId: rootId, name: 'offline-folder', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+    const localId = localCreate('inside.txt', Buffer.from('in a new folder'), folderId);
+    const manager = makeManager({ parentWaitMs: 30 });
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(localId, { priority: 'high' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(emu.emulator.log.list({ since })).toEqual([]);
+    expect(manager.isActive(localId)).toBe(true);
+    // The namespace replayer creates the folder and swaps its id.
+    const folder = await emu.emulator.admin.remote({ op: 'mkdir', path: '/offline-folder' });
+    temp.store.replaceItemId(folderId, String(folder!['id']));
+    await manager.whenIdle();
+    const server = serverJson('/offline-folder/inside.txt')!;
+    expectUploaded(server.id, '/offline-folder/inside.txt', Buffer.from('in a new folder'));
+  });
+
+  it('finish() lets an upload that makes the deadline complete', async () => {
+    const quick = localCreate('quick.txt', Buffer.from('quick'));
+    emu.emulator.faults.set({ latencyMs: 300 });
+    const manager = makeManager({ writeBackDelayMs: 0 });
+    manager.schedule(quick, { priority: 'high' });
+    await until(() => manager.snapshot()[0]?.state === 'active', 'the upload running');
+    expect(await manager.finish(10_000)).toEqual({ completed: 1, interrupted: 0 });
+    expect(serverJson('/quick.txt')).toBeDefined();
+    expect(temp.store.journal.list()).toEqual([]);
+    // Nothing new starts once finishing began: the journal keeps it for the next run.
+    const later = localCreate('later.txt', Buffer.from('later'));
+    manager.schedule(later, { priority: 'high' });
+    expect(manager.snapshot()).toEqual([]);
+    expect(temp.store.journal.list({ itemId: later })).toMatchObject([{ state: 'pending' }]);
+  });
+
+  it('finish() stops uploads that miss the deadline, with their session and offset persisted', async () => {
+    const { id: slow } = localCreateBig('slow.bin', 30 * FRAGMENT_UNIT);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 4 * MiB });
+    const manager = makeManager({ fragmentBytes: FRAGMENT_UNIT, writeBackDelayMs: 0 });
+    manager.schedule(slow, { priority: 'low' });
+    await until(() => (temp.store.journal.list({ itemId: slow })[0]?.confirmedOffset ?? 0) > 0, 'the slow upload under way');
+    const result = await manager.finish(100);
+    expect(result).toEqual({ completed: 0, interrupted: 1 });
+    expect(temp.store.journal.list({ itemId: slow })).toMatchObject([{ state: 'pending', sessionUrl: expect.any(String) }]);
+    expect(temp.store.journal.list({ itemId: slow })[0]!.confirmedOffset).toBeGreaterThan(0);
+    expect(manager.snapshot()).toEqual([]);
+  });
+
+  it('cancel() stops an upload and discards its session', async () => {
+    const { id } = localCreateBig('cancelled.bin', 20 * FRAGMENT_UNIT);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 4 * MiB });
+    const manager = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    manager.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) > 0, 'the upload under way');
+    // As the vfs does on unlink: entries first, then cancel.
+    for (const e of temp.store.journal.list({ itemId: id })) temp.store.journal.remove(e.seq);
+    await manager.cancel(id);
+    expect(manager.isActive(id)).toBe(false);
+    expect(emu.emulator.sessions.list().filter((s) => s.name === 'cancelled.bin')).toEqual([]);
+    expect(serverJson('/cancelled.bin')).toBeUndefined();
+  });
+});

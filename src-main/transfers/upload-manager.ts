@@ -1,0 +1,619 @@
+/**
+ * The upload manager: uploads local edits (journaled by the vfs) after a short write-back delay,
+ * in two priority queues, a few at a time, and keeps retrying until the server has them.
+ *
+ * - An item has at most one task. schedule() (a closed or fsynced file) and touch() (a write)
+ *   restart its write-back delay; either one on an item whose upload is running stops that upload
+ *   and queues it again. The stopped upload's session is cancelled, not reused: the new write may
+ *   have changed bytes the session already holds, and the vfs does not say which.
+ * - Ready tasks start high priority first, then low, oldest first within a priority.
+ * - Failures: the network being away (NetworkError, timeouts) is a state, not a failure: the task
+ *   waits with a backoff and never gives up; retryNow() wakes it when connectivity returns. Server
+ *   trouble (5xx, throttling that outlasted the client's own waits, 401, locks) retries with capped
+ *   exponential backoff up to maxAttempts; requests that can never succeed (400, 403, 413, quota,
+ *   a lost cache file) fail at once. A failed upload is failed in the journal, shows as the item's
+ *   content error, and is tried again when the file is scheduled again.
+ * - finish() stops starting uploads, lets the running ones continue until the deadline, then stops
+ *   them; their session URL and confirmed offset are already persisted, and start() on the next
+ *   run resumes them from the server's next expected offset.
+ *
+ * Task bookkeeping is changed only in synchronous stretches on the event loop, so it needs no lock.
+ */
+import { abortReason, isAbortError } from '../base/abort.ts';
+import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
+import type { Logger } from '../base/logger.ts';
+import { TypedEmitter } from '../base/typed-emitter.ts';
+import type { DriveItem } from '../graph/drive-item.ts';
+import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isThrottled } from '../graph/errors.ts';
+import { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT } from '../graph/upload-limits.ts';
+import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import type { Store } from '../store/store.ts';
+import type { ItemRecord } from '../store/types.ts';
+import type { TransferItem } from '../../src-shared/model/transfer.ts';
+import { ParentNotUploadedError, UploadStoppedError } from './upload-errors.ts';
+import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
+import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
+
+export interface UploadManagerOptions {
+  graph: UploadSource;
+  store: Store;
+  /** The cache file holding an item's bytes (the download manager's cachePath). */
+  cachePath: (itemId: string) => string;
+  /** Maps a server answer to a store record (the mapping delta uses). */
+  toRecord: (item: DriveItem) => ItemRecord;
+  /** Drops the cached bytes of an item whose server version won (the download manager). Without it the cache file is deleted. */
+  contentInvalidator?: ContentInvalidator;
+  /** When given, every upload attempt runs as a named task (`upload:<itemId>`). */
+  tasks?: TaskRegistry;
+  logger: Logger;
+  /** Uploads at once. Default 2. */
+  concurrency?: number;
+  /** Quiet time after the last schedule()/touch() before an upload starts. Default 1000 ms. */
+  writeBackDelayMs?: number;
+  /** Upload session fragment size: a multiple of 320 KiB below 60 MiB. Default 10 MiB. */
+  fragmentBytes?: number;
+  /** This machine's name, for conflict copies (`name (conflict 2026-11-27 143005 host).ext`). */
+  hostName: string;
+  /** First retry delay after a failed attempt, doubled each time. Default 5 s. */
+  retryBaseMs?: number;
+  /** Longest retry delay. Default 5 min. */
+  retryMaxMs?: number;
+  /** Attempts that failed for a retryable reason before the upload fails for good (network loss never counts). Default 8. */
+  maxAttempts?: number;
+  /** How often a new file whose folder has no server id yet looks again. Default 2 s. */
+  parentWaitMs?: number;
+  now?: () => number;
+}
+
+/** waiting: write-back delay or parent wait; retrying / offline: backoff after a failure. */
+type TaskPhase = 'waiting' | 'ready' | 'active' | 'retrying' | 'offline' | 'failed';
+
+interface RunningUpload {
+  readonly controller: AbortController;
+  done: Promise<void>;
+  /** The session the attempt uses, kept here because the journal entry may be gone when it must be cancelled. */
+  sessionUrl: string | undefined;
+  /** schedule()/touch() arrived while it ran: upload again afterwards. */
+  again: boolean;
+}
+
+class UploadTask {
+  phase: TaskPhase = 'waiting';
+  timer: NodeJS.Timeout | undefined;
+  retryAt: number | undefined;
+  failures = 0;
+  offlineFailures = 0;
+  lastError: Error | undefined;
+  path: string | undefined;
+  bytes = 0;
+  total = 0;
+  startedAt: number | undefined;
+  run: RunningUpload | undefined;
+
+  constructor(
+    public itemId: string,
+    public priority: UploadPriority,
+    readonly transferId: string,
+  ) {}
+}
+
+export interface FinishResult {
+  /** Uploads that finished (or failed) before the deadline. */
+  completed: number;
+  /** Uploads stopped at the deadline; their sessions are persisted and resume on the next start. */
+  interrupted: number;
+}
+
+type Settled = { ok: true; outcome: UploadOutcome } | { ok: false; error: Error };
+
+export class UploadManager {
+  /** progress, done, failed, conflict, warning: see UploadEvents. */
+  readonly events: TypedEmitter<UploadEvents>;
+  readonly #graph: UploadSource;
+  readonly #store: Store;
+  readonly #tasks: TaskRegistry | undefined;
+  readonly #logger: Logger;
+  readonly #worker: UploadWorker;
+  readonly #concurrency: number;
+  readonly #writeBackDelayMs: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #maxAttempts: number;
+  readonly #parentWaitMs: number;
+  readonly #now: () => number;
+  readonly #items = new Map<string, UploadTask>();
+  /** Local ids of new files that got their server id, for callers still holding the old one. */
+  readonly #aliases = new Map<string, string>();
+  readonly #high: UploadTask[] = [];
+  readonly #low: UploadTask[] = [];
+  readonly #idleWaiters: Array<() => void> = [];
+  #running = 0;
+  #transferSeq = 0;
+  #stopping = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: UploadManagerOptions) {
+    this.#graph = options.graph;
+    this.#store = options.store;
+    this.#tasks = options.tasks;
+    this.#logger = options.logger;
+    this.#concurrency = positive(options.concurrency ?? 2, 'concurrency');
+    this.#writeBackDelayMs = nonNegative(options.writeBackDelayMs ?? 1000, 'writeBackDelayMs');
+    this.#retryBaseMs = positive(options.retryBaseMs ?? 5000, 'retryBaseMs');
+    this.#retryMaxMs = Math.max(this.#retryBaseMs, positive(options.retryMaxMs ?? 300_000, 'retryMaxMs'));
+    this.#maxAttempts = positive(options.maxAttempts ?? 8, 'maxAttempts');
+    this.#parentWaitMs = positive(options.parentWaitMs ?? 2000, 'parentWaitMs');
+    this.#now = options.now ?? Date.now;
+    const fragmentBytes = options.fragmentBytes ?? DEFAULT_FRAGMENT;
+    if (!Number.isSafeInteger(fragmentBytes) || fragmentBytes <= 0 || fragmentBytes % FRAGMENT_UNIT !== 0 || fragmentBytes > MAX_FRAGMENT) {
+      throw new RangeError(`fragmentBytes must be a positive multiple of ${FRAGMENT_UNIT} below 60 MiB, got ${fragmentBytes}`);
+    }
+    if (options.hostName.trim().length === 0) throw new RangeError('hostName must not be empty');
+    this.events = new TypedEmitter<UploadEvents>((error, event) => this.#logger.error({ err: error, event }, `an upload "${event}" listener failed`));
+    this.#worker = new UploadWorker({
+      graph: options.graph,
+      store: options.store,
+      cachePath: options.cachePath,
+      toRecord: options.toRecord,
+      contentInvalidator: options.contentInvalidator,
+      events: this.events,
+      logger: options.logger,
+      fragmentBytes,
+      hostName: options.hostName,
+      now: this.#now,
+    });
+  }
+
+  /**
+   * Picks up what a previous run left: entries caught mid-upload (even by kill -9) go back to
+   * pending, and every pending write or create is queued at low priority, due now. Returns how many
+   * items were queued.
+   */
+  start(): number {
+    this.#checkOpen();
+    const requeued = this.#store.journal.requeueInterrupted();
+    const ids = new Set<string>();
+    for (const entry of this.#store.journal.list({ states: ['pending'] })) {
+      if (entry.kind === 'write' || entry.kind === 'create') ids.add(entry.itemId);
+    }
+    for (const id of ids) {
+      const task = this.#taskFor(id, 'low');
+      if (!task.run && task.phase !== 'ready') this.#arm(task, 0, 'waiting');
+    }
+    this.#logger.info({ queued: ids.size, requeued }, 'upload manager started');
+    return ids.size;
+  }
+
+  /**
+   * Uploads the item after the write-back delay (a closed, flushed or fsynced file). A running
+   * upload of it stops and starts again later. A failed one is tried again. After finish() the
+   * journal keeps the entry for the next start.
+   */
+  schedule(itemId: string, options: { priority: UploadPriority }): void {
+    if (this.#stopping) {
+      this.#logger.debug({ itemId }, 'upload not scheduled: shutting down; the journal keeps it for the next start');
+      return;
+    }
+    const task = this.#taskFor(this.#resolve(itemId), options.priority);
+    if (options.priority === 'high') task.priority = 'high';
+    if (task.phase === 'failed') {
+      task.failures = 0;
+      for (const entry of uploadEntries(this.#store, task.itemId)) {
+        if (entry.state === 'failed') this.#store.journal.markPending(entry.seq);
+      }
+    }
+    if (task.run) this.#supersede(task);
+    else this.#arm(task, this.#writeBackDelayMs, 'waiting');
+  }
+
+  /** The file changed (again): a running upload stops; a waiting one waits the full delay again. */
+  touch(itemId: string): void {
+    const task = this.#items.get(this.#resolve(itemId));
+    if (!task) return;
+    if (task.run) this.#supersede(task);
+    else if (task.phase === 'waiting' || task.phase === 'ready') {
+      if (!this.#stopping) this.#arm(task, this.#writeBackDelayMs, 'waiting');
+    }
+    // A task backing off (offline, retrying) keeps its later due time: writes must not hurry a retry.
+  }
+
+  /** The item is gone locally: its upload stops and is forgotten (its session cancelled). */
+  async cancel(itemId: string): Promise<void> {
+    const task = this.#items.get(this.#resolve(itemId));
+    if (!task) return;
+    this.#forget(task);
+    if (task.run) {
+      task.run.controller.abort(new UploadStoppedError(task.itemId, 'cancelled'));
+      await task.run.done;
+    }
+    this.#checkIdle();
+  }
+
+  /** True while an upload of the item waits, runs or retries. */
+  isActive(itemId: string): boolean {
+    const task = this.#items.get(this.#resolve(itemId));
+    return task !== undefined && task.phase !== 'failed';
+  }
+
+  /** Connectivity is back: uploads waiting out a backoff try now. */
+  retryNow(): void {
+    if (this.#stopping) return;
+    for (const task of this.#items.values()) {
+      if (task.phase === 'offline' || task.phase === 'retrying') this.#arm(task, 0, task.phase);
+    }
+  }
+
+  /** Uploads waiting, running, retrying or failed, as the UI and `onemount status` show them. */
+  snapshot(): TransferItem[] {
+    const now = this.#now();
+    const rows: TransferItem[] = [];
+    for (const task of this.#items.values()) {
+      const path = task.path ?? this.#store.items.pathOf(task.itemId) ?? '/';
+      const total = task.total || (this.#store.items.get(task.itemId)?.size ?? 0);
+      const row: TransferItem = {
+        id: task.transferId,
+        itemId: task.itemId,
+        path,
+        direction: 'upload',
+        state: 'queued',
+        bytes: Math.min(task.bytes, total),
+        total,
+        updatedAt: now,
+        ...(task.startedAt === undefined ? {} : { startedAt: task.startedAt }),
+        ...(task.lastError ? { error: errorInfo(task.lastError) } : {}),
+      };
+      if (task.phase === 'active') row.state = 'active';
+      else if (task.phase === 'failed') row.state = 'failed';
+      else if (task.phase === 'offline') row.state = 'waiting-for-network';
+      else if (task.phase === 'retrying') row.state = 'retrying';
+      if (task.retryAt !== undefined && (task.phase === 'retrying' || task.phase === 'offline')) row.retryAt = task.retryAt;
+      if (row.state === 'retrying' && row.retryAt === undefined) row.retryAt = now;
+      if (row.state === 'failed' && !row.error) row.error = { code: 'UPLOAD_FAILED', message: 'the upload failed' };
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  /** Resolves when nothing is waiting, running or retrying (failed uploads do not count). */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#idleWaiters.push(resolve);
+      this.#checkIdle();
+    });
+  }
+
+  /**
+   * Shutdown: starts nothing new, lets running uploads continue until `deadlineMs`, then stops the
+   * rest (their sessions and offsets are persisted; the journal keeps them pending).
+   */
+  async finish(deadlineMs: number): Promise<FinishResult> {
+    this.#stopping = true;
+    for (const task of this.#items.values()) {
+      clearTimeout(task.timer);
+      task.timer = undefined;
+    }
+    this.#high.length = 0;
+    this.#low.length = 0;
+    const runs = [...this.#items.values()].map((task) => task.run).filter((run): run is RunningUpload => run !== undefined);
+    const pending = new Set(runs);
+    for (const run of runs) void run.done.then(() => pending.delete(run));
+    if (runs.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(runs.map((run) => run.done)),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadlineMs));
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const left = runs.filter((run) => pending.has(run));
+    for (const task of this.#items.values()) {
+      if (task.run && left.includes(task.run)) task.run.controller.abort(new UploadStoppedError(task.itemId, 'shutdown'));
+    }
+    await Promise.all(left.map((run) => run.done));
+    if (left.length > 0) this.#logger.info({ interrupted: left.length }, 'uploads stopped for shutdown; they resume on the next start');
+    this.#checkIdle();
+    return { completed: runs.length - left.length, interrupted: left.length };
+  }
+
+  /** finish(0), then refuses start(). Safe to call twice. */
+  close(): Promise<void> {
+    this.#closing ??= this.finish(0).then(() => {
+      for (const waiter of this.#idleWaiters.splice(0)) waiter();
+    });
+    return this.#closing;
+  }
+
+  // ── scheduling ────────────────────────────────────────────────────────────
+
+  #taskFor(itemId: string, priority: UploadPriority): UploadTask {
+    let task = this.#items.get(itemId);
+    if (!task) {
+      task = new UploadTask(itemId, priority, `upload:${itemId}:${++this.#transferSeq}`);
+      this.#items.set(itemId, task);
+    }
+    return task;
+  }
+
+  #resolve(itemId: string): string {
+    return this.#aliases.get(itemId) ?? itemId;
+  }
+
+  /** Makes the task due in `delayMs`, in `phase` until then. */
+  #arm(task: UploadTask, delayMs: number, phase: 'waiting' | 'retrying' | 'offline'): void {
+    clearTimeout(task.timer);
+    this.#unqueue(task);
+    task.phase = phase;
+    task.retryAt = phase === 'waiting' ? undefined : this.#now() + delayMs;
+    if (this.#stopping) return;
+    task.timer = setTimeout(() => {
+      task.timer = undefined;
+      if (this.#items.get(task.itemId) !== task || this.#stopping || task.run) return;
+      task.phase = 'ready';
+      (task.priority === 'high' ? this.#high : this.#low).push(task);
+      this.#pump();
+    }, delayMs);
+  }
+
+  #unqueue(task: UploadTask): void {
+    for (const queue of [this.#high, this.#low]) {
+      const at = queue.indexOf(task);
+      if (at >= 0) queue.splice(at, 1);
+    }
+  }
+
+  #forget(task: UploadTask): void {
+    clearTimeout(task.timer);
+    task.timer = undefined;
+    this.#unqueue(task);
+    if (this.#items.get(task.itemId) === task) this.#items.delete(task.itemId);
+  }
+
+  #pump(): void {
+    while (!this.#stopping && this.#running < this.#concurrency) {
+      const task = this.#high.shift() ?? this.#low.shift();
+      if (!task) break;
+      this.#launch(task);
+    }
+  }
+
+  #supersede(task: UploadTask): void {
+    const run = task.run!;
+    run.again = true;
+    if (!run.controller.signal.aborted) {
+      this.#logger.debug({ itemId: task.itemId }, 'the file changed during its upload; stopping it to upload again');
+      run.controller.abort(new UploadStoppedError(task.itemId, 'superseded'));
+    }
+  }
+
+  // ── running ───────────────────────────────────────────────────────────────
+
+  #launch(task: UploadTask): void {
+    const run: RunningUpload = { controller: new AbortController(), done: Promise.resolve(), sessionUrl: undefined, again: false };
+    task.run = run;
+    task.phase = 'active';
+    task.retryAt = undefined;
+    task.startedAt ??= this.#now();
+    this.#running++;
+    const itemId = task.itemId;
+    const job = (signal: AbortSignal): UploadJob => ({
+      itemId,
+      signal,
+      progress: (path, bytes, total) => {
+        task.path = path;
+        task.bytes = bytes;
+        task.total = total;
+        this.events.emit('progress', { itemId: task.itemId, path, bytes, total, direction: 'upload' });
+      },
+      session: (url) => {
+        run.sessionUrl = url;
+      },
+      idChanged: (newId) => this.#rekey(task, newId),
+    });
+    run.done = this.#attempt(run, itemId, job).then((settled) => this.#settle(task, run, settled));
+  }
+
+  async #attempt(run: RunningUpload, itemId: string, job: (signal: AbortSignal) => UploadJob): Promise<Settled> {
+    try {
+      let outcome: UploadOutcome = { kind: 'nothing', why: 'not run' };
+      await this.#asTask(`upload:${itemId}`, run.controller.signal, async (signal) => {
+        outcome = await this.#worker.run(job(signal));
+      });
+      return { ok: true, outcome };
+    } catch (error) {
+      return { ok: false, error: toError(error) };
+    }
+  }
+
+  #rekey(task: UploadTask, newId: string): void {
+    const oldId = task.itemId;
+    if (oldId === newId) return;
+    this.#aliases.set(oldId, newId);
+    if (this.#items.get(oldId) === task) this.#items.delete(oldId);
+    task.itemId = newId;
+    if (!this.#items.has(newId)) this.#items.set(newId, task);
+  }
+
+  async #settle(task: UploadTask, run: RunningUpload, settled: Settled): Promise<void> {
+    this.#running--;
+    task.run = undefined;
+    const current = this.#items.get(task.itemId) === task;
+    try {
+      if (settled.ok) {
+        task.failures = 0;
+        task.offlineFailures = 0;
+        task.lastError = undefined;
+        if (current && run.again && !this.#stopping) this.#arm(task, this.#writeBackDelayMs, 'waiting');
+        else this.#forget(task);
+        return;
+      }
+      await this.#handleFailure(task, run, settled.error, current);
+    } catch (error) {
+      // Bookkeeping itself failed (the store closed under us?): say so, and keep the entry for the next start.
+      this.#logger.error({ err: error, itemId: task.itemId }, 'could not record the outcome of an upload');
+      this.#forget(task);
+    } finally {
+      this.#pump();
+      this.#checkIdle();
+    }
+  }
+
+  async #handleFailure(task: UploadTask, run: RunningUpload, error: Error, current: boolean): Promise<void> {
+    const stop = stopReasonOf(error, run.controller.signal);
+    if (stop === 'cancelled' || !current) {
+      await this.#discardSession(task.itemId, run.sessionUrl);
+      this.#forget(task);
+      return;
+    }
+    this.#requeueEntries(task.itemId, stop === undefined ? errorMessage(error) : null);
+    if (stop === 'shutdown') {
+      // The session and its offset stay in the journal; the next start resumes them.
+      this.#forget(task);
+      return;
+    }
+    if (stop === 'superseded') {
+      await this.#discardSession(task.itemId, run.sessionUrl);
+      if (this.#stopping) this.#forget(task);
+      else this.#arm(task, this.#writeBackDelayMs, 'waiting');
+      return;
+    }
+    if (error instanceof ParentNotUploadedError) {
+      this.#logger.debug({ itemId: task.itemId, parentId: error.parentId }, 'waiting for the folder to exist on the server');
+      this.#arm(task, this.#parentWaitMs, 'waiting');
+      return;
+    }
+    task.lastError = error;
+    const kind = failureKind(error);
+    if (kind === 'offline') {
+      task.offlineFailures++;
+      const delay = this.#backoff(task.offlineFailures);
+      this.#logger.info({ itemId: task.itemId, err: error, retryInMs: delay }, 'upload waits for the network');
+      this.#arm(task, delay, 'offline');
+      return;
+    }
+    task.failures++;
+    if (kind === 'permanent' || task.failures >= this.#maxAttempts) {
+      this.#fail(task, error);
+      return;
+    }
+    const retryAfter = error instanceof GraphApiError ? (error.retryAfterMs ?? 0) : 0;
+    const delay = Math.max(this.#backoff(task.failures), retryAfter);
+    this.#logger.warn({ itemId: task.itemId, err: error, attempt: task.failures, retryInMs: delay }, 'upload failed; retrying later');
+    this.#arm(task, delay, 'retrying');
+    this.events.emit('failed', { itemId: task.itemId, path: this.#pathOf(task), error, willRetry: true, retryAt: task.retryAt! });
+  }
+
+  #fail(task: UploadTask, error: Error): void {
+    const store = this.#store;
+    const code = isOneMountError(error) ? error.code : 'UPLOAD_FAILED';
+    const message = errorMessage(error);
+    store.transaction(() => {
+      for (const entry of uploadEntries(store, task.itemId)) store.journal.markFailed(entry.seq, message);
+      if (store.items.get(task.itemId)) store.content.setError(task.itemId, code, message);
+    });
+    clearTimeout(task.timer);
+    task.timer = undefined;
+    this.#unqueue(task);
+    task.phase = 'failed';
+    task.retryAt = undefined;
+    this.#logger.error({ itemId: task.itemId, err: error, attempts: task.failures }, 'upload failed for good');
+    this.events.emit('failed', { itemId: task.itemId, path: this.#pathOf(task), error, willRetry: false });
+  }
+
+  /** Back to pending: the attempt is over but the edit still waits for upload. */
+  #requeueEntries(itemId: string, error: string | null): void {
+    for (const entry of uploadEntries(this.#store, itemId)) {
+      if (entry.state === 'uploading') this.#store.journal.markPending(entry.seq, error);
+    }
+  }
+
+  /** Cancels a session whose bytes must not be committed (the file changed, or the item is gone). */
+  async #discardSession(itemId: string, url: string | undefined): Promise<void> {
+    if (!url) return;
+    for (const entry of this.#store.journal.list({ itemId })) {
+      if (entry.sessionUrl === url) this.#store.journal.clearSession(entry.seq);
+    }
+    try {
+      await this.#graph.cancelUploadSession(url);
+    } catch (error) {
+      this.#logger.info({ err: error, itemId }, 'could not cancel an upload session; it expires by itself');
+    }
+  }
+
+  #backoff(failures: number): number {
+    return Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.max(0, failures - 1));
+  }
+
+  #pathOf(task: UploadTask): string {
+    return task.path ?? this.#store.items.pathOf(task.itemId) ?? '/';
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0) return;
+    for (const task of this.#items.values()) {
+      if (task.phase !== 'failed' && !(this.#stopping && !task.run)) return;
+    }
+    for (const waiter of this.#idleWaiters.splice(0)) waiter();
+  }
+
+  /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
+  async #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    if (!this.#tasks) return work(signal);
+    let failure: { error: unknown } | undefined;
+    const handle = this.#tasks.start(
+      name,
+      async (taskSignal) => {
+        try {
+          await work(taskSignal);
+        } catch (error) {
+          // Handled by the manager (retry, fail, conflict); a failed upload is not a failed engine task.
+          failure = { error };
+        }
+      },
+      { signal },
+    );
+    const outcome = await handle.done;
+    if (failure) throw failure.error;
+    if (outcome.status === 'stopped') throw abortReason(handle.signal);
+  }
+
+  #checkOpen(): void {
+    if (this.#closing || this.#stopping) throw new UploadStoppedError('*', 'shutdown');
+  }
+}
+
+/** Why the manager itself stopped the attempt, if it did (a registry shutdown counts as shutdown). */
+function stopReasonOf(error: Error, signal: AbortSignal): UploadStoppedError['reason'] | undefined {
+  const reason: unknown = signal.aborted ? signal.reason : undefined;
+  if (reason instanceof UploadStoppedError) return reason.reason;
+  if (error instanceof UploadStoppedError) return error.reason;
+  if (isAbortError(error)) return 'shutdown';
+  return undefined;
+}
+
+/** offline: wait for the network, never give up. transient: retry with backoff. permanent: fail now. */
+function failureKind(error: Error): 'offline' | 'transient' | 'permanent' {
+  if (error instanceof NetworkError || error instanceof TimeoutError) return 'offline';
+  if (error instanceof GraphApiError) {
+    if (isThrottled(error) || error.status >= 500 || [401, 404, 408, 409, 412, 416, 423].includes(error.status)) return 'transient';
+    return 'permanent';
+  }
+  if (error instanceof GraphProtocolError) return 'transient';
+  if (isOneMountError(error, 'UPLOAD_SESSION_STUCK')) return 'transient';
+  return 'permanent';
+}
+
+function errorInfo(error: Error): { code: string; message: string } {
+  return { code: isOneMountError(error) ? error.code : 'UPLOAD_FAILED', message: errorMessage(error) || 'the upload failed' };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  return value;
+}

@@ -1,0 +1,675 @@
+/**
+ * One upload of one item's local content, start to finish: the conditional check against the
+ * version the edit started from, the bytes (one PUT up to 4 MiB, else a resumable session whose
+ * URL and confirmed offset are persisted after every fragment), conflicts (both versions kept), and
+ * the store commit. The manager decides when and how often this runs; this file decides what one
+ * attempt does.
+ *
+ * Choices worth knowing:
+ * - If-Match carries the eTag of the GET made just before the upload, after its cTag was found equal
+ *   to the edit's base: as safe as the base eTag (the bytes are the base's), without the 412 a
+ *   rename elsewhere would cause. A 412 is checked again by cTag (§15 #13) and retried once without.
+ * - A server version whose hash is one this manager sent (an answer lost to an abort or a kill) is
+ *   our own upload, not a conflict; one whose hash equals the local file needs no upload at all.
+ * - Commits are synchronous store transactions after the last await, so a write that arrives
+ *   during the upload is seen: the uploaded version then becomes the new base, the content stays
+ *   dirty, and the manager uploads again.
+ */
+import { constants as fsConstants, renameSync } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { throwIfAborted } from '../base/abort.ts';
+import { errorMessage } from '../base/errors.ts';
+import { ensurePrivateDir } from '../base/files.ts';
+import type { Logger } from '../base/logger.ts';
+import { RangeSet } from '../base/range-set.ts';
+import type { TypedEmitter } from '../base/typed-emitter.ts';
+import type { ConflictBehavior, FragmentResult, UploadTarget } from '../graph/client.ts';
+import type { DriveItem } from '../graph/drive-item.ts';
+import { GraphApiError, isNameConflict, isNotFound, isPreconditionFailed, isThrottled } from '../graph/errors.ts';
+import { sameQuickXorHash } from '../graph/quickxor.ts';
+import { nextExpectedOffset, SIMPLE_UPLOAD_LIMIT } from '../graph/upload-limits.ts';
+import { isLocalId } from '../store/local-id.ts';
+import type { Store } from '../store/store.ts';
+import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
+import { conflictCopyName } from '../../src-shared/model/names.ts';
+import { cacheFileLength } from './cache-files.ts';
+import { remoteContentChanged, versionOf, type BaseVersion } from './remote-version.ts';
+import {
+  LocalContentMissingError,
+  NotAFileError,
+  ParentNotUploadedError,
+  UploadHashMismatchError,
+  UploadSessionStuckError,
+  UploadStoppedError,
+} from './upload-errors.ts';
+import { UploadHasher } from './upload-hasher.ts';
+import type { ContentInvalidator, UploadEvents, UploadSource } from './upload-types.ts';
+
+/** Fragments in a row that do not move the session forward before it counts as stuck. */
+const MAX_STALLS = 3;
+/** Hashes of sent versions remembered per item (to recognise our own upload after a lost answer). */
+const SENT_HASHES_KEPT = 4;
+
+export interface UploadWorkerOptions {
+  graph: UploadSource;
+  store: Store;
+  cachePath: (itemId: string) => string;
+  toRecord: (item: DriveItem) => ItemRecord;
+  contentInvalidator: ContentInvalidator | undefined;
+  events: TypedEmitter<UploadEvents>;
+  logger: Logger;
+  fragmentBytes: number;
+  hostName: string;
+  now: () => number;
+}
+
+/** The manager's side of one attempt. */
+export interface UploadJob {
+  readonly itemId: string;
+  /** Fires with an UploadStoppedError when the manager stops the attempt. */
+  readonly signal: AbortSignal;
+  /** Confirmed bytes, for progress. */
+  progress(path: string, bytes: number, total: number): void;
+  /** The session in use (undefined: none), so the manager can cancel it after the entry is gone. */
+  session(url: string | undefined): void;
+  /** The item now has the server's id (a new file's first upload). */
+  idChanged(newId: string): void;
+}
+
+export type UploadOutcome =
+  | { kind: 'uploaded'; itemId: string }
+  | { kind: 'conflict'; itemId: string }
+  | { kind: 'nothing'; why: string };
+
+interface LocalEdit {
+  readonly item: StoredItem;
+  entry: JournalEntry;
+  base: BaseVersion;
+  readonly path: string;
+  readonly file: string;
+  readonly size: number;
+  readonly hasher: UploadHasher;
+  readonly job: UploadJob;
+  sessionExpiresMs: number | null;
+  /** A request carrying the last byte was sent: the server may hold this version even if no answer came. */
+  sentFinal: boolean;
+}
+
+interface SendPlan {
+  target: UploadTarget;
+  conflictBehavior: ConflictBehavior;
+  ifMatch?: string | undefined;
+  /** Continue the entry's persisted session if the server still has it. */
+  resume: boolean;
+}
+
+interface Relocation {
+  reason: ConflictReason;
+  /** The store folder the item belongs in now. */
+  parentId: string;
+}
+
+export class UploadWorker {
+  readonly #o: UploadWorkerOptions;
+  readonly #sent = new Map<string, string[]>();
+  /** Conflict copies uploaded by an attempt that a new write then stopped: the next one replaces them. */
+  readonly #copies = new Map<string, string>();
+
+  constructor(options: UploadWorkerOptions) {
+    this.#o = options;
+  }
+
+  async run(job: UploadJob): Promise<UploadOutcome> {
+    const { store } = this.#o;
+    const item = store.items.get(job.itemId);
+    const entries = uploadEntries(store, job.itemId);
+    if (!item) {
+      store.transaction(() => entries.forEach((entry) => store.journal.remove(entry.seq)));
+      return { kind: 'nothing', why: 'the item is gone locally' };
+    }
+    const first = entries[0];
+    if (first === undefined) return { kind: 'nothing', why: 'no write waits for upload' };
+    if (item.kind !== 'file') throw new NotAFileError(item.id, item.kind);
+    const content = store.content.get(item.id);
+    if (content?.status !== 'dirty') {
+      this.#o.logger.warn({ itemId: item.id, status: content?.status ?? 'none' }, 'a journaled write without local changes; nothing to upload');
+      store.transaction(() => finishEntries(store, item.id));
+      return { kind: 'nothing', why: 'the content has no local changes' };
+    }
+    const entry = store.journal.markUploading(first.seq);
+    const file = this.#o.cachePath(item.id);
+    const length = await cacheFileLength(file);
+    if (length === undefined || length < item.size) throw new LocalContentMissingError(item.id, file, item.size, length);
+    const edit: LocalEdit = {
+      item,
+      entry,
+      base: { etag: content.etag ?? entry.baseEtag, ctag: content.ctag, quickXorHash: item.quickXorHash },
+      path: store.items.pathOf(item.id) ?? `/${item.name}`,
+      file,
+      size: item.size,
+      hasher: new UploadHasher(file, item.size),
+      job,
+      sessionExpiresMs: entry.sessionExpiresMs,
+      sentFinal: false,
+    };
+    job.session(entry.sessionUrl ?? undefined);
+    try {
+      return isLocalId(item.id) ? await this.#uploadNew(edit) : await this.#uploadExisting(edit);
+    } finally {
+      const digest = edit.sentFinal ? edit.hasher.digestIfComplete() : undefined;
+      if (digest !== undefined) this.#rememberSent(item.id, digest);
+    }
+  }
+
+  // ── the three cases ───────────────────────────────────────────────────────
+
+  async #uploadExisting(edit: LocalEdit): Promise<UploadOutcome> {
+    const itemId = edit.item.id;
+    const remote = await this.#remoteOrGone(edit);
+    if (!remote) return this.#reuploadDeleted(edit);
+    const verdict = await this.#compare(edit, remote);
+    if (verdict !== 'upload') return verdict === 'conflict' ? this.#keepBoth(edit, remote) : this.#commit(edit, remote);
+    let answer: DriveItem;
+    try {
+      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', ifMatch: remote.eTag, resume: true });
+    } catch (error) {
+      if (edit.job.signal.aborted || !isPreconditionFailed(error)) throw error;
+      const again = await this.#remoteOrGone(edit);
+      if (!again) return this.#reuploadDeleted(edit);
+      const second = await this.#compare(edit, again);
+      if (second === 'conflict') return this.#keepBoth(edit, again);
+      if (second === 'same-content') return this.#commit(edit, again);
+      // The bytes are still the base's: the eTag moved for metadata only (media extraction, §15 #13).
+      this.#o.logger.info({ itemId, path: edit.path }, 'If-Match failed but the content is unchanged; uploading without it');
+      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', resume: false });
+    }
+    return this.#commit(edit, answer);
+  }
+
+  async #uploadNew(edit: LocalEdit): Promise<UploadOutcome> {
+    const parentId = this.#serverParent(edit);
+    const name = edit.item.name;
+    let answer: DriveItem;
+    try {
+      answer = await this.#send(edit, { target: { parentId, name }, conflictBehavior: 'fail', resume: true });
+    } catch (error) {
+      if (edit.job.signal.aborted) throw error;
+      if (isNameConflict(error)) {
+        const mine = await this.#ownFileAt(edit, parentId, name);
+        if (mine) return this.#commit(edit, mine);
+        const copy = await this.#send(edit, {
+          target: { parentId, name: this.#copyName(name) },
+          conflictBehavior: 'rename',
+          resume: false,
+        });
+        return this.#commit(edit, copy, { reason: 'name-clash', parentId: edit.item.parentId! });
+      }
+      if (isNotFound(error)) return this.#rescueToRoot(edit);
+      throw error;
+    }
+    return this.#commit(edit, answer);
+  }
+
+  /** The server lost the file while it was edited here: the edit is uploaded again as a new file. */
+  async #reuploadDeleted(edit: LocalEdit): Promise<UploadOutcome> {
+    const parentId = this.#serverParent(edit);
+    this.#o.logger.warn({ itemId: edit.item.id, path: edit.path }, 'the file was deleted on the server while edited here; uploading the edit again');
+    try {
+      const answer = await this.#send(edit, { target: { parentId, name: edit.item.name }, conflictBehavior: 'rename', resume: false });
+      return await this.#commit(edit, answer, { reason: 'remote-deleted', parentId: edit.item.parentId! });
+    } catch (error) {
+      if (edit.job.signal.aborted || !isNotFound(error)) throw error;
+      return this.#rescueToRoot(edit);
+    }
+  }
+
+  /** The file's folder is gone on the server too: the edit goes to the drive root. */
+  async #rescueToRoot(edit: LocalEdit): Promise<UploadOutcome> {
+    const root = this.#o.store.items.getRoot();
+    if (!root) throw new NotAFileError(edit.item.id, 'item without a drive root in the store');
+    this.#o.logger.warn({ itemId: edit.item.id, path: edit.path }, 'the folder of the file is gone on the server; uploading it to the drive root');
+    const answer = await this.#send(edit, { target: { parentId: 'root', name: edit.item.name }, conflictBehavior: 'rename', resume: false });
+    return this.#commit(edit, answer, { reason: 'remote-deleted', parentId: root.id });
+  }
+
+  /** Both sides changed the file: the local bytes become a conflict copy, the original the server's version. */
+  async #keepBoth(edit: LocalEdit, remote: DriveItem): Promise<UploadOutcome> {
+    const { store, logger } = this.#o;
+    const itemId = edit.item.id;
+    logger.warn({ itemId, path: edit.path, base: edit.base, remote: versionOf(remote) }, 'the file changed on the server and here; keeping both');
+    const parentId = remote.parentReference?.id ?? this.#serverParent(edit);
+    let copy: DriveItem | undefined;
+    const earlier = this.#copies.get(itemId);
+    if (earlier !== undefined) {
+      try {
+        copy = await this.#send(edit, { target: { itemId: earlier }, conflictBehavior: 'replace', resume: false });
+      } catch (error) {
+        if (edit.job.signal.aborted || !isNotFound(error)) throw error;
+      }
+    }
+    const wantedName = this.#copyName(edit.item.name);
+    copy ??= await this.#send(edit, { target: { parentId, name: wantedName }, conflictBehavior: 'rename', resume: false });
+    // `rename` may have picked another free name: the answer says which.
+    const copyName = copy.name ?? wantedName;
+    const mismatch = await this.#check(edit, copy);
+    const copyCache = await this.#copyCacheFile(edit, copy.id);
+    if (this.#stoppedBeforeCommit(edit)) {
+      this.#copies.set(itemId, copy.id);
+      if (copyCache) await rm(copyCache, { force: true });
+      throw edit.job.signal.reason;
+    }
+    this.#copies.delete(itemId);
+    let copyStored = false;
+    store.transaction(() => {
+      try {
+        store.transaction(() => {
+          const record = this.#o.toRecord(copy);
+          store.items.upsert({ ...record, parentId: edit.item.parentId, name: copyName });
+          if (copyCache && !mismatch) store.content.setContent(copy.id, completeContent(copy, edit.size));
+        });
+        copyStored = true;
+      } catch (error) {
+        logger.warn({ err: error, itemId: copy.id, name: copy.name }, 'could not add the conflict copy to the store; delta will bring it');
+      }
+      store.items.update(itemId, serverFields(this.#o.toRecord(remote)));
+      store.content.setContent(itemId, { status: 'none', etag: remote.eTag ?? null, ctag: remote.cTag ?? null, ranges: new RangeSet() });
+      store.content.clearError(itemId);
+      finishEntries(store, itemId);
+      store.conflicts.add({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
+    });
+    if (copyCache && !copyStored) await rm(copyCache, { force: true });
+    edit.job.session(undefined);
+    await this.#dropLocalContent(itemId, edit.file);
+    this.#o.events.emit('conflict', { itemId, path: edit.path, localCopyName: copyName, reason: 'both-modified', localCopyId: copy.id });
+    return { kind: 'conflict', itemId };
+  }
+
+  // ── comparing versions ────────────────────────────────────────────────────
+
+  /**
+   * 'upload': the server holds the base (or our own upload): go ahead. 'same-content': it already
+   * holds these exact bytes. 'conflict': someone else changed it.
+   */
+  async #compare(edit: LocalEdit, remote: DriveItem): Promise<'upload' | 'same-content' | 'conflict'> {
+    if (!remoteContentChanged(edit.base, remote)) return 'upload';
+    const remoteHash = remote.file?.hashes?.quickXorHash;
+    if (!remoteHash) return 'conflict';
+    if (remote.size === edit.size && sameQuickXorHash(await edit.hasher.digest(edit.job.signal), remoteHash)) return 'same-content';
+    if (this.#sent.get(edit.item.id)?.some((sent) => sameQuickXorHash(sent, remoteHash))) {
+      this.#o.logger.info({ itemId: edit.item.id }, 'the server holds a version this engine uploaded (its answer was lost); it is the new base');
+      edit.base = versionOf(remote);
+      return 'upload';
+    }
+    return 'conflict';
+  }
+
+  async #remoteOrGone(edit: LocalEdit): Promise<DriveItem | undefined> {
+    try {
+      return await this.#o.graph.getItem(edit.item.id, { signal: edit.job.signal });
+    } catch (error) {
+      if (!edit.job.signal.aborted && isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** After a 409 on a new file: the file under that name may be our own first attempt (its answer lost). */
+  async #ownFileAt(edit: LocalEdit, parentId: string, name: string): Promise<DriveItem | undefined> {
+    const parentPath = this.#o.store.items.pathOf(edit.item.parentId ?? parentId);
+    if (parentPath === undefined) return undefined;
+    let existing: DriveItem;
+    try {
+      existing = await this.#o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
+    } catch (error) {
+      if (!edit.job.signal.aborted && isNotFound(error)) return undefined;
+      throw error;
+    }
+    const hash = existing.file?.hashes?.quickXorHash;
+    if (!hash || existing.size !== edit.size) return undefined;
+    return sameQuickXorHash(hash, await edit.hasher.digest(edit.job.signal)) ? existing : undefined;
+  }
+
+  // ── sending bytes ─────────────────────────────────────────────────────────
+
+  async #send(edit: LocalEdit, plan: SendPlan): Promise<DriveItem> {
+    throwIfAborted(edit.job.signal);
+    if (edit.size > SIMPLE_UPLOAD_LIMIT) return this.#sendSession(edit, plan);
+    // Zero bytes can only go this way (§7.1, §15 #5).
+    if (edit.entry.sessionUrl) await this.#dropSession(edit);
+    const { graph } = this.#o;
+    const body = edit.size === 0 ? Buffer.alloc(0) : edit.hasher.body(0, edit.size);
+    const options = { size: edit.size, signal: edit.job.signal, ...(plan.ifMatch === undefined ? {} : { ifMatch: plan.ifMatch }) };
+    edit.sentFinal = true;
+    const answer =
+      'itemId' in plan.target
+        ? await graph.uploadSmallById(plan.target.itemId, body, options)
+        : await graph.uploadSmall(plan.target.parentId, plan.target.name, body, { ...options, conflictBehavior: plan.conflictBehavior });
+    this.#progress(edit, edit.size);
+    return this.#carryModifiedTime(edit, answer);
+  }
+
+  async #sendSession(edit: LocalEdit, plan: SendPlan): Promise<DriveItem> {
+    const { graph, logger } = this.#o;
+    const signal = edit.job.signal;
+    let url: string | undefined;
+    let offset = 0;
+    const persisted = edit.entry.sessionUrl;
+    if (persisted && plan.resume) {
+      const resumed = await this.#askSession(edit, persisted);
+      if (resumed !== undefined) {
+        url = persisted;
+        offset = resumed;
+        logger.info({ itemId: edit.item.id, offset, total: edit.size, persisted: edit.entry.confirmedOffset }, 'resuming an upload session');
+      }
+    } else if (persisted) {
+      await this.#dropSession(edit);
+    }
+    for (let restarts = 0; ; restarts++) {
+      if (url === undefined) {
+        const session = await graph.createUploadSession(plan.target, {
+          conflictBehavior: plan.conflictBehavior,
+          fileSize: edit.size,
+          fileSystemInfo: { lastModifiedDateTime: wholeSecondsIso(edit.item.mtimeMs) },
+          signal,
+          ...(plan.ifMatch === undefined ? {} : { ifMatch: plan.ifMatch }),
+        });
+        url = session.uploadUrl;
+        offset = 0;
+        const expires = session.expirationDateTime === undefined ? Number.NaN : Date.parse(session.expirationDateTime);
+        edit.sessionExpiresMs = Number.isNaN(expires) ? null : expires;
+        this.#saveSession(edit, url, 0);
+      }
+      try {
+        return await this.#sendFragments(edit, url, offset);
+      } catch (error) {
+        // The session expired (or the server forgot it) mid-way: one fresh start from zero.
+        if (signal.aborted || !isNotFound(error) || restarts >= 1) throw error;
+        logger.warn({ itemId: edit.item.id }, 'the upload session is gone; starting a new one from zero');
+        this.#forgetSession(edit);
+        url = undefined;
+      }
+    }
+  }
+
+  async #sendFragments(edit: LocalEdit, url: string, start: number): Promise<DriveItem> {
+    const { graph, fragmentBytes } = this.#o;
+    const signal = edit.job.signal;
+    const total = edit.size;
+    let offset = start;
+    let stalls = 0;
+    this.#progress(edit, offset);
+    for (;;) {
+      throwIfAborted(signal);
+      await edit.hasher.catchUp(offset, signal);
+      const end = Math.min(offset + fragmentBytes, total);
+      if (end === total) edit.sentFinal = true;
+      let result: FragmentResult;
+      try {
+        result = await graph.uploadFragment(url, offset, end, total, edit.hasher.body(offset, end), signal);
+      } catch (error) {
+        if (signal.aborted || !(error instanceof GraphApiError) || error.status !== 416) throw error;
+        // Overlap or gap: the server's own account of what it holds decides (§15 #4).
+        const status = await graph.getUploadSession(url, signal);
+        const next = nextExpectedOffset(status.nextExpectedRanges);
+        if (next === undefined) throw new UploadSessionStuckError(edit.item.id, 'every byte arrived but no file was created');
+        stalls = next > offset ? 0 : stalls + 1;
+        if (stalls >= MAX_STALLS) throw new UploadSessionStuckError(edit.item.id, `416 at offset ${offset} ${stalls} times`);
+        offset = next;
+        this.#saveSession(edit, url, offset);
+        continue;
+      }
+      if (result.done) return result.item;
+      const next = nextExpectedOffset(result.nextExpectedRanges) ?? end;
+      stalls = next > offset ? 0 : stalls + 1;
+      if (stalls >= MAX_STALLS) throw new UploadSessionStuckError(edit.item.id, `the server keeps expecting offset ${next}`);
+      offset = Math.min(next, total);
+      this.#saveSession(edit, url, offset);
+      this.#progress(edit, offset);
+    }
+  }
+
+  /** Where a persisted session stands: the offset to continue from, or undefined when it is gone. */
+  async #askSession(edit: LocalEdit, url: string): Promise<number | undefined> {
+    try {
+      const status = await this.#o.graph.getUploadSession(url, edit.job.signal);
+      const next = nextExpectedOffset(status.nextExpectedRanges);
+      if (next !== undefined && next <= edit.size) return next;
+      this.#o.logger.info({ itemId: edit.item.id, ranges: status.nextExpectedRanges }, 'the persisted session cannot continue; starting a new one');
+      await this.#dropSession(edit);
+      return undefined;
+    } catch (error) {
+      if (edit.job.signal.aborted) throw error;
+      // 404 expired, 401/403 (B kills sessions after about a day): start afresh. 5xx and network: try later.
+      if (error instanceof GraphApiError && error.status >= 400 && error.status < 500 && !isThrottled(error)) {
+        this.#o.logger.info({ itemId: edit.item.id, status: error.status }, 'the persisted upload session is gone; starting a new one');
+        this.#forgetSession(edit);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  #saveSession(edit: LocalEdit, url: string, offset: number): void {
+    edit.entry = this.#o.store.journal.updateSession(edit.entry.seq, { sessionUrl: url, confirmedOffset: offset, expiresMs: edit.sessionExpiresMs });
+    edit.job.session(url);
+  }
+
+  #forgetSession(edit: LocalEdit): void {
+    edit.entry = this.#o.store.journal.clearSession(edit.entry.seq);
+    edit.job.session(undefined);
+  }
+
+  /** Forgets the persisted session and asks the server to discard it (P may show it as an empty file otherwise). */
+  async #dropSession(edit: LocalEdit): Promise<void> {
+    const url = edit.entry.sessionUrl;
+    if (!url) return;
+    this.#forgetSession(edit);
+    try {
+      await this.#o.graph.cancelUploadSession(url, edit.job.signal);
+    } catch (error) {
+      if (edit.job.signal.aborted) throw error;
+      this.#o.logger.info({ err: error, itemId: edit.item.id }, 'could not cancel an old upload session; it expires by itself');
+    }
+  }
+
+  /** A simple PUT carries no fileSystemInfo (§7.1): the local modification time follows in a PATCH. */
+  async #carryModifiedTime(edit: LocalEdit, answer: DriveItem): Promise<DriveItem> {
+    const wanted = wholeSecondsIso(edit.item.mtimeMs);
+    const has = answer.fileSystemInfo?.lastModifiedDateTime;
+    if (has !== undefined && Date.parse(has) === Date.parse(wanted)) return answer;
+    try {
+      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal });
+    } catch (error) {
+      if (edit.job.signal.aborted) throw error;
+      this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
+      return answer;
+    }
+  }
+
+  // ── committing ────────────────────────────────────────────────────────────
+
+  /**
+   * Records an upload the server accepted: the item gets the server's id, tags, size and hash, the
+   * content is complete at that version, the journal entries are finished. When a write arrived
+   * meanwhile the new version only becomes the base of the next upload.
+   */
+  async #commit(edit: LocalEdit, answer: DriveItem, relocation?: Relocation): Promise<UploadOutcome> {
+    const { store } = this.#o;
+    const previousId = edit.item.id;
+    const mismatch = await this.#check(edit, answer);
+    const oldFile = edit.file;
+    const newFile = this.#o.cachePath(answer.id);
+    if (answer.id !== previousId) await ensurePrivateDir(dirname(newFile));
+    // Synchronous from here on: nothing can slip in between the check and the commit.
+    const reason = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
+    const stopped = reason instanceof UploadStoppedError ? reason.reason : undefined;
+    if (stopped === 'cancelled') {
+      this.#o.logger.warn({ itemId: previousId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
+      throw reason;
+    }
+    const stale = stopped === 'superseded';
+    const record = this.#o.toRecord(answer);
+    store.transaction(() => {
+      if (answer.id !== previousId) store.replaceItemId(previousId, answer.id);
+      const content = store.content.get(answer.id);
+      if (stale) {
+        store.items.update(answer.id, { etag: record.etag ?? null, ctag: record.ctag ?? null });
+        store.content.setContent(answer.id, {
+          status: 'dirty',
+          etag: answer.eTag ?? null,
+          ctag: answer.cTag ?? null,
+          ranges: content?.ranges ?? new RangeSet(),
+        });
+      } else {
+        store.items.update(answer.id, serverFields(record));
+        store.content.setContent(answer.id, mismatch ? emptyContent(answer) : completeContent(answer, edit.size));
+        if (mismatch) store.content.setError(answer.id, mismatch.code, mismatch.message);
+        else store.content.clearError(answer.id);
+        finishEntries(store, answer.id);
+      }
+      if (relocation) {
+        const current = store.items.get(answer.id);
+        if (current && (current.name !== answer.name || current.parentId !== relocation.parentId)) {
+          try {
+            store.transaction(() => store.items.move(answer.id, relocation.parentId, answer.name ?? current.name));
+          } catch (error) {
+            this.#o.logger.warn({ err: error, itemId: answer.id, name: answer.name }, 'could not rename the item locally as on the server; delta will');
+          }
+        }
+        store.conflicts.add({ itemId: answer.id, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
+      }
+    });
+    if (answer.id !== previousId) {
+      edit.job.idChanged(answer.id);
+      try {
+        renameSync(oldFile, newFile);
+      } catch (error) {
+        // The store now says the bytes are here; without them the download manager fetches them again.
+        this.#o.logger.error({ err: error, from: oldFile, to: newFile }, 'could not move the cache file to the item\'s new id');
+        if (!stale) store.content.setContent(answer.id, emptyContent(answer));
+      }
+    }
+    edit.job.session(undefined);
+    if (relocation && answer.name) {
+      this.#o.events.emit('conflict', { itemId: answer.id, path: edit.path, localCopyName: answer.name, reason: relocation.reason, localCopyId: answer.id });
+    }
+    if (stale) throw reason;
+    if (mismatch) {
+      await this.#dropLocalContent(answer.id, newFile);
+      this.#o.events.emit('warning', { itemId: answer.id, path: edit.path, error: mismatch });
+    }
+    this.#o.events.emit('done', {
+      itemId: answer.id,
+      ...(answer.id !== previousId ? { previousId } : {}),
+      path: this.#o.store.items.pathOf(answer.id) ?? edit.path,
+      total: edit.size,
+      verified: !mismatch && answer.file?.hashes?.quickXorHash !== undefined,
+    });
+    return { kind: 'uploaded', itemId: answer.id };
+  }
+
+  /** Compares the server's hash of what it stored with the local bytes; undefined when they match or it has none yet. */
+  async #check(edit: LocalEdit, answer: DriveItem): Promise<UploadHashMismatchError | undefined> {
+    const serverHash = answer.file?.hashes?.quickXorHash;
+    if (!serverHash) {
+      this.#o.logger.debug({ itemId: answer.id }, 'the server sent no quickXorHash yet; the upload is not verified');
+      return undefined;
+    }
+    const localHash = await edit.hasher.digest(edit.job.signal);
+    if (sameQuickXorHash(localHash, serverHash)) return undefined;
+    const error = new UploadHashMismatchError(answer.id, localHash, serverHash, { local: edit.size, server: answer.size });
+    this.#o.logger.error({ itemId: answer.id, path: edit.path, localHash, serverHash, size: edit.size, serverSize: answer.size }, error.message);
+    return error;
+  }
+
+  #stoppedBeforeCommit(edit: LocalEdit): boolean {
+    const reason: unknown = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
+    return reason instanceof UploadStoppedError && reason.reason !== 'shutdown';
+  }
+
+  /** The conflict copy starts with the local bytes, so it needs no download. */
+  async #copyCacheFile(edit: LocalEdit, copyId: string): Promise<string | undefined> {
+    const target = this.#o.cachePath(copyId);
+    try {
+      await ensurePrivateDir(dirname(target));
+      await copyFile(edit.file, target, fsConstants.COPYFILE_FICLONE);
+      return target;
+    } catch (error) {
+      this.#o.logger.warn({ err: error, itemId: copyId }, 'could not copy the local bytes to the conflict copy; it will be downloaded when read');
+      await rm(target, { force: true });
+      return undefined;
+    }
+  }
+
+  async #dropLocalContent(itemId: string, file: string): Promise<void> {
+    try {
+      if (this.#o.contentInvalidator) await this.#o.contentInvalidator.invalidate(itemId);
+      else await rm(file, { force: true });
+    } catch (error) {
+      // The store already says nothing is cached; the next download starts the file afresh.
+      this.#o.logger.error({ err: error, itemId }, 'could not drop the cached bytes of the local version: ' + errorMessage(error));
+    }
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────
+
+  #serverParent(edit: LocalEdit): string {
+    const parentId = edit.item.parentId;
+    if (parentId === null) throw new NotAFileError(edit.item.id, 'drive root');
+    if (isLocalId(parentId)) throw new ParentNotUploadedError(edit.item.id, parentId);
+    return parentId;
+  }
+
+  #copyName(name: string): string {
+    return conflictCopyName(name, new Date(this.#o.now()), this.#o.hostName);
+  }
+
+  #progress(edit: LocalEdit, bytes: number): void {
+    edit.job.progress(edit.path, Math.min(bytes, edit.size), edit.size);
+  }
+
+  #rememberSent(itemId: string, digest: string): void {
+    const list = this.#sent.get(itemId) ?? [];
+    if (!list.includes(digest)) list.push(digest);
+    if (list.length > SENT_HASHES_KEPT) list.shift();
+    this.#sent.set(itemId, list);
+  }
+}
+
+/** The unfinished write/create entries of an item, oldest first (the first one holds the session). */
+export function uploadEntries(store: Store, itemId: string): JournalEntry[] {
+  return store.journal.list({ itemId }).filter((entry) => (entry.kind === 'write' || entry.kind === 'create') && entry.state !== 'done');
+}
+
+function finishEntries(store: Store, itemId: string): void {
+  for (const entry of uploadEntries(store, itemId)) {
+    store.journal.markDone(entry.seq);
+    store.journal.remove(entry.seq);
+  }
+}
+
+function serverFields(record: ItemRecord): Parameters<Store['items']['update']>[1] {
+  return {
+    size: record.size,
+    etag: record.etag ?? null,
+    ctag: record.ctag ?? null,
+    quickXorHash: record.quickXorHash ?? null,
+    mtimeMs: record.mtimeMs,
+    ctimeMs: record.ctimeMs,
+  };
+}
+
+function completeContent(answer: DriveItem, size: number): { status: 'complete'; etag: string | null; ctag: string | null; ranges: RangeSet } {
+  const ranges = new RangeSet();
+  if (size > 0) ranges.add(0, size);
+  return { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges };
+}
+
+function emptyContent(answer: DriveItem): { status: 'none'; etag: string | null; ctag: string | null; ranges: RangeSet } {
+  return { status: 'none', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: new RangeSet() };
+}
+
+/** OneDrive keeps whole seconds of fileSystemInfo times (§15 #11). */
+function wholeSecondsIso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
