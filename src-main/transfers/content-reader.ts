@@ -1,0 +1,78 @@
+import { anySignal, isAbortError } from '../base/abort.ts';
+import type { Logger } from '../base/logger.ts';
+import type { ByteRange } from '../base/range-set.ts';
+import { DownloadCancelledError } from './download-errors.ts';
+import { ReadAheadWindow } from './read-ahead.ts';
+import type { DownloadItem, DownloadPriority } from './download-types.ts';
+
+/** An open file's view of the download manager: wait for bytes, with read-ahead for sequential reads. */
+export interface ContentReader {
+  /**
+   * Resolves when [offset, offset + length) of the file (clipped to its size) is in the cache
+   * file. Rejects with a typed error (network, version changed, cancelled …) or the signal's reason.
+   */
+  waitFor(offset: number, length: number, signal?: AbortSignal): Promise<void>;
+  /** Idempotent. The last reader of a file to close cancels that file's read and read-ahead downloads. */
+  close(): void;
+}
+
+/** What a reader needs from the manager (kept narrow so the reader stays a small idea). */
+export interface ReaderHost {
+  /** Fetches [start, end) on behalf of the file's readers (their downloads end when the last one closes). */
+  fetch(item: DownloadItem, start: number, end: number, priority: DownloadPriority, signal: AbortSignal): Promise<void>;
+  /** Registers background work the manager's close() must wait for. */
+  track(work: Promise<void>): void;
+  /** Called once, when this reader closes. */
+  readerClosed(): void;
+}
+
+export class ManagedContentReader implements ContentReader {
+  readonly #item: DownloadItem;
+  readonly #host: ReaderHost;
+  readonly #logger: Logger;
+  readonly #window: ReadAheadWindow;
+  readonly #closed = new AbortController();
+
+  constructor(item: DownloadItem, host: ReaderHost, window: ReadAheadWindow, logger: Logger) {
+    this.#item = item;
+    this.#host = host;
+    this.#window = window;
+    this.#logger = logger;
+  }
+
+  async waitFor(offset: number, length: number, signal?: AbortSignal): Promise<void> {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new RangeError(`bad read ${offset}+${length}`);
+    }
+    this.#closed.signal.throwIfAborted();
+    const end = Math.min(offset + length, this.#item.size);
+    if (offset >= end) return;
+    const ahead = this.#window.onRead(offset, end, this.#item.size);
+    const linked = anySignal(signal, this.#closed.signal);
+    try {
+      const read = this.#host.fetch(this.#item, offset, end, 'read', linked.signal);
+      if (ahead) this.#readAhead(ahead);
+      await read;
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  close(): void {
+    if (this.#closed.signal.aborted) return;
+    this.#closed.abort(new DownloadCancelledError(this.#item.id, 'the reader was closed'));
+    this.#host.readerClosed();
+  }
+
+  #readAhead(range: ByteRange): void {
+    const work = this.#host.fetch(this.#item, range.start, range.end, 'readahead', this.#closed.signal).catch((error: unknown) => {
+      this.#window.forget(range);
+      // A read-ahead is a guess: its failure is logged and reported through the manager's
+      // `failed` event by the chunk that failed; a later read asks again.
+      if (!this.#closed.signal.aborted && !isAbortError(error)) {
+        this.#logger.debug({ err: error, itemId: this.#item.id, range }, 'read-ahead did not complete');
+      }
+    });
+    this.#host.track(work);
+  }
+}

@@ -1,0 +1,907 @@
+/**
+ * The download manager: fills one sparse cache file per item with the byte ranges callers need,
+ * and records them in the store's range map.
+ *
+ * - Work is cut into aligned chunks; one job per (item, chunk) fetches the chunk's missing bytes,
+ *   so concurrent callers needing the same chunk share one request.
+ * - Jobs run in one p-queue: a blocked read before read-ahead before hydration. A caller waits only
+ *   until its own bytes have landed, not for the rest of the chunk.
+ * - A job is held by its callers (a call, a hydration, or the readers of a file as a group); when
+ *   the last holder gives up, a queued job leaves the queue and a running one is aborted.
+ * - A file that becomes complete is checked against the server's quickXorHash off the hot path.
+ *
+ * Bookkeeping (maps, range sets, holders) is changed only in synchronous stretches on the event
+ * loop, so it needs no lock; the awaits are I/O, and every one honours an AbortSignal.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { addAbortSignal, type Readable } from 'node:stream';
+import PQueue from 'p-queue';
+import { abortReason, anySignal, isAbortError, linkedController, raceWithSignal, throwIfAborted } from '../base/abort.ts';
+import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
+import type { Logger } from '../base/logger.ts';
+import { RangeSet } from '../base/range-set.ts';
+import { TypedEmitter } from '../base/typed-emitter.ts';
+import type { GraphClient } from '../graph/client.ts';
+import { DownloadUrlExpiredError, NetworkError } from '../graph/errors.ts';
+import { sameQuickXorHash } from '../graph/quickxor.ts';
+import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import type { Store } from '../store/store.ts';
+import type { TransferItem } from '../../src-shared/model/transfer.ts';
+import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writeFully } from './cache-files.ts';
+import { hashCacheFile } from './content-hash.ts';
+import { ManagedContentReader, type ContentReader } from './content-reader.ts';
+import { DownloadUrlCache } from './download-url-cache.ts';
+import {
+  CacheWriteError,
+  ContentDirtyError,
+  ContentHashMismatchError,
+  ContentIncompleteError,
+  ContentVersionChangedError,
+  DownloadCancelledError,
+  DownloadManagerClosedError,
+  DownloadShortError,
+} from './download-errors.ts';
+import { ReadAheadWindow } from './read-ahead.ts';
+import { PRIORITY_RANK, sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** What the manager needs from the Graph client. */
+export type DownloadSource = Pick<GraphClient, 'getItem' | 'downloadUrl' | 'downloadRange'>;
+
+export interface DownloadManagerOptions {
+  graph: DownloadSource;
+  store: Store;
+  /** Root of the cache files (created 0700). */
+  cacheDir: string;
+  /** When given, chunk downloads and hash checks run as named tasks (`download:…`, `download-verify:…`). */
+  tasks?: TaskRegistry;
+  logger: Logger;
+  /** Parallel range requests. Default 4. */
+  concurrency?: number;
+  /** Chunk size and alignment of range requests. Default 1 MiB. */
+  chunkBytes?: number;
+  /** First read-ahead window of a sequential reader. Default 256 KiB. */
+  initialReadAheadBytes?: number;
+  /** Largest read-ahead window. Default 16 MiB. */
+  maxReadAheadBytes?: number;
+  /**
+   * Queued chunks beyond which read-ahead and hydration wait for room before queueing more. Blocked
+   * reads are always queued (their number is bounded by the callers). Default 64.
+   */
+  queueLimit?: number;
+  /** Chunks one caller keeps queued or running at a time (a hydration walks the file this way). Default 2 × concurrency. */
+  chunksInFlightPerCall?: number;
+  /** A download URL is fetched again after this long, before the host refuses it. Default 15 min. */
+  downloadUrlTtlMs?: number;
+  /** Progress events per item at most this often. Default 250 ms. */
+  progressIntervalMs?: number;
+  /** Times one range is resumed after its connection broke mid-body without progress. Default 3. */
+  maxInterruptions?: number;
+  now?: () => number;
+}
+
+/** Who keeps a job alive: one call, one hydration, or the readers of one file together. */
+class Holder {
+  readonly jobs = new Set<ChunkJob>();
+}
+
+type JobOutcome = { ok: true } | { ok: false; error: Error };
+
+class ChunkJob {
+  readonly holders = new Map<Holder, number>();
+  /** Aborts the download (queued or running). */
+  readonly controller = new AbortController();
+  /** Aborted only while queued: p-queue drops the job; never aborted once it runs (see #startJob). */
+  readonly dequeue = new AbortController();
+  state: 'queued' | 'running' | 'settled' = 'queued';
+  done!: Promise<JobOutcome>;
+
+  constructor(
+    readonly id: string,
+    readonly index: number,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
+  get priority(): number {
+    let best = -1;
+    for (const rank of this.holders.values()) best = Math.max(best, rank);
+    return best;
+  }
+}
+
+interface RangeWaiter {
+  readonly start: number;
+  readonly end: number;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** One version of one item while anything is happening to it. */
+class ItemEntry {
+  readonly controller = new AbortController();
+  readonly jobs = new Map<number, ChunkJob>();
+  readonly waiters = new Set<RangeWaiter>();
+  available = new RangeSet();
+  ready!: Promise<void>;
+  urls!: DownloadUrlCache;
+  verification: Promise<Error | undefined> | undefined;
+  verifying = false;
+  /** The server's hash of this version; it may arrive after the version itself (B omits it for a while). */
+  expectedHash: string | undefined;
+  /** Set by invalidate(): bytes landing after it are not recorded. */
+  discarded = false;
+  /** Calls currently using the entry (it is forgotten when idle, and reloaded from the store). */
+  users = 0;
+  bytesDownloaded = 0;
+  lastProgressAt = Number.NEGATIVE_INFINITY;
+  cancelled: Error | undefined;
+
+  constructor(
+    readonly item: DownloadItem,
+    readonly path: string,
+    readonly drivePath: string,
+    readonly transferId: string,
+    readonly startedAt: number,
+  ) {
+    this.expectedHash = item.quickXorHash ?? undefined;
+  }
+
+  get id(): string {
+    return this.item.id;
+  }
+
+  get size(): number {
+    return this.item.size;
+  }
+
+  /** Resolves when [start, end) is available; rejects when the entry is cancelled. */
+  waitFor(start: number, end: number): { promise: Promise<void>; dispose(): void } {
+    let waiter!: RangeWaiter;
+    const promise = new Promise<void>((resolve, reject) => {
+      waiter = { start, end, resolve, reject };
+    });
+    if (this.cancelled) waiter.reject(this.cancelled);
+    else if (this.available.has(start, end)) waiter.resolve();
+    else this.waiters.add(waiter);
+    return { promise, dispose: () => this.waiters.delete(waiter) };
+  }
+
+  landed(start: number, end: number): void {
+    this.available.add(start, end);
+    for (const waiter of this.waiters) {
+      if (this.available.has(waiter.start, waiter.end)) {
+        this.waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  failWaiters(error: Error): void {
+    for (const waiter of this.waiters) waiter.reject(error);
+    this.waiters.clear();
+  }
+}
+
+interface ReaderGroup {
+  readers: number;
+  readonly holder: Holder;
+}
+
+export class DownloadManager {
+  /** progress, done, failed: see DownloadEvents. */
+  readonly events: TypedEmitter<DownloadEvents>;
+  readonly #graph: DownloadSource;
+  readonly #store: Store;
+  readonly #cacheDir: string;
+  readonly #tasks: TaskRegistry | undefined;
+  readonly #logger: Logger;
+  readonly #queue: PQueue;
+  readonly #chunkBytes: number;
+  readonly #initialReadAhead: number;
+  readonly #maxReadAhead: number;
+  readonly #queueLimit: number;
+  readonly #chunksPerCall: number;
+  readonly #urlTtlMs: number;
+  readonly #progressIntervalMs: number;
+  readonly #maxInterruptions: number;
+  readonly #now: () => number;
+  readonly #entries = new Map<string, ItemEntry>();
+  readonly #groups = new Map<string, ReaderGroup>();
+  /** Work close() waits for that no caller necessarily awaits (read-ahead, hash checks, cancellations). */
+  readonly #background = new Set<Promise<unknown>>();
+  #transferSeq = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: DownloadManagerOptions) {
+    this.#graph = options.graph;
+    this.#store = options.store;
+    this.#cacheDir = options.cacheDir;
+    this.#tasks = options.tasks;
+    this.#logger = options.logger;
+    this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
+    this.#initialReadAhead = positive(options.initialReadAheadBytes ?? 256 * KiB, 'initialReadAheadBytes');
+    this.#maxReadAhead = Math.max(this.#initialReadAhead, positive(options.maxReadAheadBytes ?? 16 * MiB, 'maxReadAheadBytes'));
+    this.#queueLimit = positive(options.queueLimit ?? 64, 'queueLimit');
+    const concurrency = positive(options.concurrency ?? 4, 'concurrency');
+    this.#chunksPerCall = positive(options.chunksInFlightPerCall ?? 2 * concurrency, 'chunksInFlightPerCall');
+    this.#urlTtlMs = positive(options.downloadUrlTtlMs ?? 15 * 60_000, 'downloadUrlTtlMs');
+    this.#progressIntervalMs = options.progressIntervalMs ?? 250;
+    this.#maxInterruptions = options.maxInterruptions ?? 3;
+    this.#now = options.now ?? Date.now;
+    this.#queue = new PQueue({ concurrency });
+    this.events = new TypedEmitter<DownloadEvents>((error, event) =>
+      this.#logger.error({ err: error, event }, `a download "${event}" listener failed`),
+    );
+  }
+
+  /** The sparse cache file holding the item's bytes at their offsets. */
+  cachePath(itemId: string): string {
+    return cacheFilePath(this.#cacheDir, itemId);
+  }
+
+  /**
+   * Resolves when [start, end) (clipped to the size) of this version of the item is in its cache
+   * file; at once, without a request, when it is already there. Only missing chunks are fetched.
+   * When the signal fires, the wait ends with its reason and downloads nobody else wants stop.
+   */
+  async ensure(
+    item: DownloadItem,
+    start: number,
+    end: number,
+    options: { priority: DownloadPriority; signal?: AbortSignal },
+  ): Promise<void> {
+    checkRange(start, end);
+    const holder = new Holder();
+    let satisfied = false;
+    try {
+      await this.#fetchFor(holder, item, start, end, options.priority, options.signal);
+      satisfied = true;
+    } finally {
+      // Jobs a satisfied caller started run on (the next read likely wants them); a caller that
+      // gave up or failed cancels those nobody else holds.
+      this.#release(holder, !satisfied);
+    }
+  }
+
+  /** A reader for an open file: waits for ranges and reads ahead when it is read sequentially. */
+  openReader(item: DownloadItem): ContentReader {
+    this.#checkOpen();
+    let group = this.#groups.get(item.id);
+    if (!group) {
+      group = { readers: 0, holder: new Holder() };
+      this.#groups.set(item.id, group);
+    }
+    group.readers++;
+    const owner = group;
+    const window = new ReadAheadWindow({ initialBytes: this.#initialReadAhead, maxBytes: this.#maxReadAhead });
+    return new ManagedContentReader(
+      item,
+      {
+        fetch: (target, start, end, priority, signal) => this.#fetchFor(owner.holder, target, start, end, priority, signal),
+        track: (work) => this.#track(work),
+        readerClosed: () => {
+          owner.readers--;
+          if (owner.readers > 0) return;
+          if (this.#groups.get(item.id) === owner) this.#groups.delete(item.id);
+          this.#release(owner.holder, true);
+          const entry = this.#entries.get(item.id);
+          if (entry) this.#forgetIfIdle(entry);
+        },
+      },
+      window,
+      this.#logger,
+    );
+  }
+
+  /**
+   * Downloads the whole file at background priority (pins), then checks its hash. Rejects with
+   * ContentHashMismatchError when the check fails (the bytes are discarded and the error recorded).
+   */
+  async hydrate(item: DownloadItem, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const holder = new Holder();
+    let satisfied = false;
+    const entry = await this.#entryFor(item, options.signal);
+    entry.users++;
+    try {
+      if (item.size === 0) {
+        if (this.#store.content.get(item.id)?.status !== 'complete') {
+          await resetCacheFile(entry.path, 0);
+          this.#store.content.setContent(item.id, { status: 'complete', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+        }
+      } else {
+        await this.#fill(entry, holder, 0, item.size, 'hydrate', options.signal);
+        // The last bytes can land before their job has recorded them and started the hash check.
+        while (entry.jobs.size > 0) {
+          await raceWithSignal(Promise.all([...entry.jobs.values()].map((job) => job.done)), options.signal ?? entry.controller.signal);
+        }
+      }
+      const failure = entry.verification ? await raceWithSignal(entry.verification, options.signal ?? entry.controller.signal) : undefined;
+      if (failure) throw failure;
+      satisfied = true;
+    } finally {
+      this.#release(holder, !satisfied);
+      entry.users--;
+      this.#forgetIfIdle(entry);
+    }
+  }
+
+  /**
+   * Hashes the cached file now and compares it with `item.quickXorHash`. 'no-hash' when the item
+   * has none. Throws ContentIncompleteError when not all bytes are cached, and
+   * ContentHashMismatchError (after discarding the bytes) when they do not match.
+   */
+  async verify(item: DownloadItem, options: { signal?: AbortSignal } = {}): Promise<'verified' | 'no-hash'> {
+    const entry = await this.#entryFor(item, options.signal);
+    entry.users++;
+    try {
+      if (!entry.available.isComplete(item.size)) throw new ContentIncompleteError(item.id);
+      const verification = entry.verifying && entry.verification ? entry.verification : this.#startVerification(entry);
+      entry.verification = verification;
+      const failure = await raceWithSignal(verification, options.signal ?? entry.controller.signal);
+      if (failure) throw failure;
+      return entry.expectedHash ? 'verified' : 'no-hash';
+    } finally {
+      entry.users--;
+      this.#forgetIfIdle(entry);
+    }
+  }
+
+  /** Aborts everything for the item (its remote version changed or it was deleted); the cached ranges stay. */
+  async cancel(itemId: string): Promise<void> {
+    const entry = this.#entries.get(itemId);
+    if (entry) await this.#cancelEntry(entry, new DownloadCancelledError(itemId, 'cancelled'));
+  }
+
+  /**
+   * cancel() and then forget the cached bytes: the store's ranges are cleared and the cache file is
+   * deleted. Refuses (CONTENT_DIRTY, from the store) when the content has local changes.
+   */
+  async invalidate(itemId: string): Promise<void> {
+    const entry = this.#entries.get(itemId);
+    let settled: Promise<void> | undefined;
+    if (entry) {
+      entry.discarded = true;
+      settled = this.#cancelEntry(entry, new DownloadCancelledError(itemId, 'its cached content is being discarded'));
+    }
+    this.#store.content.invalidate(itemId);
+    await removeCacheFile(this.cachePath(itemId));
+    await settled;
+  }
+
+  /** Transfers running or queued now, as the UI and `onemount status` show them. */
+  snapshot(): TransferItem[] {
+    const now = this.#now();
+    const rows: TransferItem[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.jobs.size === 0) continue;
+      const running = [...entry.jobs.values()].some((job) => job.state === 'running');
+      const elapsedMs = now - entry.startedAt;
+      rows.push({
+        id: entry.transferId,
+        itemId: entry.id,
+        path: entry.drivePath,
+        direction: 'download',
+        state: running ? 'active' : 'queued',
+        bytes: Math.min(entry.available.coveredBytes, entry.size),
+        total: entry.size,
+        ...(elapsedMs > 0 ? { bytesPerSecond: (entry.bytesDownloaded * 1000) / elapsedMs } : {}),
+        startedAt: entry.startedAt,
+        updatedAt: now,
+      });
+    }
+    return rows;
+  }
+
+  /**
+   * Shutdown: refuses new work, aborts everything and waits until every write has landed and its
+   * range is recorded, so the range map stays true for the next start.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const reason = new DownloadManagerClosedError();
+    for (const group of this.#groups.values()) this.#release(group.holder, true);
+    this.#groups.clear();
+    await Promise.all([...this.#entries.values()].map((entry) => this.#cancelEntry(entry, reason)));
+    while (this.#background.size > 0) await Promise.all(this.#background);
+    await this.#queue.onIdle();
+  }
+
+  /** Resolves when nothing is queued or running (read-ahead included); for tests and status. */
+  async whenIdle(): Promise<void> {
+    while (this.#background.size > 0 || this.#queue.size > 0 || this.#queue.pending > 0) {
+      await Promise.all([...this.#background]);
+      await this.#queue.onIdle();
+    }
+  }
+
+  // ── fetching ──────────────────────────────────────────────────────────────
+
+  async #fetchFor(
+    holder: Holder,
+    item: DownloadItem,
+    start: number,
+    end: number,
+    priority: DownloadPriority,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    checkRange(start, end);
+    const to = Math.min(end, item.size);
+    const known = this.#entries.get(item.id);
+    // The hot path of cached reads: no await, no store query.
+    if (known && !known.cancelled && sameItemVersion(known.item, item) && (start >= to || known.available.has(start, to))) {
+      this.#checkOpen();
+      throwIfAborted(signal);
+      return;
+    }
+    const entry = await this.#entryFor(item, signal);
+    if (start >= to || entry.available.has(start, to)) return;
+    entry.users++;
+    try {
+      await this.#fill(entry, holder, start, to, priority, signal);
+    } finally {
+      entry.users--;
+      this.#forgetIfIdle(entry);
+    }
+  }
+
+  /**
+   * Waits until [start, end) has landed: queues the chunks that miss bytes (a few at a time, so a
+   * whole-file request does not flood the queue) and returns as soon as the caller's own bytes are
+   * there, even while the rest of a chunk is still arriving.
+   */
+  async #fill(entry: ItemEntry, holder: Holder, start: number, end: number, priority: DownloadPriority, signal: AbortSignal | undefined): Promise<void> {
+    if (entry.available.has(start, end)) return;
+    const waiting = anySignal(signal, entry.controller.signal);
+    const stop = linkedController(waiting.signal);
+    const waiter = entry.waitFor(start, end);
+    const filling = this.#queueChunks(entry, holder, start, end, priority, stop.signal).then(() => {
+      if (!entry.available.has(start, end)) {
+        throw new DownloadShortError(entry.id, end, entry.available.firstMissingFrom(start));
+      }
+    });
+    try {
+      await raceWithSignal(Promise.race([waiter.promise, filling]), waiting.signal);
+    } finally {
+      stop.abort(new DownloadCancelledError(entry.id, 'the caller has its bytes or gave up'));
+      waiter.dispose();
+      waiting.dispose();
+      // The queueing loop ends at its next wait; what it found was delivered above or is moot now.
+      await filling.catch(() => undefined);
+    }
+  }
+
+  async #queueChunks(entry: ItemEntry, holder: Holder, start: number, end: number, priority: DownloadPriority, signal: AbortSignal): Promise<void> {
+    const outstanding = new Set<ChunkJob>();
+    const first = Math.floor(start / this.#chunkBytes);
+    const last = Math.floor((end - 1) / this.#chunkBytes);
+    for (let index = first; index <= last; index++) {
+      const wantStart = Math.max(start, index * this.#chunkBytes);
+      const wantEnd = Math.min(end, (index + 1) * this.#chunkBytes);
+      if (entry.available.has(wantStart, wantEnd)) continue;
+      while (outstanding.size >= this.#chunksPerCall) await this.#nextSettled(outstanding, signal);
+      if (priority !== 'read') {
+        while (this.#queue.size >= this.#queueLimit) await raceWithSignal(this.#queue.onSizeLessThan(this.#queueLimit), signal);
+      }
+      // A job being cancelled cannot be joined: let it finish, then start a fresh one.
+      let current = entry.jobs.get(index);
+      while (current && current.controller.signal.aborted) {
+        await raceWithSignal(current.done, signal);
+        current = entry.jobs.get(index);
+      }
+      throwIfAborted(signal);
+      if (entry.cancelled) throw entry.cancelled;
+      if (entry.available.has(wantStart, wantEnd)) continue;
+      outstanding.add(current ? this.#join(current, holder, priority) : this.#startJob(entry, index, holder, priority));
+    }
+    while (outstanding.size > 0) await this.#nextSettled(outstanding, signal);
+  }
+
+  async #nextSettled(jobs: Set<ChunkJob>, signal: AbortSignal): Promise<void> {
+    const [job, outcome] = await raceWithSignal(
+      Promise.race([...jobs].map((j) => j.done.then((result) => [j, result] as const))),
+      signal,
+    );
+    jobs.delete(job);
+    if (!outcome.ok) throw outcome.error;
+  }
+
+  #join(job: ChunkJob, holder: Holder, priority: DownloadPriority): ChunkJob {
+    const before = job.priority;
+    job.holders.set(holder, Math.max(job.holders.get(holder) ?? -1, PRIORITY_RANK[priority]));
+    holder.jobs.add(job);
+    if (job.state === 'queued' && job.priority !== before) this.#queue.setPriority(job.id, job.priority);
+    return job;
+  }
+
+  #startJob(entry: ItemEntry, index: number, holder: Holder, priority: DownloadPriority): ChunkJob {
+    const start = index * this.#chunkBytes;
+    const job = new ChunkJob(`${entry.transferId}#${index}`, index, start, Math.min(entry.size, start + this.#chunkBytes));
+    entry.jobs.set(index, job);
+    job.holders.set(holder, PRIORITY_RANK[priority]);
+    holder.jobs.add(job);
+    const queued = this.#queue.add(
+      async () => {
+        job.state = 'running';
+        await this.#asTask(`download:${entry.id}#${index}`, job.controller.signal, (signal) => this.#runJob(entry, job, signal));
+      },
+      // Only `dequeue` goes to p-queue: aborting a running job through p-queue would free its
+      // slot while its writes are still landing.
+      { priority: job.priority, id: job.id, signal: job.dequeue.signal },
+    );
+    job.done = queued.then(
+      (): JobOutcome => ({ ok: true }),
+      (error: unknown): JobOutcome => ({ ok: false, error: toError(job.controller.signal.aborted ? abortReason(job.controller.signal) : error) }),
+    ).then((outcome) => this.#settleJob(entry, job, outcome));
+    return job;
+  }
+
+  #settleJob(entry: ItemEntry, job: ChunkJob, outcome: JobOutcome): JobOutcome {
+    job.state = 'settled';
+    if (entry.jobs.get(job.index) === job) entry.jobs.delete(job.index);
+    for (const holder of job.holders.keys()) holder.jobs.delete(job);
+    job.holders.clear();
+    if (!outcome.ok && !isCancellation(outcome.error)) {
+      this.#logger.warn({ err: outcome.error, itemId: entry.id, chunk: job.index, range: [job.start, job.end] }, 'download of a chunk failed');
+      this.events.emit('failed', { itemId: entry.id, path: entry.drivePath, error: outcome.error });
+    }
+    this.#emitProgress(entry, true);
+    this.#forgetIfIdle(entry);
+    return outcome;
+  }
+
+  /** Gives up a holder's claims; jobs left without holders are cancelled when `cancel` is set. */
+  #release(holder: Holder, cancel: boolean): void {
+    for (const job of holder.jobs) {
+      job.holders.delete(holder);
+      if (job.state === 'settled') continue;
+      if (job.holders.size === 0) {
+        if (cancel) this.#abortJob(job, new DownloadCancelledError(job.id, 'nobody waits for it any more'));
+      } else if (job.state === 'queued') {
+        this.#queue.setPriority(job.id, job.priority);
+      }
+    }
+    holder.jobs.clear();
+  }
+
+  #abortJob(job: ChunkJob, reason: Error): void {
+    job.controller.abort(reason);
+    if (job.state === 'queued') job.dequeue.abort(reason);
+  }
+
+  async #runJob(entry: ItemEntry, job: ChunkJob, signal: AbortSignal): Promise<void> {
+    for (const gap of entry.available.missing(job.start, job.end)) {
+      await this.#fetchRange(entry, gap.start, gap.end, signal);
+    }
+  }
+
+  /** Downloads [start, end) into the cache file, resuming after broken connections and refreshing an expired URL. */
+  async #fetchRange(entry: ItemEntry, start: number, end: number, signal: AbortSignal): Promise<void> {
+    let position = start;
+    let refreshes = 0;
+    let interruptions = 0;
+    while (position < end) {
+      throwIfAborted(signal);
+      const url = await entry.urls.get(signal);
+      let body: Readable;
+      try {
+        body = (await this.#graph.downloadRange(url, position, end, signal)).stream;
+      } catch (error) {
+        if (error instanceof DownloadUrlExpiredError && refreshes < 2) {
+          refreshes++;
+          this.#logger.debug({ itemId: entry.id, status: error.status }, 'the download URL was refused; fetching a fresh one');
+          entry.urls.expire(url);
+          continue;
+        }
+        throw error;
+      }
+      const cursor = { position };
+      let broken: unknown;
+      try {
+        await this.#writeBody(entry, body, cursor, end, signal);
+      } catch (error) {
+        if (signal.aborted) throw abortReason(signal);
+        if (error instanceof CacheWriteError) throw error;
+        broken = error;
+      } finally {
+        this.#persist(entry, position, cursor.position);
+      }
+      if (broken !== undefined) {
+        interruptions = cursor.position > position ? 1 : interruptions + 1;
+        if (interruptions > this.#maxInterruptions) {
+          const causeCode = (broken as { code?: unknown }).code;
+          throw new NetworkError(`the download of item ${entry.id} broke off at byte ${cursor.position}: ${errorMessage(broken)}`, {
+            cause: broken,
+            ...(typeof causeCode === 'string' ? { causeCode } : {}),
+          });
+        }
+        this.#logger.debug({ err: broken, itemId: entry.id, at: cursor.position }, 'a download connection broke; resuming');
+      } else if (cursor.position < end) {
+        throw new DownloadShortError(entry.id, end, cursor.position);
+      }
+      position = cursor.position;
+    }
+  }
+
+  /** Writes the body at its offsets, never past `end`; each write is announced once it has landed. */
+  async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
+    const stream = addAbortSignal(signal, body);
+    let handle: FileHandle;
+    try {
+      handle = await openCacheFile(entry.path);
+    } catch (error) {
+      stream.destroy();
+      throw new CacheWriteError(entry.id, entry.path, error);
+    }
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        const room = end - cursor.position;
+        if (room <= 0) break;
+        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        try {
+          await writeFully(handle, piece, cursor.position);
+        } catch (error) {
+          throw new CacheWriteError(entry.id, entry.path, error);
+        }
+        entry.landed(cursor.position, cursor.position + piece.length);
+        entry.bytesDownloaded += piece.length;
+        cursor.position += piece.length;
+        this.#emitProgress(entry, false);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Records a landed range in the store; a file that became complete gets its hash checked. */
+  #persist(entry: ItemEntry, start: number, end: number): void {
+    if (end <= start || entry.discarded) return;
+    let status: string;
+    try {
+      status = this.#store.content.addRange(entry.id, start, end, entry.size).status;
+    } catch (error) {
+      // The item may be gone from the store already (deleted remotely, then cancelled).
+      if (entry.cancelled) {
+        this.#logger.warn({ err: error, itemId: entry.id }, 'could not record downloaded bytes of a cancelled item');
+        return;
+      }
+      throw error;
+    }
+    if (status === 'complete' && !entry.verification && !entry.cancelled) entry.verification = this.#startVerification(entry);
+  }
+
+  // ── entries and versions ─────────────────────────────────────────────────
+
+  /** The entry for this version of the item, created (and prepared from the store) when needed. */
+  async #entryFor(item: DownloadItem, signal: AbortSignal | undefined): Promise<ItemEntry> {
+    this.#checkOpen();
+    throwIfAborted(signal);
+    const existing = this.#entries.get(item.id);
+    if (existing && !existing.cancelled && sameItemVersion(existing.item, item)) {
+      if (item.quickXorHash && !existing.expectedHash) existing.expectedHash = item.quickXorHash;
+      await raceWithSignal(existing.ready, signal ?? existing.controller.signal);
+      return existing;
+    }
+    const stored = this.#store.items.get(item.id);
+    if (!stored) throw new ContentVersionChangedError(item.id, 'it is no longer in the store');
+    if (!sameContentVersion(stored, item) || stored.size !== item.size) {
+      throw new ContentVersionChangedError(item.id, `asked for ${describeVersion(item)}, the store holds ${describeVersion(stored)}`);
+    }
+    const entry = new ItemEntry(
+      item,
+      this.cachePath(item.id),
+      item.path ?? this.#store.items.pathOf(item.id) ?? `/${stored.name}`,
+      `download:${item.id}:${++this.#transferSeq}`,
+      this.#now(),
+    );
+    entry.urls = new DownloadUrlCache((s) => this.#freshUrl(entry, s), this.#urlTtlMs, this.#now, entry.controller.signal);
+    this.#entries.set(item.id, entry);
+    const retiring = existing ? this.#cancelEntry(existing, new ContentVersionChangedError(item.id, 'a newer version is wanted')) : undefined;
+    entry.ready = this.#prepare(entry, retiring);
+    entry.ready.catch(() => {
+      if (this.#entries.get(item.id) === entry) this.#entries.delete(item.id);
+    });
+    await raceWithSignal(entry.ready, signal ?? entry.controller.signal);
+    return entry;
+  }
+
+  /** Loads the ranges of this version from the store, or starts the file afresh for a new version. */
+  async #prepare(entry: ItemEntry, retiring: Promise<void> | undefined): Promise<void> {
+    if (retiring) await retiring;
+    const { item } = entry;
+    const content = this.#store.content.get(item.id);
+    if (content && content.status !== 'none' && sameContentVersion(content, item)) {
+      const ranges = content.ranges.clone();
+      ranges.truncate(item.size);
+      const last = [...ranges].pop();
+      const length = await cacheFileLength(entry.path);
+      if (last === undefined || (length !== undefined && length >= last.end)) {
+        entry.available = ranges;
+        return;
+      }
+      this.#logger.warn({ itemId: item.id, path: entry.path, length }, 'the cache file lost bytes the range map lists; starting the file again');
+    } else if (content?.status === 'dirty') {
+      throw new ContentDirtyError(item.id);
+    } else if (content && content.status !== 'none') {
+      this.#logger.info({ itemId: item.id, cached: describeVersion(content), wanted: describeVersion(item) }, 'cached bytes belong to another version; discarding them');
+    }
+    await resetCacheFile(entry.path, item.size);
+    this.#store.content.setContent(item.id, { status: 'none', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+  }
+
+  /**
+   * A download URL and, from the same answer, the server's version: bytes of another version must
+   * never land in a file tagged with this one.
+   */
+  async #freshUrl(entry: ItemEntry, signal: AbortSignal): Promise<string> {
+    const remote = await this.#graph.getItem(entry.id, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
+    const version = { etag: remote.eTag ?? null, ctag: remote.cTag ?? null };
+    if (!sameContentVersion(version, entry.item) || (remote.size !== undefined && remote.size !== entry.size)) {
+      throw new ContentVersionChangedError(entry.id, `the server holds ${describeVersion({ ...version, size: remote.size })}, not ${describeVersion(entry.item)}`);
+    }
+    return remote.downloadUrl ?? (await this.#graph.downloadUrl(entry.id, { signal }));
+  }
+
+  /** Aborts the entry's work and resolves once its jobs and hash check have settled. */
+  #cancelEntry(entry: ItemEntry, reason: Error): Promise<void> {
+    if (!entry.cancelled) {
+      entry.cancelled = reason;
+      entry.controller.abort(reason);
+      for (const job of entry.jobs.values()) this.#abortJob(job, reason);
+      entry.failWaiters(reason);
+      if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+    }
+    const settled = Promise.all([
+      ...[...entry.jobs.values()].map((job) => job.done),
+      entry.verification,
+      entry.ready?.catch(() => undefined),
+    ]).then(() => undefined);
+    this.#track(settled);
+    return settled;
+  }
+
+  #forgetIfIdle(entry: ItemEntry): void {
+    if (entry.users > 0 || entry.jobs.size > 0 || entry.waiters.size > 0 || entry.verifying || this.#groups.has(entry.id)) return;
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+  }
+
+  // ── completion ────────────────────────────────────────────────────────────
+
+  /** Runs the hash check in the background; its promise never rejects (it resolves to the failure). */
+  #startVerification(entry: ItemEntry): Promise<Error | undefined> {
+    entry.verifying = true;
+    const running = this.#verify(entry).finally(() => {
+      entry.verifying = false;
+      this.#forgetIfIdle(entry);
+    });
+    this.#track(running);
+    return running;
+  }
+
+  async #verify(entry: ItemEntry): Promise<Error | undefined> {
+    const expected = entry.expectedHash;
+    if (!expected) {
+      this.#logger.debug({ itemId: entry.id }, 'no quickXorHash for this version yet; skipping the completion check');
+      this.events.emit('done', { itemId: entry.id, path: entry.drivePath, total: entry.size, verified: false });
+      return undefined;
+    }
+    if (this.#store.content.get(entry.id)?.status === 'dirty') {
+      this.#logger.debug({ itemId: entry.id }, 'the content has local changes; the server hash does not apply');
+      return undefined;
+    }
+    let actual: string;
+    try {
+      let digest = '';
+      await this.#asTask(`download-verify:${entry.id}`, entry.controller.signal, async (signal) => {
+        digest = await hashCacheFile(entry.path, entry.size, signal);
+      });
+      actual = digest;
+    } catch (error) {
+      if (!isCancellation(error)) this.#logger.warn({ err: error, itemId: entry.id }, 'could not hash the downloaded file');
+      return toError(error);
+    }
+    if (sameQuickXorHash(actual, expected)) {
+      this.#store.content.clearError(entry.id);
+      this.#logger.debug({ itemId: entry.id, size: entry.size }, 'download complete and verified');
+      this.events.emit('done', { itemId: entry.id, path: entry.drivePath, total: entry.size, verified: true });
+      return undefined;
+    }
+    const error = new ContentHashMismatchError(entry.id, expected, actual);
+    this.#logger.error(
+      { itemId: entry.id, path: entry.drivePath, cacheFile: entry.path, expected, actual },
+      'the downloaded file does not match the server hash; discarding the cached bytes',
+    );
+    entry.available = new RangeSet();
+    entry.failWaiters(error);
+    // The next completion (a new download) gets a check of its own.
+    entry.verification = undefined;
+    await resetCacheFile(entry.path, 0);
+    this.#store.content.setContent(entry.id, { status: 'none', etag: entry.item.etag ?? null, ctag: entry.item.ctag ?? null, ranges: new RangeSet() });
+    this.#store.content.setError(entry.id, error.code, error.message);
+    this.events.emit('failed', { itemId: entry.id, path: entry.drivePath, error });
+    return error;
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────
+
+  #emitProgress(entry: ItemEntry, force: boolean): void {
+    const now = this.#now();
+    if (!force && now - entry.lastProgressAt < this.#progressIntervalMs) return;
+    entry.lastProgressAt = now;
+    this.events.emit('progress', {
+      itemId: entry.id,
+      path: entry.drivePath,
+      bytes: Math.min(entry.available.coveredBytes, entry.size),
+      total: entry.size,
+      direction: 'download',
+    });
+  }
+
+  /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
+  async #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    if (!this.#tasks) return work(signal);
+    let failure: { error: unknown } | undefined;
+    const handle = this.#tasks.start(
+      name,
+      async (taskSignal) => {
+        try {
+          await work(taskSignal);
+        } catch (error) {
+          // Delivered to the waiting callers below; a failed download is not a failed engine task.
+          failure = { error };
+        }
+      },
+      { signal },
+    );
+    const outcome = await handle.done;
+    if (failure) throw failure.error;
+    if (outcome.status === 'stopped') throw abortReason(handle.signal);
+  }
+
+  #track(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#background.add(settled);
+    void settled.finally(() => this.#background.delete(settled));
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new DownloadManagerClosedError();
+  }
+}
+
+function isCancellation(error: unknown): boolean {
+  return (
+    isAbortError(error) ||
+    isOneMountError(error, 'DOWNLOAD_CANCELLED') ||
+    isOneMountError(error, 'DOWNLOAD_MANAGER_CLOSED') ||
+    isOneMountError(error, 'CONTENT_VERSION_CHANGED')
+  );
+}
+
+function sameItemVersion(a: DownloadItem, b: DownloadItem): boolean {
+  return a.size === b.size && sameContentVersion(a, b);
+}
+
+function describeVersion(v: { etag?: string | null; ctag?: string | null; size?: number | undefined }): string {
+  return `eTag ${v.etag ?? '-'} cTag ${v.ctag ?? '-'}${v.size === undefined ? '' : ` size ${v.size}`}`;
+}
+
+function checkRange(start: number, end: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new RangeError(`bad byte range [${start}, ${end})`);
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}

@@ -1,0 +1,16 @@
+/** The transfers layer's public surface, for the layers above (sync, vfs, ipc, app). */
+export { DownloadManager, type DownloadManagerOptions, type DownloadSource } from './download-manager.ts';
+export type { ContentReader } from './content-reader.ts';
+export { cacheFilePath } from './cache-files.ts';
+export {
+  CacheWriteError,
+  ContentDirtyError,
+  ContentHashMismatchError,
+  ContentIncompleteError,
+  ContentVersionChangedError,
+  DownloadCancelledError,
+  DownloadManagerClosedError,
+  DownloadShortError,
+} from './download-errors.ts';
+export { ReadAheadWindow, type ReadAheadOptions } from './read-ahead.ts';
+export { sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority, type DownloadProgress } from './download-types.ts';

@@ -1,0 +1,65 @@
+import type { ByteRange } from '../base/range-set.ts';
+
+export interface ReadAheadOptions {
+  /** The window after the first sequential read. */
+  initialBytes: number;
+  /** The window never grows beyond this. */
+  maxBytes: number;
+  /** A read starting this close to where the previous one ended still counts as sequential. */
+  toleranceBytes?: number;
+}
+
+const DEFAULT_TOLERANCE = 256 * 1024;
+
+/**
+ * Decides read-ahead for one reader: a read that continues where the last one ended is sequential
+ * and doubles the window (up to the maximum); any other read resets it and asks for nothing, so a
+ * random reader fetches only what it reads. A first read at offset 0 counts as sequential (cat, cp).
+ * Each range is asked for once: what was already requested is not requested again.
+ */
+export class ReadAheadWindow {
+  readonly #initial: number;
+  readonly #max: number;
+  readonly #tolerance: number;
+  #nextOffset: number | undefined;
+  #window = 0;
+  #requestedUntil = 0;
+
+  constructor(options: ReadAheadOptions) {
+    if (!(options.initialBytes > 0) || options.maxBytes < options.initialBytes) {
+      throw new RangeError(`bad read-ahead window ${options.initialBytes}..${options.maxBytes}`);
+    }
+    this.#initial = options.initialBytes;
+    this.#max = options.maxBytes;
+    this.#tolerance = options.toleranceBytes ?? DEFAULT_TOLERANCE;
+  }
+
+  /** The current window (0 before the first sequential read). */
+  get windowBytes(): number {
+    return this.#window;
+  }
+
+  /** Records a read of [offset, end) of a file of `size` bytes; returns the range to read ahead, if any. */
+  onRead(offset: number, end: number, size: number): ByteRange | undefined {
+    const expected = this.#nextOffset;
+    const sequential = expected === undefined ? offset === 0 : Math.abs(offset - expected) <= this.#tolerance;
+    if (!sequential) {
+      this.#window = 0;
+      this.#requestedUntil = end;
+      this.#nextOffset = end;
+      return undefined;
+    }
+    this.#window = this.#window === 0 ? this.#initial : Math.min(this.#window * 2, this.#max);
+    this.#nextOffset = Math.max(end, expected ?? 0);
+    const from = Math.max(end, this.#requestedUntil);
+    const to = Math.min(size, end + this.#window);
+    if (to <= from) return undefined;
+    this.#requestedUntil = to;
+    return { start: from, end: to };
+  }
+
+  /** A read-ahead failed or was dropped: ask for its range again next time. */
+  forget(range: ByteRange): void {
+    if (this.#requestedUntil > range.start) this.#requestedUntil = range.start;
+  }
+}
