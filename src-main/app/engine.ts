@@ -8,6 +8,7 @@ import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
+import { collectGarbage } from '../base/gc.ts';
 import { LockTracker, lockChecksFromEnv } from '../lifecycle/leveled-mutex.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
@@ -15,6 +16,8 @@ import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.t
 import { openStore, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager } from '../transfers/index.ts';
+import { UploadManager } from '../transfers/upload-manager.ts';
+import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
@@ -24,6 +27,9 @@ import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 
+/** Applied delta batches at least this large are followed by a full garbage collection. */
+const LARGE_BATCH = 5000;
+
 export interface EngineConfig {
   paths: AccountPaths;
   mountpoint: string;
@@ -32,6 +38,9 @@ export interface EngineConfig {
   logger: Logger;
   pollIntervalMs: number;
   downloadConcurrency: number;
+  uploadConcurrency: number;
+  /** Quiet time after the last write before a file uploads. */
+  writeBackDelayMs: number;
   /** Kernel attribute/entry cache, seconds. */
   kernelCacheSec: number;
   timeouts?: Partial<TimeoutConfig>;
@@ -49,6 +58,8 @@ export class Engine {
     readonly store: Store,
     readonly graph: GraphClient,
     readonly downloads: DownloadManager,
+    readonly uploads: UploadManager,
+    readonly replayer: JournalReplayer,
     readonly sync: DeltaSync,
     readonly vfs: Vfs,
     readonly tasks: TaskRegistry,
@@ -113,10 +124,30 @@ export class Engine {
       if (isTombstone(r)) throw new Error(`the server answered with an item that is gone (${r.reason})`);
       return r;
     };
+    const hostName = os.hostname();
+    const uploads = new UploadManager({
+      graph,
+      store,
+      cachePath: (id) => downloads.cachePath(id),
+      toRecord,
+      contentInvalidator: downloads,
+      tasks,
+      logger,
+      concurrency: cfg.uploadConcurrency,
+      writeBackDelayMs: cfg.writeBackDelayMs,
+      hostName,
+    });
+    const replayer = new JournalReplayer({ graph, store, toRecord, logger, tasks, hostName });
     const vfs = new Vfs({
       store,
       graph,
       downloads,
+      uploads,
+      // Offline changes replay before delta runs again, so a remote view cannot undo them first.
+      onJournaled: () => {
+        sync.pause();
+        replayer.kick();
+      },
       logger,
       driveMode,
       toRecord,
@@ -126,7 +157,7 @@ export class Engine {
     });
     if (quota) vfs.setQuota(quota);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const engine = new Engine(cfg, store, graph, downloads, sync, vfs, tasks, coordinator, driveType);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, driveType);
     await engine.begin();
     return engine;
   }
@@ -138,6 +169,8 @@ export class Engine {
       this.lastSyncError = undefined;
       if (this.state === 'syncing' || this.state === 'offline') this.state = 'ready';
       logger.info(e, 'remote changes applied');
+      // A big batch leaves its pages behind as garbage an idle process would keep holding.
+      if (e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
     });
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
@@ -157,7 +190,16 @@ export class Engine {
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
     this.state = 'ready';
+    this.replayer.events.on('replayed', () => {
+      if (this.replayer.pending().length === 0 && this.sync.paused) this.sync.resume();
+    });
+    if (this.replayer.pending().length > 0) this.sync.pause();
+    this.replayer.start();
+    this.uploads.start();
     this.sync.start();
+    for (const [event, level] of [['conflict', 'warn'], ['failed', 'error']] as const) {
+      this.uploads.events.on(event, (e) => logger[level](e, `upload ${event}`));
+    }
     this.tasks.start('access-times', async (signal) => {
       // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
       while (!signal.aborted) {
@@ -193,6 +235,13 @@ export class Engine {
       this.state = 'stopping';
     });
     c.register('stop-sync', 'delta', () => this.sync.stop());
+    // Uploads that can finish within the phase's share do; the rest stop with their session offsets saved.
+    c.register('uploads', 'upload-manager', async (ctx) => {
+      ctx.report(this.uploads.snapshot().length);
+      const left = Math.max(0, ctx.deadline - Date.now() - 500);
+      await this.uploads.finish(ctx.signal.aborted ? 0 : left);
+      await this.uploads.close();
+    });
     c.register('downloads', 'download-manager', () => this.downloads.close());
     c.register('save-state', 'store', async () => {
       this.vfs.flushAccessTimes();
@@ -221,7 +270,7 @@ export class Engine {
       lastSyncAt: this.lastSyncAt,
       lastSyncError: this.lastSyncError,
       throttledUntil: this.graph.throttledUntil,
-      transfers: this.downloads.snapshot(),
+      transfers: [...this.uploads.snapshot(), ...this.downloads.snapshot()],
       pid: process.pid,
     };
   }
@@ -231,4 +280,3 @@ export class Engine {
   }
 }
 
-export const hostName = (): string => os.hostname();

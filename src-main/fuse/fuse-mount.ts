@@ -3,8 +3,8 @@
  * on the event loop, so nothing here blocks; errors become negative errno values with the vfs's
  * message logged once.
  *
- * fuse-native facts this relies on (checked against its source): `read` answers with cb(bytes) or
- * cb(-errno); readdir takes names plus stats in one go; its utimens passes the access time in both
+ * fuse-native facts this relies on (checked against its source): `read` and `write` answer with
+ * cb(bytes) or cb(-errno); readdir takes names plus stats in one go; its utimens passes the access time in both
  * time arguments (a bug in fuse-native 2.2.6), so the modification time set through the mount is the
  * access time the program passed — `touch` sets both to the same value, which is the common case.
  */
@@ -92,11 +92,6 @@ export class FuseMount {
         failed(fail(op, path, e));
       }
     };
-    const readOnly = (op: string) => (path: string, ...args: unknown[]) => {
-      const cb = args[args.length - 1] as (err: number) => void;
-      cb(fail(op, path, new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built)`)));
-    };
-
     const ops = {
       init: (cb: (err: number) => void) => cb(0),
       statfs: (path: string, cb: (err: number, s?: Record<string, number>) => void) =>
@@ -125,11 +120,17 @@ export class FuseMount {
         run('getxattr', path, () => vfs.getxattr(path, name), (v) => (v ? cb(0, v) : cb(errnoValue('ENODATA'))), (err) => cb(err)),
       listxattr: (path: string, cb: (err: number, list?: string[]) => void) =>
         run('listxattr', path, () => vfs.listxattr(path), (l) => cb(0, l), (err) => cb(err)),
-      create: readOnly('create'),
-      write: (path: string, _fd: number, _buf: Buffer, _len: number, _pos: number, cb: (result: number) => void) =>
-        cb(fail('write', path, new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built)`))),
-      truncate: readOnly('truncate'),
-      ftruncate: readOnly('ftruncate'),
+      create: (path: string, _mode: number, cb: (err: number, fd?: number) => void) =>
+        run('create', path, () => vfs.create(path), (fh) => cb(0, fh), (err) => cb(err)),
+      write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void) =>
+        run('write', path, () => vfs.write(fd, buf, len, pos), (n) => cb(n), (err) => cb(err)),
+      truncate: (path: string, size: number, cb: (err: number) => void) =>
+        run('truncate', path, () => vfs.truncate(path, size), () => cb(0), (err) => cb(err)),
+      ftruncate: (path: string, fd: number, size: number, cb: (err: number) => void) =>
+        run('ftruncate', path, () => vfs.ftruncate(fd, size), () => cb(0), (err) => cb(err)),
+      flush: (path: string, fd: number, cb: (err: number) => void) => run('flush', path, () => vfs.flush(fd), () => cb(0), (err) => cb(err)),
+      fsync: (path: string, _datasync: boolean, fd: number, cb: (err: number) => void) =>
+        run('fsync', path, () => vfs.fsync(fd), () => cb(0), (err) => cb(err)),
       chmod: (_path: string, _mode: number, cb: (err: number) => void) => cb(0),
       chown: (_path: string, _uid: number, _gid: number, cb: (err: number) => void) => cb(0),
     };

@@ -78,6 +78,7 @@ export class ItemsRepository {
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
+  #generation = 0;
 
   constructor(db: Database.Database, rewriter: ItemIdRewriter) {
     this.#rewriter = rewriter;
@@ -212,8 +213,22 @@ export class ItemsRepository {
     return current;
   }
 
+  /**
+   * Bumped by every change to the namespace or an item's fields (before the change, so a rolled
+   * back one counts too): callers that cache items compare it to know their copies are current.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** For changes made to item rows outside this repository (replaceItemId). */
+  noteChange(): void {
+    this.#generation++;
+  }
+
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
+    this.#generation++;
     const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
     const occupant = this.#child.get(record.parentId, params.name_key);
@@ -234,11 +249,13 @@ export class ItemsRepository {
    * a root with a new id takes over the old root (inode 1), as replaceItemId would.
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
+    this.#generation++;
     return this.#upsertMany(records, options);
   }
 
   /** Changes the given fields only. */
   update(id: string, patch: ItemPatch): StoredItem {
+    this.#generation++;
     if (patch.size !== undefined) checkSize(patch.size);
     if (patch.kind !== undefined) checkKind(patch.kind);
     const has = (value: unknown): number => (value === undefined ? 0 : 1);
@@ -273,11 +290,13 @@ export class ItemsRepository {
    * when a folder would go below itself.
    */
   move(id: string, newParentId: string, newName: string): StoredItem {
+    this.#generation++;
     return this.#move(id, newParentId, newName);
   }
 
   /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
   deleteSubtree(id: string): DeletedItem[] {
+    this.#generation++;
     return this.#deleteTree(id);
   }
 

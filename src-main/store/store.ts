@@ -64,6 +64,7 @@ export class Store {
    * is merged into the local one (which keeps its inode) and its inode is reported as dropped.
    */
   replaceItemId(localId: string, serverId: string): ItemIdReplacement {
+    this.items.noteChange();
     return this.#rewriter.replace(localId, serverId);
   }
 

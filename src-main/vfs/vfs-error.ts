@@ -29,6 +29,7 @@ export type Errno =
   | 'EPERM'
   | 'ENOSPC'
   | 'EBADF'
+  | 'EBUSY'
   | 'ENODATA'
   | 'ERANGE'
   | 'ENOTSUP'

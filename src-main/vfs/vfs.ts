@@ -1,16 +1,24 @@
 /**
  * The filesystem's semantics, FUSE-agnostic. Metadata answers come from the store (never a network
  * round trip); content reads wait only for the byte ranges they need; namespace changes go to the
- * server first and land in the store from the server's answer.
+ * server first and land in the store from the server's answer (offline they are applied locally and
+ * journaled for replay).
  *
- * Until the write path lands, content writes answer EROFS with a clear message.
+ * Content writes land locally first: the bytes go to the item's cache file, and before the write
+ * call returns the store marks the content dirty and the journal holds a pending entry (so a crash
+ * cannot forget the change). The upload manager uploads after the last close, conditionally on the
+ * version the edit started from.
  */
-import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { read as readFd } from 'node:fs';
+import { dirname } from 'node:path';
+import { ensurePrivateDir } from '../base/files.ts';
+import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
+import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
 import type { Logger } from '../base/logger.ts';
-import { nameKey, nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
+import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
 import type { ItemState } from '../../src-shared/model/transfer.ts';
-import type { DriveItem, GraphClient, Quota } from '../graph/index.ts';
-import type { ItemRecord, Store, StoredItem } from '../store/index.ts';
+import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
+import { isLocalId, newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 
 /** What the vfs needs from the download manager. */
@@ -22,8 +30,22 @@ export interface ContentReaderPort {
 export interface DownloadsPort {
   cachePath(itemId: string): string;
   openReader(item: ContentItem): ContentReaderPort;
+  /** Resolves when [start, end) of the item's current version is in its cache file. */
+  ensure(item: ContentItem, start: number, end: number, options: { priority: 'read'; signal?: AbortSignal }): Promise<void>;
   invalidate(itemId: string): Promise<void> | void;
+  cancel(itemId: string): Promise<void> | void;
   /** True while a download of the item is queued or running. */
+  isActive?(itemId: string): boolean;
+}
+
+/** What the vfs needs from the upload manager. */
+export interface UploadsPort {
+  /** Upload after the write-back delay (a closed, flushed or fsynced file). */
+  schedule(itemId: string, options: { priority: 'high' | 'low' }): void;
+  /** The file changed again: an upload in flight stops and the write-back delay restarts. */
+  touch(itemId: string): void;
+  /** The item is gone locally: forget its upload. */
+  cancel(itemId: string): Promise<void> | void;
   isActive?(itemId: string): boolean;
 }
 
@@ -40,6 +62,7 @@ export interface VfsOptions {
   store: Store;
   graph: GraphClient;
   downloads: DownloadsPort;
+  uploads: UploadsPort;
   logger: Logger;
   driveMode: DriveMode;
   /** Maps a server answer to a store record (the same mapping delta uses). */
@@ -48,6 +71,8 @@ export interface VfsOptions {
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
+  /** Told when a namespace change was journaled because the server was unreachable. */
+  onJournaled?: () => void;
   /** statfs answers from a cached quota, refreshed at most this often. */
   quotaRefreshMs?: number;
   now?: () => number;
@@ -85,7 +110,21 @@ interface OpenFile {
   file?: FileHandle;
   /** The content version the open cache file belongs to. */
   version?: string;
+  writable: boolean;
+  /** Opened for writing the cache file; the same handle serves reads of a dirty file. */
+  writeFile?: FileHandle;
+  /** This handle changed the content: release schedules the upload. */
+  changed: boolean;
+  /**
+   * Set once the bytes are all local (complete, or dirty): reads go straight to the file while the
+   * store's item generation is unchanged (any change to any item sends the next read the slow way).
+   */
+  local?: { fd: number; size: number; generation: number };
 }
+
+// open(2) flags (Linux).
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
 
 export const STATUS_XATTR = 'user.onemount.status';
 const BLOCK = 4096;
@@ -101,6 +140,14 @@ export class Vfs {
   /** Last-access times to record, batched so reads do not each commit a transaction. */
   private readonly accessed = new Map<string, number>();
   private readonly now: () => number;
+  /**
+   * Items by mount path, valid while the store's item generation is unchanged: `ls -l` asks for
+   * the attributes (and extended attributes) of every entry it just listed.
+   */
+  private readonly byPath = new Map<string, StoredItem>();
+  private byPathGeneration = -1;
+  /** Items whose content is being made local and dirty (one preparation per item at a time). */
+  private readonly preparing = new Map<string, Promise<void>>();
 
   constructor(private readonly o: VfsOptions) {
     this.now = o.now ?? Date.now;
@@ -110,9 +157,22 @@ export class Vfs {
 
   /** The item at a mount-relative path (`/` is the root). */
   resolve(path: string): StoredItem {
+    const cache = this.pathCache();
+    const hit = cache.get(path);
+    if (hit) return hit;
     const item = path === '/' ? this.o.store.items.getRoot() : this.o.store.items.resolvePath(path);
     if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+    cache.set(path, item);
     return item;
+  }
+
+  private pathCache(): Map<string, StoredItem> {
+    const generation = this.o.store.items.generation;
+    if (generation !== this.byPathGeneration || this.byPath.size > 200_000) {
+      this.byPath.clear();
+      this.byPathGeneration = generation;
+    }
+    return this.byPath;
   }
 
   private split(path: string): { parent: StoredItem; name: string } {
@@ -160,12 +220,16 @@ export class Vfs {
     if (dir.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
     const attrs: Attr[] = [];
+    const cache = this.pathCache();
+    const prefix = path === '/' ? '/' : `${path}/`;
     let after: string | undefined;
     for (;;) {
       const page = this.o.store.items.listChildren(dir.id, after, 1000);
       for (const child of page) {
         names.push(child.name);
         attrs.push(this.attrOf(child));
+        // The kernel looks each entry up next (getattr per name for `ls -l`).
+        cache.set(prefix + child.name, child);
       }
       if (page.length < 1000) break;
       after = page[page.length - 1]!.nameKey;
@@ -175,16 +239,51 @@ export class Vfs {
 
   // ---- content -----------------------------------------------------------------------------
 
-  open(path: string, flags: number): number {
+  async open(path: string, flags: number): Promise<number> {
     const item = this.resolve(path);
     if (item.kind === 'folder' || item.kind === 'remote') throw new VfsError('EISDIR', `is a folder: ${path}`);
     if (item.kind === 'package') throw new VfsError('ENOTSUP', `${path} is a OneNote notebook or similar package; open it on the web`);
-    // O_ACCMODE: 0 read-only, 1 write-only, 2 read-write. O_TRUNC is 0o1000.
-    if ((flags & 3) !== 0 || (flags & 0o1000) !== 0) {
-      throw new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built); folders can be created, renamed and deleted`);
+    const writable = (flags & O_ACCMODE) !== 0;
+    const fh = this.nextHandle++;
+    const h: OpenFile = { itemId: item.id, writable, changed: false };
+    this.handles.set(fh, h);
+    if (writable && (flags & O_TRUNC) !== 0) {
+      try {
+        await this.truncateItem(h, item, 0);
+      } catch (e) {
+        this.handles.delete(fh);
+        throw e;
+      }
+    }
+    return fh;
+  }
+
+  /** create(2): a new local file; it is uploaded after it is closed. */
+  async create(path: string): Promise<number> {
+    const { parent, name } = this.split(path);
+    this.checkName(path, name);
+    const existing = this.clash(parent, name);
+    if (existing) {
+      // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
+      if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
+      return this.open(path, 1);
+    }
+    const id = newLocalId();
+    const now = this.now();
+    const cache = await openCacheFile(this.o.downloads.cachePath(id));
+    try {
+      this.o.store.transaction(() => {
+        this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
+        this.o.store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: new RangeSet() });
+        this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
+      });
+    } catch (e) {
+      await cache.close();
+      await removeCacheFile(this.o.downloads.cachePath(id));
+      throw toVfsError(e, `creating ${path}`);
     }
     const fh = this.nextHandle++;
-    this.handles.set(fh, { itemId: item.id });
+    this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
     return fh;
   }
 
@@ -201,10 +300,23 @@ export class Vfs {
   /** Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read. */
   async read(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh);
+    const local = h.local;
+    if (local && local.generation === this.o.store.items.generation) {
+      if (position >= local.size || length <= 0) return 0;
+      return readAt(local.fd, buf, Math.min(length, local.size - position), position);
+    }
+    h.local = undefined;
+    const generation = this.o.store.items.generation;
     const item = this.o.store.items.get(h.itemId);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     if (position >= item.size || length <= 0) return 0;
     const n = Math.min(length, item.size - position);
+    if (h.writeFile || this.o.store.content.get(item.id)?.status === 'dirty') {
+      // Local changes: the cache file is the truth; nothing to download.
+      const file = (h.writeFile ??= await openCacheFile(this.o.downloads.cachePath(item.id)));
+      h.local = { fd: file.fd, size: item.size, generation };
+      return readAt(file.fd, buf, n, position);
+    }
     const version = `${item.ctag ?? ''}|${item.etag ?? ''}|${item.size}`;
     if (h.version !== version) {
       // The remote version changed under an open file: start over on the new bytes.
@@ -223,10 +335,13 @@ export class Vfs {
       this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
       throw new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e });
     }
-    h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r');
-    const { bytesRead } = await h.file.read(buf, 0, n, position);
+    const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
-    return bytesRead;
+    const content = this.o.store.content.get(item.id);
+    if (content?.status === 'complete' && content.etag === item.etag && content.ctag === item.ctag) {
+      h.local = { fd: file.fd, size: item.size, generation };
+    }
+    return readAt(file.fd, buf, n, position);
   }
 
   async release(fh: number): Promise<void> {
@@ -235,6 +350,128 @@ export class Vfs {
     this.handles.delete(fh);
     h.reader?.close();
     await h.file?.close();
+    await h.writeFile?.close();
+    if (h.changed && this.o.store.items.get(h.itemId)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+  }
+
+  /** close(2) of one descriptor (there may be dups): the change is ready to upload. */
+  flush(fh: number): void {
+    const h = this.handle(fh);
+    if (h.changed) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+  }
+
+  async fsync(fh: number): Promise<void> {
+    const h = this.handle(fh);
+    await h.writeFile?.datasync();
+    if (h.changed) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+  }
+
+  /**
+   * Makes an item's content local and dirty before its first change: the whole current version is
+   * downloaded (unless it is about to be truncated to nothing), the content is marked dirty with the
+   * version it started from, and a pending journal entry records that it must be uploaded.
+   */
+  private async prepareForChange(item: StoredItem, keepBytes: number): Promise<void> {
+    const state = this.o.store.content.get(item.id);
+    if (state?.status === 'dirty') return;
+    const running = this.preparing.get(item.id);
+    if (running) return running;
+    const work = (async () => {
+      const needed = Math.min(keepBytes, item.size);
+      if (needed > 0) {
+        try {
+          await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: AbortSignal.timeout(this.o.readTimeoutMs * 30) });
+        } catch (e) {
+          throw toVfsError(e, `fetching ${this.o.store.items.pathOf(item.id) ?? item.id} before changing it`);
+        }
+      } else {
+        await this.o.downloads.cancel(item.id);
+      }
+      const ranges = needed > 0 ? RangeSet.from([{ start: 0, end: needed }]) : new RangeSet();
+      this.o.store.transaction(() => {
+        this.o.store.content.setContent(item.id, { status: 'dirty', etag: item.etag, ctag: item.ctag, ranges });
+        this.ensureJournal(item, 'write');
+      });
+    })();
+    this.preparing.set(item.id, work);
+    try {
+      await work;
+    } finally {
+      this.preparing.delete(item.id);
+    }
+  }
+
+  /** One unfinished write/create entry per item is enough: the upload takes the file as it is then. */
+  private ensureJournal(item: StoredItem, kind: 'write' | 'create'): void {
+    const pending = this.o.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] });
+    if (pending.some((e) => e.kind === 'write' || e.kind === 'create')) return;
+    this.o.store.journal.append({ kind, itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag });
+  }
+
+  private async writableFile(h: OpenFile): Promise<FileHandle> {
+    return (h.writeFile ??= await openCacheFile(this.o.downloads.cachePath(h.itemId)));
+  }
+
+  async write(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
+    const h = this.handle(fh);
+    if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
+    const item = this.o.store.items.get(h.itemId);
+    if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
+    // Bytes before the write position and after its end must be the current version's.
+    await this.prepareForChange(item, item.size);
+    this.o.uploads.touch(item.id);
+    const file = await this.writableFile(h);
+    await writeFully(file, buf.subarray(0, length), position);
+    const end = position + length;
+    const current = this.o.store.items.get(item.id) ?? item;
+    this.o.store.transaction(() => {
+      const size = Math.max(current.size, end);
+      this.o.store.items.update(item.id, { size, mtimeMs: this.now() });
+      this.o.store.content.addRange(item.id, position, end, size);
+    });
+    h.changed = true;
+    return length;
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    const item = this.resolve(path);
+    if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
+    const h: OpenFile = { itemId: item.id, writable: true, changed: false };
+    try {
+      await this.truncateItem(h, item, size);
+    } finally {
+      await h.writeFile?.close();
+    }
+    if (h.changed && !this.openForWriting(item.id)) this.o.uploads.schedule(item.id, { priority: 'high' });
+  }
+
+  async ftruncate(fh: number, size: number): Promise<void> {
+    const h = this.handle(fh);
+    const item = this.o.store.items.get(h.itemId);
+    if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
+    await this.truncateItem(h, item, size);
+  }
+
+  private openForWriting(itemId: string): boolean {
+    for (const h of this.handles.values()) if (h.itemId === itemId && h.writable) return true;
+    return false;
+  }
+
+  private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
+    await this.prepareForChange(item, size);
+    this.o.uploads.touch(item.id);
+    const file = await this.writableFile(h);
+    await file.truncate(size);
+    this.o.store.transaction(() => {
+      this.o.store.items.update(item.id, { size, mtimeMs: this.now() });
+      const state = this.o.store.content.get(item.id);
+      const ranges = state?.ranges ?? new RangeSet();
+      ranges.truncate(size);
+      ranges.add(0, size);
+      this.o.store.content.setContent(item.id, { status: 'dirty', etag: state?.etag ?? item.etag, ctag: state?.ctag ?? item.ctag, ranges });
+    });
+    h.changed = true;
   }
 
   /** Writes the batched last-access times (for the LRU cleaner); the engine calls this periodically. */
@@ -249,57 +486,102 @@ export class Vfs {
     return this.handles.size;
   }
 
-  refuseWrite(path: string): never {
-    throw new VfsError('EROFS', `${path}: writing file contents is not supported yet (the write path is not built)`);
-  }
-
   // ---- namespace ---------------------------------------------------------------------------
 
-  private clash(parent: StoredItem, name: string, path: string, except?: string): StoredItem | undefined {
+  /** The item already holding `name` (case-insensitively) in the folder, other than `except`. */
+  private clash(parent: StoredItem, name: string, except?: string): StoredItem | undefined {
     const existing = this.o.store.items.getChild(parent.id, name);
-    if (existing && existing.id !== except && nameKey(existing.name) === nameKey(name)) {
-      return existing;
-    }
-    void path;
-    return undefined;
+    return existing && existing.id !== except ? existing : undefined;
   }
 
   async mkdir(path: string): Promise<void> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
-    if (this.clash(parent, name, path)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
-    let created: DriveItem;
-    try {
-      created = await this.o.graph.createFolder(parent.id, name, 'fail');
-    } catch (e) {
-      throw toVfsError(e, `creating folder ${path}`);
+    if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
+    if (!isLocalId(parent.id)) {
+      try {
+        const created = await this.o.graph.createFolder(parent.id, name, 'fail');
+        this.o.store.items.upsert(this.o.toRecord(created));
+        return;
+      } catch (e) {
+        if (!(e instanceof NetworkError)) throw toVfsError(e, `creating folder ${path}`);
+      }
     }
-    this.o.store.items.upsert(this.o.toRecord(created));
+    // Offline, or inside a folder that is itself waiting to be created: local now, replayed later.
+    const id = newLocalId();
+    const now = this.now();
+    this.o.store.transaction(() => {
+      this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'folder', size: 0, ctimeMs: now, mtimeMs: now });
+      this.o.store.journal.append({ kind: 'mkdir', itemId: id, parentId: parent.id, name });
+    });
+    this.journaled(path, 'mkdir');
+  }
+
+  private journaled(path: string, what: string): void {
+    this.o.logger.info({ path }, `${what} ${path} applied locally; it reaches the server when it is reachable again`);
+    this.o.onJournaled?.();
   }
 
   async rmdir(path: string): Promise<void> {
     const item = this.resolve(path);
     if (item.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
-    if (item.parentId === null) throw new VfsError('EBUSY' as never, 'the drive root cannot be removed');
+    if (item.parentId === null) throw new VfsError('EBUSY', 'the drive root cannot be removed');
     if (this.o.store.items.countChildren(item.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${path}`);
-    await this.deleteOnServer(item, path);
+    await this.remove(item, path);
   }
 
   async unlink(path: string): Promise<void> {
     const item = this.resolve(path);
     if (item.kind === 'folder') throw new VfsError('EISDIR', `is a folder: ${path}`);
-    await this.deleteOnServer(item, path);
+    await this.remove(item, path);
   }
 
-  private async deleteOnServer(item: StoredItem, path: string): Promise<void> {
-    try {
-      await this.o.graph.deleteItem(item.id);
-    } catch (e) {
-      // Already gone on the server: the local view just catches up.
-      if (toVfsError(e, '').errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
+  /** Deletes on the server (unless the item never got there), then forgets it locally. */
+  private async remove(item: StoredItem, path: string): Promise<void> {
+    let offline = false;
+    if (!isLocalId(item.id)) {
+      try {
+        await this.o.graph.deleteItem(item.id);
+      } catch (e) {
+        offline = e instanceof NetworkError;
+        // Already gone on the server: the local view just catches up.
+        if (!offline && toVfsError(e, '').errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
+      }
     }
-    for (const gone of this.o.store.items.deleteSubtree(item.id)) {
-      if (gone.contentStatus !== 'none') await this.o.downloads.invalidate(gone.id);
+    await this.forget(item);
+    if (offline) {
+      // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
+      this.o.store.journal.append({ kind: item.kind === 'folder' ? 'rmdir' : 'unlink', itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag });
+      this.journaled(path, 'delete of');
+    }
+  }
+
+  /** Drops an item and everything below it locally: store rows, pending journal entries, uploads, cache files. */
+  private async forget(item: StoredItem): Promise<void> {
+    const gone = this.o.store.transaction(() => {
+      const removed = this.o.store.items.deleteSubtree(item.id);
+      for (const g of removed) {
+        for (const e of this.o.store.journal.list({ itemId: g.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
+      }
+      return removed;
+    });
+    for (const g of gone) {
+      await this.o.uploads.cancel(g.id);
+      await this.o.downloads.cancel(g.id);
+      if (g.contentStatus !== 'none') await removeCacheFile(this.o.downloads.cachePath(g.id));
+    }
+  }
+
+  /** The server's answer to a rename/move: a file with local changes keeps its local size and content state. */
+  private applyAnswer(item: StoredItem, answer: DriveItem): void {
+    if (this.o.store.content.get(item.id)?.status === 'dirty') {
+      const record = this.o.toRecord(answer);
+      this.o.store.transaction(() => {
+        this.o.store.items.move(item.id, record.parentId ?? item.parentId!, record.name);
+        this.o.store.items.update(item.id, { etag: record.etag ?? null });
+      });
+    } else {
+      this.o.store.items.upsert(this.o.toRecord(answer));
     }
   }
 
@@ -312,26 +594,71 @@ export class Vfs {
     for (let p: StoredItem | undefined = newParent; p; p = p.parentId ? this.o.store.items.get(p.parentId) : undefined) {
       if (p.id === item.id) throw new VfsError('EINVAL', `cannot move ${from} into itself`);
     }
-    const target = this.clash(newParent, name, to, item.id);
+    const target = this.clash(newParent, name, item.id);
     if (target) {
       const targetIsDir = target.kind === 'folder';
       const itemIsDir = item.kind === 'folder';
       if (targetIsDir && !itemIsDir) throw new VfsError('EISDIR', `${to} is a folder`);
       if (!targetIsDir && itemIsDir) throw new VfsError('ENOTDIR', `${to} is not a folder`);
       if (targetIsDir && this.o.store.items.countChildren(target.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${to}`);
+      if (isLocalId(item.id) && !isLocalId(target.id) && !targetIsDir) {
+        // An editor's save (write a temp file, rename it over the original): the original keeps its
+        // id, history and conflict check; only its content is replaced.
+        await this.replaceContent(item, target);
+        return;
+      }
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
-      await this.deleteOnServer(target, to);
+      await this.remove(target, to);
     }
-    let moved: DriveItem;
-    try {
-      moved = await this.o.graph.update(item.id, {
-        name,
-        ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.id } } : {}),
+    if (isLocalId(item.id)) {
+      // Never uploaded yet: the upload (or folder creation) will use wherever it is by then.
+      this.o.store.items.move(item.id, newParent.id, name);
+      return;
+    }
+    if (!isLocalId(newParent.id)) {
+      try {
+        const moved = await this.o.graph.update(item.id, {
+          name,
+          ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.id } } : {}),
+        });
+        this.applyAnswer(item, moved);
+        return;
+      } catch (e) {
+        if (!(e instanceof NetworkError)) throw toVfsError(e, `renaming ${from} to ${to}`);
+      }
+    }
+    this.o.store.transaction(() => {
+      this.o.store.items.move(item.id, newParent.id, name);
+      this.o.store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: item.name, newParentId: newParent.id, newName: name });
+    });
+    this.journaled(from, 'rename of');
+  }
+
+  /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
+  private async replaceContent(source: StoredItem, target: StoredItem): Promise<void> {
+    for (const h of this.handles.values()) {
+      if (h.itemId === source.id && h.writeFile) throw new VfsError('EBUSY', 'the file is still open for writing');
+    }
+    await this.o.uploads.cancel(source.id);
+    await this.o.downloads.cancel(target.id);
+    const base = this.o.store.content.get(target.id);
+    const targetFile = this.o.downloads.cachePath(target.id);
+    await ensurePrivateDir(dirname(targetFile));
+    await renameFile(this.o.downloads.cachePath(source.id), targetFile);
+    this.o.store.transaction(() => {
+      const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
+      this.o.store.content.setContent(target.id, {
+        status: 'dirty',
+        etag: started.etag,
+        ctag: started.ctag,
+        ranges: RangeSet.from([{ start: 0, end: source.size }]),
       });
-    } catch (e) {
-      throw toVfsError(e, `renaming ${from} to ${to}`);
-    }
-    this.o.store.items.upsert(this.o.toRecord(moved));
+      this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
+      for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
+      this.o.store.items.deleteSubtree(source.id);
+      this.ensureJournal(target, 'write');
+    });
+    this.o.uploads.schedule(target.id, { priority: 'high' });
   }
 
   /** utimens: OneDrive keeps whole seconds of the modification time (fileSystemInfo). */
@@ -339,13 +666,23 @@ export class Vfs {
     const item = this.resolve(path);
     if (item.parentId === null) return;
     const seconds = Math.floor(mtimeMs / 1000) * 1000;
+    if (isLocalId(item.id) || this.o.store.content.get(item.id)?.status === 'dirty') {
+      // Not uploaded yet: the upload carries the time.
+      this.o.store.items.update(item.id, { mtimeMs: seconds });
+      return;
+    }
     try {
       const updated = await this.o.graph.update(item.id, {
         fileSystemInfo: { lastModifiedDateTime: new Date(seconds).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       });
       this.o.store.items.upsert(this.o.toRecord(updated));
     } catch (e) {
-      throw toVfsError(e, `setting the time of ${path}`);
+      if (!(e instanceof NetworkError)) throw toVfsError(e, `setting the time of ${path}`);
+      this.o.store.transaction(() => {
+        this.o.store.items.update(item.id, { mtimeMs: seconds });
+        this.o.store.journal.append({ kind: 'setattr', itemId: item.id, payload: { mtimeMs: seconds } });
+      });
+      this.journaled(path, 'time change of');
     }
   }
 
@@ -366,9 +703,9 @@ export class Vfs {
   }
 
   getxattr(path: string, name: string): Buffer | undefined {
-    const item = this.resolve(path);
+    // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer at once.
     if (name !== STATUS_XATTR) return undefined;
-    return Buffer.from(this.itemState(item));
+    return Buffer.from(this.itemState(this.resolve(path)));
   }
 
   listxattr(path: string): string[] {
@@ -416,4 +753,9 @@ export class Vfs {
   async settle(): Promise<void> {
     await this.quotaRefresh;
   }
+}
+
+/** One positional read on a descriptor (callback API: no FileHandle promise machinery per call). */
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readFd(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }

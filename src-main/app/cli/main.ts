@@ -33,6 +33,8 @@ interface MountFlags {
   account: string;
   pollInterval: number;
   transfers: number;
+  uploads: number;
+  writeBack: number;
   logLevel: LogLevel;
   kernelCache: number;
 }
@@ -54,6 +56,8 @@ async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags,
     logger,
     pollIntervalMs: flags.pollInterval * 1000,
     downloadConcurrency: flags.transfers,
+    uploadConcurrency: flags.uploads,
+    writeBackDelayMs: flags.writeBack,
     kernelCacheSec: flags.kernelCache,
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
@@ -78,6 +82,8 @@ const mountOptions = (cmd: Command) =>
     .option('--token <token>', 'bearer token for the emulator', 'emulator-token')
     .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, 30)
     .option('--transfers <n>', 'parallel downloads', positiveInt, 4)
+    .option('--uploads <n>', 'parallel uploads', positiveInt, 2)
+    .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info');
 

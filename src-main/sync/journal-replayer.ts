@@ -1,0 +1,233 @@
+/**
+ * Replays namespace changes made while the server was unreachable (mkdir, rename/move, unlink,
+ * rmdir, setattr), in journal order, once it answers again. Content uploads (`create`/`write`
+ * entries) are the upload manager's; it waits for folders this replayer creates.
+ *
+ * Conflict rules, as for uploads: nothing local is silently dropped and nothing remote is silently
+ * overwritten. A folder created offline whose name now exists remotely is merged with it; a rename
+ * onto a taken name keeps the item under a conflict name; a delete of something changed remotely
+ * since (If-Match fails) is not carried out, and a folder delete never removes remote children
+ * this device has not seen.
+ */
+import { abortableSleep } from '../base/abort.ts';
+import { errorMessage } from '../base/errors.ts';
+import type { Logger } from '../base/logger.ts';
+import { TypedEmitter } from '../base/typed-emitter.ts';
+import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { conflictCopyName } from '../../src-shared/model/names.ts';
+import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
+import { isLocalId, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
+
+const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
+
+export interface JournalReplayerOptions {
+  graph: Pick<GraphClient, 'createFolder' | 'update' | 'deleteItem' | 'getItem' | 'getItemByPath'>;
+  store: Store;
+  toRecord: (item: DriveItem) => ItemRecord;
+  logger: Logger;
+  tasks?: TaskRegistry;
+  hostName: string;
+  /** Wait after a failed attempt, doubling up to maxMs. */
+  retry?: { baseMs: number; maxMs: number };
+  now?: () => number;
+}
+
+export interface ReplayerEvents {
+  replayed: { seq: number; kind: string; itemId: string };
+  conflict: { itemId: string; path: string; reason: 'name-clash' | 'both-modified'; detail: string };
+  error: { error: unknown; seq: number };
+}
+
+export class JournalReplayer {
+  readonly events: TypedEmitter<ReplayerEvents>;
+  private wake: (() => void) | undefined;
+  private running: Promise<number> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: JournalReplayerOptions) {
+    this.now = o.now ?? Date.now;
+    this.events = new TypedEmitter<ReplayerEvents>((error, event) => o.logger.error({ err: error, event }, 'replayer listener failed'));
+  }
+
+  /** Pending namespace entries, oldest first. */
+  pending(): JournalEntry[] {
+    return this.o.store.journal.list({ states: ['pending'] }).filter((e) => NAMESPACE_KINDS.has(e.kind));
+  }
+
+  /** Something was journaled (or the network may be back): replay soon. */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** Background loop through the task registry: replays whenever there is work, backing off while offline. */
+  start(): void {
+    if (!this.o.tasks) throw new Error('JournalReplayer.start needs a task registry');
+    const retry = this.o.retry ?? { baseMs: 2000, maxMs: 60_000 };
+    this.o.tasks.start('journal-replay', async (signal) => {
+      let delay = retry.baseMs;
+      while (!signal.aborted) {
+        let left = 0;
+        try {
+          left = await this.replay();
+          delay = retry.baseMs;
+        } catch (e) {
+          this.o.logger.info({ err: e }, `offline changes wait for the server (next try in ${Math.round(delay / 1000)} s)`);
+          delay = Math.min(delay * 2, retry.maxMs);
+          left = 1;
+        }
+        const wait = left > 0 ? delay : 3_600_000;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          abortableSleep(wait, signal).then(resolve, resolve);
+        });
+        this.wake = undefined;
+      }
+    });
+  }
+
+  /** Replays every pending entry in order; stops at the first network failure. Returns how many are left. */
+  replay(): Promise<number> {
+    this.running ??= this.replayAll().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async replayAll(): Promise<number> {
+    for (const entry of this.pending()) {
+      try {
+        this.o.store.journal.markUploading(entry.seq);
+        await this.apply(entry);
+        this.o.store.journal.markDone(entry.seq);
+        this.o.store.journal.remove(entry.seq);
+        this.events.emit('replayed', { seq: entry.seq, kind: entry.kind, itemId: entry.itemId });
+      } catch (e) {
+        this.o.store.journal.markPending(entry.seq, errorMessage(e));
+        if (e instanceof NetworkError) throw e;
+        if (e instanceof WaitForParent) continue;
+        // Anything else is not going to succeed by retrying the same request: keep it visible as failed.
+        this.o.store.journal.markFailed(entry.seq, errorMessage(e));
+        this.o.logger.error({ err: e, seq: entry.seq, kind: entry.kind }, `could not replay an offline ${entry.kind}`);
+        this.events.emit('error', { error: e, seq: entry.seq });
+      }
+    }
+    return this.pending().length;
+  }
+
+  private path(itemId: string): string {
+    return this.o.store.items.pathOf(itemId) ?? itemId;
+  }
+
+  private async apply(e: JournalEntry): Promise<void> {
+    const { graph, store } = this.o;
+    switch (e.kind) {
+      case 'mkdir': {
+        const item = store.items.get(e.itemId);
+        if (!item || !isLocalId(item.id)) return; // removed again, or already created
+        if (isLocalId(item.parentId!)) throw new WaitForParent(item.parentId!);
+        let created: DriveItem;
+        try {
+          created = await graph.createFolder(item.parentId!, item.name, 'fail');
+        } catch (err) {
+          if (!isNameConflict(err)) throw err;
+          // The same name was created remotely meanwhile: one folder holds both sides' files.
+          const parentPath = store.items.pathOf(item.parentId!) ?? '/';
+          created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
+          if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
+        }
+        store.transaction(() => {
+          store.replaceItemId(item.id, created.id);
+          store.items.upsert(this.o.toRecord(created));
+        });
+        return;
+      }
+      case 'rename': {
+        const item = store.items.get(e.itemId);
+        if (!item || isLocalId(item.id)) return;
+        if (item.parentId && isLocalId(item.parentId)) throw new WaitForParent(item.parentId);
+        // Where the item is now locally (later local renames are folded into this one).
+        const patch = { name: item.name, parentReference: { id: item.parentId! } };
+        try {
+          const moved = await graph.update(item.id, patch);
+          this.adopt(item.id, moved);
+        } catch (err) {
+          if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
+          if (!isNameConflict(err)) throw err;
+          const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
+          const moved = await graph.update(item.id, { ...patch, name });
+          this.adopt(item.id, moved);
+          this.conflict(item.id, 'name-clash', name, `renamed to ${name}: the name was taken on the server`);
+        }
+        return;
+      }
+      case 'unlink':
+      case 'rmdir': {
+        if (isLocalId(e.itemId)) return;
+        if (e.kind === 'rmdir') {
+          let remote: DriveItem;
+          try {
+            remote = await graph.getItem(e.itemId);
+          } catch (err) {
+            if (isNotFound(err)) return;
+            throw err;
+          }
+          if ((remote.folder?.childCount ?? 0) > 0) {
+            this.conflict(e.itemId, 'both-modified', null, `not deleted on the server: it holds ${remote.folder?.childCount} item(s) this device did not delete`);
+            return;
+          }
+        }
+        try {
+          await graph.deleteItem(e.itemId, e.baseEtag ? { ifMatch: e.baseEtag } : {});
+        } catch (err) {
+          if (isNotFound(err)) return;
+          if (!isPreconditionFailed(err)) throw err;
+          this.conflict(e.itemId, 'both-modified', null, 'not deleted on the server: it changed there after it was deleted here');
+        }
+        return;
+      }
+      case 'setattr': {
+        const item = store.items.get(e.itemId);
+        if (!item || isLocalId(item.id) || e.payload?.mtimeMs === undefined) return;
+        const when = new Date(Math.floor(e.payload.mtimeMs / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+        try {
+          const updated = await graph.update(item.id, { fileSystemInfo: { lastModifiedDateTime: when } });
+          this.adopt(item.id, updated);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** The server's answer for a replayed item; a file with local changes keeps its local size. */
+  private adopt(itemId: string, answer: DriveItem): void {
+    const { store } = this.o;
+    const record = this.o.toRecord(answer);
+    if (store.content.get(itemId)?.status === 'dirty') store.items.update(itemId, { etag: record.etag ?? null });
+    else store.items.upsert(record);
+  }
+
+  private keepUnderConflictName(e: JournalEntry, itemId: string, cause: unknown): never {
+    const item = this.o.store.items.get(itemId)!;
+    const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
+    this.o.store.items.move(itemId, item.parentId!, name);
+    this.conflict(itemId, 'name-clash', name, `a file with this name exists on the server; the folder is kept as ${name}`);
+    // The entry stays pending and is replayed under the new name.
+    throw new WaitForParent(`${e.seq}`, cause);
+  }
+
+  private conflict(itemId: string, reason: 'name-clash' | 'both-modified', localCopyName: string | null, detail: string): void {
+    const path = this.path(itemId);
+    this.o.store.conflicts.add({ itemId, path, reason, localCopyName });
+    this.o.logger.warn({ itemId, path, reason }, `conflict: ${path}: ${detail}`);
+    this.events.emit('conflict', { itemId, path, reason, detail });
+  }
+}
+
+/** The entry depends on a folder not created on the server yet; it is retried on the next pass. */
+class WaitForParent extends Error {
+  constructor(parentId: string, cause?: unknown) {
+    super(`waiting for ${parentId} to be created on the server`, { cause });
+  }
+}
