@@ -275,13 +275,19 @@ export interface HarnessOptions {
 /** One emulator, one engine, one mount point, one set of XDG folders. */
 export class MountHarness {
   engine: EngineProcess | undefined;
+  private closing = false;
 
   private constructor(
     readonly root: string,
     readonly emulator: EmulatorProcess,
     readonly env: NodeJS.ProcessEnv,
     private readonly engineArgs: string[],
-  ) {}
+  ) {
+    // Every later failure would only say "connection refused"; say why once, where it happened.
+    emulator.child.once('exit', (code, signal) => {
+      if (!this.closing) console.error(`e2e: the emulator (pid ${emulator.child.pid}) exited unexpectedly (code ${code}, signal ${signal})`);
+    });
+  }
 
   get admin(): AdminClient {
     return this.emulator.admin;
@@ -373,6 +379,7 @@ export class MountHarness {
 
   /** Always safe to call: every step runs even when an earlier one failed; the first error is rethrown. */
   async close(): Promise<void> {
+    this.closing = true;
     const errors: unknown[] = [];
     const step = async (fn: () => Promise<unknown>) => {
       try {
