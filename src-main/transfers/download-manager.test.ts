@@ -313,7 +313,8 @@ describe('readers and read-ahead', () => {
     await until(() => storageGets(since).length >= 2, 'the hydration to queue its chunks');
     reader.close();
     await hydrated;
-    expect(ranges(storageGets(since))).toEqual([
+    // The log lists requests as they end, and chunks 1 and 2 run side by side.
+    expect(ranges(storageGets(since)).sort((x, y) => x[0] - y[0])).toEqual([
       [0, MiB],
       [MiB, 2 * MiB],
       [2 * MiB, 3 * MiB],
