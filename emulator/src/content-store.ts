@@ -29,12 +29,15 @@ export class ContentStore {
     // its own offset in it (its seed), so files differ from one another.
     this.pattern = Buffer.alloc(PATTERN_PERIOD + CHUNK);
     let x = 0x9e3779b9;
-    for (let i = 0; i < this.pattern.length; i++) {
+    for (let i = 0; i < PATTERN_PERIOD; i++) {
       x ^= x << 13;
       x ^= x >>> 17;
       x ^= x << 5;
       this.pattern[i] = x & 0xff;
     }
+    // The tail repeats the start, so a chunk read across the period's end is the same bytes a read
+    // from offset 0 sees there: a file's bytes never depend on where a range starts.
+    this.pattern.copy(this.pattern, PATTERN_PERIOD, 0, CHUNK);
   }
 
   async init(): Promise<void> {
