@@ -137,6 +137,8 @@ export class UploadWorker {
       store.transaction(() => finishEntries(store, item.id));
       return { kind: 'nothing', why: 'the content has no local changes' };
     }
+    // Checked before the attempt is counted: waiting for a folder is not a failed attempt.
+    if (isLocalId(item.id) && item.parentId !== null && isLocalId(item.parentId)) throw new ParentNotUploadedError(item.id, item.parentId);
     const entry = store.journal.markUploading(first.seq);
     const file = this.#o.cachePath(item.id);
     const length = await cacheFileLength(file);
