@@ -7,7 +7,7 @@
  * run in order, read-only ones first, and the ones that stop the engine last.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, rename, rmdir, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { quickXorHash, quickXorHashFile } from '../src-main/graph/quickxor.ts';
 import {
@@ -315,19 +315,6 @@ describe('a mounted drive (emulator and engine in their own processes)', () => {
     expect(sent).toEqual([]);
     expect(await serverItem('a:b')).toBeUndefined();
     expect(await serverItem('foo')).toBeDefined();
-  });
-
-  // Documents the state before the write path (issue 4): replace with write tests when it lands.
-  it('content writes answer EROFS until the write path lands', async () => {
-    expect(await errnoOf(writeFile(h.at('new.txt'), 'x'))).toBe('EROFS');
-    expect(await errnoOf(appendFile(h.at('Folder 0000/Level 1/file-00001.txt'), 'x'))).toBe('EROFS');
-    expect(await errnoOf(truncate(h.at('Folder 0000/Level 1/file-00001.txt'), 0))).toBe('EROFS');
-    const cp = await run('cp', ['/etc/hostname', h.at('copied.txt')]);
-    expect(cp.code).not.toBe(0);
-    expect(cp.stderr).toMatch(/Read-only file system/);
-    expect(await serverItem('new.txt')).toBeUndefined();
-    expect(await serverItem('copied.txt')).toBeUndefined();
-    expect(Number((await h.admin.item('Folder 0000/Level 1/file-00001.txt')).size)).toBeGreaterThan(0);
   });
 
   it('`onemount status --json` reports the mount point and the item count', async () => {
