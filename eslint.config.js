@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import { layersRule } from './eslint-rules/layers.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', 'test-results', 'playwright-report', 'bench/results'] },
+  { ignores: ['node_modules', 'dist', 'coverage', 'test-results', 'playwright-report', 'bench/results', '.tmp'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

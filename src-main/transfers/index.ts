@@ -14,3 +14,14 @@ export {
 } from './download-errors.ts';
 export { ReadAheadWindow, type ReadAheadOptions } from './read-ahead.ts';
 export { sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority, type DownloadProgress } from './download-types.ts';
+export { UploadManager, type UploadManagerOptions, type FinishResult } from './upload-manager.ts';
+export type { UploadEvents, UploadPriority, UploadProgress, UploadSource, ContentInvalidator } from './upload-types.ts';
+export {
+  LocalContentMissingError,
+  NotAFileError,
+  ParentNotUploadedError,
+  UploadHashMismatchError,
+  UploadSessionStuckError,
+  UploadStoppedError,
+  type UploadStopReason,
+} from './upload-errors.ts';

@@ -105,7 +105,10 @@ export interface StatFs {
 }
 
 interface OpenFile {
+  /** Follows the item when its local id is swapped for the server's (see itemOf). */
   itemId: string;
+  /** Stable for the item's life, across that swap. */
+  inode: number;
   reader?: ContentReaderPort;
   file?: FileHandle;
   /** The content version the open cache file belongs to. */
@@ -245,7 +248,7 @@ export class Vfs {
     if (item.kind === 'package') throw new VfsError('ENOTSUP', `${path} is a OneNote notebook or similar package; open it on the web`);
     const writable = (flags & O_ACCMODE) !== 0;
     const fh = this.nextHandle++;
-    const h: OpenFile = { itemId: item.id, writable, changed: false };
+    const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false };
     this.handles.set(fh, h);
     if (writable && (flags & O_TRUNC) !== 0) {
       try {
@@ -283,8 +286,16 @@ export class Vfs {
       throw toVfsError(e, `creating ${path}`);
     }
     const fh = this.nextHandle++;
-    this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
+    const inode = this.o.store.items.get(id)!.inode;
+    this.handles.set(fh, { itemId: id, inode, writable: true, changed: true, writeFile: cache });
     return fh;
+  }
+
+  /** The open file's item; a new file's first upload swaps its local id for the server's, keeping the inode. */
+  private itemOf(h: OpenFile): StoredItem | undefined {
+    const item = this.o.store.items.get(h.itemId) ?? this.o.store.items.getByInode(h.inode);
+    if (item) h.itemId = item.id;
+    return item;
   }
 
   private handle(fh: number): OpenFile {
@@ -307,7 +318,7 @@ export class Vfs {
     }
     h.local = undefined;
     const generation = this.o.store.items.generation;
-    const item = this.o.store.items.get(h.itemId);
+    const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     if (position >= item.size || length <= 0) return 0;
     const n = Math.min(length, item.size - position);
@@ -351,19 +362,19 @@ export class Vfs {
     h.reader?.close();
     await h.file?.close();
     await h.writeFile?.close();
-    if (h.changed && this.o.store.items.get(h.itemId)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   /** close(2) of one descriptor (there may be dups): the change is ready to upload. */
   flush(fh: number): void {
     const h = this.handle(fh);
-    if (h.changed) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
     await h.writeFile?.datasync();
-    if (h.changed) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   /**
@@ -415,7 +426,7 @@ export class Vfs {
   async write(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh);
     if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
-    const item = this.o.store.items.get(h.itemId);
+    const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
     await this.prepareForChange(item, item.size);
@@ -436,7 +447,7 @@ export class Vfs {
   async truncate(path: string, size: number): Promise<void> {
     const item = this.resolve(path);
     if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
-    const h: OpenFile = { itemId: item.id, writable: true, changed: false };
+    const h: OpenFile = { itemId: item.id, inode: item.inode, writable: true, changed: false };
     try {
       await this.truncateItem(h, item, size);
     } finally {
@@ -447,7 +458,7 @@ export class Vfs {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     const h = this.handle(fh);
-    const item = this.o.store.items.get(h.itemId);
+    const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     await this.truncateItem(h, item, size);
   }
