@@ -497,6 +497,12 @@ export class Vfs {
     return this.handles.size;
   }
 
+  /** True while any handle has the item open (the cache cleaner and "free up space" leave it alone). */
+  isOpen(itemId: string): boolean {
+    for (const h of this.handles.values()) if (h.itemId === itemId) return true;
+    return false;
+  }
+
   // ---- namespace ---------------------------------------------------------------------------
 
   /** The item already holding `name` (case-insensitively) in the folder, other than `except`. */
