@@ -443,6 +443,89 @@ describe('throttling, retries and failures', () => {
   });
 });
 
+describe('connectivity feed', () => {
+  type Outcome = [boolean, string | undefined];
+  const recorder = () => {
+    const outcomes: Outcome[] = [];
+    return { outcomes, onOutcome: (ok: boolean, error?: Error) => void outcomes.push([ok, error?.constructor.name]) };
+  };
+
+  it('reports every attempt: answers (error statuses too) as reached, refused connections as not', async () => {
+    const { outcomes, onOutcome } = recorder();
+    const client = makeClient({ onOutcome, maxRetries: 2 });
+    await client.getItem('root');
+    await expect(client.getItem('no-such-item')).rejects.toSatisfy(isNotFound);
+    handle.emulator.faults.throttle({ status: 503, count: 1 });
+    await client.getItem('root');
+    expect(outcomes).toEqual([
+      [true, undefined],
+      [true, undefined],
+      [true, undefined],
+      [true, undefined],
+    ]);
+    outcomes.length = 0;
+    await handle.emulator.setOffline(true);
+    await expect(client.getItem('root')).rejects.toBeInstanceOf(NetworkError);
+    expect(outcomes).toEqual([
+      [false, 'NetworkError'],
+      [false, 'NetworkError'],
+      [false, 'NetworkError'],
+    ]);
+  });
+
+  it('reports a timed-out attempt as not reached, and an attempt the caller aborted not at all', async () => {
+    const { outcomes, onOutcome } = recorder();
+    const client = makeClient({ onOutcome, requestTimeoutMs: 150, maxRetries: 0 });
+    handle.emulator.faults.set({ latencyMs: 1000 });
+    await expect(client.getItem('root')).rejects.toBeInstanceOf(TimeoutError);
+    expect(outcomes).toEqual([[false, 'TimeoutError']]);
+    const controller = new AbortController();
+    const pending = client.getItem('root', { signal: controller.signal });
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toSatisfy(isAbortError);
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it('does not repeat network failures while told the service is offline', async () => {
+    const { outcomes, onOutcome } = recorder();
+    let offline = false;
+    const client = makeClient({ onOutcome, isOffline: () => offline, maxRetries: 3 });
+    await handle.emulator.setOffline(true);
+    offline = true;
+    await expect(client.getItem('root')).rejects.toBeInstanceOf(NetworkError);
+    expect(outcomes).toHaveLength(1);
+    offline = false;
+    await expect(client.getItem('root')).rejects.toBeInstanceOf(NetworkError);
+    expect(outcomes).toHaveLength(1 + 4);
+  });
+
+  it('a listener that throws does not fail the request', async () => {
+    const client = makeClient({
+      onOutcome: () => {
+        throw new Error('observer broke');
+      },
+    });
+    expect((await client.getItem('root')).root).toEqual({});
+  });
+
+  it('probe(): one request without repeats; any answer (even an error status) resolves, no answer rejects', async () => {
+    const { outcomes, onOutcome } = recorder();
+    const client = makeClient({ onOutcome, maxRetries: 3 });
+    const from = handle.emulator.log.lastSeq;
+    await client.probe();
+    const probes = handle.emulator.log.list({ since: from });
+    expect(probes.map((e) => `${e.method} ${decodeURIComponent(e.path)}`)).toEqual(['GET /v1.0/me/drive?$select=id']);
+    handle.emulator.faults.throttle({ status: 503, count: 5 });
+    await client.probe();
+    expect(handle.emulator.log.list({ since: from })).toHaveLength(2);
+    handle.emulator.faults.reset();
+    await handle.emulator.setOffline(true);
+    await expect(client.probe()).rejects.toBeInstanceOf(NetworkError);
+    expect(outcomes.at(-1)).toEqual([false, 'NetworkError']);
+    expect(outcomes).toHaveLength(3);
+  });
+});
+
 describe('logging', () => {
   it('logs request lines without the token or pre-authenticated URLs', async () => {
     const lines: string[] = [];

@@ -52,6 +52,10 @@ export interface GraphClientOptions {
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
   random?: () => number;
+  /** Once per attempt: did it reach the server (any HTTP answer) or not (network error, timeout). */
+  onOutcome?: (ok: boolean, error?: Error) => void;
+  /** While true, network failures are not repeated (the connectivity probe takes over). */
+  isOffline?: () => boolean;
 }
 
 export interface CallOptions {
@@ -147,6 +151,8 @@ export class GraphClient {
       ...(options.now ? { now: options.now } : {}),
       ...(options.sleep ? { sleep: options.sleep } : {}),
       ...(options.random ? { random: options.random } : {}),
+      ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+      ...(options.isOffline ? { isOffline: options.isOffline } : {}),
     });
   }
 
@@ -163,6 +169,21 @@ export class GraphClient {
   /** Closes the connection pool; requests in flight fail. */
   close(): Promise<void> {
     return this.#transport.close();
+  }
+
+  /**
+   * One cheap request (`GET /me/drive?$select=id`), never repeated: resolves when the service
+   * answered anything at all (an error status still proves it is reachable, and so does a throttle
+   * pause, which only an answer can start); rejects with the network failure or the signal's reason.
+   */
+  async probe(options: CallOptions = {}): Promise<void> {
+    if (this.throttledUntil !== undefined) return;
+    try {
+      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, signal: options.signal });
+    } catch (error) {
+      if (error instanceof GraphApiError) return;
+      throw error;
+    }
   }
 
   // ── metadata ──────────────────────────────────────────────────────────────

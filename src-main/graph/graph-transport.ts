@@ -40,6 +40,17 @@ export interface TransportOptions {
   random?: () => number;
   /** An undici dispatcher to use instead of the transport's own pooled Agent (not closed by close()). */
   dispatcher?: Dispatcher;
+  /**
+   * Told once per attempt whether it reached the server: true for any HTTP answer (an error status
+   * still proves the service is reachable), false with the failure for a network error or timeout.
+   * Attempts the caller aborted are not reported. Feeds the connectivity state machine.
+   */
+  onOutcome?: (ok: boolean, error?: Error) => void;
+  /**
+   * While this answers true, network failures are not repeated: the connectivity probe finds out
+   * when the service is back, and the callers' own waits (upload queue, journal replay) follow it.
+   */
+  isOffline?: () => boolean;
 }
 
 export interface SendRequest {
@@ -129,7 +140,9 @@ function errorCode(error: unknown): string | undefined {
 
 export class GraphTransport {
   readonly gate: ThrottleGate;
-  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections'>>;
+  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections' | 'onOutcome' | 'isOffline'>>;
+  readonly #onOutcome: ((ok: boolean, error?: Error) => void) | undefined;
+  readonly #isOffline: () => boolean;
   readonly #logger: Logger | undefined;
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
@@ -151,6 +164,8 @@ export class GraphTransport {
       random: options.random ?? Math.random,
     };
     this.#logger = options.logger;
+    this.#onOutcome = options.onOutcome;
+    this.#isOffline = options.isOffline ?? (() => false);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -229,13 +244,15 @@ export class GraphTransport {
         if (signal?.aborted) throw abortReason(signal);
         const failure = this.#classify(error, link.signal, what);
         this.#logger?.debug({ method: req.method, url: logUrl, attempt, err: failure }, 'graph request failed');
-        if (mayRepeat && transientRetries < options.maxRetries) {
+        this.#reportFailure(failure);
+        if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
           await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
           continue;
         }
         throw failure;
       }
 
+      this.#report(true);
       const { statusCode: status } = response;
       const resHeaders = response.headers;
       const ok = (status >= 200 && status < 300) || (req.accept?.includes(status) ?? false);
@@ -255,7 +272,8 @@ export class GraphTransport {
         } catch (error) {
           if (signal?.aborted) throw abortReason(signal);
           const failure = this.#classify(error, link.signal, what);
-          if (mayRepeat && transientRetries < options.maxRetries) {
+          this.#reportFailure(failure);
+          if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
             await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
             continue;
           }
@@ -335,6 +353,21 @@ export class GraphTransport {
       });
     }
     return signal ? raceWithSignal(entry.result, signal) : entry.result;
+  }
+
+  /** Only failures that say nothing came back count against connectivity. */
+  #reportFailure(failure: Error): void {
+    if (failure instanceof NetworkError || failure instanceof TimeoutError) this.#report(false, failure);
+  }
+
+  #report(ok: boolean, error?: Error): void {
+    if (!this.#onOutcome) return;
+    try {
+      this.#onOutcome(ok, error);
+    } catch (listenerError) {
+      // A broken observer must not fail the request it observes.
+      this.#logger?.error({ err: listenerError }, 'the request outcome listener failed');
+    }
   }
 
   #classify(error: unknown, attemptSignal: AbortSignal, what: string): Error {
