@@ -20,6 +20,8 @@ import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
+import { CacheCleaner } from '../vfs/cache-cleaner.ts';
+import { Pins } from '../vfs/pins.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
 import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -42,6 +44,8 @@ export interface EngineConfig {
   writeBackDelayMs: number;
   /** Kernel attribute/entry cache, seconds. */
   kernelCacheSec: number;
+  /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
+  cacheLimitBytes?: number;
   timeouts?: Partial<TimeoutConfig>;
   /** Shutdown progress, for the terminal or the UI. */
   onShutdownProgress?: (p: ShutdownProgress) => void;
@@ -67,6 +71,8 @@ export class Engine {
   ) {}
 
   private mount: FuseMount | undefined;
+  private cleaner: CacheCleaner | undefined;
+  private pins: Pins | undefined;
   private ipc: SocketServer | undefined;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
@@ -163,6 +169,11 @@ export class Engine {
 
   private async begin(): Promise<void> {
     const { logger } = this.cfg;
+    const isOpen = (itemId: string) => this.vfs.isOpen(itemId);
+    const cleaner = new CacheCleaner({ store: this.store, downloads: this.downloads, isOpen, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger, limitBytes: this.cfg.cacheLimitBytes });
+    const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events });
+    this.cleaner = cleaner;
+    this.pins = pins;
     this.sync.events.on('applied', (e) => {
       this.lastSyncAt = Date.now();
       this.lastSyncError = undefined;
@@ -196,6 +207,8 @@ export class Engine {
     this.replayer.start();
     this.uploads.start();
     this.sync.start();
+    cleaner.start();
+    pins.start();
     for (const [event, level] of [['conflict', 'warn'], ['failed', 'error']] as const) {
       this.uploads.events.on(event, (e) => logger[level](e, `upload ${event}`));
     }
@@ -214,6 +227,9 @@ export class Engine {
           void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'sync now failed'));
           return { started: true };
         },
+        pin: ({ path }) => pins.pin(path),
+        unpin: ({ path }) => pins.unpin(path),
+        free: ({ path }) => pins.free(path),
         quit: () => {
           void this.shutdown('quit requested over IPC');
           return { ok: true as const };
@@ -241,7 +257,11 @@ export class Engine {
       await this.uploads.finish(ctx.signal.aborted ? 0 : left);
       await this.uploads.close();
     });
-    c.register('downloads', 'download-manager', () => this.downloads.close());
+    c.register('downloads', 'download-manager', async () => {
+      await this.pins?.stop();
+      await this.cleaner?.stop();
+      await this.downloads.close();
+    });
     c.register('save-state', 'store', async () => {
       this.vfs.flushAccessTimes();
       await this.vfs.settle();

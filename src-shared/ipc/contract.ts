@@ -36,12 +36,54 @@ export const EngineStatusSchema = z.object({
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 
+/** A path inside the mount, from its root: `/Documents/report.docx` (`/` is the root itself). */
+export const MountPathSchema = z
+  .string()
+  .min(1)
+  .max(32_768)
+  .refine((p) => p.startsWith('/') && !p.includes('\0'), { message: 'a path inside the mount starting with /' });
+
+export const PathParamsSchema = z.object({ path: MountPathSchema }).strict();
+
+export const PinResultSchema = z.object({
+  path: z.string(),
+  /** Files the pin covers, their total size, and how many were queued for download. */
+  files: z.number().int().nonnegative(),
+  bytes: z.number().nonnegative(),
+  queued: z.number().int().nonnegative(),
+});
+export type PinResult = z.infer<typeof PinResultSchema>;
+
+export const UnpinResultSchema = z.object({
+  path: z.string(),
+  /** Pins cleared: the item's own and those below it. */
+  unpinned: z.number().int().nonnegative(),
+  /** A pinned folder above that still keeps the item on this device. */
+  stillPinnedBy: z.string().optional(),
+});
+export type UnpinResult = z.infer<typeof UnpinResultSchema>;
+
+export const FreeResultSchema = z.object({
+  path: z.string(),
+  freedFiles: z.number().int().nonnegative(),
+  freedBytes: z.number().nonnegative(),
+  skippedOpen: z.number().int().nonnegative(),
+  skippedDirty: z.number().int().nonnegative(),
+  skippedPinned: z.number().int().nonnegative(),
+});
+export type FreeResult = z.infer<typeof FreeResultSchema>;
+
 /** Calls: method → params and result schemas. */
 export const Calls = {
   status: { params: z.object({}).strict(), result: EngineStatusSchema },
   syncNow: { params: z.object({}).strict(), result: z.object({ started: z.boolean() }) },
   subscribe: { params: z.object({ events: z.array(z.string()).optional() }).strict(), result: z.object({ ok: z.literal(true) }) },
   quit: { params: z.object({}).strict(), result: z.object({ ok: z.literal(true) }) },
+  /** "Always keep on this device": pins a file or folder tree and downloads it in the background. */
+  pin: { params: PathParamsSchema, result: PinResultSchema },
+  unpin: { params: PathParamsSchema, result: UnpinResultSchema },
+  /** "Free up space": drops local content of clean, unpinned, closed files. */
+  free: { params: PathParamsSchema, result: FreeResultSchema },
 } as const;
 export type CallName = keyof typeof Calls;
 export type CallParams<M extends CallName> = z.infer<(typeof Calls)[M]['params']>;
