@@ -12,8 +12,10 @@
 import { read as readFd } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
+import { anySignal } from '../base/abort.ts';
 import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
+import { sameContentVersion } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
 import type { ItemState } from '../../src-shared/model/transfer.ts';
@@ -36,6 +38,14 @@ export interface DownloadsPort {
   cancel(itemId: string): Promise<void> | void;
   /** True while a download of the item is queued or running. */
   isActive?(itemId: string): boolean;
+}
+
+/** What the vfs needs to know about connectivity (the sync layer's ConnectivityMonitor). */
+export interface NetworkStatePort {
+  /** True while the service is known to be unreachable. */
+  readonly offline: boolean;
+  /** Fires when the service becomes unreachable (already fired while it is); take it anew per wait. */
+  readonly offlineSignal: AbortSignal;
 }
 
 /** What the vfs needs from the upload manager. */
@@ -71,6 +81,8 @@ export interface VfsOptions {
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
+  /** While offline, reads of bytes not on this device fail at once with ENETDOWN instead of waiting. */
+  network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
   onJournaled?: () => void;
   /** statfs answers from a cached quota, refreshed at most this often. */
@@ -337,14 +349,21 @@ export class Vfs {
       h.file = undefined;
       h.version = version;
     }
+    // Offline, a read that needs the network fails now; one that started online ends when the outage begins.
+    const offline = this.o.network?.offline ?? false;
+    if (offline && !this.isCached(item, position, position + n)) {
+      throw new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`);
+    }
     h.reader ??= this.o.downloads.openReader(this.contentItem(item));
-    const signal = AbortSignal.timeout(this.o.readTimeoutMs);
+    const wait = anySignal(AbortSignal.timeout(this.o.readTimeoutMs), offline ? undefined : this.o.network?.offlineSignal);
     try {
-      await h.reader.waitFor(position, n, signal);
+      await h.reader.waitFor(position, n, wait.signal);
     } catch (e) {
       const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
       this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
       throw new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e });
+    } finally {
+      wait.dispose();
     }
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
@@ -353,6 +372,12 @@ export class Vfs {
       h.local = { fd: file.fd, size: item.size, generation };
     }
     return readAt(file.fd, buf, n, position);
+  }
+
+  /** Whether [start, end) of the item's current version is in its cache file, by the store's range map. */
+  private isCached(item: StoredItem, start: number, end: number): boolean {
+    const content = this.o.store.content.get(item.id);
+    return !!content && content.status !== 'none' && sameContentVersion(content, item) && content.ranges.has(start, end);
   }
 
   async release(fh: number): Promise<void> {
