@@ -203,8 +203,11 @@ export class Sessions {
       try {
         await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec });
       } catch {
-        // A fragment that did not arrive whole is discarded, as the service does.
-        await truncate(s.temp_file, s.next_offset);
+        // A fragment that did not arrive whole is discarded, as the service does. The session may
+        // have been discarded meanwhile (expired or cancelled): then there is nothing to trim.
+        await truncate(s.temp_file, s.next_offset).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
         if (!ctx.res.headersSent) ctx.res.destroy();
         return;
       }
