@@ -57,6 +57,8 @@ export class Pins {
   /** Items delta touched while something is pinned: checked by the worker, off the delta path. */
   #toCheck: string[] = [];
   #rescanDue = true;
+  /** A pass of the loop is under way (between two sleeps). */
+  #working = false;
   #current: { itemId: string; controller: AbortController } | undefined;
   #task: TaskHandle | undefined;
   #wake: (() => void) | undefined;
@@ -181,13 +183,14 @@ export class Pins {
   }
 
   #idle(): boolean {
-    return this.#queue.size === 0 && this.#toCheck.length === 0 && !this.#current && !this.#rescanDue;
+    return !this.#working && this.#queue.size === 0 && this.#toCheck.length === 0 && !this.#rescanDue;
   }
 
   async #loop(signal: AbortSignal): Promise<void> {
     const rescanMs = this.#o.rescanIntervalMs ?? 5 * 60_000;
     let nextRescan = 0;
     while (!signal.aborted) {
+      this.#working = true;
       try {
         if (this.#rescanDue || Date.now() >= nextRescan) {
           this.#rescanDue = false;
@@ -205,6 +208,7 @@ export class Pins {
         if (signal.aborted && isAbortError(error)) return;
         this.#o.logger.error({ err: error }, 'pin hydration failed; the next rescan retries');
       }
+      this.#working = false;
       if (this.#idle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
       await this.#sleep(Math.max(0, nextRescan - Date.now()), signal);
     }

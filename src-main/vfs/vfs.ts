@@ -740,7 +740,8 @@ export class Vfs {
     if (content.status === 'dirty') return 'modified';
     const current = content.ctag === item.ctag && content.etag === item.etag;
     if (!current) return 'cloud-only';
-    if (content.status === 'complete') return content.pinned ? 'pinned' : 'cached';
+    // A file below a pinned folder is pinned too (the ancestor walk runs only for complete files).
+    if (content.status === 'complete') return content.pinned || this.o.store.content.isEffectivelyPinned(item.id) ? 'pinned' : 'cached';
     return 'partial';
   }
 
