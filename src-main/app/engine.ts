@@ -18,6 +18,7 @@ import { GraphClient, NetworkError, type DriveItem, type TokenProvider } from '.
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
+import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -67,6 +68,7 @@ export class Engine {
     readonly vfs: Vfs,
     readonly tasks: TaskRegistry,
     readonly shutdownCoordinator: ShutdownCoordinator,
+    readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
   ) {}
 
@@ -85,6 +87,14 @@ export class Engine {
     const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
     if (rebuiltFrom) logger.error({ movedTo: rebuiltFrom }, 'the local database was unreadable; it was moved aside and the drive will be enumerated again');
 
+    // Every Graph attempt feeds the connectivity state; while offline nothing repeats against a
+    // service known to be away, and the probe finds out when it is back.
+    const connectivity: ConnectivityMonitor = new ConnectivityMonitor({
+      probe: (signal): Promise<void> => graph.probe({ signal }),
+      tasks,
+      logger,
+      probeTimeoutMs: policy.ms('probeTimeoutMs'),
+    });
     const graph = new GraphClient({
       baseUrl: cfg.graphUrl,
       tokenProvider: cfg.tokenProvider,
@@ -93,6 +103,8 @@ export class Engine {
       maxRetries: 4,
       retryBaseMs: 500,
       retryMaxMs: 30_000,
+      onOutcome: (ok, error) => connectivity.report(ok, error),
+      isOffline: () => connectivity.offline,
     });
     const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
@@ -159,10 +171,11 @@ export class Engine {
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
+      network: connectivity,
     });
     if (quota) vfs.setQuota(quota);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, driveType);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType);
     await engine.begin();
     return engine;
   }
@@ -184,7 +197,6 @@ export class Engine {
     });
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
-      if (e.error instanceof NetworkError) this.state = 'offline';
     });
     // First start: the whole drive is enumerated before the mount appears, so the first `ls` is complete.
     if (!this.store.driveState.get('deltaLink') && this.state !== 'offline') {
@@ -201,9 +213,10 @@ export class Engine {
     });
     this.state = 'ready';
     this.replayer.events.on('replayed', () => {
-      if (this.replayer.pending().length === 0 && this.sync.paused) this.sync.resume();
+      if (this.replayer.pending().length === 0 && this.sync.paused && !this.connectivity.offline) this.sync.resume();
     });
     if (this.replayer.pending().length > 0) this.sync.pause();
+    this.watchConnectivity();
     this.replayer.start();
     this.uploads.start();
     this.sync.start();
@@ -224,6 +237,8 @@ export class Engine {
       {
         status: () => this.status(),
         syncNow: () => {
+          // Offline, "sync now" means "try the network now".
+          if (this.connectivity.offline) this.connectivity.checkNow();
           void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'sync now failed'));
           return { started: true };
         },
@@ -250,6 +265,7 @@ export class Engine {
       this.state = 'stopping';
     });
     c.register('stop-sync', 'delta', () => this.sync.stop());
+    c.register('stop-sync', 'connectivity', () => this.connectivity.stop());
     // Uploads that can finish within the phase's share do; the rest stop with their session offsets saved.
     c.register('uploads', 'upload-manager', async (ctx) => {
       ctx.report(this.uploads.snapshot().length);
@@ -276,6 +292,28 @@ export class Engine {
     });
   }
 
+  /**
+   * Offline: the delta poll waits and the status says so. Back online: offline changes replay
+   * first (the replayer keeps delta paused while it has entries, see 'replayed'), uploads waiting
+   * for the network go at once, then delta catches up.
+   */
+  private watchConnectivity(): void {
+    const goOffline = () => {
+      this.sync.pause();
+      if (this.state === 'ready' || this.state === 'syncing') this.state = 'offline';
+    };
+    this.connectivity.on('offline', goOffline);
+    this.connectivity.on('online', () => {
+      if (this.state === 'offline') this.state = 'ready';
+      this.replayer.kick();
+      this.uploads.retryNow();
+      if (this.replayer.pending().length === 0) this.sync.resume();
+    });
+    this.connectivity.on('change', () => this.ipc?.emit('status', this.status()));
+    // An outage that began before these handlers existed (a start without the network).
+    if (this.connectivity.offline) goOffline();
+  }
+
   status(): EngineStatus {
     const quota = this.store.driveState.get('quota') ?? undefined;
     return {
@@ -288,6 +326,7 @@ export class Engine {
       quota: quota ? { total: quota.total, used: quota.used, remaining: quota.remaining, state: quota.state } : undefined,
       lastSyncAt: this.lastSyncAt,
       lastSyncError: this.lastSyncError,
+      connectivity: this.connectivity.current,
       throttledUntil: this.graph.throttledUntil,
       transfers: [...this.uploads.snapshot(), ...this.downloads.snapshot()],
       pid: process.pid,
