@@ -19,8 +19,17 @@ import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
 import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
+import { toMountPath } from './mount-path.ts';
+import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
+const byteSize = (v: string) => {
+  try {
+    return parseByteSize(v);
+  } catch (e) {
+    throw new InvalidArgumentError(errorMessage(e));
+  }
+};
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
@@ -37,6 +46,7 @@ interface MountFlags {
   writeBack: number;
   logLevel: LogLevel;
   kernelCache: number;
+  cacheLimit?: number;
 }
 
 async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
@@ -59,6 +69,7 @@ async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags,
     uploadConcurrency: flags.uploads,
     writeBackDelayMs: flags.writeBack,
     kernelCacheSec: flags.kernelCache,
+    ...(flags.cacheLimit !== undefined ? { cacheLimitBytes: flags.cacheLimit } : {}),
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
@@ -85,6 +96,7 @@ const mountOptions = (cmd: Command) =>
     .option('--uploads <n>', 'parallel uploads', positiveInt, 2)
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
+    .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info');
 
 mountOptions(
@@ -141,6 +153,59 @@ program
     } finally {
       client.close();
     }
+  });
+
+const sizeText = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
+
+/** A large folder tree takes a while to walk; the answer comes once it is queued or freed. */
+const PATH_CALL_TIMEOUT_MS = 300_000;
+
+/** Runs a path call (pin, unpin, free) against the account's running engine, with the path mapped into the mount. */
+async function pathCall<R>(given: string, account: string, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
+  const client = await SocketClient.connect(accountPaths(account).socketPath);
+  try {
+    const { mountpoint } = await client.call('status', {});
+    return await call(client, toMountPath(given, mountpoint, process.cwd()));
+  } finally {
+    client.close();
+  }
+}
+
+program
+  .command('pin')
+  .description('always keep a file or folder on this device (downloads it in the background)')
+  .argument('<path>', 'inside the mount point (absolute, or relative to it)')
+  .option('--account <name>', 'account name', 'default')
+  .action(async (given: string, flags: { account: string }) => {
+    const r = await pathCall(given, flags.account, (c, path) => c.call('pin', { path }, PATH_CALL_TIMEOUT_MS));
+    print(`Pinned ${r.path}: ${r.files} file(s), ${sizeText(r.bytes)}; ${r.queued} to download in the background.`);
+  });
+
+program
+  .command('unpin')
+  .description('stop keeping a file or folder on this device (its cached content may be cleaned later)')
+  .argument('<path>', 'inside the mount point (absolute, or relative to it)')
+  .option('--account <name>', 'account name', 'default')
+  .action(async (given: string, flags: { account: string }) => {
+    const r = await pathCall(given, flags.account, (c, path) => c.call('unpin', { path }, PATH_CALL_TIMEOUT_MS));
+    print(`Unpinned ${r.path} (${r.unpinned} pin(s) cleared).`);
+    if (r.stillPinnedBy) print(`It stays on this device: ${r.stillPinnedBy} is pinned.`);
+  });
+
+program
+  .command('free')
+  .description('free up space: drop the downloaded content of a file or folder (it stays online)')
+  .argument('<path>', 'inside the mount point (absolute, or relative to it)')
+  .option('--account <name>', 'account name', 'default')
+  .action(async (given: string, flags: { account: string }) => {
+    const r = await pathCall(given, flags.account, (c, path) => c.call('free', { path }, PATH_CALL_TIMEOUT_MS));
+    print(`Freed ${sizeText(r.freedBytes)} (${r.freedFiles} file(s)) in ${r.path}.`);
+    const kept = [
+      r.skippedPinned ? `${r.skippedPinned} pinned (unpin first)` : '',
+      r.skippedDirty ? `${r.skippedDirty} with changes not uploaded yet` : '',
+      r.skippedOpen ? `${r.skippedOpen} open` : '',
+    ].filter(Boolean);
+    if (kept.length) print(`Kept: ${kept.join(', ')}.`);
   });
 
 program
