@@ -16,8 +16,15 @@ export function cacheFilePath(cacheDir: string, itemId: string): string {
 
 /** Opens (creating it if needed) a cache file for positional reads and writes. */
 export async function openCacheFile(path: string): Promise<FileHandle> {
-  await ensurePrivateDir(dirname(path));
-  return open(path, constants.O_RDWR | constants.O_CREAT, PRIVATE_FILE_MODE);
+  const flags = constants.O_RDWR | constants.O_CREAT;
+  try {
+    return await open(path, flags, PRIVATE_FILE_MODE);
+  } catch (error) {
+    // The first file of its directory: create the directory (0700), then open again.
+    if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+    await ensurePrivateDir(dirname(path));
+    return open(path, flags, PRIVATE_FILE_MODE);
+  }
 }
 
 /** Sets the file to `size` bytes, all of them holes: a fresh start for a new version. */
