@@ -30,6 +30,7 @@ import {
 } from './errors.ts';
 import { GraphTransport, discardBody, headerValue, type BodySource, type SendRequest, type SendResult } from './graph-transport.ts';
 import type { ThrottleState } from './throttle-gate.ts';
+import { parseThumbnailSets, type ThumbnailSet } from './thumbnails.ts';
 import type { TokenProvider } from './token-provider.ts';
 import { FRAGMENT_UNIT, MAX_FRAGMENT, SIMPLE_UPLOAD_LIMIT } from './upload-limits.ts';
 
@@ -201,6 +202,11 @@ export class GraphClient {
     const encoded = encodeDrivePath(path);
     const route = encoded.length === 0 ? `${this.#drive}/root` : `${this.#drive}/root:/${encoded}`;
     return parseDriveItem(await this.#getJson(this.#url(route, { select: options.select }), options.signal));
+  }
+
+  /** The item's thumbnail sets; empty when it has none (not an image, video or document). Their URLs are fetched with downloadRange. */
+  async listThumbnails(id: string, options: CallOptions = {}): Promise<ThumbnailSet[]> {
+    return parseThumbnailSets(await this.#getJson(this.#url(`${this.#itemPath(id)}/thumbnails`), options.signal));
   }
 
   /** The children of a folder, one page at a time, following `@odata.nextLink` verbatim. */
