@@ -6,18 +6,24 @@
 import { OneMountError } from '../base/errors.ts';
 
 /** Why an upload in flight was stopped by the manager itself. */
-export type UploadStopReason = 'superseded' | 'cancelled' | 'shutdown';
+export type UploadStopReason = 'superseded' | 'cancelled' | 'shutdown' | 'paused';
 
 /**
  * The manager stopped an upload: a new write made it stale (superseded), the item is gone locally
- * (cancelled), or the engine is shutting down (shutdown; its session and offset stay persisted).
+ * (cancelled), the engine is shutting down or the user paused syncing (shutdown, paused: its session
+ * and offset stay persisted).
  */
 export class UploadStoppedError extends OneMountError {
   readonly itemId: string;
   readonly reason: UploadStopReason;
 
   constructor(itemId: string, reason: UploadStopReason) {
-    const why = { superseded: 'the file changed again', cancelled: 'the item is gone locally', shutdown: 'the engine is shutting down' }[reason];
+    const why = {
+      superseded: 'the file changed again',
+      cancelled: 'the item is gone locally',
+      shutdown: 'the engine is shutting down',
+      paused: 'syncing is paused',
+    }[reason];
     super('UPLOAD_STOPPED', `upload of item ${itemId} stopped: ${why}`);
     this.itemId = itemId;
     this.reason = reason;

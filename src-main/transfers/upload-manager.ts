@@ -130,6 +130,8 @@ export class UploadManager {
   #running = 0;
   #transferSeq = 0;
   #stopping = false;
+  /** Paused by the user: nothing new starts; running uploads stopped with their sessions kept. */
+  #paused = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: UploadManagerOptions) {
@@ -235,6 +237,28 @@ export class UploadManager {
     return task !== undefined && task.phase !== 'failed';
   }
 
+  /**
+   * Pause (the user's "pause syncing"): nothing new starts, and running uploads stop at once with
+   * their sessions and offsets kept, so resume() continues them where they were.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    for (const task of this.#items.values()) {
+      if (task.run && !task.run.controller.signal.aborted) task.run.controller.abort(new UploadStoppedError(task.itemId, 'paused'));
+    }
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#pump();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Connectivity is back: uploads waiting out a backoff try now. */
   retryNow(): void {
     if (this.#stopping) return;
@@ -262,7 +286,8 @@ export class UploadManager {
         ...(task.startedAt === undefined ? {} : { startedAt: task.startedAt }),
         ...(task.lastError ? { error: errorInfo(task.lastError) } : {}),
       };
-      if (task.phase === 'active') row.state = 'active';
+      if (this.#paused && task.phase !== 'failed') row.state = 'paused';
+      else if (task.phase === 'active') row.state = 'active';
       else if (task.phase === 'failed') row.state = 'failed';
       else if (task.phase === 'offline') row.state = 'waiting-for-network';
       else if (task.phase === 'retrying') row.state = 'retrying';
@@ -371,7 +396,7 @@ export class UploadManager {
   }
 
   #pump(): void {
-    while (!this.#stopping && this.#running < this.#concurrency) {
+    while (!this.#stopping && !this.#paused && this.#running < this.#concurrency) {
       const task = this.#high.shift() ?? this.#low.shift();
       if (!task) break;
       this.#launch(task);
@@ -470,6 +495,11 @@ export class UploadManager {
     if (stop === 'shutdown') {
       // The session and its offset stay in the journal; the next start resumes them.
       this.#forget(task);
+      return;
+    }
+    if (stop === 'paused') {
+      // The session and its offset stay in the journal; resume() picks the upload up from there.
+      this.#arm(task, 0, 'waiting');
       return;
     }
     if (stop === 'superseded') {

@@ -586,7 +586,7 @@ export class UploadWorker {
 
   #stoppedBeforeCommit(edit: LocalEdit): boolean {
     const reason: unknown = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
-    return reason instanceof UploadStoppedError && reason.reason !== 'shutdown';
+    return reason instanceof UploadStoppedError && reason.reason !== 'shutdown' && reason.reason !== 'paused';
   }
 
   /** The conflict copy starts with the local bytes, so it needs no download. */
