@@ -19,10 +19,13 @@ import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
+import { followConnectivity } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
 import { Pins } from '../vfs/pins.ts';
+import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
+import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
 import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -75,6 +78,7 @@ export class Engine {
   private mount: FuseMount | undefined;
   private cleaner: CacheCleaner | undefined;
   private pins: Pins | undefined;
+  private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
@@ -187,6 +191,14 @@ export class Engine {
     const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events });
     this.cleaner = cleaner;
     this.pins = pins;
+    const thumbnails = new ThumbnailCache({ graph: this.graph, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger });
+    this.thumbnails = thumbnails;
+    // Pictures that arrive or change after the first enumeration get thumbnails ahead of time; a
+    // whole drive's worth is left to the UI to ask for as it shows them.
+    this.sync.events.on('changed', (change) => {
+      if (change.upserted.length > 500) return;
+      thumbnails.prefetch(change.upserted.flatMap((id) => this.store.items.get(id) ?? []));
+    });
     this.sync.events.on('applied', (e) => {
       this.lastSyncAt = Date.now();
       this.lastSyncError = undefined;
@@ -212,16 +224,15 @@ export class Engine {
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
     this.state = 'ready';
-    this.replayer.events.on('replayed', () => {
-      if (this.replayer.pending().length === 0 && this.sync.paused && !this.connectivity.offline) this.sync.resume();
-    });
     if (this.replayer.pending().length > 0) this.sync.pause();
+    followConnectivity({ connectivity: this.connectivity, sync: this.sync, replayer: this.replayer, uploads: this.uploads });
     this.watchConnectivity();
     this.replayer.start();
     this.uploads.start();
     this.sync.start();
     cleaner.start();
     pins.start();
+    thumbnails.start();
     for (const [event, level] of [['conflict', 'warn'], ['failed', 'error']] as const) {
       this.uploads.events.on(event, (e) => logger[level](e, `upload ${event}`));
     }
@@ -245,6 +256,12 @@ export class Engine {
         pin: ({ path }) => pins.pin(path),
         unpin: ({ path }) => pins.unpin(path),
         free: ({ path }) => pins.free(path),
+        thumbnail: async ({ path, size }) => {
+          const item = path === '/' ? this.store.items.getRoot() : this.store.items.resolvePath(path);
+          if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+          const file = await thumbnails.get(item, size);
+          return file === undefined ? {} : { file };
+        },
         quit: () => {
           void this.shutdown('quit requested over IPC');
           return { ok: true as const };
@@ -275,6 +292,7 @@ export class Engine {
     });
     c.register('downloads', 'download-manager', async () => {
       await this.pins?.stop();
+      await this.thumbnails?.stop();
       await this.cleaner?.stop();
       await this.downloads.close();
     });
@@ -292,25 +310,16 @@ export class Engine {
     });
   }
 
-  /**
-   * Offline: the delta poll waits and the status says so. Back online: offline changes replay
-   * first (the replayer keeps delta paused while it has entries, see 'replayed'), uploads waiting
-   * for the network go at once, then delta catches up.
-   */
+  /** The status follows connectivity (sync/reconnect.ts has what the engine does about it) and is pushed on changes. */
   private watchConnectivity(): void {
     const goOffline = () => {
-      this.sync.pause();
       if (this.state === 'ready' || this.state === 'syncing') this.state = 'offline';
     };
     this.connectivity.on('offline', goOffline);
     this.connectivity.on('online', () => {
       if (this.state === 'offline') this.state = 'ready';
-      this.replayer.kick();
-      this.uploads.retryNow();
-      if (this.replayer.pending().length === 0) this.sync.resume();
     });
     this.connectivity.on('change', () => this.ipc?.emit('status', this.status()));
-    // An outage that began before these handlers existed (a start without the network).
     if (this.connectivity.offline) goOffline();
   }
 
