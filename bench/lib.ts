@@ -41,3 +41,19 @@ export function printTable(title: string, rows: Row[]): void {
 }
 
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+export const median = (xs: number[]): number => {
+  if (xs.length === 0) throw new Error('median of nothing');
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+/** A positive number from the environment (a quick run's smaller sizes), else `fallback`. */
+export const envNumber = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+  return n;
+};

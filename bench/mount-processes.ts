@@ -66,6 +66,8 @@ export interface EngineStartOptions {
   kernelCacheSec: number;
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeArgs: string[];
+  /** Extra `onemount mount` flags, e.g. ['--write-back', '1000', '--uploads', '2']. */
+  engineArgs?: string[];
 }
 
 /** A long-running child (engine, bare FUSE, idle node) that announced readiness on stdout. */
@@ -110,6 +112,7 @@ export class MountedChild {
       // No delta poll during the run: the request counts are then the listing's alone.
       '--poll-interval',
       '3600',
+      ...(o.engineArgs ?? []),
     ];
     return MountedChild.start(`engine (${o.account})`, args, { ...process.env, ...o.env }, o.mountpoint, (line) => line.startsWith('Mounted '));
   }

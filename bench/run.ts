@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- name…]`: runs the named benchmarks (all by default) and prints their tables.
- * Sizes can be reduced for a quick look, e.g. BENCH_LARGE_FILE=268435456 BENCH_ITEMS=10000.
+ * Sizes can be reduced for a quick look, e.g. BENCH_LARGE_FILE=268435456 BENCH_ITEMS=10000 BENCH_SMALL_FILES=200.
  */
 const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   emulator: () => import('./emulator.ts'),
   mount: () => import('./mount.ts'),
+  upload: () => import('./upload.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
