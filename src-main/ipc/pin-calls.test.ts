@@ -1,9 +1,12 @@
-/** pin / unpin / free over the socket: the contract validates, the engine's Pins answers. */
+/** pin / unpin / free / thumbnail over the socket: the contract validates, the engine's parts answer. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import { renderPng } from '../../emulator/src/thumbnails.ts';
+import { putBytes } from '../../emulator/src/seed.ts';
+import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { Pins } from '../vfs/pins.ts';
 import { startCacheRig, type CacheRig } from '../vfs/testing/cache-rig.ts';
 import { SocketClient } from './socket-client.ts';
@@ -25,8 +28,11 @@ beforeAll(async () => {
   await emu.emulator.admin.remote({ op: 'mkdir', path: '/Photos' });
   await emu.emulator.admin.remote({ op: 'write', path: '/Photos/one.jpg', size: 120 * KiB });
   await emu.emulator.admin.remote({ op: 'write', path: '/Photos/two.jpg', size: 80 * KiB });
+  const photos = emu.emulator.admin.itemJson('/Photos') as { id: string };
+  await putBytes(emu.emulator, photos.id, 'real.png', renderPng(640, 480, [1, 2, 3]));
   await rig.sync.syncOnce();
   pins.start();
+  const thumbs = new ThumbnailCache({ graph: rig.graph, cacheDir: rig.cacheDir, tasks: rig.tasks, logger: rig.memory.logger });
   dir = mkdtempSync(join(tmpdir(), 'onemount-ipc-'));
   const unused = () => {
     throw new Error('not part of this test');
@@ -40,6 +46,10 @@ beforeAll(async () => {
       pin: ({ path }) => pins.pin(path),
       unpin: ({ path }) => pins.unpin(path),
       free: ({ path }) => pins.free(path),
+      thumbnail: async ({ path, size }) => {
+        const file = await thumbs.get(rig.item(path), size);
+        return file === undefined ? {} : { file };
+      },
     },
     rig.memory.logger,
   );
@@ -57,7 +67,8 @@ afterAll(async () => {
 
 describe('pin, unpin and free over IPC', () => {
   it('round-trips each call with its counts', async () => {
-    expect(await client.call('pin', { path: '/Photos' })).toEqual({ path: '/Photos', files: 2, bytes: 200 * KiB, queued: 2 });
+    const png = rig.item('/Photos/real.png').size;
+    expect(await client.call('pin', { path: '/Photos' })).toEqual({ path: '/Photos', files: 3, bytes: 200 * KiB + png, queued: 3 });
     await pins.whenIdle();
     expect(rig.vfs.itemState(rig.item('/Photos/two.jpg'))).toBe('pinned');
     expect(await client.call('free', { path: '/Photos' })).toEqual({
@@ -66,12 +77,19 @@ describe('pin, unpin and free over IPC', () => {
       freedBytes: 0,
       skippedOpen: 0,
       skippedDirty: 0,
-      skippedPinned: 2,
+      skippedPinned: 3,
     });
     expect(await client.call('unpin', { path: '/Photos' })).toEqual({ path: '/Photos', unpinned: 1 });
     expect(await client.call('free', { path: '/Photos/one.jpg' })).toMatchObject({ freedFiles: 1, freedBytes: 120 * KiB });
     expect(rig.vfs.itemState(rig.item('/Photos/one.jpg'))).toBe('cloud-only');
     expect(rig.vfs.itemState(rig.item('/Photos/two.jpg'))).toBe('cached');
+  });
+
+  it('answers a thumbnail as a local file, and nothing for a file without one', async () => {
+    const { file } = await client.call('thumbnail', { path: '/Photos/real.png', size: 'small' });
+    expect(file && readFileSync(file).subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(await client.call('thumbnail', { path: '/Photos', size: 'small' })).toEqual({});
+    await expect(client.call('thumbnail', { path: '/Photos/real.png', size: 'huge' } as never)).rejects.toMatchObject({ code: 'BAD_PARAMS' });
   });
 
   it('refuses bad params before they reach the engine, and reports a missing path with its code', async () => {

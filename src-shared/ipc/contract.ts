@@ -73,6 +73,10 @@ export const FreeResultSchema = z.object({
 });
 export type FreeResult = z.infer<typeof FreeResultSchema>;
 
+export const ThumbnailParamsSchema = z.object({ path: MountPathSchema, size: z.enum(['small', 'medium', 'large']) }).strict();
+/** `file`: a local picture file (PNG or JPEG as the service made it); absent when the item has no thumbnail. */
+export const ThumbnailResultSchema = z.object({ file: z.string().optional() });
+
 /** Calls: method → params and result schemas. */
 export const Calls = {
   status: { params: z.object({}).strict(), result: EngineStatusSchema },
@@ -84,6 +88,8 @@ export const Calls = {
   unpin: { params: PathParamsSchema, result: UnpinResultSchema },
   /** "Free up space": drops local content of clean, unpinned, closed files. */
   free: { params: PathParamsSchema, result: FreeResultSchema },
+  /** The item's thumbnail as a local file (fetched first when missing). */
+  thumbnail: { params: ThumbnailParamsSchema, result: ThumbnailResultSchema },
 } as const;
 export type CallName = keyof typeof Calls;
 export type CallParams<M extends CallName> = z.infer<(typeof Calls)[M]['params']>;
