@@ -19,6 +19,7 @@ import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
+import { followConnectivity } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -223,10 +224,8 @@ export class Engine {
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
     this.state = 'ready';
-    this.replayer.events.on('replayed', () => {
-      if (this.replayer.pending().length === 0 && this.sync.paused && !this.connectivity.offline) this.sync.resume();
-    });
     if (this.replayer.pending().length > 0) this.sync.pause();
+    followConnectivity({ connectivity: this.connectivity, sync: this.sync, replayer: this.replayer, uploads: this.uploads });
     this.watchConnectivity();
     this.replayer.start();
     this.uploads.start();
@@ -311,25 +310,16 @@ export class Engine {
     });
   }
 
-  /**
-   * Offline: the delta poll waits and the status says so. Back online: offline changes replay
-   * first (the replayer keeps delta paused while it has entries, see 'replayed'), uploads waiting
-   * for the network go at once, then delta catches up.
-   */
+  /** The status follows connectivity (sync/reconnect.ts has what the engine does about it) and is pushed on changes. */
   private watchConnectivity(): void {
     const goOffline = () => {
-      this.sync.pause();
       if (this.state === 'ready' || this.state === 'syncing') this.state = 'offline';
     };
     this.connectivity.on('offline', goOffline);
     this.connectivity.on('online', () => {
       if (this.state === 'offline') this.state = 'ready';
-      this.replayer.kick();
-      this.uploads.retryNow();
-      if (this.replayer.pending().length === 0) this.sync.resume();
     });
     this.connectivity.on('change', () => this.ipc?.emit('status', this.status()));
-    // An outage that began before these handlers existed (a start without the network).
     if (this.connectivity.offline) goOffline();
   }
 
