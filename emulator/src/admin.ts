@@ -1,6 +1,7 @@
 /**
  * The admin side (not part of Graph): seed trees, change items "from another device" so delta has
- * something to report, fault knobs, offline, expiry, strict tokens, and the request log. Tests call
+ * something to report, fault knobs, offline, expiry, strict tokens, the identity provider's knobs
+ * (approve a device code, expire or revoke tokens, fail refreshes), and the request log. Tests call
  * `emulator.admin` in process; other processes use the admin listener's `/_emu/…` routes.
  */
 import type { Emulator } from './emulator.ts';
@@ -12,6 +13,7 @@ import type { FaultSettings, ScriptedError, ThrottleRule } from './faults.ts';
 import { fromDirectory, generate, putBytes, seedDemo, type GenerateSpec } from './seed.ts';
 import { syntheticRef } from './content-store.ts';
 import type { Listener } from './request-log.ts';
+import type { IdentityKnobs } from './identity.ts';
 
 export type RemoteChange =
   | { op: 'write'; path: string; content?: string; size?: number }
@@ -217,6 +219,33 @@ export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
     case 'DELETE /tokens':
       emu.tokens.delete(q.get('token') ?? '');
       return sendEmpty(ctx, 204);
+    case 'GET /identity':
+      return sendJson(ctx, 200, { knobs: emu.identity.knobs, user: emu.identity.user, pendingDeviceCodes: emu.identity.pendingDeviceCodes(), grants: emu.identity.grants });
+    case 'POST /identity/knobs':
+      try {
+        return sendJson(ctx, 200, emu.identity.setKnobs(body as Partial<IdentityKnobs>));
+      } catch (e) {
+        throw badRequest(e instanceof Error ? e.message : String(e));
+      }
+    case 'POST /identity/user':
+      if (typeof body.username !== 'string' || body.username === '') throw badRequest('username is required');
+      emu.identity.user = { ...emu.identity.user, username: body.username, ...(typeof body.name === 'string' ? { name: body.name } : {}) };
+      return sendJson(ctx, 200, emu.identity.user);
+    case 'POST /identity/device': {
+      try {
+        const decision = body.decline === true ? 'declined' : 'approved';
+        return sendJson(ctx, 200, { userCode: emu.identity.approveDevice(typeof body.userCode === 'string' ? body.userCode : undefined, decision) });
+      } catch (e) {
+        throw new GraphError(404, 'itemNotFound', e instanceof Error ? e.message : String(e));
+      }
+    }
+    case 'POST /identity/expire':
+      return sendJson(ctx, 200, { expired: emu.identity.expireAccessTokens() });
+    case 'POST /identity/revoke':
+      emu.identity.revokeAll();
+      return sendEmpty(ctx, 204);
+    case 'GET /identity/issued':
+      return sendJson(ctx, 200, { tokens: emu.identity.issuedTokens() });
     case 'GET /log':
       return sendJson(ctx, 200, {
         entries: emu.log.list({

@@ -10,6 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Admin, handleAdmin } from './admin.ts';
+import { IdentityProvider } from './identity.ts';
 import { handleApi } from './api-routes.ts';
 import { ContentStore } from './content-store.ts';
 import { Drive } from './drive.ts';
@@ -64,8 +65,10 @@ export class Emulator {
   readonly sessions: Sessions;
   readonly admin: Admin;
   readonly options: ResolvedOptions;
-  /** Strict-mode tokens: token → expiry (ms). */
-  readonly tokens = new Map<string, { expiresAt: number }>();
+  /** Strict-mode tokens: token → expiry (ms) and, for tokens the identity provider issued, the account. */
+  readonly tokens = new Map<string, { expiresAt: number; account?: string }>();
+  /** The identity provider (sign-in for MSAL), served on the API listener below `/<tenant>/…`. */
+  readonly identity: IdentityProvider;
   private readonly servers = new Map<Listener | 'admin', Server>();
   private readonly ports = new Map<Listener | 'admin', number>();
   private readonly sockets = new Map<Listener | 'admin', Set<Socket>>();
@@ -101,6 +104,7 @@ export class Emulator {
     this.faults = new Faults(now, (f) => this.log.addFault(f));
     this.sessions = new Sessions(this);
     this.admin = new Admin(this);
+    this.identity = new IdentityProvider(drive.mode, this.tokens, now);
   }
 
   static async create(opts: EmulatorOptions = {}): Promise<Emulator> {
@@ -225,13 +229,14 @@ export class Emulator {
     res.setHeader('client-request-id', header(req, 'client-request-id') ?? requestId);
     res.setHeader('date', new Date(started).toUTCString());
     let fault: string | undefined;
+    const isIdentity = which === 'api' && IdentityProvider.handles(url.pathname);
     // Counted off the socket: a 'data' listener here would drain the body before the handler reads it.
     const socketReadAtStart = req.socket.bytesRead;
     if (which !== 'admin') {
       res.on('close', () => {
         this.log.add({
           at: started,
-          listener: which,
+          listener: isIdentity ? 'identity' : which,
           method: req.method ?? 'GET',
           path: url.pathname + url.search,
           status: res.statusCode,
@@ -249,6 +254,11 @@ export class Emulator {
     try {
       if (which === 'admin') {
         await handleAdmin(this, ctx);
+        return;
+      }
+      // Sign-in has its own knobs (emulator.identity); Graph's faults and bearer check are not its business.
+      if (isIdentity) {
+        await this.identity.handle(ctx);
         return;
       }
       if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));

@@ -5,6 +5,7 @@
  *   --port / --storage-port / --admin-port
  *   --demo             seed the demo drive when the drive is empty (default on)
  *   --generate <json>  seed a generated tree, e.g. '{"folders":10,"filesPerFolder":100}'
+ *   --strict-tokens    accept only bearer tokens the identity provider (or the admin) issued
  */
 import { Command } from 'commander';
 import os from 'node:os';
@@ -23,6 +24,7 @@ const program = new Command()
   .option('--no-demo', 'do not seed the demo drive')
   .option('--generate <json>', 'seed a generated tree (JSON GenerateSpec)')
   .option('--simple-upload-limit <bytes>', 'simple PUT limit (4 MiB default; 250000000 for the current documented limit)')
+  .option('--strict-tokens', 'accept only tokens issued by the built-in identity provider (sign-in tests)')
   .option('--json', 'print the listening addresses as one JSON line (for scripts)')
   .parse();
 
@@ -35,6 +37,7 @@ const o = program.opts<{
   demo: boolean;
   generate?: string;
   simpleUploadLimit?: string;
+  strictTokens?: boolean;
   json?: boolean;
 }>();
 
@@ -47,6 +50,7 @@ const emu = await startEmulator({
   storagePort: Number(o.storagePort),
   adminPort: Number(o.adminPort),
   simpleUploadLimit: o.simpleUploadLimit ? Number(o.simpleUploadLimit) : undefined,
+  strictTokens: o.strictTokens === true,
 });
 const admin = emu.emulator.admin;
 if (o.demo) await admin.seedDemo();
@@ -59,6 +63,7 @@ if (o.json) {
   console.log(`  API      ${info.apiUrl}   (send any "Authorization: Bearer <token>")`);
   console.log(`  storage  ${info.storageUrl}`);
   console.log(`  admin    ${info.adminUrl}/info`);
+  console.log(`  sign-in  ${emu.emulator.apiBase}/consumers/oauth2/v2.0/authorize (identity provider, authority https://login.test/consumers)`);
   console.log('Ctrl-C stops it; the drive stays in the data directory.');
 }
 

@@ -1,5 +1,6 @@
 /** Every request the emulator saw, for tests to assert on (and client faults such as a token sent to storage). */
-export type Listener = 'api' | 'storage';
+/** `identity`: the sign-in endpoints, served on the API listener but logged apart from Graph calls. */
+export type Listener = 'api' | 'storage' | 'identity';
 
 export interface LogEntry {
   seq: number;

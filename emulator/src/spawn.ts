@@ -10,6 +10,7 @@ import type { FaultSettings, ScriptedError, ThrottleRule } from './faults.ts';
 import type { GenerateSpec, SeedResult } from './seed.ts';
 import type { RemoteChange } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
+import type { IdentityKnobs } from './identity.ts';
 
 const MAIN = path.join(import.meta.dirname, 'main.ts');
 
@@ -21,6 +22,8 @@ export interface SpawnOptions {
   storagePort?: number;
   adminPort?: number;
   simpleUploadLimit?: number;
+  /** Accept only bearer tokens the identity provider issued. */
+  strictTokens?: boolean;
   /** Extra environment. */
   env?: NodeJS.ProcessEnv;
   /** Extra node flags, e.g. ['--cpu-prof']. */
@@ -56,6 +59,7 @@ export class EmulatorProcess {
     if (opts.storagePort !== undefined) args.push('--storage-port', String(opts.storagePort));
     if (opts.adminPort !== undefined) args.push('--admin-port', String(opts.adminPort));
     if (opts.simpleUploadLimit !== undefined) args.push('--simple-upload-limit', String(opts.simpleUploadLimit));
+    if (opts.strictTokens) args.push('--strict-tokens');
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } });
     const info = await new Promise<EmulatorInfo>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
@@ -147,7 +151,30 @@ export class AdminClient {
   revokeToken(token: string): Promise<void> {
     return this.call('DELETE', `/tokens?token=${encodeURIComponent(token)}`);
   }
-  async log(filter: { since?: number; listener?: 'api' | 'storage'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number }> {
+  identityKnobs(k: Partial<IdentityKnobs>): Promise<IdentityKnobs> {
+    return this.call('POST', '/identity/knobs', k);
+  }
+  setIdentityUser(username: string, name?: string): Promise<unknown> {
+    return this.call('POST', '/identity/user', { username, name });
+  }
+  /** "The user typed the code and signed in": the newest waiting device code when none is given. */
+  approveDeviceCode(userCode?: string): Promise<{ userCode: string }> {
+    return this.call('POST', '/identity/device', { userCode });
+  }
+  async pendingDeviceCodes(): Promise<string[]> {
+    return (await this.call<{ pendingDeviceCodes: string[] }>('GET', '/identity')).pendingDeviceCodes;
+  }
+  expireAccessTokens(): Promise<{ expired: number }> {
+    return this.call('POST', '/identity/expire', {});
+  }
+  revokeAllTokens(): Promise<void> {
+    return this.call('POST', '/identity/revoke', {});
+  }
+  /** Every access and refresh token the identity provider issued (tests grep logs for them). */
+  async issuedTokens(): Promise<string[]> {
+    return (await this.call<{ tokens: string[] }>('GET', '/identity/issued')).tokens;
+  }
+  async log(filter: { since?: number; listener?: 'api' | 'storage' | 'identity'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number }> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
     return this.call('GET', `/log?${q}`);
