@@ -19,7 +19,7 @@ import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
-import { followConnectivity } from '../sync/reconnect.ts';
+import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -166,7 +166,7 @@ export class Engine {
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
       onJournaled: () => {
-        sync.pause();
+        sync.pause(JOURNAL_PAUSE);
         replayer.kick();
       },
       logger,
@@ -224,7 +224,6 @@ export class Engine {
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
     this.state = 'ready';
-    if (this.replayer.pending().length > 0) this.sync.pause();
     followConnectivity({ connectivity: this.connectivity, sync: this.sync, replayer: this.replayer, uploads: this.uploads });
     this.watchConnectivity();
     this.replayer.start();

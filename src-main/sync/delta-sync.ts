@@ -125,7 +125,8 @@ export class DeltaSync {
   #run: { promise: Promise<SyncResult>; controller: LinkedController } | undefined;
   #queued: Promise<SyncResult> | undefined;
   #wake: (() => void) | undefined;
-  #paused = false;
+  /** Why sync is paused (the user, an outage, offline changes waiting to replay): it runs when none is left. */
+  readonly #pauses = new Set<string>();
   #stopped = false;
 
   constructor(options: DeltaSyncOptions) {
@@ -147,7 +148,7 @@ export class DeltaSync {
   }
 
   get paused(): boolean {
-    return this.#paused;
+    return this.#pauses.size > 0;
   }
 
   /** True while a run (fetching or applying) is in progress. */
@@ -162,7 +163,7 @@ export class DeltaSync {
    */
   syncOnce(): Promise<SyncResult> {
     if (this.#stopped) return Promise.reject(new SyncStoppedError());
-    if (this.#paused) return Promise.reject(new SyncPausedError());
+    if (this.paused) return Promise.reject(new SyncPausedError());
     if (this.#run === undefined) return this.#startRun();
     this.#queued ??= this.#run.promise
       .then(
@@ -172,7 +173,7 @@ export class DeltaSync {
       .then(() => {
         this.#queued = undefined;
         if (this.#stopped) throw new SyncStoppedError();
-        if (this.#paused) throw new SyncPausedError();
+        if (this.paused) throw new SyncPausedError();
         return this.#run?.promise ?? this.#startRun();
       });
     return this.#queued;
@@ -191,18 +192,21 @@ export class DeltaSync {
     this.#task = this.#tasks.start('delta-poll', (signal) => this.#pollLoop(signal));
   }
 
-  /** Stops remote sync until resume(): aborts a run in progress (its batch is fetched again later). */
-  pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
+  /**
+   * Stops remote sync until resume() with the same reason: aborts a run in progress (its batch is
+   * fetched again later). Reasons are independent: sync runs again only when every one is lifted.
+   */
+  pause(reason = 'requested'): void {
+    const wasPaused = this.paused;
+    this.#pauses.add(reason);
+    if (wasPaused) return;
     this.#run?.controller.abort(new SyncPausedError());
-    this.#logger.info('remote sync paused');
+    this.#logger.info({ reason }, 'remote sync paused');
   }
 
-  resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#logger.info('remote sync resumed');
+  resume(reason = 'requested'): void {
+    if (!this.#pauses.delete(reason) || this.paused) return;
+    this.#logger.info({ reason }, 'remote sync resumed');
     this.#wake?.();
   }
 
@@ -223,7 +227,7 @@ export class DeltaSync {
     let failures = 0;
     try {
       while (!signal.aborted && !this.#stopped) {
-        if (!this.#paused) {
+        if (!this.paused) {
           try {
             await this.syncOnce();
             failures = 0;
@@ -233,7 +237,7 @@ export class DeltaSync {
           }
         }
         const delay = failures === 0 ? this.#pollIntervalMs : Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** (failures - 1));
-        await this.#sleep(this.#paused ? Number.POSITIVE_INFINITY : delay, signal);
+        await this.#sleep(this.paused ? Number.POSITIVE_INFINITY : delay, signal);
       }
     } finally {
       this.#loopSignal = undefined;
