@@ -9,7 +9,7 @@
  * since (If-Match fails) is not carried out, and a folder delete never removes remote children
  * this device has not seen.
  */
-import { abortableSleep } from '../base/abort.ts';
+import { Alarm } from '../base/alarm.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -40,7 +40,7 @@ export interface ReplayerEvents {
 
 export class JournalReplayer {
   readonly events: TypedEmitter<ReplayerEvents>;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private running: Promise<number> | undefined;
   private readonly now: () => number;
 
@@ -56,7 +56,7 @@ export class JournalReplayer {
 
   /** Something was journaled (or the network may be back): replay soon. */
   kick(): void {
-    this.wake?.();
+    this.alarm.wake();
   }
 
   /** Background loop through the task registry: replays whenever there is work, backing off while offline. */
@@ -75,12 +75,7 @@ export class JournalReplayer {
           delay = Math.min(delay * 2, retry.maxMs);
           left = 1;
         }
-        const wait = left > 0 ? delay : 3_600_000;
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          abortableSleep(wait, signal).then(resolve, resolve);
-        });
-        this.wake = undefined;
+        await this.alarm.sleep(left > 0 ? delay : 3_600_000, signal);
       }
     });
   }

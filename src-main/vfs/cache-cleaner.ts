@@ -19,7 +19,8 @@
  * cache is over the limit, and when kicked.
  */
 import { statfs as statfsPromise } from 'node:fs/promises';
-import { abortReason, isAbortError } from '../base/abort.ts';
+import { abortableSleep, abortReason, isAbortError } from '../base/abort.ts';
+import { Alarm } from '../base/alarm.ts';
 import type { Logger } from '../base/logger.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import { StoreError, type EvictionCandidate, type Store } from '../store/index.ts';
@@ -95,8 +96,7 @@ export class CacheCleaner {
   readonly #statfs: StatFsFn;
   #limit: number | undefined;
   #task: TaskHandle | undefined;
-  #wake: (() => void) | undefined;
-  #kicked = false;
+  readonly #alarm = new Alarm();
   #unsubscribe: Array<() => void> = [];
   /** One round at a time: the loop and direct callers share it. */
   #running: Promise<CleanReport> | undefined;
@@ -129,8 +129,7 @@ export class CacheCleaner {
 
   /** Asks for a round soon (coalesced with any already asked for). */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#alarm.wake();
   }
 
   async stop(): Promise<void> {
@@ -151,7 +150,6 @@ export class CacheCleaner {
     const intervalMs = this.#o.intervalMs ?? 60_000;
     const minGapMs = this.#o.minGapMs ?? 1000;
     while (!signal.aborted) {
-      this.#kicked = false;
       try {
         const report = await this.clean(signal);
         if (report.evictedFiles > 0) this.#o.logger.info(report, `cache cleaner freed ${report.evictedBytes} bytes (${report.evictedFiles} files)`);
@@ -160,25 +158,10 @@ export class CacheCleaner {
         // The next round tries again; a broken disk or store shows in the log, not as a dead loop.
         this.#o.logger.error({ err: error }, 'cache cleaning failed');
       }
-      await this.#sleep(minGapMs, signal, false);
-      await this.#sleep(Math.max(0, intervalMs - minGapMs), signal, true);
+      // At most one round per minGapMs however often it is kicked; kicks meanwhile are kept.
+      await abortableSleep(minGapMs, signal).catch(() => undefined);
+      await this.#alarm.sleep(Math.max(0, intervalMs - minGapMs), signal);
     }
-  }
-
-  /** Sleeps `ms`; with `wakeable`, a kick (earlier or now) ends the sleep. Never rejects. */
-  #sleep(ms: number, signal: AbortSignal, wakeable: boolean): Promise<void> {
-    if (signal.aborted || (wakeable && this.#kicked)) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        if (this.#wake === done) this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      if (wakeable) this.#wake = done;
-    });
   }
 
   async #resolveLimit(): Promise<number> {

@@ -15,6 +15,7 @@
  * Paths are mount-relative (`/Documents/a.txt`; `/` is the root).
  */
 import { AbortError, anySignal, isAbortError } from '../base/abort.ts';
+import { Alarm } from '../base/alarm.ts';
 import type { Logger } from '../base/logger.ts';
 import type { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
@@ -61,7 +62,7 @@ export class Pins {
   #working = false;
   #current: { itemId: string; controller: AbortController } | undefined;
   #task: TaskHandle | undefined;
-  #wake: (() => void) | undefined;
+  readonly #alarm = new Alarm();
   #idleWaiters: Array<() => void> = [];
   #unsubscribe: Array<() => void> = [];
 
@@ -77,7 +78,7 @@ export class Pins {
         this.#o.changes.on('changed', (change) => {
           if (change.upserted.length === 0 || this.#o.store.content.listPinned().length === 0) return;
           for (const id of change.upserted) this.#toCheck.push(id);
-          this.#wake?.();
+          this.#alarm.wake();
         }),
       );
     }
@@ -109,7 +110,7 @@ export class Pins {
         queued++;
       }
     }
-    this.#wake?.();
+    this.#alarm.wake();
     this.#o.logger.info({ path, files: files.length, bytes, queued }, `pinned ${path}`);
     return { path, files: files.length, bytes, queued };
   }
@@ -215,19 +216,10 @@ export class Pins {
   }
 
   #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted || this.#queue.size > 0 || this.#toCheck.length > 0 || this.#rescanDue) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        if (this.#wake === done) this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wake = done;
-    });
+    if (this.#queue.size > 0 || this.#toCheck.length > 0 || this.#rescanDue) return Promise.resolve();
+    return this.#alarm.sleep(ms, signal);
   }
+
 
   /** Queues every incomplete file under every pin. */
   async #rescan(signal: AbortSignal): Promise<void> {
