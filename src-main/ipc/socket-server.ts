@@ -9,9 +9,25 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
-import { Calls, Events, RequestSchema, type CallName, type CallParams, type CallResult, type EventName, type EventPayload } from '../../src-shared/ipc/contract.ts';
+import { Calls, Events, NOT_SUPPORTED, RequestSchema, type CallName, type CallParams, type CallResult, type EventName, type EventPayload } from '../../src-shared/ipc/contract.ts';
 
 export type CallHandlers = { [M in CallName]: (params: CallParams<M>) => Promise<CallResult<M>> | CallResult<M> };
+
+/** Calls an engine may not serve yet (the desktop app's, added ahead of the engine): without a handler they answer NOT_SUPPORTED. */
+type OptionalCall = 'pause' | 'resume' | 'conflicts' | 'resolveConflict' | 'settings' | 'updateSettings' | 'signIn' | 'signOut' | 'quitNow';
+export type EngineHandlers = Omit<CallHandlers, 'subscribe' | OptionalCall> & Partial<Pick<CallHandlers, OptionalCall>>;
+
+const NOT_SUPPORTED_MESSAGE: Record<OptionalCall, string> = {
+  pause: 'this engine cannot pause syncing yet',
+  resume: 'this engine cannot pause or resume syncing yet',
+  conflicts: 'this engine cannot list conflicts yet',
+  resolveConflict: 'this engine cannot resolve conflicts yet',
+  settings: 'this engine cannot report its settings yet',
+  updateSettings: 'this engine cannot change its settings yet',
+  signIn: 'signing in to Microsoft is not available in this engine yet',
+  signOut: 'signing out is not available in this engine yet',
+  quitNow: 'this engine cannot cut its shutdown short yet',
+};
 
 /** Cap on one request line: the contract's calls are small. */
 const MAX_LINE = 64 * 1024;
@@ -25,7 +41,7 @@ export class SocketServer {
     private readonly logger: Logger,
   ) {}
 
-  static async listen(socketPath: string, handlers: Omit<CallHandlers, 'subscribe'>, logger: Logger): Promise<SocketServer> {
+  static async listen(socketPath: string, handlers: EngineHandlers, logger: Logger): Promise<SocketServer> {
     await ensurePrivateDir(path.dirname(socketPath));
     // A socket file left by a killed engine would make listen fail with EADDRINUSE.
     await rm(socketPath, { force: true });
@@ -43,7 +59,7 @@ export class SocketServer {
     return holder.self;
   }
 
-  private serve(socket: Socket, handlers: Omit<CallHandlers, 'subscribe'>): void {
+  private serve(socket: Socket, handlers: EngineHandlers): void {
     const lines = createInterface({ input: socket, crlfDelay: Infinity });
     const send = (msg: unknown) => {
       if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n');
@@ -80,7 +96,12 @@ export class SocketServer {
         send({ id, result: { ok: true } });
         return;
       }
-      const handler = handlers[name] as (p: unknown) => unknown;
+      const handler = handlers[name as Exclude<CallName, 'subscribe'>] as ((p: unknown) => unknown) | undefined;
+      if (!handler) {
+        const message = NOT_SUPPORTED_MESSAGE[name as OptionalCall] ?? `${name} is not available in this engine`;
+        send({ id, error: { code: NOT_SUPPORTED, message } });
+        return;
+      }
       Promise.resolve()
         .then(() => handler(parsed.data))
         .then(

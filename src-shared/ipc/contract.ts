@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ConnectivitySchema, ShutdownProgressSchema, TransferItemSchema } from '../model/transfer.ts';
+import { AuthStateSchema, DesktopCalls, PauseStateSchema } from './desktop-calls.ts';
 
 export const EngineStateSchema = z.enum(['starting', 'syncing', 'ready', 'offline', 'stopping']);
 export type EngineState = z.infer<typeof EngineStateSchema>;
@@ -33,6 +34,11 @@ export const EngineStatusSchema = z.object({
   throttledUntil: z.number().optional(),
   transfers: z.array(TransferItemSchema),
   pid: z.number().int(),
+  /** Absent from engines that cannot pause. */
+  pause: PauseStateSchema.optional(),
+  /** Conflicts waiting for the user (the `conflicts` call lists them). */
+  conflicts: z.number().int().nonnegative().optional(),
+  auth: AuthStateSchema.optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 
@@ -90,6 +96,7 @@ export const Calls = {
   free: { params: PathParamsSchema, result: FreeResultSchema },
   /** The item's thumbnail as a local file (fetched first when missing). */
   thumbnail: { params: ThumbnailParamsSchema, result: ThumbnailResultSchema },
+  ...DesktopCalls,
 } as const;
 export type CallName = keyof typeof Calls;
 export type CallParams<M extends CallName> = z.infer<(typeof Calls)[M]['params']>;
@@ -103,6 +110,9 @@ export const Events = {
 } as const;
 export type EventName = keyof typeof Events;
 export type EventPayload<E extends EventName> = z.infer<(typeof Events)[E]>;
+
+/** The error code of a call this engine does not serve (yet): the UI says so instead of pretending. */
+export const NOT_SUPPORTED = 'NOT_SUPPORTED';
 
 export const RequestSchema = z.object({ id: z.number().int(), method: z.string(), params: z.unknown().optional() });
 export const ResponseSchema = z.union([

@@ -1,0 +1,29 @@
+/**
+ * The shutdown view's state. The budget bar needs the whole budget, which the events do not carry:
+ * the first event's `budgetLeftMs` is taken as the whole (it is sent as the shutdown begins).
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
+
+export interface ShutdownState {
+  progress: ShutdownProgress | undefined;
+  budgetMs: number;
+  /** Quit was asked for here, before the first progress event arrived. */
+  requested: boolean;
+  apply(p: ShutdownProgress): void;
+  request(): void;
+}
+
+export type ShutdownStore = StoreApi<ShutdownState>;
+
+export function createShutdownStore(): ShutdownStore {
+  return createStore<ShutdownState>()((set, get) => ({
+    progress: undefined,
+    budgetMs: 0,
+    requested: false,
+    apply(p) {
+      set({ progress: p, budgetMs: Math.max(get().budgetMs, p.budgetLeftMs) });
+    },
+    request: () => set({ requested: true }),
+  }));
+}

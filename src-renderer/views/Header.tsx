@@ -1,0 +1,39 @@
+import { connectivityChip } from '../banner.ts';
+import { useEngine } from '../context.ts';
+import { formatBytes } from '../format.ts';
+
+export function Header() {
+  const link = useEngine((s) => s.link);
+  const status = useEngine((s) => s.status);
+  const chip = connectivityChip(link, status);
+  const quota = status?.quota;
+  const used = quota && quota.total > 0 ? Math.min(1, quota.used / quota.total) : 0;
+  const account = status?.auth?.user ?? status?.account;
+  return (
+    <header className="header">
+      <div className="header-top">
+        <div className="account">
+          <span className="app-name">OneMount</span>
+          {account !== undefined && (
+            <span className="account-name" data-testid="account">
+              {account}
+            </span>
+          )}
+        </div>
+        <span className={`chip chip-${chip.tone}`} role="status" data-testid="connectivity">
+          {chip.label}
+        </span>
+      </div>
+      {quota && (
+        <div className="storage">
+          <div className="bar storage-bar" role="meter" aria-label="Storage used" aria-valuemin={0} aria-valuemax={quota.total} aria-valuenow={quota.used}>
+            <div className="bar-fill" style={{ width: `${Math.round(used * 100)}%` }} />
+          </div>
+          <span className="storage-text">
+            {formatBytes(quota.used)} of {formatBytes(quota.total)} used
+          </span>
+        </div>
+      )}
+    </header>
+  );
+}

@@ -1,0 +1,64 @@
+import { useId, type ReactNode } from 'react';
+import type { TransferItem } from '../../src-shared/model/transfer.ts';
+import { useActions, useConflicts, useEngine, useTransfers } from '../context.ts';
+import { useNow } from '../use-now.ts';
+import { ConflictRow } from './ConflictRow.tsx';
+import { FinishedRow, TransferRow } from './TransferRow.tsx';
+import { VirtualList } from './VirtualList.tsx';
+
+const ROW = 64;
+const CONFLICT_ROW = 96;
+
+function Section({ title, count, empty, testId, children }: { title: string; count: number; empty: string; testId: string; children: ReactNode }) {
+  const id = useId();
+  return (
+    <section className="section" aria-labelledby={id} data-testid={testId}>
+      <h2 id={id}>
+        {title} <span className="count" data-testid={`${testId}-count`}>{count}</span>
+      </h2>
+      {count === 0 ? <p className="empty">{empty}</p> : children}
+    </section>
+  );
+}
+
+function TransferList({ items, label }: { items: TransferItem[]; label: string }) {
+  const now = useNow();
+  return <VirtualList items={items} label={label} rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <TransferRow t={t} now={now} />} />;
+}
+
+export function Sections() {
+  const uploads = useTransfers((s) => s.uploads);
+  const downloads = useTransfers((s) => s.downloads);
+  const recent = useTransfers((s) => s.recent);
+  const failed = useTransfers((s) => s.failed);
+  const conflicts = useConflicts((s) => s.conflicts);
+  const conflictsUnavailable = useConflicts((s) => s.unavailable);
+  const resolving = useConflicts((s) => s.resolving);
+  const syncError = useEngine((s) => s.status?.lastSyncError);
+  const { resolveConflict } = useActions();
+  const errorCount = failed.length + (syncError ? 1 : 0);
+  return (
+    <main className="sections">
+      <Section title="Uploading" count={uploads.length} empty="Nothing to upload." testId="uploads">
+        <TransferList items={uploads} label="Uploads" />
+      </Section>
+      <Section title="Downloading" count={downloads.length} empty="Nothing downloading." testId="downloads">
+        <TransferList items={downloads} label="Downloads" />
+      </Section>
+      <Section title="Recent" count={recent.length} empty="Nothing transferred yet." testId="recent">
+        <VirtualList items={recent} label="Recently transferred" rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <FinishedRow t={t} />} />
+      </Section>
+      <Section title="Conflicts" count={conflicts.length} empty={conflictsUnavailable ? `Conflicts cannot be listed: ${conflictsUnavailable}.` : 'No conflicts.'} testId="conflicts">
+        <VirtualList items={conflicts} label="Conflicts" rowHeight={CONFLICT_ROW} maxRows={3} keyOf={(c) => c.id} render={(c) => <ConflictRow c={c} busy={resolving.has(c.id)} onResolve={(id, choice) => void resolveConflict(id, choice)} />} />
+      </Section>
+      <Section title="Errors" count={errorCount} empty="No errors." testId="errors">
+        {syncError && (
+          <p className="sync-error" role="alert">
+            Remote changes could not be fetched: {syncError}
+          </p>
+        )}
+        {failed.length > 0 && <TransferList items={failed} label="Failed transfers" />}
+      </Section>
+    </main>
+  );
+}

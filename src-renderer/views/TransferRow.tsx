@@ -1,0 +1,83 @@
+import { memo } from 'react';
+import type { TransferItem } from '../../src-shared/model/transfer.ts';
+import { folderOf, formatDuration, formatTransferLine, nameOf, progressOf, secondsUntil } from '../format.ts';
+import type { FinishedTransfer } from '../state/transfers-store.ts';
+import { formatClock, formatBytes } from '../format.ts';
+
+export function transferStateText(t: TransferItem, now: number): string {
+  switch (t.state) {
+    case 'queued':
+      return 'Queued';
+    case 'active':
+      return t.direction === 'upload' ? 'Uploading' : 'Downloading';
+    case 'waiting-for-network':
+      return 'Waiting for network';
+    case 'paused':
+      return 'Paused';
+    case 'retrying':
+      return `Retrying in ${formatDuration(secondsUntil(t.retryAt ?? now, now))}`;
+    case 'failed':
+      return `Failed: ${t.error?.message ?? 'unknown error'}`;
+    case 'done':
+      return 'Done';
+  }
+}
+
+export function FileIcon({ direction }: { direction: 'upload' | 'download' }) {
+  return (
+    <svg className="file-icon" viewBox="0 0 24 24" aria-hidden="true" width="24" height="24">
+      <path d="M6 2h8l4 4v16H6z" fill="none" stroke="currentColor" strokeWidth="1.5" />
+      <path d={direction === 'upload' ? 'M12 18v-7m-3 3 3-3 3 3' : 'M12 11v7m-3-3 3 3 3-3'} fill="none" stroke="currentColor" strokeWidth="1.5" />
+    </svg>
+  );
+}
+
+export const TransferRow = memo(function TransferRow({ t, now }: { t: TransferItem; now: number }) {
+  const name = nameOf(t.path);
+  const state = transferStateText(t, now);
+  const percent = Math.round(progressOf(t) * 100);
+  return (
+    <div className="row transfer" data-state={t.state} data-testid="transfer-row" aria-label={`${name} in ${folderOf(t.path)}: ${state}, ${percent} percent`}>
+      <FileIcon direction={t.direction} />
+      <div className="row-main">
+        <div className="row-title">
+          <span className="name" title={t.path}>
+            {name}
+          </span>
+          <span className="folder">{folderOf(t.path)}</span>
+        </div>
+        <div className="bar" role="progressbar" aria-label={`${name} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+          <div className="bar-fill" style={{ width: `${percent}%` }} />
+        </div>
+        <div className="row-figures">
+          <span className="figures">{formatTransferLine(t)}</span>
+          <span className={`state state-${t.state}`}>{state}</span>
+        </div>
+      </div>
+    </div>
+  );
+});
+
+export const FinishedRow = memo(function FinishedRow({ t }: { t: FinishedTransfer }) {
+  const name = nameOf(t.path);
+  const verb = t.direction === 'upload' ? 'Uploaded' : 'Downloaded';
+  return (
+    <div className="row finished" data-testid="recent-row" aria-label={`${name}: ${verb.toLowerCase()} at ${formatClock(t.finishedAt)}`}>
+      <FileIcon direction={t.direction} />
+      <div className="row-main">
+        <div className="row-title">
+          <span className="name" title={t.path}>
+            {name}
+          </span>
+          <span className="folder">{folderOf(t.path)}</span>
+        </div>
+        <div className="row-figures">
+          <span className="figures">{formatBytes(t.total)}</span>
+          <span className="state state-done">
+            {verb} {formatClock(t.finishedAt)}
+          </span>
+        </div>
+      </div>
+    </div>
+  );
+});
