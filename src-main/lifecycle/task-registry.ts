@@ -1,4 +1,4 @@
-import { AbortError, isCausedBySignal, linkedController } from '../base/abort.ts';
+import { abortReason, AbortError, isCausedBySignal, linkedController } from '../base/abort.ts';
 import type { LinkedController } from '../base/abort.ts';
 import { OneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
@@ -201,4 +201,33 @@ function info(entry: TaskEntry): TaskInfo {
     startedAt: entry.startedAt,
     state: entry.controller.signal.aborted ? 'stopping' : 'running',
   };
+}
+
+/**
+ * Runs one piece of work as a named task when a registry is given (so shutdown lists and stops it)
+ * and hands its outcome back to the caller like a plain call: its error is the caller's to handle
+ * (a failed download or upload is not a failed engine task), a stop surfaces as the abort reason.
+ */
+export async function runAsTask(
+  tasks: TaskRegistry | undefined,
+  name: string,
+  signal: AbortSignal,
+  work: (signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  if (!tasks) return work(signal);
+  let failure: { error: unknown } | undefined;
+  const handle = tasks.start(
+    name,
+    async (taskSignal) => {
+      try {
+        await work(taskSignal);
+      } catch (error) {
+        failure = { error };
+      }
+    },
+    { signal },
+  );
+  const outcome = await handle.done;
+  if (failure) throw failure.error;
+  if (outcome.status === 'stopped') throw abortReason(handle.signal);
 }

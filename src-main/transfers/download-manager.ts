@@ -25,6 +25,7 @@ import type { GraphClient } from '../graph/client.ts';
 import { DownloadUrlExpiredError, NetworkError } from '../graph/errors.ts';
 import { sameQuickXorHash } from '../graph/quickxor.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
 import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writeFully } from './cache-files.ts';
@@ -865,24 +866,8 @@ export class DownloadManager {
   }
 
   /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
-  async #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    if (!this.#tasks) return work(signal);
-    let failure: { error: unknown } | undefined;
-    const handle = this.#tasks.start(
-      name,
-      async (taskSignal) => {
-        try {
-          await work(taskSignal);
-        } catch (error) {
-          // Delivered to the waiting callers below; a failed download is not a failed engine task.
-          failure = { error };
-        }
-      },
-      { signal },
-    );
-    const outcome = await handle.done;
-    if (failure) throw failure.error;
-    if (outcome.status === 'stopped') throw abortReason(handle.signal);
+  #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    return runAsTask(this.#tasks, name, signal, work);
   }
 
   #track(work: Promise<unknown>): void {

@@ -19,7 +19,7 @@
  *
  * Task bookkeeping is changed only in synchronous stretches on the event loop, so it needs no lock.
  */
-import { abortReason, isAbortError } from '../base/abort.ts';
+import { isAbortError } from '../base/abort.ts';
 import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -27,6 +27,7 @@ import type { DriveItem } from '../graph/drive-item.ts';
 import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isThrottled } from '../graph/errors.ts';
 import { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT } from '../graph/upload-limits.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { ItemRecord } from '../store/types.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
@@ -588,24 +589,8 @@ export class UploadManager {
   }
 
   /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
-  async #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    if (!this.#tasks) return work(signal);
-    let failure: { error: unknown } | undefined;
-    const handle = this.#tasks.start(
-      name,
-      async (taskSignal) => {
-        try {
-          await work(taskSignal);
-        } catch (error) {
-          // Handled by the manager (retry, fail, conflict); a failed upload is not a failed engine task.
-          failure = { error };
-        }
-      },
-      { signal },
-    );
-    const outcome = await handle.done;
-    if (failure) throw failure.error;
-    if (outcome.status === 'stopped') throw abortReason(handle.signal);
+  #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    return runAsTask(this.#tasks, name, signal, work);
   }
 
   #checkOpen(): void {
