@@ -23,6 +23,9 @@ import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
+import { PauseControl } from './pause-control.ts';
+import { ConflictResolution } from './conflict-resolution.ts';
+import { LogLevelSchema } from '../../src-shared/ipc/desktop-calls.ts';
 import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
@@ -31,6 +34,9 @@ import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
+
+/** The delta pause reason of the user's "pause syncing". */
+const USER_PAUSE = 'user';
 
 /** Applied delta batches at least this large are followed by a full garbage collection. */
 const LARGE_BATCH = 5000;
@@ -77,6 +83,7 @@ export class Engine {
 
   private mount: FuseMount | undefined;
   private cleaner: CacheCleaner | undefined;
+  private pauseControl: PauseControl | undefined;
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
@@ -242,10 +249,44 @@ export class Engine {
         this.vfs.flushAccessTimes();
       }
     });
+    // "Pause syncing": delta (with its own reason, so an outage cannot lift it) and uploads.
+    this.pauseControl = new PauseControl(
+      [
+        { pause: () => this.sync.pause(USER_PAUSE), resume: () => this.sync.resume(USER_PAUSE) },
+        { pause: () => this.uploads.pause(), resume: () => this.uploads.resume() },
+      ],
+      this.tasks,
+      (state) => {
+        logger.info(state, state.paused ? 'syncing paused' : 'syncing resumed');
+        if (this.ipc) this.ipc.emit('status', this.status());
+      },
+    );
+    const conflicts = new ConflictResolution(this.store, this.vfs);
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
       {
         status: () => this.status(),
+        pause: ({ durationMs }) => this.pauseControl!.pause(durationMs),
+        resume: () => this.pauseControl!.resume(),
+        conflicts: () => ({ conflicts: conflicts.list() }),
+        resolveConflict: async ({ id, choice }) => {
+          await conflicts.resolve(id, choice);
+          return { ok: true as const };
+        },
+        settings: () => ({
+          mountpoint: this.cfg.mountpoint,
+          cacheLimitBytes: this.cleaner?.limitBytes ?? 0,
+          downloadConcurrency: this.cfg.downloadConcurrency,
+          uploadConcurrency: this.cfg.uploadConcurrency,
+          startOnLogin: false,
+          notifications: false,
+          logLevel: LogLevelSchema.catch('info').parse(logger.level),
+        }),
+        quitNow: () => {
+          // A second "quit": the fast, still lossless exit (uploads persist their offsets).
+          this.shutdownCoordinator.force('quit now requested over IPC');
+          return { ok: true as const };
+        },
         syncNow: () => {
           // Offline, "sync now" means "try the network now".
           if (this.connectivity.offline) this.connectivity.checkNow();
@@ -338,6 +379,8 @@ export class Engine {
       throttledUntil: this.graph.throttledUntil,
       transfers: [...this.uploads.snapshot(), ...this.downloads.snapshot()],
       pid: process.pid,
+      pause: this.pauseControl?.state ?? { paused: false },
+      conflicts: this.store.conflicts.countUnresolved(),
     };
   }
 

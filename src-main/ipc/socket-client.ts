@@ -71,6 +71,10 @@ export class SocketClient {
     set.add(listener as (p: unknown) => void);
   }
 
+  onClose(listener: () => void): void {
+    this.socket.once('close', listener);
+  }
+
   close(): void {
     this.socket.end();
   }

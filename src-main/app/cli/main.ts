@@ -19,10 +19,19 @@ import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
 import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
+import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import { toMountPath } from './mount-path.ts';
 import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
+
+/** `2h`, `30m`, `90s`, `1d` → milliseconds. */
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new InvalidArgumentError(`'${text}' is not a duration like 30m, 2h or 1d`);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
 const byteSize = (v: string) => {
   try {
     return parseByteSize(v);
@@ -145,11 +154,60 @@ program
   .description("show a running engine's state and transfers")
   .option('--account <name>', 'account name', 'default')
   .option('--json', 'print the status as JSON')
-  .action(async (flags: { account: string; json?: boolean }) => {
+  .option('--watch', 'keep showing live progress until Ctrl-C')
+  .action(async (flags: { account: string; json?: boolean; watch?: boolean }) => {
+    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+    const show = (status: EngineStatus) => print(flags.json ? JSON.stringify(status, flags.watch ? undefined : null, flags.watch ? undefined : 2) : formatStatus(status));
+    if (!flags.watch) {
+      try {
+        show(await client.call('status', {}));
+      } finally {
+        client.close();
+      }
+      return;
+    }
+    // Live: state changes arrive as events; transfers move between them, so refresh every second too.
+    const clear = () => {
+      if (!flags.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+    };
+    client.on('status', (s) => (clear(), show(s)));
+    client.on('shutdown', (p) => print(`engine shutting down: ${p.phase}${p.itemsLeft ? ` (${p.itemsLeft} left)` : ''}${p.done ? ' — done' : ''}`));
+    await client.call('subscribe', { events: ['status', 'shutdown'] });
+    const closed = new Promise<void>((resolve) => client.onClose(resolve));
+    const timer = setInterval(() => {
+      client.call('status', {}).then((s) => (clear(), show(s)), () => undefined);
+    }, 1000);
+    process.once('SIGINT', () => client.close());
+    await closed;
+    clearInterval(timer);
+    print('the engine closed the connection');
+  });
+
+program
+  .command('pause')
+  .description('pause syncing (no uploads, no remote changes; the mount keeps working)')
+  .option('--account <name>', 'account name', 'default')
+  .option('--for <duration>', 'how long, e.g. 2h, 8h, 24h, 30m (default: until `onemount resume`)')
+  .action(async (flags: { account: string; for?: string }) => {
+    const durationMs = flags.for === undefined ? undefined : parseDuration(flags.for);
     const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
     try {
-      const status = await client.call('status', {});
-      print(flags.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      const state = await client.call('pause', durationMs === undefined ? {} : { durationMs });
+      print(state.until ? `Syncing paused until ${new Date(state.until).toLocaleString()}.` : 'Syncing paused until you resume it.');
+    } finally {
+      client.close();
+    }
+  });
+
+program
+  .command('resume')
+  .description('resume syncing')
+  .option('--account <name>', 'account name', 'default')
+  .action(async (flags: { account: string }) => {
+    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+    try {
+      await client.call('resume', {});
+      print('Syncing resumed.');
     } finally {
       client.close();
     }

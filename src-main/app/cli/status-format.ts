@@ -11,6 +11,11 @@ export function formatStatus(s: EngineStatus): string {
   if (s.quota) lines.push(`  storage: ${mb(s.quota.used)} used of ${mb(s.quota.total)}`);
   if (s.lastSyncAt) lines.push(`  last sync ${new Date(s.lastSyncAt).toLocaleTimeString()}`);
   if (s.lastSyncError) lines.push(`  last sync error: ${s.lastSyncError}`);
+  if (s.connectivity?.state === 'offline') {
+    lines.push(`  offline since ${new Date(s.connectivity.since).toLocaleTimeString()}${s.connectivity.reason ? ` (${s.connectivity.reason})` : ''} — cached files still open`);
+  }
+  if (s.pause?.paused) lines.push(s.pause.until ? `  syncing paused until ${new Date(s.pause.until).toLocaleTimeString()}` : '  syncing paused until resumed');
+  if (s.conflicts) lines.push(`  ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'} waiting (both versions are kept)`);
   if (s.throttledUntil && s.throttledUntil > Date.now()) lines.push(`  OneDrive asked to slow down: resuming in ${Math.ceil((s.throttledUntil - Date.now()) / 1000)} s`);
   if (s.transfers.length === 0) lines.push('  no transfers');
   for (const t of s.transfers) {

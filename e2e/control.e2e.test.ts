@@ -1,0 +1,103 @@
+/**
+ * The engine's outside face over its socket, end to end: pause/resume (timed and until resumed)
+ * with the mount still readable and writable, conflicts listed and resolved by the user's choice,
+ * and `onemount status --watch`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SocketClient } from '../src-main/ipc/socket-client.ts';
+import { ACCOUNT, eventually, MountHarness, sleep } from './harness.ts';
+
+let h: MountHarness;
+
+async function engine(): Promise<SocketClient> {
+  return SocketClient.connect(path.join(h.env.XDG_RUNTIME_DIR!, 'onemount', `${ACCOUNT}.sock`));
+}
+
+async function onServer(p: string): Promise<string | undefined> {
+  try {
+    return (await h.admin.content(p)).toString();
+  } catch (e) {
+    if (/→ 404/.test(String(e))) return undefined;
+    throw e;
+  }
+}
+
+describe('controlling a running engine', () => {
+  beforeAll(async () => {
+    h = await MountHarness.start({
+      seed: async (admin) => {
+        await admin.remote({ op: 'write', path: 'shared.txt', content: 'from the server\n' });
+      },
+      engineArgs: ['--write-back', '200'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+  }, 60_000);
+
+  it('pause stops uploads (the mount keeps working) and resume sends them', async () => {
+    expect((await h.onemount(['pause', '--account', ACCOUNT])).code).toBe(0);
+    await writeFile(h.at('while-paused.txt'), 'written while paused\n');
+    expect((await readFile(h.at('shared.txt'))).toString()).toBe('from the server\n');
+    await sleep(1500);
+    expect(await onServer('while-paused.txt')).toBeUndefined();
+    const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);
+    expect(status.pause).toEqual({ paused: true });
+    expect(status.transfers).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/while-paused.txt', state: 'paused' })]));
+    expect((await h.onemount(['resume', '--account', ACCOUNT])).code).toBe(0);
+    await eventually('the upload after resume', async () => ((await onServer('while-paused.txt')) === 'written while paused\n' ? true : undefined));
+  });
+
+  it('a timed pause resumes by itself', async () => {
+    const out = await h.onemount(['pause', '--for', '2s', '--account', ACCOUNT]);
+    expect(out.stdout).toMatch(/paused until/);
+    await writeFile(h.at('timed.txt'), 'after a timed pause\n');
+    await sleep(700);
+    expect(await onServer('timed.txt')).toBeUndefined();
+    await eventually('the upload after the timed pause', async () => ((await onServer('timed.txt')) ? true : undefined), 20_000);
+    const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);
+    expect(status.pause).toEqual({ paused: false });
+  });
+
+  it('a conflict is listed and "keep theirs" removes my copy', async () => {
+    const client = await engine();
+    try {
+      // My edit waits while paused; their edit lands meanwhile: a real conflict at upload time.
+      await client.call('pause', {});
+      await writeFile(h.at('shared.txt'), 'my edit\n');
+      await h.admin.remote({ op: 'write', path: 'shared.txt', content: 'their edit\n' });
+      await client.call('resume', {});
+      const conflict = await eventually('the conflict listed', async () => {
+        const { conflicts } = await client.call('conflicts', {});
+        return conflicts.find((c) => c.localCopyName);
+      }, 30_000);
+      expect(conflict.path).toBe('/shared.txt');
+      const copy = conflict.localCopyName!;
+      await eventually('my copy on the server', async () => ((await onServer(copy)) === 'my edit\n' ? true : undefined));
+      expect(await onServer('shared.txt')).toBe('their edit\n');
+      await client.call('resolveConflict', { id: conflict.id, choice: 'keep-theirs' });
+      await eventually('my copy removed', async () => ((await onServer(copy)) === undefined ? true : undefined));
+      expect(await readdir(h.mountpoint)).not.toContain(copy);
+      const { conflicts } = await client.call('conflicts', {});
+      expect(conflicts.find((c) => c.id === conflict.id)).toBeUndefined();
+      await expect(client.call('resolveConflict', { id: conflict.id, choice: 'keep-both' })).rejects.toThrow(/no open conflict/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('`onemount status --watch` keeps printing live status until interrupted', async () => {
+    const child = spawn(process.execPath, [path.resolve('src-main/app/cli/onemount.js'), 'status', '--watch', '--json', '--account', ACCOUNT], { env: h.env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await eventually('two status lines', async () => (out.split('\n').filter((l) => l.startsWith('{')).length >= 2 ? true : undefined), 15_000);
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+    const first = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!);
+    expect(first.mountpoint).toBe(h.mountpoint);
+  });
+});
