@@ -34,6 +34,8 @@ const MAX_LINE = 64 * 1024;
 
 export class SocketServer {
   private readonly subscribers = new Map<Socket, Set<string> | 'all'>();
+  /** Every open connection: close() ends them all, or the server would wait for idle clients. */
+  private readonly sockets = new Set<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -65,7 +67,11 @@ export class SocketServer {
       if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n');
     };
     socket.on('error', (e) => this.logger.debug({ err: e }, 'ipc client connection error'));
-    socket.on('close', () => this.subscribers.delete(socket));
+    this.sockets.add(socket);
+    socket.on('close', () => {
+      this.subscribers.delete(socket);
+      this.sockets.delete(socket);
+    });
     lines.on('line', (line) => {
       if (line.length > MAX_LINE) {
         send({ id: -1, error: { code: 'TOO_LARGE', message: 'request line too long' } });
@@ -126,7 +132,7 @@ export class SocketServer {
   }
 
   async close(): Promise<void> {
-    for (const socket of this.subscribers.keys()) socket.end();
+    for (const socket of this.sockets) socket.end();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await rm(this.socketPath, { force: true });
   }

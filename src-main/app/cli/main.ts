@@ -22,6 +22,7 @@ import { formatStatus } from './status-format.ts';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import { toMountPath } from './mount-path.ts';
 import { parseByteSize } from '../../vfs/cache-cleaner.ts';
+import { addUiCommand, startPanel } from '../ui/ui-command.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -141,10 +142,21 @@ mountOptions(
   print('Starting the OneDrive emulator with the demo drive…');
   const emulator = await EmulatorProcess.start({ dataDir: flags.dataDir, demo: true });
   print(`  API ${emulator.info.apiUrl} · admin ${emulator.info.adminUrl}/info`);
-  try {
-    await runMount(dir, emulator.info.apiUrl, { ...flags, account: flags.account === 'default' ? 'demo' : flags.account }, () => emulator.stop());
-  } catch (e) {
+  const account = flags.account === 'default' ? 'demo' : flags.account;
+  // The panel waits for the engine's socket, so it starts first and its address is printed early.
+  const panel = await startPanel({ account }).catch((e: unknown) => {
+    print(`  No transfer panel: ${errorMessage(e)}`);
+    return undefined;
+  });
+  if (panel) print(`  Transfer panel: ${panel.url}`);
+  const stop = async () => {
+    await panel?.close();
     await emulator.stop();
+  };
+  try {
+    await runMount(dir, emulator.info.apiUrl, { ...flags, account }, stop);
+  } catch (e) {
+    await stop();
     throw e;
   }
 });
@@ -281,6 +293,8 @@ program
   .action(() => {
     throw new Error('signing in to Microsoft is not available yet; `onemount demo` runs on the built-in emulator');
   });
+
+addUiCommand(program, print);
 
 try {
   await program.parseAsync();

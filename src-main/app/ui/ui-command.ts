@@ -1,0 +1,43 @@
+/** `onemount ui`: browser mode's front door, and the panel `onemount demo` starts next to its engine. */
+import type { Command } from 'commander';
+import path from 'node:path';
+import { ensurePrivateDir } from '../../base/files.ts';
+import { createLogger } from '../../base/logger.ts';
+import { accountPaths } from '../paths.ts';
+import { BUILT_RENDERER_DIR, UiServer } from './ui-server.ts';
+
+export interface PanelOptions {
+  account: string;
+  port?: number;
+  staticDir?: string;
+}
+
+/** Starts the panel server for an account's engine (running or not yet: the page waits for it). */
+export async function startPanel(o: PanelOptions): Promise<UiServer> {
+  const paths = accountPaths(o.account);
+  await ensurePrivateDir(paths.stateDir);
+  const logger = createLogger({ name: 'onemount-ui', level: 'info', destination: path.join(paths.stateDir, 'ui.log') });
+  return UiServer.start({ staticDir: o.staticDir ?? BUILT_RENDERER_DIR, socketPath: paths.socketPath, logger, ...(o.port !== undefined ? { port: o.port } : {}) });
+}
+
+export function addUiCommand(program: Command, print: (line: string) => void): void {
+  program
+    .command('ui')
+    .description("serve the transfer panel on 127.0.0.1 for a browser (headless machines); it follows the account's engine")
+    .option('--account <name>', 'account name', 'default')
+    .option('--port <n>', 'port (default: any free one)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error('--port must be 0..65535');
+      return n;
+    })
+    .action(async (flags: { account: string; port?: number }) => {
+      const ui = await startPanel(flags);
+      print(`Transfer panel: ${ui.url}`);
+      print('The address holds a secret for this run; share it with no one. Ctrl-C stops the panel (the drive stays mounted).');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await ui.close();
+    });
+}

@@ -1,0 +1,247 @@
+/**
+ * Browser mode (`onemount ui`): serves the built renderer on 127.0.0.1 under a per-run secret path
+ * and relays the contract between the page's WebSocket and the engine's Unix socket, one
+ * connection to the engine per page. The engine itself stays free of HTTP and static files; this
+ * relay can run in its own process (`onemount ui`) or next to the engine (`onemount demo`).
+ *
+ * Defences: the listener binds to 127.0.0.1 only; the secret (256 bits, new every run) is the first
+ * path segment of every URL, so another local user or a web page cannot guess its way in; the Host
+ * header must name this listener (DNS rebinding); a WebSocket's Origin must be this listener
+ * (cross-site WebSocket hijacking); pages carry a strict CSP and no referrer, so the secret does not
+ * leave in a Referer header. Every message is checked against the contract's request shape here and
+ * validated again by the engine.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { OneMountError } from '../../base/errors.ts';
+import type { Logger } from '../../base/logger.ts';
+import { Calls, RequestSchema } from '../../../src-shared/ipc/contract.ts';
+
+/** Same cap as the engine's request lines. */
+const MAX_MESSAGE = 64 * 1024;
+
+/** WebSocket close codes the page shows as the reason it lost the engine. */
+export const CLOSE_ENGINE_UNREACHABLE = 4001;
+export const CLOSE_ENGINE_STOPPED = 4002;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+};
+
+export interface UiServerOptions {
+  /** The Vite build output (index.html and assets/). */
+  staticDir: string;
+  /** The engine's Unix socket. */
+  socketPath: string;
+  logger: Logger;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Tests may fix it; otherwise 32 random bytes. */
+  secret?: string;
+}
+
+export class UiServer {
+  readonly #connections = new Set<{ ws: WebSocket; engine: Socket }>();
+
+  private constructor(
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+    readonly port: number,
+    private readonly secret: string,
+  ) {}
+
+  /** The page's address, secret included: print it, open it, never log it elsewhere. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/${this.secret}/`;
+  }
+
+  static async start(o: UiServerOptions): Promise<UiServer> {
+    const index = path.join(o.staticDir, 'index.html');
+    await readFile(index).catch((e: unknown) => {
+      throw new OneMountError('UI_NOT_BUILT', `the panel is not built (${index} is missing); run \`npm run build:renderer\``, { cause: e });
+    });
+    const secret = o.secret ?? randomBytes(32).toString('base64url');
+    const holder: { self?: UiServer } = {};
+    const http = createServer((req, res) => {
+      holder.self!.serveFile(req, res, o).catch((e: unknown) => {
+        o.logger.warn({ err: e }, 'ui: serving a file failed');
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
+    http.on('upgrade', (req, socket, head) => {
+      const self = holder.self!;
+      const refusal = self.check(req, { websocket: true });
+      if (refusal || self.rest(req.url ?? '') !== 'ipc') {
+        socket.end(`HTTP/1.1 ${refusal ?? 404} Refused\r\nConnection: close\r\n\r\n`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => self.relay(ws, o));
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(o.port ?? 0, '127.0.0.1', () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (http.address() as { port: number }).port;
+    holder.self = new UiServer(http, wss, port, secret);
+    return holder.self;
+  }
+
+  /** Hosts and origins that name this listener. */
+  private get hosts(): string[] {
+    return [`127.0.0.1:${this.port}`, `localhost:${this.port}`];
+  }
+
+  /** An HTTP status to refuse with, or undefined when the request may go on. */
+  private check(req: IncomingMessage, o: { websocket: boolean }): number | undefined {
+    if (!this.hosts.includes(req.headers.host ?? '')) return 421;
+    const origin = req.headers.origin;
+    // Browsers always send Origin with a WebSocket; a page of another site must not get one.
+    if ((o.websocket || origin !== undefined) && !this.hosts.some((h) => origin === `http://${h}`)) return 403;
+    if (this.rest(req.url ?? '') === undefined) return 404;
+    return undefined;
+  }
+
+  /** The path after `/<secret>/`, or undefined when the secret is wrong or missing. */
+  private rest(url: string): string | undefined {
+    const pathname = url.split('?')[0] ?? '';
+    const match = /^\/([^/]*)\/(.*)$/.exec(pathname);
+    if (!match) return undefined;
+    const given = Buffer.from(match[1]!);
+    const want = Buffer.from(this.secret);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) return undefined;
+    return match[2]!;
+  }
+
+  private async serveFile(req: IncomingMessage, res: ServerResponse, o: UiServerOptions): Promise<void> {
+    const pathname = (req.url ?? '').split('?')[0] ?? '';
+    if (pathname === `/${this.secret}` && this.hosts.includes(req.headers.host ?? '')) {
+      res.writeHead(308, { location: `/${this.secret}/` }).end();
+      return;
+    }
+    const refusal = this.check(req, { websocket: false });
+    if (refusal) {
+      res.writeHead(refusal, { 'content-type': 'text/plain' }).end(refusal === 404 ? 'not found\n' : 'refused\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    let rest: string;
+    try {
+      rest = decodeURIComponent(this.rest(pathname)!) || 'index.html';
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const root = path.resolve(o.staticDir);
+    const file = path.resolve(root, rest);
+    const type = TYPES[path.extname(file)];
+    if (!file.startsWith(root + path.sep) || !type) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readFile(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'EISDIR') throw e;
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': type,
+      'content-length': body.length,
+      'cache-control': 'no-store',
+      'content-security-policy': [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        `connect-src 'self' ws://127.0.0.1:${this.port} ws://localhost:${this.port}`,
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join('; '),
+      'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-resource-policy': 'same-origin',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  /** One page ↔ one engine connection, line by line. Requests sent before the engine answers wait in the socket's buffer. */
+  private relay(ws: WebSocket, o: UiServerOptions): void {
+    const engine = connect(o.socketPath);
+    const pair = { ws, engine };
+    this.#connections.add(pair);
+    let connected = false;
+    engine.once('connect', () => (connected = true));
+    const lines = createInterface({ input: engine, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      if (ws.readyState === ws.OPEN) ws.send(line);
+    });
+    // readline repeats the socket's errors; the close handler below tells the page.
+    const logError = (e: unknown) => o.logger.debug({ err: e }, 'ui: engine connection error');
+    lines.on('error', logError);
+    engine.on('error', logError);
+    engine.on('close', () => {
+      this.#connections.delete(pair);
+      if (ws.readyState !== ws.OPEN) return;
+      if (connected) ws.close(CLOSE_ENGINE_STOPPED, 'the OneMount engine stopped');
+      else ws.close(CLOSE_ENGINE_UNREACHABLE, 'the OneMount engine is not running');
+    });
+    ws.on('message', (data, isBinary) => {
+      const reply = (id: number, code: string, message: string) => ws.send(JSON.stringify({ id, error: { code, message } }));
+      let req;
+      try {
+        req = isBinary ? undefined : RequestSchema.safeParse(JSON.parse(data.toString()));
+      } catch {
+        req = undefined;
+      }
+      if (!req?.success) {
+        reply(-1, 'BAD_REQUEST', 'not a valid request');
+        return;
+      }
+      if (!Object.hasOwn(Calls, req.data.method)) {
+        reply(req.data.id, 'UNKNOWN_METHOD', `unknown method ${req.data.method}`);
+        return;
+      }
+      if (!engine.destroyed) engine.write(JSON.stringify(req.data) + '\n');
+    });
+    ws.on('close', () => engine.end());
+    ws.on('error', (e) => o.logger.debug({ err: e }, 'ui: page connection error'));
+  }
+
+  async close(): Promise<void> {
+    for (const { ws, engine } of this.#connections) {
+      ws.close(1001, 'the panel server is stopping');
+      engine.end();
+    }
+    for (const ws of this.wss.clients) ws.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}
+
+/** Where `npm run build:renderer` puts the panel, seen from this file. */
+export const BUILT_RENDERER_DIR = path.resolve(import.meta.dirname, '../../../dist/renderer');
