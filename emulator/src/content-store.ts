@@ -138,9 +138,16 @@ export class SizeLimitError extends Error {
 
 /** quickXorHash + SHA-256 over a stream, with the byte count. */
 export class StreamHasher {
-  private readonly qx = new QuickXorHash();
-  private readonly sha = createHash('sha256');
-  size = 0;
+  constructor(
+    private readonly qx = new QuickXorHash(),
+    private readonly sha = createHash('sha256'),
+    public size = 0,
+  ) {}
+
+  /** A hasher in the same state, to feed bytes that may still be thrown away. */
+  copy(): StreamHasher {
+    return new StreamHasher(this.qx.copy(), this.sha.copy(), this.size);
+  }
 
   update(chunk: Uint8Array): void {
     this.qx.update(chunk);

@@ -198,10 +198,12 @@ export class Sessions {
     this.inflight.set(id, { socket: req.socket, settled: new Promise<void>((r) => (release = r)) });
     try {
       const hasher = s.next_offset === 0 ? new StreamHasher() : this.hashers.get(id);
+      // The fragment is hashed as it arrives, into a copy that counts only if the whole fragment is kept.
+      const trial = hasher && hasher.size === range.start ? hasher.copy() : undefined;
       const partial = this.emu.faults.takePartialAccept();
       const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
       try {
-        await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec });
+        await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec }, (c) => trial?.update(c));
       } catch {
         // A fragment that did not arrive whole is discarded, as the service does. The session may
         // have been discarded meanwhile (expired or cancelled): then there is nothing to trim.
@@ -217,9 +219,8 @@ export class Sessions {
         await truncate(s.temp_file, range.start + accepted);
       }
       const next = range.start + accepted;
-      if (hasher && accepted === length) {
-        await this.hashRange(hasher, s.temp_file, range.start, next);
-        this.hashers.set(id, hasher);
+      if (trial && accepted === length && trial.size === next) {
+        this.hashers.set(id, trial);
       } else {
         // The running hash is out of step with the bytes kept; the commit hashes the file instead.
         this.hashers.delete(id);
@@ -329,6 +330,7 @@ function receiveInto(
   start: number,
   length: number,
   knobs: { dropAt: number; bytesPerSec: number },
+  onChunk?: (chunk: Buffer) => void,
 ): Promise<void> {
   const { dropAt, bytesPerSec } = knobs;
   return new Promise<void>((resolve, reject) => {
@@ -369,6 +371,7 @@ function receiveInto(
         return;
       }
       received += c.length;
+      onChunk?.(c);
       const flushed = out.write(c);
       const wait = bytesPerSec > 0 ? startedAt + (received / bytesPerSec) * 1000 - Date.now() : 0;
       if (flushed && wait <= 0) return;

@@ -56,6 +56,17 @@ describe('quickXorHash', () => {
     expect(await quickXorHashStream(Readable.from(chunks))).toBe(quickXorHash(data));
   });
 
+  it('copies its state: the copy and the original go on independently', () => {
+    const data = Buffer.alloc(5000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const h = new QuickXorHash().update(data.subarray(0, 1234));
+    const twin = h.copy();
+    twin.update(Buffer.from('a different ending'));
+    h.update(data.subarray(1234));
+    expect(h.digest()).toBe(quickXorHash(data));
+    expect(twin.digest()).toBe(quickXorHash(Buffer.concat([data.subarray(0, 1234), Buffer.from('a different ending')])));
+  });
+
   it('refuses updates after digest and compares hashes by bytes', () => {
     const h = new QuickXorHash();
     h.digest();

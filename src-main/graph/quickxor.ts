@@ -52,6 +52,16 @@ export class QuickXorHash {
     return this;
   }
 
+  /** An independent hasher in the same state (to try more input without committing to it). */
+  copy(): QuickXorHash {
+    if (this.finished) throw new Error('QuickXorHash.copy after digest');
+    const twin = new QuickXorHash();
+    twin.fold.set(this.fold);
+    twin.position = this.position;
+    twin.length = this.length;
+    return twin;
+  }
+
   /** The 20 raw hash bytes. */
   digestBytes(): Uint8Array {
     this.finished = true;
