@@ -140,7 +140,10 @@ export class FuseMount {
       timeout: false,
       force: true,
       mkdir: true,
-      fsname: o.fsname ?? 'onemount',
+      // fuse-native has no option for big_writes, and without it the kernel sends writes 4 KiB at
+      // a time (a 1 GiB cp: 262 144 calls, ~19× slower). It joins its options with commas, so the
+      // flag rides along after the fsname.
+      fsname: `${o.fsname ?? 'onemount'},big_writes`,
       subtype: 'onemount',
       attrTimeout: o.attrTimeoutSec,
       entryTimeout: o.entryTimeoutSec,
