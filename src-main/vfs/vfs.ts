@@ -368,7 +368,7 @@ export class Vfs {
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
     const content = this.o.store.content.get(item.id);
-    if (content?.status === 'complete' && content.etag === item.etag && content.ctag === item.ctag) {
+    if (content?.status === 'complete' && sameContentVersion(content, item)) {
       h.local = { fd: file.fd, size: item.size, generation };
     }
     return readAt(file.fd, buf, n, position);
