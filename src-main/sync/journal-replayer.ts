@@ -9,6 +9,7 @@
  * since (If-Match fails) is not carried out, and a folder delete never removes remote children
  * this device has not seen.
  */
+import { SignedOutError } from '../auth/auth-errors.ts';
 import { Alarm } from '../base/alarm.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
@@ -96,7 +97,8 @@ export class JournalReplayer {
         this.events.emit('replayed', { seq: entry.seq, kind: entry.kind, itemId: entry.itemId });
       } catch (e) {
         this.o.store.journal.markPending(entry.seq, errorMessage(e));
-        if (e instanceof NetworkError) throw e;
+        // Offline or signed out: the entry waits, in order, for the next try.
+        if (e instanceof NetworkError || e instanceof SignedOutError) throw e;
         if (e instanceof WaitForParent) continue;
         // Anything else is not going to succeed by retrying the same request: keep it visible as failed.
         this.o.store.journal.markFailed(entry.seq, errorMessage(e));

@@ -20,6 +20,7 @@
  * Task bookkeeping is changed only in synchronous stretches on the event loop, so it needs no lock.
  */
 import { isAbortError } from '../base/abort.ts';
+import { SignedOutError } from '../auth/auth-errors.ts';
 import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -607,9 +608,12 @@ function stopReasonOf(error: Error, signal: AbortSignal): UploadStoppedError['re
   return undefined;
 }
 
-/** offline: wait for the network, never give up. transient: retry with backoff. permanent: fail now. */
+/**
+ * offline: wait for the network (or for a signed-out account to sign in again), never give up.
+ * transient: retry with backoff. permanent: fail now.
+ */
 function failureKind(error: Error): 'offline' | 'transient' | 'permanent' {
-  if (error instanceof NetworkError || error instanceof TimeoutError) return 'offline';
+  if (error instanceof NetworkError || error instanceof TimeoutError || error instanceof SignedOutError) return 'offline';
   if (error instanceof GraphApiError) {
     if (isThrottled(error) || error.status >= 500 || [401, 404, 408, 409, 412, 416, 423].includes(error.status)) return 'transient';
     return 'permanent';
