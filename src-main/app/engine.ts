@@ -34,6 +34,8 @@ import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
+import type { AccountSession } from './account-session.ts';
+import { SignedOutError } from '../auth/auth-errors.ts';
 
 /** The delta pause reason of the user's "pause syncing". */
 const USER_PAUSE = 'user';
@@ -46,6 +48,8 @@ export interface EngineConfig {
   mountpoint: string;
   graphUrl: string;
   tokenProvider: TokenProvider;
+  /** A signed-in account (its token provider is `tokenProvider`); absent with a fixed emulator token. */
+  session?: AccountSession;
   logger: Logger;
   pollIntervalMs: number;
   downloadConcurrency: number;
@@ -139,12 +143,13 @@ export class Engine {
         });
       }
     } catch (e) {
-      if (!(e instanceof NetworkError) || !store.items.getRoot()) {
+      // Offline or signed out with a known drive: mount what is cached; the rest waits.
+      if (!(e instanceof NetworkError || e instanceof SignedOutError) || !store.items.getRoot()) {
         store.close();
         await graph.close();
         throw e;
       }
-      logger.warn({ err: e }, 'the server is unreachable; mounting the cached drive offline');
+      logger.warn({ err: e }, e instanceof SignedOutError ? 'signed out; mounting the cached drive until the account signs in again' : 'the server is unreachable; mounting the cached drive offline');
     }
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
     const toRecord = (item: DriveItem) => {
@@ -262,6 +267,18 @@ export class Engine {
       },
     );
     const conflicts = new ConflictResolution(this.store, this.vfs);
+    const session = this.cfg.session;
+    session?.attach({
+      tasks: this.tasks,
+      retryUploads: () => this.uploads.retryNow(),
+      catchUp: () => {
+        this.replayer.kick();
+        void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'catching up after sign-in failed'));
+      },
+      emit: (event, payload) => this.ipc?.emit(event, payload),
+      pushStatus: () => this.ipc?.emit('status', this.status()),
+      shutdown: (reason) => void this.shutdown(reason),
+    });
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
       {
@@ -306,6 +323,7 @@ export class Engine {
           void this.shutdown('quit requested over IPC');
           return { ok: true as const };
         },
+        ...(session ? { signIn: () => session.signIn(), signOut: () => session.signOut() } : {}),
       },
       logger,
     );
@@ -381,6 +399,7 @@ export class Engine {
       pid: process.pid,
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
+      ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
     };
   }
 

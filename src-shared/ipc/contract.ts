@@ -102,11 +102,26 @@ export type CallName = keyof typeof Calls;
 export type CallParams<M extends CallName> = z.infer<(typeof Calls)[M]['params']>;
 export type CallResult<M extends CallName> = z.infer<(typeof Calls)[M]['result']>;
 
+/**
+ * "Open this URL to sign in": the desktop app shows it in its sign-in window, the command line opens
+ * the system browser or prints it. A device-code sign-in also carries the code the user types there.
+ */
+export const SignInPromptSchema = z.object({
+  account: z.string(),
+  url: z.string().url(),
+  userCode: z.string().optional(),
+  expiresAt: z.number().optional(),
+});
+export type SignInPrompt = z.infer<typeof SignInPromptSchema>;
+
 /** Events: name → payload schema. */
 export const Events = {
   status: EngineStatusSchema,
   transfer: TransferItemSchema,
   shutdown: ShutdownProgressSchema,
+  signInPrompt: SignInPromptSchema,
+  /** The account signed out (a refresh needs the user) or signed in again. */
+  auth: AuthStateSchema,
 } as const;
 export type EventName = keyof typeof Events;
 export type EventPayload<E extends EventName> = z.infer<(typeof Events)[E]>;
