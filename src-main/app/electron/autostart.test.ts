@@ -1,0 +1,40 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Autostart, autostartDir, autostartEntry, desktopExec } from './autostart.ts';
+
+describe('Autostart', () => {
+  it('writes, reads and removes the XDG autostart entry', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'autostart-')), 'autostart');
+    const a = new Autostart(dir, ['/opt/OneMount/onemount']);
+    expect(await a.isEnabled()).toBe(false);
+    await a.setEnabled(true);
+    expect(await a.isEnabled()).toBe(true);
+    const text = readFileSync(a.file, 'utf8');
+    expect(text).toContain('Exec=/opt/OneMount/onemount --hidden\n');
+    expect(text).toContain('Categories=Network;FileTransfer;');
+    expect(statSync(a.file).mode & 0o777).toBe(0o644);
+    await a.setEnabled(false);
+    expect(await a.isEnabled()).toBe(false);
+    await a.setEnabled(false);
+  });
+
+  it('counts an entry disabled by hand as off', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'autostart-'));
+    const a = new Autostart(dir, ['onemount']);
+    writeFileSync(a.file, autostartEntry(['onemount']) + 'Hidden=true\n');
+    expect(await a.isEnabled()).toBe(false);
+  });
+
+  it('quotes Exec arguments as the Desktop Entry spec says', () => {
+    expect(desktopExec(['/usr/bin/electron', '/home/me/One Mount/main.js'])).toBe('/usr/bin/electron "/home/me/One Mount/main.js"');
+    expect(desktopExec(['/a/b', 'x"$y`z'])).toBe('/a/b "x\\\\"\\\\$y\\\\`z"');
+    expect(desktopExec(['/a/100%'])).toBe('/a/100%%');
+  });
+
+  it('lives in $XDG_CONFIG_HOME/autostart or ~/.config/autostart', () => {
+    expect(autostartDir({ XDG_CONFIG_HOME: '/x/cfg' }, '/home/me')).toBe('/x/cfg/autostart');
+    expect(autostartDir({}, '/home/me')).toBe('/home/me/.config/autostart');
+  });
+});
