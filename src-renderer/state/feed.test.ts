@@ -93,3 +93,19 @@ describe('panelActions', () => {
     expect(stores.conflicts.getState().resolving.size).toBe(0);
   });
 });
+
+describe('shutdown end', () => {
+  it('takes a lost link during a shutdown as its end, and not otherwise', async () => {
+    const { client } = scriptedEngine((method) => (method === 'status' ? { result: status() } : method === 'conflicts' ? { result: { conflicts: [] } } : { result: { ok: true } }));
+    const stores = createPanelStores();
+    feedStores(client, stores, { setInterval: () => 0, clearInterval: () => undefined });
+    client.setLink({ state: 'connected' });
+    await settle();
+    client.setLink({ state: 'disconnected', reason: 'the OneMount engine is not running' });
+    expect(stores.shutdown.getState().ended).toBeUndefined();
+    client.setLink({ state: 'connected' });
+    client.receive(JSON.stringify({ event: 'shutdown', payload: { phase: 'unmount', phaseIndex: 1, phases: ['stop-new-work', 'unmount'], itemsLeft: 0, budgetLeftMs: 9000, done: false } }));
+    client.setLink({ state: 'disconnected', reason: 'the OneMount engine stopped' });
+    expect(stores.shutdown.getState().ended).toBe('the OneMount engine stopped');
+  });
+});

@@ -66,7 +66,8 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
     try {
       await api.call('subscribe', {});
     } catch (e) {
-      report('Could not follow the engine’s events', e);
+      // A link that dropped again at once is shown by the link state itself.
+      if (!(e instanceof CallError && e.code === 'ENGINE_UNREACHABLE')) report('Could not follow the engine’s events', e);
     }
     await Promise.all([loadStatus(), loadConflicts(), loadSettings()]);
   };
@@ -79,6 +80,7 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
       stores.engine.getState().setLink(link);
       if (poll !== undefined) stopEvery(poll);
       poll = undefined;
+      if (link.state === 'disconnected') stores.shutdown.getState().linkLost(link.reason);
       if (link.state !== 'connected') return;
       knownConflicts = undefined;
       void onConnected();

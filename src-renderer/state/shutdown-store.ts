@@ -10,8 +10,15 @@ export interface ShutdownState {
   budgetMs: number;
   /** Quit was asked for here, before the first progress event arrived. */
   requested: boolean;
+  /**
+   * The engine's connection ended during the shutdown, with this reason. The engine closes its
+   * socket in the last phase, before it could send the final "done", so this is how the end is seen.
+   */
+  ended: string | undefined;
   apply(p: ShutdownProgress): void;
   request(): void;
+  /** The link to the engine dropped; it counts as the end only while shutting down. */
+  linkLost(reason: string): void;
 }
 
 export type ShutdownStore = StoreApi<ShutdownState>;
@@ -21,9 +28,14 @@ export function createShutdownStore(): ShutdownStore {
     progress: undefined,
     budgetMs: 0,
     requested: false,
+    ended: undefined,
     apply(p) {
       set({ progress: p, budgetMs: Math.max(get().budgetMs, p.budgetLeftMs) });
     },
     request: () => set({ requested: true }),
+    linkLost(reason) {
+      const { requested, progress, ended } = get();
+      if ((requested || progress) && ended === undefined) set({ ended: reason });
+    },
   }));
 }

@@ -11,16 +11,23 @@ const PHASE_LABEL: Record<ShutdownPhase, string> = {
   unmount: 'Unmount the drive',
 };
 
-type Mark = 'done' | 'current' | 'waiting';
+type Mark = 'done' | 'current' | 'waiting' | 'cut-off';
 
 export function ShutdownView() {
   const progress = useShutdown((s) => s.progress);
   const budgetMs = useShutdown((s) => s.budgetMs);
   const link = useEngine((s) => s.link.state);
+  const ended = useShutdown((s) => s.ended);
   const { quitNow } = useActions();
   const phases = progress?.phases ?? SHUTDOWN_PHASES;
-  const finished = progress?.done === true;
-  const markOf = (i: number): Mark => (finished || (progress && i < progress.phaseIndex) ? 'done' : progress && i === progress.phaseIndex ? 'current' : 'waiting');
+  const done = progress?.done === true;
+  const finished = done || ended !== undefined;
+  const markOf = (i: number): Mark => {
+    if (done || (progress && i < progress.phaseIndex)) return 'done';
+    if (progress && i === progress.phaseIndex) return ended === undefined ? 'current' : 'cut-off';
+    return ended === undefined ? 'waiting' : 'cut-off';
+  };
+  const lastPhase = progress ? PHASE_LABEL[progress.phase] : undefined;
   const left = progress?.budgetLeftMs ?? budgetMs;
   const share = budgetMs > 0 ? Math.max(0, Math.min(1, left / budgetMs)) : 1;
   return (
@@ -33,13 +40,13 @@ export function ShutdownView() {
           return (
             <li key={phase} className={`phase phase-${mark}`} data-testid={`phase-${phase}`} data-mark={mark} aria-current={mark === 'current' ? 'step' : undefined}>
               <span className="phase-mark" aria-hidden="true">
-                {mark === 'done' ? '✓' : mark === 'current' ? '…' : '○'}
+                {mark === 'done' ? '✓' : mark === 'current' ? '…' : mark === 'cut-off' ? '–' : '○'}
               </span>
               <span>
                 {PHASE_LABEL[phase]}
                 {itemsLeft}
               </span>
-              <span className="visually-hidden">{mark === 'done' ? ' (done)' : mark === 'current' ? ' (in progress)' : ' (waiting)'}</span>
+              <span className="visually-hidden">{mark === 'done' ? ' (done)' : mark === 'current' ? ' (in progress)' : mark === 'cut-off' ? ' (not reported)' : ' (waiting)'}</span>
             </li>
           );
         })}
@@ -56,7 +63,12 @@ export function ShutdownView() {
           <p className="muted">Unfinished uploads resume next time.</p>
         </>
       )}
-      {finished && <p className="muted">Everything unfinished was saved and resumes the next time OneMount starts. You can close this window.</p>}
+      {done && <p className="muted">Everything unfinished was saved and resumes the next time OneMount starts. You can close this window.</p>}
+      {!done && ended !== undefined && (
+        <p className="muted" data-testid="shutdown-ended">
+          The engine closed its connection{lastPhase ? ` during “${lastPhase}”` : ''} ({ended}). Anything unfinished resumes the next time OneMount starts. You can close this window.
+        </p>
+      )}
     </main>
   );
 }
