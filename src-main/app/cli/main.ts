@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
 import { createLogger, type LogLevel } from '../../base/logger.ts';
 import { errorMessage } from '../../base/errors.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
-import { StaticTokenProvider } from '../../graph/index.ts';
 import { SocketClient } from '../../ipc/socket-client.ts';
 import { clearStaleMount } from '../../fuse/fuse-mount.ts';
 import { Engine } from '../engine.ts';
@@ -23,6 +22,8 @@ import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import { toMountPath } from './mount-path.ts';
 import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 import { addUiCommand, startPanel } from '../ui/ui-command.ts';
+import { chooseTokenSource, EMULATOR_STATIC_TOKEN } from './token-source.ts';
+import { addSignInCommands } from './sign-in-command.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -48,7 +49,7 @@ const positiveInt = (v: string) => {
 
 interface MountFlags {
   emulatorUrl?: string;
-  token: string;
+  token?: string;
   account: string;
   pollInterval: number;
   transfers: number;
@@ -59,7 +60,7 @@ interface MountFlags {
   cacheLimit?: number;
 }
 
-async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
+async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
   const paths = accountPaths(flags.account);
   const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
@@ -67,12 +68,15 @@ async function runMount(mountpoint: string, graphUrl: string, flags: MountFlags,
   // A mount point left by a killed engine answers ENOTCONN to everything, mkdir included.
   await clearStaleMount(absolute, logger);
   await mkdir(absolute, { recursive: true });
+  const { graphUrl, tokenProvider, session, notes } = await chooseTokenSource({ paths, token: flags.token, emulatorUrl, logger });
+  for (const note of notes) print(note);
   print(`Starting the engine for account '${flags.account}' (log: ${paths.logFile})…`);
   const engine = await Engine.start({
     paths,
     mountpoint: absolute,
     graphUrl,
-    tokenProvider: new StaticTokenProvider(flags.token),
+    tokenProvider,
+    ...(session ? { session } : {}),
     logger,
     pollIntervalMs: flags.pollInterval * 1000,
     downloadConcurrency: flags.transfers,
@@ -100,7 +104,7 @@ const program = new Command().name('onemount').description('Microsoft OneDrive a
 const mountOptions = (cmd: Command) =>
   cmd
     .option('--account <name>', 'account name (separate config, cache and state per account)', 'default')
-    .option('--token <token>', 'bearer token for the emulator', 'emulator-token')
+    .option('--token <token>', 'a fixed bearer token for the emulator (default: the account\'s sign-in, else one the emulator accepts)')
     .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, 30)
     .option('--transfers <n>', 'parallel downloads', positiveInt, 4)
     .option('--uploads <n>', 'parallel uploads', positiveInt, 2)
@@ -115,20 +119,15 @@ mountOptions(
     .description('mount a drive at <dir> and serve it until Ctrl-C')
     .argument('<dir>', 'mount point (created if missing)')
     .option('--emulator-url <url>', 'Graph API base URL of a OneMount emulator, e.g. http://127.0.0.1:8080/v1.0'),
-).action(async (dir: string, flags: MountFlags) => {
-  if (!flags.emulatorUrl) {
-    throw new Error('signing in to Microsoft is not available yet; use --emulator-url <url> or `onemount demo`');
-  }
-  await runMount(dir, flags.emulatorUrl, flags);
-});
+).action(async (dir: string, flags: MountFlags) => runMount(dir, flags.emulatorUrl, flags));
 
 mountOptions(
   program
     .command('daemon')
     .description('run the engine (as the desktop app starts it): mount <dir> and serve until stopped')
     .argument('<dir>', 'mount point')
-    .requiredOption('--emulator-url <url>', 'Graph API base URL'),
-).action(async (dir: string, flags: MountFlags & { emulatorUrl: string }) => runMount(dir, flags.emulatorUrl, flags));
+    .option('--emulator-url <url>', 'Graph API base URL of a OneMount emulator'),
+).action(async (dir: string, flags: MountFlags) => runMount(dir, flags.emulatorUrl, flags));
 
 mountOptions(
   program
@@ -154,7 +153,8 @@ mountOptions(
     await emulator.stop();
   };
   try {
-    await runMount(dir, emulator.info.apiUrl, { ...flags, account }, stop);
+    // The demo drive runs on the lenient emulator: a fixed token, whatever the account signed in to.
+    await runMount(dir, emulator.info.apiUrl, { ...flags, account, token: flags.token ?? EMULATOR_STATIC_TOKEN }, stop);
   } catch (e) {
     await stop();
     throw e;
@@ -287,12 +287,7 @@ program
     print(`Unmounted ${path.resolve(dir)}.`);
   });
 
-program
-  .command('sign-in')
-  .description('sign in to a Microsoft account (not available yet)')
-  .action(() => {
-    throw new Error('signing in to Microsoft is not available yet; `onemount demo` runs on the built-in emulator');
-  });
+addSignInCommands(program, print);
 
 addUiCommand(program, print);
 
