@@ -14,6 +14,17 @@ import type { SupervisorState } from './engine-supervisor.ts';
 export const TRAY_ICONS = ['up-to-date', 'syncing', 'paused', 'offline', 'throttled', 'attention', 'signed-out'] as const;
 export type TrayIcon = (typeof TRAY_ICONS)[number];
 
+export const TRAY_ICON_SIZES = [16, 22, 24, 32, 48] as const;
+export type TrayIconSize = (typeof TRAY_ICON_SIZES)[number];
+
+/**
+ * The PNG for a state: `light` icons are drawn for light panels (dark glyph), `dark` ones for dark
+ * panels (light glyph).
+ */
+export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: 'light' | 'dark', size: TrayIconSize): string {
+  return `${assetsDir}/tray/tray-${icon}-${theme}-${size}.png`;
+}
+
 export const PAUSE_CHOICES = [
   { label: '2 hours', durationMs: 2 * 3600_000 },
   { label: '8 hours', durationMs: 8 * 3600_000 },
