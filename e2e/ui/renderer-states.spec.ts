@@ -78,12 +78,16 @@ function scriptedStatus(o: Record<string, unknown>) {
   };
 }
 
-test('signed out: the banner offers sign-in first', async ({ page }, info) => {
-  await installScriptedApi(page, { answers: { status: scriptedStatus({ auth: { state: 'signed-out' } }), subscribe: { ok: true }, conflicts: { conflicts: [] } } });
+test('signed out: the banner offers sign-in first; a device code shows in large type', async ({ page }, info) => {
+  await installScriptedApi(page, {
+    answers: { status: scriptedStatus({ auth: { state: 'signed-out' } }), subscribe: { ok: true }, conflicts: { conflicts: [] } },
+    events: [{ event: 'signInPrompt', payload: { account: 'default', url: 'https://microsoft.com/devicelogin', userCode: 'FQK-29WX' } }],
+  });
   await page.goto(ui.url);
   const banner = page.getByTestId('banner');
   await expect(banner).toHaveAttribute('data-kind', 'signed-out');
   await expect(banner.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByTestId('sign-in-prompt')).toContainText('FQK-29WX');
   await shoot(page, info, '30-signed-out');
 });
 

@@ -109,3 +109,18 @@ describe('shutdown end', () => {
     expect(stores.shutdown.getState().ended).toBe('the OneMount engine stopped');
   });
 });
+
+describe('sign-in events', () => {
+  it('shows a sign-in prompt until the account is signed in, and follows auth changes', async () => {
+    const { client } = scriptedEngine((method) => (method === 'status' ? { result: status({ auth: { state: 'signed-out' } }) } : method === 'conflicts' ? { result: { conflicts: [] } } : { result: { ok: true } }));
+    const stores = createPanelStores();
+    feedStores(client, stores, { setInterval: () => 0, clearInterval: () => undefined });
+    client.setLink({ state: 'connected' });
+    await settle();
+    client.receive(JSON.stringify({ event: 'signInPrompt', payload: { account: 'me', url: 'https://login.test/device', userCode: 'ABCD-EFGH' } }));
+    expect(stores.engine.getState().signInPrompt?.userCode).toBe('ABCD-EFGH');
+    client.receive(JSON.stringify({ event: 'auth', payload: { state: 'signed-in', user: 'me@example.com' } }));
+    expect(stores.engine.getState().status?.auth).toEqual({ state: 'signed-in', user: 'me@example.com' });
+    expect(stores.engine.getState().signInPrompt).toBeUndefined();
+  });
+});

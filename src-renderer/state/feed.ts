@@ -76,6 +76,8 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
     api.on('status', applyStatus),
     api.on('transfer', (t) => stores.transfers.getState().applyTransfer(t, now())),
     api.on('shutdown', (p) => stores.shutdown.getState().apply(p)),
+    api.on('auth', (a) => stores.engine.getState().setAuth(a)),
+    api.on('signInPrompt', (p) => stores.engine.getState().setSignInPrompt(p)),
     api.onLink((link) => {
       stores.engine.getState().setLink(link);
       if (poll !== undefined) stopEvery(poll);

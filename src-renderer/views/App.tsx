@@ -6,6 +6,7 @@ import { Notices } from './Notices.tsx';
 import { Sections } from './Sections.tsx';
 import { SettingsView } from './SettingsView.tsx';
 import { ShutdownView } from './ShutdownView.tsx';
+import { SignInPromptCard } from './SignInPrompt.tsx';
 
 export function App() {
   const view = useView((s) => s.view);
@@ -19,6 +20,7 @@ export function App() {
       ) : (
         <>
           <BannerView />
+          <SignInPromptCard />
           {view === 'settings' ? <SettingsView /> : <Sections />}
           <Footer />
         </>
