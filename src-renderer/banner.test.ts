@@ -23,6 +23,7 @@ describe('pickBanner', () => {
     expect(b).toMatchObject({ kind: 'offline', title: 'Offline since 14:02', action: { id: 'retry-now' } });
     expect(b?.detail).toContain('Retrying in 12 s');
     expect(pickBanner(connected, { ...offline, auth: { state: 'signed-out' } }, now)?.kind).toBe('signed-out');
+    expect(connectivityChip(connected, { ...offline, auth: { state: 'signed-out' } }).label).toBe('Signed out');
     expect(pickBanner({ state: 'disconnected', reason: 'connection refused' }, offline, now)?.kind).toBe('unreachable');
     expect(connectivityChip(connected, offline).label).toBe('Offline');
   });

@@ -56,6 +56,7 @@ export function connectivityChip(link: EngineLink, status: EngineStatus | undefi
   if (link.state === 'disconnected') return { label: 'Engine not running', tone: 'bad' };
   if (link.state === 'connecting' || !status) return { label: 'Connecting…', tone: 'busy' };
   if (status.state === 'stopping') return { label: 'Stopping', tone: 'busy' };
+  if (status.auth?.state === 'signed-out') return { label: 'Signed out', tone: 'bad' };
   switch (status.connectivity?.state) {
     case 'offline':
       return { label: 'Offline', tone: 'warn' };
