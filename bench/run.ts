@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   emulator: () => import('./emulator.ts'),
   mount: () => import('./mount.ts'),
   upload: () => import('./upload.ts'),
+  lifecycle: () => import('./lifecycle.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
