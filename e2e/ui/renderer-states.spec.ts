@@ -106,6 +106,8 @@ test('throttled, with retrying and failed transfers', async ({ page }, info) => 
   await expect(page.getByTestId('uploads')).toContainText('Waiting for network');
   await expect(page.getByTestId('errors')).toContainText('Failed: larger than the 250 GB OneDrive allows');
   await shoot(page, info, '31-throttled-retrying-failed');
+  await page.getByRole('button', { name: 'Retry holiday.mov' }).click();
+  await expect(page.getByTestId('notice')).toContainText('Could not retry: retryTransfer is not available in this scripted engine');
   await page.emulateMedia({ colorScheme: 'dark' });
   await shoot(page, info, '32-dark-theme');
 });
@@ -135,4 +137,19 @@ test('without an engine the panel says so and keeps trying', async ({ page }, in
   await expect(banner).toContainText('the OneMount engine is not running');
   await expect(page.getByTestId('connectivity')).toHaveText('Engine not running');
   await shoot(page, info, '34-engine-not-running');
+});
+
+test('sharp at 200 % zoom', async ({ browser }, info) => {
+  const context = await browser.newContext({ deviceScaleFactor: 2, viewport: { width: 480, height: 860 } });
+  try {
+    const page = await context.newPage();
+    const now = Date.now();
+    const transfers = [{ id: 'a', itemId: 'a', path: '/Documents/report.docx', direction: 'upload', state: 'active', bytes: 12_300_000, total: 100_000_000, bytesPerSecond: 4_200_000, updatedAt: now }];
+    await installScriptedApi(page, { answers: { status: scriptedStatus({ transfers }), subscribe: { ok: true }, conflicts: { conflicts: [] } } });
+    await page.goto(ui.url);
+    await expect(page.getByTestId('uploads')).toContainText('12.3 MB of 100 MB · 4.2 MB/s · 21 s left');
+    await shoot(page, info, '35-zoom-200');
+  } finally {
+    await context.close();
+  }
 });

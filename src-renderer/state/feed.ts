@@ -123,6 +123,11 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
         await refreshStatus();
       }),
     syncNow: () => attempt('Could not start a sync', () => api.call('syncNow', {})),
+    retryTransfer: (id: string) =>
+      attempt('Could not retry', async () => {
+        await api.call('retryTransfer', { id });
+        await refreshStatus();
+      }),
     resolveConflict: (id: number, choice: 'keep-mine' | 'keep-theirs' | 'keep-both') =>
       attempt('Could not resolve the conflict', async () => {
         stores.conflicts.getState().setResolving(id, true);

@@ -21,9 +21,9 @@ function Section({ title, count, empty, testId, children }: { title: string; cou
   );
 }
 
-function TransferList({ items, label }: { items: TransferItem[]; label: string }) {
+function TransferList({ items, label, onRetry }: { items: TransferItem[]; label: string; onRetry?: (id: string) => void }) {
   const now = useNow();
-  return <VirtualList items={items} label={label} rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <TransferRow t={t} now={now} />} />;
+  return <VirtualList items={items} label={label} rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <TransferRow t={t} now={now} {...(onRetry ? { onRetry } : {})} />} />;
 }
 
 export function Sections() {
@@ -35,7 +35,7 @@ export function Sections() {
   const conflictsUnavailable = useConflicts((s) => s.unavailable);
   const resolving = useConflicts((s) => s.resolving);
   const syncError = useEngine((s) => s.status?.lastSyncError);
-  const { resolveConflict } = useActions();
+  const { resolveConflict, retryTransfer } = useActions();
   const errorCount = failed.length + (syncError ? 1 : 0);
   return (
     <main className="sections">
@@ -57,7 +57,7 @@ export function Sections() {
             Remote changes could not be fetched: {syncError}
           </p>
         )}
-        {failed.length > 0 && <TransferList items={failed} label="Failed transfers" />}
+        {failed.length > 0 && <TransferList items={failed} label="Failed transfers" onRetry={(id) => void retryTransfer(id)} />}
       </Section>
     </main>
   );

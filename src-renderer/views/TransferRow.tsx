@@ -32,7 +32,7 @@ export function FileIcon({ direction }: { direction: 'upload' | 'download' }) {
   );
 }
 
-export const TransferRow = memo(function TransferRow({ t, now }: { t: TransferItem; now: number }) {
+export const TransferRow = memo(function TransferRow({ t, now, onRetry }: { t: TransferItem; now: number; onRetry?: (id: string) => void }) {
   const name = nameOf(t.path);
   const state = transferStateText(t, now);
   const percent = Math.round(progressOf(t) * 100);
@@ -51,7 +51,14 @@ export const TransferRow = memo(function TransferRow({ t, now }: { t: TransferIt
         </div>
         <div className="row-figures">
           <span className="figures">{formatTransferLine(t)}</span>
-          <span className={`state state-${t.state}`}>{state}</span>
+          <span className={`state state-${t.state}`} title={state}>
+            {state}
+          </span>
+          {t.state === 'failed' && onRetry && (
+            <button type="button" className="retry" onClick={() => onRetry(t.id)} aria-label={`Retry ${name}`}>
+              Retry
+            </button>
+          )}
         </div>
       </div>
     </div>

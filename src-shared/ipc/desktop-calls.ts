@@ -79,6 +79,8 @@ export const DesktopCalls = {
   /** Starts an interactive sign-in; the identity provider's page is at `authorizationUrl`. */
   signIn: { params: NoParams, result: z.object({ authorizationUrl: z.string().url() }) },
   signOut: { params: NoParams, result: z.object({ ok: z.literal(true) }) },
+  /** A failed transfer's [Retry]: try it again now (`id` is the TransferItem's id). */
+  retryTransfer: { params: z.object({ id: z.string().min(1) }).strict(), result: z.object({ ok: z.literal(true) }) },
   /** During a shutdown: cut the budget short (what is unfinished is persisted and resumes next start). */
   quitNow: { params: NoParams, result: z.object({ ok: z.literal(true) }) },
 } as const;
