@@ -35,6 +35,8 @@ const binary = electronBinary();
 
 test.describe.configure({ mode: 'serial' });
 test.skip(binary === undefined, SKIP_REASON);
+// The list reporter shows skips without their reason: say it where a CI log shows it.
+if (binary === undefined) console.log(`Electron tests skipped: ${SKIP_REASON}`);
 
 let root: string;
 let env: NodeJS.ProcessEnv;
