@@ -1,0 +1,155 @@
+/**
+ * Content states under arbitrary sequences (fast-check) of what moves them: partial and whole reads
+ * through the vfs (download manager), local writes (dirty), remote changes applied by delta
+ * (invalidation), and cache cleaning rounds with a tiny limit (eviction), some of them at once (a
+ * read racing a cleaning round). After every step:
+ * - a written file stays dirty and reads back exactly its local bytes: never evicted, never invalidated;
+ * - 'complete' means the ranges cover the whole size;
+ * - a clean file reads exactly the server's current bytes.
+ * Uploads are recorded, not performed (the cache rig), so a dirty file stays dirty for the whole run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import { CacheCleaner } from './cache-cleaner.ts';
+import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
+
+const KiB = 1024;
+const FILES = 3;
+const SIZE = 600 * KiB;
+const O_WRONLY = 1;
+
+let emu: EmulatorHandle;
+let run = 0;
+/** Cleaning rounds that did evict something (a run where none did would prove little). */
+let evictions = 0;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+});
+
+type Step =
+  | { kind: 'read'; file: number; offset: number; length: number }
+  | { kind: 'readAll'; file: number }
+  | { kind: 'write'; file: number; offset: number; length: number; fill: number }
+  | { kind: 'remote'; file: number; size: number }
+  | { kind: 'clean' }
+  | { kind: 'readWhileCleaning'; file: number; offset: number };
+
+const file = fc.nat(FILES - 1);
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ kind: fc.constant('read' as const), file, offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 200 * KiB }) }),
+  fc.record({ kind: fc.constant('readAll' as const), file }),
+  fc.record({ kind: fc.constant('write' as const), file, offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 64 * KiB }), fill: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant('remote' as const), file, size: fc.integer({ min: 1, max: SIZE }) }),
+  fc.record({ kind: fc.constant('clean' as const) }),
+  fc.record({ kind: fc.constant('readWhileCleaning' as const), file, offset: fc.nat(SIZE) }),
+);
+
+async function readRange(rig: CacheRig, path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await rig.vfs.open(path, 0);
+  try {
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = await rig.vfs.read(fh, buf.subarray(got), length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await rig.vfs.release(fh);
+  }
+}
+
+describe('content states under any sequence of reads, writes, remote changes and cleaning', () => {
+  it('dirty is never evicted or invalidated, complete covers the size, clean files read the server bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+        const rig = startCacheRig(emu.apiUrl);
+        const cleaner = new CacheCleaner({
+          store: rig.temp.store,
+          downloads: rig.downloads,
+          isOpen: (id) => rig.vfs.isOpen(id),
+          cacheDir: rig.cacheDir,
+          tasks: rig.tasks,
+          logger: rig.memory.logger,
+          limitBytes: 1,
+          statfs: async () => ({ bsize: 4096, blocks: 1 << 30, bavail: 1 << 29 }),
+        });
+        try {
+          const folder = `/states-${++run}`;
+          const paths = Array.from({ length: FILES }, (_, i) => `${folder}/f${i}.bin`);
+          await emu.emulator.admin.remote({ op: 'mkdir', path: folder });
+          for (const p of paths) await emu.emulator.admin.remote({ op: 'write', path: p, size: SIZE });
+          await rig.sync.syncOnce();
+          /** Local bytes of each file once written (the model). */
+          const local: Array<Buffer | undefined> = Array.from({ length: FILES }, () => undefined);
+
+          const check = async () => {
+            for (const [i, p] of paths.entries()) {
+              const item = rig.item(p);
+              const state = rig.temp.store.content.get(item.id);
+              if (state?.status === 'complete') expect(state.ranges.isComplete(item.size), `${p}: complete but ranges do not cover ${item.size}`).toBe(true);
+              const mine = local[i];
+              if (mine) {
+                expect(state?.status, `${p} was written here`).toBe('dirty');
+                expect(item.size).toBe(mine.length);
+                expect((await rig.readAll(p)).equals(mine), `${p}: the local bytes changed`).toBe(true);
+              } else {
+                expect((await rig.readAll(p)).equals(await emu.emulator.admin.readFile(p)), `${p}: differs from the server`).toBe(true);
+              }
+            }
+          };
+
+          for (const s of steps) {
+            if (s.kind === 'read') {
+              const p = paths[s.file]!;
+              const got = await readRange(rig, p, s.offset, s.length);
+              const want = local[s.file] ?? (await emu.emulator.admin.readFile(p));
+              expect(got.equals(want.subarray(Math.min(s.offset, want.length), Math.min(want.length, s.offset + s.length)))).toBe(true);
+            } else if (s.kind === 'readAll') {
+              await rig.readAll(paths[s.file]!);
+            } else if (s.kind === 'write') {
+              const p = paths[s.file]!;
+              const base = local[s.file] ?? (await emu.emulator.admin.readFile(p));
+              const offset = Math.min(s.offset, base.length);
+              const data = Buffer.alloc(s.length, s.fill);
+              const fh = await rig.vfs.open(p, O_WRONLY);
+              try {
+                await rig.vfs.write(fh, data, data.length, offset);
+              } finally {
+                await rig.vfs.release(fh);
+              }
+              const next = Buffer.alloc(Math.max(base.length, offset + data.length));
+              base.copy(next);
+              data.copy(next, offset);
+              local[s.file] = next;
+            } else if (s.kind === 'remote') {
+              await emu.emulator.admin.remote({ op: 'write', path: paths[s.file]!, size: s.size });
+              await rig.sync.syncOnce();
+            } else if (s.kind === 'clean') {
+              const report = await cleaner.clean();
+              if (report.evictedFiles > 0) evictions++;
+            } else {
+              const p = paths[s.file]!;
+              const want = local[s.file] ?? (await emu.emulator.admin.readFile(p));
+              const offset = Math.min(s.offset, Math.max(0, want.length - 1));
+              const [got] = await Promise.all([readRange(rig, p, offset, 100 * KiB), cleaner.clean()]);
+              expect(got.equals(want.subarray(offset, Math.min(want.length, offset + 100 * KiB)))).toBe(true);
+            }
+            await check();
+          }
+        } finally {
+          await cleaner.stop();
+          await rig.close();
+        }
+      }),
+      { numRuns: 20 },
+    );
+    expect(evictions).toBeGreaterThan(0);
+  }, 240_000);
+});
