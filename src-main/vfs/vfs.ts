@@ -478,7 +478,12 @@ export class Vfs {
     } finally {
       await h.writeFile?.close();
     }
-    if (h.changed && !this.openForWriting(item.id)) this.o.uploads.schedule(item.id, { priority: 'high' });
+    if (!h.changed) return;
+    // `: > file` opens with O_TRUNC and closes without writing: the kernel truncates by path, so
+    // the open handles must know the content changed (their close schedules the upload).
+    const writers = [...this.handles.values()].filter((w) => w.itemId === item.id && w.writable);
+    for (const w of writers) w.changed = true;
+    if (writers.length === 0) this.o.uploads.schedule(item.id, { priority: 'high' });
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
@@ -486,11 +491,6 @@ export class Vfs {
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     await this.truncateItem(h, item, size);
-  }
-
-  private openForWriting(itemId: string): boolean {
-    for (const h of this.handles.values()) if (h.itemId === itemId && h.writable) return true;
-    return false;
   }
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
@@ -678,9 +678,6 @@ export class Vfs {
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
   private async replaceContent(source: StoredItem, target: StoredItem): Promise<void> {
-    for (const h of this.handles.values()) {
-      if (h.itemId === source.id && h.writeFile) throw new VfsError('EBUSY', 'the file is still open for writing');
-    }
     await this.o.uploads.cancel(source.id);
     await this.o.downloads.cancel(target.id);
     const base = this.o.store.content.get(target.id);
@@ -700,6 +697,14 @@ export class Vfs {
       this.o.store.items.deleteSubtree(source.id);
       this.ensureJournal(target, 'write');
     });
+    // Descriptors still open on the renamed file now write the original's content (their cache
+    // file moved with it), as POSIX rename keeps them working.
+    for (const h of this.handles.values()) {
+      if (h.itemId === source.id) {
+        h.itemId = target.id;
+        h.inode = target.inode;
+      }
+    }
     this.o.uploads.schedule(target.id, { priority: 'high' });
   }
 
