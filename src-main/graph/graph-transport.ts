@@ -11,7 +11,7 @@ import type { Logger } from '../base/logger.ts';
 import { redactUrl } from '../base/redact.ts';
 import { GraphApiError, NetworkError, parseErrorBody } from './errors.ts';
 import { backoffDelay, isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
-import { ThrottleGate } from './throttle-gate.ts';
+import { ThrottleGate, type GateTicket } from './throttle-gate.ts';
 import type { TokenProvider } from './token-provider.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -204,25 +204,32 @@ export class GraphTransport {
       const headers: Record<string, string> = { 'client-request-id': randomUUID(), ...req.headers };
       // Wait out any pause, then take the token; if a pause began meanwhile, wait again, so no
       // request leaves during one and none carries a token that went stale during a long wait.
-      do {
-        await this.gate.wait(signal);
-        if (req.authenticated) {
-          usedToken =
-            staleToken !== undefined
-              ? await this.#refresh(staleToken, signal)
-              : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
-          staleToken = undefined;
-          headers['authorization'] = `Bearer ${usedToken}`;
-        }
-      } while (this.gate.throttledUntil !== undefined);
+      let ticket: GateTicket | undefined;
       let body: Buffer | Uint8Array | string | Readable | undefined;
-      if (req.json !== undefined) {
-        body = JSON.stringify(req.json);
-        headers['content-type'] = 'application/json';
-      } else if (typeof req.body === 'function') {
-        body = req.body();
-      } else {
-        body = req.body;
+      try {
+        do {
+          ticket = await this.gate.wait(signal, ticket);
+          if (req.authenticated) {
+            usedToken =
+              staleToken !== undefined
+                ? await this.#refresh(staleToken, signal)
+                : await options.tokenProvider.getToken(signal ?? new AbortController().signal);
+            staleToken = undefined;
+            headers['authorization'] = `Bearer ${usedToken}`;
+          }
+        } while (this.gate.throttledUntil !== undefined);
+        if (req.json !== undefined) {
+          body = JSON.stringify(req.json);
+          headers['content-type'] = 'application/json';
+        } else if (typeof req.body === 'function') {
+          body = req.body();
+        } else {
+          body = req.body;
+        }
+      } catch (error) {
+        // Never sent: if it was to go first after a pause, the next one in line goes instead.
+        if (ticket) this.gate.abandon(ticket);
+        throw error;
       }
 
       const started = options.now();
@@ -237,7 +244,14 @@ export class GraphTransport {
           signal: link.signal,
           dispatcher: this.#dispatcher,
         });
+        // A throttled answer pauses everyone before the requests held behind this one may go.
+        if (isThrottleStatus(response.statusCode)) {
+          const wait = parseRetryAfter(headerValue(response.headers, 'retry-after'), options.now());
+          if (wait !== undefined) this.gate.pause(wait);
+        }
+        this.gate.settle(ticket);
       } catch (error) {
+        this.gate.settle(ticket);
         clearTimeout(deadline);
         link.dispose();
         if (body instanceof Readable) body.destroy();
@@ -316,7 +330,7 @@ export class GraphTransport {
         continue;
       }
       if (isThrottleStatus(status) && retryAfterMs !== undefined) {
-        this.gate.pause(retryAfterMs);
+        // The pause itself started when the answer arrived (before held requests were released).
         this.#logger?.warn({ url: logUrl, status, retryAfterMs }, 'throttled: pausing every request');
         if (replayable && throttleRetries < options.maxThrottleRetries) {
           throttleRetries++;

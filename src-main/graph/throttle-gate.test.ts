@@ -43,6 +43,38 @@ describe('ThrottleGate', () => {
     gate.dispose();
   });
 
+  it('after a pause, one request goes first and the rest wait for its answer', async () => {
+    const { gate, now } = fakeGate();
+    gate.pause(1000);
+    const first = await gate.wait(undefined);
+    expect(first.probe).toBe(true);
+    let secondGone = false;
+    const second = gate.wait(undefined).then((t) => ((secondGone = true), t));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(secondGone).toBe(false);
+    // Still throttled: the answer starts a new pause before the second may go.
+    const answeredAt = now();
+    gate.pause(2000);
+    gate.settle(first);
+    const ticket = await second;
+    expect(now()).toBeGreaterThanOrEqual(answeredAt + 2000);
+    // The second went first after that pause; once it is answered normally, everyone flows again.
+    expect(ticket.probe).toBe(true);
+    gate.settle(ticket);
+    expect((await gate.wait(undefined)).probe).toBe(false);
+    gate.dispose();
+  });
+
+  it('a first request that is never sent hands its place to the next', async () => {
+    const { gate } = fakeGate();
+    gate.pause(10);
+    const first = await gate.wait(undefined);
+    const next = gate.wait(undefined);
+    gate.abandon(first);
+    expect((await next).probe).toBe(true);
+    gate.dispose();
+  });
+
   it('never shortens a pause, but extends it', () => {
     const { gate, now } = fakeGate();
     const start = now();
