@@ -201,6 +201,13 @@ export class BatchApplier {
     for (const record of records) {
       const old = store.items.get(record.id);
       if (!old) {
+        if (this.#isOwnUploadArriving(record)) {
+          // Our own new file, committed on the server a moment before its upload's answer: the
+          // upload manager swaps the local id for this one when that answer comes (or when it asks
+          // the server after a lost answer). Renaming the local file away now would be wrong.
+          this.#pending.delete(record.id);
+          continue;
+        }
         prepared.set(record.id, record);
         continue;
       }
@@ -245,6 +252,17 @@ export class BatchApplier {
       for (const id of bothModified) this.#recordConflict(id, 'both-modified', incoming.get(id)?.etag ?? null);
       for (const record of records) this.#pending.delete(record.id);
     }, last);
+  }
+
+  /**
+   * A new server file in the place of a local file not uploaded yet, with the same size, while
+   * that file's create is being uploaded: the server item is that upload landing.
+   */
+  #isOwnUploadArriving(record: ItemRecord): boolean {
+    if (record.kind !== 'file' || record.parentId === null) return false;
+    const local = this.#store.items.getChild(record.parentId, record.name);
+    if (!local || !isLocalId(local.id) || local.kind !== 'file' || local.size !== record.size) return false;
+    return this.#store.journal.list({ itemId: local.id, states: ['pending', 'uploading'] }).some((e) => e.kind === 'create');
   }
 
   /**
