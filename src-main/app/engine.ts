@@ -6,15 +6,15 @@
 import os from 'node:os';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
-import { errorMessage } from '../base/errors.ts';
+import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { LockTracker, lockChecksFromEnv } from '../lifecycle/leveled-mutex.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
-import { openStore, type Store } from '../store/index.ts';
-import { GraphClient, NetworkError, type DriveItem, type TokenProvider } from '../graph/index.ts';
+import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
+import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
@@ -36,6 +36,27 @@ import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
+
+/** The first quota refresh after start, then how often. */
+const QUOTA_FIRST_MS = 30_000;
+const QUOTA_EVERY_MS = 10 * 60_000;
+
+/** Records what the drive answer tells (type, id, quota); returns the quota snapshot. */
+function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
+  if (drive.driveType) store.driveState.set('driveType', drive.driveType);
+  store.driveState.set('driveId', drive.id);
+  const quota = drive.quota;
+  if (quota?.total === undefined) return undefined;
+  const snapshot: QuotaSnapshot = {
+    total: quota.total,
+    used: quota.used ?? 0,
+    remaining: quota.remaining ?? Math.max(0, quota.total - (quota.used ?? 0)),
+    state: quota.state,
+    fetchedAtMs: Date.now(),
+  };
+  store.driveState.set('quota', snapshot);
+  return snapshot;
+}
 
 /** The delta pause reason of the user's "pause syncing". */
 const USER_PAUSE = 'user';
@@ -88,6 +109,7 @@ export class Engine {
   private mount: FuseMount | undefined;
   private cleaner: CacheCleaner | undefined;
   private pauseControl: PauseControl | undefined;
+  private stopped: Promise<ShutdownReport> | undefined;
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
@@ -124,23 +146,17 @@ export class Engine {
     const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
 
-    // The drive's kind decides the naming rules; offline with a known drive, the stored answer will do.
-    let driveType = store.driveState.get('driveType') ?? undefined;
-    let quota;
+    // The drive's kind decides the naming rules. A first start enumerates the drive before the
+    // mount appears (so the first `ls` is complete), and that enumeration names the drive (its
+    // root's parentReference); later starts ask for the drive, which also tells whether it is
+    // reachable. Offline or signed out with a known drive, the stored answer will do.
+    const firstStart = !store.driveState.get('deltaLink');
     try {
-      const drive = await graph.getDrive();
-      driveType = drive.driveType;
-      quota = drive.quota;
-      if (drive.driveType) store.driveState.set('driveType', drive.driveType);
-      store.driveState.set('driveId', drive.id);
-      if (quota?.total !== undefined) {
-        store.driveState.set('quota', {
-          total: quota.total,
-          used: quota.used ?? 0,
-          remaining: quota.remaining ?? Math.max(0, quota.total - (quota.used ?? 0)),
-          state: quota.state,
-          fetchedAtMs: Date.now(),
-        });
+      if (firstStart) {
+        logger.info('first start: enumerating the drive');
+        await sync.syncOnce();
+      } else {
+        rememberDrive(store, await graph.getDrive());
       }
     } catch (e) {
       // Offline or signed out with a known drive: mount what is cached; the rest waits.
@@ -151,6 +167,7 @@ export class Engine {
       }
       logger.warn({ err: e }, e instanceof SignedOutError ? 'signed out; mounting the cached drive until the account signs in again' : 'the server is unreachable; mounting the cached drive offline');
     }
+    const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
     const toRecord = (item: DriveItem) => {
       const r = mapDriveItem(item, { driveId: store.driveState.get('driveId') ?? undefined });
@@ -189,14 +206,15 @@ export class Engine {
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
       network: connectivity,
     });
-    if (quota) vfs.setQuota(quota);
+    const known = store.driveState.get('quota');
+    if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType);
-    await engine.begin();
+    await engine.begin(firstStart);
     return engine;
   }
 
-  private async begin(): Promise<void> {
+  private async begin(enumerated: boolean): Promise<void> {
     const { logger } = this.cfg;
     const isOpen = (itemId: string) => this.vfs.isOpen(itemId);
     const cleaner = new CacheCleaner({ store: this.store, downloads: this.downloads, isOpen, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger, limitBytes: this.cfg.cacheLimitBytes });
@@ -222,12 +240,6 @@ export class Engine {
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
     });
-    // First start: the whole drive is enumerated before the mount appears, so the first `ls` is complete.
-    if (!this.store.driveState.get('deltaLink') && this.state !== 'offline') {
-      this.state = 'syncing';
-      logger.info('first start: enumerating the drive');
-      await this.sync.syncOnce();
-    }
     this.mount = await FuseMount.mount({
       mountpoint: this.cfg.mountpoint,
       vfs: this.vfs,
@@ -240,7 +252,22 @@ export class Engine {
     this.watchConnectivity();
     this.replayer.start();
     this.uploads.start();
-    this.sync.start();
+    this.sync.start({ afterInterval: enumerated });
+    // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
+    this.tasks.start('quota-refresh', async (signal) => {
+      let wait = QUOTA_FIRST_MS;
+      while (!signal.aborted) {
+        await abortableSleep(wait, signal).catch(() => undefined);
+        if (signal.aborted) return;
+        wait = QUOTA_EVERY_MS;
+        try {
+          const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
+          if (quota) this.vfs.setQuota(quota);
+        } catch (e) {
+          logger.debug({ err: e }, 'could not refresh the drive quota; keeping the last known numbers');
+        }
+      }
+    });
     cleaner.start();
     pins.start();
     thumbnails.start();
@@ -283,6 +310,13 @@ export class Engine {
       this.cfg.paths.socketPath,
       {
         status: () => this.status(),
+        retryTransfer: ({ id }) => {
+          const row = this.uploads.snapshot().find((t) => t.id === id);
+          // Downloads retry when a program reads again; an upload is sent again now.
+          if (!row) throw new OneMountError('TRANSFER_NOT_FOUND', `no upload ${id} to retry (downloads retry when the file is read again)`);
+          this.uploads.schedule(row.itemId, { priority: 'high' });
+          return { ok: true as const };
+        },
         pause: ({ durationMs }) => this.pauseControl!.pause(durationMs),
         resume: () => this.pauseControl!.resume(),
         conflicts: () => ({ conflicts: conflicts.list() }),
@@ -362,10 +396,10 @@ export class Engine {
     c.register('unmount', 'fuse', async () => {
       await this.mount?.unmount();
       await this.tasks.stopAll(2000);
-      await this.ipc?.close();
       this.store.close();
       await this.graph.close();
     });
+
   }
 
   /** The status follows connectivity (sync/reconnect.ts has what the engine does about it) and is pushed on changes. */
@@ -403,8 +437,13 @@ export class Engine {
     };
   }
 
+  /** The ordered shutdown (same promise however often asked); the control socket closes last. */
   shutdown(reason: string): Promise<ShutdownReport> {
-    return this.shutdownCoordinator.shutdown(reason);
+    this.stopped ??= this.shutdownCoordinator.shutdown(reason).then(async (report) => {
+      await this.ipc?.close();
+      return report;
+    });
+    return this.stopped;
   }
 }
 

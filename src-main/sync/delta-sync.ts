@@ -185,11 +185,15 @@ export class DeltaSync {
   }
 
   /** Starts the poll loop (task "delta-poll"); the first run starts at once. */
-  start(): void {
+  /**
+   * The poll loop. Its first run starts at once, unless `afterInterval` (the drive was just
+   * enumerated: asking again straight away would only cost a request).
+   */
+  start(options: { afterInterval?: boolean } = {}): void {
     if (this.#stopped) throw new SyncStoppedError();
     if (this.#task) return;
     if (!this.#tasks) throw new OneMountError('DELTA_NO_TASKS', 'DeltaSync.start needs a task registry');
-    this.#task = this.#tasks.start('delta-poll', (signal) => this.#pollLoop(signal));
+    this.#task = this.#tasks.start('delta-poll', (signal) => this.#pollLoop(signal, options.afterInterval ?? false));
   }
 
   /**
@@ -222,10 +226,11 @@ export class DeltaSync {
     await Promise.all(waits);
   }
 
-  async #pollLoop(signal: AbortSignal): Promise<void> {
+  async #pollLoop(signal: AbortSignal, afterInterval: boolean): Promise<void> {
     this.#loopSignal = signal;
     let failures = 0;
     try {
+      if (afterInterval) await this.#sleep(this.#pollIntervalMs, signal);
       while (!signal.aborted && !this.#stopped) {
         if (!this.paused) {
           try {
@@ -326,7 +331,13 @@ export class DeltaSync {
     });
     const counts: ApplyCounts = await applier.apply(plan, full, () => {
       store.driveState.set('deltaLink', batch.deltaLink);
-      if (full) store.driveState.set('lastFullSyncMs', this.#now());
+      if (full) {
+        store.driveState.set('lastFullSyncMs', this.#now());
+        // The root's parentReference names the drive: a first start needs no separate request for it.
+        const drive = batch.items.find((item) => item.root !== undefined)?.parentReference;
+        if (drive?.driveId && !store.driveState.get('driveId')) store.driveState.set('driveId', drive.driveId);
+        if (drive?.driveType) store.driveState.set('driveType', drive.driveType);
+      }
     });
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
