@@ -90,6 +90,25 @@ describe('controlling a running engine', () => {
     }
   });
 
+  it('settings changed over the socket apply at once and are used again after a restart', async () => {
+    let client = await engine();
+    try {
+      const updated = await client.call('updateSettings', { uploadConcurrency: 3, cacheLimitBytes: 64 * 1024 * 1024, logLevel: 'debug' });
+      expect(updated).toMatchObject({ mountpoint: h.mountpoint, uploadConcurrency: 3, cacheLimitBytes: 64 * 1024 * 1024, logLevel: 'debug' });
+      await expect(client.call('updateSettings', { uploadConcurrency: 0 } as never)).rejects.toThrow();
+    } finally {
+      client.close();
+    }
+    await h.stopEngine();
+    await h.startEngine();
+    client = await engine();
+    try {
+      expect(await client.call('settings', {})).toMatchObject({ uploadConcurrency: 3, cacheLimitBytes: 64 * 1024 * 1024, logLevel: 'debug' });
+    } finally {
+      client.close();
+    }
+  });
+
   it('`onemount status --watch` keeps printing live status until interrupted', async () => {
     const child = spawn(process.execPath, [path.resolve('src-main/app/cli/onemount.js'), 'status', '--watch', '--json', '--account', ACCOUNT], { env: h.env });
     let out = '';

@@ -25,7 +25,8 @@ import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
 import { PauseControl } from './pause-control.ts';
 import { ConflictResolution } from './conflict-resolution.ts';
-import { LogLevelSchema } from '../../src-shared/ipc/desktop-calls.ts';
+import { LogLevelSchema, type Settings, type SettingsUpdate } from '../../src-shared/ipc/desktop-calls.ts';
+import { loadSettings, saveSettings } from './saved-settings.ts';
 import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
@@ -110,6 +111,8 @@ export class Engine {
   private cleaner: CacheCleaner | undefined;
   private pauseControl: PauseControl | undefined;
   private stopped: Promise<ShutdownReport> | undefined;
+  /** Settings changed over IPC since start. */
+  private liveSettings: SettingsUpdate = {};
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
@@ -324,15 +327,16 @@ export class Engine {
           await conflicts.resolve(id, choice);
           return { ok: true as const };
         },
-        settings: () => ({
-          mountpoint: this.cfg.mountpoint,
-          cacheLimitBytes: this.cleaner?.limitBytes ?? 0,
-          downloadConcurrency: this.cfg.downloadConcurrency,
-          uploadConcurrency: this.cfg.uploadConcurrency,
-          startOnLogin: false,
-          notifications: false,
-          logLevel: LogLevelSchema.catch('info').parse(logger.level),
-        }),
+        settings: () => this.currentSettings(),
+        updateSettings: async (update) => {
+          if (update.cacheLimitBytes !== undefined) this.cleaner?.setLimit(update.cacheLimitBytes);
+          if (update.downloadConcurrency !== undefined) this.downloads.setConcurrency(update.downloadConcurrency);
+          if (update.uploadConcurrency !== undefined) this.uploads.setConcurrency(update.uploadConcurrency);
+          if (update.logLevel !== undefined) logger.level = update.logLevel;
+          this.liveSettings = { ...this.liveSettings, ...update };
+          await saveSettings(this.cfg.paths.configDir, { ...(await loadSettings(this.cfg.paths.configDir)), ...update });
+          return this.currentSettings();
+        },
         quitNow: () => {
           // A second "quit": the fast, still lossless exit (uploads persist their offsets).
           this.shutdownCoordinator.force('quit now requested over IPC');
@@ -434,6 +438,19 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+    };
+  }
+
+  /** What the settings view shows; start on login and notifications belong to the desktop app. */
+  private currentSettings(): Settings {
+    return {
+      mountpoint: this.cfg.mountpoint,
+      cacheLimitBytes: this.cleaner?.limitBytes ?? 0,
+      downloadConcurrency: this.liveSettings.downloadConcurrency ?? this.cfg.downloadConcurrency,
+      uploadConcurrency: this.liveSettings.uploadConcurrency ?? this.cfg.uploadConcurrency,
+      startOnLogin: this.liveSettings.startOnLogin ?? false,
+      notifications: this.liveSettings.notifications ?? false,
+      logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
     };
   }
 

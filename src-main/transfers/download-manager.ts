@@ -353,6 +353,11 @@ export class DownloadManager {
     }
   }
 
+  /** Parallel range requests from now on (the settings view changes it while running). */
+  setConcurrency(n: number): void {
+    this.#queue.concurrency = positive(n, 'concurrency');
+  }
+
   /** Aborts everything for the item (its remote version changed or it was deleted); the cached ranges stay. */
   async cancel(itemId: string): Promise<void> {
     const entry = this.#entries.get(itemId);

@@ -116,7 +116,7 @@ export class UploadManager {
   readonly #tasks: TaskRegistry | undefined;
   readonly #logger: Logger;
   readonly #worker: UploadWorker;
-  readonly #concurrency: number;
+  #concurrency: number;
   readonly #writeBackDelayMs: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -259,6 +259,12 @@ export class UploadManager {
 
   get paused(): boolean {
     return this.#paused;
+  }
+
+  /** Uploads at once from now on (the settings view changes it while running). */
+  setConcurrency(n: number): void {
+    this.#concurrency = positive(n, 'concurrency');
+    this.#pump();
   }
 
   /** Connectivity is back: uploads waiting out a backoff try now. */

@@ -127,6 +127,12 @@ export class CacheCleaner {
     this.#task = this.#o.tasks.start('cache-cleaner', (signal) => this.#loop(signal));
   }
 
+  /** A new limit from now on (the settings view); a smaller one is cleaned down to at once. */
+  setLimit(bytes: number): void {
+    this.#limit = checkedLimit(bytes);
+    this.kick();
+  }
+
   /** Asks for a round soon (coalesced with any already asked for). */
   kick(): void {
     this.#alarm.wake();

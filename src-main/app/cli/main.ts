@@ -14,6 +14,7 @@ import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
 import { SocketClient } from '../../ipc/socket-client.ts';
 import { clearStaleMount } from '../../fuse/fuse-mount.ts';
 import { Engine } from '../engine.ts';
+import { loadSettings } from '../saved-settings.ts';
 import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
 import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
@@ -60,9 +61,21 @@ interface MountFlags {
   cacheLimit?: number;
 }
 
+/** Option defaults; a saved setting replaces an option left at its default. */
+const DEFAULTS = { transfers: 4, uploads: 2, logLevel: 'info' as LogLevel } as const;
+
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
   const paths = accountPaths(flags.account);
+  // Settings saved from the panel apply where the command line left an option at its default.
+  const saved = await loadSettings(paths.configDir);
+  flags = {
+    ...flags,
+    transfers: flags.transfers === DEFAULTS.transfers ? (saved.downloadConcurrency ?? flags.transfers) : flags.transfers,
+    uploads: flags.uploads === DEFAULTS.uploads ? (saved.uploadConcurrency ?? flags.uploads) : flags.uploads,
+    logLevel: flags.logLevel === DEFAULTS.logLevel ? (saved.logLevel ?? flags.logLevel) : flags.logLevel,
+    cacheLimit: flags.cacheLimit ?? saved.cacheLimitBytes,
+  };
   const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
   const absolute = path.resolve(mountpoint);
   // A mount point left by a killed engine answers ENOTCONN to everything, mkdir included.
@@ -106,12 +119,12 @@ const mountOptions = (cmd: Command) =>
     .option('--account <name>', 'account name (separate config, cache and state per account)', 'default')
     .option('--token <token>', 'a fixed bearer token for the emulator (default: the account\'s sign-in, else one the emulator accepts)')
     .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, 30)
-    .option('--transfers <n>', 'parallel downloads', positiveInt, 4)
-    .option('--uploads <n>', 'parallel uploads', positiveInt, 2)
+    .option('--transfers <n>', 'parallel downloads', positiveInt, DEFAULTS.transfers)
+    .option('--uploads <n>', 'parallel uploads', positiveInt, DEFAULTS.uploads)
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info');
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel);
 
 mountOptions(
   program
