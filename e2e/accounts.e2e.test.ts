@@ -7,13 +7,13 @@
  * stops the mount and removes the tokens; no token appears in any log or output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { playBrowser } from '../emulator/src/test-browser.ts';
 import type { EngineStatus } from '../src-shared/ipc/contract.ts';
-import { clearStaleRuns, E2E_ROOT, EngineProcess, eventually, lazyUnmount, run } from './harness.ts';
+import { EngineProcess, eventually, lazyUnmount, run, newRun } from './harness.ts';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const ONEMOUNT = path.join(REPO, 'src-main', 'app', 'cli', 'onemount.js');
@@ -71,20 +71,7 @@ const stateDir = (a: string) => path.join(env.XDG_STATE_HOME!, 'onemount', a);
 
 describe('accounts', () => {
   beforeAll(async () => {
-    await clearStaleRuns();
-    root = await mkdtemp(path.join(E2E_ROOT, `run-${process.pid}-`));
-    env = { ...process.env };
-    for (const [name, sub] of [
-      ['HOME', 'home'],
-      ['XDG_CONFIG_HOME', 'config'],
-      ['XDG_STATE_HOME', 'state'],
-      ['XDG_CACHE_HOME', 'cache'],
-      ['XDG_DATA_HOME', 'data'],
-      ['XDG_RUNTIME_DIR', 'runtime'],
-    ] as const) {
-      env[name] = path.join(root, sub);
-      await mkdir(env[name]!, { recursive: true, mode: 0o700 });
-    }
+    ({ root, env } = await newRun());
     delete env.ONEMOUNT_CLIENT_ID;
     for (const name of ['alice', 'bob']) {
       const emulator = await EmulatorProcess.start({ dataDir: path.join(root, `emulator-${name}`), strictTokens: true });

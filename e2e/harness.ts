@@ -272,6 +272,28 @@ export interface HarnessOptions {
   engineArgs?: string[];
 }
 
+/**
+ * A fresh run folder (stale runs cleared first) and an environment whose HOME and XDG folders all
+ * live in it, so nothing a test starts touches the real home.
+ */
+export async function newRun(extraEnv: NodeJS.ProcessEnv = {}): Promise<{ root: string; env: NodeJS.ProcessEnv }> {
+  await clearStaleRuns();
+  const root = await mkdtemp(path.join(E2E_ROOT, `${RUN_PREFIX}${process.pid}-`));
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  for (const [name, sub] of [
+    ['HOME', 'home'],
+    ['XDG_CONFIG_HOME', 'config'],
+    ['XDG_STATE_HOME', 'state'],
+    ['XDG_CACHE_HOME', 'cache'],
+    ['XDG_DATA_HOME', 'data'],
+    ['XDG_RUNTIME_DIR', 'runtime'],
+  ] as const) {
+    env[name] = path.join(root, sub);
+    await mkdir(env[name]!, { recursive: true, mode: 0o700 });
+  }
+  return { root, env };
+}
+
 /** One emulator, one engine, one mount point, one set of XDG folders. */
 export class MountHarness {
   engine: EngineProcess | undefined;
@@ -311,20 +333,7 @@ export class MountHarness {
   }
 
   static async start(o: HarnessOptions = {}): Promise<MountHarness> {
-    await clearStaleRuns();
-    const root = await mkdtemp(path.join(E2E_ROOT, `${RUN_PREFIX}${process.pid}-`));
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const [name, sub] of [
-      ['HOME', 'home'],
-      ['XDG_CONFIG_HOME', 'config'],
-      ['XDG_STATE_HOME', 'state'],
-      ['XDG_CACHE_HOME', 'cache'],
-      ['XDG_DATA_HOME', 'data'],
-      ['XDG_RUNTIME_DIR', 'runtime'],
-    ] as const) {
-      env[name] = path.join(root, sub);
-      await mkdir(env[name]!, { recursive: true, mode: 0o700 });
-    }
+    const { root, env } = await newRun();
     let emulator: EmulatorProcess;
     try {
       emulator = await EmulatorProcess.start({ ...o.emulator, dataDir: path.join(root, 'emulator') });

@@ -9,11 +9,11 @@
  * try that download: ELECTRON_PATH, or the path the electron package recorded after installing it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { _electron as electron, expect, test, type ElectronApplication, type Page } from '@playwright/test';
 import { EmulatorProcess } from '../../emulator/src/spawn.ts';
-import { E2E_ROOT, clearStaleRuns, eventually, isMounted, lazyUnmount, runOk } from '../harness.ts';
+import { eventually, isMounted, lazyUnmount, runOk, newRun } from '../harness.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'electron', 'main.js');
@@ -50,20 +50,7 @@ test.beforeAll(async () => {
   if (!existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) await runOk('npx', ['vite', 'build', 'src-renderer'], { cwd: ROOT, timeoutMs: 180_000 });
   await runOk(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-main', 'app', 'electron', 'build.ts')], { cwd: ROOT, timeoutMs: 180_000 });
 
-  await clearStaleRuns();
-  root = await mkdtemp(path.join(E2E_ROOT, `run-${process.pid}-`));
-  env = { ...process.env, ONEMOUNT_NODE: process.execPath };
-  for (const [name, sub] of [
-    ['HOME', 'home'],
-    ['XDG_CONFIG_HOME', 'config'],
-    ['XDG_STATE_HOME', 'state'],
-    ['XDG_CACHE_HOME', 'cache'],
-    ['XDG_DATA_HOME', 'data'],
-    ['XDG_RUNTIME_DIR', 'runtime'],
-  ] as const) {
-    env[name] = path.join(root, sub);
-    await mkdir(env[name]!, { recursive: true, mode: 0o700 });
-  }
+  ({ root, env } = await newRun({ ONEMOUNT_NODE: process.execPath }));
   emulator = await EmulatorProcess.start({ dataDir: path.join(root, 'emulator') });
   await emulator.admin.remote({ op: 'mkdir', path: 'Docs' });
   await emulator.admin.remote({ op: 'write', path: 'Docs/hello.txt', content: 'hello from the emulator\n' });

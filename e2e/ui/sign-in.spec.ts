@@ -7,12 +7,12 @@
  */
 /* eslint-disable no-empty-pattern -- Playwright passes testInfo second, after an object pattern of fixtures */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { EmulatorProcess } from '../../emulator/src/spawn.ts';
 import { toReachable } from '../../emulator/src/test-browser.ts';
-import { clearStaleRuns, E2E_ROOT, EngineProcess, eventually, lazyUnmount } from '../harness.ts';
+import { EngineProcess, eventually, lazyUnmount, newRun } from '../harness.ts';
 import { shoot } from './panel-rig.ts';
 
 const ONEMOUNT = path.resolve(import.meta.dirname, '../../src-main/app/cli/onemount.js');
@@ -39,20 +39,7 @@ test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async ({ browser }) => {
   test.setTimeout(180_000);
-  await clearStaleRuns();
-  root = await mkdtemp(path.join(E2E_ROOT, `run-${process.pid}-`));
-  env = { ...process.env };
-  for (const [name, sub] of [
-    ['HOME', 'home'],
-    ['XDG_CONFIG_HOME', 'config'],
-    ['XDG_STATE_HOME', 'state'],
-    ['XDG_CACHE_HOME', 'cache'],
-    ['XDG_DATA_HOME', 'data'],
-    ['XDG_RUNTIME_DIR', 'runtime'],
-  ] as const) {
-    env[name] = path.join(root, sub);
-    await mkdir(env[name]!, { recursive: true, mode: 0o700 });
-  }
+  ({ root, env } = await newRun());
   emulator = await EmulatorProcess.start({ dataDir: path.join(root, 'emulator'), strictTokens: true });
   await writeFile(path.join(root, 'pids'), `emulator ${emulator.child.pid}\n`);
   await emulator.admin.setIdentityUser(USER);

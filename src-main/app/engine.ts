@@ -256,6 +256,14 @@ export class Engine {
     this.replayer.start();
     this.uploads.start();
     this.sync.start({ afterInterval: enumerated });
+    if (enumerated) {
+      // The first enumeration ran before the 'applied' listener below existed: collect its pages
+      // (hundreds of MiB for a large drive) once they are out of scope.
+      this.tasks.start('gc-after-enumeration', async (signal) => {
+        await abortableSleep(1000, signal).catch(() => undefined);
+        if (!signal.aborted) collectGarbage();
+      });
+    }
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
     this.tasks.start('quota-refresh', async (signal) => {
       let wait = QUOTA_FIRST_MS;
