@@ -13,7 +13,7 @@
  * BENCH_BIG_FOLDER (default 10 000), BENCH_LS_RUNS (default 7), BENCH_READ_RUNS (default 3),
  * BENCH_CPU_PROF=<dir> (the engines run with `--cpu-prof` into that folder).
  */
-import { mkdir, mkdtemp, open, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
@@ -23,49 +23,14 @@ import { accountPaths } from '../src-main/app/paths.ts';
 import type { BareFuseManifest } from './bare-fuse.ts';
 import { MountedChild, mountsUnder, runProgram, unmountLazy, type ProgramResult } from './mount-processes.ts';
 import { collectGarbage } from './inspector-gc.ts';
-import { fmt, GiB, mbps, MiB, printTable, timed, type Row } from './lib.ts';
+import { envNumber, fmt, median, GiB, mbps, MiB, printTable, timed, type Row } from './lib.ts';
+import { Cleanup } from './bench-root.ts';
+import { statusMiB } from './rss-sampler.ts';
 
 const AUTH = { authorization: 'Bearer bench' };
 /** The engine's default `--kernel-cache`; the bare filesystem uses the same attr/entry timeouts. */
 const KERNEL_CACHE_SEC = 10;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
-
-const envNumber = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
-  return n;
-};
-
-/** Undo steps, run last-in first-out; every step runs even when an earlier one fails. */
-class Cleanup {
-  private readonly steps: Array<{ what: string; undo: () => Promise<void> }> = [];
-
-  add(what: string, undo: () => Promise<void>): void {
-    this.steps.push({ what, undo });
-  }
-
-  async run(): Promise<void> {
-    const failures: Error[] = [];
-    while (this.steps.length) {
-      const step = this.steps.pop()!;
-      try {
-        await step.undo();
-      } catch (e) {
-        failures.push(new Error(`cleanup '${step.what}' failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
-      }
-    }
-    if (failures.length === 1) throw failures[0]!;
-    if (failures.length > 1) throw new AggregateError(failures, failures.map((f) => f.message).join('; '));
-  }
-}
 
 /** Request-log bookkeeping: what the emulator saw between two points. */
 class RequestWindow {
@@ -157,14 +122,6 @@ async function transfersSettled(socketPath: string): Promise<number> {
   } finally {
     client.close();
   }
-}
-
-/** A /proc/<pid>/status field in MiB (VmRSS, RssAnon, RssFile …). */
-async function statusMiB(pid: number, field = 'VmRSS'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
-  if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
 }
 
 const vmRssMiB = (pid: number) => statusMiB(pid, 'VmRSS');
