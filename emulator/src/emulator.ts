@@ -289,6 +289,9 @@ export class Emulator {
     } catch (e) {
       if (e instanceof GraphError) {
         sendError(ctx, e);
+      } else if ((e as NodeJS.ErrnoException).code === 'ECONNRESET' || (e as Error).message === 'aborted') {
+        // The client went away mid-body (an aborted upload): nobody is left to answer.
+        res.destroy();
       } else {
         console.error(`emulator: ${req.method} ${url.pathname} failed:`, e);
         sendError(ctx, new GraphError(500, 'generalException', 'An unexpected error occurred in the emulator'));
