@@ -303,6 +303,13 @@ export class Vfs {
     return fh;
   }
 
+  /** The item as the store holds it now (by inode: a first upload may have swapped its id). */
+  private current(item: StoredItem): StoredItem {
+    const now = this.o.store.items.getByInode(item.inode);
+    if (!now) throw new VfsError('ENOENT', 'the file was deleted while it was being changed');
+    return now;
+  }
+
   /** The open file's item; a new file's first upload swaps its local id for the server's, keeping the inode. */
   private itemOf(h: OpenFile): StoredItem | undefined {
     const item = this.o.store.items.get(h.itemId) ?? this.o.store.items.getByInode(h.inode);
@@ -424,9 +431,11 @@ export class Vfs {
         await this.o.downloads.cancel(item.id);
       }
       const ranges = needed > 0 ? RangeSet.from([{ start: 0, end: needed }]) : new RangeSet();
+      // A new file's first upload may have swapped its id while we waited.
+      const now = this.current(item);
       this.o.store.transaction(() => {
-        this.o.store.content.setContent(item.id, { status: 'dirty', etag: item.etag, ctag: item.ctag, ranges });
-        this.ensureJournal(item, 'write');
+        this.o.store.content.setContent(now.id, { status: 'dirty', etag: now.etag, ctag: now.ctag, ranges });
+        this.ensureJournal(now, 'write');
       });
     })();
     this.preparing.set(item.id, work);
@@ -455,15 +464,17 @@ export class Vfs {
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
     await this.prepareForChange(item, item.size);
-    this.o.uploads.touch(item.id);
+    // Every await may see a new file's local id swapped for the server's: go by the handle's inode.
+    this.o.uploads.touch(this.current(item).id);
+    this.itemOf(h);
     const file = await this.writableFile(h);
     await writeFully(file, buf.subarray(0, length), position);
     const end = position + length;
-    const current = this.o.store.items.get(item.id) ?? item;
+    const current = this.current(item);
     this.o.store.transaction(() => {
       const size = Math.max(current.size, end);
-      this.o.store.items.update(item.id, { size, mtimeMs: this.now() });
-      this.o.store.content.addRange(item.id, position, end, size);
+      this.o.store.items.update(current.id, { size, mtimeMs: this.now() });
+      this.o.store.content.addRange(current.id, position, end, size);
     });
     h.changed = true;
     return length;
@@ -496,16 +507,18 @@ export class Vfs {
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
     await this.prepareForChange(item, size);
-    this.o.uploads.touch(item.id);
+    this.o.uploads.touch(this.current(item).id);
+    this.itemOf(h);
     const file = await this.writableFile(h);
     await file.truncate(size);
+    const now = this.current(item);
     this.o.store.transaction(() => {
-      this.o.store.items.update(item.id, { size, mtimeMs: this.now() });
-      const state = this.o.store.content.get(item.id);
+      this.o.store.items.update(now.id, { size, mtimeMs: this.now() });
+      const state = this.o.store.content.get(now.id);
       const ranges = state?.ranges ?? new RangeSet();
       ranges.truncate(size);
       ranges.add(0, size);
-      this.o.store.content.setContent(item.id, { status: 'dirty', etag: state?.etag ?? item.etag, ctag: state?.ctag ?? item.ctag, ranges });
+      this.o.store.content.setContent(now.id, { status: 'dirty', etag: state?.etag ?? now.etag, ctag: state?.ctag ?? now.ctag, ranges });
     });
     h.changed = true;
   }
