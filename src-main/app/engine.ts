@@ -38,8 +38,8 @@ import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
 
-/** The first quota refresh after start, then how often. */
-const QUOTA_FIRST_MS = 30_000;
+/** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
+const QUOTA_FIRST_MS = 5_000;
 const QUOTA_EVERY_MS = 10 * 60_000;
 
 /** Records what the drive answer tells (type, id, quota); returns the quota snapshot. */
@@ -266,7 +266,8 @@ export class Engine {
     }
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
     this.tasks.start('quota-refresh', async (signal) => {
-      let wait = QUOTA_FIRST_MS;
+      // Soon when nothing is known yet (a first start asked only delta), else at the usual pace.
+      let wait = this.store.driveState.get('quota') ? QUOTA_EVERY_MS : QUOTA_FIRST_MS;
       while (!signal.aborted) {
         await abortableSleep(wait, signal).catch(() => undefined);
         if (signal.aborted) return;
