@@ -14,17 +14,16 @@
  * BENCH_CPU_PROF=<dir> (the engines run with `--cpu-prof` into that folder).
  */
 import { mkdir, mkdtemp, open, rm, truncate, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import type { LogEntry } from '../emulator/src/request-log.ts';
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
 import { accountPaths } from '../src-main/app/paths.ts';
 import type { BareFuseManifest } from './bare-fuse.ts';
-import { MountedChild, mountsUnder, runProgram, unmountLazy, type ProgramResult } from './mount-processes.ts';
+import { MountedChild, runProgram, type ProgramResult } from './mount-processes.ts';
 import { collectGarbage } from './inspector-gc.ts';
 import { envNumber, fmt, median, GiB, mbps, MiB, printTable, timed, type Row } from './lib.ts';
-import { Cleanup } from './bench-root.ts';
+import { Cleanup, withBenchRoot } from './bench-root.ts';
 import { statusMiB } from './rss-sampler.ts';
 
 const AUTH = { authorization: 'Bearer bench' };
@@ -169,37 +168,15 @@ export async function run(): Promise<void> {
   const cpuProfDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
   const engineNodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
 
-  const root = await mkdtemp(path.join(os.tmpdir(), 'onemount-bench-mount-'));
-  const cleanup = new Cleanup();
-  const xdg = (name: string): NodeJS.ProcessEnv => ({
-    XDG_CONFIG_HOME: path.join(root, name, 'config'),
-    XDG_STATE_HOME: path.join(root, name, 'state'),
-    XDG_CACHE_HOME: path.join(root, name, 'cache'),
-    XDG_RUNTIME_DIR: path.join(root, name, 'run'),
-  });
-  let outcome: { ok: true } | { ok: false; error: unknown };
-  try {
+  await withBenchRoot('onemount-bench-mount-', async (root, cleanup) => {
+    const xdg = (name: string): NodeJS.ProcessEnv => ({
+      XDG_CONFIG_HOME: path.join(root, name, 'config'),
+      XDG_STATE_HOME: path.join(root, name, 'state'),
+      XDG_CACHE_HOME: path.join(root, name, 'cache'),
+      XDG_RUNTIME_DIR: path.join(root, name, 'run'),
+    });
     await measure(root, cleanup, xdg, { size, items, bigFolder, lsCount, readCount, engineNodeArgs, cpuProfDir });
-    outcome = { ok: true };
-  } catch (e) {
-    outcome = { ok: false, error: e };
-  }
-  let cleanupError: unknown;
-  try {
-    await cleanup.run();
-    // Never recurse into a mount that is still there.
-    for (const m of await mountsUnder(root)) await unmountLazy(m);
-    const left = await mountsUnder(root);
-    if (left.length === 0) await rm(root, { recursive: true, force: true });
-    else throw new Error(`left ${root} in place, mounts remain under it: ${left.map((m) => m.mountpoint).join(', ')}`);
-  } catch (e) {
-    cleanupError = e;
-  }
-  if (!outcome.ok) {
-    if (cleanupError) console.error(`bench/mount cleanup after a failure: ${cleanupError instanceof Error ? cleanupError.message : String(cleanupError)}`);
-    throw outcome.error;
-  }
-  if (cleanupError) throw cleanupError;
+  });
 }
 
 interface MountBenchConfig {
