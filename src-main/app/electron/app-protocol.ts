@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { APP_ORIGIN } from './ipc-validation.ts';
+import { STATIC_TYPES } from '../static-types.ts';
 
 export const PANEL_CSP = [
   "default-src 'none'",
@@ -19,15 +20,6 @@ export const PANEL_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 /** The file and its content type for an app:// URL, or undefined (another host, outside the folder, an unknown type). */
 export function resolveAppUrl(url: string, rendererDir: string): { file: string; contentType: string } | undefined {
@@ -47,7 +39,7 @@ export function resolveAppUrl(url: string, rendererDir: string): { file: string;
   if (rest.includes('\0')) return undefined;
   const root = path.resolve(rendererDir);
   const file = path.resolve(root, rest);
-  const contentType = TYPES[path.extname(file)];
+  const contentType = STATIC_TYPES[path.extname(file)];
   if (!file.startsWith(root + path.sep) || !contentType) return undefined;
   return { file, contentType };
 }

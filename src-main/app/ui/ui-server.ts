@@ -21,6 +21,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { OneMountError } from '../../base/errors.ts';
 import type { Logger } from '../../base/logger.ts';
 import { Calls, RequestSchema } from '../../../src-shared/ipc/contract.ts';
+import { STATIC_TYPES } from '../static-types.ts';
 
 /** Same cap as the engine's request lines. */
 const MAX_MESSAGE = 64 * 1024;
@@ -29,15 +30,6 @@ const MAX_MESSAGE = 64 * 1024;
 export const CLOSE_ENGINE_UNREACHABLE = 4001;
 export const CLOSE_ENGINE_STOPPED = 4002;
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.json': 'application/json',
-  '.woff2': 'font/woff2',
-};
 
 export interface UiServerOptions {
   /** The Vite build output (index.html and assets/). */
@@ -152,7 +144,7 @@ export class UiServer {
     }
     const root = path.resolve(o.staticDir);
     const file = path.resolve(root, rest);
-    const type = TYPES[path.extname(file)];
+    const type = STATIC_TYPES[path.extname(file)];
     if (!file.startsWith(root + path.sep) || !type) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
