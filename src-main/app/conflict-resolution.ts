@@ -7,6 +7,7 @@
 import { OneMountError } from '../base/errors.ts';
 import type { Store } from '../store/index.ts';
 import type { Vfs } from '../vfs/vfs.ts';
+import { VfsError } from '../vfs/vfs-error.ts';
 import type { Conflict as ConflictView, ConflictChoice } from '../../src-shared/ipc/desktop-calls.ts';
 
 export class ConflictResolution {
@@ -35,8 +36,9 @@ export class ConflictResolution {
       try {
         this.vfs.resolve(p);
         return true;
-      } catch {
-        return false;
+      } catch (e) {
+        if (e instanceof VfsError && e.errno === 'ENOENT') return false;
+        throw e;
       }
     };
     if (choice === 'keep-mine' && copy && exists(copy)) {
