@@ -56,13 +56,6 @@ export async function clearStaleMount(mountpoint: string, logger: Logger): Promi
   await execFileAsync('fusermount', ['-u', '-z', mountpoint]);
 }
 
-/** Is anything mounted at `mountpoint` right now (reads /proc/mounts asynchronously)? */
-export async function isMounted(mountpoint: string): Promise<boolean> {
-  const { readFile } = await import('node:fs/promises');
-  const mounts = await readFile('/proc/mounts', 'utf8');
-  return mounts.split('\n').some((line) => line.split(' ')[1]?.replace(/\\040/g, ' ') === mountpoint);
-}
-
 export class FuseMount {
   private constructor(
     private readonly fuse: Fuse,
