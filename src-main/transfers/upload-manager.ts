@@ -93,7 +93,7 @@ class UploadTask {
   run: RunningUpload | undefined;
 
   constructor(
-    public itemId: string,
+    readonly itemId: string,
     public priority: UploadPriority,
     readonly transferId: string,
   ) {}
@@ -124,8 +124,6 @@ export class UploadManager {
   readonly #parentWaitMs: number;
   readonly #now: () => number;
   readonly #items = new Map<string, UploadTask>();
-  /** Local ids of new files that got their server id, for callers still holding the old one. */
-  readonly #aliases = new Map<string, string>();
   readonly #high: UploadTask[] = [];
   readonly #low: UploadTask[] = [];
   readonly #idleWaiters: Array<() => void> = [];
@@ -198,7 +196,7 @@ export class UploadManager {
       this.#logger.debug({ itemId }, 'upload not scheduled: shutting down; the journal keeps it for the next start');
       return;
     }
-    const task = this.#taskFor(this.#resolve(itemId), options.priority);
+    const task = this.#taskFor(itemId, options.priority);
     if (options.priority === 'high') task.priority = 'high';
     if (task.phase === 'failed') {
       task.failures = 0;
@@ -212,7 +210,7 @@ export class UploadManager {
 
   /** The file changed (again): a running upload stops; a waiting one waits the full delay again. */
   touch(itemId: string): void {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     if (!task) return;
     if (task.run) this.#supersede(task);
     else if (task.phase === 'waiting' || task.phase === 'ready') {
@@ -223,7 +221,7 @@ export class UploadManager {
 
   /** The item is gone locally: its upload stops and is forgotten (its session cancelled). */
   async cancel(itemId: string): Promise<void> {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     if (!task) return;
     this.#forget(task);
     if (task.run) {
@@ -235,7 +233,7 @@ export class UploadManager {
 
   /** True while an upload of the item waits, runs or retries. */
   isActive(itemId: string): boolean {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     return task !== undefined && task.phase !== 'failed';
   }
 
@@ -369,10 +367,6 @@ export class UploadManager {
     return task;
   }
 
-  #resolve(itemId: string): string {
-    return this.#aliases.get(itemId) ?? itemId;
-  }
-
   /** Makes the task due in `delayMs`, in `phase` until then. */
   #arm(task: UploadTask, delayMs: number, phase: 'waiting' | 'retrying' | 'offline'): void {
     clearTimeout(task.timer);
@@ -442,7 +436,6 @@ export class UploadManager {
       session: (url) => {
         run.sessionUrl = url;
       },
-      idChanged: (newId) => this.#rekey(task, newId),
     });
     run.done = this.#attempt(run, itemId, job).then((settled) => this.#settle(task, run, settled));
   }
@@ -457,15 +450,6 @@ export class UploadManager {
     } catch (error) {
       return { ok: false, error: toError(error) };
     }
-  }
-
-  #rekey(task: UploadTask, newId: string): void {
-    const oldId = task.itemId;
-    if (oldId === newId) return;
-    this.#aliases.set(oldId, newId);
-    if (this.#items.get(oldId) === task) this.#items.delete(oldId);
-    task.itemId = newId;
-    if (!this.#items.has(newId)) this.#items.set(newId, task);
   }
 
   async #settle(task: UploadTask, run: RunningUpload, settled: Settled): Promise<void> {
