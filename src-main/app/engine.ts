@@ -9,7 +9,6 @@ import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
-import { LockTracker, lockChecksFromEnv } from '../lifecycle/leveled-mutex.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
@@ -21,6 +20,7 @@ import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { EditChoices } from '../vfs/edit-choices.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
 import { PauseControl } from './pause-control.ts';
@@ -105,6 +105,7 @@ export class Engine {
     readonly shutdownCoordinator: ShutdownCoordinator,
     readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
+    private readonly editChoices: EditChoices,
   ) {}
 
   private mount: FuseMount | undefined;
@@ -121,8 +122,7 @@ export class Engine {
     const { paths, logger } = cfg;
     for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
     const policy = new TimeoutPolicy(cfg.timeouts);
-    const lockTracker = new LockTracker({ checking: lockChecksFromEnv(process.env) });
-    const tasks = new TaskRegistry({ logger, lockTracker });
+    const tasks = new TaskRegistry({ logger });
 
     const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
     if (rebuiltFrom) logger.error({ movedTo: rebuiltFrom }, 'the local database was unreadable; it was moved aside and the drive will be enumerated again');
@@ -212,7 +212,8 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType);
+    const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices);
     await engine.begin(firstStart);
     return engine;
   }
@@ -305,7 +306,7 @@ export class Engine {
         if (this.ipc) this.ipc.emit('status', this.status());
       },
     );
-    const conflicts = new ConflictResolution(this.store, this.vfs);
+    const conflicts = new ConflictResolution(this.store, this.vfs, this.editChoices);
     const session = this.cfg.session;
     session?.attach({
       tasks: this.tasks,
@@ -333,8 +334,9 @@ export class Engine {
         resume: () => this.pauseControl!.resume(),
         conflicts: () => ({ conflicts: conflicts.list() }),
         resolveConflict: async ({ id, choice }) => {
-          await conflicts.resolve(id, choice);
-          return { ok: true as const };
+          const message = await conflicts.resolve(id, choice);
+          logger.info({ conflict: id, choice }, message);
+          return { ok: true as const, message };
         },
         settings: () => this.currentSettings(),
         updateSettings: async (update) => {

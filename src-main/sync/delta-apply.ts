@@ -309,7 +309,7 @@ export class BatchApplier {
     const dot = occupant.name.lastIndexOf('.');
     const [stem, ext] = dot > 0 ? [occupant.name.slice(0, dot), occupant.name.slice(dot)] : [occupant.name, ''];
     const newName = this.#freeName(folder, (n) => `${stem} (conflict ${n + 1})${ext}`);
-    this.#store.conflicts.add({
+    this.#store.conflicts.record({
       itemId: occupant.id,
       path: this.#store.items.pathOf(occupant.id) ?? occupant.name,
       reason: 'name-clash',
@@ -427,15 +427,12 @@ export class BatchApplier {
     if (item.remoteId !== null) this.#recordConflict(item.id, 'remote-deleted', null);
   }
 
-  /** One unresolved conflict per item, reason and server version. */
+  /** One unresolved conflict per item and reason (a later remote change completes the same record). */
   #recordConflict(itemId: string, reason: ConflictReason, remoteEtag: string | null): void {
     const store = this.#store;
-    const known = store.conflicts
-      .listForItem(itemId)
-      .some((c) => !c.resolved && c.reason === reason && c.remoteEtag === remoteEtag);
-    if (known) return;
-    store.conflicts.add({ itemId, path: store.items.pathOf(itemId) ?? itemId, reason, remoteEtag });
-    this.#counts.conflicts++;
+    const known = store.conflicts.listForItem(itemId).some((c) => !c.resolved && c.reason === reason);
+    store.conflicts.record({ itemId, path: store.items.pathOf(itemId) ?? itemId, reason, remoteEtag });
+    if (!known) this.#counts.conflicts++;
   }
 
   /** A file with local state (bytes, a pin, an error) that is not a local edit: removing it drops that state. */

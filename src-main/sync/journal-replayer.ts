@@ -225,7 +225,7 @@ export class JournalReplayer {
 
   private conflict(itemId: string, reason: 'name-clash' | 'both-modified', localCopyName: string | null, detail: string): void {
     const path = this.path(itemId);
-    this.o.store.conflicts.add({ itemId, path, reason, localCopyName });
+    this.o.store.conflicts.record({ itemId, path, reason, localCopyName });
     this.o.logger.warn({ itemId, path, reason }, `conflict: ${path}: ${detail}`);
     this.events.emit('conflict', { itemId, path, reason, detail });
   }

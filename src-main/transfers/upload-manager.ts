@@ -187,11 +187,12 @@ export class UploadManager {
   }
 
   /**
-   * Uploads the item after the write-back delay (a closed, flushed or fsynced file). A running
+   * Uploads the item after the write-back delay (a closed, flushed or fsynced file), or at once
+   * (`immediately`: a user's explicit choice, no more writes to wait for). A running
    * upload of it stops and starts again later. A failed one is tried again. After finish() the
    * journal keeps the entry for the next start.
    */
-  schedule(itemId: string, options: { priority: UploadPriority }): void {
+  schedule(itemId: string, options: { priority: UploadPriority; immediately?: boolean }): void {
     if (this.#stopping) {
       this.#logger.debug({ itemId }, 'upload not scheduled: shutting down; the journal keeps it for the next start');
       return;
@@ -205,7 +206,7 @@ export class UploadManager {
       }
     }
     if (task.run) this.#supersede(task);
-    else this.#arm(task, this.#writeBackDelayMs, 'waiting');
+    else this.#arm(task, options.immediately ? 0 : this.#writeBackDelayMs, 'waiting');
   }
 
   /** The file changed (again): a running upload stops; a waiting one waits the full delay again. */

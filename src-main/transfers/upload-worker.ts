@@ -308,7 +308,7 @@ export class UploadWorker {
       store.content.setContent(itemId, { status: 'none', etag: remote.eTag ?? null, ctag: remote.cTag ?? null, ranges: new RangeSet() });
       store.content.clearError(itemId);
       finishEntries(store, itemId);
-      store.conflicts.add({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
+      store.conflicts.record({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
     });
     if (copyCache && !copyStored) await rm(copyCache, { force: true });
     edit.job.session(undefined);
@@ -573,7 +573,7 @@ export class UploadWorker {
             logger.warn({ err: error, itemId, name: answer.name }, 'could not rename the item locally as on the server; delta will');
           }
         }
-        store.conflicts.add({ itemId, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
+        store.conflicts.record({ itemId, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');

@@ -51,7 +51,7 @@ export interface NetworkStatePort {
 /** What the vfs needs from the upload manager. */
 export interface UploadsPort {
   /** Upload after the write-back delay (a closed, flushed or fsynced file). */
-  schedule(itemId: string, options: { priority: 'high' | 'low' }): void;
+  schedule(itemId: string, options: { priority: 'high' | 'low'; immediately?: boolean }): void;
   /** The file changed again: an upload in flight stops and the write-back delay restarts. */
   touch(itemId: string): void;
   /** The item is gone locally: forget its upload. */
