@@ -44,6 +44,18 @@ describe('ConflictsRepository', () => {
     expect(() => conflicts.markResolved(second.id)).toThrow(StoreError);
     expect(() => conflicts.record({ itemId: 'C', path: '/c', reason: 'other' as never })).toThrow(StoreError);
   });
+  it('keeps one record per unresolved conflict: a later report completes it', () => {
+    const { conflicts } = temp.store;
+    // Delta saw the remote change first; the upload then kept both versions.
+    const seen = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', remoteEtag: 'e2' });
+    const kept = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict).txt' });
+    expect(kept).toMatchObject({ id: seen.id, localCopyName: 'a (conflict).txt', remoteEtag: 'e2' });
+    expect(conflicts.list()).toHaveLength(1);
+    // Another reason, or a new conflict after the first was resolved, is its own record.
+    expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'remote-deleted' }).id).not.toBe(seen.id);
+    conflicts.markResolved(seen.id);
+    expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified' }).id).not.toBe(seen.id);
+  });
 });
 
 describe('DriveStateRepository', () => {
