@@ -27,14 +27,14 @@ export default tseslint.config(
         },
         {
           selector: "CallExpression[callee.object.property.name='content'][callee.property.name=/^(setContent|addRange|setStatus|invalidate|bumpLocalVersion|remove)$/]",
-          message: 'Only the content state owners change content rows: vfs.ts, edit-choices.ts, upload-worker.ts, download-manager.ts (docs/concurrency.md).',
+          message: 'Only the content state owners change content rows: vfs.ts, edit-choices.ts, recovery.ts, upload-worker.ts, download-manager.ts (docs/concurrency.md).',
         },
       ],
     },
   },
   {
     // The content state owners (docs/concurrency.md, "Content states").
-    files: ['src-main/vfs/vfs.ts', 'src-main/vfs/edit-choices.ts', 'src-main/transfers/upload-worker.ts', 'src-main/transfers/download-manager.ts'],
+    files: ['src-main/vfs/vfs.ts', 'src-main/vfs/edit-choices.ts', 'src-main/vfs/recovery.ts', 'src-main/transfers/upload-worker.ts', 'src-main/transfers/download-manager.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',

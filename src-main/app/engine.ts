@@ -20,6 +20,8 @@ import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import type { RecoveryResult } from '../vfs/recovery.ts';
+import { recoverSetAside, setCacheAside } from './salvage.ts';
 import { EditChoices } from '../vfs/edit-choices.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -106,6 +108,8 @@ export class Engine {
     readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
     private readonly editChoices: EditChoices,
+    /** What was recovered from a corrupt database at this start, for status. */
+    private readonly recovery: RecoveryResult | undefined,
   ) {}
 
   private mount: FuseMount | undefined;
@@ -125,7 +129,11 @@ export class Engine {
     const tasks = new TaskRegistry({ logger });
 
     const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
-    if (rebuiltFrom) logger.error({ movedTo: rebuiltFrom }, 'the local database was unreadable; it was moved aside and the drive will be enumerated again');
+    if (rebuiltFrom) {
+      // Unsent edits live in the cache folder: set it aside before anything can reuse its files.
+      const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
+      logger.error({ movedTo: rebuiltFrom, cacheSetAside: setAside }, 'the local database was unreadable; it was moved aside, the drive is enumerated again and unsent changes are recovered');
+    }
 
     // Every Graph attempt feeds the connectivity state; while offline nothing repeats against a
     // service known to be away, and the probe finds out when it is back.
@@ -170,6 +178,13 @@ export class Engine {
       }
       logger.warn({ err: e }, e instanceof SignedOutError ? 'signed out; mounting the cached drive until the account signs in again' : 'the server is unreachable; mounting the cached drive offline');
     }
+    let recovery: RecoveryResult | undefined;
+    try {
+      // Once the rebuilt store holds the drive again (a start that failed before keeps it for the next).
+      if (store.driveState.get('deltaLink')) recovery = await recoverSetAside(paths.cacheDir, store, logger);
+    } catch (e) {
+      logger.error({ err: e }, 'could not recover the unsent changes of the corrupt database yet; trying again at the next start');
+    }
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
     const toRecord = (item: DriveItem) => {
@@ -213,7 +228,7 @@ export class Engine {
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
     await engine.begin(firstStart);
     return engine;
   }
@@ -449,6 +464,7 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
     };
   }
 

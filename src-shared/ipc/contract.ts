@@ -39,6 +39,11 @@ export const EngineStatusSchema = z.object({
   /** Conflicts waiting for the user (the `conflicts` call lists them). */
   conflicts: z.number().int().nonnegative().optional(),
   auth: AuthStateSchema.optional(),
+  /**
+   * Set when this start found the database corrupt and brought unsent changes back: how many went
+   * back where they were, how many (whose place was unknown) went to `folder`.
+   */
+  recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 
