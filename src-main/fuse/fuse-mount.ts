@@ -14,6 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../base/logger.ts';
+import { isMountPoint } from './mount-watch.ts';
 import { VfsError, type Errno } from '../vfs/vfs-error.ts';
 import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
 
@@ -148,7 +149,15 @@ export class FuseMount {
   }
 
   async unmount(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
+    try {
+      await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      // Unmounted from outside (fusermount -u, an eject) before the engine's own shutdown got here:
+      // fusermount then fails, but the mount is gone, which is all this step is for.
+      if (await isMountPoint(this.mountpoint).catch(() => true)) throw e;
+      this.logger.info({ mountpoint: this.mountpoint }, 'the mount point was already unmounted');
+      return;
+    }
     this.logger.info({ mountpoint: this.mountpoint }, 'unmounted');
   }
 }
