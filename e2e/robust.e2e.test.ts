@@ -10,7 +10,7 @@
  *    its normal shutdown, and what was written is on the server.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -180,6 +180,14 @@ describe('the engine survives its clients, runs once per account and stops howev
     await uploaded('after-storm.txt', 'after\n');
     await uploaded('during-5.txt', 'round 5\n');
     expect(h.engine!.stderr).not.toMatch(/Error|MaxListenersExceededWarning/);
+  });
+
+  it('many reads and downloads at once add no MaxListenersExceededWarning (waiters share one abort listener)', { timeout: 120_000 }, async () => {
+    for (let i = 0; i < 40; i++) await h.admin.remote({ op: 'write', path: `remote-${i}.bin`, size: 3 << 20 });
+    await eventually('the remote files on the mount', async () => ((await readdir(h.mountpoint)).filter((n) => n.startsWith('remote-')).length === 40 ? true : undefined), 30_000);
+    const sizes = await Promise.all(Array.from({ length: 40 }, async (_, i) => (await readFile(h.at(`remote-${i}.bin`))).length));
+    expect(sizes).toEqual(sizes.map(() => 3 << 20));
+    expect(h.engine!.stderr).not.toContain('MaxListenersExceededWarning');
   });
 
   it('a second engine for the same account refuses to start, names the first, and leaves its socket and mount alone', { timeout: 120_000 }, async () => {
