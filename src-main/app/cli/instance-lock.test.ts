@@ -10,25 +10,24 @@ import { InstanceLock, InstanceLockedError, lockName } from './instance-lock.ts'
 const holder = (mountpoint: string) => ({ pid: process.pid, account: 'test', mountpoint });
 
 describe('InstanceLock', () => {
-  it('refuses a second holder of the same state folder and says who holds it; another folder is free', { timeout: 10_000 }, async () => {
+  it('the holding process gets its own lock again; another folder is a separate lock; release frees it', { timeout: 10_000 }, async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'onemount-lock-'));
-    const first = await InstanceLock.acquire({ stateDir: path.join(dir, 'a'), holder: holder('/mnt/a') });
     try {
-      const second = InstanceLock.acquire({ stateDir: path.join(dir, 'a', '.', ''), holder: holder('/mnt/b') });
-      await expect(second).rejects.toBeInstanceOf(InstanceLockedError);
-      await expect(second).rejects.toMatchObject({ code: 'ENGINE_ALREADY_RUNNING', holder: { pid: process.pid, mountpoint: '/mnt/a' } });
-      await expect(second).rejects.toThrow(`already served by process ${process.pid} (mounted at /mnt/a)`);
+      const first = await InstanceLock.acquire({ stateDir: path.join(dir, 'a'), holder: holder('/mnt/a') });
+      expect(await InstanceLock.acquire({ stateDir: path.join(dir, 'a', '.', ''), holder: holder('/mnt/a') })).toBe(first);
       const other = await InstanceLock.acquire({ stateDir: path.join(dir, 'b'), holder: holder('/mnt/b') });
+      expect(other).not.toBe(first);
       await other.release();
-    } finally {
       await first.release();
+      const again = await InstanceLock.acquire({ stateDir: path.join(dir, 'a'), holder: holder('/mnt/a') });
+      expect(again).not.toBe(first);
+      await again.release();
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    // Released: it can be taken again.
-    await (await InstanceLock.acquire({ stateDir: path.join(dir, 'a'), holder: holder('/mnt/a') })).release();
   });
 
-  it('is free again once its holder is killed with SIGKILL', { timeout: 30_000 }, async () => {
+  it('refuses another process, naming the holder, and is free again once the holder is killed with SIGKILL', { timeout: 30_000 }, async () => {
     const stateDir = path.join(tmpdir(), `onemount-lock-kill-${process.pid}`);
     const script = `
       import { InstanceLock } from ${JSON.stringify(path.join(import.meta.dirname, 'instance-lock.ts'))};
@@ -43,7 +42,10 @@ describe('InstanceLock', () => {
         createInterface({ input: child.stdout! }).on('line', (l) => l === 'locked' && resolve());
         child.once('exit', () => reject(new Error('the holder exited before locking')));
       });
-      await expect(InstanceLock.acquire({ stateDir, holder: holder('/mnt/x') })).rejects.toMatchObject({ holder: { pid: child.pid, mountpoint: '/mnt/k' } });
+      const second = InstanceLock.acquire({ stateDir, holder: holder('/mnt/x') });
+      await expect(second).rejects.toBeInstanceOf(InstanceLockedError);
+      await expect(second).rejects.toMatchObject({ code: 'ENGINE_ALREADY_RUNNING', holder: { pid: child.pid, mountpoint: '/mnt/k' } });
+      await expect(second).rejects.toThrow(`already served by process ${child.pid} (mounted at /mnt/k)`);
     } finally {
       child.kill('SIGKILL');
       await exited;

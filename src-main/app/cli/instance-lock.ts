@@ -41,16 +41,26 @@ export function lockName(stateDir: string, uid: number = process.getuid?.() ?? 0
   return `\0onemount-engine-${uid}-${key}`;
 }
 
-/** Held for the life of the process; release() exists for tests and for an engine that failed to start. */
+/** Locks this process holds, by name: asking again for one of them returns it. */
+const held = new Map<string, InstanceLock>();
+
+/** Held for the life of the process; release() exists for tests. */
 export class InstanceLock {
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly name: string,
+  ) {}
 
   /**
    * Takes the account's lock, or throws InstanceLockedError naming the process that holds it.
-   * Call it before anything touches the account's socket, store, cache or mount point.
+   * Call it before anything touches the account's socket, store, cache or mount point. The process
+   * that holds it gets the same lock again (`onemount demo` takes it before it starts the demo's
+   * emulator, then mounts like `onemount mount`).
    */
   static async acquire(o: { stateDir: string; holder: LockHolder; logger?: Logger }): Promise<InstanceLock> {
     const name = lockName(o.stateDir);
+    const own = held.get(name);
+    if (own) return own;
     const server = createServer((socket) => {
       socket.on('error', (e) => o.logger?.debug({ err: e }, 'instance lock: a caller went away'));
       socket.end(JSON.stringify(o.holder) + '\n');
@@ -70,10 +80,13 @@ export class InstanceLock {
     server.on('error', (e) => o.logger?.warn({ err: e }, 'instance lock: accepting a caller failed'));
     // The lock must not keep an otherwise finished process alive.
     server.unref();
-    return new InstanceLock(server);
+    const lock = new InstanceLock(server, name);
+    held.set(name, lock);
+    return lock;
   }
 
   release(): Promise<void> {
+    held.delete(this.name);
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -65,11 +65,15 @@ interface MountFlags {
 /** Option defaults; a saved setting replaces an option left at its default. */
 const DEFAULTS = { transfers: 4, uploads: 2, logLevel: 'info' as LogLevel } as const;
 
+/** One engine per account (instance-lock.ts): taken again by runMount after `demo` took it first. */
+const lockAccount = (account: string, mountpoint: string) =>
+  InstanceLock.acquire({ stateDir: accountPaths(account).stateDir, holder: { pid: process.pid, account, mountpoint: path.resolve(mountpoint) } });
+
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
   const paths = accountPaths(flags.account);
   // One engine per account, before anything touches its socket, store, cache or mount point.
-  await InstanceLock.acquire({ stateDir: paths.stateDir, holder: { pid: process.pid, account: flags.account, mountpoint: path.resolve(mountpoint) } });
+  await lockAccount(flags.account, mountpoint);
   // Settings saved from the panel apply where the command line left an option at its default.
   const saved = await loadSettings(paths.configDir);
   flags = {
@@ -162,6 +166,8 @@ mountOptions(
     .option('--data-dir <dir>', 'where the demo drive lives', path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'onemount', 'demo-drive')),
 ).action(async (dir: string, flags: MountFlags & { dataDir: string }) => {
   await ensureFuse(print);
+  // A second demo must not start a second emulator on the same demo drive.
+  await lockAccount(flags.account === 'default' ? 'demo' : flags.account, dir);
   await mkdir(flags.dataDir, { recursive: true });
   print('Starting the OneDrive emulator with the demo drive…');
   const emulator = await EmulatorProcess.start({ dataDir: flags.dataDir, demo: true });
