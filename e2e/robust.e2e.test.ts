@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import { createMemoryLogger } from '../src-main/base/logger.ts';
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
 import { UiServer } from '../src-main/app/ui/ui-server.ts';
+import { EXIT_ALREADY_RUNNING } from '../src-main/app/cli/instance-lock.ts';
 import { ACCOUNT, eventually, isMounted, MountHarness, run } from './harness.ts';
 
 let h: MountHarness;
@@ -194,7 +195,7 @@ describe('the engine survives its clients, runs once per account and stops howev
     const first = h.engine!;
     const other = path.join(h.root, 'second-mnt');
     const r = await h.onemount(['mount', other, '--emulator-url', h.emulator.info.apiUrl, '--account', ACCOUNT]);
-    expect(r.code).not.toBe(0);
+    expect(r.code).toBe(EXIT_ALREADY_RUNNING);
     expect(r.stderr).toContain(`already served by process ${first.pid} (mounted at ${h.mountpoint})`);
     expect(await isMounted(other)).toBe(false);
     expect(first.exitStatus).toBeUndefined();

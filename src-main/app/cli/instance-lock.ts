@@ -21,6 +21,12 @@ export interface LockHolder {
   mountpoint: string;
 }
 
+/**
+ * The exit code of a start refused because another process serves the account: a supervisor (the
+ * desktop app) can tell it from a crash and connect to the running engine instead of restarting.
+ */
+export const EXIT_ALREADY_RUNNING = 3;
+
 export class InstanceLockedError extends OneMountError {
   constructor(
     readonly account: string,

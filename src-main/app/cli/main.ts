@@ -23,7 +23,7 @@ import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 import { addUiCommand, startPanel } from '../ui/ui-command.ts';
 import { chooseTokenSource, EMULATOR_STATIC_TOKEN } from './token-source.ts';
 import { addSignInCommands } from './sign-in-command.ts';
-import { InstanceLock } from './instance-lock.ts';
+import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
 import { unmount } from './unmount-command.ts';
 import { watchMount } from '../../fuse/mount-watch.ts';
 
@@ -323,5 +323,5 @@ try {
   await program.parseAsync();
 } catch (e) {
   process.stderr.write(`onemount: ${errorMessage(e)}\n`);
-  process.exit(1);
+  process.exit(e instanceof InstanceLockedError ? EXIT_ALREADY_RUNNING : 1);
 }
