@@ -86,7 +86,14 @@ class Connection {
       this.partialLength = 0;
       start = nl + 1;
       const line = bytes.toString('utf8').replace(/\r$/, '');
-      if (line.length > 0) this.onLine(line, this);
+      if (line.length === 0) continue;
+      try {
+        this.onLine(line, this);
+      } catch (e) {
+        // A bug in handling one request must not end the engine from inside a socket event.
+        this.logger.error({ err: e }, 'ipc: handling a request failed');
+        this.send({ id: -1, error: { code: 'FAILED', message: 'the request could not be handled' } });
+      }
     }
   }
 
