@@ -1,7 +1,7 @@
 /** One engine per account: the lock refuses a second holder, names the first, and dies with its process. */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,6 +15,8 @@ describe('InstanceLock', () => {
     try {
       const first = await InstanceLock.acquire({ stateDir: path.join(dir, 'a'), holder: holder('/mnt/a') });
       expect(await InstanceLock.acquire({ stateDir: path.join(dir, 'a', '.', ''), holder: holder('/mnt/a') })).toBe(first);
+      await symlink(path.join(dir, 'a'), path.join(dir, 'link-to-a'));
+      expect(await InstanceLock.acquire({ stateDir: path.join(dir, 'link-to-a'), holder: holder('/mnt/a') })).toBe(first);
       const other = await InstanceLock.acquire({ stateDir: path.join(dir, 'b'), holder: holder('/mnt/b') });
       expect(other).not.toBe(first);
       await other.release();
@@ -51,6 +53,7 @@ describe('InstanceLock', () => {
       await exited;
     }
     await (await InstanceLock.acquire({ stateDir, holder: holder('/mnt/x') })).release();
+    await rm(stateDir, { recursive: true, force: true });
   });
 
   it('names differ per user and per state folder, and live outside the filesystem', () => {

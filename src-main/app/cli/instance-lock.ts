@@ -10,9 +10,11 @@
  * keeps users apart, and what a holder answers is only used for the message.
  */
 import { createHash } from 'node:crypto';
+import { realpath } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { OneMountError } from '../../base/errors.ts';
+import { ensurePrivateDir } from '../../base/files.ts';
 import type { Logger } from '../../base/logger.ts';
 
 export interface LockHolder {
@@ -64,7 +66,9 @@ export class InstanceLock {
    * emulator, then mounts like `onemount mount`).
    */
   static async acquire(o: { stateDir: string; holder: LockHolder; logger?: Logger }): Promise<InstanceLock> {
-    const name = lockName(o.stateDir);
+    // The real path: the same store reached through a symlinked XDG folder is the same account.
+    await ensurePrivateDir(o.stateDir);
+    const name = lockName(await realpath(o.stateDir));
     const own = held.get(name);
     if (own) return own;
     const server = createServer((socket) => {
