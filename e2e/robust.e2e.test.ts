@@ -10,7 +10,7 @@
  *    its normal shutdown, and what was written is on the server.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -209,7 +209,10 @@ describe('the engine survives its clients, runs once per account and stops howev
 
   it('`onemount unmount` ends the engine through its shutdown, and what was written is on the server', { timeout: 120_000 }, async () => {
     await writeFile(h.at('before-unmount.txt'), 'written just before unmount\n');
-    const r = await h.onemount(['unmount', h.mountpoint]);
+    // Named through a symlink to the run folder, as a user's shortcut would.
+    const alias = path.join(h.root, 'alias');
+    await symlink(h.root, alias);
+    const r = await h.onemount(['unmount', path.join(alias, path.basename(h.mountpoint))]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Unmounted ${h.mountpoint}.`);
     const exit = await eventually('the engine to exit', async () => h.engine!.exitStatus, 30_000);

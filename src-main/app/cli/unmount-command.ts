@@ -4,7 +4,7 @@
  * process ends. Only a mount no engine serves (one left by a killed engine) is unmounted directly.
  */
 import { execFile } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OneMountError } from '../../base/errors.ts';
@@ -14,8 +14,20 @@ import { SocketClient } from '../../ipc/socket-client.ts';
 /** How long one engine has to say which mount it serves. */
 const STATUS_TIMEOUT_MS = 5000;
 
-/** The engine whose status names `mountpoint`, with an open connection to it; the other connections are closed. */
-export async function findEngineServing(mountpoint: string, runtimeDir: string): Promise<SocketClient | undefined> {
+/**
+ * A mount point's path with symlinks above it resolved: the engine reports the path it was given,
+ * the user may name it another way. Only the parent is resolved, never the mount itself.
+ */
+async function canonical(mountpoint: string): Promise<string> {
+  const parent = path.dirname(mountpoint);
+  return path.join(await realpath(parent).catch(() => parent), path.basename(mountpoint));
+}
+
+/**
+ * The engine whose status names `mountpoint`, with an open connection to it and the mount point as
+ * it names it; the other connections are closed.
+ */
+export async function findEngineServing(mountpoint: string, runtimeDir: string): Promise<{ client: SocketClient; mountpoint: string } | undefined> {
   let names: string[];
   try {
     names = (await readdir(runtimeDir)).filter((n) => n.endsWith('.sock'));
@@ -23,13 +35,14 @@ export async function findEngineServing(mountpoint: string, runtimeDir: string):
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+  const wanted = await canonical(mountpoint);
   const answers = await Promise.all(
     names.map(async (name) => {
       let client: SocketClient | undefined;
       try {
         client = await SocketClient.connect(path.join(runtimeDir, name));
         const status = await client.call('status', {}, STATUS_TIMEOUT_MS);
-        return { client, serves: status.mountpoint === mountpoint };
+        return { client, served: status.mountpoint, serves: status.mountpoint === mountpoint || (await canonical(status.mountpoint)) === wanted };
       } catch {
         // A socket left by a killed engine, or an engine too busy to answer: not the one we look for.
         client?.close();
@@ -37,23 +50,25 @@ export async function findEngineServing(mountpoint: string, runtimeDir: string):
       }
     }),
   );
-  let found: SocketClient | undefined;
+  let found: { client: SocketClient; mountpoint: string } | undefined;
   for (const a of answers) {
-    if (a?.serves && !found) found = a.client;
+    if (a?.serves && !found) found = { client: a.client, mountpoint: a.served };
     else a?.client.close();
   }
   return found;
 }
 
 export async function unmount(dir: string, runtimeDir: string, print: (line: string) => void): Promise<void> {
-  const mountpoint = path.resolve(dir);
-  const engine = await findEngineServing(mountpoint, runtimeDir);
-  if (!engine) {
-    if (!(await isMountPoint(mountpoint))) throw new OneMountError('NOT_MOUNTED', `${mountpoint} is not mounted`);
+  const given = path.resolve(dir);
+  const found = await findEngineServing(given, runtimeDir);
+  if (!found) {
+    const mountpoint = await canonical(given);
+    if (!(await isMountPoint(mountpoint))) throw new OneMountError('NOT_MOUNTED', `${given} is not mounted`);
     await promisify(execFile)('fusermount', ['-u', mountpoint]);
     print(`No running engine served ${mountpoint}; unmounted it.`);
     return;
   }
+  const { client: engine, mountpoint } = found;
   // The engine closes its socket last, once the shutdown is over.
   const closed = new Promise<void>((resolve) => engine.onClose(resolve));
   engine.on('shutdown', (p) => {
