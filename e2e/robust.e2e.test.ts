@@ -235,6 +235,15 @@ describe('the engine survives its clients, runs once per account and stops howev
     expect(await h.engineLog()).not.toMatch(/"level":50.*unmount/);
   });
 
+  it('`onemount unmount` of a mount left by a killed engine unmounts it directly', { timeout: 60_000 }, async () => {
+    await h.engine!.kill();
+    expect(await isMounted(h.mountpoint)).toBe(true);
+    const r = await h.onemount(['unmount', h.mountpoint]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`No running engine served ${h.mountpoint}; unmounted it.`);
+    expect(await isMounted(h.mountpoint)).toBe(false);
+  });
+
   it('`onemount unmount` of a folder no engine serves says it is not mounted', { timeout: 60_000 }, async () => {
     const r = await h.onemount(['unmount', path.join(h.root, 'never-mounted')]);
     expect(r.code).not.toBe(0);
