@@ -108,10 +108,6 @@ class Connection {
     this.end();
   }
 
-  get accepting(): boolean {
-    return !this.refused && this.socket.writable;
-  }
-
   send(msg: unknown): void {
     this.write(JSON.stringify(msg) + '\n');
   }
@@ -130,10 +126,12 @@ class Connection {
   track(work: Promise<unknown>): void {
     this.inFlight++;
     if (this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
-    void work.finally(() => {
+    const done = (): void => {
       this.inFlight--;
       if (this.inFlight < MAX_IN_FLIGHT && !this.refused && !this.socket.destroyed) this.socket.resume();
-    });
+    };
+    // The caller reports the work's failure; this only counts it.
+    work.then(done, done);
   }
 
   /** Ends the connection; one that does not close within the grace is destroyed. */
