@@ -4,7 +4,8 @@
  * (the kernel's table, never the mount itself) at a modest pace and runs its normal shutdown once
  * the mount point is gone from it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from '../base/logger.ts';
 
 /** Mount points in a mountinfo table (field 5), with the kernel's `\040`-style escapes decoded. */
@@ -17,8 +18,18 @@ export function parseMountPoints(mountinfo: string): string[] {
   return points;
 }
 
+/**
+ * A mount point's path as the kernel's table shows it: symlinks above it resolved. Only the parent
+ * is resolved, never the mount itself (a call on the mount could wait on the engine serving it).
+ */
+export async function canonicalMountPoint(mountpoint: string): Promise<string> {
+  const parent = path.dirname(path.resolve(mountpoint));
+  return path.join(await realpath(parent).catch(() => parent), path.basename(mountpoint));
+}
+
 export async function isMountPoint(dir: string, mountinfoFile = '/proc/self/mountinfo'): Promise<boolean> {
-  return parseMountPoints(await readFile(mountinfoFile, 'utf8')).includes(dir);
+  const points = parseMountPoints(await readFile(mountinfoFile, 'utf8'));
+  return points.includes(dir) || points.includes(await canonicalMountPoint(dir));
 }
 
 export interface MountWatch {

@@ -4,24 +4,15 @@
  * process ends. Only a mount no engine serves (one left by a killed engine) is unmounted directly.
  */
 import { execFile } from 'node:child_process';
-import { readdir, realpath } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OneMountError } from '../../base/errors.ts';
-import { isMountPoint } from '../../fuse/mount-watch.ts';
+import { canonicalMountPoint, isMountPoint } from '../../fuse/mount-watch.ts';
 import { SocketClient } from '../../ipc/socket-client.ts';
 
 /** How long one engine has to say which mount it serves. */
 const STATUS_TIMEOUT_MS = 5000;
-
-/**
- * A mount point's path with symlinks above it resolved: the engine reports the path it was given,
- * the user may name it another way. Only the parent is resolved, never the mount itself.
- */
-async function canonical(mountpoint: string): Promise<string> {
-  const parent = path.dirname(mountpoint);
-  return path.join(await realpath(parent).catch(() => parent), path.basename(mountpoint));
-}
 
 /**
  * The engine whose status names `mountpoint`, with an open connection to it and the mount point as
@@ -35,14 +26,14 @@ export async function findEngineServing(mountpoint: string, runtimeDir: string):
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const wanted = await canonical(mountpoint);
+  const wanted = await canonicalMountPoint(mountpoint);
   const answers = await Promise.all(
     names.map(async (name) => {
       let client: SocketClient | undefined;
       try {
         client = await SocketClient.connect(path.join(runtimeDir, name));
         const status = await client.call('status', {}, STATUS_TIMEOUT_MS);
-        return { client, served: status.mountpoint, serves: status.mountpoint === mountpoint || (await canonical(status.mountpoint)) === wanted };
+        return { client, served: status.mountpoint, serves: status.mountpoint === mountpoint || (await canonicalMountPoint(status.mountpoint)) === wanted };
       } catch {
         // A socket left by a killed engine, or an engine too busy to answer: not the one we look for.
         client?.close();
@@ -62,7 +53,7 @@ export async function unmount(dir: string, runtimeDir: string, print: (line: str
   const given = path.resolve(dir);
   const found = await findEngineServing(given, runtimeDir);
   if (!found) {
-    const mountpoint = await canonical(given);
+    const mountpoint = await canonicalMountPoint(given);
     if (!(await isMountPoint(mountpoint))) throw new OneMountError('NOT_MOUNTED', `${given} is not mounted`);
     await promisify(execFile)('fusermount', ['-u', mountpoint]);
     print(`No running engine served ${mountpoint}; unmounted it.`);
