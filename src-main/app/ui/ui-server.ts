@@ -25,6 +25,12 @@ import { STATIC_TYPES } from '../static-types.ts';
 
 /** Same cap as the engine's request lines. */
 const MAX_MESSAGE = 64 * 1024;
+/** Pages relayed at once (each holds an engine connection); more are refused with 503. */
+export const MAX_PAGES = 64;
+/** Bytes queued for a page that does not read; past it the page is disconnected. */
+const MAX_PAGE_BACKLOG = 8 * 1024 * 1024;
+/** WebSocket close code: the page did not keep up with what the engine sent. */
+export const CLOSE_TOO_SLOW = 4003;
 
 /** WebSocket close codes the page shows as the reason it lost the engine. */
 export const CLOSE_ENGINE_UNREACHABLE = 4001;
@@ -74,10 +80,13 @@ export class UiServer {
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
     http.on('upgrade', (req, socket, head) => {
+      // Node takes its own error handler off an upgraded socket: a client that resets it now would
+      // otherwise end the process with an unhandled 'error' event.
+      socket.on('error', (e) => o.logger.debug({ err: e }, 'ui: upgrade connection error'));
       const self = holder.self!;
-      const refusal = self.check(req, { websocket: true });
-      if (refusal || self.rest(req.url ?? '') !== 'ipc') {
-        socket.end(`HTTP/1.1 ${refusal ?? 404} Refused\r\nConnection: close\r\n\r\n`);
+      const refusal = self.check(req, { websocket: true }) ?? (self.rest(req.url ?? '') !== 'ipc' ? 404 : undefined) ?? (self.#connections.size >= MAX_PAGES ? 503 : undefined);
+      if (refusal) {
+        if (socket.writable) socket.end(`HTTP/1.1 ${refusal} Refused\r\nConnection: close\r\n\r\n`);
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => self.relay(ws, o));
@@ -89,6 +98,8 @@ export class UiServer {
         resolve();
       });
     });
+    // After listen, an error is a failed accept (EMFILE): that connection is lost, the server stays.
+    http.on('error', (e) => o.logger.warn({ err: e }, 'ui: accepting a connection failed'));
     const port = (http.address() as { port: number }).port;
     holder.self = new UiServer(http, wss, port, secret);
     return holder.self;
@@ -189,7 +200,14 @@ export class UiServer {
     engine.once('connect', () => (connected = true));
     const lines = createInterface({ input: engine, crlfDelay: Infinity });
     lines.on('line', (line) => {
-      if (ws.readyState === ws.OPEN) ws.send(line);
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > MAX_PAGE_BACKLOG) {
+        o.logger.warn({ backlog: ws.bufferedAmount }, 'ui: the page does not read what the engine sends; disconnecting it');
+        ws.close(CLOSE_TOO_SLOW, 'the page fell behind the engine');
+        engine.destroy();
+        return;
+      }
+      ws.send(line);
     });
     // readline repeats the socket's errors; the close handler below tells the page.
     const logError = (e: unknown) => o.logger.debug({ err: e }, 'ui: engine connection error');
@@ -202,7 +220,9 @@ export class UiServer {
       else ws.close(CLOSE_ENGINE_UNREACHABLE, 'the OneMount engine is not running');
     });
     ws.on('message', (data, isBinary) => {
-      const reply = (id: number, code: string, message: string) => ws.send(JSON.stringify({ id, error: { code, message } }));
+      const reply = (id: number, code: string, message: string) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, error: { code, message } }));
+      };
       let req;
       try {
         req = isBinary ? undefined : RequestSchema.safeParse(JSON.parse(data.toString()));
@@ -217,7 +237,12 @@ export class UiServer {
         reply(req.data.id, 'UNKNOWN_METHOD', `unknown method ${req.data.method}`);
         return;
       }
-      if (!engine.destroyed) engine.write(JSON.stringify(req.data) + '\n');
+      if (!engine.writable) return;
+      // The engine stops reading a connection with many requests running: the page waits too.
+      if (!engine.write(JSON.stringify(req.data) + '\n')) {
+        ws.pause();
+        engine.once('drain', () => ws.resume());
+      }
     });
     ws.on('close', () => engine.end());
     ws.on('error', (e) => o.logger.debug({ err: e }, 'ui: page connection error'));
