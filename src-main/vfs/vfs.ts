@@ -12,7 +12,7 @@
 import { read as readFd } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
-import { anySignal } from '../base/abort.ts';
+import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
 import { sameContentVersion } from '../transfers/index.ts';
@@ -359,7 +359,8 @@ export class Vfs {
       throw new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`);
     }
     h.reader ??= this.o.downloads.openReader(this.contentItem(item));
-    const wait = anySignal(AbortSignal.timeout(this.o.readTimeoutMs), offline ? undefined : this.o.network?.offlineSignal);
+    // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
+    const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
     try {
       await h.reader.waitFor(position, n, wait.signal);
     } catch (e) {
@@ -420,7 +421,12 @@ export class Vfs {
       const needed = Math.min(keepBytes, item.size);
       if (needed > 0) {
         try {
-          await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: AbortSignal.timeout(this.o.readTimeoutMs * 30) });
+          const wait = timeoutSignal(this.o.readTimeoutMs * 30, undefined, 'fetching a file before changing it');
+          try {
+            await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: wait.signal });
+          } finally {
+            wait.dispose();
+          }
         } catch (e) {
           throw toVfsError(e, `fetching ${this.o.store.items.pathOf(item.id) ?? item.id} before changing it`);
         }
