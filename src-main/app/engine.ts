@@ -22,6 +22,7 @@ import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
+import { followAddressChange } from './address-change.ts';
 import { EditChoices } from '../vfs/edit-choices.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -134,6 +135,8 @@ export class Engine {
       const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
       logger.error({ movedTo: rebuiltFrom, cacheSetAside: setAside }, 'the local database was unreadable; it was moved aside, the drive is enumerated again and unsent changes are recovered');
     }
+
+    followAddressChange(store, cfg.graphUrl, logger);
 
     // Every Graph attempt feeds the connectivity state; while offline nothing repeats against a
     // service known to be away, and the probe finds out when it is back.

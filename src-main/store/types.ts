@@ -213,6 +213,8 @@ export interface QuotaSnapshot {
 /** Everything kept in the drive state table, by key. */
 export interface DriveStateValues {
   deltaLink: string;
+  /** The Graph API base the stored links were made for (a demo drive's address changes between runs). */
+  graphUrl: string;
   driveId: string;
   driveType: string;
   quota: QuotaSnapshot;
