@@ -468,6 +468,20 @@ export class Engine {
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
+      ...this.failedChanges(),
+    };
+  }
+
+  /** Namespace changes the server refused (failed uploads show as failed transfer rows instead). */
+  private failedChanges(): Pick<EngineStatus, 'failedChanges'> {
+    const failed = this.store.journal.list({ states: ['failed'] }).filter((e) => e.kind !== 'write' && e.kind !== 'create');
+    if (failed.length === 0) return {};
+    return {
+      failedChanges: failed.map((e) => ({
+        path: this.store.items.pathOf(e.itemId) ?? e.name ?? e.itemId,
+        change: e.kind === 'rename' ? `rename to ${e.newName ?? '?'}` : e.kind,
+        message: e.lastError ?? 'refused by the server',
+      })),
     };
   }
 

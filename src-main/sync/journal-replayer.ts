@@ -100,10 +100,17 @@ export class JournalReplayer {
         // Offline or signed out: the entry waits, in order, for the next try.
         if (e instanceof NetworkError || e instanceof SignedOutError) throw e;
         if (e instanceof WaitForParent) continue;
-        // Anything else is not going to succeed by retrying the same request: keep it visible as failed.
+        // Anything else is not going to succeed by retrying the same request: keep it visible as
+        // failed, and bring the local tree back in line with what the server holds.
         this.o.store.journal.markFailed(entry.seq, errorMessage(e));
         this.o.logger.error({ err: e, seq: entry.seq, kind: entry.kind }, `could not replay an offline ${entry.kind}`);
         this.events.emit('error', { error: e, seq: entry.seq });
+        try {
+          await this.followServer(entry);
+        } catch (again) {
+          if (again instanceof NetworkError || again instanceof SignedOutError) throw again;
+          this.o.logger.error({ err: again, seq: entry.seq }, 'could not bring the local item back in line with the server');
+        }
       }
     }
     return this.pending().length;
@@ -199,6 +206,36 @@ export class JournalReplayer {
       default:
         return;
     }
+  }
+
+  /**
+   * A namespace change the server refused for good: the item takes the server's place and name
+   * again (a refused rename is undone, a refused delete brings the item back), so the mount never
+   * shows what the server does not hold.
+   */
+  private async followServer(e: JournalEntry): Promise<void> {
+    const { graph, store } = this.o;
+    if (e.kind !== 'rename' && e.kind !== 'unlink' && e.kind !== 'rmdir' && e.kind !== 'setattr') return;
+    const remoteId = store.items.get(e.itemId)?.remoteId ?? e.payload?.remoteId ?? (isLocalId(e.itemId) ? null : e.itemId);
+    if (!remoteId) return;
+    let remote: DriveItem;
+    try {
+      remote = await graph.getItem(remoteId);
+    } catch (err) {
+      if (isNotFound(err)) return; // gone on the server too: delta removes it here
+      throw err;
+    }
+    const record = this.o.toRecord(remote);
+    if (record.parentId !== null && !store.items.get(store.items.keyOf(record.parentId))) return; // its folder is not here: delta brings both
+    const clash = { onNameClash: (occupant: { name: string }) => conflictCopyName(occupant.name, new Date(this.now()), this.o.hostName) };
+    const local = store.items.get(store.items.keyOf(remoteId));
+    if (local && store.content.get(local.id)?.status === 'dirty') {
+      // Its local bytes stay: only its place follows the server.
+      store.items.upsert({ ...record, id: local.id, size: local.size, mtimeMs: local.mtimeMs, etag: local.etag, ctag: local.ctag, quickXorHash: local.quickXorHash }, clash);
+    } else {
+      store.items.upsert(record, clash);
+    }
+    this.o.logger.warn({ path: this.path(e.itemId), kind: e.kind }, `the server refused this ${e.kind}; the item is back as the server holds it`);
   }
 
   /** The server's id of a folder, null while it waits to be created there. */

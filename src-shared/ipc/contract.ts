@@ -43,6 +43,8 @@ export const EngineStatusSchema = z.object({
    * Set when this start found the database corrupt and brought unsent changes back: how many went
    * back where they were, how many (whose place was unknown) went to `folder`.
    */
+  /** Changes made here that the server refused for good (the mount shows the server's state again). */
+  failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
   recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;

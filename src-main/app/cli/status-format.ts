@@ -16,6 +16,7 @@ export function formatStatus(s: EngineStatus): string {
   }
   if (s.pause?.paused) lines.push(s.pause.until ? `  syncing paused until ${new Date(s.pause.until).toLocaleTimeString()}` : '  syncing paused until resumed');
   if (s.conflicts) lines.push(`  ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'} waiting (both versions are kept)`);
+  for (const f of s.failedChanges ?? []) lines.push(`  refused by the server: ${f.change} of ${f.path}: ${f.message}`);
   if (s.recovery) {
     lines.push(`  the database was corrupt and rebuilt: ${s.recovery.restored} unsent change(s) put back` + (s.recovery.folder ? `, ${s.recovery.recovered} file(s) in ${s.recovery.folder}` : ''));
   }
