@@ -10,11 +10,12 @@ import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
-import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
+import { QuotaExceededError } from '../transfers/upload-errors.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
@@ -114,6 +115,7 @@ export class Engine {
   ) {}
 
   private mount: FuseMount | undefined;
+  private quotaRefreshNow: TaskHandle | undefined;
   private cleaner: CacheCleaner | undefined;
   private pauseControl: PauseControl | undefined;
   private stopped: Promise<ShutdownReport> | undefined;
@@ -305,6 +307,21 @@ export class Engine {
     for (const [event, level] of [['conflict', 'warn'], ['failed', 'error']] as const) {
       this.uploads.events.on(event, (e) => logger[level](e, `upload ${event}`));
     }
+    // A full drive: the storage numbers shown (statfs, status, the panel) must say so now.
+    this.uploads.events.on('failed', (e) => {
+      if (e.error instanceof QuotaExceededError && !this.quotaRefreshNow) {
+        this.quotaRefreshNow = this.tasks.start('quota-refresh:now', async (signal) => {
+          try {
+            const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
+            if (quota) this.vfs.setQuota(quota);
+          } catch (err) {
+            logger.warn({ err }, 'could not refresh the drive quota after it ran out');
+          } finally {
+            this.quotaRefreshNow = undefined;
+          }
+        });
+      }
+    });
     this.tasks.start('access-times', async (signal) => {
       // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
       while (!signal.aborted) {

@@ -89,3 +89,10 @@ export class UploadHashMismatchError extends OneMountError {
     this.actual = server;
   }
 }
+
+/** The drive has no room for the file (507 / quotaLimitReached): it waits until space is freed. */
+export class QuotaExceededError extends OneMountError {
+  constructor(cause: unknown) {
+    super('QUOTA_EXCEEDED', 'OneDrive is full: this file waits until space is freed on the drive (it is tried again every few minutes)', { cause });
+  }
+}

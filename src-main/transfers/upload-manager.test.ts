@@ -574,6 +574,25 @@ describe('conflicts', () => {
 });
 
 describe('scheduling', () => {
+  it('a full drive (507) is not a failure: the upload waits, says why, and lands once there is room', async () => {
+    const localId = localCreate('big-enough.txt', Buffer.from('x'.repeat(5000)));
+    const total = emu.emulator.drive.quotaTotal;
+    emu.emulator.drive.quotaTotal = 1;
+    const manager = makeManager({ maxAttempts: 2, retryBaseMs: 10, retryMaxMs: 50 });
+    const failed = collect(manager, 'failed');
+    try {
+      manager.schedule(localId, { priority: 'high' });
+      // More refusals than maxAttempts, and still waiting rather than failed.
+      await until(() => failed.length >= 4, 'several refusals');
+      expect(failed.every((f) => f.willRetry)).toBe(true);
+      expect(manager.snapshot()[0]).toMatchObject({ state: 'retrying', error: { code: 'QUOTA_EXCEEDED', message: expect.stringMatching(/OneDrive is full/) } });
+    } finally {
+      emu.emulator.drive.quotaTotal = total;
+    }
+    await manager.whenIdle();
+    expectUploaded(localId, '/big-enough.txt', Buffer.from('x'.repeat(5000)));
+  });
+
   it('a new write during an upload stops it and uploads the latest content', async () => {
     const size = 20 * FRAGMENT_UNIT;
     const { id } = localCreateBig('moving.bin', size);

@@ -25,14 +25,14 @@ import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { DriveItem } from '../graph/drive-item.ts';
-import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isThrottled } from '../graph/errors.ts';
+import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isQuota, isThrottled } from '../graph/errors.ts';
 import { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT } from '../graph/upload-limits.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { ItemRecord } from '../store/types.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { ParentNotUploadedError, UploadStoppedError } from './upload-errors.ts';
+import { ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
 import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
 import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
 
@@ -506,8 +506,17 @@ export class UploadManager {
       this.#arm(task, this.#parentWaitMs, 'waiting');
       return;
     }
-    task.lastError = error;
     const kind = failureKind(error);
+    if (kind === 'quota') {
+      // The drive is full: not a failure of this file. It waits (retried at the longest delay),
+      // and says why.
+      task.lastError = new QuotaExceededError(error);
+      this.#logger.warn({ itemId: task.itemId, err: error }, 'the drive is full; the upload waits for space');
+      this.#arm(task, this.#retryMaxMs, 'retrying');
+      this.events.emit('failed', { itemId: task.itemId, path: this.#pathOf(task), error: task.lastError, willRetry: true, retryAt: task.retryAt! });
+      return;
+    }
+    task.lastError = error;
     if (kind === 'offline') {
       task.offlineFailures++;
       const delay = this.#backoff(task.offlineFailures);
@@ -603,8 +612,9 @@ function stopReasonOf(error: Error, signal: AbortSignal): UploadStoppedError['re
  * offline: wait for the network (or for a signed-out account to sign in again), never give up.
  * transient: retry with backoff. permanent: fail now.
  */
-function failureKind(error: Error): 'offline' | 'transient' | 'permanent' {
+function failureKind(error: Error): 'offline' | 'quota' | 'transient' | 'permanent' {
   if (error instanceof NetworkError || error instanceof TimeoutError || error instanceof SignedOutError) return 'offline';
+  if (isQuota(error)) return 'quota';
   if (error instanceof GraphApiError) {
     if (isThrottled(error) || error.status >= 500 || [401, 404, 408, 409, 412, 416, 423].includes(error.status)) return 'transient';
     return 'permanent';

@@ -24,7 +24,7 @@ export function formatStatus(s: EngineStatus): string {
   if (s.transfers.length === 0) lines.push('  no transfers');
   for (const t of s.transfers) {
     const pct = t.total ? Math.floor((t.bytes / t.total) * 100) : 0;
-    lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)`);
+    lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)${t.error ? ` — ${t.error.message}` : ''}`);
   }
   return lines.join('\n');
 }
