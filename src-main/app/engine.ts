@@ -348,7 +348,13 @@ export class Engine {
       retryUploads: () => this.uploads.retryNow(),
       catchUp: () => {
         this.replayer.kick();
-        void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'catching up after sign-in failed'));
+        this.tasks.start('sync-after-sign-in', async () => {
+          try {
+            await this.sync.syncNow();
+          } catch (e) {
+            logger.warn({ err: e }, 'catching up after sign-in failed');
+          }
+        });
       },
       emit: (event, payload) => this.ipc?.emit(event, payload),
       pushStatus: () => this.ipc?.emit('status', this.status()),
@@ -389,9 +395,19 @@ export class Engine {
           return { ok: true as const };
         },
         syncNow: () => {
-          // Offline, "sync now" means "try the network now".
-          if (this.connectivity.offline) this.connectivity.checkNow();
-          void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'sync now failed'));
+          if (this.pauseControl?.state.paused) return { started: false, message: 'Syncing is paused: resume it to sync now' };
+          if (this.connectivity.offline) {
+            // Offline, "sync now" means "try the network now".
+            this.connectivity.checkNow();
+            return { started: false, message: 'Offline: checking the connection now; syncing resumes when OneDrive answers' };
+          }
+          this.tasks.start('sync-now', async () => {
+            try {
+              await this.sync.syncNow();
+            } catch (e) {
+              logger.warn({ err: e }, 'sync now failed');
+            }
+          });
           return { started: true };
         },
         pin: ({ path }) => pins.pin(path),

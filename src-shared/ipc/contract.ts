@@ -93,7 +93,8 @@ export const ThumbnailResultSchema = z.object({ file: z.string().optional() });
 /** Calls: method → params and result schemas. */
 export const Calls = {
   status: { params: z.object({}).strict(), result: EngineStatusSchema },
-  syncNow: { params: z.object({}).strict(), result: z.object({ started: z.boolean() }) },
+  /** `started: false` with `message` when it cannot run now (paused, offline): the UI shows why. */
+  syncNow: { params: z.object({}).strict(), result: z.object({ started: z.boolean(), message: z.string().optional() }) },
   subscribe: { params: z.object({ events: z.array(z.string()).optional() }).strict(), result: z.object({ ok: z.literal(true) }) },
   quit: { params: z.object({}).strict(), result: z.object({ ok: z.literal(true) }) },
   /** "Always keep on this device": pins a file or folder tree and downloads it in the background. */
