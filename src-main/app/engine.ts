@@ -456,7 +456,6 @@ export class Engine {
     });
     c.register('save-state', 'store', async () => {
       this.vfs.flushAccessTimes();
-      await this.vfs.settle();
       this.store.checkpoint();
     });
     c.register('unmount', 'fuse', async () => {

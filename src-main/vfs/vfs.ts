@@ -88,8 +88,6 @@ export interface VfsOptions {
   network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
   onJournaled?: () => void;
-  /** statfs answers from a cached quota, refreshed at most this often. */
-  quotaRefreshMs?: number;
   now?: () => number;
 }
 
@@ -151,8 +149,6 @@ export class Vfs {
   private readonly handles = new Map<number, OpenFile>();
   private nextHandle = 1;
   private quota: Quota | undefined;
-  private quotaFetchedAt = 0;
-  private quotaRefresh: Promise<void> | undefined;
   /** Last-access times to record, batched so reads do not each commit a transaction. */
   private readonly accessed = new Map<string, number>();
   private readonly now: () => number;
@@ -805,9 +801,8 @@ export class Vfs {
 
   // ---- statfs ------------------------------------------------------------------------------
 
-  /** From the drive quota, cached; a refresh runs in the background and never delays the answer. */
+  /** From the drive quota the engine keeps fresh (setQuota); never a network call. */
   statfs(): StatFs {
-    if (this.now() - this.quotaFetchedAt > (this.o.quotaRefreshMs ?? 60_000)) this.refreshQuota();
     const total = this.quota?.total ?? 0;
     const remaining = this.quota?.remaining ?? Math.max(0, total - (this.quota?.used ?? 0));
     const files = this.o.store.items.count();
@@ -826,22 +821,6 @@ export class Vfs {
 
   setQuota(quota: Quota | undefined): void {
     this.quota = quota;
-    this.quotaFetchedAt = this.now();
-  }
-
-  private refreshQuota(): void {
-    if (this.quotaRefresh) return;
-    this.quotaFetchedAt = this.now();
-    this.quotaRefresh = this.o.graph
-      .getDrive()
-      .then((d) => this.setQuota(d.quota))
-      .catch((e) => this.o.logger.warn({ err: e }, 'could not refresh the drive quota; statfs keeps the last known numbers'))
-      .finally(() => (this.quotaRefresh = undefined));
-  }
-
-  /** Waits for a quota refresh in flight (shutdown and tests). */
-  async settle(): Promise<void> {
-    await this.quotaRefresh;
   }
 }
 
