@@ -26,7 +26,7 @@ export default tseslint.config(
           message: 'A store transaction is synchronous: an async callback commits at its first await (docs/concurrency.md).',
         },
         {
-          selector: "CallExpression[callee.object.property.name='content'][callee.property.name=/^(setContent|addRange|setStatus|invalidate|bumpLocalVersion|remove)$/]",
+          selector: "CallExpression[callee.object.property.name='content'][callee.property.name=/^(setContent|setChanged|addRange|setStatus|invalidate|bumpLocalVersion|remove)$/]",
           message: 'Only the content state owners change content rows: vfs.ts, edit-choices.ts, recovery.ts, upload-worker.ts, download-manager.ts (docs/concurrency.md).',
         },
       ],

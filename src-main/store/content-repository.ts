@@ -46,7 +46,7 @@ export interface ContentUpdate {
  */
 export class ContentRepository {
   readonly #get: Database.Statement<[string], ContentRow>;
-  readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: Uint8Array; cached_bytes: number }]>;
+  readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: Uint8Array; cached_bytes: number; bump: number }]>;
   readonly #setStatus: Database.Statement<[string, string]>;
   readonly #touch: Database.Statement<[number, string]>;
   readonly #setPinned: Database.Statement<[string, number]>;
@@ -66,10 +66,10 @@ export class ContentRepository {
   constructor(db: Database.Database) {
     this.#get = db.prepare(`SELECT ${CONTENT_COLUMNS} FROM content WHERE item_id = ?`);
     this.#setContent = db.prepare(
-      `INSERT INTO content (item_id, status, etag, ctag, ranges, cached_bytes)
-       VALUES (@item_id, @status, @etag, @ctag, @ranges, @cached_bytes)
+      `INSERT INTO content (item_id, status, etag, ctag, ranges, cached_bytes, local_version)
+       VALUES (@item_id, @status, @etag, @ctag, @ranges, @cached_bytes, @bump)
        ON CONFLICT (item_id) DO UPDATE SET status = excluded.status, etag = excluded.etag, ctag = excluded.ctag,
-         ranges = excluded.ranges, cached_bytes = excluded.cached_bytes`,
+         ranges = excluded.ranges, cached_bytes = excluded.cached_bytes, local_version = local_version + @bump`,
     );
     this.#setStatus = db.prepare(
       `INSERT INTO content (item_id, status) VALUES (?, ?)
@@ -125,6 +125,11 @@ export class ContentRepository {
       this.#setError.run(itemId, null, null);
       return current;
     });
+  }
+
+  /** setContent for a local change of the bytes: the local change counter moves in the same statement. */
+  setChanged(itemId: string, update: ContentUpdate): void {
+    this.#write(itemId, update, true);
   }
 
   /** Counts one more local change of the item's bytes (see ContentState.localVersion). */
@@ -279,7 +284,7 @@ export class ContentRepository {
     return answer;
   }
 
-  #write(itemId: string, update: ContentUpdate): void {
+  #write(itemId: string, update: ContentUpdate, bump = false): void {
     checkStatus(update.status);
     this.#setContent.run({
       item_id: itemId,
@@ -288,6 +293,7 @@ export class ContentRepository {
       ctag: update.ctag,
       ranges: update.ranges.serialize(),
       cached_bytes: update.ranges.coveredBytes,
+      bump: bump ? 1 : 0,
     });
   }
 

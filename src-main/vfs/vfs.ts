@@ -490,14 +490,13 @@ export class Vfs {
       const ranges = state?.ranges ?? new RangeSet();
       edit(ranges, size);
       const wasDirty = state?.status === 'dirty';
-      store.content.setContent(itemId, {
+      store.content.setChanged(itemId, {
         status: 'dirty',
         etag: wasDirty ? state.etag : item.etag,
         ctag: wasDirty ? state.ctag : item.ctag,
         ranges,
       });
       if (!wasDirty) this.ensureJournal(item, 'write');
-      store.content.bumpLocalVersion(itemId);
       store.items.update(itemId, { size, mtimeMs: this.now() });
     });
   }
