@@ -42,6 +42,16 @@ export interface EmulatorOptions {
   maxPageSize?: number;
   /** Accept any non-empty bearer token (the default), or only tokens registered through `tokens`. */
   strictTokens?: boolean;
+  /**
+   * The addresses clients reach the API and storage listeners at when that is not the listener's
+   * own (behind a TLS-terminating proxy, say `https://graph.microsoft.com`). A request that arrives
+   * with the public host in its Host header gets every link it is handed (`@odata.nextLink`,
+   * `@odata.deltaLink`, `uploadUrl`, `@microsoft.graph.downloadUrl`, monitor and redirect
+   * locations) built on these; a request to the listener address directly still gets listener links,
+   * so one drive serves both kinds of client at once.
+   */
+  publicApiBase?: string;
+  publicStorageBase?: string;
   now?: () => number;
 }
 
@@ -55,6 +65,8 @@ export interface ResolvedOptions {
   pageSize: number;
   maxPageSize: number;
   strictTokens: boolean;
+  publicApiBase: string | undefined;
+  publicStorageBase: string | undefined;
 }
 
 export const MiB = 1024 * 1024;
@@ -100,6 +112,7 @@ export class Emulator {
       pageSize: opts.pageSize ?? 200,
       maxPageSize: opts.maxPageSize ?? 1000,
       strictTokens: opts.strictTokens ?? false,
+      ...publicBases(opts),
     };
     this.faults = new Faults(now, (f) => this.log.addFault(f));
     this.sessions = new Sessions(this);
@@ -108,6 +121,7 @@ export class Emulator {
   }
 
   static async create(opts: EmulatorOptions = {}): Promise<Emulator> {
+    publicBases(opts); // refuses bad ones before anything is created
     const ownsDataDir = !opts.dataDir;
     const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'onemount-emu-')));
     const content = new ContentStore(dataDir);
@@ -224,7 +238,7 @@ export class Emulator {
     const started = this.now();
     const requestId = randomUUID();
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? this.options.host}`);
-    const ctx: Ctx = { req, res, url, requestId, apiBase: this.apiBase, storageBase: this.storageBase };
+    const ctx: Ctx = { req, res, url, requestId, ...this.basesFor(req) };
     res.setHeader('request-id', requestId);
     res.setHeader('client-request-id', header(req, 'client-request-id') ?? requestId);
     res.setHeader('date', new Date(started).toUTCString());
@@ -301,6 +315,16 @@ export class Emulator {
     }
   }
 
+  /** The bases for the links in an answer: public ones for a request that came in through the public address. */
+  private basesFor(req: IncomingMessage): { apiBase: string; storageBase: string } {
+    const { publicApiBase, publicStorageBase } = this.options;
+    const host = req.headers.host?.toLowerCase();
+    if (publicApiBase && publicStorageBase && host && (host === new URL(publicApiBase).host || host === new URL(publicStorageBase).host)) {
+      return { apiBase: publicApiBase, storageBase: publicStorageBase };
+    }
+    return { apiBase: this.apiBase, storageBase: this.storageBase };
+  }
+
   private authenticate(req: IncomingMessage): void {
     const auth = req.headers.authorization;
     const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
@@ -322,10 +346,10 @@ export class Emulator {
     return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 22);
   }
 
-  /** A signed, expiring storage URL: `/{kind}/{payload}.{sig}`. */
-  signedUrl(kind: string, fields: Record<string, string | number>, ttlMs: number): string {
+  /** A signed, expiring storage URL: `{storageBase}/{kind}/{payload}.{sig}`. */
+  signedUrl(kind: string, fields: Record<string, string | number>, ttlMs: number, storageBase = this.storageBase): string {
     const payload = Buffer.from(JSON.stringify({ ...fields, exp: this.now() + ttlMs })).toString('base64url');
-    return `${this.storageBase}/${kind}/${payload}.${this.sign(kind + payload)}`;
+    return `${storageBase}/${kind}/${payload}.${this.sign(kind + payload)}`;
   }
 
   /** Verifies a signed URL token; 'expired' after its TTL, undefined when forged. */
@@ -344,9 +368,25 @@ export class Emulator {
     this.secret.set(randomBytes(32));
   }
 
-  downloadUrl(row: ItemRow): string {
-    return this.signedUrl('dl', { i: row.id, v: row.ctag_seq }, this.options.downloadUrlTtlMs);
+  downloadUrl(row: ItemRow, storageBase = this.storageBase): string {
+    return this.signedUrl('dl', { i: row.id, v: row.ctag_seq }, this.options.downloadUrlTtlMs, storageBase);
   }
+}
+
+/** The public bases as origins (links append `/v1.0/…`, `/dl/…`); both or neither. */
+function publicBases(opts: EmulatorOptions): { publicApiBase: string | undefined; publicStorageBase: string | undefined } {
+  const origin = (value: string | undefined, what: string): string | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const u = new URL(value);
+    if (u.pathname !== '/' || u.search || u.hash) throw new Error(`${what} must be an origin such as https://graph.microsoft.com, not ${value}`);
+    return u.origin;
+  };
+  const publicApiBase = origin(opts.publicApiBase, 'publicApiBase');
+  const publicStorageBase = origin(opts.publicStorageBase, 'publicStorageBase');
+  if ((publicApiBase === undefined) !== (publicStorageBase === undefined)) {
+    throw new Error('publicApiBase and publicStorageBase go together: links to either listener must be reachable');
+  }
+  return { publicApiBase, publicStorageBase };
 }
 
 export interface EmulatorHandle {

@@ -34,8 +34,8 @@ export class Sessions {
     return this.emu.drive.db.statements;
   }
 
-  uploadUrl(id: string): string {
-    return `${this.emu.storageBase}/up/${id}`;
+  uploadUrl(id: string, storageBase = this.emu.storageBase): string {
+    return `${storageBase}/up/${id}`;
   }
 
   async create(ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {
@@ -101,7 +101,7 @@ export class Sessions {
     this.stmts.sessionInsert.run(row);
     this.hashers.set(row.id, new StreamHasher());
     sendJson(ctx, 200, {
-      uploadUrl: this.uploadUrl(row.id),
+      uploadUrl: this.uploadUrl(row.id, ctx.storageBase),
       expirationDateTime: new Date(row.expires_at).toISOString(),
       nextExpectedRanges: ['0-'],
     });
