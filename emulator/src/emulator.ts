@@ -247,7 +247,9 @@ export class Emulator {
     // Counted off the socket: a 'data' listener here would drain the body before the handler reads it.
     const socketReadAtStart = req.socket.bytesRead;
     if (which !== 'admin') {
+      this.log.inflight++;
       res.on('close', () => {
+        this.log.inflight--;
         this.log.add({
           at: started,
           listener: isIdentity ? 'identity' : which,

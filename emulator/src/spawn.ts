@@ -179,7 +179,8 @@ export class AdminClient {
   async issuedTokens(): Promise<string[]> {
     return (await this.call<{ tokens: string[] }>('GET', '/identity/issued')).tokens;
   }
-  async log(filter: { since?: number; listener?: 'api' | 'storage' | 'identity'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number }> {
+  /** Requests logged after `since`, the last seq, and how many requests are being served right now. */
+  async log(filter: { since?: number; listener?: 'api' | 'storage' | 'identity'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number; inflight: number }> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
     return this.call('GET', `/log?${q}`);
