@@ -26,7 +26,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { accountPaths } from '../src-main/app/paths.ts';
-import { Cleanup, withBenchRoot } from './bench-root.ts';
+import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
 import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
@@ -340,7 +340,7 @@ export async function run(): Promise<void> {
 async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<void> {
   const cert = await makeCert(root);
   const startDrive = async (name: string): Promise<Drive> => {
-    const emu = await EmulatorProcess.start({ dataDir: path.join(root, `emu-${name}`), publicApiBase: PUBLIC_API, publicStorageBase: PUBLIC_STORAGE });
+    const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, name, cleanup), publicApiBase: PUBLIC_API, publicStorageBase: PUBLIC_STORAGE });
     cleanup.add(`stop emulator ${name}`, () => emu.stop());
     const proxyPort = await startProxy(root, `proxy-${name}`, cert, emu, cleanup);
     const rcloneConfig = path.join(root, `rclone-${name}.conf`);

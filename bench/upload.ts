@@ -26,7 +26,7 @@ import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import type { LogEntry } from '../emulator/src/request-log.ts';
 import { QuickXorHash, quickXorHash } from '../src-main/graph/quickxor.ts';
 import type { BareFuseManifest } from './bare-fuse.ts';
-import { withBenchRoot, type Cleanup } from './bench-root.ts';
+import { emulatorDataDir, withBenchRoot, type Cleanup } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printTable, type Row } from './lib.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
 import { RssSampler, statusMiB } from './rss-sampler.ts';
@@ -204,7 +204,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: UploadBenchConfig): 
   const localHash = await writeRandomFile(localFile, size);
   const genMs = performance.now() - gen;
 
-  const emu = await EmulatorProcess.start({ dataDir: path.join(root, 'emu'), nodeArgs: profArgs });
+  const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, 'emu', cleanup), nodeArgs: profArgs });
   cleanup.add('stop the emulator', () => emu.stop());
   const api = emu.info.apiUrl;
 

@@ -21,6 +21,7 @@ import { header, sendError, type Ctx } from './http-util.ts';
 import type { DriveMode } from './ids.ts';
 import { RequestLog, type Listener } from './request-log.ts';
 import { Sessions } from './sessions.ts';
+import { HashThread } from './hash-thread.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface EmulatorOptions {
@@ -75,6 +76,8 @@ export class Emulator {
   readonly log = new RequestLog();
   readonly faults: Faults;
   readonly sessions: Sessions;
+  /** Upload hashing, off the thread that serves requests. */
+  readonly hashThread = new HashThread();
   readonly admin: Admin;
   readonly options: ResolvedOptions;
   /** Strict-mode tokens: token → expiry (ms) and, for tokens the identity provider issued, the account. */
@@ -223,6 +226,7 @@ export class Emulator {
     this.timers.clear();
     await Promise.all([this.shut('api'), this.shut('storage'), this.shut('admin')]);
     await this.flushGarbage();
+    await this.hashThread.close();
     this.drive.close();
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
