@@ -10,6 +10,7 @@ import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { QuickXorHash } from '../src-main/graph/quickxor.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printTable, timed, type Row } from './lib.ts';
 import { emulatorDataDir, withBenchRoot, type Cleanup } from './bench-root.ts';
+import { cpuTicks } from './rss-sampler.ts';
 
 const AUTH = { authorization: 'Bearer bench' };
 const FRAGMENT = 10 * MiB;
@@ -24,7 +25,7 @@ async function drain(res: Response, hasher?: QuickXorHash): Promise<number> {
 }
 
 /** The bare node:http server in its own process (like the emulator); stopped by `cleanup`. */
-async function loopbackServer(cleanup: Cleanup): Promise<string> {
+async function loopbackServer(cleanup: Cleanup): Promise<{ base: string; pid: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'loopback-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
   cleanup.add('stop the loopback server', async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -33,7 +34,26 @@ async function loopbackServer(cleanup: Cleanup): Promise<string> {
     await exited;
   });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+  return { base: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid! };
+}
+
+/** Runs `fn` and returns its time and the CPU seconds `pid` and this process spent meanwhile. */
+async function withCpu(pid: number, fn: () => Promise<unknown>): Promise<{ ms: number; serverCpu: number; clientCpu: number }> {
+  const hz = Number((await runProgramOutput('getconf', ['CLK_TCK'])).trim()) || 100;
+  const server0 = await cpuTicks(pid);
+  const client0 = process.cpuUsage();
+  const t = await timed(fn);
+  const client = process.cpuUsage(client0);
+  return { ms: t.ms, serverCpu: ((await cpuTicks(pid)) - server0) / hz, clientCpu: (client.user + client.system) / 1e6 };
+}
+
+async function runProgramOutput(cmd: string, args: string[]): Promise<string> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${code}`);
+  return out;
 }
 
 /** Sends `size` bytes in 10 MiB requests from one reused buffer (memory stays flat). */
@@ -53,7 +73,7 @@ export async function run(): Promise<void> {
 
   await withBenchRoot('onemount-bench-emu-', async (root, cleanup) => {
     const loopback = await loopbackServer(cleanup);
-    const ceilingDown = await timed(async () => drain(await fetch(`${loopback}/?size=${size}`)));
+    const ceilingDown = await timed(async () => drain(await fetch(`${loopback.base}/?size=${size}`)));
     const ceiling = { down: mbps(ceilingDown.value, ceilingDown.ms) };
     const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, 'emu', cleanup) });
     cleanup.add('stop the emulator', () => emu.stop());
@@ -74,7 +94,7 @@ export async function run(): Promise<void> {
     const hashOk = hasher.digest() === item.file.hashes.quickXorHash;
 
     // Upload: one session, 10 MiB fragments; alternating with the loopback ceiling (this machine is noisy).
-    const upload = () => timed(async () => {
+    const upload = () => withCpu(emu.child.pid!, async () => {
       const s = await fetch(`${api}/me/drive/root:/upload.bin:/createUploadSession`, {
         method: 'POST',
         headers: { ...AUTH, 'content-type': 'application/json' },
@@ -89,9 +109,17 @@ export async function run(): Promise<void> {
     });
     const ups: number[] = [];
     const ceilingUps: number[] = [];
+    const cpu = { ceiling: [] as number[], emulator: [] as number[], ceilingClient: [] as number[], emulatorClient: [] as number[] };
+    const perGiB = (s: number) => (s * GiB) / size;
     for (let i = 0; i < rounds; i++) {
-      ceilingUps.push(mbps(size, (await timed(() => uploadChunks(async (body) => (await fetch(loopback, { method: 'PUT', body })).json(), size))).ms));
-      ups.push(mbps(size, (await upload()).ms));
+      const c = await withCpu(loopback.pid, () => uploadChunks(async (body) => (await fetch(loopback.base, { method: 'PUT', body })).json(), size));
+      ceilingUps.push(mbps(size, c.ms));
+      cpu.ceiling.push(perGiB(c.serverCpu));
+      cpu.ceilingClient.push(perGiB(c.clientCpu));
+      const e = await upload();
+      ups.push(mbps(size, e.ms));
+      cpu.emulator.push(perGiB(e.serverCpu));
+      cpu.emulatorClient.push(perGiB(e.clientCpu));
     }
     const up = median(ups);
     const ceilingUp = median(ceilingUps);
@@ -122,6 +150,11 @@ export async function run(): Promise<void> {
         what: 'emulator upload (session, 10 MiB fragments)',
         value: `${fmt(up)} MiB/s`,
         note: `${fmt(up / ceilingUp, 2)}× ceiling (medians; per round ${ratios}); median of ${rounds}: ${ups.map((x) => fmt(x, 0)).join(' ')}; quickXor+SHA-256 on the emulator's hash thread, drive in /dev/shm`,
+      },
+      {
+        what: '  CPU per GiB uploaded: server (ceiling → emulator)',
+        value: `${fmt(median(cpu.ceiling), 2)} → ${fmt(median(cpu.emulator), 2)} s`,
+        note: `all threads; the sending client (fetch) spends ${fmt(median(cpu.ceilingClient), 2)} / ${fmt(median(cpu.emulatorClient), 2)} s. Load-independent, unlike the MiB/s on a busy machine`,
       },
       { what: `seed ${items} items`, value: `${fmt(seed.ms / 1000, 2)} s` },
       { what: 'full delta enumeration ($top=1000)', value: `${fmt(enumerate.ms / 1000, 2)} s`, note: `${pages} pages, ${seen.size} unique of ${expected} items ${seen.size === expected ? '(complete)' : '(INCOMPLETE)'}` },
