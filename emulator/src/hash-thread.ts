@@ -17,8 +17,10 @@ export type HashRequest =
 export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined } | { seq: number; hashes?: undefined; error: string };
 
 const WORKER = new URL('./hash-worker.ts', import.meta.url).href;
+/** Resolved from here: an eval'd worker would resolve a bare name against the process's cwd. */
+const TSX_API = import.meta.resolve('tsx/esm/api');
 /** Workers do not inherit the TypeScript loader: the worker registers it before loading its module. */
-const BOOT = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); })`;
+const BOOT = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); })`;
 
 export class HashThread {
   private worker: Worker | undefined;
