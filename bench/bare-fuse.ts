@@ -24,10 +24,9 @@ export interface BareFuseManifest {
   /** A file at `/<name>` served from a local file (a passthrough). */
   file: { name: string; localPath: string; size: number };
   /**
-   * Answer getxattr/listxattr (with "no such attribute" / an empty list) instead of leaving them
-   * unimplemented. Unimplemented, the kernel learns ENOSYS once and stops asking; implemented, every
-   * `ls -l` entry costs two more round trips (security.selinux and system.posix_acl_access), as on
-   * a filesystem that offers xattrs.
+   * Answer getxattr/listxattr as the engine does (an empty list; "not supported" outside `user.`,
+   * "no such attribute" inside) instead of leaving them unimplemented, where the kernel learns
+   * ENOSYS once and stops asking. GNU ls then asks once per mount, not for every entry.
    */
   xattrs?: boolean;
   /**
@@ -133,8 +132,10 @@ async function main(): Promise<void> {
   const passthroughFds = new Set<number>();
 
   const ENODATA = -constants.errno.ENODATA;
+  const EOPNOTSUPP = -constants.errno.EOPNOTSUPP;
   const xattrOps = {
-    getxattr: (p: string, _name: string, _pos: number, cb: (err: number, value?: Buffer) => void) => cb(stats.has(p) || pt?.local(p) ? ENODATA : ENOENT),
+    getxattr: (p: string, name: string, _pos: number, cb: (err: number, value?: Buffer) => void) =>
+      cb(!name.startsWith('user.') ? EOPNOTSUPP : stats.has(p) || pt?.local(p) ? ENODATA : ENOENT),
     listxattr: (p: string, cb: (err: number, list?: string[]) => void) => (stats.has(p) || pt?.local(p) ? cb(0, []) : cb(ENOENT)),
   };
   /** Runs a passthrough op when `p` is under the passthrough folder; false: the in-memory tree answers. */

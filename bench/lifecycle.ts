@@ -11,7 +11,7 @@
  *
  * Sizes for a quick look: BENCH_DELTA_CHANGES, BENCH_IDLE_ITEMS, BENCH_LOAD_FILES.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { createMemoryLogger } from '../src-main/base/logger.ts';
@@ -23,7 +23,7 @@ import { DELTA_SELECT } from '../src-main/sync/drive-item-mapping.ts';
 import { withBenchRoot, type Cleanup } from './bench-root.ts';
 import { envNumber, fmt, MiB, printTable, type Row } from './lib.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
-import { statusMiB } from './rss-sampler.ts';
+import { cpuTicks, statusMiB } from './rss-sampler.ts';
 
 const TOKEN = 'emulator-token-not-a-secret-1234567890';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -186,13 +186,6 @@ interface IdleResult {
   rssMiB: number;
   cpuMs: number;
   windowMs: number;
-}
-
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 async function idle(root: string, cleanup: Cleanup, items: number): Promise<IdleResult> {

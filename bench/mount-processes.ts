@@ -12,6 +12,8 @@ const ONEMOUNT = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 
 const BARE_FUSE = path.join(import.meta.dirname, 'bare-fuse.ts');
 /** Only against hangs: no measurement depends on it. */
 const HANG_TIMEOUT_MS = 15 * 60_000;
+/** How often the mount table is read while waiting for a mount (a start time's resolution). */
+const MOUNT_POLL_MS = 5;
 
 export interface ProgramResult {
   code: number;
@@ -70,7 +72,21 @@ export interface EngineStartOptions {
   engineArgs?: string[];
 }
 
-/** A long-running child (engine, bare FUSE, idle node) that announced readiness on stdout. */
+/** How a child shows it is ready: a line on stdout, or its FUSE mount appearing in /proc/mounts. */
+type Readiness = { line: (line: string) => boolean } | { mounted: string };
+
+/** rclone's start-up: `rclone mount` prints nothing when it is ready, so the mount table tells. */
+export interface RcloneStartOptions {
+  remote: string;
+  mountpoint: string;
+  configFile: string;
+  cacheDir: string;
+  /** Extra flags, e.g. ['--vfs-cache-mode', 'full', '--ca-cert', file]. */
+  flags: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/** A long-running child (engine, rclone, bare FUSE, idle node) that announced readiness. */
 export class MountedChild {
   private stderrTail: string;
 
@@ -114,34 +130,58 @@ export class MountedChild {
       '3600',
       ...(o.engineArgs ?? []),
     ];
-    return MountedChild.start(`engine (${o.account})`, args, { ...process.env, ...o.env }, o.mountpoint, (line) => line.startsWith('Mounted '));
+    return MountedChild.start(`engine (${o.account})`, args, { ...process.env, ...o.env }, o.mountpoint, { line: (line) => line.startsWith('Mounted ') });
+  }
+
+  /** `rclone mount remote: mountpoint …`: ready once the FUSE mount is in the mount table. */
+  static startRclone(o: RcloneStartOptions): Promise<MountedChild> {
+    const args = ['mount', o.remote, o.mountpoint, '--config', o.configFile, '--cache-dir', o.cacheDir, ...o.flags];
+    return MountedChild.start('rclone mount', args, { ...process.env, ...o.env }, o.mountpoint, { mounted: o.mountpoint }, 'rclone');
   }
 
   static startBare(manifestPath: string, mountpoint: string): Promise<MountedChild> {
-    return MountedChild.start('bare fuse-native filesystem', ['--import', 'tsx', BARE_FUSE, manifestPath], process.env, mountpoint, (line) =>
-      line.startsWith('{"mounted"'),
-    );
+    return MountedChild.start('bare fuse-native filesystem', ['--import', 'tsx', BARE_FUSE, manifestPath], process.env, mountpoint, {
+      line: (line) => line.startsWith('{"mounted"'),
+    });
   }
 
   /** A Node process with tsx loaded and nothing else: what the engine's RSS starts from. */
   static startIdleNode(): Promise<MountedChild> {
     const script = "process.stdout.write('ready\\n'); setInterval(() => {}, 60_000);";
-    return MountedChild.start('idle node', ['--import', 'tsx', '--eval', script], process.env, undefined, (line) => line === 'ready');
+    return MountedChild.start('idle node', ['--import', 'tsx', '--eval', script], process.env, undefined, { line: (line) => line === 'ready' });
   }
 
-  private static async start(what: string, args: string[], env: NodeJS.ProcessEnv, mountpoint: string | undefined, ready: (line: string) => boolean): Promise<MountedChild> {
+  private static async start(
+    what: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    mountpoint: string | undefined,
+    ready: Readiness,
+    command = process.execPath,
+  ): Promise<MountedChild> {
     const t0 = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stderrTail = '';
     child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderrTail = (stderrTail + s).slice(-4000)));
     const lines = createInterface({ input: child.stdout! });
     let onExit: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let polling = true;
     try {
       await new Promise<void>((resolve, reject) => {
-        lines.on('line', (line) => {
-          if (ready(line)) resolve();
-        });
+        if ('line' in ready) {
+          lines.on('line', (line) => {
+            if (ready.line(line)) resolve();
+          });
+        } else {
+          const poll = async () => {
+            while (polling) {
+              if ((await mountsUnder(ready.mounted)).some((m) => m.mountpoint === ready.mounted && m.fstype.startsWith('fuse'))) return resolve();
+              await new Promise((r) => setTimeout(r, MOUNT_POLL_MS));
+            }
+          };
+          poll().catch(reject);
+        }
         onExit = () => reject(new Error(`${what} exited before it was ready (code ${child.exitCode}, signal ${child.signalCode}): ${stderrTail.trim()}`));
         child.once('exit', onExit);
         child.once('error', reject);
@@ -152,6 +192,7 @@ export class MountedChild {
       if (mountpoint) for (const m of await mountsUnder(mountpoint)) await unmountLazy(m);
       throw e;
     } finally {
+      polling = false;
       clearTimeout(timer);
       if (onExit) child.off('exit', onExit);
     }
@@ -176,7 +217,9 @@ export class MountedChild {
       await exited;
       clearTimeout(timer);
     }
-    if (!problem && this.child.exitCode !== 0 && this.child.signalCode !== 'SIGTERM') {
+    // rclone unmounts on SIGTERM and then exits with 128 + 15 itself.
+    const cleanExit = this.child.exitCode === 0 || this.child.exitCode === 143 || this.child.signalCode === 'SIGTERM';
+    if (!problem && !cleanExit) {
       problem = `${this.what} exited with code ${this.child.exitCode} (signal ${this.child.signalCode}): ${this.stderrTail.trim()}`;
     }
     if (this.mountpoint) {

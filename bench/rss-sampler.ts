@@ -1,4 +1,4 @@
-/** A process's resident memory from /proc/<pid>/status, read once or sampled on a timer. */
+/** A process's resident memory from /proc/<pid>/status, read once or sampled on a timer; its CPU time from /proc/<pid>/stat. */
 import { readFile } from 'node:fs/promises';
 
 /** A /proc/<pid>/status field in MiB (VmRSS, RssAnon, RssFile …). */
@@ -49,4 +49,12 @@ export class RssSampler {
   get peak(): number {
     return Math.max(...this.samples.map((s) => s.mib));
   }
+}
+
+/** utime + stime of a process (all its threads), in clock ticks (`getconf CLK_TCK` per second). */
+export async function cpuTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }

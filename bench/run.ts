@@ -1,12 +1,14 @@
 /**
  * `npm run bench [-- name…]`: runs the named benchmarks (all by default) and prints their tables.
- * Sizes can be reduced for a quick look, e.g. BENCH_LARGE_FILE=268435456 BENCH_ITEMS=10000 BENCH_SMALL_FILES=200.
+ * Sizes can be reduced for a quick look, e.g. BENCH_LARGE_FILE=268435456 BENCH_ITEMS=10000 BENCH_SMALL_FILES=200
+ * (`peers` also takes BENCH_CP_SIZE, BENCH_STAT_FILES, BENCH_PEER_ROUNDS; see bench/peers.ts).
  */
 const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   emulator: () => import('./emulator.ts'),
   mount: () => import('./mount.ts'),
   upload: () => import('./upload.ts'),
   lifecycle: () => import('./lifecycle.ts'),
+  peers: () => import('./peers.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -26,7 +26,7 @@ import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import type { LogEntry } from '../emulator/src/request-log.ts';
 import { QuickXorHash, quickXorHash } from '../src-main/graph/quickxor.ts';
 import type { BareFuseManifest } from './bare-fuse.ts';
-import { withBenchRoot, type Cleanup } from './bench-root.ts';
+import { emulatorDataDir, withBenchRoot, type Cleanup } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printTable, type Row } from './lib.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
 import { RssSampler, statusMiB } from './rss-sampler.ts';
@@ -55,7 +55,7 @@ interface ServerFile {
 }
 
 /** What the server holds at `p` (admin API), undefined when nothing is there. */
-async function serverFile(emu: EmulatorProcess, p: string): Promise<ServerFile | undefined> {
+export async function serverFile(emu: EmulatorProcess, p: string): Promise<ServerFile | undefined> {
   try {
     const item = await emu.admin.item(p);
     const file = item.file as { hashes?: { quickXorHash?: string } } | undefined;
@@ -67,7 +67,7 @@ async function serverFile(emu: EmulatorProcess, p: string): Promise<ServerFile |
 }
 
 /** Polls until `check` answers true; the time from `since` (performance.now()) to that answer. */
-async function until(what: string, since: number, check: () => Promise<boolean>): Promise<number> {
+export async function until(what: string, since: number, check: () => Promise<boolean>): Promise<number> {
   for (;;) {
     if (await check()) return performance.now() - since;
     if (performance.now() - since > SETTLE_TIMEOUT_MS) throw new Error(`${what}: not done after ${SETTLE_TIMEOUT_MS} ms`);
@@ -76,7 +76,7 @@ async function until(what: string, since: number, check: () => Promise<boolean>)
 }
 
 /** A local file of `size` random bytes (incompressible, no repeats), and its quickXorHash. */
-async function writeRandomFile(file: string, size: number): Promise<string> {
+export async function writeRandomFile(file: string, size: number): Promise<string> {
   const chunk = Buffer.allocUnsafe(8 * MiB);
   const hasher = new QuickXorHash();
   const fh = await open(file, 'w', 0o600);
@@ -125,7 +125,7 @@ async function rawIngest(api: string, name: string, file: string, size: number):
 }
 
 /** Runs bench/small-files-writer.ts in its own process; the loop's own time (no process start-up). */
-async function writeSmallFiles(dir: string, count: number, size: number): Promise<number> {
+export async function writeSmallFiles(dir: string, count: number, size: number): Promise<number> {
   const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(count), String(size)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
@@ -204,7 +204,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: UploadBenchConfig): 
   const localHash = await writeRandomFile(localFile, size);
   const genMs = performance.now() - gen;
 
-  const emu = await EmulatorProcess.start({ dataDir: path.join(root, 'emu'), nodeArgs: profArgs });
+  const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, 'emu', cleanup), nodeArgs: profArgs });
   cleanup.add('stop the emulator', () => emu.stop());
   const api = emu.info.apiUrl;
 

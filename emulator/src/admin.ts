@@ -255,6 +255,7 @@ export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
           pathIncludes: q.get('path') ?? undefined,
         }),
         lastSeq: emu.log.lastSeq,
+        inflight: emu.log.inflight,
       });
     case 'DELETE /log':
       emu.log.clear();

@@ -74,7 +74,7 @@ export function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
 }
 
 export function jsonContext(emu: Emulator, ctx: Ctx, extra: Partial<JsonContext> = {}): JsonContext {
-  return { drive: emu.drive, downloadUrl: (row) => emu.downloadUrl(row), select: parseSelect(query(ctx.url, 'select')), ...extra };
+  return { drive: emu.drive, downloadUrl: (row) => emu.downloadUrl(row, ctx.storageBase), select: parseSelect(query(ctx.url, 'select')), ...extra };
 }
 
 function conflictFrom(ctx: Ctx, body: Record<string, unknown> | undefined, fallback: ConflictBehavior): ConflictBehavior {
@@ -301,7 +301,7 @@ function contentRedirect(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   if (row.kind === 'package') throw new GraphError(400, 'notSupported', 'Packages such as OneNote notebooks cannot be downloaded');
   if (row.kind !== 'file') throw badRequest('Only files have content', 'notAFile');
   if (notModified(emu, ctx, row)) return;
-  sendEmpty(ctx, 302, { location: emu.downloadUrl(row) });
+  sendEmpty(ctx, 302, { location: emu.downloadUrl(row, ctx.storageBase) });
 }
 
 async function simpleUpload(emu: Emulator, ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {

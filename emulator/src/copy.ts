@@ -47,7 +47,7 @@ export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<
     }
   };
   emu.schedule(emu.copyDelayMs, run);
-  sendEmpty(ctx, 202, { location: `${emu.storageBase}/monitor/${id}` });
+  sendEmpty(ctx, 202, { location: `${ctx.storageBase}/monitor/${id}` });
 }
 
 /** Blobs are immutable, so a copy can share the bytes through a hard link. */

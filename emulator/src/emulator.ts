@@ -21,6 +21,7 @@ import { header, sendError, type Ctx } from './http-util.ts';
 import type { DriveMode } from './ids.ts';
 import { RequestLog, type Listener } from './request-log.ts';
 import { Sessions } from './sessions.ts';
+import { HashThread } from './hash-thread.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface EmulatorOptions {
@@ -42,6 +43,16 @@ export interface EmulatorOptions {
   maxPageSize?: number;
   /** Accept any non-empty bearer token (the default), or only tokens registered through `tokens`. */
   strictTokens?: boolean;
+  /**
+   * The addresses clients reach the API and storage listeners at when that is not the listener's
+   * own (behind a TLS-terminating proxy, say `https://graph.microsoft.com`). A request that arrives
+   * with the public host in its Host header gets every link it is handed (`@odata.nextLink`,
+   * `@odata.deltaLink`, `uploadUrl`, `@microsoft.graph.downloadUrl`, monitor and redirect
+   * locations) built on these; a request to the listener address directly still gets listener links,
+   * so one drive serves both kinds of client at once.
+   */
+  publicApiBase?: string;
+  publicStorageBase?: string;
   now?: () => number;
 }
 
@@ -55,6 +66,8 @@ export interface ResolvedOptions {
   pageSize: number;
   maxPageSize: number;
   strictTokens: boolean;
+  publicApiBase: string | undefined;
+  publicStorageBase: string | undefined;
 }
 
 export const MiB = 1024 * 1024;
@@ -63,6 +76,8 @@ export class Emulator {
   readonly log = new RequestLog();
   readonly faults: Faults;
   readonly sessions: Sessions;
+  /** Upload hashing, off the thread that serves requests. */
+  readonly hashThread = new HashThread();
   readonly admin: Admin;
   readonly options: ResolvedOptions;
   /** Strict-mode tokens: token → expiry (ms) and, for tokens the identity provider issued, the account. */
@@ -100,6 +115,7 @@ export class Emulator {
       pageSize: opts.pageSize ?? 200,
       maxPageSize: opts.maxPageSize ?? 1000,
       strictTokens: opts.strictTokens ?? false,
+      ...publicBases(opts),
     };
     this.faults = new Faults(now, (f) => this.log.addFault(f));
     this.sessions = new Sessions(this);
@@ -108,6 +124,7 @@ export class Emulator {
   }
 
   static async create(opts: EmulatorOptions = {}): Promise<Emulator> {
+    publicBases(opts); // refuses bad ones before anything is created
     const ownsDataDir = !opts.dataDir;
     const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'onemount-emu-')));
     const content = new ContentStore(dataDir);
@@ -209,6 +226,7 @@ export class Emulator {
     this.timers.clear();
     await Promise.all([this.shut('api'), this.shut('storage'), this.shut('admin')]);
     await this.flushGarbage();
+    await this.hashThread.close();
     this.drive.close();
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
@@ -224,7 +242,7 @@ export class Emulator {
     const started = this.now();
     const requestId = randomUUID();
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? this.options.host}`);
-    const ctx: Ctx = { req, res, url, requestId, apiBase: this.apiBase, storageBase: this.storageBase };
+    const ctx: Ctx = { req, res, url, requestId, ...this.basesFor(req) };
     res.setHeader('request-id', requestId);
     res.setHeader('client-request-id', header(req, 'client-request-id') ?? requestId);
     res.setHeader('date', new Date(started).toUTCString());
@@ -233,7 +251,9 @@ export class Emulator {
     // Counted off the socket: a 'data' listener here would drain the body before the handler reads it.
     const socketReadAtStart = req.socket.bytesRead;
     if (which !== 'admin') {
+      this.log.inflight++;
       res.on('close', () => {
+        this.log.inflight--;
         this.log.add({
           at: started,
           listener: isIdentity ? 'identity' : which,
@@ -301,6 +321,16 @@ export class Emulator {
     }
   }
 
+  /** The bases for the links in an answer: public ones for a request that came in through the public address. */
+  private basesFor(req: IncomingMessage): { apiBase: string; storageBase: string } {
+    const { publicApiBase, publicStorageBase } = this.options;
+    const host = req.headers.host?.toLowerCase();
+    if (publicApiBase && publicStorageBase && host && (host === new URL(publicApiBase).host || host === new URL(publicStorageBase).host)) {
+      return { apiBase: publicApiBase, storageBase: publicStorageBase };
+    }
+    return { apiBase: this.apiBase, storageBase: this.storageBase };
+  }
+
   private authenticate(req: IncomingMessage): void {
     const auth = req.headers.authorization;
     const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
@@ -322,10 +352,10 @@ export class Emulator {
     return createHmac('sha256', this.secret).update(payload).digest('base64url').slice(0, 22);
   }
 
-  /** A signed, expiring storage URL: `/{kind}/{payload}.{sig}`. */
-  signedUrl(kind: string, fields: Record<string, string | number>, ttlMs: number): string {
+  /** A signed, expiring storage URL: `{storageBase}/{kind}/{payload}.{sig}`. */
+  signedUrl(kind: string, fields: Record<string, string | number>, ttlMs: number, storageBase = this.storageBase): string {
     const payload = Buffer.from(JSON.stringify({ ...fields, exp: this.now() + ttlMs })).toString('base64url');
-    return `${this.storageBase}/${kind}/${payload}.${this.sign(kind + payload)}`;
+    return `${storageBase}/${kind}/${payload}.${this.sign(kind + payload)}`;
   }
 
   /** Verifies a signed URL token; 'expired' after its TTL, undefined when forged. */
@@ -344,9 +374,25 @@ export class Emulator {
     this.secret.set(randomBytes(32));
   }
 
-  downloadUrl(row: ItemRow): string {
-    return this.signedUrl('dl', { i: row.id, v: row.ctag_seq }, this.options.downloadUrlTtlMs);
+  downloadUrl(row: ItemRow, storageBase = this.storageBase): string {
+    return this.signedUrl('dl', { i: row.id, v: row.ctag_seq }, this.options.downloadUrlTtlMs, storageBase);
   }
+}
+
+/** The public bases as origins (links append `/v1.0/…`, `/dl/…`); both or neither. */
+function publicBases(opts: EmulatorOptions): { publicApiBase: string | undefined; publicStorageBase: string | undefined } {
+  const origin = (value: string | undefined, what: string): string | undefined => {
+    if (value === undefined || value === '') return undefined;
+    const u = new URL(value);
+    if (u.pathname !== '/' || u.search || u.hash) throw new Error(`${what} must be an origin such as https://graph.microsoft.com, not ${value}`);
+    return u.origin;
+  };
+  const publicApiBase = origin(opts.publicApiBase, 'publicApiBase');
+  const publicStorageBase = origin(opts.publicStorageBase, 'publicStorageBase');
+  if ((publicApiBase === undefined) !== (publicStorageBase === undefined)) {
+    throw new Error('publicApiBase and publicStorageBase go together: links to either listener must be reachable');
+  }
+  return { publicApiBase, publicStorageBase };
 }
 
 export interface EmulatorHandle {

@@ -6,6 +6,9 @@
  *   --demo             seed the demo drive when the drive is empty (default on)
  *   --generate <json>  seed a generated tree, e.g. '{"folders":10,"filesPerFolder":100}'
  *   --strict-tokens    accept only bearer tokens the identity provider (or the admin) issued
+ *   --public-api-url / --public-storage-url
+ *                      where clients reach the listeners (e.g. https://graph.microsoft.com behind a
+ *                      TLS-terminating proxy): requests with that Host get links on these bases
  */
 import { Command } from 'commander';
 import os from 'node:os';
@@ -25,6 +28,8 @@ const program = new Command()
   .option('--generate <json>', 'seed a generated tree (JSON GenerateSpec)')
   .option('--simple-upload-limit <bytes>', 'simple PUT limit (4 MiB default; 250000000 for the current documented limit)')
   .option('--strict-tokens', 'accept only tokens issued by the built-in identity provider (sign-in tests)')
+  .option('--public-api-url <origin>', 'public address of the API listener, for links in answers to requests sent there')
+  .option('--public-storage-url <origin>', 'public address of the storage listener (with --public-api-url)')
   .option('--json', 'print the listening addresses as one JSON line (for scripts)')
   .parse();
 
@@ -38,6 +43,8 @@ const o = program.opts<{
   generate?: string;
   simpleUploadLimit?: string;
   strictTokens?: boolean;
+  publicApiUrl?: string;
+  publicStorageUrl?: string;
   json?: boolean;
 }>();
 
@@ -51,6 +58,8 @@ const emu = await startEmulator({
   adminPort: Number(o.adminPort),
   simpleUploadLimit: o.simpleUploadLimit ? Number(o.simpleUploadLimit) : undefined,
   strictTokens: o.strictTokens === true,
+  publicApiBase: o.publicApiUrl,
+  publicStorageBase: o.publicStorageUrl,
 });
 const admin = emu.emulator.admin;
 if (o.demo) await admin.seedDemo();

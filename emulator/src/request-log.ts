@@ -33,6 +33,8 @@ export class RequestLog {
   private entries: LogEntry[] = [];
   private faults: ClientFault[] = [];
   private seq = 0;
+  /** API and storage requests begun and not yet answered (a long download is logged only when it ends). */
+  inflight = 0;
 
   constructor(private readonly capacity = 200_000) {}
 

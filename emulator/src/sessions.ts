@@ -1,7 +1,8 @@
 /**
  * Upload sessions (graph-api.md §7.2–§7.4): create, fragments in order in multiples of 320 KiB and
  * under 60 MiB, status, cancel, expiry, commit with conflict behaviour. Sessions persist in SQLite;
- * fragment bytes go straight to a temp file, hashed on the way while the emulator keeps running.
+ * fragment bytes go straight to a temp file; each accepted range is hashed from there on the hash
+ * thread while the next fragment arrives (hash-thread.ts), and the commit waits for the digest.
  */
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm, truncate } from 'node:fs/promises';
@@ -16,15 +17,14 @@ import { badRequest, GraphError, notFound, quotaExceeded } from './errors.ts';
 import { header, parseContentRange, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
 import { itemJson } from './item-json.ts';
 import { jsonContext } from './api-routes.ts';
-import { StreamHasher } from './content-store.ts';
 import { randomToken } from './ids.ts';
 
 export const FRAGMENT_UNIT = 320 * 1024;
 export const MAX_FRAGMENT = 60 * 1024 * 1024;
 
 export class Sessions {
-  /** Running hashes of sessions whose bytes all arrived while this process ran. */
-  private readonly hashers = new Map<string, StreamHasher>();
+  /** Sessions whose every accepted byte went to the hash thread (they started while this process ran). */
+  private readonly hashed = new Set<string>();
   /** Fragments being received, by session: a concurrent fragment is out of order. */
   private readonly inflight = new Map<string, { socket: Socket; settled: Promise<void> }>();
 
@@ -34,8 +34,8 @@ export class Sessions {
     return this.emu.drive.db.statements;
   }
 
-  uploadUrl(id: string): string {
-    return `${this.emu.storageBase}/up/${id}`;
+  uploadUrl(id: string, storageBase = this.emu.storageBase): string {
+    return `${storageBase}/up/${id}`;
   }
 
   async create(ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {
@@ -99,9 +99,9 @@ export class Sessions {
     const fh = await open(row.temp_file, 'w');
     await fh.close();
     this.stmts.sessionInsert.run(row);
-    this.hashers.set(row.id, new StreamHasher());
+    this.hashed.add(row.id);
     sendJson(ctx, 200, {
-      uploadUrl: this.uploadUrl(row.id),
+      uploadUrl: this.uploadUrl(row.id, ctx.storageBase),
       expirationDateTime: new Date(row.expires_at).toISOString(),
       nextExpectedRanges: ['0-'],
     });
@@ -119,7 +119,7 @@ export class Sessions {
 
   private async discard(s: SessionRow): Promise<void> {
     this.stmts.sessionDelete.run(s.id);
-    this.hashers.delete(s.id);
+    if (this.hashed.delete(s.id)) this.emu.hashThread.drop(s.id);
     await rm(s.temp_file, { force: true });
   }
 
@@ -197,13 +197,12 @@ export class Sessions {
     let release!: () => void;
     this.inflight.set(id, { socket: req.socket, settled: new Promise<void>((r) => (release = r)) });
     try {
-      const hasher = s.next_offset === 0 ? new StreamHasher() : this.hashers.get(id);
-      // The fragment is hashed as it arrives, into a copy that counts only if the whole fragment is kept.
-      const trial = hasher && hasher.size === range.start ? hasher.copy() : undefined;
+      // Nothing accepted yet: the running hash can start here even for a session from an earlier run.
+      if (s.next_offset === 0) this.hashed.add(id);
       const partial = this.emu.faults.takePartialAccept();
       const dropAt = this.emu.faults.takeDropBody() ? Math.floor(length / 2) : -1;
       try {
-        await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec }, (c) => trial?.update(c));
+        await receiveInto(req, s.temp_file, range.start, length, { dropAt, bytesPerSec: this.emu.faults.bandwidthBytesPerSec });
       } catch {
         // A fragment that did not arrive whole is discarded, as the service does. The session may
         // have been discarded meanwhile (expired or cancelled): then there is nothing to trim.
@@ -219,12 +218,8 @@ export class Sessions {
         await truncate(s.temp_file, range.start + accepted);
       }
       const next = range.start + accepted;
-      if (trial && accepted === length && trial.size === next) {
-        this.hashers.set(id, trial);
-      } else {
-        // The running hash is out of step with the bytes kept; the commit hashes the file instead.
-        this.hashers.delete(id);
-      }
+      // Only kept bytes are hashed, so a fragment cut short or partly accepted never enters the hash.
+      if (this.hashed.has(id) && accepted > 0) this.emu.hashThread.range(id, s.temp_file, range.start, next);
       const expires = this.emu.now() + this.emu.options.sessionTtlMs;
       this.stmts.sessionProgress.run(next, total, expires, id);
       const updated = { ...s, next_offset: next, total, expires_at: expires };
@@ -244,30 +239,12 @@ export class Sessions {
     }
   }
 
-  /** Hashes what was just written (the file is in the page cache; this keeps memory flat). */
-  private async hashRange(hasher: StreamHasher, file: string, start: number, end: number): Promise<void> {
-    if (hasher.size !== start) throw new Error('session hasher out of step');
-    const fh = await open(file, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let pos = start; pos < end; ) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
-        if (bytesRead === 0) throw new Error('short read while hashing a fragment');
-        hasher.update(buf.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-
   /** Creates or replaces the file; on a name clash with `fail` the session survives (409). */
   private async commit(ctx: Ctx, s: SessionRow, nameOverride: string | undefined, behaviorOverride: ConflictBehavior | undefined, silent = false): Promise<void> {
     const drive = this.emu.drive;
-    const hasher = this.hashers.get(s.id);
     // A digest can be taken once; a commit that fails (409) is retried by hashing the file.
-    this.hashers.delete(s.id);
-    const hashes = hasher && hasher.size === s.total ? hasher.digest() : await this.hashFile(s);
+    const running = this.hashed.delete(s.id);
+    const hashes = running ? await this.digest(s) : await this.hashFile(s);
     const ref = await this.emu.content.adopt(s.temp_file);
     let committed = false;
     try {
@@ -278,7 +255,6 @@ export class Sessions {
       });
       committed = true;
       this.stmts.sessionDelete.run(s.id);
-      this.hashers.delete(s.id);
       if (!silent) sendJson(ctx, created ? 201 : 200, itemJson(row, jsonContext(this.emu, ctx)));
     } finally {
       if (!committed) {
@@ -288,10 +264,18 @@ export class Sessions {
     }
   }
 
-  private async hashFile(s: SessionRow) {
-    const h = new StreamHasher();
-    await this.hashRange(h, s.temp_file, 0, s.total!);
-    return h.digest();
+  private hashFile(s: SessionRow) {
+    return this.emu.hashThread.file(s.temp_file, s.total!);
+  }
+
+  /** The running hash; if it went out of step with the file (it should not), the file's own hash, loudly. */
+  private async digest(s: SessionRow) {
+    try {
+      return await this.emu.hashThread.digest(s.id, s.total!);
+    } catch (e) {
+      console.error(`emulator: session ${s.id}: ${e instanceof Error ? e.message : String(e)}; hashing the whole file instead`);
+      return this.hashFile(s);
+    }
   }
 
   /** `PUT …/{parent}` with `@microsoft.graph.sourceUrl`: commit a finished session under a (new) name (§7.4). */
@@ -336,7 +320,8 @@ function receiveInto(
   return new Promise<void>((resolve, reject) => {
     const startedAt = Date.now();
     let timer: NodeJS.Timeout | undefined;
-    const out = createWriteStream(file, { flags: 'r+', start });
+    // A deep buffer: at the default 16 KiB every socket chunk would pause the body until its write returned.
+    const out = createWriteStream(file, { flags: 'r+', start, highWaterMark: 4 << 20 });
     const body = req as Readable;
     const socket = req.socket;
     let received = 0;

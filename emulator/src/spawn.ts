@@ -24,6 +24,9 @@ export interface SpawnOptions {
   simpleUploadLimit?: number;
   /** Accept only bearer tokens the identity provider issued. */
   strictTokens?: boolean;
+  /** Public origins of the API and storage listeners (see EmulatorOptions.publicApiBase). */
+  publicApiBase?: string;
+  publicStorageBase?: string;
   /** Extra environment. */
   env?: NodeJS.ProcessEnv;
   /** Extra node flags, e.g. ['--cpu-prof']. */
@@ -60,6 +63,8 @@ export class EmulatorProcess {
     if (opts.adminPort !== undefined) args.push('--admin-port', String(opts.adminPort));
     if (opts.simpleUploadLimit !== undefined) args.push('--simple-upload-limit', String(opts.simpleUploadLimit));
     if (opts.strictTokens) args.push('--strict-tokens');
+    if (opts.publicApiBase !== undefined) args.push('--public-api-url', opts.publicApiBase);
+    if (opts.publicStorageBase !== undefined) args.push('--public-storage-url', opts.publicStorageBase);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } });
     const info = await new Promise<EmulatorInfo>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
@@ -174,7 +179,8 @@ export class AdminClient {
   async issuedTokens(): Promise<string[]> {
     return (await this.call<{ tokens: string[] }>('GET', '/identity/issued')).tokens;
   }
-  async log(filter: { since?: number; listener?: 'api' | 'storage' | 'identity'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number }> {
+  /** Requests logged after `since`, the last seq, and how many requests are being served right now. */
+  async log(filter: { since?: number; listener?: 'api' | 'storage' | 'identity'; method?: string; path?: string } = {}): Promise<{ entries: LogEntry[]; lastSeq: number; inflight: number }> {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
     return this.call('GET', `/log?${q}`);

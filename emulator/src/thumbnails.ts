@@ -37,9 +37,9 @@ function fit(src: { w: number; h: number }, edge: number): { width: number; heig
   return { width: Math.max(1, Math.round(src.w * scale)), height: Math.max(1, Math.round(src.h * scale)) };
 }
 
-async function describe(emu: Emulator, row: ItemRow, size: ThumbnailSize): Promise<{ width: number; height: number; url: string }> {
+async function describe(emu: Emulator, ctx: Ctx, row: ItemRow, size: ThumbnailSize): Promise<{ width: number; height: number; url: string }> {
   const dims = fit(await sourceSize(emu, row), THUMBNAIL_SIZES[size]);
-  const url = emu.signedUrl('th', { i: row.id, v: row.ctag_seq, s: size, w: dims.width, h: dims.height }, URL_TTL_MS);
+  const url = emu.signedUrl('th', { i: row.id, v: row.ctag_seq, s: size, w: dims.width, h: dims.height }, URL_TTL_MS, ctx.storageBase);
   return { ...dims, url };
 }
 
@@ -49,7 +49,7 @@ export async function listThumbnails(emu: Emulator, ctx: Ctx, row: ItemRow): Pro
     return;
   }
   const set: Record<string, unknown> = { id: '0' };
-  for (const size of Object.keys(THUMBNAIL_SIZES) as ThumbnailSize[]) set[size] = await describe(emu, row, size);
+  for (const size of Object.keys(THUMBNAIL_SIZES) as ThumbnailSize[]) set[size] = await describe(emu, ctx, row, size);
   sendJson(ctx, 200, { value: [set] });
 }
 
@@ -58,7 +58,7 @@ export async function thumbnailRoute(emu: Emulator, ctx: Ctx, row: ItemRow, rest
   const m = /^(\d+)\/(small|medium|large)(\/content)?$/.exec(rest);
   if (!m) throw badRequest(`Unsupported thumbnail request '${rest}'`, 'invalidRequest');
   if (!isImage(row) || m[1] !== '0') throw notFound('Thumbnail not found');
-  const info = await describe(emu, row, m[2] as ThumbnailSize);
+  const info = await describe(emu, ctx, row, m[2] as ThumbnailSize);
   if (m[3]) sendEmpty(ctx, 302, { location: info.url });
   else sendJson(ctx, 200, info);
 }

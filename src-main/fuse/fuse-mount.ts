@@ -37,6 +37,14 @@ function errnoValue(name: Errno): number {
   return -(n ?? osConstants.errno.EIO);
 }
 
+/**
+ * The answer to getxattr for a namespace other than `user.` (security.selinux, system.posix_acl_*):
+ * "not supported". GNU ls remembers that answer per device and stops asking, where "no such
+ * attribute" (ENODATA) makes it ask again for every file of an `ls -l` — two round trips per entry.
+ * Not ENOSYS: the kernel would take that as "no getxattr at all" and refuse user.onemount.status too.
+ */
+const XATTR_UNSUPPORTED = -osConstants.errno.EOPNOTSUPP;
+
 function toStat(a: Attr): Record<string, unknown> {
   return a as unknown as Record<string, unknown>;
 }
@@ -128,8 +136,10 @@ export class FuseMount {
         run('rename', src, () => vfs.rename(src, dest), () => cb(0), (err) => cb(err)),
       utimens: (path: string, _atime: number, mtime: number, cb: (err: number) => void) =>
         run('utimens', path, () => vfs.utimens(path, mtime), () => cb(0), (err) => cb(err)),
-      getxattr: (path: string, name: string, _pos: number, cb: (err: number, value?: Buffer) => void) =>
-        run('getxattr', path, () => vfs.getxattr(path, name), (v) => (v ? cb(0, v) : cb(errnoValue('ENODATA'))), (err) => cb(err)),
+      getxattr: (path: string, name: string, _pos: number, cb: (err: number, value?: Buffer) => void) => {
+        if (!name.startsWith('user.')) return cb(XATTR_UNSUPPORTED);
+        run('getxattr', path, () => vfs.getxattr(path, name), (v) => (v ? cb(0, v) : cb(errnoValue('ENODATA'))), (err) => cb(err));
+      },
       listxattr: (path: string, cb: (err: number, list?: string[]) => void) =>
         run('listxattr', path, () => vfs.listxattr(path), (l) => cb(0, l), (err) => cb(err)),
       create: (path: string, _mode: number, cb: (err: number, fd?: number) => void) =>

@@ -1,0 +1,429 @@
+/**
+ * Issue 13's numbers: OneMount against `rclone mount` (Debian's rclone, `--vfs-cache-mode full
+ * --dir-cache-time 1h --vfs-write-back 1s`) on the same emulated drive in the same run, every row
+ * printed as a ratio. Each round starts both clients afresh (empty caches, new mount points), one
+ * after the other, the order alternating from round to round; the table shows medians.
+ *
+ * rclone's OneDrive backend only talks to https://graph.microsoft.com. It reaches the emulator
+ * through bench/graph-proxy.ts (HTTPS_PROXY, a self-signed certificate made with openssl and
+ * passed as --ca-cert) and a config whose token expires far in the future; the emulator runs with
+ * that public address so every link it hands rclone comes back through the proxy. OneMount talks
+ * to the emulator's listener directly, so rclone pays for TLS and a proxy hop that OneMount does
+ * not: the "raw download" rows measure that difference on their own.
+ *
+ * Every party runs in its own process (emulator, proxy, engine, rclone, and the programs that touch
+ * the mounts); this process spawns, times and asks the emulator's admin API.
+ *
+ * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
+ * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
+ * BENCH_SMALL_FILES (default 1 000), BENCH_SMALL_SIZE (default 4096), BENCH_STAT_FILES (default
+ * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2).
+ * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { EmulatorProcess } from '../emulator/src/spawn.ts';
+import { accountPaths } from '../src-main/app/paths.ts';
+import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
+import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
+import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
+import { MountedChild, runProgram } from './mount-processes.ts';
+import { statusMiB } from './rss-sampler.ts';
+import { serverFile, until, writeRandomFile, writeSmallFiles } from './upload.ts';
+
+const PUBLIC_API = 'https://graph.microsoft.com';
+const PUBLIC_STORAGE = 'https://storage.emulator.onemount.test';
+const RCLONE_FLAGS = ['--vfs-cache-mode', 'full', '--dir-cache-time', '1h', '--vfs-write-back', '1s'];
+/** The engine's kernel cache (its default); rclone keeps its own default (--attr-timeout 1s). */
+const KERNEL_CACHE_SEC = 10;
+const PROXY = path.join(import.meta.dirname, 'graph-proxy.ts');
+const QUIET_MS = 1500;
+const SETTLE_TIMEOUT_MS = 10 * 60_000;
+const WARM_LS_RUNS = 3;
+
+type PeerName = 'OneMount' | 'rclone';
+const PEERS: PeerName[] = ['OneMount', 'rclone'];
+
+interface Config {
+  size: number;
+  bigFolder: number;
+  items: number;
+  cpSize: number;
+  smallCount: number;
+  smallSize: number;
+  statCount: number;
+  rounds: number;
+  roundsLarge: number;
+}
+
+/** One client mounted on one drive, and how to wait until it is idle. */
+interface Running {
+  child: MountedChild;
+  mnt: string;
+  settle: () => Promise<void>;
+}
+
+/** What one client did in one round (times in ms). */
+interface RoundA {
+  start: number;
+  startRequests: number;
+  startDetail: string;
+  coldLs: number;
+  coldLsRequests: number;
+  coldLsDetail: string;
+  warmLs: number;
+  rss: number;
+  stat: number;
+  statRequests: number;
+  firstByte: number;
+  firstByteFetched: number;
+  read128: number;
+  read128Fetched: number;
+  coldSeq: number;
+  coldSeqDetail: string;
+  warmSeq: number;
+  cp: number;
+  cpOnServer: number;
+  smallCreate: number;
+  smallOnServer: number;
+}
+
+interface RoundB {
+  firstLs: number;
+  mounted: number;
+  requests: number;
+  detail: string;
+}
+
+/** Waits until the emulator has served nothing for QUIET_MS and has no request in flight. */
+async function quiet(emu: EmulatorProcess): Promise<void> {
+  const t0 = performance.now();
+  let last = await emu.admin.log({ since: Number.MAX_SAFE_INTEGER });
+  let since = performance.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await emu.admin.log({ since: Number.MAX_SAFE_INTEGER });
+    if (now.lastSeq !== last.lastSeq || now.inflight > 0) {
+      last = now;
+      since = performance.now();
+    } else if (performance.now() - since >= QUIET_MS) {
+      return;
+    }
+    if (performance.now() - t0 > SETTLE_TIMEOUT_MS) throw new Error(`the emulator still busy after ${SETTLE_TIMEOUT_MS} ms`);
+  }
+}
+
+/** bench/graph-proxy.ts in its own process; its port. */
+async function startProxy(root: string, name: string, cert: { cert: string; key: string }, emu: EmulatorProcess, cleanup: Cleanup): Promise<number> {
+  const config = path.join(root, `${name}.json`);
+  const routes = { [new URL(PUBLIC_API).host]: Number(new URL(emu.info.apiUrl).port), [new URL(PUBLIC_STORAGE).host]: Number(new URL(emu.info.storageUrl).port) };
+  await writeFile(config, JSON.stringify({ ...cert, routes }));
+  const child = spawn(process.execPath, ['--import', 'tsx', PROXY, config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanup.add(`stop ${name}`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`${name} exited before listening (code ${code})`)));
+  });
+  return (JSON.parse(line) as { port: number }).port;
+}
+
+/** A self-signed certificate for the public API and storage hosts (rclone trusts it via --ca-cert). */
+async function makeCert(root: string): Promise<{ cert: string; key: string }> {
+  const cert = path.join(root, 'graph-cert.pem');
+  const key = path.join(root, 'graph-key.pem');
+  const names = [PUBLIC_API, PUBLIC_STORAGE].map((u) => `DNS:${new URL(u).host}`).join(',');
+  await runProgram('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${new URL(PUBLIC_API).host}`, '-addext', `subjectAltName=${names}`]);
+  return { cert, key };
+}
+
+/** An rclone config for the emulator's drive: a token that never needs refreshing, the drive id and type. */
+async function writeRcloneConfig(file: string, emu: EmulatorProcess): Promise<void> {
+  const token = JSON.stringify({ access_token: 'bench', token_type: 'Bearer', refresh_token: 'bench-refresh', expiry: '2099-01-01T00:00:00Z' });
+  const text = `[emu]\ntype = onedrive\ntoken = ${token}\ndrive_id = ${emu.info.driveId}\ndrive_type = ${emu.info.mode}\n`;
+  await writeFile(file, text, { mode: 0o600 });
+}
+
+interface Drive {
+  emu: EmulatorProcess;
+  proxyPort: number;
+  rcloneConfig: string;
+}
+
+async function startPeer(peer: PeerName, id: string, root: string, drive: Drive, cert: { cert: string }, cleanup: Cleanup): Promise<Running> {
+  const mnt = path.join(root, `mnt-${id}`);
+  if (peer === 'OneMount') {
+    const env = {
+      XDG_CONFIG_HOME: path.join(root, id, 'config'),
+      XDG_STATE_HOME: path.join(root, id, 'state'),
+      XDG_CACHE_HOME: path.join(root, id, 'cache'),
+      XDG_RUNTIME_DIR: path.join(root, id, 'run'),
+    };
+    const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC, nodeArgs: [] });
+    cleanup.add(`stop ${id}`, () => child.stop());
+    const socket = accountPaths(id, { ...process.env, ...env }).socketPath;
+    return {
+      child,
+      mnt,
+      settle: async () => {
+        await transfersSettled(socket);
+        await quiet(drive.emu);
+      },
+    };
+  }
+  await mkdir(mnt, { recursive: true });
+  const child = await MountedChild.startRclone({
+    remote: 'emu:',
+    mountpoint: mnt,
+    configFile: drive.rcloneConfig,
+    cacheDir: path.join(root, id, 'cache'),
+    flags: [...RCLONE_FLAGS, '--ca-cert', cert.cert],
+    env: { HTTPS_PROXY: `http://127.0.0.1:${drive.proxyPort}`, NO_PROXY: '', no_proxy: '' },
+  });
+  cleanup.add(`stop ${id}`, () => child.stop());
+  return { child, mnt, settle: () => quiet(drive.emu) };
+}
+
+const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
+
+async function roundA(peer: PeerName, round: number, root: string, drive: Drive, cert: { cert: string }, cfg: Config, files: { statNames: string[]; cpSource: string; cpHash: string }): Promise<RoundA> {
+  const { emu } = drive;
+  const id = `${peer === 'OneMount' ? 'om' : 'rc'}-a${round}`;
+  const cleanup = new Cleanup();
+  try {
+    const log = await RequestWindow.open(emu);
+    const running = await startPeer(peer, id, root, drive, cert, cleanup);
+    const { mnt, child } = running;
+    const startLog = apiEntries(await log.take());
+
+    const big = path.join(mnt, 'Big');
+    const coldLs = await runProgram('ls', ['-l', '--color=never', big]);
+    const coldLog = apiEntries(await log.take());
+    const warm: number[] = [];
+    for (let i = 0; i < WARM_LS_RUNS; i++) {
+      await runProgram('ls', ['-l', '--color=never', big]);
+      warm.push((await runProgram('ls', ['-l', '--color=never', big])).ms);
+    }
+    const rss = await statusMiB(child.pid);
+
+    // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
+    await new Promise((r) => setTimeout(r, (KERNEL_CACHE_SEC + 1) * 1000));
+    await log.take();
+    const stat = await runProgram('stat', ['--printf=%s\n', ...files.statNames.map((n) => path.join(big, n))]);
+    const statLog = apiEntries(await log.take());
+
+    await running.settle();
+    await log.take();
+    const firstByte = await dd([`if=${path.join(mnt, 'large.bin')}`, 'bs=4k', 'count=1']);
+    await running.settle();
+    const firstByteFetched = storageBytes(await log.take());
+
+    const block = 128 * 1024;
+    const skip = Math.floor((cfg.size * (900 / 1024)) / block);
+    const read128 = await dd([`if=${path.join(mnt, 'large-2.bin')}`, `bs=${block}`, `skip=${skip}`, 'count=1']);
+    await running.settle();
+    const read128Fetched = storageBytes(await log.take());
+
+    const coldSeq = await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M']);
+    await running.settle();
+    const seqLog = await log.take();
+    const gets = seqLog.filter((e) => e.listener === 'storage' && e.method === 'GET');
+    const coldSeqDetail = `${gets.length} storage GETs, ${fmt(storageBytes(seqLog) / MiB, 0)} MiB`;
+    const warmSeq = await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M']);
+    await running.settle();
+
+    const cpName = `cp-${id}.bin`;
+    const cpStart = performance.now();
+    const cp = await runProgram('cp', [files.cpSource, path.join(mnt, cpName)]);
+    const cpOnServer = await until(`${cpName} on the server`, cpStart, async () => {
+      const f = await serverFile(emu, `/${cpName}`);
+      return f?.size === cfg.cpSize && f.hash === files.cpHash;
+    });
+    await running.settle();
+
+    const smallDir = path.join(mnt, `small-${id}`);
+    await runProgram('mkdir', [smallDir]);
+    await until(`small-${id}/ on the server`, performance.now(), async () => (await serverFile(emu, `/small-${id}`)) !== undefined);
+    const filesBefore = (await emu.admin.info()).files;
+    const smallStart = performance.now();
+    const smallCreate = await writeSmallFiles(smallDir, cfg.smallCount, cfg.smallSize);
+    const smallOnServer = await until(`${cfg.smallCount} small files on the server`, smallStart, async () => (await emu.admin.info()).files >= filesBefore + cfg.smallCount);
+    await running.settle();
+
+    return {
+      start: child.startMs,
+      startRequests: startLog.length,
+      startDetail: describeRequests(startLog),
+      coldLs: coldLs.ms,
+      coldLsRequests: coldLog.length,
+      coldLsDetail: describeRequests(coldLog),
+      warmLs: median(warm),
+      rss,
+      stat: stat.ms,
+      statRequests: statLog.length,
+      firstByte: firstByte.ms,
+      firstByteFetched,
+      read128: read128.ms,
+      read128Fetched,
+      coldSeq: coldSeq.ms,
+      coldSeqDetail,
+      warmSeq: warmSeq.ms,
+      cp: cp.ms,
+      cpOnServer,
+      smallCreate,
+      smallOnServer,
+    };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function roundB(peer: PeerName, round: number, root: string, drive: Drive, cert: { cert: string }): Promise<RoundB> {
+  const id = `${peer === 'OneMount' ? 'om' : 'rc'}-b${round}`;
+  const cleanup = new Cleanup();
+  try {
+    const log = await RequestWindow.open(drive.emu);
+    const t0 = performance.now();
+    const running = await startPeer(peer, id, root, drive, cert, cleanup);
+    const mounted = performance.now() - t0;
+    await runProgram('ls', ['-l', '--color=never', running.mnt]);
+    const firstLs = performance.now() - t0;
+    const entries = apiEntries(await log.take());
+    return { firstLs, mounted, requests: entries.length, detail: describeRequests(entries) };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** Runs `fn` for both peers per round, the order alternating. */
+async function alternate<T>(rounds: number, fn: (peer: PeerName, round: number) => Promise<T>): Promise<Record<PeerName, T[]>> {
+  const out: Record<PeerName, T[]> = { OneMount: [], rclone: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? PEERS : [...PEERS].reverse();
+    for (const peer of order) out[peer].push(await fn(peer, round));
+  }
+  return out;
+}
+
+/** curl through a URL, bytes discarded; MiB/s. */
+async function curlRate(args: string[], bytes: number): Promise<number> {
+  const r = await runProgram('curl', ['-sS', '-f', '-L', '-o', '/dev/null', ...args]);
+  return mbps(bytes, r.ms);
+}
+
+export async function run(): Promise<void> {
+  const cfg: Config = {
+    size: envNumber('BENCH_LARGE_FILE', GiB),
+    bigFolder: envNumber('BENCH_BIG_FOLDER', 10_000),
+    items: envNumber('BENCH_ITEMS', 100_000),
+    cpSize: envNumber('BENCH_CP_SIZE', 256 * MiB),
+    smallCount: envNumber('BENCH_SMALL_FILES', 1000),
+    smallSize: envNumber('BENCH_SMALL_SIZE', 4096),
+    statCount: envNumber('BENCH_STAT_FILES', 1000),
+    rounds: envNumber('BENCH_PEER_ROUNDS', 3),
+    roundsLarge: envNumber('BENCH_PEER_ROUNDS_LARGE_DRIVE', 2),
+  };
+  const version = await runProgram('rclone', ['version'], { allowFailure: true }).catch(() => undefined);
+  if (!version || version.code !== 0) {
+    console.log('\n## Peers (issue 13): skipped — rclone is not installed. Install it with `apt-get install rclone` (Debian 12 ships 1.60) and run `npm run bench peers`.');
+    return;
+  }
+  await withBenchRoot('onemount-bench-peers-', (root, cleanup) => measure(root, cleanup, cfg));
+}
+
+async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<void> {
+  const cert = await makeCert(root);
+  const startDrive = async (name: string): Promise<Drive> => {
+    const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, name, cleanup), publicApiBase: PUBLIC_API, publicStorageBase: PUBLIC_STORAGE });
+    cleanup.add(`stop emulator ${name}`, () => emu.stop());
+    const proxyPort = await startProxy(root, `proxy-${name}`, cert, emu, cleanup);
+    const rcloneConfig = path.join(root, `rclone-${name}.conf`);
+    await writeRcloneConfig(rcloneConfig, emu);
+    return { emu, proxyPort, rcloneConfig };
+  };
+
+  // ---- drive A: a 10 000-entry folder, three large files ------------------------------------------
+  const a = await startDrive('a');
+  await a.emu.admin.generate({ bigFolder: cfg.bigFolder, largeFile: cfg.size });
+  for (const name of ['large-2.bin', 'large-3.bin']) await a.emu.admin.remote({ op: 'write', path: `/${name}`, size: cfg.size });
+  const bigEntries = await listFolder(a.emu.info.apiUrl, 'Big');
+  if (bigEntries.length !== cfg.bigFolder) throw new Error(`Big/ holds ${bigEntries.length} entries, expected ${cfg.bigFolder}`);
+  const statNames = bigEntries.slice(0, cfg.statCount).map((e) => e.name);
+  const cpSource = path.join(root, 'cp-source.bin');
+  const cpHash = await writeRandomFile(cpSource, cfg.cpSize);
+
+  // What TLS and the proxy hop cost on their own: the same download, straight and through the proxy.
+  const contentPath = '/v1.0/me/drive/root:/large.bin:/content';
+  const auth = ['-H', 'authorization: Bearer bench'];
+  const rawDirect = await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size);
+  const rawProxied = await curlRate([...auth, '--proxy', `http://127.0.0.1:${a.proxyPort}`, '--cacert', cert.cert, `${PUBLIC_API}${contentPath}`], cfg.size);
+
+  const resultsA = await alternate(cfg.rounds, (peer, round) => roundA(peer, round, root, a, cert, cfg, { statNames, cpSource, cpHash }));
+  await cleanup.run();
+
+  // ---- drive B: 100 000 items, the first ls -l of the root after a first start ---------------------
+  const b = await startDrive('b');
+  await b.emu.admin.generate({ folders: 100, filesPerFolder: Math.max(1, Math.round(cfg.items / 100) - 1), fileSize: 100 });
+  const infoB = await b.emu.admin.info();
+  const resultsB = await alternate(cfg.roundsLarge, (peer, round) => roundB(peer, round, root, b, cert));
+  await cleanup.run();
+
+  // ---- report ------------------------------------------------------------------------------------
+  const m = (peer: PeerName, k: keyof RoundA) => median(resultsA[peer].map((r) => r[k] as number));
+  const mb = (peer: PeerName, k: keyof RoundB) => median(resultsB[peer].map((r) => r[k] as number));
+  const runs = (peer: PeerName, k: keyof RoundA) => resultsA[peer].map((r) => fmt(r[k] as number, 0)).join(' ');
+  const ms = (x: number) => (x >= 10_000 ? `${fmt(x / 1000, 1)} s` : `${fmt(x, x < 10 ? 1 : 0)} ms`);
+  const sizeTxt = cfg.size >= GiB ? `${fmt(cfg.size / GiB, 2)} GiB` : `${fmt(cfg.size / MiB, 0)} MiB`;
+  const cpTxt = `${fmt(cfg.cpSize / MiB, 0)} MiB`;
+  const rows: string[][] = [];
+  /** A time row: OneMount, rclone, OneMount ÷ rclone (below 1: OneMount is faster). */
+  const timeRow = (what: string, k: keyof RoundA, note = (_p: PeerName) => '') => {
+    const om = m('OneMount', k);
+    const rc = m('rclone', k);
+    rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
+  };
+  const first = (peer: PeerName) => resultsA[peer][0]!;
+  timeRow(`start until mounted (${cfg.bigFolder + 3} items)`, 'start', (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})`);
+  timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
+  timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);
+  timeRow(`stat of ${cfg.statCount} files, kernel caches expired`, 'stat', (p) => `${first(p).statRequests} Graph requests`);
+  timeRow(`first byte of an uncached ${sizeTxt} file`, 'firstByte', (p) => `${fmt(first(p).firstByteFetched / MiB, 1)} MiB fetched until idle`);
+  timeRow(`read 128 KiB at ${fmt((cfg.size * 900) / 1024 / MiB, 0)} MiB, uncached`, 'read128', (p) => `${fmt(first(p).read128Fetched / MiB, 1)} MiB fetched until idle`);
+  timeRow(`cold sequential read of ${sizeTxt} (dd bs=1M)`, 'coldSeq', (p) => `${fmt(mbps(cfg.size, m(p, 'coldSeq')), 0)} MiB/s, ${first(p).coldSeqDetail}`);
+  timeRow('warm sequential read (dd bs=1M)', 'warmSeq', (p) => `${fmt(mbps(cfg.size, m(p, 'warmSeq')), 0)} MiB/s`);
+  timeRow(`cp ${cpTxt} into the mount`, 'cp', (p) => `${fmt(mbps(cfg.cpSize, m(p, 'cp')), 0)} MiB/s`);
+  timeRow(`${cpTxt} on the server (from the start of cp, hash checked)`, 'cpOnServer', (p) => `${fmt(mbps(cfg.cpSize, m(p, 'cpOnServer')), 0)} MiB/s`);
+  timeRow(`${cfg.smallCount} × ${cfg.smallSize} B creates`, 'smallCreate');
+  timeRow(`  those ${cfg.smallCount} on the server (from the first create)`, 'smallOnServer');
+  {
+    const om = m('OneMount', 'rss');
+    const rc = m('rclone', 'rss');
+    rows.push([`RSS after the ${cfg.bigFolder}-entry listing`, `${fmt(om)} MiB`, `${fmt(rc)} MiB`, `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', 'rss')} / ${runs('rclone', 'rss')} MiB`]);
+  }
+  {
+    const om = mb('OneMount', 'firstLs');
+    const rc = mb('rclone', 'firstLs');
+    const detail = (p: PeerName) => `${p}: mounted after ${ms(mb(p, 'mounted'))}, ${resultsB[p][0]!.requests} Graph requests (${resultsB[p][0]!.detail})`;
+    rows.push([
+      `first complete ls -l of / on a ${infoB.files + infoB.folders}-item drive, from a first start`,
+      ms(om),
+      ms(rc),
+      `${fmt(om / rc, 2)}×`,
+      om < rc ? 'OneMount' : 'rclone',
+      `runs ${resultsB.OneMount.map((r) => fmt(r.firstLs, 0)).join(' ')} / ${resultsB.rclone.map((r) => fmt(r.firstLs, 0)).join(' ')} ms · ${detail('OneMount')} · ${detail('rclone')}`,
+    ]);
+  }
+  rows.push(['raw download of the large file (curl), straight to the emulator', `${fmt(rawDirect, 0)} MiB/s`, '', '', '', 'the path OneMount takes']);
+  rows.push(['  same through the proxy (TLS + one hop)', '', `${fmt(rawProxied, 0)} MiB/s`, `${fmt(rawDirect / rawProxied, 2)}×`, '', 'the path rclone takes: its transfer rows are bounded by this']);
+  printGrid(
+    `Peers (issue 13): OneMount vs rclone mount ${RCLONE_FLAGS.join(' ')} — medians of ${cfg.rounds} alternating rounds (${cfg.roundsLarge} for the large drive)`,
+    ['what', 'OneMount', 'rclone', 'OneMount ÷ rclone', 'faster', 'note'],
+    rows,
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * Upload hashing off the main thread. The main thread only receives fragments and writes them to
+ * the session's temp file; each accepted range is then hashed by a worker thread (hash-worker.ts)
+ * from that file while the next fragment arrives, and the final fragment's commit waits for the
+ * digest. On one thread, hashing (quickXor + SHA-256) held upload ingest to a fraction of what the
+ * loopback carries.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ContentHashes } from './content-store.ts';
+
+export type HashRequest =
+  | { op: 'range'; id: string; file: string; start: number; end: number }
+  | { op: 'digest'; id: string; size: number; seq: number }
+  | { op: 'file'; file: string; size: number; seq: number }
+  | { op: 'drop'; id: string };
+
+export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined } | { seq: number; hashes?: undefined; error: string };
+
+const WORKER = new URL('./hash-worker.ts', import.meta.url).href;
+/** Resolved from here: an eval'd worker would resolve a bare name against the process's cwd. */
+const TSX_API = import.meta.resolve('tsx/esm/api');
+/** Workers do not inherit the TypeScript loader: the worker registers it before loading its module. */
+const BOOT = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); })`;
+
+export class HashThread {
+  private worker: Worker | undefined;
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (h: ContentHashes) => void; reject: (e: Error) => void }>();
+
+  private get port(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(BOOT, { eval: true });
+    // Only pending digests keep the process waiting on it.
+    w.unref();
+    const failAll = (e: Error) => {
+      if (this.worker === w) this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    w.on('message', (r: HashReply) => {
+      const p = this.pending.get(r.seq);
+      if (!p) return;
+      this.pending.delete(r.seq);
+      if (r.error !== undefined) p.reject(new Error(`hash thread: ${r.error}`));
+      else p.resolve(r.hashes);
+    });
+    w.on('error', (e) => failAll(new Error(`hash thread failed: ${e.message}`, { cause: e })));
+    w.on('exit', (code) => failAll(new Error(`hash thread exited (code ${code})`)));
+    this.worker = w;
+    return w;
+  }
+
+  private ask(m: { op: 'digest'; id: string; size: number } | { op: 'file'; file: string; size: number }): Promise<ContentHashes> {
+    const seq = ++this.seq;
+    return new Promise<ContentHashes>((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      this.port.postMessage({ ...m, seq } satisfies HashRequest);
+    });
+  }
+
+  /** Hash bytes [start, end) of `file` into session `id`'s running hash, after the bytes before them. */
+  range(id: string, file: string, start: number, end: number): void {
+    this.port.postMessage({ op: 'range', id, file, start, end } satisfies HashRequest);
+  }
+
+  /** The session's hashes once all its ranges are hashed; rejects when they do not add up to `size`. */
+  digest(id: string, size: number): Promise<ContentHashes> {
+    return this.ask({ op: 'digest', id, size });
+  }
+
+  /** The hashes of the first `size` bytes of a file. */
+  file(file: string, size: number): Promise<ContentHashes> {
+    return this.ask({ op: 'file', file, size });
+  }
+
+  drop(id: string): void {
+    this.worker?.postMessage({ op: 'drop', id } satisfies HashRequest);
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
