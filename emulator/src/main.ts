@@ -6,12 +6,17 @@
  *   --demo             seed the demo drive when the drive is empty (default on)
  *   --generate <json>  seed a generated tree, e.g. '{"folders":10,"filesPerFolder":100}'
  *   --strict-tokens    accept only bearer tokens the identity provider (or the admin) issued
+ *   --exit-with-parent stop when stdin reaches end-of-file (the spawning process is gone)
+ *
+ * One emulator per data folder: a second one on the same folder is refused (a lock file with the
+ * owner's pid; a lock whose process is gone is taken over).
  */
 import { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startEmulator } from './emulator.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 
 const program = new Command()
   .name('onemount-emulator')
@@ -26,6 +31,7 @@ const program = new Command()
   .option('--simple-upload-limit <bytes>', 'simple PUT limit (4 MiB default; 250000000 for the current documented limit)')
   .option('--strict-tokens', 'accept only tokens issued by the built-in identity provider (sign-in tests)')
   .option('--json', 'print the listening addresses as one JSON line (for scripts)')
+  .option('--exit-with-parent', 'stop when stdin closes (the process that started the emulator is gone)')
   .parse();
 
 const o = program.opts<{
@@ -39,10 +45,15 @@ const o = program.opts<{
   simpleUploadLimit?: string;
   strictTokens?: boolean;
   json?: boolean;
+  exitWithParent?: boolean;
 }>();
 
 if (o.mode !== 'personal' && o.mode !== 'business') program.error(`--mode must be personal or business, not ${o.mode}`);
 await mkdir(o.dataDir, { recursive: true });
+const lock = await lockDataDir(o.dataDir).catch((e: unknown) => {
+  process.stderr.write(`onemount-emulator: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
 const emu = await startEmulator({
   dataDir: o.dataDir,
   mode: o.mode as 'personal' | 'business',
@@ -72,7 +83,13 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await emu.close();
+  await lock.release();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+if (o.exitWithParent) {
+  process.stdin.on('end', () => void stop());
+  process.stdin.on('error', () => void stop());
+  process.stdin.resume();
+}

@@ -11,12 +11,12 @@ import { promisify } from 'node:util';
 import { createLogger, type LogLevel } from '../../base/logger.ts';
 import { errorMessage } from '../../base/errors.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
-import { SocketClient } from '../../ipc/socket-client.ts';
+import type { SocketClient } from '../../ipc/socket-client.ts';
 import { clearStaleMount } from '../../fuse/fuse-mount.ts';
-import { Engine } from '../engine.ts';
 import { loadSettings } from '../saved-settings.ts';
 import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
+import { connectEngine } from './find-engine.ts';
 import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
@@ -66,6 +66,8 @@ const DEFAULTS = { transfers: 4, uploads: 2, logLevel: 'info' as LogLevel } as c
 
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
+  // The engine (SQLite, FUSE: native modules) loads only once the preflight has passed.
+  const { Engine } = await import('../engine.ts');
   const paths = accountPaths(flags.account);
   // Settings saved from the panel apply where the command line left an option at its default.
   const saved = await loadSettings(paths.configDir);
@@ -177,11 +179,11 @@ mountOptions(
 program
   .command('status')
   .description("show a running engine's state and transfers")
-  .option('--account <name>', 'account name', 'default')
+  .option('--account <name>', 'account name (default: the one running engine)')
   .option('--json', 'print the status as JSON')
   .option('--watch', 'keep showing live progress until Ctrl-C')
-  .action(async (flags: { account: string; json?: boolean; watch?: boolean }) => {
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+  .action(async (flags: { account?: string; json?: boolean; watch?: boolean }) => {
+    const client = await connectEngine(flags.account);
     const show = (status: EngineStatus) => print(flags.json ? JSON.stringify(status, flags.watch ? undefined : null, flags.watch ? undefined : 2) : formatStatus(status));
     if (!flags.watch) {
       try {
@@ -211,11 +213,11 @@ program
 program
   .command('pause')
   .description('pause syncing (no uploads, no remote changes; the mount keeps working)')
-  .option('--account <name>', 'account name', 'default')
+  .option('--account <name>', 'account name (default: the one running engine)')
   .option('--for <duration>', 'how long, e.g. 2h, 8h, 24h, 30m (default: until `onemount resume`)')
-  .action(async (flags: { account: string; for?: string }) => {
+  .action(async (flags: { account?: string; for?: string }) => {
     const durationMs = flags.for === undefined ? undefined : parseDuration(flags.for);
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+    const client = await connectEngine(flags.account);
     try {
       const state = await client.call('pause', durationMs === undefined ? {} : { durationMs });
       print(state.until ? `Syncing paused until ${new Date(state.until).toLocaleString()}.` : 'Syncing paused until you resume it.');
@@ -227,9 +229,9 @@ program
 program
   .command('resume')
   .description('resume syncing')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (flags: { account: string }) => {
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (flags: { account?: string }) => {
+    const client = await connectEngine(flags.account);
     try {
       await client.call('resume', {});
       print('Syncing resumed.');
@@ -244,8 +246,8 @@ const sizeText = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).t
 const PATH_CALL_TIMEOUT_MS = 300_000;
 
 /** Runs a path call (pin, unpin, free) against the account's running engine, with the path mapped into the mount. */
-async function pathCall<R>(given: string, account: string, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
-  const client = await SocketClient.connect(accountPaths(account).socketPath);
+async function pathCall<R>(given: string, account: string | undefined, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
+  const client = await connectEngine(account);
   try {
     const { mountpoint } = await client.call('status', {});
     return await call(client, toMountPath(given, mountpoint, process.cwd()));
@@ -258,8 +260,8 @@ program
   .command('pin')
   .description('always keep a file or folder on this device (downloads it in the background)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('pin', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Pinned ${r.path}: ${r.files} file(s), ${sizeText(r.bytes)}; ${r.queued} to download in the background.`);
   });
@@ -268,8 +270,8 @@ program
   .command('unpin')
   .description('stop keeping a file or folder on this device (its cached content may be cleaned later)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('unpin', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Unpinned ${r.path} (${r.unpinned} pin(s) cleared).`);
     if (r.stillPinnedBy) print(`It stays on this device: ${r.stillPinnedBy} is pinned.`);
@@ -279,8 +281,8 @@ program
   .command('free')
   .description('free up space: drop the downloaded content of a file or folder (it stays online)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('free', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Freed ${sizeText(r.freedBytes)} (${r.freedFiles} file(s)) in ${r.path}.`);
     const kept = [

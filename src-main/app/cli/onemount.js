@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// The `onemount` command: runs the TypeScript entry point through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// The `onemount` command: the compiled engine (dist/engine, `npm run build:engine`) when it is
+// built and current, else the TypeScript sources through tsx (a checkout being edited).
+import { pathToFileURL } from 'node:url';
+import { ENGINE_MAIN, engineBundleState } from './engine-bundle.js';
 
-register();
-await import('./main.ts');
+if (process.env.ONEMOUNT_FROM_SOURCE !== '1' && (await engineBundleState()) === undefined) {
+  await import(pathToFileURL(ENGINE_MAIN).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./main.ts');
+}
