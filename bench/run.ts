@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   mount: () => import('./mount.ts'),
   upload: () => import('./upload.ts'),
   lifecycle: () => import('./lifecycle.ts'),
+  startup: () => import('./startup.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
