@@ -42,6 +42,11 @@ export async function run(): Promise<void> {
     await emu.admin.generate({ under: 'many', folders: 100, filesPerFolder: Math.max(1, Math.round(items / 100) - 1), fileSize: 100 });
     const info = await emu.admin.info();
     const results: Record<Variant, Round[]> = { tsx: [], compiled: [] };
+    // A stop that goes wrong is a finding of its own, reported under the table, not a lost run.
+    const problems: string[] = [];
+    const stop = async (child: MountedChild, what: string) => {
+      await child.stop().catch((e: unknown) => problems.push(`${what}: ${e instanceof Error ? e.message : String(e)}`));
+    };
 
     for (let i = 0; i < rounds; i++) {
       for (const variant of ['tsx', 'compiled'] as const) {
@@ -62,9 +67,9 @@ export async function run(): Promise<void> {
           if (s > 0) await sleep(1000);
           rss.push(await statusMiB(first.pid, 'VmRSS'));
         }
-        await first.stop();
+        await stop(first, `${name} first start`);
         const again = await start();
-        await again.stop();
+        await stop(again, `${name} restart`);
         const help = await timedHelp(env);
         results[variant].push({ firstMs: first.startMs, restartMs: again.startMs, helpMs: help, idleRss: median(rss) });
       }
@@ -84,6 +89,7 @@ export async function run(): Promise<void> {
     line('idle RSS after the first start', 'idleRss', 'MiB', 1);
     rows.push({ what: 'esbuild build of dist/engine', value: `${fmt(buildMs, 0)} ms`, note: 'what `npm run demo` adds once to a fresh clone' });
     printTable(`Start-up (issue 12): the engine through tsx vs compiled, ${rounds} rounds, median`, rows);
+    for (const p of problems) console.log(`problem: ${p}`);
   });
 }
 

@@ -6,7 +6,7 @@
 //
 //   node src-main/app/cli/build-engine.js        (npm run build:engine)
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rename, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { ENGINE_DIR, ROOT } from './engine-bundle.js';
@@ -30,13 +30,19 @@ const ownDirname = {
   },
 };
 
+/**
+ * Builds into a fresh folder and swaps it in whole: a command starting meanwhile finds the old
+ * bundle or the new one (or, between the two renames, none, and runs the sources), never a mix.
+ */
 export async function buildEngine() {
   const started = performance.now();
-  await rm(ENGINE_DIR, { recursive: true, force: true });
+  const next = `${ENGINE_DIR}.next-${process.pid}`;
+  const old = `${ENGINE_DIR}.old-${process.pid}`;
+  await rm(next, { recursive: true, force: true });
   await build({
     entryPoints: ENTRY_POINTS,
     absWorkingDir: ROOT,
-    outdir: ENGINE_DIR,
+    outdir: next,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -59,6 +65,11 @@ export async function buildEngine() {
       ].join('\n'),
     },
   });
+  await rename(ENGINE_DIR, old).catch((e) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await rename(next, ENGINE_DIR);
+  await rm(old, { recursive: true, force: true });
   return performance.now() - started;
 }
 
