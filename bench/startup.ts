@@ -81,7 +81,8 @@ export async function run(): Promise<void> {
     const line = (what: string, k: keyof Round, unit: string, digits: number) => {
       rows.push({ what: `${what}: tsx`, value: `${fmt(m('tsx', k), digits)} ${unit}`, note: `runs ${runs('tsx', k, digits)}` });
       rows.push({ what: `${what}: compiled`, value: `${fmt(m('compiled', k), digits)} ${unit}`, note: `runs ${runs('compiled', k, digits)}` });
-      rows.push({ what: '  → compiled / tsx', value: `${fmt(m('compiled', k) / m('tsx', k), 2)}×`, note: `${fmt(m('tsx', k) - m('compiled', k), digits)} ${unit} less` });
+      const saved = m('tsx', k) - m('compiled', k);
+      rows.push({ what: '  → compiled / tsx', value: `${fmt(m('compiled', k) / m('tsx', k), 2)}×`, note: `${fmt(Math.abs(saved), digits)} ${unit} ${saved >= 0 ? 'less' : 'more'}` });
     };
     line('`onemount --help`', 'helpMs', 'ms', 0);
     line(`mounted, restart (${info.files + info.folders} items on disk)`, 'restartMs', 'ms', 0);
