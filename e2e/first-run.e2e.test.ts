@@ -209,4 +209,27 @@ describe('`npm run demo` in a fresh copy of the repository (nothing built)', () 
     expect(await processesUnder(copy)).toEqual([]);
     expect(stderr).not.toMatch(STACK_FRAME);
   });
+
+  it('Ctrl-C in a terminal (SIGINT to the whole foreground group) reaches the engine once: a graceful shutdown, not the forced one', { timeout: 300_000 }, async () => {
+    const mnt = path.join(root, 'mnt');
+    const logFile = path.join(env.XDG_STATE_HOME!, 'onemount', 'demo', 'engine.log');
+    // The log goes on from earlier runs of the demo in this folder: this run's part is after this.
+    const before = (await readFile(logFile, 'utf8').catch(() => '')).length;
+    // detached: npm leads its own process group, as a shell's foreground job does.
+    const npm = spawn('npm', ['run', 'demo', '--', mnt, '--data-dir', path.join(root, 'drive')], { cwd: copy, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise<{ code: number | null; mounted: boolean }>((resolve) =>
+      npm.once('exit', (code) => void isMounted(mnt).then((mounted) => resolve({ code, mounted }))),
+    );
+    const out = new Lines(npm);
+    await out.next(/^Mounted \d+ items at /, exited, 180_000);
+    // The terminal's Ctrl-C: every process in the group gets it (npm, which forwards it too, and
+    // the demo's bootstrap); the engine and the emulator run in groups of their own.
+    process.kill(-npm.pid!, 'SIGINT');
+    expect(await exited).toEqual({ code: 0, mounted: false });
+    const log = (await readFile(logFile, 'utf8')).slice(before);
+    // installShutdownSignals' words: the first signal starts the graceful shutdown, a second forces.
+    expect(log.split('\n').filter((l) => l.includes('"received SIGINT: shutting down"'))).toHaveLength(1);
+    expect(log).not.toContain('again: forcing a fast exit');
+    expect(await processesUnder(copy)).toEqual([]);
+  });
 });

@@ -103,9 +103,11 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
   });
+  // Before the line that says Ctrl-C works: a signal sent the moment it is read must find the
+  // handlers, not Node's default (which kills the process and leaves the mount behind).
+  installShutdownSignals(engine.shutdownCoordinator, { logger });
   const status = engine.status();
   print(`Mounted ${status.items} items at ${absolute}. Ctrl-C unmounts.`);
-  installShutdownSignals(engine.shutdownCoordinator, { logger });
   await new Promise<void>((resolve) => engine.shutdownCoordinator.requested.addEventListener('abort', () => resolve(), { once: true }));
   const result = await engine.shutdown('signal');
   await onStop?.();
