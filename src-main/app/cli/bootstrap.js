@@ -63,7 +63,8 @@ if (!(await dependenciesInstalled())) {
 }
 
 const panel = await mtime('dist/renderer/index.html');
-if (panel === undefined || panel < (await newest('src-renderer'))) {
+// The page is built from src-renderer and the contract it shares with the engine.
+if (panel === undefined || panel < Math.max(await newest('src-renderer'), await newest('src-shared'))) {
   console.log('Building the transfer panel (vite build src-renderer)…');
   await run('vite build', process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', 'src-renderer', '--logLevel', 'warn']);
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectEngine } from './find-engine.ts';
+import { connectEngine, runningAccount } from './find-engine.ts';
 
 describe('which running engine a command talks to', () => {
   let root: string;
@@ -33,18 +33,21 @@ describe('which running engine a command talks to', () => {
     await writeFile(path.join(root, 'onemount', 'default.sock'), '');
     const client = await connectEngine(undefined, env);
     client.close();
+    expect(await runningAccount(env)).toBe('demo');
   });
 
   it('with several, names them and says how to pick one', { timeout: 10_000 }, async () => {
     await listen('work');
     await listen('demo');
     await expect(connectEngine(undefined, env)).rejects.toThrow('engines are running for the accounts demo, work; pick one with --account <name>');
+    await expect(runningAccount(env)).rejects.toThrow('engines are running for the accounts demo, work');
     const picked = await connectEngine('work', env);
     picked.close();
   });
 
   it('with none, says so instead of naming a socket of an account that never ran', { timeout: 10_000 }, async () => {
     await expect(connectEngine(undefined, env)).rejects.toThrow(/^no engine is running .*start one with `onemount mount` or `npm run demo`$/);
+    expect(await runningAccount(env)).toBeUndefined();
     await rm(path.join(root, 'onemount'), { recursive: true });
     await expect(connectEngine(undefined, env)).rejects.toThrow(/^no engine is running/);
   });

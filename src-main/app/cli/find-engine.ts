@@ -28,6 +28,22 @@ async function runningEngines(env: NodeJS.ProcessEnv): Promise<{ dir: string; fo
   return { dir, found };
 }
 
+/**
+ * The account of the one running engine, undefined when none runs; several is an error naming them.
+ * For commands that follow an engine that may start later (`onemount ui`).
+ */
+export async function runningAccount(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const { found } = await runningEngines(env);
+  for (const client of found.values()) client.close();
+  if (found.size > 1) throw ambiguous([...found.keys()]);
+  return [...found.keys()][0];
+}
+
+function ambiguous(accounts: string[]): OneMountError {
+  const sorted = [...accounts].sort();
+  return new OneMountError('ENGINE_AMBIGUOUS', `engines are running for the accounts ${sorted.join(', ')}; pick one with --account <name>, e.g. --account ${sorted[0]}`);
+}
+
 export async function connectEngine(account: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<SocketClient> {
   if (account !== undefined) return SocketClient.connect(accountPaths(account, env).socketPath);
   const { dir, found } = await runningEngines(env);
@@ -36,6 +52,5 @@ export async function connectEngine(account: string | undefined, env: NodeJS.Pro
   if (found.size === 0) {
     throw new OneMountError('ENGINE_NOT_RUNNING', `no engine is running (no account's socket answers in ${dir}); start one with \`onemount mount\` or \`npm run demo\``);
   }
-  const accounts = [...found.keys()].sort();
-  throw new OneMountError('ENGINE_AMBIGUOUS', `engines are running for the accounts ${accounts.join(', ')}; pick one with --account <name>, e.g. --account ${accounts[0]}`);
+  throw ambiguous([...found.keys()]);
 }
