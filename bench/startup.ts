@@ -21,7 +21,7 @@ const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'bu
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type Variant = 'tsx' | 'compiled';
-const VARIANT_ENV: Record<Variant, NodeJS.ProcessEnv> = { tsx: { ONEMOUNT_FROM_SOURCE: '1' }, compiled: {} };
+const VARIANT_ENV: Record<Variant, NodeJS.ProcessEnv> = { tsx: { ONEMOUNT_ENGINE: 'source' }, compiled: { ONEMOUNT_ENGINE: 'compiled' } };
 
 interface Round {
   firstMs: number;
