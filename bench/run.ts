@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   upload: () => import('./upload.ts'),
   lifecycle: () => import('./lifecycle.ts'),
   peers: () => import('./peers.ts'),
+  startup: () => import('./startup.ts'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

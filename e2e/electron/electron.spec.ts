@@ -49,6 +49,8 @@ test.beforeAll(async () => {
   test.setTimeout(240_000);
   if (!existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) await runOk('npx', ['vite', 'build', 'src-renderer'], { cwd: ROOT, timeoutMs: 180_000 });
   await runOk(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src-main', 'app', 'electron', 'build.ts')], { cwd: ROOT, timeoutMs: 180_000 });
+  // The app starts the compiled engine (dist/engine/onemount.js), as the packaged app does.
+  await runOk(process.execPath, [path.join(ROOT, 'src-main', 'app', 'cli', 'build-engine.js')], { cwd: ROOT, timeoutMs: 180_000 });
 
   ({ root, env } = await newRun({ ONEMOUNT_NODE: process.execPath }));
   emulator = await EmulatorProcess.start({ dataDir: path.join(root, 'emulator') });

@@ -9,12 +9,17 @@
  *   --public-api-url / --public-storage-url
  *                      where clients reach the listeners (e.g. https://graph.microsoft.com behind a
  *                      TLS-terminating proxy): requests with that Host get links on these bases
+ *   --exit-with-parent stop when stdin reaches end-of-file (the spawning process is gone)
+ *
+ * One emulator per data folder: a second one on the same folder is refused (a lock file with the
+ * owner's pid; a lock whose process is gone is taken over).
  */
 import { Command } from 'commander';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { startEmulator } from './emulator.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 
 const program = new Command()
   .name('onemount-emulator')
@@ -31,6 +36,7 @@ const program = new Command()
   .option('--public-api-url <origin>', 'public address of the API listener, for links in answers to requests sent there')
   .option('--public-storage-url <origin>', 'public address of the storage listener (with --public-api-url)')
   .option('--json', 'print the listening addresses as one JSON line (for scripts)')
+  .option('--exit-with-parent', 'stop when stdin closes (the process that started the emulator is gone)')
   .parse();
 
 const o = program.opts<{
@@ -46,10 +52,15 @@ const o = program.opts<{
   publicApiUrl?: string;
   publicStorageUrl?: string;
   json?: boolean;
+  exitWithParent?: boolean;
 }>();
 
 if (o.mode !== 'personal' && o.mode !== 'business') program.error(`--mode must be personal or business, not ${o.mode}`);
 await mkdir(o.dataDir, { recursive: true });
+const lock = await lockDataDir(o.dataDir).catch((e: unknown) => {
+  process.stderr.write(`onemount-emulator: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
 const emu = await startEmulator({
   dataDir: o.dataDir,
   mode: o.mode as 'personal' | 'business',
@@ -81,7 +92,13 @@ const stop = async () => {
   if (stopping) return;
   stopping = true;
   await emu.close();
+  await lock.release();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+if (o.exitWithParent) {
+  process.stdin.on('end', () => void stop());
+  process.stdin.on('error', () => void stop());
+  process.stdin.resume();
+}

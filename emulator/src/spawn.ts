@@ -12,7 +12,10 @@ import type { RemoteChange } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
 
-const MAIN = path.join(import.meta.dirname, 'main.ts');
+// Sources start the emulator's source through tsx; the compiled engine (dist/engine/onemount.js)
+// starts the compiled emulator built beside it, so neither needs tsx at run time.
+const COMPILED = !import.meta.url.endsWith('.ts');
+const MAIN = COMPILED ? path.join(import.meta.dirname, '..', '..', 'dist', 'engine', 'emulator.js') : path.join(import.meta.dirname, 'main.ts');
 
 export interface SpawnOptions {
   dataDir: string;
@@ -56,7 +59,7 @@ export class EmulatorProcess {
   }
 
   static async start(opts: SpawnOptions): Promise<EmulatorProcess> {
-    const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', MAIN, '--json', '--data-dir', opts.dataDir, '--mode', opts.mode ?? 'personal'];
+    const args = [...(opts.nodeArgs ?? []), ...(COMPILED ? [] : ['--import', 'tsx']), MAIN, '--json', '--exit-with-parent', '--data-dir', opts.dataDir, '--mode', opts.mode ?? 'personal'];
     if (!opts.demo) args.push('--no-demo');
     if (opts.apiPort !== undefined) args.push('--port', String(opts.apiPort));
     if (opts.storagePort !== undefined) args.push('--storage-port', String(opts.storagePort));
@@ -65,7 +68,11 @@ export class EmulatorProcess {
     if (opts.strictTokens) args.push('--strict-tokens');
     if (opts.publicApiBase !== undefined) args.push('--public-api-url', opts.publicApiBase);
     if (opts.publicStorageBase !== undefined) args.push('--public-storage-url', opts.publicStorageBase);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } });
+    // stdin is the lifeline (--exit-with-parent): it reaches end-of-file when this process dies,
+    // however it dies, so a killed engine or test runner leaves no emulator behind. Its own process
+    // group keeps a terminal's Ctrl-C from stopping it while the engine still shuts down through it;
+    // stop() ends it after that.
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true, env: { ...process.env, ...opts.env } });
     const info = await new Promise<EmulatorInfo>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       lines.once('line', (line) => {

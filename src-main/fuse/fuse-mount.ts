@@ -8,9 +8,10 @@
  * time arguments (a bug in fuse-native 2.2.6), so the modification time set through the mount is the
  * access time the program passed — `touch` sets both to the same value, which is the common case.
  */
-import Fuse from 'fuse-native';
+import type Fuse from 'fuse-native';
 import { execFile } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
+import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { stat } from 'node:fs/promises';
@@ -20,6 +21,17 @@ import { localErrno, VfsError, type Errno } from '../vfs/vfs-error.ts';
 import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
 
 const execFileAsync = promisify(execFile);
+
+let fuseNative: typeof Fuse | undefined;
+/**
+ * fuse-native on first use, not at import: loading it loads libfuse.so.2, and commands that never
+ * mount (`--help`, `status`, `sign-in`) must work before FUSE is installed. Through require, not
+ * import(): a failed load is not cached, so it can be retried once the package is installed.
+ */
+export function loadFuseNative(): typeof Fuse {
+  fuseNative ??= createRequire(import.meta.url)('fuse-native') as typeof Fuse;
+  return fuseNative;
+}
 
 export interface FuseMountOptions {
   mountpoint: string;
@@ -167,7 +179,8 @@ export class FuseMount {
       chown: (_path: string, _uid: number, _gid: number, cb: (err: number) => void) => cb(0),
     };
 
-    const fuse = new Fuse(o.mountpoint, ops, {
+    const FuseNative = loadFuseNative();
+    const fuse = new FuseNative(o.mountpoint, ops, {
       // Reads may wait for the network; the vfs bounds every wait itself.
       timeout: false,
       force: true,

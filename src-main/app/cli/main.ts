@@ -9,12 +9,12 @@ import path from 'node:path';
 import { createLogger, type LogLevel } from '../../base/logger.ts';
 import { errorMessage } from '../../base/errors.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
-import { SocketClient } from '../../ipc/socket-client.ts';
+import type { SocketClient } from '../../ipc/socket-client.ts';
 import { clearStaleMount } from '../../fuse/fuse-mount.ts';
-import { Engine } from '../engine.ts';
 import { loadSettings } from '../saved-settings.ts';
 import { accountPaths } from '../paths.ts';
 import { ensureFuse } from './preflight.ts';
+import { connectEngine } from './find-engine.ts';
 import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
@@ -71,6 +71,8 @@ const lockAccount = (account: string, mountpoint: string) =>
 
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
+  // The engine (SQLite, FUSE: native modules) loads only once the preflight has passed.
+  const { Engine } = await import('../engine.ts');
   const paths = accountPaths(flags.account);
   // One engine per account, before anything touches its socket, store, cache or mount point.
   await lockAccount(flags.account, mountpoint);
@@ -108,9 +110,11 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
   });
+  // Before the line that says Ctrl-C works: a signal sent the moment it is read must find the
+  // handlers, not Node's default (which kills the process and leaves the mount behind).
+  installShutdownSignals(engine.shutdownCoordinator, { logger });
   const status = engine.status();
   print(`Mounted ${status.items} items at ${absolute}. Ctrl-C unmounts.`);
-  installShutdownSignals(engine.shutdownCoordinator, { logger });
   // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
   const mountWatch = watchMount(absolute, {
     logger,
@@ -195,11 +199,11 @@ mountOptions(
 program
   .command('status')
   .description("show a running engine's state and transfers")
-  .option('--account <name>', 'account name', 'default')
+  .option('--account <name>', 'account name (default: the one running engine)')
   .option('--json', 'print the status as JSON')
   .option('--watch', 'keep showing live progress until Ctrl-C')
-  .action(async (flags: { account: string; json?: boolean; watch?: boolean }) => {
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+  .action(async (flags: { account?: string; json?: boolean; watch?: boolean }) => {
+    const client = await connectEngine(flags.account);
     const show = (status: EngineStatus) => print(flags.json ? JSON.stringify(status, flags.watch ? undefined : null, flags.watch ? undefined : 2) : formatStatus(status));
     if (!flags.watch) {
       try {
@@ -229,11 +233,11 @@ program
 program
   .command('pause')
   .description('pause syncing (no uploads, no remote changes; the mount keeps working)')
-  .option('--account <name>', 'account name', 'default')
+  .option('--account <name>', 'account name (default: the one running engine)')
   .option('--for <duration>', 'how long, e.g. 2h, 8h, 24h, 30m (default: until `onemount resume`)')
-  .action(async (flags: { account: string; for?: string }) => {
+  .action(async (flags: { account?: string; for?: string }) => {
     const durationMs = flags.for === undefined ? undefined : parseDuration(flags.for);
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+    const client = await connectEngine(flags.account);
     try {
       const state = await client.call('pause', durationMs === undefined ? {} : { durationMs });
       print(state.until ? `Syncing paused until ${new Date(state.until).toLocaleString()}.` : 'Syncing paused until you resume it.');
@@ -245,9 +249,9 @@ program
 program
   .command('resume')
   .description('resume syncing')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (flags: { account: string }) => {
-    const client = await SocketClient.connect(accountPaths(flags.account).socketPath);
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (flags: { account?: string }) => {
+    const client = await connectEngine(flags.account);
     try {
       await client.call('resume', {});
       print('Syncing resumed.');
@@ -262,8 +266,8 @@ const sizeText = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).t
 const PATH_CALL_TIMEOUT_MS = 300_000;
 
 /** Runs a path call (pin, unpin, free) against the account's running engine, with the path mapped into the mount. */
-async function pathCall<R>(given: string, account: string, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
-  const client = await SocketClient.connect(accountPaths(account).socketPath);
+async function pathCall<R>(given: string, account: string | undefined, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
+  const client = await connectEngine(account);
   try {
     const { mountpoint } = await client.call('status', {});
     return await call(client, toMountPath(given, mountpoint, process.cwd()));
@@ -276,8 +280,8 @@ program
   .command('pin')
   .description('always keep a file or folder on this device (downloads it in the background)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('pin', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Pinned ${r.path}: ${r.files} file(s), ${sizeText(r.bytes)}; ${r.queued} to download in the background.`);
   });
@@ -286,8 +290,8 @@ program
   .command('unpin')
   .description('stop keeping a file or folder on this device (its cached content may be cleaned later)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('unpin', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Unpinned ${r.path} (${r.unpinned} pin(s) cleared).`);
     if (r.stillPinnedBy) print(`It stays on this device: ${r.stillPinnedBy} is pinned.`);
@@ -297,8 +301,8 @@ program
   .command('free')
   .description('free up space: drop the downloaded content of a file or folder (it stays online)')
   .argument('<path>', 'inside the mount point (absolute, or relative to it)')
-  .option('--account <name>', 'account name', 'default')
-  .action(async (given: string, flags: { account: string }) => {
+  .option('--account <name>', 'account name (default: the one running engine)')
+  .action(async (given: string, flags: { account?: string }) => {
     const r = await pathCall(given, flags.account, (c, path) => c.call('free', { path }, PATH_CALL_TIMEOUT_MS));
     print(`Freed ${sizeText(r.freedBytes)} (${r.freedFiles} file(s)) in ${r.path}.`);
     const kept = [

@@ -53,7 +53,9 @@ async function signIn(flags: SignInFlags, print: (line: string) => void): Promis
   const logger = createLogger({ name: 'onemount-sign-in', level: 'info', destination: paths.logFile });
   const clientId = flags.clientId ?? process.env.ONEMOUNT_CLIENT_ID ?? (flags.emulatorUrl ? EMULATOR_CLIENT_ID : undefined);
   if (!clientId) {
-    throw new Error('no app registration to sign in with: pass --client-id <application id> (a public client with the redirect URI http://localhost) or set ONEMOUNT_CLIENT_ID');
+    throw new Error(
+      'OneMount has no app registration built in: register one with Microsoft (README, "Your own OneDrive: register the app") and sign in with `onemount sign-in --client-id <application id>` (or set ONEMOUNT_CLIENT_ID)',
+    );
   }
   if (!['auto', 'keyring', 'file'].includes(flags.tokenStore)) throw new Error('--token-store must be auto, keyring or file');
   const settings = { clientId, authority: flags.authority, ...(flags.emulatorUrl ? { emulatorUrl: flags.emulatorUrl } : {}) };

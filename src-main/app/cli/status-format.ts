@@ -1,7 +1,19 @@
 /** `onemount status` in words. */
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 
-const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+const UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'] as const;
+
+/** 434.5 MB, 1.1 TB: decimal units with three significant digits or so, as the panel shows them. */
+export function formatSize(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${UNITS[unit]}`;
+}
+const mb = formatSize;
 
 export function formatStatus(s: EngineStatus): string {
   const lines = [

@@ -17,11 +17,17 @@ describe('desktop options', () => {
     expect(parseDesktopOptions(['x', '--emulator-url', 'http://e/v1.0'], { ONEMOUNT_EMULATOR_URL: 'http://ignored' }, '/h').emulatorUrl).toBe('http://e/v1.0');
   });
 
+  it("the packaged app's own Node unless ONEMOUNT_NODE names another", () => {
+    const bundled = '/opt/OneMount/resources/node/bin/node';
+    expect(parseDesktopOptions([], {}, '/h', bundled).nodePath).toBe(bundled);
+    expect(parseDesktopOptions([], { ONEMOUNT_NODE: '/usr/bin/node' }, '/h', bundled).nodePath).toBe('/usr/bin/node');
+  });
+
   it('turns into the daemon command line', () => {
     const o = parseDesktopOptions(['x', '--emulator-url=http://e/v1.0'], {}, '/home/me');
     expect(engineCommand(o, '/opt/OneMount/resources/app')).toEqual({
       command: 'node',
-      args: ['/opt/OneMount/resources/app/src-main/app/cli/onemount.js', 'daemon', '/home/me/OneDrive', '--account', 'default', '--emulator-url', 'http://e/v1.0'],
+      args: ['/opt/OneMount/resources/app/dist/engine/onemount.js', 'daemon', '/home/me/OneDrive', '--account', 'default', '--emulator-url', 'http://e/v1.0'],
     });
     expect(engineCommand(parseDesktopOptions([], {}, '/h'), '/a').args).not.toContain('--emulator-url');
   });

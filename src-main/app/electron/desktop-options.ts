@@ -3,9 +3,11 @@
  * `--emulator-url`, `--hidden`) or the same as ONEMOUNT_* variables, and the engine command they
  * turn into. Electron's own and Chromium's switches pass through untouched.
  *
- * The engine runs on the system's Node (ONEMOUNT_NODE, default `node` from PATH), not on Electron's:
- * its native modules (better-sqlite3, fuse-native) are built for Node, and fuse-native's external
- * buffers are refused by Electron's V8 memory cage (design.md).
+ * The engine runs on a Node runtime, not on Electron's: its native modules (better-sqlite3,
+ * fuse-native) are built for Node, and fuse-native's external buffers are refused by Electron's V8
+ * memory cage (design.md). Which Node: ONEMOUNT_NODE, else the one the packaged app ships
+ * (resources/node/bin/node), else `node` from PATH (a development checkout). It runs the compiled
+ * engine, dist/engine/onemount.js.
  */
 import path from 'node:path';
 
@@ -28,7 +30,7 @@ function flag(argv: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
-export function parseDesktopOptions(argv: readonly string[], env: NodeJS.ProcessEnv, home: string): DesktopOptions {
+export function parseDesktopOptions(argv: readonly string[], env: NodeJS.ProcessEnv, home: string, bundledNode?: string): DesktopOptions {
   const emulatorUrl = flag(argv, 'emulator-url') ?? env.ONEMOUNT_EMULATOR_URL;
   const mount = flag(argv, 'mount') ?? env.ONEMOUNT_MOUNTPOINT ?? path.join(home, 'OneDrive');
   return {
@@ -36,16 +38,16 @@ export function parseDesktopOptions(argv: readonly string[], env: NodeJS.Process
     mountpoint: path.resolve(home, mount),
     ...(emulatorUrl ? { emulatorUrl } : {}),
     hidden: argv.includes('--hidden'),
-    nodePath: env.ONEMOUNT_NODE || 'node',
+    nodePath: env.ONEMOUNT_NODE || bundledNode || 'node',
   };
 }
 
-/** `node <app>/src-main/app/cli/onemount.js daemon <mountpoint> --account <a> [--emulator-url <u>]`. */
+/** `node <app>/dist/engine/onemount.js daemon <mountpoint> --account <a> [--emulator-url <u>]`. */
 export function engineCommand(o: DesktopOptions, appRoot: string): { command: string; args: string[] } {
   return {
     command: o.nodePath,
     args: [
-      path.join(appRoot, 'src-main', 'app', 'cli', 'onemount.js'),
+      path.join(appRoot, 'dist', 'engine', 'onemount.js'),
       'daemon',
       o.mountpoint,
       '--account',

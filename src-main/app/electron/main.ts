@@ -24,7 +24,7 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
     app.quit();
     return;
   }
-  const options = parseDesktopOptions(process.argv, process.env, os.homedir());
+  // The packaged app's own Node (electron-builder.yml's extraResources); absent when run from a checkout.
+  const bundledNode = path.join(process.resourcesPath, 'node', 'bin', 'node');
+  const options = parseDesktopOptions(process.argv, process.env, os.homedir(), existsSync(bundledNode) ? bundledNode : undefined);
   const paths = accountPaths(options.account);
   await ensurePrivateDir(paths.stateDir);
   const logger = createLogger({ name: 'onemount-desktop', level: 'info', destination: path.join(paths.stateDir, 'desktop.log') });

@@ -5,6 +5,7 @@ import { ensurePrivateDir } from '../../base/files.ts';
 import { createLogger } from '../../base/logger.ts';
 import { accountPaths } from '../paths.ts';
 import { BUILT_RENDERER_DIR, UiServer } from './ui-server.ts';
+import { runningAccount } from '../cli/find-engine.ts';
 
 export interface PanelOptions {
   account: string;
@@ -24,14 +25,16 @@ export function addUiCommand(program: Command, print: (line: string) => void): v
   program
     .command('ui')
     .description("serve the transfer panel on 127.0.0.1 for a browser (headless machines); it follows the account's engine")
-    .option('--account <name>', 'account name', 'default')
+    .option('--account <name>', 'account name (default: the one running engine, else default)')
     .option('--port <n>', 'port (default: any free one)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error('--port must be 0..65535');
       return n;
     })
-    .action(async (flags: { account: string; port?: number }) => {
-      const ui = await startPanel(flags);
+    .action(async (flags: { account?: string; port?: number }) => {
+      const account = flags.account ?? (await runningAccount()) ?? 'default';
+      const ui = await startPanel({ ...flags, account });
+      if (flags.account === undefined) print(`Following account '${account}'.`);
       print(`Transfer panel: ${ui.url}`);
       print('The address holds a secret for this run; share it with no one. Ctrl-C stops the panel (the drive stays mounted).');
       await new Promise<void>((resolve) => {
