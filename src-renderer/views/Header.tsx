@@ -1,14 +1,24 @@
+import { useEffect } from 'react';
 import { connectivityChip } from '../banner.ts';
-import { useEngine } from '../context.ts';
+import { useEngine, useTransfers } from '../context.ts';
 import { formatBytes } from '../format.ts';
+import { windowTitle } from '../totals.ts';
+import { useNow } from '../use-now.ts';
 
 export function Header() {
   const link = useEngine((s) => s.link);
   const status = useEngine((s) => s.status);
-  const chip = connectivityChip(link, status);
+  const pending = useTransfers((s) => s.uploads.length + s.downloads.length);
+  const now = useNow();
+  const chip = connectivityChip(link, status, now);
   const quota = status?.quota;
   const used = quota && quota.total > 0 ? Math.min(1, quota.used / quota.total) : 0;
   const account = status?.auth?.user ?? status?.account;
+  const title = windowTitle(chip.label, pending);
+  // The Electron window and the browser tab take their title from the page.
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
   return (
     <header className="header">
       <div className="header-top">

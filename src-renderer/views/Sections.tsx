@@ -5,6 +5,7 @@ import { useNow } from '../use-now.ts';
 import { ConflictRow } from './ConflictRow.tsx';
 import { FinishedRow, TransferRow } from './TransferRow.tsx';
 import { VirtualList } from './VirtualList.tsx';
+import { formatTotals, totalsOf } from '../totals.ts';
 
 const ROW = 64;
 const CONFLICT_ROW = 96;
@@ -23,7 +24,19 @@ function Section({ title, count, empty, testId, children }: { title: string; cou
 
 function TransferList({ items, label, onRetry }: { items: TransferItem[]; label: string; onRetry?: (id: string) => void }) {
   const now = useNow();
-  return <VirtualList items={items} label={label} rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <TransferRow t={t} now={now} {...(onRetry ? { onRetry } : {})} />} />;
+  const throttledUntil = useEngine((s) => s.status?.throttledUntil);
+  return <VirtualList items={items} label={label} rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <TransferRow t={t} now={now} throttledUntil={throttledUntil} {...(onRetry ? { onRetry } : {})} />} />;
+}
+
+/** "4 067 files · 1.2 GB · about 12 min" above the queues while there is work. */
+function TotalsLine({ uploads, downloads }: { uploads: TransferItem[]; downloads: TransferItem[] }) {
+  const totals = totalsOf([uploads, downloads]);
+  if (totals.files === 0) return null;
+  return (
+    <p className="totals" data-testid="totals">
+      {formatTotals(totals)}
+    </p>
+  );
 }
 
 export function Sections() {
@@ -39,6 +52,7 @@ export function Sections() {
   const errorCount = failed.length + (syncError ? 1 : 0);
   return (
     <main className="sections">
+      <TotalsLine uploads={uploads} downloads={downloads} />
       <Section title="Uploading" count={uploads.length} empty="Nothing to upload." testId="uploads">
         <TransferList items={uploads} label="Uploads" />
       </Section>

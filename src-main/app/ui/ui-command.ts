@@ -1,10 +1,15 @@
 /** `onemount ui`: browser mode's front door, and the panel `onemount demo` starts next to its engine. */
 import type { Command } from 'commander';
+import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir } from '../../base/files.ts';
 import { createLogger } from '../../base/logger.ts';
 import { accountPaths } from '../paths.ts';
 import { BUILT_RENDERER_DIR, UiServer } from './ui-server.ts';
+import { Autostart, autostartDir } from '../electron/autostart.ts';
+
+/** The command's own script, which the autostart entry runs. */
+const ONEMOUNT_SCRIPT = path.resolve(import.meta.dirname, '../cli/onemount.js');
 
 export interface PanelOptions {
   account: string;
@@ -17,7 +22,15 @@ export async function startPanel(o: PanelOptions): Promise<UiServer> {
   const paths = accountPaths(o.account);
   await ensurePrivateDir(paths.stateDir);
   const logger = createLogger({ name: 'onemount-ui', level: 'info', destination: path.join(paths.stateDir, 'ui.log') });
-  return UiServer.start({ staticDir: o.staticDir ?? BUILT_RENDERER_DIR, socketPath: paths.socketPath, logger, ...(o.port !== undefined ? { port: o.port } : {}) });
+  // In browser mode start on login means the engine: `onemount daemon <mount point>` at login.
+  const autostartFor = (mountpoint: string) => new Autostart(autostartDir(process.env, os.homedir()), [process.execPath, ONEMOUNT_SCRIPT, 'daemon', mountpoint, '--account', o.account], { hidden: false });
+  return UiServer.start({
+    staticDir: o.staticDir ?? BUILT_RENDERER_DIR,
+    socketPath: paths.socketPath,
+    logger,
+    desktop: { configDir: paths.configDir, autostartFor },
+    ...(o.port !== undefined ? { port: o.port } : {}),
+  });
 }
 
 export function addUiCommand(program: Command, print: (line: string) => void): void {
