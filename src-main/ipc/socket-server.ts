@@ -65,7 +65,8 @@ export class SocketServer {
   private serve(socket: Socket, handlers: EngineHandlers): void {
     const lines = createInterface({ input: socket, crlfDelay: Infinity });
     const send = (msg: unknown) => {
-      if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n');
+      // An answer that comes after close() ended the socket is dropped: writing it would throw.
+      if (!socket.destroyed && !socket.writableEnded) socket.write(JSON.stringify(msg) + '\n');
     };
     socket.on('error', (e) => this.logger.debug({ err: e }, 'ipc client connection error'));
     this.sockets.add(socket);
@@ -128,7 +129,7 @@ export class SocketServer {
     Events[event].parse(payload);
     const line = JSON.stringify({ event, payload }) + '\n';
     for (const [socket, wanted] of this.subscribers) {
-      if (wanted === 'all' || wanted.has(event)) socket.write(line);
+      if ((wanted === 'all' || wanted.has(event)) && !socket.writableEnded) socket.write(line);
     }
   }
 

@@ -24,6 +24,7 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
   const every = o.setInterval ?? ((fn, ms) => setInterval(fn, ms));
   const stopEvery = o.clearInterval ?? ((h) => clearInterval(h as ReturnType<typeof setInterval>));
   let poll: unknown;
+  let shutdownPoll: unknown;
   let polling = false;
   let knownConflicts: number | undefined;
 
@@ -85,6 +86,9 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
     api.on('transfer', (t) => stores.transfers.getState().applyTransfer(t, now())),
     api.on('shutdown', (p) => {
       stores.shutdown.getState().apply(p, now());
+      // While it shuts down the engine's list of uploads changes fast and then stops answering:
+      // read it four times a second so the count that resumes next start is close to the end.
+      if (shutdownPoll === undefined && !p.done) shutdownPoll = every(() => void loadStatus(), SHUTDOWN_POLL_MS);
       // The uploads phase is over: what the engine still lists now is what resumes at the next
       // start. Asked at once, as the last phases can be over before the next poll.
       if (pastUploads(p) && !stores.shutdown.getState().uploadsSettled) {
@@ -97,6 +101,10 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
       stores.engine.getState().setLink(link);
       if (poll !== undefined) stopEvery(poll);
       poll = undefined;
+      if (shutdownPoll !== undefined && link.state !== 'connected') {
+        stopEvery(shutdownPoll);
+        shutdownPoll = undefined;
+      }
       if (link.state === 'disconnected') stores.shutdown.getState().linkLost(link.reason);
       if (link.state !== 'connected') return;
       knownConflicts = undefined;
@@ -107,8 +115,12 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
   return () => {
     for (const off of offs) off();
     if (poll !== undefined) stopEvery(poll);
+    if (shutdownPoll !== undefined) stopEvery(shutdownPoll);
   };
 }
+
+/** How often the status is read while the engine shuts down. */
+const SHUTDOWN_POLL_MS = 250;
 
 /** How long "Retry now" waits for the connection check's outcome before saying nothing more. */
 const RETRY_OUTCOME_MS = 30_000;

@@ -3,7 +3,8 @@
  * the first event's `budgetLeftMs` is taken as the whole (it is sent as the shutdown begins). Events
  * come only at phase changes, so the time left is counted down here from the last event's arrival.
  * Uploads left come from the engine's status, read while it shuts down: the shutdown events count
- * them once as the phase begins and never again.
+ * them once as the phase begins and never again. The last count within the uploads phase can
+ * include an upload that finished in its last quarter second (statuses are read that often then).
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
@@ -58,9 +59,16 @@ export function createShutdownStore(): ShutdownStore {
       if ((requested || progress) && ended === undefined) set({ ended: reason });
     },
     noteUploads(uploads) {
-      const { requested, progress, uploadsSettled } = get();
+      const { requested, progress, uploadsSettled, uploadsLeft } = get();
       if (!(requested || progress) || uploadsSettled) return;
-      set({ uploadsLeft: uploads, uploadsSettled: progress !== undefined && pastUploads(progress) });
+      if (progress === undefined || !pastUploads(progress)) {
+        set({ uploadsLeft: uploads });
+        return;
+      }
+      // After the phase the engine lists only the uploads that never started: the ones its deadline
+      // interrupted are persisted (they resume) but no longer listed, so the last count from within
+      // the phase stands when it is larger.
+      set({ uploadsLeft: Math.max(uploadsLeft ?? 0, uploads), uploadsSettled: true });
     },
   }));
 }

@@ -53,8 +53,13 @@ export function ShutdownView() {
   const lastPhase = progress ? PHASE_LABEL[progress.phase] : undefined;
   const left = progress ? Math.max(0, progress.budgetLeftMs - Math.max(0, now - receivedAt)) : budgetMs;
   const share = budgetMs > 0 ? Math.max(0, Math.min(1, left / budgetMs)) : 1;
+  // Only what the engine said: no count read during the shutdown means no claim either way.
   const resumeLine =
-    resumeNext > 0 ? `${uploadsWord(resumeNext)} will continue at the next start.${uploadsSettled ? '' : ' (the last count the engine gave)'}` : 'Every change was uploaded.';
+    uploadsLeft === undefined
+      ? undefined
+      : resumeNext > 0
+        ? `${uploadsWord(resumeNext)} will continue at the next start.${uploadsSettled ? '' : ' (the last count the engine gave)'}`
+        : 'Every change was uploaded.';
   return (
     <main className="shutdown" data-testid="shutdown" aria-labelledby="shutdown-title">
       <h1 id="shutdown-title">{finished ? 'OneMount has stopped' : 'Finishing up before quitting'}</h1>
@@ -89,7 +94,7 @@ export function ShutdownView() {
           <p className="muted">Unfinished uploads resume next time.</p>
         </>
       )}
-      {finished && (
+      {finished && resumeLine && (
         <p className="resume-line" data-testid="shutdown-resume">
           {resumeLine}
         </p>

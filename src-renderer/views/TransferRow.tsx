@@ -56,7 +56,7 @@ export const TransferRow = memo(function TransferRow({ t, now, throttledUntil, o
           <div className="bar-fill" style={{ width: `${percent}%` }} />
         </div>
         <div className="row-figures">
-          <span className="figures">{formatTransferLine(t)}</span>
+          <span className="figures">{formatTransferLine(throttled ? { bytes: t.bytes, total: t.total } : t)}</span>
           <span className={`state state-${throttled ? 'throttled' : t.state}`} title={state}>
             {state}
           </span>
