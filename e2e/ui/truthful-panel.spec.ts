@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { ACCOUNT, eventually } from '../harness.ts';
+import { ACCOUNT, eventually, run } from '../harness.ts';
 import { PanelRig, shoot } from './panel-rig.ts';
 
 let rig: PanelRig;
@@ -138,6 +138,58 @@ test('throttled by OneDrive: the chip says so instead of "Online"', async ({}, i
     await rig.h.admin.resetFaults();
   }
   await expect(page.getByTestId('connectivity')).toHaveText('Online', { timeout: 60_000 });
+});
+
+test('"Open folder" in a browser says it needs the desktop app instead of doing nothing', async () => {
+  await page.getByRole('button', { name: 'Open folder' }).click();
+  await expect(notice('Could not open the folder: opening the folder needs the OneMount desktop app')).toBeVisible();
+  const dismiss = page.getByTestId('notice').getByRole('button', { name: 'Dismiss' });
+  while ((await dismiss.count()) > 0) await dismiss.first().click();
+});
+
+// Engine hooks issue 14 needs that the engine does not have yet (the renderer and the contract are
+// ready: transferProgress and fileError events, the recent call). Each stays a visible expected
+// failure, with the hook it waits for, until the engine provides it.
+
+test('upload progress moves byte by byte, not one 10 MB fragment at a time', async ({}, info) => {
+  test.fail(true, 'engine: the upload manager counts bytes per finished fragment and the engine pushes no transferProgress events (needs the upload/download managers’ progress forwarded by engine.ts, throttled)');
+  test.setTimeout(120_000);
+  await rig.h.admin.setFaults({ bandwidthBytesPerSec: 1_000_000 });
+  try {
+    await writeFile(rig.h.at('Docs', 'big-slide-deck.pptx'), Buffer.alloc(21_000_000, 7));
+    const row = page.getByTestId('uploads').getByTestId('transfer-row').filter({ hasText: 'big-slide-deck.pptx' });
+    await expect(row.locator('.state')).toHaveText('Uploading', { timeout: 60_000 });
+    await shoot(page, info, '68-upload-progress');
+    // At 1 MB/s the first fragment takes about 10 s: within 9 s the row must have moved already.
+    await expect(row.locator('.figures')).toHaveText(/^[1-9](\.\d)? MB of 21\.0 MB · .*MB\/s · .* left$/, { timeout: 9_000 });
+  } finally {
+    await rig.h.admin.resetFaults();
+    await expect(page.getByTestId('uploads-count')).toHaveText('0', { timeout: 60_000 });
+  }
+});
+
+test('Recent survives a reload of the panel', async () => {
+  test.fail(true, 'engine: no history of finished transfers (needs the `recent` call served from a list the engine keeps, fed by the managers’ done events)');
+  await expect(page.getByTestId('recent-count')).not.toHaveText('0');
+  await page.reload();
+  await expect(page.getByTestId('connectivity')).toHaveText('Online');
+  await expect(page.getByTestId('recent-count')).not.toHaveText('0', { timeout: 5_000 });
+});
+
+test('a failed read of a file not on this device, while offline, appears in Errors', async () => {
+  test.fail(true, 'engine: vfs read errors reach only the calling program (needs the vfs to report them, e.g. an event engine.ts emits as fileError)');
+  await rig.h.admin.setOffline(true);
+  try {
+    await expect(page.getByTestId('banner')).toHaveAttribute('data-kind', 'offline', { timeout: 60_000 });
+    const read = await run('cat', [rig.h.at('Docs', 'hello.txt')], { timeoutMs: 60_000 });
+    expect(read.code, 'the read fails while offline').not.toBe(0);
+    await expect(page.getByTestId('errors').getByTestId('file-error')).toContainText('hello.txt', { timeout: 10_000 });
+  } finally {
+    await rig.h.admin.setOffline(false);
+    const retry = page.getByRole('button', { name: 'Retry now' });
+    if (await retry.isVisible()) await retry.click();
+    await expect(page.getByTestId('banner')).toHaveCount(0, { timeout: 60_000 });
+  }
 });
 
 test('Quit with uploads pending asks first; the shutdown view’s time moves and its end counts what resumes', async ({}, info) => {

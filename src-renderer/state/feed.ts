@@ -4,7 +4,7 @@
  * is fetched every `pollMs`, because transfer progress is a snapshot the engine computes when asked.
  */
 import { CallError, type OneMountApi } from '../../src-shared/ipc/api.ts';
-import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
+import { NOT_SUPPORTED, type EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { PanelStores } from './stores.ts';
 import { pastUploads } from './shutdown-store.ts';
 import { retryOutcome, syncNowBlocked } from '../feedback.ts';
@@ -71,6 +71,15 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
     }
   };
 
+  /** Recent as the engine remembers it; an engine that keeps no history leaves this page's own. */
+  const loadRecent = async () => {
+    try {
+      stores.transfers.getState().setRecent((await api.call('recent', {})).recent);
+    } catch (e) {
+      if (!(e instanceof CallError && (e.code === NOT_SUPPORTED || e.code === 'ENGINE_UNREACHABLE'))) report('Could not read the recent transfers', e);
+    }
+  };
+
   const onConnected = async () => {
     try {
       await api.call('subscribe', {});
@@ -78,12 +87,14 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
       // A link that dropped again at once is shown by the link state itself.
       if (!(e instanceof CallError && e.code === 'ENGINE_UNREACHABLE')) report('Could not follow the engine’s events', e);
     }
-    await Promise.all([loadStatus(), loadConflicts(), loadSettings()]);
+    await Promise.all([loadStatus(), loadConflicts(), loadSettings(), loadRecent()]);
   };
 
   const offs = [
     api.on('status', applyStatus),
     api.on('transfer', (t) => stores.transfers.getState().applyTransfer(t, now())),
+    api.on('transferProgress', (p) => stores.transfers.getState().applyProgress(p.transfers, now())),
+    api.on('fileError', (e) => stores.transfers.getState().addFileError(e)),
     api.on('shutdown', (p) => {
       stores.shutdown.getState().apply(p, now());
       // While it shuts down the engine's list of uploads changes fast and then stops answering:
@@ -238,6 +249,8 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
         return saved;
       }),
     signIn: () => attempt('Could not start signing in', () => api.call('signIn', {})),
+    /** "Open folder" (the mount's root) and a conflict's [Show in folder] (the file selected). */
+    openFolder: (path?: string) => attempt('Could not open the folder', () => api.call('openFolder', path === undefined ? {} : { path })),
     /**
      * "Quit OneMount": with changes not uploaded yet it asks first (ui.md, Shutdown view), as
      * Microsoft's client and Dropbox do; otherwise it quits.

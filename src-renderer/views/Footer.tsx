@@ -16,15 +16,17 @@ const ICONS = {
   sync: 'M13 8a5 5 0 0 1-9 3m-1-3a5 5 0 0 1 9-3m1-2v3h-3M3 14v-3h3',
   settings: 'M8 5.5a2.5 2.5 0 1 1 0 5 2.5 2.5 0 0 1 0-5zM8 1.5v2m0 9v2M1.5 8h2m9 0h2M3.4 3.4l1.4 1.4m6.4 6.4 1.4 1.4m0-9.2-1.4 1.4m-6.4 6.4-1.4 1.4',
   quit: 'M8 2v6M4.5 4.5a5 5 0 1 0 7 0',
+  folder: 'M1.5 4V13h13V5.5H7.5L6 4z',
 } as const;
 
-function Label({ icon, children }: { icon: keyof typeof ICONS; children: ReactNode }) {
+/** `iconOnly`: the name is for screen readers and the tooltip only, whatever the width. */
+function Label({ icon, children, iconOnly = false }: { icon: keyof typeof ICONS; children: ReactNode; iconOnly?: boolean }) {
   return (
     <>
       <svg className="footer-icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
         <path d={ICONS[icon]} fill="none" stroke="currentColor" strokeWidth="1.5" strokeLinecap="round" strokeLinejoin="round" />
       </svg>
-      <span className="footer-label">{children}</span>
+      <span className={iconOnly ? 'visually-hidden' : 'footer-label'}>{children}</span>
     </>
   );
 }
@@ -137,11 +139,20 @@ export function Footer() {
       <button type="button" aria-label="Sync now" disabled={!connected} onClick={() => void actions.syncNow()}>
         <Label icon="sync">Sync now</Label>
       </button>
-      <button type="button" aria-label="Settings…" onClick={() => stores.view.getState().show('settings')}>
-        <Label icon="settings">Settings</Label>
+      <button type="button" aria-label="Open folder" title="Open folder" disabled={!connected} onClick={() => void actions.openFolder()}>
+        <Label icon="folder" iconOnly>
+          Open folder
+        </Label>
       </button>
-      <button type="button" aria-label="Quit OneMount" disabled={!connected} onClick={() => void actions.requestQuit()}>
-        <Label icon="quit">Quit</Label>
+      <button type="button" aria-label="Settings…" title="Settings" onClick={() => stores.view.getState().show('settings')}>
+        <Label icon="settings" iconOnly>
+          Settings
+        </Label>
+      </button>
+      <button type="button" aria-label="Quit OneMount" title="Quit OneMount" disabled={!connected} onClick={() => void actions.requestQuit()}>
+        <Label icon="quit" iconOnly>
+          Quit
+        </Label>
       </button>
     </footer>
   );

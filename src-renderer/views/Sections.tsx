@@ -1,5 +1,6 @@
 import { useId, type ReactNode } from 'react';
-import type { TransferItem } from '../../src-shared/model/transfer.ts';
+import type { FileError, TransferItem } from '../../src-shared/model/transfer.ts';
+import { folderOf, formatClock, nameOf } from '../format.ts';
 import { useActions, useConflicts, useEngine, useTransfers } from '../context.ts';
 import { useNow } from '../use-now.ts';
 import { ConflictRow } from './ConflictRow.tsx';
@@ -8,6 +9,7 @@ import { VirtualList } from './VirtualList.tsx';
 import { formatTotals, totalsOf } from '../totals.ts';
 
 const ROW = 64;
+const OPERATION: Record<FileError['operation'], string> = { read: 'Reading', write: 'Writing', create: 'Creating', delete: 'Deleting', rename: 'Renaming' };
 const CONFLICT_ROW = 96;
 
 function Section({ title, count, empty, testId, children }: { title: string; count: number; empty: string; testId: string; children: ReactNode }) {
@@ -48,8 +50,9 @@ export function Sections() {
   const conflictsUnavailable = useConflicts((s) => s.unavailable);
   const resolving = useConflicts((s) => s.resolving);
   const syncError = useEngine((s) => s.status?.lastSyncError);
-  const { resolveConflict, retryTransfer } = useActions();
-  const errorCount = failed.length + (syncError ? 1 : 0);
+  const fileErrors = useTransfers((s) => s.fileErrors);
+  const { resolveConflict, retryTransfer, openFolder } = useActions();
+  const errorCount = failed.length + fileErrors.length + (syncError ? 1 : 0);
   return (
     <main className="sections">
       <TotalsLine uploads={uploads} downloads={downloads} />
@@ -63,13 +66,25 @@ export function Sections() {
         <VirtualList items={recent} label="Recently transferred" rowHeight={ROW} maxRows={5} keyOf={(t) => t.id} render={(t) => <FinishedRow t={t} />} />
       </Section>
       <Section title="Conflicts" count={conflicts.length} empty={conflictsUnavailable ? `Conflicts cannot be listed: ${conflictsUnavailable}.` : 'No conflicts.'} testId="conflicts">
-        <VirtualList items={conflicts} label="Conflicts" rowHeight={CONFLICT_ROW} maxRows={3} keyOf={(c) => c.id} render={(c) => <ConflictRow c={c} busy={resolving.has(c.id)} onResolve={(id, choice) => void resolveConflict(id, choice)} />} />
+        <VirtualList items={conflicts} label="Conflicts" rowHeight={CONFLICT_ROW} maxRows={3} keyOf={(c) => c.id} render={(c) => <ConflictRow c={c} busy={resolving.has(c.id)} onResolve={(id, choice) => void resolveConflict(id, choice)} onShow={(p) => void openFolder(p)} />} />
       </Section>
       <Section title="Errors" count={errorCount} empty="No errors." testId="errors">
         {syncError && (
           <p className="sync-error" role="alert">
             Remote changes could not be fetched: {syncError}
           </p>
+        )}
+        {fileErrors.length > 0 && (
+          <ul className="file-errors" aria-label="Failed reads and writes">
+            {fileErrors.map((e) => (
+              <li key={`${e.at}-${e.path}-${e.operation}`} data-testid="file-error">
+                <span className="name">{nameOf(e.path)}</span> <span className="folder">{folderOf(e.path)}</span>
+                <span className="state state-failed">
+                  {OPERATION[e.operation]} failed: {e.error.message} ({formatClock(e.at)})
+                </span>
+              </li>
+            ))}
+          </ul>
         )}
         {failed.length > 0 && <TransferList items={failed} label="Failed transfers" onRetry={(id) => void retryTransfer(id)} />}
       </Section>

@@ -128,6 +128,11 @@ async function main(): Promise<void> {
     openSignIn: (url: string) => openSignIn(url),
     autostart,
     configDir: paths.configDir,
+    openFolder: async (o: { folder: string } | { select: string }) => {
+      if ('select' in o) return shell.showItemInFolder(o.select);
+      const failure = await shell.openPath(o.folder);
+      if (failure) throw new Error(failure);
+    },
     settingsSeen: (s: { notifications: boolean }) => (notificationsOn = s.notifications),
   };
 

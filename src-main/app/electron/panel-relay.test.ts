@@ -13,7 +13,7 @@ const SETTINGS: Settings = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadCon
 function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> = {}) {
   const calls: Array<{ method: string; params: unknown; timeoutMs?: number }> = [];
   const configDir = mkdtempSync(path.join(tmpdir(), 'onemount-relay-'));
-  const desktop = { quits: 0, quitNows: 0, signIns: [] as string[], autostart: false, seen: [] as Settings[] };
+  const desktop = { quits: 0, quitNows: 0, signIns: [] as string[], autostart: false, seen: [] as Settings[], opened: [] as unknown[] };
   const engine: RelayEngine = {
     call: async (method, params, timeoutMs) => {
       calls.push({ method, params, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
@@ -28,6 +28,7 @@ function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> 
     openSignIn: (url) => void desktop.signIns.push(url),
     autostart: { isEnabled: async () => desktop.autostart, setEnabled: async (on) => void (desktop.autostart = on) },
     settingsSeen: (s) => void desktop.seen.push(s),
+    openFolder: async (o) => void desktop.opened.push(o),
     configDir,
   });
   const ask = async (id: number, method: CallName, params: unknown = {}) => JSON.parse(await relay.answer({ id, method, params } as ValidRequest)) as unknown;
@@ -100,6 +101,13 @@ describe('PanelRelay', () => {
     expect(JSON.parse(readFileSync(path.join(configDir, 'settings.json'), 'utf8'))).toEqual({ notifications: false });
     expect(await ask(3, 'settings')).toMatchObject({ result: { notifications: false } });
     expect(calls.map((c) => c.method)).toEqual(['settings', 'settings', 'settings']);
+  });
+
+  it('opens the mount or shows a file in the file manager, from the engine’s mount point', async () => {
+    const { ask, desktop } = setup({ status: () => ({ mountpoint: '/home/me/OneDrive' }) });
+    expect(await ask(1, 'openFolder', {})).toEqual({ id: 1, result: { ok: true } });
+    expect(await ask(2, 'openFolder', { path: '/Docs/report.docx' })).toEqual({ id: 2, result: { ok: true } });
+    expect(desktop.opened).toEqual([{ folder: '/home/me/OneDrive' }, { select: '/home/me/OneDrive/Docs/report.docx' }]);
   });
 
   it('answers refusals that carry an id', () => {

@@ -10,6 +10,7 @@
  *   quitNow        cut that shutdown short
  *   signIn         forwarded, then the sign-in window opens the authorization URL
  *   settings, updateSettings   "start on login" (the autostart entry) and notifications are the desktop's switches
+ *   openFolder     the file manager is the desktop's
  */
 import type { EngineLink } from '../../../src-shared/ipc/api.ts';
 import type { CallName, CallParams, CallResult, EventName } from '../../../src-shared/ipc/contract.ts';
@@ -31,6 +32,8 @@ export interface RelayDesktop {
   autostart: AutostartSwitch;
   /** The account's config folder, where the desktop's switches are kept next to the engine's settings. */
   configDir: string;
+  /** Opens a folder of the mount in the file manager (`select`: a file to show selected in it). */
+  openFolder(o: { folder: string } | { select: string }): Promise<void>;
   /** Told about every settings answer (the main process follows the notifications switch). */
   settingsSeen?(settings: Settings): void;
 }
@@ -78,6 +81,13 @@ export class PanelRelay {
         const r = await this.engine.call('signIn', {}, SLOW_CALLS.signIn);
         this.desktop.openSignIn(r.authorizationUrl);
         return r;
+      }
+      case 'openFolder': {
+        // The mount point is the engine's to say; the path is checked by the contract (inside the mount).
+        const { path: inside } = params as CallParams<'openFolder'>;
+        const { mountpoint } = await this.engine.call('status', {});
+        await this.desktop.openFolder(inside === undefined || inside === '/' ? { folder: mountpoint } : { select: mountpoint + inside });
+        return { ok: true };
       }
       case 'settings':
         return this.#withDesktop(await this.engine.call('settings', {}));
