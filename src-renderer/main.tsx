@@ -14,7 +14,7 @@ const actions = panelActions(api, stores);
 // The desktop app opens the panel at #settings (tray "Settings…") or #quit (tray "Quit" with uploads pending).
 const followHash = () => {
   if (location.hash === '#settings') stores.view.getState().show('settings');
-  else if (location.hash === '#quit') stores.view.getState().setQuitFlow('asking');
+  else if (location.hash === '#quit') actions.askBeforeQuit();
   else return;
   history.replaceState(null, '', location.pathname + location.search);
 };

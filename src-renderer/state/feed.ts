@@ -76,7 +76,8 @@ export function feedStores(api: OneMountApi, stores: PanelStores, o: FeedOptions
     try {
       stores.transfers.getState().setRecent((await api.call('recent', {})).recent);
     } catch (e) {
-      if (!(e instanceof CallError && (e.code === NOT_SUPPORTED || e.code === 'ENGINE_UNREACHABLE'))) report('Could not read the recent transfers', e);
+      const code = (e as { code?: unknown }).code;
+      if (code !== NOT_SUPPORTED && code !== 'ENGINE_UNREACHABLE') report('Could not read the recent transfers', e);
     }
   };
 
@@ -185,6 +186,26 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
     });
     if (outcome) notify(outcome);
   };
+  /**
+   * While the panel asks (or waits), uploads that finish take the question's reason away: with none
+   * left it quits, as the person asked. Cancelling the quit stops this.
+   */
+  let watchingUploads = false;
+  const quitOnceUploaded = () => {
+    if (watchingUploads) return;
+    watchingUploads = true;
+    const off = stores.transfers.subscribe(() => {
+      const flow = stores.view.getState().quitFlow;
+      if (flow === 'none') {
+        off();
+        watchingUploads = false;
+      } else if (pendingUploads(stores) === 0) {
+        off();
+        watchingUploads = false;
+        void quit();
+      }
+    });
+  };
   const quit = () =>
     attempt('Could not quit', async () => {
       stores.view.getState().setQuitFlow('none');
@@ -256,11 +277,15 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
      * Microsoft's client and Dropbox do; otherwise it quits.
      */
     requestQuit: () => {
-      if (pendingUploads(stores) > 0) {
-        stores.view.getState().setQuitFlow('asking');
-        return Promise.resolve(undefined);
-      }
-      return quit();
+      if (pendingUploads(stores) === 0) return quit();
+      stores.view.getState().setQuitFlow('asking');
+      quitOnceUploaded();
+      return Promise.resolve(undefined);
+    },
+    /** The desktop app's tray Quit found uploads pending: ask here (the page opened at #quit). */
+    askBeforeQuit: () => {
+      stores.view.getState().setQuitFlow('asking');
+      quitOnceUploaded();
     },
     /** [Quit — they resume next time]. */
     quit,
@@ -268,13 +293,7 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
     quitAfterUploads: () => {
       stores.view.getState().setQuitFlow('waiting');
       if (pendingUploads(stores) === 0) return quit();
-      const off = stores.transfers.subscribe(() => {
-        if (stores.view.getState().quitFlow !== 'waiting') off();
-        else if (pendingUploads(stores) === 0) {
-          off();
-          void quit();
-        }
-      });
+      quitOnceUploaded();
       return Promise.resolve(undefined);
     },
     cancelQuit: () => stores.view.getState().setQuitFlow('none'),
