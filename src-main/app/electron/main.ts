@@ -44,7 +44,7 @@ import { EngineSupervisor } from './engine-supervisor.ts';
 import { APP_ORIGIN, HELLO_CHANNEL, LINK_CHANNEL, MESSAGE_CHANNEL, REQUEST_CHANNEL, checkSender, validateHello, validateRequest, type SenderInfo } from './ipc-validation.ts';
 import { notificationsFor } from './notifications.ts';
 import { PanelRelay, linkOf, refusalLine } from './panel-relay.ts';
-import { popoverPosition, trayIconFile, trayIconTheme, trayView, uploadsBeforeQuit, type TrayAction, type TrayMenuItem } from './tray-model.ts';
+import { popoverPosition, trayIconFile, trayIconVariant, trayView, uploadsBeforeQuit, type TrayAction, type TrayMenuItem } from './tray-model.ts';
 import { firstRunAutostart, notificationsOn as notificationsOnSaved } from '../saved-settings.ts';
 
 type PanelMode = 'popover' | 'window';
@@ -339,7 +339,7 @@ async function main(): Promise<void> {
     });
   const refreshTray = () => {
     const view = trayView({ engine: supervisor.state, status: supervisor.lastStatus, now: Date.now() });
-    const theme = trayIconTheme({ desktop: process.env.XDG_CURRENT_DESKTOP, override: process.env.ONEMOUNT_TRAY_THEME, kdeglobals, systemDark: nativeTheme.shouldUseDarkColors });
+    const theme = trayIconVariant({ desktop: process.env.XDG_CURRENT_DESKTOP, override: process.env.ONEMOUNT_TRAY_THEME, kdeglobals, systemDark: nativeTheme.shouldUseDarkColors });
     const key = JSON.stringify([view, theme]);
     if (key === shownTray) return;
     shownTray = key;

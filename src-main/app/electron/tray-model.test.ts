@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import type { TransferItem } from '../../../src-shared/model/transfer.ts';
-import { kdePanelIsDark, popoverPosition, roughDuration, trayIconTheme, trayView, uploadsBeforeQuit, type TrayInput, type TrayMenuItem } from './tray-model.ts';
+import { kdePanelIsDark, popoverPosition, roughDuration, trayIconTheme, trayIconVariant, trayView, uploadsBeforeQuit, type TrayInput, type TrayMenuItem } from './tray-model.ts';
 
 const NOW = Date.UTC(2026, 10, 27, 14, 0, 0);
 /** UTC "HH:MM", so the test does not depend on the machine's time zone. */
@@ -201,6 +201,11 @@ describe('tray icon variant: the panel’s colour, not the app theme', () => {
     expect(trayIconTheme(input({ desktop: 'KDE', kdeglobals: breezeLight, systemDark: true }))).toBe('light');
     expect(trayIconTheme(input({ desktop: 'KDE', systemDark: true }))).toBe('dark');
     expect(trayIconTheme(input({ desktop: 'XFCE', systemDark: false }))).toBe('light');
+  });
+  it('symbolic (one-colour) icons on GNOME and KDE, whose tray hosts draw icons that way; colour elsewhere', () => {
+    expect(trayIconVariant(input({ desktop: 'ubuntu:GNOME' }))).toBe('symbolic-dark');
+    expect(trayIconVariant(input({ desktop: 'KDE', kdeglobals: '[Colors:Window]\nBackgroundNormal=239,240,241\n' }))).toBe('symbolic-light');
+    expect(trayIconVariant(input({ desktop: 'XFCE', systemDark: true }))).toBe('dark');
   });
   it('a person’s override wins', () => {
     expect(trayIconTheme(input({ desktop: 'GNOME', override: 'light' }))).toBe('light');

@@ -17,11 +17,14 @@ export type TrayIcon = (typeof TRAY_ICONS)[number];
 export const TRAY_ICON_SIZES = [16, 22, 24, 32, 48] as const;
 export type TrayIconSize = (typeof TRAY_ICON_SIZES)[number];
 
+/** The tray icon variants (assets/render-icons.ts draws them). */
+export type TrayIconVariant = 'light' | 'dark' | 'symbolic-light' | 'symbolic-dark';
+
 /**
  * The PNG for a state: `light` icons are drawn for light panels (dark glyph), `dark` ones for dark
- * panels (light glyph).
+ * panels (light glyph); `symbolic-*` are the one-colour variants.
  */
-export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: 'light' | 'dark', size: TrayIconSize): string {
+export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: TrayIconVariant, size: TrayIconSize): string {
   return `${assetsDir}/tray/tray-${icon}-${theme}-${size}.png`;
 }
 
@@ -185,6 +188,17 @@ export function trayIconTheme(input: TrayThemeInput): 'light' | 'dark' {
   }
   if (desktops.some((d) => DARK_TOP_BARS.includes(d))) return 'dark';
   return input.systemDark ? 'dark' : 'light';
+}
+
+/**
+ * One-colour (symbolic) icons where the tray host draws its icons that way: GNOME's AppIndicator
+ * extension and KDE's StatusNotifierItem tray (and the GNOME-based desktops); full colour elsewhere.
+ */
+export function trayIconVariant(input: TrayThemeInput): TrayIconVariant {
+  const theme = trayIconTheme(input);
+  const desktops = (input.desktop ?? '').toLowerCase().split(':');
+  const symbolic = desktops.includes('kde') || desktops.some((d) => DARK_TOP_BARS.includes(d));
+  return symbolic ? `symbolic-${theme}` : theme;
 }
 
 /** Whether the Plasma colour scheme's header (else window) background is dark; undefined when not stated. */
