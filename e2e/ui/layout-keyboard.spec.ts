@@ -163,6 +163,27 @@ test('Sync now while paused says why nothing happens', async ({ page }) => {
   await expect(page.getByTestId('notice')).toContainText('Syncing is paused until you resume');
 });
 
+test('the tray popover offers “Open in a window”; the window itself does not', async ({ page }, info) => {
+  const calls: string[] = [];
+  await page.exposeFunction('recordCall', (m: string) => void calls.push(m));
+  await installScriptedApi(page, { answers: { status: status(), subscribe: { ok: true }, conflicts: { conflicts: [] }, openInWindow: { ok: true } } });
+  await page.addInitScript(() => {
+    const g = globalThis as unknown as { onemount: { call(m: string, p: unknown): Promise<unknown> }; recordCall(m: string): void };
+    const call = g.onemount.call;
+    g.onemount.call = (m, p) => (g.recordCall(m), call(m, p));
+  });
+  await page.goto(`${ui.url}?popover`);
+  const open = page.getByRole('button', { name: 'Open in a window' });
+  await expect(open).toBeVisible();
+  await shoot(page, info, '56-popover');
+  await open.click();
+  await expect.poll(() => calls).toContain('openInWindow');
+  await expect(page.getByTestId('notice')).toHaveCount(0);
+  await page.goto(ui.url);
+  await expect(page.getByTestId('connectivity')).toHaveText('Online');
+  await expect(page.getByRole('button', { name: 'Open in a window' })).toHaveCount(0);
+});
+
 test('a tab left open after its panel server stopped says how to open the panel again', async ({ page }, info) => {
   const own = await UiServer.start({ staticDir: BUILT_RENDERER_DIR, socketPath: path.join(dir, 'no-engine.sock'), logger: createMemoryLogger().logger });
   try {

@@ -270,6 +270,8 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
         return saved;
       }),
     signIn: () => attempt('Could not start signing in', () => api.call('signIn', {})),
+    /** The desktop app's popover: the full view in an ordinary window. */
+    openInWindow: () => attempt('Could not open a window', () => api.call('openInWindow', {})),
     /** "Open folder" (the mount's root) and a conflict's [Show in folder] (the file selected). */
     openFolder: (path?: string) => attempt('Could not open the folder', () => api.call('openFolder', path === undefined ? {} : { path })),
     /**

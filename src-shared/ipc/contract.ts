@@ -104,6 +104,8 @@ export const Calls = {
    * names one. Absent `path`: the mount's root.
    */
   openFolder: { params: z.object({ path: MountPathSchema.optional() }).strict(), result: z.object({ ok: z.literal(true) }) },
+  /** The desktop app's popover → the panel in an ordinary window (the full view). */
+  openInWindow: { params: z.object({}).strict(), result: z.object({ ok: z.literal(true) }) },
   ...DesktopCalls,
 } as const;
 export type CallName = keyof typeof Calls;

@@ -128,6 +128,10 @@ async function main(): Promise<void> {
     openSignIn: (url: string) => openSignIn(url),
     autostart,
     configDir: paths.configDir,
+    openInWindow: () => {
+      panels.get('popover')?.window.hide();
+      showPanel('window');
+    },
     openFolder: async (o: { folder: string } | { select: string }) => {
       if ('select' in o) return shell.showItemInFolder(o.select);
       const failure = await shell.openPath(o.folder);
@@ -202,7 +206,8 @@ async function main(): Promise<void> {
         window.show();
         window.focus();
       });
-      window.loadURL(`${APP_ORIGIN}/index.html${hash}`).catch((e: unknown) => logger.error({ err: e }, 'the panel did not load'));
+      // The popover's page offers "Open in a window" (?popover); the window's page does not.
+      window.loadURL(`${APP_ORIGIN}/index.html${popover ? '?popover' : ''}${hash}`).catch((e: unknown) => logger.error({ err: e }, 'the panel did not load'));
       return;
     }
     const { window } = existing;

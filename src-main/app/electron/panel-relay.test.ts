@@ -29,6 +29,7 @@ function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> 
     autostart: { isEnabled: async () => desktop.autostart, setEnabled: async (on) => void (desktop.autostart = on) },
     settingsSeen: (s) => void desktop.seen.push(s),
     openFolder: async (o) => void desktop.opened.push(o),
+    openInWindow: () => void desktop.opened.push('window'),
     configDir,
   });
   const ask = async (id: number, method: CallName, params: unknown = {}) => JSON.parse(await relay.answer({ id, method, params } as ValidRequest)) as unknown;
@@ -108,6 +109,8 @@ describe('PanelRelay', () => {
     expect(await ask(1, 'openFolder', {})).toEqual({ id: 1, result: { ok: true } });
     expect(await ask(2, 'openFolder', { path: '/Docs/report.docx' })).toEqual({ id: 2, result: { ok: true } });
     expect(desktop.opened).toEqual([{ folder: '/home/me/OneDrive' }, { select: '/home/me/OneDrive/Docs/report.docx' }]);
+    expect(await ask(3, 'openInWindow', {})).toEqual({ id: 3, result: { ok: true } });
+    expect(desktop.opened.at(-1)).toBe('window');
   });
 
   it('answers refusals that carry an id', () => {

@@ -11,6 +11,7 @@
  *   signIn         forwarded, then the sign-in window opens the authorization URL
  *   settings, updateSettings   "start on login" (the autostart entry) and notifications are the desktop's switches
  *   openFolder     the file manager is the desktop's
+ *   openInWindow   the popover's "Open in a window"
  */
 import type { EngineLink } from '../../../src-shared/ipc/api.ts';
 import type { CallName, CallParams, CallResult, EventName } from '../../../src-shared/ipc/contract.ts';
@@ -32,6 +33,8 @@ export interface RelayDesktop {
   autostart: AutostartSwitch;
   /** The account's config folder, where the desktop's switches are kept next to the engine's settings. */
   configDir: string;
+  /** The popover's "Open in a window": the ordinary window shows, the popover hides. */
+  openInWindow(): void;
   /** Opens a folder of the mount in the file manager (`select`: a file to show selected in it). */
   openFolder(o: { folder: string } | { select: string }): Promise<void>;
   /** Told about every settings answer (the main process follows the notifications switch). */
@@ -82,6 +85,9 @@ export class PanelRelay {
         this.desktop.openSignIn(r.authorizationUrl);
         return r;
       }
+      case 'openInWindow':
+        this.desktop.openInWindow();
+        return { ok: true };
       case 'openFolder': {
         // The mount point is the engine's to say; the path is checked by the contract (inside the mount).
         const { path: inside } = params as CallParams<'openFolder'>;
