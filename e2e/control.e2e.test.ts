@@ -52,6 +52,18 @@ describe('controlling a running engine', () => {
     await eventually('the upload after resume', async () => ((await onServer('while-paused.txt')) === 'written while paused\n' ? true : undefined));
   });
 
+  it('"sync now" while paused says why it does not run; once resumed it runs', async () => {
+    const client = await engine();
+    try {
+      await client.call('pause', {});
+      expect(await client.call('syncNow', {})).toEqual({ started: false, message: expect.stringMatching(/paused/) });
+      await client.call('resume', {});
+      expect(await client.call('syncNow', {})).toEqual({ started: true });
+    } finally {
+      client.close();
+    }
+  });
+
   it('a timed pause resumes by itself', async () => {
     const out = await h.onemount(['pause', '--for', '2s', '--account', ACCOUNT]);
     expect(out.stdout).toMatch(/paused until/);

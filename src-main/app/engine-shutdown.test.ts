@@ -5,9 +5,6 @@
  * point fast-check picks, sometimes forced. Whatever the point: no task is left running afterwards,
  * no phase reports a failed participant, and every file written before the shutdown is on the server
  * or pending in the journal for the next start.
- *
- * That the lock checker catches a deliberate inversion is tested in lifecycle/leveled-mutex.test.ts
- * ('catches a deliberate inversion and names both locks'); the engine runs with the checks on here.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -29,7 +26,6 @@ let emu: EmulatorHandle;
 let run = 0;
 
 beforeAll(async () => {
-  process.env.ONEMOUNT_LOCK_CHECKS = '1';
   emu = await startEmulator();
   await emu.emulator.admin.remote({ op: 'mkdir', path: '/Seed' });
   for (const p of SEEDED) await emu.emulator.admin.remote({ op: 'write', path: p, size: 3 * 1024 * 1024 });

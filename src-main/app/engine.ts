@@ -9,18 +9,22 @@ import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
-import { LockTracker, lockChecksFromEnv } from '../lifecycle/leveled-mutex.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
-import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
+import { QuotaExceededError } from '../transfers/upload-errors.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import type { RecoveryResult } from '../vfs/recovery.ts';
+import { recoverSetAside, setCacheAside } from './salvage.ts';
+import { followAddressChange } from './address-change.ts';
+import { EditChoices } from '../vfs/edit-choices.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
 import { PauseControl } from './pause-control.ts';
@@ -105,9 +109,13 @@ export class Engine {
     readonly shutdownCoordinator: ShutdownCoordinator,
     readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
+    private readonly editChoices: EditChoices,
+    /** What was recovered from a corrupt database at this start, for status. */
+    private readonly recovery: RecoveryResult | undefined,
   ) {}
 
   private mount: FuseMount | undefined;
+  private quotaRefreshNow: TaskHandle | undefined;
   private cleaner: CacheCleaner | undefined;
   private pauseControl: PauseControl | undefined;
   private stopped: Promise<ShutdownReport> | undefined;
@@ -121,11 +129,16 @@ export class Engine {
     const { paths, logger } = cfg;
     for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
     const policy = new TimeoutPolicy(cfg.timeouts);
-    const lockTracker = new LockTracker({ checking: lockChecksFromEnv(process.env) });
-    const tasks = new TaskRegistry({ logger, lockTracker });
+    const tasks = new TaskRegistry({ logger });
 
     const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
-    if (rebuiltFrom) logger.error({ movedTo: rebuiltFrom }, 'the local database was unreadable; it was moved aside and the drive will be enumerated again');
+    if (rebuiltFrom) {
+      // Unsent edits live in the cache folder: set it aside before anything can reuse its files.
+      const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
+      logger.error({ movedTo: rebuiltFrom, cacheSetAside: setAside }, 'the local database was unreadable; it was moved aside, the drive is enumerated again and unsent changes are recovered');
+    }
+
+    followAddressChange(store, cfg.graphUrl, logger);
 
     // Every Graph attempt feeds the connectivity state; while offline nothing repeats against a
     // service known to be away, and the probe finds out when it is back.
@@ -170,6 +183,13 @@ export class Engine {
       }
       logger.warn({ err: e }, e instanceof SignedOutError ? 'signed out; mounting the cached drive until the account signs in again' : 'the server is unreachable; mounting the cached drive offline');
     }
+    let recovery: RecoveryResult | undefined;
+    try {
+      // Once the rebuilt store holds the drive again (a start that failed before keeps it for the next).
+      if (store.driveState.get('deltaLink')) recovery = await recoverSetAside(paths.cacheDir, store, logger);
+    } catch (e) {
+      logger.error({ err: e }, 'could not recover the unsent changes of the corrupt database yet; trying again at the next start');
+    }
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
     const toRecord = (item: DriveItem) => {
@@ -212,7 +232,8 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType);
+    const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
     await engine.begin(firstStart);
     return engine;
   }
@@ -286,6 +307,21 @@ export class Engine {
     for (const [event, level] of [['conflict', 'warn'], ['failed', 'error']] as const) {
       this.uploads.events.on(event, (e) => logger[level](e, `upload ${event}`));
     }
+    // A full drive: the storage numbers shown (statfs, status, the panel) must say so now.
+    this.uploads.events.on('failed', (e) => {
+      if (e.error instanceof QuotaExceededError && !this.quotaRefreshNow) {
+        this.quotaRefreshNow = this.tasks.start('quota-refresh:now', async (signal) => {
+          try {
+            const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
+            if (quota) this.vfs.setQuota(quota);
+          } catch (err) {
+            logger.warn({ err }, 'could not refresh the drive quota after it ran out');
+          } finally {
+            this.quotaRefreshNow = undefined;
+          }
+        });
+      }
+    });
     this.tasks.start('access-times', async (signal) => {
       // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
       while (!signal.aborted) {
@@ -305,14 +341,20 @@ export class Engine {
         if (this.ipc) this.ipc.emit('status', this.status());
       },
     );
-    const conflicts = new ConflictResolution(this.store, this.vfs);
+    const conflicts = new ConflictResolution(this.store, this.vfs, this.editChoices);
     const session = this.cfg.session;
     session?.attach({
       tasks: this.tasks,
       retryUploads: () => this.uploads.retryNow(),
       catchUp: () => {
         this.replayer.kick();
-        void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'catching up after sign-in failed'));
+        this.tasks.start('sync-after-sign-in', async () => {
+          try {
+            await this.sync.syncNow();
+          } catch (e) {
+            logger.warn({ err: e }, 'catching up after sign-in failed');
+          }
+        });
       },
       emit: (event, payload) => this.ipc?.emit(event, payload),
       pushStatus: () => this.ipc?.emit('status', this.status()),
@@ -333,8 +375,9 @@ export class Engine {
         resume: () => this.pauseControl!.resume(),
         conflicts: () => ({ conflicts: conflicts.list() }),
         resolveConflict: async ({ id, choice }) => {
-          await conflicts.resolve(id, choice);
-          return { ok: true as const };
+          const message = await conflicts.resolve(id, choice);
+          logger.info({ conflict: id, choice }, message);
+          return { ok: true as const, message };
         },
         settings: () => this.currentSettings(),
         updateSettings: async (update) => {
@@ -352,9 +395,19 @@ export class Engine {
           return { ok: true as const };
         },
         syncNow: () => {
-          // Offline, "sync now" means "try the network now".
-          if (this.connectivity.offline) this.connectivity.checkNow();
-          void this.sync.syncNow().catch((e) => logger.warn({ err: e }, 'sync now failed'));
+          if (this.pauseControl?.state.paused) return { started: false, message: 'Syncing is paused: resume it to sync now' };
+          if (this.connectivity.offline) {
+            // Offline, "sync now" means "try the network now".
+            this.connectivity.checkNow();
+            return { started: false, message: 'Offline: checking the connection now; syncing resumes when OneDrive answers' };
+          }
+          this.tasks.start('sync-now', async () => {
+            try {
+              await this.sync.syncNow();
+            } catch (e) {
+              logger.warn({ err: e }, 'sync now failed');
+            }
+          });
           return { started: true };
         },
         pin: ({ path }) => pins.pin(path),
@@ -447,6 +500,21 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
+      ...this.failedChanges(),
+    };
+  }
+
+  /** Namespace changes the server refused (failed uploads show as failed transfer rows instead). */
+  private failedChanges(): Pick<EngineStatus, 'failedChanges'> {
+    const failed = this.store.journal.list({ states: ['failed'] }).filter((e) => e.kind !== 'write' && e.kind !== 'create');
+    if (failed.length === 0) return {};
+    return {
+      failedChanges: failed.map((e) => ({
+        path: this.store.items.pathOf(e.itemId) ?? e.name ?? e.itemId,
+        change: e.kind === 'rename' ? `rename to ${e.newName ?? '?'}` : e.kind,
+        message: e.lastError ?? 'refused by the server',
+      })),
     };
   }
 

@@ -10,6 +10,7 @@ import {
   isCausedBySignal,
   isTimeoutError,
   linkedController,
+  onAbort,
   raceWithSignal,
   throwIfAborted,
   timeoutSignal,
@@ -178,5 +179,64 @@ describe('timeoutSignal', () => {
     disposed.dispose();
     await delay(20);
     expect(disposed.signal.aborted).toBe(false);
+  });
+});
+
+describe('many waiters on one long-lived signal', () => {
+  it('share one abort listener: no MaxListenersExceededWarning however many run at once', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const shutdown = new AbortController();
+      // What a busy engine does: tasks linked to the registry's signal, reads and sleeps on the offline signal.
+      const links = Array.from({ length: 50 }, () => linkedController(shutdown.signal));
+      const anys = Array.from({ length: 20 }, () => anySignal(shutdown.signal, new AbortController().signal));
+      const sleeps = Array.from({ length: 20 }, () => abortableSleep(60_000, shutdown.signal).then(() => 'slept', (e: unknown) => e));
+      const races = Array.from({ length: 20 }, () => raceWithSignal(new Promise<never>(() => undefined), shutdown.signal).catch((e: unknown) => e));
+      expect(abortListenerCount(shutdown.signal)).toBe(1);
+      // Node reports the warning on the next tick.
+      await delay(10);
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+
+      for (const l of links.slice(0, 25)) l.dispose();
+      const reason = new AbortError('shutting down');
+      shutdown.abort(reason);
+      expect(links.slice(0, 25).every((l) => !l.signal.aborted)).toBe(true);
+      expect(links.slice(25).every((l) => l.signal.reason === reason)).toBe(true);
+      expect(anys.every((a) => a.signal.reason === reason)).toBe(true);
+      expect(await Promise.all(sleeps)).toEqual(sleeps.map(() => reason));
+      expect(await Promise.all(races)).toEqual(races.map(() => reason));
+      expect(abortListenerCount(shutdown.signal)).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('the shared listener goes when its last waiter does, and comes back for the next', () => {
+    const signal = new AbortController().signal;
+    const stop = [onAbort(signal, () => undefined), onAbort(signal, () => undefined)];
+    expect(abortListenerCount(signal)).toBe(1);
+    stop[0]!();
+    stop[0]!();
+    expect(abortListenerCount(signal)).toBe(1);
+    stop[1]!();
+    expect(abortListenerCount(signal)).toBe(0);
+    onAbort(signal, () => undefined);
+    expect(abortListenerCount(signal)).toBe(1);
+  });
+
+  it('a waiter removed by an earlier waiter is not called', () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    let stopSecond = (): void => undefined;
+    onAbort(controller.signal, () => {
+      calls.push('first');
+      stopSecond();
+    });
+    stopSecond = onAbort(controller.signal, () => calls.push('second'));
+    onAbort(controller.signal, () => calls.push('third'));
+    controller.abort();
+    expect(calls).toEqual(['first', 'third']);
   });
 });

@@ -50,6 +50,63 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortReason(signal);
 }
 
+/** The callers waiting on one signal, behind the single 'abort' listener that serves them all. */
+interface Hub {
+  readonly waiters: Set<() => void>;
+  readonly fire: () => void;
+}
+
+const hubs = new WeakMap<AbortSignal, Hub>();
+
+/**
+ * Calls `listener` when `signal` aborts; returns the function that stops waiting. However many
+ * callers wait on one signal at once (every running task on the registry's signal, every read on
+ * the offline signal), the signal carries one 'abort' listener, so a busy engine neither trips
+ * Node's MaxListenersExceededWarning nor makes the signal's own listener list grow with the load.
+ * An aborted signal never fires again: the caller checks `signal.aborted` first (nothing is
+ * registered then).
+ */
+export function onAbort(signal: AbortSignal, listener: () => void): () => void {
+  if (signal.aborted) return () => undefined;
+  let hub = hubs.get(signal);
+  if (!hub) {
+    const waiters = new Set<() => void>();
+    const fire = (): void => {
+      hubs.delete(signal);
+      let failure: { error: unknown } | undefined;
+      // A waiter that another waiter removed while this runs is not called (as EventTarget does).
+      for (const waiter of [...waiters]) {
+        if (!waiters.delete(waiter)) continue;
+        try {
+          waiter();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      // One throwing waiter must not starve the rest; its error still surfaces, as it would have
+      // from an EventTarget listener.
+      if (failure) {
+        const { error } = failure;
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    };
+    hub = { waiters, fire };
+    hubs.set(signal, hub);
+    signal.addEventListener('abort', fire, { once: true });
+  }
+  const own = hub;
+  // A wrapper per call: the same function may wait twice and must be removed once per wait.
+  const waiter = (): void => listener();
+  own.waiters.add(waiter);
+  return () => {
+    if (!own.waiters.delete(waiter) || own.waiters.size > 0 || hubs.get(signal) !== own) return;
+    hubs.delete(signal);
+    signal.removeEventListener('abort', own.fire);
+  };
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it fires. */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -57,15 +114,16 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
       reject(abortReason(signal));
       return;
     }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unsubscribe();
       resolve();
     }, Math.max(0, ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer);
+          reject(abortReason(signal));
+        })
+      : () => undefined;
   });
 }
 
@@ -80,15 +138,14 @@ export function raceWithSignal<T>(promise: Promise<T>, signal: AbortSignal): Pro
     return Promise.reject(abortReason(signal));
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const unsubscribe = onAbort(signal, () => reject(abortReason(signal)));
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        unsubscribe();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        unsubscribe();
         reject(error);
       },
     );
@@ -115,9 +172,9 @@ export interface LinkedController extends LinkedSignal {
 export function linkedController(...parents: Array<AbortSignal | undefined>): LinkedController {
   const controller = new AbortController();
   const sources = parents.filter((s): s is AbortSignal => s !== undefined);
-  const listeners: Array<[AbortSignal, () => void]> = [];
+  const unsubscribers: Array<() => void> = [];
   const dispose = (): void => {
-    for (const [source, listener] of listeners.splice(0)) source.removeEventListener('abort', listener);
+    for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
   };
   const abort = (reason?: unknown): void => {
     dispose();
@@ -127,11 +184,7 @@ export function linkedController(...parents: Array<AbortSignal | undefined>): Li
   if (alreadyAborted) {
     controller.abort(alreadyAborted.reason);
   } else {
-    for (const source of sources) {
-      const listener = (): void => abort(source.reason);
-      source.addEventListener('abort', listener, { once: true });
-      listeners.push([source, listener]);
-    }
+    for (const source of sources) unsubscribers.push(onAbort(source, () => abort(source.reason)));
   }
   return { signal: controller.signal, abort, dispose };
 }
@@ -152,13 +205,13 @@ export function timeoutSignal(ms: number, parent?: AbortSignal, what = 'operatio
   const timer = setTimeout(() => linked.abort(new TimeoutError(`${what} timed out after ${ms} ms`)), Math.max(0, ms));
   // A pending timeout must not keep the process alive on its own.
   timer.unref();
-  const onAbort = (): void => clearTimeout(timer);
-  linked.signal.addEventListener('abort', onAbort, { once: true });
+  const stopTimer = (): void => clearTimeout(timer);
+  linked.signal.addEventListener('abort', stopTimer, { once: true });
   return {
     signal: linked.signal,
     dispose: () => {
       clearTimeout(timer);
-      linked.signal.removeEventListener('abort', onAbort);
+      linked.signal.removeEventListener('abort', stopTimer);
       linked.dispose();
     },
   };

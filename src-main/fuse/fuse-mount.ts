@@ -10,11 +10,13 @@
  */
 import Fuse from 'fuse-native';
 import { execFile } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../base/logger.ts';
-import { VfsError, type Errno } from '../vfs/vfs-error.ts';
+import { isMountPoint } from './mount-watch.ts';
+import { localErrno, VfsError, type Errno } from '../vfs/vfs-error.ts';
 import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
 
 const execFileAsync = promisify(execFile);
@@ -72,8 +74,25 @@ export class FuseMount {
         logger[level]({ op, path, errno: e.errno }, e.message);
         return errnoValue(e.errno);
       }
+      // The cache disk full or read-only: the program gets that errno, not EIO.
+      const local = localErrno(e);
+      if (local) {
+        logger.warn({ op, path, errno: local, err: e }, `${op} failed on this device's disk: ${local}`);
+        return errnoValue(local);
+      }
       logger.error({ op, path, err: e }, `unexpected failure in ${op}`);
       return errnoValue('EIO');
+    };
+    // OneDrive has no symbolic links, hard links, fifos or device files. EPERM is what POSIX names for
+    // a filesystem that does not support the kind of link or node asked for; without these handlers
+    // FUSE answers ENOSYS, which rsync and tar report as a bug rather than skipping the entry.
+    const refusedKinds = new Set<string>();
+    const unsupported = (what: string, path: string): number => {
+      if (!refusedKinds.has(what)) {
+        refusedKinds.add(what);
+        logger.warn({ path }, `${what} cannot be stored on OneDrive; refused with EPERM (logged once)`);
+      }
+      return errnoValue('EPERM');
     };
     // Synchronous vfs answers (store lookups) and asynchronous ones (network) share one shape.
     const run = <T>(op: string, path: string, work: () => T | Promise<T>, done: (value: T) => void, failed: (errno: number) => void) => {
@@ -124,6 +143,16 @@ export class FuseMount {
       flush: (path: string, fd: number, cb: (err: number) => void) => run('flush', path, () => vfs.flush(fd), () => cb(0), (err) => cb(err)),
       fsync: (path: string, _datasync: boolean, fd: number, cb: (err: number) => void) =>
         run('fsync', path, () => vfs.fsync(fd), () => cb(0), (err) => cb(err)),
+      symlink: (_target: string, path: string, cb: (err: number) => void) => cb(unsupported('a symbolic link', path)),
+      link: (_existing: string, path: string, cb: (err: number) => void) => cb(unsupported('a hard link', path)),
+      mknod: (path: string, mode: number, _dev: number, cb: (err: number) => void) => {
+        // A regular file made with mknod (no open handle wanted) is an ordinary create.
+        if ((mode & fsConstants.S_IFMT) === fsConstants.S_IFREG) {
+          run('mknod', path, () => vfs.create(path), (fh) => run('mknod', path, () => vfs.release(fh), () => cb(0), (err) => cb(err)), (err) => cb(err));
+          return;
+        }
+        cb(unsupported('a fifo, socket or device file', path));
+      },
       chmod: (_path: string, _mode: number, cb: (err: number) => void) => cb(0),
       chown: (_path: string, _uid: number, _gid: number, cb: (err: number) => void) => cb(0),
     };
@@ -148,7 +177,15 @@ export class FuseMount {
   }
 
   async unmount(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
+    try {
+      await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      // Unmounted from outside (fusermount -u, an eject) before the engine's own shutdown got here:
+      // fusermount then fails, but the mount is gone, which is all this step is for.
+      if (await isMountPoint(this.mountpoint).catch(() => true)) throw e;
+      this.logger.info({ mountpoint: this.mountpoint }, 'the mount point was already unmounted');
+      return;
+    }
     this.logger.info({ mountpoint: this.mountpoint }, 'unmounted');
   }
 }

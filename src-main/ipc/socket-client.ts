@@ -17,7 +17,17 @@ export class SocketClient {
 
   private constructor(private readonly socket: Socket) {
     const lines = createInterface({ input: socket, crlfDelay: Infinity });
-    lines.on('line', (line) => this.onLine(line));
+    lines.on('line', (line) => {
+      try {
+        this.onLine(line);
+      } catch {
+        // A line that is not the contract's (another program on the socket): nothing to deliver.
+      }
+    });
+    // A connection error ends in 'close', which fails the calls still waiting; readline repeats
+    // the socket's errors, so both need a handler or the process dies of an 'error' event.
+    socket.on('error', () => undefined);
+    lines.on('error', () => undefined);
     socket.on('close', () => {
       for (const p of this.pending.values()) p.reject(new OneMountError('IPC_CLOSED', 'the engine closed the connection'));
       this.pending.clear();

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AbortError, abortableSleep } from '../base/abort.ts';
-import { LockTracker, withLock } from './leveled-mutex.ts';
 import { TaskRegistry, TaskRegistryClosedError } from './task-registry.ts';
 import type { TaskHandle, TaskInfo } from './task-registry.ts';
 import { createMemoryLogger as memoryLogger } from '../base/logger.ts';
@@ -151,21 +150,6 @@ describe('TaskRegistry', () => {
     account.abort(new AbortError('signed out'));
     await expect(handle.done).resolves.toMatchObject({ status: 'stopped' });
     expect(tasks.signal.aborted).toBe(false);
-  });
-
-  it('starts tasks outside the starter’s critical section when given the lock tracker', async () => {
-    const lockTracker = new LockTracker({ checking: true });
-    const { tasks } = registry({ lockTracker });
-    const content = lockTracker.mutex('vfs.content');
-    const tree = lockTracker.mutex('vfs.tree');
-    const handle = await withLock(content, () =>
-      tasks.start('thumbnail:1', async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        // Would be an inversion if the task inherited the content lock.
-        await withLock(tree, () => undefined);
-      }),
-    );
-    await expect(handle.done).resolves.toEqual({ status: 'completed' });
   });
 });
 

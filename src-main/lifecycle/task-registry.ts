@@ -2,7 +2,6 @@ import { abortReason, AbortError, isCausedBySignal, linkedController } from '../
 import type { LinkedController } from '../base/abort.ts';
 import { OneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
-import type { LockTracker } from './leveled-mutex.ts';
 
 export type TaskState = 'running' | 'stopping';
 
@@ -43,8 +42,6 @@ export interface TaskRegistryOptions {
   logger: Logger;
   /** Called for every task failure (after it is logged). */
   onError?: (error: unknown, task: TaskInfo) => void;
-  /** When given, every task starts holding no locks, even if started inside a critical section. */
-  lockTracker?: LockTracker;
   now?: () => number;
 }
 
@@ -71,7 +68,6 @@ interface TaskEntry {
 export class TaskRegistry {
   readonly #logger: Logger;
   readonly #onError: ((error: unknown, task: TaskInfo) => void) | undefined;
-  readonly #lockTracker: LockTracker | undefined;
   readonly #now: () => number;
   readonly #controller = new AbortController();
   readonly #tasks = new Map<number, TaskEntry>();
@@ -81,7 +77,6 @@ export class TaskRegistry {
   constructor(options: TaskRegistryOptions) {
     this.#logger = options.logger;
     this.#onError = options.onError;
-    this.#lockTracker = options.lockTracker;
     this.#now = options.now ?? Date.now;
   }
 
@@ -106,8 +101,7 @@ export class TaskRegistry {
     };
     this.#tasks.set(entry.id, entry);
     const { signal } = entry.controller;
-    const invoke = async (): Promise<void> => run(signal);
-    const running = this.#lockTracker ? this.#lockTracker.runUnlocked(invoke) : invoke();
+    const running = (async (): Promise<void> => run(signal))();
     const done = running.then(
       () => this.#settle(entry, signal.aborted ? { status: 'stopped', reason: signal.reason } : { status: 'completed' }),
       (error: unknown) =>

@@ -13,14 +13,14 @@ afterEach(() => temp.dispose());
 describe('ConflictsRepository', () => {
   it('records conflicts, lists unresolved ones oldest first and resolves them', () => {
     const { conflicts } = temp.store;
-    const first = conflicts.add({
+    const first = conflicts.record({
       itemId: 'A',
       path: '/docs/a.txt',
       reason: 'both-modified',
       localCopyName: 'a (conflict 2026-11-27 101010 host).txt',
       remoteEtag: 'e9',
     });
-    const second = conflicts.add({ itemId: 'B', path: '/b.txt', reason: 'remote-deleted', detectedMs: 5 });
+    const second = conflicts.record({ itemId: 'B', path: '/b.txt', reason: 'remote-deleted', detectedMs: 5 });
     expect(first).toEqual({
       id: first.id,
       itemId: 'A',
@@ -42,7 +42,19 @@ describe('ConflictsRepository', () => {
     conflicts.remove(second.id);
     expect(conflicts.get(second.id)).toBeUndefined();
     expect(() => conflicts.markResolved(second.id)).toThrow(StoreError);
-    expect(() => conflicts.add({ itemId: 'C', path: '/c', reason: 'other' as never })).toThrow(StoreError);
+    expect(() => conflicts.record({ itemId: 'C', path: '/c', reason: 'other' as never })).toThrow(StoreError);
+  });
+  it('keeps one record per unresolved conflict: a later report completes it', () => {
+    const { conflicts } = temp.store;
+    // Delta saw the remote change first; the upload then kept both versions.
+    const seen = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', remoteEtag: 'e2' });
+    const kept = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict).txt' });
+    expect(kept).toMatchObject({ id: seen.id, localCopyName: 'a (conflict).txt', remoteEtag: 'e2' });
+    expect(conflicts.list()).toHaveLength(1);
+    // Another reason, or a new conflict after the first was resolved, is its own record.
+    expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'remote-deleted' }).id).not.toBe(seen.id);
+    conflicts.markResolved(seen.id);
+    expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified' }).id).not.toBe(seen.id);
   });
 });
 

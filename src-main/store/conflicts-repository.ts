@@ -25,6 +25,8 @@ export class ConflictsRepository {
   readonly #byItem: Database.Statement<[string], ConflictRow>;
   readonly #resolve: Database.Statement<[number, number]>;
   readonly #remove: Database.Statement<[number]>;
+  readonly #openFor: Database.Statement<[string, string], ConflictRow>;
+  readonly #merge: Database.Statement<[{ id: number; path: string; local_copy_name: string | null; remote_etag: string | null }]>;
   readonly #countUnresolved: Database.Statement<[], number>;
   readonly #now: () => number;
 
@@ -40,12 +42,27 @@ export class ConflictsRepository {
     this.#byItem = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? ORDER BY detected_ms, id`);
     this.#resolve = db.prepare('UPDATE conflicts SET resolved = 1, resolved_ms = ? WHERE id = ?');
     this.#remove = db.prepare('DELETE FROM conflicts WHERE id = ?');
+    this.#openFor = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND reason = ? AND resolved = 0 ORDER BY id LIMIT 1`);
+    this.#merge = db.prepare(
+      `UPDATE conflicts SET path = @path, local_copy_name = coalesce(@local_copy_name, local_copy_name),
+         remote_etag = coalesce(@remote_etag, remote_etag) WHERE id = @id`,
+    );
     this.#countUnresolved = db.prepare<[], number>('SELECT count(*) FROM conflicts WHERE resolved = 0').pluck();
   }
 
-  add(conflict: NewConflict): Conflict {
+  /**
+   * One record per conflict, whoever notices it first: while an item has an unresolved conflict of
+   * this reason, a later report (delta saw the remote change, then the upload kept both versions)
+   * completes that record (the local copy's name, the server version) instead of adding another.
+   */
+  record(conflict: NewConflict): Conflict {
     if (!(CONFLICT_REASONS as readonly string[]).includes(conflict.reason)) {
       throw new StoreError('INVALID_ARGUMENT', `unknown conflict reason ${JSON.stringify(conflict.reason)}`);
+    }
+    const open = this.#openFor.get(conflict.itemId, conflict.reason);
+    if (open) {
+      this.#merge.run({ id: open.id, path: conflict.path, local_copy_name: conflict.localCopyName ?? null, remote_etag: conflict.remoteEtag ?? null });
+      return this.#mustGet(open.id);
     }
     const result = this.#insert.run({
       item_id: conflict.itemId,

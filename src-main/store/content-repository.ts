@@ -14,6 +14,7 @@ interface ContentRow {
   pinned: number;
   error_code: string | null;
   error_message: string | null;
+  local_version: number;
 }
 
 interface CandidateRow {
@@ -25,7 +26,7 @@ interface CandidateRow {
 }
 
 const CONTENT_COLUMNS =
-  'item_id, status, etag, ctag, ranges, cached_bytes, last_access_ms, pinned, error_code, error_message';
+  'item_id, status, etag, ctag, ranges, cached_bytes, last_access_ms, pinned, error_code, error_message, local_version';
 
 /** Deeper than any OneDrive path; stops a corrupted parent cycle. */
 const MAX_DEPTH = 1000;
@@ -51,6 +52,7 @@ export class ContentRepository {
   readonly #setPinned: Database.Statement<[string, number]>;
   readonly #setError: Database.Statement<[string, string | null, string | null]>;
   readonly #remove: Database.Statement<[string]>;
+  readonly #bump: Database.Statement<[string]>;
   readonly #pinned: Database.Statement<[], string>;
   readonly #byStatus: Database.Statement<[string], string>;
   readonly #total: Database.Statement<[], number>;
@@ -83,6 +85,10 @@ export class ContentRepository {
        ON CONFLICT (item_id) DO UPDATE SET error_code = excluded.error_code, error_message = excluded.error_message`,
     );
     this.#remove = db.prepare('DELETE FROM content WHERE item_id = ?');
+    this.#bump = db.prepare(
+      `INSERT INTO content (item_id, status, local_version) VALUES (?, 'none', 1)
+       ON CONFLICT (item_id) DO UPDATE SET local_version = local_version + 1`,
+    );
     this.#pinned = db.prepare<[], string>('SELECT item_id FROM content WHERE pinned = 1 ORDER BY item_id').pluck();
     this.#byStatus = db.prepare<[string], string>('SELECT item_id FROM content WHERE status = ? ORDER BY item_id').pluck();
     this.#total = db
@@ -119,6 +125,11 @@ export class ContentRepository {
       this.#setError.run(itemId, null, null);
       return current;
     });
+  }
+
+  /** Counts one more local change of the item's bytes (see ContentState.localVersion). */
+  bumpLocalVersion(itemId: string): void {
+    this.#bump.run(itemId);
   }
 
   /** The item's content state; undefined means nothing local (status 'none', not pinned). */
@@ -299,6 +310,7 @@ function contentFromRow(row: ContentRow): ContentState {
     pinned: row.pinned === 1,
     errorCode: row.error_code,
     errorMessage: row.error_message,
+    localVersion: row.local_version,
   };
 }
 

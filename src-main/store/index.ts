@@ -12,7 +12,7 @@ export {
   type UpsertOptions,
   type UpsertResult,
 } from './items-repository.ts';
-export type { ItemIdReplacement } from './item-id-rewriter.ts';
+export { SentVersionsRepository } from './sent-versions-repository.ts';
 export { ContentRepository, type ContentUpdate } from './content-repository.ts';
 export { JournalRepository, type JournalFilter } from './journal-repository.ts';
 export { ConflictsRepository } from './conflicts-repository.ts';

@@ -4,6 +4,7 @@ import type { ItemKind, StoredItem } from './types.ts';
 export interface ItemRow {
   inode: number;
   id: string;
+  remote_id: string | null;
   parent_id: string | null;
   name: string;
   name_key: string;
@@ -19,11 +20,12 @@ export interface ItemRow {
 }
 
 export const ITEM_COLUMNS =
-  'inode, id, parent_id, name, name_key, kind, size, ctime_ms, mtime_ms, etag, ctag, quickxor_hash, remote_drive_id, remote_item_id';
+  'inode, id, remote_id, parent_id, name, name_key, kind, size, ctime_ms, mtime_ms, etag, ctag, quickxor_hash, remote_drive_id, remote_item_id';
 
 export function itemFromRow(row: ItemRow): StoredItem {
   return {
     id: row.id,
+    remoteId: row.remote_id,
     inode: row.inode,
     parentId: row.parent_id,
     name: row.name,

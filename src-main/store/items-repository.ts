@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ITEM_COLUMNS, itemFromRow, type ItemRow } from './item-row.ts';
-import type { ItemIdRewriter } from './item-id-rewriter.ts';
+import { isLocalId } from './local-id.ts';
 import { nameKey } from '../../src-shared/model/names.ts';
 import { StoreError } from './store-error.ts';
 import { ITEM_KINDS, type ContentStatus, type DeletedItem, type ItemKind, type ItemPatch, type ItemRecord, type StoredItem } from './types.ts';
@@ -30,6 +30,8 @@ export interface UpsertOptions {
 export interface UpsertResult {
   inserted: number;
   updated: number;
+  /** The key each record was stored under (records from the server carry its id; see keyOf). */
+  keys: Map<string, string>;
   /** Items outside the batch renamed by onNameClash. */
   renamed: Array<{ id: string; from: string; to: string }>;
 }
@@ -62,6 +64,12 @@ type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null };
 export class ItemsRepository {
   readonly #byId: Database.Statement<[string], ItemRow>;
   readonly #byInode: Database.Statement<[number], ItemRow>;
+  readonly #byRemoteId: Database.Statement<[string], ItemRow>;
+  readonly #keyOfRemote: Database.Statement<[string], string>;
+  readonly #setRemoteId: Database.Statement<[string, string]>;
+  readonly #moveChildren: Database.Statement<[string, string]>;
+  readonly #deleteOne: Database.Statement<[string]>;
+  readonly #childKeyClash: Database.Statement<[string, string], string>;
   readonly #child: Database.Statement<[string, string], ItemRow>;
   readonly #children: Database.Statement<[string, string, number], ItemRow>;
   readonly #countChildren: Database.Statement<[string], number>;
@@ -74,14 +82,26 @@ export class ItemsRepository {
   readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
   readonly #deleteSubtree: Database.Statement<[string, number]>;
   readonly #count: Database.Statement<[], number>;
-  readonly #rewriter: ItemIdRewriter;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
 
-  constructor(db: Database.Database, rewriter: ItemIdRewriter) {
-    this.#rewriter = rewriter;
+  readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
+
+  constructor(db: Database.Database) {
+    this.#byRemoteId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE remote_id = ?`);
+    this.#keyOfRemote = db.prepare<[string], string>('SELECT id FROM items WHERE remote_id = ?').pluck();
+    this.#setRemoteId = db.prepare('UPDATE items SET remote_id = ? WHERE id = ?');
+    this.#moveChildren = db.prepare('UPDATE items SET parent_id = ? WHERE parent_id = ?');
+    this.#deleteOne = db.prepare('DELETE FROM items WHERE id = ?');
+    this.#childKeyClash = db
+      .prepare<[string, string], string>(
+        `SELECT theirs.name FROM items AS theirs JOIN items AS ours
+           ON ours.parent_id = ? AND theirs.parent_id = ? AND ours.name_key = theirs.name_key LIMIT 1`,
+      )
+      .pluck();
+    this.#adopt = db.transaction((id: string, remoteId: string, replacing: string | undefined) => this.#adoptInTransaction(id, remoteId, replacing));
     this.#byId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = ?`);
     this.#byInode = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE inode = ?`);
     this.#child = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE parent_id = ? AND name_key = ?`);
@@ -98,13 +118,14 @@ export class ItemsRepository {
        )
        SELECT id, parent_id, name FROM chain ORDER BY depth DESC`,
     );
-    const values = `(@inode, @id, @parent_id, @name, @name_key, @kind, @size, @ctime_ms, @mtime_ms, @etag, @ctag,
+    const values = `(@inode, @id, @remote_id, @parent_id, @name, @name_key, @kind, @size, @ctime_ms, @mtime_ms, @etag, @ctag,
                      @quickxor_hash, @remote_drive_id, @remote_item_id)`;
     this.#insert = db.prepare(`INSERT INTO items (${ITEM_COLUMNS}) VALUES ${values}`);
     this.#replace = db.prepare(
       `UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key, kind = @kind, size = @size,
          ctime_ms = @ctime_ms, mtime_ms = @mtime_ms, etag = @etag, ctag = @ctag, quickxor_hash = @quickxor_hash,
-         remote_drive_id = @remote_drive_id, remote_item_id = @remote_item_id
+         remote_drive_id = @remote_drive_id, remote_item_id = @remote_item_id,
+         remote_id = coalesce(@remote_id, remote_id)
        WHERE id = @id`,
     );
     this.#update = db.prepare(
@@ -157,6 +178,51 @@ export class ItemsRepository {
   get(id: string): StoredItem | undefined {
     const row = this.#byId.get(id);
     return row && itemFromRow(row);
+  }
+
+  /** The item the server knows by `remoteId`. */
+  getByRemoteId(remoteId: string): StoredItem | undefined {
+    const row = this.#byRemoteId.get(remoteId);
+    return row && itemFromRow(row);
+  }
+
+  /**
+   * The key of the item an id names: a server id maps to the item holding it (whose key may be a
+   * local id); any other id is returned as it is. Server ids and local ids never collide.
+   */
+  keyOf(id: string): string {
+    return this.#keyOfRemote.get(id) ?? id;
+  }
+
+  /**
+   * Fills in the server's id of an item made here, once (or, with `replacing`, after the server
+   * item it was is gone and it was uploaded anew). If another item already holds that
+   * server id (delta stored the server's copy before the answer that names it came back), that
+   * copy is merged into this item: its children move here and it is dropped. Returns the inode of
+   * the dropped copy, if there was one. NAME_TAKEN when both hold a child of the same name;
+   * REMOTE_ID_MISMATCH when this item already has another server id.
+   */
+  setRemoteId(id: string, remoteId: string, options: { replacing?: string } = {}): number | undefined {
+    this.#generation++;
+    return this.#adopt(id, remoteId, options.replacing);
+  }
+
+  #adoptInTransaction(id: string, remoteId: string, replacing: string | undefined): number | undefined {
+    const item = this.#mustGet(id);
+    if (item.remoteId === remoteId) return undefined;
+    // `replacing`: the server item it was is gone, and the local one was created there anew.
+    if (item.remoteId !== null && item.remoteId !== replacing) {
+      throw new StoreError('REMOTE_ID_MISMATCH', `item ${id} is already known to the server as ${item.remoteId}, not ${remoteId}`);
+    }
+    const copy = this.#byRemoteId.get(remoteId);
+    if (copy) {
+      const clash = this.#childKeyClash.get(id, copy.id);
+      if (clash !== undefined) throw new StoreError('NAME_TAKEN', `cannot merge item ${copy.id} into ${id}: both have a child named "${clash}"`);
+      this.#moveChildren.run(id, copy.id);
+      this.#deleteOne.run(copy.id);
+    }
+    this.#setRemoteId.run(remoteId, id);
+    return copy?.inode;
   }
 
   getByInode(inode: number): StoredItem | undefined {
@@ -238,8 +304,8 @@ export class ItemsRepository {
   }
 
   upsert(record: ItemRecord, options: UpsertOptions = {}): StoredItem {
-    this.upsertMany([record], options);
-    return this.#mustGet(record.id);
+    const result = this.upsertMany([record], options);
+    return this.#mustGet(result.keys.get(record.id) ?? record.id);
   }
 
   /**
@@ -317,15 +383,19 @@ export class ItemsRepository {
   }
 
   #applyBatch(records: readonly ItemRecord[], options: UpsertOptions): UpsertResult {
+    const result: UpsertResult = { inserted: 0, updated: 0, renamed: [], keys: new Map() };
     const latest = new Map<string, ItemRecord>();
-    for (const record of records) latest.set(record.id, record);
+    for (const incoming of records) {
+      const record = this.#toKeys(incoming);
+      result.keys.set(incoming.id, record.id);
+      latest.set(record.id, record);
+    }
     const waiting = new Set(latest.keys());
-    const result: UpsertResult = { inserted: 0, updated: 0, renamed: [] };
     for (const record of latest.values()) {
       const params = toParams(record);
       waiting.delete(record.id);
       if (record.parentId === null) {
-        this.#adoptRoot(record.id);
+        // Already mapped to the root's key by #toKeys.
       } else {
         this.#makeRoomFor({ ...record, parentId: record.parentId }, params.name_key, latest, waiting, options, result);
       }
@@ -340,10 +410,25 @@ export class ItemsRepository {
     return result;
   }
 
-  /** The root keeps inode 1 even when the server's root id changes. */
-  #adoptRoot(id: string): void {
-    const root = this.#byInode.get(ROOT_INODE);
-    if (root && root.id !== id) this.#rewriter.replace(root.id, id);
+  /**
+   * The record with its id and parent id as keys. The root keeps its key (and inode 1) even when
+   * the server's root id changes; only its remote id follows.
+   */
+  #toKeys(record: ItemRecord): ItemRecord {
+    const remoteId = record.remoteId !== undefined ? record.remoteId : isLocalId(record.id) ? null : record.id;
+    if (record.parentId === null) {
+      const root = this.#byInode.get(ROOT_INODE);
+      if (root) {
+        if (remoteId !== null && root.remote_id !== remoteId) {
+          const holder = this.#keyOfRemote.get(remoteId);
+          if (holder !== undefined && holder !== root.id) this.#deleteOne.run(holder);
+          this.#setRemoteId.run(remoteId, root.id);
+        }
+        return { ...record, id: root.id, remoteId };
+      }
+      return { ...record, remoteId };
+    }
+    return { ...record, id: this.keyOf(record.id), parentId: this.keyOf(record.parentId), remoteId };
   }
 
   #makeRoomFor(
@@ -389,6 +474,7 @@ function toParams(record: ItemRecord): ItemParams {
   return {
     inode: record.parentId === null ? ROOT_INODE : null,
     id: record.id,
+    remote_id: record.remoteId !== undefined ? record.remoteId : isLocalId(record.id) ? null : record.id,
     parent_id: record.parentId,
     name: record.name,
     name_key: nameKey(record.name),

@@ -99,12 +99,35 @@ CREATE INDEX conflicts_item ON conflicts (item_id);
 CREATE INDEX conflicts_unresolved ON conflicts (detected_ms) WHERE resolved = 0;
 `;
 
+// The key (items.id) of an item never changes: items the server told us about are keyed by the
+// server's id, items made here by a local id (local-id.ts); remote_id is the server's id, filled
+// in once when the server first knows a local item. See docs/architecture.md.
+const SCHEMA_V2 = `
+ALTER TABLE items ADD COLUMN remote_id TEXT;
+UPDATE items SET remote_id = id WHERE id NOT LIKE 'local:%';
+CREATE UNIQUE INDEX items_remote_id ON items (remote_id) WHERE remote_id IS NOT NULL;
+-- Bumped by every local change of the bytes; an upload commits as clean only if it is unchanged.
+ALTER TABLE content ADD COLUMN local_version INTEGER NOT NULL DEFAULT 0;
+-- Hashes of versions this engine sent, so a restart never mistakes our own upload for a conflict.
+CREATE TABLE sent_versions (
+  item_id TEXT NOT NULL REFERENCES items(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  quickxor_hash TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (item_id, quickxor_hash)
+) WITHOUT ROWID;
+`;
+
 /** The schema history, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'items, drive state, content state, upload journal, conflicts',
     up: (db) => db.exec(SCHEMA_V1),
+  },
+  {
+    version: 2,
+    description: 'one key per item: the server id is a column filled in once; local change counter; versions we uploaded',
+    up: (db) => db.exec(SCHEMA_V2),
   },
 ];
 

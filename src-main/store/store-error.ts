@@ -13,6 +13,8 @@ export type StoreErrorCode =
   | 'NAME_TAKEN'
   /** A folder cannot move into itself or below itself. */
   | 'INVALID_MOVE'
+  /** The item already has another server id (a server id is filled in once). */
+  | 'REMOTE_ID_MISMATCH'
   /** A serialized range list could not be parsed, or a range is malformed. */
   | 'BAD_RANGES'
   /** The operation would drop local changes that are not uploaded yet. */

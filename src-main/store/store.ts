@@ -2,9 +2,9 @@ import type Database from 'better-sqlite3';
 import { ConflictsRepository } from './conflicts-repository.ts';
 import { ContentRepository } from './content-repository.ts';
 import { DriveStateRepository } from './drive-state-repository.ts';
-import { ItemIdRewriter, type ItemIdReplacement } from './item-id-rewriter.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
+import { SentVersionsRepository } from './sent-versions-repository.ts';
 
 export interface StoreConnectionSettings {
   journalMode: string;
@@ -26,17 +26,17 @@ export class Store {
   readonly content: ContentRepository;
   readonly journal: JournalRepository;
   readonly conflicts: ConflictsRepository;
+  readonly sentVersions: SentVersionsRepository;
   readonly #db: Database.Database;
-  readonly #rewriter: ItemIdRewriter;
 
   constructor(db: Database.Database, now: () => number) {
     this.#db = db;
-    this.#rewriter = new ItemIdRewriter(db);
-    this.items = new ItemsRepository(db, this.#rewriter);
+    this.items = new ItemsRepository(db);
     this.driveState = new DriveStateRepository(db);
     this.content = new ContentRepository(db);
     this.journal = new JournalRepository(db, now);
     this.conflicts = new ConflictsRepository(db, now);
+    this.sentVersions = new SentVersionsRepository(db);
   }
 
   /** The database file. */
@@ -55,17 +55,6 @@ export class Store {
    */
   transaction<T>(work: () => T): T {
     return this.#db.transaction(work)();
-  }
-
-  /**
-   * Swaps a local id (an item created before the server knew it) for the server's id
-   * everywhere: the item, its children's parent links, its content state, the upload journal
-   * and conflicts. Atomic. If delta already stored the server's item under the new id, that row
-   * is merged into the local one (which keeps its inode) and its inode is reported as dropped.
-   */
-  replaceItemId(localId: string, serverId: string): ItemIdReplacement {
-    this.items.noteChange();
-    return this.#rewriter.replace(localId, serverId);
   }
 
   /** How this connection is configured, for status output and tests. */

@@ -10,8 +10,13 @@ export const ITEM_KINDS: readonly ItemKind[] = ['file', 'folder', 'package', 're
 
 /** An item as the caller hands it to the store (from delta, an upload answer, or a local create). */
 export interface ItemRecord {
-  /** Graph item id, or a local id (see local-id.ts) until the server gives one. */
+  /**
+   * The item's key. Records built from a server answer carry the server's id here (and in
+   * remoteId); the store maps it to the key of the item holding that server id, if any.
+   */
   id: string;
+  /** The server's id; null or absent for an item the server does not know yet. */
+  remoteId?: string | null;
   /** Null only for the drive root. */
   parentId: string | null;
   name: string;
@@ -28,7 +33,10 @@ export interface ItemRecord {
 
 /** An item as stored: every field present, plus the local inode and the case-folded name. */
 export interface StoredItem {
+  /** The item's key for its whole life (never rewritten): a server id or a local id. */
   id: string;
+  /** The server's id, null until the server knows the item (filled in once). */
+  remoteId: string | null;
   /** Stable for the life of the item, never reused; the root is always 1. */
   inode: number;
   parentId: string | null;
@@ -82,6 +90,11 @@ export interface ContentState {
   pinned: boolean;
   errorCode: string | null;
   errorMessage: string | null;
+  /**
+   * Counts local changes of the bytes (never decreases). An upload remembers it when it starts;
+   * its commit makes the content clean only if it is still the same (docs/concurrency.md).
+   */
+  localVersion: number;
 }
 
 export interface EvictionCandidate {
@@ -108,6 +121,8 @@ export const JOURNAL_STATES: readonly JournalState[] = ['pending', 'uploading', 
 
 /** Kind-specific details that have no column of their own (setattr times, the size after a write). */
 export interface JournalPayload {
+  /** unlink/rmdir: the server id of the item removed here (the entry outlives the item). */
+  remoteId?: string;
   size?: number;
   mtimeMs?: number;
   ctimeMs?: number;
@@ -198,6 +213,8 @@ export interface QuotaSnapshot {
 /** Everything kept in the drive state table, by key. */
 export interface DriveStateValues {
   deltaLink: string;
+  /** The Graph API base the stored links were made for (a demo drive's address changes between runs). */
+  graphUrl: string;
   driveId: string;
   driveType: string;
   quota: QuotaSnapshot;

@@ -139,7 +139,7 @@ describe('connectivity against the emulator', () => {
     expect(retryNowCalls).toBe(1);
 
     // The journal replays first; delta resumes only once it is empty.
-    await expect.poll(() => temp.store.items.get(localId), { timeout: 20_000 }).toBeUndefined();
+    await expect.poll(() => temp.store.items.get(localId)?.remoteId, { timeout: 20_000 }).toBeTruthy();
     await expect.poll(() => handle.emulator.log.list({ since: before, pathIncludes: '/delta' }).length, { timeout: 20_000 }).toBeGreaterThan(0);
     const after = handle.emulator.log.list({ since: before });
     const created = after.findIndex((e) => e.method === 'POST' && e.path.includes('/children'));

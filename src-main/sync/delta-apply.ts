@@ -18,7 +18,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../base/logger.ts';
-import { isLocalId, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import type { ConflictReason, ItemRecord, Store, StoredItem } from '../store/index.ts';
 import { contentChanged } from './content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import type { GoneReason } from './drive-item-mapping.ts';
@@ -110,8 +110,9 @@ export class BatchApplier {
    * the link is stored exactly when the whole batch is. `full`: the plan is a full enumeration,
    * and store items it did not list are removed.
    */
-  async apply(plan: DeltaPlan, full: boolean, finalize: () => void): Promise<ApplyCounts> {
+  async apply(serverPlan: DeltaPlan, full: boolean, finalize: () => void): Promise<ApplyCounts> {
     this.#finalize = finalize;
+    const plan = await this.#toKeys(serverPlan);
     const candidates = await this.#removalCandidates(plan, full);
     const leaves: string[] = [];
     const folders: string[] = [];
@@ -140,6 +141,26 @@ export class BatchApplier {
     return { ...this.#counts };
   }
 
+  /**
+   * The plan with item keys instead of server ids: an item made here keeps its local key after the
+   * server knows it (docs/architecture.md), so a server id names it only through its remote id.
+   * `live` stays a set of server ids.
+   */
+  async #toKeys(plan: DeltaPlan): Promise<DeltaPlan> {
+    const items = this.#store.items;
+    const rootKey = items.getRoot()?.id;
+    const upserts: ItemRecord[] = [];
+    for (const record of plan.upserts) {
+      if (this.#o.yielder.due) await this.#o.yielder.yield();
+      const remoteId = record.remoteId ?? record.id;
+      if (record.parentId === null) upserts.push({ ...record, id: rootKey ?? record.id, remoteId });
+      else upserts.push({ ...record, id: items.keyOf(record.id), parentId: items.keyOf(record.parentId), remoteId });
+    }
+    const removals = new Map<string, GoneReason>();
+    for (const [id, reason] of plan.removals) removals.set(items.keyOf(id), reason);
+    return { ...plan, upserts, removals };
+  }
+
   async #removalCandidates(plan: DeltaPlan, full: boolean): Promise<Map<string, Candidate>> {
     const store = this.#store;
     const rootId = store.items.getRoot()?.id;
@@ -158,7 +179,7 @@ export class BatchApplier {
       // Delete-and-recreate during an enumeration can yield only the new id (§5): what a full
       // enumeration did not list is gone, whether or not a tombstone said so.
       for (const item of await walkSubtree(store, rootId, this.#o.pageSize, this.#o.yielder)) {
-        if (!plan.live.has(item.id) && !isLocalId(item.id) && !candidates.has(item.id)) {
+        if (item.remoteId !== null && !plan.live.has(item.remoteId) && !candidates.has(item.id)) {
           candidates.set(item.id, { kind: item.kind, parentId: item.parentId, reason: 'unseen' });
         }
       }
@@ -198,13 +219,15 @@ export class BatchApplier {
     const olds = new Map<string, StoredItem>();
     const bothModified = new Set<string>();
     const toInvalidate: string[] = [];
+    const adopted: Array<{ key: string; remoteId: string }> = [];
     for (const record of records) {
       const old = store.items.get(record.id);
       if (!old) {
-        if (this.#isOwnUploadArriving(record)) {
+        const own = this.#ownUploadArriving(record);
+        if (own) {
           // Our own new file, committed on the server a moment before its upload's answer: the
-          // upload manager swaps the local id for this one when that answer comes (or when it asks
-          // the server after a lost answer). Renaming the local file away now would be wrong.
+          // local item gets its server id now (once); the upload's answer fills in the rest.
+          adopted.push({ key: own.id, remoteId: record.remoteId ?? record.id });
           this.#pending.delete(record.id);
           continue;
         }
@@ -230,6 +253,9 @@ export class BatchApplier {
     for (const record of records) if (!prepared.has(record.id)) this.#pending.delete(record.id);
     const refused = await this.#invalidate(toInvalidate);
     this.#commit(() => {
+      for (const { key, remoteId } of adopted) {
+        if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
+      }
       for (const id of refused) {
         // The content became dirty while we waited: treat it as a local edit after all.
         const old = olds.get(id)!;
@@ -255,14 +281,19 @@ export class BatchApplier {
   }
 
   /**
-   * A new server file in the place of a local file not uploaded yet, with the same size, while
-   * that file's create is being uploaded: the server item is that upload landing.
+   * A new server file in the place of a local file not uploaded yet, while that file's create is
+   * being uploaded, holding a version we sent: the server item is that upload landing.
    */
-  #isOwnUploadArriving(record: ItemRecord): boolean {
-    if (record.kind !== 'file' || record.parentId === null) return false;
+  #ownUploadArriving(record: ItemRecord): StoredItem | undefined {
+    if (record.kind !== 'file' || record.parentId === null) return undefined;
     const local = this.#store.items.getChild(record.parentId, record.name);
-    if (!local || !isLocalId(local.id) || local.kind !== 'file' || local.size !== record.size) return false;
-    return this.#store.journal.list({ itemId: local.id, states: ['pending', 'uploading'] }).some((e) => e.kind === 'create');
+    if (!local || local.remoteId !== null || local.kind !== 'file') return undefined;
+    const creating = this.#store.journal.list({ itemId: local.id, states: ['pending', 'uploading'] }).some((e) => e.kind === 'create');
+    if (!creating) return undefined;
+    // Exact when the server sent its hash: a version this engine hashed for upload (it may have
+    // changed here since). Without a hash (B can omit it for a while), the same size must do.
+    if (record.quickXorHash) return this.#store.sentVersions.has(local.id, record.quickXorHash) ? local : undefined;
+    return local.size === record.size ? local : undefined;
   }
 
   /**
@@ -278,7 +309,7 @@ export class BatchApplier {
     const dot = occupant.name.lastIndexOf('.');
     const [stem, ext] = dot > 0 ? [occupant.name.slice(0, dot), occupant.name.slice(dot)] : [occupant.name, ''];
     const newName = this.#freeName(folder, (n) => `${stem} (conflict ${n + 1})${ext}`);
-    this.#store.conflicts.add({
+    this.#store.conflicts.record({
       itemId: occupant.id,
       path: this.#store.items.pathOf(occupant.id) ?? occupant.name,
       reason: 'name-clash',
@@ -312,7 +343,7 @@ export class BatchApplier {
     const ownEdits = new Map<string, StoredItem>();
     for (const item of below) {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
-      if (isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id))) ownEdits.set(item.id, item);
+      if (item.remoteId === null || (item.kind === 'file' && this.#isDirty(item.id))) ownEdits.set(item.id, item);
     }
     let cut = planFolderRemoval(folder, below, ownEdits, this.#o.chunkSize);
     const refused = await this.#invalidate(
@@ -393,18 +424,15 @@ export class BatchApplier {
     this.#kept.add(item.id);
     this.#counts.kept++;
     this.#o.logger.warn({ itemId: item.id, name: item.name, reason }, 'removed on the server but holds local edits; kept');
-    if (!isLocalId(item.id)) this.#recordConflict(item.id, 'remote-deleted', null);
+    if (item.remoteId !== null) this.#recordConflict(item.id, 'remote-deleted', null);
   }
 
-  /** One unresolved conflict per item, reason and server version. */
+  /** One unresolved conflict per item and reason (a later remote change completes the same record). */
   #recordConflict(itemId: string, reason: ConflictReason, remoteEtag: string | null): void {
     const store = this.#store;
-    const known = store.conflicts
-      .listForItem(itemId)
-      .some((c) => !c.resolved && c.reason === reason && c.remoteEtag === remoteEtag);
-    if (known) return;
-    store.conflicts.add({ itemId, path: store.items.pathOf(itemId) ?? itemId, reason, remoteEtag });
-    this.#counts.conflicts++;
+    const known = store.conflicts.listForItem(itemId).some((c) => !c.resolved && c.reason === reason);
+    store.conflicts.record({ itemId, path: store.items.pathOf(itemId) ?? itemId, reason, remoteEtag });
+    if (!known) this.#counts.conflicts++;
   }
 
   /** A file with local state (bytes, a pin, an error) that is not a local edit: removing it drops that state. */
@@ -419,7 +447,7 @@ export class BatchApplier {
 
   /** A local item, dirty content, or (for a folder) any of these below it. */
   #holdsLocalEdits(item: StoredItem): boolean {
-    if (isLocalId(item.id) || (item.kind === 'file' && this.#isDirty(item.id))) return true;
+    if (item.remoteId === null || (item.kind === 'file' && this.#isDirty(item.id))) return true;
     if (item.kind !== 'folder' && item.kind !== 'package') return false;
     const folders = [item.id];
     for (let folderId = folders.pop(); folderId !== undefined; folderId = folders.pop()) {
@@ -427,7 +455,7 @@ export class BatchApplier {
       for (;;) {
         const page = this.#store.items.listChildren(folderId, after, this.#o.pageSize);
         for (const child of page) {
-          if (isLocalId(child.id) || (child.kind === 'file' && this.#isDirty(child.id))) return true;
+          if (child.remoteId === null || (child.kind === 'file' && this.#isDirty(child.id))) return true;
           if (child.kind === 'folder' || child.kind === 'package') folders.push(child.id);
         }
         const lastChild = page[page.length - 1];
@@ -547,6 +575,7 @@ function recordOf(item: StoredItem): ItemRecord {
     etag: item.etag,
     ctag: item.ctag,
     quickXorHash: item.quickXorHash,
+    remoteId: item.remoteId,
     remoteDriveId: item.remoteDriveId,
     remoteItemId: item.remoteItemId,
   };

@@ -24,6 +24,7 @@ describe('mapDriveItem', () => {
   it('maps a file with client-set times, tags and the quickXorHash only', () => {
     expect(mapDriveItem(file(), { driveId: DRIVE })).toEqual({
       id: 'F1',
+      remoteId: 'F1',
       parentId: 'P1',
       name: 'a.txt',
       kind: 'file',

@@ -88,6 +88,7 @@ export function mapDriveItem(item: DriveItem, options: MapOptions = {}): ItemRec
   const kind = kindOf(item);
   const record: ItemRecord = {
     id: item.id,
+    remoteId: item.id,
     parentId,
     name: isRoot ? name || 'root' : name!,
     kind,

@@ -100,10 +100,17 @@ export class JournalReplayer {
         // Offline or signed out: the entry waits, in order, for the next try.
         if (e instanceof NetworkError || e instanceof SignedOutError) throw e;
         if (e instanceof WaitForParent) continue;
-        // Anything else is not going to succeed by retrying the same request: keep it visible as failed.
+        // Anything else is not going to succeed by retrying the same request: keep it visible as
+        // failed, and bring the local tree back in line with what the server holds.
         this.o.store.journal.markFailed(entry.seq, errorMessage(e));
         this.o.logger.error({ err: e, seq: entry.seq, kind: entry.kind }, `could not replay an offline ${entry.kind}`);
         this.events.emit('error', { error: e, seq: entry.seq });
+        try {
+          await this.followServer(entry);
+        } catch (again) {
+          if (again instanceof NetworkError || again instanceof SignedOutError) throw again;
+          this.o.logger.error({ err: again, seq: entry.seq }, 'could not bring the local item back in line with the server');
+        }
       }
     }
     return this.pending().length;
@@ -118,11 +125,12 @@ export class JournalReplayer {
     switch (e.kind) {
       case 'mkdir': {
         const item = store.items.get(e.itemId);
-        if (!item || !isLocalId(item.id)) return; // removed again, or already created
-        if (isLocalId(item.parentId!)) throw new WaitForParent(item.parentId!);
+        if (!item || item.remoteId !== null) return; // removed again, or already created
+        const parentRemoteId = this.remoteIdOf(item.parentId!);
+        if (parentRemoteId === null) throw new WaitForParent(item.parentId!);
         let created: DriveItem;
         try {
-          created = await graph.createFolder(item.parentId!, item.name, 'fail');
+          created = await graph.createFolder(parentRemoteId, item.name, 'fail');
         } catch (err) {
           if (!isNameConflict(err)) throw err;
           // The same name was created remotely meanwhile: one folder holds both sides' files.
@@ -131,25 +139,26 @@ export class JournalReplayer {
           if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
         }
         store.transaction(() => {
-          store.replaceItemId(item.id, created.id);
+          store.items.setRemoteId(item.id, created.id);
           store.items.upsert(this.o.toRecord(created));
         });
         return;
       }
       case 'rename': {
         const item = store.items.get(e.itemId);
-        if (!item || isLocalId(item.id)) return;
-        if (item.parentId && isLocalId(item.parentId)) throw new WaitForParent(item.parentId);
+        if (!item || item.remoteId === null) return;
+        const parentRemoteId = this.remoteIdOf(item.parentId!);
+        if (parentRemoteId === null) throw new WaitForParent(item.parentId!);
         // Where the item is now locally (later local renames are folded into this one).
-        const patch = { name: item.name, parentReference: { id: item.parentId! } };
+        const patch = { name: item.name, parentReference: { id: parentRemoteId } };
         try {
-          const moved = await graph.update(item.id, patch);
+          const moved = await graph.update(item.remoteId, patch);
           this.adopt(item.id, moved);
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
           const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
-          const moved = await graph.update(item.id, { ...patch, name });
+          const moved = await graph.update(item.remoteId, { ...patch, name });
           this.adopt(item.id, moved);
           this.conflict(item.id, 'name-clash', name, `renamed to ${name}: the name was taken on the server`);
         }
@@ -157,11 +166,13 @@ export class JournalReplayer {
       }
       case 'unlink':
       case 'rmdir': {
-        if (isLocalId(e.itemId)) return;
+        // The item is gone locally: the entry carries the server id it had (older entries: the key was it).
+        const remoteId = e.payload?.remoteId ?? (isLocalId(e.itemId) ? null : e.itemId);
+        if (remoteId === null) return;
         if (e.kind === 'rmdir') {
           let remote: DriveItem;
           try {
-            remote = await graph.getItem(e.itemId);
+            remote = await graph.getItem(remoteId);
           } catch (err) {
             if (isNotFound(err)) return;
             throw err;
@@ -172,7 +183,7 @@ export class JournalReplayer {
           }
         }
         try {
-          await graph.deleteItem(e.itemId, e.baseEtag ? { ifMatch: e.baseEtag } : {});
+          await graph.deleteItem(remoteId, e.baseEtag ? { ifMatch: e.baseEtag } : {});
         } catch (err) {
           if (isNotFound(err)) return;
           if (!isPreconditionFailed(err)) throw err;
@@ -182,10 +193,10 @@ export class JournalReplayer {
       }
       case 'setattr': {
         const item = store.items.get(e.itemId);
-        if (!item || isLocalId(item.id) || e.payload?.mtimeMs === undefined) return;
+        if (!item || item.remoteId === null || e.payload?.mtimeMs === undefined) return;
         const when = new Date(Math.floor(e.payload.mtimeMs / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
         try {
-          const updated = await graph.update(item.id, { fileSystemInfo: { lastModifiedDateTime: when } });
+          const updated = await graph.update(item.remoteId, { fileSystemInfo: { lastModifiedDateTime: when } });
           this.adopt(item.id, updated);
         } catch (err) {
           if (!isNotFound(err)) throw err;
@@ -195,6 +206,41 @@ export class JournalReplayer {
       default:
         return;
     }
+  }
+
+  /**
+   * A namespace change the server refused for good: the item takes the server's place and name
+   * again (a refused rename is undone, a refused delete brings the item back), so the mount never
+   * shows what the server does not hold.
+   */
+  private async followServer(e: JournalEntry): Promise<void> {
+    const { graph, store } = this.o;
+    if (e.kind !== 'rename' && e.kind !== 'unlink' && e.kind !== 'rmdir' && e.kind !== 'setattr') return;
+    const remoteId = store.items.get(e.itemId)?.remoteId ?? e.payload?.remoteId ?? (isLocalId(e.itemId) ? null : e.itemId);
+    if (!remoteId) return;
+    let remote: DriveItem;
+    try {
+      remote = await graph.getItem(remoteId);
+    } catch (err) {
+      if (isNotFound(err)) return; // gone on the server too: delta removes it here
+      throw err;
+    }
+    const record = this.o.toRecord(remote);
+    if (record.parentId !== null && !store.items.get(store.items.keyOf(record.parentId))) return; // its folder is not here: delta brings both
+    const clash = { onNameClash: (occupant: { name: string }) => conflictCopyName(occupant.name, new Date(this.now()), this.o.hostName) };
+    const local = store.items.get(store.items.keyOf(remoteId));
+    if (local && store.content.get(local.id)?.status === 'dirty') {
+      // Its local bytes stay: only its place follows the server.
+      store.items.upsert({ ...record, id: local.id, size: local.size, mtimeMs: local.mtimeMs, etag: local.etag, ctag: local.ctag, quickXorHash: local.quickXorHash }, clash);
+    } else {
+      store.items.upsert(record, clash);
+    }
+    this.o.logger.warn({ path: this.path(e.itemId), kind: e.kind }, `the server refused this ${e.kind}; the item is back as the server holds it`);
+  }
+
+  /** The server's id of a folder, null while it waits to be created there. */
+  private remoteIdOf(itemId: string): string | null {
+    return this.o.store.items.get(itemId)?.remoteId ?? null;
   }
 
   /** The server's answer for a replayed item; a file with local changes keeps its local size. */
@@ -216,7 +262,7 @@ export class JournalReplayer {
 
   private conflict(itemId: string, reason: 'name-clash' | 'both-modified', localCopyName: string | null, detail: string): void {
     const path = this.path(itemId);
-    this.o.store.conflicts.add({ itemId, path, reason, localCopyName });
+    this.o.store.conflicts.record({ itemId, path, reason, localCopyName });
     this.o.logger.warn({ itemId, path, reason }, `conflict: ${path}: ${detail}`);
     this.events.emit('conflict', { itemId, path, reason, detail });
   }

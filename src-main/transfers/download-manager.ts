@@ -767,12 +767,15 @@ export class DownloadManager {
    * never land in a file tagged with this one.
    */
   async #freshUrl(entry: ItemEntry, signal: AbortSignal): Promise<string> {
-    const remote = await this.#graph.getItem(entry.id, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
+    // Requests name the item by the server's id; the entry (cache file, content row) by its key.
+    const remoteId = this.#store.items.get(entry.id)?.remoteId;
+    if (!remoteId) throw new ContentVersionChangedError(entry.id, 'the server does not know the item (yet)');
+    const remote = await this.#graph.getItem(remoteId, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
     const version = { etag: remote.eTag ?? null, ctag: remote.cTag ?? null };
     if (!sameContentVersion(version, entry.item) || (remote.size !== undefined && remote.size !== entry.size)) {
       throw new ContentVersionChangedError(entry.id, `the server holds ${describeVersion({ ...version, size: remote.size })}, not ${describeVersion(entry.item)}`);
     }
-    return remote.downloadUrl ?? (await this.#graph.downloadUrl(entry.id, { signal }));
+    return remote.downloadUrl ?? (await this.#graph.downloadUrl(remoteId, { signal }));
   }
 
   /** Aborts the entry's work and resolves once its jobs and hash check have settled. */

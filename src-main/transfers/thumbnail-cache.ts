@@ -159,7 +159,9 @@ export class ThumbnailCache {
   }
 
   async #download(item: StoredItem, size: ThumbnailSize, file: string, signal: AbortSignal): Promise<string | undefined> {
-    const sets = await this.#o.graph.listThumbnails(item.id, { signal });
+    // Not on the server yet: no thumbnail to fetch.
+    if (item.remoteId === null) return undefined;
+    const sets = await this.#o.graph.listThumbnails(item.remoteId, { signal });
     const url = sets.find((s) => s[size])?.[size]?.url;
     if (!url) return undefined;
     const { stream } = await this.#o.graph.downloadRange(url, 0, undefined, signal);

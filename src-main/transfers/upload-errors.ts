@@ -71,7 +71,7 @@ export class UploadSessionStuckError extends OneMountError {
 
 /**
  * The server's quickXorHash of the uploaded file differs from the local bytes. Reported as a
- * warning: the server's version is kept (B rewrites Office files, graph-api.md §15 #10), the local
+ * warning: the server's version is kept (B rewrites Office files, docs/graph-api.md §15 #10), the local
  * copy is dropped so reads fetch what the server holds, and the item shows the error.
  */
 export class UploadHashMismatchError extends OneMountError {
@@ -87,5 +87,12 @@ export class UploadHashMismatchError extends OneMountError {
     this.itemId = itemId;
     this.expected = local;
     this.actual = server;
+  }
+}
+
+/** The drive has no room for the file (507 / quotaLimitReached): it waits until space is freed. */
+export class QuotaExceededError extends OneMountError {
+  constructor(cause: unknown) {
+    super('QUOTA_EXCEEDED', 'OneDrive is full: this file waits until space is freed on the drive (it is tried again every few minutes)', { cause });
   }
 }

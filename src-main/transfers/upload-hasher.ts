@@ -20,10 +20,13 @@ export class UploadHasher {
   readonly #size: number;
   #position = 0;
   #digest: string | undefined;
+  readonly #onDigest: ((digest: string) => void) | undefined;
 
-  constructor(path: string, size: number) {
+  /** `onDigest` hears the hash once every byte went through, before the last byte is sent on. */
+  constructor(path: string, size: number, onDigest?: (digest: string) => void) {
     this.#path = path;
     this.#size = size;
+    this.#onDigest = onDigest;
   }
 
   /** Every byte of the file has been hashed. */
@@ -62,7 +65,11 @@ export class UploadHasher {
   async digest(signal: AbortSignal): Promise<string> {
     if (this.#digest === undefined) {
       await this.catchUp(this.#size, signal);
-      this.#digest = this.#hash.digest();
+      if (this.#digest === undefined) {
+        // An empty file: no byte ever went through #see.
+        this.#digest = this.#hash.digest();
+        this.#onDigest?.(this.#digest);
+      }
     }
     return this.#digest;
   }
@@ -88,5 +95,6 @@ export class UploadHasher {
     if (at > this.#position || end <= this.#position) return;
     this.#hash.update(chunk.subarray(this.#position - at, end - at));
     this.#position = end;
+    if (this.complete) this.#onDigest?.(this.digestIfComplete()!);
   }
 }

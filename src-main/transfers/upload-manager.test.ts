@@ -229,7 +229,9 @@ function expectUploaded(itemId: string, path: string, content: Buffer | { size: 
   const server = serverJson(path)!;
   const size = Buffer.isBuffer(content) ? content.length : content.size;
   const hash = Buffer.isBuffer(content) ? quickXorHash(content) : content.hash;
-  expect(server.id).toBe(itemId);
+  // One key per item: a new file keeps its local key; the server's id is filled in.
+  itemId = temp.store.items.keyOf(itemId);
+  expect(temp.store.items.get(itemId)?.remoteId).toBe(server.id);
   expect(server.size).toBe(size);
   expect(server.file?.hashes?.quickXorHash).toBe(hash);
   const item = temp.store.items.get(itemId)!;
@@ -244,7 +246,7 @@ function expectUploaded(itemId: string, path: string, content: Buffer | { size: 
 }
 
 describe('simple uploads', () => {
-  it('uploads a new file by parent and name, then swaps its local id for the server id', async () => {
+  it('uploads a new file by parent and name; the item keeps its key and gets the server id', async () => {
     const content = Buffer.from('hello from this device');
     const localId = localCreate('new.txt', content);
     const manager = makeManager();
@@ -253,11 +255,13 @@ describe('simple uploads', () => {
     await manager.whenIdle();
     const server = serverJson('/new.txt')!;
     expect(await emu.emulator.admin.readFile('/new.txt')).toEqual(content);
-    expect(temp.store.items.get(localId)).toBeUndefined();
+    expect(temp.store.items.get(localId)?.remoteId).toBe(server.id);
+    expect(temp.store.items.get(server.id)).toBeUndefined();
     expectUploaded(server.id, '/new.txt', content);
-    expect(readFileSync(cachePath(server.id))).toEqual(content);
-    expect(existsSync(cachePath(localId))).toBe(false);
-    expect(done).toEqual([{ itemId: server.id, previousId: localId, path: '/new.txt', total: content.length, verified: true }]);
+    // The cache file keeps its name: nothing is renamed when the server id arrives.
+    expect(readFileSync(cachePath(localId))).toEqual(content);
+    expect(existsSync(cachePath(server.id))).toBe(false);
+    expect(done).toEqual([{ itemId: localId, path: '/new.txt', total: content.length, verified: true }]);
     // The local modification time went up with it (a PATCH after the simple PUT).
     expect(server.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
   });
@@ -520,9 +524,10 @@ describe('conflicts', () => {
     const server = serverJson('/gone.txt')!;
     expect(server.id).not.toBe(item.id);
     expectUploaded(server.id, '/gone.txt', mine);
-    expect(temp.store.items.get(item.id)).toBeUndefined();
-    expect(conflicts).toEqual([{ itemId: server.id, path: '/gone.txt', localCopyName: 'gone.txt', reason: 'remote-deleted', localCopyId: server.id }]);
-    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: server.id, reason: 'remote-deleted' }]);
+    // The item keeps its key; it is now known to the server by the new file's id.
+    expect(temp.store.items.get(item.id)?.remoteId).toBe(server.id);
+    expect(conflicts).toEqual([{ itemId: item.id, path: '/gone.txt', localCopyName: 'gone.txt', reason: 'remote-deleted', localCopyId: item.id }]);
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted' }]);
   });
 
   it('uploads a new file under a conflict name when the name was taken on the server', async () => {
@@ -537,9 +542,9 @@ describe('conflicts', () => {
     expect((await emu.emulator.admin.readFile('/clash.txt')).toString()).toBe('made elsewhere');
     const copy = serverJson(`/${copyName}`)!;
     expectUploaded(copy.id, `/${copyName}`, mine);
-    expect(temp.store.items.get(copy.id)?.name).toBe(copyName);
-    expect(conflicts).toMatchObject([{ itemId: copy.id, localCopyName: copyName, reason: 'name-clash' }]);
-    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: copy.id, path: '/clash.txt', reason: 'name-clash', localCopyName: copyName }]);
+    expect(temp.store.items.get(localId)).toMatchObject({ name: copyName, remoteId: copy.id });
+    expect(conflicts).toMatchObject([{ itemId: localId, localCopyName: copyName, reason: 'name-clash' }]);
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: localId, path: '/clash.txt', reason: 'name-clash', localCopyName: copyName }]);
   });
 
   it('a metadata-only change on the server (new eTag, same cTag) is no conflict', async () => {
@@ -569,6 +574,25 @@ describe('conflicts', () => {
 });
 
 describe('scheduling', () => {
+  it('a full drive (507) is not a failure: the upload waits, says why, and lands once there is room', async () => {
+    const localId = localCreate('big-enough.txt', Buffer.from('x'.repeat(5000)));
+    const total = emu.emulator.drive.quotaTotal;
+    emu.emulator.drive.quotaTotal = 1;
+    const manager = makeManager({ maxAttempts: 2, retryBaseMs: 10, retryMaxMs: 50 });
+    const failed = collect(manager, 'failed');
+    try {
+      manager.schedule(localId, { priority: 'high' });
+      // More refusals than maxAttempts, and still waiting rather than failed.
+      await until(() => failed.length >= 4, 'several refusals');
+      expect(failed.every((f) => f.willRetry)).toBe(true);
+      expect(manager.snapshot()[0]).toMatchObject({ state: 'retrying', error: { code: 'QUOTA_EXCEEDED', message: expect.stringMatching(/OneDrive is full/) } });
+    } finally {
+      emu.emulator.drive.quotaTotal = total;
+    }
+    await manager.whenIdle();
+    expectUploaded(localId, '/big-enough.txt', Buffer.from('x'.repeat(5000)));
+  });
+
   it('a new write during an upload stops it and uploads the latest content', async () => {
     const size = 20 * FRAGMENT_UNIT;
     const { id } = localCreateBig('moving.bin', size);
@@ -665,9 +689,9 @@ describe('scheduling', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(emu.emulator.log.list({ since })).toEqual([]);
     expect(manager.isActive(localId)).toBe(true);
-    // The namespace replayer creates the folder and swaps its id.
+    // The namespace replayer creates the folder and fills in its server id.
     const folder = await emu.emulator.admin.remote({ op: 'mkdir', path: '/offline-folder' });
-    temp.store.replaceItemId(folderId, String(folder!['id']));
+    temp.store.items.setRemoteId(folderId, String(folder!['id']));
     await manager.whenIdle();
     const server = serverJson('/offline-folder/inside.txt')!;
     expectUploaded(server.id, '/offline-folder/inside.txt', Buffer.from('in a new folder'));

@@ -25,14 +25,14 @@ import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { DriveItem } from '../graph/drive-item.ts';
-import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isThrottled } from '../graph/errors.ts';
+import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isQuota, isThrottled } from '../graph/errors.ts';
 import { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT } from '../graph/upload-limits.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { ItemRecord } from '../store/types.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { ParentNotUploadedError, UploadStoppedError } from './upload-errors.ts';
+import { ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
 import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
 import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
 
@@ -93,7 +93,7 @@ class UploadTask {
   run: RunningUpload | undefined;
 
   constructor(
-    public itemId: string,
+    readonly itemId: string,
     public priority: UploadPriority,
     readonly transferId: string,
   ) {}
@@ -124,8 +124,6 @@ export class UploadManager {
   readonly #parentWaitMs: number;
   readonly #now: () => number;
   readonly #items = new Map<string, UploadTask>();
-  /** Local ids of new files that got their server id, for callers still holding the old one. */
-  readonly #aliases = new Map<string, string>();
   readonly #high: UploadTask[] = [];
   readonly #low: UploadTask[] = [];
   readonly #idleWaiters: Array<() => void> = [];
@@ -189,16 +187,17 @@ export class UploadManager {
   }
 
   /**
-   * Uploads the item after the write-back delay (a closed, flushed or fsynced file). A running
+   * Uploads the item after the write-back delay (a closed, flushed or fsynced file), or at once
+   * (`immediately`: a user's explicit choice, no more writes to wait for). A running
    * upload of it stops and starts again later. A failed one is tried again. After finish() the
    * journal keeps the entry for the next start.
    */
-  schedule(itemId: string, options: { priority: UploadPriority }): void {
+  schedule(itemId: string, options: { priority: UploadPriority; immediately?: boolean }): void {
     if (this.#stopping) {
       this.#logger.debug({ itemId }, 'upload not scheduled: shutting down; the journal keeps it for the next start');
       return;
     }
-    const task = this.#taskFor(this.#resolve(itemId), options.priority);
+    const task = this.#taskFor(itemId, options.priority);
     if (options.priority === 'high') task.priority = 'high';
     if (task.phase === 'failed') {
       task.failures = 0;
@@ -207,12 +206,12 @@ export class UploadManager {
       }
     }
     if (task.run) this.#supersede(task);
-    else this.#arm(task, this.#writeBackDelayMs, 'waiting');
+    else this.#arm(task, options.immediately ? 0 : this.#writeBackDelayMs, 'waiting');
   }
 
   /** The file changed (again): a running upload stops; a waiting one waits the full delay again. */
   touch(itemId: string): void {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     if (!task) return;
     if (task.run) this.#supersede(task);
     else if (task.phase === 'waiting' || task.phase === 'ready') {
@@ -223,7 +222,7 @@ export class UploadManager {
 
   /** The item is gone locally: its upload stops and is forgotten (its session cancelled). */
   async cancel(itemId: string): Promise<void> {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     if (!task) return;
     this.#forget(task);
     if (task.run) {
@@ -235,7 +234,7 @@ export class UploadManager {
 
   /** True while an upload of the item waits, runs or retries. */
   isActive(itemId: string): boolean {
-    const task = this.#items.get(this.#resolve(itemId));
+    const task = this.#items.get(itemId);
     return task !== undefined && task.phase !== 'failed';
   }
 
@@ -369,10 +368,6 @@ export class UploadManager {
     return task;
   }
 
-  #resolve(itemId: string): string {
-    return this.#aliases.get(itemId) ?? itemId;
-  }
-
   /** Makes the task due in `delayMs`, in `phase` until then. */
   #arm(task: UploadTask, delayMs: number, phase: 'waiting' | 'retrying' | 'offline'): void {
     clearTimeout(task.timer);
@@ -442,7 +437,6 @@ export class UploadManager {
       session: (url) => {
         run.sessionUrl = url;
       },
-      idChanged: (newId) => this.#rekey(task, newId),
     });
     run.done = this.#attempt(run, itemId, job).then((settled) => this.#settle(task, run, settled));
   }
@@ -457,15 +451,6 @@ export class UploadManager {
     } catch (error) {
       return { ok: false, error: toError(error) };
     }
-  }
-
-  #rekey(task: UploadTask, newId: string): void {
-    const oldId = task.itemId;
-    if (oldId === newId) return;
-    this.#aliases.set(oldId, newId);
-    if (this.#items.get(oldId) === task) this.#items.delete(oldId);
-    task.itemId = newId;
-    if (!this.#items.has(newId)) this.#items.set(newId, task);
   }
 
   async #settle(task: UploadTask, run: RunningUpload, settled: Settled): Promise<void> {
@@ -521,8 +506,17 @@ export class UploadManager {
       this.#arm(task, this.#parentWaitMs, 'waiting');
       return;
     }
-    task.lastError = error;
     const kind = failureKind(error);
+    if (kind === 'quota') {
+      // The drive is full: not a failure of this file. It waits (retried at the longest delay),
+      // and says why.
+      task.lastError = new QuotaExceededError(error);
+      this.#logger.warn({ itemId: task.itemId, err: error }, 'the drive is full; the upload waits for space');
+      this.#arm(task, this.#retryMaxMs, 'retrying');
+      this.events.emit('failed', { itemId: task.itemId, path: this.#pathOf(task), error: task.lastError, willRetry: true, retryAt: task.retryAt! });
+      return;
+    }
+    task.lastError = error;
     if (kind === 'offline') {
       task.offlineFailures++;
       const delay = this.#backoff(task.offlineFailures);
@@ -618,8 +612,9 @@ function stopReasonOf(error: Error, signal: AbortSignal): UploadStoppedError['re
  * offline: wait for the network (or for a signed-out account to sign in again), never give up.
  * transient: retry with backoff. permanent: fail now.
  */
-function failureKind(error: Error): 'offline' | 'transient' | 'permanent' {
+function failureKind(error: Error): 'offline' | 'quota' | 'transient' | 'permanent' {
   if (error instanceof NetworkError || error instanceof TimeoutError || error instanceof SignedOutError) return 'offline';
+  if (isQuota(error)) return 'quota';
   if (error instanceof GraphApiError) {
     if (isThrottled(error) || error.status >= 500 || [401, 404, 408, 409, 412, 416, 423].includes(error.status)) return 'transient';
     return 'permanent';

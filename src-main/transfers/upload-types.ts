@@ -34,11 +34,8 @@ export interface UploadProgress {
 
 export interface UploadEvents {
   progress: UploadProgress;
-  /**
-   * The server holds the local content; the store item has the server's id, tags and hash.
-   * `previousId` is the local id a new file had before (the store already swapped it).
-   */
-  done: { itemId: string; previousId?: string; path: string; total: number; verified: boolean };
+  /** The server holds the local content; the store item has the server's id, tags and hash. */
+  done: { itemId: string; path: string; total: number; verified: boolean };
   /** An attempt failed. `willRetry` false: the entry is failed in the journal and the item shows the error. */
   failed: { itemId: string; path: string; error: Error; willRetry: boolean; retryAt?: number };
   /**

@@ -15,7 +15,7 @@
  *   during the upload is seen: the uploaded version then becomes the new base, the content stays
  *   dirty, and the manager uploads again.
  */
-import { constants as fsConstants, renameSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import { copyFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { throwIfAborted } from '../base/abort.ts';
@@ -29,7 +29,6 @@ import type { DriveItem } from '../graph/drive-item.ts';
 import { GraphApiError, isNameConflict, isNotFound, isPreconditionFailed, isThrottled } from '../graph/errors.ts';
 import { sameQuickXorHash } from '../graph/quickxor.ts';
 import { nextExpectedOffset, SIMPLE_UPLOAD_LIMIT } from '../graph/upload-limits.ts';
-import { isLocalId } from '../store/local-id.ts';
 import type { Store } from '../store/store.ts';
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
@@ -48,8 +47,6 @@ import type { ContentInvalidator, UploadEvents, UploadSource } from './upload-ty
 
 /** Fragments in a row that do not move the session forward before it counts as stuck. */
 const MAX_STALLS = 3;
-/** Hashes of sent versions remembered per item (to recognise our own upload after a lost answer). */
-const SENT_HASHES_KEPT = 4;
 
 export interface UploadWorkerOptions {
   graph: UploadSource;
@@ -73,8 +70,6 @@ export interface UploadJob {
   progress(path: string, bytes: number, total: number): void;
   /** The session in use (undefined: none), so the manager can cancel it after the entry is gone. */
   session(url: string | undefined): void;
-  /** The item now has the server's id (a new file's first upload). */
-  idChanged(newId: string): void;
 }
 
 export type UploadOutcome =
@@ -84,6 +79,8 @@ export type UploadOutcome =
 
 interface LocalEdit {
   readonly item: StoredItem;
+  /** The content's local change counter when the attempt began (see ContentState.localVersion). */
+  readonly localVersion: number;
   entry: JournalEntry;
   base: BaseVersion;
   readonly path: string;
@@ -112,7 +109,6 @@ interface Relocation {
 
 export class UploadWorker {
   readonly #o: UploadWorkerOptions;
-  readonly #sent = new Map<string, string[]>();
   /** Conflict copies uploaded by an attempt that a new write then stopped: the next one replaces them. */
   readonly #copies = new Map<string, string>();
 
@@ -138,36 +134,36 @@ export class UploadWorker {
       return { kind: 'nothing', why: 'the content has no local changes' };
     }
     // Checked before the attempt is counted: waiting for a folder is not a failed attempt.
-    if (isLocalId(item.id) && item.parentId !== null && isLocalId(item.parentId)) throw new ParentNotUploadedError(item.id, item.parentId);
+    if (item.remoteId === null && item.parentId !== null && !store.items.get(item.parentId)?.remoteId) throw new ParentNotUploadedError(item.id, item.parentId);
     const entry = store.journal.markUploading(first.seq);
     const file = this.#o.cachePath(item.id);
     const length = await cacheFileLength(file);
     if (length === undefined || length < item.size) throw new LocalContentMissingError(item.id, file, item.size, length);
     const edit: LocalEdit = {
       item,
+      localVersion: content.localVersion,
       entry,
       base: { etag: content.etag ?? entry.baseEtag, ctag: content.ctag, quickXorHash: item.quickXorHash },
       path: store.items.pathOf(item.id) ?? `/${item.name}`,
       file,
       size: item.size,
-      hasher: new UploadHasher(file, item.size),
+      // Every version hashed here is remembered as ours before its last byte leaves: delta may see
+      // the server's copy before the upload's answer arrives, and a restart may come in between.
+      hasher: new UploadHasher(file, item.size, (digest) => {
+        if (store.items.get(item.id)) store.sentVersions.remember(item.id, digest);
+      }),
       job,
       sessionExpiresMs: entry.sessionExpiresMs,
       sentFinal: false,
     };
     job.session(entry.sessionUrl ?? undefined);
-    try {
-      return isLocalId(item.id) ? await this.#uploadNew(edit) : await this.#uploadExisting(edit);
-    } finally {
-      const digest = edit.sentFinal ? edit.hasher.digestIfComplete() : undefined;
-      if (digest !== undefined) this.#rememberSent(item.id, digest);
-    }
+    return item.remoteId === null ? await this.#uploadNew(edit) : await this.#uploadExisting(edit);
   }
 
   // ── the three cases ───────────────────────────────────────────────────────
 
   async #uploadExisting(edit: LocalEdit): Promise<UploadOutcome> {
-    const itemId = edit.item.id;
+    const itemId = edit.item.remoteId!;
     const remote = await this.#remoteOrGone(edit);
     if (!remote) return this.#reuploadDeleted(edit);
     const verdict = await this.#compare(edit, remote);
@@ -183,7 +179,7 @@ export class UploadWorker {
       if (second === 'conflict') return this.#keepBoth(edit, again);
       if (second === 'same-content') return this.#commit(edit, again);
       // The bytes are still the base's: the eTag moved for metadata only (media extraction, §15 #13).
-      this.#o.logger.info({ itemId, path: edit.path }, 'If-Match failed but the content is unchanged; uploading without it');
+      this.#o.logger.info({ itemId: edit.item.id, path: edit.path }, 'If-Match failed but the content is unchanged; uploading without it');
       answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', resume: false });
     }
     return this.#commit(edit, answer);
@@ -199,7 +195,14 @@ export class UploadWorker {
       if (edit.job.signal.aborted) throw error;
       if (isNameConflict(error)) {
         const mine = await this.#ownFileAt(edit, parentId, name);
-        if (mine) return this.#commit(edit, mine);
+        if (mine?.kind === 'same') return this.#commit(edit, mine.item);
+        if (mine) {
+          // An earlier version of this file, sent by an attempt whose answer never came back: the
+          // file is ours, and the bytes here go on top of it.
+          this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
+          const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
+          return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+        }
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -210,7 +213,34 @@ export class UploadWorker {
       if (isNotFound(error)) return this.#rescueToRoot(edit);
       throw error;
     }
-    return this.#commit(edit, answer);
+    return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+  }
+
+  /**
+   * A new file renamed or moved here while its first upload ran was created under its old name:
+   * the server item follows the local place before the commit (a few times, if it keeps moving).
+   */
+  async #followLocalPlace(edit: LocalEdit, answer: DriveItem): Promise<DriveItem> {
+    const { store, graph, logger } = this.#o;
+    for (let tries = 0; tries < 3; tries++) {
+      const now = store.items.get(edit.item.id);
+      const parentRemoteId = now?.parentId ? store.items.get(now.parentId)?.remoteId : undefined;
+      if (!now || !parentRemoteId) return answer;
+      const sameParent = answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId;
+      if (answer.name === now.name && sameParent) return answer;
+      try {
+        answer = await graph.update(
+          answer.id,
+          { name: now.name, ...(sameParent ? {} : { parentReference: { id: parentRemoteId } }) },
+          { signal: edit.job.signal },
+        );
+      } catch (error) {
+        if (edit.job.signal.aborted) throw error;
+        logger.warn({ err: error, itemId: edit.item.id, name: now.name }, 'uploaded under the name it had when the upload began; could not rename it on the server');
+        return answer;
+      }
+    }
+    return answer;
   }
 
   /** The server lost the file while it was edited here: the edit is uploaded again as a new file. */
@@ -267,8 +297,8 @@ export class UploadWorker {
       try {
         store.transaction(() => {
           const record = this.#o.toRecord(copy);
-          store.items.upsert({ ...record, parentId: edit.item.parentId, name: copyName });
-          if (copyCache && !mismatch) store.content.setContent(copy.id, completeContent(copy, edit.size));
+          const stored = store.items.upsert({ ...record, parentId: edit.item.parentId, name: copyName });
+          if (copyCache && !mismatch) store.content.setContent(stored.id, completeContent(copy, edit.size));
         });
         copyStored = true;
       } catch (error) {
@@ -278,7 +308,7 @@ export class UploadWorker {
       store.content.setContent(itemId, { status: 'none', etag: remote.eTag ?? null, ctag: remote.cTag ?? null, ranges: new RangeSet() });
       store.content.clearError(itemId);
       finishEntries(store, itemId);
-      store.conflicts.add({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
+      store.conflicts.record({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
     });
     if (copyCache && !copyStored) await rm(copyCache, { force: true });
     edit.job.session(undefined);
@@ -298,7 +328,7 @@ export class UploadWorker {
     const remoteHash = remote.file?.hashes?.quickXorHash;
     if (!remoteHash) return 'conflict';
     if (remote.size === edit.size && sameQuickXorHash(await edit.hasher.digest(edit.job.signal), remoteHash)) return 'same-content';
-    if (this.#sent.get(edit.item.id)?.some((sent) => sameQuickXorHash(sent, remoteHash))) {
+    if (this.#o.store.sentVersions.has(edit.item.id, remoteHash)) {
       this.#o.logger.info({ itemId: edit.item.id }, 'the server holds a version this engine uploaded (its answer was lost); it is the new base');
       edit.base = versionOf(remote);
       return 'upload';
@@ -308,15 +338,18 @@ export class UploadWorker {
 
   async #remoteOrGone(edit: LocalEdit): Promise<DriveItem | undefined> {
     try {
-      return await this.#o.graph.getItem(edit.item.id, { signal: edit.job.signal });
+      return await this.#o.graph.getItem(edit.item.remoteId!, { signal: edit.job.signal });
     } catch (error) {
       if (!edit.job.signal.aborted && isNotFound(error)) return undefined;
       throw error;
     }
   }
 
-  /** After a 409 on a new file: the file under that name may be our own first attempt (its answer lost). */
-  async #ownFileAt(edit: LocalEdit, parentId: string, name: string): Promise<DriveItem | undefined> {
+  /**
+   * After a 409 on a new file: the file under that name may be our own earlier attempt (its answer
+   * lost): 'same' when it holds the local bytes, 'earlier' when it holds a version we sent before.
+   */
+  async #ownFileAt(edit: LocalEdit, parentId: string, name: string): Promise<{ kind: 'same' | 'earlier'; item: DriveItem } | undefined> {
     const parentPath = this.#o.store.items.pathOf(edit.item.parentId ?? parentId);
     if (parentPath === undefined) return undefined;
     let existing: DriveItem;
@@ -327,8 +360,9 @@ export class UploadWorker {
       throw error;
     }
     const hash = existing.file?.hashes?.quickXorHash;
-    if (!hash || existing.size !== edit.size) return undefined;
-    return sameQuickXorHash(hash, await edit.hasher.digest(edit.job.signal)) ? existing : undefined;
+    if (!hash) return undefined;
+    if (existing.size === edit.size && sameQuickXorHash(hash, await edit.hasher.digest(edit.job.signal))) return { kind: 'same', item: existing };
+    return this.#o.store.sentVersions.has(edit.item.id, hash) ? { kind: 'earlier', item: existing } : undefined;
   }
 
   // ── sending bytes ─────────────────────────────────────────────────────────
@@ -339,6 +373,8 @@ export class UploadWorker {
     // Zero bytes can only go this way (§7.1, §15 #5).
     if (edit.entry.sessionUrl) await this.#dropSession(edit);
     const { graph } = this.#o;
+    // Hashed (and so remembered as ours) before the server can hold it; an empty body has no bytes to hash on the way.
+    if (edit.size === 0) await edit.hasher.digest(edit.job.signal);
     const body = edit.size === 0 ? Buffer.alloc(0) : edit.hasher.body(0, edit.size);
     const options = { size: edit.size, signal: edit.job.signal, ...(plan.ifMatch === undefined ? {} : { ifMatch: plan.ifMatch }) };
     edit.sentFinal = true;
@@ -496,78 +532,83 @@ export class UploadWorker {
    * meanwhile the new version only becomes the base of the next upload.
    */
   async #commit(edit: LocalEdit, answer: DriveItem, relocation?: Relocation): Promise<UploadOutcome> {
-    const { store } = this.#o;
-    const previousId = edit.item.id;
+    const { store, logger } = this.#o;
+    const itemId = edit.item.id;
     const mismatch = await this.#check(edit, answer);
-    const oldFile = edit.file;
-    const newFile = this.#o.cachePath(answer.id);
-    if (answer.id !== previousId) await ensurePrivateDir(dirname(newFile));
     // Synchronous from here on: nothing can slip in between the check and the commit.
     const reason = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
     const stopped = reason instanceof UploadStoppedError ? reason.reason : undefined;
     if (stopped === 'cancelled') {
-      this.#o.logger.warn({ itemId: previousId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
+      logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
       throw reason;
     }
-    const stale = stopped === 'superseded';
+    const content = store.content.get(itemId);
+    if (!store.items.get(itemId) || !content) {
+      logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
+      throw new UploadStoppedError(itemId, 'cancelled');
+    }
+    // The one rule for "is the uploaded version still the local one": no local change since the
+    // attempt began. Otherwise the server's new version only becomes the base of the next upload.
+    const stale = stopped === 'superseded' || content.localVersion !== edit.localVersion;
     const record = this.#o.toRecord(answer);
+    let droppedInode: number | undefined;
     store.transaction(() => {
-      if (answer.id !== previousId) store.replaceItemId(previousId, answer.id);
-      const content = store.content.get(answer.id);
+      if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       if (stale) {
-        store.items.update(answer.id, { etag: record.etag ?? null, ctag: record.ctag ?? null });
-        store.content.setContent(answer.id, {
-          status: 'dirty',
-          etag: answer.eTag ?? null,
-          ctag: answer.cTag ?? null,
-          ranges: content?.ranges ?? new RangeSet(),
-        });
+        store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
+        store.content.setContent(itemId, { status: 'dirty', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: content.ranges });
       } else {
-        store.items.update(answer.id, serverFields(record));
-        store.content.setContent(answer.id, mismatch ? emptyContent(answer) : completeContent(answer, edit.size));
-        if (mismatch) store.content.setError(answer.id, mismatch.code, mismatch.message);
-        else store.content.clearError(answer.id);
-        finishEntries(store, answer.id);
+        store.items.update(itemId, serverFields(record));
+        store.content.setContent(itemId, mismatch ? emptyContent(answer) : completeContent(answer, edit.size));
+        if (mismatch) store.content.setError(itemId, mismatch.code, mismatch.message);
+        else store.content.clearError(itemId);
+        finishEntries(store, itemId);
       }
       if (relocation) {
-        const current = store.items.get(answer.id);
+        const current = store.items.get(itemId);
         if (current && (current.name !== answer.name || current.parentId !== relocation.parentId)) {
           try {
-            store.transaction(() => store.items.move(answer.id, relocation.parentId, answer.name ?? current.name));
+            store.transaction(() => store.items.move(itemId, relocation.parentId, answer.name ?? current.name));
           } catch (error) {
-            this.#o.logger.warn({ err: error, itemId: answer.id, name: answer.name }, 'could not rename the item locally as on the server; delta will');
+            logger.warn({ err: error, itemId, name: answer.name }, 'could not rename the item locally as on the server; delta will');
           }
         }
-        store.conflicts.add({ itemId: answer.id, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
+        store.conflicts.record({ itemId, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
       }
     });
-    if (answer.id !== previousId) {
-      edit.job.idChanged(answer.id);
-      try {
-        renameSync(oldFile, newFile);
-      } catch (error) {
-        // The store now says the bytes are here; without them the download manager fetches them again.
-        this.#o.logger.error({ err: error, from: oldFile, to: newFile }, 'could not move the cache file to the item\'s new id');
-        if (!stale) store.content.setContent(answer.id, emptyContent(answer));
-      }
-    }
+    if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
     edit.job.session(undefined);
     if (relocation && answer.name) {
-      this.#o.events.emit('conflict', { itemId: answer.id, path: edit.path, localCopyName: answer.name, reason: relocation.reason, localCopyId: answer.id });
+      this.#o.events.emit('conflict', { itemId, path: edit.path, localCopyName: answer.name, reason: relocation.reason, localCopyId: itemId });
     }
-    if (stale) throw reason;
+    if (stale) throw reason ?? new UploadStoppedError(itemId, 'superseded');
     if (mismatch) {
-      await this.#dropLocalContent(answer.id, newFile);
-      this.#o.events.emit('warning', { itemId: answer.id, path: edit.path, error: mismatch });
+      await this.#dropLocalContent(itemId, edit.file);
+      this.#o.events.emit('warning', { itemId, path: edit.path, error: mismatch });
     }
     this.#o.events.emit('done', {
-      itemId: answer.id,
-      ...(answer.id !== previousId ? { previousId } : {}),
-      path: this.#o.store.items.pathOf(answer.id) ?? edit.path,
+      itemId,
+      path: store.items.pathOf(itemId) ?? edit.path,
       total: edit.size,
       verified: !mismatch && answer.file?.hashes?.quickXorHash !== undefined,
     });
-    return { kind: 'uploaded', itemId: answer.id };
+    return { kind: 'uploaded', itemId };
+  }
+
+  /**
+   * A new item's first upload: the server's id is filled in (once); the item keeps its key. A file
+   * the server lost and that was uploaded anew is known by the new file's id from now on.
+   */
+  #adoptServerId(item: StoredItem, serverId: string, uploadedAnew: boolean): number | undefined {
+    const itemId = item.id;
+    try {
+      return this.#o.store.items.setRemoteId(itemId, serverId, uploadedAnew && item.remoteId !== null ? { replacing: item.remoteId } : {});
+    } catch (error) {
+      // Delta already gave this item another server id: the server holds two files for one local
+      // item. The local item follows this upload's answer no further; delta shows the other.
+      this.#o.logger.error({ err: error, itemId, serverId }, 'the uploaded item is known under another server id; keeping the first');
+      return undefined;
+    }
   }
 
   /** Compares the server's hash of what it stored with the local bytes; undefined when they match or it has none yet. */
@@ -615,11 +656,13 @@ export class UploadWorker {
 
   // ── helpers ───────────────────────────────────────────────────────────────
 
+  /** The server's id of the item's folder (the folder as it is in the store now). */
   #serverParent(edit: LocalEdit): string {
-    const parentId = edit.item.parentId;
+    const parentId = this.#o.store.items.get(edit.item.id)?.parentId ?? edit.item.parentId;
     if (parentId === null) throw new NotAFileError(edit.item.id, 'drive root');
-    if (isLocalId(parentId)) throw new ParentNotUploadedError(edit.item.id, parentId);
-    return parentId;
+    const remoteId = this.#o.store.items.get(parentId)?.remoteId;
+    if (!remoteId) throw new ParentNotUploadedError(edit.item.id, parentId);
+    return remoteId;
   }
 
   #copyName(name: string): string {
@@ -628,13 +671,6 @@ export class UploadWorker {
 
   #progress(edit: LocalEdit, bytes: number): void {
     edit.job.progress(edit.path, Math.min(bytes, edit.size), edit.size);
-  }
-
-  #rememberSent(itemId: string, digest: string): void {
-    const list = this.#sent.get(itemId) ?? [];
-    if (!list.includes(digest)) list.push(digest);
-    if (list.length > SENT_HASHES_KEPT) list.shift();
-    this.#sent.set(itemId, list);
   }
 }
 

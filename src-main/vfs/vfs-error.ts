@@ -28,6 +28,10 @@ export type Errno =
   | 'EACCES'
   | 'EPERM'
   | 'ENOSPC'
+  | 'EDQUOT'
+  | 'EFBIG'
+  | 'EMFILE'
+  | 'ENFILE'
   | 'EBADF'
   | 'EBUSY'
   | 'ENODATA'
@@ -48,9 +52,24 @@ export class VfsError extends OneMountError {
   }
 }
 
-/** What a failed server call means to a program on the mount. */
+/**
+ * Failures of this device's own filesystem (the cache disk) that a program on the mount can act
+ * on, passed through as they are: a full cache disk is ENOSPC to `cp`, not an I/O error.
+ */
+const LOCAL_ERRNOS: ReadonlySet<string> = new Set<Errno>(['ENOSPC', 'EDQUOT', 'EROFS', 'EFBIG', 'EMFILE', 'ENFILE']);
+
+/** The errno of a Node system call's error (one with `syscall` and a code such as ENOSPC) worth passing on. */
+export function localErrno(e: unknown): Errno | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+  return typeof code === 'string' && typeof syscall === 'string' && LOCAL_ERRNOS.has(code) ? (code as Errno) : undefined;
+}
+
+/** What a failed server call, or a failed write to the cache disk, means to a program on the mount. */
 export function errnoFromError(e: unknown): Errno {
   if (e instanceof VfsError) return e.errno;
+  const local = localErrno(e);
+  if (local) return local;
   if (e instanceof GraphApiError) {
     if (isNotFound(e)) return 'ENOENT';
     if (isNameConflict(e)) return 'EEXIST';
@@ -58,6 +77,9 @@ export function errnoFromError(e: unknown): Errno {
     if (isPreconditionFailed(e)) return 'EAGAIN';
     if (isThrottled(e)) return 'EAGAIN';
     if (e.status === 403) return 'EACCES';
+    // Names are checked here before any request (checkName), so the server refusing a path means the
+    // rule only it can check: the whole path, with everything below a moved folder, is too long.
+    if (e.status === 400 && e.hasCode('invalidPath')) return 'ENAMETOOLONG';
     if (e.status === 400) return 'EINVAL';
     return 'EIO';
   }

@@ -12,7 +12,7 @@
 import { read as readFd } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
-import { anySignal } from '../base/abort.ts';
+import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
 import { sameContentVersion } from '../transfers/index.ts';
@@ -20,7 +20,7 @@ import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
 import type { ItemState } from '../../src-shared/model/transfer.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
-import { isLocalId, newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 
 /** What the vfs needs from the download manager. */
@@ -51,7 +51,7 @@ export interface NetworkStatePort {
 /** What the vfs needs from the upload manager. */
 export interface UploadsPort {
   /** Upload after the write-back delay (a closed, flushed or fsynced file). */
-  schedule(itemId: string, options: { priority: 'high' | 'low' }): void;
+  schedule(itemId: string, options: { priority: 'high' | 'low'; immediately?: boolean }): void;
   /** The file changed again: an upload in flight stops and the write-back delay restarts. */
   touch(itemId: string): void;
   /** The item is gone locally: forget its upload. */
@@ -60,7 +60,10 @@ export interface UploadsPort {
 }
 
 export interface ContentItem {
+  /** The item's key (cache file, content row). */
   id: string;
+  /** The server's id, for requests. */
+  remoteId: string | null;
   size: number;
   etag: string | null;
   ctag: string | null;
@@ -117,10 +120,8 @@ export interface StatFs {
 }
 
 interface OpenFile {
-  /** Follows the item when its local id is swapped for the server's (see itemOf). */
+  /** The item's key: the same for its whole life (docs/architecture.md). */
   itemId: string;
-  /** Stable for the item's life, across that swap. */
-  inode: number;
   reader?: ContentReaderPort;
   file?: FileHandle;
   /** The content version the open cache file belongs to. */
@@ -260,7 +261,7 @@ export class Vfs {
     if (item.kind === 'package') throw new VfsError('ENOTSUP', `${path} is a OneNote notebook or similar package; open it on the web`);
     const writable = (flags & O_ACCMODE) !== 0;
     const fh = this.nextHandle++;
-    const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false };
+    const h: OpenFile = { itemId: item.id, writable, changed: false };
     this.handles.set(fh, h);
     if (writable && (flags & O_TRUNC) !== 0) {
       try {
@@ -298,23 +299,19 @@ export class Vfs {
       throw toVfsError(e, `creating ${path}`);
     }
     const fh = this.nextHandle++;
-    const inode = this.o.store.items.get(id)!.inode;
-    this.handles.set(fh, { itemId: id, inode, writable: true, changed: true, writeFile: cache });
+    this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
     return fh;
   }
 
-  /** The item as the store holds it now (by inode: a first upload may have swapped its id). */
+  /** The item as the store holds it now (its size and version may have changed across an await). */
   private current(item: StoredItem): StoredItem {
-    const now = this.o.store.items.getByInode(item.inode);
+    const now = this.o.store.items.get(item.id);
     if (!now) throw new VfsError('ENOENT', 'the file was deleted while it was being changed');
     return now;
   }
 
-  /** The open file's item; a new file's first upload swaps its local id for the server's, keeping the inode. */
   private itemOf(h: OpenFile): StoredItem | undefined {
-    const item = this.o.store.items.get(h.itemId) ?? this.o.store.items.getByInode(h.inode);
-    if (item) h.itemId = item.id;
-    return item;
+    return this.o.store.items.get(h.itemId);
   }
 
   private handle(fh: number): OpenFile {
@@ -324,7 +321,7 @@ export class Vfs {
   }
 
   private contentItem(item: StoredItem): ContentItem {
-    return { id: item.id, size: item.size, etag: item.etag, ctag: item.ctag, quickXorHash: item.quickXorHash, path: this.o.store.items.pathOf(item.id) };
+    return { id: item.id, remoteId: item.remoteId, size: item.size, etag: item.etag, ctag: item.ctag, quickXorHash: item.quickXorHash, path: this.o.store.items.pathOf(item.id) };
   }
 
   /** Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read. */
@@ -362,7 +359,8 @@ export class Vfs {
       throw new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`);
     }
     h.reader ??= this.o.downloads.openReader(this.contentItem(item));
-    const wait = anySignal(AbortSignal.timeout(this.o.readTimeoutMs), offline ? undefined : this.o.network?.offlineSignal);
+    // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
+    const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
     try {
       await h.reader.waitFor(position, n, wait.signal);
     } catch (e) {
@@ -423,7 +421,12 @@ export class Vfs {
       const needed = Math.min(keepBytes, item.size);
       if (needed > 0) {
         try {
-          await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: AbortSignal.timeout(this.o.readTimeoutMs * 30) });
+          const wait = timeoutSignal(this.o.readTimeoutMs * 30, undefined, 'fetching a file before changing it');
+          try {
+            await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: wait.signal });
+          } finally {
+            wait.dispose();
+          }
         } catch (e) {
           throw toVfsError(e, `fetching ${this.o.store.items.pathOf(item.id) ?? item.id} before changing it`);
         }
@@ -431,11 +434,12 @@ export class Vfs {
         await this.o.downloads.cancel(item.id);
       }
       const ranges = needed > 0 ? RangeSet.from([{ start: 0, end: needed }]) : new RangeSet();
-      // A new file's first upload may have swapped its id while we waited.
       const now = this.current(item);
       this.o.store.transaction(() => {
+        if (this.o.store.content.get(now.id)?.status === 'dirty') return;
         this.o.store.content.setContent(now.id, { status: 'dirty', etag: now.etag, ctag: now.ctag, ranges });
         this.ensureJournal(now, 'write');
+        this.o.store.content.bumpLocalVersion(now.id);
       });
     })();
     this.preparing.set(item.id, work);
@@ -464,26 +468,48 @@ export class Vfs {
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
     await this.prepareForChange(item, item.size);
-    // Every await may see a new file's local id swapped for the server's: go by the handle's inode.
-    this.o.uploads.touch(this.current(item).id);
-    this.itemOf(h);
+    this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
     await writeFully(file, buf.subarray(0, length), position);
     const end = position + length;
-    const current = this.current(item);
-    this.o.store.transaction(() => {
-      const size = Math.max(current.size, end);
-      this.o.store.items.update(current.id, { size, mtimeMs: this.now() });
-      this.o.store.content.addRange(current.id, position, end, size);
-    });
+    this.recordChange(item.id, (current) => Math.max(current.size, end), (ranges) => ranges.add(position, end));
     h.changed = true;
     return length;
+  }
+
+  /**
+   * The one way local bytes change state (docs/concurrency.md): in one transaction the content is
+   * dirty (based on the server version it started from), a journal entry says it must be uploaded,
+   * the size and ranges follow the change, and the local change counter moves. An upload that
+   * read the bytes before this commits as stale and uploads again; one that committed while the
+   * bytes were being written is undone here (dirty again, journaled again).
+   */
+  private recordChange(itemId: string, newSize: (item: StoredItem) => number, edit: (ranges: RangeSet, size: number) => void): void {
+    const { store } = this.o;
+    store.transaction(() => {
+      const item = store.items.get(itemId);
+      if (!item) throw new VfsError('ENOENT', 'the file was deleted while it was being changed');
+      const size = newSize(item);
+      const state = store.content.get(itemId);
+      const ranges = state?.ranges ?? new RangeSet();
+      edit(ranges, size);
+      const wasDirty = state?.status === 'dirty';
+      store.content.setContent(itemId, {
+        status: 'dirty',
+        etag: wasDirty ? state.etag : item.etag,
+        ctag: wasDirty ? state.ctag : item.ctag,
+        ranges,
+      });
+      if (!wasDirty) this.ensureJournal(item, 'write');
+      store.content.bumpLocalVersion(itemId);
+      store.items.update(itemId, { size, mtimeMs: this.now() });
+    });
   }
 
   async truncate(path: string, size: number): Promise<void> {
     const item = this.resolve(path);
     if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
-    const h: OpenFile = { itemId: item.id, inode: item.inode, writable: true, changed: false };
+    const h: OpenFile = { itemId: item.id, writable: true, changed: false };
     try {
       await this.truncateItem(h, item, size);
     } finally {
@@ -507,19 +533,17 @@ export class Vfs {
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
     await this.prepareForChange(item, size);
-    this.o.uploads.touch(this.current(item).id);
-    this.itemOf(h);
+    this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
     await file.truncate(size);
-    const now = this.current(item);
-    this.o.store.transaction(() => {
-      this.o.store.items.update(now.id, { size, mtimeMs: this.now() });
-      const state = this.o.store.content.get(now.id);
-      const ranges = state?.ranges ?? new RangeSet();
-      ranges.truncate(size);
-      ranges.add(0, size);
-      this.o.store.content.setContent(now.id, { status: 'dirty', etag: state?.etag ?? now.etag, ctag: state?.ctag ?? now.ctag, ranges });
-    });
+    this.recordChange(
+      item.id,
+      () => size,
+      (ranges) => {
+        ranges.truncate(size);
+        ranges.add(0, size);
+      },
+    );
     h.changed = true;
   }
 
@@ -553,9 +577,9 @@ export class Vfs {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
-    if (!isLocalId(parent.id)) {
+    if (parent.remoteId !== null) {
       try {
-        const created = await this.o.graph.createFolder(parent.id, name, 'fail');
+        const created = await this.o.graph.createFolder(parent.remoteId, name, 'fail');
         this.o.store.items.upsert(this.o.toRecord(created));
         return;
       } catch (e) {
@@ -594,9 +618,9 @@ export class Vfs {
   /** Deletes on the server (unless the item never got there), then forgets it locally. */
   private async remove(item: StoredItem, path: string): Promise<void> {
     let offline = false;
-    if (!isLocalId(item.id)) {
+    if (item.remoteId !== null) {
       try {
-        await this.o.graph.deleteItem(item.id);
+        await this.o.graph.deleteItem(item.remoteId);
       } catch (e) {
         offline = e instanceof NetworkError;
         // Already gone on the server: the local view just catches up.
@@ -606,7 +630,14 @@ export class Vfs {
     await this.forget(item);
     if (offline) {
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
-      this.o.store.journal.append({ kind: item.kind === 'folder' ? 'rmdir' : 'unlink', itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag });
+      this.o.store.journal.append({
+        kind: item.kind === 'folder' ? 'rmdir' : 'unlink',
+        itemId: item.id,
+        parentId: item.parentId,
+        name: item.name,
+        baseEtag: item.etag,
+        ...(item.remoteId === null ? {} : { payload: { remoteId: item.remoteId } }),
+      });
       this.journaled(path, 'delete of');
     }
   }
@@ -656,7 +687,7 @@ export class Vfs {
       if (targetIsDir && !itemIsDir) throw new VfsError('EISDIR', `${to} is a folder`);
       if (!targetIsDir && itemIsDir) throw new VfsError('ENOTDIR', `${to} is not a folder`);
       if (targetIsDir && this.o.store.items.countChildren(target.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${to}`);
-      if (isLocalId(item.id) && !isLocalId(target.id) && !targetIsDir) {
+      if (item.remoteId === null && target.remoteId !== null && !targetIsDir) {
         // An editor's save (write a temp file, rename it over the original): the original keeps its
         // id, history and conflict check; only its content is replaced.
         await this.replaceContent(item, target);
@@ -665,16 +696,16 @@ export class Vfs {
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
       await this.remove(target, to);
     }
-    if (isLocalId(item.id)) {
+    if (item.remoteId === null) {
       // Never uploaded yet: the upload (or folder creation) will use wherever it is by then.
       this.o.store.items.move(item.id, newParent.id, name);
       return;
     }
-    if (!isLocalId(newParent.id)) {
+    if (newParent.remoteId !== null) {
       try {
-        const moved = await this.o.graph.update(item.id, {
+        const moved = await this.o.graph.update(item.remoteId, {
           name,
-          ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.id } } : {}),
+          ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.remoteId } } : {}),
         });
         this.applyAnswer(item, moved);
         return;
@@ -706,6 +737,7 @@ export class Vfs {
         ranges: RangeSet.from([{ start: 0, end: source.size }]),
       });
       this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
+      this.o.store.content.bumpLocalVersion(target.id);
       for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
       this.o.store.items.deleteSubtree(source.id);
       this.ensureJournal(target, 'write');
@@ -713,10 +745,7 @@ export class Vfs {
     // Descriptors still open on the renamed file now write the original's content (their cache
     // file moved with it), as POSIX rename keeps them working.
     for (const h of this.handles.values()) {
-      if (h.itemId === source.id) {
-        h.itemId = target.id;
-        h.inode = target.inode;
-      }
+      if (h.itemId === source.id) h.itemId = target.id;
     }
     this.o.uploads.schedule(target.id, { priority: 'high' });
   }
@@ -726,13 +755,13 @@ export class Vfs {
     const item = this.resolve(path);
     if (item.parentId === null) return;
     const seconds = Math.floor(mtimeMs / 1000) * 1000;
-    if (isLocalId(item.id) || this.o.store.content.get(item.id)?.status === 'dirty') {
+    if (item.remoteId === null || this.o.store.content.get(item.id)?.status === 'dirty') {
       // Not uploaded yet: the upload carries the time.
       this.o.store.items.update(item.id, { mtimeMs: seconds });
       return;
     }
     try {
-      const updated = await this.o.graph.update(item.id, {
+      const updated = await this.o.graph.update(item.remoteId, {
         fileSystemInfo: { lastModifiedDateTime: new Date(seconds).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       });
       this.o.store.items.upsert(this.o.toRecord(updated));

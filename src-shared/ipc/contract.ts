@@ -39,6 +39,13 @@ export const EngineStatusSchema = z.object({
   /** Conflicts waiting for the user (the `conflicts` call lists them). */
   conflicts: z.number().int().nonnegative().optional(),
   auth: AuthStateSchema.optional(),
+  /**
+   * Set when this start found the database corrupt and brought unsent changes back: how many went
+   * back where they were, how many (whose place was unknown) went to `folder`.
+   */
+  /** Changes made here that the server refused for good (the mount shows the server's state again). */
+  failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
+  recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 
@@ -86,7 +93,8 @@ export const ThumbnailResultSchema = z.object({ file: z.string().optional() });
 /** Calls: method → params and result schemas. */
 export const Calls = {
   status: { params: z.object({}).strict(), result: EngineStatusSchema },
-  syncNow: { params: z.object({}).strict(), result: z.object({ started: z.boolean() }) },
+  /** `started: false` with `message` when it cannot run now (paused, offline): the UI shows why. */
+  syncNow: { params: z.object({}).strict(), result: z.object({ started: z.boolean(), message: z.string().optional() }) },
   subscribe: { params: z.object({ events: z.array(z.string()).optional() }).strict(), result: z.object({ ok: z.literal(true) }) },
   quit: { params: z.object({}).strict(), result: z.object({ ok: z.literal(true) }) },
   /** "Always keep on this device": pins a file or folder tree and downloads it in the background. */

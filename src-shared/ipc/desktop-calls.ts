@@ -1,5 +1,5 @@
 /**
- * The calls the desktop app and the browser panel need beyond the command line's (ui.md): pause and
+ * The calls the desktop app and the browser panel need beyond the command line's (docs/ui.md): pause and
  * resume, conflicts, settings, sign-in. Engines that cannot serve one yet answer NOT_SUPPORTED.
  */
 import { z } from 'zod';
@@ -46,7 +46,7 @@ export type ConflictChoice = z.infer<typeof ConflictChoiceSchema>;
 
 export const LogLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
-/** What the settings view shows and edits (ui.md, Settings). */
+/** What the settings view shows and edits (docs/ui.md, Settings). */
 export const SettingsSchema = z.object({
   mountpoint: z.string(),
   cacheLimitBytes: z.number().int().nonnegative(),
@@ -72,7 +72,8 @@ export const DesktopCalls = {
   conflicts: { params: NoParams, result: z.object({ conflicts: z.array(ConflictSchema) }) },
   resolveConflict: {
     params: z.object({ id: z.number().int().nonnegative(), choice: ConflictChoiceSchema }).strict(),
-    result: z.object({ ok: z.literal(true) }),
+    /** `message` says what the choice did, for the panel to show ("Kept your version of …"). */
+    result: z.object({ ok: z.literal(true), message: z.string().optional() }),
   },
   settings: { params: NoParams, result: SettingsSchema },
   updateSettings: { params: SettingsUpdateSchema, result: SettingsSchema },

@@ -3,11 +3,9 @@
  * foreground until Ctrl-C (or SIGTERM), which unmounts through the ordered, lossless shutdown.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createLogger, type LogLevel } from '../../base/logger.ts';
 import { errorMessage } from '../../base/errors.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
@@ -25,6 +23,9 @@ import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 import { addUiCommand, startPanel } from '../ui/ui-command.ts';
 import { chooseTokenSource, EMULATOR_STATIC_TOKEN } from './token-source.ts';
 import { addSignInCommands } from './sign-in-command.ts';
+import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
+import { unmount } from './unmount-command.ts';
+import { watchMount } from '../../fuse/mount-watch.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -64,9 +65,15 @@ interface MountFlags {
 /** Option defaults; a saved setting replaces an option left at its default. */
 const DEFAULTS = { transfers: 4, uploads: 2, logLevel: 'info' as LogLevel } as const;
 
+/** One engine per account (instance-lock.ts): taken again by runMount after `demo` took it first. */
+const lockAccount = (account: string, mountpoint: string) =>
+  InstanceLock.acquire({ stateDir: accountPaths(account).stateDir, holder: { pid: process.pid, account, mountpoint: path.resolve(mountpoint) } });
+
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
   await ensureFuse(print);
   const paths = accountPaths(flags.account);
+  // One engine per account, before anything touches its socket, store, cache or mount point.
+  await lockAccount(flags.account, mountpoint);
   // Settings saved from the panel apply where the command line left an option at its default.
   const saved = await loadSettings(paths.configDir);
   flags = {
@@ -104,7 +111,16 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   const status = engine.status();
   print(`Mounted ${status.items} items at ${absolute}. Ctrl-C unmounts.`);
   installShutdownSignals(engine.shutdownCoordinator, { logger });
+  // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
+  const mountWatch = watchMount(absolute, {
+    logger,
+    onGone: () => {
+      print(`${absolute} was unmounted from outside; shutting down.`);
+      void engine.shutdown('the mount point was unmounted from outside');
+    },
+  });
   await new Promise<void>((resolve) => engine.shutdownCoordinator.requested.addEventListener('abort', () => resolve(), { once: true }));
+  mountWatch.stop();
   const result = await engine.shutdown('signal');
   await onStop?.();
   const unfinished = result.phases.flatMap((p) => p.unfinished);
@@ -150,6 +166,8 @@ mountOptions(
     .option('--data-dir <dir>', 'where the demo drive lives', path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'onemount', 'demo-drive')),
 ).action(async (dir: string, flags: MountFlags & { dataDir: string }) => {
   await ensureFuse(print);
+  // A second demo must not start a second emulator on the same demo drive.
+  await lockAccount(flags.account === 'default' ? 'demo' : flags.account, dir);
   await mkdir(flags.dataDir, { recursive: true });
   print('Starting the OneDrive emulator with the demo drive…');
   const emulator = await EmulatorProcess.start({ dataDir: flags.dataDir, demo: true });
@@ -295,10 +313,7 @@ program
   .command('unmount')
   .description('unmount a OneMount folder (the engine shuts down cleanly)')
   .argument('<dir>', 'mount point')
-  .action(async (dir: string) => {
-    await promisify(execFile)('fusermount', ['-u', path.resolve(dir)]);
-    print(`Unmounted ${path.resolve(dir)}.`);
-  });
+  .action(async (dir: string) => unmount(dir, path.dirname(accountPaths('default').socketPath), print));
 
 addSignInCommands(program, print);
 
@@ -308,5 +323,5 @@ try {
   await program.parseAsync();
 } catch (e) {
   process.stderr.write(`onemount: ${errorMessage(e)}\n`);
-  process.exit(1);
+  process.exit(e instanceof InstanceLockedError ? EXIT_ALREADY_RUNNING : 1);
 }

@@ -16,11 +16,15 @@ export function formatStatus(s: EngineStatus): string {
   }
   if (s.pause?.paused) lines.push(s.pause.until ? `  syncing paused until ${new Date(s.pause.until).toLocaleTimeString()}` : '  syncing paused until resumed');
   if (s.conflicts) lines.push(`  ${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'} waiting (both versions are kept)`);
+  for (const f of s.failedChanges ?? []) lines.push(`  refused by the server: ${f.change} of ${f.path}: ${f.message}`);
+  if (s.recovery) {
+    lines.push(`  the database was corrupt and rebuilt: ${s.recovery.restored} unsent change(s) put back` + (s.recovery.folder ? `, ${s.recovery.recovered} file(s) in ${s.recovery.folder}` : ''));
+  }
   if (s.throttledUntil && s.throttledUntil > Date.now()) lines.push(`  OneDrive asked to slow down: resuming in ${Math.ceil((s.throttledUntil - Date.now()) / 1000)} s`);
   if (s.transfers.length === 0) lines.push('  no transfers');
   for (const t of s.transfers) {
     const pct = t.total ? Math.floor((t.bytes / t.total) * 100) : 0;
-    lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)`);
+    lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)${t.error ? ` — ${t.error.message}` : ''}`);
   }
   return lines.join('\n');
 }

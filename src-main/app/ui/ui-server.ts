@@ -27,6 +27,12 @@ import { STATIC_TYPES } from '../static-types.ts';
 
 /** Same cap as the engine's request lines. */
 const MAX_MESSAGE = 64 * 1024;
+/** Pages relayed at once (each holds an engine connection); more are refused with 503. */
+export const MAX_PAGES = 64;
+/** Bytes queued for a page that does not read; past it the page is disconnected. */
+const MAX_PAGE_BACKLOG = 8 * 1024 * 1024;
+/** WebSocket close code: the page did not keep up with what the engine sent. */
+export const CLOSE_TOO_SLOW = 4003;
 
 /** WebSocket close codes the page shows as the reason it lost the engine. */
 export const CLOSE_ENGINE_UNREACHABLE = 4001;
@@ -87,10 +93,13 @@ export class UiServer {
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE });
     http.on('upgrade', (req, socket, head) => {
+      // Node takes its own error handler off an upgraded socket: a client that resets it now would
+      // otherwise end the process with an unhandled 'error' event.
+      socket.on('error', (e) => o.logger.debug({ err: e }, 'ui: upgrade connection error'));
       const self = holder.self!;
-      const refusal = self.check(req, { websocket: true });
-      if (refusal || self.rest(req.url ?? '') !== 'ipc') {
-        socket.end(`HTTP/1.1 ${refusal ?? 404} Refused\r\nConnection: close\r\n\r\n`);
+      const refusal = self.check(req, { websocket: true }) ?? (self.rest(req.url ?? '') !== 'ipc' ? 404 : undefined) ?? (self.#connections.size >= MAX_PAGES ? 503 : undefined);
+      if (refusal) {
+        if (socket.writable) socket.end(`HTTP/1.1 ${refusal} Refused\r\nConnection: close\r\n\r\n`);
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => self.relay(ws, o));
@@ -102,6 +111,8 @@ export class UiServer {
         resolve();
       });
     });
+    // After listen, an error is a failed accept (EMFILE): that connection is lost, the server stays.
+    http.on('error', (e) => o.logger.warn({ err: e }, 'ui: accepting a connection failed'));
     const port = (http.address() as { port: number }).port;
     holder.self = new UiServer(http, wss, port, secret);
     return holder.self;
@@ -202,15 +213,33 @@ export class UiServer {
     engine.once('connect', () => (connected = true));
     const lines = createInterface({ input: engine, crlfDelay: Infinity });
     const settingsCalls = new Map<number, CallParams<'updateSettings'> | undefined>();
-    // Lines are sent in order; one that needs the desktop's switches waits, and so do those after it.
-    let sending = Promise.resolve();
+    let sending: Promise<void> | undefined;
+    const deliver = (line: string) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (ws.bufferedAmount > MAX_PAGE_BACKLOG) {
+        o.logger.warn({ backlog: ws.bufferedAmount }, 'ui: the page does not read what the engine sends; disconnecting it');
+        ws.close(CLOSE_TOO_SLOW, 'the page fell behind the engine');
+        engine.destroy();
+        return;
+      }
+      ws.send(line);
+    };
     lines.on('line', (line) => {
-      sending = sending
-        .then(() => (o.desktop && settingsCalls.size > 0 ? completeSettings(line, settingsCalls, o.desktop) : line))
-        .then((out) => {
-          if (ws.readyState === ws.OPEN) ws.send(out);
-        })
+      // Lines go out in order: while a settings answer waits for the desktop's switches, the lines
+      // after it wait too.
+      const needsDesktop = o.desktop !== undefined && settingsCalls.size > 0;
+      if (!needsDesktop && sending === undefined) {
+        deliver(line);
+        return;
+      }
+      const next = (sending ?? Promise.resolve())
+        .then(() => (needsDesktop ? completeSettings(line, settingsCalls, o.desktop!) : line))
+        .then(deliver)
         .catch((e: unknown) => o.logger.error({ err: e }, 'ui: relaying an answer failed'));
+      sending = next;
+      void next.then(() => {
+        if (sending === next) sending = undefined;
+      });
     });
     // readline repeats the socket's errors; the close handler below tells the page.
     const logError = (e: unknown) => o.logger.debug({ err: e }, 'ui: engine connection error');
@@ -223,7 +252,9 @@ export class UiServer {
       else ws.close(CLOSE_ENGINE_UNREACHABLE, 'the OneMount engine is not running');
     });
     ws.on('message', (data, isBinary) => {
-      const reply = (id: number, code: string, message: string) => ws.send(JSON.stringify({ id, error: { code, message } }));
+      const reply = (id: number, code: string, message: string) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id, error: { code, message } }));
+      };
       let req;
       try {
         req = isBinary ? undefined : RequestSchema.safeParse(JSON.parse(data.toString()));
@@ -242,7 +273,12 @@ export class UiServer {
         const update = Calls.updateSettings.params.safeParse(req.data.params ?? {});
         settingsCalls.set(req.data.id, req.data.method === 'updateSettings' && update.success ? update.data : undefined);
       }
-      if (!engine.destroyed) engine.write(JSON.stringify(req.data) + '\n');
+      if (!engine.writable) return;
+      // The engine stops reading a connection with many requests running: the page waits too.
+      if (!engine.write(JSON.stringify(req.data) + '\n')) {
+        ws.pause();
+        engine.once('drain', () => ws.resume());
+      }
     });
     ws.on('close', () => engine.end());
     ws.on('error', (e) => o.logger.debug({ err: e }, 'ui: page connection error'));

@@ -1,0 +1,101 @@
+/**
+ * A corrupt database never costs an unsent change: the engine moves it aside, rebuilds the drive
+ * from the server, and brings every edit that had not reached the server back — where it was when
+ * the old database still says so, else into a clearly named folder — and says so in status.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
+import type { EngineStatus } from '../src-shared/ipc/contract.ts';
+import { ACCOUNT, eventually, MountHarness } from './harness.ts';
+
+let h: MountHarness | undefined;
+
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+}, 60_000);
+
+async function status(harness: MountHarness): Promise<EngineStatus> {
+  const r = await harness.onemount(['status', '--json', '--account', ACCOUNT]);
+  if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as EngineStatus;
+}
+
+async function onServer(harness: MountHarness, p: string): Promise<string | undefined> {
+  try {
+    return (await harness.admin.content(p)).toString();
+  } catch (e) {
+    if (/→ 404/.test(String(e))) return undefined;
+    throw e;
+  }
+}
+
+/** Pause, then a new file and an edit of an existing one, then a clean stop: both wait in the journal. */
+async function unsentChanges(): Promise<MountHarness> {
+  const harness = await MountHarness.start({
+    seed: async (admin) => {
+      await admin.remote({ op: 'mkdir', path: 'Documents' });
+      await admin.remote({ op: 'write', path: 'Documents/report.txt', content: 'the server version\n' });
+    },
+    engineArgs: ['--write-back', '200', '--poll-interval', '1'],
+  });
+  expect((await harness.onemount(['pause', '--account', ACCOUNT])).code).toBe(0);
+  await writeFile(harness.at('Documents/new.txt'), 'a new file, not uploaded\n');
+  await writeFile(harness.at('Documents/report.txt'), 'an edit, not uploaded\n');
+  await harness.stopEngine();
+  return harness;
+}
+
+/** Overwrites the pages of the items table (its b-tree root and what follows) with garbage. */
+async function corruptItemsTable(file: string): Promise<void> {
+  const db = new Database(file, { readonly: true });
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  const root = (db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'items'`).get() as { rootpage: number }).rootpage;
+  db.close();
+  const fh = await open(file, 'r+');
+  try {
+    await fh.write(Buffer.alloc(pageSize, 0x5a), 0, pageSize, (root - 1) * pageSize);
+  } finally {
+    await fh.close();
+  }
+}
+
+describe('a corrupt database', () => {
+  it('with its items table broken: the unsent new file and edit come back where they were, and upload', async () => {
+    h = await unsentChanges();
+    await corruptItemsTable(h.storeFile);
+    await h.startEngine();
+    const harness = h;
+    // The journal and content tables were readable: both changes are back in place.
+    expect(await readFile(harness.at('Documents/new.txt'), 'utf8')).toBe('a new file, not uploaded\n');
+    expect(await readFile(harness.at('Documents/report.txt'), 'utf8')).toBe('an edit, not uploaded\n');
+    const s = await status(harness);
+    expect(s.recovery).toEqual({ restored: 2, recovered: 0, folder: null });
+    expect(await harness.engineLog()).toMatch(/unsent change\(s\) were put back/);
+    expect((await harness.onemount(['resume', '--account', ACCOUNT])).code).toBe(0);
+    await eventually('both on the server', async () =>
+      (await onServer(harness, 'Documents/new.txt')) === 'a new file, not uploaded\n' && (await onServer(harness, 'Documents/report.txt')) === 'an edit, not uploaded\n' ? true : undefined,
+    30_000);
+  }, 120_000);
+
+  it('not readable at all: the bytes go to a recovered-files folder and nothing is lost', async () => {
+    h = await unsentChanges();
+    const fh = await open(h.storeFile, 'r+');
+    await fh.write(Buffer.alloc(4096, 0x5a), 0, 4096, 0);
+    await fh.close();
+    await h.startEngine();
+    const harness = h;
+    const s = await status(harness);
+    expect(s.recovery?.recovered).toBe(2);
+    const folder = s.recovery!.folder!;
+    expect(folder).toMatch(/^\/OneMount recovered files /);
+    const names = await readdir(harness.at(folder.slice(1)));
+    const contents = await Promise.all(names.map((n) => readFile(harness.at(folder.slice(1), n), 'utf8')));
+    expect(contents.sort()).toEqual(['a new file, not uploaded\n', 'an edit, not uploaded\n']);
+    // The edit of an existing file kept its name there; the new file's name was in the lost database.
+    expect(names).toContain('report.txt');
+    // The server's own version stays untouched at its place.
+    expect(await readFile(harness.at('Documents/report.txt'), 'utf8')).toBe('the server version\n');
+  }, 120_000);
+});
