@@ -26,7 +26,6 @@ export function ShutdownView() {
   const budgetMs = useShutdown((s) => s.budgetMs);
   const receivedAt = useShutdown((s) => s.receivedAt);
   const uploadsLeft = useShutdown((s) => s.uploadsLeft);
-  const uploadsSettled = useShutdown((s) => s.uploadsSettled);
   const link = useEngine((s) => s.link.state);
   const ended = useShutdown((s) => s.ended);
   const { quitNow } = useActions();
@@ -58,7 +57,7 @@ export function ShutdownView() {
     uploadsLeft === undefined
       ? undefined
       : resumeNext > 0
-        ? `${uploadsWord(resumeNext)} will continue at the next start.${uploadsSettled ? '' : ' (the last count the engine gave)'}`
+        ? `${uploadsWord(resumeNext)} will continue at the next start.`
         : 'Every change was uploaded.';
   return (
     <main className="shutdown" data-testid="shutdown" aria-labelledby="shutdown-title">
