@@ -236,7 +236,8 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
         return;
       }
       const r = await attempt('Could not start a sync', () => api.call('syncNow', {}));
-      if (r) notify(r.started ? 'Looking for changes on OneDrive…' : 'A sync is already running.');
+      // An engine that did not start one says why (paused or offline since this page last looked).
+      if (r) notify(r.started ? 'Looking for changes on OneDrive…' : (r.message ?? 'The engine did not start a sync.'));
     },
     /** The offline banner's [Retry now]. */
     retryNow: () => checkConnection(),
