@@ -20,12 +20,16 @@ type Shape =
   | { kind: 'line'; x1: number; y1: number; x2: number; y2: number; width: number }
   | { kind: 'polygon'; points: ReadonlyArray<readonly [number, number]> };
 
-/** A glyph: `base` shapes in one colour, `cuts` erased from them, then `overlay` painted on top in order. */
+/**
+ * A glyph: `base` shapes in one colour, `cuts` erased from them, then `overlay` painted on top in
+ * order, then `holes` erased from everything (a symbolic icon's badge symbol is a hole in the badge).
+ */
 interface Art {
   base: Shape[];
   baseColor: string;
   cuts: Shape[];
   overlay: Array<{ shape: Shape; color: string }>;
+  holes?: Shape[];
   /** Design grid size (units); the picture is scaled to the pixel size. */
   grid: number;
 }
@@ -41,14 +45,21 @@ const BADGE_GAP = circle(BADGE.cx, BADGE.cy, BADGE.r + 1.4);
 
 export const TRAY_STATES = ['up-to-date', 'syncing', 'paused', 'offline', 'throttled', 'attention', 'signed-out'] as const;
 export type TrayState = (typeof TRAY_STATES)[number];
-export type Theme = 'light' | 'dark';
+/**
+ * `light`/`dark`: full-colour icons for light or dark panels. `symbolic-light`/`symbolic-dark`: one
+ * colour, as GNOME's and KDE's tray hosts draw their own icons (badge symbols are holes).
+ */
+export type Theme = 'light' | 'dark' | 'symbolic-light' | 'symbolic-dark';
+export const THEMES: readonly Theme[] = ['light', 'dark', 'symbolic-light', 'symbolic-dark'];
 export const TRAY_SIZES = [16, 22, 24, 32, 48] as const;
 export const APP_ICON_SIZES = [16, 24, 32, 48, 64, 128, 256, 512] as const;
 
-const PALETTE: Record<Theme, { glyph: string; muted: string; sync: string; pause: string; warn: string; alert: string; onBadge: string }> = {
+const PALETTE: Record<'light' | 'dark', { glyph: string; muted: string; sync: string; pause: string; warn: string; alert: string; onBadge: string }> = {
   light: { glyph: '#242424', muted: '#8a8a8a', sync: '#0f6cbd', pause: '#616161', warn: '#c47f00', alert: '#c50f1f', onBadge: '#ffffff' },
   dark: { glyph: '#f5f5f5', muted: '#9e9e9e', sync: '#62abf5', pause: '#c8c8c8', warn: '#f2b544', alert: '#ff6b6b', onBadge: '#1b1b1b' },
 };
+/** The one colour of a symbolic icon (Adwaita's foreground on light and on dark panels). */
+const SYMBOLIC: Record<'symbolic-light' | 'symbolic-dark', string> = { 'symbolic-light': '#2e3436', 'symbolic-dark': '#ffffff' };
 
 function badged(baseColor: string, badgeColor: string, symbol: Shape[], symbolColor: string): Art {
   return {
@@ -60,7 +71,23 @@ function badged(baseColor: string, badgeColor: string, symbol: Shape[], symbolCo
   };
 }
 
+/** The symbolic variant: every colour is the one foreground; badge symbols are cut out of the badge. */
+function symbolicArt(state: TrayState, color: string): Art {
+  const colored = trayArt(state, 'light');
+  const [badge, ...symbol] = colored.overlay;
+  const isBadged = colored.cuts.includes(BADGE_GAP);
+  return {
+    ...colored,
+    baseColor: color,
+    overlay: isBadged && badge ? [{ shape: badge.shape, color }] : colored.overlay.map((o) => ({ shape: o.shape, color })),
+    ...(isBadged ? { holes: symbol.map((o) => o.shape) } : {}),
+    // Signed out is the muted cloud in colour; in one colour, a cloud with a bar cut out ("none").
+    ...(state === 'signed-out' ? { cuts: [rect(8, 12.6, 8, 2)] } : {}),
+  };
+}
+
 export function trayArt(state: TrayState, theme: Theme): Art {
+  if (theme === 'symbolic-light' || theme === 'symbolic-dark') return symbolicArt(state, SYMBOLIC[theme]);
   const p = PALETTE[theme];
   switch (state) {
     case 'up-to-date':
@@ -119,7 +146,13 @@ export function toSvg(art: Art, title: string): string {
   } else {
     lines.push(...art.base.map((s) => `  ${svgShape(s, art.baseColor)}`));
   }
-  lines.push(...art.overlay.map((o) => `  ${svgShape(o.shape, o.color)}`), '</svg>', '');
+  if (art.holes && art.holes.length > 0) {
+    lines.push('  <mask id="holes">', `    <rect width="${g}" height="${g}" fill="#fff"/>`, ...art.holes.map((h) => `    ${svgShape(h, '#000')}`), '  </mask>');
+    lines.push('  <g mask="url(#holes)">', ...art.overlay.map((o) => `    ${svgShape(o.shape, o.color)}`), '  </g>');
+  } else {
+    lines.push(...art.overlay.map((o) => `  ${svgShape(o.shape, o.color)}`));
+  }
+  lines.push('</svg>', '');
   return lines.join('\n');
 }
 
@@ -177,6 +210,7 @@ export function rasterize(art: Art, size: number): Uint8Array {
           let color: [number, number, number] | undefined;
           if (art.base.some((s) => inside(s, x, y)) && !art.cuts.some((s) => inside(s, x, y))) color = base;
           for (const o of overlays) if (inside(o.shape, x, y)) color = o.color;
+          if (color && art.holes?.some((h) => inside(h, x, y))) color = undefined;
           if (color) {
             r += color[0];
             g += color[1];
@@ -242,7 +276,7 @@ function renderAll(assetsDir: string): number {
     files++;
   };
   for (const state of TRAY_STATES) {
-    for (const theme of ['light', 'dark'] as const) {
+    for (const theme of THEMES) {
       const art = trayArt(state, theme);
       write(`tray/tray-${state}-${theme}.svg`, toSvg(art, `OneMount: ${state}`));
       for (const size of TRAY_SIZES) write(`tray/tray-${state}-${theme}-${size}.png`, encodePng(rasterize(art, size), size, size));

@@ -9,7 +9,7 @@ import { formatClock, formatDuration, secondsUntil } from './format.ts';
 export type BannerAction = 'sign-in' | 'retry-now' | 'resume';
 
 export interface Banner {
-  kind: 'unreachable' | 'signed-out' | 'offline' | 'throttled' | 'paused';
+  kind: 'expired' | 'unreachable' | 'signed-out' | 'offline' | 'throttled' | 'paused';
   severity: 'error' | 'warning' | 'info';
   title: string;
   detail?: string;
@@ -17,6 +17,15 @@ export interface Banner {
 }
 
 export function pickBanner(link: EngineLink, status: EngineStatus | undefined, now: number): Banner | undefined {
+  if (link.state === 'disconnected' && link.expired) {
+    return {
+      kind: 'expired',
+      severity: 'error',
+      title: 'This panel belongs to an earlier run of OneMount',
+      detail:
+        'Each run serves the panel at a new secret address, so this tab cannot reconnect. Open the panel again: run `onemount ui` and open the address it prints, or choose “Show transfers…” in the OneMount tray menu.',
+    };
+  }
   if (link.state === 'disconnected') {
     const retry = link.retryAt !== undefined ? ` Trying again in ${formatDuration(secondsUntil(link.retryAt, now))}.` : '';
     return { kind: 'unreachable', severity: 'error', title: 'The OneMount engine is not reachable', detail: `${link.reason}.${retry}` };
@@ -51,9 +60,16 @@ export function pickBanner(link: EngineLink, status: EngineStatus | undefined, n
   return undefined;
 }
 
-/** The header's connectivity chip. */
-export function connectivityChip(link: EngineLink, status: EngineStatus | undefined): { label: string; tone: 'ok' | 'busy' | 'warn' | 'bad' } {
-  if (link.state === 'disconnected') return { label: 'Engine not running', tone: 'bad' };
+/** Transfers still to do (not failed, not finished). */
+export function pendingTransfers(status: EngineStatus): number {
+  let n = 0;
+  for (const t of status.transfers) if (t.state !== 'failed' && t.state !== 'done') n++;
+  return n;
+}
+
+/** The header's connectivity chip (`now` decides whether a throttle is still on). */
+export function connectivityChip(link: EngineLink, status: EngineStatus | undefined, now = Date.now()): { label: string; tone: 'ok' | 'busy' | 'warn' | 'bad' } {
+  if (link.state === 'disconnected') return link.expired ? { label: 'Panel expired', tone: 'bad' } : { label: 'Engine not running', tone: 'bad' };
   if (link.state === 'connecting' || !status) return { label: 'Connecting…', tone: 'busy' };
   if (status.state === 'stopping') return { label: 'Stopping', tone: 'busy' };
   if (status.auth?.state === 'signed-out') return { label: 'Signed out', tone: 'bad' };
@@ -64,6 +80,7 @@ export function connectivityChip(link: EngineLink, status: EngineStatus | undefi
       return { label: 'Checking…', tone: 'busy' };
     default:
       if (status.pause?.paused) return { label: 'Paused', tone: 'warn' };
-      return status.state === 'syncing' ? { label: 'Syncing', tone: 'busy' } : { label: 'Online', tone: 'ok' };
+      if (status.throttledUntil !== undefined && status.throttledUntil > now) return { label: 'Slowed down', tone: 'warn' };
+      return status.state === 'syncing' || pendingTransfers(status) > 0 ? { label: 'Syncing', tone: 'busy' } : { label: 'Online', tone: 'ok' };
   }
 }

@@ -9,7 +9,7 @@
  * try that download: ELECTRON_PATH, or the path the electron package recorded after installing it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { _electron as electron, expect, test, type ElectronApplication, type Page } from '@playwright/test';
 import { EmulatorProcess } from '../../emulator/src/spawn.ts';
@@ -147,6 +147,13 @@ test('the mount outlives a crash of the panel, which comes back', async () => {
     }, { timeout: 60_000 })
     .toBe('Online');
   panel = app.windows()[0]!;
+});
+
+test('first run: start on login is on (the autostart entry exists) and notifications are on', async () => {
+  const settings = await panel.evaluate(() => (globalThis as unknown as { onemount: { call(m: string, p: unknown): Promise<{ startOnLogin: boolean; notifications: boolean }> } }).onemount.call('settings', {}));
+  expect(settings).toMatchObject({ startOnLogin: true, notifications: true });
+  const entry = await readFile(path.join(env.XDG_CONFIG_HOME!, 'autostart', 'onemount.desktop'), 'utf8');
+  expect(entry).toMatch(/^Exec=.* --hidden$/m);
 });
 
 test('Quit stops the engine through its shutdown, then the app exits and the drive is unmounted', async () => {

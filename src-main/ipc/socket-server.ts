@@ -13,7 +13,7 @@ import { Calls, Events, NOT_SUPPORTED, RequestSchema, type CallName, type CallPa
 export type CallHandlers = { [M in CallName]: (params: CallParams<M>) => Promise<CallResult<M>> | CallResult<M> };
 
 /** Calls an engine may not serve yet (the desktop app's, added ahead of the engine): without a handler they answer NOT_SUPPORTED. */
-type OptionalCall = 'pause' | 'resume' | 'conflicts' | 'resolveConflict' | 'settings' | 'updateSettings' | 'signIn' | 'signOut' | 'quitNow' | 'retryTransfer';
+type OptionalCall = 'pause' | 'resume' | 'conflicts' | 'resolveConflict' | 'settings' | 'updateSettings' | 'signIn' | 'signOut' | 'quitNow' | 'retryTransfer' | 'recent' | 'openFolder' | 'openInWindow';
 export type EngineHandlers = Omit<CallHandlers, 'subscribe' | OptionalCall> & Partial<Pick<CallHandlers, OptionalCall>>;
 
 const NOT_SUPPORTED_MESSAGE: Record<OptionalCall, string> = {
@@ -27,6 +27,9 @@ const NOT_SUPPORTED_MESSAGE: Record<OptionalCall, string> = {
   signOut: 'signing out is not available in this engine yet',
   quitNow: 'this engine cannot cut its shutdown short yet',
   retryTransfer: 'this engine cannot retry a single transfer yet',
+  recent: 'this engine does not keep a history of finished transfers yet',
+  openFolder: 'opening the folder needs the OneMount desktop app (a browser page cannot start a file manager)',
+  openInWindow: 'only the desktop app’s popover opens in a window',
 };
 
 /** Cap on one request line: the contract's calls are small. A longer line closes its connection. */

@@ -14,7 +14,20 @@ export function ipcUrl(page: Location): string {
   return `${page.protocol === 'https:' ? 'wss:' : 'ws:'}//${page.host}${dir}ipc`;
 }
 
-export function connectBrowserApi(url: string): OneMountApi {
+/**
+ * Whether the page's own address still answers. A refused connection or a 404 means the panel
+ * server that served it has stopped or now serves another secret address.
+ */
+export async function pageStillServed(pageUrl: string, fetcher: typeof fetch = fetch): Promise<boolean> {
+  try {
+    const r = await fetcher(pageUrl, { method: 'HEAD', cache: 'no-store' });
+    return r.status !== 404;
+  } catch {
+    return false;
+  }
+}
+
+export function connectBrowserApi(url: string, pageUrl: string = location.href): OneMountApi {
   let socket: WebSocket | undefined;
   let delay = FIRST_RETRY_MS;
   const client = new ContractClient({
@@ -40,8 +53,16 @@ export function connectBrowserApi(url: string): OneMountApi {
     ws.onclose = (e) => {
       const reason = e.reason || (e.code === 1006 ? 'the connection to the OneMount engine was lost' : `the connection closed (${e.code})`);
       client.setLink({ state: 'disconnected', reason, retryAt: Date.now() + delay });
-      setTimeout(open, delay);
+      const wait = delay;
       delay = Math.min(LAST_RETRY_MS, delay * 2);
+      // A close without the panel server's own words may mean the server is gone or was restarted
+      // with a new secret address: then this page can never reconnect, and it says so.
+      if (e.reason) setTimeout(open, wait);
+      else
+        void pageStillServed(pageUrl).then((served) => {
+          if (served) setTimeout(open, wait);
+          else client.setLink({ state: 'disconnected', reason: 'this page’s address is no longer served', expired: true });
+        });
     };
   };
   open();

@@ -94,6 +94,41 @@ describe('panelActions', () => {
   });
 });
 
+describe('quitting with uploads pending', () => {
+  const upload = { id: 'u', itemId: 'u', path: '/a.bin', direction: 'upload', state: 'queued', bytes: 0, total: 9, updatedAt: 0 } as const;
+
+  it('asks first; uploads that finish meanwhile let it quit; Cancel keeps running', async () => {
+    const { client, calls } = scriptedEngine(() => ({ result: { ok: true } }));
+    client.setLink({ state: 'connected' });
+    const stores = createPanelStores();
+    const actions = panelActions(client, stores);
+    stores.transfers.getState().applySnapshot([upload], 1);
+    await actions.requestQuit();
+    expect(stores.view.getState().quitFlow).toBe('asking');
+    expect(calls).toEqual([]);
+    actions.cancelQuit();
+    stores.transfers.getState().applySnapshot([], 2);
+    await settle();
+    expect(calls).toEqual([]);
+
+    stores.transfers.getState().applySnapshot([upload], 3);
+    await actions.requestQuit();
+    stores.transfers.getState().applySnapshot([], 4);
+    await settle();
+    expect(calls).toEqual(['quit']);
+    expect(stores.view.getState().quitFlow).toBe('none');
+    expect(stores.shutdown.getState().requested).toBe(true);
+  });
+
+  it('quits at once when nothing is waiting to upload', async () => {
+    const { client, calls } = scriptedEngine(() => ({ result: { ok: true } }));
+    client.setLink({ state: 'connected' });
+    const stores = createPanelStores();
+    await panelActions(client, stores).requestQuit();
+    expect(calls).toEqual(['quit']);
+  });
+});
+
 describe('shutdown end', () => {
   it('takes a lost link during a shutdown as its end, and not otherwise', async () => {
     const { client } = scriptedEngine((method) => (method === 'status' ? { result: status() } : method === 'conflicts' ? { result: { conflicts: [] } } : { result: { ok: true } }));

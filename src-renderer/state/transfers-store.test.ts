@@ -73,4 +73,38 @@ describe('transfers store', () => {
     s.getState().applySnapshot([t('a')], 1);
     expect(s.getState().failed).toBe(before);
   });
+
+  it('applies a pushed progress batch in one update: moved, finished and failed transfers', () => {
+    const s = createTransfersStore();
+    s.getState().applySnapshot([t('a'), t('b'), t('c', { direction: 'download' })], 1);
+    let renders = 0;
+    const off = s.subscribe(() => renders++);
+    s.getState().applyProgress(
+      [t('a', { state: 'active', bytes: 30, bytesPerSecond: 10 }), t('b', { state: 'done', bytes: 100 }), t('c', { direction: 'download', state: 'failed', error: { code: 'E', message: 'gone' } }), t('n', { state: 'active', bytes: 1 })],
+      2,
+    );
+    off();
+    expect(renders).toBe(1);
+    expect(s.getState().uploads.map((u) => [u.id, u.bytes])).toEqual([
+      ['a', 30],
+      ['n', 1],
+    ]);
+    expect(s.getState().downloads).toEqual([]);
+    expect(s.getState().failed.map((f) => f.id)).toEqual(['c']);
+    expect(s.getState().recent.map((r) => [r.id, r.finishedAt])).toEqual([['b', 2]]);
+  });
+
+  it('merges the engine’s history into Recent, newest first, without doubles', () => {
+    const s = createTransfersStore();
+    s.getState().applySnapshot([t('a')], 1);
+    s.getState().applySnapshot([], 50);
+    s.getState().setRecent([
+      { id: 'old', path: '/o', direction: 'download', total: 1, finishedAt: 10 },
+      { id: 'a', path: '/Docs/a.bin', direction: 'upload', total: 100, finishedAt: 49 },
+    ]);
+    expect(s.getState().recent.map((r) => [r.id, r.finishedAt])).toEqual([
+      ['a', 50],
+      ['old', 10],
+    ]);
+  });
 });

@@ -3,6 +3,7 @@ import { BannerView } from './BannerView.tsx';
 import { Footer } from './Footer.tsx';
 import { Header } from './Header.tsx';
 import { Notices } from './Notices.tsx';
+import { QuitPrompt } from './QuitPrompt.tsx';
 import { Sections } from './Sections.tsx';
 import { SettingsView } from './SettingsView.tsx';
 import { ShutdownView } from './ShutdownView.tsx';
@@ -20,6 +21,7 @@ export function App() {
       ) : (
         <>
           <BannerView />
+          <QuitPrompt />
           <SignInPromptCard />
           {view === 'settings' ? <SettingsView /> : <Sections />}
           <Footer />

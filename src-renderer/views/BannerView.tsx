@@ -11,7 +11,7 @@ export function BannerView() {
   if (!banner) return null;
   const run: Record<BannerAction, () => unknown> = {
     'sign-in': () => actions.signIn().then((r) => r && window.open(r.authorizationUrl, '_blank', 'popup,width=480,height=640')),
-    'retry-now': () => actions.syncNow(),
+    'retry-now': () => actions.retryNow(),
     resume: () => actions.resume(),
   };
   return (

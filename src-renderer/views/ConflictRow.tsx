@@ -12,9 +12,10 @@ interface Props {
   c: Conflict;
   busy: boolean;
   onResolve: (id: number, choice: ConflictChoice) => void;
+  onShow: (path: string) => void;
 }
 
-export const ConflictRow = memo(function ConflictRow({ c, busy, onResolve }: Props) {
+export const ConflictRow = memo(function ConflictRow({ c, busy, onResolve, onShow }: Props) {
   const name = nameOf(c.path);
   const choices: Array<[ConflictChoice, string]> = [
     ['keep-mine', 'Keep mine'],
@@ -39,6 +40,9 @@ export const ConflictRow = memo(function ConflictRow({ c, busy, onResolve }: Pro
               {label}
             </button>
           ))}
+          <button type="button" className="plain" onClick={() => onShow(c.path)} aria-label={`Show ${name} in folder`}>
+            Show in folder
+          </button>
         </div>
       </div>
     </div>

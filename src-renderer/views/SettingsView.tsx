@@ -2,50 +2,89 @@ import { useState, type FormEvent } from 'react';
 import type { Settings } from '../../src-shared/ipc/desktop-calls.ts';
 import { useActions, useEngine, usePanel, useView } from '../context.ts';
 import { formatBytes } from '../format.ts';
+import { bytesOfGb, gbOfBytes } from '../settings-form.ts';
 
-const GB = 1e9;
+type Outcome = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed' };
 
 function SettingsForm({ settings }: { settings: Settings }) {
   const { updateSettings } = useActions();
   const [draft, setDraft] = useState(settings);
-  const save = (e: FormEvent) => {
+  // The cache field keeps what the person typed: rounding it while they type would fight them.
+  const [cacheGb, setCacheGb] = useState(() => gbOfBytes(settings.cacheLimitBytes));
+  const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
+  const edit = (next: Settings) => {
+    setDraft(next);
+    setOutcome({ kind: 'idle' });
+  };
+  const cacheBytes = bytesOfGb(cacheGb);
+  const save = async (e: FormEvent) => {
     e.preventDefault();
+    if (cacheBytes === undefined) return;
     const { mountpoint: _mountpoint, ...update } = draft;
-    void updateSettings(update);
+    setOutcome({ kind: 'saving' });
+    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes });
+    if (!saved) {
+      setOutcome({ kind: 'failed' });
+      return;
+    }
+    setDraft(saved);
+    setCacheGb(gbOfBytes(saved.cacheLimitBytes));
+    setOutcome({ kind: 'saved' });
   };
   return (
-    <form className="settings-form" onSubmit={save}>
+    <form className="settings-form" onSubmit={(e) => void save(e)} noValidate>
       <label>
         Cache limit (GB)
-        <input type="number" min={0.1} step={0.1} value={draft.cacheLimitBytes / GB} onChange={(e) => setDraft({ ...draft, cacheLimitBytes: Math.round(Number(e.target.value) * GB) })} />
+        {/* step "any": a limit in bytes is rarely a round number of tenths of a GB, and a stepped field would refuse to submit it. */}
+        <input
+          type="number"
+          inputMode="decimal"
+          min={0.1}
+          step="any"
+          value={cacheGb}
+          aria-invalid={cacheBytes === undefined}
+          aria-describedby="cache-limit-hint"
+          onChange={(e) => {
+            setCacheGb(e.target.value);
+            setOutcome({ kind: 'idle' });
+          }}
+        />
+        <span id="cache-limit-hint" className={cacheBytes === undefined ? 'field-error' : 'muted field-hint'}>
+          {cacheBytes === undefined ? 'Enter a size of at least 0.1 GB.' : `${formatBytes(cacheBytes)} of downloaded files are kept on this device.`}
+        </span>
       </label>
       <label>
         Concurrent downloads
-        <input type="number" min={1} max={32} value={draft.downloadConcurrency} onChange={(e) => setDraft({ ...draft, downloadConcurrency: Number(e.target.value) })} />
+        <input type="number" min={1} max={32} value={draft.downloadConcurrency} onChange={(e) => edit({ ...draft, downloadConcurrency: Number(e.target.value) })} />
       </label>
       <label>
         Concurrent uploads
-        <input type="number" min={1} max={32} value={draft.uploadConcurrency} onChange={(e) => setDraft({ ...draft, uploadConcurrency: Number(e.target.value) })} />
+        <input type="number" min={1} max={32} value={draft.uploadConcurrency} onChange={(e) => edit({ ...draft, uploadConcurrency: Number(e.target.value) })} />
       </label>
       <label className="check">
-        <input type="checkbox" checked={draft.startOnLogin} onChange={(e) => setDraft({ ...draft, startOnLogin: e.target.checked })} />
+        <input type="checkbox" checked={draft.startOnLogin} onChange={(e) => edit({ ...draft, startOnLogin: e.target.checked })} />
         Start on login
       </label>
       <label className="check">
-        <input type="checkbox" checked={draft.notifications} onChange={(e) => setDraft({ ...draft, notifications: e.target.checked })} />
+        <input type="checkbox" checked={draft.notifications} onChange={(e) => edit({ ...draft, notifications: e.target.checked })} />
         Notifications
       </label>
       <label>
         Log level
-        <select value={draft.logLevel} onChange={(e) => setDraft({ ...draft, logLevel: e.target.value as Settings['logLevel'] })}>
+        <select value={draft.logLevel} onChange={(e) => edit({ ...draft, logLevel: e.target.value as Settings['logLevel'] })}>
           {(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const).map((l) => (
             <option key={l}>{l}</option>
           ))}
         </select>
       </label>
-      <button type="submit" className="primary">
-        Save
-      </button>
+      <div className="save-line">
+        <button type="submit" className="primary" disabled={cacheBytes === undefined || outcome.kind === 'saving'}>
+          Save
+        </button>
+        <span className="save-outcome" role="status" data-testid="settings-outcome">
+          {outcome.kind === 'saving' ? 'Saving…' : outcome.kind === 'saved' ? 'Saved' : outcome.kind === 'failed' ? 'Not saved (see the message above)' : ''}
+        </span>
+      </div>
     </form>
   );
 }

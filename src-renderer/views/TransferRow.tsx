@@ -4,11 +4,16 @@ import { folderOf, formatDuration, formatTransferLine, nameOf, progressOf, secon
 import type { FinishedTransfer } from '../state/transfers-store.ts';
 import { formatClock, formatBytes } from '../format.ts';
 
-export function transferStateText(t: TransferItem, now: number): string {
+/**
+ * The row's state in words. While OneDrive throttles (`throttledUntil` ahead of `now`) every request
+ * waits, so a running transfer says it waits and for how long instead of "Uploading".
+ */
+export function transferStateText(t: TransferItem, now: number, throttledUntil?: number): string {
   switch (t.state) {
     case 'queued':
       return 'Queued';
     case 'active':
+      if (throttledUntil !== undefined && throttledUntil > now) return `Waiting: OneDrive asked to slow down (${formatDuration(secondsUntil(throttledUntil, now))})`;
       return t.direction === 'upload' ? 'Uploading' : 'Downloading';
     case 'waiting-for-network':
       return 'Waiting for network';
@@ -32,12 +37,13 @@ export function FileIcon({ direction }: { direction: 'upload' | 'download' }) {
   );
 }
 
-export const TransferRow = memo(function TransferRow({ t, now, onRetry }: { t: TransferItem; now: number; onRetry?: (id: string) => void }) {
+export const TransferRow = memo(function TransferRow({ t, now, throttledUntil, onRetry }: { t: TransferItem; now: number; throttledUntil?: number | undefined; onRetry?: (id: string) => void }) {
   const name = nameOf(t.path);
-  const state = transferStateText(t, now);
+  const state = transferStateText(t, now, throttledUntil);
+  const throttled = t.state === 'active' && throttledUntil !== undefined && throttledUntil > now;
   const percent = Math.round(progressOf(t) * 100);
   return (
-    <div className="row transfer" data-state={t.state} data-testid="transfer-row" aria-label={`${name} in ${folderOf(t.path)}: ${state}, ${percent} percent`}>
+    <div className="row transfer" data-state={t.state} data-throttled={throttled || undefined} data-testid="transfer-row" aria-label={`${name} in ${folderOf(t.path)}: ${state}, ${percent} percent`}>
       <FileIcon direction={t.direction} />
       <div className="row-main">
         <div className="row-title">
@@ -50,8 +56,8 @@ export const TransferRow = memo(function TransferRow({ t, now, onRetry }: { t: T
           <div className="bar-fill" style={{ width: `${percent}%` }} />
         </div>
         <div className="row-figures">
-          <span className="figures">{formatTransferLine(t)}</span>
-          <span className={`state state-${t.state}`} title={state}>
+          <span className="figures">{formatTransferLine(throttled ? { bytes: t.bytes, total: t.total } : t)}</span>
+          <span className={`state state-${throttled ? 'throttled' : t.state}`} title={state}>
             {state}
           </span>
           {t.state === 'failed' && onRetry && (

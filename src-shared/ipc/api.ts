@@ -9,7 +9,16 @@ import type { CallName, CallParams, CallResult, EventName, EventPayload } from '
 export type EngineLink =
   | { state: 'connecting' }
   | { state: 'connected' }
-  | { state: 'disconnected'; reason: string; retryAt?: number };
+  | {
+      state: 'disconnected';
+      reason: string;
+      retryAt?: number;
+      /**
+       * The page itself is no longer served: its address belonged to an earlier run (each run of
+       * `onemount ui` has a new secret address), so reconnecting from it can never work.
+       */
+      expired?: boolean;
+    };
 
 export interface OneMountApi {
   /** Rejects with a CallError (code + message) when the engine answers with an error. */

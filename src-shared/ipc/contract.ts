@@ -7,7 +7,7 @@
  *   ← {"event": "transfers", "payload": {...}}   (after "subscribe")
  */
 import { z } from 'zod';
-import { ConnectivitySchema, ShutdownProgressSchema, TransferItemSchema } from '../model/transfer.ts';
+import { ConnectivitySchema, FileErrorSchema, RecentTransferSchema, ShutdownProgressSchema, TransferItemSchema, TransferProgressSchema } from '../model/transfer.ts';
 import { AuthStateSchema, DesktopCalls, PauseStateSchema } from './desktop-calls.ts';
 
 export const EngineStateSchema = z.enum(['starting', 'syncing', 'ready', 'offline', 'stopping']);
@@ -104,6 +104,16 @@ export const Calls = {
   free: { params: PathParamsSchema, result: FreeResultSchema },
   /** The item's thumbnail as a local file (fetched first when missing). */
   thumbnail: { params: ThumbnailParamsSchema, result: ThumbnailResultSchema },
+  /** Finished transfers the engine remembers, newest first (Recent survives reloads and restarts). */
+  recent: { params: z.object({}).strict(), result: z.object({ recent: z.array(RecentTransferSchema).max(1000) }) },
+  /**
+   * "Open folder" and a conflict's [Show in folder]: the desktop (Electron, or the browser panel's
+   * server on the same machine) opens the folder in the file manager, the file selected when `path`
+   * names one. Absent `path`: the mount's root.
+   */
+  openFolder: { params: z.object({ path: MountPathSchema.optional() }).strict(), result: z.object({ ok: z.literal(true) }) },
+  /** The desktop app's popover → the panel in an ordinary window (the full view). */
+  openInWindow: { params: z.object({}).strict(), result: z.object({ ok: z.literal(true) }) },
   ...DesktopCalls,
 } as const;
 export type CallName = keyof typeof Calls;
@@ -130,6 +140,10 @@ export const Events = {
   signInPrompt: SignInPromptSchema,
   /** The account signed out (a refresh needs the user) or signed in again. */
   auth: AuthStateSchema,
+  /** Transfers that moved or changed state since the last one (a few times a second at most). */
+  transferProgress: TransferProgressSchema,
+  /** A program's read or write on the mount failed in a way the person should see (Errors). */
+  fileError: FileErrorSchema,
 } as const;
 export type EventName = keyof typeof Events;
 export type EventPayload<E extends EventName> = z.infer<(typeof Events)[E]>;

@@ -129,3 +129,39 @@ export const ShutdownProgressSchema = z
     error: 'phaseIndex must point at phase within phases',
   });
 export type ShutdownProgress = z.infer<typeof ShutdownProgressSchema>;
+
+/**
+ * A transfer that finished, as Recent lists it. The engine keeps the latest ones (they survive a
+ * panel reload and an engine restart); the `recent` call returns them newest first.
+ */
+export const RecentTransferSchema = z.object({
+  id: z.string().min(1),
+  path: z.string().startsWith('/'),
+  direction: TransferDirectionSchema,
+  total: ByteCountSchema,
+  finishedAt: EpochMsSchema,
+});
+export type RecentTransfer = z.infer<typeof RecentTransferSchema>;
+
+/**
+ * Pushed progress (ui.md: progress arrives as events, never jumps from 0 to half): the transfers
+ * that changed since the last event, each in full, at most a few times a second however many move.
+ * A transfer that finished comes once more with state `done`; one that failed with `failed`.
+ */
+export const TransferProgressSchema = z.object({
+  transfers: z.array(TransferItemSchema).max(10_000),
+});
+export type TransferProgress = z.infer<typeof TransferProgressSchema>;
+
+/**
+ * A program's read or write on the mount that failed for a reason the person can act on (offline
+ * with the file not on this device, quota exceeded), so it shows in Errors and not only as an errno
+ * in a terminal.
+ */
+export const FileErrorSchema = z.object({
+  path: z.string().startsWith('/'),
+  operation: z.enum(['read', 'write', 'create', 'delete', 'rename']),
+  error: ErrorInfoSchema,
+  at: EpochMsSchema,
+});
+export type FileError = z.infer<typeof FileErrorSchema>;

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APP_ICON_SIZES, TRAY_STATES, encodePng, rasterize, trayArt, appArt } from '../../../assets/render-icons.ts';
+import { APP_ICON_SIZES, THEMES, TRAY_STATES, encodePng, rasterize, trayArt, appArt } from '../../../assets/render-icons.ts';
 import { TRAY_ICONS, TRAY_ICON_SIZES, trayIconFile } from './tray-model.ts';
 
 const ASSETS = path.resolve(import.meta.dirname, '..', '..', '..', 'assets');
@@ -25,18 +25,18 @@ describe('assets', () => {
   it('has a PNG of the right size for every tray state, theme and size the tray asks for, and an SVG source', () => {
     expect([...TRAY_ICONS]).toEqual([...TRAY_STATES]);
     for (const icon of TRAY_ICONS) {
-      for (const theme of ['light', 'dark'] as const) {
+      for (const theme of THEMES) {
         expect(readFileSync(path.join(ASSETS, 'tray', `tray-${icon}-${theme}.svg`), 'utf8')).toMatch(/^<svg [^>]*viewBox="0 0 24 24"/);
         for (const size of TRAY_ICON_SIZES) expect(pngSize(trayIconFile(ASSETS, icon, theme, size))).toEqual({ width: size, height: size });
       }
     }
-    expect(readdirSync(path.join(ASSETS, 'tray'))).toHaveLength(TRAY_ICONS.length * 2 * (TRAY_ICON_SIZES.length + 1));
+    expect(readdirSync(path.join(ASSETS, 'tray'))).toHaveLength(TRAY_ICONS.length * THEMES.length * (TRAY_ICON_SIZES.length + 1));
     for (const size of APP_ICON_SIZES) expect(pngSize(path.join(ASSETS, 'icons', `${size}x${size}.png`))).toEqual({ width: size, height: size });
   });
 
   it('committed PNGs are what render-icons.ts draws now (run it after changing the art)', () => {
     for (const icon of TRAY_STATES) {
-      for (const theme of ['light', 'dark'] as const) {
+      for (const theme of THEMES) {
         for (const size of [16, 48]) {
           const fresh = encodePng(rasterize(trayArt(icon, theme), size), size, size);
           expect(readFileSync(path.join(ASSETS, 'tray', `tray-${icon}-${theme}-${size}.png`)).equals(fresh), `${icon} ${theme} ${size}`).toBe(true);
@@ -47,9 +47,22 @@ describe('assets', () => {
   });
 
   it('draws states that differ from each other in every size', () => {
-    for (const size of [16, 22]) {
-      const pictures = TRAY_STATES.map((s) => Buffer.from(rasterize(trayArt(s, 'light'), size)).toString('base64'));
-      expect(new Set(pictures).size).toBe(TRAY_STATES.length);
+    for (const theme of ['light', 'symbolic-dark'] as const) {
+      for (const size of [16, 22]) {
+        const pictures = TRAY_STATES.map((s) => Buffer.from(rasterize(trayArt(s, theme), size)).toString('base64'));
+        expect(new Set(pictures).size, `${theme} ${size}`).toBe(TRAY_STATES.length);
+      }
+    }
+  });
+
+  it('symbolic icons are one colour (the tray host may recolour them)', () => {
+    for (const theme of ['symbolic-light', 'symbolic-dark'] as const) {
+      for (const state of TRAY_STATES) {
+        const px = rasterize(trayArt(state, theme), 48);
+        const colours = new Set<string>();
+        for (let i = 0; i < px.length; i += 4) if (px[i + 3]! > 0) colours.add(`${px[i]},${px[i + 1]},${px[i + 2]}`);
+        expect([...colours], `${theme} ${state}`).toHaveLength(1);
+      }
     }
   });
 

@@ -29,14 +29,14 @@ export function desktopExec(argv: readonly string[]): string {
     .replace(/\\/g, '\\\\');
 }
 
-/** The entry's text; `--hidden` starts the app in the tray without opening the panel. */
-export function autostartEntry(argv: readonly string[]): string {
+/** The entry's text; `--hidden` (the desktop app's) starts the app in the tray without opening the panel. */
+export function autostartEntry(argv: readonly string[], o: { hidden?: boolean } = {}): string {
   return [
     '[Desktop Entry]',
     'Type=Application',
     'Name=OneMount',
     'Comment=Microsoft OneDrive as a folder, files on demand',
-    `Exec=${desktopExec([...argv, '--hidden'])}`,
+    `Exec=${desktopExec(o.hidden === false ? argv : [...argv, '--hidden'])}`,
     'Icon=onemount',
     'Terminal=false',
     'Categories=Network;FileTransfer;',
@@ -53,6 +53,8 @@ export class Autostart {
   constructor(
     dir: string,
     private readonly argv: readonly string[],
+    /** `hidden: false` for a command without the desktop app's `--hidden` (browser mode's engine). */
+    private readonly o: { hidden?: boolean } = {},
   ) {
     this.file = path.join(dir, AUTOSTART_FILE_NAME);
   }
@@ -74,6 +76,6 @@ export class Autostart {
       return;
     }
     await mkdir(path.dirname(this.file), { recursive: true });
-    await writeFileAtomic(this.file, autostartEntry(this.argv), { mode: 0o644 });
+    await writeFileAtomic(this.file, autostartEntry(this.argv, this.o), { mode: 0o644 });
   }
 }

@@ -18,6 +18,7 @@ import {
   nativeTheme,
   Notification,
   protocol,
+  screen,
   shell,
   Tray,
   type IpcMainEvent,
@@ -43,7 +44,10 @@ import { EngineSupervisor } from './engine-supervisor.ts';
 import { APP_ORIGIN, HELLO_CHANNEL, LINK_CHANNEL, MESSAGE_CHANNEL, REQUEST_CHANNEL, checkSender, validateHello, validateRequest, type SenderInfo } from './ipc-validation.ts';
 import { notificationsFor } from './notifications.ts';
 import { PanelRelay, linkOf, refusalLine } from './panel-relay.ts';
-import { trayIconFile, trayView, type TrayAction, type TrayMenuItem } from './tray-model.ts';
+import { popoverPosition, trayIconFile, trayIconVariant, trayView, uploadsBeforeQuit, type TrayAction, type TrayMenuItem } from './tray-model.ts';
+import { firstRunAutostart, notificationsOn as notificationsOnSaved } from '../saved-settings.ts';
+
+type PanelMode = 'popover' | 'window';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appRoot = path.resolve(here, '..', '..');
@@ -105,9 +109,19 @@ async function main(): Promise<void> {
 
   let quitting = false;
   let engineStopped = false;
-  let notificationsOn = true;
+  // On by default (ui.md); a person's "off" is in the account's settings file.
+  let notificationsOn = await notificationsOnSaved(paths.configDir).catch((e: unknown) => {
+    logger.warn({ err: e }, 'could not read the saved settings; notifications stay on');
+    return true;
+  });
+  // Start on login is on by default: the first run writes the autostart entry once.
+  await firstRunAutostart(paths.configDir, autostart).then(
+    (wrote) => wrote && logger.info({ file: autostart.file }, 'first run: start on login switched on'),
+    (e: unknown) => logger.warn({ err: e }, 'could not switch start on login on'),
+  );
   let previousStatus: EngineStatus | undefined;
-  let panel: { window: BrowserWindow; relay: PanelRelay } | undefined;
+  /** The popover next to the tray (frameless, hides when it loses focus) and the ordinary window. */
+  const panels = new Map<PanelMode, { window: BrowserWindow; relay: PanelRelay }>();
   let signInWindow: BrowserWindow | undefined;
 
   const trusted = { webContentsIds: new Set<number>(), rendererDirUrl: pathToFileURL(rendererDir + path.sep).href };
@@ -115,6 +129,16 @@ async function main(): Promise<void> {
     quit: () => app.quit(),
     openSignIn: (url: string) => openSignIn(url),
     autostart,
+    configDir: paths.configDir,
+    openInWindow: () => {
+      panels.get('popover')?.window.hide();
+      showPanel('window');
+    },
+    openFolder: async (o: { folder: string } | { select: string }) => {
+      if ('select' in o) return shell.showItemInFolder(o.select);
+      const failure = await shell.openPath(o.folder);
+      if (failure) throw new Error(failure);
+    },
     settingsSeen: (s: { notifications: boolean }) => (notificationsOn = s.notifications),
   };
 
@@ -123,13 +147,26 @@ async function main(): Promise<void> {
     win.webContents.on('will-attach-webview', (e) => e.preventDefault());
   };
 
-  const showPanel = (view: 'panel' | 'settings' = 'panel') => {
-    if (!panel || panel.window.isDestroyed()) {
+  const POPOVER_SIZE = { width: 400, height: 600 };
+  /** Where the pointer was when the tray was clicked: the popover's anchor when the tray has no bounds. */
+  let trayPointer = { x: 0, y: 0 };
+
+  const placePopover = (window: BrowserWindow) => {
+    const bounds = tray.getBounds();
+    const display = screen.getDisplayNearestPoint(bounds.width > 0 ? { x: bounds.x, y: bounds.y } : trayPointer);
+    const { x, y } = popoverPosition({ tray: bounds, pointer: trayPointer, workArea: display.workArea, size: POPOVER_SIZE });
+    window.setPosition(x, y);
+  };
+
+  /** `hash`: the view to open at (#settings, or #quit to ask before quitting with uploads pending). */
+  const showPanel = (mode: PanelMode = 'popover', hash: '' | '#settings' | '#quit' = '') => {
+    const existing = panels.get(mode);
+    if (!existing || existing.window.isDestroyed()) {
+      const popover = mode === 'popover';
       const window = new BrowserWindow({
-        width: 440,
-        height: 640,
-        minWidth: 360,
-        minHeight: 420,
+        ...(popover
+          ? { ...POPOVER_SIZE, frame: false, resizable: false, movable: false, minimizable: false, maximizable: false, skipTaskbar: true, alwaysOnTop: true }
+          : { width: 440, height: 640, minWidth: 360, minHeight: 420 }),
         show: false,
         title: 'OneMount',
         autoHideMenuBar: true,
@@ -162,22 +199,32 @@ async function main(): Promise<void> {
           window.hide();
         }
       });
+      // A popover goes away when the person clicks elsewhere, as the tray popovers of other sync clients do.
+      if (popover) window.on('blur', () => !quitting && !window.isDestroyed() && window.hide());
       window.on('closed', () => trusted.webContentsIds.delete(id));
-      panel = { window, relay: new PanelRelay(supervisor, desktop) };
-      window.once('ready-to-show', () => window.show());
-      window.loadURL(`${APP_ORIGIN}/index.html${view === 'settings' ? '#settings' : ''}`).catch((e: unknown) => logger.error({ err: e }, 'the panel did not load'));
+      panels.set(mode, { window, relay: new PanelRelay(supervisor, desktop) });
+      window.once('ready-to-show', () => {
+        if (popover) placePopover(window);
+        window.show();
+        window.focus();
+      });
+      // The popover's page offers "Open in a window" (?popover); the window's page does not.
+      window.loadURL(`${APP_ORIGIN}/index.html${popover ? '?popover' : ''}${hash}`).catch((e: unknown) => logger.error({ err: e }, 'the panel did not load'));
       return;
     }
-    if (view === 'settings') {
-      panel.window.webContents.executeJavaScript("location.hash = '#settings'").catch((e: unknown) => logger.warn({ err: e }, 'could not open the settings view'));
-    }
-    panel.window.show();
-    panel.window.focus();
+    const { window } = existing;
+    if (hash) window.webContents.executeJavaScript(`location.hash = ${JSON.stringify(hash)}`).catch((e: unknown) => logger.warn({ err: e, hash }, 'could not open the panel view'));
+    if (mode === 'popover') placePopover(window);
+    window.show();
+    window.focus();
   };
 
-  const sendToPanel = (channel: string, message: unknown) => {
-    if (panel && !panel.window.isDestroyed()) panel.window.webContents.send(channel, message);
+  const sendToPanels = (channel: string, message: unknown, only?: (relay: PanelRelay) => boolean) => {
+    for (const { window, relay } of panels.values()) {
+      if (!window.isDestroyed() && (!only || only(relay))) window.webContents.send(channel, message);
+    }
   };
+  const relayOf = (webContentsId: number) => [...panels.values()].find((p) => !p.window.isDestroyed() && p.window.webContents.id === webContentsId)?.relay;
 
   const openSignIn = (url: string) => {
     if (!/^https?:\/\//.test(url)) {
@@ -208,11 +255,11 @@ async function main(): Promise<void> {
 
   ipcMain.on(REQUEST_CHANNEL, (event, raw: unknown) => {
     const refusal = checkSender(senderOf(event), trusted);
-    if (refusal || !panel) {
+    const relay = relayOf(event.sender.id);
+    if (refusal || !relay) {
       logger.warn({ refusal }, 'ipc: message refused');
       return;
     }
-    const { relay } = panel;
     const checked = validateRequest(raw);
     if (!checked.ok) {
       logger.warn({ refusal: checked.refusal }, 'ipc: request refused');
@@ -239,11 +286,16 @@ async function main(): Promise<void> {
 
   for (const name of Object.keys(Events) as EventName[]) {
     supervisor.on(name, (payload) => {
-      if (panel?.relay.wantsEvent(name)) sendToPanel(MESSAGE_CHANNEL, JSON.stringify({ event: name, payload }));
+      sendToPanels(MESSAGE_CHANNEL, JSON.stringify({ event: name, payload }), (relay) => relay.wantsEvent(name));
     });
   }
 
   // Tray
+  // KDE draws its panel in the colour scheme's colours; the tray icon's variant follows them.
+  const kdeglobals = await readFile(path.join(process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'kdeglobals'), 'utf8').catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn({ err: e }, 'could not read kdeglobals; the tray icon follows the system theme');
+    return undefined;
+  });
   const tray = new Tray(nativeImage.createEmpty());
   let shownTray = '';
   const runAction = (action: TrayAction) => {
@@ -262,9 +314,11 @@ async function main(): Promise<void> {
         return;
       }
       case 'show-panel':
-        return showPanel();
+        return showPanel('popover');
+      case 'open-window':
+        return showPanel('window');
       case 'settings':
-        return showPanel('settings');
+        return showPanel('window', '#settings');
       case 'pause':
         return void attempt('Could not pause syncing', () => supervisor.call('pause', action.durationMs !== undefined ? { durationMs: action.durationMs } : {}));
       case 'resume':
@@ -278,6 +332,8 @@ async function main(): Promise<void> {
       case 'start-engine':
         return void attempt('Could not start OneMount', () => supervisor.start());
       case 'quit':
+        // With uploads pending the panel asks first; its answer quits through the relay.
+        if (uploadsBeforeQuit(supervisor.lastStatus) > 0) return showPanel('window', '#quit');
         return app.quit();
     }
   };
@@ -290,22 +346,27 @@ async function main(): Promise<void> {
     });
   const refreshTray = () => {
     const view = trayView({ engine: supervisor.state, status: supervisor.lastStatus, now: Date.now() });
-    const key = JSON.stringify([view, nativeTheme.shouldUseDarkColors]);
+    const theme = trayIconVariant({ desktop: process.env.XDG_CURRENT_DESKTOP, override: process.env.ONEMOUNT_TRAY_THEME, kdeglobals, systemDark: nativeTheme.shouldUseDarkColors });
+    const key = JSON.stringify([view, theme]);
     if (key === shownTray) return;
     shownTray = key;
-    const theme = nativeTheme.shouldUseDarkColors ? 'dark' : 'light';
     const image = nativeImage.createFromPath(trayIconFile(assetsDir, view.icon, theme, 22));
     image.addRepresentation({ scaleFactor: 2, buffer: nativeImage.createFromPath(trayIconFile(assetsDir, view.icon, theme, 48)).toPNG() });
     tray.setImage(image);
     tray.setToolTip(view.tooltip);
     tray.setContextMenu(Menu.buildFromTemplate(toElectron(view.menu)));
   };
-  tray.on('click', () => showPanel());
+  tray.on('click', () => {
+    trayPointer = screen.getCursorScreenPoint();
+    const open = panels.get('popover');
+    if (open && !open.window.isDestroyed() && open.window.isVisible()) open.window.hide();
+    else showPanel('popover');
+  });
   const trayTimer = setInterval(refreshTray, TRAY_REFRESH_MS);
   nativeTheme.on('updated', refreshTray);
 
   supervisor.onState((s) => {
-    sendToPanel(LINK_CHANNEL, linkOf(s));
+    sendToPanels(LINK_CHANNEL, linkOf(s));
     if (!s.connected) previousStatus = undefined;
     refreshTray();
   });
@@ -314,7 +375,7 @@ async function main(): Promise<void> {
     if (notificationsOn && Notification.isSupported()) {
       for (const n of notificationsFor(previousStatus, status)) {
         const note = new Notification({ title: n.title, body: n.body, icon: path.join(assetsDir, 'onemount.png') });
-        note.on('click', () => (n.opens === 'sign-in' ? runAction({ kind: 'sign-in' }) : showPanel()));
+        note.on('click', () => (n.opens === 'sign-in' ? runAction({ kind: 'sign-in' }) : showPanel('window')));
         note.show();
       }
     }
@@ -328,7 +389,8 @@ async function main(): Promise<void> {
     e.preventDefault();
     if (quitting) return;
     quitting = true;
-    showPanel();
+    // The shutdown's progress shows in the ordinary window: a popover would hide when focus moves.
+    showPanel('window');
     supervisor.stop().then(
       (exit) => logger.info({ exit }, 'engine stopped; quitting'),
       (err: unknown) => logger.error({ err }, 'stopping the engine failed; quitting anyway'),
@@ -341,11 +403,11 @@ async function main(): Promise<void> {
   app.on('window-all-closed', () => {
     // A tray app keeps running with no window open.
   });
-  app.on('second-instance', () => showPanel());
+  app.on('second-instance', () => showPanel('window'));
 
   refreshTray();
   await supervisor.start();
-  if (!options.hidden) showPanel();
+  if (!options.hidden) showPanel('window');
 }
 
 main().catch((e: unknown) => {

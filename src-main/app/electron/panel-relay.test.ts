@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OneMountError } from '../../base/errors.ts';
 import type { CallName } from '../../../src-shared/ipc/contract.ts';
@@ -9,7 +12,8 @@ const SETTINGS: Settings = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadCon
 
 function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> = {}) {
   const calls: Array<{ method: string; params: unknown; timeoutMs?: number }> = [];
-  const desktop = { quits: 0, quitNows: 0, signIns: [] as string[], autostart: false, seen: [] as Settings[] };
+  const configDir = mkdtempSync(path.join(tmpdir(), 'onemount-relay-'));
+  const desktop = { quits: 0, quitNows: 0, signIns: [] as string[], autostart: false, seen: [] as Settings[], opened: [] as unknown[] };
   const engine: RelayEngine = {
     call: async (method, params, timeoutMs) => {
       calls.push({ method, params, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
@@ -24,9 +28,12 @@ function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> 
     openSignIn: (url) => void desktop.signIns.push(url),
     autostart: { isEnabled: async () => desktop.autostart, setEnabled: async (on) => void (desktop.autostart = on) },
     settingsSeen: (s) => void desktop.seen.push(s),
+    openFolder: async (o) => void desktop.opened.push(o),
+    openInWindow: () => void desktop.opened.push('window'),
+    configDir,
   });
   const ask = async (id: number, method: CallName, params: unknown = {}) => JSON.parse(await relay.answer({ id, method, params } as ValidRequest)) as unknown;
-  return { relay, calls, desktop, ask };
+  return { relay, calls, desktop, ask, configDir };
 }
 
 describe('PanelRelay', () => {
@@ -81,6 +88,29 @@ describe('PanelRelay', () => {
     expect(await ask(3, 'updateSettings', { startOnLogin: false, uploadConcurrency: 3 })).toMatchObject({ result: { startOnLogin: false, uploadConcurrency: 3 } });
     expect(calls.at(-1)).toEqual({ method: 'updateSettings', params: { uploadConcurrency: 3 } });
     expect(desktop.seen.map((s) => s.startOnLogin)).toEqual([false, true, false]);
+  });
+
+  it('notifications are on by default and stay on once the panel loads settings, though the engine says off', async () => {
+    const { ask, desktop, calls, configDir } = setup({
+      settings: () => ({ ...SETTINGS, notifications: false }),
+      updateSettings: (p) => ({ ...SETTINGS, notifications: false, ...(p as object) }),
+    });
+    expect(await ask(1, 'settings')).toMatchObject({ result: { notifications: true } });
+    expect(desktop.seen.at(-1)?.notifications).toBe(true);
+    // Turning them off is the person's choice, kept in the account's settings file for the next start.
+    expect(await ask(2, 'updateSettings', { notifications: false })).toMatchObject({ result: { notifications: false } });
+    expect(JSON.parse(readFileSync(path.join(configDir, 'settings.json'), 'utf8'))).toEqual({ notifications: false });
+    expect(await ask(3, 'settings')).toMatchObject({ result: { notifications: false } });
+    expect(calls.map((c) => c.method)).toEqual(['settings', 'settings', 'settings']);
+  });
+
+  it('opens the mount or shows a file in the file manager, from the engine’s mount point', async () => {
+    const { ask, desktop } = setup({ status: () => ({ mountpoint: '/home/me/OneDrive' }) });
+    expect(await ask(1, 'openFolder', {})).toEqual({ id: 1, result: { ok: true } });
+    expect(await ask(2, 'openFolder', { path: '/Docs/report.docx' })).toEqual({ id: 2, result: { ok: true } });
+    expect(desktop.opened).toEqual([{ folder: '/home/me/OneDrive' }, { select: '/home/me/OneDrive/Docs/report.docx' }]);
+    expect(await ask(3, 'openInWindow', {})).toEqual({ id: 3, result: { ok: true } });
+    expect(desktop.opened.at(-1)).toBe('window');
   });
 
   it('answers refusals that carry an id', () => {

@@ -9,12 +9,15 @@
  *   quit           the app's graceful quit (the supervisor stops the engine; the panel shows progress)
  *   quitNow        cut that shutdown short
  *   signIn         forwarded, then the sign-in window opens the authorization URL
- *   settings, updateSettings   "start on login" is the desktop's autostart entry, not an engine setting
+ *   settings, updateSettings   "start on login" (the autostart entry) and notifications are the desktop's switches
+ *   openFolder     the file manager is the desktop's
+ *   openInWindow   the popover's "Open in a window"
  */
 import type { EngineLink } from '../../../src-shared/ipc/api.ts';
 import type { CallName, CallParams, CallResult, EventName } from '../../../src-shared/ipc/contract.ts';
 import type { Settings } from '../../../src-shared/ipc/desktop-calls.ts';
 import { errorMessage } from '../../base/errors.ts';
+import { saveDesktopSwitches, withDesktopSwitches, type AutostartSwitch } from '../saved-settings.ts';
 import type { SupervisorState } from './engine-supervisor.ts';
 import type { Refusal, ValidRequest } from './ipc-validation.ts';
 
@@ -27,7 +30,13 @@ export interface RelayDesktop {
   /** Starts the app's graceful quit; returns at once. */
   quit(): void;
   openSignIn(authorizationUrl: string): void;
-  autostart: { isEnabled(): Promise<boolean>; setEnabled(on: boolean): Promise<void> };
+  autostart: AutostartSwitch;
+  /** The account's config folder, where the desktop's switches are kept next to the engine's settings. */
+  configDir: string;
+  /** The popover's "Open in a window": the ordinary window shows, the popover hides. */
+  openInWindow(): void;
+  /** Opens a folder of the mount in the file manager (`select`: a file to show selected in it). */
+  openFolder(o: { folder: string } | { select: string }): Promise<void>;
   /** Told about every settings answer (the main process follows the notifications switch). */
   settingsSeen?(settings: Settings): void;
 }
@@ -76,22 +85,33 @@ export class PanelRelay {
         this.desktop.openSignIn(r.authorizationUrl);
         return r;
       }
+      case 'openInWindow':
+        this.desktop.openInWindow();
+        return { ok: true };
+      case 'openFolder': {
+        // The mount point is the engine's to say; the path is checked by the contract (inside the mount).
+        const { path: inside } = params as CallParams<'openFolder'>;
+        const { mountpoint } = await this.engine.call('status', {});
+        await this.desktop.openFolder(inside === undefined || inside === '/' ? { folder: mountpoint } : { select: mountpoint + inside });
+        return { ok: true };
+      }
       case 'settings':
-        return this.#withAutostart(await this.engine.call('settings', {}));
+        return this.#withDesktop(await this.engine.call('settings', {}));
       case 'updateSettings': {
         const update = params as CallParams<'updateSettings'>;
-        if (update.startOnLogin !== undefined) await this.desktop.autostart.setEnabled(update.startOnLogin);
-        const { startOnLogin: _, ...engineUpdate } = update;
+        await saveDesktopSwitches(this.desktop.configDir, this.desktop.autostart, update);
+        const { startOnLogin: _, notifications: __, ...engineUpdate } = update;
         const settings = Object.keys(engineUpdate).length > 0 ? await this.engine.call('updateSettings', engineUpdate) : await this.engine.call('settings', {});
-        return this.#withAutostart(settings);
+        return this.#withDesktop(settings);
       }
       default:
         return this.engine.call(method, params as never, SLOW_CALLS[method]);
     }
   }
 
-  async #withAutostart(settings: Settings): Promise<Settings> {
-    const merged = { ...settings, startOnLogin: await this.desktop.autostart.isEnabled() };
+  /** The engine does not know the desktop's switches (it would say notifications are off): they are read here. */
+  async #withDesktop(settings: Settings): Promise<Settings> {
+    const merged = await withDesktopSwitches(this.desktop.configDir, this.desktop.autostart, settings);
     this.desktop.settingsSeen?.(merged);
     return merged;
   }

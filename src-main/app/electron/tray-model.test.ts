@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import type { TransferItem } from '../../../src-shared/model/transfer.ts';
-import { roughDuration, trayView, type TrayInput, type TrayMenuItem } from './tray-model.ts';
+import { kdePanelIsDark, popoverPosition, roughDuration, trayIconTheme, trayIconVariant, trayView, uploadsBeforeQuit, type TrayInput, type TrayMenuItem } from './tray-model.ts';
 
 const NOW = Date.UTC(2026, 10, 27, 14, 0, 0);
 /** UTC "HH:MM", so the test does not depend on the machine's time zone. */
@@ -136,7 +136,7 @@ describe('trayView: icon and tooltip per ui.md state', () => {
 describe('trayView: menu', () => {
   it('has ui.md items in order, the status line repeating the tooltip', () => {
     const v = view(status({ transfers: [transfer('upload', 'active')] }));
-    expect(labels(v.menu)).toEqual(['Uploading 1', '—', 'Open OneDrive folder', 'Show transfers…', '—', 'Pause syncing', 'Sync now', '—', 'user@example.com', 'Settings…', 'Quit OneMount']);
+    expect(labels(v.menu)).toEqual(['Uploading 1', '—', 'Open OneDrive folder', 'Show transfers…', 'Open in a window', '—', 'Pause syncing', 'Sync now', '—', 'user@example.com', 'Settings…', 'Quit OneMount']);
     expect(v.menu[0]).toEqual({ type: 'item', label: 'Uploading 1', enabled: false });
     const pause = find(v.menu, 'Pause syncing');
     expect(pause?.type === 'submenu' && pause.items.map((i) => (i.type === 'item' ? [i.label, i.action] : []))).toEqual([
@@ -181,5 +181,59 @@ describe('trayView: menu', () => {
     const stopped = view(undefined, { phase: 'stopped', connected: false });
     expect(find(stopped.menu, 'Start OneMount')).toMatchObject({ enabled: true, action: { kind: 'start-engine' } });
     expect(find(stopped.menu, 'Pause syncing')).toBeUndefined();
+  });
+});
+
+describe('tray icon variant: the panel’s colour, not the app theme', () => {
+  const input = (o: Partial<Parameters<typeof trayIconTheme>[0]>) => ({ desktop: undefined, override: undefined, kdeglobals: undefined, systemDark: false, ...o });
+  it('GNOME’s top bar is dark whatever the app theme: light glyphs there', () => {
+    expect(trayIconTheme(input({ desktop: 'ubuntu:GNOME', systemDark: false }))).toBe('dark');
+    expect(trayIconTheme(input({ desktop: 'GNOME', systemDark: true }))).toBe('dark');
+    expect(trayIconTheme(input({ desktop: 'Budgie:GNOME' }))).toBe('dark');
+  });
+  it('KDE follows the Plasma colour scheme’s header, then window colours; others follow the system', () => {
+    const breezeLight = '[General]\nColorScheme=BreezeLight\n\n[Colors:Header]\nBackgroundNormal=222,224,226\n\n[Colors:Window]\nBackgroundNormal=239,240,241\n';
+    const breezeDark = '[Colors:Window]\nBackgroundAlternate=49,54,59\nBackgroundNormal=32,35,38\n[WM]\nactiveBackground=49,54,59\n';
+    expect(kdePanelIsDark(breezeLight)).toBe(false);
+    expect(kdePanelIsDark(breezeDark)).toBe(true);
+    expect(kdePanelIsDark('[General]\nName=x\n')).toBeUndefined();
+    expect(trayIconTheme(input({ desktop: 'KDE', kdeglobals: breezeDark, systemDark: false }))).toBe('dark');
+    expect(trayIconTheme(input({ desktop: 'KDE', kdeglobals: breezeLight, systemDark: true }))).toBe('light');
+    expect(trayIconTheme(input({ desktop: 'KDE', systemDark: true }))).toBe('dark');
+    expect(trayIconTheme(input({ desktop: 'XFCE', systemDark: false }))).toBe('light');
+  });
+  it('symbolic (one-colour) icons on GNOME and KDE, whose tray hosts draw icons that way; colour elsewhere', () => {
+    expect(trayIconVariant(input({ desktop: 'ubuntu:GNOME' }))).toBe('symbolic-dark');
+    expect(trayIconVariant(input({ desktop: 'KDE', kdeglobals: '[Colors:Window]\nBackgroundNormal=239,240,241\n' }))).toBe('symbolic-light');
+    expect(trayIconVariant(input({ desktop: 'XFCE', systemDark: true }))).toBe('dark');
+  });
+  it('a person’s override wins', () => {
+    expect(trayIconTheme(input({ desktop: 'GNOME', override: 'light' }))).toBe('light');
+    expect(trayIconTheme(input({ desktop: 'GNOME', override: 'nonsense' }))).toBe('dark');
+  });
+});
+
+describe('the panel as a popover next to the tray', () => {
+  const workArea = { x: 0, y: 32, width: 1920, height: 1048 };
+  const size = { width: 440, height: 640 };
+  it('opens below a top-bar icon, centred on it and kept on screen', () => {
+    expect(popoverPosition({ tray: { x: 1200, y: 4, width: 24, height: 24 }, pointer: { x: 0, y: 0 }, workArea, size })).toEqual({ x: 992, y: 40 });
+    // At the right edge it slides left rather than off screen.
+    expect(popoverPosition({ tray: { x: 1900, y: 4, width: 24, height: 24 }, pointer: { x: 0, y: 0 }, workArea, size })).toEqual({ x: 1472, y: 40 });
+  });
+  it('opens above an icon in a bottom panel', () => {
+    const bottom = { x: 0, y: 0, width: 1920, height: 1040 };
+    expect(popoverPosition({ tray: { x: 1800, y: 1044, width: 32, height: 32 }, pointer: { x: 0, y: 0 }, workArea: bottom, size })).toEqual({ x: 1472, y: 392 });
+  });
+  it('uses the pointer where the tray reports no bounds (StatusNotifierItem hosts)', () => {
+    expect(popoverPosition({ tray: { x: 0, y: 0, width: 0, height: 0 }, pointer: { x: 300, y: 12 }, workArea, size })).toEqual({ x: 80, y: 40 });
+  });
+});
+
+describe('quitting from the tray', () => {
+  it('asks first while uploads are pending (failed ones and downloads do not count)', () => {
+    expect(uploadsBeforeQuit(undefined)).toBe(0);
+    expect(uploadsBeforeQuit(status({ transfers: [transfer('download', 'active'), transfer('upload', 'failed')] }))).toBe(0);
+    expect(uploadsBeforeQuit(status({ transfers: [transfer('upload', 'queued'), transfer('upload', 'paused'), transfer('upload', 'active')] }))).toBe(3);
   });
 });

@@ -17,11 +17,14 @@ export type TrayIcon = (typeof TRAY_ICONS)[number];
 export const TRAY_ICON_SIZES = [16, 22, 24, 32, 48] as const;
 export type TrayIconSize = (typeof TRAY_ICON_SIZES)[number];
 
+/** The tray icon variants (assets/render-icons.ts draws them). */
+export type TrayIconVariant = 'light' | 'dark' | 'symbolic-light' | 'symbolic-dark';
+
 /**
  * The PNG for a state: `light` icons are drawn for light panels (dark glyph), `dark` ones for dark
- * panels (light glyph).
+ * panels (light glyph); `symbolic-*` are the one-colour variants.
  */
-export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: 'light' | 'dark', size: TrayIconSize): string {
+export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: TrayIconVariant, size: TrayIconSize): string {
   return `${assetsDir}/tray/tray-${icon}-${theme}-${size}.png`;
 }
 
@@ -35,6 +38,8 @@ export const PAUSE_CHOICES = [
 export type TrayAction =
   | { kind: 'open-folder' }
   | { kind: 'show-panel' }
+  /** The panel as an ordinary window (the full view), rather than the popover next to the tray. */
+  | { kind: 'open-window' }
   | { kind: 'pause'; durationMs?: number }
   | { kind: 'resume' }
   | { kind: 'sync-now' }
@@ -127,7 +132,7 @@ export function trayView(input: TrayInput): TrayView {
   const sep: TrayMenuItem = { type: 'separator' };
 
   const menu: TrayMenuItem[] = [{ type: 'item', label: tooltip, enabled: false }, sep];
-  menu.push(item('Open OneDrive folder', { kind: 'open-folder' }, status !== undefined), item('Show transfers…', { kind: 'show-panel' }), sep);
+  menu.push(item('Open OneDrive folder', { kind: 'open-folder' }, status !== undefined), item('Show transfers…', { kind: 'show-panel' }), item('Open in a window', { kind: 'open-window' }), sep);
 
   if (engine.phase === 'stopped') {
     menu.push(item('Start OneMount', { kind: 'start-engine' }));
@@ -151,4 +156,103 @@ export function trayView(input: TrayInput): TrayView {
   }
   menu.push(item('Settings…', { kind: 'settings' }), item('Quit OneMount', { kind: 'quit' }));
   return { icon, tooltip, menu };
+}
+
+/**
+ * Which icon variant the tray needs: it follows the colour of the panel the icon sits on, not the
+ * app's theme (a dark GNOME top bar with a light app theme would hide a dark glyph).
+ * - `ONEMOUNT_TRAY_THEME=light|dark` (a person's override) wins;
+ * - KDE Plasma: the panel is drawn with the colour scheme's header (or window) background, read from
+ *   kdeglobals;
+ * - GNOME, Ubuntu, Pantheon, Budgie, Cinnamon: their top bar is dark in the stock light and dark themes;
+ * - otherwise (Xfce, MATE, LXQt … whose panel follows the system theme) the system's dark preference.
+ * `light` icons are drawn for light panels, `dark` ones for dark panels.
+ */
+export interface TrayThemeInput {
+  /** `$XDG_CURRENT_DESKTOP`, e.g. "ubuntu:GNOME" or "KDE". */
+  desktop: string | undefined;
+  override: string | undefined;
+  /** The text of ~/.config/kdeglobals, when there is one. */
+  kdeglobals: string | undefined;
+  systemDark: boolean;
+}
+
+const DARK_TOP_BARS = ['gnome', 'unity', 'pantheon', 'budgie', 'x-cinnamon', 'cinnamon'];
+
+export function trayIconTheme(input: TrayThemeInput): 'light' | 'dark' {
+  if (input.override === 'light' || input.override === 'dark') return input.override;
+  const desktops = (input.desktop ?? '').toLowerCase().split(':');
+  if (desktops.includes('kde')) {
+    const dark = input.kdeglobals === undefined ? undefined : kdePanelIsDark(input.kdeglobals);
+    return (dark ?? input.systemDark) ? 'dark' : 'light';
+  }
+  if (desktops.some((d) => DARK_TOP_BARS.includes(d))) return 'dark';
+  return input.systemDark ? 'dark' : 'light';
+}
+
+/**
+ * One-colour (symbolic) icons where the tray host draws its icons that way: GNOME's AppIndicator
+ * extension and KDE's StatusNotifierItem tray (and the GNOME-based desktops); full colour elsewhere.
+ */
+export function trayIconVariant(input: TrayThemeInput): TrayIconVariant {
+  const theme = trayIconTheme(input);
+  const desktops = (input.desktop ?? '').toLowerCase().split(':');
+  const symbolic = desktops.includes('kde') || desktops.some((d) => DARK_TOP_BARS.includes(d));
+  return symbolic ? `symbolic-${theme}` : theme;
+}
+
+/** Whether the Plasma colour scheme's header (else window) background is dark; undefined when not stated. */
+export function kdePanelIsDark(kdeglobals: string): boolean | undefined {
+  const section = (name: string): string | undefined => {
+    const m = new RegExp(`^\\[${name.replace(/[[\]:]/g, (c) => `\\${c}`)}\\]\\s*$([\\s\\S]*?)(?=^\\[|(?![\\s\\S]))`, 'm').exec(kdeglobals);
+    return m?.[1];
+  };
+  for (const name of ['Colors:Header', 'Colors:Window']) {
+    const body = section(name);
+    const rgb = body && /^BackgroundNormal\s*=\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/m.exec(body);
+    if (rgb) {
+      const [r, g, b] = [rgb[1], rgb[2], rgb[3]].map((v) => Number(v) / 255) as [number, number, number];
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5;
+    }
+  }
+  return undefined;
+}
+
+/** A rectangle in screen coordinates (Electron's Rectangle). */
+export interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Gap between the popover and the tray or the screen's edge. */
+const POPOVER_MARGIN = 8;
+
+/**
+ * Where the panel opens as a popover (ui.md: a frameless panel next to the tray icon), within the
+ * work area of the screen the tray is on. The tray's own bounds are used when the desktop reports
+ * them; StatusNotifierItem hosts (GNOME's AppIndicator extension, KDE) report none, so the pointer's
+ * position at the click stands in for the icon. The popover goes below a tray in the top half of the
+ * screen and above one in the bottom half, centred on the icon and kept on screen.
+ */
+export function popoverPosition(o: { tray: Rect | undefined; pointer: { x: number; y: number }; workArea: Rect; size: { width: number; height: number } }): { x: number; y: number } {
+  const { workArea: area, size } = o;
+  const anchor = o.tray && o.tray.width > 0 && o.tray.height > 0 ? o.tray : { x: o.pointer.x, y: o.pointer.y, width: 0, height: 0 };
+  const centreX = anchor.x + anchor.width / 2;
+  const clamp = (v: number, lo: number, hi: number) => Math.round(Math.min(Math.max(v, lo), Math.max(lo, hi)));
+  const x = clamp(centreX - size.width / 2, area.x + POPOVER_MARGIN, area.x + area.width - size.width - POPOVER_MARGIN);
+  const topHalf = anchor.y + anchor.height / 2 < area.y + area.height / 2;
+  const wantY = topHalf ? Math.max(area.y, anchor.y + anchor.height) + POPOVER_MARGIN : Math.min(area.y + area.height, anchor.y) - size.height - POPOVER_MARGIN;
+  const y = clamp(wantY, area.y + POPOVER_MARGIN, area.y + area.height - size.height - POPOVER_MARGIN);
+  return { x, y };
+}
+
+/**
+ * The tray's "Quit OneMount": with uploads not done yet the panel asks first (ui.md: [Wait for
+ * uploads] [Quit — they resume next time]); the number is what it asks about, 0 quits at once.
+ * Logout and SIGTERM never ask: they cannot wait for an answer.
+ */
+export function uploadsBeforeQuit(status: EngineStatus | undefined): number {
+  return status?.transfers.filter((t) => t.direction === 'upload' && PENDING.has(t.state)).length ?? 0;
 }

@@ -1,11 +1,19 @@
 /** `onemount ui`: browser mode's front door, and the panel `onemount demo` starts next to its engine. */
 import type { Command } from 'commander';
+import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir } from '../../base/files.ts';
 import { createLogger } from '../../base/logger.ts';
 import { accountPaths } from '../paths.ts';
 import { BUILT_RENDERER_DIR, UiServer } from './ui-server.ts';
 import { runningAccount } from '../cli/find-engine.ts';
+import { Autostart, autostartDir } from '../electron/autostart.ts';
+
+/**
+ * The command's own script, which the autostart entry runs: the one this process was started with
+ * (source or compiled engine alike), else the launcher next to this file in a checkout.
+ */
+const ONEMOUNT_SCRIPT = process.argv[1]?.endsWith('onemount.js') ? path.resolve(process.argv[1]) : path.resolve(import.meta.dirname, '../cli/onemount.js');
 
 export interface PanelOptions {
   account: string;
@@ -18,7 +26,15 @@ export async function startPanel(o: PanelOptions): Promise<UiServer> {
   const paths = accountPaths(o.account);
   await ensurePrivateDir(paths.stateDir);
   const logger = createLogger({ name: 'onemount-ui', level: 'info', destination: path.join(paths.stateDir, 'ui.log') });
-  return UiServer.start({ staticDir: o.staticDir ?? BUILT_RENDERER_DIR, socketPath: paths.socketPath, logger, ...(o.port !== undefined ? { port: o.port } : {}) });
+  // In browser mode start on login means the engine: `onemount daemon <mount point>` at login.
+  const autostartFor = (mountpoint: string) => new Autostart(autostartDir(process.env, os.homedir()), [process.execPath, ONEMOUNT_SCRIPT, 'daemon', mountpoint, '--account', o.account], { hidden: false });
+  return UiServer.start({
+    staticDir: o.staticDir ?? BUILT_RENDERER_DIR,
+    socketPath: paths.socketPath,
+    logger,
+    desktop: { configDir: paths.configDir, autostartFor },
+    ...(o.port !== undefined ? { port: o.port } : {}),
+  });
 }
 
 export function addUiCommand(program: Command, print: (line: string) => void): void {

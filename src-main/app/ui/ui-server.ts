@@ -18,9 +18,11 @@ import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { OneMountError } from '../../base/errors.ts';
+import { errorMessage, OneMountError } from '../../base/errors.ts';
 import type { Logger } from '../../base/logger.ts';
-import { Calls, RequestSchema } from '../../../src-shared/ipc/contract.ts';
+import { Calls, RequestSchema, type CallParams } from '../../../src-shared/ipc/contract.ts';
+import { SettingsSchema } from '../../../src-shared/ipc/desktop-calls.ts';
+import { saveDesktopSwitches, withDesktopSwitches, type AutostartSwitch } from '../saved-settings.ts';
 import { STATIC_TYPES } from '../static-types.ts';
 
 /** Same cap as the engine's request lines. */
@@ -47,6 +49,17 @@ export interface UiServerOptions {
   port?: number;
   /** Tests may fix it; otherwise 32 random bytes. */
   secret?: string;
+  /**
+   * The desktop's switches in browser mode (start on login, notifications), which the engine does
+   * not keep: settings answers are completed here, and "Start on login" writes the autostart entry.
+   */
+  desktop?: BrowserDesktop;
+}
+
+export interface BrowserDesktop {
+  configDir: string;
+  /** The autostart entry that starts the engine for this mount point at login. */
+  autostartFor(mountpoint: string): AutostartSwitch;
 }
 
 export class UiServer {
@@ -199,7 +212,9 @@ export class UiServer {
     let connected = false;
     engine.once('connect', () => (connected = true));
     const lines = createInterface({ input: engine, crlfDelay: Infinity });
-    lines.on('line', (line) => {
+    const settingsCalls = new Map<number, CallParams<'updateSettings'> | undefined>();
+    let sending: Promise<void> | undefined;
+    const deliver = (line: string) => {
       if (ws.readyState !== ws.OPEN) return;
       if (ws.bufferedAmount > MAX_PAGE_BACKLOG) {
         o.logger.warn({ backlog: ws.bufferedAmount }, 'ui: the page does not read what the engine sends; disconnecting it');
@@ -208,6 +223,23 @@ export class UiServer {
         return;
       }
       ws.send(line);
+    };
+    lines.on('line', (line) => {
+      // Lines go out in order: while a settings answer waits for the desktop's switches, the lines
+      // after it wait too.
+      const needsDesktop = o.desktop !== undefined && settingsCalls.size > 0;
+      if (!needsDesktop && sending === undefined) {
+        deliver(line);
+        return;
+      }
+      const next = (sending ?? Promise.resolve())
+        .then(() => (needsDesktop ? completeSettings(line, settingsCalls, o.desktop!) : line))
+        .then(deliver)
+        .catch((e: unknown) => o.logger.error({ err: e }, 'ui: relaying an answer failed'));
+      sending = next;
+      void next.then(() => {
+        if (sending === next) sending = undefined;
+      });
     });
     // readline repeats the socket's errors; the close handler below tells the page.
     const logError = (e: unknown) => o.logger.debug({ err: e }, 'ui: engine connection error');
@@ -237,6 +269,10 @@ export class UiServer {
         reply(req.data.id, 'UNKNOWN_METHOD', `unknown method ${req.data.method}`);
         return;
       }
+      if (o.desktop && (req.data.method === 'settings' || req.data.method === 'updateSettings')) {
+        const update = Calls.updateSettings.params.safeParse(req.data.params ?? {});
+        settingsCalls.set(req.data.id, req.data.method === 'updateSettings' && update.success ? update.data : undefined);
+      }
       if (!engine.writable) return;
       // The engine stops reading a connection with many requests running: the page waits too.
       if (!engine.write(JSON.stringify(req.data) + '\n')) {
@@ -257,6 +293,32 @@ export class UiServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+}
+
+/**
+ * The engine's answer to `settings` or `updateSettings`, with the desktop's switches applied (an
+ * update's start on login writes or removes the autostart entry) and read back as they are. A failure
+ * to apply them is the call's error, never a silent "saved".
+ */
+async function completeSettings(line: string, calls: Map<number, CallParams<'updateSettings'> | undefined>, desktop: BrowserDesktop): Promise<string> {
+  let msg: { id?: unknown; result?: unknown };
+  try {
+    msg = JSON.parse(line) as typeof msg;
+  } catch {
+    return line; // not JSON: the page's contract client reports it
+  }
+  if (typeof msg.id !== 'number' || !calls.has(msg.id)) return line;
+  const update = calls.get(msg.id);
+  calls.delete(msg.id);
+  const settings = SettingsSchema.safeParse(msg.result);
+  if (!settings.success) return line;
+  const autostart = desktop.autostartFor(settings.data.mountpoint);
+  try {
+    if (update) await saveDesktopSwitches(desktop.configDir, autostart, update);
+    return JSON.stringify({ id: msg.id, result: await withDesktopSwitches(desktop.configDir, autostart, settings.data) });
+  } catch (e) {
+    return JSON.stringify({ id: msg.id, error: { code: 'SETTINGS_NOT_SAVED', message: `start on login or notifications could not be changed: ${errorMessage(e)}` } });
   }
 }
 

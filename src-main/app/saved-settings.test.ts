@@ -1,0 +1,35 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { firstRunAutostart, notificationsOn, saveDesktopSwitches, saveSettings, withDesktopSwitches } from './saved-settings.ts';
+
+const ENGINE = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadConcurrency: 4, uploadConcurrency: 2, startOnLogin: false, notifications: false, logLevel: 'info' } as const;
+
+function switchFake(on = false) {
+  const s = { on, writes: 0, isEnabled: async () => s.on, setEnabled: async (v: boolean) => void ((s.on = v), s.writes++) };
+  return s;
+}
+
+describe('the desktop switches', () => {
+  it('notifications default to on; the engine’s idea of them is ignored', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    expect(await notificationsOn(dir)).toBe(true);
+    expect(await withDesktopSwitches(dir, switchFake(true), ENGINE)).toMatchObject({ notifications: true, startOnLogin: true, cacheLimitBytes: 1e9 });
+    await saveSettings(dir, { uploadConcurrency: 3 });
+    await saveDesktopSwitches(dir, switchFake(), { notifications: false });
+    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8'))).toEqual({ uploadConcurrency: 3, notifications: false });
+    expect(await notificationsOn(dir)).toBe(false);
+  });
+
+  it('start on login is written once on the first run, and a later "off" stays off', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    const autostart = switchFake();
+    expect(await firstRunAutostart(dir, autostart)).toBe(true);
+    expect(autostart.on).toBe(true);
+    await saveDesktopSwitches(dir, autostart, { startOnLogin: false });
+    expect(autostart.on).toBe(false);
+    expect(await firstRunAutostart(dir, autostart)).toBe(false);
+    expect([autostart.on, autostart.writes]).toEqual([false, 2]);
+  });
+});
