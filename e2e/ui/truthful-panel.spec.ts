@@ -147,12 +147,9 @@ test('"Open folder" in a browser says it needs the desktop app instead of doing 
   while ((await dismiss.count()) > 0) await dismiss.first().click();
 });
 
-// Engine hooks issue 14 needs that the engine does not have yet (the renderer and the contract are
-// ready: transferProgress and fileError events, the recent call). Each stays a visible expected
-// failure, with the hook it waits for, until the engine provides it.
+// Pushed by the engine: transferProgress and fileError events, and the recent call.
 
 test('upload progress moves byte by byte, not one 10 MB fragment at a time', async ({}, info) => {
-  test.fail(true, 'engine: the upload manager counts bytes per finished fragment and the engine pushes no transferProgress events (needs the upload/download managers’ progress forwarded by engine.ts, throttled)');
   test.setTimeout(120_000);
   await rig.h.admin.setFaults({ bandwidthBytesPerSec: 1_000_000 });
   try {
@@ -169,7 +166,6 @@ test('upload progress moves byte by byte, not one 10 MB fragment at a time', asy
 });
 
 test('Recent survives a reload of the panel', async () => {
-  test.fail(true, 'engine: no history of finished transfers (needs the `recent` call served from a list the engine keeps, fed by the managers’ done events)');
   await expect(page.getByTestId('recent-count')).not.toHaveText('0');
   await page.reload();
   await expect(page.getByTestId('connectivity')).toHaveText('Online');
@@ -177,7 +173,6 @@ test('Recent survives a reload of the panel', async () => {
 });
 
 test('a failed read of a file not on this device, while offline, appears in Errors', async () => {
-  test.fail(true, 'engine: vfs read errors reach only the calling program (needs the vfs to report them, e.g. an event engine.ts emits as fileError)');
   await rig.h.admin.setOffline(true);
   try {
     await expect(page.getByTestId('banner')).toHaveAttribute('data-kind', 'offline', { timeout: 60_000 });

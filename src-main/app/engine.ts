@@ -24,6 +24,7 @@ import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
 import { followAddressChange } from './address-change.ts';
+import { TransferFeed } from './transfer-feed.ts';
 import { EditChoices } from '../vfs/edit-choices.ts';
 import { Vfs } from '../vfs/vfs.ts';
 import { CacheCleaner } from '../vfs/cache-cleaner.ts';
@@ -360,6 +361,15 @@ export class Engine {
       pushStatus: () => this.ipc?.emit('status', this.status()),
       shutdown: (reason) => void this.shutdown(reason),
     });
+    const feed = new TransferFeed({
+      uploads: this.uploads,
+      downloads: this.downloads,
+      store: this.store,
+      tasks: this.tasks,
+      logger,
+      emit: (transfers) => this.ipc?.emit('transferProgress', { transfers }),
+    });
+    this.vfs.events.on('fileError', (e) => this.ipc?.emit('fileError', e));
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
       {
@@ -374,6 +384,7 @@ export class Engine {
         pause: ({ durationMs }) => this.pauseControl!.pause(durationMs),
         resume: () => this.pauseControl!.resume(),
         conflicts: () => ({ conflicts: conflicts.list() }),
+        recent: () => ({ recent: feed.recent() }),
         resolveConflict: async ({ id, choice }) => {
           const message = await conflicts.resolve(id, choice);
           logger.info({ conflict: id, choice }, message);

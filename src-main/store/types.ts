@@ -1,3 +1,4 @@
+import type { RecentTransfer } from '../../src-shared/model/transfer.ts';
 import type { RangeSet } from '../base/range-set.ts';
 
 /**
@@ -215,6 +216,8 @@ export interface DriveStateValues {
   deltaLink: string;
   /** The Graph API base the stored links were made for (a demo drive's address changes between runs). */
   graphUrl: string;
+  /** The last finished transfers, newest first (the panel's Recent, across restarts). */
+  recentTransfers: RecentTransfer[];
   driveId: string;
   driveType: string;
   quota: QuotaSnapshot;

@@ -34,11 +34,11 @@ export class UploadHasher {
     return this.#position >= this.#size;
   }
 
-  /** A replayable request body for bytes [start, end) of the file. */
-  body(start: number, end: number): () => Readable {
+  /** A replayable request body for bytes [start, end) of the file; `onSent` hears each position the request has taken up to. */
+  body(start: number, end: number, onSent?: (position: number) => void): () => Readable {
     if (end <= start) return () => Readable.from([], { objectMode: false });
     return () =>
-      Readable.from(this.#tap(createReadStream(this.#path, { start, end: end - 1, highWaterMark: STREAM_CHUNK }), start), {
+      Readable.from(this.#tap(createReadStream(this.#path, { start, end: end - 1, highWaterMark: STREAM_CHUNK }), start, onSent), {
         objectMode: false,
       });
   }
@@ -80,12 +80,14 @@ export class UploadHasher {
     return this.#digest;
   }
 
-  async *#tap(source: AsyncIterable<Buffer>, start: number): AsyncGenerator<Buffer, void, undefined> {
+  async *#tap(source: AsyncIterable<Buffer>, start: number, onSent?: (position: number) => void): AsyncGenerator<Buffer, void, undefined> {
     let at = start;
     for await (const chunk of source) {
       this.#see(at, chunk);
       at += chunk.length;
       yield chunk;
+      // Resumed: the request took the chunk.
+      onSent?.(at);
     }
   }
 

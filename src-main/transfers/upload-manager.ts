@@ -67,6 +67,9 @@ export interface UploadManagerOptions {
   now?: () => number;
 }
 
+/** Progress samples closer together than this say little about the speed. */
+const RATE_SAMPLE_MS = 500;
+
 /** waiting: write-back delay or parent wait; retrying / offline: backoff after a failure. */
 type TaskPhase = 'waiting' | 'ready' | 'active' | 'retrying' | 'offline' | 'failed';
 
@@ -91,6 +94,9 @@ class UploadTask {
   total = 0;
   startedAt: number | undefined;
   run: RunningUpload | undefined;
+  /** Bytes per second, smoothed over samples at least RATE_SAMPLE_MS apart. */
+  bytesPerSecond: number | undefined;
+  rateSample: { at: number; bytes: number } | undefined;
 
   constructor(
     readonly itemId: string,
@@ -291,6 +297,7 @@ export class UploadManager {
         total,
         updatedAt: now,
         ...(task.startedAt === undefined ? {} : { startedAt: task.startedAt }),
+        ...(task.phase === 'active' && task.bytesPerSecond !== undefined ? { bytesPerSecond: task.bytesPerSecond } : {}),
         ...(task.lastError ? { error: errorInfo(task.lastError) } : {}),
       };
       if (this.#paused && task.phase !== 'failed') row.state = 'paused';
@@ -430,6 +437,7 @@ export class UploadManager {
       signal,
       progress: (path, bytes, total) => {
         task.path = path;
+        this.#sampleRate(task, bytes);
         task.bytes = bytes;
         task.total = total;
         this.events.emit('progress', { itemId: task.itemId, path, bytes, total, direction: 'upload' });
@@ -439,6 +447,20 @@ export class UploadManager {
       },
     });
     run.done = this.#attempt(run, itemId, job).then((settled) => this.#settle(task, run, settled));
+  }
+
+  #sampleRate(task: UploadTask, bytes: number): void {
+    const now = this.#now();
+    const sample = task.rateSample;
+    if (!sample || bytes < sample.bytes) {
+      task.rateSample = { at: now, bytes };
+      return;
+    }
+    const elapsed = now - sample.at;
+    if (elapsed < RATE_SAMPLE_MS) return;
+    const rate = ((bytes - sample.bytes) * 1000) / elapsed;
+    task.bytesPerSecond = task.bytesPerSecond === undefined ? rate : task.bytesPerSecond * 0.5 + rate * 0.5;
+    task.rateSample = { at: now, bytes };
   }
 
   async #attempt(run: RunningUpload, itemId: string, job: (signal: AbortSignal) => UploadJob): Promise<Settled> {

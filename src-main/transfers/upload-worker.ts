@@ -375,7 +375,7 @@ export class UploadWorker {
     const { graph } = this.#o;
     // Hashed (and so remembered as ours) before the server can hold it; an empty body has no bytes to hash on the way.
     if (edit.size === 0) await edit.hasher.digest(edit.job.signal);
-    const body = edit.size === 0 ? Buffer.alloc(0) : edit.hasher.body(0, edit.size);
+    const body = edit.size === 0 ? Buffer.alloc(0) : edit.hasher.body(0, edit.size, (at) => this.#progress(edit, at));
     const options = { size: edit.size, signal: edit.job.signal, ...(plan.ifMatch === undefined ? {} : { ifMatch: plan.ifMatch }) };
     edit.sentFinal = true;
     const answer =
@@ -443,7 +443,8 @@ export class UploadWorker {
       if (end === total) edit.sentFinal = true;
       let result: FragmentResult;
       try {
-        result = await graph.uploadFragment(url, offset, end, total, edit.hasher.body(offset, end), signal);
+        // Progress within the fragment too (a 10 MiB fragment at 1 MB/s is 10 s of "0 B" otherwise).
+        result = await graph.uploadFragment(url, offset, end, total, edit.hasher.body(offset, end, (at) => this.#progress(edit, at)), signal);
       } catch (error) {
         if (signal.aborted || !(error instanceof GraphApiError) || error.status !== 416) throw error;
         // Overlap or gap: the server's own account of what it holds decides (§15 #4).

@@ -18,7 +18,8 @@ import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-f
 import { sameContentVersion } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
-import type { ItemState } from '../../src-shared/model/transfer.ts';
+import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
+import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
@@ -141,12 +142,23 @@ const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 
 export const STATUS_XATTR = 'user.onemount.status';
+/** A failed read of a file is reported once in this long, however many FUSE reads fail. */
+const READ_ERROR_QUIET_MS = 10_000;
 const BLOCK = 4096;
 const DIR_MODE = 0o040755;
 const FILE_MODE = 0o100644;
 
+/** What the vfs tells the rest of the engine (the panel's Errors hear about failed reads). */
+export interface VfsEvents {
+  fileError: FileError;
+}
+
 export class Vfs {
+  /** fileError: a program's read failed for a reason the person can act on (offline, timed out). */
+  readonly events: TypedEmitter<VfsEvents>;
   private readonly handles = new Map<number, OpenFile>();
+  /** Read errors reported to `events` lately, by item and errno (see readFailed). */
+  private readonly reportedReadErrors = new Map<string, number>();
   private nextHandle = 1;
   private quota: Quota | undefined;
   /** Last-access times to record, batched so reads do not each commit a transaction. */
@@ -163,6 +175,7 @@ export class Vfs {
 
   constructor(private readonly o: VfsOptions) {
     this.now = o.now ?? Date.now;
+    this.events = new TypedEmitter<VfsEvents>((error, event) => o.logger.error({ err: error, event }, `a vfs "${event}" listener failed`));
   }
 
   // ---- lookup ------------------------------------------------------------------------------
@@ -352,7 +365,7 @@ export class Vfs {
     // Offline, a read that needs the network fails now; one that started online ends when the outage begins.
     const offline = this.o.network?.offline ?? false;
     if (offline && !this.isCached(item, position, position + n)) {
-      throw new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`);
+      throw this.readFailed(item, new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`));
     }
     h.reader ??= this.o.downloads.openReader(this.contentItem(item));
     // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
@@ -362,7 +375,7 @@ export class Vfs {
     } catch (e) {
       const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
       this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
-      throw new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e });
+      throw this.readFailed(item, new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e }));
     } finally {
       wait.dispose();
     }
@@ -373,6 +386,20 @@ export class Vfs {
       h.local = { fd: file.fd, size: item.size, generation };
     }
     return readAt(file.fd, buf, n, position);
+  }
+
+  /** A read that failed for the person to see (the panel's Errors), not only the program. */
+  private readFailed(item: StoredItem, error: VfsError): VfsError {
+    // One program's read is several FUSE reads (the kernel retries, reads ahead): one report per
+    // file and reason a while.
+    const now = this.now();
+    const key = `${item.id}\u0000${error.errno}`;
+    for (const [k, at] of this.reportedReadErrors) if (now - at > READ_ERROR_QUIET_MS) this.reportedReadErrors.delete(k);
+    if (!this.reportedReadErrors.has(key)) {
+      this.reportedReadErrors.set(key, now);
+      this.events.emit('fileError', { path: this.o.store.items.pathOf(item.id) ?? `/${item.name}`, operation: 'read', error: { code: error.errno, message: error.message }, at: now });
+    }
+    return error;
   }
 
   /** Whether [start, end) of the item's current version is in its cache file, by the store's range map. */
