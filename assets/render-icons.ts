@@ -1,5 +1,5 @@
 /**
- * Draws OneMount's icons — the tray states of ui.md (light and dark variants) and the app icon — as
+ * Draws OneMount's icons — the tray states of docs/ui.md (light and dark variants) and the app icon — as
  * SVG sources and as PNGs, from one description of simple shapes on a 24-unit grid, so the SVG and
  * the PNG can never disagree. No image library: shapes are sampled 4×4 per pixel into an RGBA
  * buffer and encoded as PNG with node:zlib.

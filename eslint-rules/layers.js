@@ -1,4 +1,4 @@
-// The import rule from design.md: layers point one way, and only named folders may import the
+// The import rule from docs/architecture.md: layers point one way, and only named folders may import the
 // packages that own a resource (SQLite, FUSE, Electron, the HTTP client).
 import path from 'node:path';
 

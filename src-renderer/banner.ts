@@ -1,5 +1,5 @@
 /**
- * The one banner the panel shows (ui.md: one at a time, by severity): the engine out of reach,
+ * The one banner the panel shows (docs/ui.md: one at a time, by severity): the engine out of reach,
  * signed out, offline, throttled, paused. Pure, so the order and the words are tested.
  */
 import type { EngineLink } from '../src-shared/ipc/api.ts';

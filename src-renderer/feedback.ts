@@ -1,5 +1,5 @@
 /**
- * What the panel answers when an action cannot do what its name says (ui.md: every action answers).
+ * What the panel answers when an action cannot do what its name says (docs/ui.md: every action answers).
  * Pure, so the words and the cases are tested without an engine.
  */
 import type { EngineStatus } from '../src-shared/ipc/contract.ts';

@@ -1,4 +1,4 @@
-/** Human-readable sizes, speeds and durations for the transfer panel (ui.md: "12.3 MB of 100 MB · 4.2 MB/s · 20 s left"). */
+/** Human-readable sizes, speeds and durations for the transfer panel (docs/ui.md: "12.3 MB of 100 MB · 4.2 MB/s · 20 s left"). */
 
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB'] as const;
 

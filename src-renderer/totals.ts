@@ -1,5 +1,5 @@
 /**
- * The totals above the queues while busy (ui.md: "4 067 files · 1.2 GB · about 12 min") and the
+ * The totals above the queues while busy (docs/ui.md: "4 067 files · 1.2 GB · about 12 min") and the
  * window title that follows the chip. Pure, so the words are tested without a page.
  */
 import type { TransferItem } from '../src-shared/model/transfer.ts';

@@ -1,5 +1,5 @@
 /**
- * The API listener's routes (graph-api.md §3–§9): `/v1.0/me…` and `/v1.0/drives/{id}…`, items by id
+ * The API listener's routes (docs/graph-api.md §3–§9): `/v1.0/me…` and `/v1.0/drives/{id}…`, items by id
  * and by path, children, content, uploads, folders, update, delete, copy, thumbnails, delta.
  */
 import { handleDelta } from './delta.ts';
@@ -63,7 +63,7 @@ function decodeSegment(s: string): string {
 }
 
 /**
- * P drive ids are compared case-insensitively and without leading zeros (graph-api.md §15 #7); B ids
+ * P drive ids are compared case-insensitively and without leading zeros (docs/graph-api.md §15 #7); B ids
  * are base64url, where case matters, so they must match exactly.
  */
 export function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
@@ -136,7 +136,7 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
         sendEmpty(ctx, 204);
         return;
       }
-      // PUT with @microsoft.graph.sourceUrl commits a finished upload session (graph-api.md §7.4).
+      // PUT with @microsoft.graph.sourceUrl commits a finished upload session (docs/graph-api.md §7.4).
       if (method === 'PUT') return emu.sessions.commitBySourceUrl(ctx, row);
       break;
     case 'children':

@@ -1,5 +1,5 @@
 /**
- * Copy as a long-running action (graph-api.md §8.4): 202 + a monitor URL; the copy happens after a
+ * Copy as a long-running action (docs/graph-api.md §8.4): 202 + a monitor URL; the copy happens after a
  * configurable delay, and the monitor reports inProgress, then completed with the new item's id.
  */
 import { linkSync } from 'node:fs';
@@ -25,7 +25,7 @@ export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<
   const parentId = typeof ref.id === 'string' ? ref.id : src.parent_id;
   if (!parentId) throw badRequest('parentReference.id is required to copy the root', 'invalidRequest');
   const name = typeof body.name === 'string' ? body.name : undefined;
-  // Personal drives do not support a conflict behaviour on copy (graph-api.md §13).
+  // Personal drives do not support a conflict behaviour on copy (docs/graph-api.md §13).
   const behavior = emu.drive.mode === 'business' ? parseConflictBehavior(ctx.url.searchParams.get('@microsoft.graph.conflictBehavior'), 'fail') : 'fail';
   // What can be refused at once is refused at once; name clashes surface through the monitor.
   const parent = emu.drive.get(parentId);

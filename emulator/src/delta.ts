@@ -1,5 +1,5 @@
 /**
- * Delta (graph-api.md §5). Tokens are opaque base64url JSON:
+ * Delta (docs/graph-api.md §5). Tokens are opaque base64url JSON:
  *  - enumeration: {e: epoch, s: snapshot seq, d: depth, r: rid}  (live items parent-first after the cursor)
  *  - incremental: {e: epoch, s: seq}                              (items and tombstones with seq > s, by seq)
  * A token from an older epoch, or older than the tombstones kept, answers 410 resyncRequired with a
@@ -126,7 +126,7 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
   sendJson(ctx, 200, body);
 }
 
-/** B mode re-sends the ancestor chain of each changed item (graph-api.md §5); P does not. */
+/** B mode re-sends the ancestor chain of each changed item (docs/graph-api.md §5); P does not. */
 function withAncestors(emu: Emulator, rows: ItemRow[], incremental: boolean): ItemRow[] {
   if (!incremental || emu.drive.mode !== 'business') return rows;
   const seen = new Set<string>();
@@ -157,7 +157,7 @@ function scopeFilter(emu: Emulator, folder: ItemRow): (r: ItemRow) => boolean {
   };
 }
 
-/** B accepts a timestamp as token: changes since then (graph-api.md §5). */
+/** B accepts a timestamp as token: changes since then (docs/graph-api.md §5). */
 function fromTimestamp(emu: Emulator, raw: string): Token | undefined {
   if (emu.drive.mode !== 'business') return undefined;
   const t = Date.parse(raw);

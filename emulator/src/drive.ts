@@ -29,7 +29,7 @@ export interface FileTimes {
   modified?: number;
 }
 
-/** Whole seconds, as OneDrive keeps client-supplied times (graph-api.md §1). */
+/** Whole seconds, as OneDrive keeps client-supplied times (docs/graph-api.md §1). */
 export function wholeSeconds(ms: number): number {
   return Math.floor(ms / 1000) * 1000;
 }
@@ -72,7 +72,7 @@ export class Drive {
   quotaTotal: number;
   /** Blob refs no longer referenced; the caller deletes them from disk after the transaction. */
   private readonly garbage: string[] = [];
-  /** Knob: after a write, hide hashes for this long (graph-api.md §2.2). */
+  /** Knob: after a write, hide hashes for this long (docs/graph-api.md §2.2). */
   hideHashesMs = 0;
 
   private constructor(
@@ -280,7 +280,7 @@ export class Drive {
   }
 
   /**
-   * Whole paths must stay shorter than 400 characters (graph-api.md §3): `name` placed in `parent`,
+   * Whole paths must stay shorter than 400 characters (docs/graph-api.md §3): `name` placed in `parent`,
    * plus the longest path below `subtreeOf` when a folder moves or is renamed or copied with its contents.
    */
   private checkPathLength(parent: ItemRow, name: string, subtreeOf?: string): void {
@@ -309,7 +309,7 @@ export class Drive {
     row.modified_at = this.now();
   }
 
-  /** P folders' cTag changes when anything below changes (graph-api.md §2.2). */
+  /** P folders' cTag changes when anything below changes (docs/graph-api.md §2.2). */
   private touchAncestorsCTag(parentId: string | null): void {
     if (this.mode !== 'personal') return;
     let pid = parentId;

@@ -1,4 +1,4 @@
-/** Errors in Graph's JSON shape (graph-api.md §10). */
+/** Errors in Graph's JSON shape (docs/graph-api.md §10). */
 export class GraphError extends Error {
   constructor(
     readonly status: number,

@@ -1,5 +1,5 @@
 /**
- * Fault knobs (graph-api.md §10 and the emulator issue): latency, bandwidth, throttling with
+ * Fault knobs (docs/graph-api.md §10 and the emulator issue): latency, bandwidth, throttling with
  * Retry-After (and a detector for clients that ignore it), scripted errors, dropped connections.
  * Offline (refused connections) is the Emulator's job: it closes its listeners.
  */
@@ -47,7 +47,7 @@ export interface FaultSettings {
   dropNextBodies?: number;
   /** On the next N fragment uploads: store the fragment but drop the connection before answering. */
   dropAfterCommitNext?: number;
-  /** On the next N fragment uploads: accept only the first k bytes of the fragment (graph-api.md §7.3). */
+  /** On the next N fragment uploads: accept only the first k bytes of the fragment (docs/graph-api.md §7.3). */
   partialAcceptNext?: { count: number; bytes: number };
   /** Send 401 when a storage request carries an Authorization header (the real service can). */
   rejectAuthOnStorage?: boolean;

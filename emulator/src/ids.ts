@@ -1,5 +1,5 @@
 /**
- * Identifier, eTag and cTag shapes per mode (graph-api.md §1, §13). Ids never encode the path.
+ * Identifier, eTag and cTag shapes per mode (docs/graph-api.md §1, §13). Ids never encode the path.
  */
 import { createHash, randomBytes } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-/** driveItem JSON as each mode shows it (graph-api.md §2). */
+/** driveItem JSON as each mode shows it (docs/graph-api.md §2). */
 import type { Drive } from './drive.ts';
 import type { ItemRow } from './drive-db.ts';
 
@@ -33,7 +33,7 @@ export function itemJson(row: ItemRow, ctx: JsonContext, parentCache?: Map<strin
   const out: Record<string, unknown> = { id: row.id };
 
   if (row.deleted) {
-    // Tombstones (graph-api.md §5): B lacks name and cTag and has size 0; P lacks size and cTag.
+    // Tombstones (docs/graph-api.md §5): B lacks name and cTag and has size 0; P lacks size and cTag.
     if (mode === 'personal') {
       out.name = row.name;
       out.deleted = {};

@@ -1,5 +1,5 @@
 /**
- * Upload sessions (graph-api.md §7.2–§7.4): create, fragments in order in multiples of 320 KiB and
+ * Upload sessions (docs/graph-api.md §7.2–§7.4): create, fragments in order in multiples of 320 KiB and
  * under 60 MiB, status, cancel, expiry, commit with conflict behaviour. Sessions persist in SQLite;
  * fragment bytes go straight to a temp file; each accepted range is hashed from there on the hash
  * thread while the next fragment arrives (hash-thread.ts), and the commit waits for the digest.

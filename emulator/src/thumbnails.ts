@@ -1,5 +1,5 @@
 /**
- * Thumbnails for images (graph-api.md §9): small 96 px, medium 176 px, large 800 px on the longest
+ * Thumbnails for images (docs/graph-api.md §9): small 96 px, medium 176 px, large 800 px on the longest
  * edge. Each size is rendered once per content version into the data directory and then served from
  * there; the picture is a flat colour derived from the content hash (enough for a client to cache
  * and show something).

@@ -1,5 +1,5 @@
 /**
- * Conformance: delta (graph-api.md §5) over real HTTP, in both modes — enumeration across pages,
+ * Conformance: delta (docs/graph-api.md §5) over real HTTP, in both modes — enumeration across pages,
  * incremental feeds after changes "from another device", tombstones, token=latest, both link
  * spellings, $select, folder scope, timestamps, 410 resyncRequired with Location, invalid tokens.
  */
@@ -83,7 +83,7 @@ function countById(items: DeltaItem[]): Map<string, number> {
   return m;
 }
 
-/** The last occurrence of each id wins (graph-api.md §5). */
+/** The last occurrence of each id wins (docs/graph-api.md §5). */
 function lastById(items: DeltaItem[]): Map<string, DeltaItem> {
   return new Map(items.map((it) => [it.id, it]));
 }

@@ -1,5 +1,5 @@
 /**
- * Conformance: fault knobs and what the emulator records about clients (graph-api.md §10, §11, §13,
+ * Conformance: fault knobs and what the emulator records about clients (docs/graph-api.md §10, §11, §13,
  * §15 #1/#2) over real HTTP — throttling with and without Retry-After, the ignored-Retry-After
  * detector, scripted errors, latency, bandwidth, dropped bodies, offline, tokens sent to storage,
  * the request log, and strict bearer tokens.

@@ -1,5 +1,5 @@
 /**
- * Conformance over real HTTP (graph-api.md §2.2, §8.4, §9): hashes per mode, the hide-hashes knob,
+ * Conformance over real HTTP (docs/graph-api.md §2.2, §8.4, §9): hashes per mode, the hide-hashes knob,
  * thumbnails rendered once per content version, copy through a monitor, and package items.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Conformance over real HTTP (graph-api.md §3, §8.1): folder creation with each conflict behaviour
+ * Conformance over real HTTP (docs/graph-api.md §3, §8.1): folder creation with each conflict behaviour
  * and both annotation spellings, case-insensitive names, and the names OneDrive refuses.
  */
 import { describe, expect, it } from 'vitest';

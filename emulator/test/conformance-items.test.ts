@@ -1,5 +1,5 @@
 /**
- * Conformance over real HTTP (graph-api.md §1–§4): the drive and its quota, /me, both route roots,
+ * Conformance over real HTTP (docs/graph-api.md §1–§4): the drive and its quota, /me, both route roots,
  * items by id and by path, the error shape and request-id headers, and children listing with paging,
  * $top, $select, $expand and If-None-Match.
  */
@@ -20,7 +20,7 @@ describe.each(MODES)('drive and quota (%s)', (mode) => {
     else expect(id).toMatch(/^b!/);
     const q = body.quota as Record<string, unknown>;
     expect(q).toMatchObject({ total: expect.any(Number), used: expect.any(Number), remaining: expect.any(Number), deleted: expect.any(Number), state: 'normal' });
-    // fileCount exists on B only (graph-api.md §2.1).
+    // fileCount exists on B only (docs/graph-api.md §2.1).
     if (mode === 'business') expect(q.fileCount).toEqual(expect.any(Number));
     else expect(q).not.toHaveProperty('fileCount');
   });
@@ -151,7 +151,7 @@ describe.each(MODES)('drive and quota (%s)', (mode) => {
 
 describe.each(MODES)('items by id and by path (%s)', (mode) => {
   const emu = useEmulator({ mode });
-  // '#' and '%' are legal on P only (graph-api.md §3).
+  // '#' and '%' are legal on P only (docs/graph-api.md §3).
   const names =
     mode === 'personal'
       ? ['with space.txt', 'hash#tag.txt', '100%.txt', 'ünïcødé 文件 🎉.txt', "it's (1) & co+plus=.txt"]

@@ -1,5 +1,5 @@
 /**
- * Conformance: downloads (graph-api.md §6), simple uploads (§7.1) and upload sessions (§7.2–§7.4)
+ * Conformance: downloads (docs/graph-api.md §6), simple uploads (§7.1) and upload sessions (§7.2–§7.4)
  * over real HTTP, in both modes, including the session fault knobs and persistence across a restart.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Conformance over real HTTP (graph-api.md §2.2, §8.2, §8.3): PATCH rename/move/fileSystemInfo with
+ * Conformance over real HTTP (docs/graph-api.md §2.2, §8.2, §8.3): PATCH rename/move/fileSystemInfo with
  * If-Match, eTag and cTag semantics per mode, and DELETE.
  */
 import { describe, expect, it } from 'vitest';

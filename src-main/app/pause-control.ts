@@ -1,5 +1,5 @@
 /**
- * "Pause syncing" (ui.md's menu: 2 h / 8 h / 24 h / until resumed): no new transfers and no delta
+ * "Pause syncing" (docs/ui.md's menu: 2 h / 8 h / 24 h / until resumed): no new transfers and no delta
  * polls; uploads in flight stop with their sessions kept. Reading and writing through the mount
  * keep working — writes are journaled as usual and upload after resume. A timed pause resumes by
  * itself through a named task.

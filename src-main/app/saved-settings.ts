@@ -34,7 +34,7 @@ export async function saveSettings(configDir: string, settings: SettingsUpdate):
 /**
  * "Start on login" and "notifications" are the desktop's switches, not the engine's: start on login
  * is the XDG autostart entry itself, notifications are shown by the desktop app. A sync client starts
- * on login and notifies by default (ui.md, Settings), so an unset switch is on.
+ * on login and notifies by default (docs/ui.md, Settings), so an unset switch is on.
  */
 export interface AutostartSwitch {
   isEnabled(): Promise<boolean>;

@@ -11,7 +11,7 @@ export const MICROSOFT_LOGIN_ORIGIN = 'https://login.microsoftonline.com';
 export const EMULATOR_LOGIN_ORIGIN = 'https://login.test';
 export const GRAPH_URL = 'https://graph.microsoft.com/v1.0';
 
-/** `Files.ReadWrite.All offline_access User.Read` (graph-api.md §11); MSAL adds openid and profile. */
+/** `Files.ReadWrite.All offline_access User.Read` (docs/graph-api.md §11); MSAL adds openid and profile. */
 export const GRAPH_SCOPES = ['Files.ReadWrite.All', 'offline_access', 'User.Read'];
 
 export interface AuthorityConfig {

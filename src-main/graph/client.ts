@@ -1,5 +1,5 @@
 /**
- * The engine's client of the OneDrive part of Microsoft Graph (graph-api.md). Operations return
+ * The engine's client of the OneDrive part of Microsoft Graph (docs/graph-api.md). Operations return
  * parsed driveItems; server-given URLs (nextLink, deltaLink, download and upload URLs) are used
  * verbatim, and pre-authenticated URLs never see the bearer token.
  *

@@ -1,5 +1,5 @@
 /**
- * The Graph resources the engine reads (graph-api.md §2), parsed loosely: unknown fields are
+ * The Graph resources the engine reads (docs/graph-api.md §2), parsed loosely: unknown fields are
  * dropped, optional fields may be missing in either the Personal or the Business shape, and only
  * `id` is required.
  */

@@ -1,5 +1,5 @@
 /**
- * Path-addressed Graph URLs (graph-api.md §3): each segment is percent-encoded on its own as an
+ * Path-addressed Graph URLs (docs/graph-api.md §3): each segment is percent-encoded on its own as an
  * RFC 3986 `pchar`, so `#`, `?`, `%` and spaces inside names survive; a whole URL is never encoded
  * in one go.
  */

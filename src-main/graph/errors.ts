@@ -1,5 +1,5 @@
 /**
- * Typed errors of the Graph client (graph-api.md §10). Callers branch on `status` and codes through
+ * Typed errors of the Graph client (docs/graph-api.md §10). Callers branch on `status` and codes through
  * the predicates below, never on message text.
  */
 import { OneMountError } from '../base/errors.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Readable } from 'node:stream';
 import { QuickXorHash, quickXorHash, quickXorHashStream, sameQuickXorHash } from './quickxor.ts';
 
-// Published vectors (rclone's quickxorhash_test.go), see graph-api.md §12.
+// Published vectors (rclone's quickxorhash_test.go), see docs/graph-api.md §12.
 const vectors: Array<[string, string]> = [
   ['', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA='],
   ['Sg==', 'SgAAAAAAAAAAAAAAAQAAAAAAAAA='],

@@ -1,5 +1,5 @@
 /**
- * quickXorHash, OneDrive's content hash (graph-api.md §12).
+ * quickXorHash, OneDrive's content hash (docs/graph-api.md §12).
  *
  * Byte i is XORed into a 160-bit ring at bit offset (11·i) mod 160. That offset repeats every 160
  * bytes, so the hot loop only folds input into a 160-byte buffer by plain XOR; the fold is spread

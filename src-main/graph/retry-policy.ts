@@ -1,5 +1,5 @@
 /**
- * When and how long to wait before repeating a Graph request (graph-api.md §10): Retry-After when
+ * When and how long to wait before repeating a Graph request (docs/graph-api.md §10): Retry-After when
  * the server names a wait, otherwise capped exponential backoff with full jitter.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The whole-client pause for 429/503 Retry-After (graph-api.md §10, §15 #1): throttling is per app
+ * The whole-client pause for 429/503 Retry-After (docs/graph-api.md §10, §15 #1): throttling is per app
  * and user, not per URL, so once the server names a wait, no request of any kind — Graph, download
  * or upload URL — leaves before it has passed.
  *

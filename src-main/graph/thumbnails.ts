@@ -1,5 +1,5 @@
 /**
- * Thumbnail sets (`GET /items/{id}/thumbnails`, graph-api.md §9): each set offers small (96 px),
+ * Thumbnail sets (`GET /items/{id}/thumbnails`, docs/graph-api.md §9): each set offers small (96 px),
  * medium (176 px) and large (800 px) pictures with a pre-authenticated URL, fetched without the
  * Authorization header like any download URL.
  */

@@ -1,5 +1,5 @@
 /**
- * Upload sizes OneDrive accepts (graph-api.md §7). Every non-final fragment of an upload session
+ * Upload sizes OneDrive accepts (docs/graph-api.md §7). Every non-final fragment of an upload session
  * must be a multiple of 320 KiB and every request under 60 MiB; simple upload is kept to 4 MiB,
  * as every client studied does, whatever newer docs promise.
  */

@@ -1,5 +1,5 @@
 /**
- * Whether the engine can reach OneDrive (design.md: "Offline is a state, not an error"). A small
+ * Whether the engine can reach OneDrive (docs/architecture.md: "Offline is a state, not an error"). A small
  * state machine fed by two sources:
  *
  * - Request outcomes (GraphClient's `onOutcome`): any HTTP answer proves the service reachable; a

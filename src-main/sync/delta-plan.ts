@@ -2,7 +2,7 @@
  * Turns one whole delta batch (every page up to the deltaLink) into what to apply: the last
  * occurrence of each id, parents resolved by id across the whole batch and the store, and the live
  * records ordered parents first, so that any cut of the list into chunks applies cleanly
- * (graph-api.md §5, §15 #6).
+ * (docs/graph-api.md §5, §15 #6).
  */
 import type { DriveItem } from '../graph/index.ts';
 import type { ItemRecord } from '../store/index.ts';

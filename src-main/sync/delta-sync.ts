@@ -1,5 +1,5 @@
 /**
- * Keeps the store in step with the server through delta (graph-api.md §5, design.md "Delta is the
+ * Keeps the store in step with the server through delta (docs/graph-api.md §5, docs/architecture.md "Delta is the
  * source of truth for remote changes"):
  *
  * - No deltaLink stored (first start, or a database rebuilt after corruption): a full enumeration.

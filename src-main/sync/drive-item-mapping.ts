@@ -1,5 +1,5 @@
 /**
- * From a delta driveItem (graph-api.md §2.2, §5) to what the store keeps: an ItemRecord, or a
+ * From a delta driveItem (docs/graph-api.md §2.2, §5) to what the store keeps: an ItemRecord, or a
  * tombstone when the item left this drive's view (deleted, moved to another drive, or reported
  * without a usable parent or name).
  */

@@ -1,5 +1,5 @@
 /**
- * What the engine does when the network goes and comes back (design.md: "Back online: the journal
+ * What the engine does when the network goes and comes back (docs/architecture.md: "Back online: the journal
  * replays, then delta catches up"), as pause reasons on the delta loop, independent of any other
  * (a user's "pause syncing" stays in force whatever the network does):
  *

@@ -153,7 +153,7 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
     stores.engine.getState().setStatus(status);
     stores.transfers.getState().applySnapshot(status.transfers, Date.now());
   };
-  /** Asks the engine to check the connection now, then says how the check went (ui.md: every action answers). */
+  /** Asks the engine to check the connection now, then says how the check went (docs/ui.md: every action answers). */
   const checkConnection = async () => {
     const before = stores.engine.getState().status?.connectivity;
     const beforeRetry = before?.state === 'offline' ? before.nextRetryAt : undefined;
@@ -276,7 +276,7 @@ export function panelActions(api: OneMountApi, stores: PanelStores) {
     /** "Open folder" (the mount's root) and a conflict's [Show in folder] (the file selected). */
     openFolder: (path?: string) => attempt('Could not open the folder', () => api.call('openFolder', path === undefined ? {} : { path })),
     /**
-     * "Quit OneMount": with changes not uploaded yet it asks first (ui.md, Shutdown view), as
+     * "Quit OneMount": with changes not uploaded yet it asks first (docs/ui.md, Shutdown view), as
      * Microsoft's client and Dropbox do; otherwise it quits.
      */
     requestQuit: () => {

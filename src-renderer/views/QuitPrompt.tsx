@@ -3,7 +3,7 @@ import { useActions, useTransfers, useView } from '../context.ts';
 import { formatCount } from '../totals.ts';
 
 /**
- * Quit with changes not uploaded yet asks first (ui.md, Shutdown view): wait for them, or quit and
+ * Quit with changes not uploaded yet asks first (docs/ui.md, Shutdown view): wait for them, or quit and
  * let them resume at the next start (true: pending uploads are persisted).
  */
 export function QuitPrompt() {

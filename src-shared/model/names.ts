@@ -1,4 +1,4 @@
-// OneDrive's naming rules (graph-api.md §3), in one place for the engine (reject a bad name with the
+// OneDrive's naming rules (docs/graph-api.md §3), in one place for the engine (reject a bad name with the
 // right errno before any network call), the Graph emulator (refuse it as OneDrive does:
 // 400 invalidRequest / inner invalidPath) and the UI (explain it).
 
@@ -32,7 +32,7 @@ export interface PathProblem {
 /** Longest name component, in UTF-8 bytes (what Linux programs expect as NAME_MAX). */
 export const MAX_NAME_BYTES = 255;
 
-/** OneDrive refuses paths of this many characters or more (graph-api.md §3: "< 400"). */
+/** OneDrive refuses paths of this many characters or more (docs/graph-api.md §3: "< 400"). */
 export const MAX_PATH_CHARS = 400;
 
 /** Characters refused in every drive. */

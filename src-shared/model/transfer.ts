@@ -102,7 +102,7 @@ export const ConnectivitySchema = z.discriminatedUnion('state', [
 ]);
 export type Connectivity = z.infer<typeof ConnectivitySchema>;
 
-/** The ordered phases of a graceful shutdown (design.md, Shutdown), as the UI's checklist names them. */
+/** The ordered phases of a graceful shutdown (docs/architecture.md, Shutdown), as the UI's checklist names them. */
 export const SHUTDOWN_PHASES = ['stop-new-work', 'stop-sync', 'uploads', 'downloads', 'save-state', 'unmount'] as const;
 
 export const ShutdownPhaseSchema = z.enum(SHUTDOWN_PHASES);
@@ -144,7 +144,7 @@ export const RecentTransferSchema = z.object({
 export type RecentTransfer = z.infer<typeof RecentTransferSchema>;
 
 /**
- * Pushed progress (ui.md: progress arrives as events, never jumps from 0 to half): the transfers
+ * Pushed progress (docs/ui.md: progress arrives as events, never jumps from 0 to half): the transfers
  * that changed since the last event, each in full, at most a few times a second however many move.
  * A transfer that finished comes once more with state `done`; one that failed with `failed`.
  */

@@ -1,5 +1,5 @@
 /**
- * `onemount`: the engine's own front door (design.md). `mount` and `demo` run the engine in the
+ * `onemount`: the engine's own front door (docs/architecture.md). `mount` and `demo` run the engine in the
  * foreground until Ctrl-C (or SIGTERM), which unmounts through the ordered, lossless shutdown.
  */
 import { Command, InvalidArgumentError } from 'commander';

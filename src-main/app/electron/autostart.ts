@@ -1,5 +1,5 @@
 /**
- * Start on login (ui.md, Settings): an XDG autostart entry, `$XDG_CONFIG_HOME/autostart/onemount.desktop`,
+ * Start on login (docs/ui.md, Settings): an XDG autostart entry, `$XDG_CONFIG_HOME/autostart/onemount.desktop`,
  * which every freedesktop session (GNOME, KDE, Xfce, …) starts at login. Turning it off removes the
  * file; an entry a person disabled by hand (Hidden=true) counts as off.
  */

@@ -5,7 +5,7 @@
  *
  * The engine runs on a Node runtime, not on Electron's: its native modules (better-sqlite3,
  * fuse-native) are built for Node, and fuse-native's external buffers are refused by Electron's V8
- * memory cage (design.md). Which Node: ONEMOUNT_NODE, else the one the packaged app ships
+ * memory cage (docs/architecture.md). Which Node: ONEMOUNT_NODE, else the one the packaged app ships
  * (resources/node/bin/node), else `node` from PATH (a development checkout). It runs the compiled
  * engine, dist/engine/onemount.js.
  */

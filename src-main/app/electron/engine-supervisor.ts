@@ -1,5 +1,5 @@
 /**
- * The desktop app's hold on the engine (design.md, Runtime shape): the engine runs as its own
+ * The desktop app's hold on the engine (docs/architecture.md, Runtime shape): the engine runs as its own
  * process (`onemount daemon`), so a UI crash never takes the mount down. The supervisor starts it,
  * connects to its socket, relays calls and events, restarts it with a capped, doubling delay when it
  * dies unexpectedly, and stops it through the engine's own graceful shutdown.

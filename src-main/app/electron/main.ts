@@ -1,5 +1,5 @@
 /**
- * The Electron main process (design.md, Runtime shape): supervises the engine process, shows the
+ * The Electron main process (docs/architecture.md, Runtime shape): supervises the engine process, shows the
  * tray, the panel and the sign-in window, relays the contract to the panel, and quits through the
  * engine's graceful shutdown. Only this file and preload.ts import 'electron'; every decision lives
  * in the tested modules next to it (supervisor, tray model, IPC validation, relay, autostart,
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
 
   let quitting = false;
   let engineStopped = false;
-  // On by default (ui.md); a person's "off" is in the account's settings file.
+  // On by default (docs/ui.md); a person's "off" is in the account's settings file.
   let notificationsOn = await notificationsOnSaved(paths.configDir).catch((e: unknown) => {
     logger.warn({ err: e }, 'could not read the saved settings; notifications stay on');
     return true;

@@ -56,7 +56,7 @@ function find(menu: TrayMenuItem[], label: string): TrayMenuItem | undefined {
 }
 const labels = (menu: TrayMenuItem[]) => menu.map((m) => (m.type === 'separator' ? '—' : m.label));
 
-describe('trayView: icon and tooltip per ui.md state', () => {
+describe('trayView: icon and tooltip per docs/ui.md state', () => {
   it('up to date', () => {
     expect(view(status())).toMatchObject({ icon: 'up-to-date', tooltip: 'OneMount — up to date' });
   });
@@ -134,7 +134,7 @@ describe('trayView: icon and tooltip per ui.md state', () => {
 });
 
 describe('trayView: menu', () => {
-  it('has ui.md items in order, the status line repeating the tooltip', () => {
+  it('has docs/ui.md items in order, the status line repeating the tooltip', () => {
     const v = view(status({ transfers: [transfer('upload', 'active')] }));
     expect(labels(v.menu)).toEqual(['Uploading 1', '—', 'Open OneDrive folder', 'Show transfers…', 'Open in a window', '—', 'Pause syncing', 'Sync now', '—', 'user@example.com', 'Settings…', 'Quit OneMount']);
     expect(v.menu[0]).toEqual({ type: 'item', label: 'Uploading 1', enabled: false });

@@ -1,5 +1,5 @@
 /**
- * What the tray shows (ui.md, Tray icon and Tray menu) as plain data: the icon, the tooltip's exact
+ * What the tray shows (docs/ui.md, Tray icon and Tray menu) as plain data: the icon, the tooltip's exact
  * words and the menu, computed from the engine's status and the supervisor's state. main.ts turns it
  * into Electron's Tray and Menu; keeping it pure is what lets every state be tested without Electron.
  *
@@ -10,7 +10,7 @@ import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import type { TransferItem } from '../../../src-shared/model/transfer.ts';
 import type { SupervisorState } from './engine-supervisor.ts';
 
-/** One icon per ui.md state; the files are assets/tray-<icon>-<theme>-<size>.png. */
+/** One icon per docs/ui.md state; the files are assets/tray-<icon>-<theme>-<size>.png. */
 export const TRAY_ICONS = ['up-to-date', 'syncing', 'paused', 'offline', 'throttled', 'attention', 'signed-out'] as const;
 export type TrayIcon = (typeof TRAY_ICONS)[number];
 
@@ -122,7 +122,7 @@ export function trayState(input: TrayInput): { icon: TrayIcon; tooltip: string }
   return { icon: 'up-to-date', tooltip: 'OneMount — up to date' };
 }
 
-/** Icon, tooltip and menu (ui.md, Tray menu). */
+/** Icon, tooltip and menu (docs/ui.md, Tray menu). */
 export function trayView(input: TrayInput): TrayView {
   const { icon, tooltip } = trayState(input);
   const { engine, status } = input;
@@ -230,7 +230,7 @@ export interface Rect {
 const POPOVER_MARGIN = 8;
 
 /**
- * Where the panel opens as a popover (ui.md: a frameless panel next to the tray icon), within the
+ * Where the panel opens as a popover (docs/ui.md: a frameless panel next to the tray icon), within the
  * work area of the screen the tray is on. The tray's own bounds are used when the desktop reports
  * them; StatusNotifierItem hosts (GNOME's AppIndicator extension, KDE) report none, so the pointer's
  * position at the click stands in for the icon. The popover goes below a tray in the top half of the
@@ -249,7 +249,7 @@ export function popoverPosition(o: { tray: Rect | undefined; pointer: { x: numbe
 }
 
 /**
- * The tray's "Quit OneMount": with uploads not done yet the panel asks first (ui.md: [Wait for
+ * The tray's "Quit OneMount": with uploads not done yet the panel asks first (docs/ui.md: [Wait for
  * uploads] [Quit — they resume next time]); the number is what it asks about, 0 quits at once.
  * Logout and SIGTERM never ask: they cannot wait for an answer.
  */
