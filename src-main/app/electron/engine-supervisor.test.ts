@@ -217,6 +217,18 @@ describe('EngineSupervisor', () => {
     expect(w.children).toHaveLength(1);
   });
 
+  it('adopts the engine that refused ours (exit code 3: the account is served already) instead of restarting into the refusal', async () => {
+    const { w, supervisor, clock } = world();
+    await supervisor.start();
+    w.children[0]!.exit(3);
+    expect(supervisor.state).toMatchObject({ phase: 'stopped', lastExit: { code: 3 } });
+    // The other engine's socket answers by the time the supervisor looks again.
+    w.listening = true;
+    await clock.advance(1000);
+    expect(w.children).toHaveLength(1);
+    expect(supervisor.state).toMatchObject({ phase: 'running', connected: true });
+  });
+
   it('reports an engine that cannot even start and keeps retrying it', async () => {
     const { w, supervisor, clock } = world();
     w.spawnError = new Error('spawn node ENOENT');

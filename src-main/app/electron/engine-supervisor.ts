@@ -10,6 +10,7 @@
  * Everything with side effects is injected (spawn, connect, clock), so the state machine is tested
  * in plain Node without Electron and without a real engine.
  */
+import { EXIT_ALREADY_RUNNING } from '../cli/instance-lock.ts';
 import type { Logger } from '../../base/logger.ts';
 import { OneMountError, errorMessage } from '../../base/errors.ts';
 import { Events, type CallName, type CallParams, type CallResult, type EngineStatus, type EventName, type EventPayload } from '../../../src-shared/ipc/contract.ts';
@@ -358,6 +359,17 @@ export class EngineSupervisor {
     if (ranMs >= this.#o.stablePeriodMs) this.#crashes = 0;
     const delay = Math.min(this.#o.maxRestartDelayMs, this.#o.firstRestartDelayMs * 2 ** this.#crashes);
     this.#crashes++;
+    if (exit.code === EXIT_ALREADY_RUNNING && exit.signal === null) {
+      // Another engine (a terminal's `onemount mount`) serves this account: adopt it once its
+      // socket answers, rather than starting ours again into the same refusal.
+      this.#o.logger.info({ delayMs: delay }, 'another engine serves this account: adopting it');
+      this.#set({ phase: 'stopped', connected: false, lastExit: exit });
+      this.#timer = this.#clock.setTimeout(() => {
+        this.#timer = undefined;
+        if (this.#state.phase === 'stopped') void this.start();
+      }, delay);
+      return;
+    }
     const restartAt = this.#clock.now() + delay;
     this.#o.logger.warn({ exit, delayMs: delay }, `the engine died unexpectedly (${exit.message}): restarting in ${delay} ms`);
     this.#set({ phase: 'restarting', connected: false, restartAt, lastExit: exit });
