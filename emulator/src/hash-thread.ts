@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ContentHashes } from './content-store.ts';
+import { handleHashRequest } from './hash-worker.ts';
 
 export type HashRequest =
   | { op: 'range'; id: string; file: string; start: number; end: number }
@@ -17,18 +18,39 @@ export type HashRequest =
 export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined } | { seq: number; hashes?: undefined; error: string };
 
 const WORKER = new URL('./hash-worker.ts', import.meta.url).href;
-/** Resolved from here: an eval'd worker would resolve a bare name against the process's cwd. */
-const TSX_API = import.meta.resolve('tsx/esm/api');
-/** Workers do not inherit the TypeScript loader: the worker registers it before loading its module. */
-const BOOT = `import(${JSON.stringify(TSX_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); })`;
+/**
+ * Workers do not inherit the TypeScript loader: the worker registers tsx before loading its module
+ * (resolved from here: an eval'd worker would resolve a bare name against the process's cwd). In
+ * the compiled engine (a bundle, no tsx) there is no worker module to load: hashing runs on the
+ * main thread there, as the demo's emulator needs no speed.
+ */
+const BOOT = ((): string | undefined => {
+  if (!import.meta.url.endsWith('.ts')) return undefined;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER)}); })`;
+})();
+
+/** The worker's side of the conversation, for when hashing runs on this thread. */
+interface Port {
+  postMessage(m: HashRequest): void;
+  terminate(): Promise<unknown>;
+}
+
+function inThread(onReply: (r: HashReply) => void): Port {
+  return {
+    postMessage: (m) => handleHashRequest(m, (r) => queueMicrotask(() => onReply(r))),
+    terminate: async () => undefined,
+  };
+}
 
 export class HashThread {
-  private worker: Worker | undefined;
+  private worker: Port | undefined;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (h: ContentHashes) => void; reject: (e: Error) => void }>();
 
-  private get port(): Worker {
+  private get port(): Port {
     if (this.worker) return this.worker;
+    if (BOOT === undefined) return (this.worker = inThread((r) => this.settle(r)));
     const w = new Worker(BOOT, { eval: true });
     // Only pending digests keep the process waiting on it.
     w.unref();
@@ -37,17 +59,19 @@ export class HashThread {
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };
-    w.on('message', (r: HashReply) => {
-      const p = this.pending.get(r.seq);
-      if (!p) return;
-      this.pending.delete(r.seq);
-      if (r.error !== undefined) p.reject(new Error(`hash thread: ${r.error}`));
-      else p.resolve(r.hashes);
-    });
+    w.on('message', (r: HashReply) => this.settle(r));
     w.on('error', (e) => failAll(new Error(`hash thread failed: ${e.message}`, { cause: e })));
     w.on('exit', (code) => failAll(new Error(`hash thread exited (code ${code})`)));
     this.worker = w;
     return w;
+  }
+
+  private settle(r: HashReply): void {
+    const p = this.pending.get(r.seq);
+    if (!p) return;
+    this.pending.delete(r.seq);
+    if (r.error !== undefined) p.reject(new Error(`hash thread: ${r.error}`));
+    else p.resolve(r.hashes);
   }
 
   private ask(m: { op: 'digest'; id: string; size: number } | { op: 'file'; file: string; size: number }): Promise<ContentHashes> {

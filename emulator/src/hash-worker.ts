@@ -9,9 +9,6 @@ import { parentPort } from 'node:worker_threads';
 import { StreamHasher } from './content-store.ts';
 import type { HashReply, HashRequest } from './hash-thread.ts';
 
-const port = parentPort;
-if (!port) throw new Error('hash-worker.ts runs as a worker thread');
-
 /** Running hashes by session; a session whose range could not be read keeps its error until digest or drop. */
 const sessions = new Map<string, { hasher: StreamHasher; error?: string }>();
 /** Whole 160-byte periods, so every read but a range's last reaches quickXor's aligned fast path. */
@@ -31,8 +28,8 @@ function hashRange(hasher: StreamHasher, file: string, start: number, end: numbe
   }
 }
 
-port.on('message', (m: HashRequest) => {
-  const reply = (r: HashReply) => port.postMessage(r);
+/** Handles one request; also run in-process where no worker can load this module (see hash-thread.ts). */
+export function handleHashRequest(m: HashRequest, reply: (r: HashReply) => void): void {
   switch (m.op) {
     case 'range': {
       let s = sessions.get(m.id);
@@ -70,4 +67,10 @@ port.on('message', (m: HashRequest) => {
       sessions.delete(m.id);
       return;
   }
-});
+}
+
+// As a worker thread: requests arrive as messages.
+if (parentPort) {
+  const port = parentPort;
+  port.on('message', (m: HashRequest) => handleHashRequest(m, (r) => port.postMessage(r)));
+}
