@@ -347,9 +347,12 @@ describe('upload sessions', () => {
     });
     manager.schedule(id, { priority: 'high' });
     await manager.whenIdle();
-    expect(persisted.map((p) => p.bytes)).toEqual(Array.from({ length: 15 }, (_, n) => n * FRAGMENT_UNIT));
+    // Every fragment's end was persisted as the confirmed offset, in order; progress within a
+    // fragment runs ahead of it by less than one fragment.
+    expect([...new Set(persisted.map((p) => p.offset))]).toEqual(Array.from({ length: 15 }, (_, n) => n * FRAGMENT_UNIT));
     for (const p of persisted) {
-      expect(p.offset).toBe(p.bytes);
+      expect(p.bytes).toBeGreaterThanOrEqual(p.offset);
+      expect(p.bytes - p.offset).toBeLessThanOrEqual(FRAGMENT_UNIT);
       expect(p.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
     }
   });
