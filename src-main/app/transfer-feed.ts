@@ -15,7 +15,8 @@ const FLUSH_EVERY_MS = 250;
 const RECENT_KEPT = 50;
 
 interface Source {
-  snapshot(): TransferItem[];
+  /** The rows of these items only (a full snapshot costs a path lookup per queued transfer). */
+  snapshot(only: ReadonlySet<string>): TransferItem[];
   events: {
     on(event: 'progress', listener: (e: { itemId: string }) => void): unknown;
     on(event: 'done', listener: (e: { itemId: string; path: string; total: number }) => void): unknown;
@@ -64,7 +65,7 @@ export class TransferFeed {
 
   #onDone(direction: 'upload' | 'download', source: Source, e: { itemId: string; path: string; total: number }): void {
     const now = this.#now();
-    const row = source.snapshot().find((t) => t.itemId === e.itemId);
+    const row = source.snapshot(new Set([e.itemId]))[0];
     const id = row?.id ?? `${direction}:${e.itemId}:${now}`;
     this.#moved.delete(`${direction}:${e.itemId}`);
     this.#finished.push({ ...(row ?? { id, itemId: e.itemId, direction }), path: e.path, state: 'done', bytes: e.total, total: e.total, updatedAt: now } as TransferItem);
@@ -99,7 +100,7 @@ export class TransferFeed {
       bySource.set(source, ids);
     }
     this.#moved.clear();
-    for (const [source, ids] of bySource) rows.push(...source.snapshot().filter((t) => ids.has(t.itemId)));
+    for (const [source, ids] of bySource) rows.push(...source.snapshot(ids));
     if (rows.length > 0) this.#o.emit(rows);
   }
 }

@@ -381,10 +381,11 @@ export class DownloadManager {
   }
 
   /** Transfers running or queued now, as the UI and `onemount status` show them. */
-  snapshot(): TransferItem[] {
+  snapshot(only?: ReadonlySet<string>): TransferItem[] {
     const now = this.#now();
     const rows: TransferItem[] = [];
     for (const entry of this.#entries.values()) {
+      if (only && !only.has(entry.id)) continue;
       if (entry.jobs.size === 0) continue;
       const running = [...entry.jobs.values()].some((job) => job.state === 'running');
       const elapsedMs = now - entry.startedAt;

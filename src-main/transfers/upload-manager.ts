@@ -281,10 +281,11 @@ export class UploadManager {
   }
 
   /** Uploads waiting, running, retrying or failed, as the UI and `onemount status` show them. */
-  snapshot(): TransferItem[] {
+  snapshot(only?: ReadonlySet<string>): TransferItem[] {
     const now = this.#now();
     const rows: TransferItem[] = [];
     for (const task of this.#items.values()) {
+      if (only && !only.has(task.itemId)) continue;
       const path = task.path ?? this.#store.items.pathOf(task.itemId) ?? '/';
       const total = task.total || (this.#store.items.get(task.itemId)?.size ?? 0);
       const row: TransferItem = {
