@@ -79,9 +79,11 @@ export async function runOne(rig: FuzzRig, s: Schedule, tag: string, log: (line:
 
 /**
  * Delta debugging, bounded: try dropping chunks of ops (halves, quarters, … single ops); keep a
- * drop when the schedule still fails. The trailing settle always stays.
+ * drop when the schedule still fails with a violation of the same kind. The trailing settle always
+ * stays. Failures that depend on timing may not reproduce on every run, so a minimal replay can
+ * need --repeat.
  */
-export async function shrink(rig: FuzzRig, s: Schedule, attempts: number, log: (line: string) => void): Promise<{ schedule: Schedule; result?: ScheduleResult }> {
+export async function shrink(rig: FuzzRig, s: Schedule, kind: string, attempts: number, log: (line: string) => void): Promise<{ schedule: Schedule; result?: ScheduleResult }> {
   let best = s;
   let bestResult: ScheduleResult | undefined;
   let left = attempts;
@@ -93,7 +95,8 @@ export async function shrink(rig: FuzzRig, s: Schedule, attempts: number, log: (
       const candidate: Schedule = { ...best, ops };
       left--;
       const r = await runOne(rig, candidate, '-shrink', log);
-      if (r.violations.length > 0) {
+      // Only the same kind of failure counts: shrinking must not drift to another bug.
+      if (r.violations.some((v) => v.kind === kind)) {
         log(`  shrink: ${best.ops.length} → ${ops.length} ops still fails (${r.violations[0]!.kind})`);
         best = candidate;
         bestResult = r;
@@ -122,9 +125,12 @@ export function describeFailure(f: Failure): string {
 }
 
 /** Runs schedules on a rig, shrinks failures, returns what happened. */
-export async function fuzz(o: FuzzOptions, schedules?: Schedule[]): Promise<FuzzSummary> {
+export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Promise<FuzzSummary> {
   const log = o.log ?? ((line: string) => console.log(line));
-  const list = schedules ?? Array.from({ length: o.runs }, (_, i) => generateSchedule(o.seed, i));
+  // Generated one at a time: a long run's schedules never all sit in memory.
+  const list = schedules ?? (function* () {
+    for (let i = 0; i < o.runs; i++) yield generateSchedule(o.seed, i);
+  })();
   const summary: FuzzSummary = { runs: 0, failures: [], ops: 0, settles: 0, ms: 0 };
   const started = Date.now();
   let rig: FuzzRig | undefined;
@@ -153,7 +159,7 @@ export async function fuzz(o: FuzzOptions, schedules?: Schedule[]): Promise<Fuzz
         await rig.close();
         rig = await FuzzRig.start();
         onRig = 0;
-        const small = await shrink(rig, s, o.shrinkAttempts!, log);
+        const small = await shrink(rig, s, r.violations[0]!.kind, o.shrinkAttempts!, log);
         if (small.result) failure.minimal = { schedule: small.schedule, result: small.result, replayFile: await writeReplay(small.schedule, '-min') };
       }
       summary.failures.push(failure);

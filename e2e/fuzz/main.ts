@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { fuzz, readReplay } from './fuzz.ts';
-import { generateSchedule } from './generate.ts';
+import { generateSchedule, type Schedule } from './generate.ts';
 
 function int(value: string): number {
   const n = Number(value);
@@ -30,17 +30,24 @@ const program = new Command()
 const o = program.opts<{ seed?: number; runs: number; from: number; index?: number; replay?: string; repeat: number; shrink: number; stop?: boolean; rigEvery: number }>();
 
 const seed = o.seed ?? Date.now() % 1_000_000;
-let schedules;
+let schedules: Iterable<Schedule>;
+let count: number;
 if (o.replay) {
   const s = await readReplay(o.replay);
   schedules = Array.from({ length: o.repeat }, () => s);
+  count = o.repeat;
 } else if (o.index !== undefined) {
   schedules = [generateSchedule(seed, o.index)];
+  count = 1;
 } else {
-  schedules = Array.from({ length: o.runs }, (_, i) => generateSchedule(seed, o.from + i));
+  const { from, runs } = o;
+  schedules = (function* () {
+    for (let i = 0; i < runs; i++) yield generateSchedule(seed, from + i);
+  })();
+  count = runs;
 }
-console.log(o.replay ? `replaying ${o.replay} ×${o.repeat}` : `fuzz: seed ${seed}, ${schedules.length} schedule(s) from index ${o.index ?? o.from}`);
-const summary = await fuzz({ seed, runs: schedules.length, shrinkAttempts: o.shrink, stopOnFailure: o.stop, rigEvery: o.rigEvery }, schedules);
+console.log(o.replay ? `replaying ${o.replay} ×${o.repeat}` : `fuzz: seed ${seed}, ${count} schedule(s) from index ${o.index ?? o.from}`);
+const summary = await fuzz({ seed, runs: count, shrinkAttempts: o.shrink, stopOnFailure: o.stop, rigEvery: o.rigEvery }, schedules);
 console.log(
   `fuzz: ${summary.runs} schedule(s), ${summary.ops} ops, ${summary.settles} settles, ${summary.failures.length} failed, ${(summary.ms / 1000).toFixed(0)} s` +
     (summary.failures.length ? `\nfailed: ${summary.failures.map((f) => `seed ${f.schedule.seed} index ${f.schedule.index}${f.minimal ? ` (minimal: ${f.minimal.replayFile})` : ` (${f.replayFile})`}`).join('; ')}` : ''),

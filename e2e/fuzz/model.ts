@@ -87,6 +87,8 @@ export interface Content {
 }
 
 const contentCache = new Map<string, Buffer>();
+let cachedBytes = 0;
+const CACHE_LIMIT = 64 << 20;
 
 export function bytesOf(c: Content): Buffer {
   const key = `${c.seed}:${c.size}:${c.text ? 't' : 'b'}`;
@@ -98,8 +100,12 @@ export function bytesOf(c: Content): Buffer {
   for (; i + 4 <= c.size; i += 4) out.writeUInt32LE(rng.u32(), i);
   for (; i < c.size; i++) out[i] = rng.int(256);
   if (c.text) for (let j = 0; j < c.size; j++) out[j] = j % 64 === 63 ? 10 : 32 + (out[j]! % 95);
-  if (contentCache.size > 256) contentCache.clear();
+  if (cachedBytes + out.length > CACHE_LIMIT) {
+    contentCache.clear();
+    cachedBytes = 0;
+  }
   contentCache.set(key, out);
+  cachedBytes += out.length;
   return out;
 }
 

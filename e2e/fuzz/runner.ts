@@ -82,6 +82,8 @@ export class FuzzRig {
     const started = Date.now();
     const result: ScheduleResult = { schedule, root: rootName, violations: [], stoppedAt: schedule.ops.length, skipped: 0, settles: 0, ms: 0 };
     await this.calm();
+    // An earlier schedule that failed left its client faults and conflicts unread: not this one's.
+    this.clientFaultsSeen = (await this.h.admin.clientFaults()).length;
     const model = new Model();
     let epoch = new Epoch(true);
     const at = (p: string) => (p ? this.h.at(rootName, p) : this.h.at(rootName));
