@@ -11,6 +11,7 @@ import path from 'node:path';
 import { SocketClient } from '../../src-main/ipc/socket-client.ts';
 import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { Conflict } from '../../src-shared/ipc/desktop-calls.ts';
+import type { ClientFault } from '../../emulator/src/request-log.ts';
 import { findTree, MountHarness, run, sleep } from '../harness.ts';
 import { checkSettled, type Snapshot, type Violation } from './checks.ts';
 import type { Schedule } from './generate.ts';
@@ -19,6 +20,8 @@ import { applyRemote, bytesOf, describeOp, Epoch, isLocal, isRemote, Model, SAVE
 export const WRITE_BACK_MS = 150;
 /** A hang guard for one settle: an engine that never goes quiet is a finding, not a reason to wait forever. */
 const QUIET_TIMEOUT_MS = 120_000;
+/** A request within this long of a throttled answer was sent before the client could have read it. */
+const IN_FLIGHT_MS = 300;
 
 export interface ScheduleResult {
   schedule: Schedule;
@@ -35,6 +38,8 @@ export interface ScheduleResult {
 export class FuzzRig {
   private constructor(readonly h: MountHarness) {}
   private clientFaultsSeen = 0;
+  /** The request log's position when the current schedule began. */
+  private scheduleSeq = 0;
   private conflictIdsSeen = new Set<number>();
   private offline = false;
 
@@ -84,6 +89,7 @@ export class FuzzRig {
     await this.calm();
     // An earlier schedule that failed left its client faults and conflicts unread: not this one's.
     this.clientFaultsSeen = (await this.h.admin.clientFaults()).length;
+    this.scheduleSeq = (await this.h.admin.log({ since: Number.MAX_SAFE_INTEGER })).lastSeq;
     const model = new Model();
     let epoch = new Epoch(true);
     const at = (p: string) => (p ? this.h.at(rootName, p) : this.h.at(rootName));
@@ -343,8 +349,20 @@ export class FuzzRig {
     }
     const status = await this.status();
     const conflicts = (await this.conflicts()).filter((c) => c.path.startsWith(`/${root}/`) && !this.conflictIdsSeen.has(c.id));
-    const clientFaults = (await this.h.admin.clientFaults()).slice(this.clientFaultsSeen);
+    const clientFaults = await this.retryAfterIgnored();
     return { server, mount, status, conflicts, clientFaults };
+  }
+
+  /**
+   * Client faults since this schedule began, minus requests that were already on their way when
+   * the 429 went out: the emulator counts any request inside the Retry-After window, but a request
+   * sent in parallel with the throttled one, before its answer arrived, is not a client ignoring it.
+   */
+  private async retryAfterIgnored(): Promise<ClientFault[]> {
+    const faults = (await this.h.admin.clientFaults()).slice(this.clientFaultsSeen);
+    if (faults.length === 0) return faults;
+    const throttled = (await this.h.admin.log({ since: this.scheduleSeq })).entries.filter((e) => e.status === 429 || e.status === 503);
+    return faults.filter((f) => f.kind !== 'retry-after-ignored' || !throttled.some((t) => f.at >= t.at - IN_FLIGHT_MS && f.at - t.at < IN_FLIGHT_MS));
   }
 
   /** Faults off, wait for quiet, check; a mismatch gets two more (longer) quiet periods before it counts. */
