@@ -12,21 +12,12 @@ import path from 'node:path';
 import { describeFailure, fuzz, readReplay } from './fuzz/fuzz.ts';
 import { generateSchedule, type Schedule } from './fuzz/generate.ts';
 
-/** Schedules that pass today and between them cover every op kind, kill -9 and clean restarts. */
-const PASSING: Array<[seed: number, index: number]> = [
-  [1000, 0],
-  [1000, 1],
-  [1000, 2],
-  [1000, 3],
-  [1000, 5],
-  [1000, 7],
-  [1000, 8],
-  [2, 0],
-  [2, 1],
-  [2, 14],
-  [2, 15],
-  [2, 19],
-];
+/**
+ * Schedules that passed in the long run and between them cover every local op, remote edits, moves
+ * and deletes, every fault, kill -9 and clean restarts. None has a file both sides changed: those
+ * still hit the open conflict bugs below at random, which would make this test flaky, not useful.
+ */
+const PASSING: Array<[seed: number, index: number]> = [0, 14, 20, 24, 26, 34, 43, 49, 52, 54, 58, 87].map((i) => [1000, i]);
 
 async function expectNoFailure(schedules: Schedule[]): Promise<void> {
   const lines: string[] = [];
@@ -60,15 +51,16 @@ describe('sync fuzzer, bugs it found (open)', () => {
   }, 180_000);
 
   // A local overwrite racing a remote edit of the same file: the conflict is recorded twice (one
-  // record without a copy name, one with), so the user sees two conflicts for one. About one run
-  // in three. Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/conflict-recorded-twice.json --repeat 5
+  // record without a copy name, one with), so the user sees two conflicts for one. Also seen as a
+  // remote-deleted conflict recorded twice. About one run in three (all files of a run or none). Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/conflict-recorded-twice.json --repeat 5
   it.fails('one conflict is recorded once', async () => {
-    await reproduce('conflict-recorded-twice.json', 8);
+    await reproduce('conflict-recorded-twice.json', 10);
   }, 300_000);
 
-  // Files written, a clean restart, then more local edits with a dropped body and offline: the edit
-  // of b.txt (and sometimes notes.md) goes to a "name-clash" conflict copy, while the name keeps
-  // the first version — only one side changed anything. About two runs in three.
+  // A clean restart while new files' first uploads run, then an append to one of them: the edit
+  // goes to a "name-clash" conflict copy and the name keeps the first version — only this device
+  // changed anything. Also seen without a restart (a 429 and a dropped body during the first
+  // upload, then a truncate). About three runs in four.
   // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/restart-then-name-clash.json --repeat 3
   it.fails('no name-clash conflict for files only this device changed, across a clean restart', async () => {
     await reproduce('restart-then-name-clash.json', 6);

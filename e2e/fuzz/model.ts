@@ -142,7 +142,8 @@ export type Op =
   | { t: 'throttle'; count: number; retryAfterSec: number }
   | { t: 'dropBody'; count: number }
   | { t: 'dropAfterCommit' }
-  | { t: 'fail'; status: 500 | 503; count: number }
+  /** Scripted error answers; `pathIncludes`/`method` narrow them (e.g. only uploads: PUT …/content). */
+  | { t: 'fail'; status: 500 | 503; count: number; pathIncludes?: string; method?: string }
   | { t: 'slow'; bytesPerSec: number }
   | { t: 'kill' }
   | { t: 'restart' }

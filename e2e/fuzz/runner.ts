@@ -265,7 +265,7 @@ export class FuzzRig {
         await admin.setFaults({ dropAfterCommitNext: 1 });
         return;
       case 'fail':
-        await admin.failNext({ status: op.status, code: op.status === 500 ? 'generalException' : 'serviceNotAvailable', count: op.count });
+        await admin.failNext({ status: op.status, code: op.status === 500 ? 'generalException' : 'serviceNotAvailable', count: op.count, pathIncludes: op.pathIncludes, method: op.method });
         return;
       case 'slow':
         await admin.setFaults({ bandwidthBytesPerSec: op.bytesPerSec });
