@@ -15,7 +15,8 @@
  * A contested file (a local edit and a remote change since the last quiet point) may end in any of
  * these, and nothing else. L = the last local version, R = the last remote version.
  * - Last change remote, an edit: R at the name; L kept as a conflict copy, unless the server held L
- *   already when R replaced it (L was uploaded first; R then legitimately overwrote it).
+ *   already when a remote change after it replaced it (L was uploaded first, then legitimately
+ *   overwritten).
  * - Last change remote, a delete: L back at the name (re-uploaded), or nothing at the name with L
  *   in a conflict copy, or nothing at all if the server held L when it was deleted.
  * - Last change local (a whole-file overwrite after the remote edit): L at the name ("local wins":
@@ -102,7 +103,8 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
     for (const copy of mine) if (!copy.sha || !versions.has(copy.sha)) out.push({ kind: 'contest', message: `conflict copy ${copy.path} holds ${short(copy.sha)}, none of the local versions of ${what}` });
     if (mine.length > c.remote.length) out.push({ kind: 'contest', message: `${mine.length} conflict copies for ${c.remote.length} remote change(s) of ${what}: ${mine.map((m) => m.path).join(', ')}` });
     const preserved = name?.sha === lf || mine.some((m) => m.sha === lf);
-    const overwrittenAfterUpload = c.last === 'remote' && lastRemote.prevHash === lf;
+    // L reached the server and a later remote change replaced it: legitimate, nothing lost.
+    const overwrittenAfterUpload = c.last === 'remote' && c.remote.some((r) => r.afterLocal === c.localVersions.length && r.prevHash === lf);
     if (!preserved && !overwrittenAfterUpload) out.push({ kind: 'contest', message: `the last local version of ${what} is lost: the name holds ${name ? short(name.sha) : 'nothing'}, copies hold ${mine.map((m) => short(m.sha)).join(', ') || 'nothing'}` });
     if (c.last === 'remote' && lastRemote.kind === 'edit') {
       const r = sha256(lastRemote.content!);

@@ -215,7 +215,14 @@ export type Expectation = { ok: true } | { ok: false; errno: Errno | 'any' };
 export interface Contest {
   /** Local contents of the file after each local edit in this epoch, oldest first. */
   localVersions: Buffer[];
-  remote: Array<{ kind: 'edit' | 'delete' | 'create'; content?: Buffer; /** The server's hash just before (undefined: absent). */ prevHash?: string }>;
+  remote: Array<{
+    kind: 'edit' | 'delete' | 'create';
+    content?: Buffer;
+    /** The server's hash just before (undefined: absent). */
+    prevHash?: string;
+    /** How many local versions there were when it happened. */
+    afterLocal: number;
+  }>;
   last: 'local' | 'remote';
 }
 
@@ -516,12 +523,12 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
       const versions = e.localVersions.get(op.path);
       const contest = e.contests.get(op.path) ?? (versions?.length ? { localVersions: [...versions], remote: [], last: 'remote' as const } : undefined);
       if (contest) {
-        contest.remote.push({ kind: 'edit', content: bytes, prevHash });
+        contest.remote.push({ kind: 'edit', content: bytes, prevHash, afterLocal: contest.localVersions.length });
         contest.last = 'remote';
         e.contests.set(op.path, contest);
       } else {
         m.files.set(op.path, bytes);
-        e.remoteEdits.set(op.path, [...(e.remoteEdits.get(op.path) ?? []), { kind: 'edit', content: bytes, prevHash }]);
+        e.remoteEdits.set(op.path, [...(e.remoteEdits.get(op.path) ?? []), { kind: 'edit', content: bytes, prevHash, afterLocal: 0 }]);
       }
       if (onlyEdits) e.remoteEditedOnly.add(op.path);
       return;
@@ -532,7 +539,7 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
       const versions = e.localVersions.get(op.path);
       const contest = e.contests.get(op.path) ?? (versions?.length ? { localVersions: [...versions], remote: [], last: 'remote' as const } : undefined);
       if (contest) {
-        contest.remote.push({ kind: 'delete', prevHash });
+        contest.remote.push({ kind: 'delete', prevHash, afterLocal: contest.localVersions.length });
         contest.last = 'remote';
         e.contests.set(op.path, contest);
       } else {
