@@ -83,6 +83,10 @@ describe('sync fuzzer, bugs it found (open)', () => {
     await reproduce('restart-then-name-clash.json', 6);
   }, 300_000);
 
+  // Reproduced 2 of 2 but not an it.fails (each run costs the 120 s quiet timeout): after an
+  // offline stretch with editor saves and 500s, the engine repeats PUT …/a.txt:/content with
+  // conflictBehavior=fail for minutes and never fetches delta again — the drive stops syncing.
+  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/upload-409-loop-blocks-delta.json (seed 1000, schedule 173)
   // Seen once, not reproduced in 2 replays since: files deleted right after they were created
   // (first uploads in flight, then offline and 500s) came back with their first content. Replay:
   // e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
