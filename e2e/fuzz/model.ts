@@ -155,11 +155,14 @@ export type Op =
 export type LocalOp = Extract<Op, { t: 'create' | 'writeAt' | 'append' | 'truncate' | 'rename' | 'unlink' | 'mkdir' | 'rmdir' | 'save' | 'badName' }>;
 export type RemoteOp = Extract<Op, { t: 'rEdit' | 'rCreate' | 'rMkdir' | 'rMove' | 'rDelete' }>;
 
+const LOCAL_OPS: ReadonlySet<Op['t']> = new Set(['create', 'writeAt', 'append', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'save', 'badName']);
+const REMOTE_OPS: ReadonlySet<Op['t']> = new Set(['rEdit', 'rCreate', 'rMkdir', 'rMove', 'rDelete']);
+
 export function isLocal(op: Op): op is LocalOp {
-  return ['create', 'writeAt', 'append', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'save', 'badName'].includes(op.t);
+  return LOCAL_OPS.has(op.t);
 }
 export function isRemote(op: Op): op is RemoteOp {
-  return op.t.startsWith('r') && op.t !== 'rename' && op.t !== 'rmdir' && op.t !== 'restart';
+  return REMOTE_OPS.has(op.t);
 }
 
 export const SAVE_SUFFIX = '.fzsave';
