@@ -87,6 +87,10 @@ describe('sync fuzzer, bugs it found (open)', () => {
   // offline stretch with editor saves and 500s, the engine repeats PUT …/a.txt:/content with
   // conflictBehavior=fail for minutes and never fetches delta again — the drive stops syncing.
   // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/upload-409-loop-blocks-delta.json (seed 1000, schedule 173)
+  // Seen twice (the long run and 1 of 1 replays; 0 of 2 with the ops after the failure cut off):
+  // b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename — then
+  // creating d (open with O_CREAT) fails with ENOENT. Replay (--repeat 3):
+  // e2e/fuzz/known-bugs/rename-over-then-restart-enoent.json (seed 1000, schedule 531).
   // Seen once, not reproduced in 2 replays since: files deleted right after they were created
   // (first uploads in flight, then offline and 500s) came back with their first content. Replay:
   // e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
