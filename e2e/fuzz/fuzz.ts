@@ -135,6 +135,14 @@ export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Prom
   const started = Date.now();
   let rig: FuzzRig | undefined;
   let onRig = 0;
+  // Ctrl-C or kill during a long run: stop the engine and the emulator and unmount before exiting,
+  // or they outlive this process.
+  const stop = (signal: NodeJS.Signals) => {
+    log(`fuzz: ${signal}, closing the mount after ${summary.runs} schedule(s)`);
+    void (rig?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
     for (const s of list) {
       if (!rig || (o.rigEvery && onRig >= o.rigEvery)) {
@@ -170,6 +178,8 @@ export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Prom
       rig = undefined;
     }
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await rig?.close();
     summary.ms = Date.now() - started;
   }
