@@ -22,6 +22,16 @@ export type RemoteChange =
   | { op: 'delete'; path: string }
   | { op: 'touch'; path: string; modified?: string };
 
+/** One item of a subtree as `GET /_emu/tree` lists it: a path below the subtree's root and its content hashes. */
+export interface TreeItem {
+  path: string;
+  id: string;
+  kind: 'file' | 'folder';
+  size: number;
+  quickXorHash?: string;
+  sha256Hash?: string;
+}
+
 function split(p: string): { parent: string[]; name: string } {
   const parts = p.split('/').filter(Boolean);
   if (parts.length === 0) throw badRequest('A path below the root is required');
@@ -106,6 +116,39 @@ export class Admin {
     }
   }
 
+  /**
+   * Every item below `p` (not `p` itself), parents before children, read in one synchronous pass so
+   * the listing is a consistent snapshot even while clients change the drive. Hashes are the stored
+   * ones, whatever hideHashesMs says: this is the test's view, not a client's.
+   */
+  tree(p: string): TreeItem[] {
+    const drive = this.emu.drive;
+    const top = this.resolve(p);
+    if (top.kind !== 'folder') throw badRequest(`${p} is not a folder`);
+    const out: TreeItem[] = [];
+    const walk = (folderId: string, prefix: string): void => {
+      for (let after = ''; ; ) {
+        const page = drive.children(folderId, after, 1000);
+        if (page.length === 0) return;
+        for (const row of page) {
+          const rel = prefix ? `${prefix}/${row.name}` : row.name;
+          out.push({
+            path: rel,
+            id: row.id,
+            kind: row.kind === 'folder' ? 'folder' : 'file',
+            size: row.size,
+            ...(row.kind !== 'folder' && row.quickxor ? { quickXorHash: row.quickxor } : {}),
+            ...(row.kind !== 'folder' && row.sha256 ? { sha256Hash: row.sha256 } : {}),
+          });
+          if (row.kind === 'folder') walk(row.id, rel);
+        }
+        after = page[page.length - 1]!.name_key;
+      }
+    };
+    walk(top.id, '');
+    return out;
+  }
+
   generate(spec: GenerateSpec) {
     return generate(this.emu, spec);
   }
@@ -173,6 +216,8 @@ export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
       const item = admin.itemJson(q.get('path') ?? '');
       return item ? sendJson(ctx, 200, item) : sendJson(ctx, 404, { error: { code: 'itemNotFound', message: 'Item not found' } });
     }
+    case 'GET /tree':
+      return sendJson(ctx, 200, { items: admin.tree(q.get('path') ?? '') });
     case 'GET /content': {
       const bytes = await admin.readFile(q.get('path') ?? '');
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) });

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import type { FaultSettings, ScriptedError, ThrottleRule } from './faults.ts';
 import type { GenerateSpec, SeedResult } from './seed.ts';
-import type { RemoteChange } from './admin.ts';
+import type { RemoteChange, TreeItem } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
 
@@ -132,6 +132,10 @@ export class AdminClient {
   }
   item(p: string): Promise<Record<string, unknown>> {
     return this.call('GET', `/item?path=${encodeURIComponent(p)}`);
+  }
+  /** Every item below the folder `p` ('' is the root), with its stored hashes. */
+  async tree(p: string): Promise<TreeItem[]> {
+    return (await this.call<{ items: TreeItem[] }>('GET', `/tree?path=${encodeURIComponent(p)}`)).items;
   }
   content(p: string): Promise<Buffer> {
     return this.call('GET', `/content?path=${encodeURIComponent(p)}`);

@@ -2,6 +2,7 @@
  * Conformance over real HTTP: the drive survives a restart on the same data directory (a mode
  * mismatch is refused), and the admin API (`/_emu/…`) seeds, inspects and changes the drive.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -169,6 +170,27 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
     expect(content.status).toBe(200);
     expect(Buffer.from(await content.arrayBuffer())).toEqual(bytes);
     expect((await fetch(`${h.adminUrl}/content?path=${encodeURIComponent('peek/missing')}`)).status).toBe(404);
+  });
+
+  it('GET /_emu/tree lists a subtree with paths and stored hashes, parents first', async () => {
+    const h = emu();
+    await mkdirp(h, 'walk/sub/deeper');
+    const a = (await put(h, 'walk/a.txt', 'alpha')).body;
+    await put(h, 'walk/sub/b.bin', Buffer.alloc(700, 7));
+    await put(h, 'outside.txt', 'not below walk');
+    const tree = await admin<{ items: Array<Record<string, unknown>> }>(h, 'GET', `/tree?path=${encodeURIComponent('walk')}`);
+    expect(tree.status).toBe(200);
+    const items = tree.body.items;
+    expect(items.map((i) => i.path).sort()).toEqual(['a.txt', 'sub', 'sub/b.bin', 'sub/deeper']);
+    const file = items.find((i) => i.path === 'a.txt')!;
+    expect(file).toMatchObject({ id: a.id, kind: 'file', size: 5, quickXorHash: a.file?.hashes.quickXorHash });
+    expect(file.sha256Hash).toBe(createHash('sha256').update('alpha').digest('hex').toUpperCase());
+    expect(items.find((i) => i.path === 'sub')).toMatchObject({ kind: 'folder' });
+    expect(items.findIndex((i) => i.path === 'sub')).toBeLessThan(items.findIndex((i) => i.path === 'sub/b.bin'));
+    expect((await admin(h, 'GET', `/tree?path=${encodeURIComponent('walk/a.txt')}`)).status).toBe(400);
+    expect((await admin(h, 'GET', `/tree?path=${encodeURIComponent('nowhere')}`)).status).toBe(404);
+    const whole = (await admin<{ items: Array<{ path: string }> }>(h, 'GET', '/tree?path=')).body.items.map((i) => i.path);
+    expect(whole).toEqual(expect.arrayContaining(['walk', 'walk/sub/b.bin', 'outside.txt']));
   });
 
   it('POST /_emu/knobs sets the quota total; an unknown admin route is 404', async () => {

@@ -1,0 +1,178 @@
+/**
+ * The fuzzer's own logic, without a mount: schedules are reproducible from their seed, generated
+ * schedules obey the epoch rules, and the invariant checks catch what they are meant to catch (a
+ * check that cannot fail would make every fuzz run green).
+ */
+import { describe, expect, it } from 'vitest';
+import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
+import type { Conflict } from '../../src-shared/ipc/desktop-calls.ts';
+import { checkSettled, type Entry, type Snapshot } from './checks.ts';
+import { generateSchedule } from './generate.ts';
+import { applyRemote, bytesOf, conflictOriginal, Epoch, isLocal, isRemote, Model, sha256, type Content, type LocalOp } from './model.ts';
+
+const status = { transfers: [] } as unknown as EngineStatus;
+const c = (seed: number, size = 100, text = false): Content => ({ seed, size, text });
+
+function snapshot(files: Record<string, Buffer>, folders: string[] = [], conflicts: Conflict[] = []): Snapshot {
+  const tree = new Map<string, Entry>();
+  for (const f of folders) tree.set(f, { kind: 'folder', size: 0 });
+  for (const [p, b] of Object.entries(files)) tree.set(p, { kind: 'file', size: b.length, sha: sha256(b) });
+  return { server: tree, mount: new Map(tree), status, conflicts, clientFaults: [] };
+}
+
+function local(m: Model, e: Epoch, op: LocalOp): void {
+  expect(e.allowsLocal(op, m)).toBe(true);
+  expect(m.expect(op)).toEqual({ ok: true });
+  e.noteLocal(op, m);
+  m.applyLocal(op);
+  if ('path' in op && m.files.has(op.path)) e.noteLocalContent(op.path, m);
+}
+
+const record = (id: number, path: string, localCopyName: string | null): Conflict => ({ id, itemId: `i${id}`, path, reason: 'both-modified', localCopyName, detectedAt: 1 });
+const COPY = 'a (conflict 2026-12-04 203555 host).txt';
+
+describe('schedules', () => {
+  it('are the same for the same seed and index, different otherwise', () => {
+    expect(generateSchedule(5, 3)).toEqual(generateSchedule(5, 3));
+    expect(generateSchedule(5, 3).ops).not.toEqual(generateSchedule(5, 4).ops);
+    expect(generateSchedule(5, 3).ops).not.toEqual(generateSchedule(6, 3).ops);
+  });
+
+  it('mix local ops, remote changes, faults and settles, and every remote change obeys the epoch rules', () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) {
+      const s = generateSchedule(77, i);
+      expect(s.ops[s.ops.length - 1]).toEqual({ t: 'settle' });
+      const m = new Model();
+      let e = new Epoch(true);
+      for (const op of s.ops) {
+        counts[op.t] = (counts[op.t] ?? 0) + 1;
+        if (op.t === 'settle') e = new Epoch();
+        else if (isRemote(op)) {
+          expect(e.allowsRemote(op, m)).toBe(true);
+          applyRemote(op, m, e);
+        } else if (isLocal(op)) {
+          expect(e.allowsLocal(op, m)).toBe(true);
+          if (m.expect(op).ok) {
+            e.noteLocal(op, m);
+            m.applyLocal(op);
+            if ('path' in op && m.files.has(op.path)) e.noteLocalContent(op.path, m);
+          }
+        }
+      }
+    }
+    for (const t of ['create', 'writeAt', 'append', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'save', 'badName', 'rEdit', 'rCreate', 'rMove', 'rDelete', 'offline', 'throttle', 'kill', 'restart', 'settle']) {
+      expect(counts[t], t).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('the model', () => {
+  it('predicts POSIX errors', () => {
+    const m = new Model();
+    m.folders.add('F');
+    m.files.set('F/a.txt', Buffer.from('x'));
+    expect(m.expect({ t: 'rmdir', path: 'F' })).toEqual({ ok: false, errno: 'ENOTEMPTY' });
+    expect(m.expect({ t: 'rename', from: 'nope', to: 'b' })).toEqual({ ok: false, errno: 'ENOENT' });
+    expect(m.expect({ t: 'mkdir', path: 'F' })).toEqual({ ok: false, errno: 'EEXIST' });
+    expect(m.expect({ t: 'create', path: 'G/x', content: c(1) })).toEqual({ ok: false, errno: 'ENOENT' });
+    expect(m.expect({ t: 'rename', from: 'F', to: 'F/inside' })).toEqual({ ok: false, errno: 'EINVAL' });
+    expect(m.expect({ t: 'unlink', path: 'F' })).toEqual({ ok: false, errno: 'EISDIR' });
+  });
+
+  it('applies writes at offsets, truncation and renames over', () => {
+    const m = new Model();
+    m.files.set('a', Buffer.from('hello'));
+    m.applyLocal({ t: 'writeAt', path: 'a', offset: 7, content: c(1, 2) });
+    expect(m.files.get('a')!.subarray(0, 7)).toEqual(Buffer.from('hello\0\0'));
+    expect(m.files.get('a')!.length).toBe(9);
+    m.applyLocal({ t: 'truncate', path: 'a', size: 3 });
+    expect(m.files.get('a')).toEqual(Buffer.from('hel'));
+    m.files.set('b', Buffer.from('bee'));
+    m.applyLocal({ t: 'rename', from: 'a', to: 'b' });
+    expect([...m.files]).toEqual([['b', Buffer.from('hel')]]);
+  });
+
+  it('keeps local ops off paths a remote change touched, except a whole overwrite of a remotely edited file', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('v0'));
+    m.files.set('b.txt', Buffer.from('v0'));
+    const e = new Epoch();
+    applyRemote({ t: 'rEdit', path: 'a.txt', content: c(1, 10, true) }, m, e);
+    applyRemote({ t: 'rMove', from: 'b.txt', to: 'moved.txt' }, m, e);
+    expect(e.allowsLocal({ t: 'create', path: 'a.txt', content: c(2) }, m)).toBe(true);
+    expect(e.allowsLocal({ t: 'append', path: 'a.txt', content: c(2) }, m)).toBe(false);
+    expect(e.allowsLocal({ t: 'unlink', path: 'a.txt' }, m)).toBe(false);
+    expect(e.allowsLocal({ t: 'create', path: 'b.txt', content: c(2) }, m)).toBe(false);
+    expect(e.allowsLocal({ t: 'create', path: 'moved.txt', content: c(2) }, m)).toBe(false);
+    expect(e.allowsRemote({ t: 'rEdit', path: 'moved.txt', content: c(3, 5, true) }, m)).toBe(true);
+    const e2 = new Epoch();
+    local(m, e2, { t: 'rename', from: 'a.txt', to: 'c.txt' });
+    expect(e2.allowsRemote({ t: 'rEdit', path: 'c.txt', content: c(3, 5, true) }, m)).toBe(false);
+    expect(new Epoch(true).allowsRemote({ t: 'rEdit', path: 'c.txt', content: c(3, 5, true) }, m)).toBe(false);
+  });
+});
+
+describe('the checks', () => {
+  function contested(): { m: Model; e: Epoch; mine: Buffer; theirs: Buffer } {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('original'));
+    const e = new Epoch();
+    local(m, e, { t: 'create', path: 'a.txt', content: c(10) });
+    applyRemote({ t: 'rEdit', path: 'a.txt', content: c(11, 50, true) }, m, e, sha256(Buffer.from('original')));
+    return { m, e, mine: bytesOf(c(10)), theirs: bytesOf(c(11, 50, true)) };
+  }
+
+  it('pass when the drive holds what the model says', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('x'));
+    m.folders.add('F');
+    expect(checkSettled(m, new Epoch(), snapshot({ 'a.txt': Buffer.from('x') }, ['F']))).toEqual([]);
+  });
+
+  it('catch a lost edit, a lost folder, an extra file and a mount that differs from the server', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('new'));
+    m.folders.add('F');
+    const snap = snapshot({ 'a.txt': Buffer.from('old'), 'a 1.txt': Buffer.from('new') });
+    snap.mount.delete('a 1.txt');
+    const kinds = checkSettled(m, new Epoch(), snap).map((v) => v.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['lost', 'unexpected', 'mount-server']));
+    expect(kinds.filter((k) => k === 'lost')).toHaveLength(2);
+  });
+
+  it('catch a conflict copy and a conflict record for a file only one side changed', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('mine'));
+    const e = new Epoch();
+    const v = checkSettled(m, e, snapshot({ 'a.txt': Buffer.from('mine'), [COPY]: Buffer.from('mine') }, [], [record(1, '/fz/a.txt', COPY)]));
+    expect(v.map((x) => x.kind)).toEqual(expect.arrayContaining(['unexpected', 'conflict-record']));
+  });
+
+  it('accept both legitimate ends of a contest: a conflict copy, or the local version when it was written last', () => {
+    const { m, e, mine, theirs } = contested();
+    expect(conflictOriginal(COPY)).toBe('a.txt');
+    expect(checkSettled(m, e, snapshot({ 'a.txt': theirs, [COPY]: mine }, [], [record(1, '/fz/a.txt', COPY)]))).toEqual([]);
+    local(m, e, { t: 'create', path: 'a.txt', content: c(12) });
+    expect(checkSettled(m, e, snapshot({ 'a.txt': bytesOf(c(12)) }))).toEqual([]);
+  });
+
+  it('catch a contest that lost the local edit, overwrote the remote one, or was recorded twice', () => {
+    const { m, e, mine, theirs } = contested();
+    expect(checkSettled(m, e, snapshot({ 'a.txt': theirs })).map((v) => v.kind)).toContain('contest');
+    expect(checkSettled(m, e, snapshot({ 'a.txt': mine })).map((v) => v.message).join()).toMatch(/remote edit .* was overwritten/);
+    const twice = checkSettled(m, e, snapshot({ 'a.txt': theirs, [COPY]: mine }, [], [record(1, '/fz/a.txt', null), record(2, '/fz/a.txt', COPY)]));
+    expect(twice.map((v) => v.message).join()).toMatch(/2 conflict records for 1 remote change/);
+    const unrecorded = checkSettled(m, e, snapshot({ 'a.txt': theirs, [COPY]: mine }));
+    expect(unrecorded.map((v) => v.message).join()).toMatch(/has no conflict record/);
+  });
+
+  it('accept a remote edit that replaced a local version the server already had', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('original'));
+    const e = new Epoch();
+    local(m, e, { t: 'create', path: 'a.txt', content: c(10) });
+    applyRemote({ t: 'rEdit', path: 'a.txt', content: c(11, 50, true) }, m, e, sha256(bytesOf(c(10))));
+    expect(checkSettled(m, e, snapshot({ 'a.txt': bytesOf(c(11, 50, true)) }))).toEqual([]);
+  });
+});
