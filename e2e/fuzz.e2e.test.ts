@@ -4,8 +4,9 @@
  * model at every quiet point (e2e/fuzz/checks.ts). A longer run: `npm run fuzz -- --seed N --runs K`
  * (docs/testing.md). A failure prints its seed, its ops and a replay command.
  *
- * Bugs the fuzzer found and that are not fixed yet stay visible below as `it.fails`, each with its
- * minimal schedule; when the engine is fixed they start passing, and vitest says so.
+ * Bugs the fuzzer found keep their minimal schedules below (e2e/fuzz/known-bugs/): fixed ones as
+ * ordinary tests, open ones as `it.fails` or, where they show only now and then, as a comment with
+ * the replay command.
  */
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -44,57 +45,54 @@ describe('sync fuzzer, fixed seeds', () => {
   }, 300_000);
 });
 
-describe('sync fuzzer, bugs it found (open)', () => {
-  // A new file renamed (into another folder) while its first upload waits out a 429 Retry-After:
-  // the rename is undone — the file ends at its old name on the mount and on the server, and
-  // F/b.txt never exists. Every run. Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/rename-while-retry-after.json
-  it.fails('a rename during a Retry-After wait is kept', async () => {
+describe('sync fuzzer, bugs it found (fixed)', () => {
+  // A new file renamed (into another folder) while its first upload waited out a 429 Retry-After
+  // was undone on both sides. Fixed by one key per item and the upload following the file's local
+  // place before it commits.
+  it('a rename during a Retry-After wait is kept', async () => {
     await reproduce('rename-while-retry-after.json', 2);
   }, 180_000);
 
-  // The same with a delete: a new file deleted while the engine waits out a 429 (a mkdir queued
-  // meanwhile) comes back with its content, on the mount and the server. Shrunk from seed 1000,
-  // schedule 83 (nine shrink steps in a row reproduced it).
-  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/delete-while-retry-after.json
-  it.fails('a delete during a Retry-After wait is kept', async () => {
-    await reproduce('delete-while-retry-after.json', 3);
-  }, 180_000);
-
-  // Files created, kill -9 while their first uploads run, then deleted after the restart: a
-  // deleted file comes back (first version) on the mount and the server. About two runs in three.
-  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/delete-after-kill-resurrects.json --repeat 3
-  it.fails('a delete after kill -9 during the first upload stays deleted', async () => {
-    await reproduce('delete-after-kill-resurrects.json', 6);
+  // Files created, kill -9 while their first uploads ran, then deleted after the restart: a deleted
+  // file came back (its first version). Fixed: deleting a new file whose upload may have landed
+  // deletes the server copy holding a version we sent.
+  it('a delete after kill -9 during the first upload stays deleted', async () => {
+    await reproduce('delete-after-kill-resurrects.json', 4);
   }, 300_000);
 
-  // Not an it.fails (it shows in about one run in three, all files of a run or none, and not at
-  // all in 10 runs under load — an it.fails on it would fail at random): a local overwrite racing
-  // a remote edit of the same file records the conflict twice, one record without a copy name and
-  // one with, so the user sees two conflicts for one; also seen as a remote-deleted conflict
-  // recorded twice. Found by seeds 1000/13, 41, 51, 53, 98, 126. Replay:
-  // npm run fuzz -- --replay e2e/fuzz/known-bugs/conflict-recorded-twice.json --repeat 10
-
-  // A clean restart while new files' first uploads run, then an append to one of them: the edit
-  // goes to a "name-clash" conflict copy and the name keeps the first version — only this device
-  // changed anything. Also seen without a restart (a 429 and a dropped body during the first
-  // upload, then a truncate). About three runs in four.
-  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/restart-then-name-clash.json --repeat 3
-  it.fails('no name-clash conflict for files only this device changed, across a clean restart', async () => {
-    await reproduce('restart-then-name-clash.json', 6);
+  // A clean restart while new files' first uploads ran, then an append: the edit went to a
+  // "name-clash" conflict copy. Fixed by one key per item and the persisted versions we sent.
+  it('no name-clash conflict for files only this device changed, across a clean restart', async () => {
+    await reproduce('restart-then-name-clash.json', 4);
   }, 300_000);
 
-  // Reproduced 2 of 2 but not an it.fails (each run costs the 120 s quiet timeout): after an
-  // offline stretch with editor saves and 500s, the engine repeats PUT …/a.txt:/content with
-  // conflictBehavior=fail for minutes and never fetches delta again — the drive stops syncing.
-  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/upload-409-loop-blocks-delta.json (seed 1000, schedule 173)
-  // Seen twice (the long run and 1 of 1 replays; 0 of 2 with the ops after the failure cut off):
-  // b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename — then
-  // creating d (open with O_CREAT) fails with ENOENT. Replay (--repeat 3):
-  // e2e/fuzz/known-bugs/rename-over-then-restart-enoent.json (seed 1000, schedule 531).
-  // Seen once, not reproduced in 2 replays since: files deleted right after they were created
-  // (first uploads in flight, then offline and 500s) came back with their first content. Replay:
-  // e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
-  // Seen once, not reproduced in 3 replays since (so not an it.fails: it would fail at random): an
-  // editor-style save of a file whose first upload was in flight recorded a both-modified conflict
-  // for it, with no copy and no remote change. Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
+  // A local overwrite racing a remote edit of the same file recorded the conflict twice. Fixed:
+  // one record per conflict (ConflictsRepository.record).
+  it('a conflict is recorded once', async () => {
+    await reproduce('conflict-recorded-twice.json', 3);
+  }, 300_000);
 });
+
+// Open bugs the fuzzer found, each with its replay (none is an it.fails: each shows only now and
+// then or costs minutes per run, so an it.fails would fail at random):
+//
+// Not an it.fails (about one run in four since the fix above, so an it.fails would fail at
+// random): a new file deleted while the engine waits out a 429 can stay on the server. Its
+// upload's request was on its way when the delete came; the engine deletes the landed copy when
+// the answer or a look-up finds it, but a copy the server commits after that look-up stays.
+// Shrunk from seed 1000, schedule 83.
+// Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/delete-while-retry-after.json --repeat 4
+// Reproduced 2 of 2 but not an it.fails (each run costs the 120 s quiet timeout): after an
+// offline stretch with editor saves and 500s, the engine repeats PUT …/a.txt:/content with
+// conflictBehavior=fail for minutes and never fetches delta again — the drive stops syncing.
+// Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/upload-409-loop-blocks-delta.json (seed 1000, schedule 173)
+// Seen twice on the engine before one key per item (the long run and 1 of 1 replays), 0 of 3 replays
+// since: b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename —
+// then creating d (open with O_CREAT) failed with ENOENT. Replay (--repeat 3):
+// e2e/fuzz/known-bugs/rename-over-then-restart-enoent.json (seed 1000, schedule 531).
+// Seen once, not reproduced in 2 replays since: files deleted right after they were created
+// (first uploads in flight, then offline and 500s) came back with their first content. Replay:
+// e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
+// Seen once on the engine before one key per item, not reproduced in 6 replays since: an
+// editor-style save of a file whose first upload was in flight recorded a both-modified conflict
+// for it, with no copy and no remote change. Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json

@@ -12,6 +12,7 @@ export class SentVersionsRepository {
   readonly #insert: Database.Statement<[string, string, string]>;
   readonly #has: Database.Statement<[string, string], number>;
   readonly #trim: Database.Statement<[string, string, number]>;
+  readonly #any: Database.Statement<[string], number>;
 
   constructor(db: Database.Database) {
     this.#insert = db.prepare(
@@ -19,6 +20,7 @@ export class SentVersionsRepository {
        VALUES (?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM sent_versions WHERE item_id = ?))
        ON CONFLICT (item_id, quickxor_hash) DO UPDATE SET seq = excluded.seq`,
     );
+    this.#any = db.prepare<[string], number>('SELECT 1 FROM sent_versions WHERE item_id = ? LIMIT 1').pluck();
     this.#has = db.prepare<[string, string], number>('SELECT 1 FROM sent_versions WHERE item_id = ? AND quickxor_hash = ?').pluck();
     this.#trim = db.prepare(
       `DELETE FROM sent_versions WHERE item_id = ? AND quickxor_hash NOT IN
@@ -29,6 +31,11 @@ export class SentVersionsRepository {
   remember(itemId: string, quickXorHash: string): void {
     this.#insert.run(itemId, canonical(quickXorHash), itemId);
     this.#trim.run(itemId, itemId, KEPT_PER_ITEM);
+  }
+
+  /** True when some version of the item was sent (the server may hold it though no answer said so). */
+  any(itemId: string): boolean {
+    return this.#any.get(itemId) === 1;
   }
 
   has(itemId: string, quickXorHash: string): boolean {

@@ -6,6 +6,7 @@ export type UploadSource = Pick<
   GraphClient,
   | 'getItem'
   | 'getItemByPath'
+  | 'deleteItem'
   | 'update'
   | 'uploadSmall'
   | 'uploadSmallById'

@@ -157,7 +157,13 @@ export class UploadWorker {
       sentFinal: false,
     };
     job.session(entry.sessionUrl ?? undefined);
-    return item.remoteId === null ? await this.#uploadNew(edit) : await this.#uploadExisting(edit);
+    if (item.remoteId !== null) return this.#uploadExisting(edit);
+    try {
+      return await this.#uploadNew(edit);
+    } catch (error) {
+      if (edit.sentFinal && this.#removedHere(edit)) await this.#undoCreate(edit, undefined);
+      throw error;
+    }
   }
 
   // ── the three cases ───────────────────────────────────────────────────────
@@ -539,14 +545,12 @@ export class UploadWorker {
     // Synchronous from here on: nothing can slip in between the check and the commit.
     const reason = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
     const stopped = reason instanceof UploadStoppedError ? reason.reason : undefined;
-    if (stopped === 'cancelled') {
-      logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
-      throw reason;
-    }
     const content = store.content.get(itemId);
-    if (!store.items.get(itemId) || !content) {
-      logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded file');
-      throw new UploadStoppedError(itemId, 'cancelled');
+    if (stopped === 'cancelled' || !store.items.get(itemId) || !content) {
+      // Removed here while the upload finished: a file this upload created goes from the server too.
+      if (edit.item.remoteId === null) await this.#undoCreate(edit, answer);
+      else logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded version');
+      throw reason ?? new UploadStoppedError(itemId, 'cancelled');
     }
     // The one rule for "is the uploaded version still the local one": no local change since the
     // attempt began. Otherwise the server's new version only becomes the base of the next upload.
@@ -594,6 +598,40 @@ export class UploadWorker {
       verified: !mismatch && answer.file?.hashes?.quickXorHash !== undefined,
     });
     return { kind: 'uploaded', itemId };
+  }
+
+  /** The item was removed here (deleted, or its folder) while its upload ran. */
+  #removedHere(edit: LocalEdit): boolean {
+    const reason: unknown = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
+    return (reason instanceof UploadStoppedError && reason.reason === 'cancelled') || !this.#o.store.items.get(edit.item.id);
+  }
+
+  /**
+   * A new file removed here while its first upload reached the server anyway (the request was on
+   * its way when the delete came): the server's copy is deleted too, or delta would bring the file
+   * back. Only the copy holding exactly the bytes sent, and only at the version the server gave it.
+   */
+  async #undoCreate(edit: LocalEdit, known: DriveItem | undefined): Promise<void> {
+    const { graph, logger } = this.#o;
+    const itemId = edit.item.id;
+    try {
+      let created = known;
+      if (!created) {
+        try {
+          created = await graph.getItemByPath(edit.path);
+        } catch (error) {
+          if (isNotFound(error)) return;
+          throw error;
+        }
+      }
+      const sent = edit.hasher.digestIfComplete();
+      const hash = created.file?.hashes?.quickXorHash;
+      if (!sent || !hash || !sameQuickXorHash(sent, hash)) return;
+      await graph.deleteItem(created.id, created.eTag ? { ifMatch: created.eTag } : {});
+      logger.info({ itemId, serverId: created.id, path: edit.path }, 'the file was deleted here while its first upload landed; deleted the uploaded copy on the server too');
+    } catch (error) {
+      logger.warn({ err: error, itemId, path: edit.path }, 'the file was deleted here while its first upload landed; could not delete the uploaded copy on the server');
+    }
   }
 
   /**

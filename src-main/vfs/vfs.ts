@@ -640,6 +640,7 @@ export class Vfs {
   /** Deletes on the server (unless the item never got there), then forgets it locally. */
   private async remove(item: StoredItem, path: string): Promise<void> {
     let offline = false;
+    if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) await this.removeLandedCopy(item, path);
     if (item.remoteId !== null) {
       try {
         await this.o.graph.deleteItem(item.remoteId);
@@ -661,6 +662,24 @@ export class Vfs {
         ...(item.remoteId === null ? {} : { payload: { remoteId: item.remoteId } }),
       });
       this.journaled(path, 'delete of');
+    }
+  }
+
+  /**
+   * A new file whose upload may have reached the server though no answer said so (the engine was
+   * killed, or the answer was lost): a copy at its path holding a version we sent is ours, and goes
+   * with the local delete — else delta would bring the deleted file back.
+   */
+  private async removeLandedCopy(item: StoredItem, path: string): Promise<void> {
+    await this.o.uploads.cancel(item.id);
+    try {
+      const landed = await this.o.graph.getItemByPath(path);
+      const hash = landed.file?.hashes?.quickXorHash;
+      if (!hash || !this.o.store.sentVersions.has(item.id, hash)) return;
+      await this.o.graph.deleteItem(landed.id, landed.eTag ? { ifMatch: landed.eTag } : {});
+    } catch (e) {
+      if (toVfsError(e, '').errno === 'ENOENT') return;
+      this.o.logger.warn({ err: e, path }, 'could not check whether an upload of this deleted file reached the server');
     }
   }
 
