@@ -311,9 +311,10 @@ export class DeltaSync {
     const yielder = new LoopYielder(this.#sliceMs, signal);
     const plan = await planBatch(batch.items, {
       full,
-      rootId: store.items.getRoot()?.id,
+      // The plan speaks server ids (delta-apply maps them to item keys).
+      rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
       driveId: this.#driveId ?? store.driveState.get('driveId') ?? (full ? rootDriveId(batch.items) : undefined),
-      inStore: (id) => store.items.get(id) !== undefined,
+      inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
       yielder,
     });
     const applier = new BatchApplier({
