@@ -37,6 +37,8 @@ const server = createServer((_req, res) => {
 });
 
 server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+  // A client that resets before its tunnel exists (or after a 403) must not end the proxy.
+  client.on('error', () => client.destroy());
   const [host, port] = (req.url ?? '').split(':');
   const target = host ? config.routes[host.toLowerCase()] : undefined;
   if (target === undefined || (port !== undefined && port !== '443')) {
