@@ -5,10 +5,10 @@
  * holds the drive again, every such folder is recovered and removed. A start that fails in between
  * (offline) leaves it for the next one.
  */
-import { readdir, rename, writeFile, readFile } from 'node:fs/promises';
+import { rename, writeFile, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../base/logger.ts';
-import { ensurePrivateDir } from '../base/files.ts';
+import { ensurePrivateDir, readdirIfExists } from '../base/files.ts';
 import type { Store } from '../store/index.ts';
 import { readSalvage } from '../store/salvage-reader.ts';
 import { cacheFilePath } from '../transfers/cache-files.ts';
@@ -29,7 +29,7 @@ export async function setCacheAside(cacheDir: string, oldDatabase: string, nowMs
 /** Recovers every cache folder set aside for this account. */
 export async function recoverSetAside(cacheDir: string, store: Store, logger: Logger): Promise<RecoveryResult | undefined> {
   const prefix = `${basename(cacheDir)}.salvage-`;
-  const folders = (await readdir(dirname(cacheDir)).catch(() => [] as string[])).filter((name) => name.startsWith(prefix)).sort();
+  const folders = (await readdirIfExists(dirname(cacheDir))).filter((name) => name.startsWith(prefix)).sort();
   let total: RecoveryResult | undefined;
   for (const name of folders) {
     const dir = join(dirname(cacheDir), name);

@@ -42,6 +42,7 @@ export class TransferFeed {
   readonly #finished: TransferItem[] = [];
   #recent: RecentTransfer[];
   #flushing = false;
+  #recentChanged = false;
 
   constructor(options: TransferFeedOptions) {
     this.#o = options;
@@ -70,11 +71,8 @@ export class TransferFeed {
     this.#moved.delete(`${direction}:${e.itemId}`);
     this.#finished.push({ ...(row ?? { id, itemId: e.itemId, direction }), path: e.path, state: 'done', bytes: e.total, total: e.total, updatedAt: now } as TransferItem);
     this.#recent = [{ id, path: e.path, direction, total: e.total, finishedAt: now }, ...this.#recent.filter((r) => r.id !== id)].slice(0, RECENT_KEPT);
-    try {
-      this.#o.store.driveState.set('recentTransfers', this.#recent);
-    } catch (error) {
-      this.#o.logger.warn({ err: error }, 'could not save the list of recent transfers');
-    }
+    // Saved with the next event, not per finished file (a thousand small uploads, one write a flush).
+    this.#recentChanged = true;
     this.#schedule();
   }
 
@@ -92,6 +90,14 @@ export class TransferFeed {
   }
 
   #flush(): void {
+    if (this.#recentChanged) {
+      this.#recentChanged = false;
+      try {
+        this.#o.store.driveState.set('recentTransfers', this.#recent);
+      } catch (error) {
+        this.#o.logger.warn({ err: error }, 'could not save the list of recent transfers');
+      }
+    }
     const rows: TransferItem[] = this.#finished.splice(0);
     const bySource = new Map<Source, Set<string>>();
     for (const { source, itemId } of this.#moved.values()) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OneMountError } from './errors.ts';
 
@@ -67,4 +67,14 @@ export async function ensurePrivateDir(path: string): Promise<void> {
     throw new OneMountError('NOT_A_DIRECTORY', `${path} exists and is not a directory`);
   }
   if ((info.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(path, PRIVATE_DIR_MODE);
+}
+
+/** The names in a folder; none when the folder does not exist (any other error is thrown). */
+export async function readdirIfExists(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }

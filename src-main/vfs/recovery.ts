@@ -15,7 +15,7 @@
 import type { Stats } from 'node:fs';
 import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { ensurePrivateDir } from '../base/files.ts';
+import { ensurePrivateDir, readdirIfExists } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { quickXorHashFile, sameQuickXorHash } from '../graph/index.ts';
 import { cacheFilePath } from '../transfers/cache-files.ts';
@@ -179,7 +179,7 @@ async function fileLength(file: string): Promise<number | undefined> {
 /** The cache files of a cache folder (`xx/<sha256>`; thumbnails and the like are not). */
 async function cacheFiles(dir: string): Promise<string[]> {
   const files: string[] = [];
-  for (const sub of await readdir(dir).catch(() => [] as string[])) {
+  for (const sub of await readdirIfExists(dir)) {
     if (!/^[0-9a-f]{2}$/.test(sub)) continue;
     for (const name of await readdir(join(dir, sub))) if (/^[0-9a-f]{64}$/.test(name)) files.push(join(dir, sub, name));
   }
