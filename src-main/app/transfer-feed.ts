@@ -69,7 +69,8 @@ export class TransferFeed {
     const row = source.snapshot(new Set([e.itemId]))[0];
     const id = row?.id ?? `${direction}:${e.itemId}:${now}`;
     this.#moved.delete(`${direction}:${e.itemId}`);
-    this.#finished.push({ ...(row ?? { id, itemId: e.itemId, direction }), path: e.path, state: 'done', bytes: e.total, total: e.total, updatedAt: now } as TransferItem);
+    const { retryAt: _retryAt, error: _error, bytesPerSecond: _speed, ...kept } = row ?? { id, itemId: e.itemId, direction };
+    this.#finished.push({ ...kept, id, itemId: e.itemId, direction, path: e.path, state: 'done', bytes: e.total, total: e.total, updatedAt: now });
     this.#recent = [{ id, path: e.path, direction, total: e.total, finishedAt: now }, ...this.#recent.filter((r) => r.id !== id)].slice(0, RECENT_KEPT);
     // Saved with the next event, not per finished file (a thousand small uploads, one write a flush).
     this.#recentChanged = true;
