@@ -12,14 +12,6 @@ import type { Conflict, ConflictChoice } from '../src-shared/ipc/desktop-calls.t
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
 import { ACCOUNT, eventually, MountHarness } from './harness.ts';
 
-async function onServer(h: MountHarness, p: string): Promise<string | undefined> {
-  try {
-    return (await h.admin.content(p)).toString();
-  } catch (e) {
-    if (/→ 404/.test(String(e))) return undefined;
-    throw e;
-  }
-}
 
 async function quiet(client: SocketClient): Promise<void> {
   await eventually(
@@ -82,7 +74,7 @@ describe('conflicts while the local edit still waits to upload', () => {
   it('keep mine: my version replaces theirs on the mount and on the server', async () => {
     const message = await resolve('Documents/mine.txt', 'keep-mine');
     expect(message).toMatch(/your version/i);
-    await eventually('mine on the server', async () => ((await onServer(h, 'Documents/mine.txt')) === 'my edit\n' ? true : undefined), 40_000);
+    await eventually('mine on the server', async () => ((await h.serverText('Documents/mine.txt')) === 'my edit\n' ? true : undefined), 40_000);
     expect(await readFile(h.at('Documents/mine.txt'), 'utf8')).toBe('my edit\n');
     await quiet(client);
     expect((await client.call('conflicts', {})).conflicts).toEqual([]);
@@ -93,7 +85,7 @@ describe('conflicts while the local edit still waits to upload', () => {
     expect(message).toMatch(/other version/i);
     expect(await readFile(h.at('Documents/theirs.txt'), 'utf8')).toBe('their edit\n');
     await quiet(client);
-    expect(await onServer(h, 'Documents/theirs.txt')).toBe('their edit\n');
+    expect(await h.serverText('Documents/theirs.txt')).toBe('their edit\n');
     expect((await client.call('conflicts', {})).conflicts).toEqual([]);
   }, 90_000);
 
@@ -103,8 +95,8 @@ describe('conflicts while the local edit still waits to upload', () => {
     expect(copy, message).toBeDefined();
     expect(await readFile(h.at('Documents/both.txt'), 'utf8')).toBe('their edit\n');
     expect(await readFile(h.at(`Documents/${copy!}`), 'utf8')).toBe('my edit\n');
-    await eventually('my copy on the server', async () => ((await onServer(h, `Documents/${copy!}`)) === 'my edit\n' ? true : undefined), 40_000);
-    expect(await onServer(h, 'Documents/both.txt')).toBe('their edit\n');
+    await eventually('my copy on the server', async () => ((await h.serverText(`Documents/${copy!}`)) === 'my edit\n' ? true : undefined), 40_000);
+    expect(await h.serverText('Documents/both.txt')).toBe('their edit\n');
     expect((await client.call('conflicts', {})).conflicts).toEqual([]);
   }, 90_000);
 });
@@ -139,11 +131,11 @@ describe('conflicts the upload already kept both versions of', () => {
     // Delta and the upload both saw it: still one row.
     expect((await client.call('conflicts', {})).conflicts).toHaveLength(1);
     const copy = conflict.localCopyName!;
-    expect(await onServer(h, copy)).toBe('my edit\n');
+    expect(await h.serverText(copy)).toBe('my edit\n');
     const { message } = await client.call('resolveConflict', { id: conflict.id, choice: 'keep-mine' });
     expect(message).toMatch(/your version/i);
-    await eventually('mine at the name on the server', async () => ((await onServer(h, 'Shopping list.txt')) === 'my edit\n' ? true : undefined), 30_000);
-    await eventually('the copy gone from the server', async () => ((await onServer(h, copy)) === undefined ? true : undefined), 30_000);
+    await eventually('mine at the name on the server', async () => ((await h.serverText('Shopping list.txt')) === 'my edit\n' ? true : undefined), 30_000);
+    await eventually('the copy gone from the server', async () => ((await h.serverText(copy)) === undefined ? true : undefined), 30_000);
     expect(await readFile(h.at('Shopping list.txt'), 'utf8')).toBe('my edit\n');
     expect(await readdir(h.mountpoint)).not.toContain(copy);
     expect((await client.call('conflicts', {})).conflicts).toEqual([]);

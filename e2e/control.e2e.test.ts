@@ -16,14 +16,6 @@ async function engine(): Promise<SocketClient> {
   return SocketClient.connect(path.join(h.env.XDG_RUNTIME_DIR!, 'onemount', `${ACCOUNT}.sock`));
 }
 
-async function onServer(p: string): Promise<string | undefined> {
-  try {
-    return (await h.admin.content(p)).toString();
-  } catch (e) {
-    if (/→ 404/.test(String(e))) return undefined;
-    throw e;
-  }
-}
 
 describe('controlling a running engine', () => {
   beforeAll(async () => {
@@ -44,12 +36,12 @@ describe('controlling a running engine', () => {
     await writeFile(h.at('while-paused.txt'), 'written while paused\n');
     expect((await readFile(h.at('shared.txt'))).toString()).toBe('from the server\n');
     await sleep(1500);
-    expect(await onServer('while-paused.txt')).toBeUndefined();
+    expect(await h.serverText('while-paused.txt')).toBeUndefined();
     const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);
     expect(status.pause).toEqual({ paused: true });
     expect(status.transfers).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/while-paused.txt', state: 'paused' })]));
     expect((await h.onemount(['resume', '--account', ACCOUNT])).code).toBe(0);
-    await eventually('the upload after resume', async () => ((await onServer('while-paused.txt')) === 'written while paused\n' ? true : undefined));
+    await eventually('the upload after resume', async () => ((await h.serverText('while-paused.txt')) === 'written while paused\n' ? true : undefined));
   });
 
   it('"sync now" while paused says why it does not run; once resumed it runs', async () => {
@@ -69,8 +61,8 @@ describe('controlling a running engine', () => {
     expect(out.stdout).toMatch(/paused until/);
     await writeFile(h.at('timed.txt'), 'after a timed pause\n');
     await sleep(700);
-    expect(await onServer('timed.txt')).toBeUndefined();
-    await eventually('the upload after the timed pause', async () => ((await onServer('timed.txt')) ? true : undefined), 20_000);
+    expect(await h.serverText('timed.txt')).toBeUndefined();
+    await eventually('the upload after the timed pause', async () => ((await h.serverText('timed.txt')) ? true : undefined), 20_000);
     const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);
     expect(status.pause).toEqual({ paused: false });
   });
@@ -89,10 +81,10 @@ describe('controlling a running engine', () => {
       }, 30_000);
       expect(conflict.path).toBe('/shared.txt');
       const copy = conflict.localCopyName!;
-      await eventually('my copy on the server', async () => ((await onServer(copy)) === 'my edit\n' ? true : undefined));
-      expect(await onServer('shared.txt')).toBe('their edit\n');
+      await eventually('my copy on the server', async () => ((await h.serverText(copy)) === 'my edit\n' ? true : undefined));
+      expect(await h.serverText('shared.txt')).toBe('their edit\n');
       await client.call('resolveConflict', { id: conflict.id, choice: 'keep-theirs' });
-      await eventually('my copy removed', async () => ((await onServer(copy)) === undefined ? true : undefined));
+      await eventually('my copy removed', async () => ((await h.serverText(copy)) === undefined ? true : undefined));
       expect(await readdir(h.mountpoint)).not.toContain(copy);
       const { conflicts } = await client.call('conflicts', {});
       expect(conflicts.find((c) => c.id === conflict.id)).toBeUndefined();

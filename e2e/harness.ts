@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { EmulatorProcess, type AdminClient, type SpawnOptions } from '../emulator/src/spawn.ts';
 import type { LogEntry } from '../emulator/src/request-log.ts';
+import type { EngineStatus } from '../src-shared/ipc/contract.ts';
 
 export const E2E_ROOT = path.join(os.tmpdir(), 'onemount-e2e');
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -379,6 +380,23 @@ export class MountHarness {
   /** `onemount <args>` with this run's environment (e.g. `status --json`). */
   onemount(args: string[]): Promise<RunResult<string>> {
     return run(process.execPath, [ONEMOUNT, ...args], { env: this.env, timeoutMs: 30_000 });
+  }
+
+  /** `onemount status --json` of this run's engine. */
+  async status(): Promise<EngineStatus> {
+    const r = await this.onemount(['status', '--json', '--account', ACCOUNT]);
+    if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as EngineStatus;
+  }
+
+  /** A file's bytes on the server as text, undefined when the server has no such file. */
+  async serverText(p: string): Promise<string | undefined> {
+    try {
+      return (await this.admin.content(p)).toString();
+    } catch (e) {
+      if (/→ 404/.test(String(e))) return undefined;
+      throw e;
+    }
   }
 
   /** The engine's log (pino JSON lines), for assertions and for diagnosing a failure. */

@@ -10,24 +10,18 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineStatus } from '../src-shared/ipc/contract.ts';
 import { prng } from './fs-ops.ts';
-import { ACCOUNT, eventually, MountHarness, sleep } from './harness.ts';
+import { eventually, MountHarness, sleep } from './harness.ts';
 
 let h: MountHarness;
 
-async function status(): Promise<EngineStatus> {
-  const r = await h.onemount(['status', '--json', '--account', ACCOUNT]);
-  if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as EngineStatus;
-}
 
 /** Until no upload is waiting, running or retrying (a failed one fails the test). */
 async function quiet(): Promise<void> {
   await eventually(
     'no transfer left',
     async () => {
-      const s = await status();
+      const s = await h.status();
       const failed = s.transfers.filter((t) => t.state === 'failed');
       if (failed.length > 0) throw new Error(`uploads failed: ${JSON.stringify(failed)}`);
       return s.transfers.length === 0 ? true : undefined;

@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { quickXorHash } from '../src-main/graph/quickxor.ts';
-import type { EngineStatus } from '../src-shared/ipc/contract.ts';
-import { ACCOUNT, eventually, MountHarness, runBuffer, sleep } from './harness.ts';
+import { eventually, MountHarness, runBuffer, sleep } from './harness.ts';
 
 let h: MountHarness;
 
@@ -20,11 +19,6 @@ const UNCACHED_2 = 'Docs/uncached-2.bin';
 const WRITTEN = 'Docs/written-offline.txt';
 const WRITTEN_TEXT = 'written while the server refused connections\n';
 
-async function status(): Promise<EngineStatus> {
-  const r = await h.onemount(['status', '--json', '--account', ACCOUNT]);
-  if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as EngineStatus;
-}
 
 /** The errno a promise rejects with, or a hang marker after `ms` (a hang guard, not a speed check). */
 async function errnoWithin(ms: number, work: Promise<unknown>): Promise<string | undefined> {
@@ -72,7 +66,7 @@ describe('offline', () => {
 
   it('goes offline and back by itself: cached files read, uncached reads fail fast with ENETDOWN, offline writes upload afterwards', async () => {
     expect((await readFile(h.at(CACHED), 'utf8'))).toBe(CACHED_TEXT);
-    const before = await status();
+    const before = await h.status();
     expect(before.connectivity).toMatchObject({ state: 'online' });
     const uncachedBytes = await h.admin.content(UNCACHED);
 
@@ -81,7 +75,7 @@ describe('offline', () => {
     try {
       // The delta poll (every second in these tests) meets the refused connection; a probe confirms it.
       const offline = await eventually('status offline', async () => {
-        const s = await status();
+        const s = await h.status();
         return s.connectivity?.state === 'offline' ? s : undefined;
       });
       wentOfflineAt = Date.now();
@@ -110,13 +104,13 @@ describe('offline', () => {
       // Past the write-back delay, the upload waits for the network instead of failing.
       await sleep(1_500);
       expect(await serverHash(WRITTEN)).toBeUndefined();
-      expect((await status()).connectivity?.state).not.toBe('online');
+      expect((await h.status()).connectivity?.state).not.toBe('online');
     } finally {
       await h.admin.setOffline(false);
     }
 
     const online = await eventually('status online again', async () => {
-      const s = await status();
+      const s = await h.status();
       return s.connectivity?.state === 'online' ? s : undefined;
     }, 90_000, 250);
     console.log(`offline: back online ${Date.now() - wentOfflineAt} ms after going offline (state ${online.state})`);
@@ -126,11 +120,11 @@ describe('offline', () => {
     await eventually('the offline write on the server', async () => ((await serverHash(WRITTEN)) === want ? true : undefined), 60_000);
     const back = await readFile(h.at(UNCACHED));
     expect(back.equals(uncachedBytes)).toBe(true);
-    expect((await status()).state).toBe('ready');
+    expect((await h.status()).state).toBe('ready');
   }, 240_000);
 
   it('a read that is the first to meet the outage also fails fast: its failed request and one probe settle it', async () => {
-    await eventually('online', async () => ((await status()).connectivity?.state === 'online' ? true : undefined), 60_000);
+    await eventually('online', async () => ((await h.status()).connectivity?.state === 'online' ? true : undefined), 60_000);
     await h.admin.setOffline(true);
     try {
       const started = Date.now();
@@ -142,7 +136,7 @@ describe('offline', () => {
     } finally {
       await h.admin.setOffline(false);
     }
-    await eventually('status online again', async () => ((await status()).connectivity?.state === 'online' ? true : undefined), 90_000, 250);
+    await eventually('status online again', async () => ((await h.status()).connectivity?.state === 'online' ? true : undefined), 90_000, 250);
     expect((await readFile(h.at(UNCACHED_2))).equals(await h.admin.content(UNCACHED_2))).toBe(true);
   }, 240_000);
 });

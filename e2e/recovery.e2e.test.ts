@@ -6,7 +6,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
-import type { EngineStatus } from '../src-shared/ipc/contract.ts';
 import { ACCOUNT, eventually, MountHarness } from './harness.ts';
 
 let h: MountHarness | undefined;
@@ -16,20 +15,7 @@ afterEach(async () => {
   h = undefined;
 }, 60_000);
 
-async function status(harness: MountHarness): Promise<EngineStatus> {
-  const r = await harness.onemount(['status', '--json', '--account', ACCOUNT]);
-  if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as EngineStatus;
-}
 
-async function onServer(harness: MountHarness, p: string): Promise<string | undefined> {
-  try {
-    return (await harness.admin.content(p)).toString();
-  } catch (e) {
-    if (/→ 404/.test(String(e))) return undefined;
-    throw e;
-  }
-}
 
 /** Pause, then a new file and an edit of an existing one, then a clean stop: both wait in the journal. */
 async function unsentChanges(): Promise<MountHarness> {
@@ -70,12 +56,12 @@ describe('a corrupt database', () => {
     // The journal and content tables were readable: both changes are back in place.
     expect(await readFile(harness.at('Documents/new.txt'), 'utf8')).toBe('a new file, not uploaded\n');
     expect(await readFile(harness.at('Documents/report.txt'), 'utf8')).toBe('an edit, not uploaded\n');
-    const s = await status(harness);
+    const s = await harness.status();
     expect(s.recovery).toEqual({ restored: 2, recovered: 0, folder: null });
     expect(await harness.engineLog()).toMatch(/unsent change\(s\) were put back/);
     expect((await harness.onemount(['resume', '--account', ACCOUNT])).code).toBe(0);
     await eventually('both on the server', async () =>
-      (await onServer(harness, 'Documents/new.txt')) === 'a new file, not uploaded\n' && (await onServer(harness, 'Documents/report.txt')) === 'an edit, not uploaded\n' ? true : undefined,
+      (await harness.serverText('Documents/new.txt')) === 'a new file, not uploaded\n' && (await harness.serverText('Documents/report.txt')) === 'an edit, not uploaded\n' ? true : undefined,
     30_000);
   }, 120_000);
 
@@ -86,7 +72,7 @@ describe('a corrupt database', () => {
     await fh.close();
     await h.startEngine();
     const harness = h;
-    const s = await status(harness);
+    const s = await harness.status();
     expect(s.recovery?.recovered).toBe(2);
     const folder = s.recovery!.folder!;
     expect(folder).toMatch(/^\/OneMount recovered files /);

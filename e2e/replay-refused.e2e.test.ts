@@ -4,17 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdir, readFile, rename } from 'node:fs/promises';
-import type { EngineStatus } from '../src-shared/ipc/contract.ts';
-import { ACCOUNT, eventually, MountHarness } from './harness.ts';
+import { eventually, MountHarness } from './harness.ts';
 
 let h: MountHarness;
 const DEEP = `${'d'.repeat(200)}/${'f'.repeat(180)}.txt`;
 
-async function status(): Promise<EngineStatus> {
-  const r = await h.onemount(['status', '--json', '--account', ACCOUNT]);
-  if (r.code !== 0) throw new Error(`onemount status --json exited with ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as EngineStatus;
-}
 
 describe('an offline change the server refuses', () => {
   beforeAll(async () => {
@@ -41,7 +35,7 @@ describe('an offline change the server refuses', () => {
       await h.admin.setOffline(false);
     }
     const s = await eventually('the refusal reported', async () => {
-      const now = await status();
+      const now = await h.status();
       return now.failedChanges?.length ? now : undefined;
     }, 40_000);
     expect(s.failedChanges).toEqual([expect.objectContaining({ change: expect.stringMatching(/^rename to Projects x+$/), path: '/Projects' })]);

@@ -18,23 +18,16 @@ import { createMemoryLogger } from '../src-main/base/logger.ts';
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
 import { UiServer } from '../src-main/app/ui/ui-server.ts';
 import { EXIT_ALREADY_RUNNING } from '../src-main/app/cli/instance-lock.ts';
+import { prng } from './fs-ops.ts';
 import { ACCOUNT, eventually, isMounted, MountHarness, run } from './harness.ts';
 
 let h: MountHarness;
 
 const socketPath = () => path.join(h.env.XDG_RUNTIME_DIR!, 'onemount', `${ACCOUNT}.sock`);
 
-async function onServer(p: string): Promise<string | undefined> {
-  try {
-    return (await h.admin.content(p)).toString();
-  } catch (e) {
-    if (/→ 404/.test(String(e))) return undefined;
-    throw e;
-  }
-}
 
 const uploaded = (p: string, content: string) =>
-  eventually(`${p} on the server`, async () => ((await onServer(p)) === content ? true : undefined), 30_000);
+  eventually(`${p} on the server`, async () => ((await h.serverText(p)) === content ? true : undefined), 30_000);
 
 async function status(): Promise<{ pid: number; mountpoint: string }> {
   const client = await SocketClient.connect(socketPath());
@@ -45,17 +38,6 @@ async function status(): Promise<{ pid: number; mountpoint: string }> {
   }
 }
 
-/** A small deterministic generator, so a failing storm can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rawConnection(): Promise<Socket | undefined> {
   return new Promise((resolve) => {
@@ -176,7 +158,7 @@ describe('the engine survives its clients, runs once per account and stops howev
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ pid: h.engine!.pid, mountpoint: h.mountpoint });
     expect(await readFile(h.at('before-storm.txt'), 'utf8')).toBe('written before the storm\n');
-    expect(await onServer('before-storm.txt')).toBe('written before the storm\n');
+    expect(await h.serverText('before-storm.txt')).toBe('written before the storm\n');
     await writeFile(h.at('after-storm.txt'), 'after\n');
     await uploaded('after-storm.txt', 'after\n');
     await uploaded('during-5.txt', 'round 5\n');
@@ -219,7 +201,7 @@ describe('the engine survives its clients, runs once per account and stops howev
     expect(exit).toEqual({ code: 0, signal: null });
     expect(await isMounted(h.mountpoint)).toBe(false);
     expect(h.engine!.stdout).toContain(`Unmounted ${h.mountpoint}`);
-    expect(await onServer('before-unmount.txt')).toBe('written just before unmount\n');
+    expect(await h.serverText('before-unmount.txt')).toBe('written just before unmount\n');
   });
 
   it('an unmount from outside (fusermount -u) ends the engine through its normal shutdown', { timeout: 120_000 }, async () => {
@@ -231,7 +213,7 @@ describe('the engine survives its clients, runs once per account and stops howev
     const exit = await eventually('the engine to exit', async () => h.engine!.exitStatus, 30_000);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(h.engine!.stdout).toContain('was unmounted from outside; shutting down.');
-    expect(await onServer('pending-at-eject.txt')).toBe('still to upload at the eject\n');
+    expect(await h.serverText('pending-at-eject.txt')).toBe('still to upload at the eject\n');
     expect(await h.engineLog()).not.toMatch(/"level":50.*unmount/);
   });
 
