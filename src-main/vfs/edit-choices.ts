@@ -12,7 +12,7 @@ import { copyFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
-import { conflictCopyName } from '../../src-shared/model/names.ts';
+import { conflictCopyName, conflictFreeName } from '../../src-shared/model/names.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import type { DownloadsPort, UploadsPort } from './vfs.ts';
@@ -121,11 +121,7 @@ export class EditChoices {
   }
 
   #freeName(item: StoredItem): string {
-    const base = conflictCopyName(item.name, new Date(this.#now()), this.#o.hostName);
-    const dot = base.lastIndexOf('.');
-    for (let n = 1; ; n++) {
-      const name = n === 1 ? base : dot > 0 ? `${base.slice(0, dot)} ${n}${base.slice(dot)}` : `${base} ${n}`;
-      if (!this.#o.store.items.getChild(item.parentId!, name)) return name;
-    }
+    const copy = conflictCopyName(item.name, new Date(this.#now()), this.#o.hostName);
+    return conflictFreeName(copy, (key) => this.#o.store.items.getChild(item.parentId!, key) !== undefined);
   }
 }

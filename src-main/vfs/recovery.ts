@@ -20,6 +20,7 @@ import type { Logger } from '../base/logger.ts';
 import { quickXorHashFile, sameQuickXorHash } from '../graph/index.ts';
 import { cacheFilePath } from '../transfers/cache-files.ts';
 import { newLocalId, RangeSet, type Store, type StoredItem } from '../store/index.ts';
+import { conflictFreeName, nameKey, withSuffix } from '../../src-shared/model/names.ts';
 import type { SalvageReport } from '../store/salvage-reader.ts';
 
 export interface RecoveryResult {
@@ -190,15 +191,10 @@ function whole(size: number): RangeSet {
   return size > 0 ? RangeSet.from([{ start: 0, end: size }]) : new RangeSet();
 }
 
+/** `wanted`, else `wanted (recovered).ext`, else with a number: whatever the folder does not hold. */
 function freeName(store: Store, folderId: string, wanted: string): string {
-  const taken = (name: string) => store.items.getChild(folderId, name) !== undefined;
-  if (!taken(wanted)) return wanted;
-  const dot = wanted.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [wanted.slice(0, dot), wanted.slice(dot)] : [wanted, ''];
-  for (let n = 1; ; n++) {
-    const name = `${stem} (recovered)${n > 1 ? ` ${n}` : ''}${ext}`;
-    if (!taken(name)) return name;
-  }
+  const taken = (key: string) => store.items.getChild(folderId, key) !== undefined;
+  return taken(nameKey(wanted)) ? conflictFreeName(withSuffix(wanted, ' (recovered)'), taken) : wanted;
 }
 
 function stamp(ms: number): string {

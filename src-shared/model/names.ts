@@ -243,7 +243,7 @@ function sanitizeHost(host: string): string {
  * `stem + suffix + extension`, shortening the stem so the whole fits MAX_NAME_BYTES. An extension
  * too long to leave room for the suffix is treated as part of the stem.
  */
-function withSuffix(name: string, suffix: string): string {
+export function withSuffix(name: string, suffix: string): string {
   let { stem, extension } = splitExtension(name);
   const suffixBytes = utf8ByteLength(suffix);
   if (utf8ByteLength(extension) + suffixBytes >= MAX_NAME_BYTES / 2) {
