@@ -106,6 +106,12 @@ class QueryCommand implements fc.Command<BitmapModel, Real> {
 }
 
 describe('RangeSet against a bitmap model', () => {
+  it('whole(size) covers a file of that size, nothing for an empty one', () => {
+    expect([...RangeSet.whole(10)]).toEqual([{ start: 0, end: 10 }]);
+    expect(RangeSet.whole(10).isComplete(10)).toBe(true);
+    expect([...RangeSet.whole(0)]).toEqual([]);
+  });
+
   it('agrees on every operation (model-based)', () => {
     const commands = [
       rangeArb.map((r) => new AddCommand(r)),

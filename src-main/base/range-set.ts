@@ -27,6 +27,13 @@ export class RangeSet implements Iterable<ByteRange> {
   private bounds: number[] = [];
   private covered = 0;
 
+  /** The whole of a file of `size` bytes: [0, size), or nothing for an empty file. */
+  static whole(size: number): RangeSet {
+    const set = new RangeSet();
+    if (size > 0) set.add(0, size);
+    return set;
+  }
+
   static from(ranges: Iterable<ByteRange>): RangeSet {
     const set = new RangeSet();
     for (const range of ranges) set.add(range.start, range.end);

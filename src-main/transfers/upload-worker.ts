@@ -737,9 +737,7 @@ function serverFields(record: ItemRecord): Parameters<Store['items']['update']>[
 }
 
 function completeContent(answer: DriveItem, size: number): { status: 'complete'; etag: string | null; ctag: string | null; ranges: RangeSet } {
-  const ranges = new RangeSet();
-  if (size > 0) ranges.add(0, size);
-  return { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges };
+  return { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(size) };
 }
 
 function emptyContent(answer: DriveItem): { status: 'none'; etag: string | null; ctag: string | null; ranges: RangeSet } {

@@ -79,7 +79,7 @@ export class EditChoices {
     const now = this.#now();
     store.transaction(() => {
       store.items.insert({ id: copyId, parentId: current.parentId, name, kind: 'file', size: current.size, ctimeMs: now, mtimeMs: current.mtimeMs });
-      store.content.setContent(copyId, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from(current.size > 0 ? [{ start: 0, end: current.size }] : []) });
+      store.content.setContent(copyId, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.whole(current.size) });
       store.journal.append({ kind: 'create', itemId: copyId, parentId: current.parentId, name });
     });
     this.#o.uploads.schedule(copyId, { priority: 'high', immediately: true });

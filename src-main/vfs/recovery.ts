@@ -73,7 +73,7 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
     if (existing && existing.kind === 'file') {
       await moveInto(file, o.cachePath(existing.id));
       store.transaction(() => {
-        store.content.setContent(existing.id, { status: 'dirty', etag: edit.baseEtag, ctag: null, ranges: whole(size) });
+        store.content.setContent(existing.id, { status: 'dirty', etag: edit.baseEtag, ctag: null, ranges: RangeSet.whole(size) });
         // The server's hash now is not the one the edit started from, unless the version is the same.
         store.items.update(existing.id, { size, mtimeMs: edit.mtimeMs ?? now(), ...(edit.baseEtag === existing.etag ? {} : { quickXorHash: null }) });
         store.content.bumpLocalVersion(existing.id);
@@ -145,7 +145,7 @@ async function createFile(o: RecoveryOptions, parent: StoredItem, name: string, 
   await moveInto(from, o.cachePath(id));
   store.transaction(() => {
     store.items.insert({ id, parentId: parent.id, name, kind: 'file', size, ctimeMs: mtimeMs, mtimeMs });
-    store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: whole(size) });
+    store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.whole(size) });
     store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
   });
 }
@@ -185,10 +185,6 @@ async function cacheFiles(dir: string): Promise<string[]> {
     for (const name of await readdir(join(dir, sub))) if (/^[0-9a-f]{64}$/.test(name)) files.push(join(dir, sub, name));
   }
   return files;
-}
-
-function whole(size: number): RangeSet {
-  return size > 0 ? RangeSet.from([{ start: 0, end: size }]) : new RangeSet();
 }
 
 /** `wanted`, else `wanted (recovered).ext`, else with a number: whatever the folder does not hold. */

@@ -456,7 +456,7 @@ export class Vfs {
       } else {
         await this.o.downloads.cancel(item.id);
       }
-      const ranges = needed > 0 ? RangeSet.from([{ start: 0, end: needed }]) : new RangeSet();
+      const ranges = RangeSet.whole(needed);
       const now = this.current(item);
       this.o.store.transaction(() => {
         if (this.o.store.content.get(now.id)?.status === 'dirty') return;
@@ -775,7 +775,7 @@ export class Vfs {
         status: 'dirty',
         etag: started.etag,
         ctag: started.ctag,
-        ranges: RangeSet.from([{ start: 0, end: source.size }]),
+        ranges: RangeSet.whole(source.size),
       });
       this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
       this.o.store.content.bumpLocalVersion(target.id);
