@@ -33,6 +33,7 @@ import type { Store } from '../store/store.ts';
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
+import { deleteLandedCopy } from './landed-copy.ts';
 import { remoteContentChanged, versionOf, type BaseVersion } from './remote-version.ts';
 import {
   LocalContentMissingError,
@@ -613,24 +614,13 @@ export class UploadWorker {
    */
   async #undoCreate(edit: LocalEdit, known: DriveItem | undefined): Promise<void> {
     const { graph, logger } = this.#o;
-    const itemId = edit.item.id;
+    const sent = edit.hasher.digestIfComplete();
+    if (!sent) return;
     try {
-      let created = known;
-      if (!created) {
-        try {
-          created = await graph.getItemByPath(edit.path);
-        } catch (error) {
-          if (isNotFound(error)) return;
-          throw error;
-        }
-      }
-      const sent = edit.hasher.digestIfComplete();
-      const hash = created.file?.hashes?.quickXorHash;
-      if (!sent || !hash || !sameQuickXorHash(sent, hash)) return;
-      await graph.deleteItem(created.id, created.eTag ? { ifMatch: created.eTag } : {});
-      logger.info({ itemId, serverId: created.id, path: edit.path }, 'the file was deleted here while its first upload landed; deleted the uploaded copy on the server too');
+      const deleted = await deleteLandedCopy(graph, edit.path, (hash) => sameQuickXorHash(sent, hash), known);
+      if (deleted) logger.info({ itemId: edit.item.id, serverId: deleted.id, path: edit.path }, 'the file was deleted here while its first upload landed; deleted the uploaded copy on the server too');
     } catch (error) {
-      logger.warn({ err: error, itemId, path: edit.path }, 'the file was deleted here while its first upload landed; could not delete the uploaded copy on the server');
+      logger.warn({ err: error, itemId: edit.item.id, path: edit.path }, 'the file was deleted here while its first upload landed; could not delete the uploaded copy on the server');
     }
   }
 

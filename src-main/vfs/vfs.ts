@@ -15,7 +15,7 @@ import { ensurePrivateDir } from '../base/files.ts';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
-import { sameContentVersion } from '../transfers/index.ts';
+import { deleteLandedCopy, sameContentVersion } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
@@ -673,12 +673,8 @@ export class Vfs {
   private async removeLandedCopy(item: StoredItem, path: string): Promise<void> {
     await this.o.uploads.cancel(item.id);
     try {
-      const landed = await this.o.graph.getItemByPath(path);
-      const hash = landed.file?.hashes?.quickXorHash;
-      if (!hash || !this.o.store.sentVersions.has(item.id, hash)) return;
-      await this.o.graph.deleteItem(landed.id, landed.eTag ? { ifMatch: landed.eTag } : {});
+      await deleteLandedCopy(this.o.graph, path, (hash) => this.o.store.sentVersions.has(item.id, hash));
     } catch (e) {
-      if (toVfsError(e, '').errno === 'ENOENT') return;
       this.o.logger.warn({ err: e, path }, 'could not check whether an upload of this deleted file reached the server');
     }
   }
