@@ -13,6 +13,7 @@ import { applySelect, itemJson, parseSelect, type JsonContext } from './item-jso
 import { SizeLimitError } from './content-store.ts';
 import { listThumbnails, thumbnailRoute } from './thumbnails.ts';
 import { startCopy } from './copy.ts';
+import { scopeFor } from './shares.ts';
 
 /** What a URL addresses: an item (by id, or by path below an item) plus the rest of the path. */
 export interface Address {
@@ -28,7 +29,9 @@ export function parseAddress(emu: Emulator, pathname: string): Address | 'drive'
   const m = /^\/v1\.0\/(?:me\/drive|drives\/([^/]+))(\/.*)?$/.exec(pathname);
   if (!m) return pathname === '/v1.0/me' ? 'me' : undefined;
   const driveId = m[1] ? decodeURIComponent(m[1]) : emu.drive.driveId;
+  // `emu` is already the view of the addressed drive (shares.ts scopeFor); /me/drive is the user's own.
   if (m[1] && !sameDriveId(emu.drive.mode, driveId, emu.drive.driveId)) throw notFound('Drive not found');
+  if (!m[1] && emu.shares.isOther(emu)) throw notFound('Drive not found');
   const tail = m[2] ?? '';
   if (tail === '' || tail === '/') return 'drive';
   let baseId: string;
@@ -95,8 +98,9 @@ function parseTimes(fsi: unknown): { created?: number; modified?: number } | und
   return { created: parse(f.createdDateTime), modified: parse(f.lastModifiedDateTime) };
 }
 
-export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
+export async function handleApi(base: Emulator, ctx: Ctx): Promise<void> {
   const method = ctx.req.method ?? 'GET';
+  const emu = scopeFor(base, ctx.url.pathname);
   const addr = parseAddress(emu, ctx.url.pathname);
   if (addr === 'me') {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
@@ -106,6 +110,7 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
   if (addr === undefined) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${ctx.url.pathname}'`);
   if (addr === 'drive') {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
+    if (emu.shares.isOther(emu)) throw new GraphError(403, 'accessDenied', 'Access denied to this drive');
     sendJson(ctx, 200, applySelect(driveJson(emu), parseSelect(query(ctx.url, 'select'))));
     return;
   }
@@ -116,6 +121,7 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
   // address an item that may not exist yet.
   if ((rest === 'content' && method === 'PUT') || rest === 'createUploadSession') {
     const target = resolveTarget(emu, addr);
+    emu.shares.guardWrite(emu, emu.drive.get('itemId' in target ? target.itemId : target.parentId));
     if (rest === 'content') await simpleUpload(emu, ctx, target);
     else await emu.sessions.create(ctx, target);
     return;
@@ -123,10 +129,15 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
   if (rest === 'delta' || rest.startsWith('delta(') || rest.startsWith('delta?')) {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
     const folder = resolveItem(emu, addr);
+    // Business serves only root delta; on the other drive that is the permission-trimmed view (shares.ts).
+    const trimmedRoot = emu.drive.mode === 'business' && folder.id === emu.drive.rootId;
+    if (!trimmedRoot) emu.shares.guardRead(emu, folder);
     await handleDelta(emu, ctx, folder, rest);
     return;
   }
   const row = resolveItem(emu, addr);
+  if (method === 'GET') emu.shares.guardRead(emu, row);
+  else emu.shares.guardWrite(emu, row, rest === '' || rest === 'permanentDelete');
   switch (rest) {
     case '':
       if (method === 'GET') return getItem(emu, ctx, row);
@@ -148,6 +159,9 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
       break;
     case 'copy':
       if (method === 'POST') return startCopy(emu, ctx, row);
+      break;
+    case 'permissions':
+      if (method === 'GET') return sendJson(ctx, 200, { value: emu.shares.permissionsJson(emu, row) });
       break;
     case 'permanentDelete':
       if (method === 'POST') {
@@ -251,7 +265,8 @@ function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   const page = more ? rows.slice(0, limit) : rows;
   const jctx = jsonContext(emu, ctx);
   const parents = new Map<string, string>();
-  const body: Record<string, unknown> = { value: page.map((c) => itemJson(c, jctx, parents)) };
+  const hide = emu.shares.hidesShortcuts(emu, ctx);
+  const body: Record<string, unknown> = { value: page.filter((c) => !(hide && c.kind === 'remote')).map((c) => itemJson(c, jctx, parents)) };
   if (more) {
     const next = new URL(ctx.url.pathname + ctx.url.search, ctx.apiBase);
     next.searchParams.delete('skiptoken');
@@ -285,6 +300,7 @@ async function patchItem(emu: Emulator, ctx: Ctx, row: ItemRow): Promise<void> {
     if (typeof ref.id === 'string') {
       if (ref.id === 'root') throw badRequest("Use the root's id to move an item to the root", 'invalidParent');
       patch.parentId = ref.id;
+      emu.shares.guardWrite(emu, emu.drive.get(ref.id));
     } else if (typeof ref.path === 'string') {
       const p = ref.path.replace(/^\/drive(s\/[^/]+)?\/root:?/, '');
       patch.parentId = emu.drive.resolve(emu.drive.rootId, p.split('/').filter(Boolean)).id;

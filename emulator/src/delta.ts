@@ -79,7 +79,10 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
     throw new GraphError(410, 'resyncRequired', 'Resync required. Replace any local items with the server’s version (including deletes) if you’re sure that the service was up to date with your local changes when you last sync’d. Upload any local changes that the server doesn’t know about.', 'resyncChangesApplyDifferences', { location: restart });
   }
 
-  const inScope = scopeFilter(emu, folder);
+  const folderScope = scopeFilter(emu, folder);
+  const visible = emu.shares.visibleInDelta(emu);
+  const hideShortcuts = emu.shares.hidesShortcuts(emu, ctx);
+  const inScope = (r: ItemRow) => folderScope(r) && (!visible || visible(r)) && !(hideShortcuts && r.kind === 'remote');
   const jctx = jsonContext(emu, ctx, { inDelta: true });
   const out: ItemRow[] = [];
   let nextToken: Token | undefined;
@@ -119,7 +122,7 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
   }
 
   // Tombstones come back from itemJson unselected; $select applies to them too (the marker survives).
-  const value = withAncestors(emu, out, token.d === undefined).map((r) => applySelect(itemJson(r, jctx), jctx.select));
+  const value = withAncestors(emu, out, token.d === undefined).filter((r) => !visible || visible(r)).map((r) => applySelect(itemJson(r, jctx), jctx.select));
   const body: Record<string, unknown> = { value };
   if (nextToken) body['@odata.nextLink'] = link(nextToken);
   else body['@odata.deltaLink'] = link(deltaToken);

@@ -74,6 +74,8 @@ export class Drive {
   private readonly garbage: string[] = [];
   /** Knob: after a write, hide hashes for this long (docs/graph-api.md §2.2). */
   hideHashesMs = 0;
+  /** The `remoteItem` facet of a shortcut row (set by the emulator, which knows the other drive). */
+  remoteItemOf: ((row: ItemRow) => Record<string, unknown>) | undefined;
 
   private constructor(
     readonly db: DriveDb,
@@ -581,6 +583,51 @@ export class Drive {
     }
     this.touchAncestorsCTag(parent.id);
     return this.row(row.id)!;
+  }
+
+  // ---- shortcuts to shared folders -----------------------------------------------------------
+
+  /** Adds a shortcut to a folder of another drive below `parentId` (a shared folder added to this drive). */
+  addShortcut(parentId: string, name: string, target: { driveId: string; itemId: string }): ItemRow {
+    this.checkName(name);
+    return this.tx(() => {
+      const parent = this.requireFolder(parentId);
+      if (this.child(parent.id, name)) throw nameExists(name);
+      const now = this.now();
+      const row = this.insert({
+        ...blankRow(),
+        id: this.nextId(),
+        parent_id: parent.id,
+        name,
+        name_key: nameKey(name),
+        kind: 'remote',
+        depth: parent.depth + 1,
+        etag_seq: 1,
+        ctag_seq: 1,
+        created_at: now,
+        modified_at: now,
+        fs_created: wholeSeconds(now),
+        fs_modified: wholeSeconds(now),
+        seq: ++this.seq,
+      });
+      this.db.db.prepare('INSERT INTO shortcuts (item_id, drive_id, remote_id) VALUES (?, ?, ?)').run(row.id, target.driveId, target.itemId);
+      this.touchAncestorsCTag(parent.id);
+      this.saveCounters();
+      return row;
+    });
+  }
+
+  /** Where a shortcut row points. */
+  shortcutTarget(id: string): { driveId: string; itemId: string } | undefined {
+    const row = this.db.db.prepare<[string], { drive_id: string; remote_id: string }>('SELECT drive_id, remote_id FROM shortcuts WHERE item_id = ?').get(id);
+    return row && { driveId: row.drive_id, itemId: row.remote_id };
+  }
+
+  /** Live shortcuts pointing at `itemId` of another drive. */
+  shortcutsTo(itemId: string): ItemRow[] {
+    return this.db.db
+      .prepare<[string], ItemRow>('SELECT items.* FROM shortcuts JOIN items ON items.id = shortcuts.item_id WHERE shortcuts.remote_id = ? AND items.deleted = 0')
+      .all(itemId);
   }
 
   // ---- delta -------------------------------------------------------------------------------

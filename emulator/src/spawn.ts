@@ -11,6 +11,7 @@ import type { GenerateSpec, SeedResult } from './seed.ts';
 import type { RemoteChange, TreeItem } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
+import type { ShareAccess, ShareInfo } from './shares.ts';
 
 // Sources start the emulator's source through tsx; the compiled engine (dist/engine/onemount.js)
 // starts the compiled emulator built beside it, so neither needs tsx at run time.
@@ -127,18 +128,29 @@ export class AdminClient {
   seedFromDirectory(dir: string, under?: string): Promise<SeedResult> {
     return this.call('POST', '/seed', { fromDirectory: dir, under });
   }
-  remote(change: RemoteChange): Promise<{ item: Record<string, unknown> | null }> {
-    return this.call('POST', '/remote', change);
+  /** `drive: 'other'`: the change is the other user's, in the drive that shares folders. */
+  remote(change: RemoteChange, drive?: 'other'): Promise<{ item: Record<string, unknown> | null }> {
+    return this.call('POST', `/remote${otherDrive(drive, '?')}`, change);
   }
-  item(p: string): Promise<Record<string, unknown>> {
-    return this.call('GET', `/item?path=${encodeURIComponent(p)}`);
+  item(p: string, drive?: 'other'): Promise<Record<string, unknown>> {
+    return this.call('GET', `/item?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`);
   }
   /** Every item below the folder `p` ('' is the root), with its stored hashes. */
-  async tree(p: string): Promise<TreeItem[]> {
-    return (await this.call<{ items: TreeItem[] }>('GET', `/tree?path=${encodeURIComponent(p)}`)).items;
+  async tree(p: string, drive?: 'other'): Promise<TreeItem[]> {
+    return (await this.call<{ items: TreeItem[] }>('GET', `/tree?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`)).items;
   }
-  content(p: string): Promise<Buffer> {
-    return this.call('GET', `/content?path=${encodeURIComponent(p)}`);
+  content(p: string, drive?: 'other'): Promise<Buffer> {
+    return this.call('GET', `/content?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`);
+  }
+  /** The other user shares their folder `path` (created when missing) with the signed-in user, added to the user's drive as `name`. */
+  share(path: string, access: ShareAccess, options: { name?: string; addToDrive?: boolean } = {}): Promise<ShareInfo> {
+    return this.call('POST', '/shares', { path, access, ...options });
+  }
+  unshare(path: string): Promise<void> {
+    return this.call('DELETE', `/shares?path=${encodeURIComponent(path)}`);
+  }
+  async shares(): Promise<ShareInfo[]> {
+    return (await this.call<{ shares: ShareInfo[] }>('GET', '/shares')).shares;
   }
   setFaults(s: FaultSettings): Promise<unknown> {
     return this.call('POST', '/faults', s);
@@ -199,4 +211,8 @@ export class AdminClient {
   async clientFaults(): Promise<ClientFault[]> {
     return (await this.call<{ faults: ClientFault[] }>('GET', '/client-faults')).faults;
   }
+}
+
+function otherDrive(drive: 'other' | undefined, sep: '?' | '&'): string {
+  return drive === 'other' ? `${sep}drive=other` : '';
 }

@@ -14,7 +14,7 @@ export async function handleStorage(emu: Emulator, ctx: Ctx): Promise<void> {
   const m = /^\/(dl|up|th|monitor)\/([^/]+)$/.exec(ctx.url.pathname);
   if (!m) throw notFound('Unknown storage URL');
   const [, kind, token] = m as unknown as [string, string, string];
-  if (kind === 'up') return emu.sessions.handle(ctx, token);
+  if (kind === 'up') return emu.shares.sessionsFor(token).handle(ctx, token);
   if (kind === 'monitor') {
     sendJson(ctx, 200, monitorStatus(emu, token));
     return;
@@ -23,7 +23,9 @@ export async function handleStorage(emu: Emulator, ctx: Ctx): Promise<void> {
   if (fields === undefined) throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL is not valid', 'invalidToken');
   if (fields === 'expired') throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL has expired', 'expiredToken');
   if (kind === 'th') return serveThumbnail(emu, ctx, fields);
-  return download(emu, ctx, String(fields.i), Number(fields.v));
+  const scoped = fields.d === undefined ? emu : emu.shares.viewFor(String(fields.d));
+  if (!scoped) throw notFound('The content has changed or was removed');
+  return download(scoped, ctx, String(fields.i), Number(fields.v));
 }
 
 async function download(emu: Emulator, ctx: Ctx, itemId: string, version: number): Promise<void> {
