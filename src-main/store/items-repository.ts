@@ -58,7 +58,7 @@ interface UpdateParams {
   remote_item_id: string | null;
 }
 
-type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null };
+type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null; keep_drive: number };
 
 /** The drive's namespace: items, their parents, names and inodes. */
 export class ItemsRepository {
@@ -119,13 +119,14 @@ export class ItemsRepository {
        SELECT id, parent_id, name FROM chain ORDER BY depth DESC`,
     );
     const values = `(@inode, @id, @remote_id, @parent_id, @name, @name_key, @kind, @size, @ctime_ms, @mtime_ms, @etag, @ctag,
-                     @quickxor_hash, @remote_drive_id, @remote_item_id)`;
+                     @quickxor_hash, @remote_drive_id, @remote_item_id, @drive_id)`;
     this.#insert = db.prepare(`INSERT INTO items (${ITEM_COLUMNS}) VALUES ${values}`);
     this.#replace = db.prepare(
       `UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key, kind = @kind, size = @size,
          ctime_ms = @ctime_ms, mtime_ms = @mtime_ms, etag = @etag, ctag = @ctag, quickxor_hash = @quickxor_hash,
          remote_drive_id = @remote_drive_id, remote_item_id = @remote_item_id,
-         remote_id = coalesce(@remote_id, remote_id)
+         remote_id = coalesce(@remote_id, remote_id),
+         drive_id = CASE WHEN @keep_drive THEN drive_id ELSE @drive_id END
        WHERE id = @id`,
     );
     this.#update = db.prepare(
@@ -487,6 +488,8 @@ function toParams(record: ItemRecord): ItemParams {
     quickxor_hash: record.quickXorHash ?? null,
     remote_drive_id: record.remoteDriveId ?? null,
     remote_item_id: record.remoteItemId ?? null,
+    drive_id: record.driveId ?? null,
+    keep_drive: record.driveId === undefined ? 1 : 0,
   };
 }
 

@@ -5,6 +5,7 @@ import { DriveStateRepository } from './drive-state-repository.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
 import { SentVersionsRepository } from './sent-versions-repository.ts';
+import { SharedFoldersRepository } from './shared-folders-repository.ts';
 
 export interface StoreConnectionSettings {
   journalMode: string;
@@ -27,6 +28,7 @@ export class Store {
   readonly journal: JournalRepository;
   readonly conflicts: ConflictsRepository;
   readonly sentVersions: SentVersionsRepository;
+  readonly sharedFolders: SharedFoldersRepository;
   readonly #db: Database.Database;
 
   constructor(db: Database.Database, now: () => number) {
@@ -37,6 +39,7 @@ export class Store {
     this.journal = new JournalRepository(db, now);
     this.conflicts = new ConflictsRepository(db, now);
     this.sentVersions = new SentVersionsRepository(db);
+    this.sharedFolders = new SharedFoldersRepository(db);
   }
 
   /** The database file. */

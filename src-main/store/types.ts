@@ -30,6 +30,11 @@ export interface ItemRecord {
   quickXorHash?: string | null;
   remoteDriveId?: string | null;
   remoteItemId?: string | null;
+  /**
+   * The drive the item lives in when it is not the signed-in user's own (an item of a shared
+   * folder); null for the own drive. Undefined keeps what the store holds (an insert stores null).
+   */
+  driveId?: string | null;
 }
 
 /** An item as stored: every field present, plus the local inode and the case-folded name. */
@@ -52,6 +57,8 @@ export interface StoredItem {
   quickXorHash: string | null;
   remoteDriveId: string | null;
   remoteItemId: string | null;
+  /** The drive holding the item when it is not the user's own (inside a shared folder), else null. */
+  driveId: string | null;
 }
 
 /** Fields of an item that may change without a move (local writes, an upload's answer). */
@@ -225,3 +232,19 @@ export interface DriveStateValues {
 }
 
 export type DriveStateKey = keyof DriveStateValues;
+
+/** What a shared folder grants the user: read-only or read-write; null while unknown. */
+export type ShareAccess = 'read' | 'write';
+
+/** A shared folder added to the drive (a `remote` item) and the sync state of its own delta. */
+export interface SharedFolder {
+  /** The key of the shortcut item in the store. */
+  itemId: string;
+  /** The drive and folder the shortcut points to. */
+  driveId: string;
+  remoteItemId: string;
+  access: ShareAccess | null;
+  deltaLink: string | null;
+  lastError: string | null;
+  syncedMs: number | null;
+}
