@@ -17,6 +17,7 @@ export {
   type UploadSessionOptions,
   type UploadTarget,
 } from './client.ts';
+export type { DriveRouter, ItemAddress, PermissionRole } from './drive-router.ts';
 export type { Drive, DriveItem, FileFacet, FileSystemInfo, FolderFacet, Hashes, ItemReference, Quota, RemoteItem } from './drive-item.ts';
 export { encodeDrivePath, encodePathSegment } from './drive-path.ts';
 export {
