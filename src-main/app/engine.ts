@@ -21,6 +21,7 @@ import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { SharedFolders } from '../sync/shared-folders.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
 import { followAddressChange } from './address-change.ts';
@@ -113,6 +114,7 @@ export class Engine {
     private readonly editChoices: EditChoices,
     /** What was recovered from a corrupt database at this start, for status. */
     private readonly recovery: RecoveryResult | undefined,
+    readonly sharedFolders: SharedFolders,
   ) {}
 
   private mount: FuseMount | undefined;
@@ -162,6 +164,19 @@ export class Engine {
     });
     const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
+    // Shared folders: requests for their items go to their drives; each one's own delta runs after the main one.
+    const shared = new SharedFolders({
+      graph,
+      store,
+      invalidator: downloads,
+      logger,
+      tasks,
+      driveMode: () => (store.driveState.get('driveType') === 'personal' ? 'personal' : 'business'),
+    });
+    graph.setRouter(shared);
+    sync.events.on('applied', () => shared.kick());
+    shared.events.on('changed', (change) => sync.events.emit('changed', change));
+    shared.start();
 
     // The drive's kind decides the naming rules. A first start enumerates the drive before the
     // mount appears (so the first `ls` is complete), and that enumeration names the drive (its
@@ -194,8 +209,10 @@ export class Engine {
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
     const toRecord = (item: DriveItem) => {
-      const r = mapDriveItem(item, { driveId: store.driveState.get('driveId') ?? undefined });
+      // Answers may be about items of shared folders (other drives): they keep their drive.
+      const r = mapDriveItem(item, { ownDriveId: store.driveState.get('driveId') ?? undefined });
       if (isTombstone(r)) throw new Error(`the server answered with an item that is gone (${r.reason})`);
+      if (r.parentId !== null) r.parentId = shared.localParent(r.parentId);
       return r;
     };
     const hostName = os.hostname();
@@ -229,12 +246,13 @@ export class Engine {
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
       network: connectivity,
+      shares: shared,
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery, shared);
     await engine.begin(firstStart);
     return engine;
   }
@@ -451,6 +469,7 @@ export class Engine {
       this.state = 'stopping';
     });
     c.register('stop-sync', 'delta', () => this.sync.stop());
+    c.register('stop-sync', 'shared folders', () => this.sharedFolders.stop());
     c.register('stop-sync', 'connectivity', () => this.connectivity.stop());
     // Uploads that can finish within the phase's share do; the rest stop with their session offsets saved.
     c.register('uploads', 'upload-manager', async (ctx) => {

@@ -555,9 +555,18 @@ export class GraphClient {
     return item;
   }
 
-  #send(req: Omit<SendRequest, 'signal'> & { signal: AbortSignal | undefined }): Promise<SendResult> {
+  async #send(req: Omit<SendRequest, 'signal'> & { signal: AbortSignal | undefined }): Promise<SendResult> {
     const { signal, ...rest } = req;
-    return this.#transport.send(signal ? { ...rest, signal } : rest);
+    try {
+      return await this.#transport.send(signal ? { ...rest, signal } : rest);
+    } catch (error) {
+      // A change refused in another drive: the shared folder does not let us write (403).
+      if (error instanceof GraphApiError && error.status === 403 && req.method !== 'GET') {
+        const at = /\/drives\/([^/?]+)\/items\/([^/?:]+)/.exec(new URL(req.url).pathname);
+        if (at) this.#router?.denied?.({ driveId: decodeURIComponent(at[1]!), itemId: decodeURIComponent(at[2]!) }, req.method);
+      }
+      throw error;
+    }
   }
 
   async #getJson(url: string, signal: AbortSignal | undefined): Promise<unknown> {

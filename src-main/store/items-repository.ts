@@ -82,6 +82,7 @@ export class ItemsRepository {
   readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
   readonly #deleteSubtree: Database.Statement<[string, number]>;
   readonly #count: Database.Statement<[], number>;
+  readonly #shortcuts: Database.Statement<[], ItemRow>;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
@@ -158,6 +159,7 @@ export class ItemsRepository {
     );
     this.#deleteSubtree = db.prepare(`${subtree} DELETE FROM items WHERE id IN (SELECT id FROM sub)`);
     this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
+    this.#shortcuts = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE kind = 'remote' ORDER BY id`);
     this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
       this.#applyBatch(records, options),
     );
@@ -248,6 +250,11 @@ export class ItemsRepository {
   listChildren(parentId: string, afterNameKey: string | undefined, limit: number): StoredItem[] {
     if (!Number.isInteger(limit) || limit < 1) throw new StoreError('INVALID_ARGUMENT', `bad page size ${limit}`);
     return this.#children.all(parentId, afterNameKey ?? '', limit).map(itemFromRow);
+  }
+
+  /** Every shortcut to a folder of another drive (`remote` items: shared folders added to the drive). */
+  listShortcuts(): StoredItem[] {
+    return this.#shortcuts.all().map(itemFromRow);
   }
 
   countChildren(parentId: string): number {

@@ -122,6 +122,7 @@ CREATE TABLE sent_versions (
 // null for the signed-in user's own drive. Each shared folder has its own delta on its own drive.
 const SCHEMA_V3 = `
 ALTER TABLE items ADD COLUMN drive_id TEXT;
+CREATE INDEX items_shortcuts ON items (id) WHERE kind = 'remote';
 CREATE TABLE shared_folders (
   item_id TEXT PRIMARY KEY REFERENCES items(id) ON UPDATE CASCADE ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
   drive_id TEXT NOT NULL,

@@ -60,6 +60,16 @@ export interface UploadsPort {
   isActive?(itemId: string): boolean;
 }
 
+/**
+ * What the vfs needs to know about shared folders (sync/shared-folders.ts): the check methods throw
+ * an error carrying `errno` ('EACCES' for a read-only share, 'EXDEV' for a rename between drives).
+ */
+export interface SharesPort {
+  checkWrite(item: StoredItem, role: 'container' | 'item', path: string): void;
+  checkRename(item: StoredItem, newParent: StoredItem, from: string, to: string): void;
+  accessOf(item: StoredItem): 'read' | 'write' | 'unknown' | undefined;
+}
+
 export interface ContentItem {
   /** The item's key (cache file, content row). */
   id: string;
@@ -89,6 +99,8 @@ export interface VfsOptions {
   network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
   onJournaled?: () => void;
+  /** Shared folders: refuses changes a read-only share would refuse, and renames between drives. */
+  shares?: SharesPort;
   now?: () => number;
 }
 
@@ -142,6 +154,8 @@ const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 
 export const STATUS_XATTR = 'user.onemount.status';
+/** On a shared folder and everything below it: `read-only`, `read-write` or `unknown`. */
+export const SHARE_XATTR = 'user.onemount.share';
 /** A failed read of a file is reported once in this long, however many FUSE reads fail. */
 const READ_ERROR_QUIET_MS = 10_000;
 const BLOCK = 4096;
@@ -204,7 +218,7 @@ export class Vfs {
     const cut = path.lastIndexOf('/');
     const name = path.slice(cut + 1);
     const parent = this.resolve(cut <= 0 ? '/' : path.slice(0, cut));
-    if (parent.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path.slice(0, cut) || '/'}`);
+    if (parent.kind !== 'folder' && parent.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path.slice(0, cut) || '/'}`);
     return { parent, name };
   }
 
@@ -242,7 +256,7 @@ export class Vfs {
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
   readdir(path: string): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
-    if (dir.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
+    if (dir.kind !== 'folder' && dir.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
     const attrs: Attr[] = [];
     const cache = this.pathCache();
@@ -269,6 +283,7 @@ export class Vfs {
     if (item.kind === 'folder' || item.kind === 'remote') throw new VfsError('EISDIR', `is a folder: ${path}`);
     if (item.kind === 'package') throw new VfsError('ENOTSUP', `${path} is a OneNote notebook or similar package; open it on the web`);
     const writable = (flags & O_ACCMODE) !== 0;
+    if (writable) this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const fh = this.nextHandle++;
     const h: OpenFile = { itemId: item.id, writable, changed: false };
     this.handles.set(fh, h);
@@ -287,6 +302,7 @@ export class Vfs {
   async create(path: string): Promise<number> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
+    this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     const existing = this.clash(parent, name);
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
@@ -531,6 +547,7 @@ export class Vfs {
   async truncate(path: string, size: number): Promise<void> {
     const item = this.resolve(path);
     if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const h: OpenFile = { itemId: item.id, writable: true, changed: false };
     try {
       await this.truncateItem(h, item, size);
@@ -598,6 +615,7 @@ export class Vfs {
   async mkdir(path: string): Promise<void> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
+    this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
     if (parent.remoteId !== null) {
       try {
@@ -625,7 +643,7 @@ export class Vfs {
 
   async rmdir(path: string): Promise<void> {
     const item = this.resolve(path);
-    if (item.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
+    if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     if (item.parentId === null) throw new VfsError('EBUSY', 'the drive root cannot be removed');
     if (this.o.store.items.countChildren(item.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${path}`);
     await this.remove(item, path);
@@ -639,6 +657,7 @@ export class Vfs {
 
   /** Deletes on the server (unless the item never got there), then forgets it locally. */
   private async remove(item: StoredItem, path: string): Promise<void> {
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     let offline = false;
     if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) await this.removeLandedCopy(item, path);
     if (item.remoteId !== null) {
@@ -714,6 +733,7 @@ export class Vfs {
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const { parent: newParent, name } = this.split(to);
     this.checkName(to, name);
+    this.checkShare(() => this.o.shares?.checkRename(item, newParent, from, to));
     for (let p: StoredItem | undefined = newParent; p; p = p.parentId ? this.o.store.items.get(p.parentId) : undefined) {
       if (p.id === item.id) throw new VfsError('EINVAL', `cannot move ${from} into itself`);
     }
@@ -791,6 +811,7 @@ export class Vfs {
   async utimens(path: string, mtimeMs: number): Promise<void> {
     const item = this.resolve(path);
     if (item.parentId === null) return;
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const seconds = Math.floor(mtimeMs / 1000) * 1000;
     if (item.remoteId === null || this.o.store.content.get(item.id)?.status === 'dirty') {
       // Not uploaded yet: the upload carries the time.
@@ -831,13 +852,30 @@ export class Vfs {
 
   getxattr(path: string, name: string): Buffer | undefined {
     // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer at once.
+    if (name === SHARE_XATTR) {
+      const access = this.o.shares?.accessOf(this.resolve(path));
+      return access === undefined ? undefined : Buffer.from(access === 'read' ? 'read-only' : access === 'write' ? 'read-write' : 'unknown');
+    }
     if (name !== STATUS_XATTR) return undefined;
-    return Buffer.from(this.itemState(this.resolve(path)));
+    const item = this.resolve(path);
+    // A shared folder added to the drive says so; what is below it has the usual file states.
+    return Buffer.from(item.kind === 'remote' ? 'shared' : this.itemState(item));
   }
 
   listxattr(path: string): string[] {
-    this.resolve(path);
-    return [STATUS_XATTR];
+    const item = this.resolve(path);
+    return this.o.shares?.accessOf(item) === undefined ? [STATUS_XATTR] : [STATUS_XATTR, SHARE_XATTR];
+  }
+
+  /** Runs a shared-folder check, turning its refusal into the errno it names. */
+  private checkShare(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      const errno = (e as { errno?: unknown }).errno;
+      if (errno === 'EACCES' || errno === 'EXDEV') throw new VfsError(errno, (e as Error).message, { cause: e });
+      throw e;
+    }
   }
 
   // ---- statfs ------------------------------------------------------------------------------
