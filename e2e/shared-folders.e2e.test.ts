@@ -36,6 +36,10 @@ for (const mode of ['personal', 'business'] as const) {
         seed: async (admin) => {
           await admin.share('Team', 'write');
           await admin.share('Archive', 'read', { name: 'Old archive' });
+          await admin.share('Shifting', 'write');
+          await admin.remote({ op: 'write', path: 'Shifting/draft.txt', content: 'draft v1' }, 'other');
+          await admin.share('Turned', 'write');
+          await admin.remote({ op: 'write', path: 'Turned/plan.txt', content: 'plan v1' }, 'other');
           await admin.remote({ op: 'write', path: 'Team/readme.txt', content: 'team notes' }, 'other');
           await admin.remote({ op: 'mkdir', path: 'Team/Plans' }, 'other');
           await admin.remote({ op: 'write', path: 'Team/Plans/q1.txt', content: 'plan for q1' }, 'other');
@@ -57,7 +61,7 @@ for (const mode of ['personal', 'business'] as const) {
         return names.includes('readme.txt') ? names : undefined;
       });
       expect(entries.sort()).toEqual(['Plans', 'readme.txt']);
-      expect((await readdir(h.mountpoint)).sort()).toEqual(['Old archive', 'Team', 'mine.txt']);
+      expect((await readdir(h.mountpoint)).sort()).toEqual(['Old archive', 'Shifting', 'Team', 'Turned', 'mine.txt']);
       expect(await readFile(h.at('Team', 'readme.txt'), 'utf8')).toBe('team notes');
       expect(await readFile(h.at('Team', 'Plans', 'q1.txt'), 'utf8')).toBe('plan for q1');
       await eventually('the read-only share is listed', async () => ((await readdir(h.at('Old archive')).catch((): string[] => [])).includes('2019.txt') ? true : undefined));
@@ -115,6 +119,33 @@ for (const mode of ['personal', 'business'] as const) {
         (await h.admin.content('Team/mine.txt', 'other').catch(() => undefined))?.toString() === 'my own file' ? true : undefined,
       );
       await eventually('and removed it from the own drive', async () => ((await h.admin.tree('')).length === 0 ? true : undefined));
+    }, 60_000);
+
+    it('a share its owner turned read-only: a namespace change gets the server\'s 403 as EACCES, and later ones are refused at once', async () => {
+      await eventually('the share is listed', async () => ((await readdir(h.at('Turned')).catch((): string[] => [])).includes('plan.txt') ? true : undefined));
+      expect(await getxattr(h.at('Turned'), 'user.onemount.share')).toBe('read-write');
+      // The owner takes write access away; the engine still believes the share is writable.
+      await h.admin.share('Turned', 'read');
+      expect(await errnoOf(() => mkdir(h.at('Turned', 'Sub')))).toBe('EACCES');
+      expect(await h.engineLog()).toMatch(/the owner of \\"Turned\\" did not let us change it \(403 accessDenied\)/);
+      expect(await getxattr(h.at('Turned'), 'user.onemount.share')).toBe('read-only');
+      expect(await errnoOf(() => writeFile(h.at('Turned', 'plan.txt'), 'plan v2'))).toBe('EACCES');
+      expect(await readFile(h.at('Turned', 'plan.txt'), 'utf8')).toBe('plan v1');
+      expect((await h.admin.tree('Turned', 'other')).map((i) => i.path)).toEqual(['plan.txt']);
+    }, 60_000);
+
+    it('an edit saved while the share still looked writable stays on this device when its upload is refused', async () => {
+      await eventually('the share is listed', async () => ((await readdir(h.at('Shifting')).catch((): string[] => [])).includes('draft.txt') ? true : undefined));
+      expect(await getxattr(h.at('Shifting'), 'user.onemount.share')).toBe('read-write');
+      await h.admin.share('Shifting', 'read');
+      // Local first: the write succeeds here; the upload after close is what the server refuses.
+      await writeFile(h.at('Shifting', 'draft.txt'), 'draft v2, written here');
+      await eventually('the refused upload is logged', async () => (/the owner of \\"Shifting\\" did not let us change it/.test(await h.engineLog()) ? true : undefined));
+      expect(await readFile(h.at('Shifting', 'draft.txt'), 'utf8')).toBe('draft v2, written here');
+      // Kept, and marked: the failed upload is an error the panel and `onemount status` list.
+      expect(await getxattr(h.at('Shifting', 'draft.txt'), 'user.onemount.status')).toBe('error');
+      expect((await h.admin.content('Shifting/draft.txt', 'other')).toString()).toBe('draft v1');
+      expect(await getxattr(h.at('Shifting'), 'user.onemount.share')).toBe('read-only');
     }, 60_000);
 
     it("the owner's changes in the other drive appear on the mount (the share's own delta)", async () => {
