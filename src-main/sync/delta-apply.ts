@@ -251,7 +251,7 @@ export class BatchApplier {
         if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
         if (this.#isDirty(old.id)) {
           next = keepLocalContent(next, old, changed);
-          if (changed) bothModified.add(old.id);
+          if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
         } else if (changed) {
           toInvalidate.push(old.id);
         }
@@ -309,6 +309,18 @@ export class BatchApplier {
     // changed here since). Without a hash (B can omit it for a while), the same size must do.
     if (record.quickXorHash) return this.#store.sentVersions.has(local.id, record.quickXorHash) ? local : undefined;
     return local.size === record.size ? local : undefined;
+  }
+
+  /**
+   * A new server version of a file with local edits is a conflict only when it is someone else's:
+   * our own upload lands on the server before its answer reaches the upload worker, and delta can
+   * see it in between. Without a hash (B can omit it for a while) delta cannot tell; the upload,
+   * which runs for every dirty file, compares the server's version itself and records the
+   * conflict if there is one (docs/concurrency.md, "Conflicts").
+   */
+  #someoneElses(old: StoredItem, record: ItemRecord): boolean {
+    if (record.kind !== 'file' || !record.quickXorHash) return false;
+    return !this.#store.sentVersions.has(old.id, record.quickXorHash);
   }
 
   /** A new server file that is a landed upload of a file deleted here (deleted-uploads.ts). */

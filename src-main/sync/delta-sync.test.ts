@@ -297,6 +297,25 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     expect(temp.store.content.get(a.id)!.status).toBe('dirty');
   });
 
+  it('our own upload landing before its answer is no conflict for the dirty file; someone else\'s version is', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    markDirty('/Docs/a.txt');
+    markDirty('/Docs/b.txt');
+    const a = local('/Docs/a.txt')!;
+    const b = local('/Docs/b.txt')!;
+    // a's upload reached the server; its answer has not reached the upload worker yet.
+    temp.store.sentVersions.remember(a.id, quickXorHash(Buffer.from('uploaded from here')));
+    await write('/Docs/a.txt', 'uploaded from here');
+    await write('/Docs/b.txt', 'changed by someone else');
+
+    await sync.syncOnce();
+    expect(temp.store.conflicts.list().map((c) => [c.itemId, c.reason])).toEqual([[b.id, 'both-modified']]);
+    // a stays dirty at its base: the upload's commit decides what it becomes.
+    expect(temp.store.content.get(a.id)!.status).toBe('dirty');
+    expect(local('/Docs/a.txt')).toMatchObject({ etag: a.etag, size: a.size });
+  });
+
   it('a new file deleted here whose upload lands afterwards is queued for deletion there, once, not shown', async () => {
     const sync = makeSync();
     await sync.syncOnce();
