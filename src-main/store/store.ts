@@ -4,6 +4,7 @@ import { ContentRepository } from './content-repository.ts';
 import { DriveStateRepository } from './drive-state-repository.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
+import { DeletedUploads } from './deleted-uploads.ts';
 import { SentVersionsRepository } from './sent-versions-repository.ts';
 import { SharedFoldersRepository } from './shared-folders-repository.ts';
 
@@ -29,6 +30,7 @@ export class Store {
   readonly conflicts: ConflictsRepository;
   readonly sentVersions: SentVersionsRepository;
   readonly sharedFolders: SharedFoldersRepository;
+  readonly deletedUploads: DeletedUploads;
   readonly #db: Database.Database;
 
   constructor(db: Database.Database, now: () => number) {
@@ -40,6 +42,7 @@ export class Store {
     this.conflicts = new ConflictsRepository(db, now);
     this.sentVersions = new SentVersionsRepository(db);
     this.sharedFolders = new SharedFoldersRepository(db);
+    this.deletedUploads = new DeletedUploads(this.driveState, now);
   }
 
   /** The database file. */
