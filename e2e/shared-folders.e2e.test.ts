@@ -162,5 +162,19 @@ for (const mode of ['personal', 'business'] as const) {
       // What is not shared never shows up.
       expect(await h.engineLog()).not.toContain('secret.txt');
     }, 60_000);
+
+    it('after a restart the shares are served at once and their deltas resume where they were', async () => {
+      await h.stopEngine();
+      await h.admin.remote({ op: 'write', path: 'Team/while-stopped.txt', content: 'added while the engine was stopped' }, 'other');
+      await h.startEngine();
+      expect(await readFile(h.at('Team', 'readme.txt'), 'utf8')).toBe('team notes, edited');
+      await eventually('the change made while stopped arrives', async () =>
+        (await readFile(h.at('Team', 'while-stopped.txt'), 'utf8').catch(() => undefined)) === 'added while the engine was stopped' ? true : undefined,
+      );
+      const log = await h.admin.log({ path: '/delta' });
+      // The share's delta resumed from its stored link: one enumeration of it in the whole run, not two.
+      const enumerations = log.entries.filter((e) => e.path.includes('/delta') && !e.path.includes('token=') && e.path.includes(mode === 'personal' ? '/items/' : '/drives/'));
+      expect(enumerations.length).toBe(4);
+    }, 90_000);
   });
 }

@@ -93,9 +93,9 @@ describe('ItemsRepository', () => {
     const { items, sharedFolders } = temp.store;
     items.upsert({ id: 'SC', parentId: 'ROOT', name: 'Team', kind: 'remote', size: 0, ctimeMs: 0, mtimeMs: 0, remoteDriveId: 'd2', remoteItemId: 'F' });
     expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: null, deltaLink: null });
-    sharedFolders.setAccess('SC', 'read');
+    sharedFolders.setAccess('SC', 'read', 4);
     sharedFolders.synced('SC', 'link-1', 5);
-    expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: 'read', deltaLink: 'link-1', syncedMs: 5 });
+    expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: 'read', accessCheckedMs: 4, deltaLink: 'link-1', syncedMs: 5 });
     expect(sharedFolders.track('SC', 'd2', 'G')).toMatchObject({ remoteItemId: 'G', access: null, deltaLink: null });
     items.deleteSubtree('SC');
     expect(sharedFolders.list()).toEqual([]);

@@ -128,6 +128,7 @@ CREATE TABLE shared_folders (
   drive_id TEXT NOT NULL,
   remote_item_id TEXT NOT NULL,
   access TEXT CHECK (access IN ('read', 'write')),
+  access_checked_ms INTEGER,
   delta_link TEXT,
   last_error TEXT,
   synced_ms INTEGER

@@ -6,12 +6,13 @@ interface Row {
   drive_id: string;
   remote_item_id: string;
   access: ShareAccess | null;
+  access_checked_ms: number | null;
   delta_link: string | null;
   last_error: string | null;
   synced_ms: number | null;
 }
 
-const COLUMNS = 'item_id, drive_id, remote_item_id, access, delta_link, last_error, synced_ms';
+const COLUMNS = 'item_id, drive_id, remote_item_id, access, access_checked_ms, delta_link, last_error, synced_ms';
 
 function fromRow(row: Row): SharedFolder {
   return {
@@ -19,6 +20,7 @@ function fromRow(row: Row): SharedFolder {
     driveId: row.drive_id,
     remoteItemId: row.remote_item_id,
     access: row.access,
+    accessCheckedMs: row.access_checked_ms,
     deltaLink: row.delta_link,
     lastError: row.last_error,
     syncedMs: row.synced_ms,
@@ -33,7 +35,7 @@ export class SharedFoldersRepository {
   readonly #get: Database.Statement<[string], Row>;
   readonly #all: Database.Statement<[], Row>;
   readonly #track: Database.Statement<[{ item_id: string; drive_id: string; remote_item_id: string }]>;
-  readonly #setAccess: Database.Statement<[ShareAccess | null, string]>;
+  readonly #setAccess: Database.Statement<[ShareAccess | null, number, string]>;
   readonly #synced: Database.Statement<[string, number, string]>;
   readonly #failed: Database.Statement<[string, string]>;
   readonly #resetLink: Database.Statement<[string]>;
@@ -46,10 +48,10 @@ export class SharedFoldersRepository {
     this.#track = db.prepare(
       `INSERT INTO shared_folders (item_id, drive_id, remote_item_id) VALUES (@item_id, @drive_id, @remote_item_id)
        ON CONFLICT (item_id) DO UPDATE SET drive_id = excluded.drive_id, remote_item_id = excluded.remote_item_id,
-         access = NULL, delta_link = NULL, last_error = NULL, synced_ms = NULL
+         access = NULL, access_checked_ms = NULL, delta_link = NULL, last_error = NULL, synced_ms = NULL
        WHERE drive_id IS NOT excluded.drive_id OR remote_item_id IS NOT excluded.remote_item_id`,
     );
-    this.#setAccess = db.prepare('UPDATE shared_folders SET access = ? WHERE item_id = ?');
+    this.#setAccess = db.prepare('UPDATE shared_folders SET access = ?, access_checked_ms = ? WHERE item_id = ?');
     this.#synced = db.prepare('UPDATE shared_folders SET delta_link = ?, synced_ms = ?, last_error = NULL WHERE item_id = ?');
     this.#failed = db.prepare('UPDATE shared_folders SET last_error = ? WHERE item_id = ?');
     this.#resetLink = db.prepare('UPDATE shared_folders SET delta_link = NULL WHERE item_id = ?');
@@ -71,8 +73,9 @@ export class SharedFoldersRepository {
     return this.get(itemId)!;
   }
 
-  setAccess(itemId: string, access: ShareAccess | null): void {
-    this.#setAccess.run(access, itemId);
+  /** What the share grants, as learned at `atMs`. */
+  setAccess(itemId: string, access: ShareAccess | null, atMs: number): void {
+    this.#setAccess.run(access, atMs, itemId);
   }
 
   /** A delta batch of the share was applied: its link is where the next one starts. */

@@ -260,6 +260,8 @@ export interface SharedFolder {
   driveId: string;
   remoteItemId: string;
   access: ShareAccess | null;
+  /** When access was last learned (an owner can change it any time). */
+  accessCheckedMs: number | null;
   deltaLink: string | null;
   lastError: string | null;
   syncedMs: number | null;

@@ -62,6 +62,9 @@ export class ShareAccessError extends Error {
   }
 }
 
+/** An owner can change what a share allows any time: it is asked again this often. */
+const ACCESS_RECHECK_MS = 10 * 60_000;
+
 /** Ids of other drives' items learned from answers before the store holds them; bounded. */
 const LEARNED_LIMIT = 10_000;
 
@@ -129,7 +132,7 @@ export class SharedFolders implements DriveRouter {
       { sharedFolder: shortcut.name, method, itemId: at.itemId },
       `the owner of "${shortcut.name}" did not let us change it (403 accessDenied); it is treated as read-only from now on`,
     );
-    if (share && share.access !== 'read') this.#store.sharedFolders.setAccess(shortcut.id, 'read');
+    if (share && share.access !== 'read') this.#store.sharedFolders.setAccess(shortcut.id, 'read', this.#now());
   }
 
   /**
@@ -241,7 +244,7 @@ export class SharedFolders implements DriveRouter {
   async syncOne(shortcut: StoredItem, target: ItemAddress, signal?: AbortSignal): Promise<void> {
     const store = this.#store;
     let share = store.sharedFolders.track(shortcut.id, target.driveId, target.itemId);
-    if (share.access === null) share = await this.#learnAccess(shortcut, target, signal);
+    if (share.access === null || this.#now() - (share.accessCheckedMs ?? 0) >= ACCESS_RECHECK_MS) share = await this.#learnAccess(shortcut, target, signal);
     const business = this.#o.driveMode() === 'business';
     const pageSize = this.#o.pageSize ?? 1000;
     const start = this.#o.graph.deltaStart(target, { root: business, top: pageSize, select: DELTA_SELECT });
@@ -298,10 +301,13 @@ export class SharedFolders implements DriveRouter {
     try {
       const roles = await this.#o.graph.getPermissionRoles(target, signal ? { signal } : {});
       const access = roles.includes('write') || roles.includes('owner') ? 'write' : roles.includes('read') ? 'read' : null;
-      this.#store.sharedFolders.setAccess(shortcut.id, access);
+      this.#store.sharedFolders.setAccess(shortcut.id, access, this.#now());
       this.#o.logger.info({ sharedFolder: shortcut.name, roles }, `"${shortcut.name}" is shared with you ${access === 'read' ? 'read-only' : access === 'write' ? 'read-write' : 'with unknown access'}`);
     } catch (error) {
       if (signal?.aborted) throw error;
+      // A known answer holds until the next check; an unknown one is asked again at the next pass.
+      const known = this.#store.sharedFolders.get(shortcut.id)?.access ?? null;
+      if (known !== null) this.#store.sharedFolders.setAccess(shortcut.id, known, this.#now());
       // Unknown access is not fatal: a refused write then answers 403, which is EACCES too.
       this.#o.logger.warn({ err: error, sharedFolder: shortcut.name }, `could not learn what "${shortcut.name}" allows; the server will say when a change is refused`);
     }
