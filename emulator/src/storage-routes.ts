@@ -22,9 +22,9 @@ export async function handleStorage(emu: Emulator, ctx: Ctx): Promise<void> {
   const fields = emu.verify(kind, token);
   if (fields === undefined) throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL is not valid', 'invalidToken');
   if (fields === 'expired') throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL has expired', 'expiredToken');
-  if (kind === 'th') return serveThumbnail(emu, ctx, fields);
   const scoped = fields.d === undefined ? emu : emu.shares.viewFor(String(fields.d));
   if (!scoped) throw notFound('The content has changed or was removed');
+  if (kind === 'th') return serveThumbnail(scoped, ctx, fields);
   return download(scoped, ctx, String(fields.i), Number(fields.v));
 }
 

@@ -117,6 +117,18 @@ for (const mode of ['personal', 'business'] as const) {
       expect(tree.sort()).toEqual(['Sub', 'big.bin', 'readme.txt']);
     });
 
+    it("thumbnails of a shared picture are served from the other drive", async () => {
+      const h = emu();
+      const put = await apiJson<Item>(h, `/drives/${rw.driveId}/items/${rw.itemId}:/pic.png:/content`, { method: 'PUT', body: 'not really a png' });
+      expect(put.status).toBe(201);
+      const sets = await apiJson<{ value: Array<{ small?: { url: string } }> }>(h, `/drives/${rw.driveId}/items/${put.body.id}/thumbnails`);
+      expect(sets.status).toBe(200);
+      const small = await storage(sets.body.value[0]!.small!.url);
+      expect(small.status).toBe(200);
+      expect(small.headers.get('content-type')).toBe('image/png');
+      expect((await api(h, `/drives/${rw.driveId}/items/${put.body.id}`, { method: 'DELETE' })).status).toBe(204);
+    });
+
     it('a read-only share refuses every write with 403 accessDenied, and nothing changes', async () => {
       const h = emu();
       const base = `/drives/${ro.driveId}/items/${ro.itemId}`;

@@ -17,7 +17,7 @@
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
-import { isResyncRequired, type DriveItem, type DriveRouter, type GraphApiError, type GraphClient, type ItemAddress } from '../graph/index.ts';
+import { GraphApiError, isNotFound, isResyncRequired, type DriveItem, type DriveRouter, type GraphClient, type ItemAddress } from '../graph/index.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { SharedFolder, Store, StoredItem } from '../store/index.ts';
 import { BatchApplier, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
@@ -250,13 +250,24 @@ export class SharedFolders implements DriveRouter {
     const start = this.#o.graph.deltaStart(target, { root: business, top: pageSize, select: DELTA_SELECT });
     let full = share.deltaLink === null;
     let batch;
+    let gone: string | undefined;
     try {
       batch = await this.#o.graph.delta(share.deltaLink ?? start, { signal });
     } catch (error) {
-      if (full || !isResyncRequired(error)) throw error;
-      this.#o.logger.warn({ err: error, sharedFolder: shortcut.name }, 'the shared folder\'s delta token was refused; enumerating it again');
-      full = true;
-      batch = await this.#o.graph.delta((error as GraphApiError).location ?? start, { signal });
+      if (isGone(error)) {
+        // Deleted by its owner, or no longer shared with us (the shortcut may outlive it).
+        batch = { items: [{ id: target.itemId, deleted: {} }], deltaLink: share.deltaLink ?? start, pages: 0 };
+        gone = errorMessage(error);
+        if (store.items.countChildren(shortcut.id) === 0) {
+          store.sharedFolders.failed(shortcut.id, errorMessage(error));
+          return;
+        }
+      } else {
+        if (full || !isResyncRequired(error)) throw error;
+        this.#o.logger.warn({ err: error, sharedFolder: shortcut.name }, 'the shared folder\'s delta token was refused; enumerating it again');
+        full = true;
+        batch = await this.#o.graph.delta((error as GraphApiError).location ?? start, { signal });
+      }
     }
     if (!store.items.get(shortcut.id)) return;
     const items = this.#scope(batch.items, shortcut, target, business);
@@ -277,7 +288,9 @@ export class SharedFolders implements DriveRouter {
         }
       }
     }
-    if (items.folderGone) this.#o.logger.warn({ sharedFolder: shortcut.name }, `the folder behind "${shortcut.name}" was deleted by its owner or is no longer shared`);
+    if (items.folderGone && share.lastError === null) {
+      this.#o.logger.warn({ sharedFolder: shortcut.name, reason: gone }, `"${shortcut.name}" can no longer be reached in its owner's drive (deleted, or no longer shared); its content leaves the mount, local edits excepted`);
+    }
     const applier = new BatchApplier({
       store,
       invalidator: this.#o.invalidator,
@@ -289,7 +302,13 @@ export class SharedFolders implements DriveRouter {
       onInvalidateError: (error, itemId) => this.#o.logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item of a shared folder'),
     });
     const counts = await applier.apply(plan, false, () => {
-      if (store.items.get(shortcut.id)) store.sharedFolders.synced(shortcut.id, batch.deltaLink, this.#now());
+      if (!store.items.get(shortcut.id)) return;
+      // A share that is gone keeps its link (and its error) for when it comes back.
+      if (gone !== undefined) {
+        store.sharedFolders.failed(shortcut.id, gone);
+        // If it comes back, what was removed here must be listed again: start from a full enumeration.
+        store.sharedFolders.resetDeltaLink(shortcut.id);
+      } else store.sharedFolders.synced(shortcut.id, batch.deltaLink, this.#now());
     });
     if (counts.added + counts.updated + counts.removed > 0 || full) {
       this.#o.logger.info({ sharedFolder: shortcut.name, ...counts, full }, full ? 'shared folder enumerated' : 'shared folder changes applied');
@@ -354,6 +373,11 @@ export class SharedFolders implements DriveRouter {
     }
     return { live, folderGone };
   }
+}
+
+/** The share's folder is gone for us: deleted (404) or no longer shared (403). */
+function isGone(error: unknown): boolean {
+  return isNotFound(error) || (error instanceof GraphApiError && error.status === 403);
 }
 
 /** The folder a shortcut points to. */
