@@ -271,6 +271,7 @@ export class SharedFolders implements DriveRouter {
     }
     if (!store.items.get(shortcut.id)) return;
     const items = this.#scope(batch.items, shortcut, target, business);
+    if (items.folderGone) gone ??= 'the shared folder was deleted by its owner';
     const yielder = new LoopYielder(20, signal);
     const own = store.driveState.get('driveId');
     const plan = await planBatch(items.live, {
