@@ -11,7 +11,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename as renameDir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorProcess, type AdminClient, type SpawnOptions } from '../emulator/src/spawn.ts';
@@ -418,9 +418,13 @@ export class MountHarness {
     if (this.engine) await step(() => this.engine!.stop());
     await step(() => lazyUnmount(this.mountpoint));
     await step(() => this.emulator.stop());
-    // ONEMOUNT_E2E_KEEP=1 keeps the run's folder (engine log, store, emulator data) for a post-mortem.
-    if (process.env.ONEMOUNT_E2E_KEEP === '1') console.error(`e2e: kept ${this.root}`);
-    else if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
+    // ONEMOUNT_E2E_KEEP=1 keeps the run's folder (engine log, store, emulator data) for a
+    // post-mortem, under a name clearStaleRuns leaves alone.
+    if (process.env.ONEMOUNT_E2E_KEEP === '1') {
+      const kept = path.join(path.dirname(this.root), `kept-${path.basename(this.root)}`);
+      await step(() => renameDir(this.root, kept));
+      console.error(`e2e: kept ${kept}`);
+    } else if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
     else errors.push(new Error(`${this.mountpoint} is still mounted; ${this.root} was left for the next run to clear`));
     if (errors.length) throw errors[0];
   }
