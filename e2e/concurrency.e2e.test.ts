@@ -279,7 +279,7 @@ describe('concurrency on a real mount', () => {
     expectNoFailures(results);
     printLatencies('concurrent cache operations (15 × 30):', results);
     for (const file of LARGE) expect((await readFile(mnt(file))).equals(seeded.get(file)!), file).toBe(true);
-    const fetched = (await settledLog(h.admin, 'storage', since)).filter((e) => e.method === 'GET').reduce((n, e) => {
+    const fetched = (await settledLog(h, 'storage', since)).filter((e) => e.method === 'GET').reduce((n, e) => {
       const r = parseRange(e.range, LARGE_SIZE);
       return n + (r.end - r.start);
     }, 0);
