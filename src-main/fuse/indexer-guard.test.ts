@@ -93,7 +93,8 @@ describe('identifyProcess', () => {
 
   it("a thread's request is its process's: comm, exe and arguments of the thread group", async () => {
     await fakeProcess(100, { status: 'Name:\tkioworker\nTgid:\t100\nPid:\t100\n', comm: 'kioworker\n', exe: '/usr/libexec/kf6/kioworker', cmdline: 'kioworker\0/p/thumbnail.so\0thumbnail\0' });
-    await fakeProcess(101, { status: 'Name:\tpool-worker\nTgid:\t100\nPid:\t101\n', comm: 'pool-worker\n' });
+    // As in the real /proc, a thread's entry shows its process's program file and arguments.
+    await fakeProcess(101, { status: 'Name:\tpool-worker\nTgid:\t100\nPid:\t101\n', comm: 'pool-worker\n', exe: '/usr/libexec/kf6/kioworker', cmdline: 'kioworker\0/p/thumbnail.so\0thumbnail\0' });
     expect(await identifyProcess(101, root)).toEqual({ pid: 100, comm: 'kioworker', exe: '/usr/libexec/kf6/kioworker', argv: ['kioworker', '/p/thumbnail.so', 'thumbnail'] });
   });
 

@@ -45,6 +45,20 @@ interface Rule {
   arg?: string;
 }
 
+/** Parsed rules by their text: the list is matched on every guarded open, and changes rarely. */
+const parsedRules = new Map<string, Rule | null>();
+
+function ruleOf(text: string): Rule | undefined {
+  let rule = parsedRules.get(text);
+  if (rule === undefined) {
+    rule = parseRule(text) ?? null;
+    // Bounded: a list holds at most MAX_INDEXER_PROGRAMS rules; many edits in one run start over.
+    if (parsedRules.size > 10_000) parsedRules.clear();
+    parsedRules.set(text, rule);
+  }
+  return rule ?? undefined;
+}
+
 function parseRule(text: string): Rule | undefined {
   // Settings are validated on arrival; a rule that is not one (a hand-edited file) matches nothing.
   if (!IndexerProgramSchema.safeParse(text).success) return undefined;
@@ -77,7 +91,7 @@ function ruleMatches(rule: Rule, p: ProcessIdentity): boolean {
 /** The first rule the process matches (its text, as the settings list it), or undefined. */
 export function matchProgram(rules: readonly string[], p: ProcessIdentity): string | undefined {
   for (const text of rules) {
-    const rule = parseRule(text);
+    const rule = ruleOf(text);
     if (rule && ruleMatches(rule, p)) return text;
   }
   return undefined;
@@ -88,20 +102,25 @@ export function matchProgram(rules: readonly string[], p: ProcessIdentity): stri
  * is gone; fields that cannot be read (exe of another user's process) are left out.
  */
 export async function identifyProcess(tid: number, procRoot = '/proc'): Promise<ProcessIdentity | undefined> {
-  let status: string;
-  try {
-    status = await readFile(path.join(procRoot, String(tid), 'status'), 'utf8');
-  } catch {
-    // Exited (or never visible to us): nothing to tell, so it is treated as a person's program.
-    return undefined;
-  }
-  const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(status)?.[1] ?? tid);
-  const dir = path.join(procRoot, String(tgid));
-  const [comm, exe, cmdline] = await Promise.all([
-    readFile(path.join(dir, 'comm'), 'utf8').then((s) => s.replace(/\n$/, ''), () => /^Name:\s*(.*)$/m.exec(status)?.[1] ?? ''),
+  // A thread shares its process's program file and arguments: those are read at once with the
+  // thread's status; only the process name needs the thread group's own entry.
+  const dir = path.join(procRoot, String(tid));
+  const [status, exe, cmdline] = await Promise.all([
+    readFile(path.join(dir, 'status'), 'utf8').catch(() => undefined),
     readlink(path.join(dir, 'exe')).catch(() => undefined),
     readFile(path.join(dir, 'cmdline'), 'utf8').catch(() => ''),
   ]);
+  // Exited (or never visible to us): nothing to tell, so it is treated as a person's program.
+  if (status === undefined) return undefined;
+  const tgid = Number(/^Tgid:\s*(\d+)$/m.exec(status)?.[1] ?? tid);
+  const name = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
+  const comm =
+    tgid === tid
+      ? name
+      : await readFile(path.join(procRoot, String(tgid), 'comm'), 'utf8').then(
+          (s) => s.replace(/\n$/, ''),
+          () => name,
+        );
   const argv = cmdline.split('\0');
   if (argv.at(-1) === '') argv.pop();
   return { pid: tgid, comm, ...(exe !== undefined ? { exe } : {}), argv };
