@@ -6,7 +6,7 @@
  * status; the settings switch and list apply at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
 import { DEFAULT_INDEXER_PROGRAMS } from '../src-main/fuse/indexer-guard.ts';
@@ -80,6 +80,29 @@ describe('indexers and thumbnailers do not hydrate the drive', () => {
     expect(await h.engineLog()).toMatch(/tracker-extract \(an indexer or thumbnailer: \\"tracker-extract-3\\"\) opened \/Docs\/a\.txt/);
   });
 
+  it("an open from another thread of an indexer is its process's (FUSE names the calling thread)", { timeout: 60_000 }, async () => {
+    // Python named like the extractor, opening from a second thread: the request carries that
+    // thread's id, which the engine traces to the process through /proc/<tid>/status.
+    const python = path.join(h.root, 'bin', 'py', 'tracker-extract-3');
+    await mkdir(path.dirname(python));
+    await copyFile(await realpath('/usr/bin/python3'), python);
+    await run('chmod', ['755', python]);
+    const script = [
+      'import os, sys, threading',
+      'out = {}',
+      'def read():',
+      '    out["tid"] = threading.get_native_id()',
+      '    try:',
+      '        with open(sys.argv[1], "rb") as f: out["result"] = "read %d bytes" % len(f.read())',
+      '    except OSError as e: out["result"] = os.strerror(e.errno)',
+      't = threading.Thread(target=read); t.start(); t.join()',
+      'print(out["result"], out["tid"] != os.getpid())',
+    ].join('\n');
+    const r = await run(python, ['-c', script, h.at('Docs', 'b.txt')], { timeoutMs: 30_000 });
+    expect(r.stdout.trim(), r.stderr).toBe('Permission denied True');
+    expect((await h.status()).indexers).toMatchObject({ refused: 2, byProgram: { 'tracker-extract-3': 2 } });
+  });
+
   it('a file only partly on this device is still refused to the indexer (its first bytes read by a person)', { timeout: 60_000 }, async () => {
     const clip = h.at('Videos', 'clip.mp4');
     const head = await run('dd', [`if=${clip}`, 'of=/dev/null', 'bs=4096', 'count=1'], { timeoutMs: 30_000 });
@@ -92,7 +115,7 @@ describe('indexers and thumbnailers do not hydrate the drive', () => {
     const refused = await readWith(indexer, clip);
     expect(refused.code).not.toBe(0);
     expect(await downloadsSince(since)).toBe(0);
-    expect((await h.status()).indexers?.refused).toBe(2);
+    expect((await h.status()).indexers?.refused).toBe(3);
   });
 
   it('only reads are refused: a program named like an indexer may open a cloud-only file to append to it', { timeout: 60_000 }, async () => {
@@ -104,7 +127,7 @@ describe('indexers and thumbnailers do not hydrate the drive', () => {
     const r = await run('/bin/sh', ['-c', 'echo appended | "$0" -a "$1" >/dev/null', tee, h.at('Docs', 'e.txt')], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(await readFile(h.at('Docs', 'e.txt'), 'utf8')).toBe(`${TEXT}appended\n`);
-    expect((await h.status()).indexers?.refused).toBe(2);
+    expect((await h.status()).indexers?.refused).toBe(3);
   });
 
   it('the settings switch and list apply to the next open, and status follows', { timeout: 60_000 }, async () => {
@@ -127,7 +150,7 @@ describe('indexers and thumbnailers do not hydrate the drive', () => {
       expect(indexerReads.stdout).toBe(TEXT);
 
       const status = await client.call('status', {});
-      expect(status.indexers).toMatchObject({ refuse: true, refused: 3, byProgram: { 'tracker-extract-3': 2, cat: 1 } });
+      expect(status.indexers).toMatchObject({ refuse: true, refused: 4, byProgram: { 'tracker-extract-3': 3, cat: 1 } });
       const saved = JSON.parse(await readFile(path.join(h.env.XDG_CONFIG_HOME!, 'onemount', ACCOUNT, 'settings.json'), 'utf8')) as Record<string, unknown>;
       expect(saved).toMatchObject({ refuseIndexers: true, indexerPrograms: ['cat'] });
       await client.call('updateSettings', { indexerPrograms: [...DEFAULT_INDEXER_PROGRAMS] });
