@@ -28,7 +28,7 @@ const readWith = (program: string, file: string) => run(program, [file], { timeo
 
 /** Content downloads (GETs on the storage listener) since `since`. */
 async function downloadsSince(since: number): Promise<number> {
-  return (await settledLog(h.admin, 'storage', since)).filter((e) => e.method === 'GET').length;
+  return (await settledLog(h, 'storage', since)).filter((e) => e.method === 'GET').length;
 }
 
 describe('indexers and thumbnailers do not hydrate the drive', () => {
