@@ -4,7 +4,7 @@
  * (approve a device code, expire or revoke tokens, fail refreshes), and the request log. Tests call
  * `emulator.admin` in process; other processes use the admin listener's `/_emu/…` routes.
  */
-import type { Emulator } from './emulator.ts';
+import type { Served } from './api-routes.ts';
 import { badRequest, GraphError } from './errors.ts';
 import type { ItemRow } from './drive-db.ts';
 import { readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
@@ -14,7 +14,7 @@ import { fromDirectory, generate, putBytes, seedDemo, type GenerateSpec } from '
 import { syntheticRef } from './content-store.ts';
 import type { Listener } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
-import type { ShareAccess } from './shares.ts';
+import type { ShareAccess } from './state.ts';
 
 export type RemoteChange =
   | { op: 'write'; path: string; content?: string; size?: number }
@@ -40,7 +40,7 @@ function split(p: string): { parent: string[]; name: string } {
 }
 
 export class Admin {
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: Served & { readonly admin: Admin }) {}
 
   private resolve(p: string): ItemRow {
     return this.emu.drive.resolve(this.emu.drive.rootId, p.split('/').filter(Boolean));
@@ -199,10 +199,10 @@ export class Admin {
 }
 
 /** `/_emu/…` over HTTP; bodies and answers are JSON. */
-export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
+export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: Ctx): Promise<void> {
   const q = ctx.url.searchParams;
   // `?drive=other`: seed, change and read the other user's drive (the one that shares folders).
-  const admin = q.get('drive') === 'other' ? emu.shares.otherView().admin : emu.admin;
+  const admin = q.get('drive') === 'other' ? emu.shares.otherView(emu).admin : emu.admin;
   const method = ctx.req.method ?? 'GET';
   const route = `${method} ${ctx.url.pathname.replace(/^\/_emu/, '').replace(/\/$/, '')}`;
   const body = method === 'POST' || method === 'PUT' ? await readJson(ctx.req, 16 << 20) : {};
@@ -261,7 +261,7 @@ export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
       const what = String(body.what);
       if (what === 'sessions') {
         emu.sessions.expireAll();
-        if (emu.shares.drive) emu.shares.otherView().sessions.expireAll();
+        if (emu.shares.drive) emu.shares.otherView(emu).sessions.expireAll();
       }
       else if (what === 'downloadUrls') emu.expireDownloadUrls();
       else if (what === 'deltaTokens') admin.invalidateDeltaTokens();

@@ -18,33 +18,22 @@ import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Drive } from './drive.ts';
 import type { ItemRow } from './drive-db.ts';
-import type { Emulator } from './emulator.ts';
-import { badRequest, GraphError, notFound } from './errors.ts';
-import { header, type Ctx } from './http-util.ts';
+import { badRequest, GraphError } from './errors.ts';
 import { Sessions } from './sessions.ts';
 import { Admin } from './admin.ts';
+import type { EmulatorState, ShareAccess, ShareInfo, SharesState } from './state.ts';
 
-export type ShareAccess = 'read' | 'write';
-
-export interface ShareInfo {
-  /** The other drive and the shared folder in it. */
-  driveId: string;
-  itemId: string;
-  /** The folder's path in the other drive. */
-  path: string;
-  access: ShareAccess;
-  /** The shortcut in the user's drive, when the share was added to it. */
-  shortcutId: string | undefined;
-}
+/** The emulator as the shares see it: its state plus the parts a view replaces. */
+type Base = EmulatorState & { readonly sessions: Sessions; readonly admin: Admin };
 
 export const OTHER_USER = { id: 'other-user', displayName: 'Other User' } as const;
 const OTHER_DRIVE_FILE = 'other-drive.sqlite';
 
-export class Shares {
+export class Shares implements SharesState {
   #drive: Drive | undefined;
-  #view: Emulator | undefined;
+  #view: Base | undefined;
 
-  constructor(private readonly emu: Emulator) {
+  constructor(private readonly emu: Base) {
     emu.drive.remoteItemOf = (row) => this.remoteItemJson(row);
     // A data directory that already holds the other drive (a restarted emulator) serves it at once.
     if (existsSync(path.join(emu.dataDir, OTHER_DRIVE_FILE))) this.open();
@@ -76,28 +65,27 @@ export class Shares {
     this.#drive?.close();
   }
 
-  /** The emulator as seen for requests to `driveId`: itself, the other drive's view, or undefined. */
-  viewFor(driveId: string): Emulator | undefined {
-    if (sameId(this.emu.drive.mode, driveId, this.emu.drive.driveId)) return this.emu;
-    if (this.#drive && sameId(this.#drive.mode, driveId, this.#drive.driveId)) return this.#view;
+  /** The emulator as seen for requests to `driveId`: `base` itself, the other drive's view, or undefined. */
+  viewFor<T extends EmulatorState>(base: T, driveId: string): T | undefined {
+    if (sameId(this.emu.drive.mode, driveId, this.emu.drive.driveId)) return base;
+    // The view is the emulator (`base` is it) with the other drive's drive, sessions and admin.
+    if (this.#drive && sameId(this.#drive.mode, driveId, this.#drive.driveId)) return this.#view as unknown as T;
     return undefined;
   }
 
   /** True when `emu` is the other drive's view. */
-  isOther(emu: Emulator): boolean {
+  isOther(emu: EmulatorState): boolean {
     return this.#drive !== undefined && emu.drive === this.#drive;
   }
 
   /** The other drive's view (opening the drive on first use). */
-  otherView(): Emulator {
+  otherView<T extends EmulatorState>(_base: T): T {
     this.open();
-    return this.#view!;
+    return this.#view as unknown as T;
   }
 
-  /** The upload sessions owning session `id` (the user's drive's unless the other drive holds it). */
-  sessionsFor(id: string): Sessions {
-    if (this.#drive?.db.statements.sessionGet.get(id)) return this.#view!.sessions;
-    return this.emu.sessions;
+  holdsSession(id: string): boolean {
+    return this.#drive?.db.statements.sessionGet.get(id) !== undefined;
   }
 
   // ---- admin ---------------------------------------------------------------------------------
@@ -160,7 +148,7 @@ export class Shares {
   }
 
   /** Refuses a read of an item of the other drive that is not shared with the user. */
-  guardRead(emu: Emulator, row: ItemRow): void {
+  guardRead(emu: EmulatorState, row: ItemRow): void {
     if (!this.isOther(emu)) return;
     if (!this.shareOf(row)) throw accessDenied();
   }
@@ -169,7 +157,7 @@ export class Shares {
    * Refuses a write in the other drive outside a read-write share. `ownItem`: the write changes or
    * removes `row` itself (rename, move, delete), which the shared folder itself never allows.
    */
-  guardWrite(emu: Emulator, row: ItemRow, ownItem = false): void {
+  guardWrite(emu: EmulatorState, row: ItemRow, ownItem = false): void {
     if (!this.isOther(emu)) return;
     const share = this.shareOf(row);
     if (!share) throw accessDenied();
@@ -178,16 +166,15 @@ export class Shares {
   }
 
   /** What of the other drive a root delta shows the user: shared folders and what is below them. */
-  visibleInDelta(emu: Emulator): ((row: ItemRow) => boolean) | undefined {
+  visibleInDelta(emu: EmulatorState): ((row: ItemRow) => boolean) | undefined {
     if (!this.isOther(emu)) return undefined;
     return (row) => this.shareOf(row) !== undefined;
   }
 
   /** Personal hides shortcuts from requests without `Prefer: Include-Feature=AddToOneDrive`. */
-  hidesShortcuts(emu: Emulator, ctx: Ctx): boolean {
+  hidesShortcuts(emu: EmulatorState, prefer: string | undefined): boolean {
     if (emu.drive.mode !== 'personal') return false;
-    const prefer = header(ctx.req, 'prefer') ?? '';
-    return !/include-feature\s*=\s*addtoonedrive/i.test(prefer);
+    return !/include-feature\s*=\s*addtoonedrive/i.test(prefer ?? '');
   }
 
   // ---- JSON ----------------------------------------------------------------------------------
@@ -212,7 +199,7 @@ export class Shares {
   }
 
   /** `GET …/items/{id}/permissions`: the user's own permission on the item. */
-  permissionsJson(emu: Emulator, row: ItemRow): Record<string, unknown>[] {
+  permissionsJson(emu: EmulatorState, row: ItemRow): Record<string, unknown>[] {
     const me = { user: { id: 'emulator-user', displayName: 'Emulator User' } };
     if (!this.isOther(emu)) return [{ id: 'owner', roles: ['owner'], grantedTo: me, grantedToV2: me }];
     const share = this.shareOf(row);
@@ -225,21 +212,6 @@ export class Shares {
 
 export function accessDenied(message = 'Access denied. You do not have permission to perform this action or access this resource.'): GraphError {
   return new GraphError(403, 'accessDenied', message);
-}
-
-/** The emulator for a request: the other drive's view when the path addresses `/drives/{otherId}`. */
-export function scopeFor(emu: Emulator, pathname: string): Emulator {
-  const m = /^\/v1\.0\/drives\/([^/]+)/.exec(pathname);
-  if (!m) return emu;
-  let driveId: string;
-  try {
-    driveId = decodeURIComponent(m[1]!);
-  } catch {
-    throw badRequest('Invalid drive id', 'invalidRequest');
-  }
-  const view = emu.shares.viewFor(driveId);
-  if (!view) throw notFound('Drive not found');
-  return view;
 }
 
 function sameId(mode: Drive['mode'], a: string, b: string): boolean {

@@ -11,7 +11,7 @@ import type { GenerateSpec, SeedResult } from './seed.ts';
 import type { RemoteChange, TreeItem } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
-import type { ShareAccess, ShareInfo } from './shares.ts';
+import type { ShareAccess, ShareInfo } from './state.ts';
 
 // Sources start the emulator's source through tsx; the compiled engine (dist/engine/onemount.js)
 // starts the compiled emulator built beside it, so neither needs tsx at run time.

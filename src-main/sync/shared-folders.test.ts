@@ -34,7 +34,7 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     const { admin, shares } = handle.emulator;
     shares.share('Team', 'write');
     shares.share('Archive', 'read');
-    const other = shares.otherView().admin;
+    const other = shares.otherView(handle.emulator).admin;
     await other.remote({ op: 'mkdir', path: 'Team/Plans' });
     await other.remote({ op: 'write', path: 'Team/Plans/q1.txt', content: 'q1' });
     await other.remote({ op: 'write', path: 'Team/readme.txt', content: 'team' });
@@ -100,11 +100,11 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     expect((await graph.getItemByPath('/Team/g.txt')).id).toBe(uploaded.id);
     expect((await graph.getItemByPath('/Team')).id).toBe(at('/Team').remoteItemId);
     expect((await graph.getItemByPath('/mine.txt')).name).toBe('mine.txt');
-    expect(handle.emulator.shares.otherView().admin.tree('Team').map((i) => i.path).sort()).toEqual(['New', 'Plans', 'Plans/q1.txt', 'g.txt', 'readme.txt']);
+    expect(handle.emulator.shares.otherView(handle.emulator).admin.tree('Team').map((i) => i.path).sort()).toEqual(['New', 'Plans', 'Plans/q1.txt', 'g.txt', 'readme.txt']);
   });
 
   it("follows the owner's changes through each share's own delta, keeping two shares of one drive apart", async () => {
-    const other = handle.emulator.shares.otherView().admin;
+    const other = handle.emulator.shares.otherView(handle.emulator).admin;
     await other.remote({ op: 'write', path: 'Archive/2020.txt', content: 'new' });
     await other.remote({ op: 'move', path: 'Team/readme.txt', newPath: 'Team/Plans/readme.txt' });
     await other.remote({ op: 'delete', path: 'Team/Plans/q1.txt' });
@@ -131,7 +131,7 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
   it('a share whose folder its owner deleted empties, except a local edit', async () => {
     const readme = at('/Team/readme.txt');
     temp.store.content.setContent(readme.id, { status: 'dirty', etag: readme.etag, ctag: readme.ctag, ranges: new RangeSet() });
-    await handle.emulator.shares.otherView().admin.remote({ op: 'delete', path: 'Team' });
+    await handle.emulator.shares.otherView(handle.emulator).admin.remote({ op: 'delete', path: 'Team' });
     await shared.syncAll();
     expect(names(temp.store, at('/Team'))).toEqual(['readme.txt']);
     expect(temp.store.conflicts.listForItem(readme.id).some((c) => c.reason === 'remote-deleted')).toBe(true);

@@ -729,7 +729,8 @@ export class Vfs {
     if (this.o.store.content.get(item.id)?.status === 'dirty') {
       const record = this.o.toRecord(answer);
       this.o.store.transaction(() => {
-        this.o.store.items.move(item.id, record.parentId ?? item.parentId!, record.name);
+        // The answer names the folder by its server id; a folder made here has a key of its own.
+        this.o.store.items.move(item.id, record.parentId === null ? item.parentId! : this.o.store.items.keyOf(record.parentId), record.name);
         this.o.store.items.update(item.id, { etag: record.etag ?? null });
       });
     } else {
@@ -858,6 +859,18 @@ export class Vfs {
     // A file below a pinned folder is pinned too (the ancestor walk runs only for complete files).
     if (content.status === 'complete') return content.pinned || this.o.store.content.isEffectivelyPinned(item.id) ? 'pinned' : 'cached';
     return 'partial';
+  }
+
+  /**
+   * Whether reading all of the file needs no download: its current bytes are on this device (or it
+   * has local changes, or nothing to read). Folders count as local. For callers that must not
+   * start a download (an indexer's open, src-main/fuse/indexer-guard.ts).
+   */
+  isLocal(path: string): boolean {
+    const item = this.resolve(path);
+    if (item.kind !== 'file' || item.size === 0) return true;
+    if (this.o.store.content.get(item.id)?.status === 'dirty') return true;
+    return this.isCached(item, 0, item.size);
   }
 
   getxattr(path: string, name: string): Buffer | undefined {
