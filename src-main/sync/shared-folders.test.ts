@@ -136,5 +136,12 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     expect(names(temp.store, at('/Team'))).toEqual(['readme.txt']);
     expect(temp.store.conflicts.listForItem(readme.id).some((c) => c.reason === 'remote-deleted')).toBe(true);
     expect(temp.store.sharedFolders.get(at('/Team').id)?.deltaLink).toBeNull();
+    // Asked again from the start: on Business the drive still answers, and the share settles.
+    await shared.syncAll();
+    await shared.syncAll();
+    const state = temp.store.sharedFolders.get(at('/Team').id);
+    if (mode === 'business') expect(state?.deltaLink).not.toBeNull();
+    else expect(state?.lastError).toMatch(/404|not found/i);
+    expect(names(temp.store, at('/Team'))).toEqual(['readme.txt']);
   });
 });
