@@ -146,7 +146,13 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
 const program = new Command()
   .name('onemount')
   .description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background')
-  .addHelpText('after', "\nDesktop indexers and thumbnailers (tracker, baloo, *-thumbnailer…) get EACCES when they open a file\nthat is not on this device, so they do not download the drive (`mount --indexers allow` lets them).");
+  .addHelpText('after', "\nDesktop indexers and thumbnailers (tracker, baloo, *-thumbnailer…) get EACCES when they open a file\nthat is not on this device, so they do not download the drive (`mount --indexers allow` lets them).")
+  .addHelpText(
+    'after',
+    '\nFolders shared with you and added to your drive are folders on the mount, read and written in their owner\'s\n' +
+      'drive; a read-only one refuses changes with EACCES. `getfattr -n user.onemount.status` says `shared` on them,\n' +
+      '`user.onemount.share` says read-only or read-write.',
+  );
 
 const mountOptions = (cmd: Command) =>
   cmd
