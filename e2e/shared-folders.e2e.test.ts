@@ -87,6 +87,14 @@ for (const mode of ['personal', 'business'] as const) {
       await eventually('the edit is in the other drive', async () =>
         (await h.admin.content('Team/readme.txt', 'other')).toString() === 'team notes, edited' ? true : undefined,
       );
+      // Past the simple-upload limit: an upload session opened in the other drive.
+      const big = Buffer.alloc(5 * 1024 * 1024 + 123, 7);
+      await writeFile(h.at('Team', 'big.bin'), big);
+      await eventually('the large file is in the other drive', async () => {
+        const item = (await h.admin.tree('Team', 'other')).find((i) => i.path === 'big.bin');
+        return item?.size === big.length ? true : undefined;
+      });
+      await rm(h.at('Team', 'big.bin'));
       await rename(h.at('Team', 'from-me.txt'), h.at('Team', 'New folder', 'moved.txt'));
       await rm(h.at('Team', 'Plans', 'q1.txt'));
       const want = ['New folder', 'New folder/moved.txt', 'Plans', 'readme.txt'];
