@@ -5,7 +5,7 @@
  * bytes, so the hot loop only folds input into a 160-byte buffer by plain XOR; the fold is spread
  * onto the ring once, in digest(). Memory use is constant whatever the input size.
  */
-import { createReadStream } from 'node:fs';
+import { feedFile } from '../base/hash-file.ts';
 
 const WIDTH_BYTES = 20;
 const PERIOD = 160;
@@ -93,15 +93,11 @@ export function quickXorHash(data: Uint8Array): string {
   return new QuickXorHash().update(data).digest();
 }
 
-/** Hashes a stream chunk by chunk; never holds more than one chunk. */
-export async function quickXorHashStream(stream: AsyncIterable<Uint8Array>): Promise<string> {
-  const h = new QuickXorHash();
-  for await (const chunk of stream) h.update(chunk);
-  return h.digest();
-}
-
-export async function quickXorHashFile(path: string, signal?: AbortSignal): Promise<string> {
-  return quickXorHashStream(createReadStream(path, { highWaterMark: 1 << 20, signal }));
+/** The quickXorHash of a file (its first `size` bytes when given), through the one hashing loop. */
+export async function quickXorHashFile(path: string, options: { size?: number; signal?: AbortSignal } = {}): Promise<string> {
+  const hash = new QuickXorHash();
+  await feedFile(hash, path, options);
+  return hash.digest();
 }
 
 /** Hashes are compared as raw bytes (base64 is case-sensitive). */

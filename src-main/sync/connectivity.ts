@@ -21,11 +21,14 @@
  * the order the changes happened, and `stop()` (a shutdown phase) waits for them and the probe.
  */
 import { AbortError, abortableSleep, isCausedBySignal, linkedController, timeoutSignal, type LinkedController } from '../base/abort.ts';
+import { backoffDelay, checkBackoff } from '../base/backoff.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { NetworkError, TimeoutError } from '../graph/errors.ts';
+import type { ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Connectivity } from '../../src-shared/model/transfer.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export interface ConnectivityEvents {
   /** Every change of state (including each probe of an outage): what the status and the UI show. */
@@ -61,7 +64,7 @@ export class OfflineError extends NetworkError {
   }
 }
 
-const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 60_000 } as const;
+const DEFAULT_BACKOFF = { baseMs: DEFAULT_TIMEOUTS.probeRetryBaseMs, maxMs: DEFAULT_TIMEOUTS.probeRetryMaxMs } as const;
 
 export class ConnectivityMonitor {
   readonly #o: ConnectivityOptions;
@@ -84,10 +87,7 @@ export class ConnectivityMonitor {
 
   constructor(options: ConnectivityOptions) {
     this.#o = options;
-    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
-    if (!(this.#backoff.baseMs > 0) || this.#backoff.maxMs < this.#backoff.baseMs) {
-      throw new RangeError(`bad probe backoff ${this.#backoff.baseMs} … ${this.#backoff.maxMs} ms`);
-    }
+    this.#backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF, 'probe');
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
     this.#state = { state: 'online', since: this.#now() };
@@ -138,6 +138,11 @@ export class ConnectivityMonitor {
     if (this.#stopped || this.#state.state === 'online') return;
     if (this.#probe) this.#wake?.abort(new AbortError('probe requested'));
     else this.#startProbing();
+  }
+
+  /** Shutdown: the probe stops with remote sync (nothing needs to know any more whether OneDrive answers). */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [{ phase: 'stop-sync', name: 'connectivity', run: () => this.stop() }];
   }
 
   /** Stops probing and waits for the probe and every pending delivery. Final. */
@@ -194,7 +199,7 @@ export class ConnectivityMonitor {
       }
       this.#reason = describeFailure(failure);
       failures++;
-      const delay = Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** (failures - 1));
+      const delay = backoffDelay(failures - 1, this.#backoff);
       const since = this.#state.since;
       const beginning = !this.#outage;
       this.#outage = true;

@@ -59,8 +59,13 @@ beforeEach(() => {
   memory = createMemoryLogger('debug', 'transfers-test');
 });
 
+const registries = new Set<TaskRegistry>();
+
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));
+  // A closed manager leaves nothing running: no chunk, no hash check, no read-ahead.
+  for (const tasks of registries) expect(tasks.list()).toEqual([]);
+  registries.clear();
   emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
   // No bearer token may ever reach a pre-authenticated URL.
@@ -70,7 +75,10 @@ afterEach(async () => {
 });
 
 function makeManager(overrides: Partial<DownloadManagerOptions> = {}): DownloadManager {
+  const tasks = overrides.tasks ?? new TaskRegistry({ logger: memory.logger });
+  registries.add(tasks);
   const manager = new DownloadManager({
+    tasks,
     graph,
     store: temp.store,
     cacheDir,

@@ -23,13 +23,13 @@ import { RangeSet } from '../base/range-set.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { GraphClient } from '../graph/client.ts';
 import { DownloadUrlExpiredError, NetworkError } from '../graph/errors.ts';
-import { sameQuickXorHash } from '../graph/quickxor.ts';
+import { quickXorHashFile, sameQuickXorHash } from '../graph/quickxor.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { Admission, type ShutdownStep } from '../lifecycle/participation.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
 import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writeFully } from './cache-files.ts';
-import { hashCacheFile } from './content-hash.ts';
 import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
 import {
@@ -59,8 +59,8 @@ export interface DownloadManagerOptions {
   store: Store;
   /** Root of the cache files (created 0700). */
   cacheDir: string;
-  /** When given, chunk downloads and hash checks run as named tasks (`download:…`, `download-verify:…`). */
-  tasks?: TaskRegistry;
+  /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
+  tasks: TaskRegistry;
   logger: Logger;
   /** Parallel range requests. Default 4. */
   concurrency?: number;
@@ -194,13 +194,16 @@ interface ReaderGroup {
   readonly holder: Holder;
 }
 
+/** Every task of the download manager is named `download…` (whenIdle and close wait for the group). */
+const TASK_PREFIX = 'download';
+
 export class DownloadManager {
   /** progress, done, failed: see DownloadEvents. */
   readonly events: TypedEmitter<DownloadEvents>;
   readonly #graph: DownloadSource;
   readonly #store: Store;
   readonly #cacheDir: string;
-  readonly #tasks: TaskRegistry | undefined;
+  readonly #tasks: TaskRegistry;
   readonly #logger: Logger;
   readonly #queue: PQueue;
   readonly #chunkBytes: number;
@@ -214,9 +217,8 @@ export class DownloadManager {
   readonly #now: () => number;
   readonly #entries = new Map<string, ItemEntry>();
   readonly #groups = new Map<string, ReaderGroup>();
-  /** Work close() waits for that no caller necessarily awaits (read-ahead, hash checks, cancellations). */
-  readonly #background = new Set<Promise<unknown>>();
   #transferSeq = 0;
+  readonly #admission = new Admission();
   #closing: Promise<void> | undefined;
 
   constructor(options: DownloadManagerOptions) {
@@ -285,7 +287,7 @@ export class DownloadManager {
       item,
       {
         fetch: (target, start, end, priority, signal) => this.#fetchFor(owner.holder, target, start, end, priority, signal),
-        track: (work) => this.#track(work),
+        track: (work) => this.#track(`download-readahead:${item.id}`, work),
         readerClosed: () => {
           owner.readers--;
           if (owner.readers > 0) return;
@@ -409,6 +411,17 @@ export class DownloadManager {
    * Shutdown: refuses new work, aborts everything and waits until every write has landed and its
    * range is recorded, so the range map stays true for the next start.
    */
+  /**
+   * Shutdown: from stop-new-work no new chunk is fetched (bytes already cached keep being read;
+   * a read that needs new bytes fails with a ShuttingDownError); in the downloads phase, close().
+   */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [
+      { phase: 'stop-new-work', name: 'downloads: start nothing new', run: async () => this.#admission.close() },
+      { phase: 'downloads', name: 'download-manager', run: () => this.close() },
+    ];
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -419,14 +432,14 @@ export class DownloadManager {
     for (const group of this.#groups.values()) this.#release(group.holder, true);
     this.#groups.clear();
     await Promise.all([...this.#entries.values()].map((entry) => this.#cancelEntry(entry, reason)));
-    while (this.#background.size > 0) await Promise.all(this.#background);
+    await this.#tasks.whenIdle(TASK_PREFIX);
     await this.#queue.onIdle();
   }
 
   /** Resolves when nothing is queued or running (read-ahead included); for tests and status. */
   async whenIdle(): Promise<void> {
-    while (this.#background.size > 0 || this.#queue.size > 0 || this.#queue.pending > 0) {
-      await Promise.all([...this.#background]);
+    while (this.#tasks.list().some((task) => task.name.startsWith(TASK_PREFIX)) || this.#queue.size > 0 || this.#queue.pending > 0) {
+      await this.#tasks.whenIdle(TASK_PREFIX);
       await this.#queue.onIdle();
     }
   }
@@ -531,6 +544,7 @@ export class DownloadManager {
   }
 
   #startJob(entry: ItemEntry, index: number, holder: Holder, priority: DownloadPriority): ChunkJob {
+    this.#admission.check(`a new download of ${entry.drivePath}`);
     const start = index * this.#chunkBytes;
     const job = new ChunkJob(`${entry.transferId}#${index}`, index, start, Math.min(entry.size, start + this.#chunkBytes));
     entry.jobs.set(index, job);
@@ -793,7 +807,7 @@ export class DownloadManager {
       entry.verification,
       entry.ready?.catch(() => undefined),
     ]).then(() => undefined);
-    this.#track(settled);
+    this.#track(`download-cancel:${entry.id}`, settled);
     return settled;
   }
 
@@ -811,7 +825,7 @@ export class DownloadManager {
       entry.verifying = false;
       this.#forgetIfIdle(entry);
     });
-    this.#track(running);
+    this.#track(`download-check:${entry.id}`, running);
     return running;
   }
 
@@ -830,7 +844,7 @@ export class DownloadManager {
     try {
       let digest = '';
       await this.#asTask(`download-verify:${entry.id}`, entry.controller.signal, async (signal) => {
-        digest = await hashCacheFile(entry.path, entry.size, signal);
+        digest = await quickXorHashFile(entry.path, { size: entry.size, signal });
       });
       actual = digest;
     } catch (error) {
@@ -874,18 +888,14 @@ export class DownloadManager {
     });
   }
 
-  /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
+  /** Runs `work` as a named task (listed, stopped on shutdown). */
   #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
     return runAsTask(this.#tasks, name, signal, work);
   }
 
-  #track(work: Promise<unknown>): void {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#background.add(settled);
-    void settled.finally(() => this.#background.delete(settled));
+  /** Work no caller necessarily awaits: listed in the registry, awaited by close() and whenIdle(). */
+  #track(name: string, work: Promise<unknown>): void {
+    this.#tasks.adopt(name, work);
   }
 
   #checkOpen(): void {

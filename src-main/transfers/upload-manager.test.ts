@@ -25,6 +25,7 @@ import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
 import { cacheFilePath } from './cache-files.ts';
 import { UploadManager, type UploadManagerOptions } from './upload-manager.ts';
 import type { UploadEvents } from './upload-types.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -66,8 +67,13 @@ beforeEach(() => {
   memory = createMemoryLogger('debug', 'uploads-test');
 });
 
+const registries = new Set<TaskRegistry>();
+
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));
+  // A closed manager leaves no upload task running.
+  for (const tasks of registries) expect(tasks.list()).toEqual([]);
+  registries.clear();
   emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
   // No bearer token may reach an upload URL, and no request may come before a Retry-After ran out.
@@ -95,7 +101,10 @@ function toRecord(item: DriveItem): ItemRecord {
 }
 
 function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManager {
+  const tasks = overrides.tasks ?? new TaskRegistry({ logger: memory.logger });
+  registries.add(tasks);
   const manager = new UploadManager({
+    tasks,
     graph,
     store: temp.store,
     cachePath: (id) => cacheFilePath(cacheDir, id),

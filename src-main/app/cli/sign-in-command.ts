@@ -12,6 +12,7 @@ import { errorMessage } from '../../base/errors.ts';
 import { openAccountAuth, readSignInSettings, removeSignInSettings, writeSignInSettings } from '../../auth/account-settings.ts';
 import { EngineNotRunningError, SocketClient } from '../../ipc/socket-client.ts';
 import { accountPaths } from '../paths.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 /** The emulator accepts any client id; this one only names OneMount in its logs. */
 export const EMULATOR_CLIENT_ID = '0e1a7000-0000-4000-8000-00000000cafe';
@@ -98,7 +99,7 @@ async function signIn(flags: SignInFlags, print: (line: string) => void): Promis
 async function signOut(account: string, print: (line: string) => void): Promise<void> {
   const paths = accountPaths(account);
   const handled = await tellRunningEngine(paths.socketPath, async (client) => {
-    await client.call('signOut', {}, 60_000);
+    await client.call('signOut', {}, DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs);
     print(`Signed out of account '${account}'; its mount is stopping.`);
   });
   if (handled) return;
