@@ -227,6 +227,7 @@ export class Engine {
       retryBaseMs: policy.ms('uploadRetryBaseMs'),
       retryMaxMs: policy.ms('uploadRetryMaxMs'),
       parentWaitMs: policy.ms('parentWaitMs'),
+      serviceReachable: () => !connectivity.offline,
       hostName,
     });
     const replayer = new JournalReplayer({

@@ -185,7 +185,7 @@ export class GraphClient {
   async probe(options: CallOptions = {}): Promise<void> {
     if (this.throttledUntil !== undefined) return;
     try {
-      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, signal: options.signal });
+      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, probe: true, signal: options.signal });
     } catch (error) {
       if (error instanceof GraphApiError) return;
       throw error;

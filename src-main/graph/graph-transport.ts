@@ -81,6 +81,11 @@ export interface SendRequest {
    * whose first attempt may have reached the server before the connection broke.
    */
   doneOnRepeat?: readonly number[];
+  /**
+   * The connectivity probe: its outcome goes to its caller only. A probe that answers must not
+   * count as a request getting through (the probe URL may answer while every other one fails).
+   */
+  probe?: boolean;
 }
 
 export interface SendResult {
@@ -264,7 +269,7 @@ export class GraphTransport {
         if (signal?.aborted) throw abortReason(signal);
         const failure = this.#classify(error, link.signal, what);
         this.#logger?.debug({ method: req.method, url: logUrl, attempt, err: failure }, 'graph request failed');
-        this.#reportFailure(failure);
+        if (!req.probe) this.#reportFailure(failure);
         if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
           await options.sleep(backoffDelay(transientRetries++, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, { jitter: 'full', random: options.random }), signal);
           continue;
@@ -272,7 +277,7 @@ export class GraphTransport {
         throw failure;
       }
 
-      this.#report(true);
+      if (!req.probe) this.#report(true);
       const { statusCode: status } = response;
       const resHeaders = response.headers;
       const ok = (status >= 200 && status < 300) || (req.accept?.includes(status) ?? false);
@@ -292,7 +297,7 @@ export class GraphTransport {
         } catch (error) {
           if (signal?.aborted) throw abortReason(signal);
           const failure = this.#classify(error, link.signal, what);
-          this.#reportFailure(failure);
+          if (!req.probe) this.#reportFailure(failure);
           if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
             await options.sleep(backoffDelay(transientRetries++, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, { jitter: 'full', random: options.random }), signal);
             continue;

@@ -68,8 +68,16 @@ export interface UploadManagerOptions {
   maxAttempts?: number;
   /** How often a new file whose folder has no server id yet looks again. Default 2 s. */
   parentWaitMs?: number;
+  /**
+   * Whether the service answers (the connectivity state: false during an outage). An upload whose
+   * session URL keeps refusing connections while the service answers starts a new session.
+   */
+  serviceReachable?: () => boolean;
   now?: () => number;
 }
+
+/** Attempts in a row refused at their session URL (the service answering) before a new session starts. */
+const SESSION_REFUSALS_BEFORE_RESTART = 3;
 
 /** Progress samples closer together than this say little about the speed. */
 const RATE_SAMPLE_MS = 500;
@@ -92,6 +100,8 @@ class UploadTask {
   retryAt: number | undefined;
   failures = 0;
   offlineFailures = 0;
+  /** Attempts in a row whose session URL refused the connection while the service answered. */
+  sessionRefusals = 0;
   lastError: Error | undefined;
   path: string | undefined;
   bytes = 0;
@@ -132,6 +142,7 @@ export class UploadManager {
   readonly #retryMaxMs: number;
   readonly #maxAttempts: number;
   readonly #parentWaitMs: number;
+  readonly #serviceReachable: (() => boolean) | undefined;
   readonly #now: () => number;
   readonly #items = new Map<string, UploadTask>();
   readonly #high: UploadTask[] = [];
@@ -154,6 +165,7 @@ export class UploadManager {
     this.#retryBaseMs = positive(options.retryBaseMs ?? DEFAULT_TIMEOUTS.uploadRetryBaseMs, 'retryBaseMs');
     this.#retryMaxMs = Math.max(this.#retryBaseMs, positive(options.retryMaxMs ?? DEFAULT_TIMEOUTS.uploadRetryMaxMs, 'retryMaxMs'));
     this.#maxAttempts = positive(options.maxAttempts ?? 8, 'maxAttempts');
+    this.#serviceReachable = options.serviceReachable;
     this.#parentWaitMs = positive(options.parentWaitMs ?? DEFAULT_TIMEOUTS.parentWaitMs, 'parentWaitMs');
     this.#now = options.now ?? Date.now;
     const fragmentBytes = options.fragmentBytes ?? DEFAULT_FRAGMENT;
@@ -559,6 +571,7 @@ export class UploadManager {
     task.lastError = error;
     if (kind === 'offline') {
       task.offlineFailures++;
+      this.#restartRefusedSession(task, run, error);
       const delay = this.#backoff(task.offlineFailures);
       this.#logger.info({ itemId: task.itemId, err: error, retryInMs: delay }, 'upload waits for the network');
       this.#arm(task, delay, 'offline');
@@ -611,6 +624,27 @@ export class UploadManager {
     } catch (error) {
       this.#logger.info({ err: error, itemId }, 'could not cancel an upload session; it expires by itself');
     }
+  }
+
+  /**
+   * A session URL that keeps refusing connections while the service itself answers is dead (its
+   * address changed, its host is gone): the next attempt starts a new session instead of waiting
+   * for it "for the network" for ever. During an outage nothing is dropped (the offset is worth
+   * keeping until the network is back).
+   */
+  #restartRefusedSession(task: UploadTask, run: RunningUpload, error: Error): void {
+    const refused = error instanceof NetworkError && run.sessionUrl !== undefined && (this.#serviceReachable?.() ?? false);
+    task.sessionRefusals = refused ? task.sessionRefusals + 1 : 0;
+    if (task.sessionRefusals < SESSION_REFUSALS_BEFORE_RESTART) return;
+    task.sessionRefusals = 0;
+    let dropped = 0;
+    for (const entry of this.#store.journal.list({ itemId: task.itemId })) {
+      if (entry.sessionUrl === run.sessionUrl) {
+        this.#store.journal.clearSession(entry.seq);
+        dropped++;
+      }
+    }
+    if (dropped > 0) this.#logger.warn({ itemId: task.itemId, err: error }, 'the upload session keeps refusing connections while OneDrive answers: starting a new session');
   }
 
   #backoff(failures: number): number {
