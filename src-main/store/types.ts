@@ -222,6 +222,22 @@ export interface DriveStateValues {
   driveType: string;
   quota: QuotaSnapshot;
   lastFullSyncMs: number;
+  /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
+  deletedUploads: DeletedUpload[];
+}
+
+/** A place a version of a new file may land on the server though the file is no longer there. */
+export interface DeletedUpload {
+  /** Its key (gone from items when it was deleted here). */
+  itemId: string;
+  /** Its folder's key. */
+  parentId: string;
+  name: string;
+  /** quickXorHash of every version sent. */
+  hashes: string[];
+  deletedMs: number;
+  /** Server ids of landed copies already queued for deletion. */
+  removing: string[];
 }
 
 export type DriveStateKey = keyof DriveStateValues;
