@@ -231,9 +231,16 @@ export class ConnectivityMonitor {
         // this state.
         const first = !this.#degraded;
         this.#degraded = true;
+        // The network itself is back: an outage under way ends (waiting work tries again).
+        const endsOutage = this.#outage;
+        this.#outage = false;
         this.#reason = `OneDrive answers, but ${this.#failedRequests} requests in a row failed (${this.#requestFailure ?? 'unknown failure'})`;
         this.#set({ state: 'offline', since, nextRetryAt: this.#now() + delay, reason: this.#reason });
         if (first) this.#o.logger.warn({ reason: this.#reason }, 'OneDrive answers its probe but every request fails: shown as offline');
+        if (endsOutage) {
+          this.#offline = new AbortController();
+          this.#deliver('online', this.#state);
+        }
         await this.#backOff(delay, signal);
         continue;
       }
