@@ -222,6 +222,11 @@ export interface DriveStateValues {
   driveType: string;
   quota: QuotaSnapshot;
   lastFullSyncMs: number;
+  /**
+   * The name each conflict copy being uploaded was given, by item key, until its commit: an
+   * attempt after a kill sends the copy under the same name, over the one that may have landed.
+   */
+  conflictCopyNames: Record<string, string>;
   /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
   deletedUploads: DeletedUpload[];
 }

@@ -304,8 +304,12 @@ export class UploadWorker {
         if (edit.job.signal.aborted || !isNotFound(error)) throw error;
       }
     }
-    const wantedName = this.#copyName(edit.item.name);
-    copy ??= await this.#send(edit, { target: { parentId, name: wantedName }, conflictBehavior: 'rename', resume: false });
+    // A copy an attempt before a restart may have sent keeps its name, and this one goes over it.
+    const names = store.driveState.get('conflictCopyNames') ?? {};
+    const sentBefore = names[itemId];
+    const wantedName = sentBefore ?? this.#copyName(edit.item.name);
+    if (!sentBefore) store.driveState.set('conflictCopyNames', { ...names, [itemId]: wantedName });
+    copy ??= await this.#send(edit, { target: { parentId, name: wantedName }, conflictBehavior: sentBefore ? 'replace' : 'rename', resume: false });
     // `rename` may have picked another free name: the answer says which.
     const copyName = copy.name ?? wantedName;
     const mismatch = await this.#check(edit, copy);
@@ -333,6 +337,8 @@ export class UploadWorker {
       store.content.clearError(itemId);
       finishEntries(store, itemId);
       store.conflicts.record({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
+      const { [itemId]: _done, ...others } = store.driveState.get('conflictCopyNames') ?? {};
+      store.driveState.set('conflictCopyNames', others);
     });
     if (copyCache && !copyStored) await rm(copyCache, { force: true });
     edit.job.session(undefined);
