@@ -10,7 +10,7 @@ import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
-import { TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
+import { resultAsTask, TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
 import { joinShutdown, type ShutdownAware } from '../lifecycle/participation.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
@@ -38,7 +38,7 @@ import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
 import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
-import { SocketServer } from '../ipc/socket-server.ts';
+import { SocketServer, type EngineHandlers } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
@@ -424,7 +424,7 @@ export class Engine {
     this.vfs.events.on('fileError', (e) => this.ipc?.emit('fileError', e));
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
-      {
+      this.callsAsTasks({
         status: () => this.status(),
         retryTransfer: ({ id }) => {
           const row = this.uploads.snapshot().find((t) => t.id === id);
@@ -493,7 +493,7 @@ export class Engine {
           return { ok: true as const };
         },
         ...(session ? { signIn: () => session.signIn(), signOut: () => session.signOut() } : {}),
-      },
+      }),
       logger,
       { startsWork: CALLS_THAT_START_WORK },
     );
@@ -545,6 +545,22 @@ export class Engine {
     else logger.error({ tasksLeft: unfinished.length, tasks: unfinished.map((t) => t.name) }, `shutdown: ${unfinished.length} background task(s) still running`);
     this.store.close();
     await this.graph.close();
+  }
+
+  /**
+   * The IPC calls that start work run as tasks named `ipc:<call>` (a pin walking a folder, a
+   * conflict being resolved): listed while they run and awaited before the store closes, instead
+   * of running on behind the shutdown.
+   */
+  private callsAsTasks(handlers: EngineHandlers): EngineHandlers {
+    const wrapped: Record<string, unknown> = { ...handlers };
+    for (const name of CALLS_THAT_START_WORK) {
+      const handler = handlers[name] as ((params: unknown) => unknown) | undefined;
+      if (!handler) continue;
+      wrapped[name] = (params: unknown) =>
+        resultAsTask(this.tasks, `ipc:${name}`, this.tasks.signal, async () => handler(params));
+    }
+    return wrapped as EngineHandlers;
   }
 
   /** Background tasks running now: zero once a shutdown has finished (tests assert it). */

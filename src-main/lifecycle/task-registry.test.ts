@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AbortError, abortableSleep } from '../base/abort.ts';
-import { TaskRegistry, TaskRegistryClosedError } from './task-registry.ts';
+import { resultAsTask, TaskRegistry, TaskRegistryClosedError } from './task-registry.ts';
 import type { TaskHandle, TaskInfo } from './task-registry.ts';
 import { createMemoryLogger as memoryLogger } from '../base/logger.ts';
 
@@ -260,6 +260,30 @@ describe('adopted work and idle groups', () => {
     expect(tasks.list().map((t) => t.name)).toEqual(['upload:1']);
     other.resolve();
     await tasks.whenIdle();
+    expect(tasks.size).toBe(0);
+  }, 10_000);
+});
+
+describe('resultAsTask', () => {
+  it('runs the work as a listed task and hands back its result or its error', async () => {
+    const { logger } = memoryLogger();
+    const errors: unknown[] = [];
+    const tasks = new TaskRegistry({ logger, onError: (e) => errors.push(e) });
+    const gate = deferred();
+    const answer = resultAsTask(tasks, 'ipc:pin', tasks.signal, async () => {
+      await gate.promise;
+      return 42;
+    });
+    expect(tasks.list().map((t) => t.name)).toEqual(['ipc:pin']);
+    gate.resolve();
+    await expect(answer).resolves.toBe(42);
+    await expect(
+      resultAsTask(tasks, 'ipc:free', tasks.signal, async () => {
+        throw new Error('no such folder');
+      }),
+    ).rejects.toThrow('no such folder');
+    // The caller's error is not an engine task failure.
+    expect(errors).toEqual([]);
     expect(tasks.size).toBe(0);
   }, 10_000);
 });

@@ -248,3 +248,12 @@ export async function runAsTask(
   if (failure) throw failure.error;
   if (outcome.status === 'stopped') throw abortReason(handle.signal);
 }
+
+/** runAsTask for work with a result: the result comes back, the error is the caller's. */
+export async function resultAsTask<T>(tasks: TaskRegistry, name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  let result: { value: T } | undefined;
+  await runAsTask(tasks, name, signal, async (taskSignal) => {
+    result = { value: await work(taskSignal) };
+  });
+  return result!.value;
+}
