@@ -49,6 +49,8 @@ import { PRIORITY_RANK, sameContentVersion, type DownloadEvents, type DownloadIt
 
 /** Downloaded bytes are written to the cache file in pieces of up to this size. */
 const WRITE_GATHER_BYTES = 1024 * 1024;
+/** Cache writes one download keeps running at once. */
+const WRITES_IN_FLIGHT = 4;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -685,11 +687,14 @@ export class DownloadManager {
   }
 
   /**
-   * Writes the body at its offsets, never past `end`; each write is announced once it has landed.
-   * Network chunks are small (16–64 KiB): they are gathered into writes of up to WRITE_GATHER_BYTES
-   * (one writev, no copy), except that a reader waiting for bytes among them gets them written at
-   * once. The body is consumed through events, not an async iterator: a promise per chunk was a
-   * large share of the engine's time on a fast download.
+   * Writes the body at its offsets, never past `end`; each write is announced once it has landed,
+   * and `cursor` follows the bytes landed without a gap from its start.
+   *
+   * Network chunks are small (16–64 KiB): they are gathered into writes of up to
+   * WRITE_GATHER_BYTES (one writev, no copy), except that a reader waiting for bytes among them
+   * gets them written at once. Up to WRITES_IN_FLIGHT writes run side by side: one at a time held
+   * a fast download to the latency of the thread pool. The body is consumed through events, not
+   * an async iterator: a promise per chunk was a large share of the engine's time.
    */
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
     const stream = addAbortSignal(signal, body);
@@ -705,10 +710,17 @@ export class DownloadManager {
       await new Promise<void>((resolve, reject) => {
         const pending: Buffer[] = [];
         let pendingBytes = 0;
-        let writing = false;
+        /** Where the pending bytes start: everything before was handed to a write. */
+        let handedUntil = cursor.position;
+        /** Writes running or landed out of order, by start; the first one is at `cursor`. */
+        const writes: Array<{ from: number; to: number; landed: boolean }> = [];
+        let running = 0;
         let ended = false;
+        let settled = false;
         let failure: unknown;
         const finish = () => {
+          if (settled) return;
+          settled = true;
           stream.off('data', onData);
           stream.off('end', onEnd);
           stream.off('error', onError);
@@ -718,38 +730,44 @@ export class DownloadManager {
           else reject(failure);
         };
         const pump = () => {
-          if (writing) return;
-          if (failure !== undefined) return finish();
-          if (pendingBytes === 0) {
-            if (ended) finish();
-            else if (stream.isPaused()) stream.resume();
+          if (failure !== undefined) {
+            if (running === 0) finish();
             return;
           }
-          const from = cursor.position;
-          const to = from + pendingBytes;
-          if (!ended && pendingBytes < WRITE_GATHER_BYTES && !entry.awaits(from, to)) return;
-          const pieces = pending.splice(0);
-          pendingBytes = 0;
-          writing = true;
-          writevFully(file, pieces, from, to - from).then(
-            () => {
-              writing = false;
-              entry.landed(from, to);
-              entry.bytesDownloaded += to - from;
-              cursor.position = to;
-              this.#emitProgress(entry, false);
-              pump();
-            },
-            (error: unknown) => {
-              writing = false;
-              failure = new CacheWriteError(entry.id, entry.path, error);
-              stream.destroy();
-              finish();
-            },
-          );
+          while (running < WRITES_IN_FLIGHT && pendingBytes > 0) {
+            const from = handedUntil;
+            const to = from + pendingBytes;
+            if (!ended && pendingBytes < WRITE_GATHER_BYTES && !entry.awaits(from, to)) break;
+            const pieces = pending.splice(0);
+            pendingBytes = 0;
+            handedUntil = to;
+            const write = { from, to, landed: false };
+            writes.push(write);
+            running++;
+            writevFully(file, pieces, from, to - from).then(
+              () => {
+                running--;
+                write.landed = true;
+                entry.landed(from, to);
+                entry.bytesDownloaded += to - from;
+                while (writes[0]?.landed) cursor.position = writes.shift()!.to;
+                this.#emitProgress(entry, false);
+                pump();
+              },
+              (error: unknown) => {
+                running--;
+                failure ??= new CacheWriteError(entry.id, entry.path, error);
+                stream.destroy();
+                pump();
+              },
+            );
+          }
+          if (running === 0 && pendingBytes === 0 && ended) return finish();
+          // Reading resumes once the disk has caught up with the network.
+          if (stream.isPaused() && pendingBytes < WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) stream.resume();
         };
         const onData = (chunk: Buffer) => {
-          const room = end - (cursor.position + pendingBytes);
+          const room = end - (handedUntil + pendingBytes);
           const piece = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
           if (piece.length > 0) {
             pending.push(piece);
@@ -760,8 +778,8 @@ export class DownloadManager {
             ended = true;
             stream.off('data', onData);
             stream.destroy();
-          } else if (writing && pendingBytes >= 2 * WRITE_GATHER_BYTES) {
-            // The disk is behind: stop reading until the write in flight has landed.
+          } else if (pendingBytes >= WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) {
+            // Every write slot is busy and a backlog has built up: stop reading until it drains.
             stream.pause();
           }
           pump();
@@ -774,7 +792,7 @@ export class DownloadManager {
           // What arrived but was not written is dropped: the caller resumes from cursor.position.
           pending.length = 0;
           pendingBytes = 0;
-          failure = error;
+          failure ??= error;
           pump();
         };
         stream.on('data', onData);

@@ -17,7 +17,12 @@ export interface ReadAheadRange extends ByteRange {
   requestBytes: number;
 }
 
-const DEFAULT_TOLERANCE = 256 * 1024;
+/**
+ * The kernel sends the reads of one read(2) (and its own read-ahead) as several FUSE requests at
+ * once, answered by several threads: they reach us out of order by up to about a MiB. A smaller
+ * tolerance took that for a jump and started the window over in the middle of a `cat`.
+ */
+const DEFAULT_TOLERANCE = 1024 * 1024;
 
 /**
  * Decides read-ahead for one reader: a read that continues where the last one ended is sequential
