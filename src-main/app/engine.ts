@@ -36,6 +36,7 @@ import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
+import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
 import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
@@ -87,6 +88,8 @@ export interface EngineConfig {
   kernelCacheSec: number;
   /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
   cacheLimitBytes?: number;
+  /** Indexers' and thumbnailers' reads of files not on this device (default: refused, the known programs). */
+  indexers?: IndexerGuardSettings;
   timeouts?: Partial<TimeoutConfig>;
   /** Shutdown progress, for the terminal or the UI. */
   onShutdownProgress?: (p: ShutdownProgress) => void;
@@ -125,6 +128,9 @@ export class Engine {
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
+  private indexerGuard: IndexerGuard | undefined;
+  /** A status push after indexer refusals is waiting (one a second however many are refused). */
+  private indexerStatusPending = false;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
     const { paths, logger } = cfg;
@@ -266,10 +272,16 @@ export class Engine {
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
     });
+    this.indexerGuard = new IndexerGuard({
+      ...(this.cfg.indexers ?? { refuse: true, programs: DEFAULT_INDEXER_PROGRAMS }),
+      logger,
+      onRefused: () => this.pushIndexerStatus(),
+    });
     this.mount = await FuseMount.mount({
       mountpoint: this.cfg.mountpoint,
       vfs: this.vfs,
       logger,
+      indexerGuard: this.indexerGuard,
       attrTimeoutSec: this.cfg.kernelCacheSec,
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
@@ -397,6 +409,12 @@ export class Engine {
           if (update.downloadConcurrency !== undefined) this.downloads.setConcurrency(update.downloadConcurrency);
           if (update.uploadConcurrency !== undefined) this.uploads.setConcurrency(update.uploadConcurrency);
           if (update.logLevel !== undefined) logger.level = update.logLevel;
+          if (update.refuseIndexers !== undefined || update.indexerPrograms !== undefined) {
+            this.indexerGuard?.update({
+              ...(update.refuseIndexers !== undefined ? { refuse: update.refuseIndexers } : {}),
+              ...(update.indexerPrograms !== undefined ? { programs: update.indexerPrograms } : {}),
+            });
+          }
           this.liveSettings = { ...this.liveSettings, ...update };
           await saveSettings(this.cfg.paths.configDir, { ...(await loadSettings(this.cfg.paths.configDir)), ...update });
           return this.currentSettings();
@@ -511,6 +529,7 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.indexerGuard ? { indexers: this.indexerGuard.snapshot() } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
       ...this.failedChanges(),
     };
@@ -539,7 +558,19 @@ export class Engine {
       startOnLogin: this.liveSettings.startOnLogin ?? false,
       notifications: this.liveSettings.notifications ?? false,
       logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
+      ...(this.indexerGuard ? { refuseIndexers: this.indexerGuard.settings.refuse, indexerPrograms: [...this.indexerGuard.settings.programs] } : {}),
     };
+  }
+
+  /** The panel's refusal count follows an indexer's burst of opens without a status per open. */
+  private pushIndexerStatus(): void {
+    if (this.indexerStatusPending || !this.ipc) return;
+    this.indexerStatusPending = true;
+    setTimeout(() => {
+      this.indexerStatusPending = false;
+      // After the shutdown began the store may be closed; its own events tell the panel the rest.
+      if (this.stopped === undefined) this.ipc?.emit('status', this.status());
+    }, 1000).unref();
   }
 
   /** The ordered shutdown (same promise however often asked); the control socket closes last. */

@@ -2,7 +2,8 @@ import { useState, type FormEvent } from 'react';
 import type { Settings } from '../../src-shared/ipc/desktop-calls.ts';
 import { useActions, useEngine, usePanel, useView } from '../context.ts';
 import { formatBytes } from '../format.ts';
-import { bytesOfGb, gbOfBytes } from '../settings-form.ts';
+import { bytesOfGb, gbOfBytes, indexerLine, parsePrograms, programsText } from '../settings-form.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 type Outcome = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed' };
 
@@ -12,23 +13,28 @@ function SettingsForm({ settings }: { settings: Settings }) {
   // The cache field keeps what the person typed: rounding it while they type would fight them.
   const [cacheGb, setCacheGb] = useState(() => gbOfBytes(settings.cacheLimitBytes));
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
+  // The list as typed (blank lines and all) until it is saved.
+  const [programs, setPrograms] = useState(() => programsText(settings.indexerPrograms ?? []));
   const edit = (next: Settings) => {
     setDraft(next);
     setOutcome({ kind: 'idle' });
   };
   const cacheBytes = bytesOfGb(cacheGb);
+  const parsed = parsePrograms(programs);
+  const programsBad = 'bad' in parsed ? parsed.bad : undefined;
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    if (cacheBytes === undefined) return;
+    if (cacheBytes === undefined || 'bad' in parsed) return;
     const { mountpoint: _mountpoint, ...update } = draft;
     setOutcome({ kind: 'saving' });
-    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes });
+    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes, ...(draft.indexerPrograms !== undefined ? { indexerPrograms: parsed.programs } : {}) });
     if (!saved) {
       setOutcome({ kind: 'failed' });
       return;
     }
     setDraft(saved);
     setCacheGb(gbOfBytes(saved.cacheLimitBytes));
+    setPrograms(programsText(saved.indexerPrograms ?? []));
     setOutcome({ kind: 'saved' });
   };
   return (
@@ -69,6 +75,44 @@ function SettingsForm({ settings }: { settings: Settings }) {
         <input type="checkbox" checked={draft.notifications} onChange={(e) => edit({ ...draft, notifications: e.target.checked })} />
         Notifications
       </label>
+      {draft.refuseIndexers !== undefined && (
+        <label className="check">
+          <input type="checkbox" checked={draft.refuseIndexers} onChange={(e) => edit({ ...draft, refuseIndexers: e.target.checked })} />
+          Keep indexers and thumbnailers from downloading files
+        </label>
+      )}
+      {draft.indexerPrograms !== undefined && (
+        <>
+          <label>
+            Indexers and thumbnailers (one program per line)
+            <textarea
+              rows={5}
+              spellCheck={false}
+              value={programs}
+              disabled={draft.refuseIndexers === false}
+              aria-invalid={programsBad !== undefined}
+              aria-describedby="indexer-programs-hint"
+              onChange={(e) => {
+                setPrograms(e.target.value);
+                setOutcome({ kind: 'idle' });
+              }}
+            />
+            <span id="indexer-programs-hint" className={programsBad ? 'field-error' : 'muted field-hint'}>
+              {programsBad ?? 'They get “permission denied” for files that are not on this device; your own programs read them, and files on this device are read by anyone.'}
+            </span>
+          </label>
+          <button
+            type="button"
+            disabled={draft.refuseIndexers === false}
+            onClick={() => {
+              setPrograms(programsText(DEFAULT_INDEXER_PROGRAMS));
+              setOutcome({ kind: 'idle' });
+            }}
+          >
+            Restore the default list
+          </button>
+        </>
+      )}
       <label>
         Log level
         <select value={draft.logLevel} onChange={(e) => edit({ ...draft, logLevel: e.target.value as Settings['logLevel'] })}>
@@ -78,7 +122,7 @@ function SettingsForm({ settings }: { settings: Settings }) {
         </select>
       </label>
       <div className="save-line">
-        <button type="submit" className="primary" disabled={cacheBytes === undefined || outcome.kind === 'saving'}>
+        <button type="submit" className="primary" disabled={cacheBytes === undefined || programsBad !== undefined || outcome.kind === 'saving'}>
           Save
         </button>
         <span className="save-outcome" role="status" data-testid="settings-outcome">
@@ -94,6 +138,7 @@ export function SettingsView() {
   const unavailable = useView((s) => s.settingsUnavailable);
   const mountpoint = useEngine((s) => s.status?.mountpoint);
   const cachedBytes = useEngine((s) => s.status?.cachedBytes);
+  const indexers = indexerLine(useEngine((s) => s.status?.indexers));
   const { stores, actions } = usePanel();
   return (
     <main className="settings" aria-labelledby="settings-title" data-testid="settings">
@@ -114,6 +159,12 @@ export function SettingsView() {
             Free up space
           </button>
         </dd>
+        {indexers !== undefined && (
+          <>
+            <dt>Indexers</dt>
+            <dd data-testid="indexer-refusals">{indexers}</dd>
+          </>
+        )}
       </dl>
       {settings ? <SettingsForm settings={settings} /> : <p className="muted">{unavailable ? `Other settings cannot be changed here: ${unavailable}.` : 'Loading settings…'}</p>}
     </main>

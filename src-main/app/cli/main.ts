@@ -26,6 +26,7 @@ import { addSignInCommands } from './sign-in-command.ts';
 import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
 import { unmount } from './unmount-command.ts';
 import { watchMount } from '../../fuse/mount-watch.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../fuse/indexer-guard.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -42,6 +43,10 @@ const byteSize = (v: string) => {
   } catch (e) {
     throw new InvalidArgumentError(errorMessage(e));
   }
+};
+const indexerChoice = (v: string): 'refuse' | 'allow' => {
+  if (v !== 'refuse' && v !== 'allow') throw new InvalidArgumentError("must be 'refuse' or 'allow'");
+  return v;
 };
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -60,6 +65,7 @@ interface MountFlags {
   logLevel: LogLevel;
   kernelCache: number;
   cacheLimit?: number;
+  indexers?: 'refuse' | 'allow';
 }
 
 /** Option defaults; a saved setting replaces an option left at its default. */
@@ -106,6 +112,11 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     writeBackDelayMs: flags.writeBack,
     kernelCacheSec: flags.kernelCache,
     ...(flags.cacheLimit !== undefined ? { cacheLimitBytes: flags.cacheLimit } : {}),
+    // The panel's list and switch, unless the command line says refuse or allow.
+    indexers: {
+      refuse: flags.indexers !== undefined ? flags.indexers === 'refuse' : (saved.refuseIndexers ?? true),
+      programs: saved.indexerPrograms ?? DEFAULT_INDEXER_PROGRAMS,
+    },
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
@@ -132,7 +143,10 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   process.exit(0);
 }
 
-const program = new Command().name('onemount').description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background');
+const program = new Command()
+  .name('onemount')
+  .description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background')
+  .addHelpText('after', "\nDesktop indexers and thumbnailers (tracker, baloo, *-thumbnailer…) get EACCES when they open a file\nthat is not on this device, so they do not download the drive (`mount --indexers allow` lets them).");
 
 const mountOptions = (cmd: Command) =>
   cmd
@@ -144,7 +158,12 @@ const mountOptions = (cmd: Command) =>
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel);
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel)
+    .option(
+      '--indexers <refuse|allow>',
+      'what desktop indexers and thumbnailers (tracker, baloo, updatedb, *-thumbnailer…; the list is in the panel\'s settings) get when they open a file not on this device: refuse (EACCES, the default: they do not download the drive) or allow; files on this device read normally for everyone',
+      indexerChoice,
+    );
 
 mountOptions(
   program
