@@ -68,7 +68,7 @@ describe('read-ahead (e2e)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(SEQ_SIZE);
     expect(quickXorHash(r.stdout)).toBe(await serverHash('seq.bin'));
-    const gets = (await settledLog(h.admin, 'storage', from)).filter((e) => e.method === 'GET');
+    const gets = (await settledLog(h, 'storage', from)).filter((e) => e.method === 'GET');
     const ranges = gets.map((e) => parseRange(e.range, SEQ_SIZE)).sort((a, b) => a.start - b.start);
     // Each byte once: the ranges tile the file.
     expect(ranges[0]!.start).toBe(0);
