@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,6 +66,43 @@ describe('quickXorHash', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 10_000);
+
+  it('gives the one-shot answer for random split points at every memory alignment', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.array(fc.nat(3000), { maxLength: 12 }),
+        fc.integer(),
+        (offset, size, cuts, seed) => {
+          // One backing buffer, the data starting `offset` bytes in: chunk views start anywhere.
+          const backing = new Uint8Array(size + 3);
+          for (let i = 0; i < backing.length; i++) backing[i] = (Math.imul(i + 1, 2654435761) ^ seed) >>> 24;
+          const data = backing.subarray(offset, offset + size);
+          const points = [...new Set(cuts.map((c) => c % (size + 1)))].sort((a, b) => a - b);
+          const h = new QuickXorHash();
+          let at = 0;
+          for (const p of [...points, size]) {
+            h.update(data.subarray(at, p));
+            at = p;
+          }
+          expect(h.digest()).toBe(reference(data));
+        },
+      ),
+    );
+  });
+
+  it('copies its state mid-period at an unaligned address', () => {
+    const backing = Buffer.alloc(4001);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 5) & 0xff;
+    const data = backing.subarray(1);
+    const h = new QuickXorHash().update(data.subarray(0, 1001));
+    const twin = h.copy();
+    h.update(data.subarray(1001));
+    twin.update(data.subarray(1001, 2003));
+    expect(h.digest()).toBe(reference(data));
+    expect(twin.digest()).toBe(reference(data.subarray(0, 2003)));
+  });
 
   it('copies its state: the copy and the original go on independently', () => {
     const data = Buffer.alloc(5000);
