@@ -138,15 +138,7 @@ interface OpenFile {
    * store's item generation is unchanged (any change to any item sends the next read the slow way).
    */
   local?: { fd: number; size: number; generation: number };
-  /** Writes through this handle not recorded in the store yet (see Vfs.write). */
-  unrecorded?: { end: number; ranges: RangeSet };
 }
-
-/**
- * Writes no upload can read yet are recorded in the store together, at the latest this long after
- * the first of them (they are recorded at once when something needs the store to be current).
- */
-const RECORD_WRITES_AFTER_MS = 250;
 
 // open(2) flags (Linux).
 const O_ACCMODE = 3;
@@ -183,9 +175,6 @@ export class Vfs {
   private byPathGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
   private readonly preparing = new Map<string, Promise<void>>();
-  /** Handles with unrecorded writes. */
-  private readonly unrecorded = new Set<OpenFile>();
-  private recordTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: VfsOptions) {
     this.now = o.now ?? Date.now;
@@ -250,13 +239,11 @@ export class Vfs {
   }
 
   getattr(path: string): Attr {
-    this.recordWrites();
     return this.attrOf(this.resolve(path));
   }
 
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
   readdir(path: string): { names: string[]; attrs: Attr[] } {
-    this.recordWrites();
     const dir = this.resolve(path);
     if (dir.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
@@ -352,7 +339,6 @@ export class Vfs {
   /** Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read. */
   async read(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh);
-    this.recordWrites(h.itemId);
     const local = h.local;
     if (local && local.generation === this.o.store.items.generation) {
       if (position >= local.size || length <= 0) return 0;
@@ -428,27 +414,21 @@ export class Vfs {
   async release(fh: number): Promise<void> {
     const h = this.handles.get(fh);
     if (!h) return;
-    try {
-      this.recordWrites(h.itemId);
-    } finally {
-      this.handles.delete(fh);
-      h.reader?.close();
-      await h.file?.close();
-      await h.writeFile?.close();
-    }
+    this.handles.delete(fh);
+    h.reader?.close();
+    await h.file?.close();
+    await h.writeFile?.close();
     if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   /** close(2) of one descriptor (there may be dups): the change is ready to upload. */
   flush(fh: number): void {
     const h = this.handle(fh);
-    this.recordWrites(h.itemId);
     if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
-    this.recordWrites(h.itemId);
     await h.writeFile?.datasync();
     if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
@@ -507,84 +487,20 @@ export class Vfs {
     return (h.writeFile ??= await openCacheFile(this.o.downloads.cachePath(h.itemId)));
   }
 
-  /**
-   * A write lands in the cache file at once; it is recorded in the store (recordChange) at once only
-   * while an upload of the file is queued or running, since that upload could read the new bytes and
-   * must find local_version moved (docs/concurrency.md). Otherwise no upload can start before this
-   * handle's flush or release, which records first (as do fsync, truncation, reads, attribute and
-   * listing calls, renames and time changes, so every answer comes from a current store), and the
-   * writes of a burst are recorded together — one transaction instead of one per FUSE write — at the
-   * latest RECORD_WRITES_AFTER_MS after the first. The content is already dirty and journaled then:
-   * the first write of a burst records as before (prepareForChange), as does create().
-   */
   async write(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh);
     if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
-    // Bytes before the write position and after its end must be the current version's. While this
-    // handle holds unrecorded writes the content is dirty: nothing but a recorded upload commit
-    // makes it clean, and no upload runs meanwhile (see below).
-    if (!h.unrecorded) await this.prepareForChange(item, item.size);
+    // Bytes before the write position and after its end must be the current version's.
+    await this.prepareForChange(item, item.size);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
     await writeFully(file, buf.subarray(0, length), position);
     const end = position + length;
-    const pending = (h.unrecorded ??= { end: 0, ranges: new RangeSet() });
-    pending.end = Math.max(pending.end, end);
-    pending.ranges.add(position, end);
-    this.unrecorded.add(h);
+    this.recordChange(item.id, (current) => Math.max(current.size, end), (ranges) => ranges.add(position, end));
     h.changed = true;
-    // The size this handle's reads go by may be behind the write.
-    h.local = undefined;
-    if (this.o.uploads.isActive?.(item.id) ?? true) this.recordWrites(item.id);
-    else this.recordTimer ??= setTimeout(() => this.recordWritesLater(), RECORD_WRITES_AFTER_MS);
     return length;
-  }
-
-  /** The timer's recording: a failure here is logged; the next flush or release records (and reports) again. */
-  private recordWritesLater(): void {
-    this.recordTimer = undefined;
-    try {
-      this.recordWrites();
-    } catch (e) {
-      this.o.logger.error({ err: e }, 'could not record written bytes in the store');
-    }
-  }
-
-  /** Records the unrecorded writes (of one item, or of all) in one transaction. */
-  private recordWrites(itemId?: string): void {
-    if (this.unrecorded.size === 0) return;
-    const handles = [...this.unrecorded].filter((h) => itemId === undefined || h.itemId === itemId);
-    if (handles.length === 0) return;
-    try {
-      this.o.store.transaction(() => {
-        for (const h of handles) {
-          const pending = h.unrecorded!;
-          // Deleted while open: there is nothing left to record the bytes against.
-          if (!this.o.store.items.get(h.itemId)) continue;
-          this.recordChange(
-            h.itemId,
-            (current) => Math.max(current.size, pending.end),
-            (ranges) => {
-              for (const r of pending.ranges) ranges.add(r.start, r.end);
-            },
-          );
-        }
-      });
-    } catch (e) {
-      // Kept for another try (the caller reports this failure): the bytes are in the cache file.
-      this.recordTimer ??= setTimeout(() => this.recordWritesLater(), RECORD_WRITES_AFTER_MS);
-      throw toVfsError(e, 'recording written bytes');
-    }
-    for (const h of handles) {
-      h.unrecorded = undefined;
-      this.unrecorded.delete(h);
-    }
-    if (this.unrecorded.size === 0 && this.recordTimer) {
-      clearTimeout(this.recordTimer);
-      this.recordTimer = undefined;
-    }
   }
 
   /**
@@ -641,9 +557,6 @@ export class Vfs {
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
-    // Earlier writes first: recorded after the truncation they would bring back its old size.
-    this.recordWrites(item.id);
-    item = this.current(item);
     await this.prepareForChange(item, size);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
@@ -811,7 +724,6 @@ export class Vfs {
 
   /** rename(2): same folder, across folders, and over an existing target (replacing it). */
   async rename(from: string, to: string): Promise<void> {
-    this.recordWrites();
     const item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const { parent: newParent, name } = this.split(to);
@@ -891,8 +803,6 @@ export class Vfs {
 
   /** utimens: OneDrive keeps whole seconds of the modification time (fileSystemInfo). */
   async utimens(path: string, mtimeMs: number): Promise<void> {
-    // Recorded writes set the modification time to "now": they go first, the time set here last.
-    this.recordWrites();
     const item = this.resolve(path);
     if (item.parentId === null) return;
     const seconds = Math.floor(mtimeMs / 1000) * 1000;

@@ -22,19 +22,11 @@ const TOKEN = 'emulator-token-not-a-secret-1234567890';
 
 export class RecordingUploads implements UploadsPort {
   readonly scheduled: string[] = [];
-  /** Items whose upload the manager would hold (queued or running): scheduled ones, and any a test adds. */
-  readonly active = new Set<string>();
   schedule(itemId: string): void {
     this.scheduled.push(itemId);
-    this.active.add(itemId);
   }
   touch(): void {}
-  cancel(itemId: string): void {
-    this.active.delete(itemId);
-  }
-  isActive(itemId: string): boolean {
-    return this.active.has(itemId);
-  }
+  cancel(): void {}
 }
 
 export interface CacheRig {
