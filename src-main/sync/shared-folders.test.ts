@@ -10,6 +10,7 @@ import { createMemoryLogger } from '../base/logger.ts';
 import { GraphClient, StaticTokenProvider } from '../graph/index.ts';
 import { RangeSet, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync } from './delta-sync.ts';
 import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { SharedFolders } from './shared-folders.ts';
@@ -26,6 +27,7 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
   let temp: TempStore;
   let shared: SharedFolders;
   let sync: DeltaSync;
+  let tasks: TaskRegistry;
   const memory = createMemoryLogger('debug', 'shared-test');
   const invalidator = { invalidate: (id: string) => void temp.store.content.invalidate(id) };
 
@@ -51,13 +53,15 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     temp = openTempStore();
     shared = new SharedFolders({ graph, store: temp.store, invalidator, logger: memory.logger, driveMode: () => mode, pageSize: 3, applyChunk: 2 });
     graph.setRouter(shared);
-    sync = new DeltaSync({ graph, store: temp.store, invalidator, logger: memory.logger });
+    tasks = new TaskRegistry({ logger: memory.logger });
+    sync = new DeltaSync({ graph, store: temp.store, invalidator, logger: memory.logger, tasks });
     await sync.syncOnce();
     await shared.syncAll();
   });
 
   afterEach(async () => {
     await sync.stop();
+    await tasks.stopAll(1000);
     await graph.close();
     temp.dispose();
     await handle.close();

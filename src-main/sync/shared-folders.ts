@@ -19,6 +19,7 @@ import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { GraphApiError, isNotFound, isResyncRequired, type DriveItem, type DriveRouter, type GraphClient, type ItemAddress } from '../graph/index.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
+import type { ShutdownAware, ShutdownStep } from '../lifecycle/participation.ts';
 import type { SharedFolder, Store, StoredItem } from '../store/index.ts';
 import { BatchApplier, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
 import { planBatch } from './delta-plan.ts';
@@ -68,7 +69,7 @@ const ACCESS_RECHECK_MS = 10 * 60_000;
 /** Ids of other drives' items learned from answers before the store holds them; bounded. */
 const LEARNED_LIMIT = 10_000;
 
-export class SharedFolders implements DriveRouter {
+export class SharedFolders implements DriveRouter, ShutdownAware {
   readonly events: TypedEmitter<SharedFoldersEvents>;
   readonly #o: SharedFoldersOptions;
   readonly #store: Store;
@@ -222,6 +223,11 @@ export class SharedFolders implements DriveRouter {
   async stop(): Promise<void> {
     this.#task?.abort();
     await this.#task?.done;
+  }
+
+  /** Shutdown: the shares' syncs stop with the main delta, before uploads finish and the store closes. */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [{ phase: 'stop-sync', name: 'shared folders', run: () => this.stop() }];
   }
 
   /** Syncs every shared folder once; one failing share does not stop the others. */
