@@ -197,6 +197,8 @@ for (const mode of ['personal', 'business'] as const) {
 
     it('after a restart the shares are served at once and their deltas resume where they were', async () => {
       await h.stopEngine();
+      // The shares' sync loop stopped with the rest: nothing ran on behind the closed store.
+      expect(await h.engineLog()).toContain('shutdown: no background task left');
       // Which shares have a stored delta link (a share gone from its owner's drive has none: it is asked from the start).
       const Database = (await import('better-sqlite3')).default;
       const db = new Database(h.storeFile, { readonly: true });
