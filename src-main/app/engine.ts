@@ -42,6 +42,7 @@ import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
+import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
 
 /** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
 const QUOTA_FIRST_MS = 5_000;
@@ -88,6 +89,9 @@ export interface EngineConfig {
   /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
   cacheLimitBytes?: number;
   timeouts?: Partial<TimeoutConfig>;
+  /** Bandwidth limits for all uploads / all downloads together, bytes per second; 0 or absent: none. */
+  uploadLimitBytesPerSecond?: number;
+  downloadLimitBytesPerSecond?: number;
   /** Shutdown progress, for the terminal or the UI. */
   onShutdownProgress?: (p: ShutdownProgress) => void;
 }
@@ -125,6 +129,8 @@ export class Engine {
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
+  /** The shared upload and download limiters (set by start). */
+  private bandwidth: BandwidthLimits | undefined;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
     const { paths, logger } = cfg;
@@ -160,7 +166,11 @@ export class Engine {
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
-    const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    const bandwidth: BandwidthLimits = {
+      up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0 }),
+      down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
+    };
+    const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
 
     // The drive's kind decides the naming rules. A first start enumerates the drive before the
@@ -200,7 +210,8 @@ export class Engine {
     };
     const hostName = os.hostname();
     const uploads = new UploadManager({
-      graph,
+      graph: paceUploads(graph, bandwidth.up),
+      maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
       toRecord,
@@ -235,6 +246,7 @@ export class Engine {
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
+    engine.bandwidth = bandwidth;
     await engine.begin(firstStart);
     return engine;
   }
@@ -396,6 +408,9 @@ export class Engine {
           if (update.downloadConcurrency !== undefined) this.downloads.setConcurrency(update.downloadConcurrency);
           if (update.uploadConcurrency !== undefined) this.uploads.setConcurrency(update.uploadConcurrency);
           if (update.logLevel !== undefined) logger.level = update.logLevel;
+          // Transfers under way follow a new limit from their next piece.
+          if (update.uploadLimitBytesPerSecond !== undefined) this.bandwidth?.up.setLimit(update.uploadLimitBytesPerSecond);
+          if (update.downloadLimitBytesPerSecond !== undefined) this.bandwidth?.down.setLimit(update.downloadLimitBytesPerSecond);
           this.liveSettings = { ...this.liveSettings, ...update };
           await saveSettings(this.cfg.paths.configDir, { ...(await loadSettings(this.cfg.paths.configDir)), ...update });
           return this.currentSettings();
@@ -538,6 +553,8 @@ export class Engine {
       startOnLogin: this.liveSettings.startOnLogin ?? false,
       notifications: this.liveSettings.notifications ?? false,
       logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
+      uploadLimitBytesPerSecond: this.bandwidth?.up.bytesPerSecond ?? 0,
+      downloadLimitBytesPerSecond: this.bandwidth?.down.bytesPerSecond ?? 0,
     };
   }
 

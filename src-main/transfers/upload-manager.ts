@@ -65,6 +65,8 @@ export interface UploadManagerOptions {
   /** How often a new file whose folder has no server id yet looks again. Default 2 s. */
   parentWaitMs?: number;
   now?: () => number;
+  /** The largest body one request may carry now, a multiple of 320 KiB (bandwidth.ts: requestBytesWithin); absent: no bound. */
+  maxRequestBytes?: () => number;
 }
 
 /** Progress samples closer together than this say little about the speed. */
@@ -169,6 +171,7 @@ export class UploadManager {
       fragmentBytes,
       hostName: options.hostName,
       now: this.#now,
+      ...(options.maxRequestBytes ? { maxRequestBytes: options.maxRequestBytes } : {}),
     });
   }
 

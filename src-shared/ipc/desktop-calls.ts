@@ -46,6 +46,15 @@ export type ConflictChoice = z.infer<typeof ConflictChoiceSchema>;
 
 export const LogLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
+/**
+ * The slowest bandwidth limit, bytes per second (32 KiB/s): the smallest upload fragment (320 KiB)
+ * must go through within a third of a request's 30 s timeout.
+ */
+export const MIN_BANDWIDTH_LIMIT = 32 * 1024;
+
+/** A bandwidth limit in bytes per second for all transfers of one direction together; 0 is none. */
+export const BandwidthLimitSchema = z.union([z.literal(0), z.number().int().min(MIN_BANDWIDTH_LIMIT)]);
+
 /** What the settings view shows and edits (docs/ui.md, Settings). */
 export const SettingsSchema = z.object({
   mountpoint: z.string(),
@@ -55,6 +64,9 @@ export const SettingsSchema = z.object({
   startOnLogin: z.boolean(),
   notifications: z.boolean(),
   logLevel: LogLevelSchema,
+  /** Absent from engines older than the bandwidth limits. */
+  uploadLimitBytesPerSecond: BandwidthLimitSchema.optional(),
+  downloadLimitBytesPerSecond: BandwidthLimitSchema.optional(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

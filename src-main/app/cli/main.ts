@@ -19,6 +19,7 @@ import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import { toMountPath } from './mount-path.ts';
+import { BandwidthLimitSchema } from '../../../src-shared/ipc/desktop-calls.ts';
 import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 import { addUiCommand, startPanel } from '../ui/ui-command.ts';
 import { chooseTokenSource, EMULATOR_STATIC_TOKEN } from './token-source.ts';
@@ -43,6 +44,14 @@ const byteSize = (v: string) => {
     throw new InvalidArgumentError(errorMessage(e));
   }
 };
+/** `1M`, `500K`, `2.5M/s`, `0` or `off` (no limit) → bytes per second. */
+const bandwidthLimit = (v: string) => {
+  const text = v.trim().toLowerCase();
+  const bytes = text === 'off' || text === 'none' ? 0 : byteSize(text.replace(/\/s$/, ''));
+  const parsed = BandwidthLimitSchema.safeParse(bytes);
+  if (!parsed.success) throw new InvalidArgumentError(`'${v}' is not a bandwidth limit: 0 or off for none, else at least 32K (per second)`);
+  return parsed.data;
+};
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
@@ -60,6 +69,8 @@ interface MountFlags {
   logLevel: LogLevel;
   kernelCache: number;
   cacheLimit?: number;
+  bwlimitUp?: number;
+  bwlimitDown?: number;
 }
 
 /** Option defaults; a saved setting replaces an option left at its default. */
@@ -84,6 +95,8 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     uploads: flags.uploads === DEFAULTS.uploads ? (saved.uploadConcurrency ?? flags.uploads) : flags.uploads,
     logLevel: flags.logLevel === DEFAULTS.logLevel ? (saved.logLevel ?? flags.logLevel) : flags.logLevel,
     cacheLimit: flags.cacheLimit ?? saved.cacheLimitBytes,
+    bwlimitUp: flags.bwlimitUp ?? saved.uploadLimitBytesPerSecond,
+    bwlimitDown: flags.bwlimitDown ?? saved.downloadLimitBytesPerSecond,
   };
   const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
   const absolute = path.resolve(mountpoint);
@@ -106,6 +119,8 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     writeBackDelayMs: flags.writeBack,
     kernelCacheSec: flags.kernelCache,
     ...(flags.cacheLimit !== undefined ? { cacheLimitBytes: flags.cacheLimit } : {}),
+    ...(flags.bwlimitUp !== undefined ? { uploadLimitBytesPerSecond: flags.bwlimitUp } : {}),
+    ...(flags.bwlimitDown !== undefined ? { downloadLimitBytesPerSecond: flags.bwlimitDown } : {}),
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
@@ -144,6 +159,8 @@ const mountOptions = (cmd: Command) =>
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
+    .option('--bwlimit-up <rate>', 'bandwidth limit for all uploads together, per second, e.g. 1M or 500K (default: none; 0 or off: none)', bandwidthLimit)
+    .option('--bwlimit-down <rate>', 'bandwidth limit for all downloads together, per second, e.g. 4M (default: none; 0 or off: none)', bandwidthLimit)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel);
 
 mountOptions(
