@@ -4,6 +4,7 @@
  * (as a supervised child process) the Electron app.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
@@ -42,6 +43,7 @@ import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
+import { DriveNameRules, withNameRules } from './name-rules.ts';
 import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
 
 /** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
@@ -203,6 +205,9 @@ export class Engine {
     }
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
+    // What the drive accepts in names, as it has shown so far; every call that names an item reports a refusal to it.
+    const nameRules = await DriveNameRules.load(path.join(paths.stateDir, 'name-rules.json'), driveMode, logger);
+    const named = withNameRules(graph, nameRules);
     const toRecord = (item: DriveItem) => {
       const r = mapDriveItem(item, { driveId: store.driveState.get('driveId') ?? undefined });
       if (isTombstone(r)) throw new Error(`the server answered with an item that is gone (${r.reason})`);
@@ -210,7 +215,7 @@ export class Engine {
     };
     const hostName = os.hostname();
     const uploads = new UploadManager({
-      graph: paceUploads(graph, bandwidth.up),
+      graph: paceUploads(named, bandwidth.up),
       maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
@@ -222,10 +227,10 @@ export class Engine {
       writeBackDelayMs: cfg.writeBackDelayMs,
       hostName,
     });
-    const replayer = new JournalReplayer({ graph, store, toRecord, logger, tasks, hostName });
+    const replayer = new JournalReplayer({ graph: named, store, toRecord, logger, tasks, hostName });
     const vfs = new Vfs({
       store,
-      graph,
+      graph: named,
       downloads,
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
@@ -234,7 +239,7 @@ export class Engine {
         replayer.kick();
       },
       logger,
-      driveMode,
+      driveMode: nameRules,
       toRecord,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -244,7 +249,7 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
+    const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
     engine.bandwidth = bandwidth;
     await engine.begin(firstStart);
