@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import type { Settings } from '../../src-shared/ipc/desktop-calls.ts';
+import { MIN_BANDWIDTH_LIMIT, type Settings } from '../../src-shared/ipc/desktop-calls.ts';
 import { useActions, useEngine, usePanel, useView } from '../context.ts';
 import { formatBytes } from '../format.ts';
-import { bytesOfGb, gbOfBytes } from '../settings-form.ts';
+import { bytesOfGb, bytesOfMbps, gbOfBytes, mbpsOfBytes } from '../settings-form.ts';
 
 type Outcome = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed' };
 
@@ -11,24 +11,31 @@ function SettingsForm({ settings }: { settings: Settings }) {
   const [draft, setDraft] = useState(settings);
   // The cache field keeps what the person typed: rounding it while they type would fight them.
   const [cacheGb, setCacheGb] = useState(() => gbOfBytes(settings.cacheLimitBytes));
+  const [upText, setUpText] = useState(() => mbpsOfBytes(settings.uploadLimitBytesPerSecond));
+  const [downText, setDownText] = useState(() => mbpsOfBytes(settings.downloadLimitBytesPerSecond));
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
   const edit = (next: Settings) => {
     setDraft(next);
     setOutcome({ kind: 'idle' });
   };
   const cacheBytes = bytesOfGb(cacheGb);
+  const upBytes = bytesOfMbps(upText, MIN_BANDWIDTH_LIMIT);
+  const downBytes = bytesOfMbps(downText, MIN_BANDWIDTH_LIMIT);
+  const valid = cacheBytes !== undefined && upBytes !== undefined && downBytes !== undefined;
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    if (cacheBytes === undefined) return;
+    if (cacheBytes === undefined || upBytes === undefined || downBytes === undefined) return;
     const { mountpoint: _mountpoint, ...update } = draft;
     setOutcome({ kind: 'saving' });
-    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes });
+    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes, uploadLimitBytesPerSecond: upBytes, downloadLimitBytesPerSecond: downBytes });
     if (!saved) {
       setOutcome({ kind: 'failed' });
       return;
     }
     setDraft(saved);
     setCacheGb(gbOfBytes(saved.cacheLimitBytes));
+    setUpText(mbpsOfBytes(saved.uploadLimitBytesPerSecond));
+    setDownText(mbpsOfBytes(saved.downloadLimitBytesPerSecond));
     setOutcome({ kind: 'saved' });
   };
   return (
@@ -61,6 +68,35 @@ function SettingsForm({ settings }: { settings: Settings }) {
         Concurrent uploads
         <input type="number" min={1} max={32} value={draft.uploadConcurrency} onChange={(e) => edit({ ...draft, uploadConcurrency: Number(e.target.value) })} />
       </label>
+      {(
+        [
+          ['Upload limit (MB/s)', 'upload-limit-hint', upText, setUpText, upBytes, 'uploads'],
+          ['Download limit (MB/s)', 'download-limit-hint', downText, setDownText, downBytes, 'downloads'],
+        ] as const
+      ).map(([label, hint, text, setText, bytes, what]) => (
+        <label key={hint}>
+          {label}
+          <input
+            type="text"
+            inputMode="decimal"
+            placeholder="No limit"
+            value={text}
+            aria-invalid={bytes === undefined}
+            aria-describedby={hint}
+            onChange={(e) => {
+              setText(e.target.value);
+              setOutcome({ kind: 'idle' });
+            }}
+          />
+          <span id={hint} className={bytes === undefined ? 'field-error' : 'muted field-hint'}>
+            {bytes === undefined
+              ? `Enter a rate of at least ${Math.ceil(MIN_BANDWIDTH_LIMIT / 1e4) / 100} MB/s, or leave it empty for no limit.`
+              : bytes === 0
+                ? `All ${what} as fast as the connection allows.`
+                : `All ${what} together at most ${formatBytes(bytes)}/s, applied at once.`}
+          </span>
+        </label>
+      ))}
       <label className="check">
         <input type="checkbox" checked={draft.startOnLogin} onChange={(e) => edit({ ...draft, startOnLogin: e.target.checked })} />
         Start on login
@@ -78,7 +114,7 @@ function SettingsForm({ settings }: { settings: Settings }) {
         </select>
       </label>
       <div className="save-line">
-        <button type="submit" className="primary" disabled={cacheBytes === undefined || outcome.kind === 'saving'}>
+        <button type="submit" className="primary" disabled={!valid || outcome.kind === 'saving'}>
           Save
         </button>
         <span className="save-outcome" role="status" data-testid="settings-outcome">
