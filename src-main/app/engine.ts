@@ -44,6 +44,7 @@ import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
 import { DriveNameRules, withNameRules } from './name-rules.ts';
+import { SuspendGuard } from './suspend-guard.ts';
 import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
 
 /** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
@@ -91,6 +92,8 @@ export interface EngineConfig {
   /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
   cacheLimitBytes?: number;
   timeouts?: Partial<TimeoutConfig>;
+  /** The system bus where logind announces sleep and shutdown; default $DBUS_SYSTEM_BUS_ADDRESS, else the standard one. */
+  systemBusAddress?: string;
   /** Bandwidth limits for all uploads / all downloads together, bytes per second; 0 or absent: none. */
   uploadLimitBytesPerSecond?: number;
   downloadLimitBytesPerSecond?: number;
@@ -131,6 +134,10 @@ export class Engine {
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
+  private suspendGuard: SuspendGuard | undefined;
+  /** Uploads this engine paused for a sleep (not the user's pause), resumed on waking. */
+  private pausedForSleep = false;
+  private sleptWithChanges: EngineStatus['sleptWithChanges'];
   /** The shared upload and download limiters (set by start). */
   private bandwidth: BandwidthLimits | undefined;
 
@@ -459,6 +466,66 @@ export class Engine {
       logger,
     );
     this.registerShutdown();
+    this.guardSuspend();
+  }
+
+  /** Changes waiting to upload: uploads not failed, and namespace changes not sent yet. */
+  private pendingChanges(): number {
+    const uploads = this.uploads.snapshot().filter((t) => t.state !== 'failed').length;
+    const namespace = this.store.journal.list({ states: ['pending', 'uploading'] }).filter((e) => e.kind !== 'write' && e.kind !== 'create').length;
+    return uploads + namespace;
+  }
+
+  /** Sleep and shutdown wait for uploads (suspend-guard.ts); started in the background, it never holds up the mount. */
+  private guardSuspend(): void {
+    const { logger } = this.cfg;
+    const guard = new SuspendGuard({
+      logger,
+      ...(this.cfg.systemBusAddress ? { busAddress: this.cfg.systemBusAddress } : {}),
+      hooks: {
+        pendingChanges: () => this.pendingChanges(),
+        prepare: async (budgetMs) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([this.uploads.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))]);
+          clearTimeout(timer);
+          // The rest stop with their sessions and offsets kept; they continue from there on waking.
+          if (!this.uploads.paused && this.pendingChanges() > 0) {
+            this.uploads.pause();
+            this.pausedForSleep = true;
+          }
+          this.vfs.flushAccessTimes();
+          this.store.checkpoint();
+          return this.pendingChanges();
+        },
+        resumed: () => {
+          if (this.pausedForSleep) {
+            this.pausedForSleep = false;
+            this.uploads.resume();
+          }
+          // The network may have changed while asleep: find out now, not at the next poll.
+          this.connectivity.checkNow();
+          this.uploads.retryNow();
+          if (!this.pauseControl?.state.paused) {
+            this.tasks.start('sync-after-wake', async () => {
+              try {
+                await this.sync.syncNow();
+              } catch (e) {
+                logger.info({ err: e }, 'syncing after waking up failed; the connection is checked again');
+              }
+            });
+          }
+        },
+        announce: (notUploaded) => {
+          this.sleptWithChanges = { notUploaded, at: Date.now() };
+          this.ipc?.emit('status', this.status());
+        },
+      },
+    });
+    this.suspendGuard = guard;
+    for (const event of ['done', 'failed'] as const) this.uploads.events.on(event, () => guard.changed());
+    this.tasks.start('suspend-guard', async () => {
+      await guard.start();
+    });
   }
 
   private registerShutdown(): void {
@@ -484,6 +551,10 @@ export class Engine {
       await this.thumbnails?.stop();
       await this.cleaner?.stop();
       await this.downloads.close();
+    });
+    // Held until the uploads phase has saved what it could; then sleep and shutdown need not wait.
+    c.register('save-state', 'suspend-guard', async () => {
+      await this.suspendGuard?.stop();
     });
     c.register('save-state', 'store', async () => {
       this.vfs.flushAccessTimes();
@@ -531,6 +602,7 @@ export class Engine {
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
+      ...(this.sleptWithChanges && this.pendingChanges() > 0 ? { sleptWithChanges: this.sleptWithChanges } : {}),
       ...this.failedChanges(),
     };
   }
