@@ -147,7 +147,21 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   process.exit(0);
 }
 
-const program = new Command().name('onemount').description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background');
+const program = new Command()
+  .name('onemount')
+  .description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background')
+  .addHelpText(
+    'after',
+    `
+Also:
+  bandwidth limits   mount --bwlimit-up 1M --bwlimit-down 4M holds all uploads / all downloads
+                     together to a rate; the panel's settings change them while transfers run
+  safe suspend       while changes wait to upload, sleep and shutdown wait a few seconds for them
+                     (a logind delay lock: systemd-inhibit --list shows OneMount); what had to wait
+                     continues on waking. The system bus is $DBUS_SYSTEM_BUS_ADDRESS, else the standard one
+  business names     # and % work on OneDrive for Business unless the organisation turned them off;
+                     then, once the drive has refused one, such names fail with EINVAL`,
+  );
 
 const mountOptions = (cmd: Command) =>
   cmd
