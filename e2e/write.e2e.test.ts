@@ -176,6 +176,15 @@ describe('writing through the mount', () => {
     expect(await serverFile('small.bin')).toBeUndefined();
   });
 
+  it('a file with changes not uploaded yet moves into a folder made offline (a folder whose key is not its server id)', async () => {
+    await uploaded('Offline/made-offline.txt', Buffer.from('written while offline\n'), 60_000);
+    await writeFile(h.at('Docs/report.txt'), 'version 2, moved before its upload\n');
+    // Within the write-back delay: the file is still dirty when the server answers the move.
+    await rename(h.at('Docs/report.txt'), h.at('Offline/report.txt'));
+    expect(await readFile(h.at('Offline/report.txt'), 'utf8')).toBe('version 2, moved before its upload\n');
+    await uploaded('Offline/report.txt', Buffer.from('version 2, moved before its upload\n'), 60_000);
+  });
+
   it(`cp of a ${LARGE / MiB} MiB file uploads with a matching hash, small RSS growth, and resumes after kill -9`, async () => {
     const source = path.join(h.root, 'scratch', 'large.bin');
     await mkdir(path.dirname(source), { recursive: true });
