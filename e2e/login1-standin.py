@@ -3,7 +3,8 @@
 
 It serves what a sleep inhibitor needs: Inhibit(what, who, why, mode) answers a file descriptor (the
 write end of a pipe, passed with SCM_RIGHTS as logind does; the lock holds while any copy of it is
-open), ListInhibitors() answers the locks held (what `systemd-inhibit --list` shows), and the test
+open), ListInhibitors() answers the locks held (what `systemd-inhibit --list` shows), the
+InhibitDelayMaxUSec property answers how long a delay lock may hold the system (3 s), and the test
 makes it announce PrepareForSleep / PrepareForShutdown by writing lines to its standard input:
 `sleep true`, `sleep false`, `shutdown true`. It reports on standard output, one JSON object a line:
 {"event": "ready"}, {"event": "inhibit", ...}, {"event": "released", ...}. It exits when its
@@ -19,6 +20,8 @@ import sys
 NAME = 'org.freedesktop.login1'
 PATH = '/org/freedesktop/login1'
 IFACE = 'org.freedesktop.login1.Manager'
+# logind's InhibitDelayMaxSec (5 s by default), shorter here so the test shows the engine reads it.
+DELAY_USEC = int(os.environ.get('STANDIN_DELAY_USEC', '3000000'))
 
 
 def say(**event):
@@ -67,6 +70,13 @@ class Writer:
             self.string(v)
         elif t == 'g':
             self.sig(v)
+        elif t == 't':
+            self.align(8)
+            self.buf += struct.pack('<Q', v)
+        elif t == 'v':
+            inner, value = v
+            self.sig(inner)
+            self.value(inner, value)
         elif t == 'a(ssssuu)':
             self.align(4)
             at = len(self.buf)
@@ -263,6 +273,8 @@ def main():
                         say(event='inhibit', what=what, who=who, why=why, mode=mode)
                     elif member == 'ListInhibitors' and fields.get(2) == IFACE:
                         bus.send(2, reply, 'a(ssssuu)', (list(held.values()),))
+                    elif member == 'Get' and fields.get(2) == 'org.freedesktop.DBus.Properties' and body == [IFACE, 'InhibitDelayMaxUSec']:
+                        bus.send(2, reply, 'v', (('t', DELAY_USEC),))
                     else:
                         bus.send(3, reply + [(4, 's', 'org.freedesktop.DBus.Error.UnknownMethod')], 's', (f'no method {member}',))
             else:
