@@ -58,7 +58,7 @@ class FakeLogind {
     return eventually(`the stand-in's "${event}"`, async () => this.events.slice(after).find((e) => e.event === event), timeoutMs, 50);
   }
 
-  announce(line: 'sleep true' | 'sleep false'): void {
+  announce(line: 'sleep true' | 'sleep false' | 'shutdown true' | 'shutdown false'): void {
     this.standin.stdin!.write(line + '\n');
   }
 
@@ -142,6 +142,25 @@ describe('safe suspend', () => {
     // Nothing waits any more: the lock goes, and so does the notice.
     await logind.next('released', seen);
     expect((await h.status()).sleptWithChanges).toBeUndefined();
+  });
+
+  it('a shutdown is delayed the same way, and a cancelled one continues the upload', { timeout: 90_000 }, async () => {
+    const data = randomBytes(6 * MiB);
+    const local = await scratchFile(h, 'shutdown.bin');
+    await writeFile(local, data);
+    let seen = logind.events.length;
+    await run('cp', [local, h.at('shutdown.bin')], { timeoutMs: 60_000 });
+    await logind.next('inhibit', seen);
+    seen = logind.events.length;
+    logind.announce('shutdown true');
+    await logind.next('released', seen, 10_000);
+    expect((await h.status()).sleptWithChanges).toMatchObject({ notUploaded: 1 });
+    seen = logind.events.length;
+    logind.announce('shutdown false');
+    await logind.next('inhibit', seen);
+    await eventually('shutdown.bin on the server', async () => ((await h.admin.item('shutdown.bin').catch(() => undefined))?.size === data.length ? true : undefined), 60_000, 250);
+    expect((await h.admin.content('shutdown.bin')).equals(data)).toBe(true);
+    await logind.next('released', seen);
   });
 
   it('without a bus the engine runs as before and says so in its log', { timeout: 90_000 }, async () => {
