@@ -67,7 +67,7 @@ describe('bandwidth limits', () => {
     const read = await run('dd', [`if=${h.at('down.bin')}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 100_000 });
     const doneAt = Date.now();
     expect(read.code, read.stderr).toBe(0);
-    const entries = (await settledLog(h.admin, 'storage', since)).filter((e) => e.method === 'GET');
+    const entries = (await settledLog(h, 'storage', since)).filter((e) => e.method === 'GET');
     const { bytes, seconds, rate } = rateOf(entries, doneAt, (e) => e.bytesOut);
     console.info(`download: ${bytes} bytes in ${seconds.toFixed(2)} s = ${(rate / MiB).toFixed(3)} MiB/s at a limit of 1 MiB/s (${entries.length} requests)`);
     expect(bytes).toBeGreaterThanOrEqual(DOWN_SIZE);
@@ -84,7 +84,7 @@ describe('bandwidth limits', () => {
     await run('cp', [local, h.at('up.bin')], { timeoutMs: 60_000 });
     await eventually('up.bin on the server', async () => ((await h.admin.item('up.bin').catch(() => undefined))?.size === UP_SIZE ? true : undefined), 100_000, 250);
     const doneAt = Date.now();
-    const puts = (await settledLog(h.admin, 'storage', since)).filter((e) => e.method === 'PUT' && e.contentRange !== undefined);
+    const puts = (await settledLog(h, 'storage', since)).filter((e) => e.method === 'PUT' && e.contentRange !== undefined);
     // The body's length from its Content-Range (the socket count can miss bytes read ahead of the request).
     const carried = (e: LogEntry) => {
       const m = /^bytes (\d+)-(\d+)\//.exec(e.contentRange ?? '');

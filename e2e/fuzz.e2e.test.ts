@@ -96,6 +96,24 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   it('our own upload seen by delta before its answer is no conflict', async () => {
     await reproduce('own-upload-seen-by-delta-false-conflict.json', 2);
   }, 300_000);
+
+  // A new file renamed into another folder while its first upload ran, and written again: the
+  // write stopped the upload after its bytes had left, the server committed them at the old place,
+  // and the next attempt uploaded at the new one — the drive held a stray copy (seed 3000,
+  // schedule 87). Fixed: the old place is watched and delta deletes the copy that lands there.
+  // The same schedule also made a second conflict copy of one file take over the first one's
+  // record (fixed: each copy has its own record).
+  it('a new file moved while its upload is stopped by a write leaves no stray copy', async () => {
+    await reproduce('moved-during-superseded-upload.json', 2);
+  }, 300_000);
+
+  // kill -9 while the upload kept both versions of a file: the copy landed but its answer did not,
+  // and the next engine uploaded a second copy; the first had no conflict record (seed 3000,
+  // schedule 109, 1 run in 2). Fixed: the copy's name is kept until its commit and the next
+  // attempt sends it over the same name.
+  it('a kill while both versions are kept leaves one copy, with its record', async () => {
+    await reproduce('kill-during-keep-both.json', 2);
+  }, 300_000);
 });
 
 // Open bugs the fuzzer found that show only now and then (an it.fails on them would fail at

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { quickXorHash, quickXorHashFile } from '../src-main/graph/quickxor.ts';
-import { eventually, logPosition, MountHarness, runOk, sleep } from './harness.ts';
+import { eventually, logPosition, MountHarness, runOk } from './harness.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -166,7 +166,8 @@ describe('writing through the mount', () => {
       await rm(h.at('empty.txt'));
       // Everything is visible locally at once.
       expect(await readdir(h.at('Offline'))).toEqual(expect.arrayContaining(['made-offline.txt', 'moved.bin']));
-      await sleep(1500);
+      // The engine met the refusal (replaying the mkdir, the move and the delete) and knows it is offline.
+      await eventually('the engine offline', async () => ((await h.status()).connectivity?.state === 'offline' ? true : undefined), 30_000, 100);
     } finally {
       await h.admin.setOffline(false);
     }

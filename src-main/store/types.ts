@@ -222,13 +222,18 @@ export interface DriveStateValues {
   driveType: string;
   quota: QuotaSnapshot;
   lastFullSyncMs: number;
+  /**
+   * The name each conflict copy being uploaded was given, by item key, until its commit: an
+   * attempt after a kill sends the copy under the same name, over the one that may have landed.
+   */
+  conflictCopyNames: Record<string, string>;
   /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
   deletedUploads: DeletedUpload[];
 }
 
-/** A new file deleted here while a version of it was on its way to the server. */
+/** A place a version of a new file may land on the server though the file is no longer there. */
 export interface DeletedUpload {
-  /** Its key (gone from items). */
+  /** Its key (gone from items when it was deleted here). */
   itemId: string;
   /** Its folder's key. */
   parentId: string;
