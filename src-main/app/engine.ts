@@ -37,6 +37,7 @@ import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
+import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
 import { SocketServer } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
@@ -91,6 +92,8 @@ export interface EngineConfig {
   kernelCacheSec: number;
   /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
   cacheLimitBytes?: number;
+  /** Indexers' and thumbnailers' reads of files not on this device (default: refused, the known programs). */
+  indexers?: IndexerGuardSettings;
   timeouts?: Partial<TimeoutConfig>;
   /** The system bus where logind announces sleep and shutdown; default $DBUS_SYSTEM_BUS_ADDRESS, else the standard one. */
   systemBusAddress?: string;
@@ -140,6 +143,9 @@ export class Engine {
   private sleptWithChanges: EngineStatus['sleptWithChanges'];
   /** The shared upload and download limiters (set by start). */
   private bandwidth: BandwidthLimits | undefined;
+  private indexerGuard: IndexerGuard | undefined;
+  /** A status push after indexer refusals is waiting (one a second however many are refused). */
+  private indexerStatusPending = false;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
     const { paths, logger } = cfg;
@@ -290,10 +296,16 @@ export class Engine {
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
     });
+    this.indexerGuard = new IndexerGuard({
+      ...(this.cfg.indexers ?? { refuse: true, programs: DEFAULT_INDEXER_PROGRAMS }),
+      logger,
+      onRefused: () => this.pushIndexerStatus(),
+    });
     this.mount = await FuseMount.mount({
       mountpoint: this.cfg.mountpoint,
       vfs: this.vfs,
       logger,
+      indexerGuard: this.indexerGuard,
       attrTimeoutSec: this.cfg.kernelCacheSec,
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
@@ -424,6 +436,12 @@ export class Engine {
           // Transfers under way follow a new limit from their next piece.
           if (update.uploadLimitBytesPerSecond !== undefined) this.bandwidth?.up.setLimit(update.uploadLimitBytesPerSecond);
           if (update.downloadLimitBytesPerSecond !== undefined) this.bandwidth?.down.setLimit(update.downloadLimitBytesPerSecond);
+          if (update.refuseIndexers !== undefined || update.indexerPrograms !== undefined) {
+            this.indexerGuard?.update({
+              ...(update.refuseIndexers !== undefined ? { refuse: update.refuseIndexers } : {}),
+              ...(update.indexerPrograms !== undefined ? { programs: update.indexerPrograms } : {}),
+            });
+          }
           this.liveSettings = { ...this.liveSettings, ...update };
           await saveSettings(this.cfg.paths.configDir, { ...(await loadSettings(this.cfg.paths.configDir)), ...update });
           return this.currentSettings();
@@ -602,6 +620,7 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.indexerGuard ? { indexers: this.indexerGuard.snapshot() } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
       ...(this.sleptWithChanges && this.pendingChanges() > 0 ? { sleptWithChanges: this.sleptWithChanges } : {}),
       ...this.failedChanges(),
@@ -633,7 +652,19 @@ export class Engine {
       logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
       uploadLimitBytesPerSecond: this.bandwidth?.up.bytesPerSecond ?? 0,
       downloadLimitBytesPerSecond: this.bandwidth?.down.bytesPerSecond ?? 0,
+      ...(this.indexerGuard ? { refuseIndexers: this.indexerGuard.settings.refuse, indexerPrograms: [...this.indexerGuard.settings.programs] } : {}),
     };
+  }
+
+  /** The panel's refusal count follows an indexer's burst of opens without a status per open. */
+  private pushIndexerStatus(): void {
+    if (this.indexerStatusPending || !this.ipc) return;
+    this.indexerStatusPending = true;
+    setTimeout(() => {
+      this.indexerStatusPending = false;
+      // After the shutdown began the store may be closed; its own events tell the panel the rest.
+      if (this.stopped === undefined) this.ipc?.emit('status', this.status());
+    }, 1000).unref();
   }
 
   /** The ordered shutdown (same promise however often asked); the control socket closes last. */

@@ -841,6 +841,18 @@ export class Vfs {
     return 'partial';
   }
 
+  /**
+   * Whether reading all of the file needs no download: its current bytes are on this device (or it
+   * has local changes, or nothing to read). Folders count as local. For callers that must not
+   * start a download (an indexer's open, src-main/fuse/indexer-guard.ts).
+   */
+  isLocal(path: string): boolean {
+    const item = this.resolve(path);
+    if (item.kind !== 'file' || item.size === 0) return true;
+    if (this.o.store.content.get(item.id)?.status === 'dirty') return true;
+    return this.isCached(item, 0, item.size);
+  }
+
   getxattr(path: string, name: string): Buffer | undefined {
     // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer at once.
     if (name !== STATUS_XATTR) return undefined;

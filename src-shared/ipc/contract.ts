@@ -45,6 +45,19 @@ export const EngineStatusSchema = z.object({
    */
   /** Changes made here that the server refused for good (the mount shows the server's state again). */
   failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
+  /**
+   * Opens by indexers and thumbnailers of files not on this device, refused since the engine started
+   * (by the program rule that matched). `callerKnown` false: the FUSE module cannot tell who reads,
+   * so nothing is refused.
+   */
+  indexers: z
+    .object({
+      refuse: z.boolean(),
+      callerKnown: z.boolean(),
+      refused: z.number().int().nonnegative(),
+      byProgram: z.record(z.string(), z.number().int().nonnegative()),
+    })
+    .optional(),
   recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
   /** The system slept or shut down while `notUploaded` changes still waited (kept until they are uploaded). */
   sleptWithChanges: z.object({ notUploaded: z.number().int().positive(), at: EpochMsSchema }).optional(),

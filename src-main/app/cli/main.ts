@@ -27,6 +27,7 @@ import { addSignInCommands } from './sign-in-command.ts';
 import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
 import { unmount } from './unmount-command.ts';
 import { watchMount } from '../../fuse/mount-watch.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../fuse/indexer-guard.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -52,6 +53,10 @@ const bandwidthLimit = (v: string) => {
   if (!parsed.success) throw new InvalidArgumentError(`'${v}' is not a bandwidth limit: 0 or off for none, else at least 32K (per second)`);
   return parsed.data;
 };
+const indexerChoice = (v: string): 'refuse' | 'allow' => {
+  if (v !== 'refuse' && v !== 'allow') throw new InvalidArgumentError("must be 'refuse' or 'allow'");
+  return v;
+};
 const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive whole number');
@@ -71,6 +76,7 @@ interface MountFlags {
   cacheLimit?: number;
   bwlimitUp?: number;
   bwlimitDown?: number;
+  indexers?: 'refuse' | 'allow';
 }
 
 /** Option defaults; a saved setting replaces an option left at its default. */
@@ -121,6 +127,11 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     ...(flags.cacheLimit !== undefined ? { cacheLimitBytes: flags.cacheLimit } : {}),
     ...(flags.bwlimitUp !== undefined ? { uploadLimitBytesPerSecond: flags.bwlimitUp } : {}),
     ...(flags.bwlimitDown !== undefined ? { downloadLimitBytesPerSecond: flags.bwlimitDown } : {}),
+    // The panel's list and switch, unless the command line says refuse or allow.
+    indexers: {
+      refuse: flags.indexers !== undefined ? flags.indexers === 'refuse' : (saved.refuseIndexers ?? true),
+      programs: saved.indexerPrograms ?? DEFAULT_INDEXER_PROGRAMS,
+    },
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
@@ -161,7 +172,8 @@ Also:
                      continues on waking. The system bus is $DBUS_SYSTEM_BUS_ADDRESS, else the standard one
   business names     # and % work on OneDrive for Business unless the organisation turned them off;
                      then, once the drive has refused one, such names fail with EINVAL`,
-  );
+  )
+  .addHelpText('after', "\nDesktop indexers and thumbnailers (tracker, baloo, *-thumbnailer…) get EACCES when they open a file\nthat is not on this device, so they do not download the drive (`mount --indexers allow` lets them).");
 
 const mountOptions = (cmd: Command) =>
   cmd
@@ -175,7 +187,12 @@ const mountOptions = (cmd: Command) =>
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
     .option('--bwlimit-up <rate>', 'bandwidth limit for all uploads together, per second, e.g. 1M or 500K (default: none; 0 or off: none)', bandwidthLimit)
     .option('--bwlimit-down <rate>', 'bandwidth limit for all downloads together, per second, e.g. 4M (default: none; 0 or off: none)', bandwidthLimit)
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel);
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel)
+    .option(
+      '--indexers <refuse|allow>',
+      'what desktop indexers and thumbnailers (tracker, baloo, updatedb, *-thumbnailer…; the list is in the panel\'s settings) get when they open a file not on this device: refuse (EACCES, the default: they do not download the drive) or allow; files on this device read normally for everyone',
+      indexerChoice,
+    );
 
 mountOptions(
   program
