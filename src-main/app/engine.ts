@@ -11,8 +11,9 @@ import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
-import { TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
+import { resultAsTask, TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
+import { joinShutdown, type ShutdownAware } from '../lifecycle/participation.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
@@ -38,7 +39,7 @@ import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
 import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
-import { SocketServer } from '../ipc/socket-server.ts';
+import { SocketServer, type EngineHandlers } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
@@ -47,10 +48,6 @@ import { SignedOutError } from '../auth/auth-errors.ts';
 import { DriveNameRules, withNameRules } from './name-rules.ts';
 import { SuspendGuard } from './suspend-guard.ts';
 import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
-
-/** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
-const QUOTA_FIRST_MS = 5_000;
-const QUOTA_EVERY_MS = 10 * 60_000;
 
 /** Records what the drive answer tells (type, id, quota); returns the quota snapshot. */
 function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
@@ -74,6 +71,12 @@ const USER_PAUSE = 'user';
 
 /** Applied delta batches at least this large are followed by a full garbage collection. */
 const LARGE_BATCH = 5000;
+
+/** Changed pictures fetched ahead at most per delta batch (more is a whole drive: the UI asks as it shows them). */
+const THUMBNAIL_PREFETCH_LIMIT = 500;
+
+/** IPC calls that start work: refused once shutdown began (questions and quit are still answered). */
+const CALLS_THAT_START_WORK = ['syncNow', 'retryTransfer', 'pin', 'unpin', 'free', 'thumbnail', 'resolveConflict', 'pause', 'resume', 'updateSettings', 'signIn', 'signOut'] as const;
 
 export interface EngineConfig {
   paths: AccountPaths;
@@ -119,6 +122,7 @@ export class Engine {
     readonly sync: DeltaSync,
     readonly vfs: Vfs,
     readonly tasks: TaskRegistry,
+    readonly policy: TimeoutPolicy,
     readonly shutdownCoordinator: ShutdownCoordinator,
     readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
@@ -169,15 +173,18 @@ export class Engine {
       tasks,
       logger,
       probeTimeoutMs: policy.ms('probeTimeoutMs'),
+      backoff: { baseMs: policy.ms('probeRetryBaseMs'), maxMs: policy.ms('probeRetryMaxMs') },
     });
     const graph = new GraphClient({
       baseUrl: cfg.graphUrl,
       tokenProvider: cfg.tokenProvider,
       logger,
       requestTimeoutMs: policy.ms('requestTimeoutMs'),
-      maxRetries: 4,
-      retryBaseMs: 500,
-      retryMaxMs: 30_000,
+      connectTimeoutMs: policy.ms('connectTimeoutMs'),
+      stallTimeoutMs: policy.ms('transferStallTimeoutMs'),
+      maxRetries: policy.ms('requestRetries'),
+      retryBaseMs: policy.ms('requestRetryBaseMs'),
+      retryMaxMs: policy.ms('requestRetryMaxMs'),
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
@@ -186,7 +193,15 @@ export class Engine {
       down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
     };
     const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
-    const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
+    const sync = new DeltaSync({
+      graph,
+      store,
+      invalidator: downloads,
+      logger,
+      tasks,
+      pollIntervalMs: cfg.pollIntervalMs,
+      errorBackoff: { baseMs: policy.ms('deltaRetryBaseMs'), maxMs: policy.ms('deltaRetryMaxMs') },
+    });
 
     // The drive's kind decides the naming rules. A first start enumerates the drive before the
     // mount appears (so the first `ls` is complete), and that enumeration names the drive (its
@@ -238,9 +253,21 @@ export class Engine {
       logger,
       concurrency: cfg.uploadConcurrency,
       writeBackDelayMs: cfg.writeBackDelayMs,
+      retryBaseMs: policy.ms('uploadRetryBaseMs'),
+      retryMaxMs: policy.ms('uploadRetryMaxMs'),
+      parentWaitMs: policy.ms('parentWaitMs'),
+      serviceReachable: () => !connectivity.offline,
       hostName,
     });
-    const replayer = new JournalReplayer({ graph: named, store, toRecord, logger, tasks, hostName });
+    const replayer = new JournalReplayer({
+      graph: named,
+      store,
+      toRecord,
+      logger,
+      tasks,
+      hostName,
+      retry: { baseMs: policy.ms('replayRetryBaseMs'), maxMs: policy.ms('replayRetryMaxMs') },
+    });
     const vfs = new Vfs({
       store,
       graph: named,
@@ -257,13 +284,14 @@ export class Engine {
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
+      prepareTimeoutMs: policy.ms('prepareForChangeTimeoutMs'),
       network: connectivity,
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery);
     engine.bandwidth = bandwidth;
     await engine.begin(firstStart);
     return engine;
@@ -272,8 +300,19 @@ export class Engine {
   private async begin(enumerated: boolean): Promise<void> {
     const { logger } = this.cfg;
     const isOpen = (itemId: string) => this.vfs.isOpen(itemId);
-    const cleaner = new CacheCleaner({ store: this.store, downloads: this.downloads, isOpen, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger, limitBytes: this.cfg.cacheLimitBytes });
-    const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events });
+    const policy = this.policy;
+    const cleaner = new CacheCleaner({
+      store: this.store,
+      downloads: this.downloads,
+      isOpen,
+      cacheDir: this.cfg.paths.cacheDir,
+      tasks: this.tasks,
+      logger,
+      limitBytes: this.cfg.cacheLimitBytes,
+      intervalMs: policy.ms('cacheCleanIntervalMs'),
+      minGapMs: policy.ms('cacheCleanMinGapMs'),
+    });
+    const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events, rescanIntervalMs: policy.ms('pinsRescanMs') });
     this.cleaner = cleaner;
     this.pins = pins;
     const thumbnails = new ThumbnailCache({ graph: this.graph, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger });
@@ -281,7 +320,7 @@ export class Engine {
     // Pictures that arrive or change after the first enumeration get thumbnails ahead of time; a
     // whole drive's worth is left to the UI to ask for as it shows them.
     this.sync.events.on('changed', (change) => {
-      if (change.upserted.length > 500) return;
+      if (change.upserted.length > THUMBNAIL_PREFETCH_LIMIT) return;
       thumbnails.prefetch(change.upserted.flatMap((id) => this.store.items.get(id) ?? []));
     });
     this.sync.events.on('applied', (e) => {
@@ -319,18 +358,18 @@ export class Engine {
       // The first enumeration ran before the 'applied' listener below existed: collect its pages
       // (hundreds of MiB for a large drive) once they are out of scope.
       this.tasks.start('gc-after-enumeration', async (signal) => {
-        await abortableSleep(1000, signal).catch(() => undefined);
+        await abortableSleep(policy.ms('gcAfterEnumerationMs'), signal).catch(() => undefined);
         if (!signal.aborted) collectGarbage();
       });
     }
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
     this.tasks.start('quota-refresh', async (signal) => {
       // Soon when nothing is known yet (a first start asked only delta), else at the usual pace.
-      let wait = this.store.driveState.get('quota') ? QUOTA_EVERY_MS : QUOTA_FIRST_MS;
+      let wait = policy.ms(this.store.driveState.get('quota') ? 'quotaRefreshMs' : 'quotaFirstRefreshMs');
       while (!signal.aborted) {
         await abortableSleep(wait, signal).catch(() => undefined);
         if (signal.aborted) return;
-        wait = QUOTA_EVERY_MS;
+        wait = policy.ms('quotaRefreshMs');
         try {
           const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
           if (quota) this.vfs.setQuota(quota);
@@ -363,7 +402,7 @@ export class Engine {
     this.tasks.start('access-times', async (signal) => {
       // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
       while (!signal.aborted) {
-        await abortableSleep(5000, signal).catch(() => undefined);
+        await abortableSleep(policy.ms('accessTimesFlushMs'), signal).catch(() => undefined);
         this.vfs.flushAccessTimes();
       }
     });
@@ -409,7 +448,7 @@ export class Engine {
     this.vfs.events.on('fileError', (e) => this.ipc?.emit('fileError', e));
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
-      {
+      this.callsAsTasks({
         status: () => this.status(),
         retryTransfer: ({ id }) => {
           const row = this.uploads.snapshot().find((t) => t.id === id);
@@ -481,10 +520,11 @@ export class Engine {
           return { ok: true as const };
         },
         ...(session ? { signIn: () => session.signIn(), signOut: () => session.signOut() } : {}),
-      },
+      }),
       logger,
+      { startsWork: CALLS_THAT_START_WORK },
     );
-    this.registerShutdown();
+    this.joinShutdown(cleaner, pins, thumbnails);
     this.guardSuspend();
   }
 
@@ -547,45 +587,74 @@ export class Engine {
     });
   }
 
-  private registerShutdown(): void {
+  /**
+   * The shutdown is the components' own steps, joined (lifecycle/participation.ts): each says
+   * what it does in which phase. The engine adds only what belongs to no component: its state,
+   * the store's last checkpoint, the unmount and the final count of background tasks.
+   */
+  private joinShutdown(cleaner: CacheCleaner, pins: Pins, thumbnails: ThumbnailCache): void {
     const c = this.shutdownCoordinator;
     c.onProgress((p) => {
       this.cfg.onShutdownProgress?.(p);
       this.ipc?.emit('shutdown', p);
     });
-    c.register('stop-new-work', 'ipc', async () => {
-      this.state = 'stopping';
-    });
-    c.register('stop-sync', 'delta', () => this.sync.stop());
-    c.register('stop-sync', 'connectivity', () => this.connectivity.stop());
-    // Uploads that can finish within the phase's share do; the rest stop with their session offsets saved.
-    c.register('uploads', 'upload-manager', async (ctx) => {
-      ctx.report(this.uploads.snapshot().length);
-      const left = Math.max(0, ctx.deadline - Date.now() - 500);
-      await this.uploads.finish(ctx.signal.aborted ? 0 : left);
-      await this.uploads.close();
-    });
-    c.register('downloads', 'download-manager', async () => {
-      await this.pins?.stop();
-      await this.thumbnails?.stop();
-      await this.cleaner?.stop();
-      await this.downloads.close();
-    });
-    // Held until the uploads phase has saved what it could; then sleep and shutdown need not wait.
-    c.register('save-state', 'suspend-guard', async () => {
-      await this.suspendGuard?.stop();
-    });
-    c.register('save-state', 'store', async () => {
-      this.vfs.flushAccessTimes();
-      this.store.checkpoint();
-    });
-    c.register('unmount', 'fuse', async () => {
-      await this.mount?.unmount();
-      await this.tasks.stopAll(2000);
-      this.store.close();
-      await this.graph.close();
-    });
+    const engine: ShutdownAware = {
+      shutdownSteps: () => [
+        { phase: 'stop-new-work', name: 'engine: stopping', run: async () => void (this.state = 'stopping') },
+        // Held until the uploads phase has saved what it could; then sleep and shutdown need not wait.
+        { phase: 'save-state', name: 'suspend-guard', run: async () => this.suspendGuard?.stop() },
+        { phase: 'save-state', name: 'store', run: async () => this.saveState() },
+        { phase: 'unmount', name: 'fuse', run: () => this.unmountAndStopTasks() },
+      ],
+    };
+    // Background downloaders stop in the downloads phase, next to the manager they use.
+    const downloaders: ShutdownAware = {
+      shutdownSteps: () => [
+        { phase: 'downloads', name: 'pins', run: () => pins.stop() },
+        { phase: 'downloads', name: 'thumbnails', run: () => thumbnails.stop() },
+        { phase: 'downloads', name: 'cache-cleaner', run: () => cleaner.stop() },
+      ],
+    };
+    const components: ShutdownAware[] = [engine, this.sync, this.connectivity, this.uploads, downloaders, this.downloads];
+    if (this.ipc) components.push(this.ipc);
+    joinShutdown(c, components);
+  }
 
+  private saveState(): void {
+    this.vfs.flushAccessTimes();
+    this.store.checkpoint();
+  }
+
+  /** The last step: no FUSE call can start work after the unmount; then every task must end. */
+  private async unmountAndStopTasks(): Promise<void> {
+    const { logger } = this.cfg;
+    await this.mount?.unmount();
+    const { unfinished } = await this.tasks.stopAll(this.policy.ms('taskStopTimeoutMs'));
+    if (unfinished.length === 0) logger.info({ tasksLeft: 0 }, 'shutdown: no background task left');
+    else logger.error({ tasksLeft: unfinished.length, tasks: unfinished.map((t) => t.name) }, `shutdown: ${unfinished.length} background task(s) still running`);
+    this.store.close();
+    await this.graph.close();
+  }
+
+  /**
+   * The IPC calls that start work run as tasks named `ipc:<call>` (a pin walking a folder, a
+   * conflict being resolved): listed while they run and awaited before the store closes, instead
+   * of running on behind the shutdown.
+   */
+  private callsAsTasks(handlers: EngineHandlers): EngineHandlers {
+    const wrapped: Record<string, unknown> = { ...handlers };
+    for (const name of CALLS_THAT_START_WORK) {
+      const handler = handlers[name] as ((params: unknown) => unknown) | undefined;
+      if (!handler) continue;
+      wrapped[name] = (params: unknown) =>
+        resultAsTask(this.tasks, `ipc:${name}`, this.tasks.signal, async () => handler(params));
+    }
+    return wrapped as EngineHandlers;
+  }
+
+  /** Background tasks running now: zero once a shutdown has finished (tests assert it). */
+  get tasksLeft(): number {
+    return this.tasks.size;
   }
 
   /** The status follows connectivity (sync/reconnect.ts has what the engine does about it) and is pushed on changes. */

@@ -44,6 +44,9 @@ export interface GraphClientOptions {
   driveId?: string;
   logger?: Logger;
   requestTimeoutMs: number;
+  connectTimeoutMs?: number;
+  /** A transfer body that moves no bytes for this long fails; default requestTimeoutMs. */
+  stallTimeoutMs?: number;
   maxRetries: number;
   maxThrottleRetries?: number;
   retryBaseMs: number;
@@ -147,6 +150,8 @@ export class GraphClient {
       retryBaseMs: options.retryBaseMs,
       retryMaxMs: options.retryMaxMs,
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
       ...(options.maxThrottleRetries === undefined ? {} : { maxThrottleRetries: options.maxThrottleRetries }),
       ...(options.connections === undefined ? {} : { connections: options.connections }),
       ...(options.now ? { now: options.now } : {}),
@@ -180,7 +185,7 @@ export class GraphClient {
   async probe(options: CallOptions = {}): Promise<void> {
     if (this.throttledUntil !== undefined) return;
     try {
-      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, signal: options.signal });
+      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, probe: true, signal: options.signal });
     } catch (error) {
       if (error instanceof GraphApiError) return;
       throw error;

@@ -35,7 +35,7 @@ export {
   isUnauthorized,
 } from './errors.ts';
 export type { BodySource } from './graph-transport.ts';
-export { QuickXorHash, quickXorHash, quickXorHashFile, quickXorHashStream, sameQuickXorHash } from './quickxor.ts';
+export { QuickXorHash, quickXorHash, quickXorHashFile, sameQuickXorHash } from './quickxor.ts';
 export type { ThrottleState } from './throttle-gate.ts';
 export { StaticTokenProvider, type TokenProvider } from './token-provider.ts';
 export { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT, SIMPLE_UPLOAD_LIMIT, nextExpectedOffset } from './upload-limits.ts';

@@ -23,6 +23,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** What the vfs needs from the download manager. */
 export interface ContentReaderPort {
@@ -86,6 +87,8 @@ export interface VfsOptions {
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
+  /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
+  prepareTimeoutMs?: number;
   /** While offline, reads of bytes not on this device fail at once with ENETDOWN instead of waiting. */
   network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
@@ -445,7 +448,7 @@ export class Vfs {
       const needed = Math.min(keepBytes, item.size);
       if (needed > 0) {
         try {
-          const wait = timeoutSignal(this.o.readTimeoutMs * 30, undefined, 'fetching a file before changing it');
+          const wait = timeoutSignal(this.o.prepareTimeoutMs ?? DEFAULT_TIMEOUTS.prepareForChangeTimeoutMs, undefined, 'fetching a file before changing it');
           try {
             await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: wait.signal });
           } finally {

@@ -27,6 +27,7 @@ import { addSignInCommands } from './sign-in-command.ts';
 import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
 import { unmount } from './unmount-command.ts';
 import { watchMount } from '../../fuse/mount-watch.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 import { DEFAULT_INDEXER_PROGRAMS } from '../../fuse/indexer-guard.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
@@ -144,6 +145,7 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
   const mountWatch = watchMount(absolute, {
     logger,
+    intervalMs: engine.policy.ms('mountWatchIntervalMs'),
     onGone: () => {
       print(`${absolute} was unmounted from outside; shutting down.`);
       void engine.shutdown('the mount point was unmounted from outside');
@@ -155,6 +157,8 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   await onStop?.();
   const unfinished = result.phases.flatMap((p) => p.unfinished);
   print(`Unmounted ${absolute}${unfinished.length ? ` (unfinished, resumed next start: ${unfinished.join(', ')})` : ''}.`);
+  // Every background task must have ended; e2e/harness.ts checks this line after each stop.
+  print(`Background tasks left: ${engine.tasksLeft}.`);
   process.exit(0);
 }
 
@@ -311,7 +315,7 @@ program
 const sizeText = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
 
 /** A large folder tree takes a while to walk; the answer comes once it is queued or freed. */
-const PATH_CALL_TIMEOUT_MS = 300_000;
+const PATH_CALL_TIMEOUT_MS = DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs;
 
 /** Runs a path call (pin, unpin, free) against the account's running engine, with the path mapped into the mount. */
 async function pathCall<R>(given: string, account: string | undefined, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {
