@@ -22,6 +22,26 @@ export function bytesOfGb(text: string): number | undefined {
   return Number.isSafeInteger(bytes) && bytes >= MIN_CACHE_BYTES ? bytes : undefined;
 }
 
+/**
+ * A bandwidth limit as the settings form shows it: MB/s (decimal, as the panel's speeds are), empty
+ * for "no limit". What the person types is parsed back to whole bytes per second.
+ */
+const MB = 1e6;
+
+export function mbpsOfBytes(bytesPerSecond: number | undefined): string {
+  return bytesPerSecond ? String(Math.round((bytesPerSecond / MB) * 100) / 100) : '';
+}
+
+/** Bytes per second for a typed limit in MB/s (empty or 0: none, which is 0), or undefined when the engine would refuse it. */
+export function bytesOfMbps(text: string, minimum: number): number | undefined {
+  const trimmed = text.trim().replace(',', '.');
+  if (trimmed === '') return 0;
+  if (!/^\d*\.?\d+$|^\d+\.$/.test(trimmed)) return undefined;
+  const bytes = Math.round(Number(trimmed) * MB);
+  if (bytes === 0) return 0;
+  return Number.isSafeInteger(bytes) && bytes >= minimum ? bytes : undefined;
+}
+
 /** The indexer list as the form shows it: one program per line. */
 export function programsText(programs: readonly string[]): string {
   return programs.join('\n');

@@ -186,6 +186,7 @@ export class Admin {
       storageUrl: this.emu.storageBase,
       adminUrl: this.emu.adminUrl,
       mode: drive.mode,
+      refuseHashAndPercent: drive.refuseHashAndPercent,
       driveId: drive.driveId,
       rootId: drive.rootId,
       dataDir: this.emu.dataDir,
@@ -273,6 +274,7 @@ export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: 
       if (typeof body.hideHashesMs === 'number') emu.drive.hideHashesMs = body.hideHashesMs;
       if (typeof body.quotaTotal === 'number') emu.drive.quotaTotal = body.quotaTotal;
       if (typeof body.copyDelayMs === 'number') emu.copyDelayMs = body.copyDelayMs;
+      if (typeof body.refuseHashAndPercent === 'boolean') emu.drive.refuseHashAndPercent = body.refuseHashAndPercent;
       return sendJson(ctx, 200, admin.info());
     }
     case 'POST /tokens': {

@@ -4,7 +4,7 @@
  * ContentStore's business.
  */
 import path from 'node:path';
-import { conflictFreeName, MAX_PATH_CHARS, nameKey, validateName } from '../../src-shared/model/names.ts';
+import { conflictFreeName, MAX_PATH_CHARS, nameKey, validateName, type NameRules } from '../../src-shared/model/names.ts';
 import type { ContentHashes } from './content-store.ts';
 import { DriveDb, type ItemKind, type ItemRow } from './drive-db.ts';
 import { badRequest, nameExists, notFound, preconditionFailed, quotaExceeded, GraphError } from './errors.ts';
@@ -16,6 +16,8 @@ export interface DriveOptions {
   mode: DriveMode;
   quotaTotal: number;
   now: () => number;
+  /** Business only: the tenant refuses `#` and `%` in names (SharePoint's SpecialCharactersStateInFileFolderNames set to disallowed). */
+  refuseHashAndPercent?: boolean;
 }
 
 export interface NewContent {
@@ -65,6 +67,8 @@ export class Drive {
   readonly driveId: string;
   readonly rootId: string;
   readonly mode: DriveMode;
+  /** The tenant option of business drives: refuse `#` and `%` in names (default: accept them, as tenants do today). */
+  refuseHashAndPercent = false;
   /** Bumped by an admin "invalidate delta tokens" call: every older token answers 410. */
   epoch: number;
   private seq: number;
@@ -81,6 +85,7 @@ export class Drive {
     readonly db: DriveDb,
     private readonly opts: DriveOptions,
   ) {
+    this.refuseHashAndPercent = opts.refuseHashAndPercent === true;
     const existing = db.meta('driveId');
     if (existing) {
       this.driveId = existing;
@@ -276,8 +281,13 @@ export class Drive {
 
   // ---- writes ------------------------------------------------------------------------------
 
+  /** What this drive accepts in names: its kind and its tenant's choice. */
+  get nameRules(): NameRules {
+    return { mode: this.mode, refuseHashAndPercent: this.refuseHashAndPercent };
+  }
+
   private checkName(name: string): void {
-    const problem = validateName(name, this.mode);
+    const problem = validateName(name, this.nameRules);
     if (problem) throw new GraphError(400, 'invalidRequest', problem.message, 'invalidPath');
   }
 

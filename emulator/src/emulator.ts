@@ -35,6 +35,8 @@ export interface EmulatorOptions {
   storagePort?: number;
   adminPort?: number;
   quotaTotal?: number;
+  /** Business tenants' option: refuse `#` and `%` in names (default: accept them). */
+  refuseHashAndPercent?: boolean;
   /** Simple PUT limit: 4 MiB by default, 250 MB for the current documented limit. */
   simpleUploadLimit?: number;
   downloadUrlTtlMs?: number;
@@ -123,6 +125,7 @@ export class Emulator implements EmulatorState {
       mode: opts.mode ?? 'personal',
       quotaTotal: opts.quotaTotal ?? 1024 ** 4,
       now,
+      ...(opts.refuseHashAndPercent ? { refuseHashAndPercent: true } : {}),
     });
     const emu = new Emulator(drive, content, dataDir, ownsDataDir, opts, now);
     await emu.listen(opts);

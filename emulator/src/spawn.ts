@@ -26,6 +26,8 @@ export interface SpawnOptions {
   storagePort?: number;
   adminPort?: number;
   simpleUploadLimit?: number;
+  /** Business mode: the tenant refuses `#` and `%` in names. */
+  refuseHashPercent?: boolean;
   /** Accept only bearer tokens the identity provider issued. */
   strictTokens?: boolean;
   /** Public origins of the API and storage listeners (see EmulatorOptions.publicApiBase). */
@@ -67,6 +69,7 @@ export class EmulatorProcess {
     if (opts.adminPort !== undefined) args.push('--admin-port', String(opts.adminPort));
     if (opts.simpleUploadLimit !== undefined) args.push('--simple-upload-limit', String(opts.simpleUploadLimit));
     if (opts.strictTokens) args.push('--strict-tokens');
+    if (opts.refuseHashPercent) args.push('--refuse-hash-percent');
     if (opts.publicApiBase !== undefined) args.push('--public-api-url', opts.publicApiBase);
     if (opts.publicStorageBase !== undefined) args.push('--public-storage-url', opts.publicStorageBase);
     // stdin is the lifeline (--exit-with-parent): it reaches end-of-file when this process dies,
@@ -170,7 +173,7 @@ export class AdminClient {
   expire(what: 'sessions' | 'downloadUrls' | 'deltaTokens' | 'tombstones'): Promise<void> {
     return this.call('POST', '/expire', { what });
   }
-  knobs(k: { hideHashesMs?: number; quotaTotal?: number; copyDelayMs?: number }): Promise<unknown> {
+  knobs(k: { hideHashesMs?: number; quotaTotal?: number; copyDelayMs?: number; refuseHashAndPercent?: boolean }): Promise<unknown> {
     return this.call('POST', '/knobs', k);
   }
   addToken(token: string, expiresInSec: number): Promise<void> {

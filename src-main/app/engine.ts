@@ -4,6 +4,7 @@
  * (as a supervised child process) the Electron app.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
@@ -45,6 +46,9 @@ import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
+import { DriveNameRules, withNameRules } from './name-rules.ts';
+import { SuspendGuard } from './suspend-guard.ts';
+import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
 
 /** Records what the drive answer tells (type, id, quota); returns the quota snapshot. */
 function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
@@ -95,6 +99,11 @@ export interface EngineConfig {
   /** Indexers' and thumbnailers' reads of files not on this device (default: refused, the known programs). */
   indexers?: IndexerGuardSettings;
   timeouts?: Partial<TimeoutConfig>;
+  /** The system bus where logind announces sleep and shutdown; default $DBUS_SYSTEM_BUS_ADDRESS, else the standard one. */
+  systemBusAddress?: string;
+  /** Bandwidth limits for all uploads / all downloads together, bytes per second; 0 or absent: none. */
+  uploadLimitBytesPerSecond?: number;
+  downloadLimitBytesPerSecond?: number;
   /** Shutdown progress, for the terminal or the UI. */
   onShutdownProgress?: (p: ShutdownProgress) => void;
 }
@@ -134,6 +143,12 @@ export class Engine {
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
+  private suspendGuard: SuspendGuard | undefined;
+  /** Uploads this engine paused for a sleep (not the user's pause), resumed on waking. */
+  private pausedForSleep = false;
+  private sleptWithChanges: EngineStatus['sleptWithChanges'];
+  /** The shared upload and download limiters (set by start). */
+  private bandwidth: BandwidthLimits | undefined;
   private indexerGuard: IndexerGuard | undefined;
   /** A status push after indexer refusals is waiting (one a second however many are refused). */
   private indexerStatusPending = false;
@@ -175,7 +190,11 @@ export class Engine {
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
-    const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    const bandwidth: BandwidthLimits = {
+      up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0 }),
+      down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
+    };
+    const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     const sync = new DeltaSync({
       graph,
       store,
@@ -229,6 +248,9 @@ export class Engine {
     }
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
+    // What the drive accepts in names, as it has shown so far; every call that names an item reports a refusal to it.
+    const nameRules = await DriveNameRules.load(path.join(paths.stateDir, 'name-rules.json'), driveMode, logger);
+    const named = withNameRules(graph, nameRules);
     const toRecord = (item: DriveItem) => {
       // Answers may be about items of shared folders (other drives): they keep their drive.
       const r = mapDriveItem(item, { ownDriveId: store.driveState.get('driveId') ?? undefined });
@@ -238,7 +260,8 @@ export class Engine {
     };
     const hostName = os.hostname();
     const uploads = new UploadManager({
-      graph,
+      graph: paceUploads(named, bandwidth.up),
+      maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
       toRecord,
@@ -254,7 +277,7 @@ export class Engine {
       hostName,
     });
     const replayer = new JournalReplayer({
-      graph,
+      graph: named,
       store,
       toRecord,
       logger,
@@ -264,7 +287,7 @@ export class Engine {
     });
     const vfs = new Vfs({
       store,
-      graph,
+      graph: named,
       downloads,
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
@@ -273,7 +296,7 @@ export class Engine {
         replayer.kick();
       },
       logger,
-      driveMode,
+      driveMode: nameRules,
       toRecord,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -285,8 +308,9 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
+    const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared);
+    engine.bandwidth = bandwidth;
     await engine.begin(firstStart);
     return engine;
   }
@@ -466,6 +490,9 @@ export class Engine {
           if (update.downloadConcurrency !== undefined) this.downloads.setConcurrency(update.downloadConcurrency);
           if (update.uploadConcurrency !== undefined) this.uploads.setConcurrency(update.uploadConcurrency);
           if (update.logLevel !== undefined) logger.level = update.logLevel;
+          // Transfers under way follow a new limit from their next piece.
+          if (update.uploadLimitBytesPerSecond !== undefined) this.bandwidth?.up.setLimit(update.uploadLimitBytesPerSecond);
+          if (update.downloadLimitBytesPerSecond !== undefined) this.bandwidth?.down.setLimit(update.downloadLimitBytesPerSecond);
           if (update.refuseIndexers !== undefined || update.indexerPrograms !== undefined) {
             this.indexerGuard?.update({
               ...(update.refuseIndexers !== undefined ? { refuse: update.refuseIndexers } : {}),
@@ -516,6 +543,66 @@ export class Engine {
       { startsWork: CALLS_THAT_START_WORK },
     );
     this.joinShutdown(cleaner, pins, thumbnails);
+    this.guardSuspend();
+  }
+
+  /** Changes waiting to upload: uploads not failed, and namespace changes not sent yet. */
+  private pendingChanges(): number {
+    const uploads = this.uploads.snapshot().filter((t) => t.state !== 'failed').length;
+    const namespace = this.store.journal.list({ states: ['pending', 'uploading'] }).filter((e) => e.kind !== 'write' && e.kind !== 'create').length;
+    return uploads + namespace;
+  }
+
+  /** Sleep and shutdown wait for uploads (suspend-guard.ts); started in the background, it never holds up the mount. */
+  private guardSuspend(): void {
+    const { logger } = this.cfg;
+    const guard = new SuspendGuard({
+      logger,
+      ...(this.cfg.systemBusAddress ? { busAddress: this.cfg.systemBusAddress } : {}),
+      hooks: {
+        pendingChanges: () => this.pendingChanges(),
+        prepare: async (budgetMs) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([this.uploads.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))]);
+          clearTimeout(timer);
+          // The rest stop with their sessions and offsets kept; they continue from there on waking.
+          if (!this.uploads.paused && this.pendingChanges() > 0) {
+            this.uploads.pause();
+            this.pausedForSleep = true;
+          }
+          this.vfs.flushAccessTimes();
+          this.store.checkpoint();
+          return this.pendingChanges();
+        },
+        resumed: () => {
+          if (this.pausedForSleep) {
+            this.pausedForSleep = false;
+            this.uploads.resume();
+          }
+          // The network may have changed while asleep: find out now, not at the next poll.
+          this.connectivity.checkNow();
+          this.uploads.retryNow();
+          if (!this.pauseControl?.state.paused) {
+            this.tasks.start('sync-after-wake', async () => {
+              try {
+                await this.sync.syncNow();
+              } catch (e) {
+                logger.info({ err: e }, 'syncing after waking up failed; the connection is checked again');
+              }
+            });
+          }
+        },
+        announce: (notUploaded) => {
+          this.sleptWithChanges = { notUploaded, at: Date.now() };
+          this.ipc?.emit('status', this.status());
+        },
+      },
+    });
+    this.suspendGuard = guard;
+    for (const event of ['done', 'failed'] as const) this.uploads.events.on(event, () => guard.changed());
+    this.tasks.start('suspend-guard', async () => {
+      await guard.start();
+    });
   }
 
   /**
@@ -532,6 +619,8 @@ export class Engine {
     const engine: ShutdownAware = {
       shutdownSteps: () => [
         { phase: 'stop-new-work', name: 'engine: stopping', run: async () => void (this.state = 'stopping') },
+        // Held until the uploads phase has saved what it could; then sleep and shutdown need not wait.
+        { phase: 'save-state', name: 'suspend-guard', run: async () => this.suspendGuard?.stop() },
         { phase: 'save-state', name: 'store', run: async () => this.saveState() },
         { phase: 'unmount', name: 'fuse', run: () => this.unmountAndStopTasks() },
       ],
@@ -620,6 +709,7 @@ export class Engine {
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
       ...(this.indexerGuard ? { indexers: this.indexerGuard.snapshot() } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
+      ...(this.sleptWithChanges && this.pendingChanges() > 0 ? { sleptWithChanges: this.sleptWithChanges } : {}),
       ...this.failedChanges(),
     };
   }
@@ -647,6 +737,8 @@ export class Engine {
       startOnLogin: this.liveSettings.startOnLogin ?? false,
       notifications: this.liveSettings.notifications ?? false,
       logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
+      uploadLimitBytesPerSecond: this.bandwidth?.up.bytesPerSecond ?? 0,
+      downloadLimitBytesPerSecond: this.bandwidth?.down.bytesPerSecond ?? 0,
       ...(this.indexerGuard ? { refuseIndexers: this.indexerGuard.settings.refuse, indexerPrograms: [...this.indexerGuard.settings.programs] } : {}),
     };
   }

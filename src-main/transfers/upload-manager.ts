@@ -74,6 +74,8 @@ export interface UploadManagerOptions {
    */
   serviceReachable?: () => boolean;
   now?: () => number;
+  /** The largest body one request may carry now, a multiple of 320 KiB (bandwidth.ts: requestBytesWithin); absent: no bound. */
+  maxRequestBytes?: () => number;
 }
 
 /** Attempts in a row refused at their session URL (the service answering) before a new session starts. */
@@ -185,6 +187,7 @@ export class UploadManager {
       fragmentBytes,
       hostName: options.hostName,
       now: this.#now,
+      ...(options.maxRequestBytes ? { maxRequestBytes: options.maxRequestBytes } : {}),
     });
   }
 

@@ -60,6 +60,8 @@ export interface UploadWorkerOptions {
   fragmentBytes: number;
   hostName: string;
   now: () => number;
+  /** The largest body one request may carry now (a bandwidth limit keeps slow requests within their timeout); absent: no bound. */
+  maxRequestBytes?: () => number;
 }
 
 /** The manager's side of one attempt. */
@@ -399,7 +401,7 @@ export class UploadWorker {
 
   async #send(edit: LocalEdit, plan: SendPlan): Promise<DriveItem> {
     throwIfAborted(edit.job.signal);
-    if (edit.size > SIMPLE_UPLOAD_LIMIT) return this.#sendSession(edit, plan);
+    if (edit.size > Math.min(SIMPLE_UPLOAD_LIMIT, this.#o.maxRequestBytes?.() ?? Infinity)) return this.#sendSession(edit, plan);
     // Zero bytes can only go this way (§7.1, §15 #5).
     if (edit.entry.sessionUrl) await this.#dropSession(edit);
     const { graph } = this.#o;
@@ -469,7 +471,7 @@ export class UploadWorker {
     for (;;) {
       throwIfAborted(signal);
       await edit.hasher.catchUp(offset, signal);
-      const end = Math.min(offset + fragmentBytes, total);
+      const end = Math.min(offset + Math.min(fragmentBytes, this.#o.maxRequestBytes?.() ?? Infinity), total);
       if (end === total) edit.sentFinal = true;
       let result: FragmentResult;
       try {

@@ -17,7 +17,7 @@ import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
 import { deleteLandedCopy, sameContentVersion } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
-import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
+import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
@@ -89,7 +89,8 @@ export interface VfsOptions {
   downloads: DownloadsPort;
   uploads: UploadsPort;
   logger: Logger;
-  driveMode: DriveMode;
+  /** The drive's kind, or its naming rules as learned so far (read at each check, so a learned rule applies at once). */
+  driveMode: DriveMode | NameRules;
   /** Maps a server answer to a store record (the same mapping delta uses). */
   toRecord: (item: DriveItem) => ItemRecord;
   uid: number;

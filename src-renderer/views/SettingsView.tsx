@@ -1,8 +1,8 @@
 import { useState, type FormEvent } from 'react';
-import type { Settings } from '../../src-shared/ipc/desktop-calls.ts';
+import { MIN_BANDWIDTH_LIMIT, type Settings } from '../../src-shared/ipc/desktop-calls.ts';
 import { useActions, useEngine, usePanel, useView } from '../context.ts';
 import { formatBytes } from '../format.ts';
-import { bytesOfGb, gbOfBytes, indexerLine, parsePrograms, programsText } from '../settings-form.ts';
+import { bytesOfGb, bytesOfMbps, gbOfBytes, indexerLine, mbpsOfBytes, parsePrograms, programsText } from '../settings-form.ts';
 import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 type Outcome = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed' };
@@ -12,6 +12,8 @@ function SettingsForm({ settings }: { settings: Settings }) {
   const [draft, setDraft] = useState(settings);
   // The cache field keeps what the person typed: rounding it while they type would fight them.
   const [cacheGb, setCacheGb] = useState(() => gbOfBytes(settings.cacheLimitBytes));
+  const [upText, setUpText] = useState(() => mbpsOfBytes(settings.uploadLimitBytesPerSecond));
+  const [downText, setDownText] = useState(() => mbpsOfBytes(settings.downloadLimitBytesPerSecond));
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
   // The list as typed (blank lines and all) until it is saved.
   const [programs, setPrograms] = useState(() => programsText(settings.indexerPrograms ?? []));
@@ -20,20 +22,31 @@ function SettingsForm({ settings }: { settings: Settings }) {
     setOutcome({ kind: 'idle' });
   };
   const cacheBytes = bytesOfGb(cacheGb);
+  const upBytes = bytesOfMbps(upText, MIN_BANDWIDTH_LIMIT);
+  const downBytes = bytesOfMbps(downText, MIN_BANDWIDTH_LIMIT);
   const parsed = parsePrograms(programs);
   const programsBad = 'bad' in parsed ? parsed.bad : undefined;
+  const valid = cacheBytes !== undefined && upBytes !== undefined && downBytes !== undefined && programsBad === undefined;
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    if (cacheBytes === undefined || 'bad' in parsed) return;
+    if (cacheBytes === undefined || upBytes === undefined || downBytes === undefined || 'bad' in parsed) return;
     const { mountpoint: _mountpoint, ...update } = draft;
     setOutcome({ kind: 'saving' });
-    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes, ...(draft.indexerPrograms !== undefined ? { indexerPrograms: parsed.programs } : {}) });
+    const saved = await updateSettings({
+      ...update,
+      cacheLimitBytes: cacheBytes,
+      uploadLimitBytesPerSecond: upBytes,
+      downloadLimitBytesPerSecond: downBytes,
+      ...(draft.indexerPrograms !== undefined ? { indexerPrograms: parsed.programs } : {}),
+    });
     if (!saved) {
       setOutcome({ kind: 'failed' });
       return;
     }
     setDraft(saved);
     setCacheGb(gbOfBytes(saved.cacheLimitBytes));
+    setUpText(mbpsOfBytes(saved.uploadLimitBytesPerSecond));
+    setDownText(mbpsOfBytes(saved.downloadLimitBytesPerSecond));
     setPrograms(programsText(saved.indexerPrograms ?? []));
     setOutcome({ kind: 'saved' });
   };
@@ -67,6 +80,35 @@ function SettingsForm({ settings }: { settings: Settings }) {
         Concurrent uploads
         <input type="number" min={1} max={32} value={draft.uploadConcurrency} onChange={(e) => edit({ ...draft, uploadConcurrency: Number(e.target.value) })} />
       </label>
+      {(
+        [
+          ['Upload limit (MB/s)', 'upload-limit-hint', upText, setUpText, upBytes, 'uploads'],
+          ['Download limit (MB/s)', 'download-limit-hint', downText, setDownText, downBytes, 'downloads'],
+        ] as const
+      ).map(([label, hint, text, setText, bytes, what]) => (
+        <label key={hint}>
+          {label}
+          <input
+            type="text"
+            inputMode="decimal"
+            placeholder="No limit"
+            value={text}
+            aria-invalid={bytes === undefined}
+            aria-describedby={hint}
+            onChange={(e) => {
+              setText(e.target.value);
+              setOutcome({ kind: 'idle' });
+            }}
+          />
+          <span id={hint} className={bytes === undefined ? 'field-error' : 'muted field-hint'}>
+            {bytes === undefined
+              ? `Enter a rate of at least ${Math.ceil(MIN_BANDWIDTH_LIMIT / 1e4) / 100} MB/s, or leave it empty for no limit.`
+              : bytes === 0
+                ? `All ${what} as fast as the connection allows.`
+                : `All ${what} together at most ${formatBytes(bytes)}/s, applied at once.`}
+          </span>
+        </label>
+      ))}
       <label className="check">
         <input type="checkbox" checked={draft.startOnLogin} onChange={(e) => edit({ ...draft, startOnLogin: e.target.checked })} />
         Start on login
@@ -122,7 +164,7 @@ function SettingsForm({ settings }: { settings: Settings }) {
         </select>
       </label>
       <div className="save-line">
-        <button type="submit" className="primary" disabled={cacheBytes === undefined || programsBad !== undefined || outcome.kind === 'saving'}>
+        <button type="submit" className="primary" disabled={!valid || outcome.kind === 'saving'}>
           Save
         </button>
         <span className="save-outcome" role="status" data-testid="settings-outcome">

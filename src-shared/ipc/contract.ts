@@ -7,7 +7,7 @@
  *   ← {"event": "transfers", "payload": {...}}   (after "subscribe")
  */
 import { z } from 'zod';
-import { ConnectivitySchema, FileErrorSchema, RecentTransferSchema, ShutdownProgressSchema, TransferItemSchema, TransferProgressSchema } from '../model/transfer.ts';
+import { ConnectivitySchema, EpochMsSchema, FileErrorSchema, RecentTransferSchema, ShutdownProgressSchema, TransferItemSchema, TransferProgressSchema } from '../model/transfer.ts';
 import { AuthStateSchema, DesktopCalls, PauseStateSchema } from './desktop-calls.ts';
 
 export const EngineStateSchema = z.enum(['starting', 'syncing', 'ready', 'offline', 'stopping']);
@@ -59,6 +59,8 @@ export const EngineStatusSchema = z.object({
     })
     .optional(),
   recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
+  /** The system slept or shut down while `notUploaded` changes still waited (kept until they are uploaded). */
+  sleptWithChanges: z.object({ notUploaded: z.number().int().positive(), at: EpochMsSchema }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 

@@ -32,6 +32,10 @@ export function formatStatus(s: EngineStatus): string {
   if (s.recovery) {
     lines.push(`  the database was corrupt and rebuilt: ${s.recovery.restored} unsent change(s) put back` + (s.recovery.folder ? `, ${s.recovery.recovered} file(s) in ${s.recovery.folder}` : ''));
   }
+  if (s.sleptWithChanges) {
+    const n = s.sleptWithChanges.notUploaded;
+    lines.push(`  ${n} change${n === 1 ? '' : 's'} not uploaded yet when the system went to sleep at ${new Date(s.sleptWithChanges.at).toLocaleTimeString()}; uploading now`);
+  }
   const indexers = formatIndexers(s.indexers);
   if (indexers) lines.push(`  ${indexers}`);
   if (s.throttledUntil && s.throttledUntil > Date.now()) lines.push(`  OneDrive asked to slow down: resuming in ${Math.ceil((s.throttledUntil - Date.now()) / 1000)} s`);
