@@ -114,6 +114,14 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   it('a kill while both versions are kept leaves one copy, with its record', async () => {
     await reproduce('kill-during-keep-both.json', 2);
   }, 300_000);
+
+  // A file deleted offline and a new file given its name, also offline: back online, the new file's
+  // upload reached the server before the delete's replay, found the name taken and went to a
+  // name-clash conflict copy (seed 4000, schedule 220, every run). Fixed: a new file whose name is
+  // held by something an offline change removes waits for that change's replay.
+  it('a new file taking the name of one deleted offline gets the name, not a conflict copy', async () => {
+    await reproduce('offline-delete-then-new-file-same-name.json', 1);
+  }, 300_000);
 });
 
 // Open bugs the fuzzer found that show only now and then (an it.fails on them would fail at

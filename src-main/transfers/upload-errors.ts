@@ -31,6 +31,20 @@ export class UploadStoppedError extends OneMountError {
 }
 
 /** A new file's folder has no server id yet (created offline, not replayed): the upload waits. */
+/**
+ * The name a new file uploads to is held on the server by an item this device removed or renamed
+ * away while offline, and that change waits in the journal: the upload waits for its replay
+ * instead of taking the name as a clash.
+ */
+export class NameFreedByReplayError extends OneMountError {
+  readonly itemId: string;
+
+  constructor(itemId: string, name: string) {
+    super('UPLOAD_NAME_PENDING', `item ${itemId} waits for ${name} to be freed by an offline change not replayed yet`);
+    this.itemId = itemId;
+  }
+}
+
 export class ParentNotUploadedError extends OneMountError {
   readonly itemId: string;
   readonly parentId: string;

@@ -35,7 +35,7 @@ import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { ItemRecord } from '../store/types.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
+import { NameFreedByReplayError, ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
 import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
 import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -557,8 +557,8 @@ export class UploadManager {
       else this.#arm(task, this.#writeBackDelayMs, 'waiting');
       return;
     }
-    if (error instanceof ParentNotUploadedError) {
-      this.#logger.debug({ itemId: task.itemId, parentId: error.parentId }, 'waiting for the folder to exist on the server');
+    if (error instanceof ParentNotUploadedError || error instanceof NameFreedByReplayError) {
+      this.#logger.debug({ itemId: task.itemId, err: error }, 'waiting for an offline change to reach the server first');
       this.#arm(task, this.#parentWaitMs, 'waiting');
       return;
     }

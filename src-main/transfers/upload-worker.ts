@@ -37,6 +37,7 @@ import { deleteLandedCopy } from './landed-copy.ts';
 import { remoteContentChanged, versionOf, type BaseVersion } from './remote-version.ts';
 import {
   LocalContentMissingError,
+  NameFreedByReplayError,
   NotAFileError,
   ParentNotUploadedError,
   UploadHashMismatchError,
@@ -210,6 +211,7 @@ export class UploadWorker {
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
       if (isNameConflict(error)) {
+        if (this.#nameLeavingByReplay(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
         const mine = await this.#ownFileAt(edit, parentId, name);
         if (mine?.kind === 'same') return this.#commit(edit, mine.item);
         if (mine) {
@@ -230,6 +232,14 @@ export class UploadWorker {
       throw error;
     }
     return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+  }
+
+  /** An offline delete or rename away of what holds this name on the server waits in the journal. */
+  #nameLeavingByReplay(edit: LocalEdit, name: string): boolean {
+    const key = name.toLowerCase();
+    return this.#o.store.journal
+      .list({ states: ['pending', 'uploading'] })
+      .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== edit.item.id && e.parentId === edit.item.parentId && e.name?.toLowerCase() === key);
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
