@@ -11,6 +11,7 @@
  */
 import { SignedOutError } from '../auth/auth-errors.ts';
 import { Alarm } from '../base/alarm.ts';
+import { backoffDelay, checkBackoff, type Backoff } from '../base/backoff.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -26,10 +27,10 @@ export interface JournalReplayerOptions {
   store: Store;
   toRecord: (item: DriveItem) => ItemRecord;
   logger: Logger;
-  tasks?: TaskRegistry;
+  tasks: TaskRegistry;
   hostName: string;
-  /** Wait after a failed attempt, doubling up to maxMs. */
-  retry?: { baseMs: number; maxMs: number };
+  /** Wait after a failed attempt, doubling up to maxMs (base/backoff.ts). */
+  retry: Backoff;
   now?: () => number;
 }
 
@@ -64,21 +65,22 @@ export class JournalReplayer {
 
   /** Background loop through the task registry: replays whenever there is work, backing off while offline. */
   start(): void {
-    if (!this.o.tasks) throw new Error('JournalReplayer.start needs a task registry');
-    const retry = this.o.retry ?? { baseMs: 2000, maxMs: 60_000 };
+    const retry = checkBackoff(this.o.retry, 'journal replay');
     this.o.tasks.start('journal-replay', async (signal) => {
-      let delay = retry.baseMs;
+      let failures = 0;
       while (!signal.aborted) {
         let left = 0;
         try {
           left = await this.replay();
-          delay = retry.baseMs;
+          failures = 0;
         } catch (e) {
+          const delay = backoffDelay(failures++, retry);
           this.o.logger.info({ err: e }, `offline changes wait for the server (next try in ${Math.round(delay / 1000)} s)`);
-          delay = Math.min(delay * 2, retry.maxMs);
-          left = 1;
+          await this.alarm.sleep(delay, signal);
+          continue;
         }
-        await this.alarm.sleep(left > 0 ? delay : 3_600_000, signal);
+        // Entries waiting for a folder are tried again soon; with none left, the next kick wakes it.
+        await this.alarm.sleep(left > 0 ? retry.baseMs : Number.POSITIVE_INFINITY, signal);
       }
     });
   }
