@@ -445,11 +445,13 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     expect(applied.length - before).toBeLessThanOrEqual(2);
     expect(new Set(runs).size).toBeLessThanOrEqual(2);
 
+    const parked = new Promise<void>((resolve) => sync.events.once('parked', () => resolve()));
     sync.pause();
     await expect(sync.syncNow()).rejects.toMatchObject({ code: 'SYNC_PAUSED' });
     const count = applied.length;
     await write('/while-paused.txt', 'x');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // The loop waits for resume(): nothing is fetched or applied from here on.
+    await parked;
     expect(applied.length).toBe(count);
     expect(local('/while-paused.txt')).toBeUndefined();
     first = next();

@@ -86,6 +86,8 @@ export interface DeltaSyncEvents {
   error: { error: unknown; itemId?: string };
   /** Items and folders one committed chunk changed (for kernel cache invalidation). */
   changed: ChangeSet;
+  /** The poll loop is paused: it waits for resume() or stop() and fetches nothing until then. */
+  parked: Record<string, never>;
 }
 
 /** syncNow while paused. */
@@ -258,6 +260,7 @@ export class DeltaSync {
           }
         }
         const delay = failures === 0 ? this.#pollIntervalMs : backoffDelay(failures - 1, this.#backoff);
+        if (this.paused) this.events.emit('parked', {});
         await this.#alarm.sleep(this.paused ? Number.POSITIVE_INFINITY : delay, signal);
       }
     } finally {
