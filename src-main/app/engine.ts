@@ -20,7 +20,8 @@ import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
-import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { DELTA_SELECT, isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { ChildrenListing } from '../sync/children-listing.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
 import { followAddressChange } from './address-change.ts';
@@ -113,6 +114,7 @@ export class Engine {
     private readonly editChoices: EditChoices,
     /** What was recovered from a corrupt database at this start, for status. */
     private readonly recovery: RecoveryResult | undefined,
+    private readonly listing: ChildrenListing,
   ) {}
 
   private mount: FuseMount | undefined;
@@ -161,15 +163,25 @@ export class Engine {
       isOffline: () => connectivity.offline,
     });
     const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
-    const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs });
-
-    // The drive's kind decides the naming rules. A first start enumerates the drive before the
-    // mount appears (so the first `ls` is complete), and that enumeration names the drive (its
-    // root's parentReference); later starts ask for the drive, which also tells whether it is
-    // reachable. Offline or signed out with a known drive, the stored answer will do.
+    // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
+    // background while folders are listed on demand. A rebuilt store still enumerates first: its
+    // unsent changes are recovered once the drive is known whole.
     const firstStart = !store.driveState.get('deltaLink');
+    const indexInBackground = firstStart && !rebuiltFrom;
+    const listing = new ChildrenListing({ graph, store, logger, complete: !indexInBackground });
+    const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs, listing });
+
+    // The drive's kind decides the naming rules; later starts ask for the drive, which also tells
+    // whether it is reachable. Offline or signed out with a known drive, the stored answer will do.
     try {
-      if (firstStart) {
+      if (indexInBackground) {
+        logger.info('first start: mounting now and enumerating the drive in the background');
+        const [drive, root] = await Promise.all([graph.getDrive(), graph.getItemByPath('', { select: DELTA_SELECT })]);
+        rememberDrive(store, drive);
+        const record = mapDriveItem(root, { driveId: drive.id });
+        if (isTombstone(record)) throw new OneMountError('ROOT_GONE', `the drive's root came back as gone (${record.reason})`);
+        store.items.upsert(record);
+      } else if (firstStart) {
         logger.info('first start: enumerating the drive');
         await sync.syncOnce();
       } else {
@@ -229,13 +241,14 @@ export class Engine {
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
       network: connectivity,
+      listing,
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery);
-    await engine.begin(firstStart);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery, listing);
+    await engine.begin(firstStart && !indexInBackground);
     return engine;
   }
 
@@ -510,6 +523,7 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.listing.indexing ? { indexing: this.listing.indexing } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
       ...this.failedChanges(),
     };

@@ -23,6 +23,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
+import type { ListingPort } from '../sync/children-listing.ts';
 
 /** What the vfs needs from the download manager. */
 export interface ContentReaderPort {
@@ -89,6 +90,8 @@ export interface VfsOptions {
   network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
   onJournaled?: () => void;
+  /** While the first enumeration runs: folders not listed yet are listed before they are answered for. */
+  listing?: ListingPort;
   now?: () => number;
 }
 
@@ -235,12 +238,69 @@ export class Vfs {
     };
   }
 
-  getattr(path: string): Attr {
-    return this.attrOf(this.resolve(path));
+  /** Synchronous from the store, except while a folder on the path is not listed yet (see lookup). */
+  getattr(path: string): Attr | Promise<Attr> {
+    const item = this.lookup(path);
+    return item instanceof Promise ? item.then((found) => this.attrOf(found)) : this.attrOf(item);
+  }
+
+  /**
+   * resolve(), except while the first enumeration runs: a name missing below a folder not listed
+   * yet is not ENOENT before that folder has been listed.
+   */
+  private lookup(path: string): StoredItem | Promise<StoredItem> {
+    try {
+      return this.resolve(path);
+    } catch (e) {
+      const listing = this.o.listing;
+      if (!(e instanceof VfsError) || e.errno !== 'ENOENT' || !listing || listing.complete) throw e;
+      return this.lookupListing(path, listing);
+    }
+  }
+
+  private async lookupListing(path: string, listing: ListingPort): Promise<StoredItem> {
+    let item = this.o.store.items.getRoot();
+    if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+    for (const name of path.split('/')) {
+      if (name === '') continue;
+      if (item.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder on the way to ${path}`);
+      let child = this.o.store.items.getChild(item.id, name);
+      if (!child && !listing.isListed(item.id)) {
+        await this.listFolder(item, listing);
+        child = this.o.store.items.getChild(item.id, name);
+      }
+      if (!child) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      item = child;
+    }
+    return item;
+  }
+
+  private async listFolder(folder: StoredItem, listing: ListingPort): Promise<void> {
+    try {
+      await listing.ensureListed(folder);
+    } catch (e) {
+      if (e instanceof NetworkError) throw new VfsError('ENETDOWN', `listing ${this.o.store.items.pathOf(folder.id) ?? folder.id}: OneDrive is unreachable and this folder is not listed on this device yet`);
+      throw toVfsError(e, `listing ${this.o.store.items.pathOf(folder.id) ?? folder.id}`);
+    }
   }
 
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
-  readdir(path: string): { names: string[]; attrs: Attr[] } {
+  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+    const listing = this.o.listing;
+    if (listing && !listing.complete) {
+      const dir = this.lookup(path);
+      if (dir instanceof Promise || !listing.isListed(dir.id)) {
+        return (async () => {
+          const folder = await dir;
+          if (folder.kind === 'folder') await this.listFolder(folder, listing);
+          return this.listStored(path);
+        })();
+      }
+    }
+    return this.listStored(path);
+  }
+
+  private listStored(path: string): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
     if (dir.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];

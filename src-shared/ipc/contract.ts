@@ -45,6 +45,8 @@ export const EngineStatusSchema = z.object({
    */
   /** Changes made here that the server refused for good (the mount shows the server's state again). */
   failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
+  /** The first enumeration of the drive is still running (folders are listed on demand meanwhile): items received so far. */
+  indexing: z.object({ items: z.number().int().nonnegative() }).optional(),
   recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
