@@ -17,7 +17,8 @@
  * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
  * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
  * BENCH_SMALL_FILES (default 1 000), BENCH_SMALL_SIZE (default 4096), BENCH_STAT_FILES (default
- * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2).
+ * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2);
+ * BENCH_PEER_ROWS=listing keeps only the start-up, listing and RSS rows (no content transfers).
  * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
  */
 import { spawn } from 'node:child_process';
@@ -56,6 +57,8 @@ interface Config {
   statCount: number;
   rounds: number;
   roundsLarge: number;
+  /** Only the start-up, listing and RSS rows. */
+  listingOnly: boolean;
 }
 
 /** One client mounted on one drive, and how to wait until it is idle. */
@@ -211,6 +214,32 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       warm.push((await runProgram('ls', ['-l', '--color=never', big])).ms);
     }
     const rss = await statusMiB(child.pid);
+    if (cfg.listingOnly) {
+      const skipped = Number.NaN;
+      return {
+        start: child.startMs,
+        startRequests: startLog.length,
+        startDetail: describeRequests(startLog),
+        coldLs: coldLs.ms,
+        coldLsRequests: coldLog.length,
+        coldLsDetail: describeRequests(coldLog),
+        warmLs: median(warm),
+        rss,
+        stat: skipped,
+        statRequests: 0,
+        firstByte: skipped,
+        firstByteFetched: 0,
+        read128: skipped,
+        read128Fetched: 0,
+        coldSeq: skipped,
+        coldSeqDetail: '',
+        warmSeq: skipped,
+        cp: skipped,
+        cpOnServer: skipped,
+        smallCreate: skipped,
+        smallOnServer: skipped,
+      };
+    }
 
     // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
     await new Promise((r) => setTimeout(r, (KERNEL_CACHE_SEC + 1) * 1000));
@@ -328,6 +357,7 @@ export async function run(): Promise<void> {
     statCount: envNumber('BENCH_STAT_FILES', 1000),
     rounds: envNumber('BENCH_PEER_ROUNDS', 3),
     roundsLarge: envNumber('BENCH_PEER_ROUNDS_LARGE_DRIVE', 2),
+    listingOnly: process.env.BENCH_PEER_ROWS === 'listing',
   };
   const version = await runProgram('rclone', ['version'], { allowFailure: true }).catch(() => undefined);
   if (!version || version.code !== 0) {
@@ -386,6 +416,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   const timeRow = (what: string, k: keyof RoundA, note = (_p: PeerName) => '') => {
     const om = m('OneMount', k);
     const rc = m('rclone', k);
+    if (Number.isNaN(om) || Number.isNaN(rc)) return;
     rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;

@@ -71,6 +71,8 @@ export interface ListOptions extends CallOptions {
 export interface DeltaOptions extends ListOptions {
   /** Told about each page as it arrives (the batch is still returned whole). */
   onPage?: (items: readonly DriveItem[]) => void;
+  /** Awaited before each page after the first is asked for (lets more urgent requests go first). */
+  beforeNextPage?: () => Promise<void>;
 }
 
 export interface DeltaPage {
@@ -250,6 +252,7 @@ export class GraphClient {
       options.onPage?.(page.items);
       for (const item of page.items) items.push(item);
       if (page.deltaLink !== undefined) return { items, deltaLink: page.deltaLink, pages };
+      await options.beforeNextPage?.();
     }
     throw new GraphProtocolError('the delta feed ended without a deltaLink');
   }

@@ -200,27 +200,47 @@ describe('ChildrenListing beside a first enumeration', () => {
     expect(names('/A')).toEqual(['keep.txt']);
   });
 
-  it('holds listings while the batch lands: one that answers then is dropped, its callers read the store after', async () => {
+  it('listings go first: the enumeration waits for one in flight before it seals, and its newer record stays', async () => {
     await list('/');
     beforeApply = gate();
     const run = sync.syncOnce();
+    let applied = false;
+    void run.then(() => (applied = true));
     await beforeApply.reached;
     listingHeld = gate();
     const inFlight = list('/A');
     await listingHeld.reached;
-    // Renamed on the server after the enumeration's pages: the held listing would bring it.
+    // Renamed after both answered: the listing (started after the pages) holds the name it saw.
     await emu.admin.remote({ op: 'move', path: '/A/x.txt', newPath: '/A/after.txt' });
     beforeApply.release();
-    await run;
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(applied).toBe(false);
+    expect(listing.complete).toBe(false);
     listingHeld.release();
     await inFlight;
+    await run;
     expect(names('/A').sort()).toEqual(['keep.txt', 'x.txt']);
-    // Listing now asks nothing: the store is complete and delta brings the rename.
+    // The round after brings the rename; listing asks nothing any more.
     const before = childrenRequests;
     await list('/B');
     expect(childrenRequests).toBe(before);
     await sync.syncOnce();
     expect(names('/A').sort()).toEqual(['after.txt', 'keep.txt']);
+  });
+
+  it('a folder asked for while the batch lands waits for it, without a request', async () => {
+    await list('/');
+    listing.enumerationStarted();
+    listing.seal();
+    const before = childrenRequests;
+    let done = false;
+    const waiting = list('/B').then(() => (done = true));
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    listing.finished(true);
+    await waiting;
+    expect(childrenRequests).toBe(before);
+    expect(listing.isListed(local('/B')!.id)).toBe(true);
   });
 
   it('a failed enumeration leaves listings working, and the next one merges with them', async () => {

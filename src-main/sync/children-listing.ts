@@ -14,7 +14,8 @@
  *   next delta round (which reports every change since the enumeration began) confirms or removes
  *   them. A tombstone in the batch always removes.
  * - While the batch is applied ("sealed"), no listing lands: one that answers then is dropped and
- *   its callers read the store once the batch is in.
+ *   its callers read the store once the batch is in. Listings go first: the enumeration asks for
+ *   its next page, and seals, only when none is in flight.
  */
 import { OneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
@@ -32,6 +33,8 @@ export interface ListingPort {
   isListed(folderId: string): boolean;
   /** Resolves once the store holds the folder's children (listed now, or by the enumeration). */
   ensureListed(folder: StoredItem, signal?: AbortSignal): Promise<void>;
+  /** A program is using the filesystem: the enumeration waits until it has been quiet a moment. */
+  activity(): void;
 }
 
 /** What delta sync tells about the first enumeration, and asks before applying it. */
@@ -41,6 +44,11 @@ export interface EnumerationObserver {
   enumerationStarted(): void;
   /** One page of the enumeration arrived. */
   pageReceived(items: readonly DriveItem[]): void;
+  /**
+   * Resolves when no listing is in flight and the filesystem has been quiet for a moment: the
+   * enumeration's next page and its apply wait for it.
+   */
+  idle(): Promise<void>;
   /** The whole batch arrived and is about to be applied: listings stop landing until finished(). */
   seal(): EnumerationMerge;
   /** The batch was applied (`applied`), or the run failed and listings go on. */
@@ -63,6 +71,9 @@ export interface ChildrenListingOptions {
   complete: boolean;
   /** Children per page asked for. Default 1000. */
   pageSize?: number;
+  /** How long the filesystem must be quiet before the enumeration goes on. Default 100 ms. */
+  quietMs?: number;
+  now?: () => number;
 }
 
 /** A hidden name for a stored item whose name a listing gives to another item (see #park). */
@@ -73,6 +84,9 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #pageSize: number;
+  readonly #quietMs: number;
+  readonly #now: () => number;
+  #lastActivity = Number.NEGATIVE_INFINITY;
   #complete: boolean;
   #clock = 0;
   /** Folder keys whose children are all in the store. */
@@ -94,6 +108,12 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#logger = options.logger;
     this.#complete = options.complete;
     this.#pageSize = options.pageSize ?? 1000;
+    this.#quietMs = options.quietMs ?? 100;
+    this.#now = options.now ?? Date.now;
+  }
+
+  activity(): void {
+    this.#lastActivity = this.#now();
   }
 
   get complete(): boolean {
@@ -193,6 +213,20 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#enumerationStart = ++this.#clock;
     this.#pageAt.clear();
     this.#indexed = 0;
+  }
+
+  async idle(): Promise<void> {
+    // A folder someone is waiting for, and a program walking what is listed (`ls -l` looks up
+    // every entry), go before the enumeration, which nobody waits for.
+    for (;;) {
+      if (this.#inFlight.size > 0) {
+        await Promise.allSettled([...this.#inFlight.values()]);
+        continue;
+      }
+      const wait = this.#lastActivity + this.#quietMs - this.#now();
+      if (wait <= 0) return;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
   }
 
   pageReceived(items: readonly DriveItem[]): void {

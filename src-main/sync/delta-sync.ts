@@ -348,6 +348,8 @@ export class DeltaSync {
     });
     let counts: ApplyCounts;
     let landed = false;
+    // No await between the last listing landing and the seal: none can start in between.
+    if (listing) await listing.idle();
     try {
       if (listing) mergeListings(plan, listing, store);
       counts = await applier.apply(plan, full, () => {
@@ -374,7 +376,7 @@ export class DeltaSync {
   }
 
   #fetch(link: string | undefined, signal: AbortSignal, listing: EnumerationObserver | undefined): Promise<DeltaBatch> {
-    return this.#graph.delta(link, { top: this.#pageSize, select: DELTA_SELECT, signal, ...(listing ? { onPage: (items) => listing.pageReceived(items) } : {}) });
+    return this.#graph.delta(link, { top: this.#pageSize, select: DELTA_SELECT, signal, ...(listing ? { onPage: (items) => listing.pageReceived(items), beforeNextPage: () => listing.idle() } : {}) });
   }
 }
 

@@ -249,10 +249,11 @@ export class Vfs {
    * yet is not ENOENT before that folder has been listed.
    */
   private lookup(path: string): StoredItem | Promise<StoredItem> {
+    const listing = this.o.listing;
+    if (listing && !listing.complete) listing.activity();
     try {
       return this.resolve(path);
     } catch (e) {
-      const listing = this.o.listing;
       if (!(e instanceof VfsError) || e.errno !== 'ENOENT' || !listing || listing.complete) throw e;
       return this.lookupListing(path, listing);
     }
