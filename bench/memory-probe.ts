@@ -27,7 +27,7 @@ async function probe(root: string, cleanup: Cleanup): Promise<void> {
     XDG_RUNTIME_DIR: path.join(root, 'run'),
   };
   const mnt = path.join(root, 'mnt');
-  const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: emu.info.apiUrl, account: 'mem', env, kernelCacheSec: 10, nodeArgs: ['--inspect=127.0.0.1:0'] });
+  const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: emu.info.apiUrl, account: 'mem', env, kernelCacheSec: 10, nodeArgs: ['--inspect=127.0.0.1:0', ...(process.env.PROBE_NODE_ARGS ?? '').split(' ').filter(Boolean)] });
   cleanup.add('stop engine', () => child.stop());
   const show = async (what: string) => {
     const [rss, anon, file] = await Promise.all([statusMiB(child.pid), statusMiB(child.pid, 'RssAnon'), statusMiB(child.pid, 'RssFile')]);

@@ -40,6 +40,7 @@ const RCLONE_FLAGS = ['--vfs-cache-mode', 'full', '--dir-cache-time', '1h', '--v
 /** The engine's kernel cache (its default); rclone keeps its own default (--attr-timeout 1s). */
 const KERNEL_CACHE_SEC = 10;
 const PROXY = path.join(import.meta.dirname, 'graph-proxy.ts');
+const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'build-engine.js');
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
@@ -167,6 +168,9 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
       XDG_STATE_HOME: path.join(root, id, 'state'),
       XDG_CACHE_HOME: path.join(root, id, 'cache'),
       XDG_RUNTIME_DIR: path.join(root, id, 'run'),
+      // Built once at the start of the run: what an installed engine runs, without the check that
+      // compares a checkout's sources with the bundle.
+      ONEMOUNT_ENGINE: 'compiled',
     };
     const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC, nodeArgs: [] });
     cleanup.add(`stop ${id}`, () => child.stop());
@@ -364,6 +368,7 @@ export async function run(): Promise<void> {
     console.log('\n## Peers (issue 13): skipped — rclone is not installed. Install it with `apt-get install rclone` (Debian 12 ships 1.60) and run `npm run bench peers`.');
     return;
   }
+  await runProgram(process.execPath, [BUILD]);
   await withBenchRoot('onemount-bench-peers-', (root, cleanup) => measure(root, cleanup, cfg));
 }
 

@@ -273,7 +273,7 @@ export class Engine {
       if (this.state === 'syncing' || this.state === 'offline') this.state = 'ready';
       logger.info(e, 'remote changes applied');
       // A big batch leaves its pages behind as garbage an idle process would keep holding.
-      if (e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
+      if (e.full || e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
     });
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);

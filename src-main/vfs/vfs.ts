@@ -314,8 +314,11 @@ export class Vfs {
       for (const child of page) {
         names.push(child.name);
         attrs.push(this.attrOf(child));
-        // The kernel looks each entry up next (getattr per name for `ls -l`).
-        cache.set(prefix + child.name, child);
+        // The kernel looks each entry up next (getattr per name for `ls -l`). An entry already
+        // cached is the same item (the generation did not change): replacing it would only turn
+        // the cached one into old-generation garbage at every listing of a large folder.
+        const key = prefix + child.name;
+        if (!cache.has(key)) cache.set(key, child);
       }
       if (page.length < 1000) break;
       after = page[page.length - 1]!.nameKey;
