@@ -72,27 +72,27 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   it('a conflict is recorded once', async () => {
     await reproduce('conflict-recorded-twice.json', 3);
   }, 300_000);
-});
 
-describe('sync fuzzer, bugs it found (open)', () => {
-  // Every run, also on the new core (3 of 3 replays): after an offline stretch with editor saves
-  // and 500s, the engine repeats PUT …/a.txt:/content?conflictBehavior=fail for minutes and never
-  // fetches delta again — the drive stops syncing. Costs the 120 s quiet timeout per run.
-  // Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/upload-409-loop-blocks-delta.json (seed 1000, schedule 173)
-  it.fails('an upload refused again and again does not stop remote sync', async () => {
-    await reproduce('upload-409-loop-blocks-delta.json', 1);
+  // After an offline stretch in which a folder was made and removed again (its two journal entries
+  // cancelled, never replayed), delta stayed paused for ever: the journal's pause was lifted only
+  // by an entry's replay event. Seen as uploads repeating and no delta fetched. Fixed: the replayer
+  // says when a pass leaves nothing pending, and that lifts the pause.
+  it('a folder made and removed while offline does not stop remote sync', async () => {
+    await reproduce('offline-folder-made-and-removed-stops-delta.json', 1);
+  }, 300_000);
+
+  // A new file deleted while the engine waited out a 429 stayed on the server in about one run in
+  // four: its upload's request was on its way when the delete came, and the server committed it
+  // after every look-up. Fixed: the delete is remembered with the versions sent, and delta deletes
+  // such a copy when it shows up (store/deleted-uploads.ts). Shrunk from seed 1000, schedule 83.
+  it('a new file deleted while its upload waits out a 429 stays deleted', async () => {
+    await reproduce('delete-while-retry-after.json', 4);
   }, 300_000);
 });
 
 // Open bugs the fuzzer found that show only now and then (an it.fails on them would fail at
 // random), each with its replay:
 //
-// Not an it.fails (about one run in four since the fix above, so an it.fails would fail at
-// random): a new file deleted while the engine waits out a 429 can stay on the server. Its
-// upload's request was on its way when the delete came; the engine deletes the landed copy when
-// the answer or a look-up finds it, but a copy the server commits after that look-up stays.
-// Shrunk from seed 1000, schedule 83.
-// Replay: npm run fuzz -- --replay e2e/fuzz/known-bugs/delete-while-retry-after.json --repeat 4
 // Seen twice on the engine before one key per item (the long run and 1 of 1 replays), 0 of 3 replays
 // since: b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename —
 // then creating d (open with O_CREAT) failed with ENOENT. Replay (--repeat 3):

@@ -418,7 +418,9 @@ export class MountHarness {
     if (this.engine) await step(() => this.engine!.stop());
     await step(() => lazyUnmount(this.mountpoint));
     await step(() => this.emulator.stop());
-    if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
+    // ONEMOUNT_E2E_KEEP=1 keeps the run's folder (engine log, store, emulator data) for a post-mortem.
+    if (process.env.ONEMOUNT_E2E_KEEP === '1') console.error(`e2e: kept ${this.root}`);
+    else if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
     else errors.push(new Error(`${this.mountpoint} is still mounted; ${this.root} was left for the next run to clear`));
     if (errors.length) throw errors[0];
   }

@@ -302,10 +302,14 @@ export class FuzzRig {
     let sawDelta = false;
     let lastBusy = Date.now();
     let why = 'nothing yet';
+    // The last requests, for the report of an engine that never goes quiet.
+    const recent: string[] = [];
     for (;;) {
       const { entries, lastSeq } = await admin.log({ since: seq });
       seq = lastSeq;
       for (const e of entries) {
+        recent.push(`${e.method} ${e.path} → ${e.status}`);
+        if (recent.length > 12) recent.shift();
         if (e.listener === 'api' && e.method === 'GET' && e.path.includes('delta') && e.status === 200 && e.at - e.ms >= startedAt) sawDelta = true;
         const activity = e.listener === 'storage' || (e.listener === 'api' && (e.method !== 'GET' || e.path.includes('/content')));
         if (activity) {
@@ -325,7 +329,7 @@ export class FuzzRig {
         if (status) why = `state ${status.state}, connectivity ${status.connectivity?.state}, ${running.length} transfers (${running.map((t) => `${t.direction} ${t.path} ${t.state}`).join(', ')})`;
       }
       if (sawDelta && Date.now() - lastBusy >= quietMs) return;
-      if (Date.now() - startedAt > QUIET_TIMEOUT_MS) throw new QuietTimeout(`the engine did not go quiet within ${QUIET_TIMEOUT_MS} ms (last activity: ${why}${sawDelta ? '' : '; no delta fetched'})`);
+      if (Date.now() - startedAt > QUIET_TIMEOUT_MS) throw new QuietTimeout(`the engine did not go quiet within ${QUIET_TIMEOUT_MS} ms (last activity: ${why}${sawDelta ? '' : '; no delta fetched'}); last requests:\n      ${recent.join('\n      ')}`);
       await sleep(100);
     }
   }

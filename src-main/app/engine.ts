@@ -272,6 +272,7 @@ export class Engine {
       this.lastSyncError = undefined;
       if (this.state === 'syncing' || this.state === 'offline') this.state = 'ready';
       logger.info(e, 'remote changes applied');
+      if (e.deletedHere > 0) this.replayer.kick();
       // A big batch leaves its pages behind as garbage an idle process would keep holding.
       if (e.full || e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
     });

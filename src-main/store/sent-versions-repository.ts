@@ -13,6 +13,7 @@ export class SentVersionsRepository {
   readonly #has: Database.Statement<[string, string], number>;
   readonly #trim: Database.Statement<[string, string, number]>;
   readonly #any: Database.Statement<[string], number>;
+  readonly #list: Database.Statement<[string], string>;
 
   constructor(db: Database.Database) {
     this.#insert = db.prepare(
@@ -21,6 +22,7 @@ export class SentVersionsRepository {
        ON CONFLICT (item_id, quickxor_hash) DO UPDATE SET seq = excluded.seq`,
     );
     this.#any = db.prepare<[string], number>('SELECT 1 FROM sent_versions WHERE item_id = ? LIMIT 1').pluck();
+    this.#list = db.prepare<[string], string>('SELECT quickxor_hash FROM sent_versions WHERE item_id = ? ORDER BY seq').pluck();
     this.#has = db.prepare<[string, string], number>('SELECT 1 FROM sent_versions WHERE item_id = ? AND quickxor_hash = ?').pluck();
     this.#trim = db.prepare(
       `DELETE FROM sent_versions WHERE item_id = ? AND quickxor_hash NOT IN
@@ -36,6 +38,10 @@ export class SentVersionsRepository {
   /** True when some version of the item was sent (the server may hold it though no answer said so). */
   any(itemId: string): boolean {
     return this.#any.get(itemId) === 1;
+  }
+
+  list(itemId: string): string[] {
+    return this.#list.all(itemId);
   }
 
   has(itemId: string, quickXorHash: string): boolean {

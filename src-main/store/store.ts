@@ -4,6 +4,7 @@ import { ContentRepository } from './content-repository.ts';
 import { DriveStateRepository } from './drive-state-repository.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
+import { DeletedUploads } from './deleted-uploads.ts';
 import { SentVersionsRepository } from './sent-versions-repository.ts';
 
 export interface StoreConnectionSettings {
@@ -27,6 +28,7 @@ export class Store {
   readonly journal: JournalRepository;
   readonly conflicts: ConflictsRepository;
   readonly sentVersions: SentVersionsRepository;
+  readonly deletedUploads: DeletedUploads;
   readonly #db: Database.Database;
 
   constructor(db: Database.Database, now: () => number) {
@@ -37,6 +39,7 @@ export class Store {
     this.journal = new JournalRepository(db, now);
     this.conflicts = new ConflictsRepository(db, now);
     this.sentVersions = new SentVersionsRepository(db);
+    this.deletedUploads = new DeletedUploads(this.driveState, now);
   }
 
   /** The database file. */

@@ -222,6 +222,22 @@ export interface DriveStateValues {
   driveType: string;
   quota: QuotaSnapshot;
   lastFullSyncMs: number;
+  /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
+  deletedUploads: DeletedUpload[];
+}
+
+/** A new file deleted here while a version of it was on its way to the server. */
+export interface DeletedUpload {
+  /** Its key (gone from items). */
+  itemId: string;
+  /** Its folder's key. */
+  parentId: string;
+  name: string;
+  /** quickXorHash of every version sent. */
+  hashes: string[];
+  deletedMs: number;
+  /** Server ids of landed copies already queued for deletion. */
+  removing: string[];
 }
 
 export type DriveStateKey = keyof DriveStateValues;

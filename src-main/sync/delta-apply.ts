@@ -48,6 +48,8 @@ export interface ApplyCounts {
   conflicts: number;
   /** Items the server removed that were kept because they hold local edits. */
   kept: number;
+  /** Landed uploads of files deleted here, queued (in the journal) for deletion on the server. */
+  deletedHere: number;
 }
 
 /** What one committed chunk changed, for the filesystem's kernel cache invalidation. */
@@ -89,7 +91,7 @@ const PARKING_PREFIX = '.onemount-moving-';
 export class BatchApplier {
   readonly #o: BatchApplierOptions;
   readonly #store: Store;
-  readonly #counts: ApplyCounts = { added: 0, updated: 0, removed: 0, invalidated: 0, conflicts: 0, kept: 0 };
+  readonly #counts: ApplyCounts = { added: 0, updated: 0, removed: 0, invalidated: 0, conflicts: 0, kept: 0, deletedHere: 0 };
   /** Upsert ids whose chunk has not committed yet. */
   readonly #pending = new Set<string>();
   /** Ids this batch removes (that the store holds). */
@@ -220,6 +222,7 @@ export class BatchApplier {
     const bothModified = new Set<string>();
     const toInvalidate: string[] = [];
     const adopted: Array<{ key: string; remoteId: string }> = [];
+    const landedOfDeleted: Array<{ record: ItemRecord; itemId: string }> = [];
     for (const record of records) {
       const old = store.items.get(record.id);
       if (!old) {
@@ -228,6 +231,12 @@ export class BatchApplier {
           // Our own new file, committed on the server a moment before its upload's answer: the
           // local item gets its server id now (once); the upload's answer fills in the rest.
           adopted.push({ key: own.id, remoteId: record.remoteId ?? record.id });
+          this.#pending.delete(record.id);
+          continue;
+        }
+        const deletedHere = this.#deletedHere(record);
+        if (deletedHere) {
+          if (!deletedHere.again) landedOfDeleted.push({ record, itemId: deletedHere.entry.itemId });
           this.#pending.delete(record.id);
           continue;
         }
@@ -242,7 +251,7 @@ export class BatchApplier {
         if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
         if (this.#isDirty(old.id)) {
           next = keepLocalContent(next, old, changed);
-          if (changed) bothModified.add(old.id);
+          if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
         } else if (changed) {
           toInvalidate.push(old.id);
         }
@@ -255,6 +264,12 @@ export class BatchApplier {
     this.#commit(() => {
       for (const { key, remoteId } of adopted) {
         if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
+      }
+      for (const { record, itemId } of landedOfDeleted) {
+        // Deleted at the version it landed with (If-Match): an edit made there since survives.
+        store.journal.append({ kind: 'unlink', itemId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId: record.remoteId ?? record.id } });
+        this.#counts.deletedHere++;
+        this.#o.logger.info({ itemId, name: record.name }, 'a file deleted here reached the server after its delete; deleting it there too');
       }
       for (const id of refused) {
         // The content became dirty while we waited: treat it as a local edit after all.
@@ -294,6 +309,24 @@ export class BatchApplier {
     // changed here since). Without a hash (B can omit it for a while), the same size must do.
     if (record.quickXorHash) return this.#store.sentVersions.has(local.id, record.quickXorHash) ? local : undefined;
     return local.size === record.size ? local : undefined;
+  }
+
+  /**
+   * A new server version of a file with local edits is a conflict only when it is someone else's:
+   * our own upload lands on the server before its answer reaches the upload worker, and delta can
+   * see it in between. Without a hash (B can omit it for a while) delta cannot tell; the upload,
+   * which runs for every dirty file, compares the server's version itself and records the
+   * conflict if there is one (docs/concurrency.md, "Conflicts").
+   */
+  #someoneElses(old: StoredItem, record: ItemRecord): boolean {
+    if (record.kind !== 'file' || !record.quickXorHash) return false;
+    return !this.#store.sentVersions.has(old.id, record.quickXorHash);
+  }
+
+  /** A new server file that is a landed upload of a file deleted here (deleted-uploads.ts). */
+  #deletedHere(record: ItemRecord): ReturnType<Store['deletedUploads']['match']> {
+    if (record.kind !== 'file' || record.parentId === null || !record.quickXorHash) return undefined;
+    return this.#store.deletedUploads.match(record.parentId, record.name, record.quickXorHash, record.remoteId ?? record.id);
   }
 
   /**

@@ -4,6 +4,7 @@ import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.
 import type { Emulator } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
 import { GraphClient, StaticTokenProvider } from '../graph/index.ts';
+import { quickXorHash } from '../graph/quickxor.ts';
 import { RangeSet, newLocalId, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, reopenStore, type TempStore } from '../store/testing/temp-store.ts';
 import type { ChangeSet } from './delta-apply.ts';
@@ -294,6 +295,54 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     await sync.syncOnce();
     expect(temp.store.conflicts.list()).toHaveLength(count);
     expect(temp.store.content.get(a.id)!.status).toBe('dirty');
+  });
+
+  it('our own upload landing before its answer is no conflict for the dirty file; someone else\'s version is', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    markDirty('/Docs/a.txt');
+    markDirty('/Docs/b.txt');
+    const a = local('/Docs/a.txt')!;
+    const b = local('/Docs/b.txt')!;
+    // a's upload reached the server; its answer has not reached the upload worker yet.
+    temp.store.sentVersions.remember(a.id, quickXorHash(Buffer.from('uploaded from here')));
+    await write('/Docs/a.txt', 'uploaded from here');
+    await write('/Docs/b.txt', 'changed by someone else');
+
+    await sync.syncOnce();
+    expect(temp.store.conflicts.list().map((c) => [c.itemId, c.reason])).toEqual([[b.id, 'both-modified']]);
+    // a stays dirty at its base: the upload's commit decides what it becomes.
+    expect(temp.store.content.get(a.id)!.status).toBe('dirty');
+    expect(local('/Docs/a.txt')).toMatchObject({ etag: a.etag, size: a.size });
+  });
+
+  it('a new file deleted here whose upload lands afterwards is queued for deletion there, once, not shown', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    const docs = local('/Docs')!;
+    const sent = quickXorHash(Buffer.from('sent before the delete'));
+    temp.store.deletedUploads.add({ itemId: 'local:gone', parentId: docs.id, name: 'late.txt', hashes: [sent] });
+    // The upload's request was on its way: the server commits it after the delete here.
+    await write('/Docs/late.txt', 'sent before the delete');
+    // Someone else's file with other bytes, and the same bytes under another name, are not it.
+    await write('/Docs/other.txt', 'someone else');
+    await write('/Docs/copy.txt', 'sent before the delete');
+    const landedId = idOf('/Docs/late.txt');
+
+    const result = await sync.syncOnce();
+    expect(result.deletedHere).toBe(1);
+    expect(local('/Docs/late.txt')).toBeUndefined();
+    expect(local('/Docs/other.txt')).toBeDefined();
+    expect(local('/Docs/copy.txt')).toBeDefined();
+    const queued = temp.store.journal.list({ states: ['pending'] });
+    expect(queued).toMatchObject([{ kind: 'unlink', itemId: 'local:gone', payload: { remoteId: landedId } }]);
+    expect(queued[0]!.baseEtag).toBe(emu.admin.itemJson('/Docs/late.txt')!['eTag']);
+
+    // Seen again (a resync lists it again before the delete is replayed): still not shown, not queued twice.
+    emu.admin.invalidateDeltaTokens();
+    expect((await sync.syncOnce()).deletedHere).toBe(0);
+    expect(local('/Docs/late.txt')).toBeUndefined();
+    expect(temp.store.journal.list({ states: ['pending'] })).toHaveLength(1);
   });
 
   it('resumes from the saved deltaLink in a new DeltaSync on the reopened store', async () => {

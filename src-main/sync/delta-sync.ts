@@ -68,6 +68,8 @@ export interface AppliedEvent {
   invalidated: number;
   conflicts: number;
   kept: number;
+  /** Landed uploads of files deleted here, queued for deletion on the server. */
+  deletedHere: number;
   /** A full enumeration (first start, rebuilt store, or a resync). */
   full: boolean;
   ms: number;

@@ -37,6 +37,8 @@ export interface ReplayerEvents {
   replayed: { seq: number; kind: string; itemId: string };
   conflict: { itemId: string; path: string; reason: 'name-clash' | 'both-modified'; detail: string };
   error: { error: unknown; seq: number };
+  /** A pass ended with no namespace change left to replay (also when it found none to begin with). */
+  drained: Record<string, never>;
 }
 
 export class JournalReplayer {
@@ -113,7 +115,11 @@ export class JournalReplayer {
         }
       }
     }
-    return this.pending().length;
+    const left = this.pending().length;
+    // Whoever paused delta for the journal waits for this, not for an entry's event: entries can
+    // also leave the journal without a replay (a folder made and removed again while offline).
+    if (left === 0) this.events.emit('drained', {});
+    return left;
   }
 
   private path(itemId: string): string {

@@ -97,6 +97,18 @@ describe('followConnectivity', () => {
     expect(sync.paused).toBe(true);
     pending = [];
     replayerEvents.emit('error', { error: new Error('refused for good'), seq: 2 });
+    replayerEvents.emit('drained', {});
+    expect(sync.paused).toBe(false);
+  });
+
+  it('a journal pause whose entries left without a replay (made and removed offline) lifts at the next empty pass', () => {
+    install();
+    fire('offline');
+    sync.pause(JOURNAL_PAUSE);
+    pending = [];
+    fire('online');
+    expect(sync.paused).toBe(true);
+    replayerEvents.emit('drained', {});
     expect(sync.paused).toBe(false);
   });
 
@@ -106,7 +118,7 @@ describe('followConnectivity', () => {
     const remove = install();
     expect(sync.paused).toBe(true);
     pending = [];
-    replayerEvents.emit('replayed', { seq: 1, kind: 'mkdir', itemId: 'L1' });
+    replayerEvents.emit('drained', {});
     expect(sync.paused).toBe(true);
     remove();
     fire('online');

@@ -36,12 +36,9 @@ export function followConnectivity({ connectivity, sync, replayer, uploads }: Re
       uploads.retryNow();
       sync.resume(OFFLINE_PAUSE);
     }),
-    // An entry that cannot be replayed is set aside as failed: it no longer holds delta back either.
-    ...(['replayed', 'error'] as const).map((event) =>
-      replayer.events.on(event, () => {
-        if (replayer.pending().length === 0) sync.resume(JOURNAL_PAUSE);
-      }),
-    ),
+    // A replay pass that leaves nothing pending lifts the pause (an entry that cannot be replayed is
+    // set aside as failed: it no longer holds delta back either).
+    replayer.events.on('drained', () => sync.resume(JOURNAL_PAUSE)),
   ];
   // What was already true when these rules were installed (a start offline, or with changes to replay).
   holdForJournal();

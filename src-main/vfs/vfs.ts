@@ -702,9 +702,19 @@ export class Vfs {
   }
 
   /** Deletes on the server (unless the item never got there), then forgets it locally. */
-  private async remove(item: StoredItem, path: string): Promise<void> {
+  private async remove(found: StoredItem, path: string): Promise<void> {
     let offline = false;
-    if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) await this.removeLandedCopy(item, path);
+    let item = found;
+    if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) {
+      await this.removeLandedCopy(item, path);
+      // Delta may have recognised the landed upload meanwhile and given the item its server id.
+      item = this.o.store.items.get(item.id) ?? item;
+    }
+    if (item.remoteId === null && item.kind === 'file' && item.parentId !== null) {
+      // A request already on its way can still land after every look-up: delta deletes that copy.
+      const hashes = this.o.store.sentVersions.list(item.id);
+      if (hashes.length) this.o.store.deletedUploads.add({ itemId: item.id, parentId: item.parentId, name: item.name, hashes });
+    }
     if (item.remoteId !== null) {
       try {
         await this.o.graph.deleteItem(item.remoteId);

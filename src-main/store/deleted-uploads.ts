@@ -1,0 +1,63 @@
+import type { DriveStateRepository } from './drive-state-repository.ts';
+import type { DeletedUpload } from './types.ts';
+
+/** How long a deleted new file's sent versions are watched for in delta. */
+const WATCH_MS = 24 * 3_600_000;
+
+/**
+ * New files deleted here while a first upload of them may still land on the server (its request
+ * was on its way; the server can commit it after every look-up of ours). Delta that brings such a
+ * file — same folder, same name, a version we sent — brings a copy to delete, not a file to show.
+ * Kept in the drive state (a handful at most), each for a day.
+ */
+export class DeletedUploads {
+  readonly #state: DriveStateRepository;
+  readonly #now: () => number;
+
+  constructor(state: DriveStateRepository, now: () => number) {
+    this.#state = state;
+    this.#now = now;
+  }
+
+  add(entry: Omit<DeletedUpload, 'deletedMs' | 'removing'>): void {
+    const list = this.#live().filter((e) => e.itemId !== entry.itemId);
+    list.push({ ...entry, deletedMs: this.#now(), removing: [] });
+    this.#state.set('deletedUploads', list);
+  }
+
+  /**
+   * The deleted file a new server file is a landed upload of, or undefined. A match is remembered
+   * with the server id, so later pages and polls naming the same copy match once only ('again').
+   */
+  match(parentId: string, name: string, quickXorHash: string, remoteId: string): { entry: DeletedUpload; again: boolean } | undefined {
+    const list = this.#live();
+    const hash = canonical(quickXorHash);
+    const entry = list.find((e) => e.parentId === parentId && e.name.toLowerCase() === name.toLowerCase() && e.hashes.some((h) => canonical(h) === hash));
+    if (!entry) return undefined;
+    const again = entry.removing.includes(remoteId);
+    if (!again) {
+      entry.removing.push(remoteId);
+      this.#state.set('deletedUploads', list);
+    }
+    return { entry, again };
+  }
+
+  list(): DeletedUpload[] {
+    return this.#live();
+  }
+
+  #live(): DeletedUpload[] {
+    const all = this.#state.get('deletedUploads') ?? [];
+    const live = all.filter((e) => this.#now() - e.deletedMs < WATCH_MS);
+    if (live.length !== all.length) {
+      if (live.length) this.#state.set('deletedUploads', live);
+      else this.#state.delete('deletedUploads');
+    }
+    return live;
+  }
+}
+
+/** Hashes are base64 of raw bytes; one spelling for all of them. */
+function canonical(quickXorHash: string): string {
+  return Buffer.from(quickXorHash, 'base64').toString('base64');
+}
