@@ -82,6 +82,8 @@ export class ItemsRepository {
   readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
   readonly #deleteSubtree: Database.Statement<[string, number]>;
   readonly #count: Database.Statement<[], number>;
+  readonly #maxInode: Database.Statement<[], number | null>;
+  readonly #remoteIdsAbove: Database.Statement<[number], string>;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
@@ -157,6 +159,8 @@ export class ItemsRepository {
     );
     this.#deleteSubtree = db.prepare(`${subtree} DELETE FROM items WHERE id IN (SELECT id FROM sub)`);
     this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
+    this.#maxInode = db.prepare<[], number | null>('SELECT max(inode) FROM items').pluck();
+    this.#remoteIdsAbove = db.prepare<[number], string>('SELECT remote_id FROM items WHERE inode > ? AND remote_id IS NOT NULL').pluck();
     this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
       this.#applyBatch(records, options),
     );
@@ -255,6 +259,16 @@ export class ItemsRepository {
 
   count(): number {
     return this.#count.get() ?? 0;
+  }
+
+  /** The highest inode in use (0 for an empty store): every item inserted later gets a higher one. */
+  maxInode(): number {
+    return this.#maxInode.get() ?? 0;
+  }
+
+  /** Server ids of the items inserted after the item with inode `inode` (those the server knows). */
+  remoteIdsInsertedAfter(inode: number): string[] {
+    return this.#remoteIdsAbove.all(inode);
   }
 
   /**

@@ -176,6 +176,22 @@ describe('ChildrenListing beside a first enumeration', () => {
     expect(names('/A').sort()).toEqual(['keep.txt', 'x.txt']);
   });
 
+  it('a folder made here while the enumeration ran, after its page, is not removed as unseen', async () => {
+    await list('/');
+    beforeApply = gate();
+    const run = sync.syncOnce();
+    await beforeApply.reached;
+    // What vfs.mkdir does online: the server makes it, the store takes the server's answer.
+    const made = mapDriveItem(await graph.createFolder(emu.admin.item('/A')!.id, 'made here'), { driveId: temp.store.driveState.get('driveId') ?? undefined });
+    if (isTombstone(made)) throw new Error('the new folder came back gone');
+    temp.store.items.upsert(made);
+    beforeApply.release();
+    await run;
+    expect(names('/A').sort()).toEqual(['keep.txt', 'made here', 'x.txt']);
+    await sync.syncOnce();
+    expect(names('/A').sort()).toEqual(['keep.txt', 'made here', 'x.txt']);
+  });
+
   it('a tombstone in the enumeration removes an item even when a newer listing stored it', async () => {
     await list('/');
     const xId = emu.admin.item('/A/x.txt')!.id;

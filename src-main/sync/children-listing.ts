@@ -9,10 +9,10 @@
  *   its request started, a delta page with the time it arrived.
  * - When the enumeration's batch is applied, an item's delta record wins unless a listing that
  *   started after the page carrying it was received stored it (that listing saw a later state).
- * - A full enumeration removes what it did not list, except items a listing stored after the
- *   enumeration began: they may be newer than the page that would have carried them, and the
- *   next delta round (which reports every change since the enumeration began) confirms or removes
- *   them. A tombstone in the batch always removes.
+ * - A full enumeration removes what it did not list, except items a listing stored, or the store
+ *   gained (a folder made here, an upload's answer), after the enumeration began: they may be newer
+ *   than the page that would have carried them, and the next delta round (which reports every
+ *   change since the enumeration began) confirms or removes them. A tombstone always removes.
  * - While the batch is applied ("sealed"), no listing lands: one that answers then is dropped and
  *   its callers read the store once the batch is in. Listings go first: the enumeration asks for
  *   its next page, and seals, only when none is in flight.
@@ -59,8 +59,11 @@ export interface EnumerationObserver {
 export interface EnumerationMerge {
   /** A listing stored this item (server id) after the page that carries it arrived: keep the stored record. */
   listingIsNewer(remoteId: string): boolean;
-  /** Server ids that listings stored since the enumeration began (kept even when the batch lacks them). */
-  listedSinceStart(): Iterable<string>;
+  /**
+   * Server ids that listings stored, or that were inserted into the store, since the enumeration
+   * began (kept even when the batch lacks them).
+   */
+  storedSinceStart(): Iterable<string>;
 }
 
 export interface ChildrenListingOptions {
@@ -97,6 +100,8 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
   /** Server id → arrival time of the last enumeration page that carried it. */
   readonly #pageAt = new Map<string, number>();
   #enumerationStart: number | undefined;
+  /** The store's highest inode when the enumeration began: items above it arrived since. */
+  #inodeAtStart = 0;
   /** Items the running enumeration has received so far. */
   #indexed = 0;
   /** Set while the batch is applied; resolves when finished() is called. */
@@ -211,6 +216,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
 
   enumerationStarted(): void {
     this.#enumerationStart = ++this.#clock;
+    this.#inodeAtStart = this.#store.items.maxInode();
     this.#pageAt.clear();
     this.#indexed = 0;
   }
@@ -243,11 +249,13 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     const start = this.#enumerationStart ?? 0;
     const listedAt = this.#listedAt;
     const pageAt = this.#pageAt;
+    const inserted = this.#store.items.remoteIdsInsertedAfter(this.#inodeAtStart);
     return {
       // Without a page time (a source that does not report pages) delta counts as the newer.
       listingIsNewer: (remoteId) => (listedAt.get(remoteId) ?? -1) > (pageAt.get(remoteId) ?? Number.POSITIVE_INFINITY),
-      *listedSinceStart() {
+      *storedSinceStart() {
         for (const [id, at] of listedAt) if (at > start) yield id;
+        yield* inserted;
       },
     };
   }

@@ -384,13 +384,13 @@ export class DeltaSync {
 
 /**
  * The rule of children-listing.ts, applied to the plan: a record a newer listing stored is not
- * written again, and what listings stored since the enumeration began is not "unseen". Tombstones
+ * written again, and what listings stored (or the store gained) since the enumeration began is not "unseen". Tombstones
  * (plan.removals) are untouched: a delete seen by delta always wins.
  */
 function mergeListings(plan: DeltaPlan, listing: EnumerationObserver, store: Store): void {
   const merge = listing.seal();
   plan.upserts = plan.upserts.filter((record) => record.parentId === null || !merge.listingIsNewer(record.remoteId ?? record.id));
-  for (const id of merge.listedSinceStart()) {
+  for (const id of merge.storedSinceStart()) {
     if (!plan.removals.has(id) && store.items.getByRemoteId(id) !== undefined) plan.live.add(id);
   }
 }
