@@ -377,8 +377,16 @@ export class ItemsRepository {
   /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
   deleteSubtree(id: string): DeletedItem[] {
     this.#generation++;
-    return this.#deleteTree(id);
+    const deleted = this.#deleteTree(id);
+    this.deletionListener?.(deleted);
+    return deleted;
   }
+
+  /**
+   * Told about every deleteSubtree (inside the caller's transaction, if any): while a first
+   * enumeration runs, an item deleted here must not come back from a page older than the delete.
+   */
+  deletionListener: ((deleted: readonly DeletedItem[]) => void) | undefined;
 
   #moveInTransaction(id: string, newParentId: string, newName: string): StoredItem {
     checkName(newName);

@@ -192,6 +192,26 @@ describe('ChildrenListing beside a first enumeration', () => {
     expect(names('/A').sort()).toEqual(['keep.txt', 'made here', 'x.txt']);
   });
 
+  it('an item deleted here while the enumeration ran, after its page, does not come back', async () => {
+    await list('/');
+    await list('/A');
+    beforeApply = gate();
+    const run = sync.syncOnce();
+    await beforeApply.reached;
+    // What vfs.unlink and rmdir do online: delete on the server, then forget the item here.
+    await graph.deleteItem(emu.admin.item('/A/x.txt')!.id);
+    temp.store.items.deleteSubtree(local('/A/x.txt')!.id);
+    await graph.deleteItem(emu.admin.item('/Folder 0001')!.id);
+    temp.store.items.deleteSubtree(local('/Folder 0001')!.id);
+    beforeApply.release();
+    await run;
+    expect(names('/A')).toEqual(['keep.txt']);
+    expect(local('/Folder 0001')).toBeUndefined();
+    await sync.syncOnce();
+    expect(names('/A')).toEqual(['keep.txt']);
+    expect(local('/Folder 0001')).toBeUndefined();
+  });
+
   it('a tombstone in the enumeration removes an item even when a newer listing stored it', async () => {
     await list('/');
     const xId = emu.admin.item('/A/x.txt')!.id;

@@ -8,7 +8,8 @@
  * - One logical clock orders listing requests and delta pages. A listing is stamped with the time
  *   its request started, a delta page with the time it arrived.
  * - When the enumeration's batch is applied, an item's delta record wins unless a listing that
- *   started after the page carrying it was received stored it (that listing saw a later state).
+ *   started after the page carrying it was received stored it (that listing saw a later state), or
+ *   the item was deleted here after that page arrived (the page would bring it back).
  * - A full enumeration removes what it did not list, except items a listing stored, or the store
  *   gained (a folder made here, an upload's answer), after the enumeration began: they may be newer
  *   than the page that would have carried them, and the next delta round (which reports every
@@ -57,8 +58,11 @@ export interface EnumerationObserver {
 
 /** The merge rule, for the batch being applied. */
 export interface EnumerationMerge {
-  /** A listing stored this item (server id) after the page that carries it arrived: keep the stored record. */
-  listingIsNewer(remoteId: string): boolean;
+  /**
+   * What the store holds for this item (server id) is newer than the page that carries it: a
+   * listing stored it, or it was deleted here, after that page arrived. The page is not applied.
+   */
+  storeIsNewer(remoteId: string): boolean;
   /**
    * Server ids that listings stored, or that were inserted into the store, since the enumeration
    * began (kept even when the batch lacks them).
@@ -90,6 +94,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
   readonly #quietMs: number;
   readonly #now: () => number;
   #lastActivity = Number.NEGATIVE_INFINITY;
+  #storingListing = false;
   #complete: boolean;
   #clock = 0;
   /** Folder keys whose children are all in the store. */
@@ -97,6 +102,8 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
   readonly #inFlight = new Map<string, Promise<void>>();
   /** Server id → start time of the listing that last stored it. */
   readonly #listedAt = new Map<string, number>();
+  /** Item key → when it was deleted from the store while the enumeration ran. */
+  readonly #deletedAt = new Map<string, number>();
   /** Server id → arrival time of the last enumeration page that carried it. */
   readonly #pageAt = new Map<string, number>();
   #enumerationStart: number | undefined;
@@ -115,6 +122,13 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#pageSize = options.pageSize ?? 1000;
     this.#quietMs = options.quietMs ?? 100;
     this.#now = options.now ?? Date.now;
+    if (!this.#complete) {
+      this.#store.items.deletionListener = (deleted) => {
+        if (this.#enumerationStart === undefined || this.#sealed || this.#storingListing) return;
+        const at = ++this.#clock;
+        for (const item of deleted) this.#deletedAt.set(item.id, at);
+      };
+    }
   }
 
   activity(): void {
@@ -166,7 +180,13 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     if (this.#complete || this.#sealed) return;
     const current = this.#store.items.get(folder.id);
     if (!current) return;
-    this.#store.transaction(() => this.#storeListing(current, items, started));
+    // Its own removals are of entries the server no longer has there, not deletes made here.
+    this.#storingListing = true;
+    try {
+      this.#store.transaction(() => this.#storeListing(current, items, started));
+    } finally {
+      this.#storingListing = false;
+    }
     this.#listed.add(folder.id);
     this.#logger.debug({ folderId: folder.id, children: items.length }, 'folder listed before the enumeration reached it');
   }
@@ -218,6 +238,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#enumerationStart = ++this.#clock;
     this.#inodeAtStart = this.#store.items.maxInode();
     this.#pageAt.clear();
+    this.#deletedAt.clear();
     this.#indexed = 0;
   }
 
@@ -250,9 +271,15 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     const listedAt = this.#listedAt;
     const pageAt = this.#pageAt;
     const inserted = this.#store.items.remoteIdsInsertedAfter(this.#inodeAtStart);
+    const deletedAt = this.#deletedAt;
+    // Items made here have keys of their own; one deleted here is known by its key.
+    const keyOf = (remoteId: string) => this.#store.items.keyOf(remoteId);
     return {
       // Without a page time (a source that does not report pages) delta counts as the newer.
-      listingIsNewer: (remoteId) => (listedAt.get(remoteId) ?? -1) > (pageAt.get(remoteId) ?? Number.POSITIVE_INFINITY),
+      storeIsNewer: (remoteId) => {
+        const page = pageAt.get(remoteId) ?? Number.POSITIVE_INFINITY;
+        return (listedAt.get(remoteId) ?? -1) > page || (deletedAt.get(keyOf(remoteId)) ?? deletedAt.get(remoteId) ?? -1) > page;
+      },
       *storedSinceStart() {
         for (const [id, at] of listedAt) if (at > start) yield id;
         yield* inserted;
@@ -264,9 +291,11 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     const sealed = this.#sealed;
     this.#sealed = undefined;
     this.#pageAt.clear();
+    this.#deletedAt.clear();
     this.#enumerationStart = undefined;
     if (applied) {
       this.#complete = true;
+      this.#store.items.deletionListener = undefined;
       this.#listed.clear();
       this.#listedAt.clear();
       this.#logger.info('the first enumeration is applied; delta alone keeps the drive current from now on');

@@ -383,13 +383,20 @@ export class DeltaSync {
 }
 
 /**
- * The rule of children-listing.ts, applied to the plan: a record a newer listing stored is not
- * written again, and what listings stored (or the store gained) since the enumeration began is not "unseen". Tombstones
+ * The rule of children-listing.ts, applied to the plan: a record a newer listing stored, or an
+ * item deleted here after its page, is not written again, and what listings stored (or the store gained) since the enumeration began is not "unseen". Tombstones
  * (plan.removals) are untouched: a delete seen by delta always wins.
  */
 function mergeListings(plan: DeltaPlan, listing: EnumerationObserver, store: Store): void {
   const merge = listing.seal();
-  plan.upserts = plan.upserts.filter((record) => record.parentId === null || !merge.listingIsNewer(record.remoteId ?? record.id));
+  // Parents come first: what lies below a record left out is left out too (deleted with it here).
+  const left = new Set<string>();
+  plan.upserts = plan.upserts.filter((record) => {
+    if (record.parentId === null) return true;
+    if (!left.has(record.parentId) && !merge.storeIsNewer(record.remoteId ?? record.id)) return true;
+    left.add(record.id);
+    return false;
+  });
   for (const id of merge.storedSinceStart()) {
     if (!plan.removals.has(id) && store.items.getByRemoteId(id) !== undefined) plan.live.add(id);
   }
