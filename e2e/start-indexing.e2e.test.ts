@@ -20,6 +20,7 @@ let h: MountHarness;
 describe(`a first start on a ${FOLDERS * (FILES_PER_FOLDER + 1)}-item drive`, () => {
   beforeAll(async () => {
     h = await MountHarness.start({
+      untilIndexed: false,
       seed: async (admin) => {
         await admin.generate({ folders: FOLDERS, filesPerFolder: FILES_PER_FOLDER, fileSize: 100 });
         for (const p of ['/deep', '/deep/a', '/deep/a/b', '/deep/a/b/c']) await admin.remote({ op: 'mkdir', path: p });
