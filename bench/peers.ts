@@ -31,7 +31,7 @@ import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
 import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
-import { statusMiB } from './rss-sampler.ts';
+import { cpuTicks, statusMiB } from './rss-sampler.ts';
 import { serverFile, until, writeRandomFile, writeSmallFiles } from './upload.ts';
 
 const PUBLIC_API = 'https://graph.microsoft.com';
@@ -44,6 +44,8 @@ const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'bu
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
+/** /proc's clock ticks (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
 
 type PeerName = 'OneMount' | 'rclone';
 const PEERS: PeerName[] = ['OneMount', 'rclone'];
@@ -72,6 +74,8 @@ interface Running {
 /** What one client did in one round (times in ms). */
 interface RoundA {
   start: number;
+  /** CPU time (user + system) the client used until it was mounted: steadier than wall time on a busy machine. */
+  startCpu: number;
   startRequests: number;
   startDetail: string;
   coldLs: number;
@@ -207,6 +211,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
     const log = await RequestWindow.open(emu);
     const running = await startPeer(peer, id, root, drive, cert, cleanup);
     const { mnt, child } = running;
+    const startCpu = (await cpuTicks(child.pid)) * TICK_MS;
     const startLog = apiEntries(await log.take());
 
     const big = path.join(mnt, 'Big');
@@ -222,6 +227,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       const skipped = Number.NaN;
       return {
         start: child.startMs,
+        startCpu,
         startRequests: startLog.length,
         startDetail: describeRequests(startLog),
         coldLs: coldLs.ms,
@@ -291,6 +297,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
 
     return {
       start: child.startMs,
+      startCpu,
       startRequests: startLog.length,
       startDetail: describeRequests(startLog),
       coldLs: coldLs.ms,
@@ -426,6 +433,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;
   timeRow(`start until mounted (${cfg.bigFolder + 3} items)`, 'start', (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})`);
+  timeRow('  CPU time used until mounted', 'startCpu');
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
   timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);
   timeRow(`stat of ${cfg.statCount} files, kernel caches expired`, 'stat', (p) => `${first(p).statRequests} Graph requests`);
