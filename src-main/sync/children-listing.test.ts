@@ -120,6 +120,18 @@ describe('ChildrenListing beside a first enumeration', () => {
     expect(listing.indexing).toEqual({ items: 0 });
   });
 
+  it('after a restart before the enumeration was applied, a folder is listed again and entries the server dropped go', async () => {
+    await list('/');
+    await list('/A');
+    await emu.admin.remote({ op: 'delete', path: '/A/x.txt' });
+    await write('/A/y.txt', 'y');
+    // The next process: same store (no deltaLink yet), nothing listed in memory.
+    listing = new ChildrenListing({ graph, store: temp.store, logger: memory.logger, complete: false });
+    expect(listing.isListed(local('/A')!.id)).toBe(false);
+    await list('/A');
+    expect(names('/A').sort()).toEqual(['keep.txt', 'y.txt']);
+  });
+
   it('a listing that started after the page carrying an item keeps its newer record', async () => {
     await list('/');
     beforeApply = gate();

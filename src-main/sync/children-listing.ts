@@ -219,7 +219,8 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
       after = page[page.length - 1]!.nameKey;
     }
     for (const child of stale) {
-      if (child.kind === 'file') store.items.deleteSubtree(child.id);
+      // Cached bytes go with the enumeration's removal, which tells the download manager.
+      if (child.kind === 'file' && store.content.get(child.id) === undefined) store.items.deleteSubtree(child.id);
     }
     store.items.upsertMany(records, {
       // A folder that moved away or a stale entry: hidden until the enumeration places or removes it.
