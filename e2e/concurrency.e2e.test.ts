@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { quickXorHash } from '../src-main/graph/quickxor.ts';
-import { comparable, eventually, findTree, logPosition, MountHarness, run, serverTree, settledLog, parseRange, sleep, type TreeEntry } from './harness.ts';
+import { comparable, eventually, findTree, logPosition, MountHarness, run, serverTree, settledLog, parseRange, type TreeEntry } from './harness.ts';
 import { contentOf, latencyTable, prng, sha256, summarize, type ContentSpec, type FsOp, type OpResult, type ProcessResult, type WorkerPlan } from './fs-ops.ts';
 
 const KiB = 1024;
@@ -149,6 +149,20 @@ function printLatencies(title: string, results: OpResult[]): void {
   console.log(`${title}\n${latencyTable(results)}`);
 }
 
+/**
+ * Waits for `n` delta requests that start from now on (the emulator logs each when its answer
+ * closes). Polls run one after another, so the second one began after the first one's changes were
+ * applied: a delta poll that saw everything up to now has been applied.
+ */
+async function deltaPollsFromNow(n: number): Promise<void> {
+  const since = await logPosition(h.admin);
+  const t0 = Date.now();
+  await eventually(`${n} delta polls`, async () => {
+    const { entries } = await h.admin.log({ since, listener: 'api', path: 'delta' });
+    return entries.filter((e) => e.at >= t0).length >= n ? true : undefined;
+  }, 30_000, 100);
+}
+
 describe('concurrency on a real mount', () => {
   beforeAll(async () => {
     h = await MountHarness.start({
@@ -162,9 +176,9 @@ describe('concurrency on a real mount', () => {
         await admin.remote({ op: 'write', path: NETLOSS_DOWN, size: NETLOSS_DOWN_SIZE });
         await admin.remote({ op: 'write', path: 'Known/target.txt', content: 'the server version\n' });
       },
-      // Delta every 30 s, not every second: a delta that sees a new file between its upload's commit
-      // and the upload's answer renames the local file away (the it.fails test below), and at one
-      // poll a second the workers' uploads would meet that race on most runs.
+      // Delta every 30 s, not every second: the workers' many uploads should not meet a delta poll
+      // between a commit and its answer by chance; the lost-answer test below makes that race
+      // certain on purpose, with its own engine polling every second.
       engineArgs: ['--write-back', '200', '--poll-interval', '30'],
     });
     const toFetch = [...SHARED.map((s) => s.path), ...LARGE, ...UPDOWN, ...STORM, ...GATE, ...Array.from({ length: STRESS_FILES }, (_, i) => stressPath(i))];
@@ -265,7 +279,7 @@ describe('concurrency on a real mount', () => {
     expectNoFailures(results);
     printLatencies('concurrent cache operations (15 × 30):', results);
     for (const file of LARGE) expect((await readFile(mnt(file))).equals(seeded.get(file)!), file).toBe(true);
-    const fetched = (await settledLog(h.admin, 'storage', since)).filter((e) => e.method === 'GET').reduce((n, e) => {
+    const fetched = (await settledLog(h, 'storage', since)).filter((e) => e.method === 'GET').reduce((n, e) => {
       const r = parseRange(e.range, LARGE_SIZE);
       return n + (r.end - r.start);
     }, 0);
@@ -504,7 +518,7 @@ describe('concurrency on a real mount', () => {
       await h.admin.failNext({ status: 503, code: 'serviceNotAvailable', method: 'GET', pathIncludes: '/up/', listener: 'storage', count: 8 });
       await writeFile(mnt('Known/lost-answer.bin'), bytes);
       await serverHolds(new Map([['Known/lost-answer.bin', bytes]]), 60_000);
-      await sleep(3000);
+      await deltaPollsFromNow(2);
       const names = [...(await findTree(mnt('Known'))).keys()].filter((n) => n.includes('lost-answer'));
       console.log(`lost upload answer: the mount shows ${JSON.stringify(names)}`);
       expect(names).toEqual(['lost-answer.bin']);
@@ -527,14 +541,22 @@ describe('concurrency on a real mount', () => {
       expectNoFailures(all(await runWorkers([[{ name: 'netloss-up', ops: [{ op: 'write', path: mnt(upload.path), content: upload.content }] }]])));
       const download = run('dd', [`if=${mnt(NETLOSS_DOWN)}`, 'of=/dev/null', 'bs=1M'], { timeoutMs: 60_000 }).then((r) => ({ ...r, at: Date.now() }));
       await eventually('an upload session', async () => ((await h.admin.log({ since, path: 'createUploadSession' })).entries.length > 0 ? true : undefined), 30_000, 100);
-      await sleep(1000);
+      // Mid-transfer: the download's GET and an upload fragment's PUT are both being served.
+      await eventually('the download and the upload in flight at once', async () => {
+        const { entries, inflight } = await h.admin.log({ since: Number.MAX_SAFE_INTEGER });
+        return entries.length === 0 && inflight >= 2 ? true : undefined;
+      }, 30_000, 50);
       await h.admin.setOffline(true);
       offlineAt = Date.now();
       const dd = await download;
       console.log(`network loss: dd exited ${dd.code} ${dd.at - offlineAt} ms after the network went: ${dd.stderr.trim().split('\n')[0]}`);
       expect(dd.code).not.toBe(0);
       expect(dd.stderr).toMatch(/Network is down|Input\/output error|Connection timed out/);
-      await sleep(1500);
+      // The upload has met the outage (it waits for the network or retries) before the network returns.
+      await eventually('the upload waiting out the outage', async () => {
+        const row = (await h.status()).transfers.find((r) => r.path === `/${upload.path}`);
+        return row && (row.state === 'waiting-for-network' || row.state === 'retrying') ? true : undefined;
+      }, 60_000, 100);
     } finally {
       await h.admin.setOffline(false);
       await h.admin.resetFaults();
@@ -564,7 +586,8 @@ describe('concurrency on a real mount', () => {
     let stopMs: number;
     try {
       expectNoFailures(all(await runWorkers([workers])));
-      await sleep(600);
+      // Past the write-back delay: uploads are being served (each held 150 ms by the latency).
+      await eventually('uploads in flight', async () => ((await h.admin.log({ since: Number.MAX_SAFE_INTEGER })).inflight > 0 ? true : undefined), 30_000, 20);
       const t = Date.now();
       exited = await h.stopEngine();
       stopMs = Date.now() - t;

@@ -8,12 +8,33 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SocketClient } from '../src-main/ipc/socket-client.ts';
-import { ACCOUNT, eventually, MountHarness, sleep } from './harness.ts';
+import { ACCOUNT, eventually, MountHarness } from './harness.ts';
 
 let h: MountHarness;
 
 async function engine(): Promise<SocketClient> {
   return SocketClient.connect(path.join(h.env.XDG_RUNTIME_DIR!, 'onemount', `${ACCOUNT}.sock`));
+}
+
+interface Status {
+  pause: { paused: boolean; until?: number };
+  transfers: Array<{ path: string; state: string }>;
+}
+
+/**
+ * The engine's status once the upload of `file` is 'paused': its write-back delay is over, so it
+ * would be running now but for the pause. (During the delay it is 'queued'.)
+ */
+async function heldByPause(file: string): Promise<Status> {
+  const client = await engine();
+  try {
+    return await eventually(`${file} due and held by the pause`, async () => {
+      const status = (await client.call('status', {})) as Status;
+      return status.transfers.some((t) => t.path === file && t.state === 'paused') ? status : undefined;
+    }, 20_000, 50);
+  } finally {
+    client.close();
+  }
 }
 
 
@@ -35,11 +56,10 @@ describe('controlling a running engine', () => {
     expect((await h.onemount(['pause', '--account', ACCOUNT])).code).toBe(0);
     await writeFile(h.at('while-paused.txt'), 'written while paused\n');
     expect((await readFile(h.at('shared.txt'))).toString()).toBe('from the server\n');
-    await sleep(1500);
-    expect(await h.serverText('while-paused.txt')).toBeUndefined();
-    const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);
+    // 'paused' once its write-back delay is over: the upload is due and the pause holds it.
+    const status = await heldByPause('/while-paused.txt');
     expect(status.pause).toEqual({ paused: true });
-    expect(status.transfers).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/while-paused.txt', state: 'paused' })]));
+    expect(await h.serverText('while-paused.txt')).toBeUndefined();
     expect((await h.onemount(['resume', '--account', ACCOUNT])).code).toBe(0);
     await eventually('the upload after resume', async () => ((await h.serverText('while-paused.txt')) === 'written while paused\n' ? true : undefined));
   });
@@ -57,10 +77,11 @@ describe('controlling a running engine', () => {
   });
 
   it('a timed pause resumes by itself', async () => {
-    const out = await h.onemount(['pause', '--for', '2s', '--account', ACCOUNT]);
+    // Long enough past the 200 ms write-back delay for the test to see the upload held.
+    const out = await h.onemount(['pause', '--for', '4s', '--account', ACCOUNT]);
     expect(out.stdout).toMatch(/paused until/);
     await writeFile(h.at('timed.txt'), 'after a timed pause\n');
-    await sleep(700);
+    await heldByPause('/timed.txt');
     expect(await h.serverText('timed.txt')).toBeUndefined();
     await eventually('the upload after the timed pause', async () => ((await h.serverText('timed.txt')) ? true : undefined), 20_000);
     const status = JSON.parse((await h.onemount(['status', '--json', '--account', ACCOUNT])).stdout);

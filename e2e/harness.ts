@@ -11,7 +11,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename as renameDir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { EmulatorProcess, type AdminClient, type SpawnOptions } from '../emulator/src/spawn.ts';
@@ -442,9 +442,13 @@ export class MountHarness {
     if (this.engine) await step(() => this.engine!.stop());
     await step(() => lazyUnmount(this.mountpoint));
     await step(() => this.emulator.stop());
-    // ONEMOUNT_E2E_KEEP=1 keeps the run's folder (engine log, store, emulator data) for a post-mortem.
-    if (process.env.ONEMOUNT_E2E_KEEP === '1') console.error(`e2e: kept ${this.root}`);
-    else if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
+    // ONEMOUNT_E2E_KEEP=1 keeps the run's folder (engine log, store, emulator data) for a
+    // post-mortem, under a name clearStaleRuns leaves alone.
+    if (process.env.ONEMOUNT_E2E_KEEP === '1') {
+      const kept = path.join(path.dirname(this.root), `kept-${path.basename(this.root)}`);
+      await step(() => renameDir(this.root, kept));
+      console.error(`e2e: kept ${kept}`);
+    } else if (!(await isMounted(this.mountpoint).catch(() => true))) await step(() => rm(this.root, { recursive: true, force: true }));
     else errors.push(new Error(`${this.mountpoint} is still mounted; ${this.root} was left for the next run to clear`));
     if (errors.length) throw errors[0];
   }
@@ -552,24 +556,17 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
 }
 
 /**
- * Waits until no new `listener` entries after `since` have appeared for `quietMs` (requests are logged
- * when their response closes, so read-ahead still in flight lands a little later), and returns them.
+ * The `listener` entries logged after `since`, once nothing is left to log: the engine reports no
+ * transfer running or queued (read-ahead that outlives the reader included) and the emulator is
+ * serving no request (it logs each one as its response closes).
  */
-export async function settledLog(admin: AdminClient, listener: 'api' | 'storage', since: number, quietMs = 700, timeoutMs = 20_000): Promise<LogEntry[]> {
-  let count = -1;
-  let stableSince = Date.now();
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { entries } = await admin.log({ listener, since });
-    if (entries.length !== count) {
-      count = entries.length;
-      stableSince = Date.now();
-    } else if (Date.now() - stableSince >= quietMs) {
-      return entries;
-    }
-    if (Date.now() > deadline) throw new Error(`the ${listener} request log kept growing for ${timeoutMs} ms`);
-    await sleep(100);
-  }
+export async function settledLog(h: MountHarness, listener: 'api' | 'storage', since: number, timeoutMs = 20_000): Promise<LogEntry[]> {
+  await eventually('no transfer running and no request being served', async () => {
+    const status = await h.status();
+    if (status.transfers.some((t) => t.state === 'active' || t.state === 'queued')) return undefined;
+    return (await h.admin.log({ since: Number.MAX_SAFE_INTEGER })).inflight === 0 ? true : undefined;
+  }, timeoutMs, 50);
+  return (await h.admin.log({ listener, since })).entries;
 }
 
 /** The request log's current position: entries logged later have a larger seq. */

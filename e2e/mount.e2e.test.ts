@@ -166,7 +166,7 @@ describe('a mounted drive (emulator and engine in their own processes)', () => {
     const r = await runBuffer('dd', [`if=${h.at('Ranged/large.bin')}`, 'bs=1M', 'skip=500', 'count=2', 'status=none'], { timeoutMs: 60_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.length).toBe(2 * MiB);
-    const ranges = rangesOf(await settledLog(h.admin, 'storage', from), LARGE);
+    const ranges = rangesOf(await settledLog(h, 'storage', from), LARGE);
     expect(ranges.length).toBeGreaterThan(0);
     // Chunks are 1 MiB-aligned; read-ahead only goes forward; nothing near the start of the file.
     for (const range of ranges) expect(range.start, `range ${range.start}-${range.end}`).toBeGreaterThanOrEqual(499 * MiB);
@@ -188,7 +188,7 @@ describe('a mounted drive (emulator and engine in their own processes)', () => {
     const hash = await serverHash('Shared/large.bin');
     expect(quickXorHash(a.stdout)).toBe(hash);
     expect(quickXorHash(b.stdout)).toBe(hash);
-    const ranges = rangesOf(await settledLog(h.admin, 'storage', from), SHARED_SIZE);
+    const ranges = rangesOf(await settledLog(h, 'storage', from), SHARED_SIZE);
     const { merged, overlaps } = union(ranges);
     expect(overlaps, 'byte ranges fetched more than once').toEqual([]);
     expect(merged).toEqual([{ start: 0, end: SHARED_SIZE }]);

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import { quickXorHash } from '../src-main/graph/quickxor.ts';
-import { eventually, MountHarness, runBuffer, sleep } from './harness.ts';
+import { eventually, MountHarness, runBuffer } from './harness.ts';
 
 let h: MountHarness;
 
@@ -102,7 +102,11 @@ describe('offline', () => {
       await writeFile(h.at(WRITTEN), WRITTEN_TEXT);
       expect(await readFile(h.at(WRITTEN), 'utf8')).toBe(WRITTEN_TEXT);
       // Past the write-back delay, the upload waits for the network instead of failing.
-      await sleep(1_500);
+      await eventually('the upload waiting for the network', async () => {
+        const row = (await h.status()).transfers.find((r) => r.path === `/${WRITTEN}`);
+        if (row?.state === 'failed') throw new Error(`the upload failed offline: ${JSON.stringify(row.error)}`);
+        return row?.state === 'waiting-for-network' ? true : undefined;
+      }, 30_000, 100);
       expect(await serverHash(WRITTEN)).toBeUndefined();
       expect((await h.status()).connectivity?.state).not.toBe('online');
     } finally {

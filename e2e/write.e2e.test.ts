@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { quickXorHash, quickXorHashFile } from '../src-main/graph/quickxor.ts';
-import { eventually, logPosition, MountHarness, runOk, sleep } from './harness.ts';
+import { eventually, logPosition, MountHarness, runOk } from './harness.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -166,7 +166,8 @@ describe('writing through the mount', () => {
       await rm(h.at('empty.txt'));
       // Everything is visible locally at once.
       expect(await readdir(h.at('Offline'))).toEqual(expect.arrayContaining(['made-offline.txt', 'moved.bin']));
-      await sleep(1500);
+      // The engine met the refusal (replaying the mkdir, the move and the delete) and knows it is offline.
+      await eventually('the engine offline', async () => ((await h.status()).connectivity?.state === 'offline' ? true : undefined), 30_000, 100);
     } finally {
       await h.admin.setOffline(false);
     }
@@ -174,6 +175,15 @@ describe('writing through the mount', () => {
     await eventually('the offline move on the server', async () => ((await serverFile('Offline/moved.bin')) ? true : undefined), 60_000);
     await eventually('the offline delete on the server', async () => ((await serverFile('empty.txt')) === undefined ? true : undefined), 60_000);
     expect(await serverFile('small.bin')).toBeUndefined();
+  });
+
+  it('a file with changes not uploaded yet moves into a folder made offline (a folder whose key is not its server id)', async () => {
+    await uploaded('Offline/made-offline.txt', Buffer.from('written while offline\n'), 60_000);
+    await writeFile(h.at('Docs/report.txt'), 'version 2, moved before its upload\n');
+    // Within the write-back delay: the file is still dirty when the server answers the move.
+    await rename(h.at('Docs/report.txt'), h.at('Offline/report.txt'));
+    expect(await readFile(h.at('Offline/report.txt'), 'utf8')).toBe('version 2, moved before its upload\n');
+    await uploaded('Offline/report.txt', Buffer.from('version 2, moved before its upload\n'), 60_000);
   });
 
   it(`cp of a ${LARGE / MiB} MiB file uploads with a matching hash, small RSS growth, and resumes after kill -9`, async () => {

@@ -18,7 +18,9 @@
  *   already when a remote change after it replaced it (L was uploaded first, then legitimately
  *   overwritten).
  * - Last change remote, a delete: L back at the name (re-uploaded), or nothing at the name with L
- *   in a conflict copy, or nothing at all if the server held L when it was deleted.
+ *   in a conflict copy, or nothing at all if the server held L when it was deleted. A file the
+ *   server moved before deleting it may also come back at a place it had here before the move
+ *   (also when a new file took the name after the delete: that is another item).
  * - Last change local (a whole-file overwrite after the remote edit): L at the name ("local wins":
  *   the write may have come after the engine saw R), or R at the name with L in a conflict copy.
  */
@@ -74,8 +76,16 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
 
   // Conflict copies, by the contested file they belong to.
   const copies = new Map<string, Array<{ path: string; sha?: string }>>();
+  // A file moved away and then deleted by the server may come back where it was edited here.
+  const formerPlaces = new Map<string, string>();
+  for (const [p, c] of contested) if (c.remote.some((r) => r.kind === 'delete')) for (const f of c.formerPaths ?? []) formerPlaces.set(f, p);
   for (const [p, s] of server) {
     if (model.files.has(p) || model.folders.has(p) || contested.has(p)) continue;
+    const movedAway = formerPlaces.get(p);
+    if (movedAway !== undefined && s.kind === 'file') {
+      copies.set(movedAway, [...(copies.get(movedAway) ?? []), { path: p, sha: s.sha }]);
+      continue;
+    }
     let original = conflictOriginal(baseOf(p));
     // After a remote delete, another device may have put a new file at the name: the re-uploaded
     // local version then takes OneDrive's free name (`a 1.txt`), which counts as its copy.

@@ -175,4 +175,18 @@ describe('the checks', () => {
     applyRemote({ t: 'rEdit', path: 'a.txt', content: c(11, 50, true) }, m, e, sha256(bytesOf(c(10))));
     expect(checkSettled(m, e, snapshot({ 'a.txt': bytesOf(c(11, 50, true)) }))).toEqual([]);
   });
+
+  it('accept the local version back where it was edited when the server moved the file away and deleted it; nowhere else', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('original'));
+    m.folders.add('F');
+    const e = new Epoch();
+    local(m, e, { t: 'append', path: 'a.txt', content: c(10) });
+    const mine = m.files.get('a.txt')!;
+    applyRemote({ t: 'rMove', from: 'a.txt', to: 'F/a.txt' }, m, e, sha256(Buffer.from('original')));
+    applyRemote({ t: 'rDelete', path: 'F/a.txt' }, m, e, sha256(Buffer.from('original')));
+    const records = [{ ...record(1, '/fz/a.txt', null), reason: 'remote-deleted' as const }];
+    expect(checkSettled(m, e, snapshot({ 'a.txt': mine }, ['F'], records))).toEqual([]);
+    expect(checkSettled(m, e, snapshot({ 'b.txt': mine }, ['F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
+  });
 });

@@ -227,6 +227,12 @@ export interface Contest {
     afterLocal: number;
   }>;
   last: 'local' | 'remote';
+  /**
+   * Where the file was locally before remote moves carried it here. When the server deletes it
+   * after moving it, the engine may have seen move and delete in one delta batch and re-uploads L
+   * where the local edit was made.
+   */
+  formerPaths?: string[];
 }
 
 export class Model {
@@ -394,6 +400,8 @@ export class Epoch {
   readonly localStruct = new Set<string>();
   /** Local contents after each local edit in this epoch, by current path. */
   readonly localVersions = new Map<string, Buffer[]>();
+  /** Earlier paths of files with local versions that remote moves carried away (Contest.formerPaths). */
+  readonly formerPaths = new Map<string, string[]>();
   /** Paths a remote change touched (whole subtrees for folder moves). */
   readonly remoteTouched = new Set<string>();
   /** Files edited remotely (and nothing else remote happened to them): whole overwrites stay allowed. */
@@ -542,6 +550,8 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
       const versions = e.localVersions.get(op.path);
       const contest = e.contests.get(op.path) ?? (versions?.length ? { localVersions: [...versions], remote: [], last: 'remote' as const } : undefined);
       if (contest) {
+        const former = e.formerPaths.get(op.path);
+        if (former) contest.formerPaths = [...(contest.formerPaths ?? []), ...former];
         contest.remote.push({ kind: 'delete', prevHash, afterLocal: contest.localVersions.length });
         contest.last = 'remote';
         e.contests.set(op.path, contest);
@@ -570,6 +580,8 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
         if (v) {
           e.localVersions.delete(p);
           e.localVersions.set(np, v);
+          e.formerPaths.set(np, [...(e.formerPaths.get(p) ?? []), p]);
+          e.formerPaths.delete(p);
         }
       }
       m.move(op.from, op.to);

@@ -4,7 +4,7 @@
  * (approve a device code, expire or revoke tokens, fail refreshes), and the request log. Tests call
  * `emulator.admin` in process; other processes use the admin listener's `/_emu/…` routes.
  */
-import type { Emulator } from './emulator.ts';
+import type { Served } from './api-routes.ts';
 import { badRequest, GraphError } from './errors.ts';
 import type { ItemRow } from './drive-db.ts';
 import { readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
@@ -39,7 +39,7 @@ function split(p: string): { parent: string[]; name: string } {
 }
 
 export class Admin {
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: Served & { readonly admin: Admin }) {}
 
   private resolve(p: string): ItemRow {
     return this.emu.drive.resolve(this.emu.drive.rootId, p.split('/').filter(Boolean));
@@ -196,7 +196,7 @@ export class Admin {
 }
 
 /** `/_emu/…` over HTTP; bodies and answers are JSON. */
-export async function handleAdmin(emu: Emulator, ctx: Ctx): Promise<void> {
+export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: Ctx): Promise<void> {
   const admin = emu.admin;
   const method = ctx.req.method ?? 'GET';
   const route = `${method} ${ctx.url.pathname.replace(/^\/_emu/, '').replace(/\/$/, '')}`;

@@ -5,11 +5,12 @@
 import { handleDelta } from './delta.ts';
 import { parseConflictBehavior, type ConflictBehavior } from './drive.ts';
 import type { ItemRow } from './drive-db.ts';
-import type { DriveMode } from './ids.ts';
-import type { Emulator } from './emulator.ts';
+import { sameDriveId } from './ids.ts';
+import type { EmulatorState } from './state.ts';
+import type { Sessions } from './sessions.ts';
 import { badRequest, GraphError, notFound } from './errors.ts';
 import { header, query, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
-import { applySelect, itemJson, parseSelect, type JsonContext } from './item-json.ts';
+import { applySelect, itemJson, jsonContext, parseSelect } from './item-json.ts';
 import { SizeLimitError } from './content-store.ts';
 import { listThumbnails, thumbnailRoute } from './thumbnails.ts';
 import { startCopy } from './copy.ts';
@@ -24,7 +25,7 @@ export interface Address {
   rest: string;
 }
 
-export function parseAddress(emu: Emulator, pathname: string): Address | 'drive' | 'me' | undefined {
+export function parseAddress(emu: Served, pathname: string): Address | 'drive' | 'me' | undefined {
   const m = /^\/v1\.0\/(?:me\/drive|drives\/([^/]+))(\/.*)?$/.exec(pathname);
   if (!m) return pathname === '/v1.0/me' ? 'me' : undefined;
   const driveId = m[1] ? decodeURIComponent(m[1]) : emu.drive.driveId;
@@ -62,20 +63,8 @@ function decodeSegment(s: string): string {
   }
 }
 
-/**
- * P drive ids are compared case-insensitively and without leading zeros (docs/graph-api.md §15 #7); B ids
- * are base64url, where case matters, so they must match exactly.
- */
-export function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
-  if (a === b) return true;
-  if (mode !== 'personal') return false;
-  const norm = (s: string) => s.toLowerCase().replace(/^0+/, '');
-  return norm(a) === norm(b);
-}
-
-export function jsonContext(emu: Emulator, ctx: Ctx, extra: Partial<JsonContext> = {}): JsonContext {
-  return { drive: emu.drive, downloadUrl: (row) => emu.downloadUrl(row, ctx.storageBase), select: parseSelect(query(ctx.url, 'select')), ...extra };
-}
+/** The emulator as the API routes see it: its state and the upload sessions. */
+export type Served = EmulatorState & { readonly sessions: Sessions };
 
 function conflictFrom(ctx: Ctx, body: Record<string, unknown> | undefined, fallback: ConflictBehavior): ConflictBehavior {
   const q = ctx.url.searchParams.get('@microsoft.graph.conflictBehavior') ?? ctx.url.searchParams.get('@name.conflictBehavior');
@@ -95,7 +84,7 @@ function parseTimes(fsi: unknown): { created?: number; modified?: number } | und
   return { created: parse(f.createdDateTime), modified: parse(f.lastModifiedDateTime) };
 }
 
-export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
+export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
   const method = ctx.req.method ?? 'GET';
   const addr = parseAddress(emu, ctx.url.pathname);
   if (addr === 'me') {
@@ -165,12 +154,12 @@ export async function handleApi(emu: Emulator, ctx: Ctx): Promise<void> {
   throw new GraphError(405, 'invalidRequest', `Method ${method} not allowed on this resource`);
 }
 
-export function resolveItem(emu: Emulator, addr: Address): ItemRow {
+export function resolveItem(emu: Served, addr: Address): ItemRow {
   return addr.segments ? emu.drive.resolve(addr.baseId, addr.segments) : emu.drive.get(addr.baseId);
 }
 
 /** For writes that may create: an existing item, or a parent folder and a new name. */
-export function resolveTarget(emu: Emulator, addr: Address): { itemId: string } | { parentId: string; name: string } {
+export function resolveTarget(emu: Served, addr: Address): { itemId: string } | { parentId: string; name: string } {
   if (!addr.segments || addr.segments.length === 0) return { itemId: emu.drive.get(addr.baseId).id };
   const name = addr.segments[addr.segments.length - 1]!;
   const parent = emu.drive.resolve(addr.baseId, addr.segments.slice(0, -1));
@@ -178,7 +167,7 @@ export function resolveTarget(emu: Emulator, addr: Address): { itemId: string } 
   return { parentId: parent.id, name };
 }
 
-export function driveJson(emu: Emulator): Record<string, unknown> {
+export function driveJson(emu: Served): Record<string, unknown> {
   const drive = emu.drive;
   const quota: Record<string, unknown> = drive.quota();
   if (drive.mode === 'business') quota.fileCount = drive.fileCount();
@@ -192,7 +181,7 @@ export function driveJson(emu: Emulator): Record<string, unknown> {
   };
 }
 
-function notModified(emu: Emulator, ctx: Ctx, row: ItemRow): boolean {
+function notModified(emu: Served, ctx: Ctx, row: ItemRow): boolean {
   const inm = header(ctx.req, 'if-none-match');
   if (inm && emu.drive.matches(row, inm)) {
     sendEmpty(ctx, 304);
@@ -201,7 +190,7 @@ function notModified(emu: Emulator, ctx: Ctx, row: ItemRow): boolean {
   return false;
 }
 
-function getItem(emu: Emulator, ctx: Ctx, row: ItemRow): void {
+function getItem(emu: Served, ctx: Ctx, row: ItemRow): void {
   if (notModified(emu, ctx, row)) return;
   const out = itemJson(row, jsonContext(emu, ctx));
   const expand = query(ctx.url, 'expand');
@@ -221,7 +210,7 @@ function getItem(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   sendJson(ctx, 200, out);
 }
 
-function pageSize(emu: Emulator, ctx: Ctx): number {
+function pageSize(emu: Served, ctx: Ctx): number {
   const top = query(ctx.url, 'top');
   if (top === null) return emu.options.pageSize;
   const n = Number(top);
@@ -234,7 +223,7 @@ function skipToken(last: ItemRow): string {
   return Buffer.from(last.name_key, 'utf8').toString('base64url');
 }
 
-function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
+function listChildren(emu: Served, ctx: Ctx, row: ItemRow): void {
   if (row.kind === 'file') throw badRequest('Only folders have children', 'notAFolder');
   // Only a tag that follows the children can vouch for the listing: the P folder cTag does; a folder
   // eTag does not change when children change, and B folders have no cTag.
@@ -261,7 +250,7 @@ function listChildren(emu: Emulator, ctx: Ctx, row: ItemRow): void {
   sendJson(ctx, 200, body);
 }
 
-async function createChild(emu: Emulator, ctx: Ctx, parent: ItemRow): Promise<void> {
+async function createChild(emu: Served, ctx: Ctx, parent: ItemRow): Promise<void> {
   const body = await readJson(ctx.req);
   if (typeof body.name !== 'string') throw badRequest('A name is required', 'nameMissing');
   if (!('folder' in body)) throw badRequest('Only folders can be created through children; upload files with PUT', 'invalidRequest');
@@ -270,7 +259,7 @@ async function createChild(emu: Emulator, ctx: Ctx, parent: ItemRow): Promise<vo
   sendJson(ctx, 201, itemJson(row, jsonContext(emu, ctx)));
 }
 
-async function patchItem(emu: Emulator, ctx: Ctx, row: ItemRow): Promise<void> {
+async function patchItem(emu: Served, ctx: Ctx, row: ItemRow): Promise<void> {
   const body = await readJson(ctx.req);
   const patch: { name?: string; parentId?: string; times?: { created?: number; modified?: number }; description?: string } = {};
   if (body.name !== undefined) {
@@ -297,14 +286,14 @@ async function patchItem(emu: Emulator, ctx: Ctx, row: ItemRow): Promise<void> {
   sendJson(ctx, 200, itemJson(updated, jsonContext(emu, ctx)));
 }
 
-function contentRedirect(emu: Emulator, ctx: Ctx, row: ItemRow): void {
+function contentRedirect(emu: Served, ctx: Ctx, row: ItemRow): void {
   if (row.kind === 'package') throw new GraphError(400, 'notSupported', 'Packages such as OneNote notebooks cannot be downloaded');
   if (row.kind !== 'file') throw badRequest('Only files have content', 'notAFile');
   if (notModified(emu, ctx, row)) return;
   sendEmpty(ctx, 302, { location: emu.downloadUrl(row, ctx.storageBase) });
 }
 
-async function simpleUpload(emu: Emulator, ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {
+async function simpleUpload(emu: Served, ctx: Ctx, target: { itemId: string } | { parentId: string; name: string }): Promise<void> {
   const declared = Number(header(ctx.req, 'content-length') ?? NaN);
   const limit = emu.options.simpleUploadLimit;
   const tooBig = () =>

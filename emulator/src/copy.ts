@@ -3,13 +3,12 @@
  * configurable delay, and the monitor reports inProgress, then completed with the new item's id.
  */
 import { linkSync } from 'node:fs';
-import type { Emulator } from './emulator.ts';
+import type { EmulatorState } from './state.ts';
 import type { ItemRow } from './drive-db.ts';
-import { sameDriveId } from './api-routes.ts';
 import { parseConflictBehavior } from './drive.ts';
 import { badRequest, GraphError, notFound } from './errors.ts';
 import { readJson, sendEmpty, type Ctx } from './http-util.ts';
-import { randomToken } from './ids.ts';
+import { randomToken, sameDriveId } from './ids.ts';
 
 interface CopyJob {
   status: 'inProgress' | 'completed' | 'failed';
@@ -18,7 +17,7 @@ interface CopyJob {
   error?: { code: string; message: string };
 }
 
-export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<void> {
+export async function startCopy(emu: EmulatorState, ctx: Ctx, src: ItemRow): Promise<void> {
   const body = await readJson(ctx.req);
   const ref = (body.parentReference ?? {}) as Record<string, unknown>;
   if (ref.driveId !== undefined && !sameDriveId(emu.drive.mode, String(ref.driveId), emu.drive.driveId)) throw notFound('Drive not found');
@@ -51,14 +50,14 @@ export async function startCopy(emu: Emulator, ctx: Ctx, src: ItemRow): Promise<
 }
 
 /** Blobs are immutable, so a copy can share the bytes through a hard link. */
-function shareBlob(emu: Emulator, ref: string): string {
+function shareBlob(emu: EmulatorState, ref: string): string {
   if (!ref.startsWith('blob:')) return ref;
   const copy = `blob:${randomToken(12)}`;
   linkSync(emu.content.blobPath(ref), emu.content.blobPath(copy));
   return copy;
 }
 
-export function monitorStatus(emu: Emulator, id: string): Record<string, unknown> {
+export function monitorStatus(emu: EmulatorState, id: string): Record<string, unknown> {
   const job = emu.copyJobs.get(id);
   if (!job) throw notFound('Unknown monitor');
   const out: Record<string, unknown> = { operation: 'ItemCopy', status: job.status };

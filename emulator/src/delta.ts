@@ -7,11 +7,10 @@
  * "last change wins" and "no parent-first guarantee" (after moves) follow naturally.
  */
 import type { ItemRow } from './drive-db.ts';
-import type { Emulator } from './emulator.ts';
+import type { EmulatorState } from './state.ts';
 import { badRequest, GraphError } from './errors.ts';
 import { query, sendJson, type Ctx } from './http-util.ts';
-import { applySelect, itemJson } from './item-json.ts';
-import { jsonContext } from './api-routes.ts';
+import { applySelect, itemJson, jsonContext } from './item-json.ts';
 
 interface Token {
   e: number;
@@ -41,7 +40,7 @@ function tokenFrom(ctx: Ctx, rest: string): string | undefined {
   return ctx.url.searchParams.get('token') ?? undefined;
 }
 
-export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest: string): Promise<void> {
+export async function handleDelta(emu: EmulatorState, ctx: Ctx, folder: ItemRow, rest: string): Promise<void> {
   const drive = emu.drive;
   if (folder.kind !== 'folder') throw badRequest('Delta is only supported on folders', 'invalidRequest');
   if (drive.mode === 'business' && folder.id !== drive.rootId) {
@@ -127,7 +126,7 @@ export async function handleDelta(emu: Emulator, ctx: Ctx, folder: ItemRow, rest
 }
 
 /** B mode re-sends the ancestor chain of each changed item (docs/graph-api.md §5); P does not. */
-function withAncestors(emu: Emulator, rows: ItemRow[], incremental: boolean): ItemRow[] {
+function withAncestors(emu: EmulatorState, rows: ItemRow[], incremental: boolean): ItemRow[] {
   if (!incremental || emu.drive.mode !== 'business') return rows;
   const seen = new Set<string>();
   const out: ItemRow[] = [];
@@ -148,7 +147,7 @@ function withAncestors(emu: Emulator, rows: ItemRow[], incremental: boolean): It
 }
 
 /** Folder-scoped delta (P only): items at or below the folder. */
-function scopeFilter(emu: Emulator, folder: ItemRow): (r: ItemRow) => boolean {
+function scopeFilter(emu: EmulatorState, folder: ItemRow): (r: ItemRow) => boolean {
   if (folder.id === emu.drive.rootId) return () => true;
   return (r) => {
     if (r.id === folder.id) return true;
@@ -158,7 +157,7 @@ function scopeFilter(emu: Emulator, folder: ItemRow): (r: ItemRow) => boolean {
 }
 
 /** B accepts a timestamp as token: changes since then (docs/graph-api.md §5). */
-function fromTimestamp(emu: Emulator, raw: string): Token | undefined {
+function fromTimestamp(emu: EmulatorState, raw: string): Token | undefined {
   if (emu.drive.mode !== 'business') return undefined;
   const t = Date.parse(raw);
   if (Number.isNaN(t)) return undefined;

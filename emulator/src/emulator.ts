@@ -23,6 +23,7 @@ import { RequestLog, type Listener } from './request-log.ts';
 import { Sessions } from './sessions.ts';
 import { HashThread } from './hash-thread.ts';
 import { handleStorage } from './storage-routes.ts';
+import { MiB, type CopyJob, type EmulatorState, type ResolvedOptions } from './state.ts';
 
 export interface EmulatorOptions {
   /** Where the drive lives; a temp dir (removed on close) when omitted. */
@@ -56,23 +57,7 @@ export interface EmulatorOptions {
   now?: () => number;
 }
 
-export interface ResolvedOptions {
-  mode: DriveMode;
-  host: string;
-  quotaTotal: number;
-  simpleUploadLimit: number;
-  downloadUrlTtlMs: number;
-  sessionTtlMs: number;
-  pageSize: number;
-  maxPageSize: number;
-  strictTokens: boolean;
-  publicApiBase: string | undefined;
-  publicStorageBase: string | undefined;
-}
-
-export const MiB = 1024 * 1024;
-
-export class Emulator {
+export class Emulator implements EmulatorState {
   readonly log = new RequestLog();
   readonly faults: Faults;
   readonly sessions: Sessions;
@@ -92,7 +77,7 @@ export class Emulator {
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Copy jobs by monitor id, and how long a copy takes. */
-  readonly copyJobs = new Map<string, { status: 'inProgress' | 'completed' | 'failed'; startedAt: number; resourceId?: string; error?: { code: string; message: string } }>();
+  readonly copyJobs = new Map<string, CopyJob>();
   copyDelayMs = 50;
   /** How many thumbnail images were rendered (each size once per content version). */
   thumbnailRenders = 0;

@@ -7,15 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ContentHashes } from './content-store.ts';
-import { handleHashRequest } from './hash-worker.ts';
-
-export type HashRequest =
-  | { op: 'range'; id: string; file: string; start: number; end: number }
-  | { op: 'digest'; id: string; size: number; seq: number }
-  | { op: 'file'; file: string; size: number; seq: number }
-  | { op: 'drop'; id: string };
-
-export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined } | { seq: number; hashes?: undefined; error: string };
+import { handleHashRequest, type HashReply, type HashRequest } from './hash-worker.ts';
 
 const WORKER = new URL('./hash-worker.ts', import.meta.url).href;
 /**

@@ -6,8 +6,16 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { StreamHasher } from './content-store.ts';
-import type { HashReply, HashRequest } from './hash-thread.ts';
+import { StreamHasher, type ContentHashes } from './content-store.ts';
+
+/** What the main thread asks (HashThread, hash-thread.ts); defined here so neither module imports the other back. */
+export type HashRequest =
+  | { op: 'range'; id: string; file: string; start: number; end: number }
+  | { op: 'digest'; id: string; size: number; seq: number }
+  | { op: 'file'; file: string; size: number; seq: number }
+  | { op: 'drop'; id: string };
+
+export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined } | { seq: number; hashes?: undefined; error: string };
 
 /** Running hashes by session; a session whose range could not be read keeps its error until digest or drop. */
 const sessions = new Map<string, { hasher: StreamHasher; error?: string }>();

@@ -5,6 +5,17 @@ import { createHash, randomBytes } from 'node:crypto';
 
 export type DriveMode = 'personal' | 'business';
 
+/**
+ * P drive ids are compared case-insensitively and without leading zeros (docs/graph-api.md §15 #7); B ids
+ * are base64url, where case matters, so they must match exactly.
+ */
+export function sameDriveId(mode: DriveMode, a: string, b: string): boolean {
+  if (a === b) return true;
+  if (mode !== 'personal') return false;
+  const norm = (s: string) => s.toLowerCase().replace(/^0+/, '');
+  return norm(a) === norm(b);
+}
+
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export function newDriveId(mode: DriveMode): string {

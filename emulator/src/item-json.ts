@@ -1,6 +1,8 @@
 /** driveItem JSON as each mode shows it (docs/graph-api.md §2). */
 import type { Drive } from './drive.ts';
 import type { ItemRow } from './drive-db.ts';
+import { query, type Ctx } from './http-util.ts';
+import type { EmulatorState } from './state.ts';
 
 export interface JsonContext {
   drive: Drive;
@@ -9,6 +11,11 @@ export interface JsonContext {
   /** Delta answers omit paths, downloadUrl and (B) cTags; P reports childCount 0. */
   inDelta?: boolean;
   select?: Set<string>;
+}
+
+/** The JSON context of an answer to `ctx`: download links on the storage base the request came in through. */
+export function jsonContext(emu: EmulatorState, ctx: Ctx, extra: Partial<JsonContext> = {}): JsonContext {
+  return { drive: emu.drive, downloadUrl: (row) => emu.downloadUrl(row, ctx.storageBase), select: parseSelect(query(ctx.url, 'select')), ...extra };
 }
 
 function iso(ms: number, mode: 'personal' | 'business'): string {

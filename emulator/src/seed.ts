@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { syntheticRef, type ContentHashes } from './content-store.ts';
-import type { Emulator } from './emulator.ts';
+import type { EmulatorState } from './state.ts';
 import { renderPng } from './thumbnails.ts';
 
 export interface GenerateSpec {
@@ -39,7 +39,7 @@ export interface SeedResult {
   ms: number;
 }
 
-type Entry = Parameters<Emulator['drive']['bulkInsert']>[0][number];
+type Entry = Parameters<EmulatorState['drive']['bulkInsert']>[0][number];
 
 /** A small deterministic PRNG (mulberry32), so a seed reproduces a tree. */
 function prng(seed: number): () => number {
@@ -53,7 +53,7 @@ function prng(seed: number): () => number {
   };
 }
 
-async function ensureFolder(emu: Emulator, under: string | undefined): Promise<string> {
+async function ensureFolder(emu: EmulatorState, under: string | undefined): Promise<string> {
   let id = emu.drive.rootId;
   for (const seg of (under ?? '').split('/').filter(Boolean)) {
     const existing = emu.drive.child(id, seg);
@@ -62,7 +62,7 @@ async function ensureFolder(emu: Emulator, under: string | undefined): Promise<s
   return id;
 }
 
-export async function generate(emu: Emulator, spec: GenerateSpec): Promise<SeedResult> {
+export async function generate(emu: EmulatorState, spec: GenerateSpec): Promise<SeedResult> {
   const started = Date.now();
   const rnd = prng(spec.seed ?? 42);
   const parentId = await ensureFolder(emu, spec.under);
@@ -112,7 +112,7 @@ export async function generate(emu: Emulator, spec: GenerateSpec): Promise<SeedR
 }
 
 /** Writes real bytes as a new file (replacing a same-named one). */
-export async function putBytes(emu: Emulator, parentId: string, name: string, data: Buffer | NodeJS.ReadableStream): Promise<number> {
+export async function putBytes(emu: EmulatorState, parentId: string, name: string, data: Buffer | NodeJS.ReadableStream): Promise<number> {
   const source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Uint8Array>);
   const ingested = await emu.content.ingest(source);
   const ref = await emu.content.adopt(ingested.file);
@@ -127,7 +127,7 @@ export async function putBytes(emu: Emulator, parentId: string, name: string, da
 }
 
 /** Copies a local directory tree into the drive (below `under`). */
-export async function fromDirectory(emu: Emulator, dir: string, under?: string): Promise<SeedResult> {
+export async function fromDirectory(emu: EmulatorState, dir: string, under?: string): Promise<SeedResult> {
   const started = Date.now();
   const result: SeedResult = { folders: 0, files: 0, bytes: 0, ms: 0 };
   const walk = async (local: string, parentId: string): Promise<void> => {
@@ -162,7 +162,7 @@ const DEMO_TEXT: Record<string, string> = {
 };
 
 /** The drive `onemount demo` mounts: documents, photos, music, a video, a big folder. */
-export async function seedDemo(emu: Emulator): Promise<SeedResult> {
+export async function seedDemo(emu: EmulatorState): Promise<SeedResult> {
   const started = Date.now();
   if (emu.drive.childCount(emu.drive.rootId) > 0) return { folders: 0, files: 0, bytes: 0, ms: 0 };
   let files = 0;

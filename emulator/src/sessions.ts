@@ -12,11 +12,10 @@ import type { Readable } from 'node:stream';
 import { validateName } from '../../src-shared/model/names.ts';
 import { parseConflictBehavior, type ConflictBehavior } from './drive.ts';
 import type { ItemRow, SessionRow } from './drive-db.ts';
-import type { Emulator } from './emulator.ts';
+import type { EmulatorState } from './state.ts';
 import { badRequest, GraphError, notFound, quotaExceeded } from './errors.ts';
 import { header, parseContentRange, readJson, sendEmpty, sendJson, type Ctx } from './http-util.ts';
-import { itemJson } from './item-json.ts';
-import { jsonContext } from './api-routes.ts';
+import { itemJson, jsonContext } from './item-json.ts';
 import { randomToken } from './ids.ts';
 
 export const FRAGMENT_UNIT = 320 * 1024;
@@ -28,7 +27,7 @@ export class Sessions {
   /** Fragments being received, by session: a concurrent fragment is out of order. */
   private readonly inflight = new Map<string, { socket: Socket; settled: Promise<void> }>();
 
-  constructor(private readonly emu: Emulator) {}
+  constructor(private readonly emu: EmulatorState) {}
 
   private get stmts() {
     return this.emu.drive.db.statements;

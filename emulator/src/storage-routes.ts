@@ -4,13 +4,13 @@
  */
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Emulator } from './emulator.ts';
+import type { Served } from './api-routes.ts';
 import { GraphError, notFound } from './errors.ts';
 import { header, parseRange, sendJson, type Ctx } from './http-util.ts';
 import { serveThumbnail } from './thumbnails.ts';
 import { monitorStatus } from './copy.ts';
 
-export async function handleStorage(emu: Emulator, ctx: Ctx): Promise<void> {
+export async function handleStorage(emu: Served, ctx: Ctx): Promise<void> {
   const m = /^\/(dl|up|th|monitor)\/([^/]+)$/.exec(ctx.url.pathname);
   if (!m) throw notFound('Unknown storage URL');
   const [, kind, token] = m as unknown as [string, string, string];
@@ -26,7 +26,7 @@ export async function handleStorage(emu: Emulator, ctx: Ctx): Promise<void> {
   return download(emu, ctx, String(fields.i), Number(fields.v));
 }
 
-async function download(emu: Emulator, ctx: Ctx, itemId: string, version: number): Promise<void> {
+async function download(emu: Served, ctx: Ctx, itemId: string, version: number): Promise<void> {
   if (ctx.req.method !== 'GET' && ctx.req.method !== 'HEAD') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
   const row = emu.drive.row(itemId);
   // A URL names one content version; after the content changed (or the item went) it no longer serves.

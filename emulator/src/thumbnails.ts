@@ -7,7 +7,7 @@
 import { deflateSync, crc32 } from 'node:zlib';
 import { access, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Emulator } from './emulator.ts';
+import type { EmulatorState } from './state.ts';
 import type { ItemRow } from './drive-db.ts';
 import { badRequest, notFound } from './errors.ts';
 import { sendEmpty, sendJson, type Ctx } from './http-util.ts';
@@ -22,7 +22,7 @@ function isImage(row: ItemRow): boolean {
 }
 
 /** Width and height of the source: read from a PNG header, else a 4:3 default. */
-async function sourceSize(emu: Emulator, row: ItemRow): Promise<{ w: number; h: number }> {
+async function sourceSize(emu: EmulatorState, row: ItemRow): Promise<{ w: number; h: number }> {
   if (row.content_ref && row.mime === 'image/png' && row.size >= 24) {
     const head: Buffer[] = [];
     for await (const c of emu.content.open(row.content_ref, 0, 24)) head.push(c as Buffer);
@@ -37,13 +37,13 @@ function fit(src: { w: number; h: number }, edge: number): { width: number; heig
   return { width: Math.max(1, Math.round(src.w * scale)), height: Math.max(1, Math.round(src.h * scale)) };
 }
 
-async function describe(emu: Emulator, ctx: Ctx, row: ItemRow, size: ThumbnailSize): Promise<{ width: number; height: number; url: string }> {
+async function describe(emu: EmulatorState, ctx: Ctx, row: ItemRow, size: ThumbnailSize): Promise<{ width: number; height: number; url: string }> {
   const dims = fit(await sourceSize(emu, row), THUMBNAIL_SIZES[size]);
   const url = emu.signedUrl('th', { i: row.id, v: row.ctag_seq, s: size, w: dims.width, h: dims.height }, URL_TTL_MS, ctx.storageBase);
   return { ...dims, url };
 }
 
-export async function listThumbnails(emu: Emulator, ctx: Ctx, row: ItemRow): Promise<void> {
+export async function listThumbnails(emu: EmulatorState, ctx: Ctx, row: ItemRow): Promise<void> {
   if (!isImage(row)) {
     sendJson(ctx, 200, { value: [] });
     return;
@@ -54,7 +54,7 @@ export async function listThumbnails(emu: Emulator, ctx: Ctx, row: ItemRow): Pro
 }
 
 /** `thumbnails/{set}/{size}` and `thumbnails/{set}/{size}/content`. */
-export async function thumbnailRoute(emu: Emulator, ctx: Ctx, row: ItemRow, rest: string): Promise<void> {
+export async function thumbnailRoute(emu: EmulatorState, ctx: Ctx, row: ItemRow, rest: string): Promise<void> {
   const m = /^(\d+)\/(small|medium|large)(\/content)?$/.exec(rest);
   if (!m) throw badRequest(`Unsupported thumbnail request '${rest}'`, 'invalidRequest');
   if (!isImage(row) || m[1] !== '0') throw notFound('Thumbnail not found');
@@ -63,7 +63,7 @@ export async function thumbnailRoute(emu: Emulator, ctx: Ctx, row: ItemRow, rest
   else sendJson(ctx, 200, info);
 }
 
-export async function serveThumbnail(emu: Emulator, ctx: Ctx, fields: Record<string, string | number>): Promise<void> {
+export async function serveThumbnail(emu: EmulatorState, ctx: Ctx, fields: Record<string, string | number>): Promise<void> {
   const row = emu.drive.row(String(fields.i));
   if (!row || row.deleted || row.ctag_seq !== Number(fields.v)) throw notFound('Thumbnail not found');
   const dir = path.join(emu.dataDir, 'thumbs');

@@ -4,7 +4,7 @@
  * spellings, $select, folder scope, timestamps, 410 resyncRequired with Location, invalid tokens.
  */
 import { describe, expect, it } from 'vitest';
-import { admin, apiJson, errorOf, useEmulator, type EmulatorHandle } from './helpers.ts';
+import { admin, apiJson, errorOf, testClock, useEmulator, type EmulatorHandle } from './helpers.ts';
 
 interface DeltaItem {
   id: string;
@@ -89,7 +89,8 @@ function lastById(items: DeltaItem[]): Map<string, DeltaItem> {
 }
 
 describe.each(['personal', 'business'] as const)('delta (%s)', (mode) => {
-  const emu = useEmulator({ mode });
+  const clock = testClock();
+  const emu = useEmulator({ mode, now: clock.now });
 
   it('enumerates the whole tree across $top pages, root included, each item once, parents first', async () => {
     const h = emu();
@@ -272,9 +273,9 @@ describe.each(['personal', 'business'] as const)('delta (%s)', (mode) => {
     it('B accepts a timestamp as token (changes since then)', async () => {
       const h = emu();
       const old = (await remote(h, { op: 'write', path: 'ts-old.txt', content: 'o' }))!;
-      await new Promise((r) => setTimeout(r, 20));
-      const since = new Date().toISOString();
-      await new Promise((r) => setTimeout(r, 20));
+      clock.advance(1000);
+      const since = new Date(clock.now()).toISOString();
+      clock.advance(1000);
       const fresh = (await remote(h, { op: 'write', path: 'ts-new.txt', content: 'n' }))!;
       const { items } = await collect(h, `/me/drive/root/delta?token=${encodeURIComponent(since)}`);
       const ids = new Set(items.map((i) => i.id));

@@ -17,6 +17,7 @@ import {
   putContent,
   storage,
   storageJson,
+  testClock,
   useEmulator,
   type EmulatorHandle,
 } from './helpers.ts';
@@ -83,7 +84,8 @@ async function connectError(p: Promise<Response>): Promise<string | undefined> {
 }
 
 describe('fault knobs', () => {
-  const emu = useEmulator({ mode: 'personal' });
+  const clock = testClock();
+  const emu = useEmulator({ mode: 'personal', now: clock.now });
   afterEach(async () => {
     expect((await admin(emu(), 'DELETE', '/faults')).status).toBe(204);
   });
@@ -95,7 +97,7 @@ describe('fault knobs', () => {
     expect(throttled.status).toBe(429);
     expect(throttled.headers.get('retry-after')).toBe('1');
     expect(errorOf(throttled.body)).toMatchObject({ code: 'activityLimitReached', inner: 'throttledRequest' });
-    await sleep(1100);
+    clock.advance(1000);
     expect((await apiJson(h, '/me/drive')).status).toBe(200);
     expect((await clientFaults(h)).some((f) => f.kind === 'retry-after-ignored')).toBe(false);
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { quickXorHash } from '../../src-main/graph/quickxor.ts';
 import { syntheticRef } from '../src/content-store.ts';
 import { renderPng } from '../src/thumbnails.ts';
-import { admin, api, apiJson, apiSend, errorOf, pseudoRandomBytes, storage, storageJson, useEmulator, type EmulatorHandle } from './helpers.ts';
+import { admin, api, apiJson, apiSend, errorOf, pseudoRandomBytes, storage, storageJson, testClock, useEmulator, type EmulatorHandle } from './helpers.ts';
 import { getById, getItem, mkdirp, MODES, put, ref, type Item, type Page } from './item-helpers.ts';
 
 async function download(h: EmulatorHandle, id: string): Promise<Buffer> {
@@ -27,7 +27,8 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
 }
 
 describe.each(MODES)('hashes (%s)', (mode) => {
-  const emu = useEmulator({ mode });
+  const clock = testClock();
+  const emu = useEmulator({ mode, now: clock.now });
 
   it.each([0, 1, 11, 1000, 70_000])('a %i-byte file carries the hashes of its mode, computed over its bytes', async (size) => {
     const h = emu();
@@ -66,7 +67,7 @@ describe.each(MODES)('hashes (%s)', (mode) => {
       const up = await put(h, 'hidden/f.txt', 'soon hashed');
       expect(up.body.file!.hashes).toEqual({});
       expect((await getById(h, up.body.id)).body.file!.hashes).toEqual({});
-      await sleep(500);
+      clock.advance(400);
       expect((await getById(h, up.body.id)).body.file!.hashes.quickXorHash).toBe(quickXorHash(Buffer.from('soon hashed')));
     } finally {
       await admin(h, 'POST', '/knobs', { hideHashesMs: 0 });

@@ -19,6 +19,7 @@ import {
   putContent as putAt,
   storage,
   storageJson,
+  testClock,
   useEmulator,
   useTempDir,
   type EmulatorHandle,
@@ -51,7 +52,6 @@ async function putContent(h: EmulatorHandle, p: string, bytes: Uint8Array | stri
   return putAt(h, p, bytes, query);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `/content` must redirect; returns the pre-authenticated Location. */
 async function downloadUrl(h: EmulatorHandle, p: string): Promise<string> {
@@ -231,14 +231,17 @@ describe.each(['personal', 'business'] as const)('downloads (%s)', (mode) => {
 });
 
 describe('download URL lifetime', () => {
-  const emu = useEmulator({ downloadUrlTtlMs: 300 });
+  const clock = testClock({ frozen: true });
+  const emu = useEmulator({ downloadUrlTtlMs: 300, now: clock.now });
 
   it('answers 401 once the URL outlived downloadUrlTtlMs', async () => {
     const h = emu();
     await putContent(h, 'ttl.txt', 'short-lived');
     const url = await downloadUrl(h, 'ttl.txt');
     expect(await (await storage(url)).text()).toBe('short-lived');
-    await sleep(400);
+    clock.advance(299);
+    expect((await storage(url)).status).toBe(200);
+    clock.advance(1);
     const res = await storage(url);
     expect(res.status).toBe(401);
     expect(errorOf(await res.json()).inner).toBe('expiredToken');
@@ -592,7 +595,9 @@ describe.each(['personal', 'business'] as const)('upload sessions (%s)', (mode) 
 });
 
 describe('upload session lifetime', () => {
-  const emu = useEmulator({ sessionTtlMs: 300 });
+  // A lifetime far beyond the test's own run time: only the skipped time can end a session.
+  const clock = testClock();
+  const emu = useEmulator({ sessionTtlMs: 60_000, now: clock.now });
 
   it('answers 404 itemNotFound after sessionTtlMs without fragments, and extends on each fragment', async () => {
     const h = emu();
@@ -600,7 +605,7 @@ describe('upload session lifetime', () => {
     const kept = await newSession(h, 'ttl/kept.bin');
     const lapsed = await newSession(h, 'ttl/lapsed.bin');
     for (let i = 0; i < 2; i++) {
-      await sleep(200);
+      clock.advance(40_000);
       expect((await fragmentJson(kept, data.subarray(i * UNIT, (i + 1) * UNIT), i * UNIT, data.length)).status).toBe(202);
     }
     const res = await fragmentJson(lapsed, data.subarray(0, UNIT), 0, data.length);

@@ -14,6 +14,23 @@ export type { EmulatorHandle };
 export const BEARER = 'Bearer test';
 
 /**
+ * The emulator's clock for tests about its timers (Retry-After, URL and session lifetimes, hidden
+ * hashes): real time plus whatever the test skipped with `advance`, so a test moves past a deadline
+ * at once instead of sleeping until it; `frozen`, only what it skipped (for a test that checks the
+ * last millisecond before a deadline). Pass `now` as EmulatorOptions.now.
+ */
+export function testClock(o: { frozen?: boolean } = {}): { now: () => number; advance: (ms: number) => void } {
+  const start = Date.now();
+  let skew = 0;
+  return {
+    now: () => (o.frozen ? start : Date.now()) + skew,
+    advance: (ms) => {
+      skew += ms;
+    },
+  };
+}
+
+/**
  * Starts an emulator before the tests of the enclosing describe block and closes it after them.
  * Returns a getter because the handle exists only once beforeAll has run.
  */

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryLogger } from '../base/logger.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { PauseControl, type PauseState } from './pause-control.ts';
@@ -17,6 +17,7 @@ describe('PauseControl', () => {
     return r;
   };
   afterEach(async () => {
+    vi.useRealTimers();
     for (const r of registries.splice(0)) await r.stopAll(1000);
   });
 
@@ -35,17 +36,22 @@ describe('PauseControl', () => {
   });
 
   it('a timed pause resumes by itself, and a later pause replaces its timer', async () => {
+    vi.useFakeTimers();
     const { calls, list } = parts();
     const tasks = registry();
     const control = new PauseControl(list, tasks, () => undefined, () => 1000);
     expect(control.pause(60_000)).toEqual({ paused: true, until: 61_000 });
     control.pause(30);
     expect(tasks.list().filter((t) => t.name === 'pause-timer').length).toBeLessThanOrEqual(2);
-    await new Promise((r) => setTimeout(r, 120));
+    await vi.advanceTimersByTimeAsync(29);
+    expect(control.state).toEqual({ paused: true, until: 1030 });
+    await vi.advanceTimersByTimeAsync(1);
     expect(control.state).toEqual({ paused: false });
     expect(calls).toEqual(['sync:pause', 'uploads:pause', 'sync:resume', 'uploads:resume']);
-    await new Promise((r) => setTimeout(r, 10));
+    // The replaced 60 s timer is gone too, not merely overtaken.
+    await vi.runAllTimersAsync();
     expect(tasks.list().filter((t) => t.name === 'pause-timer')).toEqual([]);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('refuses a nonsense duration without pausing', () => {

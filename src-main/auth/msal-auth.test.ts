@@ -97,6 +97,7 @@ describe('MsalAuth against the emulator', () => {
     const { auth } = await account('organizations');
     const prompts: string[] = [];
     const waitingBefore = new Set(h.emulator.identity.pendingDeviceCodes());
+    const since = h.emulator.log.lastSeq;
     const signingIn = auth.signInWithDeviceCode({
       onCode: (p) => {
         prompts.push(p.userCode);
@@ -106,7 +107,7 @@ describe('MsalAuth against the emulator', () => {
     });
     const code = await waitFor(() => h.emulator.identity.pendingDeviceCodes().find((c) => !waitingBefore.has(c)));
     // A few polls come back authorization_pending before the user gets to it.
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => (pendingPolls(h, since) >= 2 ? true : undefined));
     h.emulator.identity.approveDevice(code);
     const who = await signingIn;
     expect(prompts).toEqual([code]);
@@ -117,8 +118,12 @@ describe('MsalAuth against the emulator', () => {
   it('device code: cancelling stops polling with SIGN_IN_CANCELLED', async () => {
     const { auth } = await account();
     const ac = new AbortController();
-    const signingIn = auth.signInWithDeviceCode({ onCode: () => setTimeout(() => ac.abort(), 150), signal: ac.signal });
+    const since = h.emulator.log.lastSeq;
+    // Cancelled while polling: once a poll came back authorization_pending.
+    const polling = waitFor(() => (pendingPolls(h, since) >= 1 ? true : undefined)).then(() => ac.abort());
+    const signingIn = auth.signInWithDeviceCode({ onCode: () => undefined, signal: ac.signal });
     await expect(signingIn).rejects.toMatchObject({ code: 'SIGN_IN_CANCELLED' });
+    await polling;
   });
 
   it('silent refresh: an expired access token is replaced through the refresh token (rotated), a revoked grant means signed out', async () => {
@@ -234,6 +239,11 @@ describe('MsalAuth against the emulator', () => {
     await signingIn;
   }
 });
+
+/** Device-code polls answered authorization_pending since the log position `since`. */
+function pendingPolls(h: EmulatorHandle, since: number): number {
+  return h.emulator.log.list({ since, listener: 'identity', method: 'POST', pathIncludes: '/token' }).filter((e) => e.status === 400).length;
+}
 
 async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   AbortError,
@@ -175,10 +175,16 @@ describe('timeoutSignal', () => {
     parent.abort(new AbortError('parent'));
     expect((linked.signal.reason as Error).message).toBe('parent');
 
-    const disposed = timeoutSignal(5);
-    disposed.dispose();
-    await delay(20);
-    expect(disposed.signal.aborted).toBe(false);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const disposed = timeoutSignal(5);
+      disposed.dispose();
+      expect(vi.getTimerCount()).toBe(0);
+      vi.advanceTimersByTime(20);
+      expect(disposed.signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
@@ -195,8 +201,8 @@ describe('many waiters on one long-lived signal', () => {
       const sleeps = Array.from({ length: 20 }, () => abortableSleep(60_000, shutdown.signal).then(() => 'slept', (e: unknown) => e));
       const races = Array.from({ length: 20 }, () => raceWithSignal(new Promise<never>(() => undefined), shutdown.signal).catch((e: unknown) => e));
       expect(abortListenerCount(shutdown.signal)).toBe(1);
-      // Node reports the warning on the next tick.
-      await delay(10);
+      // Node reports the warning on the next tick: a macrotask comes after it.
+      await new Promise((r) => setImmediate(r));
       expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
 
       for (const l of links.slice(0, 25)) l.dispose();

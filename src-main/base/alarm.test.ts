@@ -1,27 +1,38 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Alarm } from './alarm.ts';
 
-const elapsed = async (p: Promise<void>) => {
-  const t = performance.now();
-  await p;
-  return performance.now() - t;
-};
+/** Whether `p` has settled once the microtasks queued so far have run. */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(() => (done = true));
+  await new Promise((r) => setImmediate(r));
+  return done;
+}
 
 describe('Alarm', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('sleeps until woken, and a wake while awake ends the next sleep at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const alarm = new Alarm();
     const signal = new AbortController().signal;
     const sleeping = alarm.sleep(60_000, signal);
-    setTimeout(() => alarm.wake(), 10);
-    expect(await elapsed(sleeping)).toBeLessThan(30_000);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await settled(sleeping)).toBe(false);
     alarm.wake();
-    expect(await elapsed(alarm.sleep(60_000, signal))).toBeLessThan(30_000);
+    // Woken with 59 990 ms of its sleep left on the (fake) clock.
+    expect(await settled(sleeping)).toBe(true);
+    alarm.wake();
+    expect(await settled(alarm.sleep(60_000, signal))).toBe(true);
     // The early wake was used up: this one runs its (short) course.
-    let done = false;
-    const p = alarm.sleep(20, signal).then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(done).toBe(false);
-    await p;
+    const p = alarm.sleep(20, signal);
+    await vi.advanceTimersByTimeAsync(19);
+    expect(await settled(p)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await settled(p)).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('ends on abort and never rejects', async () => {

@@ -479,9 +479,13 @@ describe('connectivity feed', () => {
     handle.emulator.faults.set({ latencyMs: 1000 });
     await expect(client.getItem('root')).rejects.toBeInstanceOf(TimeoutError);
     expect(outcomes).toEqual([[false, 'TimeoutError']]);
+    // The timed-out request stays in the emulator until its latency has passed.
+    while (handle.emulator.log.inflight > 0) await new Promise((r) => setImmediate(r));
     const controller = new AbortController();
     const pending = client.getItem('root', { signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
+    // Aborted while the emulator holds the request (its latency): an attempt under way, not a timeout.
+    while (handle.emulator.log.inflight === 0) await new Promise((r) => setImmediate(r));
+    controller.abort();
     await expect(pending).rejects.toSatisfy(isAbortError);
     expect(outcomes).toHaveLength(1);
   });

@@ -50,7 +50,8 @@ describe('ThrottleGate', () => {
     expect(first.probe).toBe(true);
     let secondGone = false;
     const second = gate.wait(undefined).then((t) => ((secondGone = true), t));
-    await new Promise((r) => setTimeout(r, 5));
+    // The fake sleeps resolve at once: once the microtasks are drained, a second that could go has gone.
+    await new Promise((r) => setImmediate(r));
     expect(secondGone).toBe(false);
     // Still throttled: the answer starts a new pause before the second may go.
     const answeredAt = now();

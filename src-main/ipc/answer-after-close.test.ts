@@ -47,14 +47,15 @@ describe('SocketServer.close with a call in flight', () => {
       const client = connect(server.socketPath);
       client.on('error', () => undefined);
       await new Promise<void>((r) => client.once('connect', () => r()));
+      const clientClosed = new Promise<void>((r) => client.once('close', () => r()));
       client.write(JSON.stringify({ id: 1, method: 'status', params: {} }) + '\n');
       await running;
       const closed = server.close();
       answer({ account: 'a' });
       await closed;
-      // Let the late write and any error it raises run.
-      await new Promise((r) => setTimeout(r, 50));
-      client.destroy();
+      // The late write and any error it raises run on the server's next ticks, before the client
+      // can see the connection closed.
+      await clientClosed;
     } finally {
       process.off('uncaughtException', onUncaught);
     }

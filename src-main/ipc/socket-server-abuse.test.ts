@@ -114,7 +114,8 @@ describe('the control socket survives its clients', () => {
     for (let i = 0; i < 2000; i++) server.emit('shutdown', PROGRESS);
     for (const s of clients) s.destroy();
     release();
-    await new Promise((r) => setTimeout(r, 100));
+    // The held status answers go out to the vanished clients (and fail) before more events follow.
+    await new Promise((r) => setImmediate(r));
     for (let i = 0; i < 10; i++) server.emit('shutdown', PROGRESS);
     await expect.poll(() => server.connectionCount, { timeout: 5000 }).toBe(0);
     await stillServes();
@@ -156,13 +157,14 @@ describe('the control socket survives its clients', () => {
     let release!: () => void;
     holdStatus = new Promise((r) => (release = r));
     const s = await raw();
-    collect(s);
+    const { closed } = collect(s);
     s.write('{"id":1,"method":"status","params":{}}\n'.repeat(5));
     await expect.poll(() => statusCalls, { timeout: 5000 }).toBe(5);
     const closing = server.close();
     release();
     await closing;
-    await new Promise((r) => setTimeout(r, 50));
+    // A write after end fails on the server's next tick; the client sees the close only after that.
+    await closed;
     expect(uncaught).toEqual([]);
     // Restart for afterEach and the proof of life.
     server = await SocketServer.listen(join(dir, 'engine.sock'), handlers(), createMemoryLogger().logger);
@@ -210,7 +212,7 @@ describe('the control socket survives its clients', () => {
     }
     await Promise.all(flood.map((s) => new Promise((r) => (s.readyState === 'open' ? r(undefined) : s.once('connect', r).once('close', r)))));
     for (const s of flood) s.destroy();
-    await new Promise((r) => setTimeout(r, 100));
+    await expect.poll(() => server.connectionCount, { timeout: 5000 }).toBe(0);
     await stillServes();
   });
 });

@@ -56,6 +56,17 @@ describe('ConflictsRepository', () => {
     conflicts.markResolved(seen.id);
     expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified' }).id).not.toBe(seen.id);
   });
+
+  it('gives a second conflict copy of the same file its own record', () => {
+    const { conflicts } = temp.store;
+    const first = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict 1).txt' });
+    // Another remote change against another local edit, before the first was dealt with.
+    const second = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict 2).txt' });
+    expect(second.id).not.toBe(first.id);
+    expect(conflicts.list().map((c) => c.localCopyName)).toEqual(['a (conflict 1).txt', 'a (conflict 2).txt']);
+    // Delta's report of the second (no copy yet) completes the newest record, not a new one.
+    expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', remoteEtag: 'e3' }).id).toBe(second.id);
+  });
 });
 
 describe('DriveStateRepository', () => {

@@ -42,7 +42,7 @@ export class ConflictsRepository {
     this.#byItem = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? ORDER BY detected_ms, id`);
     this.#resolve = db.prepare('UPDATE conflicts SET resolved = 1, resolved_ms = ? WHERE id = ?');
     this.#remove = db.prepare('DELETE FROM conflicts WHERE id = ?');
-    this.#openFor = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND reason = ? AND resolved = 0 ORDER BY id LIMIT 1`);
+    this.#openFor = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND reason = ? AND resolved = 0 ORDER BY id DESC`);
     this.#merge = db.prepare(
       `UPDATE conflicts SET path = @path, local_copy_name = coalesce(@local_copy_name, local_copy_name),
          remote_etag = coalesce(@remote_etag, remote_etag) WHERE id = @id`,
@@ -59,7 +59,11 @@ export class ConflictsRepository {
     if (!(CONFLICT_REASONS as readonly string[]).includes(conflict.reason)) {
       throw new StoreError('INVALID_ARGUMENT', `unknown conflict reason ${JSON.stringify(conflict.reason)}`);
     }
-    const open = this.#openFor.get(conflict.itemId, conflict.reason);
+    // The same conflict reported again (delta saw it, then the upload kept both) completes its
+    // record; a conflict that made another copy is another record, or the first copy would be
+    // left without one and the user never told about it.
+    const copy = conflict.localCopyName ?? null;
+    const open = this.#openFor.all(conflict.itemId, conflict.reason).find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy);
     if (open) {
       this.#merge.run({ id: open.id, path: conflict.path, local_copy_name: conflict.localCopyName ?? null, remote_etag: conflict.remoteEtag ?? null });
       return this.#mustGet(open.id);

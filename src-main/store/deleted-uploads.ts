@@ -5,10 +5,11 @@ import type { DeletedUpload } from './types.ts';
 const WATCH_MS = 24 * 3_600_000;
 
 /**
- * New files deleted here while a first upload of them may still land on the server (its request
- * was on its way; the server can commit it after every look-up of ours). Delta that brings such a
- * file — same folder, same name, a version we sent — brings a copy to delete, not a file to show.
- * Kept in the drive state (a handful at most), each for a day.
+ * Places where a first upload of a new file may still land on the server though the file is no
+ * longer there: it was deleted here while the request was on its way (the server can commit it
+ * after every look-up of ours), or moved after an attempt that a write stopped once its bytes had
+ * left. Delta that brings such a file — same folder, same name, a version we sent — brings a copy
+ * to delete, not a file to show. Kept in the drive state (a handful at most), each for a day.
  */
 export class DeletedUploads {
   readonly #state: DriveStateRepository;
@@ -20,7 +21,7 @@ export class DeletedUploads {
   }
 
   add(entry: Omit<DeletedUpload, 'deletedMs' | 'removing'>): void {
-    const list = this.#live().filter((e) => e.itemId !== entry.itemId);
+    const list = this.#live().filter((e) => !(e.itemId === entry.itemId && e.parentId === entry.parentId && e.name === entry.name));
     list.push({ ...entry, deletedMs: this.#now(), removing: [] });
     this.#state.set('deletedUploads', list);
   }

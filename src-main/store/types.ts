@@ -226,9 +226,9 @@ export interface DriveStateValues {
   deletedUploads: DeletedUpload[];
 }
 
-/** A new file deleted here while a version of it was on its way to the server. */
+/** A place a version of a new file may land on the server though the file is no longer there. */
 export interface DeletedUpload {
-  /** Its key (gone from items). */
+  /** Its key (gone from items when it was deleted here). */
   itemId: string;
   /** Its folder's key. */
   parentId: string;

@@ -267,9 +267,12 @@ export class BatchApplier {
       }
       for (const { record, itemId } of landedOfDeleted) {
         // Deleted at the version it landed with (If-Match): an edit made there since survives.
-        store.journal.append({ kind: 'unlink', itemId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId: record.remoteId ?? record.id } });
+        const remoteId = record.remoteId ?? record.id;
+        // A file still here (it moved) keeps its journal to itself: the entry names the copy.
+        const entryId = store.items.get(itemId) ? `landed:${remoteId}` : itemId;
+        store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId } });
         this.#counts.deletedHere++;
-        this.#o.logger.info({ itemId, name: record.name }, 'a file deleted here reached the server after its delete; deleting it there too');
+        this.#o.logger.info({ itemId, name: record.name }, 'an upload of a file deleted or moved here landed where the file no longer is; deleting that copy');
       }
       for (const id of refused) {
         // The content became dirty while we waited: treat it as a local edit after all.

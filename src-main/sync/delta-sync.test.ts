@@ -465,7 +465,7 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     sync.events.on('error', ({ error }) => void errors.push(error));
     await emu.setOffline(true);
     sync.start();
-    while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (errors.length < 2) await new Promise((resolve) => sync.events.once('error', () => resolve(undefined)));
     expect(errors[0]).toMatchObject({ code: 'NETWORK' });
     await write('/after-outage.txt', 'x');
     await emu.setOffline(false);

@@ -3,7 +3,7 @@
  * tests write the way the vfs does (bytes in the cache file, content dirty with the base version,
  * one pending write/create journal entry, then schedule()).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(managers.splice(0).map((m) => m.close()));
   emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
@@ -284,16 +285,22 @@ describe('simple uploads', () => {
   it('waits the write-back delay after the last schedule or touch', async () => {
     const item = await serverFile(Buffer.from('a'));
     localEdit(item, Buffer.from('bb'));
+    // The write-back timer on a fake clock; the upload itself runs on real time once it is due.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const manager = makeManager({ writeBackDelayMs: 300 });
     const since = emu.emulator.log.lastSeq;
     manager.schedule(item.id, { priority: 'high' });
     for (let i = 0; i < 4; i++) {
-      await new Promise((r) => setTimeout(r, 150));
+      vi.advanceTimersByTime(150);
       manager.touch(item.id);
     }
-    // 600 ms of writes, each restarting the 300 ms delay: nothing was sent yet.
-    expect(emu.emulator.log.list({ since })).toEqual([]);
+    vi.advanceTimersByTime(299);
+    // 600 ms of writes, each restarting the 300 ms delay, and 299 ms after the last: nothing started.
     expect(manager.snapshot()).toMatchObject([{ itemId: item.id, state: 'queued', direction: 'upload' }]);
+    vi.advanceTimersByTime(1);
+    expect(manager.snapshot()).toMatchObject([{ itemId: item.id, state: 'active', direction: 'upload' }]);
+    vi.useRealTimers();
+    expect(emu.emulator.log.list({ since })).toEqual([]);
     await manager.whenIdle();
     expectUploaded(item.id, `/${item.name}`, Buffer.from('bb'));
   });
@@ -689,7 +696,8 @@ describe('scheduling', () => {
     const manager = makeManager({ parentWaitMs: 30 });
     const since = emu.emulator.log.lastSeq;
     manager.schedule(localId, { priority: 'high' });
-    await new Promise((r) => setTimeout(r, 200));
+    // It looked for the folder's server id and went back to waiting, twice.
+    await until(() => memory.records().filter((r) => r['itemId'] === localId && r['msg'] === 'waiting for the folder to exist on the server').length >= 2, 'two waits for the folder');
     expect(emu.emulator.log.list({ since })).toEqual([]);
     expect(manager.isActive(localId)).toBe(true);
     // The namespace replayer creates the folder and fills in its server id.
@@ -739,12 +747,13 @@ describe('scheduling', () => {
     manager.pause();
     expect(manager.paused).toBe(true);
     // The fragment cut off by the pause is logged when its connection closes: let that happen first.
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => emu.emulator.log.inflight === 0, 'the cut-off fragment closed');
     const pausedAt = emu.emulator.log.lastSeq;
-    await new Promise((r) => setTimeout(r, 600));
+    // 'paused' once the stopped upload is due again and the pause is what holds it.
+    await until(() => manager.snapshot().some((r) => r.itemId === id && r.state === 'paused'), 'the upload held by the pause');
     // Nothing was sent while paused.
+    expect(emu.emulator.log.inflight).toBe(0);
     expect(emu.emulator.log.list({ since: pausedAt, listener: 'storage' })).toEqual([]);
-    expect(manager.snapshot()).toMatchObject([{ itemId: id, state: 'paused' }]);
     const entry = temp.store.journal.list({ itemId: id })[0]!;
     expect(entry.sessionUrl).not.toBeNull();
     const since = emu.emulator.log.lastSeq;

@@ -301,7 +301,8 @@ export class UploadManager {
         ...(task.phase === 'active' && task.bytesPerSecond !== undefined ? { bytesPerSecond: task.bytesPerSecond } : {}),
         ...(task.lastError ? { error: errorInfo(task.lastError) } : {}),
       };
-      if (this.#paused && task.phase !== 'failed') row.state = 'paused';
+      // A file still in its write-back delay is queued: 'paused' means the pause is what holds it now.
+      if (this.#paused && task.phase !== 'failed' && task.phase !== 'waiting') row.state = 'paused';
       else if (task.phase === 'active') row.state = 'active';
       else if (task.phase === 'failed') row.state = 'failed';
       else if (task.phase === 'offline') row.state = 'waiting-for-network';

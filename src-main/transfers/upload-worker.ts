@@ -112,6 +112,12 @@ export class UploadWorker {
   readonly #o: UploadWorkerOptions;
   /** Conflict copies uploaded by an attempt that a new write then stopped: the next one replaces them. */
   readonly #copies = new Map<string, string>();
+  /**
+   * Where the last attempt of each new file sent it (folder key, name). An attempt stopped after
+   * its bytes left (a write superseded it) may still land there; if the file has moved since, that
+   * copy is not where the next attempt goes, and delta must delete it when it shows up.
+   */
+  readonly #sentPlaces = new Map<string, { parentId: string; name: string }>();
 
   constructor(options: UploadWorkerOptions) {
     this.#o = options;
@@ -195,6 +201,7 @@ export class UploadWorker {
   async #uploadNew(edit: LocalEdit): Promise<UploadOutcome> {
     const parentId = this.#serverParent(edit);
     const name = edit.item.name;
+    this.#leftBehind(edit, { parentId: edit.item.parentId!, name });
     let answer: DriveItem;
     try {
       answer = await this.#send(edit, { target: { parentId, name }, conflictBehavior: 'fail', resume: true });
@@ -221,6 +228,16 @@ export class UploadWorker {
       throw error;
     }
     return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+  }
+
+  /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
+  #leftBehind(edit: LocalEdit, place: { parentId: string; name: string }): void {
+    const { store } = this.#o;
+    const before = this.#sentPlaces.get(edit.item.id);
+    this.#sentPlaces.set(edit.item.id, place);
+    if (!before || (before.parentId === place.parentId && before.name === place.name)) return;
+    const hashes = store.sentVersions.list(edit.item.id);
+    if (hashes.length) store.deletedUploads.add({ itemId: edit.item.id, parentId: before.parentId, name: before.name, hashes });
   }
 
   /**
@@ -583,6 +600,8 @@ export class UploadWorker {
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
+    // The server knows the file now: later attempts update it in place.
+    this.#sentPlaces.delete(itemId);
     edit.job.session(undefined);
     if (relocation && answer.name) {
       this.#o.events.emit('conflict', { itemId, path: edit.path, localCopyName: answer.name, reason: relocation.reason, localCopyId: itemId });

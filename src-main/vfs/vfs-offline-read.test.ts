@@ -143,7 +143,8 @@ describe('Vfs reads while offline', () => {
     const fh = await vfs.open('/f.bin', 0);
     let settled = false;
     const pending = vfs.read(fh, Buffer.alloc(10), 10, 80).finally(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 30));
+    // The read is waiting on "the network" for the bytes it lacks.
+    while (!waits.some(([offset, length]) => offset + length > CACHED)) await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
     goOffline();
     await expect(pending).rejects.toBeInstanceOf(VfsError);

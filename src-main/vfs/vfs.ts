@@ -774,7 +774,8 @@ export class Vfs {
     if (this.o.store.content.get(item.id)?.status === 'dirty') {
       const record = this.o.toRecord(answer);
       this.o.store.transaction(() => {
-        this.o.store.items.move(item.id, record.parentId ?? item.parentId!, record.name);
+        // The answer names the folder by its server id; a folder made here has a key of its own.
+        this.o.store.items.move(item.id, record.parentId === null ? item.parentId! : this.o.store.items.keyOf(record.parentId), record.name);
         this.o.store.items.update(item.id, { etag: record.etag ?? null });
       });
     } else {

@@ -12,6 +12,8 @@ if (wanted !== undefined && wanted !== '' && wanted !== 'compiled' && wanted !==
 }
 const compiled = wanted === 'compiled' || (wanted !== 'source' && (await engineBundleState()) === undefined);
 if (compiled) {
+  // The bundle built from ./main.ts (imported literally below), which the layer rule checks.
+  // eslint-disable-next-line onemount/layers
   await import(pathToFileURL(ENGINE_MAIN).href);
 } else {
   const { register } = await import('tsx/esm/api');
