@@ -24,6 +24,7 @@ import { withBenchRoot, type Cleanup } from './bench-root.ts';
 import { envNumber, fmt, MiB, printTable, type Row } from './lib.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
 import { cpuTicks, statusMiB } from './rss-sampler.ts';
+import { TaskRegistry } from '../src-main/lifecycle/task-registry.ts';
 
 const TOKEN = 'emulator-token-not-a-secret-1234567890';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -52,7 +53,7 @@ async function deltaApply(root: string, cleanup: Cleanup, changes: number): Prom
   const graph = new GraphClient({ baseUrl: emu.info.apiUrl, tokenProvider: new StaticTokenProvider(TOKEN), requestTimeoutMs: 60_000, maxRetries: 2, retryBaseMs: 50, retryMaxMs: 500 });
   cleanup.add('delta graph client', () => graph.close());
   const memory = createMemoryLogger('info', 'bench-delta');
-  const sync = new DeltaSync({ graph, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger });
+  const sync = new DeltaSync({ graph, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger, tasks: new TaskRegistry({ logger: memory.logger }) });
   cleanup.add('delta sync', () => sync.stop());
 
   await emu.admin.generate({ folders: 10, filesPerFolder: 10, seed: 1 });

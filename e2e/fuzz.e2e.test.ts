@@ -106,6 +106,14 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   it('a new file moved while its upload is stopped by a write leaves no stray copy', async () => {
     await reproduce('moved-during-superseded-upload.json', 2);
   }, 300_000);
+
+  // kill -9 while the upload kept both versions of a file: the copy landed but its answer did not,
+  // and the next engine uploaded a second copy; the first had no conflict record (seed 3000,
+  // schedule 109, 1 run in 2). Fixed: the copy's name is kept until its commit and the next
+  // attempt sends it over the same name.
+  it('a kill while both versions are kept leaves one copy, with its record', async () => {
+    await reproduce('kill-during-keep-both.json', 2);
+  }, 300_000);
 });
 
 // Open bugs the fuzzer found that show only now and then (an it.fails on them would fail at

@@ -263,16 +263,42 @@ export class EngineProcess {
     );
   }
 
-  /** SIGTERM (a graceful unmount), SIGKILL after `graceMs`; then clears the mount if it is still there. */
+  /**
+   * SIGTERM (a graceful unmount), SIGKILL after `graceMs`; then clears the mount if it is still
+   * there. An engine that ended its shutdown must have left no background task running: it
+   * prints the count last, and a count above zero fails the stop.
+   */
   async stop(graceMs = 30_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let killed = false;
     if (!this.exitStatus) {
       this.child.kill('SIGTERM');
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => {
+        killed = true;
+        this.child.kill('SIGKILL');
+      }, graceMs);
       await this.exited;
       clearTimeout(timer);
     }
     await lazyUnmount(this.mountpoint);
+    if (!killed) this.checkTasksLeft();
     return this.exitStatus!;
+  }
+
+  /** Background tasks the engine reported left at the end of its shutdown, if it finished one. */
+  get tasksLeft(): number | undefined {
+    const m = /^Background tasks left: (\d+)\.$/m.exec(this.out);
+    return m ? Number(m[1]) : undefined;
+  }
+
+  private checkTasksLeft(): void {
+    const left = this.tasksLeft;
+    // Exit code 0 after mounting means runMount's shutdown ran to its end, which prints the count.
+    if (left === undefined && this.exitStatus?.code === 0 && this.mountedItems >= 0) {
+      throw new Error(`the engine (pid ${this.pid}) exited after a shutdown without reporting its background tasks:\n${this.out}`);
+    }
+    if (left !== undefined && left > 0) {
+      throw new Error(`the engine (pid ${this.pid}) ended its shutdown with ${left} background task(s) still running (see its log):\n${this.out}`);
+    }
   }
 
   /** kill -9: leaves a stale mount behind, as a crash would. */

@@ -56,6 +56,11 @@ describe('the unpacked app folder (electron-builder --linux dir)', () => {
     // The native modules are built for the Node the tree runs on: the shipped one is that Node.
     const abi = await runOk(path.join(resources, 'node', 'bin', 'node'), ['-p', 'process.versions.modules']);
     expect(abi.trim()).toBe(process.versions.modules);
+    // fuse-native as npm ci built it, with the caller of each request (docs/indexers.md).
+    const fuseNative = path.join(resources, 'app', 'node_modules', 'fuse-native');
+    expect(files).toContain(path.join(fuseNative, 'build', 'Release', 'fuse.node'));
+    const callerKnown = await runOk(path.join(resources, 'node', 'bin', 'node'), ['-p', 'require(process.argv[1]).hasCallerContext', fuseNative]);
+    expect(callerKnown.trim()).toBe('true');
   });
 
   it('runs the demo from the folder with no `node` on PATH: mounts, serves a file, and stops cleanly', { timeout: 180_000 }, async () => {

@@ -11,6 +11,14 @@ describe('pickBanner', () => {
     expect(connectivityChip(connected, base)).toEqual({ label: 'Online', tone: 'ok' });
   });
 
+  it('says what had to wait through a sleep, below every other banner', () => {
+    const at = new Date(2026, 10, 27, 23, 40).getTime();
+    const slept: EngineStatus = { ...base, sleptWithChanges: { notUploaded: 3, at } };
+    expect(pickBanner(connected, slept, at)).toMatchObject({ kind: 'slept', severity: 'info', title: '3 changes not uploaded yet', detail: 'The computer went to sleep at 23:40 before they were uploaded; uploading now.' });
+    expect(pickBanner(connected, { ...slept, sleptWithChanges: { notUploaded: 1, at } }, at)?.title).toBe('1 change not uploaded yet');
+    expect(pickBanner(connected, { ...slept, pause: { paused: true } }, at)?.kind).toBe('paused');
+  });
+
   it('shows one banner, the most severe', () => {
     const now = new Date(2026, 10, 27, 14, 10).getTime();
     const offline: EngineStatus = {

@@ -1,6 +1,6 @@
 /**
  * The one banner the panel shows (docs/ui.md: one at a time, by severity): the engine out of reach,
- * signed out, offline, throttled, paused. Pure, so the order and the words are tested.
+ * signed out, offline, throttled, paused, changes that had to wait through a sleep. Pure, so the order and the words are tested.
  */
 import type { EngineLink } from '../src-shared/ipc/api.ts';
 import type { EngineStatus } from '../src-shared/ipc/contract.ts';
@@ -9,7 +9,7 @@ import { formatClock, formatDuration, secondsUntil } from './format.ts';
 export type BannerAction = 'sign-in' | 'retry-now' | 'resume';
 
 export interface Banner {
-  kind: 'expired' | 'unreachable' | 'signed-out' | 'offline' | 'throttled' | 'paused';
+  kind: 'expired' | 'unreachable' | 'signed-out' | 'offline' | 'throttled' | 'paused' | 'slept';
   severity: 'error' | 'warning' | 'info';
   title: string;
   detail?: string;
@@ -55,6 +55,15 @@ export function pickBanner(link: EngineLink, status: EngineStatus | undefined, n
       title: until === undefined ? 'Syncing is paused until you resume' : `Syncing is paused until ${formatClock(until)}`,
       detail: until === undefined ? 'Files still open; changes upload when you resume.' : `${formatDuration(secondsUntil(until, now))} left. Files still open; changes upload when syncing resumes.`,
       action: { id: 'resume', label: 'Resume' },
+    };
+  }
+  if (status.sleptWithChanges) {
+    const n = status.sleptWithChanges.notUploaded;
+    return {
+      kind: 'slept',
+      severity: 'info',
+      title: `${n} change${n === 1 ? '' : 's'} not uploaded yet`,
+      detail: `The computer went to sleep at ${formatClock(status.sleptWithChanges.at)} before ${n === 1 ? 'it was' : 'they were'} uploaded; uploading now.`,
     };
   }
   return undefined;

@@ -436,6 +436,13 @@ export class Epoch {
   /** May this local op run now, with an outcome the model can predict? */
   allowsLocal(op: LocalOp, m: Model): boolean {
     const { paths, structural, content } = Epoch.localPaths(op, m);
+    // A folder that must be empty (rmdir, or the target of a rename over it) and held something
+    // another device just deleted (gone from the model already, not yet from the mount, where it
+    // still makes ENOTEMPTY) has no outcome the model can predict.
+    if (op.t === 'rmdir' || op.t === 'rename') {
+      const folder = op.t === 'rmdir' ? op.path : op.to;
+      for (const t of this.remoteTouched) if (t.startsWith(folder + '/')) return false;
+    }
     for (const p of paths) {
       for (const a of selfAndAncestors(p)) {
         if (!this.remoteTouched.has(a)) continue;

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { SocketClient } from '../../src-main/ipc/socket-client.ts';
 import { ACCOUNT, eventually, run } from '../harness.ts';
 import { PanelRig, shoot } from './panel-rig.ts';
 
@@ -62,6 +63,34 @@ test('settings save with the engine’s own cache limit, and say “Saved”', a
   await page.getByRole('button', { name: 'Save' }).click();
   await expect(page.getByTestId('settings-outcome')).toHaveText('Saved');
   expect(savedSettings()).toMatchObject({ uploadConcurrency: 2 });
+});
+
+test('bandwidth limits are checked, saved, and reach the running engine at once', async ({}, info) => {
+  const save = page.getByRole('button', { name: 'Save' });
+  await expect(page.getByLabel('Download limit (MB/s)')).toHaveValue('');
+  await page.getByLabel('Download limit (MB/s)').fill('2');
+  await page.getByLabel('Upload limit (MB/s)').fill('0.01');
+  await expect(page.getByText('Enter a rate of at least 0.04 MB/s, or leave it empty for no limit.')).toBeVisible();
+  await expect(save).toBeDisabled();
+  await page.getByLabel('Upload limit (MB/s)').fill('0.5');
+  await expect(page.getByText('All downloads together at most 2.0 MB/s, applied at once.')).toBeVisible();
+  await save.click();
+  await expect(page.getByTestId('settings-outcome')).toHaveText('Saved');
+  await shoot(page, info, '61-settings-bandwidth');
+  expect(savedSettings()).toMatchObject({ downloadLimitBytesPerSecond: 2_000_000, uploadLimitBytesPerSecond: 500_000 });
+  const client = await SocketClient.connect(path.join(rig.h.env.XDG_RUNTIME_DIR!, 'onemount', `${ACCOUNT}.sock`));
+  try {
+    expect(await client.call('settings', {})).toMatchObject({ downloadLimitBytesPerSecond: 2_000_000, uploadLimitBytesPerSecond: 500_000 });
+  } finally {
+    client.close();
+  }
+  // Back to none, so the tests after this one run at full speed.
+  await page.getByLabel('Download limit (MB/s)').fill('');
+  await page.getByLabel('Upload limit (MB/s)').fill('0');
+  await save.click();
+  await expect(page.getByTestId('settings-outcome')).toHaveText('Saved');
+  expect(savedSettings()).toMatchObject({ downloadLimitBytesPerSecond: 0, uploadLimitBytesPerSecond: 0 });
+  await expect(page.getByLabel('Upload limit (MB/s)')).toHaveValue('');
 });
 
 test('notifications are on by default; Start on login writes and removes the autostart entry', async ({}, info) => {

@@ -14,6 +14,7 @@ import { fromDirectory, generate, putBytes, seedDemo, type GenerateSpec } from '
 import { syntheticRef } from './content-store.ts';
 import type { Listener } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
+import type { ShareAccess } from './state.ts';
 
 export type RemoteChange =
   | { op: 'write'; path: string; content?: string; size?: number }
@@ -131,6 +132,8 @@ export class Admin {
         const page = drive.children(folderId, after, 1000);
         if (page.length === 0) return;
         for (const row of page) {
+          // A shortcut's content is the other drive's (see shares.ts), not part of this tree.
+          if (row.kind === 'remote') continue;
           const rel = prefix ? `${prefix}/${row.name}` : row.name;
           out.push({
             path: rel,
@@ -183,6 +186,7 @@ export class Admin {
       storageUrl: this.emu.storageBase,
       adminUrl: this.emu.adminUrl,
       mode: drive.mode,
+      refuseHashAndPercent: drive.refuseHashAndPercent,
       driveId: drive.driveId,
       rootId: drive.rootId,
       dataDir: this.emu.dataDir,
@@ -197,10 +201,11 @@ export class Admin {
 
 /** `/_emu/…` over HTTP; bodies and answers are JSON. */
 export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: Ctx): Promise<void> {
-  const admin = emu.admin;
+  const q = ctx.url.searchParams;
+  // `?drive=other`: seed, change and read the other user's drive (the one that shares folders).
+  const admin = q.get('drive') === 'other' ? emu.shares.otherView(emu).admin : emu.admin;
   const method = ctx.req.method ?? 'GET';
   const route = `${method} ${ctx.url.pathname.replace(/^\/_emu/, '').replace(/\/$/, '')}`;
-  const q = ctx.url.searchParams;
   const body = method === 'POST' || method === 'PUT' ? await readJson(ctx.req, 16 << 20) : {};
   switch (route) {
     case 'GET /info':
@@ -224,6 +229,18 @@ export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: 
       ctx.res.end(bytes);
       return;
     }
+    case 'GET /shares':
+      return sendJson(ctx, 200, { shares: emu.shares.list() });
+    case 'POST /shares': {
+      if (typeof body.path !== 'string') throw badRequest('path (a folder of the other drive) is required');
+      const options: { name?: string; addToDrive?: boolean } = {};
+      if (typeof body.name === 'string') options.name = body.name;
+      if (body.addToDrive === false) options.addToDrive = false;
+      return sendJson(ctx, 200, emu.shares.share(body.path, (body.access ?? 'read') as ShareAccess, options));
+    }
+    case 'DELETE /shares':
+      emu.shares.unshare(q.get('path') ?? '');
+      return sendEmpty(ctx, 204);
     case 'GET /faults':
       return sendJson(ctx, 200, emu.faults.snapshot());
     case 'POST /faults':
@@ -243,7 +260,10 @@ export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: 
       return sendJson(ctx, 200, { offline: emu.isOffline });
     case 'POST /expire': {
       const what = String(body.what);
-      if (what === 'sessions') emu.sessions.expireAll();
+      if (what === 'sessions') {
+        emu.sessions.expireAll();
+        if (emu.shares.drive) emu.shares.otherView(emu).sessions.expireAll();
+      }
       else if (what === 'downloadUrls') emu.expireDownloadUrls();
       else if (what === 'deltaTokens') admin.invalidateDeltaTokens();
       else if (what === 'tombstones') admin.purgeTombstones();
@@ -254,6 +274,7 @@ export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: 
       if (typeof body.hideHashesMs === 'number') emu.drive.hideHashesMs = body.hideHashesMs;
       if (typeof body.quotaTotal === 'number') emu.drive.quotaTotal = body.quotaTotal;
       if (typeof body.copyDelayMs === 'number') emu.copyDelayMs = body.copyDelayMs;
+      if (typeof body.refuseHashAndPercent === 'boolean') emu.drive.refuseHashAndPercent = body.refuseHashAndPercent;
       return sendJson(ctx, 200, admin.info());
     }
     case 'POST /tokens': {

@@ -29,7 +29,9 @@ export function parseAddress(emu: Served, pathname: string): Address | 'drive' |
   const m = /^\/v1\.0\/(?:me\/drive|drives\/([^/]+))(\/.*)?$/.exec(pathname);
   if (!m) return pathname === '/v1.0/me' ? 'me' : undefined;
   const driveId = m[1] ? decodeURIComponent(m[1]) : emu.drive.driveId;
+  // `emu` is already the view of the addressed drive (shares.ts scopeFor); /me/drive is the user's own.
   if (m[1] && !sameDriveId(emu.drive.mode, driveId, emu.drive.driveId)) throw notFound('Drive not found');
+  if (!m[1] && emu.shares.isOther(emu)) throw notFound('Drive not found');
   const tail = m[2] ?? '';
   if (tail === '' || tail === '/') return 'drive';
   let baseId: string;
@@ -84,7 +86,8 @@ function parseTimes(fsi: unknown): { created?: number; modified?: number } | und
   return { created: parse(f.createdDateTime), modified: parse(f.lastModifiedDateTime) };
 }
 
-export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
+export async function handleApi(base: Served, ctx: Ctx): Promise<void> {
+  const emu = scopeFor(base, ctx.url.pathname);
   const method = ctx.req.method ?? 'GET';
   const addr = parseAddress(emu, ctx.url.pathname);
   if (addr === 'me') {
@@ -95,6 +98,7 @@ export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
   if (addr === undefined) throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${ctx.url.pathname}'`);
   if (addr === 'drive') {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
+    if (emu.shares.isOther(emu)) throw new GraphError(403, 'accessDenied', 'Access denied to this drive');
     sendJson(ctx, 200, applySelect(driveJson(emu), parseSelect(query(ctx.url, 'select'))));
     return;
   }
@@ -105,6 +109,7 @@ export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
   // address an item that may not exist yet.
   if ((rest === 'content' && method === 'PUT') || rest === 'createUploadSession') {
     const target = resolveTarget(emu, addr);
+    emu.shares.guardWrite(emu, emu.drive.get('itemId' in target ? target.itemId : target.parentId));
     if (rest === 'content') await simpleUpload(emu, ctx, target);
     else await emu.sessions.create(ctx, target);
     return;
@@ -112,10 +117,15 @@ export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
   if (rest === 'delta' || rest.startsWith('delta(') || rest.startsWith('delta?')) {
     if (method !== 'GET') throw new GraphError(405, 'invalidRequest', 'Method not allowed');
     const folder = resolveItem(emu, addr);
+    // Business serves only root delta; on the other drive that is the permission-trimmed view (shares.ts).
+    const trimmedRoot = emu.drive.mode === 'business' && folder.id === emu.drive.rootId;
+    if (!trimmedRoot) emu.shares.guardRead(emu, folder);
     await handleDelta(emu, ctx, folder, rest);
     return;
   }
   const row = resolveItem(emu, addr);
+  if (method === 'GET') emu.shares.guardRead(emu, row);
+  else emu.shares.guardWrite(emu, row, rest === '' || rest === 'permanentDelete');
   switch (rest) {
     case '':
       if (method === 'GET') return getItem(emu, ctx, row);
@@ -138,6 +148,9 @@ export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
     case 'copy':
       if (method === 'POST') return startCopy(emu, ctx, row);
       break;
+    case 'permissions':
+      if (method === 'GET') return sendJson(ctx, 200, { value: emu.shares.permissionsJson(emu, row) });
+      break;
     case 'permanentDelete':
       if (method === 'POST') {
         if (drive.mode !== 'business') throw new GraphError(400, 'invalidRequest', 'permanentDelete is not supported on this drive');
@@ -152,6 +165,21 @@ export async function handleApi(emu: Served, ctx: Ctx): Promise<void> {
       throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${rest}'`);
   }
   throw new GraphError(405, 'invalidRequest', `Method ${method} not allowed on this resource`);
+}
+
+/** The emulator for a request: the other drive's view when the path addresses `/drives/{otherId}` (shares.ts). */
+function scopeFor(base: Served, pathname: string): Served {
+  const m = /^\/v1\.0\/drives\/([^/]+)/.exec(pathname);
+  if (!m) return base;
+  let driveId: string;
+  try {
+    driveId = decodeURIComponent(m[1]!);
+  } catch {
+    throw badRequest('Invalid drive id', 'invalidRequest');
+  }
+  const view = base.shares.viewFor(base, driveId);
+  if (!view) throw notFound('Drive not found');
+  return view;
 }
 
 export function resolveItem(emu: Served, addr: Address): ItemRow {
@@ -240,7 +268,8 @@ function listChildren(emu: Served, ctx: Ctx, row: ItemRow): void {
   const page = more ? rows.slice(0, limit) : rows;
   const jctx = jsonContext(emu, ctx);
   const parents = new Map<string, string>();
-  const body: Record<string, unknown> = { value: page.map((c) => itemJson(c, jctx, parents)) };
+  const hide = emu.shares.hidesShortcuts(emu, header(ctx.req, 'prefer'));
+  const body: Record<string, unknown> = { value: page.filter((c) => !(hide && c.kind === 'remote')).map((c) => itemJson(c, jctx, parents)) };
   if (more) {
     const next = new URL(ctx.url.pathname + ctx.url.search, ctx.apiBase);
     next.searchParams.delete('skiptoken');
@@ -274,6 +303,7 @@ async function patchItem(emu: Served, ctx: Ctx, row: ItemRow): Promise<void> {
     if (typeof ref.id === 'string') {
       if (ref.id === 'root') throw badRequest("Use the root's id to move an item to the root", 'invalidParent');
       patch.parentId = ref.id;
+      emu.shares.guardWrite(emu, emu.drive.get(ref.id));
     } else if (typeof ref.path === 'string') {
       const p = ref.path.replace(/^\/drive(s\/[^/]+)?\/root:?/, '');
       patch.parentId = emu.drive.resolve(emu.drive.rootId, p.split('/').filter(Boolean)).id;

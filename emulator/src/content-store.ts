@@ -136,18 +136,8 @@ export class SizeLimitError extends Error {
   }
 }
 
-/**
- * quickXorHash's fast path folds whole 160-byte periods from 4-byte-aligned memory (2 GB/s here);
- * socket chunks start anywhere, which sends it down a byte loop at a quarter of that speed. Bytes
- * are gathered into an aligned buffer of whole periods and hashed from there.
- */
-const QX_STAGE = 160 * 4096;
-
 /** quickXorHash + SHA-256 over a stream, with the byte count. */
 export class StreamHasher {
-  private readonly stage = Buffer.allocUnsafeSlow(QX_STAGE);
-  private staged = 0;
-
   constructor(
     private readonly qx = new QuickXorHash(),
     private readonly sha = createHash('sha256'),
@@ -156,36 +146,16 @@ export class StreamHasher {
 
   /** A hasher in the same state, to feed bytes that may still be thrown away. */
   copy(): StreamHasher {
-    const twin = new StreamHasher(this.qx.copy(), this.sha.copy(), this.size);
-    this.stage.copy(twin.stage, 0, 0, this.staged);
-    twin.staged = this.staged;
-    return twin;
+    return new StreamHasher(this.qx.copy(), this.sha.copy(), this.size);
   }
 
   update(chunk: Uint8Array): void {
     this.sha.update(chunk);
+    this.qx.update(chunk);
     this.size += chunk.length;
-    let at = 0;
-    if (this.staged === 0 && chunk.byteOffset % 4 === 0) {
-      // Aligned and on a period boundary already (reads of whole periods, as the hash thread makes).
-      at = chunk.length - (chunk.length % 160);
-      if (at) this.qx.update(chunk.subarray(0, at));
-    }
-    while (at < chunk.length) {
-      const n = Math.min(QX_STAGE - this.staged, chunk.length - at);
-      this.stage.set(chunk.subarray(at, at + n), this.staged);
-      this.staged += n;
-      at += n;
-      if (this.staged === QX_STAGE) {
-        this.qx.update(this.stage);
-        this.staged = 0;
-      }
-    }
   }
 
   digest(): ContentHashes {
-    if (this.staged) this.qx.update(this.stage.subarray(0, this.staged));
-    this.staged = 0;
     return { quickXorHash: this.qx.digest(), sha256Hash: this.sha.digest('hex').toUpperCase() };
   }
 }

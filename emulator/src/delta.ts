@@ -9,7 +9,7 @@
 import type { ItemRow } from './drive-db.ts';
 import type { EmulatorState } from './state.ts';
 import { badRequest, GraphError } from './errors.ts';
-import { query, sendJson, type Ctx } from './http-util.ts';
+import { header, query, sendJson, type Ctx } from './http-util.ts';
 import { applySelect, itemJson, jsonContext } from './item-json.ts';
 
 interface Token {
@@ -78,7 +78,10 @@ export async function handleDelta(emu: EmulatorState, ctx: Ctx, folder: ItemRow,
     throw new GraphError(410, 'resyncRequired', 'Resync required. Replace any local items with the server’s version (including deletes) if you’re sure that the service was up to date with your local changes when you last sync’d. Upload any local changes that the server doesn’t know about.', 'resyncChangesApplyDifferences', { location: restart });
   }
 
-  const inScope = scopeFilter(emu, folder);
+  const folderScope = scopeFilter(emu, folder);
+  const visible = emu.shares.visibleInDelta(emu);
+  const hideShortcuts = emu.shares.hidesShortcuts(emu, header(ctx.req, 'prefer'));
+  const inScope = (r: ItemRow) => folderScope(r) && (!visible || visible(r)) && !(hideShortcuts && r.kind === 'remote');
   const jctx = jsonContext(emu, ctx, { inDelta: true });
   const out: ItemRow[] = [];
   let nextToken: Token | undefined;
@@ -118,7 +121,7 @@ export async function handleDelta(emu: EmulatorState, ctx: Ctx, folder: ItemRow,
   }
 
   // Tombstones come back from itemJson unselected; $select applies to them too (the marker survives).
-  const value = withAncestors(emu, out, token.d === undefined).map((r) => applySelect(itemJson(r, jctx), jctx.select));
+  const value = withAncestors(emu, out, token.d === undefined).filter((r) => !visible || visible(r)).map((r) => applySelect(itemJson(r, jctx), jctx.select));
   const body: Record<string, unknown> = { value };
   if (nextToken) body['@odata.nextLink'] = link(nextToken);
   else body['@odata.deltaLink'] = link(deltaToken);

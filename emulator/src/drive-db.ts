@@ -3,7 +3,8 @@
  */
 import Database from 'better-sqlite3';
 
-export type ItemKind = 'folder' | 'file' | 'package';
+/** `remote`: a shortcut to a folder in another drive (a shared folder added to this drive). */
+export type ItemKind = 'folder' | 'file' | 'package' | 'remote';
 
 export interface ItemRow {
   rid: number;
@@ -90,6 +91,10 @@ CREATE TABLE IF NOT EXISTS sessions (
   temp_file TEXT NOT NULL,
   defer_commit INTEGER NOT NULL DEFAULT 0
 );
+-- Folders of this drive shared with the signed-in user (only the other user's drive has rows).
+CREATE TABLE IF NOT EXISTS shares (item_id TEXT PRIMARY KEY, access TEXT NOT NULL CHECK (access IN ('read', 'write')));
+-- Shortcuts (kind 'remote' items) of this drive and the folder in another drive each points to.
+CREATE TABLE IF NOT EXISTS shortcuts (item_id TEXT PRIMARY KEY, drive_id TEXT NOT NULL, remote_id TEXT NOT NULL);
 `;
 
 export class DriveDb {

@@ -4,7 +4,7 @@
  * ContentStore's business.
  */
 import path from 'node:path';
-import { conflictFreeName, MAX_PATH_CHARS, nameKey, validateName } from '../../src-shared/model/names.ts';
+import { conflictFreeName, MAX_PATH_CHARS, nameKey, validateName, type NameRules } from '../../src-shared/model/names.ts';
 import type { ContentHashes } from './content-store.ts';
 import { DriveDb, type ItemKind, type ItemRow } from './drive-db.ts';
 import { badRequest, nameExists, notFound, preconditionFailed, quotaExceeded, GraphError } from './errors.ts';
@@ -16,6 +16,8 @@ export interface DriveOptions {
   mode: DriveMode;
   quotaTotal: number;
   now: () => number;
+  /** Business only: the tenant refuses `#` and `%` in names (SharePoint's SpecialCharactersStateInFileFolderNames set to disallowed). */
+  refuseHashAndPercent?: boolean;
 }
 
 export interface NewContent {
@@ -65,6 +67,8 @@ export class Drive {
   readonly driveId: string;
   readonly rootId: string;
   readonly mode: DriveMode;
+  /** The tenant option of business drives: refuse `#` and `%` in names (default: accept them, as tenants do today). */
+  refuseHashAndPercent = false;
   /** Bumped by an admin "invalidate delta tokens" call: every older token answers 410. */
   epoch: number;
   private seq: number;
@@ -74,11 +78,14 @@ export class Drive {
   private readonly garbage: string[] = [];
   /** Knob: after a write, hide hashes for this long (docs/graph-api.md §2.2). */
   hideHashesMs = 0;
+  /** The `remoteItem` facet of a shortcut row (set by the emulator, which knows the other drive). */
+  remoteItemOf: ((row: ItemRow) => Record<string, unknown>) | undefined;
 
   private constructor(
     readonly db: DriveDb,
     private readonly opts: DriveOptions,
   ) {
+    this.refuseHashAndPercent = opts.refuseHashAndPercent === true;
     const existing = db.meta('driveId');
     if (existing) {
       this.driveId = existing;
@@ -274,8 +281,13 @@ export class Drive {
 
   // ---- writes ------------------------------------------------------------------------------
 
+  /** What this drive accepts in names: its kind and its tenant's choice. */
+  get nameRules(): NameRules {
+    return { mode: this.mode, refuseHashAndPercent: this.refuseHashAndPercent };
+  }
+
   private checkName(name: string): void {
-    const problem = validateName(name, this.mode);
+    const problem = validateName(name, this.nameRules);
     if (problem) throw new GraphError(400, 'invalidRequest', problem.message, 'invalidPath');
   }
 
@@ -581,6 +593,51 @@ export class Drive {
     }
     this.touchAncestorsCTag(parent.id);
     return this.row(row.id)!;
+  }
+
+  // ---- shortcuts to shared folders -----------------------------------------------------------
+
+  /** Adds a shortcut to a folder of another drive below `parentId` (a shared folder added to this drive). */
+  addShortcut(parentId: string, name: string, target: { driveId: string; itemId: string }): ItemRow {
+    this.checkName(name);
+    return this.tx(() => {
+      const parent = this.requireFolder(parentId);
+      if (this.child(parent.id, name)) throw nameExists(name);
+      const now = this.now();
+      const row = this.insert({
+        ...blankRow(),
+        id: this.nextId(),
+        parent_id: parent.id,
+        name,
+        name_key: nameKey(name),
+        kind: 'remote',
+        depth: parent.depth + 1,
+        etag_seq: 1,
+        ctag_seq: 1,
+        created_at: now,
+        modified_at: now,
+        fs_created: wholeSeconds(now),
+        fs_modified: wholeSeconds(now),
+        seq: ++this.seq,
+      });
+      this.db.db.prepare('INSERT INTO shortcuts (item_id, drive_id, remote_id) VALUES (?, ?, ?)').run(row.id, target.driveId, target.itemId);
+      this.touchAncestorsCTag(parent.id);
+      this.saveCounters();
+      return row;
+    });
+  }
+
+  /** Where a shortcut row points. */
+  shortcutTarget(id: string): { driveId: string; itemId: string } | undefined {
+    const row = this.db.db.prepare<[string], { drive_id: string; remote_id: string }>('SELECT drive_id, remote_id FROM shortcuts WHERE item_id = ?').get(id);
+    return row && { driveId: row.drive_id, itemId: row.remote_id };
+  }
+
+  /** Live shortcuts pointing at `itemId` of another drive. */
+  shortcutsTo(itemId: string): ItemRow[] {
+    return this.db.db
+      .prepare<[string], ItemRow>('SELECT items.* FROM shortcuts JOIN items ON items.id = shortcuts.item_id WHERE shortcuts.remote_id = ? AND items.deleted = 0')
+      .all(itemId);
   }
 
   // ---- delta -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { header, sendError, type Ctx } from './http-util.ts';
 import type { DriveMode } from './ids.ts';
 import { RequestLog, type Listener } from './request-log.ts';
 import { Sessions } from './sessions.ts';
+import { Shares } from './shares.ts';
 import { HashThread } from './hash-thread.ts';
 import { handleStorage } from './storage-routes.ts';
 import { MiB, type CopyJob, type EmulatorState, type ResolvedOptions } from './state.ts';
@@ -34,6 +35,8 @@ export interface EmulatorOptions {
   storagePort?: number;
   adminPort?: number;
   quotaTotal?: number;
+  /** Business tenants' option: refuse `#` and `%` in names (default: accept them). */
+  refuseHashAndPercent?: boolean;
   /** Simple PUT limit: 4 MiB by default, 250 MB for the current documented limit. */
   simpleUploadLimit?: number;
   downloadUrlTtlMs?: number;
@@ -64,6 +67,8 @@ export class Emulator implements EmulatorState {
   /** Upload hashing, off the thread that serves requests. */
   readonly hashThread = new HashThread();
   readonly admin: Admin;
+  /** The other user's drive and the folders it shares with the signed-in user (shares.ts). */
+  readonly shares: Shares;
   readonly options: ResolvedOptions;
   /** Strict-mode tokens: token → expiry (ms) and, for tokens the identity provider issued, the account. */
   readonly tokens = new Map<string, { expiresAt: number; account?: string }>();
@@ -105,6 +110,7 @@ export class Emulator implements EmulatorState {
     this.faults = new Faults(now, (f) => this.log.addFault(f));
     this.sessions = new Sessions(this);
     this.admin = new Admin(this);
+    this.shares = new Shares(this);
     this.identity = new IdentityProvider(drive.mode, this.tokens, now);
   }
 
@@ -119,6 +125,7 @@ export class Emulator implements EmulatorState {
       mode: opts.mode ?? 'personal',
       quotaTotal: opts.quotaTotal ?? 1024 ** 4,
       now,
+      ...(opts.refuseHashAndPercent ? { refuseHashAndPercent: true } : {}),
     });
     const emu = new Emulator(drive, content, dataDir, ownsDataDir, opts, now);
     await emu.listen(opts);
@@ -212,6 +219,7 @@ export class Emulator implements EmulatorState {
     await Promise.all([this.shut('api'), this.shut('storage'), this.shut('admin')]);
     await this.flushGarbage();
     await this.hashThread.close();
+    this.shares.close();
     this.drive.close();
     if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
@@ -219,6 +227,7 @@ export class Emulator implements EmulatorState {
   /** Removes blobs the last mutation orphaned. */
   async flushGarbage(): Promise<void> {
     for (const ref of this.drive.takeGarbage()) await this.content.remove(ref);
+    for (const ref of this.shares.drive?.takeGarbage() ?? []) await this.content.remove(ref);
   }
 
   // ---- request pipeline --------------------------------------------------------------------
@@ -360,7 +369,10 @@ export class Emulator implements EmulatorState {
   }
 
   downloadUrl(row: ItemRow, storageBase = this.storageBase): string {
-    return this.signedUrl('dl', { i: row.id, v: row.ctag_seq }, this.options.downloadUrlTtlMs, storageBase);
+    // Through the other drive's view (shares.ts) `this.drive` is that drive: the URL says which.
+    const fields: Record<string, string | number> = { i: row.id, v: row.ctag_seq };
+    if (this.shares.isOther(this)) fields.d = this.drive.driveId;
+    return this.signedUrl('dl', fields, this.options.downloadUrlTtlMs, storageBase);
   }
 }
 

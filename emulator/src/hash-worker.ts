@@ -19,8 +19,8 @@ export type HashReply = { seq: number; hashes: ContentHashes; error?: undefined 
 
 /** Running hashes by session; a session whose range could not be read keeps its error until digest or drop. */
 const sessions = new Map<string, { hasher: StreamHasher; error?: string }>();
-/** Whole 160-byte periods, so every read but a range's last reaches quickXor's aligned fast path. */
-const buf = Buffer.allocUnsafeSlow(160 * 6553);
+/** One read buffer, reused for every range. */
+const buf = Buffer.allocUnsafeSlow(1 << 20);
 
 function hashRange(hasher: StreamHasher, file: string, start: number, end: number): void {
   const fd = openSync(file, 'r');

@@ -86,6 +86,9 @@ export function itemJson(row: ItemRow, ctx: JsonContext, parentCache?: Map<strin
     if (mode === 'personal') out.folder = { ...(out.folder as object), view: { viewType: 'thumbnails', sortBy: 'name', sortOrder: 'ascending' } };
   } else if (row.kind === 'package') {
     out.package = { type: 'oneNote' };
+  } else if (row.kind === 'remote') {
+    // A shared folder added to this drive: no folder facet of its own; the content lives elsewhere.
+    out.remoteItem = drive.remoteItemOf?.(row) ?? {};
   } else {
     const hashes: Record<string, string> = {};
     if (row.hashes_hidden_until <= drive.now()) {

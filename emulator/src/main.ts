@@ -1,7 +1,7 @@
 /**
  * `npm run emulator`: serves a drive on 127.0.0.1 until Ctrl-C.
  *   --data-dir <dir>   keep the drive there (default: ~/.local/share/onemount/emulator)
- *   --mode personal|business
+ *   --mode personal|business [--refuse-hash-percent]
  *   --port / --storage-port / --admin-port
  *   --demo             seed the demo drive when the drive is empty (default on)
  *   --generate <json>  seed a generated tree, e.g. '{"folders":10,"filesPerFolder":100}'
@@ -31,6 +31,7 @@ const program = new Command()
   .option('--admin-port <n>', 'admin port', '0')
   .option('--no-demo', 'do not seed the demo drive')
   .option('--generate <json>', 'seed a generated tree (JSON GenerateSpec)')
+  .option('--refuse-hash-percent', 'business mode: the tenant refuses # and % in names (OneDrive for Business accepts them by default)')
   .option('--simple-upload-limit <bytes>', 'simple PUT limit (4 MiB default; 250000000 for the current documented limit)')
   .option('--strict-tokens', 'accept only tokens issued by the built-in identity provider (sign-in tests)')
   .option('--public-api-url <origin>', 'public address of the API listener, for links in answers to requests sent there')
@@ -48,6 +49,7 @@ const o = program.opts<{
   demo: boolean;
   generate?: string;
   simpleUploadLimit?: string;
+  refuseHashPercent?: boolean;
   strictTokens?: boolean;
   publicApiUrl?: string;
   publicStorageUrl?: string;
@@ -68,6 +70,7 @@ const emu = await startEmulator({
   storagePort: Number(o.storagePort),
   adminPort: Number(o.adminPort),
   simpleUploadLimit: o.simpleUploadLimit ? Number(o.simpleUploadLimit) : undefined,
+  refuseHashAndPercent: o.refuseHashPercent === true,
   strictTokens: o.strictTokens === true,
   publicApiBase: o.publicApiUrl,
   publicStorageBase: o.publicStorageUrl,

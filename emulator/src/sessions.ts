@@ -55,7 +55,7 @@ export class Sessions {
       parentId = target.parentId;
       name = target.name;
       if (typeof item.name === 'string' && item.name !== name) throw badRequest('item.name must match the name in the path', 'nameMismatch');
-      const problem = validateName(name, drive.mode);
+      const problem = validateName(name, drive.nameRules);
       if (problem) throw new GraphError(400, 'invalidRequest', problem.message, 'invalidPath');
     }
     const existing = itemId ? drive.get(itemId) : drive.child(parentId, name);

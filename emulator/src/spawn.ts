@@ -11,6 +11,7 @@ import type { GenerateSpec, SeedResult } from './seed.ts';
 import type { RemoteChange, TreeItem } from './admin.ts';
 import type { LogEntry, ClientFault } from './request-log.ts';
 import type { IdentityKnobs } from './identity.ts';
+import type { ShareAccess, ShareInfo } from './state.ts';
 
 // Sources start the emulator's source through tsx; the compiled engine (dist/engine/onemount.js)
 // starts the compiled emulator built beside it, so neither needs tsx at run time.
@@ -25,6 +26,8 @@ export interface SpawnOptions {
   storagePort?: number;
   adminPort?: number;
   simpleUploadLimit?: number;
+  /** Business mode: the tenant refuses `#` and `%` in names. */
+  refuseHashPercent?: boolean;
   /** Accept only bearer tokens the identity provider issued. */
   strictTokens?: boolean;
   /** Public origins of the API and storage listeners (see EmulatorOptions.publicApiBase). */
@@ -66,6 +69,7 @@ export class EmulatorProcess {
     if (opts.adminPort !== undefined) args.push('--admin-port', String(opts.adminPort));
     if (opts.simpleUploadLimit !== undefined) args.push('--simple-upload-limit', String(opts.simpleUploadLimit));
     if (opts.strictTokens) args.push('--strict-tokens');
+    if (opts.refuseHashPercent) args.push('--refuse-hash-percent');
     if (opts.publicApiBase !== undefined) args.push('--public-api-url', opts.publicApiBase);
     if (opts.publicStorageBase !== undefined) args.push('--public-storage-url', opts.publicStorageBase);
     // stdin is the lifeline (--exit-with-parent): it reaches end-of-file when this process dies,
@@ -127,18 +131,29 @@ export class AdminClient {
   seedFromDirectory(dir: string, under?: string): Promise<SeedResult> {
     return this.call('POST', '/seed', { fromDirectory: dir, under });
   }
-  remote(change: RemoteChange): Promise<{ item: Record<string, unknown> | null }> {
-    return this.call('POST', '/remote', change);
+  /** `drive: 'other'`: the change is the other user's, in the drive that shares folders. */
+  remote(change: RemoteChange, drive?: 'other'): Promise<{ item: Record<string, unknown> | null }> {
+    return this.call('POST', `/remote${otherDrive(drive, '?')}`, change);
   }
-  item(p: string): Promise<Record<string, unknown>> {
-    return this.call('GET', `/item?path=${encodeURIComponent(p)}`);
+  item(p: string, drive?: 'other'): Promise<Record<string, unknown>> {
+    return this.call('GET', `/item?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`);
   }
   /** Every item below the folder `p` ('' is the root), with its stored hashes. */
-  async tree(p: string): Promise<TreeItem[]> {
-    return (await this.call<{ items: TreeItem[] }>('GET', `/tree?path=${encodeURIComponent(p)}`)).items;
+  async tree(p: string, drive?: 'other'): Promise<TreeItem[]> {
+    return (await this.call<{ items: TreeItem[] }>('GET', `/tree?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`)).items;
   }
-  content(p: string): Promise<Buffer> {
-    return this.call('GET', `/content?path=${encodeURIComponent(p)}`);
+  content(p: string, drive?: 'other'): Promise<Buffer> {
+    return this.call('GET', `/content?path=${encodeURIComponent(p)}${otherDrive(drive, '&')}`);
+  }
+  /** The other user shares their folder `path` (created when missing) with the signed-in user, added to the user's drive as `name`. */
+  share(path: string, access: ShareAccess, options: { name?: string; addToDrive?: boolean } = {}): Promise<ShareInfo> {
+    return this.call('POST', '/shares', { path, access, ...options });
+  }
+  unshare(path: string): Promise<void> {
+    return this.call('DELETE', `/shares?path=${encodeURIComponent(path)}`);
+  }
+  async shares(): Promise<ShareInfo[]> {
+    return (await this.call<{ shares: ShareInfo[] }>('GET', '/shares')).shares;
   }
   setFaults(s: FaultSettings): Promise<unknown> {
     return this.call('POST', '/faults', s);
@@ -158,7 +173,7 @@ export class AdminClient {
   expire(what: 'sessions' | 'downloadUrls' | 'deltaTokens' | 'tombstones'): Promise<void> {
     return this.call('POST', '/expire', { what });
   }
-  knobs(k: { hideHashesMs?: number; quotaTotal?: number; copyDelayMs?: number }): Promise<unknown> {
+  knobs(k: { hideHashesMs?: number; quotaTotal?: number; copyDelayMs?: number; refuseHashAndPercent?: boolean }): Promise<unknown> {
     return this.call('POST', '/knobs', k);
   }
   addToken(token: string, expiresInSec: number): Promise<void> {
@@ -199,4 +214,8 @@ export class AdminClient {
   async clientFaults(): Promise<ClientFault[]> {
     return (await this.call<{ faults: ClientFault[] }>('GET', '/client-faults')).faults;
   }
+}
+
+function otherDrive(drive: 'other' | undefined, sep: '?' | '&'): string {
+  return drive === 'other' ? `${sep}drive=other` : '';
 }

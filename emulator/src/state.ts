@@ -36,7 +36,47 @@ export interface CopyJob {
   error?: { code: string; message: string };
 }
 
+export type ShareAccess = 'read' | 'write';
+
+export interface ShareInfo {
+  /** The other drive and the shared folder in it. */
+  driveId: string;
+  itemId: string;
+  /** The folder's path in the other drive. */
+  path: string;
+  access: ShareAccess;
+  /** The shortcut in the user's drive, when the share was added to it. */
+  shortcutId: string | undefined;
+}
+
+/**
+ * The other user's drive and the folders it shares with the signed-in user (shares.ts). Views are
+ * the emulator as seen by requests to the other drive: `drive`, `sessions` and `admin` are that
+ * drive's, everything else the emulator's own.
+ */
+export interface SharesState {
+  readonly drive: Drive | undefined;
+  /** `base` itself for the user's drive, its view for the other drive, undefined for any other id. */
+  viewFor<T extends EmulatorState>(base: T, driveId: string): T | undefined;
+  /** The other drive's view of `base` (the drive is created on first use). */
+  otherView<T extends EmulatorState>(base: T): T;
+  /** True when `emu` is the other drive's view. */
+  isOther(emu: EmulatorState): boolean;
+  /** Whether the other drive's sessions hold upload session `id`. */
+  holdsSession(id: string): boolean;
+  share(folderPath: string, access: ShareAccess, options?: { name?: string; addToDrive?: boolean }): ShareInfo;
+  unshare(folderPath: string): void;
+  list(): ShareInfo[];
+  guardRead(emu: EmulatorState, row: ItemRow): void;
+  guardWrite(emu: EmulatorState, row: ItemRow, ownItem?: boolean): void;
+  visibleInDelta(emu: EmulatorState): ((row: ItemRow) => boolean) | undefined;
+  hidesShortcuts(emu: EmulatorState, prefer: string | undefined): boolean;
+  permissionsJson(emu: EmulatorState, row: ItemRow): Record<string, unknown>[];
+}
+
 export interface EmulatorState {
+  /** The other user's drive and its shares (shares.ts). */
+  readonly shares: SharesState;
   readonly log: RequestLog;
   readonly faults: Faults;
   /** Upload hashing, off the thread that serves requests. */

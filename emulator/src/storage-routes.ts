@@ -14,7 +14,7 @@ export async function handleStorage(emu: Served, ctx: Ctx): Promise<void> {
   const m = /^\/(dl|up|th|monitor)\/([^/]+)$/.exec(ctx.url.pathname);
   if (!m) throw notFound('Unknown storage URL');
   const [, kind, token] = m as unknown as [string, string, string];
-  if (kind === 'up') return emu.sessions.handle(ctx, token);
+  if (kind === 'up') return (emu.shares.holdsSession(token) ? emu.shares.otherView(emu) : emu).sessions.handle(ctx, token);
   if (kind === 'monitor') {
     sendJson(ctx, 200, monitorStatus(emu, token));
     return;
@@ -22,8 +22,10 @@ export async function handleStorage(emu: Served, ctx: Ctx): Promise<void> {
   const fields = emu.verify(kind, token);
   if (fields === undefined) throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL is not valid', 'invalidToken');
   if (fields === 'expired') throw new GraphError(401, 'unauthenticated', 'The pre-authenticated URL has expired', 'expiredToken');
-  if (kind === 'th') return serveThumbnail(emu, ctx, fields);
-  return download(emu, ctx, String(fields.i), Number(fields.v));
+  const scoped = fields.d === undefined ? emu : emu.shares.viewFor(emu, String(fields.d));
+  if (!scoped) throw notFound('The content has changed or was removed');
+  if (kind === 'th') return serveThumbnail(scoped, ctx, fields);
+  return download(scoped, ctx, String(fields.i), Number(fields.v));
 }
 
 async function download(emu: Served, ctx: Ctx, itemId: string, version: number): Promise<void> {

@@ -39,7 +39,10 @@ function fit(src: { w: number; h: number }, edge: number): { width: number; heig
 
 async function describe(emu: EmulatorState, ctx: Ctx, row: ItemRow, size: ThumbnailSize): Promise<{ width: number; height: number; url: string }> {
   const dims = fit(await sourceSize(emu, row), THUMBNAIL_SIZES[size]);
-  const url = emu.signedUrl('th', { i: row.id, v: row.ctag_seq, s: size, w: dims.width, h: dims.height }, URL_TTL_MS, ctx.storageBase);
+  const fields: Record<string, string | number> = { i: row.id, v: row.ctag_seq, s: size, w: dims.width, h: dims.height };
+  // An item of the other user's drive (shares.ts): the URL says which drive serves it.
+  if (emu.shares.isOther(emu)) fields.d = emu.drive.driveId;
+  const url = emu.signedUrl('th', fields, URL_TTL_MS, ctx.storageBase);
   return { ...dims, url };
 }
 

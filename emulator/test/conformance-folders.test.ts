@@ -3,7 +3,7 @@
  * and both annotation spellings, case-insensitive names, and the names OneDrive refuses.
  */
 import { describe, expect, it } from 'vitest';
-import { apiJson, apiSend, errorOf, putContent, useEmulator } from './helpers.ts';
+import { admin, apiJson, apiSend, errorOf, putContent, useEmulator } from './helpers.ts';
 import { getItem, mkdir, mkdirp, MODES, put, ref, type Item, type Page } from './item-helpers.ts';
 
 describe.each(MODES)('folder create (%s)', (mode) => {
@@ -129,9 +129,12 @@ describe.each(MODES)('invalid names (%s)', (mode) => {
   ];
   const businessOnly: Array<[string, string]> = [
     ['~$ owner file', '~$report.docx'],
+    ['leading ~', '~draft'],
+  ];
+  /** Accepted by every drive unless a business tenant turned them off. */
+  const tenantOption: Array<[string, string]> = [
     ['#', 'a#b'],
     ['%', '100%'],
-    ['leading ~', '~draft'],
   ];
 
   const expectInvalid = (r: { status: number; body: unknown }) => {
@@ -167,6 +170,32 @@ describe.each(MODES)('invalid names (%s)', (mode) => {
       expect(folder.body.name).toBe(name);
       expect(file.status).toBe(201);
       expect((await getItem(h, `bonly/${name}.txt`)).name).toBe(`${name}.txt`);
+    }
+  });
+
+  it.each(tenantOption)('%s is accepted by default, and refused on business while the tenant turns it off', async (_label, name) => {
+    const h = emu();
+    await mkdirp(h, 'tenant');
+    const folder = await mkdir(h, 'tenant', name);
+    expect(folder.status).toBe(201);
+    expect(folder.body.name).toBe(name);
+    expect((await putContent(h, `tenant/${name}.txt`, 'x')).status).toBe(201);
+    expect((await getItem(h, `tenant/${name}.txt`)).name).toBe(`${name}.txt`);
+    await admin(h, 'POST', '/knobs', { refuseHashAndPercent: true });
+    try {
+      const again = await mkdir(h, 'tenant', `${name} 2`);
+      const file = await putContent(h, `tenant/${name} 2.txt`, 'x');
+      if (mode === 'business') {
+        expectInvalid(again);
+        expectInvalid(file);
+        expect(errorOf(again.body).message).toContain(`"${name.includes('#') ? '#' : '%'}"`);
+      } else {
+        // A personal drive has no tenant: the option does not apply.
+        expect(again.status).toBe(201);
+        expect(file.status).toBe(201);
+      }
+    } finally {
+      await admin(h, 'POST', '/knobs', { refuseHashAndPercent: false });
     }
   });
 

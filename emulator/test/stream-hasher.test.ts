@@ -1,5 +1,5 @@
 /**
- * StreamHasher gathers bytes into whole, aligned quickXor periods before hashing (the fast path);
+ * StreamHasher feeds socket chunks, which start at any address, straight to both hashes;
  * whatever the chunking, alignment or copies, its hashes must equal a one-shot hash of the bytes.
  */
 import { createHash } from 'node:crypto';

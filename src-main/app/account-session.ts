@@ -9,6 +9,7 @@ import type { MsalAuth } from '../auth/msal-auth.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { AuthState } from '../../src-shared/ipc/desktop-calls.ts';
 import type { EventName, EventPayload } from '../../src-shared/ipc/contract.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** What the session needs from the engine once it runs. */
 export interface SessionHost {
@@ -33,7 +34,6 @@ export interface AccountSessionOptions {
   provider?: AccountTokenProvider;
 }
 
-const SIGN_IN_TIMEOUT_MS = 10 * 60_000;
 
 export class AccountSession {
   readonly tokenProvider: AccountTokenProvider;
@@ -82,7 +82,7 @@ export class AccountSession {
         try {
           const who = await this.#auth.signInInteractive({
             signal,
-            timeoutMs: SIGN_IN_TIMEOUT_MS,
+            timeoutMs: DEFAULT_TIMEOUTS.signInTimeoutMs,
             openUrl: (url) => {
               announced = true;
               host.emit('signInPrompt', { account: this.#auth.account, url });

@@ -16,7 +16,9 @@ import { createMemoryLogger } from '../base/logger.ts';
 import { StaticTokenProvider } from '../graph/index.ts';
 import { quickXorHash } from '../graph/quickxor.ts';
 import { openStore } from '../store/index.ts';
-import { Engine } from './engine.ts';
+import { SocketClient } from '../ipc/socket-client.ts';
+import { isOneMountError } from '../base/errors.ts';
+import { Engine, type EngineConfig } from './engine.ts';
 import { accountPaths } from './paths.ts';
 
 const TOKEN = 'emulator-token-not-a-secret-1234567890';
@@ -94,6 +96,7 @@ describe('engine shutdown at any point', () => {
             // Reads cut off by the shutdown may fail; writes that returned are what must not be lost.
             await Promise.all(activity);
             expect(engine.tasks.list()).toEqual([]);
+            expect(engine.tasksLeft).toBe(0);
             expect(report.phases.flatMap((p) => p.failed.map((f) => `${p.phase}/${f.participant}: ${String(f.error)}`))).toEqual([]);
             // A forced exit gives each phase a sliver of the fast-exit budget; a participant may overrun
             // it (the coordinator moves on, the registry still stops its tasks). Not so without force.
@@ -118,4 +121,84 @@ describe('engine shutdown at any point', () => {
       { numRuns: 6 },
     );
   }, 240_000);
+});
+
+describe('stop-new-work', () => {
+  it('refuses new syncs, new transfers and IPC calls that start work, while writes keep working to the end', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'onemount-stop-new-work-'));
+    const env = { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_RUNTIME_DIR: path.join(root, 'run') };
+    const paths = accountPaths(`stop-new-work-${++run}`, env);
+    const memory = createMemoryLogger('warn', 'stop-new-work');
+    const config: EngineConfig = {
+      paths,
+      mountpoint: path.join(root, 'mnt'),
+      graphUrl: emu.apiUrl,
+      tokenProvider: new StaticTokenProvider(TOKEN),
+      logger: memory.logger,
+      pollIntervalMs: 60_000,
+      downloadConcurrency: 2,
+      uploadConcurrency: 2,
+      writeBackDelayMs: 20,
+      kernelCacheSec: 1,
+    };
+    const engine = await Engine.start(config);
+    const client = await SocketClient.connect(paths.socketPath);
+    try {
+      // Holds the shutdown in its uploads phase, after stop-new-work and stop-sync have run.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let reachedUploads!: () => void;
+      const inUploads = new Promise<void>((resolve) => (reachedUploads = resolve));
+      engine.shutdownCoordinator.register('uploads', 'test: hold the phase', async () => {
+        reachedUploads();
+        await held;
+      });
+      const stopping = engine.shutdown('test');
+      await inUploads;
+
+      // A program's write still works: the edit waits in the journal for the next start.
+      const fh = await engine.vfs.create('/written-while-stopping.txt');
+      await engine.vfs.write(fh, Buffer.from('late but kept\n'), 14, 0);
+      await engine.vfs.release(fh);
+
+      // A new sync is refused, with the reason.
+      const sync = await engine.sync.syncNow().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isOneMountError(sync, 'SHUTTING_DOWN'), String(sync)).toBe(true);
+      expect(String(sync)).toMatch(/shutting down: a new sync is refused/);
+
+      // A new transfer (bytes not on this device) is refused; cached reads are not transfers.
+      const reader = await engine.vfs.open(SEEDED[2]!, 0);
+      const read = await engine.vfs.read(reader, Buffer.alloc(4096), 4096, 2 * 1024 * 1024).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await engine.vfs.release(reader);
+      expect(String(read), 'a read that needs a new download').toMatch(/shutting down: a new download of \/Seed\/s-2\.bin is refused/);
+
+      // IPC: calls that start work are refused; questions are still answered.
+      await expect(client.call('syncNow', {})).rejects.toMatchObject({ code: 'SHUTTING_DOWN', message: expect.stringMatching(/shutting down: "syncNow" is refused/) });
+      await expect(client.call('pin', { path: '/Seed' })).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+      await expect(client.call('retryTransfer', { id: 'upload:x:1' })).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+      const status = await client.call('status', {});
+      expect(status.state).toBe('stopping');
+
+      release();
+      const report = await stopping;
+      expect(report.phases.flatMap((p) => p.failed.map((f) => `${p.phase}/${f.participant}: ${String(f.error)}`))).toEqual([]);
+      expect(engine.tasksLeft).toBe(0);
+      const store = openStore({ path: paths.storeFile, logger: memory.logger }).store;
+      try {
+        expect(store.journal.list({ states: ['pending'] }).map((e) => e.name)).toContain('written-while-stopping.txt');
+      } finally {
+        store.close();
+      }
+    } finally {
+      client.close();
+      if (engine.shutdownCoordinator.state !== 'done') await engine.shutdown('test cleanup');
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -4,14 +4,16 @@
  * (as a supervised child process) the Electron app.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
-import { TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
+import { resultAsTask, TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
+import { joinShutdown, type ShutdownAware } from '../lifecycle/participation.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
 import { DownloadManager, UploadManager } from '../transfers/index.ts';
@@ -22,6 +24,7 @@ import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
 import { DELTA_SELECT, isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { ChildrenListing } from '../sync/children-listing.ts';
+import { SharedFolders } from '../sync/shared-folders.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
 import { followAddressChange } from './address-change.ts';
@@ -37,16 +40,16 @@ import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
 import { FuseMount } from '../fuse/fuse-mount.ts';
-import { SocketServer } from '../ipc/socket-server.ts';
+import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
+import { SocketServer, type EngineHandlers } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { ShutdownProgress } from '../../src-shared/model/transfer.ts';
 import type { AccountPaths } from './paths.ts';
 import type { AccountSession } from './account-session.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
-
-/** The first quota fetch after a first start (none known yet), then how often it is refreshed. */
-const QUOTA_FIRST_MS = 5_000;
-const QUOTA_EVERY_MS = 10 * 60_000;
+import { DriveNameRules, withNameRules } from './name-rules.ts';
+import { SuspendGuard } from './suspend-guard.ts';
+import { BandwidthLimiter, paceDownloads, paceUploads, requestBytesWithin, type BandwidthLimits } from '../transfers/bandwidth.ts';
 
 /** Records what the drive answer tells (type, id, quota); returns the quota snapshot. */
 function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
@@ -71,6 +74,12 @@ const USER_PAUSE = 'user';
 /** Applied delta batches at least this large are followed by a full garbage collection. */
 const LARGE_BATCH = 5000;
 
+/** Changed pictures fetched ahead at most per delta batch (more is a whole drive: the UI asks as it shows them). */
+const THUMBNAIL_PREFETCH_LIMIT = 500;
+
+/** IPC calls that start work: refused once shutdown began (questions and quit are still answered). */
+const CALLS_THAT_START_WORK = ['syncNow', 'retryTransfer', 'pin', 'unpin', 'free', 'thumbnail', 'resolveConflict', 'pause', 'resume', 'updateSettings', 'signIn', 'signOut'] as const;
+
 export interface EngineConfig {
   paths: AccountPaths;
   mountpoint: string;
@@ -88,7 +97,14 @@ export interface EngineConfig {
   kernelCacheSec: number;
   /** Cache size limit in bytes; default the smaller of 10 GiB and 10 % of the cache's filesystem. */
   cacheLimitBytes?: number;
+  /** Indexers' and thumbnailers' reads of files not on this device (default: refused, the known programs). */
+  indexers?: IndexerGuardSettings;
   timeouts?: Partial<TimeoutConfig>;
+  /** The system bus where logind announces sleep and shutdown; default $DBUS_SYSTEM_BUS_ADDRESS, else the standard one. */
+  systemBusAddress?: string;
+  /** Bandwidth limits for all uploads / all downloads together, bytes per second; 0 or absent: none. */
+  uploadLimitBytesPerSecond?: number;
+  downloadLimitBytesPerSecond?: number;
   /** Shutdown progress, for the terminal or the UI. */
   onShutdownProgress?: (p: ShutdownProgress) => void;
 }
@@ -108,12 +124,14 @@ export class Engine {
     readonly sync: DeltaSync,
     readonly vfs: Vfs,
     readonly tasks: TaskRegistry,
+    readonly policy: TimeoutPolicy,
     readonly shutdownCoordinator: ShutdownCoordinator,
     readonly connectivity: ConnectivityMonitor,
     private driveType: string | undefined,
     private readonly editChoices: EditChoices,
     /** What was recovered from a corrupt database at this start, for status. */
     private readonly recovery: RecoveryResult | undefined,
+    readonly sharedFolders: SharedFolders,
     private readonly listing: ChildrenListing,
   ) {}
 
@@ -127,6 +145,15 @@ export class Engine {
   private pins: Pins | undefined;
   private thumbnails: ThumbnailCache | undefined;
   private ipc: SocketServer | undefined;
+  private suspendGuard: SuspendGuard | undefined;
+  /** Uploads this engine paused for a sleep (not the user's pause), resumed on waking. */
+  private pausedForSleep = false;
+  private sleptWithChanges: EngineStatus['sleptWithChanges'];
+  /** The shared upload and download limiters (set by start). */
+  private bandwidth: BandwidthLimits | undefined;
+  private indexerGuard: IndexerGuard | undefined;
+  /** A status push after indexer refusals is waiting (one a second however many are refused). */
+  private indexerStatusPending = false;
 
   static async start(cfg: EngineConfig): Promise<Engine> {
     const { paths, logger } = cfg;
@@ -150,26 +177,55 @@ export class Engine {
       tasks,
       logger,
       probeTimeoutMs: policy.ms('probeTimeoutMs'),
+      backoff: { baseMs: policy.ms('probeRetryBaseMs'), maxMs: policy.ms('probeRetryMaxMs') },
     });
     const graph = new GraphClient({
       baseUrl: cfg.graphUrl,
       tokenProvider: cfg.tokenProvider,
       logger,
       requestTimeoutMs: policy.ms('requestTimeoutMs'),
-      maxRetries: 4,
-      retryBaseMs: 500,
-      retryMaxMs: 30_000,
+      connectTimeoutMs: policy.ms('connectTimeoutMs'),
+      stallTimeoutMs: policy.ms('transferStallTimeoutMs'),
+      maxRetries: policy.ms('requestRetries'),
+      retryBaseMs: policy.ms('requestRetryBaseMs'),
+      retryMaxMs: policy.ms('requestRetryMaxMs'),
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
-    const downloads = new DownloadManager({ graph, store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    const bandwidth: BandwidthLimits = {
+      up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0 }),
+      down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
+    };
+    const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
     // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
     // background while folders are listed on demand. A rebuilt store still enumerates first: its
     // unsent changes are recovered once the drive is known whole.
     const firstStart = !store.driveState.get('deltaLink');
     const indexInBackground = firstStart && !rebuiltFrom;
     const listing = new ChildrenListing({ graph, store, logger, complete: !indexInBackground });
-    const sync = new DeltaSync({ graph, store, invalidator: downloads, logger, tasks, pollIntervalMs: cfg.pollIntervalMs, listing });
+    const sync = new DeltaSync({
+      graph,
+      store,
+      listing,
+      invalidator: downloads,
+      logger,
+      tasks,
+      pollIntervalMs: cfg.pollIntervalMs,
+      errorBackoff: { baseMs: policy.ms('deltaRetryBaseMs'), maxMs: policy.ms('deltaRetryMaxMs') },
+    });
+    // Shared folders: requests for their items go to their drives; each one's own delta runs after the main one.
+    const shared = new SharedFolders({
+      graph,
+      store,
+      invalidator: downloads,
+      logger,
+      tasks,
+      driveMode: () => (store.driveState.get('driveType') === 'personal' ? 'personal' : 'business'),
+    });
+    graph.setRouter(shared);
+    sync.events.on('applied', () => shared.kick());
+    shared.events.on('changed', (change) => sync.events.emit('changed', change));
+    shared.start();
 
     // The drive's kind decides the naming rules; later starts ask for the drive, which also tells
     // whether it is reachable. Offline or signed out with a known drive, the stored answer will do.
@@ -205,14 +261,20 @@ export class Engine {
     }
     const driveType = store.driveState.get('driveType') ?? undefined;
     const driveMode = driveType === 'personal' ? 'personal' : 'business';
+    // What the drive accepts in names, as it has shown so far; every call that names an item reports a refusal to it.
+    const nameRules = await DriveNameRules.load(path.join(paths.stateDir, 'name-rules.json'), driveMode, logger);
+    const named = withNameRules(graph, nameRules);
     const toRecord = (item: DriveItem) => {
-      const r = mapDriveItem(item, { driveId: store.driveState.get('driveId') ?? undefined });
+      // Answers may be about items of shared folders (other drives): they keep their drive.
+      const r = mapDriveItem(item, { ownDriveId: store.driveState.get('driveId') ?? undefined });
       if (isTombstone(r)) throw new Error(`the server answered with an item that is gone (${r.reason})`);
+      if (r.parentId !== null) r.parentId = shared.localParent(r.parentId);
       return r;
     };
     const hostName = os.hostname();
     const uploads = new UploadManager({
-      graph,
+      graph: paceUploads(named, bandwidth.up),
+      maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
       toRecord,
@@ -221,12 +283,24 @@ export class Engine {
       logger,
       concurrency: cfg.uploadConcurrency,
       writeBackDelayMs: cfg.writeBackDelayMs,
+      retryBaseMs: policy.ms('uploadRetryBaseMs'),
+      retryMaxMs: policy.ms('uploadRetryMaxMs'),
+      parentWaitMs: policy.ms('parentWaitMs'),
+      serviceReachable: () => !connectivity.offline,
       hostName,
     });
-    const replayer = new JournalReplayer({ graph, store, toRecord, logger, tasks, hostName });
+    const replayer = new JournalReplayer({
+      graph: named,
+      store,
+      toRecord,
+      logger,
+      tasks,
+      hostName,
+      retry: { baseMs: policy.ms('replayRetryBaseMs'), maxMs: policy.ms('replayRetryMaxMs') },
+    });
     const vfs = new Vfs({
       store,
-      graph,
+      graph: named,
       downloads,
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
@@ -235,19 +309,22 @@ export class Engine {
         replayer.kick();
       },
       logger,
-      driveMode,
+      driveMode: nameRules,
       toRecord,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
+      prepareTimeoutMs: policy.ms('prepareForChangeTimeoutMs'),
       network: connectivity,
+      shares: shared,
       listing,
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const editChoices = new EditChoices({ store, graph, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, coordinator, connectivity, driveType, editChoices, recovery, listing);
+    const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared, listing);
+    engine.bandwidth = bandwidth;
     await engine.begin(firstStart && !indexInBackground);
     return engine;
   }
@@ -255,8 +332,19 @@ export class Engine {
   private async begin(enumerated: boolean): Promise<void> {
     const { logger } = this.cfg;
     const isOpen = (itemId: string) => this.vfs.isOpen(itemId);
-    const cleaner = new CacheCleaner({ store: this.store, downloads: this.downloads, isOpen, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger, limitBytes: this.cfg.cacheLimitBytes });
-    const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events });
+    const policy = this.policy;
+    const cleaner = new CacheCleaner({
+      store: this.store,
+      downloads: this.downloads,
+      isOpen,
+      cacheDir: this.cfg.paths.cacheDir,
+      tasks: this.tasks,
+      logger,
+      limitBytes: this.cfg.cacheLimitBytes,
+      intervalMs: policy.ms('cacheCleanIntervalMs'),
+      minGapMs: policy.ms('cacheCleanMinGapMs'),
+    });
+    const pins = new Pins({ store: this.store, downloads: this.downloads, isOpen, tasks: this.tasks, logger, changes: this.sync.events, rescanIntervalMs: policy.ms('pinsRescanMs') });
     this.cleaner = cleaner;
     this.pins = pins;
     const thumbnails = new ThumbnailCache({ graph: this.graph, cacheDir: this.cfg.paths.cacheDir, tasks: this.tasks, logger });
@@ -264,7 +352,7 @@ export class Engine {
     // Pictures that arrive or change after the first enumeration get thumbnails ahead of time; a
     // whole drive's worth is left to the UI to ask for as it shows them.
     this.sync.events.on('changed', (change) => {
-      if (change.upserted.length > 500) return;
+      if (change.upserted.length > THUMBNAIL_PREFETCH_LIMIT) return;
       thumbnails.prefetch(change.upserted.flatMap((id) => this.store.items.get(id) ?? []));
     });
     this.sync.events.on('applied', (e) => {
@@ -279,10 +367,16 @@ export class Engine {
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
     });
+    this.indexerGuard = new IndexerGuard({
+      ...(this.cfg.indexers ?? { refuse: true, programs: DEFAULT_INDEXER_PROGRAMS }),
+      logger,
+      onRefused: () => this.pushIndexerStatus(),
+    });
     this.mount = await FuseMount.mount({
       mountpoint: this.cfg.mountpoint,
       vfs: this.vfs,
       logger,
+      indexerGuard: this.indexerGuard,
       attrTimeoutSec: this.cfg.kernelCacheSec,
       entryTimeoutSec: this.cfg.kernelCacheSec,
     });
@@ -296,18 +390,18 @@ export class Engine {
       // The first enumeration ran before the 'applied' listener below existed: collect its pages
       // (hundreds of MiB for a large drive) once they are out of scope.
       this.tasks.start('gc-after-enumeration', async (signal) => {
-        await abortableSleep(1000, signal).catch(() => undefined);
+        await abortableSleep(policy.ms('gcAfterEnumerationMs'), signal).catch(() => undefined);
         if (!signal.aborted) collectGarbage();
       });
     }
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
     this.tasks.start('quota-refresh', async (signal) => {
       // Soon when nothing is known yet (a first start asked only delta), else at the usual pace.
-      let wait = this.store.driveState.get('quota') ? QUOTA_EVERY_MS : QUOTA_FIRST_MS;
+      let wait = policy.ms(this.store.driveState.get('quota') ? 'quotaRefreshMs' : 'quotaFirstRefreshMs');
       while (!signal.aborted) {
         await abortableSleep(wait, signal).catch(() => undefined);
         if (signal.aborted) return;
-        wait = QUOTA_EVERY_MS;
+        wait = policy.ms('quotaRefreshMs');
         try {
           const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
           if (quota) this.vfs.setQuota(quota);
@@ -340,7 +434,7 @@ export class Engine {
     this.tasks.start('access-times', async (signal) => {
       // Last-access times feed the cache cleaner's LRU; batching them keeps reads free of commits.
       while (!signal.aborted) {
-        await abortableSleep(5000, signal).catch(() => undefined);
+        await abortableSleep(policy.ms('accessTimesFlushMs'), signal).catch(() => undefined);
         this.vfs.flushAccessTimes();
       }
     });
@@ -386,7 +480,7 @@ export class Engine {
     this.vfs.events.on('fileError', (e) => this.ipc?.emit('fileError', e));
     this.ipc = await SocketServer.listen(
       this.cfg.paths.socketPath,
-      {
+      this.callsAsTasks({
         status: () => this.status(),
         retryTransfer: ({ id }) => {
           const row = this.uploads.snapshot().find((t) => t.id === id);
@@ -410,6 +504,15 @@ export class Engine {
           if (update.downloadConcurrency !== undefined) this.downloads.setConcurrency(update.downloadConcurrency);
           if (update.uploadConcurrency !== undefined) this.uploads.setConcurrency(update.uploadConcurrency);
           if (update.logLevel !== undefined) logger.level = update.logLevel;
+          // Transfers under way follow a new limit from their next piece.
+          if (update.uploadLimitBytesPerSecond !== undefined) this.bandwidth?.up.setLimit(update.uploadLimitBytesPerSecond);
+          if (update.downloadLimitBytesPerSecond !== undefined) this.bandwidth?.down.setLimit(update.downloadLimitBytesPerSecond);
+          if (update.refuseIndexers !== undefined || update.indexerPrograms !== undefined) {
+            this.indexerGuard?.update({
+              ...(update.refuseIndexers !== undefined ? { refuse: update.refuseIndexers } : {}),
+              ...(update.indexerPrograms !== undefined ? { programs: update.indexerPrograms } : {}),
+            });
+          }
           this.liveSettings = { ...this.liveSettings, ...update };
           await saveSettings(this.cfg.paths.configDir, { ...(await loadSettings(this.cfg.paths.configDir)), ...update });
           return this.currentSettings();
@@ -449,47 +552,141 @@ export class Engine {
           return { ok: true as const };
         },
         ...(session ? { signIn: () => session.signIn(), signOut: () => session.signOut() } : {}),
-      },
+      }),
       logger,
+      { startsWork: CALLS_THAT_START_WORK },
     );
-    this.registerShutdown();
+    this.joinShutdown(cleaner, pins, thumbnails);
+    this.guardSuspend();
   }
 
-  private registerShutdown(): void {
+  /** Changes waiting to upload: uploads not failed, and namespace changes not sent yet. */
+  private pendingChanges(): number {
+    const uploads = this.uploads.snapshot().filter((t) => t.state !== 'failed').length;
+    const namespace = this.store.journal.list({ states: ['pending', 'uploading'] }).filter((e) => e.kind !== 'write' && e.kind !== 'create').length;
+    return uploads + namespace;
+  }
+
+  /** Sleep and shutdown wait for uploads (suspend-guard.ts); started in the background, it never holds up the mount. */
+  private guardSuspend(): void {
+    const { logger } = this.cfg;
+    const guard = new SuspendGuard({
+      logger,
+      ...(this.cfg.systemBusAddress ? { busAddress: this.cfg.systemBusAddress } : {}),
+      hooks: {
+        pendingChanges: () => this.pendingChanges(),
+        prepare: async (budgetMs) => {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([this.uploads.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))]);
+          clearTimeout(timer);
+          // The rest stop with their sessions and offsets kept; they continue from there on waking.
+          if (!this.uploads.paused && this.pendingChanges() > 0) {
+            this.uploads.pause();
+            this.pausedForSleep = true;
+          }
+          this.vfs.flushAccessTimes();
+          this.store.checkpoint();
+          return this.pendingChanges();
+        },
+        resumed: () => {
+          if (this.pausedForSleep) {
+            this.pausedForSleep = false;
+            this.uploads.resume();
+          }
+          // The network may have changed while asleep: find out now, not at the next poll.
+          this.connectivity.checkNow();
+          this.uploads.retryNow();
+          if (!this.pauseControl?.state.paused) {
+            this.tasks.start('sync-after-wake', async () => {
+              try {
+                await this.sync.syncNow();
+              } catch (e) {
+                logger.info({ err: e }, 'syncing after waking up failed; the connection is checked again');
+              }
+            });
+          }
+        },
+        announce: (notUploaded) => {
+          this.sleptWithChanges = { notUploaded, at: Date.now() };
+          this.ipc?.emit('status', this.status());
+        },
+      },
+    });
+    this.suspendGuard = guard;
+    for (const event of ['done', 'failed'] as const) this.uploads.events.on(event, () => guard.changed());
+    this.tasks.start('suspend-guard', async () => {
+      await guard.start();
+    });
+  }
+
+  /**
+   * The shutdown is the components' own steps, joined (lifecycle/participation.ts): each says
+   * what it does in which phase. The engine adds only what belongs to no component: its state,
+   * the store's last checkpoint, the unmount and the final count of background tasks.
+   */
+  private joinShutdown(cleaner: CacheCleaner, pins: Pins, thumbnails: ThumbnailCache): void {
     const c = this.shutdownCoordinator;
     c.onProgress((p) => {
       this.cfg.onShutdownProgress?.(p);
       this.ipc?.emit('shutdown', p);
     });
-    c.register('stop-new-work', 'ipc', async () => {
-      this.state = 'stopping';
-    });
-    c.register('stop-sync', 'delta', () => this.sync.stop());
-    c.register('stop-sync', 'connectivity', () => this.connectivity.stop());
-    // Uploads that can finish within the phase's share do; the rest stop with their session offsets saved.
-    c.register('uploads', 'upload-manager', async (ctx) => {
-      ctx.report(this.uploads.snapshot().length);
-      const left = Math.max(0, ctx.deadline - Date.now() - 500);
-      await this.uploads.finish(ctx.signal.aborted ? 0 : left);
-      await this.uploads.close();
-    });
-    c.register('downloads', 'download-manager', async () => {
-      await this.pins?.stop();
-      await this.thumbnails?.stop();
-      await this.cleaner?.stop();
-      await this.downloads.close();
-    });
-    c.register('save-state', 'store', async () => {
-      this.vfs.flushAccessTimes();
-      this.store.checkpoint();
-    });
-    c.register('unmount', 'fuse', async () => {
-      await this.mount?.unmount();
-      await this.tasks.stopAll(2000);
-      this.store.close();
-      await this.graph.close();
-    });
+    const engine: ShutdownAware = {
+      shutdownSteps: () => [
+        { phase: 'stop-new-work', name: 'engine: stopping', run: async () => void (this.state = 'stopping') },
+        // Held until the uploads phase has saved what it could; then sleep and shutdown need not wait.
+        { phase: 'save-state', name: 'suspend-guard', run: async () => this.suspendGuard?.stop() },
+        { phase: 'save-state', name: 'store', run: async () => this.saveState() },
+        { phase: 'unmount', name: 'fuse', run: () => this.unmountAndStopTasks() },
+      ],
+    };
+    // Background downloaders stop in the downloads phase, next to the manager they use.
+    const downloaders: ShutdownAware = {
+      shutdownSteps: () => [
+        { phase: 'downloads', name: 'pins', run: () => pins.stop() },
+        { phase: 'downloads', name: 'thumbnails', run: () => thumbnails.stop() },
+        { phase: 'downloads', name: 'cache-cleaner', run: () => cleaner.stop() },
+      ],
+    };
+    const components: ShutdownAware[] = [engine, this.sync, this.sharedFolders, this.connectivity, this.uploads, downloaders, this.downloads];
+    if (this.ipc) components.push(this.ipc);
+    joinShutdown(c, components);
+  }
 
+  private saveState(): void {
+    this.vfs.flushAccessTimes();
+    this.store.checkpoint();
+  }
+
+  /** The last step: no FUSE call can start work after the unmount; then every task must end. */
+  private async unmountAndStopTasks(): Promise<void> {
+    const { logger } = this.cfg;
+    await this.mount?.unmount();
+    const { unfinished } = await this.tasks.stopAll(this.policy.ms('taskStopTimeoutMs'));
+    if (unfinished.length === 0) logger.info({ tasksLeft: 0 }, 'shutdown: no background task left');
+    else logger.error({ tasksLeft: unfinished.length, tasks: unfinished.map((t) => t.name) }, `shutdown: ${unfinished.length} background task(s) still running`);
+    this.store.close();
+    await this.graph.close();
+  }
+
+  /**
+   * The IPC calls that start work run as tasks named `ipc:<call>` (a pin walking a folder, a
+   * conflict being resolved): listed while they run and awaited before the store closes, instead
+   * of running on behind the shutdown.
+   */
+  private callsAsTasks(handlers: EngineHandlers): EngineHandlers {
+    const wrapped: Record<string, unknown> = { ...handlers };
+    for (const name of CALLS_THAT_START_WORK) {
+      const handler = handlers[name] as ((params: unknown) => unknown) | undefined;
+      if (!handler) continue;
+      wrapped[name] = (params: unknown) =>
+        resultAsTask(this.tasks, `ipc:${name}`, this.tasks.signal, async () => handler(params));
+    }
+    return wrapped as EngineHandlers;
+  }
+
+  /** Background tasks running now: zero once a shutdown has finished (tests assert it). */
+  get tasksLeft(): number {
+    return this.tasks.size;
   }
 
   /** The status follows connectivity (sync/reconnect.ts has what the engine does about it) and is pushed on changes. */
@@ -524,8 +721,10 @@ export class Engine {
       pause: this.pauseControl?.state ?? { paused: false },
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
+      ...(this.indexerGuard ? { indexers: this.indexerGuard.snapshot() } : {}),
       ...(this.listing.indexing ? { indexing: this.listing.indexing } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
+      ...(this.sleptWithChanges && this.pendingChanges() > 0 ? { sleptWithChanges: this.sleptWithChanges } : {}),
       ...this.failedChanges(),
     };
   }
@@ -553,7 +752,21 @@ export class Engine {
       startOnLogin: this.liveSettings.startOnLogin ?? false,
       notifications: this.liveSettings.notifications ?? false,
       logLevel: LogLevelSchema.catch('info').parse(this.cfg.logger.level),
+      uploadLimitBytesPerSecond: this.bandwidth?.up.bytesPerSecond ?? 0,
+      downloadLimitBytesPerSecond: this.bandwidth?.down.bytesPerSecond ?? 0,
+      ...(this.indexerGuard ? { refuseIndexers: this.indexerGuard.settings.refuse, indexerPrograms: [...this.indexerGuard.settings.programs] } : {}),
     };
+  }
+
+  /** The panel's refusal count follows an indexer's burst of opens without a status per open. */
+  private pushIndexerStatus(): void {
+    if (this.indexerStatusPending || !this.ipc) return;
+    this.indexerStatusPending = true;
+    setTimeout(() => {
+      this.indexerStatusPending = false;
+      // After the shutdown began the store may be closed; its own events tell the panel the rest.
+      if (this.stopped === undefined) this.ipc?.emit('status', this.status());
+    }, 1000).unref();
   }
 
   /** The ordered shutdown (same promise however often asked); the control socket closes last. */

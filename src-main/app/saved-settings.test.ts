@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firstRunAutostart, notificationsOn, saveDesktopSwitches, saveSettings, withDesktopSwitches } from './saved-settings.ts';
+import { firstRunAutostart, loadSettings, notificationsOn, saveDesktopSwitches, saveSettings, withDesktopSwitches } from './saved-settings.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 const ENGINE = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadConcurrency: 4, uploadConcurrency: 2, startOnLogin: false, notifications: false, logLevel: 'info' } as const;
 
@@ -31,5 +32,19 @@ describe('the desktop switches', () => {
     expect(autostart.on).toBe(false);
     expect(await firstRunAutostart(dir, autostart)).toBe(false);
     expect([autostart.on, autostart.writes]).toEqual([false, 2]);
+  });
+});
+
+describe('the indexer settings', () => {
+  it('are saved and read back; the default list is left out of the file so later additions apply', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    await saveSettings(dir, { refuseIndexers: false, indexerPrograms: ['baloo_file', 'kioworker/thumbnail'] });
+    expect(await loadSettings(dir)).toEqual({ refuseIndexers: false, indexerPrograms: ['baloo_file', 'kioworker/thumbnail'] });
+    await saveSettings(dir, { refuseIndexers: true, indexerPrograms: [...DEFAULT_INDEXER_PROGRAMS] });
+    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8'))).toEqual({ refuseIndexers: true });
+    // The same programs in another order are a choice of their own.
+    const reordered = [...DEFAULT_INDEXER_PROGRAMS].reverse();
+    await saveSettings(dir, { indexerPrograms: reordered });
+    expect((await loadSettings(dir)).indexerPrograms).toEqual(reordered);
   });
 });

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../base/files.ts';
 import { SettingsUpdateSchema, type Settings, type SettingsUpdate } from '../../src-shared/ipc/desktop-calls.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 export function settingsFile(configDir: string): string {
   return path.join(configDir, 'settings.json');
@@ -28,7 +29,14 @@ export async function loadSettings(configDir: string): Promise<SettingsUpdate> {
 }
 
 export async function saveSettings(configDir: string, settings: SettingsUpdate): Promise<void> {
-  await writeFileAtomic(settingsFile(configDir), JSON.stringify(settings, null, 2) + '\n');
+  const { indexerPrograms, ...rest } = settings;
+  // The default indexer list is not frozen into the file: what a later version adds to it applies.
+  const kept = indexerPrograms === undefined || sameList(indexerPrograms, DEFAULT_INDEXER_PROGRAMS) ? rest : { ...rest, indexerPrograms };
+  await writeFileAtomic(settingsFile(configDir), JSON.stringify(kept, null, 2) + '\n');
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

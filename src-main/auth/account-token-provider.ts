@@ -10,6 +10,7 @@ import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { SignedOutError } from './auth-errors.ts';
 import type { AccessToken } from './msal-auth.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** The part of MsalAuth this needs (tests may pass another source). */
 export interface SilentTokenSource {
@@ -50,8 +51,8 @@ export class AccountTokenProvider {
   constructor(o: AccountTokenProviderOptions) {
     this.#source = o.source;
     this.#logger = o.logger;
-    this.#marginMs = o.refreshMarginMs ?? 5 * 60_000;
-    this.#recheckMs = o.recheckMs ?? 2000;
+    this.#marginMs = o.refreshMarginMs ?? DEFAULT_TIMEOUTS.tokenRefreshMarginMs;
+    this.#recheckMs = o.recheckMs ?? DEFAULT_TIMEOUTS.tokenRecheckMs;
     this.#now = o.now ?? Date.now;
     this.events = new TypedEmitter<AuthEvents>((error, event) => this.#logger.error({ err: error, event }, 'an auth event listener failed'));
   }

@@ -21,6 +21,7 @@ import { redactSecrets } from '../base/redact.ts';
 import { GRAPH_SCOPES, toReachableUrl, type AuthorityConfig } from './authority.ts';
 import { SignedOutError, SignInError } from './auth-errors.ts';
 import { MappedNetworkClient } from './network-client.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export interface MsalAuthOptions {
   /** The local account name (config folder), for messages and errors. */
@@ -70,7 +71,6 @@ export interface DeviceCodeOptions {
   timeoutMs?: number;
 }
 
-const DEFAULT_INTERACTIVE_TIMEOUT_MS = 5 * 60_000;
 
 const SUCCESS_PAGE =
   '<!DOCTYPE html><html><head><meta charset="utf-8"><title>OneMount</title></head><body><h1>Signed in</h1><p>OneMount is signed in. You can close this window.</p></body></html>';
@@ -125,7 +125,7 @@ export class MsalAuth {
    * URL; the identity provider answers the loopback with a form_post of code and state.
    */
   async signInInteractive(o: InteractiveOptions): Promise<SignedInAccount> {
-    const timeoutMs = o.timeoutMs ?? DEFAULT_INTERACTIVE_TIMEOUT_MS;
+    const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUTS.signInTimeoutMs;
     const deadline = timeoutSignal(timeoutMs, o.signal, 'sign-in');
     let authUrl: string | undefined;
     let cancelled: Promise<void> | undefined;
@@ -276,7 +276,7 @@ async function answerLoopback(authUrl: string, logger: Logger): Promise<void> {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ error: 'access_denied', error_description: 'cancelled by OneMount', state }).toString(),
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(DEFAULT_TIMEOUTS.localCallTimeoutMs),
     });
     await res.arrayBuffer();
   } catch (e) {

@@ -1,7 +1,7 @@
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import { OneMountError } from '../base/errors.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
-const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
  * MSAL's HTTP for an authority that lives somewhere other than its published origin (the
@@ -27,7 +27,7 @@ export class MappedNetworkClient implements INetworkModule {
         method,
         headers: options?.headers ?? {},
         body: method === 'POST' ? (options?.body ?? '') : undefined,
-        signal: AbortSignal.timeout(timeout ?? DEFAULT_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeout ?? DEFAULT_TIMEOUTS.tokenRefreshTimeoutMs),
       });
     } catch (e) {
       throw new OneMountError('SIGN_IN_NETWORK', `${method} ${new URL(target).origin}${new URL(target).pathname} failed: ${(e as Error).message}`, { cause: e });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE, writeFileAtomic } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { TokenStoreError } from './auth-errors.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export interface SecretStore {
   readonly kind: 'keyring' | 'file';
@@ -73,7 +74,7 @@ export class KeyringSecretStore implements SecretStore {
   constructor(readonly options: SecretToolOptions) {
     this.#program = options.program ?? 'secret-tool';
     this.#attributes = Object.entries(options.attributes).flat();
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUTS.tokenRefreshTimeoutMs;
     this.location = `the desktop keyring (${Object.entries(options.attributes).map(([k, v]) => `${k}=${v}`).join(', ')})`;
   }
 
@@ -99,7 +100,7 @@ export class KeyringSecretStore implements SecretStore {
    * True when `secret-tool` exists and a Secret Service answers: a lookup of a name nobody uses
    * exits 1 silently when it does, and complains (no D-Bus session, no provider) when it does not.
    */
-  static async available(program = 'secret-tool', timeoutMs = 5000): Promise<boolean> {
+  static async available(program = 'secret-tool', timeoutMs = DEFAULT_TIMEOUTS.localCallTimeoutMs): Promise<boolean> {
     try {
       const r = await run(program, ['lookup', 'service', 'onemount', 'probe', 'availability'], undefined, timeoutMs);
       return r.code === 0 || (r.code === 1 && r.stderr.trim() === '');

@@ -43,3 +43,17 @@ describe('Alarm', () => {
     await expect(sleeping).resolves.toBeUndefined();
   });
 });
+
+describe('Alarm without a deadline', () => {
+  it('sleeps for ever (Infinity) until woken', async () => {
+    const alarm = new Alarm();
+    const signal = new AbortController().signal;
+    let done = false;
+    const sleeping = alarm.sleep(Number.POSITIVE_INFINITY, signal).then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    alarm.wake();
+    await sleeping;
+    expect(done).toBe(true);
+  });
+});

@@ -1,6 +1,8 @@
+import { onAbort } from './abort.ts';
+
 /**
- * A background loop's sleep that others can cut short: `wake()` ends the current sleep, and a wake
- * that comes while the loop is busy ends its next sleep at once (nothing asked for is missed).
+ * The one wakeable sleep of a background loop: `wake()` ends the current sleep, and a wake that
+ * comes while the loop is busy ends its next sleep at once (nothing asked for is missed).
  */
 export class Alarm {
   #ring: (() => void) | undefined;
@@ -11,7 +13,7 @@ export class Alarm {
     this.#ring?.();
   }
 
-  /** Resolves after `ms`, on wake(), or when the signal aborts; never rejects. */
+  /** Resolves after `ms` (never, for Infinity, until woken), on wake(), or when the signal aborts; never rejects. */
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     if (signal.aborted || this.#pending) {
       this.#pending = false;
@@ -20,13 +22,13 @@ export class Alarm {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+        unsubscribe();
         if (this.#ring === done) this.#ring = undefined;
         this.#pending = false;
         resolve();
       };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
+      const timer = Number.isFinite(ms) ? setTimeout(done, Math.max(0, ms)) : undefined;
+      const unsubscribe = onAbort(signal, done);
       this.#ring = done;
     });
   }

@@ -16,6 +16,7 @@ import { constants as osConstants } from 'node:os';
 import { promisify } from 'node:util';
 import { stat } from 'node:fs/promises';
 import type { Logger } from '../base/logger.ts';
+import type { IndexerGuard } from './indexer-guard.ts';
 import { isMountPoint } from './mount-watch.ts';
 import { localErrno, VfsError, type Errno } from '../vfs/vfs-error.ts';
 import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
@@ -42,6 +43,8 @@ export interface FuseMountOptions {
   entryTimeoutSec: number;
   fsname?: string;
   debug?: boolean;
+  /** Refuses indexers' and thumbnailers' opens of files not on this device (needs the patched fuse-native). */
+  indexerGuard?: IndexerGuard;
 }
 
 function errnoValue(name: Errno): number {
@@ -56,6 +59,8 @@ function errnoValue(name: Errno): number {
  * Not ENOSYS: the kernel would take that as "no getxattr at all" and refuse user.onemount.status too.
  */
 const XATTR_UNSUPPORTED = -osConstants.errno.EOPNOTSUPP;
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
 
 function toStat(a: Attr): Record<string, unknown> {
   return a as unknown as Record<string, unknown>;
@@ -124,6 +129,13 @@ export class FuseMount {
         failed(fail(op, path, e));
       }
     };
+    // The ops need the instance they are given to (its caller context), made after them.
+    const self: { fuse?: Fuse } = {};
+    const guard = o.indexerGuard;
+    // The thread that made the request, while its op runs synchronously (0: not known).
+    const callerTid = (): number => self.fuse?.context?.()?.pid ?? 0;
+    const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
+      run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(err));
     const ops = {
       init: (cb: (err: number) => void) => cb(0),
       statfs: (path: string, cb: (err: number, s?: Record<string, number>) => void) =>
@@ -134,8 +146,27 @@ export class FuseMount {
         run('fgetattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
       readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[]) => void) =>
         run('readdir', path, () => vfs.readdir(path), (r) => cb(0, r.names, r.attrs.map(toStat)), (err) => cb(err)),
-      open: (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
-        run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(err)),
+      open: (path: string, flags: number, cb: (err: number, fd?: number) => void) => {
+        // Only a read-only open of a file not on this device can start a download nobody asked for;
+        // the /proc lookup is spent on those alone.
+        const tid = guard?.active && (flags & O_ACCMODE) === O_RDONLY ? callerTid() : 0;
+        let local = true;
+        if (tid > 0) {
+          try {
+            local = vfs.isLocal(path);
+          } catch {
+            // Not found and the like: vfs.open gives the program the errno and logs it.
+          }
+        }
+        if (!guard || local) return open(path, flags, cb);
+        guard.refuses(tid, path).then(
+          (refused) => (refused ? cb(errnoValue('EACCES')) : open(path, flags, cb)),
+          (e: unknown) => {
+            logger.error({ err: e, path }, 'could not tell which program opened a file; reading it as a person would');
+            open(path, flags, cb);
+          },
+        );
+      },
       read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void) =>
         run('read', path, () => vfs.read(fd, buf, len, pos), (n) => cb(n), (err) => cb(err)),
       release: (path: string, fd: number, cb: (err: number) => void) =>
@@ -180,6 +211,12 @@ export class FuseMount {
     };
 
     const FuseNative = loadFuseNative();
+    if (o.indexerGuard) {
+      o.indexerGuard.setCallerKnown(FuseNative.hasCallerContext === true);
+      if (FuseNative.hasCallerContext !== true) {
+        logger.warn('this fuse-native does not report which program makes a request (the patched build is missing: `npm run build:fuse-native`); indexers and thumbnailers read files like anyone');
+      }
+    }
     const fuse = new FuseNative(o.mountpoint, ops, {
       // Reads may wait for the network; the vfs bounds every wait itself.
       timeout: false,
@@ -194,6 +231,7 @@ export class FuseMount {
       entryTimeout: o.entryTimeoutSec,
       debug: o.debug ?? false,
     });
+    self.fuse = fuse;
     await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
     logger.info({ mountpoint: o.mountpoint }, 'mounted');
     return new FuseMount(fuse, o.mountpoint, logger);

@@ -1,4 +1,5 @@
-// The parts of fuse-native 2.2.6 this adapter uses (the package ships no types).
+// The parts of fuse-native 2.2.6 this adapter uses (the package ships no types), with the caller
+// context of native/fuse-native-2.2.6-caller-context.patch (absent from an unpatched build).
 declare module 'fuse-native' {
   interface FuseOptions {
     timeout?: number | false;
@@ -17,6 +18,10 @@ declare module 'fuse-native' {
     constructor(mountpoint: string, ops: Record<string, unknown>, options?: FuseOptions);
     mount(cb: (err?: Error | null) => void): void;
     unmount(cb: (err?: Error | null) => void): void;
+    /** The request's caller (pid: the calling thread) while an op runs synchronously; null outside one or without it. */
+    context?(): { pid: number; uid: number; gid: number } | null;
+    /** Whether the loaded binding reports callers. */
+    static readonly hasCallerContext?: boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;
   }
   export default Fuse;

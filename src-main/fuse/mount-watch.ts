@@ -7,6 +7,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../base/logger.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** Mount points in a mountinfo table (field 5), with the kernel's `\040`-style escapes decoded. */
 export function parseMountPoints(mountinfo: string): string[] {
@@ -45,7 +46,7 @@ export interface MountWatchOptions {
 }
 
 export function watchMount(mountpoint: string, o: MountWatchOptions): MountWatch {
-  const intervalMs = o.intervalMs ?? 2000;
+  const intervalMs = o.intervalMs ?? DEFAULT_TIMEOUTS.mountWatchIntervalMs;
   let seen = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

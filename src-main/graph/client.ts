@@ -32,6 +32,7 @@ import { GraphTransport, discardBody, headerValue, type BodySource, type SendReq
 import type { ThrottleState } from './throttle-gate.ts';
 import { parseThumbnailSets, type ThumbnailSet } from './thumbnails.ts';
 import type { TokenProvider } from './token-provider.ts';
+import type { DriveRouter, ItemAddress, PermissionRole } from './drive-router.ts';
 import { FRAGMENT_UNIT, MAX_FRAGMENT, SIMPLE_UPLOAD_LIMIT } from './upload-limits.ts';
 
 export type ConflictBehavior = 'fail' | 'replace' | 'rename';
@@ -44,6 +45,9 @@ export interface GraphClientOptions {
   driveId?: string;
   logger?: Logger;
   requestTimeoutMs: number;
+  connectTimeoutMs?: number;
+  /** A transfer body that moves no bytes for this long fails; default requestTimeoutMs. */
+  stallTimeoutMs?: number;
   maxRetries: number;
   maxThrottleRetries?: number;
   retryBaseMs: number;
@@ -57,7 +61,15 @@ export interface GraphClientOptions {
   onOutcome?: (ok: boolean, error?: Error) => void;
   /** While true, network failures are not repeated (the connectivity probe takes over). */
   isOffline?: () => boolean;
+  /** Where items of shared folders live (other drives); without one every id is the user's drive's. */
+  router?: DriveRouter;
 }
+
+/**
+ * Personal (since 2025) lists shared folders added to the drive (shortcuts with remoteItem) in
+ * children and delta only when asked to (docs/graph-api.md §2.2, §15 #15); Business ignores it.
+ */
+const SHORTCUTS_PREFER = 'Include-Feature=AddToOneDrive';
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -143,8 +155,10 @@ export class GraphClient {
   readonly #transport: GraphTransport;
   readonly #base: string;
   readonly #drive: string;
+  #router: DriveRouter | undefined;
 
   constructor(options: GraphClientOptions) {
+    this.#router = options.router;
     this.#base = options.baseUrl.replace(/\/+$/, '');
     this.#drive = options.driveId === undefined ? '/me/drive' : `/drives/${encodePathSegment(options.driveId)}`;
     this.#transport = new GraphTransport({
@@ -154,6 +168,8 @@ export class GraphClient {
       retryBaseMs: options.retryBaseMs,
       retryMaxMs: options.retryMaxMs,
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
       ...(options.maxThrottleRetries === undefined ? {} : { maxThrottleRetries: options.maxThrottleRetries }),
       ...(options.connections === undefined ? {} : { connections: options.connections }),
       ...(options.now ? { now: options.now } : {}),
@@ -174,6 +190,11 @@ export class GraphClient {
     return this.#transport.gate.events.on('throttle', listener);
   }
 
+  /** Sets where items of shared folders live (the store knows once it is open). */
+  setRouter(router: DriveRouter | undefined): void {
+    this.#router = router;
+  }
+
   /** Closes the connection pool; requests in flight fail. */
   close(): Promise<void> {
     return this.#transport.close();
@@ -187,7 +208,7 @@ export class GraphClient {
   async probe(options: CallOptions = {}): Promise<void> {
     if (this.throttledUntil !== undefined) return;
     try {
-      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, signal: options.signal });
+      await this.#send({ method: 'GET', url: this.#url(this.#drive, { select: ['id'] }), authenticated: true, retry: false, probe: true, signal: options.signal });
     } catch (error) {
       if (error instanceof GraphApiError) return;
       throw error;
@@ -201,14 +222,33 @@ export class GraphClient {
   }
 
   async getItem(id: string, options: CallOptions & { select?: readonly string[] } = {}): Promise<DriveItem> {
-    return parseDriveItem(await this.#getJson(this.#url(this.#itemPath(id), { select: options.select }), options.signal));
+    return this.#item(await this.#getJson(this.#url(this.#itemPath(id), { select: options.select }), options.signal));
   }
 
-  /** `path` relative to the drive root (`a/b.txt`, `/a/b.txt`); `''` or `/` is the root. */
+  /**
+   * `path` relative to the drive root (`a/b.txt`, `/a/b.txt`); `''` or `/` is the root. A path
+   * through a shared folder is asked of that folder's drive, relative to the folder.
+   */
   async getItemByPath(path: string, options: CallOptions & { select?: readonly string[] } = {}): Promise<DriveItem> {
-    const encoded = encodeDrivePath(path);
-    const route = encoded.length === 0 ? `${this.#drive}/root` : `${this.#drive}/root:/${encoded}`;
-    return parseDriveItem(await this.#getJson(this.#url(route, { select: options.select }), options.signal));
+    const shared = this.#router?.path(path);
+    const encoded = encodeDrivePath(shared ? shared.rest : path);
+    const base = shared ? addressPath(shared.folder) : `${this.#drive}/root`;
+    const route = encoded.length === 0 ? base : `${base}:/${encoded}`;
+    return this.#item(await this.#getJson(this.#url(route, { select: options.select }), options.signal));
+  }
+
+  /**
+   * The roles the signed-in user holds on an item (`GET …/permissions`): `read`, `write`, `owner`.
+   * For an item of a shared folder, what the share grants.
+   */
+  async getPermissionRoles(at: ItemAddress, options: CallOptions = {}): Promise<PermissionRole[]> {
+    const page = parsePage(await this.#getJson(this.#url(`${addressPath(at)}/permissions`), options.signal));
+    const roles = new Set<PermissionRole>();
+    for (const permission of page.value) {
+      const granted = (permission as { roles?: unknown }).roles;
+      if (Array.isArray(granted)) for (const role of granted) if (typeof role === 'string') roles.add(role);
+    }
+    return [...roles];
   }
 
   /** The item's thumbnail sets; empty when it has none (not an image, video or document). Their URLs are fetched with downloadRange. */
@@ -218,10 +258,10 @@ export class GraphClient {
 
   /** The children of a folder, one page at a time, following `@odata.nextLink` verbatim. */
   async *listChildren(id: string, options: ListOptions = {}): AsyncGenerator<DriveItem[], void, undefined> {
-    let url: string | undefined = this.#url(`${this.#itemPath(id)}/children`, { top: options.top, select: options.select });
+    let url: string | undefined = this.#url(`${this.#itemPath(id, 'folder')}/children`, { top: options.top, select: options.select });
     while (url !== undefined) {
       const page = parsePage(await this.#getJson(url, options.signal));
-      yield page.value.map(parseDriveItem);
+      yield page.value.map((value) => this.#item(value));
       url = page.nextLink;
     }
   }
@@ -241,6 +281,16 @@ export class GraphClient {
       yield { items: page.value.map(parseDriveItem), nextLink: page.nextLink, deltaLink: page.deltaLink };
       url = page.nextLink;
     }
+  }
+
+  /**
+   * The first delta link of a folder in another drive (a shared folder's own delta, §5):
+   * `/drives/{d}/items/{id}/delta`, or with `root` that drive's `/drives/{d}/root/delta` (Business
+   * serves delta only on a drive's root). Pass it to `delta` as the link.
+   */
+  deltaStart(at: ItemAddress, options: { root?: boolean; top?: number; select?: readonly string[] } = {}): string {
+    const base = options.root ? `/drives/${encodePathSegment(at.driveId)}/root` : addressPath(at);
+    return this.#url(`${base}/delta`, { top: options.top, select: options.select });
   }
 
   /** A whole delta batch, every page collected, so the caller can apply it at once (§5). */
@@ -270,28 +320,30 @@ export class GraphClient {
   async createFolder(parentId: string, name: string, conflictBehavior: ConflictBehavior = 'fail', options: CallOptions = {}): Promise<DriveItem> {
     const result = await this.#send({
       method: 'POST',
-      url: this.#url(`${this.#itemPath(parentId)}/children`),
+      url: this.#url(`${this.#itemPath(parentId, 'folder')}/children`),
       authenticated: true,
       json: { name, folder: {}, '@microsoft.graph.conflictBehavior': conflictBehavior },
       retry: conflictBehavior !== 'rename',
       signal: options.signal,
     });
-    return parseDriveItem(parseJson(result));
+    return this.#item(parseJson(result));
   }
 
   /** Rename, move and/or set times. An answer without a body (seen as 204, §8.2) is followed by a re-read. */
   async update(id: string, patch: ItemPatch, options: ConditionalOptions = {}): Promise<DriveItem> {
+    // A move into a shared folder's shortcut names the folder it points to.
+    const newParent = patch.parentReference && patch.parentReference.driveId === undefined ? this.#router?.folder(patch.parentReference.id) : undefined;
     const result = await this.#send({
       method: 'PATCH',
       url: this.#url(this.#itemPath(id)),
       authenticated: true,
-      json: patch,
+      json: newParent ? { ...patch, parentReference: { id: newParent.itemId, driveId: newParent.driveId } } : patch,
       headers: options.ifMatch === undefined ? {} : { 'if-match': options.ifMatch },
       retry: true,
       signal: options.signal,
     });
     if (result.status === 204 || result.text.trim().length === 0) return this.getItem(id, options);
-    return parseDriveItem(parseJson(result));
+    return this.#item(parseJson(result));
   }
 
   /** Moves an item to the recycle bin. */
@@ -392,7 +444,7 @@ export class GraphClient {
   /** Simple upload of a new or replaced file by parent and name (≤ 4 MiB, §7.1). */
   async uploadSmall(parentId: string, name: string, body: BodySource, options: SimpleUploadOptions = {}): Promise<DriveItem> {
     const conflictBehavior = options.conflictBehavior ?? 'replace';
-    const url = `${this.#url(`${this.#itemPath(parentId)}:/${encodePathSegment(name)}:/content`)}?@microsoft.graph.conflictBehavior=${conflictBehavior}`;
+    const url = `${this.#url(`${this.#itemPath(parentId, 'folder')}:/${encodePathSegment(name)}:/content`)}?@microsoft.graph.conflictBehavior=${conflictBehavior}`;
     return this.#simpleUpload(url, body, options, conflictBehavior !== 'rename');
   }
 
@@ -406,7 +458,7 @@ export class GraphClient {
     const route =
       'itemId' in target
         ? `${this.#itemPath(target.itemId)}/createUploadSession`
-        : `${this.#itemPath(target.parentId)}:/${encodePathSegment(target.name)}:/createUploadSession`;
+        : `${this.#itemPath(target.parentId, 'folder')}:/${encodePathSegment(target.name)}:/createUploadSession`;
     const item: Record<string, unknown> = { '@microsoft.graph.conflictBehavior': options.conflictBehavior ?? 'replace' };
     if ('name' in target) item['name'] = target.name;
     if (options.fileSystemInfo) item['fileSystemInfo'] = options.fileSystemInfo;
@@ -464,7 +516,7 @@ export class GraphClient {
       }
       throw error;
     }
-    if (result.status === 200 || result.status === 201) return { done: true, item: parseDriveItem(parseJson(result)) };
+    if (result.status === 200 || result.status === 201) return { done: true, item: this.#item(parseJson(result)) };
     const session = parseSessionJson(result.text.trim().length === 0 ? {} : parseJson(result));
     if (endExclusive === total && session.nextExpectedRanges.length === 0) {
       throw new GraphProtocolError(`the final fragment answered ${result.status} without the item`);
@@ -507,20 +559,39 @@ export class GraphClient {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(size) };
     if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
     const result = await this.#send({ method: 'PUT', url, authenticated: true, body, headers, retry, signal: options.signal });
-    return parseDriveItem(parseJson(result));
+    return this.#item(parseJson(result));
   }
 
-  #send(req: Omit<SendRequest, 'signal'> & { signal: AbortSignal | undefined }): Promise<SendResult> {
+  /** Parses an answer's driveItem and tells the router where it lives. */
+  #item(value: unknown): DriveItem {
+    const item = parseDriveItem(value);
+    this.#router?.learn?.(item);
+    return item;
+  }
+
+  async #send(req: Omit<SendRequest, 'signal'> & { signal: AbortSignal | undefined }): Promise<SendResult> {
     const { signal, ...rest } = req;
-    return this.#transport.send(signal ? { ...rest, signal } : rest);
+    try {
+      return await this.#transport.send(signal ? { ...rest, signal } : rest);
+    } catch (error) {
+      // A change refused in another drive: the shared folder does not let us write (403).
+      if (error instanceof GraphApiError && error.status === 403 && req.method !== 'GET') {
+        const at = /\/drives\/([^/?]+)\/items\/([^/?:]+)/.exec(new URL(req.url).pathname);
+        if (at) this.#router?.denied?.({ driveId: decodeURIComponent(at[1]!), itemId: decodeURIComponent(at[2]!) }, req.method);
+      }
+      throw error;
+    }
   }
 
   async #getJson(url: string, signal: AbortSignal | undefined): Promise<unknown> {
-    return parseJson(await this.#send({ method: 'GET', url, authenticated: true, retry: true, signal }));
+    return parseJson(await this.#send({ method: 'GET', url, authenticated: true, retry: true, headers: { prefer: SHORTCUTS_PREFER }, signal }));
   }
 
-  #itemPath(id: string): string {
-    return id === 'root' ? `${this.#drive}/root` : `${this.#drive}/items/${encodeItemId(id)}`;
+  /** `role` folder: the id is a parent whose children are asked for or made (a shortcut means its target). */
+  #itemPath(id: string, role: 'item' | 'folder' = 'item'): string {
+    if (id === 'root') return `${this.#drive}/root`;
+    const at = role === 'folder' ? this.#router?.folder(id) : this.#router?.item(id);
+    return at ? addressPath(at) : `${this.#drive}/items/${encodeItemId(id)}`;
   }
 
   #url(route: string, query: { top?: number | undefined; select?: readonly string[] | undefined; token?: string } = {}): string {
@@ -532,6 +603,10 @@ export class GraphClient {
     if (query.token !== undefined) params.push(`token=${encodeURIComponent(query.token)}`);
     return `${this.#base}${route}${params.length > 0 ? `?${params.join('&')}` : ''}`;
   }
+}
+
+function addressPath(at: ItemAddress): string {
+  return `/drives/${encodePathSegment(at.driveId)}/items/${encodeItemId(at.itemId)}`;
 }
 
 function parseJson(result: SendResult): unknown {

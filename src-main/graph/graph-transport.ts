@@ -8,11 +8,13 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import dispatchRequest from 'undici/lib/api/api-request.js';
+import { backoffDelay } from '../base/backoff.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { AbortError, TimeoutError, abortReason, abortableSleep, linkedController, raceWithSignal } from '../base/abort.ts';
 import type { Logger } from '../base/logger.ts';
 import { redactUrl } from '../base/redact.ts';
 import { GraphApiError, NetworkError, parseErrorBody } from './errors.ts';
-import { backoffDelay, isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
+import { isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
 import { ThrottleGate, type GateTicket } from './throttle-gate.ts';
 import type { TokenProvider } from './token-provider.ts';
 
@@ -29,6 +31,10 @@ export interface TransportOptions {
   logger?: Logger;
   /** Deadline for one attempt until the answer's headers arrive (and its body, for JSON answers). */
   requestTimeoutMs: number;
+  /** Establishing a connection; default the smaller of requestTimeoutMs and the policy's connectTimeoutMs. */
+  connectTimeoutMs?: number;
+  /** A body that moves no bytes for this long fails (TimeoutPolicy transferStallTimeoutMs); default requestTimeoutMs. */
+  stallTimeoutMs?: number;
   /** Repeats allowed for transient failures (5xx, 408, network errors, timeouts). */
   maxRetries: number;
   /** Repeats allowed after a throttling answer; separate because obeying the server is not failing. */
@@ -77,6 +83,11 @@ export interface SendRequest {
    * whose first attempt may have reached the server before the connection broke.
    */
   doneOnRepeat?: readonly number[];
+  /**
+   * The connectivity probe: its outcome goes to its caller only. A probe that answers must not
+   * count as a request getting through (the probe URL may answer while every other one fails).
+   */
+  probe?: boolean;
 }
 
 export interface SendResult {
@@ -142,7 +153,7 @@ function errorCode(error: unknown): string | undefined {
 
 export class GraphTransport {
   readonly gate: ThrottleGate;
-  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections' | 'onOutcome' | 'isOffline'>>;
+  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections' | 'onOutcome' | 'isOffline' | 'connectTimeoutMs' | 'stallTimeoutMs'>>;
   readonly #onOutcome: ((ok: boolean, error?: Error) => void) | undefined;
   readonly #isOffline: () => boolean;
   readonly #logger: Logger | undefined;
@@ -175,8 +186,8 @@ export class GraphTransport {
         connections: options.connections ?? 8,
         headersTimeout: options.requestTimeoutMs,
         // Idle time between body chunks; the whole body of a large download may take far longer.
-        bodyTimeout: options.requestTimeoutMs,
-        connectTimeout: Math.min(options.requestTimeoutMs, 30_000),
+        bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
+        connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
       });
     this.gate = new ThrottleGate({
       now,
@@ -262,15 +273,15 @@ export class GraphTransport {
         if (signal?.aborted) throw abortReason(signal);
         const failure = this.#classify(error, link.signal, what);
         this.#logger?.debug({ method: req.method, url: logUrl, attempt, err: failure }, 'graph request failed');
-        this.#reportFailure(failure);
+        if (!req.probe) this.#reportFailure(failure);
         if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
-          await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
+          await options.sleep(backoffDelay(transientRetries++, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, { jitter: 'full', random: options.random }), signal);
           continue;
         }
         throw failure;
       }
 
-      this.#report(true);
+      if (!req.probe) this.#report(true);
       const { statusCode: status } = response;
       const resHeaders = response.headers;
       const ok = (status >= 200 && status < 300) || (req.accept?.includes(status) ?? false);
@@ -290,9 +301,9 @@ export class GraphTransport {
         } catch (error) {
           if (signal?.aborted) throw abortReason(signal);
           const failure = this.#classify(error, link.signal, what);
-          this.#reportFailure(failure);
+          if (!req.probe) this.#reportFailure(failure);
           if (mayRepeat && transientRetries < options.maxRetries && !this.#isOffline()) {
-            await options.sleep(backoffDelay(transientRetries++, options.retryBaseMs, options.retryMaxMs, options.random), signal);
+            await options.sleep(backoffDelay(transientRetries++, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, { jitter: 'full', random: options.random }), signal);
             continue;
           }
           throw failure;
@@ -343,7 +354,7 @@ export class GraphTransport {
         throw failure;
       }
       if (isRetryableStatus(status) && mayRepeat && transientRetries < options.maxRetries) {
-        const wait = retryAfterMs ?? backoffDelay(transientRetries, options.retryBaseMs, options.retryMaxMs, options.random);
+        const wait = retryAfterMs ?? backoffDelay(transientRetries, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, { jitter: 'full', random: options.random });
         transientRetries++;
         this.#logger?.debug({ url: logUrl, status, wait }, 'transient failure, repeating');
         await options.sleep(wait, signal);

@@ -18,6 +18,7 @@ export {
   type UploadSessionOptions,
   type UploadTarget,
 } from './client.ts';
+export type { DriveRouter, ItemAddress, PermissionRole } from './drive-router.ts';
 export type { Drive, DriveItem, FileFacet, FileSystemInfo, FolderFacet, Hashes, ItemReference, Quota, RemoteItem } from './drive-item.ts';
 export { encodeDrivePath, encodePathSegment } from './drive-path.ts';
 export {
@@ -36,7 +37,7 @@ export {
   isUnauthorized,
 } from './errors.ts';
 export type { BodySource } from './graph-transport.ts';
-export { QuickXorHash, quickXorHash, quickXorHashFile, quickXorHashStream, sameQuickXorHash } from './quickxor.ts';
+export { QuickXorHash, quickXorHash, quickXorHashFile, sameQuickXorHash } from './quickxor.ts';
 export type { ThrottleState } from './throttle-gate.ts';
 export { StaticTokenProvider, type TokenProvider } from './token-provider.ts';
 export { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT, SIMPLE_UPLOAD_LIMIT, nextExpectedOffset } from './upload-limits.ts';

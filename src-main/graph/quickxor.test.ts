@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Readable } from 'node:stream';
-import { QuickXorHash, quickXorHash, quickXorHashStream, sameQuickXorHash } from './quickxor.ts';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { QuickXorHash, quickXorHash, quickXorHashFile, sameQuickXorHash } from './quickxor.ts';
 
 // Published vectors (rclone's quickxorhash_test.go), see docs/graph-api.md §12.
 const vectors: Array<[string, string]> = [
@@ -50,10 +53,55 @@ describe('quickXorHash', () => {
     }
   });
 
-  it('hashes a stream without collecting it', async () => {
-    const data = Buffer.alloc(1 << 20, 0xa5);
-    const chunks = Array.from({ length: 16 }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
-    expect(await quickXorHashStream(Readable.from(chunks))).toBe(quickXorHash(data));
+  it('hashes a file, or its first bytes, block by block', async () => {
+    const data = Buffer.alloc(2.5 * 1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-qxh-'));
+    try {
+      const file = path.join(dir, 'f.bin');
+      writeFileSync(file, data);
+      expect(await quickXorHashFile(file)).toBe(quickXorHash(data));
+      expect(await quickXorHashFile(file, { size: 1_000_001 })).toBe(quickXorHash(data.subarray(0, 1_000_001)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 10_000);
+
+  it('gives the one-shot answer for random split points at every memory alignment', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.array(fc.nat(3000), { maxLength: 12 }),
+        fc.integer(),
+        (offset, size, cuts, seed) => {
+          // One backing buffer, the data starting `offset` bytes in: chunk views start anywhere.
+          const backing = new Uint8Array(size + 3);
+          for (let i = 0; i < backing.length; i++) backing[i] = (Math.imul(i + 1, 2654435761) ^ seed) >>> 24;
+          const data = backing.subarray(offset, offset + size);
+          const points = [...new Set(cuts.map((c) => c % (size + 1)))].sort((a, b) => a - b);
+          const h = new QuickXorHash();
+          let at = 0;
+          for (const p of [...points, size]) {
+            h.update(data.subarray(at, p));
+            at = p;
+          }
+          expect(h.digest()).toBe(reference(data));
+        },
+      ),
+    );
+  });
+
+  it('copies its state mid-period at an unaligned address', () => {
+    const backing = Buffer.alloc(4001);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 131 + 5) & 0xff;
+    const data = backing.subarray(1);
+    const h = new QuickXorHash().update(data.subarray(0, 1001));
+    const twin = h.copy();
+    h.update(data.subarray(1001));
+    twin.update(data.subarray(1001, 2003));
+    expect(h.digest()).toBe(reference(data));
+    expect(twin.digest()).toBe(reference(data.subarray(0, 2003)));
   });
 
   it('copies its state: the copy and the original go on independently', () => {

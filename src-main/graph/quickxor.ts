@@ -5,47 +5,59 @@
  * bytes, so the hot loop only folds input into a 160-byte buffer by plain XOR; the fold is spread
  * onto the ring once, in digest(). Memory use is constant whatever the input size.
  */
-import { createReadStream } from 'node:fs';
+import { feedFile } from '../base/hash-file.ts';
 
 const WIDTH_BYTES = 20;
 const PERIOD = 160;
 const SHIFT = 11;
 
 export class QuickXorHash {
-  private readonly fold = new Uint8Array(PERIOD);
-  private readonly fold32 = new Uint32Array(this.fold.buffer);
-  private position = 0; // index into fold of the next byte, i.e. length mod 160
+  /**
+   * Four folds, one per alignment of the input to 4-byte words: byte m of fold k belongs at
+   * period position (k + m) mod 160. Whole words of any input are XORed into the fold matching
+   * where the input's first aligned word falls, so no alignment takes the byte loop; digest() adds
+   * the four up.
+   */
+  private readonly folds = [0, 1, 2, 3].map(() => new Uint8Array(PERIOD));
+  private readonly folds32 = this.folds.map((f) => new Uint32Array(f.buffer));
+  private position = 0; // period position of the next byte, i.e. length mod 160
   private length = 0n;
   private finished = false;
 
   update(data: Uint8Array): this {
     if (this.finished) throw new Error('QuickXorHash.update after digest');
-    const fold = this.fold;
+    const fold = this.folds[0]!;
     let pos = this.position;
     const n = data.length;
     let i = 0;
-    // Head: bring pos back to 0 so the body can run whole periods.
-    while (i < n && pos !== 0) {
+    // Head: bytes up to the first 4-byte-aligned address.
+    const head = Math.min(n, (4 - (data.byteOffset & 3)) & 3);
+    for (; i < head; i++) {
       fold[pos] = fold[pos]! ^ data[i]!;
-      i++;
       pos = pos + 1 === PERIOD ? 0 : pos + 1;
     }
-    const bodyEnd = i + Math.floor((n - i) / PERIOD) * PERIOD;
-    if (bodyEnd > i && (data.byteOffset + i) % 4 === 0) {
-      // Aligned input: fold 32 bits at a time (the fold is 40 words, a whole number of periods).
-      const words = new Uint32Array(data.buffer, data.byteOffset + i, (bodyEnd - i) / 4);
-      const fold32 = this.fold32;
-      for (let w = 0; w < words.length; w += PERIOD / 4) {
-        for (let j = 0; j < PERIOD / 4; j++) fold32[j] = fold32[j]! ^ words[w + j]!;
+    const words = (n - i) >>> 2;
+    if (words > 0) {
+      // Word w lands at period positions pos + 4w …: fold (pos mod 4), word ((pos >> 2) + w) mod 40.
+      const src = new Uint32Array(data.buffer, data.byteOffset + i, words);
+      const dst = this.folds32[pos & 3]!;
+      let j = pos >>> 2;
+      const shift = pos & 3;
+      let w = 0;
+      // Up to the fold's end once, then whole periods straight through, then the rest.
+      for (; w < words && j !== 0 && j < PERIOD / 4; w++, j++) dst[j] = dst[j]! ^ src[w]!;
+      if (j === PERIOD / 4) j = 0;
+      const wholeEnd = w + Math.floor((words - w) / (PERIOD / 4)) * (PERIOD / 4);
+      for (; w < wholeEnd; w += PERIOD / 4) {
+        for (let k = 0; k < PERIOD / 4; k++) dst[k] = dst[k]! ^ src[w + k]!;
       }
-      i = bodyEnd;
-    }
-    for (; i < bodyEnd; i += PERIOD) {
-      for (let j = 0; j < PERIOD; j++) fold[j] = fold[j]! ^ data[i + j]!;
+      for (; w < words; w++, j++) dst[j] = dst[j]! ^ src[w]!;
+      i += words * 4;
+      pos = ((j * 4 + shift) % PERIOD) | 0;
     }
     for (; i < n; i++) {
       fold[pos] = fold[pos]! ^ data[i]!;
-      pos++;
+      pos = pos + 1 === PERIOD ? 0 : pos + 1;
     }
     this.position = pos;
     this.length += BigInt(n);
@@ -56,7 +68,7 @@ export class QuickXorHash {
   copy(): QuickXorHash {
     if (this.finished) throw new Error('QuickXorHash.copy after digest');
     const twin = new QuickXorHash();
-    twin.fold.set(this.fold);
+    for (let k = 0; k < 4; k++) twin.folds[k]!.set(this.folds[k]!);
     twin.position = this.position;
     twin.length = this.length;
     return twin;
@@ -66,8 +78,13 @@ export class QuickXorHash {
   digestBytes(): Uint8Array {
     this.finished = true;
     const acc = new Uint8Array(WIDTH_BYTES);
+    const fold = new Uint8Array(PERIOD);
+    for (let k = 0; k < 4; k++) {
+      const shifted = this.folds[k]!;
+      for (let m = 0; m < PERIOD; m++) fold[(k + m) % PERIOD]! ^= shifted[m]!;
+    }
     for (let j = 0; j < PERIOD; j++) {
-      const b = this.fold[j]!;
+      const b = fold[j]!;
       if (b === 0) continue;
       const bit = (SHIFT * j) % PERIOD;
       const v = b << (bit % 8);
@@ -93,15 +110,11 @@ export function quickXorHash(data: Uint8Array): string {
   return new QuickXorHash().update(data).digest();
 }
 
-/** Hashes a stream chunk by chunk; never holds more than one chunk. */
-export async function quickXorHashStream(stream: AsyncIterable<Uint8Array>): Promise<string> {
-  const h = new QuickXorHash();
-  for await (const chunk of stream) h.update(chunk);
-  return h.digest();
-}
-
-export async function quickXorHashFile(path: string, signal?: AbortSignal): Promise<string> {
-  return quickXorHashStream(createReadStream(path, { highWaterMark: 1 << 20, signal }));
+/** The quickXorHash of a file (its first `size` bytes when given), through the one hashing loop. */
+export async function quickXorHashFile(path: string, options: { size?: number; signal?: AbortSignal } = {}): Promise<string> {
+  const hash = new QuickXorHash();
+  await feedFile(hash, path, options);
+  return hash.digest();
 }
 
 /** Hashes are compared as raw bytes (base64 is case-sensitive). */

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import fc from 'fast-check';
-import { backoffDelay, isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
+import { isRetryableStatus, isThrottleStatus, parseRetryAfter } from './retry-policy.ts';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2026-03-01T10:00:00Z');
@@ -21,26 +20,6 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('', now)).toBeUndefined();
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter('-5', now)).toBeUndefined();
-  });
-});
-
-describe('backoffDelay', () => {
-  it('grows exponentially up to the cap, scaled by the random draw', () => {
-    const top = () => 0.999_999;
-    expect(backoffDelay(0, 100, 10_000, top)).toBe(99);
-    expect(backoffDelay(3, 100, 10_000, top)).toBe(799);
-    expect(backoffDelay(10, 100, 10_000, top)).toBe(9999);
-    expect(backoffDelay(5, 100, 10_000, () => 0)).toBe(0);
-    expect(backoffDelay(1, 100, 10_000, () => 0.5)).toBe(100);
-  });
-
-  it('stays within [0, min(max, base·2^attempt)) for any attempt and draw', () => {
-    fc.assert(
-      fc.property(fc.nat(1000), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 1, max: 600_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, base, max, r) => {
-        const delay = backoffDelay(attempt, base, max, () => r);
-        return delay >= 0 && delay < Math.min(max, base * 2 ** Math.min(attempt, 30)) + 1 && Number.isInteger(delay);
-      }),
-    );
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * When and how long to wait before repeating a Graph request (docs/graph-api.md §10): Retry-After when
- * the server names a wait, otherwise capped exponential backoff with full jitter.
+ * the server names a wait, otherwise capped exponential backoff with full jitter (base/backoff.ts).
  */
 
 /** Statuses worth repeating: transient server trouble, request timeout, throttling. */
@@ -31,13 +31,4 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);
-}
-
-/**
- * Full-jitter backoff: a random wait in [0, min(maxMs, baseMs · 2^attempt)). `attempt` counts from
- * 0 for the first retry; `random` returns a number in [0, 1) (injected so tests are exact).
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.floor(random() * ceiling);
 }

@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { OneMountError } from '../base/errors.ts';
 import { Calls, Events, ResponseSchema, type CallName, type CallParams, type CallResult, type EventName, type EventPayload } from '../../src-shared/ipc/contract.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export class EngineNotRunningError extends OneMountError {
   constructor(socketPath: string, cause: unknown) {
@@ -59,7 +60,7 @@ export class SocketClient {
     else p.resolve(msg.result);
   }
 
-  async call<M extends CallName>(method: M, params: CallParams<M>, timeoutMs = 10_000): Promise<CallResult<M>> {
+  async call<M extends CallName>(method: M, params: CallParams<M>, timeoutMs = DEFAULT_TIMEOUTS.ipcCallTimeoutMs): Promise<CallResult<M>> {
     const id = this.nextId++;
     const answer = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.socket.write(JSON.stringify({ id, method, params }) + '\n');

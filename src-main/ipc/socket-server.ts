@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
+import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import { Calls, Events, NOT_SUPPORTED, RequestSchema, type CallName, type CallParams, type CallResult, type EventName, type EventPayload } from '../../src-shared/ipc/contract.ts';
 
 export type CallHandlers = { [M in CallName]: (params: CallParams<M>) => Promise<CallResult<M>> | CallResult<M> };
@@ -150,13 +151,26 @@ export class SocketServer {
   /** Every open connection: close() ends them all, or the server would wait for idle clients. */
   private readonly connections = new Set<Connection>();
 
+  /** Turned at stop-new-work: the calls in `startsWork` are refused from then on. */
+  private readonly admission = new Admission();
+
   private constructor(
     private readonly server: Server,
     readonly socketPath: string,
     private readonly logger: Logger,
+    private readonly startsWork: ReadonlySet<CallName>,
   ) {}
 
-  static async listen(socketPath: string, handlers: EngineHandlers, logger: Logger): Promise<SocketServer> {
+  /**
+   * Shutdown: from stop-new-work, calls that would start work (a sync, a transfer, a pin …) are
+   * answered with a SHUTTING_DOWN error; questions (status, conflicts, settings) and quit are still
+   * answered. The socket itself closes last, after the whole shutdown (Engine.shutdown).
+   */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [{ phase: 'stop-new-work', name: 'ipc: refuse calls that start work', run: async () => this.admission.close() }];
+  }
+
+  static async listen(socketPath: string, handlers: EngineHandlers, logger: Logger, options: { startsWork?: readonly CallName[] } = {}): Promise<SocketServer> {
     await ensurePrivateDir(path.dirname(socketPath));
     // A socket file left by a killed engine would make listen fail with EADDRINUSE.
     await rm(socketPath, { force: true });
@@ -175,7 +189,7 @@ export class SocketServer {
     server.on('error', (e) => logger.warn({ err: e }, 'ipc: accepting a connection failed'));
     server.on('drop', () => logger.debug({ maxConnections: MAX_CONNECTIONS }, 'ipc: connection refused, too many open'));
     await chmod(socketPath, 0o600);
-    holder.self = new SocketServer(server, socketPath, logger);
+    holder.self = new SocketServer(server, socketPath, logger, new Set(options.startsWork ?? []));
     return holder.self;
   }
 
@@ -218,6 +232,10 @@ export class SocketServer {
     if (!handler) {
       const message = NOT_SUPPORTED_MESSAGE[name as OptionalCall] ?? `${name} is not available in this engine`;
       conn.send({ id, error: { code: NOT_SUPPORTED, message } });
+      return;
+    }
+    if (this.startsWork.has(name) && !this.admission.open) {
+      conn.send({ id, error: { code: 'SHUTTING_DOWN', message: new ShuttingDownError(`"${name}"`).message } });
       return;
     }
     conn.track(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AbortError, abortableSleep } from '../base/abort.ts';
-import { TaskRegistry, TaskRegistryClosedError } from './task-registry.ts';
+import { resultAsTask, TaskRegistry, TaskRegistryClosedError } from './task-registry.ts';
 import type { TaskHandle, TaskInfo } from './task-registry.ts';
 import { createMemoryLogger as memoryLogger } from '../base/logger.ts';
 
@@ -220,4 +220,70 @@ describe('TaskRegistry under any interleaving', () => {
       { numRuns: 100 },
     );
   });
+});
+
+describe('adopted work and idle groups', () => {
+  it('lists adopted work until it settles, even after close, and never reports its failure', async () => {
+    const { logger } = memoryLogger();
+    const errors: unknown[] = [];
+    const tasks = new TaskRegistry({ logger, onError: (e) => errors.push(e) });
+    const work = deferred();
+    tasks.adopt('download-readahead:A', work.promise);
+    expect(tasks.size).toBe(1);
+    tasks.close();
+    const late = deferred();
+    tasks.adopt('download-cancel:A', late.promise);
+    expect(tasks.list().map((t) => t.name)).toEqual(['download-readahead:A', 'download-cancel:A']);
+    work.reject(new Error('a read-ahead that failed is its owner\'s business'));
+    late.resolve();
+    await tasks.whenIdle();
+    expect(tasks.size).toBe(0);
+    expect(errors).toEqual([]);
+  }, 10_000);
+
+  it('whenIdle(prefix) waits for the group, including tasks started while it waits', async () => {
+    const { logger } = memoryLogger();
+    const tasks = new TaskRegistry({ logger });
+    const first = deferred();
+    const second = deferred();
+    const other = deferred();
+    tasks.start('download:1', () => first.promise);
+    tasks.start('upload:1', () => other.promise);
+    let idle = false;
+    const waiting = tasks.whenIdle('download').then(() => (idle = true));
+    tasks.start('download:2', () => second.promise);
+    first.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(idle).toBe(false);
+    second.resolve();
+    await waiting;
+    expect(tasks.list().map((t) => t.name)).toEqual(['upload:1']);
+    other.resolve();
+    await tasks.whenIdle();
+    expect(tasks.size).toBe(0);
+  }, 10_000);
+});
+
+describe('resultAsTask', () => {
+  it('runs the work as a listed task and hands back its result or its error', async () => {
+    const { logger } = memoryLogger();
+    const errors: unknown[] = [];
+    const tasks = new TaskRegistry({ logger, onError: (e) => errors.push(e) });
+    const gate = deferred();
+    const answer = resultAsTask(tasks, 'ipc:pin', tasks.signal, async () => {
+      await gate.promise;
+      return 42;
+    });
+    expect(tasks.list().map((t) => t.name)).toEqual(['ipc:pin']);
+    gate.resolve();
+    await expect(answer).resolves.toBe(42);
+    await expect(
+      resultAsTask(tasks, 'ipc:free', tasks.signal, async () => {
+        throw new Error('no such folder');
+      }),
+    ).rejects.toThrow('no such folder');
+    // The caller's error is not an engine task failure.
+    expect(errors).toEqual([]);
+    expect(tasks.size).toBe(0);
+  }, 10_000);
 });

@@ -1,5 +1,6 @@
 import { abortReason, AbortError, isCausedBySignal, linkedController } from '../base/abort.ts';
 import type { LinkedController } from '../base/abort.ts';
+import { settledWithin } from '../base/deadline.ts';
 import { OneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 
@@ -91,8 +92,27 @@ export class TaskRegistry {
 
   /** Starts `run` as a named task. Throws TaskRegistryClosedError once the registry is closed. */
   start(name: string, run: (signal: AbortSignal) => Promise<void>, options: StartTaskOptions = {}): TaskHandle {
-    if (name.length === 0) throw new OneMountError('TASK_NAME_EMPTY', 'a task needs a name');
     if (this.#closed) throw new TaskRegistryClosedError(name);
+    return this.#begin(name, run, options);
+  }
+
+  /**
+   * Lists and awaits, like a task, work that is already running and that its owner does not await
+   * itself (a reader's read-ahead, a cancelled download winding down). Allowed after close(): the
+   * work runs whether or not it is adopted, and refusing it would only hide it from the count. Its
+   * outcome is not reported as a failure: the owner handles it where the work was started.
+   */
+  adopt(name: string, work: Promise<unknown>): TaskHandle {
+    return this.#begin(name, () =>
+      work.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+  }
+
+  #begin(name: string, run: (signal: AbortSignal) => Promise<void>, options: StartTaskOptions = {}): TaskHandle {
+    if (name.length === 0) throw new OneMountError('TASK_NAME_EMPTY', 'a task needs a name');
     const entry: TaskEntry = {
       id: this.#nextId++,
       name,
@@ -109,6 +129,18 @@ export class TaskRegistry {
     );
     entry.done = done;
     return { id: entry.id, name, signal, done, abort: (reason?: unknown) => entry.controller.abort(reason ?? new AbortError(`task "${name}" aborted`)) };
+  }
+
+  /** How many tasks are running (or stopping) now: zero after a complete shutdown. */
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /** Resolves once no task whose name starts with `prefix` runs, including ones started meanwhile. */
+  async whenIdle(prefix = ''): Promise<void> {
+    for (let group = this.#group(prefix); group.length > 0; group = this.#group(prefix)) {
+      await Promise.all(group.map((entry) => entry.done));
+    }
   }
 
   /** The tasks running now, oldest first. */
@@ -149,15 +181,7 @@ export class TaskRegistry {
   }
 
   async #await(entries: TaskEntry[], deadlineMs: number, what: string): Promise<StopResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadlineMs));
-    });
-    try {
-      await Promise.race([Promise.all(entries.map((entry) => entry.done)), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await settledWithin(Promise.all(entries.map((entry) => entry.done)), deadlineMs);
     const unfinished = entries.filter((entry) => this.#tasks.has(entry.id)).map(info);
     if (unfinished.length > 0) {
       this.#logger.warn(
@@ -198,17 +222,16 @@ function info(entry: TaskEntry): TaskInfo {
 }
 
 /**
- * Runs one piece of work as a named task when a registry is given (so shutdown lists and stops it)
- * and hands its outcome back to the caller like a plain call: its error is the caller's to handle
- * (a failed download or upload is not a failed engine task), a stop surfaces as the abort reason.
+ * Runs one piece of work as a named task (so shutdown lists and stops it) and hands its outcome
+ * back to the caller like a plain call: its error is the caller's to handle (a failed download or
+ * upload is not a failed engine task), a stop surfaces as the abort reason.
  */
 export async function runAsTask(
-  tasks: TaskRegistry | undefined,
+  tasks: TaskRegistry,
   name: string,
   signal: AbortSignal,
   work: (signal: AbortSignal) => Promise<void>,
 ): Promise<void> {
-  if (!tasks) return work(signal);
   let failure: { error: unknown } | undefined;
   const handle = tasks.start(
     name,
@@ -224,4 +247,13 @@ export async function runAsTask(
   const outcome = await handle.done;
   if (failure) throw failure.error;
   if (outcome.status === 'stopped') throw abortReason(handle.signal);
+}
+
+/** runAsTask for work with a result: the result comes back, the error is the caller's. */
+export async function resultAsTask<T>(tasks: TaskRegistry, name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  let result: { value: T } | undefined;
+  await runAsTask(tasks, name, signal, async (taskSignal) => {
+    result = { value: await work(taskSignal) };
+  });
+  return result!.value;
 }

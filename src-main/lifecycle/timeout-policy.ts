@@ -16,8 +16,10 @@ const PhaseBudgetSchema = z.object({
 export type ShutdownPhaseBudget = z.infer<typeof PhaseBudgetSchema>;
 
 /**
- * Every timeout the engine uses, in one configuration. A component that needs a new timeout adds
- * a field here (with its default) instead of a constant of its own.
+ * Every timeout, retry delay and period the engine (and the processes that talk to it) uses, in
+ * one configuration, documented in docs/concurrency.md. A component that needs a new one adds a
+ * field here (with its default) instead of a constant of its own; constants of a protocol (a
+ * download URL's lifetime, a log line's rate limit) stay named constants where they apply.
  */
 export const TimeoutConfigSchema = z.object({
   /** The whole graceful shutdown, all phases together. */
@@ -36,24 +38,93 @@ export const TimeoutConfigSchema = z.object({
     .refine((list) => isOrderedSubsequence(list.map((p) => p.name)), {
       error: `phases must appear at most once each, in the order ${SHUTDOWN_PHASES.join(' → ')}`,
     }),
-  /** One Graph API request, until the response headers arrive. */
+  /** Waiting for the background tasks still listed once every phase ran (the last step of shutdown). */
+  taskStopTimeoutMs: ms,
+
+  // ── Graph requests ──
+  /** One Graph API request, until the response headers arrive (and its body, for JSON answers). */
   requestTimeoutMs: positiveMs,
-  /** A transfer that moves no bytes for this long is aborted and retried. */
+  /** Establishing a connection to the service. */
+  connectTimeoutMs: positiveMs,
+  /** A transfer whose body moves no bytes for this long fails (and is retried, resuming). */
   transferStallTimeoutMs: positiveMs,
-  /** One upload-session chunk PUT (large bodies on slow links take a while). */
-  uploadChunkTimeoutMs: positiveMs,
+  /** Repeats of one request after transient failures (a count, not a duration). */
+  requestRetries: z.number().int().nonnegative(),
+  /** First wait before repeating a request (full jitter), doubling up to requestRetryMaxMs. */
+  requestRetryBaseMs: positiveMs,
+  requestRetryMaxMs: positiveMs,
+
+  // ── Connectivity ──
   /** One connectivity probe. */
   probeTimeoutMs: positiveMs,
+  /** Wait after the first failed probe, doubling per failure up to probeRetryMaxMs. */
+  probeRetryBaseMs: positiveMs,
+  probeRetryMaxMs: positiveMs,
+
+  // ── Reads ──
   /** An uncached read while offline (or stuck) fails with an errno after this long, never hangs. */
   uncachedReadTimeoutMs: positiveMs,
-  /** A token acquisition or refresh at the identity provider. */
+  /** Fetching the part of a file a first change keeps (a truncate or a write into it). */
+  prepareForChangeTimeoutMs: positiveMs,
+
+  // ── Retries of background work ──
+  /** First wait before an upload is tried again, doubling up to uploadRetryMaxMs (also a full drive's wait). */
+  uploadRetryBaseMs: positiveMs,
+  uploadRetryMaxMs: positiveMs,
+  /** How often a new file whose folder has no server id yet looks again. */
+  parentWaitMs: positiveMs,
+  /** First wait of the delta loop after a failed run, doubling up to deltaRetryMaxMs. */
+  deltaRetryBaseMs: positiveMs,
+  deltaRetryMaxMs: positiveMs,
+  /** First wait before offline changes are replayed again, doubling up to replayRetryMaxMs. */
+  replayRetryBaseMs: positiveMs,
+  replayRetryMaxMs: positiveMs,
+
+  // ── Periodic work ──
+  /** The first quota fetch when none is known yet. */
+  quotaFirstRefreshMs: positiveMs,
+  /** How often the drive quota is refreshed. */
+  quotaRefreshMs: positiveMs,
+  /** How often last-access times (the cache cleaner's LRU) are written. */
+  accessTimesFlushMs: positiveMs,
+  /** The wait before collecting the first enumeration's garbage. */
+  gcAfterEnumerationMs: ms,
+  /** How often the cache cleaner looks at the cache size, and its least gap between two runs. */
+  cacheCleanIntervalMs: positiveMs,
+  cacheCleanMinGapMs: ms,
+  /** How often pinned folders are walked for files that lost their bytes. */
+  pinsRescanMs: positiveMs,
+  /** How often the mount table is read to notice an unmount from outside. */
+  mountWatchIntervalMs: positiveMs,
+
+  // ── Sign-in and tokens ──
+  /** One request to the identity provider, or one call to the keyring, while getting a token. */
   tokenRefreshTimeoutMs: positiveMs,
+  /** A token is refreshed this long before it expires. */
+  tokenRefreshMarginMs: positiveMs,
+  /** After a failed silent refresh, the wait before a request tries again. */
+  tokenRecheckMs: positiveMs,
+  /** An interactive sign-in in the browser. */
+  signInTimeoutMs: positiveMs,
+
+  // ── Calls between processes ──
   /** One contract call from the UI or `onemount` to the engine. */
   ipcCallTimeoutMs: positiveMs,
-  /** Waiting for the FUSE mount to appear, and for an unmount to complete. */
-  mountTimeoutMs: positiveMs,
-  /** Stopping a group of background tasks outside shutdown (pause, sign-out). */
-  taskStopTimeoutMs: positiveMs,
+  /** A contract call that walks a folder (pin, unpin, free) or waits for a person (sign-in, sign-out). */
+  ipcLongCallTimeoutMs: positiveMs,
+  /** A question to a local process that answers at once or not at all (a lock holder, the keyring, a sign-in listener). */
+  localCallTimeoutMs: positiveMs,
+
+  // ── The desktop app's engine supervisor ──
+  /** First wait before restarting an engine that died, doubling up to engineRestartMaxMs. */
+  engineRestartBaseMs: positiveMs,
+  engineRestartMaxMs: positiveMs,
+  /** An engine that ran this long had no crash streak: the next restart waits the base delay again. */
+  engineStablePeriodMs: positiveMs,
+  /** Between attempts to connect to a starting engine's socket. */
+  engineConnectRetryMs: positiveMs,
+  /** A stopping engine is killed after this long (more than its own shutdown budget). */
+  engineStopTimeoutMs: positiveMs,
 });
 export type TimeoutConfig = Omit<z.infer<typeof TimeoutConfigSchema>, 'phases'> & {
   readonly phases: readonly ShutdownPhaseBudget[];
@@ -77,15 +148,45 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
     { name: 'save-state', weight: 2 },
     { name: 'unmount', weight: 3 },
   ],
+  taskStopTimeoutMs: 2_000,
   requestTimeoutMs: 30_000,
-  transferStallTimeoutMs: 60_000,
-  uploadChunkTimeoutMs: 120_000,
+  connectTimeoutMs: 30_000,
+  transferStallTimeoutMs: 30_000,
+  requestRetries: 4,
+  requestRetryBaseMs: 500,
+  requestRetryMaxMs: 30_000,
   probeTimeoutMs: 5_000,
+  probeRetryBaseMs: 1_000,
+  probeRetryMaxMs: 60_000,
   uncachedReadTimeoutMs: 10_000,
+  prepareForChangeTimeoutMs: 300_000,
+  uploadRetryBaseMs: 5_000,
+  uploadRetryMaxMs: 300_000,
+  parentWaitMs: 2_000,
+  deltaRetryBaseMs: 5_000,
+  deltaRetryMaxMs: 300_000,
+  replayRetryBaseMs: 2_000,
+  replayRetryMaxMs: 60_000,
+  quotaFirstRefreshMs: 5_000,
+  quotaRefreshMs: 600_000,
+  accessTimesFlushMs: 5_000,
+  gcAfterEnumerationMs: 1_000,
+  cacheCleanIntervalMs: 60_000,
+  cacheCleanMinGapMs: 1_000,
+  pinsRescanMs: 300_000,
+  mountWatchIntervalMs: 2_000,
   tokenRefreshTimeoutMs: 30_000,
+  tokenRefreshMarginMs: 300_000,
+  tokenRecheckMs: 2_000,
+  signInTimeoutMs: 600_000,
   ipcCallTimeoutMs: 10_000,
-  mountTimeoutMs: 10_000,
-  taskStopTimeoutMs: 10_000,
+  ipcLongCallTimeoutMs: 300_000,
+  localCallTimeoutMs: 5_000,
+  engineRestartBaseMs: 1_000,
+  engineRestartMaxMs: 60_000,
+  engineStablePeriodMs: 60_000,
+  engineConnectRetryMs: 500,
+  engineStopTimeoutMs: 60_000,
 });
 
 function isOrderedSubsequence(names: readonly ShutdownPhase[]): boolean {

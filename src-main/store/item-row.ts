@@ -17,10 +17,11 @@ export interface ItemRow {
   quickxor_hash: string | null;
   remote_drive_id: string | null;
   remote_item_id: string | null;
+  drive_id: string | null;
 }
 
 export const ITEM_COLUMNS =
-  'inode, id, remote_id, parent_id, name, name_key, kind, size, ctime_ms, mtime_ms, etag, ctag, quickxor_hash, remote_drive_id, remote_item_id';
+  'inode, id, remote_id, parent_id, name, name_key, kind, size, ctime_ms, mtime_ms, etag, ctag, quickxor_hash, remote_drive_id, remote_item_id, drive_id';
 
 export function itemFromRow(row: ItemRow): StoredItem {
   return {
@@ -39,5 +40,6 @@ export function itemFromRow(row: ItemRow): StoredItem {
     quickXorHash: row.quickxor_hash,
     remoteDriveId: row.remote_drive_id,
     remoteItemId: row.remote_item_id,
+    driveId: row.drive_id,
   };
 }

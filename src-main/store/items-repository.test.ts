@@ -68,12 +68,37 @@ describe('ItemsRepository', () => {
       quickXorHash: 'hash==',
       remoteDriveId: 'drive2',
       remoteItemId: 'item2',
+      driveId: 'drive3',
     };
     const stored = temp.store.items.upsert(record);
     const { inode, nameKey, ...rest } = stored;
     expect(rest).toEqual({ ...record, remoteId: record.id });
     expect(nameKey).toBe('shared');
     expect(inode).toBeGreaterThan(1);
+  });
+
+  it("keeps an item's drive when a record does not name one, and stores null for a new item without one", () => {
+    const { items } = temp.store;
+    const base = { parentId: 'ROOT', kind: 'file' as const, size: 1, ctimeMs: 0, mtimeMs: 0 };
+    items.upsert({ ...base, id: 'IN-SHARE', name: 'a.txt', driveId: 'other' });
+    items.upsert({ ...base, id: 'IN-SHARE', name: 'b.txt' });
+    expect(items.get('IN-SHARE')?.driveId).toBe('other');
+    items.upsert({ ...base, id: 'IN-SHARE', name: 'b.txt', driveId: null });
+    expect(items.get('IN-SHARE')?.driveId).toBeNull();
+    items.insert({ ...base, id: 'local:1', name: 'c.txt' });
+    expect(items.get('local:1')?.driveId).toBeNull();
+  });
+
+  it('tracks a shared folder, resets its state when the shortcut points elsewhere, and drops it with the shortcut', () => {
+    const { items, sharedFolders } = temp.store;
+    items.upsert({ id: 'SC', parentId: 'ROOT', name: 'Team', kind: 'remote', size: 0, ctimeMs: 0, mtimeMs: 0, remoteDriveId: 'd2', remoteItemId: 'F' });
+    expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: null, deltaLink: null });
+    sharedFolders.setAccess('SC', 'read', 4);
+    sharedFolders.synced('SC', 'link-1', 5);
+    expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: 'read', accessCheckedMs: 4, deltaLink: 'link-1', syncedMs: 5 });
+    expect(sharedFolders.track('SC', 'd2', 'G')).toMatchObject({ remoteItemId: 'G', access: null, deltaLink: null });
+    items.deleteSubtree('SC');
+    expect(sharedFolders.list()).toEqual([]);
   });
 
   it('finds children case-insensitively and refuses a second name differing only in case', () => {

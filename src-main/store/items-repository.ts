@@ -58,7 +58,7 @@ interface UpdateParams {
   remote_item_id: string | null;
 }
 
-type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null };
+type ItemParams = Omit<ItemRow, 'inode'> & { inode: number | null; keep_drive: number };
 
 /** The drive's namespace: items, their parents, names and inodes. */
 export class ItemsRepository {
@@ -84,6 +84,7 @@ export class ItemsRepository {
   readonly #count: Database.Statement<[], number>;
   readonly #maxInode: Database.Statement<[], number | null>;
   readonly #remoteIdsAbove: Database.Statement<[number], string>;
+  readonly #shortcuts: Database.Statement<[], ItemRow>;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
@@ -121,13 +122,14 @@ export class ItemsRepository {
        SELECT id, parent_id, name FROM chain ORDER BY depth DESC`,
     );
     const values = `(@inode, @id, @remote_id, @parent_id, @name, @name_key, @kind, @size, @ctime_ms, @mtime_ms, @etag, @ctag,
-                     @quickxor_hash, @remote_drive_id, @remote_item_id)`;
+                     @quickxor_hash, @remote_drive_id, @remote_item_id, @drive_id)`;
     this.#insert = db.prepare(`INSERT INTO items (${ITEM_COLUMNS}) VALUES ${values}`);
     this.#replace = db.prepare(
       `UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key, kind = @kind, size = @size,
          ctime_ms = @ctime_ms, mtime_ms = @mtime_ms, etag = @etag, ctag = @ctag, quickxor_hash = @quickxor_hash,
          remote_drive_id = @remote_drive_id, remote_item_id = @remote_item_id,
-         remote_id = coalesce(@remote_id, remote_id)
+         remote_id = coalesce(@remote_id, remote_id),
+         drive_id = CASE WHEN @keep_drive THEN drive_id ELSE @drive_id END
        WHERE id = @id`,
     );
     this.#update = db.prepare(
@@ -161,6 +163,7 @@ export class ItemsRepository {
     this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
     this.#maxInode = db.prepare<[], number | null>('SELECT max(inode) FROM items').pluck();
     this.#remoteIdsAbove = db.prepare<[number], string>('SELECT remote_id FROM items WHERE inode > ? AND remote_id IS NOT NULL').pluck();
+    this.#shortcuts = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE kind = 'remote' ORDER BY id`);
     this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
       this.#applyBatch(records, options),
     );
@@ -251,6 +254,11 @@ export class ItemsRepository {
   listChildren(parentId: string, afterNameKey: string | undefined, limit: number): StoredItem[] {
     if (!Number.isInteger(limit) || limit < 1) throw new StoreError('INVALID_ARGUMENT', `bad page size ${limit}`);
     return this.#children.all(parentId, afterNameKey ?? '', limit).map(itemFromRow);
+  }
+
+  /** Every shortcut to a folder of another drive (`remote` items: shared folders added to the drive). */
+  listShortcuts(): StoredItem[] {
+    return this.#shortcuts.all().map(itemFromRow);
   }
 
   countChildren(parentId: string): number {
@@ -509,6 +517,8 @@ function toParams(record: ItemRecord): ItemParams {
     quickxor_hash: record.quickXorHash ?? null,
     remote_drive_id: record.remoteDriveId ?? null,
     remote_item_id: record.remoteItemId ?? null,
+    drive_id: record.driveId ?? null,
+    keep_drive: record.driveId === undefined ? 1 : 0,
   };
 }
 

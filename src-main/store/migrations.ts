@@ -117,6 +117,24 @@ CREATE TABLE sent_versions (
 ) WITHOUT ROWID;
 `;
 
+// Shared folders (a `remote` item is a shortcut to a folder of another drive): the items below one
+// live in that drive, so every request for them must name it (graph/drive-router.ts). drive_id is
+// null for the signed-in user's own drive. Each shared folder has its own delta on its own drive.
+const SCHEMA_V3 = `
+ALTER TABLE items ADD COLUMN drive_id TEXT;
+CREATE INDEX items_shortcuts ON items (id) WHERE kind = 'remote';
+CREATE TABLE shared_folders (
+  item_id TEXT PRIMARY KEY REFERENCES items(id) ON UPDATE CASCADE ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  drive_id TEXT NOT NULL,
+  remote_item_id TEXT NOT NULL,
+  access TEXT CHECK (access IN ('read', 'write')),
+  access_checked_ms INTEGER,
+  delta_link TEXT,
+  last_error TEXT,
+  synced_ms INTEGER
+) WITHOUT ROWID;
+`;
+
 /** The schema history, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -128,6 +146,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     description: 'one key per item: the server id is a column filled in once; local change counter; versions we uploaded',
     up: (db) => db.exec(SCHEMA_V2),
+  },
+  {
+    version: 3,
+    description: 'shared folders: the drive of each item, and each shared folder\'s own delta and access',
+    up: (db) => db.exec(SCHEMA_V3),
   },
 ];
 

@@ -6,6 +6,7 @@ import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
 import { DeletedUploads } from './deleted-uploads.ts';
 import { SentVersionsRepository } from './sent-versions-repository.ts';
+import { SharedFoldersRepository } from './shared-folders-repository.ts';
 
 export interface StoreConnectionSettings {
   journalMode: string;
@@ -28,6 +29,7 @@ export class Store {
   readonly journal: JournalRepository;
   readonly conflicts: ConflictsRepository;
   readonly sentVersions: SentVersionsRepository;
+  readonly sharedFolders: SharedFoldersRepository;
   readonly deletedUploads: DeletedUploads;
   readonly #db: Database.Database;
 
@@ -39,6 +41,7 @@ export class Store {
     this.journal = new JournalRepository(db, now);
     this.conflicts = new ConflictsRepository(db, now);
     this.sentVersions = new SentVersionsRepository(db);
+    this.sharedFolders = new SharedFoldersRepository(db);
     this.deletedUploads = new DeletedUploads(this.driveState, now);
   }
 

@@ -30,6 +30,11 @@ export interface ItemRecord {
   quickXorHash?: string | null;
   remoteDriveId?: string | null;
   remoteItemId?: string | null;
+  /**
+   * The drive the item lives in when it is not the signed-in user's own (an item of a shared
+   * folder); null for the own drive. Undefined keeps what the store holds (an insert stores null).
+   */
+  driveId?: string | null;
 }
 
 /** An item as stored: every field present, plus the local inode and the case-folded name. */
@@ -52,6 +57,8 @@ export interface StoredItem {
   quickXorHash: string | null;
   remoteDriveId: string | null;
   remoteItemId: string | null;
+  /** The drive holding the item when it is not the user's own (inside a shared folder), else null. */
+  driveId: string | null;
 }
 
 /** Fields of an item that may change without a move (local writes, an upload's answer). */
@@ -222,6 +229,11 @@ export interface DriveStateValues {
   driveType: string;
   quota: QuotaSnapshot;
   lastFullSyncMs: number;
+  /**
+   * The name each conflict copy being uploaded was given, by item key, until its commit: an
+   * attempt after a kill sends the copy under the same name, over the one that may have landed.
+   */
+  conflictCopyNames: Record<string, string>;
   /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
   deletedUploads: DeletedUpload[];
 }
@@ -241,3 +253,21 @@ export interface DeletedUpload {
 }
 
 export type DriveStateKey = keyof DriveStateValues;
+
+/** What a shared folder grants the user: read-only or read-write; null while unknown. */
+export type ShareAccess = 'read' | 'write';
+
+/** A shared folder added to the drive (a `remote` item) and the sync state of its own delta. */
+export interface SharedFolder {
+  /** The key of the shortcut item in the store. */
+  itemId: string;
+  /** The drive and folder the shortcut points to. */
+  driveId: string;
+  remoteItemId: string;
+  access: ShareAccess | null;
+  /** When access was last learned (an owner can change it any time). */
+  accessCheckedMs: number | null;
+  deltaLink: string | null;
+  lastError: string | null;
+  syncedMs: number | null;
+}

@@ -12,6 +12,7 @@ import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { ChildrenListing, type ChildrenSource } from './children-listing.ts';
 import { DeltaSync, type DeltaSource } from './delta-sync.ts';
 import { DELTA_SELECT, isTombstone, mapDriveItem } from './drive-item-mapping.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 interface Gate {
   /** Resolves when the held call reached the gate. */
@@ -92,7 +93,7 @@ describe('ChildrenListing beside a first enumeration', () => {
       },
     };
     listing = new ChildrenListing({ graph: children, store: temp.store, logger: memory.logger, complete: false, pageSize: 2 });
-    sync = new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger, pageSize: 3, applyChunk: 4, listing });
+    sync = new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger, tasks: new TaskRegistry({ logger: memory.logger }), pageSize: 3, applyChunk: 4, listing });
     // What the engine does before it mounts: the drive and its root, nothing else.
     const drive = await graph.getDrive();
     temp.store.driveState.set('driveId', drive.id);
@@ -243,7 +244,7 @@ describe('ChildrenListing beside a first enumeration', () => {
       },
     };
     await sync.stop();
-    sync = new DeltaSync({ graph: tombstoning, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger, pageSize: 3, listing });
+    sync = new DeltaSync({ graph: tombstoning, store: temp.store, invalidator: { invalidate: () => undefined }, logger: memory.logger, tasks: new TaskRegistry({ logger: memory.logger }), pageSize: 3, listing });
     await sync.syncOnce();
     expect(names('/A')).toEqual(['keep.txt']);
   });

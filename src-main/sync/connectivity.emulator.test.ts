@@ -5,6 +5,7 @@
  * when the server is back, with the journal replayed before delta runs again.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
 import { GraphClient, NetworkError, StaticTokenProvider } from '../graph/index.ts';
@@ -82,6 +83,15 @@ function next(event: 'offline' | 'online', ms = 20_000): Promise<Connectivity> {
   });
 }
 
+/** A loopback port nothing listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 beforeEach(async () => {
   handle = await startEmulator({ mode: 'personal' });
   temp = openTempStore();
@@ -102,6 +112,35 @@ afterEach(async () => {
 });
 
 describe('connectivity against the emulator', () => {
+  it('the probe answers but the delta link is refused: shown offline with the reason, online again once a request gets through (issue #11 point 6)', async () => {
+    setup();
+    await sync.syncOnce();
+    const good = temp.store.driveState.get('deltaLink')!;
+    // The stored absolute link points at an address nothing listens on (a previous run's port).
+    const dead = await closedPort();
+    const origin = new URL(good).origin;
+    temp.store.driveState.set('deltaLink', good.replace(origin, `http://127.0.0.1:${dead}`));
+    const failed = sync.syncOnce().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(await failed).toBeInstanceOf(NetworkError);
+    await expect
+      .poll(() => monitor.current, { timeout: 20_000 })
+      .toMatchObject({ state: 'offline', reason: expect.stringMatching(/^OneDrive answers, but \d+ requests in a row failed \(connection refused\)$/) });
+    // The probe did answer (the emulator is up), and nothing is held back: it is not an outage.
+    expect(handle.emulator.log.list({ pathIncludes: '/me/drive?$select=id' }).length).toBeGreaterThan(0);
+    expect(monitor.offline).toBe(false);
+    // More refused requests keep it so.
+    await expect(sync.syncOnce()).rejects.toBeInstanceOf(NetworkError);
+    // Offline, or checking while the probe looks again: never online.
+    expect(monitor.current.state).not.toBe('online');
+    // A request that gets an answer ends it.
+    temp.store.driveState.set('deltaLink', good);
+    await sync.syncOnce();
+    expect(monitor.current.state).toBe('online');
+  }, 60_000);
+
   it('refused connections: offline after a failed request, probes back off, back online by itself; journal first, then delta', async () => {
     setup();
     await sync.syncOnce();

@@ -74,6 +74,44 @@ function setup(overrides: Partial<ConnectivityOptions> = {}) {
 }
 
 describe('ConnectivityMonitor', () => {
+  it('does not say online while every request fails, even when the probe answers (issue #11 point 6)', async () => {
+    const t = setup({ failuresBeforeDistrust: 3 });
+    // The probe URL answers; the URLs the work uses (a stale delta link, an upload session) refuse.
+    t.monitor.report(false, refused());
+    await t.settled();
+    t.probe().settle();
+    await t.settled();
+    expect(t.monitor.current.state).toBe('online');
+    for (let i = 0; i < 2; i++) {
+      t.monitor.report(false, refused());
+      await t.settled();
+      t.probe().settle();
+      await t.settled();
+    }
+    // Three requests in a row failed, none answered: the answering probe no longer means online.
+    expect(t.monitor.current).toMatchObject({ state: 'offline', reason: 'OneDrive answers, but 3 requests in a row failed (connection refused)' });
+    ConnectivitySchema.parse(t.monitor.current);
+    // Not an outage: nothing is held back, reads do not fail fast, work keeps trying on its own.
+    expect(t.monitor.offline).toBe(false);
+    expect(t.monitor.offlineSignal.aborted).toBe(false);
+    expect(t.named('offline')).toEqual([]);
+    // The probe keeps looking, on its backoff, and still cannot end this state by answering.
+    t.monitor.report(false, refused());
+    t.advance(t.waiting().ms);
+    t.waiting().settle();
+    await t.settled();
+    t.probe().settle();
+    await t.settled();
+    expect(t.monitor.current).toMatchObject({ state: 'offline', reason: 'OneDrive answers, but 4 requests in a row failed (connection refused)' });
+    // The first request that gets an answer ends it.
+    t.monitor.report(true);
+    await t.settled();
+    expect(t.monitor.current.state).toBe('online');
+    expect(t.runningProbes()).toBe(0);
+    await t.monitor.stop();
+    expect(t.tasks.list()).toEqual([]);
+  });
+
   it('starts online and stays there on answers, whatever their status', async () => {
     const t = setup();
     t.monitor.report(true);
@@ -290,7 +328,9 @@ describe('ConnectivityMonitor', () => {
             expect(t.runningProbes()).toBe(1);
             expect(state === 'checking' ? t.probe() : t.waiting()).toBeDefined();
             expect(t.monitor.offlineSignal.aborted).toBe(t.monitor.offline);
-            if (state === 'offline') expect(t.monitor.offline).toBe(true);
+            // Offline is an outage, unless requests fail while the probe answers (no outage then).
+            const c = t.monitor.current;
+            if (c.state === 'offline') expect(t.monitor.offline).toBe(!c.reason?.startsWith('OneDrive answers, but'));
           }
           ConnectivitySchema.parse(t.monitor.current);
         }

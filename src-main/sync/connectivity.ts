@@ -16,16 +16,25 @@
  * A failure seen while online does not flip the state by itself: one reset connection on a busy
  * link is not an outage, and the probe settles it within a round trip (or `probeTimeoutMs`).
  *
+ * The probe's answer is trusted only while requests get through too: after `failuresBeforeDistrust`
+ * requests in a row failed to connect with none answered since, an answering probe leaves the state
+ * offline ("OneDrive answers, but N requests in a row failed (connection refused)") instead of
+ * saying online while every request fails. That is not an outage (nothing is held back: each
+ * request keeps trying on its own backoff); the first request that gets an answer ends it.
+ *
  * Changes are delivered to handlers registered with `on()`: each delivery runs as a named task
  * ("connectivity-listeners:<event>") with its AbortSignal, deliveries run one after another in
  * the order the changes happened, and `stop()` (a shutdown phase) waits for them and the probe.
  */
 import { AbortError, abortableSleep, isCausedBySignal, linkedController, timeoutSignal, type LinkedController } from '../base/abort.ts';
+import { backoffDelay, checkBackoff } from '../base/backoff.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { NetworkError, TimeoutError } from '../graph/errors.ts';
+import type { ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Connectivity } from '../../src-shared/model/transfer.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export interface ConnectivityEvents {
   /** Every change of state (including each probe of an outage): what the status and the UI show. */
@@ -50,6 +59,12 @@ export interface ConnectivityOptions {
   probeTimeoutMs: number;
   /** Wait after the first failed probe, doubling per failure up to maxMs. Default 1 s … 60 s. */
   backoff?: { baseMs: number; maxMs: number };
+  /**
+   * Requests in a row that failed to connect, with none answered since, after which a probe that
+   * answers no longer means online (the probe's URL answers, the ones the work needs do not).
+   * Default 3.
+   */
+  failuresBeforeDistrust?: number;
   now?: () => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -61,7 +76,7 @@ export class OfflineError extends NetworkError {
   }
 }
 
-const DEFAULT_BACKOFF = { baseMs: 1_000, maxMs: 60_000 } as const;
+const DEFAULT_BACKOFF = { baseMs: DEFAULT_TIMEOUTS.probeRetryBaseMs, maxMs: DEFAULT_TIMEOUTS.probeRetryMaxMs } as const;
 
 export class ConnectivityMonitor {
   readonly #o: ConnectivityOptions;
@@ -74,6 +89,13 @@ export class ConnectivityMonitor {
   #outage = false;
   /** Why the last attempt failed, for people. */
   #reason: string | undefined;
+  /** Requests that failed to connect since a request last got an answer (probes do not count). */
+  #failedRequests = 0;
+  /** What the last failed request ran into. */
+  #requestFailure: string | undefined;
+  readonly #failuresBeforeDistrust: number;
+  /** Shown offline because requests fail although the probe answers (not an outage). */
+  #degraded = false;
   #offline: AbortController = new AbortController();
   #probe: TaskHandle | undefined;
   /** Ends the probe's backoff wait early (checkNow). */
@@ -84,10 +106,8 @@ export class ConnectivityMonitor {
 
   constructor(options: ConnectivityOptions) {
     this.#o = options;
-    this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
-    if (!(this.#backoff.baseMs > 0) || this.#backoff.maxMs < this.#backoff.baseMs) {
-      throw new RangeError(`bad probe backoff ${this.#backoff.baseMs} … ${this.#backoff.maxMs} ms`);
-    }
+    this.#backoff = checkBackoff(options.backoff ?? DEFAULT_BACKOFF, 'probe');
+    this.#failuresBeforeDistrust = Math.max(1, options.failuresBeforeDistrust ?? 3);
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? abortableSleep;
     this.#state = { state: 'online', since: this.#now() };
@@ -126,10 +146,14 @@ export class ConnectivityMonitor {
   report(ok: boolean, error?: unknown): void {
     if (this.#stopped) return;
     if (ok) {
+      this.#failedRequests = 0;
+      this.#requestFailure = undefined;
       if (this.#state.state !== 'online') this.#goOnline('a request got an answer');
       return;
     }
-    this.#reason = describeFailure(error);
+    this.#failedRequests++;
+    this.#requestFailure = describeFailure(error);
+    if (!this.#distrustsProbe) this.#reason = this.#requestFailure;
     if (this.#state.state === 'online') this.#startProbing();
   }
 
@@ -138,6 +162,11 @@ export class ConnectivityMonitor {
     if (this.#stopped || this.#state.state === 'online') return;
     if (this.#probe) this.#wake?.abort(new AbortError('probe requested'));
     else this.#startProbing();
+  }
+
+  /** Shutdown: the probe stops with remote sync (nothing needs to know any more whether OneDrive answers). */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [{ phase: 'stop-sync', name: 'connectivity', run: () => this.stop() }];
   }
 
   /** Stops probing and waits for the probe and every pending delivery. Final. */
@@ -188,14 +217,34 @@ export class ConnectivityMonitor {
       }
       // Stopped, or a request's answer ended the outage (and this probe) meanwhile.
       if (signal.aborted) return;
-      if (failure === undefined) {
+      if (failure === undefined && !this.#distrustsProbe) {
         this.#goOnline('the probe got an answer');
         return;
       }
-      this.#reason = describeFailure(failure);
       failures++;
-      const delay = Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** (failures - 1));
+      const delay = backoffDelay(failures - 1, this.#backoff);
       const since = this.#state.since;
+      if (failure === undefined) {
+        // The probe's URL answers, the requests the work needs do not (a stale absolute URL, a
+        // storage host that is down …). Not online, but no outage either: requests are not held
+        // back, each one keeps trying on its own backoff, and the first that gets an answer ends
+        // this state.
+        const first = !this.#degraded;
+        this.#degraded = true;
+        // The network itself is back: an outage under way ends (waiting work tries again).
+        const endsOutage = this.#outage;
+        this.#outage = false;
+        this.#reason = `OneDrive answers, but ${this.#failedRequests} requests in a row failed (${this.#requestFailure ?? 'unknown failure'})`;
+        this.#set({ state: 'offline', since, nextRetryAt: this.#now() + delay, reason: this.#reason });
+        if (first) this.#o.logger.warn({ reason: this.#reason }, 'OneDrive answers its probe but every request fails: shown as offline');
+        if (endsOutage) {
+          this.#offline = new AbortController();
+          this.#deliver('online', this.#state);
+        }
+        await this.#backOff(delay, signal);
+        continue;
+      }
+      this.#reason = describeFailure(failure);
       const beginning = !this.#outage;
       this.#outage = true;
       this.#set({ state: 'offline', since, nextRetryAt: this.#now() + delay, ...(this.#reason ? { reason: this.#reason } : {}) });
@@ -206,21 +255,33 @@ export class ConnectivityMonitor {
       } else {
         this.#o.logger.debug({ reason: this.#reason, nextProbeInMs: delay }, 'OneDrive is still unreachable');
       }
-      const wake = linkedController(signal);
-      this.#wake = wake;
-      try {
-        await this.#sleep(delay, wake.signal);
-      } catch (error) {
-        if (!isCausedBySignal(error, wake.signal)) throw error;
-      } finally {
-        wake.dispose();
-        if (this.#wake === wake) this.#wake = undefined;
-      }
+      await this.#backOff(delay, signal);
+    }
+  }
+
+  /** Requests keep failing to connect although the probe may answer: the probe proves nothing now. */
+  get #distrustsProbe(): boolean {
+    return this.#failedRequests >= this.#failuresBeforeDistrust;
+  }
+
+  /** The probe's wait between attempts; checkNow() ends it early. */
+  async #backOff(delay: number, signal: AbortSignal): Promise<void> {
+    const wake = linkedController(signal);
+    this.#wake = wake;
+    try {
+      await this.#sleep(delay, wake.signal);
+    } catch (error) {
+      if (!isCausedBySignal(error, wake.signal)) throw error;
+    } finally {
+      wake.dispose();
+      if (this.#wake === wake) this.#wake = undefined;
     }
   }
 
   #goOnline(why: string): void {
     const wasOutage = this.#outage;
+    if (this.#degraded) this.#o.logger.info({ why }, 'requests get through to OneDrive again');
+    this.#degraded = false;
     this.#outage = false;
     this.#reason = undefined;
     this.#probe?.abort(new AbortError('the service answered'));

@@ -119,7 +119,8 @@ export class BatchApplier {
     const leaves: string[] = [];
     const folders: string[] = [];
     for (const [id, { kind, parentId }] of candidates) {
-      if (kind === 'folder') folders.push(id);
+      // A shared folder's shortcut holds that folder's items: removed like a folder, local edits kept.
+      if (kind === 'folder' || kind === 'remote') folders.push(id);
       // A file inside a folder that goes too leaves with that folder, in one statement.
       else if (parentId === null || candidates.get(parentId)?.kind !== 'folder') leaves.push(id);
     }

@@ -13,6 +13,7 @@ import { createMemoryLogger } from '../base/logger.ts';
 import { GraphClient, StaticTokenProvider } from '../graph/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { DeltaSync } from './delta-sync.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 const FOLDERS = 100;
 const FILES_PER_FOLDER = 999;
@@ -55,6 +56,7 @@ describe(`DeltaSync on a ${ITEMS}-item drive`, () => {
       store: temp.store,
       invalidator: { invalidate: (id) => void invalidated.push(id) },
       logger: memory.logger,
+      tasks: new TaskRegistry({ logger: memory.logger }),
     });
     const histogram = monitorEventLoopDelay({ resolution: 5 });
     let longestGapMs = 0;

@@ -8,6 +8,7 @@ import { GraphApiError, type DeltaBatch, type DriveItem } from '../graph/index.t
 import { RangeSet } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { DeltaSync, type DeltaSource } from './delta-sync.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 const DRIVE = '0d4648f06c91d9d3';
 const root: DriveItem = { id: 'ROOT', name: 'root', root: {}, folder: {}, parentReference: { driveId: DRIVE } };
@@ -59,7 +60,7 @@ describe('DeltaSync with scripted feeds', () => {
   afterEach(() => temp.dispose());
 
   function makeSync(source: DeltaSource, invalidate: (id: string) => void = () => undefined): DeltaSync {
-    return new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate }, logger: memory.logger, driveId: 'D4648F06C91D9D3' });
+    return new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate }, logger: memory.logger, tasks: new TaskRegistry({ logger: memory.logger }), driveId: 'D4648F06C91D9D3' });
   }
 
   it('treats items moved to another drive or without a parent id as gone; last occurrence wins', async () => {

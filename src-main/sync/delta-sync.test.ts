@@ -8,6 +8,7 @@ import { quickXorHash } from '../graph/quickxor.ts';
 import { RangeSet, newLocalId, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, reopenStore, type TempStore } from '../store/testing/temp-store.ts';
 import type { ChangeSet } from './delta-apply.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync, type DeltaSyncOptions, type SyncResult } from './delta-sync.ts';
 
 type Mode = 'personal' | 'business';
@@ -58,6 +59,7 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
   let temp: TempStore;
   let invalidated: string[];
   const syncs: DeltaSync[] = [];
+  const registries = new Set<TaskRegistry>();
   const memory = createMemoryLogger('debug', 'delta-test');
 
   /** What the download manager would do: forget the content (refused when dirty) and remember the call. */
@@ -69,7 +71,9 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
   };
 
   function makeSync(overrides: Partial<DeltaSyncOptions> = {}): DeltaSync {
-    const sync = new DeltaSync({ graph, store: temp.store, invalidator, logger: memory.logger, pageSize: 7, applyChunk: 3, ...overrides });
+    const tasks = overrides.tasks ?? new TaskRegistry({ logger: memory.logger });
+    registries.add(tasks);
+    const sync = new DeltaSync({ graph, store: temp.store, invalidator, logger: memory.logger, pageSize: 7, applyChunk: 3, ...overrides, tasks });
     syncs.push(sync);
     return sync;
   }
@@ -112,6 +116,9 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
 
   afterEach(async () => {
     await Promise.all(syncs.splice(0).map((s) => s.stop()));
+    // A stopped sync leaves nothing running behind it.
+    for (const tasks of registries) expect(tasks.list()).toEqual([]);
+    registries.clear();
     await graph.close();
     await handle.close();
     temp.dispose();
@@ -417,7 +424,6 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
   });
 
   it('polls: start() applies remote changes periodically; syncNow coalesces; pause/resume', async () => {
-    const { TaskRegistry } = await import('../lifecycle/task-registry.ts');
     const tasks = new TaskRegistry({ logger: memory.logger });
     const sync = makeSync({ tasks, pollIntervalMs: 40 });
     const applied: boolean[] = [];
@@ -457,7 +463,6 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
   });
 
   it('reports a failed run, backs off and recovers when the server is back', async () => {
-    const { TaskRegistry } = await import('../lifecycle/task-registry.ts');
     const tasks = new TaskRegistry({ logger: memory.logger });
     const sync = makeSync({ tasks, pollIntervalMs: 30, errorBackoff: { baseMs: 20, maxMs: 60 } });
     await sync.syncOnce();

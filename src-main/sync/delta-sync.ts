@@ -20,9 +20,12 @@
  */
 import { linkedController, isAbortError, type LinkedController } from '../base/abort.ts';
 import { OneMountError, errorMessage } from '../base/errors.ts';
+import { Alarm } from '../base/alarm.ts';
+import { backoffDelay, checkBackoff, type Backoff } from '../base/backoff.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
+import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
 import type { EnumerationObserver } from './children-listing.ts';
@@ -30,6 +33,7 @@ import { BatchApplier, type ApplyCounts, type ChangeSet, type ContentInvalidator
 import { planBatch, type DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export type { ChangeSet, ContentInvalidator } from './delta-apply.ts';
 
@@ -43,7 +47,7 @@ export interface DeltaSyncOptions {
   invalidator: ContentInvalidator;
   logger: Logger;
   /** Needed by start(); syncOnce/syncNow work without it. */
-  tasks?: TaskRegistry;
+  tasks: TaskRegistry;
   /** Between two polls. Default 30 s. */
   pollIntervalMs?: number;
   /** Delta page size asked for (`$top`) on enumerations. Default 1000. */
@@ -111,7 +115,7 @@ const DEFAULTS = {
   pageSize: 1000,
   applyChunk: 2000,
   sliceMs: 20,
-  errorBackoff: { baseMs: 5_000, maxMs: 300_000 },
+  errorBackoff: { baseMs: DEFAULT_TIMEOUTS.deltaRetryBaseMs, maxMs: DEFAULT_TIMEOUTS.deltaRetryMaxMs },
 } as const;
 
 export class DeltaSync {
@@ -120,12 +124,12 @@ export class DeltaSync {
   readonly #store: Store;
   readonly #invalidator: ContentInvalidator;
   readonly #logger: Logger;
-  readonly #tasks: TaskRegistry | undefined;
+  readonly #tasks: TaskRegistry;
   readonly #pollIntervalMs: number;
   readonly #pageSize: number;
   readonly #applyChunk: number;
   readonly #sliceMs: number;
-  readonly #backoff: { baseMs: number; maxMs: number };
+  readonly #backoff: Backoff;
   readonly #driveId: string | undefined;
   readonly #listing: EnumerationObserver | undefined;
   /** The next poll runs at once (the round after an enumeration that ran beside listings). */
@@ -137,7 +141,9 @@ export class DeltaSync {
   #loopSignal: AbortSignal | undefined;
   #run: { promise: Promise<SyncResult>; controller: LinkedController } | undefined;
   #queued: Promise<SyncResult> | undefined;
-  #wake: (() => void) | undefined;
+  /** The poll loop's sleep, cut short by resume() and stop(). */
+  readonly #alarm = new Alarm();
+  readonly #admission = new Admission();
   /** Why sync is paused (the user, an outage, offline changes waiting to replay): it runs when none is left. */
   readonly #pauses = new Set<string>();
   #stopped = false;
@@ -152,7 +158,7 @@ export class DeltaSync {
     this.#pageSize = positive(options.pageSize ?? DEFAULTS.pageSize, 'pageSize');
     this.#applyChunk = positive(options.applyChunk ?? DEFAULTS.applyChunk, 'applyChunk');
     this.#sliceMs = positive(options.sliceMs ?? DEFAULTS.sliceMs, 'sliceMs');
-    this.#backoff = options.errorBackoff ?? DEFAULTS.errorBackoff;
+    this.#backoff = checkBackoff(options.errorBackoff ?? DEFAULTS.errorBackoff, 'delta error');
     this.#driveId = options.driveId;
     this.#listing = options.listing;
     this.#now = options.now ?? Date.now;
@@ -176,6 +182,7 @@ export class DeltaSync {
    * began are seen). Rejects with SyncPausedError while paused.
    */
   syncOnce(): Promise<SyncResult> {
+    if (!this.#admission.open) return Promise.reject(new ShuttingDownError('a new sync'));
     if (this.#stopped) return Promise.reject(new SyncStoppedError());
     if (this.paused) return Promise.reject(new SyncPausedError());
     if (this.#run === undefined) return this.#startRun();
@@ -206,7 +213,6 @@ export class DeltaSync {
   start(options: { afterInterval?: boolean } = {}): void {
     if (this.#stopped) throw new SyncStoppedError();
     if (this.#task) return;
-    if (!this.#tasks) throw new OneMountError('DELTA_NO_TASKS', 'DeltaSync.start needs a task registry');
     this.#task = this.#tasks.start('delta-poll', (signal) => this.#pollLoop(signal, options.afterInterval ?? false));
   }
 
@@ -225,14 +231,22 @@ export class DeltaSync {
   resume(reason = 'requested'): void {
     if (!this.#pauses.delete(reason) || this.paused) return;
     this.#logger.info({ reason }, 'remote sync resumed');
-    this.#wake?.();
+    this.#alarm.wake();
   }
 
   /** Aborts any run, ends the poll loop and waits for both. Final. */
+  /** Shutdown: no new run starts once shutdown began (a run under way goes on); then the loop stops. */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [
+      { phase: 'stop-new-work', name: 'delta: refuse new syncs', run: async () => this.#admission.close() },
+      { phase: 'stop-sync', name: 'delta', run: () => this.stop() },
+    ];
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#lifetime.abort(new SyncStoppedError());
-    this.#wake?.();
+    this.#alarm.wake();
     const waits: Array<Promise<unknown>> = [];
     if (this.#task) waits.push(this.#task.done);
     if (this.#run) waits.push(this.#run.promise.catch(() => undefined));
@@ -244,7 +258,7 @@ export class DeltaSync {
     this.#loopSignal = signal;
     let failures = 0;
     try {
-      if (afterInterval) await this.#sleep(this.#pollIntervalMs, signal);
+      if (afterInterval) await this.#alarm.sleep(this.#pollIntervalMs, signal);
       while (!signal.aborted && !this.#stopped) {
         if (!this.paused) {
           try {
@@ -253,30 +267,15 @@ export class DeltaSync {
             failures = 0;
           } catch (error) {
             // Pause and stop end a run on purpose; anything else was already logged and reported.
-            if (!(error instanceof SyncPausedError) && !(error instanceof SyncStoppedError) && !signal.aborted) failures++;
+            if (!(error instanceof SyncPausedError) && !(error instanceof SyncStoppedError) && !(error instanceof ShuttingDownError) && !signal.aborted) failures++;
           }
         }
-        const delay = this.#catchUp ? 0 : failures === 0 ? this.#pollIntervalMs : Math.min(this.#backoff.maxMs, this.#backoff.baseMs * 2 ** (failures - 1));
-        await this.#sleep(this.paused ? Number.POSITIVE_INFINITY : delay, signal);
+        const delay = this.#catchUp ? 0 : failures === 0 ? this.#pollIntervalMs : backoffDelay(failures - 1, this.#backoff);
+        await this.#alarm.sleep(this.paused ? Number.POSITIVE_INFINITY : delay, signal);
       }
     } finally {
       this.#loopSignal = undefined;
     }
-  }
-
-  /** Waits `ms`, or until resume()/stop() or the signal fires. */
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-      this.#wake = done;
-      signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   #startRun(): Promise<SyncResult> {

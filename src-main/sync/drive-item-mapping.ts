@@ -32,6 +32,12 @@ export interface MapOptions {
   rootId?: string | undefined;
   /** This drive's id; a parent in any other drive makes the item "gone from my view". */
   driveId?: string | undefined;
+  /**
+   * The signed-in user's own drive: a record of an item in any other drive (a shared folder's)
+   * names that drive in `driveId`, one of the own drive null. Without it records leave `driveId`
+   * undefined (the store keeps what it has).
+   */
+  ownDriveId?: string | undefined;
 }
 
 /** The fields delta is asked for: everything mapDriveItem reads, nothing more. */
@@ -82,6 +88,7 @@ export function mapDriveItem(item: DriveItem, options: MapOptions = {}): ItemRec
     }
     parentId = parent.id;
   }
+  const parentDrive = isRoot ? undefined : item.parentReference?.driveId;
   const name = item.name ?? item.remoteItem?.name;
   if (!isRoot && (name === undefined || name === '')) return gone('no-name');
 
@@ -101,6 +108,9 @@ export function mapDriveItem(item: DriveItem, options: MapOptions = {}): ItemRec
     remoteDriveId: null,
     remoteItemId: null,
   };
+  if (options.ownDriveId !== undefined) {
+    record.driveId = parentDrive === undefined || sameDrive(parentDrive, options.ownDriveId) ? null : normalizeDriveId(parentDrive);
+  }
   if (kind === 'remote' && item.remoteItem) {
     // A shortcut to another drive: recorded, never followed (§2.2, §15 #15).
     record.remoteItemId = item.remoteItem.id;

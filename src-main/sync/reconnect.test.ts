@@ -8,6 +8,7 @@ import type { ConnectivityEvent } from './connectivity.ts';
 import { DeltaSync, type DeltaSource } from './delta-sync.ts';
 import type { ReplayerEvents } from './journal-replayer.ts';
 import { followConnectivity, JOURNAL_PAUSE } from './reconnect.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 let temp: TempStore;
 let sync: DeltaSync;
@@ -45,7 +46,7 @@ function fire(event: ConnectivityEvent): void {
 beforeEach(() => {
   temp = openTempStore();
   const { logger } = createMemoryLogger();
-  sync = new DeltaSync({ graph: {} as DeltaSource, store: temp.store, invalidator: { invalidate: () => undefined }, logger });
+  sync = new DeltaSync({ graph: {} as DeltaSource, store: temp.store, invalidator: { invalidate: () => undefined }, logger, tasks: new TaskRegistry({ logger }) });
   offline = false;
   handlers = new Map();
   pending = [];

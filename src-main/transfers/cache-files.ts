@@ -60,3 +60,10 @@ export async function writeFully(handle: FileHandle, data: Uint8Array, position:
     done += bytesWritten;
   }
 }
+
+/** Writes `pieces` (`length` bytes together) back to back at `position`, in as few system calls as the kernel allows. */
+export async function writevFully(handle: FileHandle, pieces: Buffer[], position: number, length: number): Promise<void> {
+  if (pieces.length === 1) return writeFully(handle, pieces[0]!, position);
+  const { bytesWritten } = await handle.writev(pieces, position);
+  if (bytesWritten < length) await writeFully(handle, Buffer.concat(pieces, length).subarray(bytesWritten), position + bytesWritten);
+}

@@ -1,8 +1,7 @@
 import { anySignal, isAbortError } from '../base/abort.ts';
 import type { Logger } from '../base/logger.ts';
-import type { ByteRange } from '../base/range-set.ts';
 import { DownloadCancelledError } from './download-errors.ts';
-import { ReadAheadWindow } from './read-ahead.ts';
+import type { ReadAheadRange, ReadAheadWindow } from './read-ahead.ts';
 import type { DownloadItem, DownloadPriority } from './download-types.ts';
 
 /** An open file's view of the download manager: wait for bytes, with read-ahead for sequential reads. */
@@ -18,8 +17,11 @@ export interface ContentReader {
 
 /** What a reader needs from the manager (kept narrow so the reader stays a small idea). */
 export interface ReaderHost {
-  /** Fetches [start, end) on behalf of the file's readers (their downloads end when the last one closes). */
-  fetch(item: DownloadItem, start: number, end: number, priority: DownloadPriority, signal: AbortSignal): Promise<void>;
+  /**
+   * Fetches [start, end) on behalf of the file's readers (their downloads end when the last one
+   * closes), in requests of about `requestBytes` when given.
+   */
+  fetch(item: DownloadItem, start: number, end: number, priority: DownloadPriority, signal: AbortSignal, requestBytes?: number): Promise<void>;
   /** Registers background work the manager's close() must wait for. */
   track(work: Promise<void>): void;
   /** Called once, when this reader closes. */
@@ -64,8 +66,8 @@ export class ManagedContentReader implements ContentReader {
     this.#host.readerClosed();
   }
 
-  #readAhead(range: ByteRange): void {
-    const work = this.#host.fetch(this.#item, range.start, range.end, 'readahead', this.#closed.signal).catch((error: unknown) => {
+  #readAhead(range: ReadAheadRange): void {
+    const work = this.#host.fetch(this.#item, range.start, range.end, 'readahead', this.#closed.signal, range.requestBytes).catch((error: unknown) => {
       this.#window.forget(range);
       // A read-ahead is a guess: its failure is logged and reported through the manager's
       // `failed` event by the chunk that failed; a later read asks again.

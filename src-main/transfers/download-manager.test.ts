@@ -59,8 +59,13 @@ beforeEach(() => {
   memory = createMemoryLogger('debug', 'transfers-test');
 });
 
+const registries = new Set<TaskRegistry>();
+
 afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));
+  // A closed manager leaves nothing running: no chunk, no hash check, no read-ahead.
+  for (const tasks of registries) expect(tasks.list()).toEqual([]);
+  registries.clear();
   emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
   // No bearer token may ever reach a pre-authenticated URL.
@@ -70,7 +75,10 @@ afterEach(async () => {
 });
 
 function makeManager(overrides: Partial<DownloadManagerOptions> = {}): DownloadManager {
+  const tasks = overrides.tasks ?? new TaskRegistry({ logger: memory.logger });
+  registries.add(tasks);
   const manager = new DownloadManager({
+    tasks,
     graph,
     store: temp.store,
     cacheDir,
@@ -247,15 +255,63 @@ describe('readers and read-ahead', () => {
       const fetchedUntil = Math.max(...ranges(storageGets(since)).map(([, end]) => end));
       leads.push(fetchedUntil - (offset + block));
     }
-    // The lead over the reader grows (doubling windows), up to the maximum.
+    // The lead over the reader grows (doubling windows), up to the maximum; once there, more is
+    // fetched each time half of the window has been read, so it stays between half and all of it.
     expect(leads[0]).toBeLessThanOrEqual(512 * KiB);
-    expect(leads[leads.length - 1]).toBeGreaterThanOrEqual(3 * MiB);
-    expect(leads[leads.length - 1]).toBeLessThanOrEqual(4 * MiB + 256 * KiB);
+    for (const lead of leads.slice(6)) {
+      expect(lead).toBeGreaterThanOrEqual(2 * MiB - block);
+      expect(lead).toBeLessThanOrEqual(4 * MiB + 256 * KiB);
+    }
     // Every chunk was fetched once.
     const fetched = ranges(storageGets(since));
     expect(new Set(fetched.map(([s]) => s)).size).toBe(fetched.length);
     expectSameBytes(cachedBytes(manager, item, 0, 2 * MiB), await serverBytes(item.path!, 0, 2 * MiB));
     reader.close();
+  });
+
+  it('fetches a long sequential read in few growing requests, several at a time, each byte once', async () => {
+    const size = 40 * MiB + 12345;
+    const content = randomBytes(size);
+    const item = await serverFile(content);
+    // Counts the range requests running at once (from the call until their body has ended).
+    let running = 0;
+    let mostAtOnce = 0;
+    const counting: DownloadManagerOptions['graph'] = {
+      getItem: (...args) => graph.getItem(...args),
+      downloadUrl: (...args) => graph.downloadUrl(...args),
+      downloadRange: async (...args) => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          const answer = await graph.downloadRange(...args);
+          answer.stream.once('close', () => running--);
+          return answer;
+        } catch (error) {
+          running--;
+          throw error;
+        }
+      },
+    };
+    const manager = makeManager({ graph: counting, maxReadAheadBytes: 16 * MiB, maxReadAheadRequestBytes: 4 * MiB });
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 64 * MiB });
+    const reader = manager.openReader(item);
+    const since = emu.emulator.log.lastSeq;
+    const block = 128 * KiB;
+    for (let offset = 0; offset < size; offset += block) await reader.waitFor(offset, block);
+    await manager.whenIdle();
+    reader.close();
+    const fetched = ranges(storageGets(since)).sort((a, b) => a[0] - b[0]);
+    // Each byte once: the requests tile the file.
+    expect(fetched[0]![0]).toBe(0);
+    for (let i = 1; i < fetched.length; i++) expect(fetched[i]![0]).toBe(fetched[i - 1]![1]);
+    expect(fetched[fetched.length - 1]![1]).toBe(size);
+    // Small requests while the run is short, then requests of the largest size.
+    const sizes = fetched.map(([start, end]) => end - start);
+    expect(sizes[0]).toBe(MiB);
+    expect(sizes.filter((n) => n === 4 * MiB).length).toBeGreaterThanOrEqual(6);
+    expect(fetched.length).toBeLessThan(20);
+    expect(mostAtOnce).toBeGreaterThanOrEqual(2);
+    expectSameBytes(readFileSync(manager.cachePath(item.id)), content);
   });
 
   it('does not read ahead for random reads', async () => {

@@ -2,8 +2,10 @@
  * The download manager: fills one sparse cache file per item with the byte ranges callers need,
  * and records them in the store's range map.
  *
- * - Work is cut into aligned chunks; one job per (item, chunk) fetches the chunk's missing bytes,
- *   so concurrent callers needing the same chunk share one request.
+ * - Work is cut into aligned chunks; one job per (item, run of chunks) fetches their missing bytes,
+ *   so concurrent callers needing the same chunk share one request. Blocked reads and hydration
+ *   take one chunk per job; read-ahead of a long sequential read takes runs of chunks as large as
+ *   its reader's window says (see read-ahead.ts), so it is fetched in a few large requests.
  * - Jobs run in one p-queue: a blocked read before read-ahead before hydration. A caller waits only
  *   until its own bytes have landed, not for the rest of the chunk.
  * - A job is held by its callers (a call, a hydration, or the readers of a file as a group); when
@@ -23,13 +25,13 @@ import { RangeSet } from '../base/range-set.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { GraphClient } from '../graph/client.ts';
 import { DownloadUrlExpiredError, NetworkError } from '../graph/errors.ts';
-import { sameQuickXorHash } from '../graph/quickxor.ts';
+import { quickXorHashFile, sameQuickXorHash } from '../graph/quickxor.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { Admission, type ShutdownStep } from '../lifecycle/participation.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writeFully } from './cache-files.ts';
-import { hashCacheFile } from './content-hash.ts';
+import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
 import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
 import {
@@ -45,8 +47,10 @@ import {
 import { ReadAheadWindow } from './read-ahead.ts';
 import { PRIORITY_RANK, sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
 
-/** Downloaded bytes are written to the cache file in pieces of about this size. */
-const WRITE_GATHER_BYTES = 256 * 1024;
+/** Downloaded bytes are written to the cache file in pieces of up to this size. */
+const WRITE_GATHER_BYTES = 1024 * 1024;
+/** Cache writes one download keeps running at once. */
+const WRITES_IN_FLIGHT = 4;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -59,8 +63,8 @@ export interface DownloadManagerOptions {
   store: Store;
   /** Root of the cache files (created 0700). */
   cacheDir: string;
-  /** When given, chunk downloads and hash checks run as named tasks (`download:…`, `download-verify:…`). */
-  tasks?: TaskRegistry;
+  /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
+  tasks: TaskRegistry;
   logger: Logger;
   /** Parallel range requests. Default 4. */
   concurrency?: number;
@@ -68,8 +72,10 @@ export interface DownloadManagerOptions {
   chunkBytes?: number;
   /** First read-ahead window of a sequential reader. Default 256 KiB. */
   initialReadAheadBytes?: number;
-  /** Largest read-ahead window. Default 16 MiB. */
+  /** Largest read-ahead window. Default 64 MiB. */
   maxReadAheadBytes?: number;
+  /** Largest single read-ahead request. Default 16 MiB. */
+  maxReadAheadRequestBytes?: number;
   /**
    * Queued chunks beyond which read-ahead and hydration wait for room before queueing more. Blocked
    * reads are always queued (their number is bounded by the callers). Default 64.
@@ -93,6 +99,7 @@ class Holder {
 
 type JobOutcome = { ok: true } | { ok: false; error: Error };
 
+/** A download of the chunks first..last of an item. */
 class ChunkJob {
   readonly holders = new Map<Holder, number>();
   /** Aborts the download (queued or running). */
@@ -104,7 +111,8 @@ class ChunkJob {
 
   constructor(
     readonly id: string,
-    readonly index: number,
+    readonly first: number,
+    readonly last: number,
     readonly start: number,
     readonly end: number,
   ) {}
@@ -126,6 +134,7 @@ interface RangeWaiter {
 /** One version of one item while anything is happening to it. */
 class ItemEntry {
   readonly controller = new AbortController();
+  /** The job covering each chunk index (a job over several chunks is listed under each of them). */
   readonly jobs = new Map<number, ChunkJob>();
   readonly waiters = new Set<RangeWaiter>();
   available = new RangeSet();
@@ -173,6 +182,12 @@ class ItemEntry {
     return { promise, dispose: () => this.waiters.delete(waiter) };
   }
 
+  /** Whether a waiter would be satisfied by [start, end) landing now (a read is blocked on those bytes). */
+  awaits(start: number, end: number): boolean {
+    for (const waiter of this.waiters) if (waiter.end > start && waiter.end <= end) return true;
+    return false;
+  }
+
   landed(start: number, end: number): void {
     this.available.add(start, end);
     for (const waiter of this.waiters) {
@@ -194,18 +209,22 @@ interface ReaderGroup {
   readonly holder: Holder;
 }
 
+/** Every task of the download manager is named `download…` (whenIdle and close wait for the group). */
+const TASK_PREFIX = 'download';
+
 export class DownloadManager {
   /** progress, done, failed: see DownloadEvents. */
   readonly events: TypedEmitter<DownloadEvents>;
   readonly #graph: DownloadSource;
   readonly #store: Store;
   readonly #cacheDir: string;
-  readonly #tasks: TaskRegistry | undefined;
+  readonly #tasks: TaskRegistry;
   readonly #logger: Logger;
   readonly #queue: PQueue;
   readonly #chunkBytes: number;
   readonly #initialReadAhead: number;
   readonly #maxReadAhead: number;
+  readonly #maxReadAheadRequest: number;
   readonly #queueLimit: number;
   readonly #chunksPerCall: number;
   readonly #urlTtlMs: number;
@@ -214,9 +233,8 @@ export class DownloadManager {
   readonly #now: () => number;
   readonly #entries = new Map<string, ItemEntry>();
   readonly #groups = new Map<string, ReaderGroup>();
-  /** Work close() waits for that no caller necessarily awaits (read-ahead, hash checks, cancellations). */
-  readonly #background = new Set<Promise<unknown>>();
   #transferSeq = 0;
+  readonly #admission = new Admission();
   #closing: Promise<void> | undefined;
 
   constructor(options: DownloadManagerOptions) {
@@ -227,7 +245,8 @@ export class DownloadManager {
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
     this.#initialReadAhead = positive(options.initialReadAheadBytes ?? 256 * KiB, 'initialReadAheadBytes');
-    this.#maxReadAhead = Math.max(this.#initialReadAhead, positive(options.maxReadAheadBytes ?? 16 * MiB, 'maxReadAheadBytes'));
+    this.#maxReadAhead = Math.max(this.#initialReadAhead, positive(options.maxReadAheadBytes ?? 64 * MiB, 'maxReadAheadBytes'));
+    this.#maxReadAheadRequest = positive(options.maxReadAheadRequestBytes ?? 16 * MiB, 'maxReadAheadRequestBytes');
     this.#queueLimit = positive(options.queueLimit ?? 64, 'queueLimit');
     const concurrency = positive(options.concurrency ?? 4, 'concurrency');
     this.#chunksPerCall = positive(options.chunksInFlightPerCall ?? 2 * concurrency, 'chunksInFlightPerCall');
@@ -280,12 +299,12 @@ export class DownloadManager {
     }
     group.readers++;
     const owner = group;
-    const window = new ReadAheadWindow({ initialBytes: this.#initialReadAhead, maxBytes: this.#maxReadAhead });
+    const window = new ReadAheadWindow({ initialBytes: this.#initialReadAhead, maxBytes: this.#maxReadAhead, maxRequestBytes: this.#maxReadAheadRequest });
     return new ManagedContentReader(
       item,
       {
-        fetch: (target, start, end, priority, signal) => this.#fetchFor(owner.holder, target, start, end, priority, signal),
-        track: (work) => this.#track(work),
+        fetch: (target, start, end, priority, signal, requestBytes) => this.#fetchFor(owner.holder, target, start, end, priority, signal, requestBytes),
+        track: (work) => this.#track(`download-readahead:${item.id}`, work),
         readerClosed: () => {
           owner.readers--;
           if (owner.readers > 0) return;
@@ -409,6 +428,17 @@ export class DownloadManager {
    * Shutdown: refuses new work, aborts everything and waits until every write has landed and its
    * range is recorded, so the range map stays true for the next start.
    */
+  /**
+   * Shutdown: from stop-new-work no new chunk is fetched (bytes already cached keep being read;
+   * a read that needs new bytes fails with a ShuttingDownError); in the downloads phase, close().
+   */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [
+      { phase: 'stop-new-work', name: 'downloads: start nothing new', run: async () => this.#admission.close() },
+      { phase: 'downloads', name: 'download-manager', run: () => this.close() },
+    ];
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -419,14 +449,14 @@ export class DownloadManager {
     for (const group of this.#groups.values()) this.#release(group.holder, true);
     this.#groups.clear();
     await Promise.all([...this.#entries.values()].map((entry) => this.#cancelEntry(entry, reason)));
-    while (this.#background.size > 0) await Promise.all(this.#background);
+    await this.#tasks.whenIdle(TASK_PREFIX);
     await this.#queue.onIdle();
   }
 
   /** Resolves when nothing is queued or running (read-ahead included); for tests and status. */
   async whenIdle(): Promise<void> {
-    while (this.#background.size > 0 || this.#queue.size > 0 || this.#queue.pending > 0) {
-      await Promise.all([...this.#background]);
+    while (this.#tasks.list().some((task) => task.name.startsWith(TASK_PREFIX)) || this.#queue.size > 0 || this.#queue.pending > 0) {
+      await this.#tasks.whenIdle(TASK_PREFIX);
       await this.#queue.onIdle();
     }
   }
@@ -440,6 +470,7 @@ export class DownloadManager {
     end: number,
     priority: DownloadPriority,
     signal: AbortSignal | undefined,
+    requestBytes?: number,
   ): Promise<void> {
     checkRange(start, end);
     const to = Math.min(end, item.size);
@@ -454,7 +485,7 @@ export class DownloadManager {
     if (start >= to || entry.available.has(start, to)) return;
     entry.users++;
     try {
-      await this.#fill(entry, holder, start, to, priority, signal);
+      await this.#fill(entry, holder, start, to, priority, signal, this.#chunksFor(requestBytes));
     } finally {
       entry.users--;
       this.#forgetIfIdle(entry);
@@ -466,12 +497,20 @@ export class DownloadManager {
    * whole-file request does not flood the queue) and returns as soon as the caller's own bytes are
    * there, even while the rest of a chunk is still arriving.
    */
-  async #fill(entry: ItemEntry, holder: Holder, start: number, end: number, priority: DownloadPriority, signal: AbortSignal | undefined): Promise<void> {
+  async #fill(
+    entry: ItemEntry,
+    holder: Holder,
+    start: number,
+    end: number,
+    priority: DownloadPriority,
+    signal: AbortSignal | undefined,
+    chunksPerJob = 1,
+  ): Promise<void> {
     if (entry.available.has(start, end)) return;
     const waiting = anySignal(signal, entry.controller.signal);
     const stop = linkedController(waiting.signal);
     const waiter = entry.waitFor(start, end);
-    const filling = this.#queueChunks(entry, holder, start, end, priority, stop.signal).then(() => {
+    const filling = this.#queueChunks(entry, holder, start, end, priority, stop.signal, chunksPerJob).then(() => {
       if (!entry.available.has(start, end)) {
         throw new DownloadShortError(entry.id, end, entry.available.firstMissingFrom(start));
       }
@@ -487,14 +526,27 @@ export class DownloadManager {
     }
   }
 
-  async #queueChunks(entry: ItemEntry, holder: Holder, start: number, end: number, priority: DownloadPriority, signal: AbortSignal): Promise<void> {
+  /** Chunks per job for a caller that asks for requests of about `requestBytes` (one when it names none). */
+  #chunksFor(requestBytes: number | undefined): number {
+    if (requestBytes === undefined) return 1;
+    return Math.max(1, Math.round(requestBytes / this.#chunkBytes));
+  }
+
+  async #queueChunks(
+    entry: ItemEntry,
+    holder: Holder,
+    start: number,
+    end: number,
+    priority: DownloadPriority,
+    signal: AbortSignal,
+    chunksPerJob: number,
+  ): Promise<void> {
     const outstanding = new Set<ChunkJob>();
     const first = Math.floor(start / this.#chunkBytes);
     const last = Math.floor((end - 1) / this.#chunkBytes);
+    const missing = (index: number) => !entry.available.has(Math.max(start, index * this.#chunkBytes), Math.min(end, (index + 1) * this.#chunkBytes));
     for (let index = first; index <= last; index++) {
-      const wantStart = Math.max(start, index * this.#chunkBytes);
-      const wantEnd = Math.min(end, (index + 1) * this.#chunkBytes);
-      if (entry.available.has(wantStart, wantEnd)) continue;
+      if (!missing(index)) continue;
       while (outstanding.size >= this.#chunksPerCall) await this.#nextSettled(outstanding, signal);
       if (priority !== 'read') {
         while (this.#queue.size >= this.#queueLimit) await raceWithSignal(this.#queue.onSizeLessThan(this.#queueLimit), signal);
@@ -507,8 +559,16 @@ export class DownloadManager {
       }
       throwIfAborted(signal);
       if (entry.cancelled) throw entry.cancelled;
-      if (entry.available.has(wantStart, wantEnd)) continue;
-      outstanding.add(current ? this.#join(current, holder, priority) : this.#startJob(entry, index, holder, priority));
+      if (!missing(index)) continue;
+      if (current) {
+        outstanding.add(this.#join(current, holder, priority));
+        continue;
+      }
+      // One request for the following chunks too, while they are missing and nobody fetches them.
+      let to = index;
+      while (to < last && to + 1 - index < chunksPerJob && !entry.jobs.has(to + 1) && missing(to + 1)) to++;
+      outstanding.add(this.#startJob(entry, index, to, holder, priority));
+      index = to;
     }
     while (outstanding.size > 0) await this.#nextSettled(outstanding, signal);
   }
@@ -530,16 +590,17 @@ export class DownloadManager {
     return job;
   }
 
-  #startJob(entry: ItemEntry, index: number, holder: Holder, priority: DownloadPriority): ChunkJob {
-    const start = index * this.#chunkBytes;
-    const job = new ChunkJob(`${entry.transferId}#${index}`, index, start, Math.min(entry.size, start + this.#chunkBytes));
-    entry.jobs.set(index, job);
+  #startJob(entry: ItemEntry, first: number, last: number, holder: Holder, priority: DownloadPriority): ChunkJob {
+    this.#admission.check(`a new download of ${entry.drivePath}`);
+    const start = first * this.#chunkBytes;
+    const job = new ChunkJob(`${entry.transferId}#${first}`, first, last, start, Math.min(entry.size, (last + 1) * this.#chunkBytes));
+    for (let index = first; index <= last; index++) entry.jobs.set(index, job);
     job.holders.set(holder, PRIORITY_RANK[priority]);
     holder.jobs.add(job);
     const queued = this.#queue.add(
       async () => {
         job.state = 'running';
-        await this.#asTask(`download:${entry.id}#${index}`, job.controller.signal, (signal) => this.#runJob(entry, job, signal));
+        await this.#asTask(`download:${entry.id}#${first}`, job.controller.signal, (signal) => this.#runJob(entry, job, signal));
       },
       // Only `dequeue` goes to p-queue: aborting a running job through p-queue would free its
       // slot while its writes are still landing.
@@ -554,11 +615,11 @@ export class DownloadManager {
 
   #settleJob(entry: ItemEntry, job: ChunkJob, outcome: JobOutcome): JobOutcome {
     job.state = 'settled';
-    if (entry.jobs.get(job.index) === job) entry.jobs.delete(job.index);
+    for (let index = job.first; index <= job.last; index++) if (entry.jobs.get(index) === job) entry.jobs.delete(index);
     for (const holder of job.holders.keys()) holder.jobs.delete(job);
     job.holders.clear();
     if (!outcome.ok && !isCancellation(outcome.error)) {
-      this.#logger.warn({ err: outcome.error, itemId: entry.id, chunk: job.index, range: [job.start, job.end] }, 'download of a chunk failed');
+      this.#logger.warn({ err: outcome.error, itemId: entry.id, chunks: [job.first, job.last], range: [job.start, job.end] }, 'download of a chunk failed');
       this.events.emit('failed', { itemId: entry.id, path: entry.drivePath, error: outcome.error });
     }
     this.#emitProgress(entry, true);
@@ -639,7 +700,16 @@ export class DownloadManager {
     }
   }
 
-  /** Writes the body at its offsets, never past `end`; each write is announced once it has landed. */
+  /**
+   * Writes the body at its offsets, never past `end`; each write is announced once it has landed,
+   * and `cursor` follows the bytes landed without a gap from its start.
+   *
+   * Network chunks are small (16–64 KiB): they are gathered into writes of up to
+   * WRITE_GATHER_BYTES (one writev, no copy), except that a reader waiting for bytes among them
+   * gets them written at once. Up to WRITES_IN_FLIGHT writes run side by side: one at a time held
+   * a fast download to the latency of the thread pool. The body is consumed through events, not
+   * an async iterator: a promise per chunk was a large share of the engine's time.
+   */
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
     const stream = addAbortSignal(signal, body);
     let handle: FileHandle;
@@ -649,41 +719,102 @@ export class DownloadManager {
       stream.destroy();
       throw new CacheWriteError(entry.id, entry.path, error);
     }
-    // Network chunks are small (16–64 KiB); gathering them into fewer, larger writes saves system
-    // calls. The first piece goes out at once, so a waiting read is answered without delay.
-    const pending: Buffer[] = [];
-    let pendingBytes = 0;
-    let first = true;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const piece = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending.length = 0;
-      pendingBytes = 0;
-      try {
-        await writeFully(handle, piece, cursor.position);
-      } catch (error) {
-        throw new CacheWriteError(entry.id, entry.path, error);
-      }
-      entry.landed(cursor.position, cursor.position + piece.length);
-      entry.bytesDownloaded += piece.length;
-      cursor.position += piece.length;
-      this.#emitProgress(entry, false);
-    };
+    const file = handle;
     try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        const room = end - (cursor.position + pendingBytes);
-        if (room <= 0) break;
-        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        pending.push(piece);
-        pendingBytes += piece.length;
-        if (first || pendingBytes >= WRITE_GATHER_BYTES) {
-          first = false;
-          await flush();
-        }
-      }
-      await flush();
+      await new Promise<void>((resolve, reject) => {
+        const pending: Buffer[] = [];
+        let pendingBytes = 0;
+        /** Where the pending bytes start: everything before was handed to a write. */
+        let handedUntil = cursor.position;
+        /** Writes running or landed out of order, by start; the first one is at `cursor`. */
+        const writes: Array<{ from: number; to: number; landed: boolean }> = [];
+        let running = 0;
+        let ended = false;
+        let settled = false;
+        let failure: unknown;
+        const finish = () => {
+          if (settled) return;
+          settled = true;
+          stream.off('data', onData);
+          stream.off('end', onEnd);
+          stream.off('error', onError);
+          // Late errors of a stream we stopped listening to must not go unhandled.
+          stream.on('error', () => undefined);
+          if (failure === undefined) resolve();
+          else reject(failure);
+        };
+        const pump = () => {
+          if (failure !== undefined) {
+            if (running === 0) finish();
+            return;
+          }
+          while (running < WRITES_IN_FLIGHT && pendingBytes > 0) {
+            const from = handedUntil;
+            const to = from + pendingBytes;
+            if (!ended && pendingBytes < WRITE_GATHER_BYTES && !entry.awaits(from, to)) break;
+            const pieces = pending.splice(0);
+            pendingBytes = 0;
+            handedUntil = to;
+            const write = { from, to, landed: false };
+            writes.push(write);
+            running++;
+            writevFully(file, pieces, from, to - from).then(
+              () => {
+                running--;
+                write.landed = true;
+                entry.landed(from, to);
+                entry.bytesDownloaded += to - from;
+                while (writes[0]?.landed) cursor.position = writes.shift()!.to;
+                this.#emitProgress(entry, false);
+                pump();
+              },
+              (error: unknown) => {
+                running--;
+                failure ??= new CacheWriteError(entry.id, entry.path, error);
+                stream.destroy();
+                pump();
+              },
+            );
+          }
+          if (running === 0 && pendingBytes === 0 && ended) return finish();
+          // Reading resumes once the disk has caught up with the network.
+          if (stream.isPaused() && pendingBytes < WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) stream.resume();
+        };
+        const onData = (chunk: Buffer) => {
+          const room = end - (handedUntil + pendingBytes);
+          const piece = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+          if (piece.length > 0) {
+            pending.push(piece);
+            pendingBytes += piece.length;
+          }
+          if (piece.length < chunk.length) {
+            // More than was asked for: the rest is not ours to write.
+            ended = true;
+            stream.off('data', onData);
+            stream.destroy();
+          } else if (pendingBytes >= WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) {
+            // Every write slot is busy and a backlog has built up: stop reading until it drains.
+            stream.pause();
+          }
+          pump();
+        };
+        const onEnd = () => {
+          ended = true;
+          pump();
+        };
+        const onError = (error: unknown) => {
+          // What arrived but was not written is dropped: the caller resumes from cursor.position.
+          pending.length = 0;
+          pendingBytes = 0;
+          failure ??= error;
+          pump();
+        };
+        stream.on('data', onData);
+        stream.on('end', onEnd);
+        stream.on('error', onError);
+      });
     } finally {
-      await handle.close();
+      await file.close();
     }
   }
 
@@ -793,7 +924,7 @@ export class DownloadManager {
       entry.verification,
       entry.ready?.catch(() => undefined),
     ]).then(() => undefined);
-    this.#track(settled);
+    this.#track(`download-cancel:${entry.id}`, settled);
     return settled;
   }
 
@@ -811,7 +942,7 @@ export class DownloadManager {
       entry.verifying = false;
       this.#forgetIfIdle(entry);
     });
-    this.#track(running);
+    this.#track(`download-check:${entry.id}`, running);
     return running;
   }
 
@@ -830,7 +961,7 @@ export class DownloadManager {
     try {
       let digest = '';
       await this.#asTask(`download-verify:${entry.id}`, entry.controller.signal, async (signal) => {
-        digest = await hashCacheFile(entry.path, entry.size, signal);
+        digest = await quickXorHashFile(entry.path, { size: entry.size, signal });
       });
       actual = digest;
     } catch (error) {
@@ -874,18 +1005,14 @@ export class DownloadManager {
     });
   }
 
-  /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
+  /** Runs `work` as a named task (listed, stopped on shutdown). */
   #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
     return runAsTask(this.#tasks, name, signal, work);
   }
 
-  #track(work: Promise<unknown>): void {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#background.add(settled);
-    void settled.finally(() => this.#background.delete(settled));
+  /** Work no caller necessarily awaits: listed in the registry, awaited by close() and whenIdle(). */
+  #track(name: string, work: Promise<unknown>): void {
+    this.#tasks.adopt(name, work);
   }
 
   #checkOpen(): void {

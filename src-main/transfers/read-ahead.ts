@@ -5,21 +5,41 @@ export interface ReadAheadOptions {
   initialBytes: number;
   /** The window never grows beyond this. */
   maxBytes: number;
+  /** The largest single request a read-ahead is cut into. Default: a quarter of maxBytes. */
+  maxRequestBytes?: number;
   /** A read starting this close to where the previous one ended still counts as sequential. */
   toleranceBytes?: number;
 }
 
-const DEFAULT_TOLERANCE = 256 * 1024;
+/** A range to fetch ahead of the reader, and the size of the requests to fetch it with. */
+export interface ReadAheadRange extends ByteRange {
+  /** Requests for this range should be about this large (they grow with the sequential run). */
+  requestBytes: number;
+}
+
+/**
+ * The kernel sends the reads of one read(2) (and its own read-ahead) as several FUSE requests at
+ * once, answered by several threads: they reach us out of order by up to about a MiB. A smaller
+ * tolerance took that for a jump and started the window over in the middle of a `cat`.
+ */
+const DEFAULT_TOLERANCE = 1024 * 1024;
 
 /**
  * Decides read-ahead for one reader: a read that continues where the last one ended is sequential
  * and doubles the window (up to the maximum); any other read resets it and asks for nothing, so a
  * random reader fetches only what it reads. A first read at offset 0 counts as sequential (cat, cp).
  * Each range is asked for once: what was already requested is not requested again.
+ *
+ * Once the window is grown, more is asked for only when less than half of it remains requested
+ * ahead of the reader, so the ranges come in batches of at least half a window rather than one
+ * read's worth at a time; and the requests they are cut into grow with the window (a quarter of
+ * it, up to maxRequestBytes), so a long sequential read is fetched in a few large requests, two or
+ * more in flight, while a short one stays small.
  */
 export class ReadAheadWindow {
   readonly #initial: number;
   readonly #max: number;
+  readonly #maxRequest: number;
   readonly #tolerance: number;
   #nextOffset: number | undefined;
   #window = 0;
@@ -31,6 +51,7 @@ export class ReadAheadWindow {
     }
     this.#initial = options.initialBytes;
     this.#max = options.maxBytes;
+    this.#maxRequest = Math.max(1, options.maxRequestBytes ?? Math.floor(options.maxBytes / 4));
     this.#tolerance = options.toleranceBytes ?? DEFAULT_TOLERANCE;
   }
 
@@ -39,8 +60,13 @@ export class ReadAheadWindow {
     return this.#window;
   }
 
+  /** How large the requests of a read-ahead are now. */
+  get requestBytes(): number {
+    return Math.max(1, Math.min(this.#maxRequest, Math.floor(this.#window / 4)));
+  }
+
   /** Records a read of [offset, end) of a file of `size` bytes; returns the range to read ahead, if any. */
-  onRead(offset: number, end: number, size: number): ByteRange | undefined {
+  onRead(offset: number, end: number, size: number): ReadAheadRange | undefined {
     const expected = this.#nextOffset;
     const sequential = expected === undefined ? offset === 0 : Math.abs(offset - expected) <= this.#tolerance;
     if (!sequential) {
@@ -51,11 +77,13 @@ export class ReadAheadWindow {
     }
     this.#window = this.#window === 0 ? this.#initial : Math.min(this.#window * 2, this.#max);
     this.#nextOffset = Math.max(end, expected ?? 0);
+    // Enough is on its way: wait until the reader has used up half of the window.
+    if (this.#requestedUntil - end >= this.#window / 2) return undefined;
     const from = Math.max(end, this.#requestedUntil);
     const to = Math.min(size, end + this.#window);
     if (to <= from) return undefined;
     this.#requestedUntil = to;
-    return { start: from, end: to };
+    return { start: from, end: to, requestBytes: this.requestBytes };
   }
 
   /** A read-ahead failed or was dropped: ask for its range again next time. */

@@ -298,7 +298,8 @@ describe('UploadManager across a restart', () => {
       await new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
       return answer;
     };
-    const options = { store: temp.store, cachePath: (id: string) => cacheFilePath(cacheDir, id), toRecord, logger: memory.logger, hostName: 'testhost', writeBackDelayMs: 500, retryBaseMs: 20, retryMaxMs: 100 };
+    const tasks = new TaskRegistry({ logger: memory.logger });
+    const options = { store: temp.store, cachePath: (id: string) => cacheFilePath(cacheDir, id), toRecord, tasks, logger: memory.logger, hostName: 'testhost', writeBackDelayMs: 500, retryBaseMs: 20, retryMaxMs: 100 };
     const first = new UploadManager({ ...options, graph: gated });
     const next = new UploadManager({ ...options, graph });
     try {
@@ -325,6 +326,7 @@ describe('UploadManager across a restart', () => {
     } finally {
       await first.close();
       await next.close();
+      expect(tasks.list()).toEqual([]);
       temp.dispose();
       rmSync(cacheDir, { recursive: true, force: true });
     }

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -25,6 +26,7 @@ import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
 import { cacheFilePath } from './cache-files.ts';
 import { UploadManager, type UploadManagerOptions } from './upload-manager.ts';
 import type { UploadEvents } from './upload-types.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -66,9 +68,14 @@ beforeEach(() => {
   memory = createMemoryLogger('debug', 'uploads-test');
 });
 
+const registries = new Set<TaskRegistry>();
+
 afterEach(async () => {
   vi.useRealTimers();
   await Promise.all(managers.splice(0).map((m) => m.close()));
+  // A closed manager leaves no upload task running.
+  for (const tasks of registries) expect(tasks.list()).toEqual([]);
+  registries.clear();
   emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
   // No bearer token may reach an upload URL, and no request may come before a Retry-After ran out.
@@ -96,7 +103,10 @@ function toRecord(item: DriveItem): ItemRecord {
 }
 
 function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManager {
+  const tasks = overrides.tasks ?? new TaskRegistry({ logger: memory.logger });
+  registries.add(tasks);
   const manager = new UploadManager({
+    tasks,
     graph,
     store: temp.store,
     cachePath: (id) => cacheFilePath(cacheDir, id),
@@ -110,6 +120,15 @@ function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManag
   });
   managers.push(manager);
   return manager;
+}
+
+/** A loopback port nothing listens on (taken, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 function cachePath(id: string): string {
@@ -397,6 +416,52 @@ describe('upload sessions', () => {
     expect(emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' })).toEqual([]);
     const server = serverJson('/resume.bin')!;
     expectUploaded(server.id, '/resume.bin', { size, hash });
+  });
+
+  it('starts a new session when the persisted one keeps refusing connections while the service answers (issue #11 point 6)', async () => {
+    const size = 16 * FRAGMENT_UNIT;
+    const { id, hash } = localCreateBig('refused.bin', size);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 8 * MiB });
+    const first = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    first.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) >= 2 * FRAGMENT_UNIT, 'two fragments');
+    await first.close();
+    emu.emulator.faults.reset();
+    // The session was made at an address nothing listens on any more (a previous run's port).
+    const entry = temp.store.journal.list({ itemId: id })[0]!;
+    const stale = new URL(entry.sessionUrl!);
+    stale.port = String(await closedPort());
+    temp.store.journal.updateSession(entry.seq, { sessionUrl: stale.href, confirmedOffset: entry.confirmedOffset });
+    const since = emu.emulator.log.lastSeq;
+    const second = makeManager({ fragmentBytes: FRAGMENT_UNIT, serviceReachable: () => true });
+    second.start();
+    await second.whenIdle();
+    expect(emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' })).toHaveLength(1);
+    expect(memory.records().some((r) => String(r['msg']).includes('keeps refusing connections while OneDrive answers'))).toBe(true);
+    const server = serverJson('/refused.bin')!;
+    expectUploaded(server.id, '/refused.bin', { size, hash });
+  });
+
+  it('keeps a refused session during an outage (its offset is worth keeping until the network is back)', async () => {
+    const size = 16 * FRAGMENT_UNIT;
+    const { id } = localCreateBig('outage.bin', size);
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 8 * MiB });
+    const first = makeManager({ fragmentBytes: FRAGMENT_UNIT });
+    first.schedule(id, { priority: 'high' });
+    await until(() => (temp.store.journal.list({ itemId: id })[0]?.confirmedOffset ?? 0) >= FRAGMENT_UNIT, 'one fragment');
+    await first.close();
+    emu.emulator.faults.reset();
+    const entry = temp.store.journal.list({ itemId: id })[0]!;
+    const stale = new URL(entry.sessionUrl!);
+    stale.port = String(await closedPort());
+    temp.store.journal.updateSession(entry.seq, { sessionUrl: stale.href, confirmedOffset: entry.confirmedOffset });
+    const second = makeManager({ fragmentBytes: FRAGMENT_UNIT, serviceReachable: () => false });
+    const failures = collect(second, 'failed');
+    second.start();
+    await until(() => memory.records().filter((r) => r['msg'] === 'upload waits for the network' && r['itemId'] === id).length >= 4, 'four refused attempts');
+    await second.close();
+    expect(failures).toEqual([]);
+    expect(temp.store.journal.list({ itemId: id })[0]!.sessionUrl).toBe(stale.href);
   });
 
   it('starts a new session from zero when the persisted one expired', async () => {

@@ -20,6 +20,8 @@
  * Task bookkeeping is changed only in synchronous stretches on the event loop, so it needs no lock.
  */
 import { isAbortError } from '../base/abort.ts';
+import { backoffDelay } from '../base/backoff.ts';
+import { settledWithin } from '../base/deadline.ts';
 import { SignedOutError } from '../auth/auth-errors.ts';
 import { errorMessage, isOneMountError, toError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
@@ -27,6 +29,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { DriveItem } from '../graph/drive-item.ts';
 import { GraphApiError, GraphProtocolError, NetworkError, TimeoutError, isQuota, isThrottled } from '../graph/errors.ts';
 import { DEFAULT_FRAGMENT, FRAGMENT_UNIT, MAX_FRAGMENT } from '../graph/upload-limits.ts';
+import type { ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
@@ -35,6 +38,7 @@ import type { TransferItem } from '../../src-shared/model/transfer.ts';
 import { ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
 import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
 import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export interface UploadManagerOptions {
   graph: UploadSource;
@@ -45,8 +49,8 @@ export interface UploadManagerOptions {
   toRecord: (item: DriveItem) => ItemRecord;
   /** Drops the cached bytes of an item whose server version won (the download manager). Without it the cache file is deleted. */
   contentInvalidator?: ContentInvalidator;
-  /** When given, every upload attempt runs as a named task (`upload:<itemId>`). */
-  tasks?: TaskRegistry;
+  /** Every upload attempt runs here as a named task (`upload:<itemId>`), listed and stopped on shutdown. */
+  tasks: TaskRegistry;
   logger: Logger;
   /** Uploads at once. Default 2. */
   concurrency?: number;
@@ -64,8 +68,18 @@ export interface UploadManagerOptions {
   maxAttempts?: number;
   /** How often a new file whose folder has no server id yet looks again. Default 2 s. */
   parentWaitMs?: number;
+  /**
+   * Whether the service answers (the connectivity state: false during an outage). An upload whose
+   * session URL keeps refusing connections while the service answers starts a new session.
+   */
+  serviceReachable?: () => boolean;
   now?: () => number;
+  /** The largest body one request may carry now, a multiple of 320 KiB (bandwidth.ts: requestBytesWithin); absent: no bound. */
+  maxRequestBytes?: () => number;
 }
+
+/** Attempts in a row refused at their session URL (the service answering) before a new session starts. */
+const SESSION_REFUSALS_BEFORE_RESTART = 3;
 
 /** Progress samples closer together than this say little about the speed. */
 const RATE_SAMPLE_MS = 500;
@@ -88,6 +102,8 @@ class UploadTask {
   retryAt: number | undefined;
   failures = 0;
   offlineFailures = 0;
+  /** Attempts in a row whose session URL refused the connection while the service answered. */
+  sessionRefusals = 0;
   lastError: Error | undefined;
   path: string | undefined;
   bytes = 0;
@@ -119,7 +135,7 @@ export class UploadManager {
   readonly events: TypedEmitter<UploadEvents>;
   readonly #graph: UploadSource;
   readonly #store: Store;
-  readonly #tasks: TaskRegistry | undefined;
+  readonly #tasks: TaskRegistry;
   readonly #logger: Logger;
   readonly #worker: UploadWorker;
   #concurrency: number;
@@ -128,6 +144,7 @@ export class UploadManager {
   readonly #retryMaxMs: number;
   readonly #maxAttempts: number;
   readonly #parentWaitMs: number;
+  readonly #serviceReachable: (() => boolean) | undefined;
   readonly #now: () => number;
   readonly #items = new Map<string, UploadTask>();
   readonly #high: UploadTask[] = [];
@@ -147,10 +164,11 @@ export class UploadManager {
     this.#logger = options.logger;
     this.#concurrency = positive(options.concurrency ?? 2, 'concurrency');
     this.#writeBackDelayMs = nonNegative(options.writeBackDelayMs ?? 1000, 'writeBackDelayMs');
-    this.#retryBaseMs = positive(options.retryBaseMs ?? 5000, 'retryBaseMs');
-    this.#retryMaxMs = Math.max(this.#retryBaseMs, positive(options.retryMaxMs ?? 300_000, 'retryMaxMs'));
+    this.#retryBaseMs = positive(options.retryBaseMs ?? DEFAULT_TIMEOUTS.uploadRetryBaseMs, 'retryBaseMs');
+    this.#retryMaxMs = Math.max(this.#retryBaseMs, positive(options.retryMaxMs ?? DEFAULT_TIMEOUTS.uploadRetryMaxMs, 'retryMaxMs'));
     this.#maxAttempts = positive(options.maxAttempts ?? 8, 'maxAttempts');
-    this.#parentWaitMs = positive(options.parentWaitMs ?? 2000, 'parentWaitMs');
+    this.#serviceReachable = options.serviceReachable;
+    this.#parentWaitMs = positive(options.parentWaitMs ?? DEFAULT_TIMEOUTS.parentWaitMs, 'parentWaitMs');
     this.#now = options.now ?? Date.now;
     const fragmentBytes = options.fragmentBytes ?? DEFAULT_FRAGMENT;
     if (!Number.isSafeInteger(fragmentBytes) || fragmentBytes <= 0 || fragmentBytes % FRAGMENT_UNIT !== 0 || fragmentBytes > MAX_FRAGMENT) {
@@ -169,6 +187,7 @@ export class UploadManager {
       fragmentBytes,
       hostName: options.hostName,
       now: this.#now,
+      ...(options.maxRequestBytes ? { maxRequestBytes: options.maxRequestBytes } : {}),
     });
   }
 
@@ -327,7 +346,41 @@ export class UploadManager {
    * Shutdown: starts nothing new, lets running uploads continue until `deadlineMs`, then stops the
    * rest (their sessions and offsets are persisted; the journal keeps them pending).
    */
-  async finish(deadlineMs: number): Promise<FinishResult> {
+  async finish(deadlineMs: number, until?: AbortSignal): Promise<FinishResult> {
+    this.#startNothingNew();
+    const runs = [...this.#items.values()].map((task) => task.run).filter((run): run is RunningUpload => run !== undefined);
+    const allDone = Promise.all(runs.map((run) => run.done));
+    const inTime = runs.length === 0 || (await settledWithin(allDone, deadlineMs, until));
+    // A run still attached to its task has not settled (#settle detaches it first thing).
+    const left = inTime ? [] : [...this.#items.values()].filter((task) => task.run !== undefined && runs.includes(task.run));
+    for (const task of left) task.run!.controller.abort(new UploadStoppedError(task.itemId, 'shutdown'));
+    await allDone;
+    if (left.length > 0) this.#logger.info({ interrupted: left.length }, 'uploads stopped for shutdown; they resume on the next start');
+    this.#checkIdle();
+    return { completed: runs.length - left.length, interrupted: left.length };
+  }
+
+  /**
+   * Shutdown: from stop-new-work nothing new starts (a write's schedule() leaves its edit in the
+   * journal for the next start); in the uploads phase, running uploads go on until the phase's
+   * signal fires, then stop with their session offsets saved.
+   */
+  shutdownSteps(): readonly ShutdownStep[] {
+    return [
+      { phase: 'stop-new-work', name: 'uploads: start nothing new', run: async () => this.#startNothingNew() },
+      {
+        phase: 'uploads',
+        name: 'upload-manager',
+        run: async (ctx) => {
+          ctx.report(this.snapshot().length);
+          await this.finish(Number.POSITIVE_INFINITY, ctx.signal);
+          await this.close();
+        },
+      },
+    ];
+  }
+
+  #startNothingNew(): void {
     this.#stopping = true;
     for (const task of this.#items.values()) {
       clearTimeout(task.timer);
@@ -335,27 +388,6 @@ export class UploadManager {
     }
     this.#high.length = 0;
     this.#low.length = 0;
-    const runs = [...this.#items.values()].map((task) => task.run).filter((run): run is RunningUpload => run !== undefined);
-    const pending = new Set(runs);
-    for (const run of runs) void run.done.then(() => pending.delete(run));
-    if (runs.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(runs.map((run) => run.done)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, Math.max(0, deadlineMs));
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    const left = runs.filter((run) => pending.has(run));
-    for (const task of this.#items.values()) {
-      if (task.run && left.includes(task.run)) task.run.controller.abort(new UploadStoppedError(task.itemId, 'shutdown'));
-    }
-    await Promise.all(left.map((run) => run.done));
-    if (left.length > 0) this.#logger.info({ interrupted: left.length }, 'uploads stopped for shutdown; they resume on the next start');
-    this.#checkIdle();
-    return { completed: runs.length - left.length, interrupted: left.length };
   }
 
   /** finish(0), then refuses start(). Safe to call twice. */
@@ -543,6 +575,7 @@ export class UploadManager {
     task.lastError = error;
     if (kind === 'offline') {
       task.offlineFailures++;
+      this.#restartRefusedSession(task, run, error);
       const delay = this.#backoff(task.offlineFailures);
       this.#logger.info({ itemId: task.itemId, err: error, retryInMs: delay }, 'upload waits for the network');
       this.#arm(task, delay, 'offline');
@@ -597,8 +630,29 @@ export class UploadManager {
     }
   }
 
+  /**
+   * A session URL that keeps refusing connections while the service itself answers is dead (its
+   * address changed, its host is gone): the next attempt starts a new session instead of waiting
+   * for it "for the network" for ever. During an outage nothing is dropped (the offset is worth
+   * keeping until the network is back).
+   */
+  #restartRefusedSession(task: UploadTask, run: RunningUpload, error: Error): void {
+    const refused = error instanceof NetworkError && run.sessionUrl !== undefined && (this.#serviceReachable?.() ?? false);
+    task.sessionRefusals = refused ? task.sessionRefusals + 1 : 0;
+    if (task.sessionRefusals < SESSION_REFUSALS_BEFORE_RESTART) return;
+    task.sessionRefusals = 0;
+    let dropped = 0;
+    for (const entry of this.#store.journal.list({ itemId: task.itemId })) {
+      if (entry.sessionUrl === run.sessionUrl) {
+        this.#store.journal.clearSession(entry.seq);
+        dropped++;
+      }
+    }
+    if (dropped > 0) this.#logger.warn({ itemId: task.itemId, err: error }, 'the upload session keeps refusing connections while OneDrive answers: starting a new session');
+  }
+
   #backoff(failures: number): number {
-    return Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.max(0, failures - 1));
+    return backoffDelay(failures - 1, { baseMs: this.#retryBaseMs, maxMs: this.#retryMaxMs });
   }
 
   #pathOf(task: UploadTask): string {
@@ -613,7 +667,7 @@ export class UploadManager {
     for (const waiter of this.#idleWaiters.splice(0)) waiter();
   }
 
-  /** Runs `work` as a named task when a registry was given (listed, stopped on shutdown). */
+  /** Runs `work` as a named task (listed, stopped on shutdown). */
   #asTask(name: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
     return runAsTask(this.#tasks, name, signal, work);
   }

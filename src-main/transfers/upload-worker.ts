@@ -60,6 +60,8 @@ export interface UploadWorkerOptions {
   fragmentBytes: number;
   hostName: string;
   now: () => number;
+  /** The largest body one request may carry now (a bandwidth limit keeps slow requests within their timeout); absent: no bound. */
+  maxRequestBytes?: () => number;
 }
 
 /** The manager's side of one attempt. */
@@ -304,8 +306,12 @@ export class UploadWorker {
         if (edit.job.signal.aborted || !isNotFound(error)) throw error;
       }
     }
-    const wantedName = this.#copyName(edit.item.name);
-    copy ??= await this.#send(edit, { target: { parentId, name: wantedName }, conflictBehavior: 'rename', resume: false });
+    // A copy an attempt before a restart may have sent keeps its name, and this one goes over it.
+    const names = store.driveState.get('conflictCopyNames') ?? {};
+    const sentBefore = names[itemId];
+    const wantedName = sentBefore ?? this.#copyName(edit.item.name);
+    if (!sentBefore) store.driveState.set('conflictCopyNames', { ...names, [itemId]: wantedName });
+    copy ??= await this.#send(edit, { target: { parentId, name: wantedName }, conflictBehavior: sentBefore ? 'replace' : 'rename', resume: false });
     // `rename` may have picked another free name: the answer says which.
     const copyName = copy.name ?? wantedName;
     const mismatch = await this.#check(edit, copy);
@@ -333,6 +339,8 @@ export class UploadWorker {
       store.content.clearError(itemId);
       finishEntries(store, itemId);
       store.conflicts.record({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
+      const { [itemId]: _done, ...others } = store.driveState.get('conflictCopyNames') ?? {};
+      store.driveState.set('conflictCopyNames', others);
     });
     if (copyCache && !copyStored) await rm(copyCache, { force: true });
     edit.job.session(undefined);
@@ -393,7 +401,7 @@ export class UploadWorker {
 
   async #send(edit: LocalEdit, plan: SendPlan): Promise<DriveItem> {
     throwIfAborted(edit.job.signal);
-    if (edit.size > SIMPLE_UPLOAD_LIMIT) return this.#sendSession(edit, plan);
+    if (edit.size > Math.min(SIMPLE_UPLOAD_LIMIT, this.#o.maxRequestBytes?.() ?? Infinity)) return this.#sendSession(edit, plan);
     // Zero bytes can only go this way (§7.1, §15 #5).
     if (edit.entry.sessionUrl) await this.#dropSession(edit);
     const { graph } = this.#o;
@@ -463,7 +471,7 @@ export class UploadWorker {
     for (;;) {
       throwIfAborted(signal);
       await edit.hasher.catchUp(offset, signal);
-      const end = Math.min(offset + fragmentBytes, total);
+      const end = Math.min(offset + Math.min(fragmentBytes, this.#o.maxRequestBytes?.() ?? Infinity), total);
       if (end === total) edit.sentFinal = true;
       let result: FragmentResult;
       try {

@@ -26,6 +26,7 @@ import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import { StoreError, type EvictionCandidate, type Store } from '../store/index.ts';
 import type { DownloadEvents } from '../transfers/index.ts';
 import type { TypedEmitter } from '../base/typed-emitter.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -153,8 +154,8 @@ export class CacheCleaner {
   }
 
   async #loop(signal: AbortSignal): Promise<void> {
-    const intervalMs = this.#o.intervalMs ?? 60_000;
-    const minGapMs = this.#o.minGapMs ?? 1000;
+    const intervalMs = this.#o.intervalMs ?? DEFAULT_TIMEOUTS.cacheCleanIntervalMs;
+    const minGapMs = this.#o.minGapMs ?? DEFAULT_TIMEOUTS.cacheCleanMinGapMs;
     while (!signal.aborted) {
       try {
         const report = await this.clean(signal);

@@ -26,6 +26,7 @@ import { LoopYielder } from '../sync/loop-yielder.ts';
 import { walkSubtree } from '../sync/store-walk.ts';
 import { VfsError } from './vfs-error.ts';
 import type { FreeResult, PinResult, UnpinResult } from '../../src-shared/ipc/contract.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export type { FreeResult, PinResult, UnpinResult };
 
@@ -188,7 +189,7 @@ export class Pins {
   }
 
   async #loop(signal: AbortSignal): Promise<void> {
-    const rescanMs = this.#o.rescanIntervalMs ?? 5 * 60_000;
+    const rescanMs = this.#o.rescanIntervalMs ?? DEFAULT_TIMEOUTS.pinsRescanMs;
     let nextRescan = 0;
     while (!signal.aborted) {
       this.#working = true;

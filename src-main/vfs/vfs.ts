@@ -17,13 +17,14 @@ import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
 import { deleteLandedCopy, sameContentVersion } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
-import { nameProblemErrno, validateName, validatePath, type DriveMode } from '../../src-shared/model/names.ts';
+import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** What the vfs needs from the download manager. */
 export interface ContentReaderPort {
@@ -61,6 +62,16 @@ export interface UploadsPort {
   isActive?(itemId: string): boolean;
 }
 
+/**
+ * What the vfs needs to know about shared folders (sync/shared-folders.ts): the check methods throw
+ * an error carrying `errno` ('EACCES' for a read-only share, 'EXDEV' for a rename between drives).
+ */
+export interface SharesPort {
+  checkWrite(item: StoredItem, role: 'container' | 'item', path: string): void;
+  checkRename(item: StoredItem, newParent: StoredItem, from: string, to: string): void;
+  accessOf(item: StoredItem): 'read' | 'write' | 'unknown' | undefined;
+}
+
 export interface ContentItem {
   /** The item's key (cache file, content row). */
   id: string;
@@ -79,17 +90,22 @@ export interface VfsOptions {
   downloads: DownloadsPort;
   uploads: UploadsPort;
   logger: Logger;
-  driveMode: DriveMode;
+  /** The drive's kind, or its naming rules as learned so far (read at each check, so a learned rule applies at once). */
+  driveMode: DriveMode | NameRules;
   /** Maps a server answer to a store record (the same mapping delta uses). */
   toRecord: (item: DriveItem) => ItemRecord;
   uid: number;
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
+  /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
+  prepareTimeoutMs?: number;
   /** While offline, reads of bytes not on this device fail at once with ENETDOWN instead of waiting. */
   network?: NetworkStatePort;
   /** Told when a namespace change was journaled because the server was unreachable. */
   onJournaled?: () => void;
+  /** Shared folders: refuses changes a read-only share would refuse, and renames between drives. */
+  shares?: SharesPort;
   /** While the first enumeration runs: folders not listed yet are listed before they are answered for. */
   listing?: ListingPort;
   now?: () => number;
@@ -145,6 +161,8 @@ const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 
 export const STATUS_XATTR = 'user.onemount.status';
+/** On a shared folder and everything below it: `read-only`, `read-write` or `unknown`. */
+export const SHARE_XATTR = 'user.onemount.share';
 /** A failed read of a file is reported once in this long, however many FUSE reads fail. */
 const READ_ERROR_QUIET_MS = 10_000;
 const BLOCK = 4096;
@@ -207,7 +225,7 @@ export class Vfs {
     const cut = path.lastIndexOf('/');
     const name = path.slice(cut + 1);
     const parent = this.resolve(cut <= 0 ? '/' : path.slice(0, cut));
-    if (parent.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path.slice(0, cut) || '/'}`);
+    if (parent.kind !== 'folder' && parent.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path.slice(0, cut) || '/'}`);
     return { parent, name };
   }
 
@@ -264,9 +282,10 @@ export class Vfs {
     if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
     for (const name of path.split('/')) {
       if (name === '') continue;
-      if (item.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder on the way to ${path}`);
+      if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder on the way to ${path}`);
       let child = this.o.store.items.getChild(item.id, name);
-      if (!child && !listing.isListed(item.id)) {
+      // A shared folder's items come from its own drive's delta, not from listings.
+      if (!child && item.kind === 'folder' && !listing.isListed(item.id)) {
         await this.listFolder(item, listing);
         child = this.o.store.items.getChild(item.id, name);
       }
@@ -303,7 +322,7 @@ export class Vfs {
 
   private listStored(path: string): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
-    if (dir.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
+    if (dir.kind !== 'folder' && dir.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
     const attrs: Attr[] = [];
     const cache = this.pathCache();
@@ -333,6 +352,7 @@ export class Vfs {
     if (item.kind === 'folder' || item.kind === 'remote') throw new VfsError('EISDIR', `is a folder: ${path}`);
     if (item.kind === 'package') throw new VfsError('ENOTSUP', `${path} is a OneNote notebook or similar package; open it on the web`);
     const writable = (flags & O_ACCMODE) !== 0;
+    if (writable) this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const fh = this.nextHandle++;
     const h: OpenFile = { itemId: item.id, writable, changed: false };
     this.handles.set(fh, h);
@@ -351,6 +371,7 @@ export class Vfs {
   async create(path: string): Promise<number> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
+    this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     const existing = this.clash(parent, name);
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
@@ -508,7 +529,7 @@ export class Vfs {
       const needed = Math.min(keepBytes, item.size);
       if (needed > 0) {
         try {
-          const wait = timeoutSignal(this.o.readTimeoutMs * 30, undefined, 'fetching a file before changing it');
+          const wait = timeoutSignal(this.o.prepareTimeoutMs ?? DEFAULT_TIMEOUTS.prepareForChangeTimeoutMs, undefined, 'fetching a file before changing it');
           try {
             await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: wait.signal });
           } finally {
@@ -595,6 +616,7 @@ export class Vfs {
   async truncate(path: string, size: number): Promise<void> {
     const item = this.resolve(path);
     if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const h: OpenFile = { itemId: item.id, writable: true, changed: false };
     try {
       await this.truncateItem(h, item, size);
@@ -662,6 +684,7 @@ export class Vfs {
   async mkdir(path: string): Promise<void> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
+    this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
     if (parent.remoteId !== null) {
       try {
@@ -689,7 +712,7 @@ export class Vfs {
 
   async rmdir(path: string): Promise<void> {
     const item = this.resolve(path);
-    if (item.kind !== 'folder') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
+    if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     if (item.parentId === null) throw new VfsError('EBUSY', 'the drive root cannot be removed');
     if (this.o.store.items.countChildren(item.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${path}`);
     await this.remove(item, path);
@@ -703,6 +726,7 @@ export class Vfs {
 
   /** Deletes on the server (unless the item never got there), then forgets it locally. */
   private async remove(found: StoredItem, path: string): Promise<void> {
+    this.checkShare(() => this.o.shares?.checkWrite(found, 'item', path));
     let offline = false;
     let item = found;
     if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) {
@@ -789,6 +813,7 @@ export class Vfs {
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const { parent: newParent, name } = this.split(to);
     this.checkName(to, name);
+    this.checkShare(() => this.o.shares?.checkRename(item, newParent, from, to));
     for (let p: StoredItem | undefined = newParent; p; p = p.parentId ? this.o.store.items.get(p.parentId) : undefined) {
       if (p.id === item.id) throw new VfsError('EINVAL', `cannot move ${from} into itself`);
     }
@@ -866,6 +891,7 @@ export class Vfs {
   async utimens(path: string, mtimeMs: number): Promise<void> {
     const item = this.resolve(path);
     if (item.parentId === null) return;
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const seconds = Math.floor(mtimeMs / 1000) * 1000;
     if (item.remoteId === null || this.o.store.content.get(item.id)?.status === 'dirty') {
       // Not uploaded yet: the upload carries the time.
@@ -904,15 +930,44 @@ export class Vfs {
     return 'partial';
   }
 
+  /**
+   * Whether reading all of the file needs no download: its current bytes are on this device (or it
+   * has local changes, or nothing to read). Folders count as local. For callers that must not
+   * start a download (an indexer's open, src-main/fuse/indexer-guard.ts).
+   */
+  isLocal(path: string): boolean {
+    const item = this.resolve(path);
+    if (item.kind !== 'file' || item.size === 0) return true;
+    if (this.o.store.content.get(item.id)?.status === 'dirty') return true;
+    return this.isCached(item, 0, item.size);
+  }
+
   getxattr(path: string, name: string): Buffer | undefined {
     // `ls -l` asks every entry for security.selinux and system.posix_acl_access: answer at once.
+    if (name === SHARE_XATTR) {
+      const access = this.o.shares?.accessOf(this.resolve(path));
+      return access === undefined ? undefined : Buffer.from(access === 'read' ? 'read-only' : access === 'write' ? 'read-write' : 'unknown');
+    }
     if (name !== STATUS_XATTR) return undefined;
-    return Buffer.from(this.itemState(this.resolve(path)));
+    const item = this.resolve(path);
+    // A shared folder added to the drive says so; what is below it has the usual file states.
+    return Buffer.from(item.kind === 'remote' ? 'shared' : this.itemState(item));
   }
 
   listxattr(path: string): string[] {
-    this.resolve(path);
-    return [STATUS_XATTR];
+    const item = this.resolve(path);
+    return this.o.shares?.accessOf(item) === undefined ? [STATUS_XATTR] : [STATUS_XATTR, SHARE_XATTR];
+  }
+
+  /** Runs a shared-folder check, turning its refusal into the errno it names. */
+  private checkShare(check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      const errno = (e as { errno?: unknown }).errno;
+      if (errno === 'EACCES' || errno === 'EXDEV') throw new VfsError(errno, (e as Error).message, { cause: e });
+      throw e;
+    }
   }
 
   // ---- statfs ------------------------------------------------------------------------------

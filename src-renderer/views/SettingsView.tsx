@@ -1,8 +1,9 @@
 import { useState, type FormEvent } from 'react';
-import type { Settings } from '../../src-shared/ipc/desktop-calls.ts';
+import { MIN_BANDWIDTH_LIMIT, type Settings } from '../../src-shared/ipc/desktop-calls.ts';
 import { useActions, useEngine, usePanel, useView } from '../context.ts';
 import { formatBytes } from '../format.ts';
-import { bytesOfGb, gbOfBytes } from '../settings-form.ts';
+import { bytesOfGb, bytesOfMbps, gbOfBytes, indexerLine, mbpsOfBytes, parsePrograms, programsText } from '../settings-form.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 type Outcome = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'failed' };
 
@@ -11,24 +12,42 @@ function SettingsForm({ settings }: { settings: Settings }) {
   const [draft, setDraft] = useState(settings);
   // The cache field keeps what the person typed: rounding it while they type would fight them.
   const [cacheGb, setCacheGb] = useState(() => gbOfBytes(settings.cacheLimitBytes));
+  const [upText, setUpText] = useState(() => mbpsOfBytes(settings.uploadLimitBytesPerSecond));
+  const [downText, setDownText] = useState(() => mbpsOfBytes(settings.downloadLimitBytesPerSecond));
   const [outcome, setOutcome] = useState<Outcome>({ kind: 'idle' });
+  // The list as typed (blank lines and all) until it is saved.
+  const [programs, setPrograms] = useState(() => programsText(settings.indexerPrograms ?? []));
   const edit = (next: Settings) => {
     setDraft(next);
     setOutcome({ kind: 'idle' });
   };
   const cacheBytes = bytesOfGb(cacheGb);
+  const upBytes = bytesOfMbps(upText, MIN_BANDWIDTH_LIMIT);
+  const downBytes = bytesOfMbps(downText, MIN_BANDWIDTH_LIMIT);
+  const parsed = parsePrograms(programs);
+  const programsBad = 'bad' in parsed ? parsed.bad : undefined;
+  const valid = cacheBytes !== undefined && upBytes !== undefined && downBytes !== undefined && programsBad === undefined;
   const save = async (e: FormEvent) => {
     e.preventDefault();
-    if (cacheBytes === undefined) return;
+    if (cacheBytes === undefined || upBytes === undefined || downBytes === undefined || 'bad' in parsed) return;
     const { mountpoint: _mountpoint, ...update } = draft;
     setOutcome({ kind: 'saving' });
-    const saved = await updateSettings({ ...update, cacheLimitBytes: cacheBytes });
+    const saved = await updateSettings({
+      ...update,
+      cacheLimitBytes: cacheBytes,
+      uploadLimitBytesPerSecond: upBytes,
+      downloadLimitBytesPerSecond: downBytes,
+      ...(draft.indexerPrograms !== undefined ? { indexerPrograms: parsed.programs } : {}),
+    });
     if (!saved) {
       setOutcome({ kind: 'failed' });
       return;
     }
     setDraft(saved);
     setCacheGb(gbOfBytes(saved.cacheLimitBytes));
+    setUpText(mbpsOfBytes(saved.uploadLimitBytesPerSecond));
+    setDownText(mbpsOfBytes(saved.downloadLimitBytesPerSecond));
+    setPrograms(programsText(saved.indexerPrograms ?? []));
     setOutcome({ kind: 'saved' });
   };
   return (
@@ -61,6 +80,35 @@ function SettingsForm({ settings }: { settings: Settings }) {
         Concurrent uploads
         <input type="number" min={1} max={32} value={draft.uploadConcurrency} onChange={(e) => edit({ ...draft, uploadConcurrency: Number(e.target.value) })} />
       </label>
+      {(
+        [
+          ['Upload limit (MB/s)', 'upload-limit-hint', upText, setUpText, upBytes, 'uploads'],
+          ['Download limit (MB/s)', 'download-limit-hint', downText, setDownText, downBytes, 'downloads'],
+        ] as const
+      ).map(([label, hint, text, setText, bytes, what]) => (
+        <label key={hint}>
+          {label}
+          <input
+            type="text"
+            inputMode="decimal"
+            placeholder="No limit"
+            value={text}
+            aria-invalid={bytes === undefined}
+            aria-describedby={hint}
+            onChange={(e) => {
+              setText(e.target.value);
+              setOutcome({ kind: 'idle' });
+            }}
+          />
+          <span id={hint} className={bytes === undefined ? 'field-error' : 'muted field-hint'}>
+            {bytes === undefined
+              ? `Enter a rate of at least ${Math.ceil(MIN_BANDWIDTH_LIMIT / 1e4) / 100} MB/s, or leave it empty for no limit.`
+              : bytes === 0
+                ? `All ${what} as fast as the connection allows.`
+                : `All ${what} together at most ${formatBytes(bytes)}/s, applied at once.`}
+          </span>
+        </label>
+      ))}
       <label className="check">
         <input type="checkbox" checked={draft.startOnLogin} onChange={(e) => edit({ ...draft, startOnLogin: e.target.checked })} />
         Start on login
@@ -69,6 +117,44 @@ function SettingsForm({ settings }: { settings: Settings }) {
         <input type="checkbox" checked={draft.notifications} onChange={(e) => edit({ ...draft, notifications: e.target.checked })} />
         Notifications
       </label>
+      {draft.refuseIndexers !== undefined && (
+        <label className="check">
+          <input type="checkbox" checked={draft.refuseIndexers} onChange={(e) => edit({ ...draft, refuseIndexers: e.target.checked })} />
+          Keep indexers and thumbnailers from downloading files
+        </label>
+      )}
+      {draft.indexerPrograms !== undefined && (
+        <>
+          <label>
+            Indexers and thumbnailers (one program per line)
+            <textarea
+              rows={5}
+              spellCheck={false}
+              value={programs}
+              disabled={draft.refuseIndexers === false}
+              aria-invalid={programsBad !== undefined}
+              aria-describedby="indexer-programs-hint"
+              onChange={(e) => {
+                setPrograms(e.target.value);
+                setOutcome({ kind: 'idle' });
+              }}
+            />
+            <span id="indexer-programs-hint" className={programsBad ? 'field-error' : 'muted field-hint'}>
+              {programsBad ?? 'They get “permission denied” for files that are not on this device; your own programs read them, and files on this device are read by anyone.'}
+            </span>
+          </label>
+          <button
+            type="button"
+            disabled={draft.refuseIndexers === false}
+            onClick={() => {
+              setPrograms(programsText(DEFAULT_INDEXER_PROGRAMS));
+              setOutcome({ kind: 'idle' });
+            }}
+          >
+            Restore the default list
+          </button>
+        </>
+      )}
       <label>
         Log level
         <select value={draft.logLevel} onChange={(e) => edit({ ...draft, logLevel: e.target.value as Settings['logLevel'] })}>
@@ -78,7 +164,7 @@ function SettingsForm({ settings }: { settings: Settings }) {
         </select>
       </label>
       <div className="save-line">
-        <button type="submit" className="primary" disabled={cacheBytes === undefined || outcome.kind === 'saving'}>
+        <button type="submit" className="primary" disabled={!valid || outcome.kind === 'saving'}>
           Save
         </button>
         <span className="save-outcome" role="status" data-testid="settings-outcome">
@@ -94,6 +180,7 @@ export function SettingsView() {
   const unavailable = useView((s) => s.settingsUnavailable);
   const mountpoint = useEngine((s) => s.status?.mountpoint);
   const cachedBytes = useEngine((s) => s.status?.cachedBytes);
+  const indexers = indexerLine(useEngine((s) => s.status?.indexers));
   const { stores, actions } = usePanel();
   return (
     <main className="settings" aria-labelledby="settings-title" data-testid="settings">
@@ -114,6 +201,12 @@ export function SettingsView() {
             Free up space
           </button>
         </dd>
+        {indexers !== undefined && (
+          <>
+            <dt>Indexers</dt>
+            <dd data-testid="indexer-refusals">{indexers}</dd>
+          </>
+        )}
       </dl>
       {settings ? <SettingsForm settings={settings} /> : <p className="muted">{unavailable ? `Other settings cannot be changed here: ${unavailable}.` : 'Loading settings…'}</p>}
     </main>

@@ -7,7 +7,7 @@
  *   ← {"event": "transfers", "payload": {...}}   (after "subscribe")
  */
 import { z } from 'zod';
-import { ConnectivitySchema, FileErrorSchema, RecentTransferSchema, ShutdownProgressSchema, TransferItemSchema, TransferProgressSchema } from '../model/transfer.ts';
+import { ConnectivitySchema, EpochMsSchema, FileErrorSchema, RecentTransferSchema, ShutdownProgressSchema, TransferItemSchema, TransferProgressSchema } from '../model/transfer.ts';
 import { AuthStateSchema, DesktopCalls, PauseStateSchema } from './desktop-calls.ts';
 
 export const EngineStateSchema = z.enum(['starting', 'syncing', 'ready', 'offline', 'stopping']);
@@ -47,7 +47,22 @@ export const EngineStatusSchema = z.object({
   failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
   /** The first enumeration of the drive is still running (folders are listed on demand meanwhile): items received so far. */
   indexing: z.object({ items: z.number().int().nonnegative() }).optional(),
+  /**
+   * Opens by indexers and thumbnailers of files not on this device, refused since the engine started
+   * (by the program rule that matched). `callerKnown` false: the FUSE module cannot tell who reads,
+   * so nothing is refused.
+   */
+  indexers: z
+    .object({
+      refuse: z.boolean(),
+      callerKnown: z.boolean(),
+      refused: z.number().int().nonnegative(),
+      byProgram: z.record(z.string(), z.number().int().nonnegative()),
+    })
+    .optional(),
   recovery: z.object({ restored: z.number().int().nonnegative(), recovered: z.number().int().nonnegative(), folder: z.string().nullable() }).optional(),
+  /** The system slept or shut down while `notUploaded` changes still waited (kept until they are uploaded). */
+  sleptWithChanges: z.object({ notUploaded: z.number().int().positive(), at: EpochMsSchema }).optional(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
 

@@ -46,6 +46,28 @@ export type ConflictChoice = z.infer<typeof ConflictChoiceSchema>;
 
 export const LogLevelSchema = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
+/**
+ * The slowest bandwidth limit, bytes per second (32 KiB/s): the smallest upload fragment (320 KiB)
+ * must go through within a third of a request's 30 s timeout.
+ */
+export const MIN_BANDWIDTH_LIMIT = 32 * 1024;
+
+/** A bandwidth limit in bytes per second for all transfers of one direction together; 0 is none. */
+export const BandwidthLimitSchema = z.union([z.literal(0), z.number().int().min(MIN_BANDWIDTH_LIMIT)]);
+
+/**
+ * One program of the indexer list: a program or process name, `name/arg` (that name run with `arg`
+ * among its arguments), `*` for any characters in the name. No spaces at the ends, one slash at most.
+ */
+export const IndexerProgramSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((t) => t.trim() === t && !t.includes('\0') && t.split('/').length <= 2 && t.split('/').every((p) => p.length > 0), {
+    message: 'a program name, or name/argument',
+  });
+export const MAX_INDEXER_PROGRAMS = 200;
+
 /** What the settings view shows and edits (docs/ui.md, Settings). */
 export const SettingsSchema = z.object({
   mountpoint: z.string(),
@@ -55,6 +77,16 @@ export const SettingsSchema = z.object({
   startOnLogin: z.boolean(),
   notifications: z.boolean(),
   logLevel: LogLevelSchema,
+  /** Absent from engines older than the bandwidth limits. */
+  uploadLimitBytesPerSecond: BandwidthLimitSchema.optional(),
+  downloadLimitBytesPerSecond: BandwidthLimitSchema.optional(),
+  /**
+   * Known indexers and thumbnailers get EACCES when they open a file not on this device, so they do
+   * not download the drive (docs/indexers.md). Absent from engines without it.
+   */
+  refuseIndexers: z.boolean().optional(),
+  /** The programs `refuseIndexers` is about. */
+  indexerPrograms: z.array(IndexerProgramSchema).max(MAX_INDEXER_PROGRAMS).optional(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 

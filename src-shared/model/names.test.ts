@@ -16,6 +16,8 @@ import {
 } from './names.ts';
 
 const modes: DriveMode[] = ['personal', 'business'];
+/** The strictest rules there are: names made for any drive must pass them. */
+const STRICT = { mode: 'business', refuseHashAndPercent: true } as const;
 
 describe('validateName', () => {
   it.each(modes)('accepts ordinary names (%s)', (mode) => {
@@ -43,12 +45,17 @@ describe('validateName', () => {
     }
   });
 
-  it('refuses # and % on business only', () => {
+  it('accepts # and % everywhere by default; refuses them only on a business tenant that turned them off', () => {
     for (const char of ['#', '%']) {
       expect(validateName(`100${char} done.txt`, 'personal')).toBeUndefined();
-      const problem = validateName(`100${char} done.txt`, 'business');
+      expect(validateName(`100${char} done.txt`, 'business')).toBeUndefined();
+      expect(validateName(`100${char} done.txt`, { mode: 'business', refuseHashAndPercent: false })).toBeUndefined();
+      const problem = validateName(`100${char} done.txt`, { mode: 'business', refuseHashAndPercent: true });
       expect(problem?.code).toBe('invalidCharacter');
       expect(problem?.message).toContain(`"${char}"`);
+      // A personal drive has no tenant to turn them off.
+      expect(validateName(`100${char} done.txt`, { mode: 'personal', refuseHashAndPercent: true })).toBeUndefined();
+      expect(validatePath(`/a/100${char}.txt`, { mode: 'business', refuseHashAndPercent: true })?.component).toBe(`100${char}.txt`);
     }
   });
 
@@ -122,7 +129,7 @@ describe('validateName', () => {
 
   const allowedChar = fc
     .string({ unit: 'grapheme', minLength: 1, maxLength: 1 })
-    .filter((c) => validateName(`a${c}a`, 'business') === undefined);
+    .filter((c) => validateName(`a${c}a`, { mode: 'business', refuseHashAndPercent: true }) === undefined);
 
   it('never throws, and any problem has a known code and a message', () => {
     fc.assert(
@@ -159,6 +166,9 @@ describe('validateName', () => {
       fc.property(fc.string({ unit: 'grapheme-ascii', maxLength: 40 }), (name) => {
         if (validateName(name, 'personal') !== undefined) {
           expect(validateName(name, 'business')).toBeDefined();
+        }
+        if (validateName(name, 'business') !== undefined) {
+          expect(validateName(name, { mode: 'business', refuseHashAndPercent: true })).toBeDefined();
         }
       }),
       { numRuns: 2000 },
@@ -279,20 +289,20 @@ describe('conflictFreeName', () => {
     const result = conflictFreeName(long, takenSet(long));
     expect(result.endsWith(' 1.docx')).toBe(true);
     expect(utf8ByteLength(result)).toBeLessThanOrEqual(MAX_NAME_BYTES);
-    expect(validateName(result, 'business')).toBeUndefined();
+    expect(validateName(result, STRICT)).toBeUndefined();
   });
 
   it('never returns a taken name, and the result stays valid (property)', () => {
     const validName = fc
       .string({ unit: 'grapheme', minLength: 1, maxLength: 80 })
-      .filter((name) => validateName(name, 'business') === undefined);
+      .filter((name) => validateName(name, STRICT) === undefined);
     fc.assert(
       fc.property(validName, fc.array(fc.nat({ max: 30 }), { maxLength: 30 }), (name, numbers) => {
         const { stem, extension } = splitExtension(name);
         const taken = new Set([nameKey(name), ...numbers.map((n) => nameKey(`${stem} ${n}${extension}`))]);
         const result = conflictFreeName(name, (key) => taken.has(key));
         expect(taken.has(nameKey(result))).toBe(false);
-        expect(validateName(result, 'business')).toBeUndefined();
+        expect(validateName(result, STRICT)).toBeUndefined();
       }),
       { numRuns: 500 },
     );
@@ -324,7 +334,7 @@ describe('conflictCopyName', () => {
   it('gives a valid name within 255 bytes for any valid name and host (property)', () => {
     const validName = fc
       .string({ unit: 'grapheme', minLength: 1, maxLength: 200 })
-      .filter((name) => validateName(name, 'business') === undefined);
+      .filter((name) => validateName(name, STRICT) === undefined);
     fc.assert(
       fc.property(
         validName,
@@ -332,7 +342,7 @@ describe('conflictCopyName', () => {
         fc.string({ unit: 'binary', maxLength: 300 }),
         (name, date, host) => {
           const result = conflictCopyName(name, date, host);
-          expect(validateName(result, 'business')).toBeUndefined();
+          expect(validateName(result, STRICT)).toBeUndefined();
           expect(nameKey(result)).not.toBe(nameKey(name));
           // The suffix is at most 94 bytes, so a short extension always fits after it.
           const { extension } = splitExtension(name);

@@ -4,6 +4,21 @@
 
 export type DriveMode = 'personal' | 'business';
 
+/**
+ * A drive's naming rules: its kind, and what its tenant chose. OneDrive for Business and SharePoint
+ * accept `#` and `%` unless the tenant turned them off (SharePoint's older rule), which no drive
+ * property tells: a client learns it from a refusal (src-main/app/name-rules.ts).
+ */
+export interface NameRules {
+  readonly mode: DriveMode;
+  /** The tenant refuses `#` and `%` in names (business drives only). */
+  readonly refuseHashAndPercent?: boolean;
+}
+
+function rulesOf(rules: DriveMode | NameRules): NameRules {
+  return typeof rules === 'string' ? { mode: rules } : rules;
+}
+
 export type NameProblemCode =
   | 'empty'
   | 'invalidCharacter'
@@ -38,12 +53,8 @@ export const MAX_PATH_CHARS = 400;
 /** Characters refused in every drive. */
 const ALWAYS_INVALID_CHARACTERS = new Set(['/', '\\', '*', '<', '>', '?', ':', '|', '"']);
 
-/**
- * Refused on OneDrive for Business / SharePoint. Microsoft has since relaxed this for new tenants,
- * but tenants and the older SharePoint paths still refuse them, so business mode stays strict: a
- * name we accept must be accepted everywhere.
- */
-const BUSINESS_INVALID_CHARACTERS = new Set(['#', '%']);
+/** Refused by business tenants that keep SharePoint's older rule (NameRules.refuseHashAndPercent). */
+const TENANT_REFUSED_CHARACTERS = new Set(['#', '%']);
 
 /** Windows device names; refused with or without an extension (`con`, `CON.txt`, `lpt1.tar.gz`). */
 const RESERVED_DEVICE_NAME = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
@@ -73,7 +84,8 @@ export function utf8ByteLength(text: string): number {
  * The first problem OneDrive would have with `name` as a single path component, or undefined when
  * it is acceptable. Never throws.
  */
-export function validateName(name: string, mode: DriveMode): NameProblem | undefined {
+export function validateName(name: string, rules: DriveMode | NameRules): NameProblem | undefined {
+  const { mode } = rulesOf(rules);
   if (name.length === 0) return { code: 'empty', message: 'A name cannot be empty.' };
   if (name === '.' || name === '..') {
     return { code: 'dotName', message: `"${name}" cannot be used as a name: it means a folder, not an item.` };
@@ -85,7 +97,7 @@ export function validateName(name: string, mode: DriveMode): NameProblem | undef
       message: `The name is ${bytes} bytes long in UTF-8; names can be at most ${MAX_NAME_BYTES} bytes.`,
     };
   }
-  const badCharacter = findInvalidCharacter(name, mode);
+  const badCharacter = findInvalidCharacter(name, rulesOf(rules));
   if (badCharacter !== undefined) return { code: 'invalidCharacter', message: badCharacter };
   if (name.endsWith('.') || name.endsWith(' ')) {
     const what = name.endsWith('.') ? 'a dot (.)' : 'a space';
@@ -118,7 +130,8 @@ export function validateName(name: string, mode: DriveMode): NameProblem | undef
 }
 
 /** A message naming the first refused character, or undefined when every character is allowed. */
-function findInvalidCharacter(name: string, mode: DriveMode): string | undefined {
+function findInvalidCharacter(name: string, rules: NameRules): string | undefined {
+  const tenantRefuses = rules.mode === 'business' && rules.refuseHashAndPercent === true;
   for (const char of name) {
     const cp = char.codePointAt(0)!;
     if (cp <= 0x1f) return `Names cannot contain control characters (found ${codePointLabel(cp)}).`;
@@ -127,8 +140,8 @@ function findInvalidCharacter(name: string, mode: DriveMode): string | undefined
       return `Names cannot contain an unpaired UTF-16 surrogate (found ${codePointLabel(cp)}).`;
     }
     if (ALWAYS_INVALID_CHARACTERS.has(char)) return `Names cannot contain "${char}".`;
-    if (mode === 'business' && BUSINESS_INVALID_CHARACTERS.has(char)) {
-      return `OneDrive for Business names cannot contain "${char}".`;
+    if (tenantRefuses && TENANT_REFUSED_CHARACTERS.has(char)) {
+      return `This OneDrive for Business drive does not accept "${char}" in names (its organisation turned that off).`;
     }
   }
   return undefined;
@@ -143,12 +156,12 @@ function codePointLabel(cp: number): string {
  * is the root): every component with validateName, then the whole path's length. An empty
  * component (`/a//b`, a trailing slash) is an 'empty' problem. Never throws.
  */
-export function validatePath(path: string, mode: DriveMode): PathProblem | undefined {
+export function validatePath(path: string, rules: DriveMode | NameRules): PathProblem | undefined {
   const relative = path.startsWith('/') ? path.slice(1) : path;
   if (relative.length === 0) return undefined;
   const components = relative.split('/');
   for (const component of components) {
-    const problem = validateName(component, mode);
+    const problem = validateName(component, rules);
     if (problem !== undefined) return { ...problem, component };
   }
   // OneDrive counts UTF-16 code units (its services are .NET), so string length is the right measure.
@@ -229,7 +242,8 @@ function sanitizeHost(host: string): string {
       cp <= 0x1f ||
       (cp >= 0xd800 && cp <= 0xdfff) ||
       ALWAYS_INVALID_CHARACTERS.has(char) ||
-      BUSINESS_INVALID_CHARACTERS.has(char) ||
+      // A conflict copy must be accepted by every drive, strict tenants included.
+      TENANT_REFUSED_CHARACTERS.has(char) ||
       char === '(' ||
       char === ')';
     safe += refused ? '-' : char;

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { OneMountError } from '../../base/errors.ts';
 import { ensurePrivateDir } from '../../base/files.ts';
 import type { Logger } from '../../base/logger.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 export interface LockHolder {
   pid: number;
@@ -102,7 +103,7 @@ export class InstanceLock {
 }
 
 /** What the holder says about itself, or undefined when it does not answer in time or makes no sense. */
-function askHolder(name: string, timeoutMs = 2000): Promise<LockHolder | undefined> {
+function askHolder(name: string, timeoutMs = DEFAULT_TIMEOUTS.localCallTimeoutMs): Promise<LockHolder | undefined> {
   return new Promise((resolve) => {
     const socket = connect(name);
     let text = '';

@@ -19,6 +19,7 @@ import { EmulatorProcess } from '../../../emulator/src/spawn.ts';
 import { formatStatus } from './status-format.ts';
 import type { EngineStatus } from '../../../src-shared/ipc/contract.ts';
 import { toMountPath } from './mount-path.ts';
+import { BandwidthLimitSchema } from '../../../src-shared/ipc/desktop-calls.ts';
 import { parseByteSize } from '../../vfs/cache-cleaner.ts';
 import { addUiCommand, startPanel } from '../ui/ui-command.ts';
 import { chooseTokenSource, EMULATOR_STATIC_TOKEN } from './token-source.ts';
@@ -26,6 +27,8 @@ import { addSignInCommands } from './sign-in-command.ts';
 import { EXIT_ALREADY_RUNNING, InstanceLock, InstanceLockedError } from './instance-lock.ts';
 import { unmount } from './unmount-command.ts';
 import { watchMount } from '../../fuse/mount-watch.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
+import { DEFAULT_INDEXER_PROGRAMS } from '../../fuse/indexer-guard.ts';
 
 const print = (line: string) => process.stdout.write(line + '\n');
 
@@ -42,6 +45,18 @@ const byteSize = (v: string) => {
   } catch (e) {
     throw new InvalidArgumentError(errorMessage(e));
   }
+};
+/** `1M`, `500K`, `2.5M/s`, `0` or `off` (no limit) → bytes per second. */
+const bandwidthLimit = (v: string) => {
+  const text = v.trim().toLowerCase();
+  const bytes = text === 'off' || text === 'none' ? 0 : byteSize(text.replace(/\/s$/, ''));
+  const parsed = BandwidthLimitSchema.safeParse(bytes);
+  if (!parsed.success) throw new InvalidArgumentError(`'${v}' is not a bandwidth limit: 0 or off for none, else at least 32K (per second)`);
+  return parsed.data;
+};
+const indexerChoice = (v: string): 'refuse' | 'allow' => {
+  if (v !== 'refuse' && v !== 'allow') throw new InvalidArgumentError("must be 'refuse' or 'allow'");
+  return v;
 };
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -60,6 +75,9 @@ interface MountFlags {
   logLevel: LogLevel;
   kernelCache: number;
   cacheLimit?: number;
+  bwlimitUp?: number;
+  bwlimitDown?: number;
+  indexers?: 'refuse' | 'allow';
 }
 
 /** Option defaults; a saved setting replaces an option left at its default. */
@@ -84,6 +102,8 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     uploads: flags.uploads === DEFAULTS.uploads ? (saved.uploadConcurrency ?? flags.uploads) : flags.uploads,
     logLevel: flags.logLevel === DEFAULTS.logLevel ? (saved.logLevel ?? flags.logLevel) : flags.logLevel,
     cacheLimit: flags.cacheLimit ?? saved.cacheLimitBytes,
+    bwlimitUp: flags.bwlimitUp ?? saved.uploadLimitBytesPerSecond,
+    bwlimitDown: flags.bwlimitDown ?? saved.downloadLimitBytesPerSecond,
   };
   const logger = createLogger({ name: 'onemount', level: flags.logLevel, destination: paths.logFile });
   const absolute = path.resolve(mountpoint);
@@ -106,6 +126,13 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
     writeBackDelayMs: flags.writeBack,
     kernelCacheSec: flags.kernelCache,
     ...(flags.cacheLimit !== undefined ? { cacheLimitBytes: flags.cacheLimit } : {}),
+    ...(flags.bwlimitUp !== undefined ? { uploadLimitBytesPerSecond: flags.bwlimitUp } : {}),
+    ...(flags.bwlimitDown !== undefined ? { downloadLimitBytesPerSecond: flags.bwlimitDown } : {}),
+    // The panel's list and switch, unless the command line says refuse or allow.
+    indexers: {
+      refuse: flags.indexers !== undefined ? flags.indexers === 'refuse' : (saved.refuseIndexers ?? true),
+      programs: saved.indexerPrograms ?? DEFAULT_INDEXER_PROGRAMS,
+    },
     onShutdownProgress: (p) => {
       if (!p.done) print(`  shutting down: ${p.phase} (${p.phaseIndex + 1}/${p.phases.length})${p.itemsLeft ? `, ${p.itemsLeft} left` : ''}`);
     },
@@ -118,6 +145,7 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
   const mountWatch = watchMount(absolute, {
     logger,
+    intervalMs: engine.policy.ms('mountWatchIntervalMs'),
     onGone: () => {
       print(`${absolute} was unmounted from outside; shutting down.`);
       void engine.shutdown('the mount point was unmounted from outside');
@@ -129,10 +157,31 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   await onStop?.();
   const unfinished = result.phases.flatMap((p) => p.unfinished);
   print(`Unmounted ${absolute}${unfinished.length ? ` (unfinished, resumed next start: ${unfinished.join(', ')})` : ''}.`);
+  // Every background task must have ended; e2e/harness.ts checks this line after each stop.
+  print(`Background tasks left: ${engine.tasksLeft}.`);
   process.exit(0);
 }
 
-const program = new Command().name('onemount').description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background');
+const program = new Command()
+  .name('onemount')
+  .description('Microsoft OneDrive as a Linux folder: files on demand, uploads in the background')
+  .addHelpText(
+    'after',
+    `
+Also:
+  bandwidth limits   mount --bwlimit-up 1M --bwlimit-down 4M holds all uploads / all downloads
+                     together to a rate; the panel's settings change them while transfers run
+  safe suspend       while changes wait to upload, sleep and shutdown wait a few seconds for them
+                     (a logind delay lock: systemd-inhibit --list shows OneMount); what had to wait
+                     continues on waking. The system bus is $DBUS_SYSTEM_BUS_ADDRESS, else the standard one
+  business names     # and % work on OneDrive for Business unless the organisation turned them off;
+                     then, once the drive has refused one, such names fail with EINVAL
+  shared folders     folders shared with you and added to your drive are folders on the mount, read and
+                     written in their owner's drive; a read-only one refuses changes with EACCES.
+                     getfattr -n user.onemount.status says shared on them, user.onemount.share says
+                     read-only or read-write`,
+  )
+  .addHelpText('after', "\nDesktop indexers and thumbnailers (tracker, baloo, *-thumbnailer…) get EACCES when they open a file\nthat is not on this device, so they do not download the drive (`mount --indexers allow` lets them).");
 
 const mountOptions = (cmd: Command) =>
   cmd
@@ -144,7 +193,14 @@ const mountOptions = (cmd: Command) =>
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
     .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel);
+    .option('--bwlimit-up <rate>', 'bandwidth limit for all uploads together, per second, e.g. 1M or 500K (default: none; 0 or off: none)', bandwidthLimit)
+    .option('--bwlimit-down <rate>', 'bandwidth limit for all downloads together, per second, e.g. 4M (default: none; 0 or off: none)', bandwidthLimit)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', DEFAULTS.logLevel)
+    .option(
+      '--indexers <refuse|allow>',
+      'what desktop indexers and thumbnailers (tracker, baloo, updatedb, *-thumbnailer…; the list is in the panel\'s settings) get when they open a file not on this device: refuse (EACCES, the default: they do not download the drive) or allow; files on this device read normally for everyone',
+      indexerChoice,
+    );
 
 mountOptions(
   program
@@ -263,7 +319,7 @@ program
 const sizeText = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
 
 /** A large folder tree takes a while to walk; the answer comes once it is queued or freed. */
-const PATH_CALL_TIMEOUT_MS = 300_000;
+const PATH_CALL_TIMEOUT_MS = DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs;
 
 /** Runs a path call (pin, unpin, free) against the account's running engine, with the path mapped into the mount. */
 async function pathCall<R>(given: string, account: string | undefined, call: (client: SocketClient, path: string) => Promise<R>): Promise<R> {

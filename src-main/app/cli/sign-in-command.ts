@@ -12,6 +12,7 @@ import { errorMessage } from '../../base/errors.ts';
 import { openAccountAuth, readSignInSettings, removeSignInSettings, writeSignInSettings } from '../../auth/account-settings.ts';
 import { EngineNotRunningError, SocketClient } from '../../ipc/socket-client.ts';
 import { accountPaths } from '../paths.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 /** The emulator accepts any client id; this one only names OneMount in its logs. */
 export const EMULATOR_CLIENT_ID = '0e1a7000-0000-4000-8000-00000000cafe';
@@ -37,7 +38,7 @@ export function addSignInCommands(program: Command, print: (line: string) => voi
     .option('--client-id <id>', 'the Azure app registration to sign in with (default: $ONEMOUNT_CLIENT_ID)')
     .option('--emulator-url <url>', "a OneMount emulator's API URL: sign in with its identity provider")
     .option('--no-browser', 'print the sign-in URL instead of opening it')
-    .option('--timeout <seconds>', 'how long to wait for the sign-in to finish', (v) => Number(v), 600)
+    .option('--timeout <seconds>', 'how long to wait for the sign-in to finish', (v) => Number(v), DEFAULT_TIMEOUTS.signInTimeoutMs / 1000)
     .option('--token-store <where>', 'auto (keyring when available, else a private file), keyring or file', 'auto')
     .action(async (flags: SignInFlags) => signIn(flags, print));
 
@@ -98,7 +99,7 @@ async function signIn(flags: SignInFlags, print: (line: string) => void): Promis
 async function signOut(account: string, print: (line: string) => void): Promise<void> {
   const paths = accountPaths(account);
   const handled = await tellRunningEngine(paths.socketPath, async (client) => {
-    await client.call('signOut', {}, 60_000);
+    await client.call('signOut', {}, DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs);
     print(`Signed out of account '${account}'; its mount is stopping.`);
   });
   if (handled) return;
@@ -132,9 +133,12 @@ async function tellRunningEngine(socketPath: string, fn: (client: SocketClient) 
   }
 }
 
+/** A hang guard for `xdg-open` (it returns once the browser started; a cold start takes seconds). */
+const BROWSER_START_TIMEOUT_MS = 15_000;
+
 function openBrowser(url: string, print: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
-    execFile('xdg-open', [url], { timeout: 15_000 }, (error) => {
+    execFile('xdg-open', [url], { timeout: BROWSER_START_TIMEOUT_MS }, (error) => {
       if (error) print(`(Could not open a browser: ${errorMessage(error)}. Open the URL above yourself.)`);
       resolve();
     });

@@ -24,4 +24,15 @@ describe('status in words', () => {
     expect(formatStatus(status)).toContain('storage: 434.5 MB used of 1.1 TB');
     expect(formatStatus(status)).toContain('3 items, 2.0 kB cached');
   });
+
+  it('the indexer line: refusals by program, most first; a reason when nothing can be refused; nothing when allowed or none', () => {
+    const base = { account: 'a', mountpoint: '/m', state: 'ready', items: 0, cachedBytes: 0, transfers: [] } as unknown as EngineStatus;
+    const line = (indexers: EngineStatus['indexers']) => formatStatus({ ...base, ...(indexers ? { indexers } : {}) }).split('\n').find((l) => l.includes('indexers'));
+    const on = { refuse: true, callerKnown: true, refused: 0, byProgram: {} };
+    expect(line(undefined)).toBeUndefined();
+    expect(line(on)).toBeUndefined();
+    expect(line({ ...on, refuse: false, refused: 4 })).toBeUndefined();
+    expect(line({ ...on, refused: 12, byProgram: { baloo_file: 2, 'tracker-extract-3': 10 } })).toBe('  indexers: 12 reads of files not on this device refused (tracker-extract-3 10, baloo_file 2)');
+    expect(line({ ...on, callerKnown: false })).toMatch(/^ {2}indexers: not told apart/);
+  });
 });

@@ -33,6 +33,12 @@ export function formatStatus(s: EngineStatus): string {
   if (s.recovery) {
     lines.push(`  the database was corrupt and rebuilt: ${s.recovery.restored} unsent change(s) put back` + (s.recovery.folder ? `, ${s.recovery.recovered} file(s) in ${s.recovery.folder}` : ''));
   }
+  if (s.sleptWithChanges) {
+    const n = s.sleptWithChanges.notUploaded;
+    lines.push(`  ${n} change${n === 1 ? '' : 's'} not uploaded yet when the system went to sleep at ${new Date(s.sleptWithChanges.at).toLocaleTimeString()}; uploading now`);
+  }
+  const indexers = formatIndexers(s.indexers);
+  if (indexers) lines.push(`  ${indexers}`);
   if (s.throttledUntil && s.throttledUntil > Date.now()) lines.push(`  OneDrive asked to slow down: resuming in ${Math.ceil((s.throttledUntil - Date.now()) / 1000)} s`);
   if (s.transfers.length === 0) lines.push('  no transfers');
   for (const t of s.transfers) {
@@ -40,4 +46,15 @@ export function formatStatus(s: EngineStatus): string {
     lines.push(`  ${t.direction === 'upload' ? '↑' : '↓'} ${t.path}  ${t.state}  ${mb(t.bytes)} of ${mb(t.total)} (${pct}%)${t.error ? ` — ${t.error.message}` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** The indexer line of status (also the panel's): what was refused, or why nothing can be. */
+export function formatIndexers(i: EngineStatus['indexers']): string | undefined {
+  if (!i || !i.refuse) return undefined;
+  if (!i.callerKnown) return 'indexers: not told apart (this FUSE module does not say which program reads; `npm run build:fuse-native`), so they read files like anyone';
+  if (i.refused === 0) return undefined;
+  const top = Object.entries(i.byProgram)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([program, n]) => `${program} ${n}`);
+  return `indexers: ${i.refused} read${i.refused === 1 ? '' : 's'} of files not on this device refused (${top.slice(0, 4).join(', ')}${top.length > 4 ? ', …' : ''})`;
 }

@@ -10,9 +10,10 @@ import { promisify } from 'node:util';
 import { OneMountError } from '../../base/errors.ts';
 import { canonicalMountPoint, isMountPoint } from '../../fuse/mount-watch.ts';
 import { SocketClient } from '../../ipc/socket-client.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 /** How long one engine has to say which mount it serves. */
-const STATUS_TIMEOUT_MS = 5000;
+const STATUS_TIMEOUT_MS = DEFAULT_TIMEOUTS.localCallTimeoutMs;
 
 /**
  * The engine whose status names `mountpoint`, with an open connection to it and the mount point as

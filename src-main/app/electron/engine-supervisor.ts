@@ -14,6 +14,8 @@ import { EXIT_ALREADY_RUNNING } from '../cli/instance-lock.ts';
 import type { Logger } from '../../base/logger.ts';
 import { OneMountError, errorMessage } from '../../base/errors.ts';
 import { Events, type CallName, type CallParams, type CallResult, type EngineStatus, type EventName, type EventPayload } from '../../../src-shared/ipc/contract.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
+import { backoffDelay } from '../../base/backoff.ts';
 
 /** What the supervisor needs of a child process (node's ChildProcess has it). */
 export interface EngineChild {
@@ -120,12 +122,12 @@ export class EngineSupervisor {
   constructor(o: EngineSupervisorOptions) {
     this.#clock = o.clock ?? systemClock;
     this.#o = {
-      firstRestartDelayMs: 1000,
-      maxRestartDelayMs: 60_000,
-      stablePeriodMs: 60_000,
-      connectRetryMs: 500,
-      stopTimeoutMs: 60_000,
-      quitCallTimeoutMs: 5000,
+      firstRestartDelayMs: DEFAULT_TIMEOUTS.engineRestartBaseMs,
+      maxRestartDelayMs: DEFAULT_TIMEOUTS.engineRestartMaxMs,
+      stablePeriodMs: DEFAULT_TIMEOUTS.engineStablePeriodMs,
+      connectRetryMs: DEFAULT_TIMEOUTS.engineConnectRetryMs,
+      stopTimeoutMs: DEFAULT_TIMEOUTS.engineStopTimeoutMs,
+      quitCallTimeoutMs: DEFAULT_TIMEOUTS.localCallTimeoutMs,
       ...o,
     };
   }
@@ -357,7 +359,7 @@ export class EngineSupervisor {
       return;
     }
     if (ranMs >= this.#o.stablePeriodMs) this.#crashes = 0;
-    const delay = Math.min(this.#o.maxRestartDelayMs, this.#o.firstRestartDelayMs * 2 ** this.#crashes);
+    const delay = backoffDelay(this.#crashes, { baseMs: this.#o.firstRestartDelayMs, maxMs: this.#o.maxRestartDelayMs });
     this.#crashes++;
     if (exit.code === EXIT_ALREADY_RUNNING && exit.signal === null) {
       // Another engine (a terminal's `onemount mount`) serves this account: adopt it once its

@@ -46,6 +46,7 @@ import { notificationsFor } from './notifications.ts';
 import { PanelRelay, linkOf, refusalLine } from './panel-relay.ts';
 import { popoverPosition, trayIconFile, trayIconVariant, trayView, uploadsBeforeQuit, type TrayAction, type TrayMenuItem } from './tray-model.ts';
 import { firstRunAutostart, notificationsOn as notificationsOnSaved } from '../saved-settings.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 type PanelMode = 'popover' | 'window';
 
@@ -326,7 +327,7 @@ async function main(): Promise<void> {
       case 'sync-now':
         return void attempt('Could not start a sync', () => supervisor.call('syncNow', {}));
       case 'sign-in':
-        return void attempt('Could not start signing in', async () => openSignIn((await supervisor.call('signIn', {}, 60_000)).authorizationUrl));
+        return void attempt('Could not start signing in', async () => openSignIn((await supervisor.call('signIn', {}, DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs)).authorizationUrl));
       case 'sign-out':
         return void attempt('Could not sign out', () => supervisor.call('signOut', {}));
       case 'start-engine':

@@ -27,6 +27,13 @@ const failed = (id: string, path: string, direction: TransferItem['direction'] =
 });
 
 describe('notificationsFor', () => {
+  it('says once, on waking, how many changes had to wait through a sleep', () => {
+    const slept = { ...base, sleptWithChanges: { notUploaded: 2, at: 1000 } };
+    expect(notificationsFor(base, slept)).toEqual([{ title: '2 changes not uploaded yet', body: 'The computer went to sleep before they were uploaded. They upload now.', opens: 'panel' }]);
+    expect(notificationsFor(slept, slept)).toEqual([]);
+    expect(notificationsFor(slept, { ...slept, sleptWithChanges: { notUploaded: 1, at: 5000 } })[0]?.title).toBe('1 change not uploaded yet');
+  });
+
   it('notifies once per new conflict count', () => {
     expect(notificationsFor(base, { ...base, conflicts: 1 })).toEqual([
       { title: 'A file changed here and on another device', body: 'Both versions are kept. Choose which one to keep in OneMount.', opens: 'panel' },

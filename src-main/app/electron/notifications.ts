@@ -1,6 +1,6 @@
 /**
- * Desktop notifications (issue 7): new conflicts, transfers that failed for good, and being signed
- * out — decided from two consecutive engine statuses, so a status repeated every second notifies once.
+ * Desktop notifications (issue 7): new conflicts, transfers that failed for good, changes the
+ * system went to sleep or shut down before uploading, and being signed out — decided from two consecutive engine statuses, so a status repeated every second notifies once.
  * The first status after connecting notifies only about being signed out: older conflicts and
  * failures are already in the tray's "needs attention" state.
  */
@@ -31,6 +31,15 @@ export function notificationsFor(previous: EngineStatus | undefined, next: Engin
     out.push({
       title: added === 1 ? 'A file changed here and on another device' : `${added} files changed here and on another device`,
       body: 'Both versions are kept. Choose which one to keep in OneMount.',
+      opens: 'panel',
+    });
+  }
+
+  const slept = next.sleptWithChanges;
+  if (slept && previous.sleptWithChanges?.at !== slept.at) {
+    out.push({
+      title: `${slept.notUploaded} change${slept.notUploaded === 1 ? '' : 's'} not uploaded yet`,
+      body: 'The computer went to sleep before they were uploaded. They upload now.',
       opens: 'panel',
     });
   }

@@ -20,6 +20,7 @@ import { errorMessage } from '../../base/errors.ts';
 import { saveDesktopSwitches, withDesktopSwitches, type AutostartSwitch } from '../saved-settings.ts';
 import type { SupervisorState } from './engine-supervisor.ts';
 import type { Refusal, ValidRequest } from './ipc-validation.ts';
+import { DEFAULT_TIMEOUTS } from '../../lifecycle/timeout-policy.ts';
 
 export interface RelayEngine {
   call<M extends CallName>(method: M, params: CallParams<M>, timeoutMs?: number): Promise<CallResult<M>>;
@@ -42,7 +43,8 @@ export interface RelayDesktop {
 }
 
 /** Walking a large folder tree to pin or free it takes a while (as `onemount pin` allows). */
-const SLOW_CALLS: Partial<Record<CallName, number>> = { pin: 300_000, unpin: 300_000, free: 300_000, signIn: 60_000 };
+const SLOW = DEFAULT_TIMEOUTS.ipcLongCallTimeoutMs;
+const SLOW_CALLS: Partial<Record<CallName, number>> = { pin: SLOW, unpin: SLOW, free: SLOW, signIn: SLOW };
 
 export class PanelRelay {
   #wanted: ReadonlySet<string> | 'all' | undefined;
