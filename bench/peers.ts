@@ -17,7 +17,8 @@
  * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
  * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
  * BENCH_SMALL_FILES (default 1 000), BENCH_SMALL_SIZE (default 4096), BENCH_STAT_FILES (default
- * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2).
+ * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2);
+ * BENCH_PEER_ROWS=listing keeps only the start-up, listing and RSS rows (no content transfers).
  * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
  */
 import { spawn } from 'node:child_process';
@@ -30,7 +31,7 @@ import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
 import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
-import { statusMiB } from './rss-sampler.ts';
+import { cpuTicks, statusMiB } from './rss-sampler.ts';
 import { serverFile, until, writeRandomFile, writeSmallFiles } from './upload.ts';
 
 const PUBLIC_API = 'https://graph.microsoft.com';
@@ -39,9 +40,12 @@ const RCLONE_FLAGS = ['--vfs-cache-mode', 'full', '--dir-cache-time', '1h', '--v
 /** The engine's kernel cache (its default); rclone keeps its own default (--attr-timeout 1s). */
 const KERNEL_CACHE_SEC = 10;
 const PROXY = path.join(import.meta.dirname, 'graph-proxy.ts');
+const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'build-engine.js');
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
+/** /proc's clock ticks (USER_HZ, 100 on Linux). */
+const TICK_MS = 10;
 
 type PeerName = 'OneMount' | 'rclone';
 const PEERS: PeerName[] = ['OneMount', 'rclone'];
@@ -56,6 +60,8 @@ interface Config {
   statCount: number;
   rounds: number;
   roundsLarge: number;
+  /** Only the start-up, listing and RSS rows. */
+  listingOnly: boolean;
 }
 
 /** One client mounted on one drive, and how to wait until it is idle. */
@@ -68,6 +74,8 @@ interface Running {
 /** What one client did in one round (times in ms). */
 interface RoundA {
   start: number;
+  /** CPU time (user + system) the client used until it was mounted: steadier than wall time on a busy machine. */
+  startCpu: number;
   startRequests: number;
   startDetail: string;
   coldLs: number;
@@ -164,6 +172,9 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
       XDG_STATE_HOME: path.join(root, id, 'state'),
       XDG_CACHE_HOME: path.join(root, id, 'cache'),
       XDG_RUNTIME_DIR: path.join(root, id, 'run'),
+      // Built once at the start of the run: what an installed engine runs, without the check that
+      // compares a checkout's sources with the bundle.
+      ONEMOUNT_ENGINE: 'compiled',
     };
     const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC, nodeArgs: [] });
     cleanup.add(`stop ${id}`, () => child.stop());
@@ -200,6 +211,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
     const log = await RequestWindow.open(emu);
     const running = await startPeer(peer, id, root, drive, cert, cleanup);
     const { mnt, child } = running;
+    const startCpu = (await cpuTicks(child.pid)) * TICK_MS;
     const startLog = apiEntries(await log.take());
 
     const big = path.join(mnt, 'Big');
@@ -211,6 +223,33 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       warm.push((await runProgram('ls', ['-l', '--color=never', big])).ms);
     }
     const rss = await statusMiB(child.pid);
+    if (cfg.listingOnly) {
+      const skipped = Number.NaN;
+      return {
+        start: child.startMs,
+        startCpu,
+        startRequests: startLog.length,
+        startDetail: describeRequests(startLog),
+        coldLs: coldLs.ms,
+        coldLsRequests: coldLog.length,
+        coldLsDetail: describeRequests(coldLog),
+        warmLs: median(warm),
+        rss,
+        stat: skipped,
+        statRequests: 0,
+        firstByte: skipped,
+        firstByteFetched: 0,
+        read128: skipped,
+        read128Fetched: 0,
+        coldSeq: skipped,
+        coldSeqDetail: '',
+        warmSeq: skipped,
+        cp: skipped,
+        cpOnServer: skipped,
+        smallCreate: skipped,
+        smallOnServer: skipped,
+      };
+    }
 
     // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
     await new Promise((r) => setTimeout(r, (KERNEL_CACHE_SEC + 1) * 1000));
@@ -258,6 +297,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
 
     return {
       start: child.startMs,
+      startCpu,
       startRequests: startLog.length,
       startDetail: describeRequests(startLog),
       coldLs: coldLs.ms,
@@ -328,12 +368,14 @@ export async function run(): Promise<void> {
     statCount: envNumber('BENCH_STAT_FILES', 1000),
     rounds: envNumber('BENCH_PEER_ROUNDS', 3),
     roundsLarge: envNumber('BENCH_PEER_ROUNDS_LARGE_DRIVE', 2),
+    listingOnly: process.env.BENCH_PEER_ROWS === 'listing',
   };
   const version = await runProgram('rclone', ['version'], { allowFailure: true }).catch(() => undefined);
   if (!version || version.code !== 0) {
     console.log('\n## Peers (issue 13): skipped — rclone is not installed. Install it with `apt-get install rclone` (Debian 12 ships 1.60) and run `npm run bench peers`.');
     return;
   }
+  await runProgram(process.execPath, [BUILD]);
   await withBenchRoot('onemount-bench-peers-', (root, cleanup) => measure(root, cleanup, cfg));
 }
 
@@ -386,10 +428,12 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   const timeRow = (what: string, k: keyof RoundA, note = (_p: PeerName) => '') => {
     const om = m('OneMount', k);
     const rc = m('rclone', k);
+    if (Number.isNaN(om) || Number.isNaN(rc)) return;
     rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;
   timeRow(`start until mounted (${cfg.bigFolder + 3} items)`, 'start', (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})`);
+  timeRow('  CPU time used until mounted', 'startCpu');
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
   timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);
   timeRow(`stat of ${cfg.statCount} files, kernel caches expired`, 'stat', (p) => `${first(p).statRequests} Graph requests`);

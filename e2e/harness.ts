@@ -175,8 +175,13 @@ export interface EngineStartOptions {
   env: NodeJS.ProcessEnv;
   account?: string;
   extraArgs?: string[];
-  /** How long to wait for "Mounted …" (a first start enumerates the drive first). */
+  /** How long to wait for "Mounted …". */
   readyTimeoutMs?: number;
+  /**
+   * Also wait until the first enumeration of the drive is applied (a first start mounts before it,
+   * docs/concurrency.md §3a), so that what a test does next does not race it. Default true.
+   */
+  untilIndexed?: boolean;
 }
 
 /** `onemount mount` running as its own process. */
@@ -220,6 +225,7 @@ export class EngineProcess {
     const engine = new EngineProcess(child, o.mountpoint);
     try {
       await engine.waitUntilMounted(o.readyTimeoutMs ?? 60_000);
+      if (o.untilIndexed ?? true) await engine.waitUntilIndexed(o.account ?? ACCOUNT, o.env, o.readyTimeoutMs ?? 60_000);
     } catch (e) {
       await engine.stop();
       throw e;
@@ -241,6 +247,20 @@ export class EngineProcess {
     });
     this.mountedItems = await Promise.race([printed, timeout]);
     await eventually('the mount in /proc/mounts', async () => ((await isMounted(this.mountpoint)) ? true : undefined), 10_000, 50);
+  }
+
+  private async waitUntilIndexed(account: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<void> {
+    await eventually(
+      'the first enumeration of the drive to be applied',
+      async () => {
+        if (this.exitStatus) throw new Error(`the engine exited while indexing (code ${this.exitStatus.code}):\n${this.out}\n${this.err}`);
+        const r = await run(process.execPath, [ONEMOUNT, 'status', '--json', '--account', account], { env, timeoutMs: 30_000 });
+        if (r.code !== 0) return undefined;
+        return (JSON.parse(r.stdout) as EngineStatus).indexing === undefined ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   /**
@@ -297,6 +317,8 @@ export interface HarnessOptions {
   /** Seeds the drive before the engine first starts. */
   seed?: (admin: AdminClient) => Promise<void>;
   engineArgs?: string[];
+  /** See EngineStartOptions.untilIndexed. */
+  untilIndexed?: boolean;
 }
 
 /**
@@ -331,6 +353,7 @@ export class MountHarness {
     readonly emulator: EmulatorProcess,
     readonly env: NodeJS.ProcessEnv,
     private readonly engineArgs: string[],
+    private readonly untilIndexed: boolean,
   ) {
     // Every later failure would only say "connection refused"; say why once, where it happened.
     emulator.child.once('exit', (code, signal) => {
@@ -368,7 +391,7 @@ export class MountHarness {
       await rm(root, { recursive: true, force: true });
       throw e;
     }
-    const h = new MountHarness(root, emulator, env, o.engineArgs ?? []);
+    const h = new MountHarness(root, emulator, env, o.engineArgs ?? [], o.untilIndexed ?? true);
     try {
       await h.recordPids();
       await o.seed?.(emulator.admin);
@@ -393,6 +416,7 @@ export class MountHarness {
       apiUrl: this.emulator.info.apiUrl,
       env: this.env,
       extraArgs: [...this.engineArgs, ...extraArgs],
+      untilIndexed: this.untilIndexed,
     });
     await this.recordPids();
     return this.engine;

@@ -22,7 +22,8 @@ import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
 import { ConnectivityMonitor } from '../sync/connectivity.ts';
 import { followConnectivity, JOURNAL_PAUSE } from '../sync/reconnect.ts';
-import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { DELTA_SELECT, isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { ChildrenListing } from '../sync/children-listing.ts';
 import { SharedFolders } from '../sync/shared-folders.ts';
 import type { RecoveryResult } from '../vfs/recovery.ts';
 import { recoverSetAside, setCacheAside } from './salvage.ts';
@@ -131,6 +132,7 @@ export class Engine {
     /** What was recovered from a corrupt database at this start, for status. */
     private readonly recovery: RecoveryResult | undefined,
     readonly sharedFolders: SharedFolders,
+    private readonly listing: ChildrenListing,
   ) {}
 
   private mount: FuseMount | undefined;
@@ -195,9 +197,16 @@ export class Engine {
       down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
     };
     const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
+    // background while folders are listed on demand. A rebuilt store still enumerates first: its
+    // unsent changes are recovered once the drive is known whole.
+    const firstStart = !store.driveState.get('deltaLink');
+    const indexInBackground = firstStart && !rebuiltFrom;
+    const listing = new ChildrenListing({ graph, store, logger, complete: !indexInBackground });
     const sync = new DeltaSync({
       graph,
       store,
+      listing,
       invalidator: downloads,
       logger,
       tasks,
@@ -218,13 +227,17 @@ export class Engine {
     shared.events.on('changed', (change) => sync.events.emit('changed', change));
     shared.start();
 
-    // The drive's kind decides the naming rules. A first start enumerates the drive before the
-    // mount appears (so the first `ls` is complete), and that enumeration names the drive (its
-    // root's parentReference); later starts ask for the drive, which also tells whether it is
-    // reachable. Offline or signed out with a known drive, the stored answer will do.
-    const firstStart = !store.driveState.get('deltaLink');
+    // The drive's kind decides the naming rules; later starts ask for the drive, which also tells
+    // whether it is reachable. Offline or signed out with a known drive, the stored answer will do.
     try {
-      if (firstStart) {
+      if (indexInBackground) {
+        logger.info('first start: mounting now and enumerating the drive in the background');
+        const [drive, root] = await Promise.all([graph.getDrive(), graph.getItemByPath('', { select: DELTA_SELECT })]);
+        rememberDrive(store, drive);
+        const record = mapDriveItem(root, { driveId: drive.id });
+        if (isTombstone(record)) throw new OneMountError('ROOT_GONE', `the drive's root came back as gone (${record.reason})`);
+        store.items.upsert(record);
+      } else if (firstStart) {
         logger.info('first start: enumerating the drive');
         await sync.syncOnce();
       } else {
@@ -304,14 +317,15 @@ export class Engine {
       prepareTimeoutMs: policy.ms('prepareForChangeTimeoutMs'),
       network: connectivity,
       shares: shared,
+      listing,
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
     const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
-    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared);
+    const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared, listing);
     engine.bandwidth = bandwidth;
-    await engine.begin(firstStart);
+    await engine.begin(firstStart && !indexInBackground);
     return engine;
   }
 
@@ -348,7 +362,7 @@ export class Engine {
       logger.info(e, 'remote changes applied');
       if (e.deletedHere > 0) this.replayer.kick();
       // A big batch leaves its pages behind as garbage an idle process would keep holding.
-      if (e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
+      if (e.full || e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
     });
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
@@ -708,6 +722,7 @@ export class Engine {
       conflicts: this.store.conflicts.countUnresolved(),
       ...(this.cfg.session ? { auth: this.cfg.session.authState() } : {}),
       ...(this.indexerGuard ? { indexers: this.indexerGuard.snapshot() } : {}),
+      ...(this.listing.indexing ? { indexing: this.listing.indexing } : {}),
       ...(this.recovery && this.recovery.restored + this.recovery.recovered > 0 ? { recovery: this.recovery } : {}),
       ...(this.sleptWithChanges && this.pendingChanges() > 0 ? { sleptWithChanges: this.sleptWithChanges } : {}),
       ...this.failedChanges(),

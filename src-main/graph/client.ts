@@ -80,6 +80,13 @@ export interface ListOptions extends CallOptions {
   select?: readonly string[];
 }
 
+export interface DeltaOptions extends ListOptions {
+  /** Told about each page as it arrives (the batch is still returned whole). */
+  onPage?: (items: readonly DriveItem[]) => void;
+  /** Awaited before each page after the first is asked for (lets more urgent requests go first). */
+  beforeNextPage?: () => Promise<void>;
+}
+
 export interface DeltaPage {
   items: DriveItem[];
   nextLink: string | undefined;
@@ -287,13 +294,15 @@ export class GraphClient {
   }
 
   /** A whole delta batch, every page collected, so the caller can apply it at once (§5). */
-  async delta(link: string | undefined, options: ListOptions = {}): Promise<DeltaBatch> {
+  async delta(link: string | undefined, options: DeltaOptions = {}): Promise<DeltaBatch> {
     const items: DriveItem[] = [];
     let pages = 0;
     for await (const page of this.deltaPages(link, options)) {
       pages++;
+      options.onPage?.(page.items);
       for (const item of page.items) items.push(item);
       if (page.deltaLink !== undefined) return { items, deltaLink: page.deltaLink, pages };
+      await options.beforeNextPage?.();
     }
     throw new GraphProtocolError('the delta feed ended without a deltaLink');
   }

@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import dispatchRequest from 'undici/lib/api/api-request.js';
 import { backoffDelay } from '../base/backoff.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { AbortError, TimeoutError, abortReason, abortableSleep, linkedController, raceWithSignal } from '../base/abort.ts';
@@ -248,12 +250,14 @@ export class GraphTransport {
       const deadline = setTimeout(() => link.abort(new TimeoutError(`${what} timed out after ${options.requestTimeoutMs} ms`)), options.requestTimeoutMs);
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(req.url, {
+        const target = new URL(req.url);
+        response = await dispatchRequest.call(this.#dispatcher, {
+          origin: target.origin,
+          path: `${target.pathname}${target.search}`,
           method: req.method,
           headers,
           body: body ?? null,
           signal: link.signal,
-          dispatcher: this.#dispatcher,
         });
         // A throttled answer pauses everyone before the requests held behind this one may go.
         if (isThrottleStatus(response.statusCode)) {

@@ -11,6 +11,7 @@ export {
   type GraphClientOptions,
   type ItemPatch,
   type ListOptions,
+  type DeltaOptions,
   type RangeDownload,
   type SimpleUploadOptions,
   type UploadSession,

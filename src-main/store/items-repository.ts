@@ -82,6 +82,8 @@ export class ItemsRepository {
   readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
   readonly #deleteSubtree: Database.Statement<[string, number]>;
   readonly #count: Database.Statement<[], number>;
+  readonly #maxInode: Database.Statement<[], number | null>;
+  readonly #remoteIdsAbove: Database.Statement<[number], string>;
   readonly #shortcuts: Database.Statement<[], ItemRow>;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
@@ -159,6 +161,8 @@ export class ItemsRepository {
     );
     this.#deleteSubtree = db.prepare(`${subtree} DELETE FROM items WHERE id IN (SELECT id FROM sub)`);
     this.#count = db.prepare<[], number>('SELECT count(*) FROM items').pluck();
+    this.#maxInode = db.prepare<[], number | null>('SELECT max(inode) FROM items').pluck();
+    this.#remoteIdsAbove = db.prepare<[number], string>('SELECT remote_id FROM items WHERE inode > ? AND remote_id IS NOT NULL').pluck();
     this.#shortcuts = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE kind = 'remote' ORDER BY id`);
     this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
       this.#applyBatch(records, options),
@@ -263,6 +267,16 @@ export class ItemsRepository {
 
   count(): number {
     return this.#count.get() ?? 0;
+  }
+
+  /** The highest inode in use (0 for an empty store): every item inserted later gets a higher one. */
+  maxInode(): number {
+    return this.#maxInode.get() ?? 0;
+  }
+
+  /** Server ids of the items inserted after the item with inode `inode` (those the server knows). */
+  remoteIdsInsertedAfter(inode: number): string[] {
+    return this.#remoteIdsAbove.all(inode);
   }
 
   /**
@@ -371,8 +385,16 @@ export class ItemsRepository {
   /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
   deleteSubtree(id: string): DeletedItem[] {
     this.#generation++;
-    return this.#deleteTree(id);
+    const deleted = this.#deleteTree(id);
+    this.deletionListener?.(deleted);
+    return deleted;
   }
+
+  /**
+   * Told about every deleteSubtree (inside the caller's transaction, if any): while a first
+   * enumeration runs, an item deleted here must not come back from a page older than the delete.
+   */
+  deletionListener: ((deleted: readonly DeletedItem[]) => void) | undefined;
 
   #moveInTransaction(id: string, newParentId: string, newName: string): StoredItem {
     checkName(newName);

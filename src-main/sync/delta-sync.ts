@@ -12,6 +12,11 @@
  *
  * A poll loop runs this every `pollIntervalMs` as the task "delta-poll"; `syncNow` runs it at once,
  * and concurrent requests share one run.
+ *
+ * A first enumeration may run after the drive is mounted, while folders are listed on demand
+ * (children-listing.ts): the `listing` observer hears its pages, and the batch is merged with what
+ * the listings stored by the rule written there. The round after it follows at once, so changes
+ * made while it ran (which its deltaLink reports again) land without waiting a poll interval.
  */
 import { linkedController, isAbortError, type LinkedController } from '../base/abort.ts';
 import { OneMountError, errorMessage } from '../base/errors.ts';
@@ -23,8 +28,9 @@ import { isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, 
 import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
+import type { EnumerationObserver } from './children-listing.ts';
 import { BatchApplier, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
-import { planBatch } from './delta-plan.ts';
+import { planBatch, type DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -54,6 +60,8 @@ export interface DeltaSyncOptions {
   errorBackoff?: { baseMs: number; maxMs: number };
   /** This drive's id, to tell items moved to another drive; default the stored one, else the root's. */
   driveId?: string;
+  /** Told about a first enumeration that runs while folders are listed on demand. */
+  listing?: EnumerationObserver;
   now?: () => number;
 }
 
@@ -125,6 +133,9 @@ export class DeltaSync {
   readonly #sliceMs: number;
   readonly #backoff: Backoff;
   readonly #driveId: string | undefined;
+  readonly #listing: EnumerationObserver | undefined;
+  /** The next poll runs at once (the round after an enumeration that ran beside listings). */
+  #catchUp = false;
   readonly #now: () => number;
   /** Aborted by stop(); every run's signal derives from it. */
   readonly #lifetime = new AbortController();
@@ -151,6 +162,7 @@ export class DeltaSync {
     this.#sliceMs = positive(options.sliceMs ?? DEFAULTS.sliceMs, 'sliceMs');
     this.#backoff = checkBackoff(options.errorBackoff ?? DEFAULTS.errorBackoff, 'delta error');
     this.#driveId = options.driveId;
+    this.#listing = options.listing;
     this.#now = options.now ?? Date.now;
     this.events = new TypedEmitter<DeltaSyncEvents>((error, event) =>
       this.#logger.error({ err: error, event }, `a delta-sync "${event}" listener failed`),
@@ -252,6 +264,7 @@ export class DeltaSync {
       while (!signal.aborted && !this.#stopped) {
         if (!this.paused) {
           try {
+            this.#catchUp = false;
             await this.syncOnce();
             failures = 0;
           } catch (error) {
@@ -259,7 +272,7 @@ export class DeltaSync {
             if (!(error instanceof SyncPausedError) && !(error instanceof SyncStoppedError) && !(error instanceof ShuttingDownError) && !signal.aborted) failures++;
           }
         }
-        const delay = failures === 0 ? this.#pollIntervalMs : backoffDelay(failures - 1, this.#backoff);
+        const delay = this.#catchUp ? 0 : failures === 0 ? this.#pollIntervalMs : backoffDelay(failures - 1, this.#backoff);
         if (this.paused) this.events.emit('parked', {});
         await this.#alarm.sleep(this.paused ? Number.POSITIVE_INFINITY : delay, signal);
       }
@@ -295,9 +308,12 @@ export class DeltaSync {
     const store = this.#store;
     const stored = store.driveState.get('deltaLink');
     let full = stored === undefined;
+    // Only the first enumeration runs beside listings; a resync's store is complete already.
+    const listing = full && this.#listing && !this.#listing.complete ? this.#listing : undefined;
+    listing?.enumerationStarted();
     let batch: DeltaBatch;
     try {
-      batch = await this.#fetch(stored, signal);
+      batch = await this.#fetch(stored, signal, listing);
     } catch (error) {
       if (full || !isResyncRequired(error)) throw error;
       const location = (error as GraphApiError).location;
@@ -305,7 +321,7 @@ export class DeltaSync {
       this.#logger.warn({ err: error, followLocation: location !== undefined }, 'delta token refused; enumerating the whole drive and diffing');
       this.events.emit('resync', { reason });
       full = true;
-      batch = await this.#fetch(location, signal);
+      batch = await this.#fetch(location, signal, undefined);
     }
     if (full && !batch.items.some((item) => item.root !== undefined)) {
       // The enumeration normally lists the root; without it nothing could be placed.
@@ -334,16 +350,28 @@ export class DeltaSync {
         this.events.emit('error', { error, itemId });
       },
     });
-    const counts: ApplyCounts = await applier.apply(plan, full, () => {
-      store.driveState.set('deltaLink', batch.deltaLink);
-      if (full) {
-        store.driveState.set('lastFullSyncMs', this.#now());
-        // The root's parentReference names the drive: a first start needs no separate request for it.
-        const drive = batch.items.find((item) => item.root !== undefined)?.parentReference;
-        if (drive?.driveId && !store.driveState.get('driveId')) store.driveState.set('driveId', drive.driveId);
-        if (drive?.driveType) store.driveState.set('driveType', drive.driveType);
-      }
-    });
+    let counts: ApplyCounts;
+    let landed = false;
+    // No await between the last listing landing and the seal: none can start in between.
+    if (listing) await listing.idle();
+    try {
+      if (listing) mergeListings(plan, listing, store);
+      counts = await applier.apply(plan, full, () => {
+        store.driveState.set('deltaLink', batch.deltaLink);
+        if (full) {
+          store.driveState.set('lastFullSyncMs', this.#now());
+          // The root's parentReference names the drive: a first start needs no separate request for it.
+          const drive = batch.items.find((item) => item.root !== undefined)?.parentReference;
+          if (drive?.driveId && !store.driveState.get('driveId')) store.driveState.set('driveId', drive.driveId);
+          if (drive?.driveType) store.driveState.set('driveType', drive.driveType);
+        }
+      });
+      landed = true;
+    } finally {
+      // Applied: every folder is complete. Failed: listings go on until the next run.
+      listing?.finished(landed);
+    }
+    if (listing) this.#catchUp = true;
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -351,8 +379,28 @@ export class DeltaSync {
     return result;
   }
 
-  #fetch(link: string | undefined, signal: AbortSignal): Promise<DeltaBatch> {
-    return this.#graph.delta(link, { top: this.#pageSize, select: DELTA_SELECT, signal });
+  #fetch(link: string | undefined, signal: AbortSignal, listing: EnumerationObserver | undefined): Promise<DeltaBatch> {
+    return this.#graph.delta(link, { top: this.#pageSize, select: DELTA_SELECT, signal, ...(listing ? { onPage: (items) => listing.pageReceived(items), beforeNextPage: () => listing.idle() } : {}) });
+  }
+}
+
+/**
+ * The rule of children-listing.ts, applied to the plan: a record a newer listing stored, or an
+ * item deleted here after its page, is not written again, and what listings stored (or the store gained) since the enumeration began is not "unseen". Tombstones
+ * (plan.removals) are untouched: a delete seen by delta always wins.
+ */
+function mergeListings(plan: DeltaPlan, listing: EnumerationObserver, store: Store): void {
+  const merge = listing.seal();
+  // Parents come first: what lies below a record left out is left out too (deleted with it here).
+  const left = new Set<string>();
+  plan.upserts = plan.upserts.filter((record) => {
+    if (record.parentId === null) return true;
+    if (!left.has(record.parentId) && !merge.storeIsNewer(record.remoteId ?? record.id)) return true;
+    left.add(record.id);
+    return false;
+  });
+  for (const id of merge.storedSinceStart()) {
+    if (!plan.removals.has(id) && store.items.getByRemoteId(id) !== undefined) plan.live.add(id);
   }
 }
 

@@ -23,6 +23,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
+import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 /** What the vfs needs from the download manager. */
@@ -105,6 +106,8 @@ export interface VfsOptions {
   onJournaled?: () => void;
   /** Shared folders: refuses changes a read-only share would refuse, and renames between drives. */
   shares?: SharesPort;
+  /** While the first enumeration runs: folders not listed yet are listed before they are answered for. */
+  listing?: ListingPort;
   now?: () => number;
 }
 
@@ -253,12 +256,71 @@ export class Vfs {
     };
   }
 
-  getattr(path: string): Attr {
-    return this.attrOf(this.resolve(path));
+  /** Synchronous from the store, except while a folder on the path is not listed yet (see lookup). */
+  getattr(path: string): Attr | Promise<Attr> {
+    const item = this.lookup(path);
+    return item instanceof Promise ? item.then((found) => this.attrOf(found)) : this.attrOf(item);
+  }
+
+  /**
+   * resolve(), except while the first enumeration runs: a name missing below a folder not listed
+   * yet is not ENOENT before that folder has been listed.
+   */
+  private lookup(path: string): StoredItem | Promise<StoredItem> {
+    const listing = this.o.listing;
+    if (listing && !listing.complete) listing.activity();
+    try {
+      return this.resolve(path);
+    } catch (e) {
+      if (!(e instanceof VfsError) || e.errno !== 'ENOENT' || !listing || listing.complete) throw e;
+      return this.lookupListing(path, listing);
+    }
+  }
+
+  private async lookupListing(path: string, listing: ListingPort): Promise<StoredItem> {
+    let item = this.o.store.items.getRoot();
+    if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+    for (const name of path.split('/')) {
+      if (name === '') continue;
+      if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder on the way to ${path}`);
+      let child = this.o.store.items.getChild(item.id, name);
+      // A shared folder's items come from its own drive's delta, not from listings.
+      if (!child && item.kind === 'folder' && !listing.isListed(item.id)) {
+        await this.listFolder(item, listing);
+        child = this.o.store.items.getChild(item.id, name);
+      }
+      if (!child) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      item = child;
+    }
+    return item;
+  }
+
+  private async listFolder(folder: StoredItem, listing: ListingPort): Promise<void> {
+    try {
+      await listing.ensureListed(folder);
+    } catch (e) {
+      if (e instanceof NetworkError) throw new VfsError('ENETDOWN', `listing ${this.o.store.items.pathOf(folder.id) ?? folder.id}: OneDrive is unreachable and this folder is not listed on this device yet`);
+      throw toVfsError(e, `listing ${this.o.store.items.pathOf(folder.id) ?? folder.id}`);
+    }
   }
 
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
-  readdir(path: string): { names: string[]; attrs: Attr[] } {
+  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+    const listing = this.o.listing;
+    if (listing && !listing.complete) {
+      const dir = this.lookup(path);
+      if (dir instanceof Promise || !listing.isListed(dir.id)) {
+        return (async () => {
+          const folder = await dir;
+          if (folder.kind === 'folder') await this.listFolder(folder, listing);
+          return this.listStored(path);
+        })();
+      }
+    }
+    return this.listStored(path);
+  }
+
+  private listStored(path: string): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
     if (dir.kind !== 'folder' && dir.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
@@ -271,8 +333,11 @@ export class Vfs {
       for (const child of page) {
         names.push(child.name);
         attrs.push(this.attrOf(child));
-        // The kernel looks each entry up next (getattr per name for `ls -l`).
-        cache.set(prefix + child.name, child);
+        // The kernel looks each entry up next (getattr per name for `ls -l`). An entry already
+        // cached is the same item (the generation did not change): replacing it would only turn
+        // the cached one into old-generation garbage at every listing of a large folder.
+        const key = prefix + child.name;
+        if (!cache.has(key)) cache.set(key, child);
       }
       if (page.length < 1000) break;
       after = page[page.length - 1]!.nameKey;

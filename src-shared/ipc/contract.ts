@@ -45,6 +45,8 @@ export const EngineStatusSchema = z.object({
    */
   /** Changes made here that the server refused for good (the mount shows the server's state again). */
   failedChanges: z.array(z.object({ path: z.string(), change: z.string(), message: z.string() })).optional(),
+  /** The first enumeration of the drive is still running (folders are listed on demand meanwhile): items received so far. */
+  indexing: z.object({ items: z.number().int().nonnegative() }).optional(),
   /**
    * Opens by indexers and thumbnailers of files not on this device, refused since the engine started
    * (by the program rule that matched). `callerKnown` false: the FUSE module cannot tell who reads,

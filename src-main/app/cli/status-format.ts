@@ -20,6 +20,7 @@ export function formatStatus(s: EngineStatus): string {
     `Account ${s.account} (${s.driveType ?? 'unknown drive type'}) mounted at ${s.mountpoint}: ${s.state}`,
     `  ${s.items} items, ${mb(s.cachedBytes)} cached on this device`,
   ];
+  if (s.indexing) lines.push(`  Indexing: ${s.indexing.items} items so far (folders are listed as they are opened)`);
   if (s.quota) lines.push(`  storage: ${mb(s.quota.used)} used of ${mb(s.quota.total)}`);
   if (s.lastSyncAt) lines.push(`  last sync ${new Date(s.lastSyncAt).toLocaleTimeString()}`);
   if (s.lastSyncError) lines.push(`  last sync error: ${s.lastSyncError}`);

@@ -103,7 +103,7 @@ export function startCacheRig(apiUrl: string): CacheRig {
     readAll: async (path) => {
       const fh = await vfs.open(path, 0);
       try {
-        const size = vfs.getattr(path).size;
+        const size = (await vfs.getattr(path)).size;
         const buf = Buffer.alloc(size);
         let done = 0;
         while (done < size) {
