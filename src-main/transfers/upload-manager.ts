@@ -558,7 +558,8 @@ export class UploadManager {
       return;
     }
     if (error instanceof ParentNotUploadedError || error instanceof NameFreedByReplayError) {
-      this.#logger.debug({ itemId: task.itemId, err: error }, 'waiting for an offline change to reach the server first');
+      const why = error instanceof ParentNotUploadedError ? 'waiting for the folder to exist on the server' : 'waiting for an offline change to free the name on the server';
+      this.#logger.debug({ itemId: task.itemId, err: error }, why);
       this.#arm(task, this.#parentWaitMs, 'waiting');
       return;
     }
