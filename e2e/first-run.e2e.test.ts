@@ -207,7 +207,8 @@ describe('`npm run demo` in a fresh copy of the repository (nothing built)', () 
     expect({ code: end.code, signal: end.signal, mounted: end.mounted }).toEqual({ code: 0, signal: null, mounted: false });
     expect(out.all.some((l) => l.startsWith('  shutting down: '))).toBe(true);
     // (A shutdown during the first sync leaves it unfinished, and says so.)
-    expect(out.all.at(-1)).toMatch(new RegExp(`^Unmounted ${mnt}( \\(unfinished, resumed next start: [^)]+\\))?\\.$`));
+    expect(out.all.at(-2)).toMatch(new RegExp(`^Unmounted ${mnt}( \\(unfinished, resumed next start: [^)]+\\))?\\.$`));
+    expect(out.all.at(-1)).toBe('Background tasks left: 0.');
     // Nothing of the demo is left running: engine and emulator are gone when npm returns.
     expect(await processesUnder(copy)).toEqual([]);
     expect(stderr).not.toMatch(STACK_FRAME);

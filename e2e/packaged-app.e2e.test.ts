@@ -105,6 +105,7 @@ describe('the unpacked app folder (electron-builder --linux dir)', () => {
     }
     expect(await exited).toBe(0);
     expect(await isMounted(mnt)).toBe(false);
-    expect(lines.at(-1)).toMatch(/^Unmounted /);
+    expect(lines.at(-2)).toMatch(/^Unmounted /);
+    expect(lines.at(-1)).toBe('Background tasks left: 0.');
   });
 });

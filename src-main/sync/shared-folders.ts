@@ -14,6 +14,7 @@
  *   a change below it is refused at once with EACCES (checkWrite); a rename between two drives is
  *   EXDEV (programs like mv then copy and delete). Unknown, the server's 403 maps to EACCES.
  */
+import { Alarm } from '../base/alarm.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -76,7 +77,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
   readonly #learned = new Map<string, string>();
   readonly #now: () => number;
   #task: TaskHandle | undefined;
-  #wake: (() => void) | undefined;
+  readonly #alarm = new Alarm();
   #wanted = false;
 
   constructor(options: SharedFoldersOptions) {
@@ -201,11 +202,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     this.#task = this.#o.tasks.start('shared-folders-sync', async (signal) => {
       while (!signal.aborted) {
         if (!this.#wanted) {
-          await new Promise<void>((resolve) => {
-            this.#wake = resolve;
-            signal.addEventListener('abort', () => resolve(), { once: true });
-          });
-          this.#wake = undefined;
+          await this.#alarm.sleep(Number.POSITIVE_INFINITY, signal);
           continue;
         }
         this.#wanted = false;
@@ -217,7 +214,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
   /** Asks for a pass (the main delta just ran); passes asked for while one runs become one more. */
   kick(): void {
     this.#wanted = true;
-    this.#wake?.();
+    this.#alarm.wake();
   }
 
   async stop(): Promise<void> {
