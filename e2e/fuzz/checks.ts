@@ -20,7 +20,8 @@
  * - Last change remote, a delete: L back at the name (re-uploaded), or nothing at the name with L
  *   in a conflict copy, or nothing at all if the server held L when it was deleted. A file the
  *   server moved before deleting it may also come back at a place it had here before the move
- *   (also when a new file took the name after the delete: that is another item).
+ *   (also when a new file took the name after the delete: that is another item). A conflict copy
+ *   may be named after the place the file had here before the server moved it.
  * - Last change local (a whole-file overwrite after the remote edit): L at the name ("local wins":
  *   the write may have come after the engine saw R), or R at the name with L in a conflict copy.
  */
@@ -94,7 +95,9 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
       const cand = `${numbered[1]}${numbered[2] ?? ''}`;
       if (contested.get(join(parentOf(p), cand))?.remote.some((r) => r.kind === 'delete')) original = cand;
     }
-    const of = original === undefined ? undefined : join(parentOf(p), original);
+    let of = original === undefined ? undefined : join(parentOf(p), original);
+    // A copy named after the place the file had here before the server moved it.
+    if (of !== undefined && !contested.has(of)) of = [...contested].find(([, c]) => c.formerPaths?.includes(of!))?.[0] ?? of;
     if (of === undefined || !contested.has(of) || s.kind !== 'file') {
       out.push({ kind: 'unexpected', message: `${p} (${s.kind}, ${s.size} B) is on the server but no operation made it${original ? ' (a conflict copy of a file only one side changed)' : ''}` });
       continue;
@@ -133,7 +136,7 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
   for (const c of contested.values()) budget += c.remote.length;
   for (const rec of snap.conflicts) {
     const rel = rec.path.split('/').slice(2).join('/');
-    const recordedFor = contested.has(rel) || [...copies.values()].some((list) => list.some((m) => m.path === rel));
+    const recordedFor = contested.has(rel) || [...copies.values()].some((list) => list.some((m) => m.path === rel)) || [...contested.values()].some((c) => c.formerPaths?.includes(rel));
     if (!recordedFor) out.push({ kind: 'conflict-record', message: `conflict #${rec.id} (${rec.reason}) recorded for ${rec.path}, which only one side changed` });
     if (rec.localCopyName) {
       const key = join(parentOf(rel), rec.localCopyName);

@@ -189,4 +189,15 @@ describe('the checks', () => {
     expect(checkSettled(m, e, snapshot({ 'a.txt': mine }, ['F'], records))).toEqual([]);
     expect(checkSettled(m, e, snapshot({ 'b.txt': mine }, ['F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
   });
+
+  it('accept a conflict copy named after the place the file had here before the server moved and edited it', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('original'));
+    const e = new Epoch();
+    local(m, e, { t: 'create', path: 'a.txt', content: c(10) });
+    applyRemote({ t: 'rMove', from: 'a.txt', to: 'b.txt' }, m, e, sha256(Buffer.from('original')));
+    applyRemote({ t: 'rEdit', path: 'b.txt', content: c(11, 50, true) }, m, e, sha256(Buffer.from('original')));
+    const copy = COPY; // named after a.txt
+    expect(checkSettled(m, e, snapshot({ 'b.txt': bytesOf(c(11, 50, true)), [copy]: bytesOf(c(10)) }, [], [record(1, '/fz/a.txt', copy)]))).toEqual([]);
+  });
 });

@@ -228,9 +228,9 @@ export interface Contest {
   }>;
   last: 'local' | 'remote';
   /**
-   * Where the file was locally before remote moves carried it here. When the server deletes it
-   * after moving it, the engine may have seen move and delete in one delta batch and re-uploads L
-   * where the local edit was made.
+   * Where the file was locally before remote moves carried it here: the engine may keep L under the
+   * name the file had where the local edit was made (its conflict copy named after it, or, when the
+   * server deleted the file after moving it, L itself re-uploaded there).
    */
   formerPaths?: string[];
 }
@@ -541,6 +541,8 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
       const versions = e.localVersions.get(op.path);
       const contest = e.contests.get(op.path) ?? (versions?.length ? { localVersions: [...versions], remote: [], last: 'remote' as const } : undefined);
       if (contest) {
+        const former = e.formerPaths.get(op.path);
+        if (former) contest.formerPaths = [...new Set([...(contest.formerPaths ?? []), ...former])];
         contest.remote.push({ kind: 'edit', content: bytes, prevHash, afterLocal: contest.localVersions.length });
         contest.last = 'remote';
         e.contests.set(op.path, contest);
@@ -558,7 +560,7 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
       const contest = e.contests.get(op.path) ?? (versions?.length ? { localVersions: [...versions], remote: [], last: 'remote' as const } : undefined);
       if (contest) {
         const former = e.formerPaths.get(op.path);
-        if (former) contest.formerPaths = [...(contest.formerPaths ?? []), ...former];
+        if (former) contest.formerPaths = [...new Set([...(contest.formerPaths ?? []), ...former])];
         contest.remote.push({ kind: 'delete', prevHash, afterLocal: contest.localVersions.length });
         contest.last = 'remote';
         e.contests.set(op.path, contest);
