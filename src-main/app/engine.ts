@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
+import { settledWithin } from '../base/deadline.ts';
 import { abortableSleep } from '../base/abort.ts';
 import { collectGarbage } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
@@ -202,7 +203,7 @@ export class Engine {
     // unsent changes are recovered once the drive is known whole.
     const firstStart = !store.driveState.get('deltaLink');
     const indexInBackground = firstStart && !rebuiltFrom;
-    const listing = new ChildrenListing({ graph, store, logger, complete: !indexInBackground });
+    const listing = new ChildrenListing({ graph, store, logger, complete: !indexInBackground, quietMs: policy.ms('enumerationQuietMs') });
     const sync = new DeltaSync({
       graph,
       store,
@@ -572,13 +573,17 @@ export class Engine {
     const { logger } = this.cfg;
     const guard = new SuspendGuard({
       logger,
+      timing: {
+        recheckMs: this.policy.ms('suspendRecheckMs'),
+        releaseMarginMs: this.policy.ms('suspendReleaseMarginMs'),
+        assumedDelayMs: this.policy.ms('suspendAssumedDelayMs'),
+        connectTimeoutMs: this.policy.ms('localCallTimeoutMs'),
+      },
       ...(this.cfg.systemBusAddress ? { busAddress: this.cfg.systemBusAddress } : {}),
       hooks: {
         pendingChanges: () => this.pendingChanges(),
         prepare: async (budgetMs) => {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([this.uploads.whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))]);
-          clearTimeout(timer);
+          await settledWithin(this.uploads.whenIdle(), budgetMs);
           // The rest stop with their sessions and offsets kept; they continue from there on waking.
           if (!this.uploads.paused && this.pendingChanges() > 0) {
             this.uploads.pause();

@@ -21,12 +21,6 @@ import { DBusConnection, systemBusAddress, type DBusMessage } from './dbus-wire.
 
 const LOGIN1 = { destination: 'org.freedesktop.login1', path: '/org/freedesktop/login1', interface: 'org.freedesktop.login1.Manager' } as const;
 
-/** logind's default InhibitDelayMaxSec, when the property cannot be read. */
-const DEFAULT_DELAY_MS = 5000;
-/** Left of the delay for saving state and releasing the lock after the uploads were given their time. */
-const RELEASE_MARGIN_MS = 1000;
-/** How often the number of waiting changes is looked at, besides the engine's own nudges. */
-const RECHECK_MS = 2000;
 
 export interface SuspendHooks {
   /** Changes waiting to upload (queued, running or retrying uploads, unsent namespace changes). */
@@ -46,7 +40,8 @@ export interface SuspendGuardOptions {
   busAddress?: string;
   /** The program that holds the lock. Default `systemd-inhibit`. */
   inhibitCommand?: string;
-  recheckMs?: number;
+  /** From the timeout policy (suspendRecheckMs, suspendReleaseMarginMs, suspendAssumedDelayMs, localCallTimeoutMs). */
+  timing: { recheckMs: number; releaseMarginMs: number; assumedDelayMs: number; connectTimeoutMs: number };
 }
 
 type LockState = { kind: 'free' } | { kind: 'taking' | 'held'; child: ChildProcess; released: Promise<void> } | { kind: 'unavailable' };
@@ -60,10 +55,11 @@ export class SuspendGuard {
   /** Between PrepareFor…(true) and (false): no new lock is taken. */
   #preparing = false;
   #stopped = false;
-  #delayMs = DEFAULT_DELAY_MS;
+  #delayMs: number;
 
   constructor(options: SuspendGuardOptions) {
     this.#o = options;
+    this.#delayMs = options.timing.assumedDelayMs;
     this.#address = options.busAddress ?? systemBusAddress();
   }
 
@@ -75,7 +71,7 @@ export class SuspendGuard {
   async start(): Promise<void> {
     const { logger } = this.#o;
     try {
-      const bus = await DBusConnection.open(this.#address);
+      const bus = await DBusConnection.open(this.#address, this.#o.timing.connectTimeoutMs);
       this.#bus = bus;
       for (const member of ['PrepareForSleep', 'PrepareForShutdown']) {
         await bus.addMatch(`type='signal',interface='${LOGIN1.interface}',member='${member}',path='${LOGIN1.path}'`);
@@ -91,7 +87,7 @@ export class SuspendGuard {
       this.#lock = { kind: 'unavailable' };
       return;
     }
-    this.#timer = setInterval(() => this.changed(), this.#o.recheckMs ?? RECHECK_MS);
+    this.#timer = setInterval(() => this.changed(), this.#o.timing.recheckMs);
     this.changed();
   }
 
@@ -124,8 +120,8 @@ export class SuspendGuard {
       const usec = (variant as { value: bigint | number }).value;
       return Number(usec) / 1000;
     } catch (e) {
-      this.#o.logger.debug({ err: errorMessage(e) }, `logind's inhibit delay could not be read; assuming ${DEFAULT_DELAY_MS} ms`);
-      return DEFAULT_DELAY_MS;
+      this.#o.logger.debug({ err: errorMessage(e) }, `logind's inhibit delay could not be read; assuming ${this.#o.timing.assumedDelayMs} ms`);
+      return this.#o.timing.assumedDelayMs;
     }
   }
 
@@ -187,7 +183,7 @@ export class SuspendGuard {
     const pending = hooks.pendingChanges();
     logger.info({ pending }, `the system is about to ${what}`);
     try {
-      const left = pending === 0 ? 0 : await hooks.prepare(Math.max(0, this.#delayMs - RELEASE_MARGIN_MS));
+      const left = pending === 0 ? 0 : await hooks.prepare(Math.max(0, this.#delayMs - this.#o.timing.releaseMarginMs));
       if (left > 0) {
         logger.warn({ notUploaded: left }, `${left} change(s) not uploaded yet before the system went to ${what === 'sleep' ? 'sleep' : 'shut down'}; they continue afterwards`);
         hooks.announce(left);

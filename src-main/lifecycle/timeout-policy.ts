@@ -107,6 +107,18 @@ export const TimeoutConfigSchema = z.object({
   /** An interactive sign-in in the browser. */
   signInTimeoutMs: positiveMs,
 
+  // ── Sleep and shutdown of the system (app/suspend-guard.ts) ──
+  /** How often the engine looks whether changes wait to upload (to take or release logind's delay lock). */
+  suspendRecheckMs: positiveMs,
+  /** Kept back from logind's delay for saving state and releasing the lock after uploads had their time. */
+  suspendReleaseMarginMs: ms,
+  /** logind's delay when its InhibitDelayMaxUSec cannot be read (its own default). */
+  suspendAssumedDelayMs: positiveMs,
+
+  // ── The first enumeration (sync/children-listing.ts) ──
+  /** The background enumeration asks for its next page only after the filesystem was quiet this long. */
+  enumerationQuietMs: ms,
+
   // ── Calls between processes ──
   /** One contract call from the UI or `onemount` to the engine. */
   ipcCallTimeoutMs: positiveMs,
@@ -182,6 +194,10 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   ipcCallTimeoutMs: 10_000,
   ipcLongCallTimeoutMs: 300_000,
   localCallTimeoutMs: 5_000,
+  suspendRecheckMs: 2_000,
+  suspendReleaseMarginMs: 1_000,
+  suspendAssumedDelayMs: 5_000,
+  enumerationQuietMs: 100,
   engineRestartBaseMs: 1_000,
   engineRestartMaxMs: 60_000,
   engineStablePeriodMs: 60_000,
