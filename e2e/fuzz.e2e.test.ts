@@ -124,17 +124,14 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   }, 300_000);
 });
 
-// Open bugs the fuzzer found that show only now and then (an it.fails on them would fail at
-// random), each with its replay:
-//
-// Seen twice on the engine before one key per item (the long run and 1 of 1 replays), 0 of 3 replays
-// since: b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename —
-// then creating d (open with O_CREAT) failed with ENOENT. Replay (--repeat 3):
-// e2e/fuzz/known-bugs/rename-over-then-restart-enoent.json (seed 1000, schedule 531).
-// Seen once, not reproduced in 2 replays since: files deleted right after they were created
-// (first uploads in flight, then offline and 500s) came back with their first content. Replay:
-// e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
-// Seen once on the engine before one key per item, not reproduced in 6 replays since: an
-// editor-style save of a file whose first upload was in flight recorded a both-modified conflict
-// for it, with no copy and no remote change — most likely the delta race fixed above (our own
-// upload seen before its answer). Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
+// Seen before, not reproduced since (each replayed 3 times on the current core, all passing);
+// kept with their replays in case they come back:
+// - b.txt renamed over d, an append, a clean restart, a write at an offset, a folder rename, then
+//   creating d (open with O_CREAT) failed with ENOENT (seen twice before one key per item).
+//   Replay: e2e/fuzz/known-bugs/rename-over-then-restart-enoent.json (seed 1000, schedule 531).
+// - Files deleted right after they were created (first uploads in flight, then offline and 500s)
+//   came back with their first content (seen once; the deleted-uploads watch covers this case).
+//   Replay: e2e/fuzz/known-bugs/seen-once-deletes-resurrected-offline.json (seed 1000, schedule 90).
+// - An editor-style save of a file whose first upload was in flight recorded a both-modified
+//   conflict for it, with no copy and no remote change (seen once; most likely the delta race fixed
+//   above). Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
