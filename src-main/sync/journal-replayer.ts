@@ -165,6 +165,9 @@ export class JournalReplayer {
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
+          // Renames fold into the item's latest place, which a later offline change may be the one
+          // to free (a rename over a file that was deleted after this entry): that one goes first.
+          if (this.freedLater(e, item.parentId!, item.name)) throw new WaitForName(item.name, err);
           const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
           const moved = await graph.update(item.remoteId, { ...patch, name });
           this.adopt(item.id, moved);
@@ -246,6 +249,14 @@ export class JournalReplayer {
     this.o.logger.warn({ path: this.path(e.itemId), kind: e.kind }, `the server refused this ${e.kind}; the item is back as the server holds it`);
   }
 
+  /** A pending entry after `e` deletes or moves away what holds `name` in the folder. */
+  private freedLater(e: JournalEntry, parentId: string, name: string): boolean {
+    const key = name.toLowerCase();
+    return this.pending().some(
+      (later) => later.seq > e.seq && (later.kind === 'unlink' || later.kind === 'rmdir' || later.kind === 'rename') && later.itemId !== e.itemId && later.parentId === parentId && later.name?.toLowerCase() === key,
+    );
+  }
+
   /** The server's id of a folder, null while it waits to be created there. */
   private remoteIdOf(itemId: string): string | null {
     return this.o.store.items.get(itemId)?.remoteId ?? null;
@@ -280,5 +291,13 @@ export class JournalReplayer {
 class WaitForParent extends Error {
   constructor(parentId: string, cause?: unknown) {
     super(`waiting for ${parentId} to be created on the server`, { cause });
+  }
+}
+
+/** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
+class WaitForName extends WaitForParent {
+  constructor(name: string, cause: unknown) {
+    super(name, cause);
+    this.message = `waiting for ${name} to be freed by a later offline change`;
   }
 }
