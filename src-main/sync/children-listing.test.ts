@@ -6,13 +6,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { GraphClient, StaticTokenProvider, type DriveItem } from '../graph/index.ts';
+import type { DriveItem, GraphClient } from '../graph/index.ts';
 import type { StoredItem } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { ChildrenListing, type ChildrenSource } from './children-listing.ts';
 import { DeltaSync, type DeltaSource } from './delta-sync.ts';
 import { DELTA_SELECT, isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 
 interface Gate {
   /** Resolves when the held call reached the gate. */
@@ -58,14 +59,7 @@ describe('ChildrenListing beside a first enumeration', () => {
   beforeEach(async () => {
     handle = await startEmulator({ mode: 'personal' });
     emu = handle.emulator;
-    graph = new GraphClient({
-      baseUrl: handle.apiUrl,
-      tokenProvider: new StaticTokenProvider('emulator-token-not-a-secret-1234567890'),
-      requestTimeoutMs: 10_000,
-      maxRetries: 2,
-      retryBaseMs: 5,
-      retryMaxMs: 20,
-    });
+    graph = emulatorGraphClient(handle.apiUrl);
     temp = openTempStore();
     beforeApply = undefined;
     listingHeld = undefined;

@@ -3,13 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import type { Emulator } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { GraphClient, StaticTokenProvider } from '../graph/index.ts';
+import type { GraphClient } from '../graph/index.ts';
 import { quickXorHash } from '../graph/quickxor.ts';
 import { RangeSet, newLocalId, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, reopenStore, type TempStore } from '../store/testing/temp-store.ts';
 import type { ChangeSet } from './delta-apply.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync, type DeltaSyncOptions, type SyncResult } from './delta-sync.ts';
+import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 
 type Mode = 'personal' | 'business';
 
@@ -97,14 +98,7 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
   beforeEach(async () => {
     handle = await startEmulator({ mode });
     emu = handle.emulator;
-    graph = new GraphClient({
-      baseUrl: handle.apiUrl,
-      tokenProvider: new StaticTokenProvider('emulator-token-not-a-secret-1234567890'),
-      requestTimeoutMs: 10_000,
-      maxRetries: 2,
-      retryBaseMs: 5,
-      retryMaxMs: 20,
-    });
+    graph = emulatorGraphClient(handle.apiUrl);
     temp = openTempStore();
     invalidated = [];
     await emu.admin.generate({ folders: 3, filesPerFolder: 4, depth: 2, fileSize: [10, 2000] });

@@ -7,13 +7,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { GraphClient, StaticTokenProvider } from '../graph/index.ts';
+import type { GraphClient } from '../graph/index.ts';
 import { RangeSet, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync } from './delta-sync.ts';
 import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { SharedFolders } from './shared-folders.ts';
+import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 
 type Mode = 'personal' | 'business';
 
@@ -42,14 +43,7 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     await other.remote({ op: 'write', path: 'Team/readme.txt', content: 'team' });
     await other.remote({ op: 'write', path: 'Archive/2019.txt', content: 'old' });
     await admin.remote({ op: 'write', path: 'mine.txt', content: 'mine' });
-    graph = new GraphClient({
-      baseUrl: handle.apiUrl,
-      tokenProvider: new StaticTokenProvider('emulator-token-not-a-secret-1234567890'),
-      requestTimeoutMs: 10_000,
-      maxRetries: 2,
-      retryBaseMs: 5,
-      retryMaxMs: 20,
-    });
+    graph = emulatorGraphClient(handle.apiUrl);
     temp = openTempStore();
     shared = new SharedFolders({ graph, store: temp.store, invalidator, logger: memory.logger, driveMode: () => mode, pageSize: 3, applyChunk: 2 });
     graph.setRouter(shared);
