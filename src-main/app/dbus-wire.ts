@@ -410,10 +410,12 @@ export class DBusConnection extends EventEmitter<DBusEvents> {
         this.dispatch(message);
       }
     });
-    this.socket.on('error', () => undefined);
+    // The error ends the connection: 'close' follows and carries it to every caller waiting.
+    let failure: Error | undefined;
+    this.socket.on('error', (e) => (failure = e));
     this.socket.on('close', () => {
       this.closed = true;
-      const error = new Error('the D-Bus connection closed');
+      const error = new Error(`the D-Bus connection closed${failure ? `: ${failure.message}` : ''}`, { cause: failure });
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
       this.emit('close', undefined);

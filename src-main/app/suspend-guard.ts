@@ -135,11 +135,14 @@ export class SuspendGuard {
     );
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.stdin!.on('error', () => undefined);
+    // Writing is never done; an EPIPE here means the child is gone, which 'close' reports.
+    child.stdin!.on('error', (e) => logger.debug({ err: errorMessage(e) }, 'the delay lock holder closed its input'));
     const released = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const state: LockState = { kind: 'taking', child, released };
     this.#lock = state;
-    createInterface({ input: child.stdout! }).once('line', () => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('error', (e) => logger.debug({ err: errorMessage(e) }, 'reading the delay lock holder failed; its close reports the lock'));
+    lines.once('line', () => {
       if (this.#lock !== state) return;
       this.#lock = { ...state, kind: 'held' };
       logger.info('holding a sleep and shutdown delay lock while changes wait to upload');
