@@ -43,10 +43,6 @@ export class DeletedUploads {
     return { entry, again };
   }
 
-  list(): DeletedUpload[] {
-    return this.#live();
-  }
-
   #live(): DeletedUpload[] {
     const all = this.#state.get('deletedUploads') ?? [];
     const live = all.filter((e) => this.#now() - e.deletedMs < WATCH_MS);

@@ -317,7 +317,8 @@ export class UploadWorker {
       }
     }
     // A copy an attempt before a restart may have sent keeps its name, and this one goes over it.
-    const names = store.driveState.get('conflictCopyNames') ?? {};
+    // (Entries of items deleted since are dropped here: nothing else would.)
+    const names = Object.fromEntries(Object.entries(store.driveState.get('conflictCopyNames') ?? {}).filter(([id]) => store.items.get(id)));
     const sentBefore = names[itemId];
     const wantedName = sentBefore ?? this.#copyName(edit.item.name);
     if (!sentBefore) store.driveState.set('conflictCopyNames', { ...names, [itemId]: wantedName });
