@@ -346,6 +346,26 @@ export class Drive {
     this.db.statements.update.run(row);
   }
 
+  /** A new item's row below `parent`, made now: the fields every new child starts with. */
+  private newChildRow(parent: ItemRow, name: string, kind: ItemRow['kind'], now: number): ItemRow {
+    return {
+      ...blankRow(),
+      id: this.nextId(),
+      parent_id: parent.id,
+      name,
+      name_key: nameKey(name),
+      kind,
+      depth: parent.depth + 1,
+      etag_seq: 1,
+      ctag_seq: 1,
+      created_at: now,
+      modified_at: now,
+      fs_created: wholeSeconds(now),
+      fs_modified: wholeSeconds(now),
+      seq: ++this.seq,
+    };
+  }
+
   private insert(row: ItemRow): ItemRow {
     this.db.statements.insert.run(row);
     return this.row(row.id)!;
@@ -372,22 +392,7 @@ export class Drive {
       const { name: finalName } = this.resolveClash(parent.id, name, behavior, false);
       this.checkPathLength(parent, finalName);
       const now = this.now();
-      const row = this.insert({
-        ...blankRow(),
-        id: this.nextId(),
-        parent_id: parent.id,
-        name: finalName,
-        name_key: nameKey(finalName),
-        kind: 'folder',
-        depth: parent.depth + 1,
-        etag_seq: 1,
-        ctag_seq: 1,
-        created_at: now,
-        modified_at: now,
-        fs_created: wholeSeconds(now),
-        fs_modified: wholeSeconds(now),
-        seq: ++this.seq,
-      });
+      const row = this.insert(this.newChildRow(parent, finalName, 'folder', now));
       this.touchAncestorsCTag(parent.id);
       this.saveCounters();
       return { row, created: true };
@@ -604,22 +609,7 @@ export class Drive {
       const parent = this.requireFolder(parentId);
       if (this.child(parent.id, name)) throw nameExists(name);
       const now = this.now();
-      const row = this.insert({
-        ...blankRow(),
-        id: this.nextId(),
-        parent_id: parent.id,
-        name,
-        name_key: nameKey(name),
-        kind: 'remote',
-        depth: parent.depth + 1,
-        etag_seq: 1,
-        ctag_seq: 1,
-        created_at: now,
-        modified_at: now,
-        fs_created: wholeSeconds(now),
-        fs_modified: wholeSeconds(now),
-        seq: ++this.seq,
-      });
+      const row = this.insert(this.newChildRow(parent, name, 'remote', now));
       this.db.db.prepare('INSERT INTO shortcuts (item_id, drive_id, remote_id) VALUES (?, ?, ?)').run(row.id, target.driveId, target.itemId);
       this.touchAncestorsCTag(parent.id);
       this.saveCounters();
