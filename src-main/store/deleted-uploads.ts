@@ -20,27 +20,16 @@ export class DeletedUploads {
     this.#now = now;
   }
 
-  add(entry: Omit<DeletedUpload, 'deletedMs' | 'removing'>): void {
+  add(entry: Omit<DeletedUpload, 'deletedMs'>): void {
     const list = this.#live().filter((e) => !(e.itemId === entry.itemId && e.parentId === entry.parentId && e.name === entry.name));
-    list.push({ ...entry, deletedMs: this.#now(), removing: [] });
+    list.push({ ...entry, deletedMs: this.#now() });
     this.#state.set('deletedUploads', list);
   }
 
-  /**
-   * The deleted file a new server file is a landed upload of, or undefined. A match is remembered
-   * with the server id, so later pages and polls naming the same copy match once only ('again').
-   */
-  match(parentId: string, name: string, quickXorHash: string, remoteId: string): { entry: DeletedUpload; again: boolean } | undefined {
-    const list = this.#live();
+  /** The deleted or moved file a new server file is a landed upload of, or undefined. */
+  match(parentId: string, name: string, quickXorHash: string): DeletedUpload | undefined {
     const hash = canonical(quickXorHash);
-    const entry = list.find((e) => e.parentId === parentId && e.name.toLowerCase() === name.toLowerCase() && e.hashes.some((h) => canonical(h) === hash));
-    if (!entry) return undefined;
-    const again = entry.removing.includes(remoteId);
-    if (!again) {
-      entry.removing.push(remoteId);
-      this.#state.set('deletedUploads', list);
-    }
-    return { entry, again };
+    return this.#live().find((e) => e.parentId === parentId && e.name.toLowerCase() === name.toLowerCase() && e.hashes.some((h) => canonical(h) === hash));
   }
 
   #live(): DeletedUpload[] {

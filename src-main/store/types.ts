@@ -248,8 +248,6 @@ export interface DeletedUpload {
   /** quickXorHash of every version sent. */
   hashes: string[];
   deletedMs: number;
-  /** Server ids of landed copies already queued for deletion. */
-  removing: string[];
 }
 
 export type DriveStateKey = keyof DriveStateValues;

@@ -237,7 +237,7 @@ export class BatchApplier {
         }
         const deletedHere = this.#deletedHere(record);
         if (deletedHere) {
-          if (!deletedHere.again) landedOfDeleted.push({ record, itemId: deletedHere.entry.itemId });
+          landedOfDeleted.push({ record, itemId: deletedHere.itemId });
           this.#pending.delete(record.id);
           continue;
         }
@@ -269,6 +269,8 @@ export class BatchApplier {
       for (const { record, itemId } of landedOfDeleted) {
         // Deleted at the version it landed with (If-Match): an edit made there since survives.
         const remoteId = record.remoteId ?? record.id;
+        // Seen again (a later page, a resync) while its delete waits: the journal has it once.
+        if (store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId)) continue;
         // A file still here (it moved) keeps its journal to itself: the entry names the copy.
         const entryId = store.items.get(itemId) ? `landed:${remoteId}` : itemId;
         store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId } });
@@ -330,7 +332,7 @@ export class BatchApplier {
   /** A new server file that is a landed upload of a file deleted here (deleted-uploads.ts). */
   #deletedHere(record: ItemRecord): ReturnType<Store['deletedUploads']['match']> {
     if (record.kind !== 'file' || record.parentId === null || !record.quickXorHash) return undefined;
-    return this.#store.deletedUploads.match(record.parentId, record.name, record.quickXorHash, record.remoteId ?? record.id);
+    return this.#store.deletedUploads.match(record.parentId, record.name, record.quickXorHash);
   }
 
   /**
