@@ -184,9 +184,11 @@ export class SuspendGuard {
     if (this.#preparing) return;
     this.#preparing = true;
     const pending = hooks.pendingChanges();
-    logger.info({ pending }, `the system is about to ${what}`);
+    // The uploads under way get logind's delay less a margin for stopping them and saving offsets.
+    const budgetMs = pending === 0 ? 0 : Math.max(0, this.#delayMs - this.#o.timing.releaseMarginMs);
+    logger.info({ pending, budgetMs }, `the system is about to ${what}`);
     try {
-      const left = pending === 0 ? 0 : await hooks.prepare(Math.max(0, this.#delayMs - this.#o.timing.releaseMarginMs));
+      const left = pending === 0 ? 0 : await hooks.prepare(budgetMs);
       if (left > 0) {
         logger.warn({ notUploaded: left }, `${left} change(s) not uploaded yet before the system went to ${what === 'sleep' ? 'sleep' : 'shut down'}; they continue afterwards`);
         hooks.announce(left);

@@ -12,6 +12,7 @@ import { GraphClient } from '../graph/client.ts';
 import { NetworkError } from '../graph/errors.ts';
 import { StaticTokenProvider } from '../graph/token-provider.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { settledWithin } from '../base/deadline.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
 import { DownloadManager, type DownloadManagerOptions } from './download-manager.ts';
@@ -596,6 +597,25 @@ describe('network trouble', () => {
     const waiting = manager.ensure(item, 0, 10, { priority: 'read', signal: controller.signal });
     controller.abort(new Error('interrupted'));
     await expect(waiting).rejects.toThrow('interrupted');
+  });
+
+  it('a download aborted while its response is being taken on ends, instead of waiting for ever on a dead body', async () => {
+    const item = await serverFile(2 * MiB);
+    const controller = new AbortController();
+    // The reader gives up just as the response arrives: before the fix the body was destroyed
+    // while nobody listened and the chunk's task waited for it until the engine's shutdown gave up.
+    const source: DownloadManagerOptions['graph'] = {
+      getItem: (...args) => graph.getItem(...args),
+      downloadUrl: (...args) => graph.downloadUrl(...args),
+      downloadRange: async (...args) => {
+        const response = await graph.downloadRange(...args);
+        controller.abort(new Error('the reader went away'));
+        return response;
+      },
+    };
+    const manager = makeManager({ graph: source });
+    await expect(manager.ensure(item, 0, 10, { priority: 'read', signal: controller.signal })).rejects.toThrow('the reader went away');
+    expect(await settledWithin(manager.close(), 10_000)).toBe(true);
   });
 
   it('fetches a fresh download URL when the old one expired', async () => {

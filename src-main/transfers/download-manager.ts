@@ -711,15 +711,18 @@ export class DownloadManager {
    * an async iterator: a promise per chunk was a large share of the engine's time.
    */
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
-    const stream = addAbortSignal(signal, body);
     let handle: FileHandle;
     try {
       handle = await openCacheFile(entry.path);
     } catch (error) {
-      stream.destroy();
+      body.destroy();
       throw new CacheWriteError(entry.id, entry.path, error);
     }
     const file = handle;
+    // Tied to the signal only now, with the listeners attached in the same tick: a stream destroyed
+    // while nobody listened (an abort during the open above) emits nothing afterwards, and the
+    // download waited for it for ever.
+    const stream = addAbortSignal(signal, body);
     try {
       await new Promise<void>((resolve, reject) => {
         const pending: Buffer[] = [];
@@ -738,6 +741,7 @@ export class DownloadManager {
           stream.off('data', onData);
           stream.off('end', onEnd);
           stream.off('error', onError);
+          stream.off('close', onClose);
           // Late errors of a stream we stopped listening to must not go unhandled.
           stream.on('error', () => undefined);
           if (failure === undefined) resolve();
@@ -809,9 +813,16 @@ export class DownloadManager {
           failure ??= error;
           pump();
         };
+        // A stream that closes without 'end' or 'error' (destroyed before these listeners, or
+        // without a reason) ends the write with an error instead of never ending it.
+        const onClose = () => {
+          if (!ended) onError(stream.errored ?? (signal.aborted ? abortReason(signal) : new Error('the download body closed before its end')));
+        };
         stream.on('data', onData);
         stream.on('end', onEnd);
         stream.on('error', onError);
+        stream.on('close', onClose);
+        if (stream.destroyed) onClose();
       });
     } finally {
       await file.close();
