@@ -45,7 +45,8 @@ import {
   DownloadShortError,
 } from './download-errors.ts';
 import { ReadAheadWindow } from './read-ahead.ts';
-import { PRIORITY_RANK, sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
+import { sameContent } from './content-version.ts';
+import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
 
 /** Downloaded bytes are written to the cache file in pieces of up to this size. */
 const WRITE_GATHER_BYTES = 1024 * 1024;
@@ -476,7 +477,7 @@ export class DownloadManager {
     const to = Math.min(end, item.size);
     const known = this.#entries.get(item.id);
     // The hot path of cached reads: no await, no store query.
-    if (known && !known.cancelled && sameItemVersion(known.item, item) && (start >= to || known.available.has(start, to))) {
+    if (known && !known.cancelled && sameContent(known.item, item) && (start >= to || known.available.has(start, to))) {
       this.#checkOpen();
       throwIfAborted(signal);
       return;
@@ -853,14 +854,14 @@ export class DownloadManager {
     this.#checkOpen();
     throwIfAborted(signal);
     const existing = this.#entries.get(item.id);
-    if (existing && !existing.cancelled && sameItemVersion(existing.item, item)) {
+    if (existing && !existing.cancelled && sameContent(existing.item, item)) {
       if (item.quickXorHash && !existing.expectedHash) existing.expectedHash = item.quickXorHash;
       await raceWithSignal(existing.ready, signal ?? existing.controller.signal);
       return existing;
     }
     const stored = this.#store.items.get(item.id);
     if (!stored) throw new ContentVersionChangedError(item.id, 'it is no longer in the store');
-    if (!sameContentVersion(stored, item) || stored.size !== item.size) {
+    if (!sameContent(stored, item)) {
       throw new ContentVersionChangedError(item.id, `asked for ${describeVersion(item)}, the store holds ${describeVersion(stored)}`);
     }
     const entry = new ItemEntry(
@@ -886,7 +887,7 @@ export class DownloadManager {
     if (retiring) await retiring;
     const { item } = entry;
     const content = this.#store.content.get(item.id);
-    if (content && content.status !== 'none' && sameContentVersion(content, item)) {
+    if (content && content.status !== 'none' && sameContent(content, item)) {
       const ranges = content.ranges.clone();
       ranges.truncate(item.size);
       const last = [...ranges].pop();
@@ -915,7 +916,7 @@ export class DownloadManager {
     if (!remoteId) throw new ContentVersionChangedError(entry.id, 'the server does not know the item (yet)');
     const remote = await this.#graph.getItem(remoteId, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
     const version = { etag: remote.eTag ?? null, ctag: remote.cTag ?? null };
-    if (!sameContentVersion(version, entry.item) || (remote.size !== undefined && remote.size !== entry.size)) {
+    if (!sameContent({ ...version, size: remote.size ?? null }, entry.item)) {
       throw new ContentVersionChangedError(entry.id, `the server holds ${describeVersion({ ...version, size: remote.size })}, not ${describeVersion(entry.item)}`);
     }
     return remote.downloadUrl ?? (await this.#graph.downloadUrl(remoteId, { signal }));
@@ -1040,9 +1041,6 @@ function isCancellation(error: unknown): boolean {
   );
 }
 
-function sameItemVersion(a: DownloadItem, b: DownloadItem): boolean {
-  return a.size === b.size && sameContentVersion(a, b);
-}
 
 function describeVersion(v: { etag?: string | null; ctag?: string | null; size?: number | undefined }): string {
   return `eTag ${v.etag ?? '-'} cTag ${v.ctag ?? '-'}${v.size === undefined ? '' : ` size ${v.size}`}`;

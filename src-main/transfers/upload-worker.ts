@@ -34,7 +34,7 @@ import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../st
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
 import { deleteLandedCopy } from './landed-copy.ts';
-import { remoteContentChanged, versionOf, type BaseVersion } from './remote-version.ts';
+import { sameContent, versionOf, type BaseVersion } from './content-version.ts';
 import {
   LocalContentMissingError,
   NameFreedByReplayError,
@@ -367,7 +367,7 @@ export class UploadWorker {
    * holds these exact bytes. 'conflict': someone else changed it.
    */
   async #compare(edit: LocalEdit, remote: DriveItem): Promise<'upload' | 'same-content' | 'conflict'> {
-    if (!remoteContentChanged(edit.base, remote)) return 'upload';
+    if (sameContent(edit.base, versionOf(remote))) return 'upload';
     const remoteHash = remote.file?.hashes?.quickXorHash;
     if (!remoteHash) return 'conflict';
     if (remote.size === edit.size && sameQuickXorHash(await edit.hasher.digest(edit.job.signal), remoteHash)) return 'same-content';

@@ -15,7 +15,7 @@ import { ensurePrivateDir } from '../base/files.ts';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
 import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
-import { deleteLandedCopy, sameContentVersion } from '../transfers/index.ts';
+import { deleteLandedCopy, sameContent } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
@@ -467,7 +467,7 @@ export class Vfs {
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
     const content = this.o.store.content.get(item.id);
-    if (content?.status === 'complete' && sameContentVersion(content, item)) {
+    if (content?.status === 'complete' && sameContent(content, item)) {
       h.local = { fd: file.fd, size: item.size, generation };
     }
     return readAt(file.fd, buf, n, position);
@@ -490,7 +490,7 @@ export class Vfs {
   /** Whether [start, end) of the item's current version is in its cache file, by the store's range map. */
   private isCached(item: StoredItem, start: number, end: number): boolean {
     const content = this.o.store.content.get(item.id);
-    return !!content && content.status !== 'none' && sameContentVersion(content, item) && content.ranges.has(start, end);
+    return !!content && content.status !== 'none' && sameContent(content, item) && content.ranges.has(start, end);
   }
 
   async release(fh: number): Promise<void> {
