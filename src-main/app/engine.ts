@@ -278,6 +278,7 @@ export class Engine {
       maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
+      content: downloads.content,
       toRecord,
       contentInvalidator: downloads,
       tasks,
@@ -303,6 +304,7 @@ export class Engine {
       store,
       graph: named,
       downloads,
+      content: downloads.content,
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
       onJournaled: () => {
@@ -323,7 +325,7 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
+    const editChoices = new EditChoices({ store, graph: named, downloads, content: downloads.content, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared, listing);
     engine.bandwidth = bandwidth;
     await engine.begin(firstStart && !indexInBackground);

@@ -11,14 +11,13 @@ export class KeyedMutex<K = string> {
     const before = this.#tails.get(key);
     // A free key starts the work at once, in the caller's tick (as a plain call would).
     const result = before ? before.then(() => work()) : (async () => work())();
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tails.set(key, tail);
-    void tail.then(() => {
+    // Forgotten in the first reaction to the work's end, before its caller resumes: a caller that
+    // awaited the work finds the key free again.
+    const forget = (): void => {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
+    };
+    const tail: Promise<void> = result.then(forget, forget);
+    this.#tails.set(key, tail);
     return result;
   }
 

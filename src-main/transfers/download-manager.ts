@@ -31,7 +31,8 @@ import { Admission, type ShutdownStep } from '../lifecycle/participation.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
+import { cacheFileLength, cacheFilePath } from './cache-files.ts';
+import { ContentOwner, ContentTransitionError } from './content-owner.ts';
 import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
 import {
@@ -64,6 +65,8 @@ export interface DownloadManagerOptions {
   store: Store;
   /** Root of the cache files (created 0700). */
   cacheDir: string;
+  /** The owner of the items' content; one over `store` and `cacheDir` when absent. */
+  content?: ContentOwner;
   /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
   tasks: TaskRegistry;
   logger: Logger;
@@ -219,6 +222,8 @@ export class DownloadManager {
   readonly #graph: DownloadSource;
   readonly #store: Store;
   readonly #cacheDir: string;
+  /** The one writer of content rows and cache files (docs/concurrency.md §3): this manager asks it. */
+  readonly content: ContentOwner;
   readonly #tasks: TaskRegistry;
   readonly #logger: Logger;
   readonly #queue: PQueue;
@@ -242,6 +247,7 @@ export class DownloadManager {
     this.#graph = options.graph;
     this.#store = options.store;
     this.#cacheDir = options.cacheDir;
+    this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id) });
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
@@ -332,8 +338,7 @@ export class DownloadManager {
     try {
       if (item.size === 0) {
         if (this.#store.content.get(item.id)?.status !== 'complete') {
-          await resetCacheFile(entry.path, 0);
-          this.#store.content.setContent(item.id, { status: 'complete', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+          await this.content.emptyVersionStored(item.id, { etag: item.etag ?? null, ctag: item.ctag ?? null });
         }
       } else {
         await this.#fill(entry, holder, 0, item.size, 'hydrate', options.signal);
@@ -395,8 +400,7 @@ export class DownloadManager {
       entry.discarded = true;
       settled = this.#cancelEntry(entry, new DownloadCancelledError(itemId, 'its cached content is being discarded'));
     }
-    this.#store.content.invalidate(itemId);
-    await removeCacheFile(this.cachePath(itemId));
+    await this.content.evict(itemId);
     await settled;
   }
 
@@ -714,7 +718,7 @@ export class DownloadManager {
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
     let handle: FileHandle;
     try {
-      handle = await openCacheFile(entry.path);
+      handle = await this.content.openFile(entry.id);
     } catch (error) {
       body.destroy();
       throw new CacheWriteError(entry.id, entry.path, error);
@@ -763,7 +767,7 @@ export class DownloadManager {
             const write = { from, to, landed: false };
             writes.push(write);
             running++;
-            writevFully(file, pieces, from, to - from).then(
+            this.content.writevAt(file, pieces, from, to - from).then(
               () => {
                 running--;
                 write.landed = true;
@@ -835,7 +839,7 @@ export class DownloadManager {
     if (end <= start || entry.discarded) return;
     let status: string;
     try {
-      status = this.#store.content.addRange(entry.id, start, end, entry.size).status;
+      status = this.content.bytesArrived(entry.id, start, end, entry.size).status;
     } catch (error) {
       // The item may be gone from the store already (deleted remotely, then cancelled).
       if (entry.cancelled) {
@@ -902,8 +906,7 @@ export class DownloadManager {
     } else if (content && content.status !== 'none') {
       this.#logger.info({ itemId: item.id, cached: describeVersion(content), wanted: describeVersion(item) }, 'cached bytes belong to another version; discarding them');
     }
-    await resetCacheFile(entry.path, item.size);
-    this.#store.content.setContent(item.id, { status: 'none', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+    await this.content.versionStarted(item.id, { etag: item.etag ?? null, ctag: item.ctag ?? null }, item.size);
   }
 
   /**
@@ -995,9 +998,13 @@ export class DownloadManager {
     entry.failWaiters(error);
     // The next completion (a new download) gets a check of its own.
     entry.verification = undefined;
-    await resetCacheFile(entry.path, 0);
-    this.#store.content.setContent(entry.id, { status: 'none', etag: entry.item.etag ?? null, ctag: entry.item.ctag ?? null, ranges: new RangeSet() });
-    this.#store.content.setError(entry.id, error.code, error.message);
+    try {
+      await this.content.badBytesDiscarded(entry.id, { etag: entry.item.etag ?? null, ctag: entry.item.ctag ?? null }, error);
+    } catch (refused) {
+      // Local changes landed while the file was hashed: they are the truth now, not the server's hash.
+      if (!(refused instanceof ContentTransitionError)) throw refused;
+      this.#logger.warn({ itemId: entry.id, err: refused }, 'the content became dirty during its hash check; keeping the local changes');
+    }
     this.events.emit('failed', { itemId: entry.id, path: entry.drivePath, error });
     return error;
   }

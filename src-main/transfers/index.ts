@@ -27,3 +27,4 @@ export {
   type UploadStopReason,
 } from './upload-errors.ts';
 export { sameContent, type ContentVersion } from './content-version.ts';
+export { ContentOwner, ContentTransitionError, CONTENT_TRANSITIONS, type ContentEvent, type ContentTransition, type VersionTags } from './content-owner.ts';
