@@ -36,6 +36,7 @@ const PATTERNS: ReadonlyArray<{ what: string; re: RegExp }> = [
     re: new RegExp(String.raw`(?:\bAbortSignal\.timeout|\b(?:abortable)?[sS]leep|\btimeoutSignal|\bsettledWithin|\.stopAll)\s*\(\s*(?:[\w.]+\s*,\s*)?${NUMBER}`),
   },
   { what: 'a deadline from now', re: new RegExp(String.raw`\bnow\(\)\s*[-+]\s*${NUMBER}`, 'i') },
+  { what: 'a command-line duration defaulting to a number', re: new RegExp(String.raw`\.option\(\s*'[^']*<(?:seconds|ms|minutes|duration)>'.*,\s*${NUMBER}[\d_]*\s*\)`) },
   { what: 'minutes or hours in milliseconds', re: /\b\d[\d_]*\s*\*\s*(?:1000|60_?000|3_?600_?000|86_?400_?000)\b/ },
 ];
 
@@ -80,6 +81,7 @@ describe('duration literals outside the timeout policy', () => {
     ['  const wait = timeoutSignal(300, undefined, "x");'],
     ['  expiresAt: Date.now() + 60_000,'],
     ['  ttl: 15 * 60_000,'],
+    ["    .option('--kernel-cache <seconds>', 'how long the kernel may cache', positiveInt, 10)"],
     ['  const HALF_SECOND_MS = 0.5e3;'],
   ])('finds %s', (line) => {
     expect(durationLiterals(line)).toHaveLength(1);
@@ -90,6 +92,7 @@ describe('duration literals outside the timeout policy', () => {
     ['  timeoutMs = DEFAULT_TIMEOUTS.localCallTimeoutMs,'],
     ['  if (elapsedMs === 0) return;'],
     ['  const items = 5;'],
+    ["    .option('--transfers <n>', 'parallel downloads', positiveInt, 4)"],
     ['  const retryAfter = error.retryAfterMs ?? 0;'],
     ['  setTimeout(done, Math.max(0, ms));'],
     ['    }, this.policy.ms("indexerStatusPushMs")).unref();'],

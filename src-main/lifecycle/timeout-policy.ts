@@ -93,6 +93,8 @@ export const TimeoutConfigSchema = z.object({
   prepareForChangeTimeoutMs: positiveMs,
   /** A failed read of one file is logged once in this long, however many FUSE reads fail. */
   readErrorLogQuietMs: positiveMs,
+  /** How long the kernel may cache names and attributes (FUSE's entry and attribute timeouts; `--kernel-cache`'s default). */
+  kernelCacheTimeoutMs: ms,
 
   // ── Retries of background work ──
   /** First wait before an upload is tried again, doubling up to uploadRetryMaxMs (also a full drive's wait). */
@@ -238,6 +240,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   bandwidthBurstMs: 250,
   requestBodyBudgetMs: 10_000,
   uncachedReadTimeoutMs: 10_000,
+  kernelCacheTimeoutMs: 10_000,
   prepareForChangeTimeoutMs: 300_000,
   uploadRetryBaseMs: 5_000,
   uploadRetryMaxMs: 300_000,

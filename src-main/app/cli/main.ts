@@ -191,7 +191,7 @@ const mountOptions = (cmd: Command) =>
     .option('--transfers <n>', 'parallel downloads', positiveInt, DEFAULTS.transfers)
     .option('--uploads <n>', 'parallel uploads', positiveInt, DEFAULTS.uploads)
     .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, DEFAULT_TIMEOUTS.uploadWriteBackDelayMs)
-    .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
+    .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, DEFAULT_TIMEOUTS.kernelCacheTimeoutMs / 1000)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
     .option('--bwlimit-up <rate>', 'bandwidth limit for all uploads together, per second, e.g. 1M or 500K (default: none; 0 or off: none)', bandwidthLimit)
     .option('--bwlimit-down <rate>', 'bandwidth limit for all downloads together, per second, e.g. 4M (default: none; 0 or off: none)', bandwidthLimit)
