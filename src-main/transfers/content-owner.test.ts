@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RangeSet, StoreError, type ContentStatus } from '../store/index.ts';
 import { file, openTempStore, ROOT, type TempStore } from '../store/testing/temp-store.ts';
@@ -42,6 +43,17 @@ describe('the transition table', { timeout: 10_000 }, () => {
     // in a dirty file leave it dirty: the last test of this block).
     const leavingDirty = events.filter((e) => e !== 'bytesArrived' && CONTENT_TRANSITIONS[e].from.includes('dirty') && CONTENT_TRANSITIONS[e].to.some((s) => s !== 'dirty'));
     expect(leavingDirty.sort()).toEqual(['editDropped', 'uploadCommitted', 'serverVersionKept'].sort());
+  });
+
+  it('is the table docs/concurrency.md §3 shows (every event, with the states it starts from)', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/concurrency.md', import.meta.url)), 'utf8');
+    const section = doc.slice(doc.indexOf('## 3. Content states'), doc.indexOf('## 3a.'));
+    const documented = new Map<string, string[]>();
+    for (const [, event, from] of section.matchAll(/^\| `(\w+)`[^|]*\| ([^|]+) \|/gm)) {
+      documented.set(event!, from!.trim() === 'any' ? ['none', 'partial', 'complete', 'dirty'] : from!.split(',').map((s) => s.trim()));
+    }
+    const inCode = Object.fromEntries(Object.entries(CONTENT_TRANSITIONS).map(([event, rule]) => [event, [...rule.from]]));
+    expect(Object.fromEntries(documented)).toEqual(inCode);
   });
 
   it('none (only in the cloud): bytes arriving make it partial; an upload commit is refused', async () => {
