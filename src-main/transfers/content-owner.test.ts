@@ -147,6 +147,19 @@ describe('per-item serialization', { timeout: 10_000 }, () => {
     await Promise.all([a, aAgain, b]);
   });
 
+  it('a first local change waits for an eviction of the item to delete its file', async () => {
+    await reach('complete');
+    const evicted = owner.evict('A');
+    let fileAtCommit: boolean | undefined;
+    const changed = owner.startLocalChange('A', () => {
+      fileAtCommit = existsSync(cacheFilePath(cacheDir, 'A'));
+      owner.localChangeStarted('A', { etag: null, ctag: null }, new RangeSet());
+    });
+    await Promise.all([evicted, changed]);
+    expect(fileAtCommit).toBe(false);
+    expect(status('A')).toBe('dirty');
+  });
+
   it('a refused transition does not block the next one of the item', async () => {
     await reach('dirty');
     const refused = owner.evict('A');

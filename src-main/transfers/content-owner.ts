@@ -247,6 +247,15 @@ export class ContentOwner {
     this.#store.content.setContent(itemId, { status: 'dirty', etag: null, ctag: null, ranges });
   }
 
+  /**
+   * Runs `commit` (the caller's transaction, which records localChangeStarted) under the item's lock:
+   * a first change waits for an eviction or a new download version of the item to finish its file
+   * step, so its bytes never go to a file about to be deleted or reset.
+   */
+  startLocalChange(itemId: string, commit: () => void): Promise<void> {
+    return this.#locked(itemId, async () => this.#store.transaction(commit));
+  }
+
   /** Before the first change of a clean file: dirty, based on `base`, one more local version. */
   localChangeStarted(itemId: string, base: VersionTags, ranges: RangeSet): void {
     this.check(itemId, 'localChangeStarted');

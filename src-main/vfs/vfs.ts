@@ -542,7 +542,7 @@ export class Vfs {
       }
       const ranges = RangeSet.whole(needed);
       const now = this.current(item);
-      this.o.store.transaction(() => {
+      await this.content.startLocalChange(now.id, () => {
         if (this.o.store.content.get(now.id)?.status === 'dirty') return;
         this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, ranges);
         this.ensureJournal(now, 'write');
