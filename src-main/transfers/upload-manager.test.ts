@@ -286,6 +286,30 @@ describe('simple uploads', () => {
     expect(server.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
   });
 
+  it('a new file renamed here just before its first upload commits is renamed on the server too (fuzz 6000/127)', async () => {
+    const content = Buffer.from('saved by an editor');
+    const localId = localCreate('notes.md.fzsave', content);
+    // The commit maps the server's answer right before its store transaction: a rename landing
+    // there comes after the upload's last look at the file's place, as a vfs rename can.
+    let renamed = false;
+    const manager = makeManager({
+      toRecord: (item) => {
+        if (!renamed && item.name === 'notes.md.fzsave') {
+          renamed = true;
+          temp.store.items.move(localId, rootId, 'notes.md');
+        }
+        return toRecord(item);
+      },
+    });
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    expect(renamed).toBe(true);
+    expect(serverJson('/notes.md.fzsave')).toBeUndefined();
+    const server = serverJson('/notes.md')!;
+    expect(await emu.emulator.admin.readFile('/notes.md')).toEqual(content);
+    expect(temp.store.items.get(localId)).toMatchObject({ name: 'notes.md', remoteId: server.id, etag: server.eTag });
+  });
+
   it('replaces an existing file by id, conditional on the version the edit started from', async () => {
     const item = await serverFile(Buffer.from('version one'));
     const content = Buffer.from('version two, written here');

@@ -219,7 +219,7 @@ export class UploadWorker {
           // file is ours, and the bytes here go on top of it.
           this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
-          return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+          return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
@@ -231,7 +231,23 @@ export class UploadWorker {
       if (isNotFound(error)) return this.#rescueToRoot(edit);
       throw error;
     }
-    return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+    return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
+  }
+
+  /**
+   * Commits a new file's first upload. A local rename landing after the last look at its place and
+   * before the commit moved only the local item (it had no server id yet, so the vfs left the move
+   * to this upload): the server copy follows once more after the commit.
+   */
+  async #commitNew(edit: LocalEdit, answer: DriveItem): Promise<UploadOutcome> {
+    const outcome = await this.#commit(edit, answer);
+    const moved = await this.#followLocalPlace(edit, answer);
+    if (moved !== answer) {
+      const { store } = this.#o;
+      if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
+      else store.items.upsert(this.#o.toRecord(moved));
+    }
+    return outcome;
   }
 
   /** An offline delete or rename away of what holds this name on the server waits in the journal. */

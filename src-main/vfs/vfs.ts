@@ -809,9 +809,11 @@ export class Vfs {
 
   /** rename(2): same folder, across folders, and over an existing target (replacing it). */
   async rename(from: string, to: string): Promise<void> {
-    const item = this.resolve(from);
+    let item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
-    const { parent: newParent, name } = this.split(to);
+    const split = this.split(to);
+    let newParent = split.parent;
+    const name = split.name;
     this.checkName(to, name);
     this.checkShare(() => this.o.shares?.checkRename(item, newParent, from, to));
     for (let p: StoredItem | undefined = newParent; p; p = p.parentId ? this.o.store.items.get(p.parentId) : undefined) {
@@ -832,6 +834,12 @@ export class Vfs {
       }
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
       await this.remove(target, to);
+      // The item as it is now: a first upload may have committed while the target went (an
+      // editor's save of a file not uploaded yet), and the server copy must move with it.
+      const now = this.o.store.items.get(item.id);
+      if (!now) throw new VfsError('ENOENT', `no such file or folder: ${from}`);
+      item = now;
+      newParent = this.o.store.items.get(newParent.id) ?? newParent;
     }
     if (item.remoteId === null) {
       // Never uploaded yet: the upload (or folder creation) will use wherever it is by then.
