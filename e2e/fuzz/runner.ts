@@ -44,7 +44,11 @@ export class FuzzRig {
   private offline = false;
 
   static async start(): Promise<FuzzRig> {
-    const h = await MountHarness.start({ engineArgs: ['--write-back', String(WRITE_BACK_MS)] });
+    // ONEMOUNT_FUZZ_LOG_LEVEL=debug makes a kept run's engine log detailed enough for a post-mortem.
+    const logLevel = process.env.ONEMOUNT_FUZZ_LOG_LEVEL;
+    const h = await MountHarness.start({
+      engineArgs: ['--write-back', String(WRITE_BACK_MS), ...(logLevel ? ['--log-level', logLevel] : [])],
+    });
     const rig = new FuzzRig(h);
     rig.clientFaultsSeen = (await h.admin.clientFaults()).length;
     return rig;
