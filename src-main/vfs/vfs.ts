@@ -686,7 +686,9 @@ export class Vfs {
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
-    if (parent.remoteId !== null) {
+    // An offline delete or move away of what held the name is still in the journal: the server
+    // keeps the name until it is replayed, so the new folder is created after it, in order.
+    if (parent.remoteId !== null && !this.nameLeavingByReplay(parent.id, name)) {
       try {
         const created = await this.o.graph.createFolder(parent.remoteId, name, 'fail');
         this.o.store.items.upsert(this.o.toRecord(created));
@@ -703,6 +705,14 @@ export class Vfs {
       this.o.store.journal.append({ kind: 'mkdir', itemId: id, parentId: parent.id, name });
     });
     this.journaled(path, 'mkdir');
+  }
+
+  /** A pending offline delete, or rename away, of what held this name in the folder. */
+  private nameLeavingByReplay(parentId: string, name: string): boolean {
+    const key = name.toLowerCase();
+    return this.o.store.journal
+      .list({ states: ['pending', 'uploading'] })
+      .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.parentId === parentId && e.name?.toLowerCase() === key);
   }
 
   private journaled(path: string, what: string): void {
