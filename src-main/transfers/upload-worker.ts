@@ -576,9 +576,15 @@ export class UploadWorker {
     const has = answer.fileSystemInfo?.lastModifiedDateTime;
     if (has !== undefined && Date.parse(has) === Date.parse(wanted)) return answer;
     try {
-      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal });
+      // Only on the version just uploaded: the answer describes the item as it is then, and another
+      // device's edit landing in between would pass for a corrupted upload of ours.
+      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal, ...(answer.eTag ? { ifMatch: answer.eTag } : {}) });
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
+      if (isPreconditionFailed(error)) {
+        this.#o.logger.info({ itemId: answer.id }, 'uploaded; the file changed on the server before its modification time was set, so it keeps the server time');
+        return answer;
+      }
       this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
       return answer;
     }
