@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { EventEmitter } from 'node:events';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export const SYSTEM_BUS_DEFAULT = 'unix:path=/var/run/dbus/system_bus_socket';
 
@@ -353,7 +354,7 @@ export class DBusConnection extends EventEmitter<DBusEvents> {
   }
 
   /** Connects, authenticates as this process's user and says Hello. */
-  static async open(address: string, timeoutMs = 5000): Promise<DBusConnection> {
+  static async open(address: string, timeoutMs = DEFAULT_TIMEOUTS.localCallTimeoutMs): Promise<DBusConnection> {
     const socket = connect({ path: socketPathOf(address) });
     const timer = setTimeout(() => socket.destroy(new Error(`the D-Bus at ${address} did not answer within ${timeoutMs} ms`)), timeoutMs);
     try {

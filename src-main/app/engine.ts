@@ -162,7 +162,7 @@ export class Engine {
     const policy = new TimeoutPolicy(cfg.timeouts);
     const tasks = new TaskRegistry({ logger });
 
-    const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger });
+    const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger, busyTimeoutMs: policy.ms('storeBusyTimeoutMs') });
     if (rebuiltFrom) {
       // Unsent edits live in the cache folder: set it aside before anything can reuse its files.
       const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
@@ -188,16 +188,27 @@ export class Engine {
       connectTimeoutMs: policy.ms('connectTimeoutMs'),
       stallTimeoutMs: policy.ms('transferStallTimeoutMs'),
       maxRetries: policy.ms('requestRetries'),
+      maxThrottleRetries: policy.ms('requestThrottleRetries'),
       retryBaseMs: policy.ms('requestRetryBaseMs'),
       retryMaxMs: policy.ms('requestRetryMaxMs'),
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
     const bandwidth: BandwidthLimits = {
-      up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0 }),
-      down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0 }),
+      up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0, burstMs: policy.ms('bandwidthBurstMs') }),
+      down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0, burstMs: policy.ms('bandwidthBurstMs') }),
     };
-    const downloads = new DownloadManager({ graph: paceDownloads(graph, bandwidth.down), store, cacheDir: paths.cacheDir, tasks, logger, concurrency: cfg.downloadConcurrency });
+    const downloads = new DownloadManager({
+      graph: paceDownloads(graph, bandwidth.down),
+      store,
+      cacheDir: paths.cacheDir,
+      tasks,
+      logger,
+      concurrency: cfg.downloadConcurrency,
+      downloadUrlTtlMs: policy.ms('downloadUrlTtlMs'),
+      progressIntervalMs: policy.ms('downloadProgressIntervalMs'),
+      maxInterruptions: policy.ms('downloadInterruptionRetries'),
+    });
     // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
     // background while folders are listed on demand. A rebuilt store still enumerates first: its
     // unsent changes are recovered once the drive is known whole.
@@ -212,6 +223,7 @@ export class Engine {
       logger,
       tasks,
       pollIntervalMs: cfg.pollIntervalMs,
+      sliceMs: policy.ms('deltaApplySliceMs'),
       errorBackoff: { baseMs: policy.ms('deltaRetryBaseMs'), maxMs: policy.ms('deltaRetryMaxMs') },
     });
     // Shared folders: requests for their items go to their drives; each one's own delta runs after the main one.
@@ -287,6 +299,7 @@ export class Engine {
       retryBaseMs: policy.ms('uploadRetryBaseMs'),
       retryMaxMs: policy.ms('uploadRetryMaxMs'),
       parentWaitMs: policy.ms('parentWaitMs'),
+      maxAttempts: policy.ms('uploadAttempts'),
       serviceReachable: () => !connectivity.offline,
       hostName,
     });
@@ -771,7 +784,7 @@ export class Engine {
       this.indexerStatusPending = false;
       // After the shutdown began the store may be closed; its own events tell the panel the rest.
       if (this.stopped === undefined) this.ipc?.emit('status', this.status());
-    }, 1000).unref();
+    }, this.policy.ms('indexerStatusPushMs')).unref();
   }
 
   /** The ordered shutdown (same promise however often asked); the control socket closes last. */

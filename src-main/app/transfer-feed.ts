@@ -9,9 +9,8 @@ import { abortableSleep } from '../base/abort.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
 import type { RecentTransfer, TransferItem } from '../../src-shared/model/transfer.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
-/** How often at most a progress event goes out. */
-const FLUSH_EVERY_MS = 250;
 const RECENT_KEPT = 50;
 
 interface Source {
@@ -82,7 +81,7 @@ export class TransferFeed {
     this.#flushing = true;
     this.#o.tasks.start('transfer-feed', async (signal) => {
       try {
-        await abortableSleep(FLUSH_EVERY_MS, signal).catch(() => undefined);
+        await abortableSleep(DEFAULT_TIMEOUTS.transferFeedFlushMs, signal).catch(() => undefined);
       } finally {
         this.#flushing = false;
       }

@@ -212,7 +212,7 @@ export class MsalAuth {
       throw scrubbed(e);
     }
     if (!result.accessToken) throw new SignedOutError(this.account);
-    return { token: result.accessToken, expiresAt: result.expiresOn?.getTime() ?? Date.now() + 60_000 };
+    return { token: result.accessToken, expiresAt: result.expiresOn?.getTime() ?? Date.now() + DEFAULT_TIMEOUTS.tokenAssumedLifetimeMs };
   }
 
   /** Forgets every account and token of this app on this device. */

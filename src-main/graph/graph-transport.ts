@@ -169,7 +169,7 @@ export class GraphTransport {
       tokenProvider: options.tokenProvider,
       requestTimeoutMs: options.requestTimeoutMs,
       maxRetries: options.maxRetries,
-      maxThrottleRetries: options.maxThrottleRetries ?? 10,
+      maxThrottleRetries: options.maxThrottleRetries ?? DEFAULT_TIMEOUTS.requestThrottleRetries,
       retryBaseMs: options.retryBaseMs,
       retryMaxMs: options.retryMaxMs,
       now,

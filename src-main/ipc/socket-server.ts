@@ -10,6 +10,7 @@ import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import { Calls, Events, NOT_SUPPORTED, RequestSchema, type CallName, type CallParams, type CallResult, type EventName, type EventPayload } from '../../src-shared/ipc/contract.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
 export type CallHandlers = { [M in CallName]: (params: CallParams<M>) => Promise<CallResult<M>> | CallResult<M> };
 
@@ -44,8 +45,6 @@ export const MAX_CONNECTIONS = 512;
 const MAX_IN_FLIGHT = 64;
 /** Bytes queued for a client that does not read; past it the client is cut off. */
 export const MAX_BACKLOG = 4 * 1024 * 1024;
-/** How long close() lets clients read their last answers before it cuts them off. */
-const CLOSE_GRACE_MS = 500;
 
 /**
  * One client connection. Every write checks the socket can still take it: a client may vanish at
@@ -142,7 +141,7 @@ class Connection {
   end(): void {
     if (this.socket.destroyed) return;
     this.socket.end();
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    setTimeout(() => this.socket.destroy(), DEFAULT_TIMEOUTS.ipcCloseGraceMs).unref();
   }
 }
 

@@ -7,6 +7,8 @@ import type { ShutdownPhase } from '../../src-shared/model/transfer.ts';
 
 const ms = z.number().int().nonnegative();
 const positiveMs = z.number().int().positive();
+/** A number of repeats, not a duration. */
+const count = z.number().int().nonnegative();
 
 const PhaseBudgetSchema = z.object({
   name: z.enum(SHUTDOWN_PHASES),
@@ -17,9 +19,10 @@ export type ShutdownPhaseBudget = z.infer<typeof PhaseBudgetSchema>;
 
 /**
  * Every timeout, retry delay and period the engine (and the processes that talk to it) uses, in
- * one configuration, documented in docs/concurrency.md. A component that needs a new one adds a
- * field here (with its default) instead of a constant of its own; constants of a protocol (a
- * download URL's lifetime, a log line's rate limit) stay named constants where they apply.
+ * one configuration, documented in docs/concurrency.md §5. A component that needs a new one adds a
+ * field here (with its default) instead of a constant of its own; only a fact of a protocol or a
+ * file format stays where it applies, commented `protocol:` (lifecycle/timeout-literals.test.ts
+ * fails on any other duration literal in src-main).
  */
 export const TimeoutConfigSchema = z.object({
   /** The whole graceful shutdown, all phases together. */
@@ -49,7 +52,9 @@ export const TimeoutConfigSchema = z.object({
   /** A transfer whose body moves no bytes for this long fails (and is retried, resuming). */
   transferStallTimeoutMs: positiveMs,
   /** Repeats of one request after transient failures (a count, not a duration). */
-  requestRetries: z.number().int().nonnegative(),
+  requestRetries: count,
+  /** Repeats of one request the service throttled, each after the wait it asked for (a count; obeying is not failing). */
+  requestThrottleRetries: count,
   /** First wait before repeating a request (full jitter), doubling up to requestRetryMaxMs. */
   requestRetryBaseMs: positiveMs,
   requestRetryMaxMs: positiveMs,
@@ -61,11 +66,35 @@ export const TimeoutConfigSchema = z.object({
   probeRetryBaseMs: positiveMs,
   probeRetryMaxMs: positiveMs,
 
+  // ── Transfers ──
+  /** Quiet time after the last write to a file before it uploads (`--write-back`'s default). */
+  uploadWriteBackDelayMs: ms,
+  /** Tries of one upload before it is shown as failed (a count; permanent refusals fail at once). */
+  uploadAttempts: z.number().int().positive(),
+  /** Samples of an upload's progress closer together than this do not update its speed. */
+  uploadRateSampleMs: positiveMs,
+  /** A download URL is reused this long, then asked for again (Graph's pre-authenticated URLs expire). */
+  downloadUrlTtlMs: positiveMs,
+  /** A download reports its progress at most this often. */
+  downloadProgressIntervalMs: ms,
+  /** Times one download range is resumed after its connection broke without progress (a count). */
+  downloadInterruptionRetries: count,
+  /** Transfer progress goes out to the UI at most this often. */
+  transferFeedFlushMs: positiveMs,
+  /** Credit an idle link may bank under a bandwidth limit, in milliseconds at the limit. */
+  bandwidthBurstMs: ms,
+  /** Under an upload limit, one request body is cut to what the limit passes in this long. */
+  requestBodyBudgetMs: positiveMs,
+
   // ── Reads ──
   /** An uncached read while offline (or stuck) fails with an errno after this long, never hangs. */
   uncachedReadTimeoutMs: positiveMs,
   /** Fetching the part of a file a first change keeps (a truncate or a write into it). */
   prepareForChangeTimeoutMs: positiveMs,
+  /** A failed read of one file is logged once in this long, however many FUSE reads fail. */
+  readErrorLogQuietMs: positiveMs,
+  /** How long the kernel may cache names and attributes (FUSE's entry and attribute timeouts; `--kernel-cache`'s default). */
+  kernelCacheTimeoutMs: ms,
 
   // ── Retries of background work ──
   /** First wait before an upload is tried again, doubling up to uploadRetryMaxMs (also a full drive's wait). */
@@ -96,6 +125,28 @@ export const TimeoutConfigSchema = z.object({
   pinsRescanMs: positiveMs,
   /** How often the mount table is read to notice an unmount from outside. */
   mountWatchIntervalMs: positiveMs,
+  /** A status push after indexer refusals waits this long, so a burst of refused opens makes one push. */
+  indexerStatusPushMs: positiveMs,
+  /** How often `onemount status --watch` asks again (transfers move between the state events). */
+  statusWatchRefreshMs: positiveMs,
+  /** How often remote changes are fetched while nothing else asks (`--poll-interval`'s default). */
+  deltaPollIntervalMs: positiveMs,
+  /** How often a shared folder's access (read-only or read-write) is asked again: its owner may change it. */
+  sharedAccessRecheckMs: positiveMs,
+
+  // ── Keeping the event loop free (work in slices) ──
+  /** Applying a delta page yields to the event loop after this long. */
+  deltaApplySliceMs: positiveMs,
+  /** A delta commit that held the event loop longer than this is logged (its chunk is too big for this machine). */
+  deltaSlowCommitMs: positiveMs,
+  /** Walking a pinned folder yields to the event loop after this long. */
+  pinsSliceMs: positiveMs,
+
+  // ── The store ──
+  /** SQLite waits this long for a lock another connection holds before it fails with SQLITE_BUSY. */
+  storeBusyTimeoutMs: ms,
+  /** A deleted new file's sent versions are watched for in delta this long (an upload that landed after all). */
+  deletedUploadWatchMs: positiveMs,
 
   // ── Sign-in and tokens ──
   /** One request to the identity provider, or one call to the keyring, while getting a token. */
@@ -106,6 +157,10 @@ export const TimeoutConfigSchema = z.object({
   tokenRecheckMs: positiveMs,
   /** An interactive sign-in in the browser. */
   signInTimeoutMs: positiveMs,
+  /** `xdg-open` starting the browser for a sign-in (it returns once the browser started; a cold start takes seconds). */
+  browserStartTimeoutMs: positiveMs,
+  /** The lifetime assumed for a token the identity provider gave without an expiry. */
+  tokenAssumedLifetimeMs: positiveMs,
 
   // ── Sleep and shutdown of the system (app/suspend-guard.ts) ──
   /** How often the engine looks whether changes wait to upload (to take or release logind's delay lock). */
@@ -124,8 +179,10 @@ export const TimeoutConfigSchema = z.object({
   ipcCallTimeoutMs: positiveMs,
   /** A contract call that walks a folder (pin, unpin, free) or waits for a person (sign-in, sign-out). */
   ipcLongCallTimeoutMs: positiveMs,
-  /** A question to a local process that answers at once or not at all (a lock holder, the keyring, a sign-in listener). */
+  /** A question to a local process that answers at once or not at all (a lock holder, the keyring, a sign-in listener, the system bus). */
   localCallTimeoutMs: positiveMs,
+  /** After closing, the control socket lets clients read their last answers this long before it cuts them off. */
+  ipcCloseGraceMs: ms,
 
   // ── The desktop app's engine supervisor ──
   /** First wait before restarting an engine that died, doubling up to engineRestartMaxMs. */
@@ -137,6 +194,8 @@ export const TimeoutConfigSchema = z.object({
   engineConnectRetryMs: positiveMs,
   /** A stopping engine is killed after this long (more than its own shutdown budget). */
   engineStopTimeoutMs: positiveMs,
+  /** Time-dependent words in the tray ("resuming in 45 s") are refreshed this often. */
+  trayRefreshMs: positiveMs,
 });
 export type TimeoutConfig = Omit<z.infer<typeof TimeoutConfigSchema>, 'phases'> & {
   readonly phases: readonly ShutdownPhaseBudget[];
@@ -165,12 +224,23 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   connectTimeoutMs: 30_000,
   transferStallTimeoutMs: 30_000,
   requestRetries: 4,
+  requestThrottleRetries: 10,
   requestRetryBaseMs: 500,
   requestRetryMaxMs: 30_000,
   probeTimeoutMs: 5_000,
   probeRetryBaseMs: 1_000,
   probeRetryMaxMs: 60_000,
+  uploadWriteBackDelayMs: 1_000,
+  uploadAttempts: 8,
+  uploadRateSampleMs: 500,
+  downloadUrlTtlMs: 900_000,
+  downloadProgressIntervalMs: 250,
+  downloadInterruptionRetries: 3,
+  transferFeedFlushMs: 250,
+  bandwidthBurstMs: 250,
+  requestBodyBudgetMs: 10_000,
   uncachedReadTimeoutMs: 10_000,
+  kernelCacheTimeoutMs: 10_000,
   prepareForChangeTimeoutMs: 300_000,
   uploadRetryBaseMs: 5_000,
   uploadRetryMaxMs: 300_000,
@@ -187,13 +257,26 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   cacheCleanMinGapMs: 1_000,
   pinsRescanMs: 300_000,
   mountWatchIntervalMs: 2_000,
+  indexerStatusPushMs: 1_000,
+  statusWatchRefreshMs: 1_000,
+  deltaPollIntervalMs: 30_000,
+  sharedAccessRecheckMs: 600_000,
+  deltaApplySliceMs: 20,
+  deltaSlowCommitMs: 100,
+  pinsSliceMs: 10,
+  storeBusyTimeoutMs: 5_000,
+  deletedUploadWatchMs: 86_400_000,
+  readErrorLogQuietMs: 10_000,
   tokenRefreshTimeoutMs: 30_000,
   tokenRefreshMarginMs: 300_000,
   tokenRecheckMs: 2_000,
   signInTimeoutMs: 600_000,
+  browserStartTimeoutMs: 15_000,
+  tokenAssumedLifetimeMs: 60_000,
   ipcCallTimeoutMs: 10_000,
   ipcLongCallTimeoutMs: 300_000,
   localCallTimeoutMs: 5_000,
+  ipcCloseGraceMs: 500,
   suspendRecheckMs: 2_000,
   suspendReleaseMarginMs: 1_000,
   suspendAssumedDelayMs: 5_000,
@@ -203,6 +286,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   engineStablePeriodMs: 60_000,
   engineConnectRetryMs: 500,
   engineStopTimeoutMs: 60_000,
+  trayRefreshMs: 5_000,
 });
 
 function isOrderedSubsequence(names: readonly ShutdownPhase[]): boolean {

@@ -1,8 +1,9 @@
 import type { DriveStateRepository } from './drive-state-repository.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { DeletedUpload } from './types.ts';
 
 /** How long a deleted new file's sent versions are watched for in delta. */
-const WATCH_MS = 24 * 3_600_000;
+const WATCH_MS = DEFAULT_TIMEOUTS.deletedUploadWatchMs;
 
 /**
  * Places where a first upload of a new file may still land on the server though the file is no

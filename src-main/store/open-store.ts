@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import Database from 'better-sqlite3';
 import { migrate, latestSchemaVersion, MIGRATIONS } from './migrations.ts';
 import { Store } from './store.ts';
@@ -31,7 +32,7 @@ export interface OpenedStore {
   rebuiltFrom?: string;
 }
 
-const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+const DEFAULT_BUSY_TIMEOUT_MS = DEFAULT_TIMEOUTS.storeBusyTimeoutMs;
 
 /**
  * Opens (creating if needed) and migrates the store. A file that is not a database, is

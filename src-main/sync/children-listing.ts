@@ -19,6 +19,7 @@
  *   its next page, and seals, only when none is in flight.
  */
 import { OneMountError } from '../base/errors.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import type { DriveItem, GraphClient } from '../graph/index.ts';
 import type { ItemRecord, Store, StoredItem } from '../store/index.ts';
@@ -120,7 +121,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#logger = options.logger;
     this.#complete = options.complete;
     this.#pageSize = options.pageSize ?? 1000;
-    this.#quietMs = options.quietMs ?? 100;
+    this.#quietMs = options.quietMs ?? DEFAULT_TIMEOUTS.enumerationQuietMs;
     this.#now = options.now ?? Date.now;
     if (!this.#complete) {
       this.#store.items.deletionListener = (deleted) => {

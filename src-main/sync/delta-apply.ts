@@ -17,6 +17,7 @@
  * for removed files that have local state (a content row).
  */
 import { performance } from 'node:perf_hooks';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ConflictReason, ItemRecord, Store, StoredItem } from '../store/index.ts';
 import { contentChanged } from './content-version.ts';
@@ -88,7 +89,7 @@ interface Candidate {
 }
 
 /** A commit taking longer than this is logged: a sign the chunk size is too big for this machine. */
-const SLOW_COMMIT_MS = 100;
+const SLOW_COMMIT_MS = DEFAULT_TIMEOUTS.deltaSlowCommitMs;
 
 /** A temporary name no OneDrive item can have; a hidden file while it exists. */
 const PARKING_PREFIX = '.onemount-moving-';

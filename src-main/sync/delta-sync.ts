@@ -114,10 +114,10 @@ export class SyncStoppedError extends OneMountError {
 }
 
 const DEFAULTS = {
-  pollIntervalMs: 30_000,
+  pollIntervalMs: DEFAULT_TIMEOUTS.deltaPollIntervalMs,
   pageSize: 1000,
   applyChunk: 2000,
-  sliceMs: 20,
+  sliceMs: DEFAULT_TIMEOUTS.deltaApplySliceMs,
   errorBackoff: { baseMs: DEFAULT_TIMEOUTS.deltaRetryBaseMs, maxMs: DEFAULT_TIMEOUTS.deltaRetryMaxMs },
 } as const;
 

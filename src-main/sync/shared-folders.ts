@@ -15,6 +15,7 @@
  *   EXDEV (programs like mv then copy and delete). Unknown, the server's 403 maps to EACCES.
  */
 import { Alarm } from '../base/alarm.ts';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
@@ -65,7 +66,7 @@ export class ShareAccessError extends Error {
 }
 
 /** An owner can change what a share allows any time: it is asked again this often. */
-const ACCESS_RECHECK_MS = 10 * 60_000;
+const ACCESS_RECHECK_MS = DEFAULT_TIMEOUTS.sharedAccessRecheckMs;
 
 /** Ids of other drives' items learned from answers before the store holds them; bounded. */
 const LEARNED_LIMIT = 10_000;

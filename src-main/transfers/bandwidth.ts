@@ -14,6 +14,7 @@
  * body is produced through it. Nothing else about a transfer changes.
  */
 import { Readable, Transform, pipeline } from 'node:stream';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { abortReason } from '../base/abort.ts';
 import type { BodySource } from '../graph/graph-transport.ts';
 import type { GraphClient } from '../graph/client.ts';
@@ -24,13 +25,13 @@ import { MIN_BANDWIDTH_LIMIT } from '../../src-shared/ipc/desktop-calls.ts';
 const PIECE_BYTES = 64 * 1024;
 
 /** Credit an idle link may bank, in milliseconds at the limit. */
-const DEFAULT_BURST_MS = 250;
+const DEFAULT_BURST_MS = DEFAULT_TIMEOUTS.bandwidthBurstMs;
 
 /**
  * How long one request body may take at the limit. The transport gives a request 30 s to send its
  * body and get its answer; a third of that leaves room for a slow server.
  */
-export const REQUEST_BODY_BUDGET_MS = 10_000;
+export const REQUEST_BODY_BUDGET_MS = DEFAULT_TIMEOUTS.requestBodyBudgetMs;
 
 /** The smallest limit accepted: the smallest upload fragment (320 KiB) must pass within the request budget. */
 export const MIN_LIMIT_BYTES_PER_SECOND = MIN_BANDWIDTH_LIMIT;

@@ -16,6 +16,7 @@
  * loop, so it needs no lock; the awaits are I/O, and every one honours an AbortSignal.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { addAbortSignal, type Readable } from 'node:stream';
 import PQueue from 'p-queue';
 import { abortReason, anySignal, isAbortError, linkedController, raceWithSignal, throwIfAborted } from '../base/abort.ts';
@@ -250,9 +251,9 @@ export class DownloadManager {
     this.#queueLimit = positive(options.queueLimit ?? 64, 'queueLimit');
     const concurrency = positive(options.concurrency ?? 4, 'concurrency');
     this.#chunksPerCall = positive(options.chunksInFlightPerCall ?? 2 * concurrency, 'chunksInFlightPerCall');
-    this.#urlTtlMs = positive(options.downloadUrlTtlMs ?? 15 * 60_000, 'downloadUrlTtlMs');
-    this.#progressIntervalMs = options.progressIntervalMs ?? 250;
-    this.#maxInterruptions = options.maxInterruptions ?? 3;
+    this.#urlTtlMs = positive(options.downloadUrlTtlMs ?? DEFAULT_TIMEOUTS.downloadUrlTtlMs, 'downloadUrlTtlMs');
+    this.#progressIntervalMs = options.progressIntervalMs ?? DEFAULT_TIMEOUTS.downloadProgressIntervalMs;
+    this.#maxInterruptions = options.maxInterruptions ?? DEFAULT_TIMEOUTS.downloadInterruptionRetries;
     this.#now = options.now ?? Date.now;
     this.#queue = new PQueue({ concurrency });
     this.events = new TypedEmitter<DownloadEvents>((error, event) =>

@@ -82,7 +82,7 @@ export interface UploadManagerOptions {
 const SESSION_REFUSALS_BEFORE_RESTART = 3;
 
 /** Progress samples closer together than this say little about the speed. */
-const RATE_SAMPLE_MS = 500;
+const RATE_SAMPLE_MS = DEFAULT_TIMEOUTS.uploadRateSampleMs;
 
 /** waiting: write-back delay or parent wait; retrying / offline: backoff after a failure. */
 type TaskPhase = 'waiting' | 'ready' | 'active' | 'retrying' | 'offline' | 'failed';
@@ -163,10 +163,10 @@ export class UploadManager {
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#concurrency = positive(options.concurrency ?? 2, 'concurrency');
-    this.#writeBackDelayMs = nonNegative(options.writeBackDelayMs ?? 1000, 'writeBackDelayMs');
+    this.#writeBackDelayMs = nonNegative(options.writeBackDelayMs ?? DEFAULT_TIMEOUTS.uploadWriteBackDelayMs, 'writeBackDelayMs');
     this.#retryBaseMs = positive(options.retryBaseMs ?? DEFAULT_TIMEOUTS.uploadRetryBaseMs, 'retryBaseMs');
     this.#retryMaxMs = Math.max(this.#retryBaseMs, positive(options.retryMaxMs ?? DEFAULT_TIMEOUTS.uploadRetryMaxMs, 'retryMaxMs'));
-    this.#maxAttempts = positive(options.maxAttempts ?? 8, 'maxAttempts');
+    this.#maxAttempts = positive(options.maxAttempts ?? DEFAULT_TIMEOUTS.uploadAttempts, 'maxAttempts');
     this.#serviceReachable = options.serviceReachable;
     this.#parentWaitMs = positive(options.parentWaitMs ?? DEFAULT_TIMEOUTS.parentWaitMs, 'parentWaitMs');
     this.#now = options.now ?? Date.now;

@@ -50,7 +50,7 @@ export interface PinsOptions {
 }
 
 const WALK_PAGE = 1000;
-const SLICE_MS = 10;
+const SLICE_MS = DEFAULT_TIMEOUTS.pinsSliceMs;
 
 export class Pins {
   readonly #o: PinsOptions;

@@ -164,7 +164,7 @@ export const STATUS_XATTR = 'user.onemount.status';
 /** On a shared folder and everything below it: `read-only`, `read-write` or `unknown`. */
 export const SHARE_XATTR = 'user.onemount.share';
 /** A failed read of a file is reported once in this long, however many FUSE reads fail. */
-const READ_ERROR_QUIET_MS = 10_000;
+const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
 const BLOCK = 4096;
 const DIR_MODE = 0o040755;
 const FILE_MODE = 0o100644;

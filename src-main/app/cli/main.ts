@@ -187,11 +187,11 @@ const mountOptions = (cmd: Command) =>
   cmd
     .option('--account <name>', 'account name (separate config, cache and state per account)', 'default')
     .option('--token <token>', 'a fixed bearer token for the emulator (default: the account\'s sign-in, else one the emulator accepts)')
-    .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, 30)
+    .option('--poll-interval <seconds>', 'how often remote changes are fetched', positiveInt, DEFAULT_TIMEOUTS.deltaPollIntervalMs / 1000)
     .option('--transfers <n>', 'parallel downloads', positiveInt, DEFAULTS.transfers)
     .option('--uploads <n>', 'parallel uploads', positiveInt, DEFAULTS.uploads)
-    .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, 1000)
-    .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, 10)
+    .option('--write-back <ms>', 'quiet time after the last write before a file uploads', positiveInt, DEFAULT_TIMEOUTS.uploadWriteBackDelayMs)
+    .option('--kernel-cache <seconds>', 'how long the kernel may cache names and attributes', positiveInt, DEFAULT_TIMEOUTS.kernelCacheTimeoutMs / 1000)
     .option('--cache-limit <size>', 'largest size of downloaded content kept on this device, e.g. 64M or 20G (default: 10G or 10% of the disk, whichever is smaller)', byteSize)
     .option('--bwlimit-up <rate>', 'bandwidth limit for all uploads together, per second, e.g. 1M or 500K (default: none; 0 or off: none)', bandwidthLimit)
     .option('--bwlimit-down <rate>', 'bandwidth limit for all downloads together, per second, e.g. 4M (default: none; 0 or off: none)', bandwidthLimit)
@@ -279,7 +279,7 @@ program
     const closed = new Promise<void>((resolve) => client.onClose(resolve));
     const timer = setInterval(() => {
       client.call('status', {}).then((s) => (clear(), show(s)), () => undefined);
-    }, 1000);
+    }, DEFAULT_TIMEOUTS.statusWatchRefreshMs);
     process.once('SIGINT', () => client.close());
     await closed;
     clearInterval(timer);

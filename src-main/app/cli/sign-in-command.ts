@@ -133,12 +133,9 @@ async function tellRunningEngine(socketPath: string, fn: (client: SocketClient) 
   }
 }
 
-/** A hang guard for `xdg-open` (it returns once the browser started; a cold start takes seconds). */
-const BROWSER_START_TIMEOUT_MS = 15_000;
-
 function openBrowser(url: string, print: (line: string) => void): Promise<void> {
   return new Promise((resolve) => {
-    execFile('xdg-open', [url], { timeout: BROWSER_START_TIMEOUT_MS }, (error) => {
+    execFile('xdg-open', [url], { timeout: DEFAULT_TIMEOUTS.browserStartTimeoutMs }, (error) => {
       if (error) print(`(Could not open a browser: ${errorMessage(error)}. Open the URL above yourself.)`);
       resolve();
     });

@@ -41,6 +41,7 @@ export function autostartEntry(argv: readonly string[], o: { hidden?: boolean } 
     'Terminal=false',
     'Categories=Network;FileTransfer;',
     'X-GNOME-Autostart-enabled=true',
+    // protocol: GNOME's autostart key, in seconds: the session settles before the app starts.
     'X-GNOME-Autostart-Delay=5',
     '',
   ].join('\n');

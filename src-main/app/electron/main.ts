@@ -54,8 +54,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const appRoot = path.resolve(here, '..', '..');
 const rendererDir = path.join(appRoot, 'dist', 'renderer');
 const assetsDir = path.join(appRoot, 'assets');
-/** Time-dependent words in the tray ("resuming in 45 s") are refreshed this often. */
-const TRAY_REFRESH_MS = 5000;
 
 protocol.registerSchemesAsPrivileged([{ scheme: 'app', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -363,7 +361,7 @@ async function main(): Promise<void> {
     if (open && !open.window.isDestroyed() && open.window.isVisible()) open.window.hide();
     else showPanel('popover');
   });
-  const trayTimer = setInterval(refreshTray, TRAY_REFRESH_MS);
+  const trayTimer = setInterval(refreshTray, DEFAULT_TIMEOUTS.trayRefreshMs);
   nativeTheme.on('updated', refreshTray);
 
   supervisor.onState((s) => {

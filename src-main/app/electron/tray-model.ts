@@ -28,10 +28,11 @@ export function trayIconFile(assetsDir: string, icon: TrayIcon, theme: TrayIconV
   return `${assetsDir}/tray/tray-${icon}-${theme}-${size}.png`;
 }
 
+/** The snooze lengths the tray offers (`onemount pause --for` takes any length): choices, not timeouts. */
 export const PAUSE_CHOICES = [
-  { label: '2 hours', durationMs: 2 * 3600_000 },
-  { label: '8 hours', durationMs: 8 * 3600_000 },
-  { label: '24 hours', durationMs: 24 * 3600_000 },
+  { label: '2 hours', durationMs: 2 * 3600_000 }, // user choice: a snooze length
+  { label: '8 hours', durationMs: 8 * 3600_000 }, // user choice: a snooze length
+  { label: '24 hours', durationMs: 24 * 3600_000 }, // user choice: a snooze length
   { label: 'Until I resume' },
 ] as const;
 
