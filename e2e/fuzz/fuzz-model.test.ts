@@ -93,6 +93,19 @@ describe('the model', () => {
     expect([...m.files]).toEqual([['b', Buffer.from('hel')]]);
   });
 
+  it('a folder renamed here after another device deleted a file in it may still hold that file: no rmdir of it at its new place (fuzz 6000/89)', () => {
+    const m = new Model();
+    m.folders.add('F');
+    m.folders.add('G');
+    m.files.set('F/notes.md', Buffer.from('v0'));
+    const e = new Epoch();
+    applyRemote({ t: 'rDelete', path: 'F/notes.md' }, m, e);
+    local(m, e, { t: 'rename', from: 'F', to: 'G/F' });
+    // The mount answers ENOTEMPTY until the engine has seen the delete; the model cannot know when.
+    expect(e.allowsLocal({ t: 'rmdir', path: 'G/F' }, m)).toBe(false);
+    expect(e.allowsLocal({ t: 'mkdir', path: 'G/F/Sub dir' }, m)).toBe(true);
+  });
+
   it('keeps local ops off paths a remote change touched, except a whole overwrite of a remotely edited file', () => {
     const m = new Model();
     m.files.set('a.txt', Buffer.from('v0'));

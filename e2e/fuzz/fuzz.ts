@@ -137,7 +137,9 @@ export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Prom
   let onRig = 0;
   // Ctrl-C or kill during a long run: stop the engine and the emulator and unmount before exiting,
   // or they outlive this process.
+  let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
+    stopping = true;
     log(`fuzz: ${signal}, closing the mount after ${summary.runs} schedule(s)`);
     void (rig?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   };
@@ -152,6 +154,11 @@ export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Prom
       }
       onRig++;
       const r = await runOne(rig, s, '', log);
+      // The schedule the signal interrupted broke on the closing rig, not on the engine.
+      if (stopping) {
+        log(`schedule seed=${s.seed} index=${s.index}: interrupted by the shutdown, not counted`);
+        break;
+      }
       summary.runs++;
       summary.ops += r.stoppedAt < 0 ? 0 : Math.min(r.stoppedAt + 1, s.ops.length);
       summary.settles += r.settles;

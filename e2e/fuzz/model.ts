@@ -471,6 +471,9 @@ export class Epoch {
       }
       // Renaming into the spot the destination had: the paths below the new name are structural too.
       this.localStruct.add(op.to);
+      // What another device changed below the folder (a file deleted or moved away, gone from the
+      // model) may still be in it on the mount until the engine sees it: the marks move with it.
+      for (const t of [...this.remoteTouched]) if (t.startsWith(op.from + '/')) this.remoteTouched.add(op.to + t.slice(op.from.length));
     }
     if (op.t === 'unlink' || op.t === 'rmdir') this.localVersions.delete(op.path);
   }

@@ -44,7 +44,11 @@ export class FuzzRig {
   private offline = false;
 
   static async start(): Promise<FuzzRig> {
-    const h = await MountHarness.start({ engineArgs: ['--write-back', String(WRITE_BACK_MS)] });
+    // ONEMOUNT_FUZZ_LOG_LEVEL=debug makes a kept run's engine log detailed enough for a post-mortem.
+    const logLevel = process.env.ONEMOUNT_FUZZ_LOG_LEVEL;
+    const h = await MountHarness.start({
+      engineArgs: ['--write-back', String(WRITE_BACK_MS), ...(logLevel ? ['--log-level', logLevel] : [])],
+    });
     const rig = new FuzzRig(h);
     rig.clientFaultsSeen = (await h.admin.clientFaults()).length;
     return rig;
@@ -206,19 +210,14 @@ export class FuzzRig {
 
   private async remote(op: RemoteOp, root: string, model: Model, epoch: Epoch): Promise<void> {
     const full = (p: string) => `${root}/${p}`;
+    // The emulator says what the change replaced, in the tick it made it: an upload landing between
+    // a separate look and the change would otherwise pass for a version the other device saw.
     let prevHash: string | undefined;
-    if (op.t === 'rEdit' || op.t === 'rDelete') {
-      try {
-        const item = await this.h.admin.item(full(op.path));
-        prevHash = (item.file as { hashes?: { sha256Hash?: string } } | undefined)?.hashes?.sha256Hash;
-      } catch (e) {
-        if (!/→ 404/.test(String(e))) throw e;
-      }
-    }
+    const replaced = (answer: { previousSha256: string | null }) => void (prevHash = answer.previousSha256 ?? undefined);
     switch (op.t) {
       case 'rEdit':
       case 'rCreate':
-        await this.h.admin.remote({ op: 'write', path: full(op.path), content: bytesOf(op.content).toString('latin1') });
+        replaced(await this.h.admin.remote({ op: 'write', path: full(op.path), content: bytesOf(op.content).toString('latin1') }));
         break;
       case 'rMkdir':
         await this.h.admin.remote({ op: 'mkdir', path: full(op.path) });
@@ -228,20 +227,14 @@ export class FuzzRig {
         break;
       case 'rDelete':
         // A contested file whose server copy is already gone (deleted by an earlier remote op) has nothing to delete.
-        if (prevHash !== undefined || (await this.serverHas(full(op.path)))) await this.h.admin.remote({ op: 'delete', path: full(op.path) });
+        try {
+          replaced(await this.h.admin.remote({ op: 'delete', path: full(op.path) }));
+        } catch (e) {
+          if (!/→ 404/.test(String(e))) throw e;
+        }
         break;
     }
     applyRemote(op, model, epoch, prevHash);
-  }
-
-  private async serverHas(p: string): Promise<boolean> {
-    try {
-      await this.h.admin.item(p);
-      return true;
-    } catch (e) {
-      if (/→ 404/.test(String(e))) return false;
-      throw e;
-    }
   }
 
   private async fault(op: Op, log: (line: string) => void): Promise<void> {

@@ -71,9 +71,16 @@ export class Admin {
     return Buffer.concat(chunks);
   }
 
-  /** A change made by "another device": it goes through the same drive logic and shows up in delta. */
-  async remote(change: RemoteChange): Promise<Record<string, unknown> | undefined> {
+  /**
+   * A change made by "another device": it goes through the same drive logic and shows up in delta.
+   * `seen` gets the sha256 of the file a write or delete replaced, read in the tick of the change
+   * (a look before the call races with a client's upload landing in between).
+   */
+  async remote(change: RemoteChange, seen?: { previousSha256?: string }): Promise<Record<string, unknown> | undefined> {
     const drive = this.emu.drive;
+    const note = (row: ItemRow | undefined) => {
+      if (seen && row?.sha256) seen.previousSha256 = row.sha256;
+    };
     switch (change.op) {
       case 'mkdir': {
         const { parent, name } = split(change.path);
@@ -84,11 +91,12 @@ export class Admin {
         const { parent, name } = split(change.path);
         const parentId = drive.resolve(drive.rootId, parent).id;
         if (change.content !== undefined) {
-          await putBytes(this.emu, parentId, name, Buffer.from(change.content));
+          await putBytes(this.emu, parentId, name, Buffer.from(change.content), () => note(drive.child(parentId, name)));
         } else {
           const size = change.size ?? 0;
           const ref = syntheticRef(Math.floor(Math.random() * 1e9));
           const hashes = await this.emu.content.hashesOf(ref, size);
+          note(drive.child(parentId, name));
           drive.commitContent({ parentId, name }, { ref, size, hashes }, { behavior: 'replace' });
           await this.emu.flushGarbage();
         }
@@ -102,7 +110,9 @@ export class Admin {
         return itemJson(updated, { drive, downloadUrl: (r) => this.emu.downloadUrl(r) });
       }
       case 'delete': {
-        drive.delete(this.resolve(change.path).id, undefined);
+        const row = this.resolve(change.path);
+        note(row);
+        drive.delete(row.id, undefined);
         await this.emu.flushGarbage();
         return undefined;
       }
@@ -215,8 +225,11 @@ export async function handleAdmin(emu: Served & { readonly admin: Admin }, ctx: 
       if (body.demo === true) return sendJson(ctx, 200, await admin.seedDemo());
       return sendJson(ctx, 200, await admin.generate(body as GenerateSpec));
     }
-    case 'POST /remote':
-      return sendJson(ctx, 200, { item: (await admin.remote(body as unknown as RemoteChange)) ?? null });
+    case 'POST /remote': {
+      const seen: { previousSha256?: string } = {};
+      const item = (await admin.remote(body as unknown as RemoteChange, seen)) ?? null;
+      return sendJson(ctx, 200, { item, previousSha256: seen.previousSha256 ?? null });
+    }
     case 'GET /item': {
       const item = admin.itemJson(q.get('path') ?? '');
       return item ? sendJson(ctx, 200, item) : sendJson(ctx, 404, { error: { code: 'itemNotFound', message: 'Item not found' } });

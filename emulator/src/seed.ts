@@ -112,11 +112,19 @@ export async function generate(emu: EmulatorState, spec: GenerateSpec): Promise<
 }
 
 /** Writes real bytes as a new file (replacing a same-named one). */
-export async function putBytes(emu: EmulatorState, parentId: string, name: string, data: Buffer | NodeJS.ReadableStream): Promise<number> {
+export async function putBytes(
+  emu: EmulatorState,
+  parentId: string,
+  name: string,
+  data: Buffer | NodeJS.ReadableStream,
+  /** Runs in the same tick as the commit, so it sees exactly what the write replaces. */
+  beforeCommit?: () => void,
+): Promise<number> {
   const source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> = Buffer.isBuffer(data) ? [data] : (data as AsyncIterable<Uint8Array>);
   const ingested = await emu.content.ingest(source);
   const ref = await emu.content.adopt(ingested.file);
   try {
+    beforeCommit?.();
     emu.drive.commitContent({ parentId, name }, { ref, size: ingested.size, hashes: ingested.hashes }, { behavior: 'replace' });
   } catch (e) {
     await emu.content.remove(ref);

@@ -132,7 +132,8 @@ export class AdminClient {
     return this.call('POST', '/seed', { fromDirectory: dir, under });
   }
   /** `drive: 'other'`: the change is the other user's, in the drive that shares folders. */
-  remote(change: RemoteChange, drive?: 'other'): Promise<{ item: Record<string, unknown> | null }> {
+  /** `previousSha256`: the file the write or delete replaced, as it was in the tick of the change. */
+  remote(change: RemoteChange, drive?: 'other'): Promise<{ item: Record<string, unknown> | null; previousSha256: string | null }> {
     return this.call('POST', `/remote${otherDrive(drive, '?')}`, change);
   }
   item(p: string, drive?: 'other'): Promise<Record<string, unknown>> {

@@ -152,10 +152,24 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
 
     const deleted = await admin(h, 'POST', '/remote', { op: 'delete', path: 'remote/dir' });
     expect(deleted.status).toBe(200);
-    expect(deleted.body).toEqual({ item: null });
+    expect(deleted.body).toEqual({ item: null, previousSha256: null });
     expect((await apiJson(h, ref('remote/dir'))).status).toBe(404);
 
     expect((await admin(h, 'POST', '/remote', { op: 'explode', path: 'remote/b.txt' })).status).toBe(400);
+  });
+
+  it('POST /_emu/remote says which file a write or delete replaced (previousSha256, read in the tick of the change)', async () => {
+    const h = emu();
+    await mkdirp(h, 'prev');
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex').toUpperCase();
+    const first = await admin<{ previousSha256: string | null }>(h, 'POST', '/remote', { op: 'write', path: 'prev/a.txt', content: 'one' });
+    expect(first.body.previousSha256).toBeNull();
+    // A client's upload in between is what the next remote write replaces.
+    await put(h, 'prev/a.txt', 'from the client');
+    const second = await admin<{ previousSha256: string | null }>(h, 'POST', '/remote', { op: 'write', path: 'prev/a.txt', content: 'two' });
+    expect(second.body.previousSha256).toBe(sha('from the client'));
+    const gone = await admin<{ previousSha256: string | null }>(h, 'POST', '/remote', { op: 'delete', path: 'prev/a.txt' });
+    expect(gone.body.previousSha256).toBe(sha('two'));
   });
 
   it('GET /_emu/item and /_emu/content read the drive by path', async () => {

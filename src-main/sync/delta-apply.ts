@@ -75,6 +75,11 @@ export interface BatchApplierOptions {
   onChanged(change: ChangeSet): void;
   /** An invalidation failed for another reason than dirty content; the batch goes on. */
   onInvalidateError(error: unknown, itemId: string): void;
+  /**
+   * Records that read the server now (not a delta page) are applied even when they carry an older
+   * version of ours: there is no page that could predate our upload (see `staleOwnVersions`).
+   */
+  current?: boolean;
 }
 
 interface Candidate {
@@ -100,12 +105,24 @@ export class BatchApplier {
   /** Ids kept despite a removal, counted once. */
   readonly #kept = new Set<string>();
   #change: ChangeSet = emptyChange();
+  /** Server ids of records left out as possibly older than our last upload (staleOwnVersions). */
+  readonly #stale: string[] = [];
   #finalize: (() => void) | undefined;
   #finalized = false;
 
   constructor(options: BatchApplierOptions) {
     this.#o = options;
     this.#store = options.store;
+  }
+
+  /**
+   * Files the batch left alone because its record holds an older version this engine uploaded than
+   * the one the store holds since: a delta page is computed when it is asked for, and an upload
+   * committing between that and the page's apply would be undone (the bytes dropped, a read then
+   * failing with the server holding a newer version). The caller reads these from the server.
+   */
+  get staleOwnVersions(): readonly string[] {
+    return this.#stale;
   }
 
   /**
@@ -254,6 +271,9 @@ export class BatchApplier {
         if (this.#isDirty(old.id)) {
           next = keepLocalContent(next, old, changed);
           if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
+        } else if (changed && !this.#o.current && this.#olderOwnVersion(old, record)) {
+          this.#stale.push(record.remoteId ?? record.id);
+          continue;
         } else if (changed) {
           toInvalidate.push(old.id);
         }
@@ -328,6 +348,14 @@ export class BatchApplier {
   #someoneElses(old: StoredItem, record: ItemRecord): boolean {
     if (record.kind !== 'file' || !record.quickXorHash) return false;
     return !this.#store.sentVersions.has(old.id, record.quickXorHash);
+  }
+
+  /** The record's version is one we sent before the version the store holds, also ours. */
+  #olderOwnVersion(old: StoredItem, record: ItemRecord): boolean {
+    if (record.kind !== 'file' || !record.quickXorHash || !old.quickXorHash) return false;
+    const sent = this.#store.sentVersions.list(old.id).map(canonicalHash);
+    const incoming = sent.indexOf(canonicalHash(record.quickXorHash));
+    return incoming >= 0 && sent.indexOf(canonicalHash(old.quickXorHash)) > incoming;
   }
 
   /** A new server file that is a landed upload of a file deleted here (deleted-uploads.ts). */
@@ -601,6 +629,10 @@ function keepLocalContent(next: ItemRecord, old: StoredItem, serverContentChange
     kept.ctag = old.ctag;
   }
   return kept;
+}
+
+function canonicalHash(quickXorHash: string): string {
+  return Buffer.from(quickXorHash, 'base64').toString('base64');
 }
 
 function recordOf(item: StoredItem): ItemRecord {

@@ -3,13 +3,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import type { Emulator } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import type { GraphClient } from '../graph/index.ts';
+import type { DriveItem, GraphClient } from '../graph/index.ts';
 import { quickXorHash } from '../graph/quickxor.ts';
 import { RangeSet, newLocalId, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, reopenStore, type TempStore } from '../store/testing/temp-store.ts';
 import type { ChangeSet } from './delta-apply.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync, type DeltaSyncOptions, type SyncResult } from './delta-sync.ts';
+import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 
 type Mode = 'personal' | 'business';
@@ -315,6 +316,66 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     // a stays dirty at its base: the upload's commit decides what it becomes.
     expect(temp.store.content.get(a.id)!.status).toBe('dirty');
     expect(local('/Docs/a.txt')).toMatchObject({ etag: a.etag, size: a.size });
+  });
+
+  /** What the upload worker's commit leaves: the server's record of our version, content complete. */
+  const committedHere = (path: string, content: string): void => {
+    const item = local(path)!;
+    temp.store.sentVersions.remember(item.id, quickXorHash(Buffer.from(content)));
+    const record = mapDriveItem(emu.admin.itemJson(path) as unknown as DriveItem);
+    if (isTombstone(record)) throw new Error(`${path} is not on the server`);
+    temp.store.items.update(item.id, { size: record.size, etag: record.etag ?? null, ctag: record.ctag ?? null, quickXorHash: record.quickXorHash ?? null });
+    temp.store.content.setContent(item.id, { status: 'complete', etag: record.etag ?? null, ctag: record.ctag ?? null, ranges: RangeSet.whole(record.size) });
+  };
+
+  it('a delta page made before our upload committed does not undo it (fuzz 7000/70: EIO reading the file)', async () => {
+    const first = makeSync();
+    await first.syncOnce();
+    const a = local('/Docs/a.txt')!;
+    // An upload of ours reached the server; the next page holds that version.
+    temp.store.sentVersions.remember(a.id, quickXorHash(Buffer.from('version one from here')));
+    await write('/Docs/a.txt', 'version one from here');
+    await first.stop();
+    let uploaded = false;
+    const sync = makeSync({
+      graph: {
+        getItemByPath: graph.getItemByPath.bind(graph),
+        getItem: graph.getItem.bind(graph),
+        delta: async (link, options) => {
+          const batch = await graph.delta(link, options);
+          // The next upload commits after the page was made, before it is applied.
+          if (!uploaded) {
+            uploaded = true;
+            await write('/Docs/a.txt', 'version two from here');
+            committedHere('/Docs/a.txt', 'version two from here');
+          }
+          return batch;
+        },
+      },
+    });
+
+    await sync.syncOnce();
+    expect(uploaded).toBe(true);
+    expect(local('/Docs/a.txt')).toMatchObject({ quickXorHash: quickXorHash(Buffer.from('version two from here')), etag: emu.admin.itemJson('/Docs/a.txt')!.eTag });
+    expect(temp.store.content.get(a.id)!.status).toBe('complete');
+    expect(invalidated).not.toContain(a.id);
+  });
+
+  it('another device restoring an older version of ours is applied (read from the server, not taken for a stale page)', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    const a = local('/Docs/a.txt')!;
+    await write('/Docs/a.txt', 'version one from here');
+    committedHere('/Docs/a.txt', 'version one from here');
+    await write('/Docs/a.txt', 'version two from here');
+    committedHere('/Docs/a.txt', 'version two from here');
+    await sync.syncOnce();
+    expect(invalidated).toEqual([]);
+
+    await write('/Docs/a.txt', 'version one from here');
+    await sync.syncOnce();
+    expect(local('/Docs/a.txt')).toMatchObject({ quickXorHash: quickXorHash(Buffer.from('version one from here')), etag: emu.admin.itemJson('/Docs/a.txt')!.eTag });
+    expect(invalidated).toEqual([a.id]);
   });
 
   it('a new file deleted here whose upload lands afterwards is queued for deletion there, once, not shown', async () => {

@@ -24,7 +24,7 @@ import { Alarm } from '../base/alarm.ts';
 import { backoffDelay, checkBackoff, type Backoff } from '../base/backoff.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
-import { isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
+import { isNotFound, isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
 import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
@@ -38,7 +38,8 @@ import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 export type { ChangeSet, ContentInvalidator } from './delta-apply.ts';
 
 /** What DeltaSync needs from the Graph client. */
-export type DeltaSource = Pick<GraphClient, 'delta' | 'getItemByPath'>;
+/** `getItem` reads files whose delta record may predate our own upload (the engine's graph has it). */
+export type DeltaSource = Pick<GraphClient, 'delta' | 'getItemByPath'> & Partial<Pick<GraphClient, 'getItem'>>;
 
 export interface DeltaSyncOptions {
   graph: DeltaSource;
@@ -337,19 +338,22 @@ export class DeltaSync {
       inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
       yielder,
     });
-    const applier = new BatchApplier({
-      store,
-      invalidator: this.#invalidator,
-      logger: this.#logger,
-      chunkSize: this.#applyChunk,
-      pageSize: this.#pageSize,
-      yielder,
-      onChanged: (change) => this.events.emit('changed', change),
-      onInvalidateError: (error, itemId) => {
-        this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');
-        this.events.emit('error', { error, itemId });
-      },
-    });
+    const applierFor = (current: boolean) =>
+      new BatchApplier({
+        store,
+        invalidator: this.#invalidator,
+        logger: this.#logger,
+        chunkSize: this.#applyChunk,
+        pageSize: this.#pageSize,
+        yielder,
+        current,
+        onChanged: (change) => this.events.emit('changed', change),
+        onInvalidateError: (error, itemId) => {
+          this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');
+          this.events.emit('error', { error, itemId });
+        },
+      });
+    const applier = applierFor(false);
     let counts: ApplyCounts;
     let landed = false;
     // No await between the last listing landing and the seal: none can start in between.
@@ -372,11 +376,46 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
+    if (applier.staleOwnVersions.length) await this.#applyCurrent(applier.staleOwnVersions, applierFor(true), yielder, signal);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
     this.events.emit('applied', applied);
     return result;
+  }
+
+  /**
+   * Files whose delta record held an older version of ours than the store (BatchApplier
+   * staleOwnVersions): the server's current state decides. Usually our upload committed after the
+   * page was made and nothing changes; another device restoring that older version is applied.
+   */
+  async #applyCurrent(ids: readonly string[], applier: BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
+    const store = this.#store;
+    const getItem = this.#graph.getItem?.bind(this.#graph);
+    if (!getItem) {
+      // Without a way to read them now, the next delta (at once) brings their current state.
+      this.#catchUp = true;
+      return;
+    }
+    const items: DriveItem[] = [];
+    for (const id of ids) {
+      try {
+        items.push(await getItem(id, { select: DELTA_SELECT, signal }));
+      } catch (error) {
+        // Gone meanwhile: the next delta says so.
+        if (!isNotFound(error)) throw error;
+      }
+    }
+    this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
+    if (!items.length) return;
+    const plan = await planBatch(items, {
+      full: false,
+      rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
+      driveId: this.#driveId ?? store.driveState.get('driveId'),
+      inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
+      yielder,
+    });
+    await applier.apply(plan, false, () => undefined);
   }
 
   #fetch(link: string | undefined, signal: AbortSignal, listing: EnumerationObserver | undefined): Promise<DeltaBatch> {

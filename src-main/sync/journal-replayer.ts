@@ -141,6 +141,9 @@ export class JournalReplayer {
           created = await graph.createFolder(parentRemoteId, item.name, 'fail');
         } catch (err) {
           if (!isNameConflict(err)) throw err;
+          // The folder holding the name may be one a later offline change deletes or moves away
+          // (a folder renamed over it): merging would hand this folder to that delete.
+          if (this.freedLater(e, item.parentId!, item.name)) throw new WaitForName(item.name, err);
           // The same name was created remotely meanwhile: one folder holds both sides' files.
           const parentPath = store.items.pathOf(item.parentId!) ?? '/';
           created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);

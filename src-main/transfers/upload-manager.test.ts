@@ -286,6 +286,68 @@ describe('simple uploads', () => {
     expect(server.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
   });
 
+  it('a new file renamed here just before its first upload commits is renamed on the server too (fuzz 6000/127)', async () => {
+    const content = Buffer.from('saved by an editor');
+    const localId = localCreate('notes.md.fzsave', content);
+    // The commit maps the server's answer right before its store transaction: a rename landing
+    // there comes after the upload's last look at the file's place, as a vfs rename can.
+    let renamed = false;
+    const manager = makeManager({
+      toRecord: (item) => {
+        if (!renamed && item.name === 'notes.md.fzsave') {
+          renamed = true;
+          temp.store.items.move(localId, rootId, 'notes.md');
+        }
+        return toRecord(item);
+      },
+    });
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    expect(renamed).toBe(true);
+    expect(serverJson('/notes.md.fzsave')).toBeUndefined();
+    const server = serverJson('/notes.md')!;
+    expect(await emu.emulator.admin.readFile('/notes.md')).toEqual(content);
+    expect(temp.store.items.get(localId)).toMatchObject({ name: 'notes.md', remoteId: server.id, etag: server.eTag });
+  });
+
+  it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
+    const item = await serverFile(Buffer.from('version one'));
+    const mine = Buffer.from('version two, written here');
+    localEdit(item, mine);
+    let edited = false;
+    const racing: UploadManagerOptions['graph'] = {
+      getItem: graph.getItem.bind(graph),
+      getItemByPath: graph.getItemByPath.bind(graph),
+      uploadSmall: graph.uploadSmall.bind(graph),
+      uploadSmallById: graph.uploadSmallById.bind(graph),
+      createUploadSession: graph.createUploadSession.bind(graph),
+      uploadFragment: graph.uploadFragment.bind(graph),
+      getUploadSession: graph.getUploadSession.bind(graph),
+      cancelUploadSession: graph.cancelUploadSession.bind(graph),
+      deleteItem: graph.deleteItem.bind(graph),
+      update: async (id, patch, options) => {
+        if (!edited && patch.fileSystemInfo) {
+          edited = true;
+          await emu.emulator.admin.remote({ op: 'write', path: `/${item.name}`, content: 'edited elsewhere' });
+        }
+        return graph.update(id, patch, options);
+      },
+    };
+    const manager = makeManager({ graph: racing });
+    const warnings = collect(manager, 'warning');
+    const done = collect(manager, 'done');
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(edited).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(done.map((d) => d.itemId)).toEqual([item.id]);
+    // The uploaded version is what this device holds; delta brings the other device's edit next.
+    const content = temp.store.content.get(item.id)!;
+    expect(content).toMatchObject({ status: 'complete', errorCode: null });
+    expect(readFileSync(cachePath(item.id))).toEqual(mine);
+    expect((await emu.emulator.admin.readFile(`/${item.name}`)).toString()).toBe('edited elsewhere');
+  });
+
   it('replaces an existing file by id, conditional on the version the edit started from', async () => {
     const item = await serverFile(Buffer.from('version one'));
     const content = Buffer.from('version two, written here');

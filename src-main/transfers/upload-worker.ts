@@ -220,7 +220,7 @@ export class UploadWorker {
           // file is ours, and the bytes here go on top of it.
           this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
-          return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+          return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
@@ -232,7 +232,23 @@ export class UploadWorker {
       if (isNotFound(error)) return this.#rescueToRoot(edit);
       throw error;
     }
-    return this.#commit(edit, await this.#followLocalPlace(edit, answer));
+    return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
+  }
+
+  /**
+   * Commits a new file's first upload. A local rename landing after the last look at its place and
+   * before the commit moved only the local item (it had no server id yet, so the vfs left the move
+   * to this upload): the server copy follows once more after the commit.
+   */
+  async #commitNew(edit: LocalEdit, answer: DriveItem): Promise<UploadOutcome> {
+    const outcome = await this.#commit(edit, answer);
+    const moved = await this.#followLocalPlace(edit, answer);
+    if (moved !== answer) {
+      const { store } = this.#o;
+      if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
+      else store.items.upsert(this.#o.toRecord(moved));
+    }
+    return outcome;
   }
 
   /** An offline delete or rename away of what holds this name on the server waits in the journal. */
@@ -561,9 +577,15 @@ export class UploadWorker {
     const has = answer.fileSystemInfo?.lastModifiedDateTime;
     if (has !== undefined && Date.parse(has) === Date.parse(wanted)) return answer;
     try {
-      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal });
+      // Only on the version just uploaded: the answer describes the item as it is then, and another
+      // device's edit landing in between would pass for a corrupted upload of ours.
+      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal, ...(answer.eTag ? { ifMatch: answer.eTag } : {}) });
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
+      if (isPreconditionFailed(error)) {
+        this.#o.logger.info({ itemId: answer.id }, 'uploaded; the file changed on the server before its modification time was set, so it keeps the server time');
+        return answer;
+      }
       this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
       return answer;
     }

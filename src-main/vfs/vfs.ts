@@ -679,7 +679,9 @@ export class Vfs {
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
-    if (parent.remoteId !== null) {
+    // An offline delete or move away of what held the name is still in the journal: the server
+    // keeps the name until it is replayed, so the new folder is created after it, in order.
+    if (parent.remoteId !== null && !this.nameLeavingByReplay(parent.id, name)) {
       try {
         const created = await this.o.graph.createFolder(parent.remoteId, name, 'fail');
         this.o.store.items.upsert(this.o.toRecord(created));
@@ -696,6 +698,14 @@ export class Vfs {
       this.o.store.journal.append({ kind: 'mkdir', itemId: id, parentId: parent.id, name });
     });
     this.journaled(path, 'mkdir');
+  }
+
+  /** A pending offline delete, or rename away, of what held this name in the folder. */
+  private nameLeavingByReplay(parentId: string, name: string): boolean {
+    const key = name.toLowerCase();
+    return this.o.store.journal
+      .list({ states: ['pending', 'uploading'] })
+      .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.parentId === parentId && e.name?.toLowerCase() === key);
   }
 
   private journaled(path: string, what: string): void {
@@ -802,9 +812,11 @@ export class Vfs {
 
   /** rename(2): same folder, across folders, and over an existing target (replacing it). */
   async rename(from: string, to: string): Promise<void> {
-    const item = this.resolve(from);
+    let item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
-    const { parent: newParent, name } = this.split(to);
+    const split = this.split(to);
+    let newParent = split.parent;
+    const name = split.name;
     this.checkName(to, name);
     this.checkShare(() => this.o.shares?.checkRename(item, newParent, from, to));
     for (let p: StoredItem | undefined = newParent; p; p = p.parentId ? this.o.store.items.get(p.parentId) : undefined) {
@@ -825,6 +837,12 @@ export class Vfs {
       }
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
       await this.remove(target, to);
+      // The item as it is now: a first upload may have committed while the target went (an
+      // editor's save of a file not uploaded yet), and the server copy must move with it.
+      const now = this.o.store.items.get(item.id);
+      if (!now) throw new VfsError('ENOENT', `no such file or folder: ${from}`);
+      item = now;
+      newParent = this.o.store.items.get(newParent.id) ?? newParent;
     }
     if (item.remoteId === null) {
       // Never uploaded yet: the upload (or folder creation) will use wherever it is by then.

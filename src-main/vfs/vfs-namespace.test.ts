@@ -1,0 +1,96 @@
+/**
+ * Namespace calls (mkdir, rename) through the vfs against the emulator, where the server is behind
+ * the local view (an offline change still in the journal) or changes while the call waits
+ * (the uploads are the cache rig's recording stand-in, so each case says exactly what lands
+ * when).
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import type { DriveItem } from '../graph/index.ts';
+import { JournalReplayer } from '../sync/journal-replayer.ts';
+import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
+import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
+
+let emu: EmulatorHandle;
+let rig: CacheRig;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+});
+afterAll(async () => {
+  await emu.close();
+});
+beforeEach(async () => {
+  rig = startCacheRig(emu.apiUrl);
+  await rig.sync.syncOnce();
+});
+afterEach(async () => {
+  await emu.emulator.setOffline(false);
+  await rig.close();
+});
+
+function replayer(): JournalReplayer {
+  const toRecord = (d: DriveItem) => {
+    const r = mapDriveItem(d);
+    if (isTombstone(r)) throw new Error('tombstone');
+    return r;
+  };
+  const { store } = rig.temp;
+  return new JournalReplayer({ graph: rig.graph, store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
+}
+
+async function writeNew(path: string, content: Buffer): Promise<void> {
+  const fh = await rig.vfs.create(path);
+  await rig.vfs.write(fh, content, content.length, 0);
+  await rig.vfs.release(fh);
+}
+
+describe('vfs mkdir', () => {
+  it('mkdir online of a name an offline rmdir still waiting in the journal frees is journaled after it, not refused with EEXIST (fuzz 8000/165, 8000/71, 5000/126)', async () => {
+    await rig.vfs.mkdir('/G');
+    const old = rig.item('/G');
+    expect(old.remoteId).not.toBeNull();
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rmdir('/G');
+    await emu.emulator.setOffline(false);
+
+    await rig.vfs.mkdir('/G');
+
+    const made = rig.item('/G');
+    expect(made.id).not.toBe(old.id);
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['rmdir', 'mkdir']);
+    expect(await replayer().replay()).toBe(0);
+    const onServer = emu.emulator.admin.itemJson('/G') as unknown as DriveItem | undefined;
+    expect(onServer?.id).toBe(rig.temp.store.items.get(made.id)?.remoteId);
+    expect(onServer?.id).not.toBe(old.remoteId);
+  }, 30_000);
+});
+
+describe('vfs rename', () => {
+  it("an editor's save over a file not uploaded yet moves the temp file on the server when its first upload committed while the original went (fuzz 6000/127)", async () => {
+    const saved = Buffer.from('the saved version');
+    await writeNew('/notes.md', Buffer.from('the first version'));
+    await writeNew('/notes.md.fzsave', saved);
+    const temp = rig.item('/notes.md.fzsave');
+    const original = rig.item('/notes.md');
+    // The original's first upload may have reached the server: removing it looks for that copy.
+    rig.temp.store.sentVersions.remember(original.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=');
+    // While it does, the temp file's own first upload commits under its name then.
+    let landed: DriveItem | undefined;
+    Object.assign(rig.uploads, {
+      cancel: async (itemId: string) => {
+        if (itemId !== original.id || landed) return;
+        const root = rig.temp.store.items.getRoot()!;
+        landed = await rig.graph.uploadSmall(root.remoteId!, 'notes.md.fzsave', saved);
+        rig.temp.store.items.setRemoteId(temp.id, landed.id);
+      },
+    });
+
+    await rig.vfs.rename('/notes.md.fzsave', '/notes.md');
+
+    expect(landed).toBeDefined();
+    expect(rig.temp.store.items.get(temp.id)).toMatchObject({ name: 'notes.md', remoteId: landed!.id });
+    expect(emu.emulator.admin.itemJson('/notes.md.fzsave')).toBeUndefined();
+    expect((emu.emulator.admin.itemJson('/notes.md') as unknown as DriveItem | undefined)?.id).toBe(landed!.id);
+  }, 30_000);
+});
