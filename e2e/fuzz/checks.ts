@@ -89,8 +89,9 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
     }
     let original = conflictOriginal(baseOf(p));
     // After a remote delete, another device may have put a new file at the name: the re-uploaded
-    // local version then takes OneDrive's free name (`a 1.txt`), which counts as its copy.
-    const numbered = /^(.*) \d+(\.[^.]*)?$/.exec(baseOf(p));
+    // local version then takes OneDrive's free name (`a 1.txt`), or the engine moves it aside
+    // when delta brings the new file first (`a (conflict 1).txt`); either counts as its copy.
+    const numbered = /^(.*) (?:\d+|\(conflict \d+\))(\.[^.]*)?$/.exec(baseOf(p));
     if (original === undefined && numbered) {
       const cand = `${numbered[1]}${numbered[2] ?? ''}`;
       if (contested.get(join(parentOf(p), cand))?.remote.some((r) => r.kind === 'delete')) original = cand;

@@ -203,6 +203,22 @@ describe('the checks', () => {
     expect(checkSettled(m, e, snapshot({ 'b.txt': mine }, ['F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
   });
 
+  it('accept the local version moved aside as `a (conflict 1).txt` when a new server file took the name after a remote delete (fuzz 11000/40)', () => {
+    const m = new Model();
+    m.files.set('a.txt', Buffer.from('original'));
+    const e = new Epoch();
+    local(m, e, { t: 'truncate', path: 'a.txt', size: 3 });
+    const mine = m.files.get('a.txt')!;
+    applyRemote({ t: 'rDelete', path: 'a.txt' }, m, e, sha256(Buffer.from('original')));
+    applyRemote({ t: 'rEdit', path: 'a.txt', content: c(11, 50, true) }, m, e);
+    const aside = 'a (conflict 1).txt';
+    const one = [{ ...record(1, '/fz/a.txt', aside), reason: 'remote-deleted' as const }];
+    expect(checkSettled(m, e, snapshot({ 'a.txt': bytesOf(c(11, 50, true)), [aside]: mine }, [], one))).toEqual([]);
+    // The same copy recorded twice (the delete, then the clash) is still one conflict too many.
+    const two = [...one, { ...record(2, '/fz/a.txt', aside), reason: 'name-clash' as const }];
+    expect(checkSettled(m, e, snapshot({ 'a.txt': bytesOf(c(11, 50, true)), [aside]: mine }, [], two)).map((v) => v.message).join()).toMatch(/recorded 2 times/);
+  });
+
   it('accept a conflict copy named after the place the file had here before the server moved and edited it', () => {
     const m = new Model();
     m.files.set('a.txt', Buffer.from('original'));

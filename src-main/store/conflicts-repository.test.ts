@@ -57,6 +57,18 @@ describe('ConflictsRepository', () => {
     expect(conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified' }).id).not.toBe(seen.id);
   });
 
+  it('a name clash that moves a kept local edit aside completes that edit\'s conflict (fuzz 11000/40)', () => {
+    const { conflicts } = temp.store;
+    // The server deleted notes.md while it was edited here; then a new server file took the name.
+    const deleted = conflicts.record({ itemId: 'A', path: '/notes.md', reason: 'remote-deleted' });
+    const clash = conflicts.record({ itemId: 'A', path: '/notes.md', reason: 'name-clash', localCopyName: 'notes (conflict 1).md' });
+    expect(clash).toMatchObject({ id: deleted.id, reason: 'remote-deleted', localCopyName: 'notes (conflict 1).md' });
+    expect(conflicts.list()).toHaveLength(1);
+    // A name clash of an item without an open conflict is a conflict of its own.
+    expect(conflicts.record({ itemId: 'B', path: '/b.txt', reason: 'name-clash', localCopyName: 'b (conflict 1).txt' }).reason).toBe('name-clash');
+    expect(conflicts.list()).toHaveLength(2);
+  });
+
   it('gives a second conflict copy of the same file its own record', () => {
     const { conflicts } = temp.store;
     const first = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict 1).txt' });

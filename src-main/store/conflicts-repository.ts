@@ -26,6 +26,7 @@ export class ConflictsRepository {
   readonly #resolve: Database.Statement<[number, number]>;
   readonly #remove: Database.Statement<[number]>;
   readonly #openFor: Database.Statement<[string, string], ConflictRow>;
+  readonly #openAny: Database.Statement<[string], ConflictRow>;
   readonly #merge: Database.Statement<[{ id: number; path: string; local_copy_name: string | null; remote_etag: string | null }]>;
   readonly #countUnresolved: Database.Statement<[], number>;
   readonly #now: () => number;
@@ -42,6 +43,7 @@ export class ConflictsRepository {
     this.#byItem = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? ORDER BY detected_ms, id`);
     this.#resolve = db.prepare('UPDATE conflicts SET resolved = 1, resolved_ms = ? WHERE id = ?');
     this.#remove = db.prepare('DELETE FROM conflicts WHERE id = ?');
+    this.#openAny = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND resolved = 0 ORDER BY id DESC`);
     this.#openFor = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND reason = ? AND resolved = 0 ORDER BY id DESC`);
     this.#merge = db.prepare(
       `UPDATE conflicts SET path = @path, local_copy_name = coalesce(@local_copy_name, local_copy_name),
@@ -63,7 +65,12 @@ export class ConflictsRepository {
     // record; a conflict that made another copy is another record, or the first copy would be
     // left without one and the user never told about it.
     const copy = conflict.localCopyName ?? null;
-    const open = this.#openFor.all(conflict.itemId, conflict.reason).find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy);
+    let open = this.#openFor.all(conflict.itemId, conflict.reason).find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy);
+    // A kept local edit of a file the server deleted (or changed) loses its name when a new server
+    // file takes it: the copy that makes is that conflict's copy, not a second conflict.
+    if (!open && conflict.reason === 'name-clash' && copy !== null) {
+      open = this.#openAny.all(conflict.itemId).find((row) => row.local_copy_name === null);
+    }
     if (open) {
       this.#merge.run({ id: open.id, path: conflict.path, local_copy_name: conflict.localCopyName ?? null, remote_etag: conflict.remoteEtag ?? null });
       return this.#mustGet(open.id);
