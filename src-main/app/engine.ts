@@ -290,6 +290,7 @@ export class Engine {
       maxRequestBytes: () => requestBytesWithin(bandwidth.up),
       store,
       cachePath: (id) => downloads.cachePath(id),
+      content: downloads.content,
       toRecord,
       contentInvalidator: downloads,
       tasks,
@@ -316,6 +317,7 @@ export class Engine {
       store,
       graph: named,
       downloads,
+      content: downloads.content,
       uploads,
       // Offline changes replay before delta runs again, so a remote view cannot undo them first.
       onJournaled: () => {
@@ -336,7 +338,7 @@ export class Engine {
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);
     const coordinator = new ShutdownCoordinator({ policy, logger });
-    const editChoices = new EditChoices({ store, graph: named, downloads, uploads, toRecord, hostName });
+    const editChoices = new EditChoices({ store, graph: named, downloads, content: downloads.content, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared, listing);
     engine.bandwidth = bandwidth;
     await engine.begin(firstStart && !indexInBackground);

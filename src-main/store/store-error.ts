@@ -19,6 +19,8 @@ export type StoreErrorCode =
   | 'BAD_RANGES'
   /** The operation would drop local changes that are not uploaded yet. */
   | 'CONTENT_DIRTY'
+  /** A content state change the transition table does not allow (transfers/content-owner.ts). */
+  | 'INVALID_TRANSITION'
   | 'INVALID_ARGUMENT';
 
 export class StoreError extends Error {

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ConflictReason, ItemRecord, Store, StoredItem } from '../store/index.ts';
-import { contentChanged } from './content-version.ts';
+import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import type { GoneReason } from './drive-item-mapping.ts';
 import type { LoopYielder } from './loop-yielder.ts';
@@ -265,7 +265,7 @@ export class BatchApplier {
       olds.set(record.id, old);
       let next = record;
       if (old.kind === 'file') {
-        const changed = record.kind !== 'file' || contentChanged(old, record);
+        const changed = record.kind !== 'file' || !sameContent(old, record);
         // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
         if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
         if (this.#isDirty(old.id)) {

@@ -118,8 +118,8 @@ describe('throttled streams', () => {
     const paced = limiter.throttle(source);
     source.push(Buffer.alloc(256 * 1024));
     paced.resume();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(limiter.waiting).toBe(1);
+    // The first chunk takes the burst-free bucket's tokens; the next waits for more.
+    await vi.waitUntil(() => limiter.waiting === 1, { timeout: 5_000, interval: 5 });
     paced.destroy();
     await new Promise((resolve) => setImmediate(resolve));
     expect(source.destroyed).toBe(true);

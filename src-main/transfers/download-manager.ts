@@ -32,7 +32,8 @@ import { Admission, type ShutdownStep } from '../lifecycle/participation.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { cacheFileLength, cacheFilePath, openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
+import { cacheFileLength, cacheFilePath } from './cache-files.ts';
+import { ContentOwner, ContentTransitionError } from './content-owner.ts';
 import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
 import {
@@ -46,7 +47,8 @@ import {
   DownloadShortError,
 } from './download-errors.ts';
 import { ReadAheadWindow } from './read-ahead.ts';
-import { PRIORITY_RANK, sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
+import { sameContent } from './content-version.ts';
+import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
 
 /** Downloaded bytes are written to the cache file in pieces of up to this size. */
 const WRITE_GATHER_BYTES = 1024 * 1024;
@@ -64,6 +66,8 @@ export interface DownloadManagerOptions {
   store: Store;
   /** Root of the cache files (created 0700). */
   cacheDir: string;
+  /** The owner of the items' content; one over `store` and `cacheDir` when absent. */
+  content?: ContentOwner;
   /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
   tasks: TaskRegistry;
   logger: Logger;
@@ -219,6 +223,8 @@ export class DownloadManager {
   readonly #graph: DownloadSource;
   readonly #store: Store;
   readonly #cacheDir: string;
+  /** The one writer of content rows and cache files (docs/concurrency.md §3): this manager asks it. */
+  readonly content: ContentOwner;
   readonly #tasks: TaskRegistry;
   readonly #logger: Logger;
   readonly #queue: PQueue;
@@ -242,6 +248,7 @@ export class DownloadManager {
     this.#graph = options.graph;
     this.#store = options.store;
     this.#cacheDir = options.cacheDir;
+    this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id) });
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
@@ -332,8 +339,7 @@ export class DownloadManager {
     try {
       if (item.size === 0) {
         if (this.#store.content.get(item.id)?.status !== 'complete') {
-          await resetCacheFile(entry.path, 0);
-          this.#store.content.setContent(item.id, { status: 'complete', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+          await this.content.emptyVersionStored(item.id, { etag: item.etag ?? null, ctag: item.ctag ?? null });
         }
       } else {
         await this.#fill(entry, holder, 0, item.size, 'hydrate', options.signal);
@@ -395,8 +401,7 @@ export class DownloadManager {
       entry.discarded = true;
       settled = this.#cancelEntry(entry, new DownloadCancelledError(itemId, 'its cached content is being discarded'));
     }
-    this.#store.content.invalidate(itemId);
-    await removeCacheFile(this.cachePath(itemId));
+    await this.content.evict(itemId);
     await settled;
   }
 
@@ -477,7 +482,7 @@ export class DownloadManager {
     const to = Math.min(end, item.size);
     const known = this.#entries.get(item.id);
     // The hot path of cached reads: no await, no store query.
-    if (known && !known.cancelled && sameItemVersion(known.item, item) && (start >= to || known.available.has(start, to))) {
+    if (known && !known.cancelled && sameContent(known.item, item) && (start >= to || known.available.has(start, to))) {
       this.#checkOpen();
       throwIfAborted(signal);
       return;
@@ -714,7 +719,7 @@ export class DownloadManager {
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
     let handle: FileHandle;
     try {
-      handle = await openCacheFile(entry.path);
+      handle = await this.content.openFile(entry.id);
     } catch (error) {
       body.destroy();
       throw new CacheWriteError(entry.id, entry.path, error);
@@ -763,7 +768,7 @@ export class DownloadManager {
             const write = { from, to, landed: false };
             writes.push(write);
             running++;
-            writevFully(file, pieces, from, to - from).then(
+            this.content.writevAt(file, pieces, from, to - from).then(
               () => {
                 running--;
                 write.landed = true;
@@ -835,7 +840,7 @@ export class DownloadManager {
     if (end <= start || entry.discarded) return;
     let status: string;
     try {
-      status = this.#store.content.addRange(entry.id, start, end, entry.size).status;
+      status = this.content.bytesArrived(entry.id, start, end, entry.size).status;
     } catch (error) {
       // The item may be gone from the store already (deleted remotely, then cancelled).
       if (entry.cancelled) {
@@ -854,14 +859,14 @@ export class DownloadManager {
     this.#checkOpen();
     throwIfAborted(signal);
     const existing = this.#entries.get(item.id);
-    if (existing && !existing.cancelled && sameItemVersion(existing.item, item)) {
+    if (existing && !existing.cancelled && sameContent(existing.item, item)) {
       if (item.quickXorHash && !existing.expectedHash) existing.expectedHash = item.quickXorHash;
       await raceWithSignal(existing.ready, signal ?? existing.controller.signal);
       return existing;
     }
     const stored = this.#store.items.get(item.id);
     if (!stored) throw new ContentVersionChangedError(item.id, 'it is no longer in the store');
-    if (!sameContentVersion(stored, item) || stored.size !== item.size) {
+    if (!sameContent(stored, item)) {
       throw new ContentVersionChangedError(item.id, `asked for ${describeVersion(item)}, the store holds ${describeVersion(stored)}`);
     }
     const entry = new ItemEntry(
@@ -887,7 +892,7 @@ export class DownloadManager {
     if (retiring) await retiring;
     const { item } = entry;
     const content = this.#store.content.get(item.id);
-    if (content && content.status !== 'none' && sameContentVersion(content, item)) {
+    if (content && content.status !== 'none' && sameContent(content, item)) {
       const ranges = content.ranges.clone();
       ranges.truncate(item.size);
       const last = [...ranges].pop();
@@ -902,8 +907,7 @@ export class DownloadManager {
     } else if (content && content.status !== 'none') {
       this.#logger.info({ itemId: item.id, cached: describeVersion(content), wanted: describeVersion(item) }, 'cached bytes belong to another version; discarding them');
     }
-    await resetCacheFile(entry.path, item.size);
-    this.#store.content.setContent(item.id, { status: 'none', etag: item.etag ?? null, ctag: item.ctag ?? null, ranges: new RangeSet() });
+    await this.content.versionStarted(item.id, { etag: item.etag ?? null, ctag: item.ctag ?? null }, item.size);
   }
 
   /**
@@ -916,7 +920,7 @@ export class DownloadManager {
     if (!remoteId) throw new ContentVersionChangedError(entry.id, 'the server does not know the item (yet)');
     const remote = await this.#graph.getItem(remoteId, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
     const version = { etag: remote.eTag ?? null, ctag: remote.cTag ?? null };
-    if (!sameContentVersion(version, entry.item) || (remote.size !== undefined && remote.size !== entry.size)) {
+    if (!sameContent({ ...version, size: remote.size ?? null }, entry.item)) {
       throw new ContentVersionChangedError(entry.id, `the server holds ${describeVersion({ ...version, size: remote.size })}, not ${describeVersion(entry.item)}`);
     }
     return remote.downloadUrl ?? (await this.#graph.downloadUrl(remoteId, { signal }));
@@ -995,9 +999,13 @@ export class DownloadManager {
     entry.failWaiters(error);
     // The next completion (a new download) gets a check of its own.
     entry.verification = undefined;
-    await resetCacheFile(entry.path, 0);
-    this.#store.content.setContent(entry.id, { status: 'none', etag: entry.item.etag ?? null, ctag: entry.item.ctag ?? null, ranges: new RangeSet() });
-    this.#store.content.setError(entry.id, error.code, error.message);
+    try {
+      await this.content.badBytesDiscarded(entry.id, { etag: entry.item.etag ?? null, ctag: entry.item.ctag ?? null }, error);
+    } catch (refused) {
+      // Local changes landed while the file was hashed: they are the truth now, not the server's hash.
+      if (!(refused instanceof ContentTransitionError)) throw refused;
+      this.#logger.warn({ itemId: entry.id, err: refused }, 'the content became dirty during its hash check; keeping the local changes');
+    }
     this.events.emit('failed', { itemId: entry.id, path: entry.drivePath, error });
     return error;
   }
@@ -1041,9 +1049,6 @@ function isCancellation(error: unknown): boolean {
   );
 }
 
-function sameItemVersion(a: DownloadItem, b: DownloadItem): boolean {
-  return a.size === b.size && sameContentVersion(a, b);
-}
 
 function describeVersion(v: { etag?: string | null; ctag?: string | null; size?: number | undefined }): string {
   return `eTag ${v.etag ?? '-'} cTag ${v.ctag ?? '-'}${v.size === undefined ? '' : ` size ${v.size}`}`;

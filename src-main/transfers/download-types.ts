@@ -32,12 +32,3 @@ export interface DownloadEvents {
   /** A download failed for a reason other than cancellation (network, hash mismatch, disk …). */
   failed: { itemId: string; path: string; error: Error };
 }
-
-/** Whether two versions name the same bytes: the cTag when both have one (an eTag also changes on rename), else the eTag. */
-export function sameContentVersion(
-  a: { etag?: string | null; ctag?: string | null },
-  b: { etag?: string | null; ctag?: string | null },
-): boolean {
-  if (a.ctag && b.ctag) return a.ctag === b.ctag;
-  return (a.etag ?? null) === (b.etag ?? null);
-}

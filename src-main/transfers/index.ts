@@ -14,7 +14,7 @@ export {
   DownloadShortError,
 } from './download-errors.ts';
 export { ReadAheadWindow, type ReadAheadOptions } from './read-ahead.ts';
-export { sameContentVersion, type DownloadEvents, type DownloadItem, type DownloadPriority, type DownloadProgress } from './download-types.ts';
+export { type DownloadEvents, type DownloadItem, type DownloadPriority, type DownloadProgress } from './download-types.ts';
 export { UploadManager, type UploadManagerOptions, type FinishResult } from './upload-manager.ts';
 export type { UploadEvents, UploadPriority, UploadProgress, UploadSource, ContentInvalidator } from './upload-types.ts';
 export {
@@ -26,3 +26,5 @@ export {
   UploadStoppedError,
   type UploadStopReason,
 } from './upload-errors.ts';
+export { sameContent, type ContentVersion } from './content-version.ts';
+export { ContentOwner, ContentTransitionError, CONTENT_TRANSITIONS, type ContentEvent, type ContentTransition, type VersionTags } from './content-owner.ts';

@@ -37,6 +37,7 @@ import type { ItemRecord } from '../store/types.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
 import { NameFreedByReplayError, ParentNotUploadedError, QuotaExceededError, UploadStoppedError } from './upload-errors.ts';
 import type { ContentInvalidator, UploadEvents, UploadPriority, UploadSource } from './upload-types.ts';
+import type { ContentOwner } from './content-owner.ts';
 import { uploadEntries, UploadWorker, type UploadJob, type UploadOutcome } from './upload-worker.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
@@ -49,6 +50,8 @@ export interface UploadManagerOptions {
   toRecord: (item: DriveItem) => ItemRecord;
   /** Drops the cached bytes of an item whose server version won (the download manager). Without it the cache file is deleted. */
   contentInvalidator?: ContentInvalidator;
+  /** The owner of the items' content (the download manager's); one over `store` and `cachePath` when absent. */
+  content?: ContentOwner;
   /** Every upload attempt runs here as a named task (`upload:<itemId>`), listed and stopped on shutdown. */
   tasks: TaskRegistry;
   logger: Logger;
@@ -188,6 +191,7 @@ export class UploadManager {
       hostName: options.hostName,
       now: this.#now,
       ...(options.maxRequestBytes ? { maxRequestBytes: options.maxRequestBytes } : {}),
+      ...(options.content ? { content: options.content } : {}),
     });
   }
 

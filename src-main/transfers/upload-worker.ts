@@ -15,14 +15,9 @@
  *   during the upload is seen: the uploaded version then becomes the new base, the content stays
  *   dirty, and the manager uploads again.
  */
-import { constants as fsConstants } from 'node:fs';
-import { copyFile, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { throwIfAborted } from '../base/abort.ts';
 import { errorMessage } from '../base/errors.ts';
-import { ensurePrivateDir } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
-import { RangeSet } from '../base/range-set.ts';
 import type { TypedEmitter } from '../base/typed-emitter.ts';
 import type { ConflictBehavior, FragmentResult, UploadTarget } from '../graph/client.ts';
 import type { DriveItem } from '../graph/drive-item.ts';
@@ -34,7 +29,8 @@ import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../st
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
 import { deleteLandedCopy } from './landed-copy.ts';
-import { remoteContentChanged, versionOf, type BaseVersion } from './remote-version.ts';
+import { sameContent, versionOf, type BaseVersion } from './content-version.ts';
+import { ContentOwner } from './content-owner.ts';
 import {
   LocalContentMissingError,
   NameFreedByReplayError,
@@ -63,6 +59,8 @@ export interface UploadWorkerOptions {
   now: () => number;
   /** The largest body one request may carry now (a bandwidth limit keeps slow requests within their timeout); absent: no bound. */
   maxRequestBytes?: () => number;
+  /** The owner of the items' content; one over `store` and `cachePath` when absent. */
+  content?: ContentOwner;
 }
 
 /** The manager's side of one attempt. */
@@ -113,6 +111,8 @@ interface Relocation {
 
 export class UploadWorker {
   readonly #o: UploadWorkerOptions;
+  /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
+  readonly #content: ContentOwner;
   /** Conflict copies uploaded by an attempt that a new write then stopped: the next one replaces them. */
   readonly #copies = new Map<string, string>();
   /**
@@ -124,6 +124,7 @@ export class UploadWorker {
 
   constructor(options: UploadWorkerOptions) {
     this.#o = options;
+    this.#content = options.content ?? new ContentOwner({ store: options.store, cachePath: options.cachePath });
   }
 
   async run(job: UploadJob): Promise<UploadOutcome> {
@@ -345,7 +346,7 @@ export class UploadWorker {
     const copyCache = await this.#copyCacheFile(edit, copy.id);
     if (this.#stoppedBeforeCommit(edit)) {
       this.#copies.set(itemId, copy.id);
-      if (copyCache) await rm(copyCache, { force: true });
+      if (copyCache) await this.#content.removeFile(copyCache);
       throw edit.job.signal.reason;
     }
     this.#copies.delete(itemId);
@@ -355,23 +356,23 @@ export class UploadWorker {
         store.transaction(() => {
           const record = this.#o.toRecord(copy);
           const stored = store.items.upsert({ ...record, parentId: edit.item.parentId, name: copyName });
-          if (copyCache && !mismatch) store.content.setContent(stored.id, completeContent(copy, edit.size));
+          if (copyCache && !mismatch) this.#content.copyUploaded(stored.id, tagsOf(copy), edit.size);
         });
         copyStored = true;
       } catch (error) {
         logger.warn({ err: error, itemId: copy.id, name: copy.name }, 'could not add the conflict copy to the store; delta will bring it');
       }
       store.items.update(itemId, serverFields(this.#o.toRecord(remote)));
-      store.content.setContent(itemId, { status: 'none', etag: remote.eTag ?? null, ctag: remote.cTag ?? null, ranges: new RangeSet() });
+      this.#content.serverVersionKept(itemId, tagsOf(remote));
       store.content.clearError(itemId);
       finishEntries(store, itemId);
       store.conflicts.record({ itemId, path: edit.path, reason: 'both-modified', localCopyName: copyName, remoteEtag: remote.eTag ?? null });
       const { [itemId]: _done, ...others } = store.driveState.get('conflictCopyNames') ?? {};
       store.driveState.set('conflictCopyNames', others);
     });
-    if (copyCache && !copyStored) await rm(copyCache, { force: true });
+    if (copyCache && !copyStored) await this.#content.removeFile(copyCache);
     edit.job.session(undefined);
-    await this.#dropLocalContent(itemId, edit.file);
+    await this.#dropLocalContent(itemId);
     this.#o.events.emit('conflict', { itemId, path: edit.path, localCopyName: copyName, reason: 'both-modified', localCopyId: copy.id });
     return { kind: 'conflict', itemId };
   }
@@ -383,7 +384,7 @@ export class UploadWorker {
    * holds these exact bytes. 'conflict': someone else changed it.
    */
   async #compare(edit: LocalEdit, remote: DriveItem): Promise<'upload' | 'same-content' | 'conflict'> {
-    if (!remoteContentChanged(edit.base, remote)) return 'upload';
+    if (sameContent(edit.base, versionOf(remote))) return 'upload';
     const remoteHash = remote.file?.hashes?.quickXorHash;
     if (!remoteHash) return 'conflict';
     if (remote.size === edit.size && sameQuickXorHash(await edit.hasher.digest(edit.job.signal), remoteHash)) return 'same-content';
@@ -620,10 +621,10 @@ export class UploadWorker {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
-        store.content.setContent(itemId, { status: 'dirty', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: content.ranges });
+        this.#content.rebased(itemId, tagsOf(answer), content.ranges);
       } else {
         store.items.update(itemId, serverFields(record));
-        store.content.setContent(itemId, mismatch ? emptyContent(answer) : completeContent(answer, edit.size));
+        this.#content.uploadCommitted(itemId, tagsOf(answer), mismatch ? null : edit.size);
         if (mismatch) store.content.setError(itemId, mismatch.code, mismatch.message);
         else store.content.clearError(itemId);
         finishEntries(store, itemId);
@@ -649,7 +650,7 @@ export class UploadWorker {
     }
     if (stale) throw reason ?? new UploadStoppedError(itemId, 'superseded');
     if (mismatch) {
-      await this.#dropLocalContent(itemId, edit.file);
+      await this.#dropLocalContent(itemId);
       this.#o.events.emit('warning', { itemId, path: edit.path, error: mismatch });
     }
     this.#o.events.emit('done', {
@@ -719,24 +720,21 @@ export class UploadWorker {
     return reason instanceof UploadStoppedError && reason.reason !== 'shutdown' && reason.reason !== 'paused';
   }
 
-  /** The conflict copy starts with the local bytes, so it needs no download. */
+  /** The conflict copy starts with the local bytes, so it needs no download. Returns the copy's key when its cache file holds them. */
   async #copyCacheFile(edit: LocalEdit, copyId: string): Promise<string | undefined> {
-    const target = this.#o.cachePath(copyId);
     try {
-      await ensurePrivateDir(dirname(target));
-      await copyFile(edit.file, target, fsConstants.COPYFILE_FICLONE);
-      return target;
+      await this.#content.copyFile(edit.item.id, copyId, 'copyUploaded');
+      return copyId;
     } catch (error) {
       this.#o.logger.warn({ err: error, itemId: copyId }, 'could not copy the local bytes to the conflict copy; it will be downloaded when read');
-      await rm(target, { force: true });
       return undefined;
     }
   }
 
-  async #dropLocalContent(itemId: string, file: string): Promise<void> {
+  async #dropLocalContent(itemId: string): Promise<void> {
     try {
       if (this.#o.contentInvalidator) await this.#o.contentInvalidator.invalidate(itemId);
-      else await rm(file, { force: true });
+      else await this.#content.removeFile(itemId);
     } catch (error) {
       // The store already says nothing is cached; the next download starts the file afresh.
       this.#o.logger.error({ err: error, itemId }, 'could not drop the cached bytes of the local version: ' + errorMessage(error));
@@ -786,12 +784,8 @@ function serverFields(record: ItemRecord): Parameters<Store['items']['update']>[
   };
 }
 
-function completeContent(answer: DriveItem, size: number): { status: 'complete'; etag: string | null; ctag: string | null; ranges: RangeSet } {
-  return { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(size) };
-}
-
-function emptyContent(answer: DriveItem): { status: 'none'; etag: string | null; ctag: string | null; ranges: RangeSet } {
-  return { status: 'none', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: new RangeSet() };
+function tagsOf(answer: DriveItem): { etag: string | null; ctag: string | null } {
+  return { etag: answer.eTag ?? null, ctag: answer.cTag ?? null };
 }
 
 /** OneDrive keeps whole seconds of fileSystemInfo times (§15 #11). */

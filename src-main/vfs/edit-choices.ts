@@ -8,12 +8,9 @@
  * - both: the local bytes become a new file next to the original (`name (conflict … host).ext`),
  *   which uploads as such; the original goes back to the server's version.
  */
-import { copyFile } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
-import { dirname } from 'node:path';
-import { ensurePrivateDir } from '../base/files.ts';
 import { conflictCopyName, conflictFreeName } from '../../src-shared/model/names.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
+import { ContentOwner } from '../transfers/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import type { DownloadsPort, UploadsPort } from './vfs.ts';
 import { VfsError } from './vfs-error.ts';
@@ -25,16 +22,20 @@ export interface EditChoicesOptions {
   uploads: Pick<UploadsPort, 'schedule' | 'cancel'>;
   toRecord: (item: DriveItem) => ItemRecord;
   hostName: string;
+  /** The owner of the items' content; one over `store` and `downloads.cachePath` when absent. */
+  content?: ContentOwner;
   now?: () => number;
 }
 
 export class EditChoices {
   readonly #o: EditChoicesOptions;
   readonly #now: () => number;
+  readonly #content: ContentOwner;
 
   constructor(options: EditChoicesOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => options.downloads.cachePath(id) });
   }
 
   /** True when the item holds a local edit not uploaded yet (the choices below apply). */
@@ -51,7 +52,7 @@ export class EditChoices {
       const content = store.content.get(itemId);
       if (content?.status !== 'dirty') throw new VfsError('EINVAL', `${store.items.pathOf(itemId) ?? itemId} has no local edit any more`);
       // The base moves to what the server holds now; the bytes stay, so the upload replaces it.
-      store.content.setContent(itemId, { status: 'dirty', etag: remote?.eTag ?? null, ctag: remote?.cTag ?? null, ranges: content.ranges });
+      this.#content.rebased(itemId, { etag: remote?.eTag ?? null, ctag: remote?.cTag ?? null }, content.ranges);
       store.items.update(itemId, { etag: remote?.eTag ?? null, ctag: remote?.cTag ?? null });
     });
     this.#o.uploads.schedule(itemId, { priority: 'high', immediately: true });
@@ -70,16 +71,13 @@ export class EditChoices {
     const item = this.#editedFile(itemId);
     const remote = await this.#serverVersion(item);
     const copyId = newLocalId();
-    const source = this.#o.downloads.cachePath(itemId);
-    const target = this.#o.downloads.cachePath(copyId);
-    await ensurePrivateDir(dirname(target));
-    await copyFile(source, target, fsConstants.COPYFILE_FICLONE);
+    await this.#content.copyFile(itemId, copyId, 'localFileCreated');
     const name = this.#freeName(item);
     const current = this.#editedFile(itemId);
     const now = this.#now();
     store.transaction(() => {
       store.items.insert({ id: copyId, parentId: current.parentId, name, kind: 'file', size: current.size, ctimeMs: now, mtimeMs: current.mtimeMs });
-      store.content.setContent(copyId, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.whole(current.size) });
+      this.#content.localFileCreated(copyId, RangeSet.whole(current.size));
       store.journal.append({ kind: 'create', itemId: copyId, parentId: current.parentId, name });
     });
     this.#o.uploads.schedule(copyId, { priority: 'high', immediately: true });
@@ -113,7 +111,7 @@ export class EditChoices {
       for (const entry of store.journal.list({ itemId: item.id, states: ['pending', 'uploading', 'failed'] })) {
         if (entry.kind === 'write' || entry.kind === 'create') store.journal.remove(entry.seq);
       }
-      store.content.invalidate(item.id, { force: true });
+      this.#content.editDropped(item.id);
       if (remote) store.items.upsert(this.#o.toRecord(remote));
       // Theirs is "deleted": the local file goes too.
       else store.items.deleteSubtree(item.id);

@@ -20,7 +20,7 @@ import type { Logger } from '../base/logger.ts';
 import type { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import { StoreError, type Store, type StoredItem } from '../store/index.ts';
-import { sameContentVersion, type DownloadItem } from '../transfers/index.ts';
+import { sameContent, type DownloadItem } from '../transfers/index.ts';
 import type { DeltaSyncEvents } from '../sync/delta-sync.ts';
 import { LoopYielder } from '../sync/loop-yielder.ts';
 import { walkSubtree } from '../sync/store-walk.ts';
@@ -270,7 +270,7 @@ export class Pins {
     if (file.kind !== 'file') return false;
     const content = this.#o.store.content.get(file.id);
     if (content?.status === 'dirty') return false;
-    return !(content?.status === 'complete' && sameContentVersion(content, file));
+    return !(content?.status === 'complete' && sameContent(content, file));
   }
 
   async #filesOf(item: StoredItem, signal?: AbortSignal): Promise<StoredItem[]> {

@@ -13,12 +13,13 @@
  * bytes are not the server's: both go to that folder as well.
  */
 import type { Stats } from 'node:fs';
-import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
-import { ensurePrivateDir, readdirIfExists } from '../base/files.ts';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { readdirIfExists } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { quickXorHashFile, sameQuickXorHash } from '../graph/index.ts';
 import { cacheFilePath } from '../transfers/cache-files.ts';
+import { ContentOwner } from '../transfers/content-owner.ts';
 import { newLocalId, RangeSet, type Store, type StoredItem } from '../store/index.ts';
 import { conflictFreeName, nameKey, withSuffix } from '../../src-shared/model/names.ts';
 import type { SalvageReport } from '../store/salvage-reader.ts';
@@ -37,11 +38,14 @@ export interface RecoveryOptions {
   /** The cache file of a key in the live cache folder. */
   cachePath: (key: string) => string;
   logger: Logger;
+  /** The owner of the items' content; one over `store` and `cachePath` when absent. */
+  content?: ContentOwner;
   now?: () => number;
 }
 
 export async function recoverEdits(o: RecoveryOptions, salvageDir: string, report: SalvageReport): Promise<RecoveryResult> {
   const { store, logger } = o;
+  const content = o.content ?? new ContentOwner({ store, cachePath: o.cachePath });
   const now = o.now ?? Date.now;
   const result: RecoveryResult = { restored: 0, recovered: 0, folder: null };
   let folder: StoredItem | undefined;
@@ -71,12 +75,10 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
     const size = Math.min(edit.size ?? length ?? 0, length ?? 0);
     const existing = edit.remoteId ? (store.items.getByRemoteId(edit.remoteId) ?? store.items.get(edit.remoteId)) : undefined;
     if (existing && existing.kind === 'file') {
-      await moveInto(file, o.cachePath(existing.id));
-      store.transaction(() => {
-        store.content.setContent(existing.id, { status: 'dirty', etag: edit.baseEtag, ctag: null, ranges: RangeSet.whole(size) });
+      await content.adoptFile(file, existing.id, () => {
+        content.contentReplaced(existing.id, { etag: edit.baseEtag, ctag: null }, RangeSet.whole(size));
         // The server's hash now is not the one the edit started from, unless the version is the same.
         store.items.update(existing.id, { size, mtimeMs: edit.mtimeMs ?? now(), ...(edit.baseEtag === existing.etag ? {} : { quickXorHash: null }) });
-        store.content.bumpLocalVersion(existing.id);
         store.journal.append({ kind: 'write', itemId: existing.id, parentId: existing.parentId, name: existing.name, baseEtag: edit.baseEtag });
       });
       result.restored++;
@@ -93,7 +95,7 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
     const home = parent && parent.kind === 'folder' && name0 ? parent : undefined;
     const target = home ?? recoveredFolder();
     const name = freeName(store, target.id, name0 ?? `unnamed file ${result.recovered + 1}`);
-    await createFile(o, target, name, file, size, edit.mtimeMs ?? now());
+    await createFile(store, content, target, name, file, size, edit.mtimeMs ?? now());
     if (home) result.restored++;
     else result.recovered++;
     logger.warn({ path: store.items.pathOf(target.id), name }, 'an unsent new file was recovered after the database was rebuilt');
@@ -124,7 +126,7 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
       if (item && !(await mayBeAnEdit(file, info, item))) continue;
       const target = recoveredFolder();
       const name = freeName(store, target.id, item ? item.name : `unnamed file ${result.recovered + 1}`);
-      await createFile(o, target, name, file, info.size, Math.floor(info.mtimeMs));
+      await createFile(store, content, target, name, file, info.size, Math.floor(info.mtimeMs));
       result.recovered++;
     }
   }
@@ -139,26 +141,13 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
   return result;
 }
 
-async function createFile(o: RecoveryOptions, parent: StoredItem, name: string, from: string, size: number, mtimeMs: number): Promise<void> {
-  const { store } = o;
+async function createFile(store: Store, content: ContentOwner, parent: StoredItem, name: string, from: string, size: number, mtimeMs: number): Promise<void> {
   const id = newLocalId();
-  await moveInto(from, o.cachePath(id));
-  store.transaction(() => {
+  await content.adoptFile(from, id, () => {
     store.items.insert({ id, parentId: parent.id, name, kind: 'file', size, ctimeMs: mtimeMs, mtimeMs });
-    store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.whole(size) });
+    content.localFileCreated(id, RangeSet.whole(size));
     store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
   });
-}
-
-async function moveInto(from: string, to: string): Promise<void> {
-  await ensurePrivateDir(dirname(to));
-  try {
-    await rename(from, to);
-  } catch (error) {
-    // An empty new file may never have had a cache file.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    await writeFile(to, '', { mode: 0o600 });
-  }
 }
 
 /** A cache file of a server item holds an edit only if every byte is written and the bytes are not the server's. */

@@ -10,12 +10,9 @@
  * version the edit started from.
  */
 import { read as readFd } from 'node:fs';
-import { dirname } from 'node:path';
-import { ensurePrivateDir } from '../base/files.ts';
 import { timeoutSignal } from '../base/abort.ts';
-import { open as openFile, rename as renameFile, type FileHandle } from 'node:fs/promises';
-import { openCacheFile, removeCacheFile, writeFully } from '../transfers/cache-files.ts';
-import { deleteLandedCopy, sameContentVersion } from '../transfers/index.ts';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { ContentOwner, deleteLandedCopy, sameContent } from '../transfers/index.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
@@ -108,6 +105,8 @@ export interface VfsOptions {
   shares?: SharesPort;
   /** While the first enumeration runs: folders not listed yet are listed before they are answered for. */
   listing?: ListingPort;
+  /** The owner of the items' content (the download manager's); one over `store` and `downloads.cachePath` when absent. */
+  content?: ContentOwner;
   now?: () => number;
 }
 
@@ -193,9 +192,12 @@ export class Vfs {
   private byPathGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
   private readonly preparing = new Map<string, Promise<void>>();
+  /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
+  private readonly content: ContentOwner;
 
   constructor(private readonly o: VfsOptions) {
     this.now = o.now ?? Date.now;
+    this.content = o.content ?? new ContentOwner({ store: o.store, cachePath: (id) => o.downloads.cachePath(id) });
     this.events = new TypedEmitter<VfsEvents>((error, event) => o.logger.error({ err: error, event }, `a vfs "${event}" listener failed`));
   }
 
@@ -380,16 +382,13 @@ export class Vfs {
     }
     const id = newLocalId();
     const now = this.now();
-    const cache = await openCacheFile(this.o.downloads.cachePath(id));
+    let cache: FileHandle;
     try {
-      this.o.store.transaction(() => {
+      cache = await this.content.createLocalFile(id, () => {
         this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
-        this.o.store.content.setContent(id, { status: 'dirty', etag: null, ctag: null, ranges: new RangeSet() });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
       });
     } catch (e) {
-      await cache.close();
-      await removeCacheFile(this.o.downloads.cachePath(id));
       throw toVfsError(e, `creating ${path}`);
     }
     const fh = this.nextHandle++;
@@ -434,7 +433,7 @@ export class Vfs {
     const n = Math.min(length, item.size - position);
     if (h.writeFile || this.o.store.content.get(item.id)?.status === 'dirty') {
       // Local changes: the cache file is the truth; nothing to download.
-      const file = (h.writeFile ??= await openCacheFile(this.o.downloads.cachePath(item.id)));
+      const file = (h.writeFile ??= await this.content.openFile(item.id));
       h.local = { fd: file.fd, size: item.size, generation };
       return readAt(file.fd, buf, n, position);
     }
@@ -467,7 +466,7 @@ export class Vfs {
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
     const content = this.o.store.content.get(item.id);
-    if (content?.status === 'complete' && sameContentVersion(content, item)) {
+    if (content?.status === 'complete' && sameContent(content, item)) {
       h.local = { fd: file.fd, size: item.size, generation };
     }
     return readAt(file.fd, buf, n, position);
@@ -490,7 +489,7 @@ export class Vfs {
   /** Whether [start, end) of the item's current version is in its cache file, by the store's range map. */
   private isCached(item: StoredItem, start: number, end: number): boolean {
     const content = this.o.store.content.get(item.id);
-    return !!content && content.status !== 'none' && sameContentVersion(content, item) && content.ranges.has(start, end);
+    return !!content && content.status !== 'none' && sameContent(content, item) && content.ranges.has(start, end);
   }
 
   async release(fh: number): Promise<void> {
@@ -543,11 +542,10 @@ export class Vfs {
       }
       const ranges = RangeSet.whole(needed);
       const now = this.current(item);
-      this.o.store.transaction(() => {
+      await this.content.startLocalChange(now.id, () => {
         if (this.o.store.content.get(now.id)?.status === 'dirty') return;
-        this.o.store.content.setContent(now.id, { status: 'dirty', etag: now.etag, ctag: now.ctag, ranges });
+        this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, ranges);
         this.ensureJournal(now, 'write');
-        this.o.store.content.bumpLocalVersion(now.id);
       });
     })();
     this.preparing.set(item.id, work);
@@ -566,7 +564,7 @@ export class Vfs {
   }
 
   private async writableFile(h: OpenFile): Promise<FileHandle> {
-    return (h.writeFile ??= await openCacheFile(this.o.downloads.cachePath(h.itemId)));
+    return (h.writeFile ??= await this.content.openFile(h.itemId));
   }
 
   async write(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
@@ -578,7 +576,7 @@ export class Vfs {
     await this.prepareForChange(item, item.size);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
-    await writeFully(file, buf.subarray(0, length), position);
+    await this.content.writeAt(file, buf.subarray(0, length), position);
     const end = position + length;
     this.recordChange(item.id, (current) => Math.max(current.size, end), (ranges) => ranges.add(position, end));
     h.changed = true;
@@ -602,12 +600,7 @@ export class Vfs {
       const ranges = state?.ranges ?? new RangeSet();
       edit(ranges, size);
       const wasDirty = state?.status === 'dirty';
-      store.content.setChanged(itemId, {
-        status: 'dirty',
-        etag: wasDirty ? state.etag : item.etag,
-        ctag: wasDirty ? state.ctag : item.ctag,
-        ranges,
-      });
+      this.content.localChange(itemId, { etag: wasDirty ? state.etag : item.etag, ctag: wasDirty ? state.ctag : item.ctag }, ranges);
       if (!wasDirty) this.ensureJournal(item, 'write');
       store.items.update(itemId, { size, mtimeMs: this.now() });
     });
@@ -643,7 +636,7 @@ export class Vfs {
     await this.prepareForChange(item, size);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
-    await file.truncate(size);
+    await this.content.truncateFile(file, size);
     this.recordChange(
       item.id,
       () => size,
@@ -799,7 +792,7 @@ export class Vfs {
     for (const g of gone) {
       await this.o.uploads.cancel(g.id);
       await this.o.downloads.cancel(g.id);
-      if (g.contentStatus !== 'none') await removeCacheFile(this.o.downloads.cachePath(g.id));
+      if (g.contentStatus !== 'none') await this.content.removeFile(g.id);
     }
   }
 
@@ -880,19 +873,10 @@ export class Vfs {
     await this.o.uploads.cancel(source.id);
     await this.o.downloads.cancel(target.id);
     const base = this.o.store.content.get(target.id);
-    const targetFile = this.o.downloads.cachePath(target.id);
-    await ensurePrivateDir(dirname(targetFile));
-    await renameFile(this.o.downloads.cachePath(source.id), targetFile);
-    this.o.store.transaction(() => {
+    await this.content.moveFile(source.id, target.id, () => {
       const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
-      this.o.store.content.setContent(target.id, {
-        status: 'dirty',
-        etag: started.etag,
-        ctag: started.ctag,
-        ranges: RangeSet.whole(source.size),
-      });
+      this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
       this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
-      this.o.store.content.bumpLocalVersion(target.id);
       for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
       this.o.store.items.deleteSubtree(source.id);
       this.ensureJournal(target, 'write');

@@ -1,0 +1,182 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RangeSet, StoreError, type ContentStatus } from '../store/index.ts';
+import { file, openTempStore, ROOT, type TempStore } from '../store/testing/temp-store.ts';
+import { cacheFilePath } from './cache-files.ts';
+import { CONTENT_TRANSITIONS, ContentOwner, ContentTransitionError, type ContentEvent } from './content-owner.ts';
+
+let temp: TempStore;
+let owner: ContentOwner;
+let cacheDir: string;
+const v1 = { etag: 'e1', ctag: 'c1' };
+
+beforeEach(() => {
+  temp = openTempStore();
+  cacheDir = join(temp.dir.path, 'cache');
+  temp.store.items.upsertMany([ROOT, file('A', 'ROOT', 'a.txt'), file('B', 'ROOT', 'b.txt')]);
+  owner = new ContentOwner({ store: temp.store, cachePath: (id) => cacheFilePath(cacheDir, id) });
+});
+afterEach(() => temp.dispose());
+
+const status = (id: string): ContentStatus => temp.store.content.get(id)?.status ?? 'none';
+
+/** Puts item A in `state` through the owner itself. */
+async function reach(state: ContentStatus): Promise<void> {
+  if (state === 'none') return;
+  await owner.versionStarted('A', v1, 10);
+  if (state === 'partial') owner.bytesArrived('A', 0, 4, 10);
+  if (state === 'complete') owner.bytesArrived('A', 0, 10, 10);
+  if (state === 'dirty') owner.localChangeStarted('A', v1, RangeSet.whole(10));
+  expect(status('A')).toBe(state);
+}
+
+describe('the transition table', { timeout: 10_000 }, () => {
+  it('lets every state do something and refuses something in every state', () => {
+    const events = Object.keys(CONTENT_TRANSITIONS) as ContentEvent[];
+    for (const state of ['none', 'partial', 'complete', 'dirty'] as const) {
+      expect(events.filter((e) => CONTENT_TRANSITIONS[e].from.includes(state)).length, state).toBeGreaterThan(0);
+      expect(events.filter((e) => !CONTENT_TRANSITIONS[e].from.includes(state)).length, state).toBeGreaterThan(0);
+    }
+    // Only an upload's commit or a user's choice take dirty content out of dirty (bytes arriving
+    // in a dirty file leave it dirty: the last test of this block).
+    const leavingDirty = events.filter((e) => e !== 'bytesArrived' && CONTENT_TRANSITIONS[e].from.includes('dirty') && CONTENT_TRANSITIONS[e].to.some((s) => s !== 'dirty'));
+    expect(leavingDirty.sort()).toEqual(['editDropped', 'uploadCommitted', 'serverVersionKept'].sort());
+  });
+
+  it('is the table docs/concurrency.md §3 shows (every event, with the states it starts from)', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/concurrency.md', import.meta.url)), 'utf8');
+    const section = doc.slice(doc.indexOf('## 3. Content states'), doc.indexOf('## 3a.'));
+    const documented = new Map<string, string[]>();
+    for (const [, event, from] of section.matchAll(/^\| `(\w+)`[^|]*\| ([^|]+) \|/gm)) {
+      documented.set(event!, from!.trim() === 'any' ? ['none', 'partial', 'complete', 'dirty'] : from!.split(',').map((s) => s.trim()));
+    }
+    const inCode = Object.fromEntries(Object.entries(CONTENT_TRANSITIONS).map(([event, rule]) => [event, [...rule.from]]));
+    expect(Object.fromEntries(documented)).toEqual(inCode);
+  });
+
+  it('none (only in the cloud): bytes arriving make it partial; an upload commit is refused', async () => {
+    await reach('none');
+    expect(() => owner.uploadCommitted('A', v1, 10)).toThrow(ContentTransitionError);
+    expect(status('A')).toBe('none');
+    await owner.versionStarted('A', v1, 10);
+    expect(owner.bytesArrived('A', 0, 4, 10).status).toBe('partial');
+  });
+
+  it('partial: the cleaner may evict it (the cache file goes); keep-mine rebasing is refused', async () => {
+    await reach('partial');
+    const refused = (() => {
+      try {
+        owner.rebased('A', v1, RangeSet.whole(10));
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(ContentTransitionError);
+    expect((refused as ContentTransitionError).code).toBe('INVALID_TRANSITION');
+    expect(existsSync(cacheFilePath(cacheDir, 'A'))).toBe(true);
+    const had = await owner.evict('A');
+    expect(had?.status).toBe('partial');
+    expect(status('A')).toBe('none');
+    expect(existsSync(cacheFilePath(cacheDir, 'A'))).toBe(false);
+  });
+
+  it('complete (clean): a first change makes it dirty and counts a local version; keeping the server version is refused', async () => {
+    await reach('complete');
+    expect(() => owner.serverVersionKept('A', v1)).toThrow(ContentTransitionError);
+    const before = temp.store.content.get('A')!.localVersion;
+    owner.localChangeStarted('A', v1, RangeSet.whole(10));
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'dirty', etag: 'e1', localVersion: before + 1 });
+  });
+
+  it('dirty: an upload commit makes it complete; eviction and a new download version are refused with CONTENT_DIRTY and change nothing', async () => {
+    await reach('dirty');
+    writeFileSync(cacheFilePath(cacheDir, 'A'), 'local edit');
+    await expect(owner.evict('A')).rejects.toMatchObject({ name: 'StoreError', code: 'CONTENT_DIRTY' });
+    await expect(owner.versionStarted('A', { etag: 'e2', ctag: 'c2' }, 10)).rejects.toBeInstanceOf(StoreError);
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'dirty', etag: 'e1' });
+    expect(readFileSync(cacheFilePath(cacheDir, 'A'), 'utf8')).toBe('local edit');
+    await expect(owner.removeFile('A')).rejects.toMatchObject({ code: 'CONTENT_DIRTY' });
+    expect(owner.bytesArrived('A', 0, 10, 10).status).toBe('dirty');
+    owner.uploadCommitted('A', { etag: 'e2', ctag: 'c2' }, 10);
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'complete', etag: 'e2', ctag: 'c2' });
+  });
+
+  it('a new local file starts dirty with its cache file, and the rows of a failed create leave no file behind', async () => {
+    const handle = await owner.createLocalFile('A', () => {});
+    await handle.close();
+    expect(status('A')).toBe('dirty');
+    expect(existsSync(cacheFilePath(cacheDir, 'A'))).toBe(true);
+    await expect(
+      owner.createLocalFile('B', () => {
+        throw new Error('the item row could not be written');
+      }),
+    ).rejects.toThrow('could not be written');
+    expect(status('B')).toBe('none');
+    expect(existsSync(cacheFilePath(cacheDir, 'B'))).toBe(false);
+    // A second create of an item that has content is not a new file.
+    await expect(owner.createLocalFile('A', () => {})).rejects.toBeInstanceOf(ContentTransitionError);
+  });
+});
+
+describe('per-item serialization', { timeout: 10_000 }, () => {
+  it('two transitions of one item do not interleave: the second starts after the first has ended', async () => {
+    await reach('complete');
+    // versionStarted resets the file (an await) before it writes its row; an evict that slipped in
+    // between would be undone by that row write (etag e2 left on an evicted item).
+    const started = owner.versionStarted('A', { etag: 'e2', ctag: 'c2' }, 10);
+    const evicted = owner.evict('A');
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'complete', etag: 'e1' });
+    await Promise.all([started, evicted]);
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'none', etag: null });
+    expect(existsSync(cacheFilePath(cacheDir, 'A'))).toBe(false);
+  });
+
+  it('transitions of two items do not wait for each other', async () => {
+    await reach('complete');
+    await owner.versionStarted('B', v1, 10);
+    owner.bytesArrived('B', 0, 10, 10);
+    const a = owner.versionStarted('A', { etag: 'e2', ctag: 'c2' }, 10);
+    const aAgain = owner.evict('A');
+    // B's key is free: its evict runs at once, while A's second transition still waits for the first.
+    const b = owner.evict('B');
+    expect(status('B')).toBe('none');
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'complete', etag: 'e1' });
+    await Promise.all([a, aAgain, b]);
+  });
+
+  it('a first local change waits for an eviction of the item to delete its file', async () => {
+    await reach('complete');
+    const evicted = owner.evict('A');
+    let fileAtCommit: boolean | undefined;
+    const changed = owner.startLocalChange('A', () => {
+      fileAtCommit = existsSync(cacheFilePath(cacheDir, 'A'));
+      owner.localChangeStarted('A', { etag: null, ctag: null }, new RangeSet());
+    });
+    await Promise.all([evicted, changed]);
+    expect(fileAtCommit).toBe(false);
+    expect(status('A')).toBe('dirty');
+  });
+
+  it('a refused transition does not block the next one of the item', async () => {
+    await reach('dirty');
+    const refused = owner.evict('A');
+    const next = owner.versionStarted('B', v1, 10);
+    await expect(refused).rejects.toMatchObject({ code: 'CONTENT_DIRTY' });
+    await next;
+    owner.uploadCommitted('A', v1, 10);
+    await expect(owner.evict('A')).resolves.toMatchObject({ status: 'complete' });
+  });
+
+  it('owners of one store share their locks', async () => {
+    await reach('complete');
+    const other = new ContentOwner({ store: temp.store, cachePath: (id) => cacheFilePath(cacheDir, id) });
+    const started = owner.versionStarted('A', { etag: 'e2', ctag: 'c2' }, 10);
+    const evicted = other.evict('A');
+    expect(status('A')).toBe('complete');
+    await Promise.all([started, evicted]);
+    expect(temp.store.content.get('A')).toMatchObject({ status: 'none', etag: null });
+  });
+});
