@@ -293,6 +293,9 @@ export class FuzzRig {
     const startedAt = Date.now();
     let seq = (await admin.log({ since: Number.MAX_SAFE_INTEGER })).lastSeq;
     let sawDelta = false;
+    // When the newest delta request seen began (the log's `at`): its batch counts once the engine
+    // applied one after that (runs are serial, so an earlier run's apply ended before it began).
+    let lastDeltaAt = 0;
     let lastBusy = Date.now();
     let why = 'nothing yet';
     // The last requests, for the report of an engine that never goes quiet.
@@ -303,7 +306,10 @@ export class FuzzRig {
       for (const e of entries) {
         recent.push(`${e.method} ${e.path} → ${e.status}`);
         if (recent.length > 12) recent.shift();
-        if (e.listener === 'api' && e.method === 'GET' && e.path.includes('delta') && e.status === 200 && e.at - e.ms >= startedAt) sawDelta = true;
+        if (e.listener === 'api' && e.method === 'GET' && e.path.includes('delta') && e.status === 200 && e.at - e.ms >= startedAt) {
+          sawDelta = true;
+          lastDeltaAt = Math.max(lastDeltaAt, e.at);
+        }
         const activity = e.listener === 'storage' || (e.listener === 'api' && (e.method !== 'GET' || e.path.includes('/content')));
         if (activity) {
           lastBusy = Date.now();
@@ -320,6 +326,11 @@ export class FuzzRig {
       if (!status || status.state !== 'ready' || (status.connectivity && status.connectivity.state !== 'online') || running.length) {
         lastBusy = Date.now();
         if (status) why = `state ${status.state}, connectivity ${status.connectivity?.state}, ${running.length} transfers (${running.map((t) => `${t.direction} ${t.path} ${t.state}`).join(', ')})`;
+      }
+      // A fetched page may still be being applied (a slow apply): the check would race with it.
+      if (status && sawDelta && (status.lastSyncAt ?? 0) <= lastDeltaAt) {
+        lastBusy = Date.now();
+        why = 'a delta page fetched but not applied yet';
       }
       if (sawDelta && Date.now() - lastBusy >= quietMs) return;
       if (Date.now() - startedAt > QUIET_TIMEOUT_MS) throw new QuietTimeout(`the engine did not go quiet within ${QUIET_TIMEOUT_MS} ms (last activity: ${why}${sawDelta ? '' : '; no delta fetched'}); last requests:\n      ${recent.join('\n      ')}`);
