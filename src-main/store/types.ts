@@ -131,6 +131,13 @@ export const JOURNAL_STATES: readonly JournalState[] = ['pending', 'uploading', 
 export interface JournalPayload {
   /** unlink/rmdir: the server id of the item removed here (the entry outlives the item). */
   remoteId?: string;
+  /**
+   * unlink: the content version removed here. A refused conditional delete (412) whose server
+   * version still holds these bytes was only renamed or moved meanwhile (often by this device, an
+   * answer lost): the delete goes ahead instead of keeping the file as a conflict.
+   */
+  baseCtag?: string | null;
+  quickXorHash?: string | null;
   size?: number;
   mtimeMs?: number;
   ctimeMs?: number;

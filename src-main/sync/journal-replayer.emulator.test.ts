@@ -99,4 +99,36 @@ describe('journal replay against the emulator', () => {
     expect(onServer.folder).toBeDefined();
     expect(await exists(g.id)).toBe(false);
   }, 30_000);
+
+  it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {
+    const root = await graph.getItemByPath('/');
+    const renamed = await graph.uploadSmall(root.id, 'notes.md', Buffer.from('saved by an editor'));
+    const edited = await graph.uploadSmall(root.id, 'other.md', Buffer.from('first'));
+    await sync.syncOnce();
+    const { store } = temp;
+    // Deleted here while offline, each with the version this device had seen.
+    for (const remote of [renamed, edited]) {
+      const key = store.items.keyOf(remote.id);
+      const item = store.items.get(key)!;
+      store.transaction(() => {
+        store.items.deleteSubtree(key);
+        store.journal.append({
+          kind: 'unlink',
+          itemId: key,
+          parentId: item.parentId,
+          name: item.name,
+          baseEtag: item.etag,
+          payload: { remoteId: remote.id, baseCtag: item.ctag, quickXorHash: item.quickXorHash },
+        });
+      });
+    }
+    // Meanwhile the server renamed one (this device's own rename, its answer lost) and another device edited the other.
+    await graph.update(renamed.id, { name: 'd' });
+    await graph.uploadSmallById(edited.id, Buffer.from('edited elsewhere'));
+
+    expect(await replayer.replay()).toBe(0);
+    expect(await exists(renamed.id)).toBe(false);
+    expect(await exists(edited.id)).toBe(true);
+    expect(store.conflicts.list().map((c) => c.reason)).toEqual(['both-modified']);
+  }, 30_000);
 });

@@ -19,6 +19,7 @@ import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { isLocalId, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
+import { sameContent, versionOf } from '../transfers/content-version.ts';
 
 const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
 
@@ -201,6 +202,7 @@ export class JournalReplayer {
         } catch (err) {
           if (isNotFound(err)) return;
           if (!isPreconditionFailed(err)) throw err;
+          if (e.kind === 'unlink' && (await this.deleteIfOnlyRenamed(remoteId, e))) return;
           this.conflict(e.itemId, 'both-modified', null, 'not deleted on the server: it changed there after it was deleted here');
         }
         return;
@@ -280,6 +282,33 @@ export class JournalReplayer {
     this.conflict(itemId, 'name-clash', name, `a file with this name exists on the server; the folder is kept as ${name}`);
     // The entry stays pending and is replayed under the new name.
     throw new WaitForParent(`${e.seq}`, cause);
+  }
+
+  /**
+   * A delete refused because the file's eTag moved on: if the server still holds the bytes deleted
+   * here (a rename or move changes the eTag, not the cTag), only its place changed, and the delete
+   * goes ahead, conditional on the version just read. Another edit means a real conflict.
+   */
+  private async deleteIfOnlyRenamed(remoteId: string, e: JournalEntry): Promise<boolean> {
+    const base = { etag: e.baseEtag, ctag: e.payload?.baseCtag ?? null, quickXorHash: e.payload?.quickXorHash ?? null };
+    if (!base.ctag && !base.quickXorHash) return false;
+    let remote: DriveItem;
+    try {
+      remote = await this.o.graph.getItem(remoteId);
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
+    if (!remote.file || !remote.eTag || !sameContent(base, versionOf(remote))) return false;
+    try {
+      await this.o.graph.deleteItem(remoteId, { ifMatch: remote.eTag });
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      if (isPreconditionFailed(err)) return false;
+      throw err;
+    }
+    this.o.logger.info({ itemId: e.itemId, remoteId }, 'deleted on the server: it had only been renamed or moved since');
+    return true;
   }
 
   private conflict(itemId: string, reason: 'name-clash' | 'both-modified', localCopyName: string | null, detail: string): void {

@@ -760,7 +760,9 @@ export class Vfs {
         parentId: item.parentId,
         name: item.name,
         baseEtag: item.etag,
-        ...(item.remoteId === null ? {} : { payload: { remoteId: item.remoteId } }),
+        ...(item.remoteId === null
+          ? {}
+          : { payload: item.kind === 'file' ? { remoteId: item.remoteId, baseCtag: item.ctag, quickXorHash: item.quickXorHash } : { remoteId: item.remoteId } }),
       });
       this.journaled(path, 'delete of');
     }
