@@ -684,6 +684,29 @@ describe('conflicts', () => {
     expect(temp.store.conflicts.list()).toMatchObject([{ itemId: localId, path: '/clash.txt', reason: 'name-clash', localCopyName: copyName }]);
   });
 
+  it('a new file waits for the name while the server file holding it has an offline delete not replayed yet (fuzz 12000/63)', async () => {
+    const mine = Buffer.from('made here');
+    // Offline here: `mv clash.txt d` of the server's clash.txt, `rm d`, then a new clash.txt. The
+    // rename entry is done (its item is gone); the delete's entry names d, not clash.txt.
+    await emu.emulator.admin.remote({ op: 'write', path: '/clash.txt', content: 'deleted here' });
+    const occupant = serverJson('/clash.txt')!;
+    const removal = temp.store.journal.append({ kind: 'unlink', itemId: newLocalId(), parentId: rootId, name: 'd', baseEtag: occupant.eTag, payload: { remoteId: occupant.id } });
+    const localId = localCreate('clash.txt', mine);
+    const manager = makeManager({ parentWaitMs: 50 });
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(localId, { priority: 'high' });
+    // Refused the name (409), it looked at the file there twice: whether it is an earlier upload of ours, then whose it is.
+    await until(() => emu.emulator.log.list({ method: 'GET', pathIncludes: 'clash.txt' }).length >= 2, 'the upload looking at the file holding the name');
+    expect(serverJson(`/clash 1.txt`)).toBeUndefined();
+    // The journal replays the delete: the name is free and the upload takes it.
+    await emu.emulator.admin.remote({ op: 'delete', path: '/clash.txt' });
+    temp.store.journal.markDone(removal.seq);
+    await until(() => temp.store.items.get(localId)?.remoteId != null, 'the upload');
+    await manager.whenIdle();
+    expectUploaded(temp.store.items.get(localId)!.remoteId!, '/clash.txt', mine);
+    expect(conflicts).toEqual([]);
+  });
+
   it('a metadata-only change on the server (new eTag, same cTag) is no conflict', async () => {
     const item = await serverFile(Buffer.from('photo bytes'), 'photo.jpg');
     localEdit(item, Buffer.from('edited photo bytes'));

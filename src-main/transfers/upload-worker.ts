@@ -222,6 +222,7 @@ export class UploadWorker {
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
+        if (await this.#occupantLeaving(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -257,6 +258,27 @@ export class UploadWorker {
     return this.#o.store.journal
       .list({ states: ['pending', 'uploading'] })
       .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== edit.item.id && e.parentId === edit.item.parentId && e.name?.toLowerCase() === key);
+  }
+
+  /**
+   * The server item holding the name is one an offline change not replayed yet deletes or moves
+   * away, though the journal no longer names this place (renamed elsewhere here, then deleted: the
+   * delete's entry carries the later name). It frees the name once replayed (fuzz 12000/63).
+   */
+  async #occupantLeaving(edit: LocalEdit, name: string): Promise<boolean> {
+    const { store, graph } = this.#o;
+    const parentPath = store.items.pathOf(edit.item.parentId!);
+    if (parentPath === undefined) return false;
+    let occupant: DriveItem;
+    try {
+      occupant = await graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
+    } catch (error) {
+      if (!edit.job.signal.aborted && isNotFound(error)) return false;
+      throw error;
+    }
+    return store.journal
+      .list({ states: ['pending', 'uploading'] })
+      .some((e) => e.itemId !== edit.item.id && ((e.kind === 'unlink' || e.kind === 'rmdir') ? e.payload?.remoteId === occupant.id : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === occupant.id));
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
