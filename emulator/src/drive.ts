@@ -109,22 +109,7 @@ export class Drive {
     this.rootId = newItemId(this.mode, this.driveId, ++this.counter);
     const now = opts.now();
     db.tx(() => {
-      db.statements.insert.run({
-        ...blankRow(),
-        id: this.rootId,
-        parent_id: null,
-        name: 'root',
-        name_key: 'root',
-        kind: 'folder',
-        depth: 0,
-        etag_seq: 1,
-        ctag_seq: 1,
-        created_at: now,
-        modified_at: now,
-        fs_created: wholeSeconds(now),
-        fs_modified: wholeSeconds(now),
-        seq: ++this.seq,
-      });
+      db.statements.insert.run(this.newRow(this.rootId, null, 'root', 'folder', 0, now));
       db.setMeta('driveId', this.driveId);
       db.setMeta('rootId', this.rootId);
       db.setMeta('mode', this.mode);
@@ -348,14 +333,19 @@ export class Drive {
 
   /** A new item's row below `parent`, made now: the fields every new child starts with. */
   private newChildRow(parent: ItemRow, name: string, kind: ItemRow['kind'], now: number): ItemRow {
+    return this.newRow(this.nextId(), parent.id, name, kind, parent.depth + 1, now);
+  }
+
+  /** A new item's row at its first version (the root's too). */
+  private newRow(id: string, parentId: string | null, name: string, kind: ItemRow['kind'], depth: number, now: number): ItemRow {
     return {
       ...blankRow(),
-      id: this.nextId(),
-      parent_id: parent.id,
+      id,
+      parent_id: parentId,
       name,
       name_key: nameKey(name),
       kind,
-      depth: parent.depth + 1,
+      depth,
       etag_seq: 1,
       ctag_seq: 1,
       created_at: now,
