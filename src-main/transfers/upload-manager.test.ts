@@ -695,8 +695,7 @@ describe('conflicts', () => {
     const manager = makeManager({ parentWaitMs: 50 });
     const conflicts = collect(manager, 'conflict');
     manager.schedule(localId, { priority: 'high' });
-    // Refused the name (409), it looked at the file there twice: whether it is an earlier upload of ours, then whose it is.
-    await until(() => emu.emulator.log.list({ method: 'GET', pathIncludes: 'clash.txt' }).length >= 2, 'the upload looking at the file holding the name');
+    await until(() => memory.records().some((r) => r['itemId'] === localId && r['msg'] === 'waiting for an offline change to free the name on the server'), 'the upload waiting for the name');
     expect(serverJson(`/clash 1.txt`)).toBeUndefined();
     // The journal replays the delete: the name is free and the upload takes it.
     await emu.emulator.admin.remote({ op: 'delete', path: '/clash.txt' });

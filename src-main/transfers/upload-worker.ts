@@ -213,7 +213,8 @@ export class UploadWorker {
       if (edit.job.signal.aborted) throw error;
       if (isNameConflict(error)) {
         if (this.#nameLeavingByReplay(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
-        const mine = await this.#ownFileAt(edit, parentId, name);
+        const occupant = await this.#itemAt(edit, parentId, name);
+        const mine = occupant && (await this.#ownFile(edit, occupant));
         if (mine?.kind === 'same') return this.#commit(edit, mine.item);
         if (mine) {
           // An earlier version of this file, sent by an attempt whose answer never came back: the
@@ -222,7 +223,7 @@ export class UploadWorker {
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
-        if (await this.#occupantLeaving(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (occupant && this.#leavingByReplay(edit, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -265,20 +266,11 @@ export class UploadWorker {
    * away, though the journal no longer names this place (renamed elsewhere here, then deleted: the
    * delete's entry carries the later name). It frees the name once replayed (fuzz 12000/63).
    */
-  async #occupantLeaving(edit: LocalEdit, name: string): Promise<boolean> {
-    const { store, graph } = this.#o;
-    const parentPath = store.items.pathOf(edit.item.parentId!);
-    if (parentPath === undefined) return false;
-    let occupant: DriveItem;
-    try {
-      occupant = await graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
-    } catch (error) {
-      if (!edit.job.signal.aborted && isNotFound(error)) return false;
-      throw error;
-    }
+  #leavingByReplay(edit: LocalEdit, occupant: DriveItem): boolean {
+    const { store } = this.#o;
     return store.journal
       .list({ states: ['pending', 'uploading'] })
-      .some((e) => e.itemId !== edit.item.id && ((e.kind === 'unlink' || e.kind === 'rmdir') ? e.payload?.remoteId === occupant.id : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === occupant.id));
+      .some((e) => e.itemId !== edit.item.id && (e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId === occupant.id : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === occupant.id));
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
@@ -431,16 +423,20 @@ export class UploadWorker {
    * After a 409 on a new file: the file under that name may be our own earlier attempt (its answer
    * lost): 'same' when it holds the local bytes, 'earlier' when it holds a version we sent before.
    */
-  async #ownFileAt(edit: LocalEdit, parentId: string, name: string): Promise<{ kind: 'same' | 'earlier'; item: DriveItem } | undefined> {
+  /** The server item at the parent's path and this name, if any. */
+  async #itemAt(edit: LocalEdit, parentId: string, name: string): Promise<DriveItem | undefined> {
     const parentPath = this.#o.store.items.pathOf(edit.item.parentId ?? parentId);
     if (parentPath === undefined) return undefined;
-    let existing: DriveItem;
     try {
-      existing = await this.#o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
+      return await this.#o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
     } catch (error) {
       if (!edit.job.signal.aborted && isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** `existing` holds these bytes ('same') or a version this file sent before ('earlier'). */
+  async #ownFile(edit: LocalEdit, existing: DriveItem): Promise<{ kind: 'same' | 'earlier'; item: DriveItem } | undefined> {
     const hash = existing.file?.hashes?.quickXorHash;
     if (!hash) return undefined;
     if (existing.size === edit.size && sameQuickXorHash(hash, await edit.hasher.digest(edit.job.signal))) return { kind: 'same', item: existing };
