@@ -11,6 +11,15 @@ export interface ContentReader {
    * file. Rejects with a typed error (network, version changed, cancelled …) or the signal's reason.
    */
   waitFor(offset: number, length: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * The read of [offset, offset + length) when its bytes are in the cache file already: records it
+   * as waitFor would (it may start read-ahead) and returns true, without a promise, a timer or a
+   * signal (the cost of a cold read whose bytes the read-ahead fetched). False: nothing is
+   * recorded, and the caller waits with waitFor.
+   */
+  ready(offset: number, length: number): boolean;
+  /** Whether every byte of the file is in the cache file (the download is complete). */
+  complete(): boolean;
   /** Idempotent. The last reader of a file to close cancels that file's read and read-ahead downloads. */
   close(): void;
 }
@@ -22,6 +31,8 @@ export interface ReaderHost {
    * closes), in requests of about `requestBytes` when given.
    */
   fetch(item: DownloadItem, start: number, end: number, priority: DownloadPriority, signal: AbortSignal, requestBytes?: number): Promise<void>;
+  /** Whether [start, end) of this version is in the cache file now (no I/O). */
+  cached(item: DownloadItem, start: number, end: number): boolean;
   /** Registers background work the manager's close() must wait for. */
   track(work: Promise<void>): void;
   /** Called once, when this reader closes. */
@@ -50,14 +61,31 @@ export class ManagedContentReader implements ContentReader {
     const end = Math.min(offset + length, this.#item.size);
     if (offset >= end) return;
     const ahead = this.#window.onRead(offset, end, this.#item.size);
+    // Read-ahead first: a read-ahead that starts in the read's own chunk fetches that chunk as part
+    // of its larger request, and the read joins it, instead of a request of one chunk followed by
+    // the rest (the first reads of a file waited for several small round trips).
+    if (ahead) this.#readAhead(ahead);
     const linked = anySignal(signal, this.#closed.signal);
     try {
-      const read = this.#host.fetch(this.#item, offset, end, 'read', linked.signal);
-      if (ahead) this.#readAhead(ahead);
-      await read;
+      await this.#host.fetch(this.#item, offset, end, 'read', linked.signal);
     } finally {
       linked.dispose();
     }
+  }
+
+  ready(offset: number, length: number): boolean {
+    if (this.#closed.signal.aborted) return false;
+    const end = Math.min(offset + length, this.#item.size);
+    if (offset < end && !this.#host.cached(this.#item, offset, end)) return false;
+    if (offset < end) {
+      const ahead = this.#window.onRead(offset, end, this.#item.size);
+      if (ahead) this.#readAhead(ahead);
+    }
+    return true;
+  }
+
+  complete(): boolean {
+    return this.#item.size === 0 || this.#host.cached(this.#item, 0, this.#item.size);
   }
 
   close(): void {

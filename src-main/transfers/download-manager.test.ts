@@ -257,10 +257,11 @@ describe('readers and read-ahead', () => {
       leads.push(fetchedUntil - (offset + block));
     }
     // The lead over the reader grows (doubling windows), up to the maximum; once there, more is
-    // fetched each time half of the window has been read, so it stays between half and all of it.
+    // fetched each time a request's worth (a quarter) of the window has been read, so it stays
+    // between three quarters and all of it.
     expect(leads[0]).toBeLessThanOrEqual(512 * KiB);
     for (const lead of leads.slice(6)) {
-      expect(lead).toBeGreaterThanOrEqual(2 * MiB - block);
+      expect(lead).toBeGreaterThanOrEqual(3 * MiB - block);
       expect(lead).toBeLessThanOrEqual(4 * MiB + 256 * KiB);
     }
     // Every chunk was fetched once.
@@ -313,6 +314,34 @@ describe('readers and read-ahead', () => {
     expect(fetched.length).toBeLessThan(20);
     expect(mostAtOnce).toBeGreaterThanOrEqual(2);
     expectSameBytes(readFileSync(manager.cachePath(item.id)), content);
+  });
+
+  it('answers at once for bytes that have landed, recording the read for read-ahead as waitFor does', async () => {
+    const item = await serverFile(8 * MiB);
+    const manager = makeManager({ chunkBytes: 256 * KiB, initialReadAheadBytes: 256 * KiB, maxReadAheadBytes: 2 * MiB });
+    const reader = manager.openReader(item);
+    const since = emu.emulator.log.lastSeq;
+    const block = 128 * KiB;
+    // Nothing there yet: no answer, and nothing recorded or fetched (the caller waits with waitFor).
+    expect(reader.ready(0, block)).toBe(false);
+    await manager.whenIdle();
+    expect(storageGets(since)).toEqual([]);
+    await reader.waitFor(0, block);
+    await manager.whenIdle();
+    const before = Math.max(...ranges(storageGets(since)).map(([, end]) => end));
+    // The next read's bytes came with the read-ahead: answered without a wait, and the window grows
+    // from it as from a waited read, so the read-ahead moves further on.
+    expect(reader.ready(block, block)).toBe(true);
+    await manager.whenIdle();
+    const after = Math.max(...ranges(storageGets(since)).map(([, end]) => end));
+    expect(after).toBeGreaterThan(before);
+    expect(reader.complete()).toBe(false);
+    await manager.ensure(item, 0, item.size, { priority: 'read' });
+    expect(reader.complete()).toBe(true);
+    expect(reader.ready(5 * MiB, block)).toBe(true);
+    reader.close();
+    // A closed reader answers nothing.
+    expect(reader.ready(0, block)).toBe(false);
   });
 
   it('does not read ahead for random reads', async () => {

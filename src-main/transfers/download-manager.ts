@@ -312,6 +312,7 @@ export class DownloadManager {
       item,
       {
         fetch: (target, start, end, priority, signal, requestBytes) => this.#fetchFor(owner.holder, target, start, end, priority, signal, requestBytes),
+        cached: (target, start, end) => this.#cached(target, start, end),
         track: (work) => this.#track(`download-readahead:${item.id}`, work),
         readerClosed: () => {
           owner.readers--;
@@ -469,6 +470,14 @@ export class DownloadManager {
 
   // ── fetching ──────────────────────────────────────────────────────────────
 
+  /** Whether [start, end) of this version of the item has landed (bookkeeping only, no I/O). */
+  #cached(item: DownloadItem, start: number, end: number): boolean {
+    if (this.#closing) return false;
+    const known = this.#entries.get(item.id);
+    const to = Math.min(end, item.size);
+    return !!known && !known.cancelled && sameContent(known.item, item) && (start >= to || known.available.has(start, to));
+  }
+
   async #fetchFor(
     holder: Holder,
     item: DownloadItem,
@@ -480,10 +489,8 @@ export class DownloadManager {
   ): Promise<void> {
     checkRange(start, end);
     const to = Math.min(end, item.size);
-    const known = this.#entries.get(item.id);
     // The hot path of cached reads: no await, no store query.
-    if (known && !known.cancelled && sameContent(known.item, item) && (start >= to || known.available.has(start, to))) {
-      this.#checkOpen();
+    if (this.#cached(item, start, to)) {
       throwIfAborted(signal);
       return;
     }

@@ -30,11 +30,14 @@ const DEFAULT_TOLERANCE = 1024 * 1024;
  * random reader fetches only what it reads. A first read at offset 0 counts as sequential (cat, cp).
  * Each range is asked for once: what was already requested is not requested again.
  *
- * Once the window is grown, more is asked for only when less than half of it remains requested
- * ahead of the reader, so the ranges come in batches of at least half a window rather than one
- * read's worth at a time; and the requests they are cut into grow with the window (a quarter of
- * it, up to maxRequestBytes), so a long sequential read is fetched in a few large requests, two or
- * more in flight, while a short one stays small.
+ * The requests a range is cut into grow with the window (a quarter of it, up to maxRequestBytes),
+ * so a long sequential read is fetched in a few large requests while a short one stays small; and
+ * more is asked for only once a whole request's worth of the window is missing, so the ranges
+ * come one request at a time rather than one read's worth at a time. Topping the window up a
+ * request at a time (not waiting until half of it is used, as before) keeps three quarters of it
+ * requested ahead of the reader and the downloads streaming steadily: in batches of half a window,
+ * a fast reader caught up with a batch still arriving, and the batch's bytes arrived all at once,
+ * holding the event loop (and the reads) while they were written.
  */
 export class ReadAheadWindow {
   readonly #initial: number;
@@ -77,8 +80,8 @@ export class ReadAheadWindow {
     }
     this.#window = this.#window === 0 ? this.#initial : Math.min(this.#window * 2, this.#max);
     this.#nextOffset = Math.max(end, expected ?? 0);
-    // Enough is on its way: wait until the reader has used up half of the window.
-    if (this.#requestedUntil - end >= this.#window / 2) return undefined;
+    // Enough is on its way: wait until a request's worth of the window is missing.
+    if (this.#requestedUntil - end > this.#window - this.requestBytes) return undefined;
     const from = Math.max(end, this.#requestedUntil);
     const to = Math.min(size, end + this.#window);
     if (to <= from) return undefined;

@@ -26,6 +26,10 @@ import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 /** What the vfs needs from the download manager. */
 export interface ContentReaderPort {
   waitFor(offset: number, length: number, signal?: AbortSignal): Promise<void>;
+  /** True (the read recorded, as by waitFor) when the bytes are in the cache file already: no wait to set up. */
+  ready?(offset: number, length: number): boolean;
+  /** Whether the whole file is in the cache file (only then is the store asked whether it is complete). */
+  complete?(): boolean;
   close(): void;
 }
 
@@ -451,23 +455,28 @@ export class Vfs {
     if (offline && !this.isCached(item, position, position + n)) {
       throw this.readFailed(item, new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`));
     }
-    h.reader ??= this.o.downloads.openReader(this.contentItem(item));
-    // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
-    const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
-    try {
-      await h.reader.waitFor(position, n, wait.signal);
-    } catch (e) {
-      const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
-      this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
-      throw this.readFailed(item, new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e }));
-    } finally {
-      wait.dispose();
+    const reader = (h.reader ??= this.o.downloads.openReader(this.contentItem(item)));
+    // Bytes the read-ahead has fetched need no wait: most reads of a cold sequential read.
+    if (!reader.ready?.(position, n)) {
+      // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
+      const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
+      try {
+        await reader.waitFor(position, n, wait.signal);
+      } catch (e) {
+        const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
+        this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
+        throw this.readFailed(item, new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e }));
+      } finally {
+        wait.dispose();
+      }
     }
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     this.accessed.set(item.id, this.now());
-    const content = this.o.store.content.get(item.id);
-    if (content?.status === 'complete' && sameContent(content, item)) {
-      h.local = { fd: file.fd, size: item.size, generation };
+    if (reader.complete?.() ?? true) {
+      const content = this.o.store.content.get(item.id);
+      if (content?.status === 'complete' && sameContent(content, item)) {
+        h.local = { fd: file.fd, size: item.size, generation };
+      }
     }
     return readAt(file.fd, buf, n, position);
   }
