@@ -344,6 +344,37 @@ describe('readers and read-ahead', () => {
     expect(reader.ready(0, block)).toBe(false);
   });
 
+  it('checks the hash of a file its reader completed once the reader closes, not while it reads', async () => {
+    const content = randomBytes(3 * MiB + 17);
+    const item = await serverFile(content);
+    const manager = makeManager();
+    const done = events(manager, 'done');
+    const reader = manager.openReader(item);
+    for (let offset = 0; offset < content.length; offset += 128 * KiB) await reader.waitFor(offset, 128 * KiB);
+    await manager.whenIdle();
+    expect(reader.complete()).toBe(true);
+    expect(done).toEqual([]);
+    reader.close();
+    await manager.whenIdle();
+    expect(done).toMatchObject([{ itemId: item.id, verified: true, total: content.length }]);
+    expectSameBytes(readFileSync(manager.cachePath(item.id)), content);
+  });
+
+  it('a hydration does not wait for the reader of the same file to close before checking its hash', async () => {
+    const item = await serverFile(2 * MiB + 5);
+    const manager = makeManager();
+    const done = events(manager, 'done');
+    const reader = manager.openReader(item);
+    await reader.waitFor(0, 2 * MiB + 5);
+    await manager.whenIdle();
+    expect(done).toEqual([]);
+    await expect(manager.hydrate(item)).resolves.toBeUndefined();
+    expect(done).toMatchObject([{ itemId: item.id, verified: true }]);
+    reader.close();
+    await manager.whenIdle();
+    expect(done).toHaveLength(1);
+  });
+
   it('does not read ahead for random reads', async () => {
     const item = await serverFile(32 * MiB);
     const manager = makeManager({ chunkBytes: 256 * KiB });
@@ -645,6 +676,43 @@ describe('network trouble', () => {
     const manager = makeManager({ graph: source });
     await expect(manager.ensure(item, 0, 10, { priority: 'read', signal: controller.signal })).rejects.toThrow('the reader went away');
     expect(await settledWithin(manager.close(), 10_000)).toBe(true);
+  });
+
+  it('a file read again soon reuses its download URL: its first range needs no API request', async () => {
+    const item = await serverFile(8 * MiB);
+    const manager = makeManager();
+    const first = manager.openReader(item);
+    await first.waitFor(5 * MiB, 4096);
+    first.close();
+    await manager.whenIdle();
+    const since = emu.emulator.log.lastSeq;
+    const second = manager.openReader(item);
+    await second.waitFor(2 * MiB, 4096);
+    second.close();
+    await manager.whenIdle();
+    expect(emu.emulator.log.list({ since }).map((e) => `${e.listener} ${e.status}`)).toEqual(['storage 206']);
+    // Another version of the item does not get the old version's URL.
+    const changed = { ...item, etag: 'another-etag', ctag: 'another-ctag' };
+    temp.store.items.upsert({ ...temp.store.items.get(item.id)!, etag: changed.etag, ctag: changed.ctag });
+    await expect(manager.ensure(changed, 0, 10, { priority: 'read' })).rejects.toBeInstanceOf(ContentVersionChangedError);
+  });
+
+  it('asks for the download URL of an uncached file while its cache file is being prepared, not after', async () => {
+    const item = await serverFile(4 * MiB);
+    const cacheFileAtUrlRequest: boolean[] = [];
+    const manager = makeManager({
+      graph: {
+        getItem: (...args) => {
+          cacheFileAtUrlRequest.push(existsSync(manager.cachePath(item.id)));
+          return graph.getItem(...args);
+        },
+        downloadUrl: (...args) => graph.downloadUrl(...args),
+        downloadRange: (...args) => graph.downloadRange(...args),
+      },
+    });
+    await manager.ensure(item, MiB, MiB + 10, { priority: 'read' });
+    expect(cacheFileAtUrlRequest).toEqual([false]);
+    expectSameBytes(cachedBytes(manager, item, MiB, MiB + 10), await serverBytes(item.path!, MiB, MiB + 10));
   });
 
   it('fetches a fresh download URL when the old one expired', async () => {

@@ -55,6 +55,9 @@ const WRITE_GATHER_BYTES = 1024 * 1024;
 /** Cache writes one download keeps running at once. */
 const WRITES_IN_FLIGHT = 4;
 
+/** Items whose last download URL is kept for the next time they are read (see #recentUrls). */
+const RECENT_URLS = 256;
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -146,6 +149,8 @@ class ItemEntry {
   ready!: Promise<void>;
   urls!: DownloadUrlCache;
   verification: Promise<Error | undefined> | undefined;
+  /** Complete while the file's readers were still reading: hashed once they close (or someone waits for the check). */
+  verificationDue = false;
   verifying = false;
   /** The server's hash of this version; it may arrive after the version itself (B omits it for a while). */
   expectedHash: string | undefined;
@@ -239,6 +244,12 @@ export class DownloadManager {
   readonly #maxInterruptions: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, ItemEntry>();
+  /**
+   * The download URL last fetched for each item (and the version it was checked against), for the
+   * next entry of the same version: a file opened again within the URL's time to live starts its
+   * first request without a round trip to the API. Bounded: the oldest are dropped.
+   */
+  readonly #recentUrls = new Map<string, { etag: string | null; ctag: string | null; size: number; url: string; fetchedAt: number }>();
   readonly #groups = new Map<string, ReaderGroup>();
   #transferSeq = 0;
   readonly #admission = new Admission();
@@ -320,7 +331,10 @@ export class DownloadManager {
           if (this.#groups.get(item.id) === owner) this.#groups.delete(item.id);
           this.#release(owner.holder, true);
           const entry = this.#entries.get(item.id);
-          if (entry) this.#forgetIfIdle(entry);
+          if (entry) {
+            this.#startDueVerification(entry);
+            this.#forgetIfIdle(entry);
+          }
         },
       },
       window,
@@ -349,6 +363,7 @@ export class DownloadManager {
           await raceWithSignal(Promise.all([...entry.jobs.values()].map((job) => job.done)), options.signal ?? entry.controller.signal);
         }
       }
+      this.#startDueVerification(entry);
       const failure = entry.verification ? await raceWithSignal(entry.verification, options.signal ?? entry.controller.signal) : undefined;
       if (failure) throw failure;
       satisfied = true;
@@ -494,7 +509,7 @@ export class DownloadManager {
       throwIfAborted(signal);
       return;
     }
-    const entry = await this.#entryFor(item, signal);
+    const entry = await this.#entryFor(item, signal, { start, end: to });
     if (start >= to || entry.available.has(start, to)) return;
     entry.users++;
     try {
@@ -681,6 +696,7 @@ export class DownloadManager {
           refreshes++;
           this.#logger.debug({ itemId: entry.id, status: error.status }, 'the download URL was refused; fetching a fresh one');
           entry.urls.expire(url);
+          if (this.#recentUrls.get(entry.id)?.url === url) this.#recentUrls.delete(entry.id);
           continue;
         }
         throw error;
@@ -856,13 +872,19 @@ export class DownloadManager {
       }
       throw error;
     }
-    if (status === 'complete' && !entry.verification && !entry.cancelled) entry.verification = this.#startVerification(entry);
+    if (status === 'complete' && !entry.verification && !entry.cancelled) {
+      // Hashing rereads the whole file on the event loop and the thread pool: while the file is
+      // open, the reads (a cold `cp` reaching the bytes the read-ahead fetched) would compete with
+      // it. It waits until the last reader closes, or until a hydration or verify() asks for it.
+      if (this.#groups.has(entry.id)) entry.verificationDue = true;
+      else entry.verification = this.#startVerification(entry);
+    }
   }
 
   // ── entries and versions ─────────────────────────────────────────────────
 
   /** The entry for this version of the item, created (and prepared from the store) when needed. */
-  async #entryFor(item: DownloadItem, signal: AbortSignal | undefined): Promise<ItemEntry> {
+  async #entryFor(item: DownloadItem, signal: AbortSignal | undefined, wanted?: { start: number; end: number }): Promise<ItemEntry> {
     this.#checkOpen();
     throwIfAborted(signal);
     const existing = this.#entries.get(item.id);
@@ -884,14 +906,36 @@ export class DownloadManager {
       this.#now(),
     );
     entry.urls = new DownloadUrlCache((s) => this.#freshUrl(entry, s), this.#urlTtlMs, this.#now, entry.controller.signal);
+    const recent = this.#recentUrls.get(item.id);
+    if (recent && sameContent(recent, item)) entry.urls.seed(recent.url, recent.fetchedAt);
     this.#entries.set(item.id, entry);
     const retiring = existing ? this.#cancelEntry(existing, new ContentVersionChangedError(item.id, 'a newer version is wanted')) : undefined;
     entry.ready = this.#prepare(entry, retiring);
+    if (wanted && !retiring) this.#prefetchUrl(entry, wanted);
     entry.ready.catch(() => {
       if (this.#entries.get(item.id) === entry) this.#entries.delete(item.id);
     });
     await raceWithSignal(entry.ready, signal ?? entry.controller.signal);
     return entry;
+  }
+
+  /**
+   * A caller wants bytes of a new entry: when the store does not hold them, the download URL is
+   * asked for now, while the entry is being prepared (cache file, store), instead of after it: the
+   * first read of an uncached file waits for the slower of the two, not for both.
+   */
+  #prefetchUrl(entry: ItemEntry, wanted: { start: number; end: number }): void {
+    const content = this.#store.content.get(entry.id);
+    if (content?.status === 'dirty') return;
+    if (content && content.status !== 'none' && sameContent(content, entry.item) && content.ranges.has(wanted.start, wanted.end)) return;
+    const fetching = entry.urls.get(entry.controller.signal).then(
+      () => undefined,
+      (error: unknown) => {
+        // The download's own request for the URL fetches it again and fails with this cause.
+        if (!isCancellation(error)) this.#logger.debug({ err: error, itemId: entry.id }, 'could not fetch the download URL ahead of the first request');
+      },
+    );
+    this.#track(`download-url:${entry.id}`, fetching);
   }
 
   /** Loads the ranges of this version from the store, or starts the file afresh for a new version. */
@@ -923,6 +967,7 @@ export class DownloadManager {
    */
   async #freshUrl(entry: ItemEntry, signal: AbortSignal): Promise<string> {
     // Requests name the item by the server's id; the entry (cache file, content row) by its key.
+    const startedAt = this.#now();
     const remoteId = this.#store.items.get(entry.id)?.remoteId;
     if (!remoteId) throw new ContentVersionChangedError(entry.id, 'the server does not know the item (yet)');
     const remote = await this.#graph.getItem(remoteId, { select: ['id', 'size', 'eTag', 'cTag', '@microsoft.graph.downloadUrl'], signal });
@@ -930,7 +975,11 @@ export class DownloadManager {
     if (!sameContent({ ...version, size: remote.size ?? null }, entry.item)) {
       throw new ContentVersionChangedError(entry.id, `the server holds ${describeVersion({ ...version, size: remote.size })}, not ${describeVersion(entry.item)}`);
     }
-    return remote.downloadUrl ?? (await this.#graph.downloadUrl(remoteId, { signal }));
+    const url = remote.downloadUrl ?? (await this.#graph.downloadUrl(remoteId, { signal }));
+    this.#recentUrls.delete(entry.id);
+    this.#recentUrls.set(entry.id, { ...version, size: entry.size, url, fetchedAt: startedAt });
+    if (this.#recentUrls.size > RECENT_URLS) this.#recentUrls.delete(this.#recentUrls.keys().next().value!);
+    return url;
   }
 
   /** Aborts the entry's work and resolves once its jobs and hash check have settled. */
@@ -958,8 +1007,16 @@ export class DownloadManager {
 
   // ── completion ────────────────────────────────────────────────────────────
 
+  /** Starts the hash check that waited for the file's readers to close. */
+  #startDueVerification(entry: ItemEntry): void {
+    if (!entry.verificationDue) return;
+    entry.verificationDue = false;
+    if (!entry.verification && !entry.cancelled) entry.verification = this.#startVerification(entry);
+  }
+
   /** Runs the hash check in the background; its promise never rejects (it resolves to the failure). */
   #startVerification(entry: ItemEntry): Promise<Error | undefined> {
+    entry.verificationDue = false;
     entry.verifying = true;
     const running = this.#verify(entry).finally(() => {
       entry.verifying = false;

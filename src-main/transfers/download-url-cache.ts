@@ -24,6 +24,14 @@ export class DownloadUrlCache {
     this.#lifetime = lifetime;
   }
 
+  /** Starts from a URL fetched earlier for the same version (a file read again soon), kept until its time to live runs out. */
+  seed(url: string, fetchedAt: number): void {
+    if (this.#url === undefined && this.#now() - fetchedAt < this.#ttlMs) {
+      this.#url = url;
+      this.#fetchedAt = fetchedAt;
+    }
+  }
+
   get(signal: AbortSignal): Promise<string> {
     if (this.#url !== undefined && this.#now() - this.#fetchedAt < this.#ttlMs) return Promise.resolve(this.#url);
     this.#pending ??= this.#fetch();
