@@ -78,7 +78,11 @@ export interface DownloadManagerOptions {
   concurrency?: number;
   /** Chunk size and alignment of range requests. Default 1 MiB. */
   chunkBytes?: number;
-  /** First read-ahead window of a sequential reader. Default 256 KiB. */
+  /**
+   * First read-ahead window of a sequential reader. Default 4 MiB: its first read asks for the
+   * first few chunks at once (a 256 KiB start took five round trips, one chunk each, before the
+   * window was large enough to keep a `cp` busy).
+   */
   initialReadAheadBytes?: number;
   /** Largest read-ahead window. Default 64 MiB. */
   maxReadAheadBytes?: number;
@@ -263,7 +267,7 @@ export class DownloadManager {
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
-    this.#initialReadAhead = positive(options.initialReadAheadBytes ?? 256 * KiB, 'initialReadAheadBytes');
+    this.#initialReadAhead = positive(options.initialReadAheadBytes ?? 4 * MiB, 'initialReadAheadBytes');
     this.#maxReadAhead = Math.max(this.#initialReadAhead, positive(options.maxReadAheadBytes ?? 64 * MiB, 'maxReadAheadBytes'));
     this.#maxReadAheadRequest = positive(options.maxReadAheadRequestBytes ?? 16 * MiB, 'maxReadAheadRequestBytes');
     this.#queueLimit = positive(options.queueLimit ?? 64, 'queueLimit');
