@@ -161,7 +161,9 @@ export class UploadWorker {
       // Every version hashed here is remembered as ours before its last byte leaves: delta may see
       // the server's copy before the upload's answer arrives, and a restart may come in between.
       hasher: new UploadHasher(file, item.size, (digest) => {
-        if (store.items.get(item.id)) store.sentVersions.remember(item.id, digest);
+        if (!store.items.get(item.id)) return;
+        store.sentVersions.remember(item.id, digest);
+        if (item.remoteId === null) this.#watchSent(item.id, digest);
       }),
       job,
       sessionExpiresMs: entry.sessionExpiresMs,
@@ -281,6 +283,19 @@ export class UploadWorker {
     if (!before || (before.parentId === place.parentId && before.name === place.name)) return;
     const hashes = store.sentVersions.list(edit.item.id);
     if (hashes.length) store.deletedUploads.add({ itemId: edit.item.id, parentId: before.parentId, name: before.name, hashes });
+  }
+
+  /**
+   * A version of a new file is about to leave: its place is watched from now on, not from the next
+   * attempt, since a write can stop this one after its last byte left, the server still commit it,
+   * and delta see that copy while the file moves elsewhere before another attempt (fuzz 9800/107).
+   * Places of earlier attempts watch this version too (a resumed session lands where it began).
+   */
+  #watchSent(itemId: string, digest: string): void {
+    const { store } = this.#o;
+    store.deletedUploads.sent(itemId, digest);
+    const place = this.#sentPlaces.get(itemId);
+    if (place) store.deletedUploads.add({ itemId, parentId: place.parentId, name: place.name, hashes: store.sentVersions.list(itemId) });
   }
 
   /**
@@ -660,7 +675,13 @@ export class UploadWorker {
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
-    // The server knows the file now: later attempts update it in place.
+    // The server knows the file now: later attempts update it in place. Where it sits, nothing
+    // else of ours can land (a first upload never replaces), so that place needs no more watching.
+    const place = this.#sentPlaces.get(itemId);
+    const parentRemoteId = place && store.items.get(place.parentId)?.remoteId;
+    if (place && answer.name?.toLowerCase() === place.name.toLowerCase() && (answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId)) {
+      store.deletedUploads.remove(itemId, place.parentId, place.name);
+    }
     this.#sentPlaces.delete(itemId);
     edit.job.session(undefined);
     if (relocation && answer.name) {
