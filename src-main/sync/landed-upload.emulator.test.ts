@@ -36,7 +36,7 @@ let replayer: JournalReplayer;
 let manager: UploadManager;
 let cacheDir: string;
 /** Runs once, right after the server committed a simple upload and before its answer is read. */
-let onLanded: (() => void) | undefined;
+let onLanded: (() => Promise<void> | void) | undefined;
 
 const toRecord = (d: DriveItem) => {
   const r = mapDriveItem(d);
@@ -61,7 +61,7 @@ function uploadSource(): UploadSource {
       const hook = onLanded;
       onLanded = undefined;
       if (hook) {
-        hook();
+        await hook();
         // The stop came before the answer was read: the attempt never learns the copy's id.
         throwIfAborted(options?.signal);
       }
@@ -191,6 +191,63 @@ describe("a new file's first upload stopped after its bytes landed", () => {
     expect(store.items.resolvePath('/b.txt')).toBeUndefined();
     expect(store.items.get(id)).toMatchObject({ parentId: subKey, name: 'b.txt', remoteId: moved.id, quickXorHash: quickXorHash(latest) });
     expect(store.items.listChildren(rootKey, undefined, 100).map((c) => c.name)).toEqual(['Sub dir']);
+    expect(store.conflicts.list()).toEqual([]);
+    expect(store.journal.list({})).toEqual([]);
+  }, 30_000);
+
+  it('moved while its answer is on the way, with delta deleting the copy first: the attempt does not take the deleted copy for the file', async () => {
+    const root = await graph.getItemByPath('/');
+    const sub = await graph.createFolder(root.id, 'Sub dir');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.getRoot()!.id;
+    const subKey = store.items.keyOf(sub.id);
+    const content = Buffer.from('moved while its only upload landed');
+    const id = localCreate(rootKey, 'b.txt', content);
+    // The answer is slow: meanwhile the file moves, delta sees the copy where the file no longer
+    // is, and the journal deletes it.
+    onLanded = async () => {
+      store.items.move(id, subKey, 'b.txt');
+      await sync.syncOnce();
+      await settle();
+      await expect(graph.getItemByPath('/b.txt')).rejects.toMatchObject({ status: 404 });
+    };
+    manager.schedule(id, { priority: 'high', immediately: true });
+    await until(() => onLanded === undefined, 'the copy to land');
+    await manager.whenIdle();
+    await settle();
+
+    const server = await graph.getItemByPath('/Sub dir/b.txt');
+    expect(await handle.emulator.admin.readFile('/Sub dir/b.txt')).toEqual(content);
+    expect(store.items.get(id)).toMatchObject({ parentId: subKey, name: 'b.txt', remoteId: server.id });
+    expect(store.content.get(id)?.status).toBe('complete');
+    expect(store.items.listChildren(rootKey, undefined, 100).map((c) => c.name)).toEqual(['Sub dir']);
+    expect(store.journal.list({})).toEqual([]);
+  }, 30_000);
+
+  it('moved while its answer is on the way, with delta queueing the copy for deletion: the attempt keeps it as the file, no conflict', async () => {
+    const root = await graph.getItemByPath('/');
+    const sub = await graph.createFolder(root.id, 'Sub dir');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.getRoot()!.id;
+    const subKey = store.items.keyOf(sub.id);
+    const content = Buffer.from('moved while its only upload landed');
+    const id = localCreate(rootKey, 'b.txt', content);
+    onLanded = async () => {
+      store.items.move(id, subKey, 'b.txt');
+      await sync.syncOnce();
+      expect(store.journal.list({ states: ['pending'] }).filter((e) => e.kind === 'unlink')).toHaveLength(1);
+    };
+    manager.schedule(id, { priority: 'high', immediately: true });
+    await until(() => onLanded === undefined, 'the copy to land');
+    await manager.whenIdle();
+    await settle();
+
+    const server = await graph.getItemByPath('/Sub dir/b.txt');
+    expect(await handle.emulator.admin.readFile('/Sub dir/b.txt')).toEqual(content);
+    await expect(graph.getItemByPath('/b.txt')).rejects.toMatchObject({ status: 404 });
+    expect(store.items.get(id)).toMatchObject({ parentId: subKey, name: 'b.txt', remoteId: server.id });
     expect(store.conflicts.list()).toEqual([]);
     expect(store.journal.list({})).toEqual([]);
   }, 30_000);

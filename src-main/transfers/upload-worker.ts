@@ -317,7 +317,9 @@ export class UploadWorker {
           { signal: edit.job.signal },
         );
       } catch (error) {
-        if (edit.job.signal.aborted) throw error;
+        // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
+        // must not become the file's (the next delta would delete the file here): upload again.
+        if (edit.job.signal.aborted || isNotFound(error)) throw error;
         logger.warn({ err: error, itemId: edit.item.id, name: now.name }, 'uploaded under the name it had when the upload began; could not rename it on the server');
         return answer;
       }
@@ -652,6 +654,9 @@ export class UploadWorker {
     let droppedInode: number | undefined;
     store.transaction(() => {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
+      // Delta saw this copy where the file had just moved from and queued it for deletion as left
+      // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
+      if (edit.item.remoteId === null) store.journal.list({ itemId: `landed:${answer.id}`, states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
