@@ -216,7 +216,10 @@ export class UploadWorker {
       if (isNameConflict(error)) {
         if (this.#nameLeavingByReplay(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
         const occupant = await this.#itemAt(edit, parentId, name);
-        const mine = occupant && (await this.#ownFile(edit, occupant));
+        // Freed between the refusal and the look (an offline delete replayed meanwhile, fuzz
+        // 12000/63): the name is this file's to take, on the next attempt.
+        if (!occupant) throw new NameFreedByReplayError(edit.item.id, name);
+        const mine = await this.#ownFile(edit, occupant);
         if (mine?.kind === 'same') return this.#commit(edit, mine.item);
         if (mine) {
           // An earlier version of this file, sent by an attempt whose answer never came back: the
@@ -225,7 +228,7 @@ export class UploadWorker {
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
-        if (occupant && this.#leavingByReplay(edit, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (this.#leavingByReplay(edit, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -436,10 +439,6 @@ export class UploadWorker {
     }
   }
 
-  /**
-   * After a 409 on a new file: the file under that name may be our own earlier attempt (its answer
-   * lost): 'same' when it holds the local bytes, 'earlier' when it holds a version we sent before.
-   */
   /** The server item at the parent's path and this name, if any. */
   async #itemAt(edit: LocalEdit, parentId: string, name: string): Promise<DriveItem | undefined> {
     const parentPath = this.#o.store.items.pathOf(edit.item.parentId ?? parentId);
