@@ -265,10 +265,14 @@ export class BatchApplier {
       olds.set(record.id, old);
       let next = record;
       if (old.kind === 'file') {
-        const changed = record.kind !== 'file' || !sameContent(old, record);
+        const dirty = this.#isDirty(old.id);
+        // A dirty row's size is the local bytes'; its tags and hash still name the server version
+        // the edit started from, and only those say whether the server's content moved on (a
+        // rename changes the eTag and nothing else: fuzz 14000/101).
+        const changed = record.kind !== 'file' || !sameContent(dirty ? { etag: old.etag, ctag: old.ctag, quickXorHash: old.quickXorHash } : old, record);
         // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
         if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
-        if (this.#isDirty(old.id)) {
+        if (dirty) {
           next = keepLocalContent(next, old, changed);
           if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
         } else if (changed && !this.#o.current && this.#olderOwnVersion(old, record)) {
