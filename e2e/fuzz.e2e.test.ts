@@ -173,7 +173,7 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 //   above). Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
 
 //
-// Open, and only now and then (docs/testing.md, "Fuzz findings"): an editor save's temp file left
-// on the server again (seed 12000, schedule 52): e2e/fuzz/known-bugs/editor-save-leaves-temp-file-2.json
-// Fixed, kept to replay (--repeat 3): a file ending only as a name-clash copy (seed 12000, schedule
-// 63): e2e/fuzz/known-bugs/save-lands-as-name-clash-copy.json
+// Fixed, kept to replay (--repeat 3; docs/testing.md, "Fuzz findings"): a file ending only as a
+// name-clash copy (seed 12000, schedule 63): e2e/fuzz/known-bugs/save-lands-as-name-clash-copy.json;
+// an editor save's temp file left on the server after a kill (seed 12000, schedule 52):
+// e2e/fuzz/known-bugs/editor-save-leaves-temp-file-2.json
