@@ -72,3 +72,11 @@ export class DeletedUploads {
 function canonical(quickXorHash: string): string {
   return Buffer.from(quickXorHash, 'base64').toString('base64');
 }
+
+/**
+ * The journal key of the delete of a landed copy whose file is still here (it moved): the entry
+ * must not carry the file's own key, or the file's journal would hold the copy's delete.
+ */
+export function landedCopyKey(remoteId: string): string {
+  return `landed:${remoteId}`;
+}

@@ -25,6 +25,7 @@ import { GraphApiError, isNameConflict, isNotFound, isPreconditionFailed, isThro
 import { sameQuickXorHash } from '../graph/quickxor.ts';
 import { nextExpectedOffset, SIMPLE_UPLOAD_LIMIT } from '../graph/upload-limits.ts';
 import type { Store } from '../store/store.ts';
+import { landedCopyKey } from '../store/deleted-uploads.ts';
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
@@ -655,7 +656,7 @@ export class UploadWorker {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       // Delta saw this copy where the file had just moved from and queued it for deletion as left
       // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
-      if (edit.item.remoteId === null) store.journal.list({ itemId: `landed:${answer.id}`, states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
+      if (edit.item.remoteId === null) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
