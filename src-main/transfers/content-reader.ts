@@ -61,9 +61,9 @@ export class ManagedContentReader implements ContentReader {
     const end = Math.min(offset + length, this.#item.size);
     if (offset >= end) return;
     const ahead = this.#window.onRead(offset, end, this.#item.size);
-    // Read-ahead first: a read-ahead that starts in the read's own chunk fetches that chunk as part
-    // of its larger request, and the read joins it, instead of a request of one chunk followed by
-    // the rest (the first reads of a file waited for several small round trips).
+    // Read-ahead first: its range starts in the read's own chunk, so when its requests span several
+    // chunks that chunk comes with the first of them (the read joins it) instead of in a request
+    // of its own followed by one for the rest.
     if (ahead) this.#readAhead(ahead);
     const linked = anySignal(signal, this.#closed.signal);
     try {
