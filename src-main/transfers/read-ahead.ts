@@ -26,9 +26,14 @@ const DEFAULT_TOLERANCE = 1024 * 1024;
 
 /**
  * Decides read-ahead for one reader: a read that continues where the last one ended is sequential
- * and doubles the window (up to the maximum); any other read resets it and asks for nothing, so a
- * random reader fetches only what it reads. A first read at offset 0 counts as sequential (cat, cp).
- * Each range is asked for once: what was already requested is not requested again.
+ * and grows the window to twice what the run has read so far (from the initial window up to the
+ * maximum); any other read resets it and asks for nothing, so a random reader fetches only what it
+ * reads. A first read at offset 0 counts as sequential (cat, cp). Each range is asked for once:
+ * what was already requested is not requested again.
+ *
+ * The window follows the bytes read, not the number of reads: doubling it at every read (128 KiB
+ * each through FUSE) asked for the whole maximum window after the first MiB, and those requests
+ * streaming in at once held the event loop, so the reader that started them waited behind them.
  *
  * The requests a range is cut into grow with the window (a quarter of it, up to maxRequestBytes),
  * so a long sequential read is fetched in a few large requests while a short one stays small; and
@@ -47,6 +52,8 @@ export class ReadAheadWindow {
   #nextOffset: number | undefined;
   #window = 0;
   #requestedUntil = 0;
+  /** Where the current sequential run started. */
+  #runStart = 0;
 
   constructor(options: ReadAheadOptions) {
     if (!(options.initialBytes > 0) || options.maxBytes < options.initialBytes) {
@@ -76,10 +83,11 @@ export class ReadAheadWindow {
       this.#window = 0;
       this.#requestedUntil = end;
       this.#nextOffset = end;
+      this.#runStart = offset;
       return undefined;
     }
-    this.#window = this.#window === 0 ? this.#initial : Math.min(this.#window * 2, this.#max);
     this.#nextOffset = Math.max(end, expected ?? 0);
+    this.#window = Math.min(this.#max, Math.max(this.#initial, 2 * (this.#nextOffset - this.#runStart)));
     // Enough is on its way: wait until a request's worth of the window is missing.
     if (this.#requestedUntil - end > this.#window - this.requestBytes) return undefined;
     const from = Math.max(end, this.#requestedUntil);
