@@ -33,6 +33,8 @@ export interface ReaderHost {
   fetch(item: DownloadItem, start: number, end: number, priority: DownloadPriority, signal: AbortSignal, requestBytes?: number): Promise<void>;
   /** Whether [start, end) of this version is in the cache file now (no I/O). */
   cached(item: DownloadItem, start: number, end: number): boolean;
+  /** A read of this reader reached the last byte of the file. */
+  readEnd(): void;
   /** Registers background work the manager's close() must wait for. */
   track(work: Promise<void>): void;
   /** Called once, when this reader closes. */
@@ -71,6 +73,7 @@ export class ManagedContentReader implements ContentReader {
     } finally {
       linked.dispose();
     }
+    if (end === this.#item.size) this.#host.readEnd();
   }
 
   ready(offset: number, length: number): boolean {
@@ -80,6 +83,7 @@ export class ManagedContentReader implements ContentReader {
     if (offset < end) {
       const ahead = this.#window.onRead(offset, end, this.#item.size);
       if (ahead) this.#readAhead(ahead);
+      if (end === this.#item.size) this.#host.readEnd();
     }
     return true;
   }

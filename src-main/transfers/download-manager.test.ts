@@ -346,29 +346,49 @@ describe('readers and read-ahead', () => {
     expect(reader.ready(0, block)).toBe(false);
   });
 
-  it('checks the hash of a file its reader completed once the reader closes, not while it reads', async () => {
+  it('checks the hash of a file the read-ahead completed once its reader reads the last byte, not while it reads', async () => {
     const content = randomBytes(3 * MiB + 17);
     const item = await serverFile(content);
-    const manager = makeManager();
+    const manager = makeManager({ initialReadAheadBytes: 4 * MiB });
     const done = events(manager, 'done');
     const reader = manager.openReader(item);
-    for (let offset = 0; offset < content.length; offset += 128 * KiB) await reader.waitFor(offset, 128 * KiB);
+    for (let offset = 0; offset < 2 * MiB; offset += 128 * KiB) await reader.waitFor(offset, 128 * KiB);
     await manager.whenIdle();
     expect(reader.complete()).toBe(true);
     expect(done).toEqual([]);
-    reader.close();
+    expect(reader.ready(content.length - 100, 100)).toBe(true);
     await manager.whenIdle();
     expect(done).toMatchObject([{ itemId: item.id, verified: true, total: content.length }]);
+    reader.close();
     expectSameBytes(readFileSync(manager.cachePath(item.id)), content);
+  });
+
+  it('checks the hash of a file the read-ahead completed once its last reader closes, if none read to the end', async () => {
+    const item = await serverFile(3 * MiB + 17);
+    const manager = makeManager({ initialReadAheadBytes: 4 * MiB });
+    const done = events(manager, 'done');
+    const first = manager.openReader(item);
+    const second = manager.openReader(item);
+    await first.waitFor(0, 128 * KiB);
+    await manager.whenIdle();
+    expect(first.complete()).toBe(true);
+    first.close();
+    await manager.whenIdle();
+    expect(done).toEqual([]);
+    second.close();
+    await manager.whenIdle();
+    expect(done).toMatchObject([{ itemId: item.id, verified: true }]);
   });
 
   it('a hydration does not wait for the reader of the same file to close before checking its hash', async () => {
     const item = await serverFile(2 * MiB + 5);
-    const manager = makeManager();
+    const manager = makeManager({ initialReadAheadBytes: 4 * MiB });
     const done = events(manager, 'done');
     const reader = manager.openReader(item);
-    await reader.waitFor(0, 2 * MiB + 5);
+    // The read-ahead completes the file; the reader has not read its end.
+    await reader.waitFor(0, 128 * KiB);
     await manager.whenIdle();
+    expect(reader.complete()).toBe(true);
     expect(done).toEqual([]);
     await expect(manager.hydrate(item)).resolves.toBeUndefined();
     expect(done).toMatchObject([{ itemId: item.id, verified: true }]);

@@ -153,7 +153,7 @@ class ItemEntry {
   ready!: Promise<void>;
   urls!: DownloadUrlCache;
   verification: Promise<Error | undefined> | undefined;
-  /** Complete while the file's readers were still reading: hashed once they close (or someone waits for the check). */
+  /** Complete while the file's readers were still reading: hashed once one reaches the end or they close (or someone waits for the check). */
   verificationDue = false;
   verifying = false;
   /** The server's hash of this version; it may arrive after the version itself (B omits it for a while). */
@@ -328,6 +328,10 @@ export class DownloadManager {
       {
         fetch: (target, start, end, priority, signal, requestBytes) => this.#fetchFor(owner.holder, target, start, end, priority, signal, requestBytes),
         cached: (target, start, end) => this.#cached(target, start, end),
+        readEnd: () => {
+          const entry = this.#entries.get(item.id);
+          if (entry) this.#startDueVerification(entry);
+        },
         track: (work) => this.#track(`download-readahead:${item.id}`, work),
         readerClosed: () => {
           owner.readers--;
@@ -878,8 +882,9 @@ export class DownloadManager {
     }
     if (status === 'complete' && !entry.verification && !entry.cancelled) {
       // Hashing rereads the whole file on the event loop and the thread pool: while the file is
-      // open, the reads (a cold `cp` reaching the bytes the read-ahead fetched) would compete with
-      // it. It waits until the last reader closes, or until a hydration or verify() asks for it.
+      // being read, the reads (a cold `cp` reaching the bytes the read-ahead fetched) would compete
+      // with it. It waits until a reader has read the last byte or the last reader closes, or until
+      // a hydration or verify() asks for it.
       if (this.#groups.has(entry.id)) entry.verificationDue = true;
       else entry.verification = this.#startVerification(entry);
     }
