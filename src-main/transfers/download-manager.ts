@@ -79,9 +79,9 @@ export interface DownloadManagerOptions {
   /** Chunk size and alignment of range requests. Default 1 MiB. */
   chunkBytes?: number;
   /**
-   * First read-ahead window of a sequential reader. Default 4 MiB: its first read asks for the
-   * first few chunks at once (a 256 KiB start took five round trips, one chunk each, before the
-   * window was large enough to keep a `cp` busy).
+   * First read-ahead window of a sequential reader (it then grows to twice what was read). Default
+   * 1 MiB: the first read asks for the next chunk too. 4 MiB (four requests racing the one the
+   * first read waits for) made the first byte slower and the whole read no faster.
    */
   initialReadAheadBytes?: number;
   /** Largest read-ahead window. Default 64 MiB. */
@@ -267,7 +267,7 @@ export class DownloadManager {
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
-    this.#initialReadAhead = positive(options.initialReadAheadBytes ?? 4 * MiB, 'initialReadAheadBytes');
+    this.#initialReadAhead = positive(options.initialReadAheadBytes ?? MiB, 'initialReadAheadBytes');
     this.#maxReadAhead = Math.max(this.#initialReadAhead, positive(options.maxReadAheadBytes ?? 64 * MiB, 'maxReadAheadBytes'));
     this.#maxReadAheadRequest = positive(options.maxReadAheadRequestBytes ?? 16 * MiB, 'maxReadAheadRequestBytes');
     this.#queueLimit = positive(options.queueLimit ?? 64, 'queueLimit');
