@@ -32,9 +32,16 @@ export class Store {
   readonly sharedFolders: SharedFoldersRepository;
   readonly deletedUploads: DeletedUploads;
   readonly #db: Database.Database;
+  /**
+   * One wrapper for every transaction: better-sqlite3 builds four wrapped functions and their
+   * properties per db.transaction() call, which a FUSE write (one transaction each) paid every time.
+   * Nested calls still become savepoints (the wrapper looks at db.inTransaction at each call).
+   */
+  readonly #transaction: <T>(work: () => T) => T;
 
   constructor(db: Database.Database, now: () => number) {
     this.#db = db;
+    this.#transaction = db.transaction(<T>(work: () => T): T => work()) as <T>(work: () => T) => T;
     this.items = new ItemsRepository(db);
     this.driveState = new DriveStateRepository(db);
     this.content = new ContentRepository(db);
@@ -60,7 +67,7 @@ export class Store {
    * first await.
    */
   transaction<T>(work: () => T): T {
-    return this.#db.transaction(work)();
+    return this.#transaction(work);
   }
 
   /** How this connection is configured, for status output and tests. */
