@@ -21,7 +21,8 @@
  * BENCH_PEER_ROWS=listing keeps only the start-up, listing and RSS rows (no content transfers);
  * BENCH_PEER_ROWS=cp, =creates or =cp,creates keeps only those write rows (no large drive, no large
  * files, no listing or read rows: a quick before/after of the write path). BENCH_CPU_PROF=<dir>: the
- * engine runs with `--cpu-prof` into that folder (one profile per OneMount round).
+ * engine runs with `--cpu-prof` into that folder (one profile per OneMount round). BENCH_ENGINE_ARGS:
+ * extra `onemount mount` flags for experiments (space-separated, e.g. `--write-back 30000`).
  * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
  */
 import { spawn } from 'node:child_process';
@@ -69,6 +70,8 @@ interface Config {
   writesOnly: ReadonlySet<WriteRow> | undefined;
   /** The engine's `--cpu-prof` folder. */
   cpuProfDir: string | undefined;
+  /** Extra `onemount mount` flags (BENCH_ENGINE_ARGS). */
+  engineArgs: string[];
 }
 
 type WriteRow = 'cp' | 'creates';
@@ -184,7 +187,7 @@ interface Drive {
   rcloneConfig: string;
 }
 
-async function startPeer(peer: PeerName, id: string, root: string, drive: Drive, cert: { cert: string }, cleanup: Cleanup, cpuProfDir?: string): Promise<Running> {
+async function startPeer(peer: PeerName, id: string, root: string, drive: Drive, cert: { cert: string }, cleanup: Cleanup, cfg?: Pick<Config, 'cpuProfDir' | 'engineArgs'>): Promise<Running> {
   const mnt = path.join(root, `mnt-${id}`);
   if (peer === 'OneMount') {
     const env = {
@@ -196,7 +199,10 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
       // compares a checkout's sources with the bundle.
       ONEMOUNT_ENGINE: 'compiled',
     };
-    const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC, nodeArgs: cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [] });
+    const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC,
+      nodeArgs: cfg?.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cfg.cpuProfDir] : [],
+      engineArgs: cfg?.engineArgs ?? [],
+    });
     cleanup.add(`stop ${id}`, () => child.stop());
     const socket = accountPaths(id, { ...process.env, ...env }).socketPath;
     return {
@@ -230,7 +236,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
   const skipped = Number.NaN;
   try {
     const log = await RequestWindow.open(emu);
-    const running = await startPeer(peer, id, root, drive, cert, cleanup, cfg.cpuProfDir);
+    const running = await startPeer(peer, id, root, drive, cert, cleanup, cfg);
     const { mnt, child } = running;
     const startCpu = (await cpuTicks(child.pid)) * TICK_MS;
     const startLog = apiEntries(await log.take());
@@ -375,6 +381,7 @@ export async function run(): Promise<void> {
     roundsLarge: envNumber('BENCH_PEER_ROUNDS_LARGE_DRIVE', 2),
     ...parseRows(process.env.BENCH_PEER_ROWS),
     cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
+    engineArgs: (process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter((a) => a !== ''),
   };
   if (cfg.cpuProfDir) await mkdir(cfg.cpuProfDir, { recursive: true });
   const version = await runProgram('rclone', ['version'], { allowFailure: true }).catch(() => undefined);
