@@ -90,8 +90,8 @@ export class ItemsRepository {
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
-  /** The bumps of #generation that were a file's size and time alone (setSizeAndTime). */
-  #sizeAndTimeChanges = 0;
+  /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
+  #folderNeutralChanges = 0;
 
   readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
 
@@ -314,11 +314,12 @@ export class ItemsRepository {
   }
 
   /**
-   * Like generation, except that a file's new size and time from a local write (setSizeAndTime)
-   * leave it as it is: what it guards (which item a path names, folders' fields) did not change.
+   * Like generation, except that a new item (insert) and a file's new size and time from a local
+   * write (setSizeAndTime) leave it as it is: no folder's row changed, and every path that named a
+   * folder still names it. For caches of folders by path.
    */
-  get namespaceGeneration(): number {
-    return this.#generation - this.#sizeAndTimeChanges;
+  get foldersGeneration(): number {
+    return this.#generation - this.#folderNeutralChanges;
   }
 
   /** For changes made to item rows outside this repository (replaceItemId). */
@@ -329,6 +330,7 @@ export class ItemsRepository {
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
     this.#generation++;
+    this.#folderNeutralChanges++;
     const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
     const occupant = this.#child.get(record.parentId, params.name_key);
@@ -390,7 +392,7 @@ export class ItemsRepository {
    */
   setSizeAndTime(id: string, size: number, mtimeMs: number): void {
     this.#generation++;
-    this.#sizeAndTimeChanges++;
+    this.#folderNeutralChanges++;
     checkSize(size);
     if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
   }

@@ -199,10 +199,9 @@ export class Vfs {
   private readonly byPath = new Map<string, StoredItem>();
   private byPathGeneration = -1;
   /**
-   * Folders by mount path, valid while the store's namespace generation is unchanged: a local write
-   * changes a file's size (the item generation, which empties byPath) but not which folder a path
-   * names, so the next create's or lookup's parent is still one query away instead of a walk from
-   * the root.
+   * Folders by mount path, valid while the store's folders generation is unchanged: a create or a
+   * local write changes the item generation (which empties byPath) but no folder, so the next
+   * create's or lookup's parent is still one query away instead of a walk from the root.
    */
   private readonly foldersByPath = new Map<string, StoredItem>();
   private foldersGeneration = -1;
@@ -257,7 +256,7 @@ export class Vfs {
   }
 
   private folderCache(): Map<string, StoredItem> {
-    const generation = this.o.store.items.namespaceGeneration;
+    const generation = this.o.store.items.foldersGeneration;
     if (generation !== this.foldersGeneration || this.foldersByPath.size > 200_000) {
       this.foldersByPath.clear();
       this.foldersGeneration = generation;
