@@ -13,6 +13,7 @@ import { read as readFd } from 'node:fs';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, sameContent } from '../transfers/index.ts';
+import type { CacheFd } from '../transfers/content-owner.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
@@ -145,7 +146,7 @@ interface OpenFile {
   version?: string;
   writable: boolean;
   /** Opened for writing the cache file; the same handle serves reads of a dirty file. */
-  writeFile?: FileHandle;
+  writeFile?: CacheFd;
   /** This handle changed the content: release schedules the upload. */
   changed: boolean;
   /**
@@ -423,7 +424,7 @@ export class Vfs {
     }
     const id = newLocalId();
     const now = this.now();
-    let cache: FileHandle;
+    let cache: CacheFd;
     try {
       cache = await this.content.createLocalFile(id, () => {
         this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
@@ -474,7 +475,7 @@ export class Vfs {
     const n = Math.min(length, item.size - position);
     if (h.writeFile || this.o.store.content.get(item.id)?.status === 'dirty') {
       // Local changes: the cache file is the truth; nothing to download.
-      const file = (h.writeFile ??= await this.content.openFile(item.id));
+      const file = (h.writeFile ??= await this.content.openFd(item.id));
       h.local = { fd: file.fd, size: item.size, generation };
       return readAt(file.fd, buf, n, position);
     }
@@ -539,7 +540,7 @@ export class Vfs {
     this.handles.delete(fh);
     h.reader?.close();
     await h.file?.close();
-    await h.writeFile?.close();
+    h.writeFile?.close();
     if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
@@ -604,8 +605,8 @@ export class Vfs {
     this.o.store.journal.append({ kind, itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag });
   }
 
-  private async writableFile(h: OpenFile): Promise<FileHandle> {
-    return (h.writeFile ??= await this.content.openFile(h.itemId));
+  private async writableFile(h: OpenFile): Promise<CacheFd> {
+    return (h.writeFile ??= await this.content.openFd(h.itemId));
   }
 
   /**
@@ -633,7 +634,7 @@ export class Vfs {
     await this.prepareForChange(item, item.size);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
-    await this.content.writeAt(file, buf.subarray(0, length), position);
+    this.content.writeAtSync(file, buf.subarray(0, length), position);
     const end = position + length;
     this.recordChange(item.id, (current) => Math.max(current.size, end), (ranges) => ranges.add(position, end));
     h.changed = true;
@@ -671,7 +672,7 @@ export class Vfs {
     try {
       await this.truncateItem(h, item, size);
     } finally {
-      await h.writeFile?.close();
+      h.writeFile?.close();
     }
     if (!h.changed) return;
     // `: > file` opens with O_TRUNC and closes without writing: the kernel truncates by path, so
