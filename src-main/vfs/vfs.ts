@@ -425,14 +425,19 @@ export class Vfs {
     const id = newLocalId();
     const now = this.now();
     let cache: CacheFd;
+    let created: { item: StoredItem; generation: number } | undefined;
     try {
       cache = await this.content.createLocalFile(id, () => {
-        this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
+        const item = this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
+        created = { item, generation: this.o.store.items.generation };
       });
     } catch (e) {
       throw toVfsError(e, `creating ${path}`);
     }
+    // The kernel asks for the new file's attributes next (libfuse's create does): no query for
+    // them, unless any item changed since the insert (the row read then may be stale).
+    if (created && created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
     const fh = this.nextHandle++;
     this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
     return fh;
@@ -534,14 +539,18 @@ export class Vfs {
     return !!content && content.status !== 'none' && sameContent(content, item) && content.ranges.has(start, end);
   }
 
-  async release(fh: number): Promise<void> {
+  /** Synchronous unless a read handle (a FileHandle) has to be closed. */
+  release(fh: number): void | Promise<void> {
     const h = this.handles.get(fh);
     if (!h) return;
     this.handles.delete(fh);
     h.reader?.close();
-    await h.file?.close();
     h.writeFile?.close();
-    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    const done = (): void => {
+      if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    };
+    if (h.file) return h.file.close().then(done);
+    done();
   }
 
   /** close(2) of one descriptor (there may be dups): the change is ready to upload. */
