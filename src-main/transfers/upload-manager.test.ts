@@ -739,6 +739,22 @@ describe('conflicts', () => {
     expect(conflicts).toEqual([]);
   });
 
+  it('a new file refused its name by a file deleted before the upload looks at it takes the name, not a copy (fuzz 12000/63)', async () => {
+    // The offline delete of the file holding the name is replayed between the 409 and the look.
+    const localId = localCreate('freed.txt', Buffer.from('made here'));
+    emu.emulator.faults.failNext({ status: 409, code: 'nameAlreadyExists', method: 'PUT', pathIncludes: '/content', listener: 'api' });
+    const manager = makeManager({ parentWaitMs: 50 });
+    const conflicts = collect(manager, 'conflict');
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(localId, { priority: 'high' });
+    await until(() => temp.store.items.get(localId)?.remoteId != null, 'the upload');
+    await manager.whenIdle();
+    expectUploaded(temp.store.items.get(localId)!.remoteId!, '/freed.txt', Buffer.from('made here'));
+    expect(emu.emulator.log.list({ since, method: 'PUT', listener: 'api' }).map((e) => e.status)).toEqual([409, 201]);
+    expect(conflicts).toEqual([]);
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
   it('a metadata-only change on the server (new eTag, same cTag) is no conflict', async () => {
     const item = await serverFile(Buffer.from('photo bytes'), 'photo.jpg');
     localEdit(item, Buffer.from('edited photo bytes'));
