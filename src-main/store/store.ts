@@ -13,6 +13,8 @@ export interface StoreConnectionSettings {
   synchronous: string;
   foreignKeys: boolean;
   busyTimeoutMs: number;
+  /** WAL pages before SQLite checkpoints on its own. */
+  walAutocheckpoint: number;
   schemaVersion: number;
 }
 
@@ -78,6 +80,7 @@ export class Store {
       synchronous: SYNCHRONOUS_NAMES[synchronous] ?? String(synchronous),
       foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
       busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
+      walAutocheckpoint: this.#db.pragma('wal_autocheckpoint', { simple: true }) as number,
       schemaVersion: this.#db.pragma('user_version', { simple: true }) as number,
     };
   }
