@@ -5,10 +5,10 @@
 // module.enableCompileCache, and an ES module cannot be given cached data, hence a script.
 //
 // Where the cache lives, in the order it is tried:
-//   1. next to the bundle, onemount-<tag>.v8cache: written by a start when the folder is the
+//   1. next to the bundle, onemount-<bundle id>-<tag>.v8cache: written by a start when the folder is the
 //      user's own (a checkout, a per-user install): whoever may write it may write the bundle too;
 //   2. $XDG_CACHE_HOME/onemount/code-cache/<bundle id>-<tag>.v8cache (0700): a system-wide install;
-//   3. next to the bundle, onemount-<tag>.build.v8cache: made by the build from `--help` (module
+//   3. next to the bundle, onemount-<bundle id>-<tag>.build.v8cache: made by the build from `--help` (module
 //      evaluation only), so that even a first start skips the parse.
 // <tag> is v8.cachedDataVersionTag(): V8's version, flags and CPU features, which V8 also checks
 // itself (a cache it rejects costs one compile, as without a cache, and is written again). V8 does
@@ -33,8 +33,8 @@ const BUILD_CACHE_RUN = process.env.ONEMOUNT_BUILD_CODE_CACHE === '1';
 const HOOK = Symbol.for('onemount.codeCache.started');
 
 const tag = v8.cachedDataVersionTag();
-const localCache = path.join(import.meta.dirname, `onemount-${tag}.v8cache`);
-const buildCache = path.join(import.meta.dirname, `onemount-${tag}.build.v8cache`);
+const localCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.v8cache`);
+const buildCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.build.v8cache`);
 const userDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'onemount', 'code-cache');
 const userCache = path.join(userDir, `${BUNDLE_ID}-${tag}.v8cache`);
 
@@ -58,9 +58,10 @@ function readTrusted(file) {
   }
 }
 
-const source = readFileSync(BUNDLE, 'latin1'); // esbuild writes ASCII only (the build checks)
-// One line, so that the bundle's line numbers (and its source map) stay as they are.
-const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+// One line, so that the bundle's line numbers (and its source map) stay as they are. The build
+// writes ASCII only, read as Latin-1: a one-byte string and no UTF-8 decoding. Only the script
+// keeps the text (a module-level copy would hold another 3 MB for the life of the process).
+const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(BUNDLE, 'latin1')}\n})`;
 const compile = (cachedData) =>
   new vm.Script(wrapped, { filename: BUNDLE, cachedData, importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER });
 

@@ -61,7 +61,7 @@ describe('engine-loader', () => {
     expect(first).toMatchObject({ pending: true, value: 49, file: path.join(engineDir, 'onemount.cjs') });
     const written = await cachesIn(engineDir);
     expect(written).toHaveLength(1);
-    expect(written[0]).toMatch(/^onemount-\d+\.v8cache$/);
+    expect(written[0]).toMatch(/^onemount-testbundle-\d+\.v8cache$/);
 
     const second = await start();
     expect(second).toMatchObject({ pending: false, value: 49 });
