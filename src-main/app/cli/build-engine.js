@@ -32,6 +32,20 @@ const ownDirname = {
   },
 };
 
+// undici loads node:http2 with its HTTP/2 client whether or not a connection ever asks for it
+// (~8 ms of a start); the engine never enables allowH2. Its HTTP/2 module catches a failed
+// require (Node builds without http2), which is what it gets here.
+const HTTP2_ABSENT = 'HTTP/2 is not part of the OneMount engine (undici runs with allowH2 off)';
+const noHttp2 = {
+  name: 'no-http2',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http2$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer) ? { path: 'http2', namespace: 'onemount-no-http2' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'onemount-no-http2' }, () => ({ contents: `throw new Error(${JSON.stringify(HTTP2_ABSENT)});`, loader: 'js' }));
+  },
+};
+
 const common = {
   absWorkingDir: ROOT,
   bundle: true,
@@ -58,6 +72,7 @@ async function buildCommand(outdir) {
     entryPoints: { onemount: 'src-main/app/cli/main.ts' },
     outdir,
     format: 'cjs',
+    plugins: [...common.plugins, noHttp2],
     outExtension: { '.js': '.cjs' },
     define: { 'import.meta.url': '__onemountUrl' },
     banner: {
