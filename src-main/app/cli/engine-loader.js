@@ -17,7 +17,7 @@
 //
 // A start that found no cache made by a start writes one once it is serving (the engine calls the
 // hook registered below), when the functions of the start path are compiled: they are then in it.
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, accessSync, constants } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +102,10 @@ function writeCache(file) {
   try {
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, file);
+    // The user's folder outlives updates: the caches of other bundles (or other Nodes) go.
+    if (file === userCache) {
+      for (const name of readdirSync(userDir)) if (name.endsWith('.v8cache') && name !== path.basename(userCache)) rmSync(path.join(userDir, name), { force: true });
+    }
   } catch (e) {
     try {
       unlinkSync(tmp);

@@ -97,6 +97,19 @@ describe('engine-loader', () => {
     expect(await start()).toMatchObject({ pending: false, value: 49 });
   });
 
+  it("writing to $XDG_CACHE_HOME removes the caches of other bundles there (an update's leftovers)", { timeout: 30_000 }, async () => {
+    await chmod(engineDir, 0o775);
+    const userDir = path.join(cacheHome, 'onemount', 'code-cache');
+    await mkdir(userDir, { recursive: true });
+    await writeFile(path.join(userDir, 'oldbundle-123.v8cache'), 'old');
+    await writeFile(path.join(userDir, 'unrelated.txt'), 'kept');
+    await start();
+    const left = (await readdir(userDir)).sort();
+    expect(left).toHaveLength(2);
+    expect(left[0]).toMatch(/^testbundle-\d+\.v8cache$/);
+    expect(left[1]).toBe('unrelated.txt');
+  });
+
   it('no cache is written once a V8 flag changed since the start (V8 would refuse it under its name)', { timeout: 30_000 }, async () => {
     expect(await start({ SET_FLAG: '1' })).toMatchObject({ pending: true });
     expect(await cachesIn(engineDir)).toEqual([]);
