@@ -107,6 +107,15 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
     await reproduce('moved-during-superseded-upload.json', 2);
   }, 300_000);
 
+  // The same, with delta seeing the stopped attempt's copy at the old place before the next attempt
+  // began (seed 9800, schedule 107; 0 of 3 replays before the fix): the old place was watched only
+  // from that attempt on, and delta kept the copy as someone else's file. Fixed: the place is
+  // watched from before the last byte leaves (sync/landed-upload.emulator.test.ts makes the race
+  // happen every time); this replay only now and then reaches it.
+  it('a new file moved after its stopped upload landed, before the next attempt, leaves no stray copy', async () => {
+    await reproduce('moved-during-first-upload-stray-copy.json', 2);
+  }, 300_000);
+
   // kill -9 while the upload kept both versions of a file: the copy landed but its answer did not,
   // and the next engine uploaded a second copy; the first had no conflict record (seed 3000,
   // schedule 109, 1 run in 2). Fixed: the copy's name is kept until its commit and the next
@@ -162,15 +171,9 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // - An editor-style save of a file whose first upload was in flight recorded a both-modified
 //   conflict for it, with no copy and no remote change (seen once; most likely the delta race fixed
 //   above). Replay (--repeat 10): e2e/fuzz/known-bugs/false-conflict-on-save.json
-//
-// Open, and only now and then (0 of 3 replays), so not an it.fails: a new file's first upload,
-// stopped by a write after its bytes reached the server, left that copy at the file's old place
-// when the file was moved into a folder before the next attempt (delta saw the copy land before
-// the old place was watched). Seed 9800, schedule 107. Replay (--repeat 10):
-// e2e/fuzz/known-bugs/moved-during-first-upload-stray-copy.json
 
 //
-// Open, and only now and then (docs/testing.md, "Fuzz findings"): a file saved or renamed here ends
-// only as a timestamped name-clash copy, nothing at its name (seed 12000, schedule 63, 2 of 3
-// replays): e2e/fuzz/known-bugs/save-lands-as-name-clash-copy.json; an editor save's temp file
-// left on the server again (seed 12000, schedule 52): e2e/fuzz/known-bugs/editor-save-leaves-temp-file-2.json
+// Fixed, kept to replay (--repeat 3; docs/testing.md, "Fuzz findings"): a file ending only as a
+// name-clash copy (seed 12000, schedule 63): e2e/fuzz/known-bugs/save-lands-as-name-clash-copy.json;
+// an editor save's temp file left on the server after a kill (seed 12000, schedule 52):
+// e2e/fuzz/known-bugs/editor-save-leaves-temp-file-2.json

@@ -25,6 +25,37 @@ describe('DeletedUploads', () => {
     }
   });
 
+  it('adds a version sent later to every place of that file, the last few only; other files keep theirs', () => {
+    temp = openTempStore({ now: () => clock });
+    const uploads = temp.store.deletedUploads;
+    uploads.add({ itemId: 'local:a', parentId: 'P', name: 'a.txt', hashes: [sent] });
+    uploads.add({ itemId: 'local:a', parentId: 'Q', name: 'a.txt', hashes: [] });
+    uploads.add({ itemId: 'local:b', parentId: 'P', name: 'b.txt', hashes: [sent] });
+    const later = Array.from({ length: 5 }, (_, i) => Buffer.from(`version ${i + 2}`).toString('base64'));
+    for (const hash of later) uploads.sent('local:a', hash);
+    for (const place of ['P', 'Q']) {
+      expect(uploads.match(place, 'a.txt', later[4]!)).toMatchObject({ itemId: 'local:a' });
+      expect(uploads.match(place, 'a.txt', later[1]!)).toMatchObject({ itemId: 'local:a' });
+      expect(uploads.match(place, 'a.txt', later[0]!)).toBeUndefined();
+    }
+    expect(uploads.match('P', 'b.txt', later[4]!)).toBeUndefined();
+    // A file watched nowhere gets no place from it.
+    uploads.sent('local:c', sent);
+    expect(temp.store.driveState.get('deletedUploads')?.map((e) => e.itemId)).toEqual(['local:a', 'local:a', 'local:b']);
+  });
+
+  it('stops watching one place of a file; the last one removed leaves nothing', () => {
+    temp = openTempStore({ now: () => clock });
+    const uploads = temp.store.deletedUploads;
+    uploads.add({ itemId: 'local:a', parentId: 'P', name: 'a.txt', hashes: [sent] });
+    uploads.add({ itemId: 'local:a', parentId: 'Q', name: 'a.txt', hashes: [sent] });
+    uploads.remove('local:a', 'P', 'a.txt');
+    expect(uploads.match('P', 'a.txt', sent)).toBeUndefined();
+    expect(uploads.match('Q', 'a.txt', sent)).toMatchObject({ itemId: 'local:a' });
+    uploads.remove('local:a', 'Q', 'a.txt');
+    expect(temp.store.driveState.get('deletedUploads')).toBeUndefined();
+  });
+
   it('forgets a deleted file after a day', () => {
     temp = openTempStore({ now: () => clock });
     temp.store.deletedUploads.add({ itemId: 'local:a', parentId: 'P', name: 'a.txt', hashes: [sent] });

@@ -4,13 +4,17 @@ import type { DeletedUpload } from './types.ts';
 
 /** How long a deleted new file's sent versions are watched for in delta. */
 const WATCH_MS = DEFAULT_TIMEOUTS.deletedUploadWatchMs;
+/** Versions watched per place: the last few sent (as sent_versions keeps). */
+const HASHES_PER_PLACE = 4;
 
 /**
  * Places where a first upload of a new file may still land on the server though the file is no
  * longer there: it was deleted here while the request was on its way (the server can commit it
  * after every look-up of ours), or moved after an attempt that a write stopped once its bytes had
  * left. Delta that brings such a file — same folder, same name, a version we sent — brings a copy
- * to delete, not a file to show. Kept in the drive state (a handful at most), each for a day.
+ * to delete, not a file to show (unless the file is still there: its own upload landing). The
+ * upload watches the place of a new file's attempt from before its bytes leave until the server's
+ * answer holds that place. Kept in the drive state (a handful at most), each for a day.
  */
 export class DeletedUploads {
   readonly #state: DriveStateRepository;
@@ -25,6 +29,26 @@ export class DeletedUploads {
     const list = this.#live().filter((e) => !(e.itemId === entry.itemId && e.parentId === entry.parentId && e.name === entry.name));
     list.push({ ...entry, deletedMs: this.#now() });
     this.#state.set('deletedUploads', list);
+  }
+
+  /** Another version of the item was sent: every place it is watched at watches that one too. */
+  sent(itemId: string, quickXorHash: string): void {
+    const all = this.#live();
+    if (!all.some((e) => e.itemId === itemId)) return;
+    const hash = canonical(quickXorHash);
+    const list = all.map((e) =>
+      e.itemId === itemId ? { ...e, hashes: [...e.hashes.filter((h) => canonical(h) !== hash), hash].slice(-HASHES_PER_PLACE), deletedMs: this.#now() } : e,
+    );
+    this.#state.set('deletedUploads', list);
+  }
+
+  /** Stops watching a place of the item (its upload's answer holds it now). */
+  remove(itemId: string, parentId: string, name: string): void {
+    const all = this.#live();
+    const list = all.filter((e) => !(e.itemId === itemId && e.parentId === parentId && e.name === name));
+    if (list.length === all.length) return;
+    if (list.length) this.#state.set('deletedUploads', list);
+    else this.#state.delete('deletedUploads');
   }
 
   /** The deleted or moved file a new server file is a landed upload of, or undefined. */
@@ -47,4 +71,12 @@ export class DeletedUploads {
 /** Hashes are base64 of raw bytes; one spelling for all of them. */
 function canonical(quickXorHash: string): string {
   return Buffer.from(quickXorHash, 'base64').toString('base64');
+}
+
+/**
+ * The journal key of the delete of a landed copy whose file is still here (it moved): the entry
+ * must not carry the file's own key, or the file's journal would hold the copy's delete.
+ */
+export function landedCopyKey(remoteId: string): string {
+  return `landed:${remoteId}`;
 }

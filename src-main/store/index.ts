@@ -13,6 +13,7 @@ export {
   type UpsertResult,
 } from './items-repository.ts';
 export { SentVersionsRepository } from './sent-versions-repository.ts';
+export { landedCopyKey } from './deleted-uploads.ts';
 export { SharedFoldersRepository } from './shared-folders-repository.ts';
 export { ContentRepository, type ContentUpdate } from './content-repository.ts';
 export { JournalRepository, type JournalFilter } from './journal-repository.ts';

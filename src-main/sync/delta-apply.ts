@@ -19,7 +19,7 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
-import type { ConflictReason, ItemRecord, Store, StoredItem } from '../store/index.ts';
+import { landedCopyKey, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import type { GoneReason } from './drive-item-mapping.ts';
@@ -265,10 +265,14 @@ export class BatchApplier {
       olds.set(record.id, old);
       let next = record;
       if (old.kind === 'file') {
-        const changed = record.kind !== 'file' || !sameContent(old, record);
+        const dirty = this.#isDirty(old.id);
+        // A dirty row's size is the local bytes'; its tags and hash still name the server version
+        // the edit started from, and only those say whether the server's content moved on (a
+        // rename changes the eTag and nothing else: fuzz 14000/101).
+        const changed = record.kind !== 'file' || !sameContent(dirty ? { etag: old.etag, ctag: old.ctag, quickXorHash: old.quickXorHash } : old, record);
         // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
         if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
-        if (this.#isDirty(old.id)) {
+        if (dirty) {
           next = keepLocalContent(next, old, changed);
           if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
         } else if (changed && !this.#o.current && this.#olderOwnVersion(old, record)) {
@@ -293,7 +297,7 @@ export class BatchApplier {
         // Seen again (a later page, a resync) while its delete waits: the journal has it once.
         if (store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId)) continue;
         // A file still here (it moved) keeps its journal to itself: the entry names the copy.
-        const entryId = store.items.get(itemId) ? `landed:${remoteId}` : itemId;
+        const entryId = store.items.get(itemId) ? landedCopyKey(remoteId) : itemId;
         store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId } });
         this.#counts.deletedHere++;
         this.#o.logger.info({ itemId, name: record.name }, 'an upload of a file deleted or moved here landed where the file no longer is; deleting that copy');

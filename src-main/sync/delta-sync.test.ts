@@ -318,6 +318,22 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     expect(local('/Docs/a.txt')).toMatchObject({ etag: a.etag, size: a.size });
   });
 
+  it('a file edited here and renamed on the server (or by our own rename) is no conflict, whatever its local size (fuzz 14000/101)', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    markDirty('/Docs/a.txt');
+    const a = local('/Docs/a.txt')!;
+    // Local writes made the file longer; the row holds the local size, the tags stay the base's.
+    temp.store.items.update(a.id, { size: a.size + 100 });
+    await emu.admin.remote({ op: 'move', path: '/Docs/a.txt', newPath: '/Docs/renamed.txt' });
+
+    const result = await sync.syncOnce();
+    expect(temp.store.conflicts.list()).toEqual([]);
+    expect(result.conflicts).toBe(0);
+    expect(temp.store.content.get(a.id)!.status).toBe('dirty');
+    expect(local('/Docs/renamed.txt')).toMatchObject({ id: a.id, size: a.size + 100 });
+  });
+
   /** What the upload worker's commit leaves: the server's record of our version, content complete. */
   const committedHere = (path: string, content: string): void => {
     const item = local(path)!;

@@ -100,6 +100,50 @@ describe('journal replay against the emulator', () => {
     expect(await exists(g.id)).toBe(false);
   }, 30_000);
 
+  /** Offline: mkdir F in the root; `during` runs once the server has made it, before the answer is used. */
+  async function mkdirReplayedWith(during: (folderKey: string) => void): Promise<string> {
+    const root = await graph.getItemByPath('/');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const fKey = newLocalId();
+    store.transaction(() => {
+      store.items.insert({ id: fKey, parentId: rootKey, name: 'F', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      store.journal.append({ kind: 'mkdir', itemId: fKey, parentId: rootKey, name: 'F' });
+    });
+    const createFolder = graph.createFolder.bind(graph);
+    graph.createFolder = async (...args) => {
+      const made = await createFolder(...args);
+      during(fKey);
+      return made;
+    };
+    let left = await replayer.replay();
+    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
+    expect(left).toBe(0);
+    return fKey;
+  }
+
+  it('a folder made offline and removed while its creation was on its way is not left on the server (fuzz 14000/92)', async () => {
+    const { store } = temp;
+    // What vfs rmdir does to a folder without a server id: local rows and journal entries go.
+    await mkdirReplayedWith((fKey) => {
+      store.transaction(() => {
+        store.items.deleteSubtree(fKey);
+        for (const e of store.journal.list({ itemId: fKey })) store.journal.remove(e.seq);
+      });
+    });
+    await expect(graph.getItemByPath('/F')).rejects.toSatisfy(isNotFound);
+    expect(store.items.getChild(store.items.keyOf((await graph.getItemByPath('/')).id), 'F')).toBeUndefined();
+  }, 30_000);
+
+  it('a folder made offline and renamed while its creation was on its way ends under its new name', async () => {
+    const { store } = temp;
+    const fKey = await mkdirReplayedWith((key) => store.items.move(key, store.items.get(key)!.parentId!, 'G'));
+    const g = await graph.getItemByPath('/G');
+    expect(store.items.get(fKey)).toMatchObject({ name: 'G', remoteId: g.id });
+    await expect(graph.getItemByPath('/F')).rejects.toSatisfy(isNotFound);
+  }, 30_000);
+
   it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {
     const root = await graph.getItemByPath('/');
     const renamed = await graph.uploadSmall(root.id, 'notes.md', Buffer.from('saved by an editor'));

@@ -97,13 +97,15 @@ export class JournalReplayer {
       try {
         this.o.store.journal.markUploading(entry.seq);
         await this.apply(entry);
-        this.o.store.journal.markDone(entry.seq);
-        this.o.store.journal.remove(entry.seq);
+        // A local change made while the request was on its way may have dropped the entry (vfs rmdir).
+        if (this.o.store.journal.get(entry.seq)) this.o.store.journal.remove(entry.seq);
         this.events.emit('replayed', { seq: entry.seq, kind: entry.kind, itemId: entry.itemId });
       } catch (e) {
-        this.o.store.journal.markPending(entry.seq, errorMessage(e));
+        const still = this.o.store.journal.get(entry.seq) !== undefined;
+        if (still) this.o.store.journal.markPending(entry.seq, errorMessage(e));
         // Offline or signed out: the entry waits, in order, for the next try.
         if (e instanceof NetworkError || e instanceof SignedOutError) throw e;
+        if (!still) continue;
         if (e instanceof WaitForParent) continue;
         // Anything else is not going to succeed by retrying the same request: keep it visible as
         // failed, and bring the local tree back in line with what the server holds.
@@ -150,9 +152,17 @@ export class JournalReplayer {
           created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
           if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
         }
+        // Without a server id, a folder removed or moved here while the request was on its way
+        // changed locally only (vfs rmdir, rename): the folder made follows (fuzz 14000/92).
+        const now = store.items.get(item.id);
         store.transaction(() => {
+          if (!now) {
+            store.journal.append({ kind: 'rmdir', itemId: item.id, parentId: item.parentId, name: created.name, baseEtag: created.eTag ?? null, payload: { remoteId: created.id } });
+            return;
+          }
           store.items.setRemoteId(item.id, created.id);
-          store.items.upsert(this.o.toRecord(created));
+          if (now.parentId === item.parentId && now.name === created.name) store.items.upsert(this.o.toRecord(created));
+          else store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: created.name, newParentId: now.parentId, newName: now.name });
         });
         return;
       }

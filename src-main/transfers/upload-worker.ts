@@ -25,6 +25,7 @@ import { GraphApiError, isNameConflict, isNotFound, isPreconditionFailed, isThro
 import { sameQuickXorHash } from '../graph/quickxor.ts';
 import { nextExpectedOffset, SIMPLE_UPLOAD_LIMIT } from '../graph/upload-limits.ts';
 import type { Store } from '../store/store.ts';
+import { landedCopyKey } from '../store/deleted-uploads.ts';
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
@@ -161,7 +162,9 @@ export class UploadWorker {
       // Every version hashed here is remembered as ours before its last byte leaves: delta may see
       // the server's copy before the upload's answer arrives, and a restart may come in between.
       hasher: new UploadHasher(file, item.size, (digest) => {
-        if (store.items.get(item.id)) store.sentVersions.remember(item.id, digest);
+        if (!store.items.get(item.id)) return;
+        store.sentVersions.remember(item.id, digest);
+        if (item.remoteId === null) this.#watchSent(item.id, digest);
       }),
       job,
       sessionExpiresMs: entry.sessionExpiresMs,
@@ -287,6 +290,19 @@ export class UploadWorker {
   }
 
   /**
+   * A version of a new file is about to leave: its place is watched from now on, not from the next
+   * attempt, since a write can stop this one after its last byte left, the server still commit it,
+   * and delta see that copy while the file moves elsewhere before another attempt (fuzz 9800/107).
+   * Places of earlier attempts watch this version too (a resumed session lands where it began).
+   */
+  #watchSent(itemId: string, digest: string): void {
+    const { store } = this.#o;
+    store.deletedUploads.sent(itemId, digest);
+    const place = this.#sentPlaces.get(itemId);
+    if (place) store.deletedUploads.add({ itemId, parentId: place.parentId, name: place.name, hashes: store.sentVersions.list(itemId) });
+  }
+
+  /**
    * A new file renamed or moved here while its first upload ran was created under its old name:
    * the server item follows the local place before the commit (a few times, if it keeps moving).
    */
@@ -305,7 +321,9 @@ export class UploadWorker {
           { signal: edit.job.signal },
         );
       } catch (error) {
-        if (edit.job.signal.aborted) throw error;
+        // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
+        // must not become the file's (the next delta would delete the file here): upload again.
+        if (edit.job.signal.aborted || isNotFound(error)) throw error;
         logger.warn({ err: error, itemId: edit.item.id, name: now.name }, 'uploaded under the name it had when the upload began; could not rename it on the server');
         return answer;
       }
@@ -636,6 +654,9 @@ export class UploadWorker {
     let droppedInode: number | undefined;
     store.transaction(() => {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
+      // Delta saw this copy where the file had just moved from and queued it for deletion as left
+      // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
+      if (edit.item.remoteId === null) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
@@ -659,7 +680,13 @@ export class UploadWorker {
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
-    // The server knows the file now: later attempts update it in place.
+    // The server knows the file now: later attempts update it in place. Where it sits, nothing
+    // else of ours can land (a first upload never replaces), so that place needs no more watching.
+    const place = this.#sentPlaces.get(itemId);
+    const parentRemoteId = place && store.items.get(place.parentId)?.remoteId;
+    if (place && answer.name?.toLowerCase() === place.name.toLowerCase() && (answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId)) {
+      store.deletedUploads.remove(itemId, place.parentId, place.name);
+    }
     this.#sentPlaces.delete(itemId);
     edit.job.session(undefined);
     if (relocation && answer.name) {
