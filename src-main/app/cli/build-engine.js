@@ -139,7 +139,8 @@ export async function buildEngine() {
   const old = `${ENGINE_DIR}.old-${process.pid}`;
   await rm(next, { recursive: true, force: true });
   await Promise.all([buildCommand(next), buildEmulator(next)]);
-  await makeBuildCodeCache(next);
+  // Without it the engine works the same; only its first start compiles everything itself.
+  await makeBuildCodeCache(next).catch((e) => console.warn(`build-engine: no code cache for the first start (${e.message})`));
   await rename(ENGINE_DIR, old).catch((e) => {
     if (e.code !== 'ENOENT') throw e;
   });
