@@ -44,8 +44,9 @@ function readTrusted(file) {
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    // No cache (or none readable) costs this start its compile, nothing else.
-    if (e.code !== 'ENOENT') process.emitWarning(`onemount: could not read the code cache ${file}: ${e.message}`);
+    // No cache costs this start its compile, nothing else. One this user may not read (another
+    // user's run of a checkout) is not theirs to use.
+    if (e.code !== 'ENOENT' && e.code !== 'EACCES' && e.code !== 'ENOTDIR') process.emitWarning(`onemount: could not read the code cache ${file}: ${e.message}`);
     return undefined;
   }
   try {
@@ -100,7 +101,8 @@ function writeCache(file) {
   if (v8.cachedDataVersionTag() !== tag) return;
   const tmp = `${file}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+    // Beside the bundle it is as readable as the bundle (other users of a checkout use it too).
+    writeFileSync(tmp, script.createCachedData(), { mode: file === userCache ? 0o600 : 0o644 });
     renameSync(tmp, file);
     // The user's folder outlives updates: the caches of other bundles (or other Nodes) go.
     if (file === userCache) {
