@@ -14,6 +14,11 @@
  * Every party runs in its own process (emulator, proxy, engine, rclone, and the programs that touch
  * the mounts); this process spawns, times and asks the emulator's admin API.
  *
+ * The engine's V8 code cache (src-main/app/cli/engine-loader.js) lives beside the bundle, not in the
+ * round's XDG folders: the run's first OneMount start finds the one the build made (`--help`), and
+ * writes the fuller one later rounds find, as an installed engine's starts after its first do. The
+ * start rows say which each round found.
+ *
  * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
  * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
  * BENCH_SMALL_FILES (default 1 000), BENCH_SMALL_SIZE (default 4096), BENCH_STAT_FILES (default
@@ -26,7 +31,7 @@
  * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
@@ -45,6 +50,7 @@ const RCLONE_FLAGS = ['--vfs-cache-mode', 'full', '--dir-cache-time', '1h', '--v
 const KERNEL_CACHE_SEC = 10;
 const PROXY = path.join(import.meta.dirname, 'graph-proxy.ts');
 const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'build-engine.js');
+const ENGINE_DIR = path.join(import.meta.dirname, '..', 'dist', 'engine');
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
@@ -92,6 +98,8 @@ interface Running {
   child: MountedChild;
   mnt: string;
   settle: () => Promise<void>;
+  /** OneMount: which V8 code cache the start found (engine-loader.js); '' for rclone. */
+  codeCache: string;
 }
 
 /** What one client did in one round (times in ms). */
@@ -101,6 +109,7 @@ interface RoundA {
   startCpu: number;
   startRequests: number;
   startDetail: string;
+  codeCache: string;
   coldLs: number;
   coldLsRequests: number;
   coldLsDetail: string;
@@ -122,6 +131,7 @@ interface RoundA {
 }
 
 interface RoundB {
+  codeCache: string;
   firstLs: number;
   mounted: number;
   requests: number;
@@ -199,6 +209,7 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
       // compares a checkout's sources with the bundle.
       ONEMOUNT_ENGINE: 'compiled',
     };
+    const codeCache = await codeCacheFound();
     const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC,
       nodeArgs: cfg?.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cfg.cpuProfDir] : [],
       engineArgs: cfg?.engineArgs ?? [],
@@ -208,6 +219,7 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
     return {
       child,
       mnt,
+      codeCache,
       settle: async () => {
         await transfersSettled(socket);
         await quiet(drive.emu);
@@ -224,7 +236,19 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
     env: { HTTPS_PROXY: `http://127.0.0.1:${drive.proxyPort}`, NO_PROXY: '', no_proxy: '' },
   });
   cleanup.add(`stop ${id}`, () => child.stop());
-  return { child, mnt, settle: () => quiet(drive.emu) };
+  return { child, mnt, codeCache: '', settle: () => quiet(drive.emu) };
+}
+
+/**
+ * The V8 code cache the engine's next start will find beside the bundle: the build's (made by
+ * `--help`: module evaluation only) until a start has written its own (the start path compiled
+ * too; engine-loader.js). The bench's XDG folders are fresh each round, so only these count.
+ */
+async function codeCacheFound(): Promise<string> {
+  const names = await readdir(ENGINE_DIR).catch(() => [] as string[]);
+  if (names.some((n) => /^onemount-.+-\d+\.v8cache$/.test(n))) return 'start';
+  if (names.some((n) => n.endsWith('.build.v8cache'))) return 'build';
+  return 'none';
 }
 
 const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
@@ -245,6 +269,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       startCpu,
       startRequests: startLog.length,
       startDetail: describeRequests(startLog),
+      codeCache: running.codeCache,
       coldLs: skipped,
       coldLsRequests: 0,
       coldLsDetail: '',
@@ -346,7 +371,7 @@ async function roundB(peer: PeerName, round: number, root: string, drive: Drive,
     await runProgram('ls', ['-l', '--color=never', running.mnt]);
     const firstLs = performance.now() - t0;
     const entries = apiEntries(await log.take());
-    return { firstLs, mounted, requests: entries.length, detail: describeRequests(entries) };
+    return { codeCache: running.codeCache, firstLs, mounted, requests: entries.length, detail: describeRequests(entries) };
   } finally {
     await cleanup.run();
   }
@@ -454,8 +479,13 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;
+  const caches = (rounds: { codeCache: string }[]) => rounds.map((r) => r.codeCache).join(', ');
   if (!cfg.writesOnly) {
-    timeRow(`start until mounted (${cfg.bigFolder + 3} items)`, 'start', (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})`);
+    timeRow(
+      `start until mounted (${cfg.bigFolder + 3} items)`,
+      'start',
+      (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})${p === 'OneMount' ? `; V8 code cache per round: ${caches(resultsA.OneMount)}` : ''}`,
+    );
     timeRow('  CPU time used until mounted', 'startCpu');
   }
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
@@ -479,7 +509,8 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     const mb = (peer: PeerName, k: keyof RoundB) => median(resultsB[peer].map((r) => r[k] as number));
     const om = mb('OneMount', 'firstLs');
     const rc = mb('rclone', 'firstLs');
-    const detail = (p: PeerName) => `${p}: mounted after ${ms(mb(p, 'mounted'))}, ${resultsB[p][0]!.requests} Graph requests (${resultsB[p][0]!.detail})`;
+    const detail = (p: PeerName) =>
+      `${p}: mounted after ${ms(mb(p, 'mounted'))}, ${resultsB[p][0]!.requests} Graph requests (${resultsB[p][0]!.detail})${p === 'OneMount' ? `, V8 code cache per round: ${caches(resultsB.OneMount)}` : ''}`;
     rows.push([
       `first complete ls -l of / on a ${driveB.items}-item drive, from a first start`,
       ms(om),

@@ -775,8 +775,8 @@ export class Vfs {
       .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.parentId === parentId && e.name?.toLowerCase() === key);
   }
 
-  private journaled(path: string, what: string): void {
-    this.o.logger.info({ path }, `${what} ${path} applied locally; it reaches the server when it is reachable again`);
+  private journaled(path: string, what: string, when = 'when it is reachable again'): void {
+    this.o.logger.info({ path }, `${what} ${path} applied locally; it reaches the server ${when}`);
     this.o.onJournaled?.();
   }
 
@@ -918,7 +918,10 @@ export class Vfs {
       this.o.store.items.move(item.id, newParent.id, name);
       return;
     }
-    if (newParent.remoteId !== null) {
+    // An offline rename or mkdir of this item not replayed yet goes first: sent now, this one could
+    // land before it and be undone by it (fuzz 15000/178). It joins the journal behind it.
+    const queued = this.o.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] }).some((e) => e.kind === 'rename' || e.kind === 'mkdir');
+    if (newParent.remoteId !== null && !queued) {
       try {
         const moved = await this.o.graph.update(item.remoteId, {
           name,
@@ -934,7 +937,7 @@ export class Vfs {
       this.o.store.items.move(item.id, newParent.id, name);
       this.o.store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: item.name, newParentId: newParent.id, newName: name });
     });
-    this.journaled(from, 'rename of');
+    this.journaled(from, 'rename of', queued ? 'after the earlier offline change of it' : undefined);
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
