@@ -14,15 +14,24 @@
  * Every party runs in its own process (emulator, proxy, engine, rclone, and the programs that touch
  * the mounts); this process spawns, times and asks the emulator's admin API.
  *
+ * The engine's V8 code cache (src-main/app/cli/engine-loader.js) lives beside the bundle, not in the
+ * round's XDG folders: the run's first OneMount start finds the one the build made (`--help`), and
+ * writes the fuller one later rounds find, as an installed engine's starts after its first do. The
+ * start rows say which each round found.
+ *
  * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
  * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
  * BENCH_SMALL_FILES (default 1 000), BENCH_SMALL_SIZE (default 4096), BENCH_STAT_FILES (default
  * 1 000), BENCH_PEER_ROUNDS (default 3), BENCH_PEER_ROUNDS_LARGE_DRIVE (default 2);
- * BENCH_PEER_ROWS=listing keeps only the start-up, listing and RSS rows (no content transfers).
+ * BENCH_PEER_ROWS=listing keeps only the start-up, listing and RSS rows (no content transfers);
+ * BENCH_PEER_ROWS=cp, =creates or =cp,creates keeps only those write rows (no large drive, no large
+ * files, no listing or read rows: a quick before/after of the write path). BENCH_CPU_PROF=<dir>: the
+ * engine runs with `--cpu-prof` into that folder (one profile per OneMount round). BENCH_ENGINE_ARGS:
+ * extra `onemount mount` flags for experiments (space-separated, e.g. `--write-back 30000`).
  * rclone missing: `apt-get install rclone` (Debian 12 ships 1.60).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
@@ -41,6 +50,7 @@ const RCLONE_FLAGS = ['--vfs-cache-mode', 'full', '--dir-cache-time', '1h', '--v
 const KERNEL_CACHE_SEC = 10;
 const PROXY = path.join(import.meta.dirname, 'graph-proxy.ts');
 const BUILD = path.join(import.meta.dirname, '..', 'src-main', 'app', 'cli', 'build-engine.js');
+const ENGINE_DIR = path.join(import.meta.dirname, '..', 'dist', 'engine');
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
@@ -62,6 +72,25 @@ interface Config {
   roundsLarge: number;
   /** Only the start-up, listing and RSS rows. */
   listingOnly: boolean;
+  /** Only the named write rows (BENCH_PEER_ROWS=cp,creates): drive A without its large content, no drive B. */
+  writesOnly: ReadonlySet<WriteRow> | undefined;
+  /** The engine's `--cpu-prof` folder. */
+  cpuProfDir: string | undefined;
+  /** Extra `onemount mount` flags (BENCH_ENGINE_ARGS). */
+  engineArgs: string[];
+}
+
+type WriteRow = 'cp' | 'creates';
+const WRITE_ROWS: readonly WriteRow[] = ['cp', 'creates'];
+
+/** BENCH_PEER_ROWS: unset (every row), `listing`, or a comma list of write rows. */
+function parseRows(value: string | undefined): { listingOnly: boolean; writesOnly: ReadonlySet<WriteRow> | undefined } {
+  if (value === undefined || value === '') return { listingOnly: false, writesOnly: undefined };
+  if (value === 'listing') return { listingOnly: true, writesOnly: undefined };
+  const names = value.split(',').map((n) => n.trim());
+  const bad = names.filter((n) => !(WRITE_ROWS as readonly string[]).includes(n));
+  if (bad.length) throw new Error(`BENCH_PEER_ROWS: unknown ${bad.join(', ')}; use listing, or a comma list of ${WRITE_ROWS.join(', ')}`);
+  return { listingOnly: false, writesOnly: new Set(names as WriteRow[]) };
 }
 
 /** One client mounted on one drive, and how to wait until it is idle. */
@@ -69,6 +98,8 @@ interface Running {
   child: MountedChild;
   mnt: string;
   settle: () => Promise<void>;
+  /** OneMount: which V8 code cache the start found (engine-loader.js); '' for rclone. */
+  codeCache: string;
 }
 
 /** What one client did in one round (times in ms). */
@@ -78,6 +109,7 @@ interface RoundA {
   startCpu: number;
   startRequests: number;
   startDetail: string;
+  codeCache: string;
   coldLs: number;
   coldLsRequests: number;
   coldLsDetail: string;
@@ -99,6 +131,7 @@ interface RoundA {
 }
 
 interface RoundB {
+  codeCache: string;
   firstLs: number;
   mounted: number;
   requests: number;
@@ -164,7 +197,7 @@ interface Drive {
   rcloneConfig: string;
 }
 
-async function startPeer(peer: PeerName, id: string, root: string, drive: Drive, cert: { cert: string }, cleanup: Cleanup): Promise<Running> {
+async function startPeer(peer: PeerName, id: string, root: string, drive: Drive, cert: { cert: string }, cleanup: Cleanup, cfg?: Pick<Config, 'cpuProfDir' | 'engineArgs'>): Promise<Running> {
   const mnt = path.join(root, `mnt-${id}`);
   if (peer === 'OneMount') {
     const env = {
@@ -176,12 +209,17 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
       // compares a checkout's sources with the bundle.
       ONEMOUNT_ENGINE: 'compiled',
     };
-    const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC, nodeArgs: [] });
+    const codeCache = await codeCacheFound();
+    const child = await MountedChild.startEngine({ mountpoint: mnt, apiUrl: drive.emu.info.apiUrl, account: id, env, kernelCacheSec: KERNEL_CACHE_SEC,
+      nodeArgs: cfg?.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cfg.cpuProfDir] : [],
+      engineArgs: cfg?.engineArgs ?? [],
+    });
     cleanup.add(`stop ${id}`, () => child.stop());
     const socket = accountPaths(id, { ...process.env, ...env }).socketPath;
     return {
       child,
       mnt,
+      codeCache,
       settle: async () => {
         await transfersSettled(socket);
         await quiet(drive.emu);
@@ -198,7 +236,19 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
     env: { HTTPS_PROXY: `http://127.0.0.1:${drive.proxyPort}`, NO_PROXY: '', no_proxy: '' },
   });
   cleanup.add(`stop ${id}`, () => child.stop());
-  return { child, mnt, settle: () => quiet(drive.emu) };
+  return { child, mnt, codeCache: '', settle: () => quiet(drive.emu) };
+}
+
+/**
+ * The V8 code cache the engine's next start will find beside the bundle: the build's (made by
+ * `--help`: module evaluation only) until a start has written its own (the start path compiled
+ * too; engine-loader.js). The bench's XDG folders are fresh each round, so only these count.
+ */
+async function codeCacheFound(): Promise<string> {
+  const names = await readdir(ENGINE_DIR).catch(() => [] as string[]);
+  if (names.some((n) => /^onemount-.+-\d+\.v8cache$/.test(n))) return 'start';
+  if (names.some((n) => n.endsWith('.build.v8cache'))) return 'build';
+  return 'none';
 }
 
 const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
@@ -207,118 +257,104 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
   const { emu } = drive;
   const id = `${peer === 'OneMount' ? 'om' : 'rc'}-a${round}`;
   const cleanup = new Cleanup();
+  const skipped = Number.NaN;
   try {
     const log = await RequestWindow.open(emu);
-    const running = await startPeer(peer, id, root, drive, cert, cleanup);
+    const running = await startPeer(peer, id, root, drive, cert, cleanup, cfg);
     const { mnt, child } = running;
     const startCpu = (await cpuTicks(child.pid)) * TICK_MS;
     const startLog = apiEntries(await log.take());
-
-    const big = path.join(mnt, 'Big');
-    const coldLs = await runProgram('ls', ['-l', '--color=never', big]);
-    const coldLog = apiEntries(await log.take());
-    const warm: number[] = [];
-    for (let i = 0; i < WARM_LS_RUNS; i++) {
-      await runProgram('ls', ['-l', '--color=never', big]);
-      warm.push((await runProgram('ls', ['-l', '--color=never', big])).ms);
-    }
-    const rss = await statusMiB(child.pid);
-    if (cfg.listingOnly) {
-      const skipped = Number.NaN;
-      return {
-        start: child.startMs,
-        startCpu,
-        startRequests: startLog.length,
-        startDetail: describeRequests(startLog),
-        coldLs: coldLs.ms,
-        coldLsRequests: coldLog.length,
-        coldLsDetail: describeRequests(coldLog),
-        warmLs: median(warm),
-        rss,
-        stat: skipped,
-        statRequests: 0,
-        firstByte: skipped,
-        firstByteFetched: 0,
-        read128: skipped,
-        read128Fetched: 0,
-        coldSeq: skipped,
-        coldSeqDetail: '',
-        warmSeq: skipped,
-        cp: skipped,
-        cpOnServer: skipped,
-        smallCreate: skipped,
-        smallOnServer: skipped,
-      };
-    }
-
-    // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
-    await new Promise((r) => setTimeout(r, (KERNEL_CACHE_SEC + 1) * 1000));
-    await log.take();
-    const stat = await runProgram('stat', ['--printf=%s\n', ...files.statNames.map((n) => path.join(big, n))]);
-    const statLog = apiEntries(await log.take());
-
-    await running.settle();
-    await log.take();
-    const firstByte = await dd([`if=${path.join(mnt, 'large.bin')}`, 'bs=4k', 'count=1']);
-    await running.settle();
-    const firstByteFetched = storageBytes(await log.take());
-
-    const block = 128 * 1024;
-    const skip = Math.floor((cfg.size * (900 / 1024)) / block);
-    const read128 = await dd([`if=${path.join(mnt, 'large-2.bin')}`, `bs=${block}`, `skip=${skip}`, 'count=1']);
-    await running.settle();
-    const read128Fetched = storageBytes(await log.take());
-
-    const coldSeq = await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M']);
-    await running.settle();
-    const seqLog = await log.take();
-    const gets = seqLog.filter((e) => e.listener === 'storage' && e.method === 'GET');
-    const coldSeqDetail = `${gets.length} storage GETs, ${fmt(storageBytes(seqLog) / MiB, 0)} MiB`;
-    const warmSeq = await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M']);
-    await running.settle();
-
-    const cpName = `cp-${id}.bin`;
-    const cpStart = performance.now();
-    const cp = await runProgram('cp', [files.cpSource, path.join(mnt, cpName)]);
-    const cpOnServer = await until(`${cpName} on the server`, cpStart, async () => {
-      const f = await serverFile(emu, `/${cpName}`);
-      return f?.size === cfg.cpSize && f.hash === files.cpHash;
-    });
-    await running.settle();
-
-    const smallDir = path.join(mnt, `small-${id}`);
-    await runProgram('mkdir', [smallDir]);
-    await until(`small-${id}/ on the server`, performance.now(), async () => (await serverFile(emu, `/small-${id}`)) !== undefined);
-    const filesBefore = (await emu.admin.info()).files;
-    const smallStart = performance.now();
-    const smallCreate = await writeSmallFiles(smallDir, cfg.smallCount, cfg.smallSize);
-    const smallOnServer = await until(`${cfg.smallCount} small files on the server`, smallStart, async () => (await emu.admin.info()).files >= filesBefore + cfg.smallCount);
-    await running.settle();
-
-    return {
+    const r: RoundA = {
       start: child.startMs,
       startCpu,
       startRequests: startLog.length,
       startDetail: describeRequests(startLog),
-      coldLs: coldLs.ms,
-      coldLsRequests: coldLog.length,
-      coldLsDetail: describeRequests(coldLog),
-      warmLs: median(warm),
-      rss,
-      stat: stat.ms,
-      statRequests: statLog.length,
-      firstByte: firstByte.ms,
-      firstByteFetched,
-      read128: read128.ms,
-      read128Fetched,
-      coldSeq: coldSeq.ms,
-      coldSeqDetail,
-      warmSeq: warmSeq.ms,
-      cp: cp.ms,
-      cpOnServer,
-      smallCreate,
-      smallOnServer,
+      codeCache: running.codeCache,
+      coldLs: skipped,
+      coldLsRequests: 0,
+      coldLsDetail: '',
+      warmLs: skipped,
+      rss: skipped,
+      stat: skipped,
+      statRequests: 0,
+      firstByte: skipped,
+      firstByteFetched: 0,
+      read128: skipped,
+      read128Fetched: 0,
+      coldSeq: skipped,
+      coldSeqDetail: '',
+      warmSeq: skipped,
+      cp: skipped,
+      cpOnServer: skipped,
+      smallCreate: skipped,
+      smallOnServer: skipped,
     };
+
+    if (!cfg.writesOnly) {
+      const big = path.join(mnt, 'Big');
+      const coldLs = await runProgram('ls', ['-l', '--color=never', big]);
+      const coldLog = apiEntries(await log.take());
+      const warm: number[] = [];
+      for (let i = 0; i < WARM_LS_RUNS; i++) {
+        await runProgram('ls', ['-l', '--color=never', big]);
+        warm.push((await runProgram('ls', ['-l', '--color=never', big])).ms);
+      }
+      r.coldLs = coldLs.ms;
+      r.coldLsRequests = coldLog.length;
+      r.coldLsDetail = describeRequests(coldLog);
+      r.warmLs = median(warm);
+      r.rss = await statusMiB(child.pid);
+      if (cfg.listingOnly) return r;
+
+      // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
+      await new Promise((resolve) => setTimeout(resolve, (KERNEL_CACHE_SEC + 1) * 1000));
+      await log.take();
+      r.stat = (await runProgram('stat', ['--printf=%s\n', ...files.statNames.map((n) => path.join(big, n))])).ms;
+      r.statRequests = apiEntries(await log.take()).length;
+
+      await running.settle();
+      await log.take();
+      r.firstByte = (await dd([`if=${path.join(mnt, 'large.bin')}`, 'bs=4k', 'count=1'])).ms;
+      await running.settle();
+      r.firstByteFetched = storageBytes(await log.take());
+
+      const block = 128 * 1024;
+      const skip = Math.floor((cfg.size * (900 / 1024)) / block);
+      r.read128 = (await dd([`if=${path.join(mnt, 'large-2.bin')}`, `bs=${block}`, `skip=${skip}`, 'count=1'])).ms;
+      await running.settle();
+      r.read128Fetched = storageBytes(await log.take());
+
+      r.coldSeq = (await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M'])).ms;
+      await running.settle();
+      const seqLog = await log.take();
+      const gets = seqLog.filter((e) => e.listener === 'storage' && e.method === 'GET');
+      r.coldSeqDetail = `${gets.length} storage GETs, ${fmt(storageBytes(seqLog) / MiB, 0)} MiB`;
+      r.warmSeq = (await dd([`if=${path.join(mnt, 'large-3.bin')}`, 'bs=1M'])).ms;
+    }
+    await running.settle();
+
+    if (!cfg.writesOnly || cfg.writesOnly.has('cp')) {
+      const cpName = `cp-${id}.bin`;
+      const cpStart = performance.now();
+      r.cp = (await runProgram('cp', [files.cpSource, path.join(mnt, cpName)])).ms;
+      r.cpOnServer = await until(`${cpName} on the server`, cpStart, async () => {
+        const f = await serverFile(emu, `/${cpName}`);
+        return f?.size === cfg.cpSize && f.hash === files.cpHash;
+      });
+      await running.settle();
+    }
+
+    if (!cfg.writesOnly || cfg.writesOnly.has('creates')) {
+      const smallDir = path.join(mnt, `small-${id}`);
+      await runProgram('mkdir', [smallDir]);
+      await until(`small-${id}/ on the server`, performance.now(), async () => (await serverFile(emu, `/small-${id}`)) !== undefined);
+      const filesBefore = (await emu.admin.info()).files;
+      const smallStart = performance.now();
+      r.smallCreate = await writeSmallFiles(smallDir, cfg.smallCount, cfg.smallSize);
+      r.smallOnServer = await until(`${cfg.smallCount} small files on the server`, smallStart, async () => (await emu.admin.info()).files >= filesBefore + cfg.smallCount);
+      await running.settle();
+    }
+    return r;
   } finally {
     await cleanup.run();
   }
@@ -335,7 +371,7 @@ async function roundB(peer: PeerName, round: number, root: string, drive: Drive,
     await runProgram('ls', ['-l', '--color=never', running.mnt]);
     const firstLs = performance.now() - t0;
     const entries = apiEntries(await log.take());
-    return { firstLs, mounted, requests: entries.length, detail: describeRequests(entries) };
+    return { codeCache: running.codeCache, firstLs, mounted, requests: entries.length, detail: describeRequests(entries) };
   } finally {
     await cleanup.run();
   }
@@ -368,8 +404,11 @@ export async function run(): Promise<void> {
     statCount: envNumber('BENCH_STAT_FILES', 1000),
     rounds: envNumber('BENCH_PEER_ROUNDS', 3),
     roundsLarge: envNumber('BENCH_PEER_ROUNDS_LARGE_DRIVE', 2),
-    listingOnly: process.env.BENCH_PEER_ROWS === 'listing',
+    ...parseRows(process.env.BENCH_PEER_ROWS),
+    cpuProfDir: process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined,
+    engineArgs: (process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter((a) => a !== ''),
   };
+  if (cfg.cpuProfDir) await mkdir(cfg.cpuProfDir, { recursive: true });
   const version = await runProgram('rclone', ['version'], { allowFailure: true }).catch(() => undefined);
   if (!version || version.code !== 0) {
     console.log('\n## Peers (issue 13): skipped — rclone is not installed. Install it with `apt-get install rclone` (Debian 12 ships 1.60) and run `npm run bench peers`.');
@@ -390,35 +429,43 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     return { emu, proxyPort, rcloneConfig };
   };
 
-  // ---- drive A: a 10 000-entry folder, three large files ------------------------------------------
+  // ---- drive A: a 10 000-entry folder, three large files (an empty drive for the write rows alone) --
   const a = await startDrive('a');
-  await a.emu.admin.generate({ bigFolder: cfg.bigFolder, largeFile: cfg.size });
-  for (const name of ['large-2.bin', 'large-3.bin']) await a.emu.admin.remote({ op: 'write', path: `/${name}`, size: cfg.size });
-  const bigEntries = await listFolder(a.emu.info.apiUrl, 'Big');
-  if (bigEntries.length !== cfg.bigFolder) throw new Error(`Big/ holds ${bigEntries.length} entries, expected ${cfg.bigFolder}`);
-  const statNames = bigEntries.slice(0, cfg.statCount).map((e) => e.name);
+  let statNames: string[] = [];
+  let raw: { direct: number; proxied: number } | undefined;
+  if (!cfg.writesOnly) {
+    await a.emu.admin.generate({ bigFolder: cfg.bigFolder, largeFile: cfg.size });
+    for (const name of ['large-2.bin', 'large-3.bin']) await a.emu.admin.remote({ op: 'write', path: `/${name}`, size: cfg.size });
+    const bigEntries = await listFolder(a.emu.info.apiUrl, 'Big');
+    if (bigEntries.length !== cfg.bigFolder) throw new Error(`Big/ holds ${bigEntries.length} entries, expected ${cfg.bigFolder}`);
+    statNames = bigEntries.slice(0, cfg.statCount).map((e) => e.name);
+
+    // What TLS and the proxy hop cost on their own: the same download, straight and through the proxy.
+    const contentPath = '/v1.0/me/drive/root:/large.bin:/content';
+    const auth = ['-H', 'authorization: Bearer bench'];
+    raw = {
+      direct: await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size),
+      proxied: await curlRate([...auth, '--proxy', `http://127.0.0.1:${a.proxyPort}`, '--cacert', cert.cert, `${PUBLIC_API}${contentPath}`], cfg.size),
+    };
+  }
   const cpSource = path.join(root, 'cp-source.bin');
   const cpHash = await writeRandomFile(cpSource, cfg.cpSize);
-
-  // What TLS and the proxy hop cost on their own: the same download, straight and through the proxy.
-  const contentPath = '/v1.0/me/drive/root:/large.bin:/content';
-  const auth = ['-H', 'authorization: Bearer bench'];
-  const rawDirect = await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size);
-  const rawProxied = await curlRate([...auth, '--proxy', `http://127.0.0.1:${a.proxyPort}`, '--cacert', cert.cert, `${PUBLIC_API}${contentPath}`], cfg.size);
 
   const resultsA = await alternate(cfg.rounds, (peer, round) => roundA(peer, round, root, a, cert, cfg, { statNames, cpSource, cpHash }));
   await cleanup.run();
 
   // ---- drive B: 100 000 items, the first ls -l of the root after a first start ---------------------
-  const b = await startDrive('b');
-  await b.emu.admin.generate({ folders: 100, filesPerFolder: Math.max(1, Math.round(cfg.items / 100) - 1), fileSize: 100 });
-  const infoB = await b.emu.admin.info();
-  const resultsB = await alternate(cfg.roundsLarge, (peer, round) => roundB(peer, round, root, b, cert));
-  await cleanup.run();
+  let driveB: { items: number; results: Record<PeerName, RoundB[]> } | undefined;
+  if (!cfg.writesOnly) {
+    const b = await startDrive('b');
+    await b.emu.admin.generate({ folders: 100, filesPerFolder: Math.max(1, Math.round(cfg.items / 100) - 1), fileSize: 100 });
+    const infoB = await b.emu.admin.info();
+    driveB = { items: infoB.files + infoB.folders, results: await alternate(cfg.roundsLarge, (peer, round) => roundB(peer, round, root, b, cert)) };
+    await cleanup.run();
+  }
 
   // ---- report ------------------------------------------------------------------------------------
   const m = (peer: PeerName, k: keyof RoundA) => median(resultsA[peer].map((r) => r[k] as number));
-  const mb = (peer: PeerName, k: keyof RoundB) => median(resultsB[peer].map((r) => r[k] as number));
   const runs = (peer: PeerName, k: keyof RoundA) => resultsA[peer].map((r) => fmt(r[k] as number, 0)).join(' ');
   const ms = (x: number) => (x >= 10_000 ? `${fmt(x / 1000, 1)} s` : `${fmt(x, x < 10 ? 1 : 0)} ms`);
   const sizeTxt = cfg.size >= GiB ? `${fmt(cfg.size / GiB, 2)} GiB` : `${fmt(cfg.size / MiB, 0)} MiB`;
@@ -432,8 +479,15 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;
-  timeRow(`start until mounted (${cfg.bigFolder + 3} items)`, 'start', (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})`);
-  timeRow('  CPU time used until mounted', 'startCpu');
+  const caches = (rounds: { codeCache: string }[]) => rounds.map((r) => r.codeCache).join(', ');
+  if (!cfg.writesOnly) {
+    timeRow(
+      `start until mounted (${cfg.bigFolder + 3} items)`,
+      'start',
+      (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})${p === 'OneMount' ? `; V8 code cache per round: ${caches(resultsA.OneMount)}` : ''}`,
+    );
+    timeRow('  CPU time used until mounted', 'startCpu');
+  }
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
   timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);
   timeRow(`stat of ${cfg.statCount} files, kernel caches expired`, 'stat', (p) => `${first(p).statRequests} Graph requests`);
@@ -445,17 +499,20 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   timeRow(`${cpTxt} on the server (from the start of cp, hash checked)`, 'cpOnServer', (p) => `${fmt(mbps(cfg.cpSize, m(p, 'cpOnServer')), 0)} MiB/s`);
   timeRow(`${cfg.smallCount} × ${cfg.smallSize} B creates`, 'smallCreate');
   timeRow(`  those ${cfg.smallCount} on the server (from the first create)`, 'smallOnServer');
-  {
+  if (!cfg.writesOnly) {
     const om = m('OneMount', 'rss');
     const rc = m('rclone', 'rss');
     rows.push([`RSS after the ${cfg.bigFolder}-entry listing`, `${fmt(om)} MiB`, `${fmt(rc)} MiB`, `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', 'rss')} / ${runs('rclone', 'rss')} MiB`]);
   }
-  {
+  if (driveB) {
+    const resultsB = driveB.results;
+    const mb = (peer: PeerName, k: keyof RoundB) => median(resultsB[peer].map((r) => r[k] as number));
     const om = mb('OneMount', 'firstLs');
     const rc = mb('rclone', 'firstLs');
-    const detail = (p: PeerName) => `${p}: mounted after ${ms(mb(p, 'mounted'))}, ${resultsB[p][0]!.requests} Graph requests (${resultsB[p][0]!.detail})`;
+    const detail = (p: PeerName) =>
+      `${p}: mounted after ${ms(mb(p, 'mounted'))}, ${resultsB[p][0]!.requests} Graph requests (${resultsB[p][0]!.detail})${p === 'OneMount' ? `, V8 code cache per round: ${caches(resultsB.OneMount)}` : ''}`;
     rows.push([
-      `first complete ls -l of / on a ${infoB.files + infoB.folders}-item drive, from a first start`,
+      `first complete ls -l of / on a ${driveB.items}-item drive, from a first start`,
       ms(om),
       ms(rc),
       `${fmt(om / rc, 2)}×`,
@@ -463,11 +520,14 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
       `runs ${resultsB.OneMount.map((r) => fmt(r.firstLs, 0)).join(' ')} / ${resultsB.rclone.map((r) => fmt(r.firstLs, 0)).join(' ')} ms · ${detail('OneMount')} · ${detail('rclone')}`,
     ]);
   }
-  rows.push(['raw download of the large file (curl), straight to the emulator', `${fmt(rawDirect, 0)} MiB/s`, '', '', '', 'the path OneMount takes']);
-  rows.push(['  same through the proxy (TLS + one hop)', '', `${fmt(rawProxied, 0)} MiB/s`, `${fmt(rawDirect / rawProxied, 2)}×`, '', 'the path rclone takes: its transfer rows are bounded by this']);
+  if (raw) {
+    rows.push(['raw download of the large file (curl), straight to the emulator', `${fmt(raw.direct, 0)} MiB/s`, '', '', '', 'the path OneMount takes']);
+    rows.push(['  same through the proxy (TLS + one hop)', '', `${fmt(raw.proxied, 0)} MiB/s`, `${fmt(raw.direct / raw.proxied, 2)}×`, '', 'the path rclone takes: its transfer rows are bounded by this']);
+  }
   printGrid(
     `Peers (issue 13): OneMount vs rclone mount ${RCLONE_FLAGS.join(' ')} — medians of ${cfg.rounds} alternating rounds (${cfg.roundsLarge} for the large drive)`,
     ['what', 'OneMount', 'rclone', 'OneMount ÷ rclone', 'faster', 'note'],
     rows,
   );
+  if (cfg.cpuProfDir) console.log(`\nEngine CPU profiles (one per OneMount round): ${cfg.cpuProfDir}`);
 }

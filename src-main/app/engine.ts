@@ -3,6 +3,7 @@
  * the IPC socket and the ordered shutdown. Both front doors use it: `onemount mount|demo|daemon` and
  * (as a supervised child process) the Electron app.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensurePrivateDir } from '../base/files.ts';
@@ -67,6 +68,19 @@ function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
   };
   store.driveState.set('quota', snapshot);
   return snapshot;
+}
+
+/**
+ * The drive (every start asks for it) and, on a first start, the root, asked before the store is
+ * open. Each promise is also marked handled here: a start that fails first (the store) or takes
+ * another path (a rebuilt store enumerates) does not await them, and their outcome then no longer
+ * matters; a start that awaits one sees its error as before.
+ */
+function startEarlyRequests(graph: GraphClient, firstStart: boolean): { drive: Promise<Drive>; root: Promise<DriveItem> | undefined } {
+  const drive = graph.getDrive();
+  const root = firstStart ? graph.getItemByPath('', { select: DELTA_SELECT }) : undefined;
+  for (const p of [drive, root]) p?.catch(() => undefined);
+  return { drive, root };
 }
 
 /** The delta pause reason of the user's "pause syncing". */
@@ -158,18 +172,8 @@ export class Engine {
 
   static async start(cfg: EngineConfig): Promise<Engine> {
     const { paths, logger } = cfg;
-    for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
     const policy = new TimeoutPolicy(cfg.timeouts);
     const tasks = new TaskRegistry({ logger });
-
-    const { store, rebuiltFrom } = openStore({ path: paths.storeFile, logger, busyTimeoutMs: policy.ms('storeBusyTimeoutMs') });
-    if (rebuiltFrom) {
-      // Unsent edits live in the cache folder: set it aside before anything can reuse its files.
-      const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
-      logger.error({ movedTo: rebuiltFrom, cacheSetAside: setAside }, 'the local database was unreadable; it was moved aside, the drive is enumerated again and unsent changes are recovered');
-    }
-
-    followAddressChange(store, cfg.graphUrl, logger);
 
     // Every Graph attempt feeds the connectivity state; while offline nothing repeats against a
     // service known to be away, and the probe finds out when it is back.
@@ -194,6 +198,29 @@ export class Engine {
       onOutcome: (ok, error) => connectivity.report(ok, error),
       isOffline: () => connectivity.offline,
     });
+    // The start's first requests (what every start asks) go out now and travel while the folders
+    // and the store are opened; their answers are used below exactly as if asked there. No store
+    // file yet means a first start, which also asks for the root. (A database found corrupt below
+    // enumerates instead: its early drive answer is then not used.)
+    const early = startEarlyRequests(graph, !existsSync(paths.storeFile));
+
+    let opened: ReturnType<typeof openStore>;
+    try {
+      for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
+      opened = openStore({ path: paths.storeFile, logger, busyTimeoutMs: policy.ms('storeBusyTimeoutMs') });
+    } catch (e) {
+      await graph.close();
+      throw e;
+    }
+    const { store, rebuiltFrom } = opened;
+    if (rebuiltFrom) {
+      // Unsent edits live in the cache folder: set it aside before anything can reuse its files.
+      const setAside = await setCacheAside(paths.cacheDir, rebuiltFrom, Date.now());
+      logger.error({ movedTo: rebuiltFrom, cacheSetAside: setAside }, 'the local database was unreadable; it was moved aside, the drive is enumerated again and unsent changes are recovered');
+    }
+
+    followAddressChange(store, cfg.graphUrl, logger);
+
     const bandwidth: BandwidthLimits = {
       up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0, burstMs: policy.ms('bandwidthBurstMs') }),
       down: new BandwidthLimiter({ bytesPerSecond: cfg.downloadLimitBytesPerSecond ?? 0, burstMs: policy.ms('bandwidthBurstMs') }),
@@ -245,7 +272,7 @@ export class Engine {
     try {
       if (indexInBackground) {
         logger.info('first start: mounting now and enumerating the drive in the background');
-        const [drive, root] = await Promise.all([graph.getDrive(), graph.getItemByPath('', { select: DELTA_SELECT })]);
+        const [drive, root] = await Promise.all([early.drive, early.root ?? graph.getItemByPath('', { select: DELTA_SELECT })]);
         rememberDrive(store, drive);
         const record = mapDriveItem(root, { driveId: drive.id });
         if (isTombstone(record)) throw new OneMountError('ROOT_GONE', `the drive's root came back as gone (${record.reason})`);
@@ -254,7 +281,7 @@ export class Engine {
         logger.info('first start: enumerating the drive');
         await sync.syncOnce();
       } else {
-        rememberDrive(store, await graph.getDrive());
+        rememberDrive(store, await early.drive);
       }
     } catch (e) {
       // Offline or signed out with a known drive: mount what is cached; the rest waits.

@@ -46,6 +46,7 @@ export interface ContentUpdate {
  */
 export class ContentRepository {
   readonly #get: Database.Statement<[string], ContentRow>;
+  readonly #status: Database.Statement<[string], ContentStatus>;
   readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: Uint8Array; cached_bytes: number; bump: number }]>;
   readonly #setStatus: Database.Statement<[string, string]>;
   readonly #touch: Database.Statement<[number, string]>;
@@ -65,6 +66,7 @@ export class ContentRepository {
 
   constructor(db: Database.Database) {
     this.#get = db.prepare(`SELECT ${CONTENT_COLUMNS} FROM content WHERE item_id = ?`);
+    this.#status = db.prepare<[string], ContentStatus>('SELECT status FROM content WHERE item_id = ?').pluck();
     this.#setContent = db.prepare(
       `INSERT INTO content (item_id, status, etag, ctag, ranges, cached_bytes, local_version)
        VALUES (@item_id, @status, @etag, @ctag, @ranges, @cached_bytes, @bump)
@@ -141,6 +143,11 @@ export class ContentRepository {
   get(itemId: string): ContentState | undefined {
     const row = this.#get.get(itemId);
     return row && contentFromRow(row);
+  }
+
+  /** The item's status alone ('none' without a row): get() without decoding the range map. */
+  statusOf(itemId: string): ContentStatus {
+    return this.#status.get(itemId) ?? 'none';
   }
 
   /**

@@ -225,6 +225,29 @@ describe('ItemsRepository', () => {
     expect(storeError(() => items.update('A', { size: -1 })).code).toBe('INVALID_ARGUMENT');
   });
 
+  it('records a local write without reading back; the folders generation moves only when a folder could have changed', () => {
+    const { items } = temp.store;
+    items.insert(folder('F', 'ROOT', 'f'));
+    items.insert(file('A', 'F', 'a.txt'));
+    let generation = items.generation;
+    let folders = items.foldersGeneration;
+    const step = (what: string, change: () => void, foldersMove: boolean) => {
+      change();
+      expect(items.generation, what).toBeGreaterThan(generation);
+      if (foldersMove) expect(items.foldersGeneration, what).toBeGreaterThan(folders);
+      else expect(items.foldersGeneration, what).toBe(folders);
+      generation = items.generation;
+      folders = items.foldersGeneration;
+    };
+    step('a write', () => items.setSizeAndTime('A', 4096, 1234), false);
+    expect(items.get('A')).toMatchObject({ size: 4096, mtimeMs: 1234 });
+    step('a create', () => items.insert(file('B', 'F', 'b.txt')), false);
+    step('a folder update', () => items.update('F', { mtimeMs: 5 }), true);
+    step('a move', () => items.move('F', 'ROOT', 'g'), true);
+    step('a delete', () => items.deleteSubtree('B'), true);
+    expect(storeError(() => items.setSizeAndTime('missing', 1, 1)).code).toBe('NOT_FOUND');
+  });
+
   it('moves and renames, refusing taken names and moves into itself', () => {
     const { items } = temp.store;
     items.upsertMany([folder('A', 'ROOT', 'a'), folder('B', 'A', 'b'), file('F', 'A', 'f'), file('G', 'ROOT', 'g')]);

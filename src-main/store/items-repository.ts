@@ -77,6 +77,7 @@ export class ItemsRepository {
   readonly #insert: Database.Statement<[ItemParams]>;
   readonly #replace: Database.Statement<[ItemParams]>;
   readonly #update: Database.Statement<[UpdateParams]>;
+  readonly #setSizeAndTime: Database.Statement<[number, number, string]>;
   readonly #rename: Database.Statement<[{ id: string; parent_id: string; name: string; name_key: string }]>;
   readonly #park: Database.Statement<[string, string]>;
   readonly #subtree: Database.Statement<[string, number], { id: string; inode: number; kind: ItemKind; status: ContentStatus }>;
@@ -89,6 +90,8 @@ export class ItemsRepository {
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
+  /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
+  #folderNeutralChanges = 0;
 
   readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
 
@@ -145,6 +148,7 @@ export class ItemsRepository {
          remote_item_id = CASE WHEN @has_remote_item THEN @remote_item_id ELSE remote_item_id END
        WHERE id = @id`,
     );
+    this.#setSizeAndTime = db.prepare('UPDATE items SET size = ?, mtime_ms = ? WHERE id = ?');
     this.#rename = db.prepare(
       'UPDATE items SET parent_id = @parent_id, name = @name, name_key = @name_key WHERE id = @id',
     );
@@ -309,6 +313,15 @@ export class ItemsRepository {
     return this.#generation;
   }
 
+  /**
+   * Like generation, except that a new item (insert) and a file's new size and time from a local
+   * write (setSizeAndTime) leave it as it is: no folder's row changed, and every path that named a
+   * folder still names it. For caches of folders by path.
+   */
+  get foldersGeneration(): number {
+    return this.#generation - this.#folderNeutralChanges;
+  }
+
   /** For changes made to item rows outside this repository (replaceItemId). */
   noteChange(): void {
     this.#generation++;
@@ -317,6 +330,7 @@ export class ItemsRepository {
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
     this.#generation++;
+    this.#folderNeutralChanges++;
     const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
     const occupant = this.#child.get(record.parentId, params.name_key);
@@ -370,6 +384,17 @@ export class ItemsRepository {
     });
     if (result.changes === 0) throw notFound(id);
     return this.#mustGet(id);
+  }
+
+  /**
+   * A local write's new size and time: update() without reading the row back, for the FUSE write
+   * path, which commits one per call.
+   */
+  setSizeAndTime(id: string, size: number, mtimeMs: number): void {
+    this.#generation++;
+    this.#folderNeutralChanges++;
+    checkSize(size);
+    if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
   }
 
   /**

@@ -37,13 +37,14 @@ describe('openStore', () => {
     db.close();
   });
 
-  it('applies synchronous, foreign keys and busy timeout on its connection', () => {
+  it('applies synchronous, foreign keys, busy timeout and the checkpoint threshold on its connection', () => {
     const normal = openStore({ path: dbPath, logger: recordingLogger() }).store;
     expect(normal.connectionSettings()).toEqual({
       journalMode: 'wal',
       synchronous: 'NORMAL',
       foreignKeys: true,
       busyTimeoutMs: 5_000,
+      walAutocheckpoint: 10_000,
       schemaVersion: latestSchemaVersion(),
     });
     expect(() => normal.content.addRange('nope', 0, 1, 1)).toThrow(/FOREIGN KEY/);

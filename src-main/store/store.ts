@@ -13,6 +13,8 @@ export interface StoreConnectionSettings {
   synchronous: string;
   foreignKeys: boolean;
   busyTimeoutMs: number;
+  /** WAL pages before SQLite checkpoints on its own. */
+  walAutocheckpoint: number;
   schemaVersion: number;
 }
 
@@ -32,9 +34,16 @@ export class Store {
   readonly sharedFolders: SharedFoldersRepository;
   readonly deletedUploads: DeletedUploads;
   readonly #db: Database.Database;
+  /**
+   * One wrapper for every transaction: better-sqlite3 builds four wrapped functions and their
+   * properties per db.transaction() call, which a FUSE write (one transaction each) paid every time.
+   * Nested calls still become savepoints (the wrapper looks at db.inTransaction at each call).
+   */
+  readonly #transaction: <T>(work: () => T) => T;
 
   constructor(db: Database.Database, now: () => number) {
     this.#db = db;
+    this.#transaction = db.transaction(<T>(work: () => T): T => work()) as <T>(work: () => T) => T;
     this.items = new ItemsRepository(db);
     this.driveState = new DriveStateRepository(db);
     this.content = new ContentRepository(db);
@@ -60,7 +69,7 @@ export class Store {
    * first await.
    */
   transaction<T>(work: () => T): T {
-    return this.#db.transaction(work)();
+    return this.#transaction(work);
   }
 
   /** How this connection is configured, for status output and tests. */
@@ -71,6 +80,7 @@ export class Store {
       synchronous: SYNCHRONOUS_NAMES[synchronous] ?? String(synchronous),
       foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
       busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
+      walAutocheckpoint: this.#db.pragma('wal_autocheckpoint', { simple: true }) as number,
       schemaVersion: this.#db.pragma('user_version', { simple: true }) as number,
     };
   }

@@ -144,6 +144,39 @@ describe('journal replay against the emulator', () => {
     await expect(graph.getItemByPath('/F')).rejects.toSatisfy(isNotFound);
   }, 30_000);
 
+  it('a folder renamed offline and renamed again while that rename is replayed ends under the last name (fuzz 15000/178)', async () => {
+    const root = await graph.getItemByPath('/');
+    const f = await graph.createFolder(root.id, 'F');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const fKey = store.items.keyOf(f.id);
+    // Offline: `mv F "Sub dir"`.
+    store.transaction(() => {
+      store.items.move(fKey, rootKey, 'Sub dir');
+      store.journal.append({ kind: 'rename', itemId: fKey, parentId: rootKey, name: 'F', newParentId: rootKey, newName: 'Sub dir' });
+    });
+    // Back online, `mv "Sub dir" G` while that rename is on its way: the vfs queues it behind.
+    const update = graph.update.bind(graph);
+    let once = false;
+    graph.update = async (...args) => {
+      const answer = await update(...args);
+      if (!once) {
+        once = true;
+        store.transaction(() => {
+          store.items.move(fKey, rootKey, 'G');
+          store.journal.append({ kind: 'rename', itemId: fKey, parentId: rootKey, name: 'Sub dir', newParentId: rootKey, newName: 'G' });
+        });
+      }
+      return answer;
+    };
+    let left = await replayer.replay();
+    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
+    expect(left).toBe(0);
+    expect(store.items.get(fKey)).toMatchObject({ name: 'G', remoteId: f.id });
+    expect((await graph.getItem(f.id)).name).toBe('G');
+  }, 30_000);
+
   it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {
     const root = await graph.getItemByPath('/');
     const renamed = await graph.uploadSmall(root.id, 'notes.md', Buffer.from('saved by an editor'));

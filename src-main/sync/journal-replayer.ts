@@ -175,7 +175,11 @@ export class JournalReplayer {
         const patch = { name: item.name, parentReference: { id: parentRemoteId } };
         try {
           const moved = await graph.update(item.remoteId, patch);
-          this.adopt(item.id, moved);
+          // Renamed here again while this was on its way: the local place stands, and the later
+          // entry the vfs queued takes it to the server (fuzz 15000/178).
+          const now = store.items.get(item.id);
+          if (now && (now.parentId !== item.parentId || now.name !== item.name)) store.items.update(item.id, { etag: moved.eTag ?? null });
+          else this.adopt(item.id, moved);
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;

@@ -385,6 +385,39 @@ describe('simple uploads', () => {
     await manager.whenIdle();
     expectUploaded(item.id, `/${item.name}`, Buffer.from('bb'));
   });
+
+  it('holds a due upload while other files are being written, one delay at a time, at most five', async () => {
+    const first = localCreate('burst-first.txt', Buffer.from('first'));
+    const busy = localCreate('burst-busy.txt', Buffer.from('busy'));
+    const quiet = localCreate('burst-quiet.txt', Buffer.from('quiet'));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const manager = makeManager({ writeBackDelayMs: 300 });
+    const state = (id: string) => manager.snapshot().find((t) => t.itemId === id)?.state;
+    manager.schedule(first, { priority: 'high' });
+    // Another file written every 150 ms: the first one's delay ends at 300 ms, and each further
+    // delay sees writes too, so it waits five more (1800 ms in all), not for ever.
+    for (let t = 150; t < 1800; t += 150) {
+      vi.advanceTimersByTime(150);
+      manager.touch(busy);
+      expect(state(first), `at ${t} ms`).toBe('queued');
+    }
+    vi.advanceTimersByTime(150);
+    expect(state(first)).toBe('active');
+    vi.useRealTimers();
+    await manager.whenIdle();
+    expectUploaded(first, '/burst-first.txt', Buffer.from('first'));
+
+    // Nothing else written meanwhile: the plain delay, no hold.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    manager.schedule(quiet, { priority: 'high' });
+    vi.advanceTimersByTime(299);
+    expect(state(quiet)).toBe('queued');
+    vi.advanceTimersByTime(1);
+    expect(state(quiet)).toBe('active');
+    vi.useRealTimers();
+    await manager.whenIdle();
+    expectUploaded(quiet, '/burst-quiet.txt', Buffer.from('quiet'));
+  });
 });
 
 describe('sizes around the limits', () => {

@@ -6,6 +6,11 @@
  *   restart its write-back delay; either one on an item whose upload is running stops that upload
  *   and queues it again. The stopped upload's session is cancelled, not reused: the new write may
  *   have changed bytes the session already holds, and the vfs does not say which.
+ * - While other files are still being written (a folder copied in, an archive unpacked), a task
+ *   whose delay is over waits one more delay whenever other files changed during the last one, at
+ *   most BURST_HOLD_DELAYS times: the uploads of the first files would otherwise take the event
+ *   loop and the CPU from the writes of the next (an upload costs several times a small file's
+ *   create). Counted in changes and timer rounds, not clock readings, so it follows the timers.
  * - Ready tasks start high priority first, then low, oldest first within a priority.
  * - Failures: the network being away (NetworkError, timeouts) is a state, not a failure: the task
  *   waits with a backoff and never gives up; retryNow() wakes it when connectivity returns. Server
@@ -84,6 +89,9 @@ export interface UploadManagerOptions {
 /** Attempts in a row refused at their session URL (the service answering) before a new session starts. */
 const SESSION_REFUSALS_BEFORE_RESTART = 3;
 
+/** How many write-back delays more, at most, writes to other files hold a due upload back. */
+const BURST_HOLD_DELAYS = 5;
+
 /** Progress samples closer together than this say little about the speed. */
 const RATE_SAMPLE_MS = DEFAULT_TIMEOUTS.uploadRateSampleMs;
 
@@ -112,6 +120,10 @@ class UploadTask {
   bytes = 0;
   total = 0;
   startedAt: number | undefined;
+  /** #localChanges when the task was last armed to wait (see #heldByWrites). */
+  armedAtChange = 0;
+  /** Delays it has been held back by writes to other files since its own last change. */
+  holds = 0;
   run: RunningUpload | undefined;
   /** Bytes per second, smoothed over samples at least RATE_SAMPLE_MS apart. */
   bytesPerSecond: number | undefined;
@@ -155,6 +167,8 @@ export class UploadManager {
   readonly #idleWaiters: Array<() => void> = [];
   #running = 0;
   #transferSeq = 0;
+  /** How many times schedule() or touch() told of a local change, to any file. */
+  #localChanges = 0;
   #stopping = false;
   /** Paused by the user: nothing new starts; running uploads stopped with their sessions kept. */
   #paused = false;
@@ -228,6 +242,8 @@ export class UploadManager {
     }
     const task = this.#taskFor(itemId, options.priority);
     if (options.priority === 'high') task.priority = 'high';
+    task.holds = 0;
+    if (!options.immediately) this.#localChanges++;
     if (task.phase === 'failed') {
       task.failures = 0;
       for (const entry of uploadEntries(this.#store, task.itemId)) {
@@ -240,8 +256,10 @@ export class UploadManager {
 
   /** The file changed (again): a running upload stops; a waiting one waits the full delay again. */
   touch(itemId: string): void {
+    this.#localChanges++;
     const task = this.#items.get(itemId);
     if (!task) return;
+    task.holds = 0;
     if (task.run) this.#supersede(task);
     else if (task.phase === 'waiting' || task.phase === 'ready') {
       if (!this.#stopping) this.#arm(task, this.#writeBackDelayMs, 'waiting');
@@ -419,14 +437,26 @@ export class UploadManager {
     this.#unqueue(task);
     task.phase = phase;
     task.retryAt = phase === 'waiting' ? undefined : this.#now() + delayMs;
+    task.armedAtChange = this.#localChanges;
     if (this.#stopping) return;
     task.timer = setTimeout(() => {
       task.timer = undefined;
       if (this.#items.get(task.itemId) !== task || this.#stopping || task.run) return;
+      // A delay of 0 is a start-up requeue or a user's explicit choice: nothing to wait for.
+      if (phase === 'waiting' && delayMs > 0 && this.#heldByWrites(task)) return;
+      task.holds = 0;
       task.phase = 'ready';
       (task.priority === 'high' ? this.#high : this.#low).push(task);
       this.#pump();
     }, delayMs);
+  }
+
+  /** Other files changed while the task waited: it waits one more delay (re-armed), within its bound. */
+  #heldByWrites(task: UploadTask): boolean {
+    if (this.#localChanges === task.armedAtChange || task.holds >= BURST_HOLD_DELAYS) return false;
+    task.holds++;
+    this.#arm(task, this.#writeBackDelayMs, 'waiting');
+    return true;
   }
 
   #unqueue(task: UploadTask): void {

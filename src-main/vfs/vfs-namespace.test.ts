@@ -67,6 +67,22 @@ describe('vfs mkdir', () => {
 });
 
 describe('vfs rename', () => {
+  it('a rename online of a folder whose offline rename is not replayed yet is queued behind it, so the later name wins (fuzz 15000/178)', async () => {
+    await rig.vfs.mkdir('/F');
+    const f = rig.item('/F');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rename('/F', '/Sub dir');
+    await emu.emulator.setOffline(false);
+
+    await rig.vfs.rename('/Sub dir', '/G');
+
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['rename', 'rename']);
+    expect((emu.emulator.admin.itemJson('/F') as unknown as DriveItem | undefined)?.id).toBe(f.remoteId);
+    expect(await replayer().replay()).toBe(0);
+    expect((emu.emulator.admin.itemJson('/G') as unknown as DriveItem | undefined)?.id).toBe(f.remoteId);
+    expect(rig.temp.store.items.get(f.id)).toMatchObject({ name: 'G' });
+  }, 30_000);
+
   it("an editor's save over a file not uploaded yet moves the temp file on the server when its first upload committed while the original went (fuzz 6000/127)", async () => {
     const saved = Buffer.from('the saved version');
     await writeNew('/notes.md', Buffer.from('the first version'));

@@ -10,6 +10,8 @@ export const ENGINE_DIR = path.join(ROOT, 'dist', 'engine');
 export const ENGINE_MAIN = path.join(ENGINE_DIR, 'onemount.js');
 /** The sources a bundle is made of. */
 export const SOURCE_DIRS = ['src-main', 'src-shared', 'emulator/src'];
+/** The compiled engine's entry (copied to ENGINE_MAIN by the build): a source of the bundle too. */
+const LOADER_NAME = 'engine-loader.js';
 
 const mtime = (p) =>
   stat(p).then(
@@ -26,7 +28,7 @@ async function newestSource(dir) {
     throw e;
   });
   const times = await Promise.all(
-    entries.filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')).map((e) => mtime(path.join(e.parentPath, e.name))),
+    entries.filter((e) => e.isFile() && ((e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) || e.name === LOADER_NAME)).map((e) => mtime(path.join(e.parentPath, e.name))),
   );
   return Math.max(0, ...times.map((t) => t ?? 0));
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ensurePrivateDir } from '../../base/files.ts';
 import { createLogger } from '../../base/logger.ts';
 import { accountPaths } from '../paths.ts';
-import { BUILT_RENDERER_DIR, UiServer } from './ui-server.ts';
+import type { UiServer } from './ui-server.ts';
 import { runningAccount } from '../cli/find-engine.ts';
 import { Autostart, autostartDir } from '../electron/autostart.ts';
 
@@ -28,6 +28,8 @@ export async function startPanel(o: PanelOptions): Promise<UiServer> {
   const logger = createLogger({ name: 'onemount-ui', level: 'info', destination: path.join(paths.stateDir, 'ui.log') });
   // In browser mode start on login means the engine: `onemount daemon <mount point>` at login.
   const autostartFor = (mountpoint: string) => new Autostart(autostartDir(process.env, os.homedir()), [process.execPath, ONEMOUNT_SCRIPT, 'daemon', mountpoint, '--account', o.account], { hidden: false });
+  // Loaded here, not with the command line: `mount` and `daemon` never need the panel (nor ws).
+  const { BUILT_RENDERER_DIR, UiServer } = await import('./ui-server.ts');
   return UiServer.start({
     staticDir: o.staticDir ?? BUILT_RENDERER_DIR,
     socketPath: paths.socketPath,

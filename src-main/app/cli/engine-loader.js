@@ -1,0 +1,136 @@
+// The compiled engine's entry (build-engine.js copies this file to dist/engine/onemount.js, next to
+// the bundle onemount.cjs). It runs the bundle as a CommonJS script through vm.Script with V8's code
+// cache, so a start skips most of the parsing and compiling of ~3 MB of JavaScript: the largest
+// share of the time `onemount mount` spends before it has mounted. Node 20 has no
+// module.enableCompileCache, and an ES module cannot be given cached data, hence a script.
+//
+// Where the cache lives, in the order it is tried:
+//   1. next to the bundle, onemount-<bundle id>-<tag>.v8cache: written by a start when the folder is the
+//      user's own (a checkout, a per-user install): whoever may write it may write the bundle too;
+//   2. $XDG_CACHE_HOME/onemount/code-cache/<bundle id>-<tag>.v8cache (0700): a system-wide install;
+//   3. next to the bundle, onemount-<bundle id>-<tag>.build.v8cache: made by the build from `--help` (module
+//      evaluation only), so that even a first start skips the parse.
+// <tag> is v8.cachedDataVersionTag(): V8's version, flags and CPU features, which V8 also checks
+// itself (a cache it rejects costs one compile, as without a cache, and is written again). V8 does
+// not check the source's content, only its length: the bundle id, a hash of the bundle taken at
+// build time, keeps a cache from being used with any other bundle.
+//
+// A start that found no cache made by a start writes one once it is serving (the engine calls the
+// hook registered below), when the functions of the start path are compiled: they are then in it.
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** Replaced by build-engine.js with a hash of the bundle. */
+const BUNDLE_ID = '@@BUNDLE_ID@@';
+const BUNDLE = path.join(import.meta.dirname, 'onemount.cjs');
+/** Set by the build: write the cache of this run at exit (the `--help` run that makes the build's cache). */
+const BUILD_CACHE_RUN = process.env.ONEMOUNT_BUILD_CODE_CACHE === '1';
+/** The hook the engine calls once it serves (src-main/app/cli/code-cache-hook.ts). */
+const HOOK = Symbol.for('onemount.codeCache.started');
+
+const tag = v8.cachedDataVersionTag();
+const localCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.v8cache`);
+const buildCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.build.v8cache`);
+const userDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'onemount', 'code-cache');
+const userCache = path.join(userDir, `${BUNDLE_ID}-${tag}.v8cache`);
+
+/** A cache file this user may trust: their own, or root's, and writable by nobody else. */
+function readTrusted(file) {
+  let fd;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    // No cache costs this start its compile, nothing else. One this user may not read (another
+    // user's run of a checkout) is not theirs to use.
+    if (e.code !== 'ENOENT' && e.code !== 'EACCES' && e.code !== 'ENOTDIR') process.emitWarning(`onemount: could not read the code cache ${file}: ${e.message}`);
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.() ?? 0;
+    if (!st.isFile() || (st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// One line, so that the bundle's line numbers (and its source map) stay as they are. The build
+// writes ASCII only, read as Latin-1: a one-byte string and no UTF-8 decoding. Only the script
+// keeps the text (a module-level copy would hold another 3 MB for the life of the process).
+const wrapped = `(function (exports, require, module, __filename, __dirname) {${readFileSync(BUNDLE, 'latin1')}\n})`;
+const compile = (cachedData) =>
+  new vm.Script(wrapped, { filename: BUNDLE, cachedData, importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+
+let script;
+let fromStart = false;
+for (const [file, madeByStart] of BUILD_CACHE_RUN ? [] : [[localCache, true], [userCache, true], [buildCache, false]]) {
+  const data = readTrusted(file);
+  if (!data) continue;
+  const candidate = compile(data);
+  if (candidate.cachedDataRejected) continue;
+  script = candidate;
+  fromStart = madeByStart;
+  break;
+}
+script ??= compile(undefined);
+
+/** Where this user may write a cache: beside the bundle when the folder is theirs, else their cache folder. */
+function cacheTarget() {
+  try {
+    const st = statSync(import.meta.dirname);
+    if (st.uid === (process.getuid?.() ?? 0) && (st.mode & 0o022) === 0) {
+      accessSync(import.meta.dirname, constants.W_OK);
+      return localCache;
+    }
+  } catch (e) {
+    if (e.code !== 'EACCES' && e.code !== 'EROFS' && e.code !== 'EPERM') throw e;
+  }
+  mkdirSync(userDir, { recursive: true, mode: 0o700 });
+  return userCache;
+}
+
+/** Written whole under a temporary name, then renamed: a start reading meanwhile sees the old file or the new one. */
+function writeCache(file) {
+  // A flag set since the start (the engine's --expose-gc for its collections) changes the tag:
+  // V8 would reject this cache under the name it is looked up by.
+  if (v8.cachedDataVersionTag() !== tag) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    // Beside the bundle it is as readable as the bundle (other users of a checkout use it too).
+    writeFileSync(tmp, script.createCachedData(), { mode: file === userCache ? 0o600 : 0o644 });
+    renameSync(tmp, file);
+    // The user's folder outlives updates: the caches of other bundles (or other Nodes) go.
+    if (file === userCache) {
+      for (const name of readdirSync(userDir)) if (name.endsWith('.v8cache') && name !== path.basename(userCache)) rmSync(path.join(userDir, name), { force: true });
+    }
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Nothing was written.
+    }
+    // A cache that cannot be written costs the next start its compile, nothing else.
+    process.emitWarning(`onemount: could not write the code cache ${file}: ${e.message}`);
+  }
+}
+
+if (BUILD_CACHE_RUN) {
+  process.once('exit', () => writeCache(buildCache));
+} else if (!fromStart) {
+  globalThis[HOOK] = () => {
+    delete globalThis[HOOK];
+    try {
+      writeCache(cacheTarget());
+    } catch (e) {
+      process.emitWarning(`onemount: could not write the code cache: ${e.message}`);
+    }
+  };
+}
+
+const module = { exports: {} };
+script.runInThisContext()(module.exports, createRequire(BUNDLE), module, BUNDLE, import.meta.dirname);

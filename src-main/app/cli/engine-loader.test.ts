@@ -1,0 +1,136 @@
+/**
+ * engine-loader.js (the compiled engine's entry) with a stand-in bundle: when it writes V8's code
+ * cache, where, and that a cache it must not trust or that V8 refuses is never what runs.
+ */
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const LOADER = path.join(import.meta.dirname, 'engine-loader.js');
+
+/**
+ * The stand-in: prints whether a cache write is still pending (none once a start's cache was
+ * used), sets a V8 flag when asked (as the engine's collectGarbage does), then finishes its start.
+ */
+const BUNDLE = `
+const HOOK = Symbol.for('onemount.codeCache.started');
+const pending = typeof globalThis[HOOK] === 'function';
+if (process.env.SET_FLAG) require('node:v8').setFlagsFromString('--expose-gc');
+const square = (n) => n * n;
+process.stdout.write(JSON.stringify({ pending, value: square(7), file: __filename }) + '\\n');
+if (pending) globalThis[HOOK]();
+`;
+
+let dir: string;
+let engineDir: string;
+let cacheHome: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'onemount-loader-'));
+  engineDir = path.join(dir, 'engine');
+  cacheHome = path.join(dir, 'cache');
+  await mkdir(engineDir, { mode: 0o755 });
+  await chmod(engineDir, 0o755);
+  await writeFile(path.join(engineDir, 'onemount.cjs'), BUNDLE);
+  const loader = await readFile(LOADER, 'utf8');
+  await writeFile(path.join(engineDir, 'onemount.js'), loader.replace("'@@BUNDLE_ID@@'", JSON.stringify('testbundle')));
+  // The loader is an ES module wherever it is copied (the repository's package.json says so).
+  await writeFile(path.join(engineDir, 'package.json'), '{"type":"module"}');
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function start(env: NodeJS.ProcessEnv = {}): Promise<{ pending: boolean; value: number; file: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.message}: ${stderr}`));
+      resolve({ ...(JSON.parse(stdout) as { pending: boolean; value: number; file: string }), stderr });
+    });
+  });
+}
+
+const cachesIn = async (d: string) => (await readdir(d).catch(() => [] as string[])).filter((n) => n.endsWith('.v8cache'));
+
+describe('engine-loader', () => {
+  it('runs the bundle, writes a cache beside it once the start is done, and the next start uses it', { timeout: 30_000 }, async () => {
+    const first = await start();
+    expect(first).toMatchObject({ pending: true, value: 49, file: path.join(engineDir, 'onemount.cjs') });
+    const written = await cachesIn(engineDir);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^onemount-testbundle-\d+\.v8cache$/);
+
+    const second = await start();
+    expect(second).toMatchObject({ pending: false, value: 49 });
+    expect(await cachesIn(cacheHome)).toEqual([]);
+  });
+
+  it('a cache V8 refuses (garbage) is not used: the bundle runs compiled afresh and the cache is written again', { timeout: 30_000 }, async () => {
+    await start();
+    const [name] = await cachesIn(engineDir);
+    const file = path.join(engineDir, name!);
+    await writeFile(file, Buffer.alloc(4096, 7), { mode: 0o600 });
+    const again = await start();
+    expect(again).toMatchObject({ pending: true, value: 49 });
+    expect((await readFile(file)).equals(Buffer.alloc(4096, 7))).toBe(false);
+    expect(await start()).toMatchObject({ pending: false });
+  });
+
+  it('a cache others could have written is ignored', { timeout: 30_000 }, async () => {
+    await start();
+    const [name] = await cachesIn(engineDir);
+    await chmod(path.join(engineDir, name!), 0o666);
+    expect(await start()).toMatchObject({ pending: true, value: 49 });
+  });
+
+  it('beside a bundle in a folder that is not the user\'s own, the cache goes to $XDG_CACHE_HOME/onemount/code-cache, named by bundle', { timeout: 30_000 }, async () => {
+    await chmod(engineDir, 0o775);
+    expect(await start()).toMatchObject({ pending: true });
+    expect(await cachesIn(engineDir)).toEqual([]);
+    const userDir = path.join(cacheHome, 'onemount', 'code-cache');
+    const written = await cachesIn(userDir);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^testbundle-\d+\.v8cache$/);
+    expect(await start()).toMatchObject({ pending: false, value: 49 });
+  });
+
+  it("writing to $XDG_CACHE_HOME removes the caches of other bundles there (an update's leftovers)", { timeout: 30_000 }, async () => {
+    await chmod(engineDir, 0o775);
+    const userDir = path.join(cacheHome, 'onemount', 'code-cache');
+    await mkdir(userDir, { recursive: true });
+    await writeFile(path.join(userDir, 'oldbundle-123.v8cache'), 'old');
+    await writeFile(path.join(userDir, 'unrelated.txt'), 'kept');
+    await start();
+    const left = (await readdir(userDir)).sort();
+    expect(left).toHaveLength(2);
+    expect(left[0]).toMatch(/^testbundle-\d+\.v8cache$/);
+    expect(left[1]).toBe('unrelated.txt');
+  });
+
+  it('no cache is written once a V8 flag changed since the start (V8 would refuse it under its name)', { timeout: 30_000 }, async () => {
+    expect(await start({ SET_FLAG: '1' })).toMatchObject({ pending: true });
+    expect(await cachesIn(engineDir)).toEqual([]);
+  });
+
+  it("the build's cache (made at exit of the build's run) is used by a first start, which still writes a start's cache", { timeout: 30_000 }, async () => {
+    await start({ ONEMOUNT_BUILD_CODE_CACHE: '1' });
+    const built = await cachesIn(engineDir);
+    expect(built).toHaveLength(1);
+    expect(built[0]).toMatch(/\.build\.v8cache$/);
+    expect(await start()).toMatchObject({ pending: true, value: 49 });
+    expect(await cachesIn(engineDir)).toHaveLength(2);
+    expect(await start()).toMatchObject({ pending: false });
+  });
+
+  it('keeps working when the cache cannot be written', { timeout: 30_000 }, async () => {
+    await chmod(engineDir, 0o775);
+    // The cache folder's parent is a file: mkdir fails, the start goes on with a warning.
+    await writeFile(cacheHome, 'not a folder');
+    const r = await start();
+    expect(r).toMatchObject({ pending: true, value: 49 });
+    expect(r.stderr).toMatch(/could not write the code cache/);
+  });
+});
