@@ -671,6 +671,33 @@ describe('conflicts', () => {
     expect(temp.store.journal.list()).toEqual([]);
   });
 
+  it('the original becomes the server version as it is once the copy is up, not the one compared (fuzz 22000/70: EIO after)', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'moving.txt');
+    localEdit(item, Buffer.from('my local edit'));
+    await emu.emulator.admin.remote({ op: 'write', path: '/moving.txt', content: 'their first edit' });
+    // Another edit lands while the copy is being sent (delta saw it and kept it off the dirty row).
+    const sendsCopy = graph.uploadSmall.bind(graph);
+    const racing = new Proxy(graph, {
+      get: (target, key) =>
+        key === 'uploadSmall'
+          ? async (...args: Parameters<typeof graph.uploadSmall>) => {
+              const answer = await sendsCopy(...args);
+              await emu.emulator.admin.remote({ op: 'write', path: '/moving.txt', content: 'their second edit, later' });
+              return answer;
+            }
+          : ((value: unknown) => (typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value))(Reflect.get(target, key)),
+    });
+    const manager = makeManager({ graph: racing });
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+
+    const remote = serverJson('/moving.txt')!;
+    expect((await emu.emulator.admin.readFile('/moving.txt')).toString()).toBe('their second edit, later');
+    expect(temp.store.items.get(item.id)).toMatchObject({ size: 'their second edit, later'.length, etag: remote.eTag, ctag: remote.cTag });
+    expect(temp.store.content.get(item.id)).toMatchObject({ status: 'none', etag: remote.eTag });
+    expect(temp.store.conflicts.list()).toHaveLength(1);
+  });
+
   it('calls the content invalidator for the item whose server version won', async () => {
     const item = await serverFile(Buffer.from('base'), 'inv.txt');
     localEdit(item, Buffer.from('mine'));

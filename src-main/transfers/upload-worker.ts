@@ -379,6 +379,9 @@ export class UploadWorker {
     const copyName = copy.name ?? wantedName;
     const mismatch = await this.#check(edit, copy);
     const copyCache = await this.#copyCacheFile(edit, copy.id);
+    // The original becomes the server's version as it is now: one seen by delta while the copy was
+    // sent was kept off the dirty row, and delta does not bring it again (fuzz 22000/70: EIO).
+    remote = await this.#serverNow(edit, remote);
     if (this.#stoppedBeforeCommit(edit)) {
       this.#copies.set(itemId, copy.id);
       if (copyCache) await this.#content.removeFile(copyCache);
@@ -410,6 +413,17 @@ export class UploadWorker {
     await this.#dropLocalContent(itemId);
     this.#o.events.emit('conflict', { itemId, path: edit.path, localCopyName: copyName, reason: 'both-modified', localCopyId: copy.id });
     return { kind: 'conflict', itemId };
+  }
+
+  /** The server's item as it is now; `known` when it cannot say (gone, unreachable). */
+  async #serverNow(edit: LocalEdit, known: DriveItem): Promise<DriveItem> {
+    try {
+      return await this.#o.graph.getItem(known.id, { signal: edit.job.signal });
+    } catch (error) {
+      if (edit.job.signal.aborted) throw error;
+      this.#o.logger.debug({ err: error, itemId: edit.item.id }, 'could not read the server version again; keeping the one compared');
+      return known;
+    }
   }
 
   // ── comparing versions ────────────────────────────────────────────────────
