@@ -698,6 +698,37 @@ describe('conflicts', () => {
     expect(temp.store.conflicts.list()).toHaveLength(1);
   });
 
+  it('a copy sent by a keep-both a write stopped goes when the next attempt records no conflict (the server file was deleted meanwhile; fuzz 23000/169)', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'gone-after.txt');
+    localEdit(item, Buffer.from('my local edit'));
+    await emu.emulator.admin.remote({ op: 'write', path: '/gone-after.txt', content: 'their edit' });
+    let manager: UploadManager | undefined;
+    const sendCopy = graph.uploadSmall.bind(graph);
+    const racing = new Proxy(graph, {
+      get: (target, key) =>
+        key === 'uploadSmall'
+          ? async (...args: Parameters<typeof graph.uploadSmall>) => {
+              const answer = await sendCopy(...args);
+              if (args[1].includes('(conflict')) {
+                // The copy is up; then a write here, and someone deletes the file there.
+                localEdit(item, Buffer.from('my later local edit'));
+                manager!.touch(item.id);
+                await emu.emulator.admin.remote({ op: 'delete', path: '/gone-after.txt' });
+              }
+              return answer;
+            }
+          : ((value: unknown) => (typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value))(Reflect.get(target, key)),
+    });
+    manager = makeManager({ graph: racing, now: () => Date.parse('2026-03-04T05:06:07Z') });
+    manager.schedule(item.id, { priority: 'high' });
+    await until(() => temp.store.journal.list({ itemId: item.id }).length === 0, 'the edit uploaded');
+    await manager.whenIdle();
+
+    expect((await emu.emulator.admin.readFile('/gone-after.txt')).toString()).toBe('my later local edit');
+    expect(serverJson('/gone-after (conflict 2026-03-04 050607 testhost).txt')).toBeUndefined();
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted' }]);
+  });
+
   it('calls the content invalidator for the item whose server version won', async () => {
     const item = await serverFile(Buffer.from('base'), 'inv.txt');
     localEdit(item, Buffer.from('mine'));

@@ -415,6 +415,36 @@ export class UploadWorker {
     return { kind: 'conflict', itemId };
   }
 
+  /**
+   * A keep-both stopped after its copy was sent (a write came in) left that copy under its conflict
+   * name, for the next attempt to reuse. An attempt that ends another way (the server file was
+   * deleted meanwhile, or the edit could go up after all) records no conflict for it: the copy, an
+   * older version of ours, goes (fuzz 23000/169).
+   */
+  async #dropUnrecordedCopy(edit: LocalEdit): Promise<void> {
+    const { store, graph, logger } = this.#o;
+    const itemId = edit.item.id;
+    const copyId = this.#copies.get(itemId);
+    const { [itemId]: name, ...others } = store.driveState.get('conflictCopyNames') ?? {};
+    if (copyId === undefined && name === undefined) return;
+    const parentPath = store.items.pathOf(edit.item.parentId!) ?? '/';
+    let known: DriveItem | undefined;
+    if (copyId !== undefined) {
+      try {
+        known = await graph.getItem(copyId, { signal: edit.job.signal });
+      } catch (error) {
+        if (edit.job.signal.aborted || !isNotFound(error)) throw error;
+      }
+    }
+    if (known || name !== undefined) {
+      const path = known ? '' : `${parentPath === '/' ? '' : parentPath}/${name}`;
+      const gone = await deleteLandedCopy(graph, path, (hash) => store.sentVersions.has(itemId, hash), known);
+      if (gone) logger.info({ itemId, copy: gone.name }, 'deleted the copy a stopped keep-both had sent: this attempt recorded no conflict for it');
+    }
+    this.#copies.delete(itemId);
+    store.driveState.set('conflictCopyNames', others);
+  }
+
   /** The server's item as it is now; `known` when it cannot say (gone, unreachable). */
   async #serverNow(edit: LocalEdit, known: DriveItem): Promise<DriveItem> {
     try {
@@ -650,6 +680,7 @@ export class UploadWorker {
   async #commit(edit: LocalEdit, answer: DriveItem, relocation?: Relocation): Promise<UploadOutcome> {
     const { store, logger } = this.#o;
     const itemId = edit.item.id;
+    await this.#dropUnrecordedCopy(edit);
     const mismatch = await this.#check(edit, answer);
     // Synchronous from here on: nothing can slip in between the check and the commit.
     const reason = edit.job.signal.aborted ? edit.job.signal.reason : undefined;
