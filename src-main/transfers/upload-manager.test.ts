@@ -702,7 +702,6 @@ describe('conflicts', () => {
     const item = await serverFile(Buffer.from('base version'), 'gone-after.txt');
     localEdit(item, Buffer.from('my local edit'));
     await emu.emulator.admin.remote({ op: 'write', path: '/gone-after.txt', content: 'their edit' });
-    let manager: UploadManager | undefined;
     const sendCopy = graph.uploadSmall.bind(graph);
     const racing = new Proxy(graph, {
       get: (target, key) =>
@@ -712,14 +711,14 @@ describe('conflicts', () => {
               if (args[1].includes('(conflict')) {
                 // The copy is up; then a write here, and someone deletes the file there.
                 localEdit(item, Buffer.from('my later local edit'));
-                manager!.touch(item.id);
+                manager.touch(item.id);
                 await emu.emulator.admin.remote({ op: 'delete', path: '/gone-after.txt' });
               }
               return answer;
             }
           : ((value: unknown) => (typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value))(Reflect.get(target, key)),
     });
-    manager = makeManager({ graph: racing, now: () => Date.parse('2026-03-04T05:06:07Z') });
+    const manager = makeManager({ graph: racing, now: () => Date.parse('2026-03-04T05:06:07Z') });
     manager.schedule(item.id, { priority: 'high' });
     await until(() => temp.store.journal.list({ itemId: item.id }).length === 0, 'the edit uploaded');
     await manager.whenIdle();
