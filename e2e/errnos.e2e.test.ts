@@ -4,7 +4,7 @@
  * (logged once per kind) instead of ENOSYS, which rsync and tar report as a bug.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { link, mkdir, open, rename, symlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { eventually, MountHarness, run } from './harness.ts';
 
@@ -92,5 +92,37 @@ describe('a full cache disk', () => {
     }
     const dd = await run('dd', ['if=/dev/zero', `of=${path.join(full.mountpoint, 'big2.bin')}`, 'bs=256k', 'count=32']);
     expect(dd.stderr).toContain('No space left on device');
+  });
+});
+
+describe('names the kernel still holds after the server removed them', () => {
+  let s: MountHarness;
+  beforeAll(async () => {
+    // The kernel keeps a looked-up name for --kernel-cache seconds, whatever happens on the server.
+    s = await MountHarness.start({
+      engineArgs: ['--kernel-cache', '60'],
+      seed: async (admin) => {
+        await admin.remote({ op: 'mkdir', path: 'Stale' });
+        await admin.remote({ op: 'write', path: 'Stale/rewritten.txt', content: 'old\n' });
+        await admin.remote({ op: 'write', path: 'Stale/read.txt', content: 'old\n' });
+      },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await s?.close();
+  }, 60_000);
+
+  it('open(O_CREAT) of a name deleted on the server creates the file, and any other open is ENOENT (fuzz 21000/17)', { timeout: 60_000 }, async () => {
+    expect(await readFile(s.at('Stale', 'rewritten.txt'), 'utf8')).toBe('old\n');
+    await stat(s.at('Stale', 'read.txt'));
+    await s.admin.remote({ op: 'delete', path: 'Stale/rewritten.txt' });
+    await s.admin.remote({ op: 'delete', path: 'Stale/read.txt' });
+    // A listing asks the engine each time; the two names stay in the kernel's cache meanwhile.
+    await eventually('the deletes applied', async () => ((await readdir(s.at('Stale'))).length === 0 ? true : undefined));
+
+    await writeFile(s.at('Stale', 'rewritten.txt'), 'new\n');
+    expect(await readFile(s.at('Stale', 'rewritten.txt'), 'utf8')).toBe('new\n');
+    await expect(readFile(s.at('Stale', 'read.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -180,6 +180,6 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // Also fixed and kept: rename-during-offline-rename-replay.json (15000/178),
 // keep-both-then-remote-edit-eio.json (22000/70), stopped-keep-both-leaves-copy.json (23000/169).
 //
-// Open, seen once under load and not in 14 replays since (so not an it.fails): creating a file
-// that exists right after an editor-style save of it failed with ENOENT (seed 21000, schedule 17).
-// Replay (--repeat 10): e2e/fuzz/known-bugs/create-over-saved-file-enoent.json
+// Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
+// failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now
+// answered with ESTALE (e2e/errnos.e2e.test.ts). Replay: e2e/fuzz/known-bugs/create-over-saved-file-enoent.json

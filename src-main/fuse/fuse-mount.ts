@@ -134,8 +134,14 @@ export class FuseMount {
     const guard = o.indexerGuard;
     // The thread that made the request, while its op runs synchronously (0: not known).
     const callerTid = (): number => self.fuse?.context?.()?.pid ?? 0;
+    // The kernel sends OPEN and a path's SETATTR only for a name its dentry cache holds; the item
+    // gone here means that entry went stale (a change from the server, or the engine's own rename,
+    // within --kernel-cache). ESTALE makes the kernel look the name up again and retry once: an
+    // open(O_CREAT) then creates the file and any other open gets ENOENT, instead of an O_CREAT
+    // failing with ENOENT on a name that is free.
+    const staleIfGone = (err: number): number => (err === errnoValue('ENOENT') ? -osConstants.errno.ESTALE : err);
     const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
-      run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(err));
+      run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(staleIfGone(err)));
     const ops = {
       init: (cb: (err: number) => void) => cb(0),
       statfs: (path: string, cb: (err: number, s?: Record<string, number>) => void) =>
@@ -190,7 +196,7 @@ export class FuseMount {
       write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void) =>
         run('write', path, () => vfs.write(fd, buf, len, pos), (n) => cb(n), (err) => cb(err)),
       truncate: (path: string, size: number, cb: (err: number) => void) =>
-        run('truncate', path, () => vfs.truncate(path, size), () => cb(0), (err) => cb(err)),
+        run('truncate', path, () => vfs.truncate(path, size), () => cb(0), (err) => cb(staleIfGone(err))),
       ftruncate: (path: string, fd: number, size: number, cb: (err: number) => void) =>
         run('ftruncate', path, () => vfs.ftruncate(fd, size), () => cb(0), (err) => cb(err)),
       flush: (path: string, fd: number, cb: (err: number) => void) => run('flush', path, () => vfs.flush(fd), () => cb(0), (err) => cb(err)),
