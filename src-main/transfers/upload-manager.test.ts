@@ -152,6 +152,25 @@ function storeFromServer(path: string): StoredItem {
   return temp.store.items.upsert({ ...toRecord(json), parentId: rootId });
 }
 
+/** The test's Graph client, with `after` run once each small upload's answer is in (before the worker sees it). */
+function afterSmallUploads(after: (name: string) => Promise<unknown>): GraphClient {
+  const send = graph.uploadSmall.bind(graph);
+  return new Proxy(graph, {
+    get: (target, key) => {
+      if (key === 'uploadSmall') {
+        return async (...args: Parameters<GraphClient['uploadSmall']>) => {
+          const answer = await send(...args);
+          await after(args[1]);
+          return answer;
+        };
+      }
+      const value: unknown = Reflect.get(target, key);
+      // Bound to the client itself: its private fields are not the proxy's.
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** What the vfs does when a program rewrites an existing file. */
 function localEdit(item: StoredItem, content: Buffer): void {
   writeCache(item.id, content);
@@ -676,17 +695,7 @@ describe('conflicts', () => {
     localEdit(item, Buffer.from('my local edit'));
     await emu.emulator.admin.remote({ op: 'write', path: '/moving.txt', content: 'their first edit' });
     // Another edit lands while the copy is being sent (delta saw it and kept it off the dirty row).
-    const sendsCopy = graph.uploadSmall.bind(graph);
-    const racing = new Proxy(graph, {
-      get: (target, key) =>
-        key === 'uploadSmall'
-          ? async (...args: Parameters<typeof graph.uploadSmall>) => {
-              const answer = await sendsCopy(...args);
-              await emu.emulator.admin.remote({ op: 'write', path: '/moving.txt', content: 'their second edit, later' });
-              return answer;
-            }
-          : ((value: unknown) => (typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value))(Reflect.get(target, key)),
-    });
+    const racing = afterSmallUploads(() => emu.emulator.admin.remote({ op: 'write', path: '/moving.txt', content: 'their second edit, later' }));
     const manager = makeManager({ graph: racing });
     manager.schedule(item.id, { priority: 'high' });
     await manager.whenIdle();
@@ -702,21 +711,12 @@ describe('conflicts', () => {
     const item = await serverFile(Buffer.from('base version'), 'gone-after.txt');
     localEdit(item, Buffer.from('my local edit'));
     await emu.emulator.admin.remote({ op: 'write', path: '/gone-after.txt', content: 'their edit' });
-    const sendCopy = graph.uploadSmall.bind(graph);
-    const racing = new Proxy(graph, {
-      get: (target, key) =>
-        key === 'uploadSmall'
-          ? async (...args: Parameters<typeof graph.uploadSmall>) => {
-              const answer = await sendCopy(...args);
-              if (args[1].includes('(conflict')) {
-                // The copy is up; then a write here, and someone deletes the file there.
-                localEdit(item, Buffer.from('my later local edit'));
-                manager.touch(item.id);
-                await emu.emulator.admin.remote({ op: 'delete', path: '/gone-after.txt' });
-              }
-              return answer;
-            }
-          : ((value: unknown) => (typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value))(Reflect.get(target, key)),
+    const racing = afterSmallUploads(async (name) => {
+      if (!name.includes('(conflict')) return;
+      // The copy is up; then a write here, and someone deletes the file there.
+      localEdit(item, Buffer.from('my later local edit'));
+      manager.touch(item.id);
+      await emu.emulator.admin.remote({ op: 'delete', path: '/gone-after.txt' });
     });
     const manager = makeManager({ graph: racing, now: () => Date.parse('2026-03-04T05:06:07Z') });
     manager.schedule(item.id, { priority: 'high' });
