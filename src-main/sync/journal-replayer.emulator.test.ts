@@ -177,6 +177,38 @@ describe('journal replay against the emulator', () => {
     expect((await graph.getItem(f.id)).name).toBe('G');
   }, 30_000);
 
+  it('a folder flattened offline (mv G/F F; rmdir G; mv F G) ends as G with F\'s content, no conflict (fuzz 31000/64)', async () => {
+    const root = await graph.getItemByPath('/');
+    const g = await graph.createFolder(root.id, 'G');
+    const f = await graph.createFolder(g.id, 'F');
+    await graph.uploadSmall(f.id, 'inside.txt', Buffer.from('kept'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const gKey = store.items.keyOf(g.id);
+    const fKey = store.items.keyOf(f.id);
+    // What the vfs journals offline for the three commands.
+    const gItem = store.items.get(gKey)!;
+    store.transaction(() => {
+      store.items.move(fKey, rootKey, 'F');
+      store.journal.append({ kind: 'rename', itemId: fKey, parentId: gKey, name: 'F', newParentId: rootKey, newName: 'F' });
+      store.items.deleteSubtree(gKey);
+      store.journal.append({ kind: 'rmdir', itemId: gKey, parentId: rootKey, name: 'G', baseEtag: gItem.etag, payload: { remoteId: g.id } });
+      store.items.move(fKey, rootKey, 'G');
+      store.journal.append({ kind: 'rename', itemId: fKey, parentId: rootKey, name: 'F', newParentId: rootKey, newName: 'G' });
+    });
+
+    let left = await replayer.replay();
+    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
+    expect(left).toBe(0);
+    expect(store.conflicts.list()).toEqual([]);
+    const onServer = await graph.getItemByPath('/G');
+    expect(onServer.id).toBe(f.id);
+    expect((await graph.getItemByPath('/G/inside.txt')).size).toBe(4);
+    expect(await exists(g.id)).toBe(false);
+    expect(store.items.get(fKey)).toMatchObject({ name: 'G', parentId: rootKey });
+  }, 30_000);
+
   it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {
     const root = await graph.getItemByPath('/');
     const renamed = await graph.uploadSmall(root.id, 'notes.md', Buffer.from('saved by an editor'));

@@ -185,7 +185,14 @@ export class JournalReplayer {
           if (!isNameConflict(err)) throw err;
           // Renames fold into the item's latest place, which a later offline change may be the one
           // to free (a rename over a file that was deleted after this entry): that one goes first.
-          if (this.freedLater(e, item.parentId!, item.name)) throw new WaitForName(item.name, err);
+          // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
+          // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
+          // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
+          if (this.freedLater(e, item.parentId!, item.name)) {
+            const aside = await graph.update(item.remoteId, { ...patch, name: `${STEP_ASIDE_PREFIX}${item.inode}` });
+            store.items.update(item.id, { etag: aside.eTag ?? null });
+            throw new WaitForName(item.name, err);
+          }
           const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
           const moved = await graph.update(item.remoteId, { ...patch, name });
           this.adopt(item.id, moved);
@@ -341,6 +348,9 @@ class WaitForParent extends Error {
 }
 
 /** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
+/** Where a replayed rename waits, on the server, for a later offline change to free its name. */
+const STEP_ASIDE_PREFIX = '.onemount-moving-';
+
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);
