@@ -66,6 +66,29 @@ describe('vfs mkdir', () => {
   }, 30_000);
 });
 
+describe('vfs mkdir after a moved-then-removed folder', () => {
+  it('mkdir online of a name whose server folder an offline delete removes, though it was moved before it was deleted, waits for that delete (fuzz 35000/50)', async () => {
+    await rig.vfs.mkdir('/H');
+    await rig.vfs.mkdir('/H/Sub dir');
+    const old = rig.item('/H/Sub dir');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rename('/H/Sub dir', '/Moved dir');
+    await rig.vfs.rmdir('/Moved dir');
+    await emu.emulator.setOffline(false);
+    // The replay of the rename found its item gone and let the entry go: only the rmdir, which
+    // names /Moved dir, is left.
+    for (const e of rig.temp.store.journal.list({ states: ['pending'] })) if (e.kind === 'rename') rig.temp.store.journal.remove(e.seq);
+
+    await rig.vfs.mkdir('/H/Sub dir');
+
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['rmdir', 'mkdir']);
+    expect(await replayer().replay()).toBe(0);
+    const onServer = emu.emulator.admin.itemJson('/H/Sub dir') as unknown as DriveItem | undefined;
+    expect(onServer?.id).toBeDefined();
+    expect(onServer?.id).not.toBe(old.remoteId);
+  }, 30_000);
+});
+
 describe('vfs rename', () => {
   it('a rename online of a folder whose offline rename is not replayed yet is queued behind it, so the later name wins (fuzz 15000/178)', async () => {
     await rig.vfs.mkdir('/F');

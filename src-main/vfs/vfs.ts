@@ -18,7 +18,7 @@ import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
-import { NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
+import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
@@ -763,7 +763,8 @@ export class Vfs {
         this.o.store.items.upsert(this.o.toRecord(created));
         return;
       } catch (e) {
-        if (!(e instanceof NetworkError)) throw toVfsError(e, `creating folder ${path}`);
+        const afterReplay = isNameConflict(e) && (await this.occupantLeavingByReplay(path));
+        if (!afterReplay && !(e instanceof NetworkError)) throw toVfsError(e, `creating folder ${path}`);
       }
     }
     // Offline, or inside a folder that is itself waiting to be created: local now, replayed later.
@@ -782,6 +783,28 @@ export class Vfs {
     return this.o.store.journal
       .list({ states: ['pending', 'uploading'] })
       .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.parentId === parentId && e.name?.toLowerCase() === key);
+  }
+
+  /**
+   * The server item holding this path is one an offline delete, or rename away, not replayed yet
+   * removes, though the journal no longer names this place (it was moved elsewhere here before it
+   * was deleted: the delete's entry carries the later place; fuzz 35000/50).
+   */
+  private async occupantLeavingByReplay(path: string): Promise<boolean> {
+    const { store, graph } = this.o;
+    const leaving = new Set<string>();
+    for (const e of store.journal.list({ states: ['pending', 'uploading'] })) {
+      const remoteId = e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId : e.kind === 'rename' ? store.items.get(e.itemId)?.remoteId : undefined;
+      if (remoteId) leaving.add(remoteId);
+    }
+    if (!leaving.size) return false;
+    try {
+      return leaving.has((await graph.getItemByPath(path)).id);
+    } catch (e) {
+      // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
+      this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');
+      return false;
+    }
   }
 
   private journaled(path: string, what: string, when = 'when it is reachable again'): void {
