@@ -10,7 +10,7 @@ const CONTENT_ROW_WRITES = {
   selector: "CallExpression[callee.object.property.name='content'][callee.property.name=/^(setContent|setChanged|addRange|setStatus|invalidate|bumpLocalVersion|remove)$/]",
   message: 'Only the content owner (transfers/content-owner.ts) changes content rows: ask it (docs/concurrency.md §3).',
 };
-const CACHE_FILE_MUTATORS = '/^(openCacheFile|resetCacheFile|removeCacheFile|writeFully|writevFully)$/';
+const CACHE_FILE_MUTATORS = '/^(openCacheFile|resetCacheFile|removeCacheFile|writevFully)$/';
 const CACHE_FILE_WRITES = {
   selector: `ImportDeclaration[source.value=/cache-files(\\.ts)?$/] > ImportSpecifier[imported.name=${CACHE_FILE_MUTATORS}]`,
   message: 'Only the content owner (transfers/content-owner.ts) creates, writes, truncates or deletes cache files: ask it (docs/concurrency.md §3).',

@@ -53,7 +53,7 @@ export async function removeCacheFile(path: string): Promise<void> {
 }
 
 /** Writes all of `data` at `position` (a positional write may be short). */
-export async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+async function writeFully(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);

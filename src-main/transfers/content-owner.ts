@@ -23,7 +23,7 @@ import { dirname } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
 import { KeyedMutex } from '../base/keyed-mutex.ts';
 import { RangeSet, StoreError, type ContentState, type ContentStatus, type Store } from '../store/index.ts';
-import { openCacheFile, removeCacheFile, resetCacheFile, writeFully, writevFully } from './cache-files.ts';
+import { openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
 
 /** What content changes, by whom (the rows of the table in docs/concurrency.md §3). */
 export type ContentEvent =
@@ -189,12 +189,8 @@ export class ContentOwner {
     }
   }
 
-  writeAt(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
-    return writeFully(handle, data, position);
-  }
-
   /**
-   * writeAt on the calling thread: for the FUSE write path, where a positional write of at most
+   * A positional write on the calling thread: for the FUSE write path, where a write of at most
    * 128 KiB into the page cache costs less than the two thread hops of the promise API (the same
    * kind of local write as the SQLite commit that follows it, which is synchronous too).
    */
@@ -206,8 +202,7 @@ export class ContentOwner {
     return writevFully(handle, pieces, position, length);
   }
 
-  truncateFile(handle: FileHandle | CacheFd, size: number): Promise<void> {
-    if (!(handle instanceof CacheFd)) return handle.truncate(size);
+  truncateFile(handle: CacheFd, size: number): Promise<void> {
     return new Promise((resolve, reject) => ftruncate(handle.fd, size, (error) => (error ? reject(error) : resolve())));
   }
 
