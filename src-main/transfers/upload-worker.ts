@@ -26,6 +26,7 @@ import { sameQuickXorHash } from '../graph/quickxor.ts';
 import { nextExpectedOffset, SIMPLE_UPLOAD_LIMIT } from '../graph/upload-limits.ts';
 import type { Store } from '../store/store.ts';
 import { landedCopyKey } from '../store/deleted-uploads.ts';
+import { nameLeavingByReplay, serverItemLeavingByReplay } from '../store/leaving-by-replay.ts';
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
@@ -215,7 +216,7 @@ export class UploadWorker {
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
       if (isNameConflict(error)) {
-        if (this.#nameLeavingByReplay(edit, name)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (nameLeavingByReplay(this.#o.store, edit.item.parentId!, name, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
         const occupant = await this.#itemAt(edit, parentId, name);
         // Freed between the refusal and the look (an offline delete replayed meanwhile, fuzz
         // 12000/63): the name is this file's to take, on the next attempt.
@@ -229,7 +230,7 @@ export class UploadWorker {
           const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
-        if (this.#leavingByReplay(edit, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (serverItemLeavingByReplay(this.#o.store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -257,26 +258,6 @@ export class UploadWorker {
       else store.items.upsert(this.#o.toRecord(moved));
     }
     return outcome;
-  }
-
-  /** An offline delete or rename away of what holds this name on the server waits in the journal. */
-  #nameLeavingByReplay(edit: LocalEdit, name: string): boolean {
-    const key = name.toLowerCase();
-    return this.#o.store.journal
-      .list({ states: ['pending', 'uploading'] })
-      .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== edit.item.id && e.parentId === edit.item.parentId && e.name?.toLowerCase() === key);
-  }
-
-  /**
-   * The server item holding the name is one an offline change not replayed yet deletes or moves
-   * away, though the journal no longer names this place (renamed elsewhere here, then deleted: the
-   * delete's entry carries the later name). It frees the name once replayed (fuzz 12000/63).
-   */
-  #leavingByReplay(edit: LocalEdit, occupant: DriveItem): boolean {
-    const { store } = this.#o;
-    return store.journal
-      .list({ states: ['pending', 'uploading'] })
-      .some((e) => e.itemId !== edit.item.id && (e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId === occupant.id : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === occupant.id));
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */

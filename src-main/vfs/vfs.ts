@@ -19,7 +19,7 @@ import { nameProblemErrno, validateName, validatePath, type DriveMode, type Name
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
-import { newLocalId, RangeSet, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -757,7 +757,7 @@ export class Vfs {
     if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
     // An offline delete or move away of what held the name is still in the journal: the server
     // keeps the name until it is replayed, so the new folder is created after it, in order.
-    if (parent.remoteId !== null && !this.nameLeavingByReplay(parent.id, name)) {
+    if (parent.remoteId !== null && !nameLeavingByReplay(this.o.store, parent.id, name)) {
       try {
         const created = await this.o.graph.createFolder(parent.remoteId, name, 'fail');
         this.o.store.items.upsert(this.o.toRecord(created));
@@ -777,29 +777,10 @@ export class Vfs {
     this.journaled(path, 'mkdir');
   }
 
-  /** A pending offline delete, or rename away, of what held this name in the folder. */
-  private nameLeavingByReplay(parentId: string, name: string): boolean {
-    const key = name.toLowerCase();
-    return this.o.store.journal
-      .list({ states: ['pending', 'uploading'] })
-      .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.parentId === parentId && e.name?.toLowerCase() === key);
-  }
-
-  /**
-   * The server item holding this path is one an offline delete, or rename away, not replayed yet
-   * removes, though the journal no longer names this place (it was moved elsewhere here before it
-   * was deleted: the delete's entry carries the later place; fuzz 35000/50).
-   */
+  /** The server item holding this path is one an offline change not replayed yet removes (leaving-by-replay.ts). */
   private async occupantLeavingByReplay(path: string): Promise<boolean> {
-    const { store, graph } = this.o;
-    const leaving = new Set<string>();
-    for (const e of store.journal.list({ states: ['pending', 'uploading'] })) {
-      const remoteId = e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId : e.kind === 'rename' ? store.items.get(e.itemId)?.remoteId : undefined;
-      if (remoteId) leaving.add(remoteId);
-    }
-    if (!leaving.size) return false;
     try {
-      return leaving.has((await graph.getItemByPath(path)).id);
+      return serverItemLeavingByReplay(this.o.store, (await this.o.graph.getItemByPath(path)).id);
     } catch (e) {
       // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
       this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');

@@ -1,0 +1,31 @@
+/**
+ * Offline changes not replayed yet that free a name on the server (docs/concurrency.md §2): until
+ * they are, the server still holds the name, and whatever wants it (a new file's first upload, an
+ * online mkdir) waits behind them instead of taking a conflict name or failing with EEXIST.
+ */
+import type { Store } from './store.ts';
+
+type Journaled = Pick<Store, 'journal' | 'items'>;
+
+/** An offline delete, or rename away, of what held `name` in `parentId` (other than `exceptItemId`'s own). */
+export function nameLeavingByReplay(store: Journaled, parentId: string, name: string, exceptItemId?: string): boolean {
+  const key = name.toLowerCase();
+  return store.journal
+    .list({ states: ['pending', 'uploading'] })
+    .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== exceptItemId && e.parentId === parentId && e.name?.toLowerCase() === key);
+}
+
+/**
+ * The server item `remoteId` is one an offline delete, or rename away, removes from where it is,
+ * though the journal may no longer name that place (moved elsewhere here before it was deleted:
+ * the delete's entry carries the later place; fuzz 12000/63, 35000/50).
+ */
+export function serverItemLeavingByReplay(store: Journaled, remoteId: string, exceptItemId?: string): boolean {
+  return store.journal
+    .list({ states: ['pending', 'uploading'] })
+    .some(
+      (e) =>
+        e.itemId !== exceptItemId &&
+        (e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId === remoteId : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === remoteId),
+    );
+}
