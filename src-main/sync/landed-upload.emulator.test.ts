@@ -26,6 +26,7 @@ import type { UploadSource } from '../transfers/upload-types.ts';
 import { DeltaSync } from './delta-sync.ts';
 import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { JournalReplayer } from './journal-replayer.ts';
+import { until } from '../base/testing/until.ts';
 
 let handle: EmulatorHandle;
 let temp: TempStore;
@@ -133,13 +134,6 @@ function localRewrite(id: string, content: Buffer): void {
   manager.touch(id);
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** The first attempt was stopped by the write and the next one waits (the write-back delay). */
 async function firstAttemptStopped(): Promise<void> {
@@ -154,14 +148,18 @@ async function settle(): Promise<void> {
   await sync.syncOnce();
 }
 
+/** A folder `Sub dir` on the server, known to the store: the keys of the root and of it. */
+async function withSubDir(): Promise<{ store: TempStore['store']; rootKey: string; subKey: string }> {
+  const root = await graph.getItemByPath('/');
+  const sub = await graph.createFolder(root.id, 'Sub dir');
+  await sync.syncOnce();
+  const { store } = temp;
+  return { store, rootKey: store.items.getRoot()!.id, subKey: store.items.keyOf(sub.id) };
+}
+
 describe("a new file's first upload stopped after its bytes landed", () => {
   it('moved into a folder, with delta seeing the copy before the next attempt: the copy at the old place is deleted (fuzz 9800/107)', async () => {
-    const root = await graph.getItemByPath('/');
-    const sub = await graph.createFolder(root.id, 'Sub dir');
-    await sync.syncOnce();
-    const { store } = temp;
-    const rootKey = store.items.getRoot()!.id;
-    const subKey = store.items.keyOf(sub.id);
+    const { store, rootKey, subKey } = await withSubDir();
 
     const first = Buffer.from('first version, sent and committed, answer never read');
     const latest = Buffer.from('the latest bytes, written after the move');
@@ -196,12 +194,7 @@ describe("a new file's first upload stopped after its bytes landed", () => {
   }, 30_000);
 
   it('moved while its answer is on the way, with delta deleting the copy first: the attempt does not take the deleted copy for the file', async () => {
-    const root = await graph.getItemByPath('/');
-    const sub = await graph.createFolder(root.id, 'Sub dir');
-    await sync.syncOnce();
-    const { store } = temp;
-    const rootKey = store.items.getRoot()!.id;
-    const subKey = store.items.keyOf(sub.id);
+    const { store, rootKey, subKey } = await withSubDir();
     const content = Buffer.from('moved while its only upload landed');
     const id = localCreate(rootKey, 'b.txt', content);
     // The answer is slow: meanwhile the file moves, delta sees the copy where the file no longer
@@ -226,12 +219,7 @@ describe("a new file's first upload stopped after its bytes landed", () => {
   }, 30_000);
 
   it('moved while its answer is on the way, with delta queueing the copy for deletion: the attempt keeps it as the file, no conflict', async () => {
-    const root = await graph.getItemByPath('/');
-    const sub = await graph.createFolder(root.id, 'Sub dir');
-    await sync.syncOnce();
-    const { store } = temp;
-    const rootKey = store.items.getRoot()!.id;
-    const subKey = store.items.keyOf(sub.id);
+    const { store, rootKey, subKey } = await withSubDir();
     const content = Buffer.from('moved while its only upload landed');
     const id = localCreate(rootKey, 'b.txt', content);
     onLanded = async () => {

@@ -23,6 +23,7 @@ import {
   DownloadManagerClosedError,
 } from './download-errors.ts';
 import type { DownloadEvents, DownloadItem } from './download-types.ts';
+import { until } from '../base/testing/until.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -167,13 +168,6 @@ function ranges(entries: LogEntry[]): Array<[number, number]> {
   });
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function events<K extends keyof DownloadEvents & string>(manager: DownloadManager, name: K): Array<DownloadEvents[K]> {
   const seen: Array<DownloadEvents[K]> = [];

@@ -27,6 +27,7 @@ import { cacheFilePath } from './cache-files.ts';
 import { UploadManager, type UploadManagerOptions } from './upload-manager.ts';
 import type { UploadEvents } from './upload-types.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { until } from '../base/testing/until.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -245,13 +246,6 @@ function collect<K extends keyof UploadEvents & string>(manager: UploadManager, 
   return seen;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function fragmentPuts(since: number): LogEntry[] {
   return emu.emulator.log.list({ since, listener: 'storage', method: 'PUT' });
