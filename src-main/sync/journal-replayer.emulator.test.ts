@@ -62,6 +62,13 @@ async function exists(id: string): Promise<boolean> {
   }
 }
 
+/** Replays until the journal is empty (entries waiting for a name or a folder take another pass). */
+async function replayToTheEnd(): Promise<void> {
+  let left = await replayer.replay();
+  for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
+  expect(left).toBe(0);
+}
+
 describe('journal replay against the emulator', () => {
   it('a folder made offline and renamed over a server folder is created after that folder is deleted, not merged into it (fuzz seed 7000/41)', async () => {
     const root = await graph.getItemByPath('/');
@@ -87,9 +94,7 @@ describe('journal replay against the emulator', () => {
     });
 
     // The mkdir waits for the name, the delete goes first, the next pass creates the folder.
-    let left = await replayer.replay();
-    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
-    expect(left).toBe(0);
+    await replayToTheEnd();
 
     const made = store.items.get(subId)!;
     expect(made.remoteId).not.toBeNull();
@@ -117,9 +122,7 @@ describe('journal replay against the emulator', () => {
       during(fKey);
       return made;
     };
-    let left = await replayer.replay();
-    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
-    expect(left).toBe(0);
+    await replayToTheEnd();
     return fKey;
   }
 
@@ -170,9 +173,7 @@ describe('journal replay against the emulator', () => {
       }
       return answer;
     };
-    let left = await replayer.replay();
-    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
-    expect(left).toBe(0);
+    await replayToTheEnd();
     expect(store.items.get(fKey)).toMatchObject({ name: 'G', remoteId: f.id });
     expect((await graph.getItem(f.id)).name).toBe('G');
   }, 30_000);
@@ -198,9 +199,7 @@ describe('journal replay against the emulator', () => {
       store.journal.append({ kind: 'rename', itemId: fKey, parentId: rootKey, name: 'F', newParentId: rootKey, newName: 'G' });
     });
 
-    let left = await replayer.replay();
-    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
-    expect(left).toBe(0);
+    await replayToTheEnd();
     expect(store.conflicts.list()).toEqual([]);
     const onServer = await graph.getItemByPath('/G');
     expect(onServer.id).toBe(f.id);
