@@ -243,7 +243,12 @@ export class Sessions {
     const drive = this.emu.drive;
     // A digest can be taken once; a commit that fails (409) is retried by hashing the file.
     const running = this.hashed.delete(s.id);
-    const hashes = running ? await this.digest(s) : await this.hashFile(s);
+    const hashes = await (running ? this.digest(s) : this.hashFile(s)).catch((error: unknown) => {
+      this.throwIfCancelled(s);
+      throw error;
+    });
+    // Cancelled (DELETE) while its last fragment was being taken in: its file went with it.
+    this.throwIfCancelled(s);
     const ref = await this.emu.content.adopt(s.temp_file);
     let committed = false;
     try {
@@ -263,6 +268,10 @@ export class Sessions {
     }
   }
 
+  private throwIfCancelled(s: SessionRow): void {
+    if (!this.stmts.sessionGet.get(s.id)) throw notFound('The upload session was not found');
+  }
+
   private hashFile(s: SessionRow) {
     return this.emu.hashThread.file(s.temp_file, s.total!);
   }
@@ -272,6 +281,7 @@ export class Sessions {
     try {
       return await this.emu.hashThread.digest(s.id, s.total!);
     } catch (e) {
+      this.throwIfCancelled(s); // not out of step: gone (commit answers 404)
       console.error(`emulator: session ${s.id}: ${e instanceof Error ? e.message : String(e)}; hashing the whole file instead`);
       return this.hashFile(s);
     }

@@ -483,6 +483,27 @@ describe.each(['personal', 'business'] as const)('upload sessions (%s)', (mode) 
     expect((await apiJson(h, pathRef('sess/cancel.bin'))).status).toBe(404);
   });
 
+  it('answers 404 itemNotFound to a last fragment whose session is cancelled while it is taken in', async () => {
+    const h = emu();
+    const url = await newSession(h, 'sess/cancel-last.bin');
+    expect((await fragmentJson(url, pseudoRandomBytes(UNIT), 0, 2 * UNIT)).status).toBe(202);
+    // The client's DELETE lands between the last bytes and the hash of the whole file.
+    const threads = h.emulator.hashThread;
+    const digest = threads.digest.bind(threads);
+    threads.digest = async (...args) => {
+      expect((await storage(url, { method: 'DELETE' })).status).toBe(204);
+      return digest(...args);
+    };
+    try {
+      const last = await fragmentJson(url, pseudoRandomBytes(UNIT), UNIT, 2 * UNIT);
+      expect(last.status).toBe(404);
+      expect(errorOf(last.body).code).toBe('itemNotFound');
+    } finally {
+      threads.digest = digest;
+    }
+    expect((await apiJson(h, pathRef('sess/cancel-last.bin'))).status).toBe(404);
+  });
+
   it('expires sessions on the admin call: 404 itemNotFound', async () => {
     const h = emu();
     const url = await newSession(h, 'sess/expired.bin');
