@@ -91,8 +91,12 @@ interface Candidate {
 /** A commit taking longer than this is logged: a sign the chunk size is too big for this machine. */
 const SLOW_COMMIT_MS = DEFAULT_TIMEOUTS.deltaSlowCommitMs;
 
-/** A temporary name no OneDrive item can have; a hidden file while it exists. */
-const PARKING_PREFIX = '.onemount-moving-';
+/**
+ * A temporary name for an item that waits, on the server or here, for its place to be freed (a
+ * delta batch moving items through each other's names; a replayed rename whose name a later
+ * offline change frees). A hidden file while it exists.
+ */
+export const PARKING_PREFIX = '.onemount-moving-';
 
 export class BatchApplier {
   readonly #o: BatchApplierOptions;

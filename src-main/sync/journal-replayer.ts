@@ -20,6 +20,7 @@ import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { isLocalId, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
+import { PARKING_PREFIX } from './delta-apply.ts';
 
 const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
 
@@ -189,7 +190,7 @@ export class JournalReplayer {
           // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
           // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
           if (this.freedLater(e, item.parentId!, item.name)) {
-            const aside = await graph.update(item.remoteId, { ...patch, name: `${STEP_ASIDE_PREFIX}${item.inode}` });
+            const aside = await graph.update(item.remoteId, { ...patch, name: `${PARKING_PREFIX}${item.inode}` });
             store.items.update(item.id, { etag: aside.eTag ?? null });
             throw new WaitForName(item.name, err);
           }
@@ -348,9 +349,6 @@ class WaitForParent extends Error {
 }
 
 /** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
-/** Where a replayed rename waits, on the server, for a later offline change to free its name. */
-const STEP_ASIDE_PREFIX = '.onemount-moving-';
-
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);
