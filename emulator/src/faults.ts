@@ -45,7 +45,11 @@ export interface FaultSettings {
   bandwidthBytesPerSec?: number;
   /** Cut the connection halfway through the body of the next N storage transfers (downloads and fragment uploads). */
   dropNextBodies?: number;
-  /** On the next N fragment uploads: store the fragment but drop the connection before answering. */
+  /**
+   * On the next N fragment uploads: store the fragment (committing the file if it was the last) but
+   * drop the connection before answering. A session whose commit is deferred is dropped at its
+   * commit (`POST <uploadUrl>`) instead of at its last fragment.
+   */
   dropAfterCommitNext?: number;
   /** On the next N fragment uploads: accept only the first k bytes of the fragment (docs/graph-api.md §7.3). */
   partialAcceptNext?: { count: number; bytes: number };

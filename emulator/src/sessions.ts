@@ -147,7 +147,9 @@ export class Sessions {
     if (method === 'POST') {
       const s = await this.live(id);
       if (s.total === null || s.next_offset !== s.total) throw badRequest('The upload is not complete', 'uploadIncomplete');
-      await this.commit(ctx, s, undefined, undefined);
+      const drop = this.emu.faults.takeDropAfterCommit();
+      await this.commit(ctx, s, undefined, undefined, drop);
+      if (drop) ctx.req.socket.destroy();
       return;
     }
     if (method === 'PUT') return this.fragment(ctx, id);
@@ -222,8 +224,9 @@ export class Sessions {
       const expires = this.emu.now() + this.emu.options.sessionTtlMs;
       this.stmts.sessionProgress.run(next, total, expires, id);
       const updated = { ...s, next_offset: next, total, expires_at: expires };
-      if (this.emu.faults.takeDropAfterCommit()) {
-        if (next === total && !s.defer_commit) await this.commit(ctx, updated, undefined, undefined, true);
+      // A deferred session's last fragment commits nothing: its commit (POST) takes the fault.
+      if (!(s.defer_commit && next === total) && this.emu.faults.takeDropAfterCommit()) {
+        if (next === total) await this.commit(ctx, updated, undefined, undefined, true);
         req.socket.destroy();
         return;
       }

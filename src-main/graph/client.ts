@@ -133,6 +133,8 @@ export interface UploadSessionOptions extends ConditionalOptions {
   conflictBehavior?: ConflictBehavior;
   fileSystemInfo?: Pick<FileSystemInfo, 'createdDateTime' | 'lastModifiedDateTime'>;
   fileSize?: number;
+  /** The file is created only by commitUploadSession once every byte is in (§7.4). */
+  deferCommit?: boolean;
 }
 
 export interface UploadSession {
@@ -467,7 +469,7 @@ export class GraphClient {
       method: 'POST',
       url: this.#url(route),
       authenticated: true,
-      json: { item },
+      json: options.deferCommit ? { item, deferCommit: true } : { item },
       headers: options.ifMatch === undefined ? {} : { 'if-match': options.ifMatch },
       retry: true,
       signal: options.signal,
@@ -479,7 +481,8 @@ export class GraphClient {
 
   /**
    * Sends bytes [start, endExclusive) of a `total`-byte file to an upload URL (no Authorization).
-   * Non-final fragments must be multiples of FRAGMENT_UNIT. The final one answers with the item.
+   * Non-final fragments must be multiples of FRAGMENT_UNIT. The final one answers with the item,
+   * unless the session defers its commit (`deferred`): then nothing more is expected.
    */
   async uploadFragment(
     uploadUrl: string,
@@ -488,6 +491,7 @@ export class GraphClient {
     total: number,
     body: BodySource,
     signal?: AbortSignal,
+    deferred = false,
   ): Promise<FragmentResult> {
     const length = endExclusive - start;
     if (length <= 0 || endExclusive > total || length > MAX_FRAGMENT) {
@@ -518,7 +522,7 @@ export class GraphClient {
     }
     if (result.status === 200 || result.status === 201) return { done: true, item: this.#item(parseJson(result)) };
     const session = parseSessionJson(result.text.trim().length === 0 ? {} : parseJson(result));
-    if (endExclusive === total && session.nextExpectedRanges.length === 0) {
+    if (endExclusive === total && session.nextExpectedRanges.length === 0 && !deferred) {
       throw new GraphProtocolError(`the final fragment answered ${result.status} without the item`);
     }
     return { done: false, nextExpectedRanges: session.nextExpectedRanges };
@@ -535,6 +539,23 @@ export class GraphClient {
     });
     const { expirationDateTime, nextExpectedRanges } = parseSessionJson(parseJson(result));
     return { expirationDateTime, nextExpectedRanges };
+  }
+
+  /**
+   * Creates the file of a session opened with deferCommit once every byte is in: `POST <uploadUrl>`
+   * with an empty body (§7.4). A repeat after a lost answer finds the session gone (404): the
+   * caller uploads again, and finds its own version on the server.
+   */
+  async commitUploadSession(uploadUrl: string, signal?: AbortSignal): Promise<DriveItem> {
+    const result = await this.#transport.send({
+      method: 'POST',
+      url: uploadUrl,
+      authenticated: false,
+      headers: { 'content-length': '0' },
+      retry: true,
+      ...(signal ? { signal } : {}),
+    });
+    return this.#item(parseJson(result));
   }
 
   /** Discards a session and its uploaded bytes; an already gone session counts as cancelled. */

@@ -55,6 +55,7 @@ function uploadSource(): UploadSource {
     uploadSmallById: (...a) => graph.uploadSmallById(...a),
     createUploadSession: (...a) => graph.createUploadSession(...a),
     uploadFragment: (...a) => graph.uploadFragment(...a),
+    commitUploadSession: (...a) => graph.commitUploadSession(...a),
     getUploadSession: (...a) => graph.getUploadSession(...a),
     cancelUploadSession: (...a) => graph.cancelUploadSession(...a),
     uploadSmall: async (parentId, name, body, options) => {

@@ -30,7 +30,6 @@ export class UploadStoppedError extends OneMountError {
   }
 }
 
-/** A new file's folder has no server id yet (created offline, not replayed): the upload waits. */
 /**
  * The name a new file uploads to is held on the server by an item this device removed or renamed
  * away while offline, and that change waits in the journal: the upload waits for its replay
@@ -45,6 +44,7 @@ export class NameFreedByReplayError extends OneMountError {
   }
 }
 
+/** A new file's folder has no server id yet (created offline, not replayed): the upload waits. */
 export class ParentNotUploadedError extends OneMountError {
   readonly itemId: string;
   readonly parentId: string;
@@ -73,6 +73,17 @@ export class LocalContentMissingError extends OneMountError {
 export class NotAFileError extends OneMountError {
   constructor(itemId: string, kind: string) {
     super('UPLOAD_NOT_A_FILE', `item ${itemId} is a ${kind}, only files are uploaded`);
+  }
+}
+
+/**
+ * Every byte of a replacing upload is in, but the server's file is no longer the version the edit
+ * started from (edited there while the bytes travelled): the session is dropped uncommitted and the
+ * attempt goes on as after a 412.
+ */
+export class ChangedBeforeCommitError extends OneMountError {
+  constructor(itemId: string) {
+    super('UPLOAD_CHANGED_BEFORE_COMMIT', `the server's version of item ${itemId} changed while its upload was on the way; it was not committed`);
   }
 }
 

@@ -153,15 +153,15 @@ function storeFromServer(path: string): StoredItem {
   return temp.store.items.upsert({ ...toRecord(json), parentId: rootId });
 }
 
-/** The test's Graph client, with `after` run once each small upload's answer is in (before the worker sees it). */
-function afterSmallUploads(after: (name: string) => Promise<unknown>): GraphClient {
-  const send = graph.uploadSmall.bind(graph);
+/** The test's Graph client, with `after` run once each call of `method` is answered (before the worker sees the answer). */
+function afterCalls<K extends 'uploadSmall' | 'uploadFragment'>(method: K, after: (...args: Parameters<GraphClient[K]>) => Promise<unknown>): GraphClient {
+  const call = (graph[method] as (...a: Parameters<GraphClient[K]>) => Promise<unknown>).bind(graph);
   return new Proxy(graph, {
     get: (target, key) => {
-      if (key === 'uploadSmall') {
-        return async (...args: Parameters<GraphClient['uploadSmall']>) => {
-          const answer = await send(...args);
-          await after(args[1]);
+      if (key === method) {
+        return async (...args: Parameters<GraphClient[K]>) => {
+          const answer = await call(...args);
+          await after(...args);
           return answer;
         };
       }
@@ -171,6 +171,9 @@ function afterSmallUploads(after: (name: string) => Promise<unknown>): GraphClie
     },
   });
 }
+
+/** afterCalls for small uploads, told the uploaded name. */
+const afterSmallUploads = (after: (name: string) => Promise<unknown>): GraphClient => afterCalls('uploadSmall', (_parentId, name) => after(name));
 
 /** What the vfs does when a program rewrites an existing file. */
 function localEdit(item: StoredItem, content: Buffer): void {
@@ -335,6 +338,7 @@ describe('simple uploads', () => {
       uploadSmallById: graph.uploadSmallById.bind(graph),
       createUploadSession: graph.createUploadSession.bind(graph),
       uploadFragment: graph.uploadFragment.bind(graph),
+      commitUploadSession: graph.commitUploadSession.bind(graph),
       getUploadSession: graph.getUploadSession.bind(graph),
       cancelUploadSession: graph.cancelUploadSession.bind(graph),
       deleteItem: graph.deleteItem.bind(graph),
@@ -609,16 +613,18 @@ describe('upload sessions', () => {
     const item = await serverFile(Buffer.from('small base'), 'lost-answer.bin');
     const content = randomBytes(4 * MiB + 1);
     localEdit(item, content);
-    // One fragment, the last: the server commits it and drops the connection before answering.
+    // One fragment, the last; the commit that follows it: the server commits and drops the
+    // connection before answering.
     emu.emulator.faults.set({ dropAfterCommitNext: 1 });
     const manager = makeManager({ fragmentBytes: 16 * FRAGMENT_UNIT });
     const conflicts = collect(manager, 'conflict');
     const since = emu.emulator.log.lastSeq;
     manager.schedule(item.id, { priority: 'high' });
     await manager.whenIdle();
-    // The bytes went up once: the repeat found the session gone, the new session's If-Match failed
-    // on our own commit, and the server's hash equals the local file's.
-    expect(fragmentPuts(since).map((e) => [e.status, e.aborted ?? false])).toEqual([
+    // The bytes went up once: the repeated commit found the session gone, the new session's
+    // If-Match failed on our own commit, and the server's hash equals the local file's.
+    expect(fragmentPuts(since).map((e) => [e.status, e.aborted ?? false])).toEqual([[202, false]]);
+    expect(emu.emulator.log.list({ since, listener: 'storage', method: 'POST' }).map((e) => [e.status, e.aborted ?? false])).toEqual([
       [200, true],
       [404, false],
     ]);
@@ -681,6 +687,38 @@ describe('conflicts', () => {
     expect(temp.store.items.get(copy.id)).toMatchObject({ name: copyName, parentId: rootId, size: mine.length });
     expect(temp.store.content.get(copy.id)?.status).toBe('complete');
     expect(readFileSync(cachePath(copy.id))).toEqual(mine);
+    expect(temp.store.journal.list()).toEqual([]);
+  });
+
+  it('keeps both when the server copy is edited while a session upload is on the way (fuzz 43000/50: the edit was overwritten)', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'movie.bin');
+    const mine = randomBytes(4 * MiB + 1);
+    localEdit(item, mine);
+    const theirs = 'their edit, made while the bytes travelled';
+    let edited = false;
+    const racing = afterCalls('uploadFragment', async () => {
+      if (edited) return;
+      edited = true;
+      await emu.emulator.admin.remote({ op: 'write', path: '/movie.bin', content: theirs });
+    });
+    const manager = makeManager({ graph: racing, fragmentBytes: 2 * FRAGMENT_UNIT, now: () => Date.parse('2026-12-05T09:30:05Z') });
+    const conflicts = collect(manager, 'conflict');
+    const sessions = emu.emulator.sessions.list().length;
+    const since = emu.emulator.log.lastSeq;
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+
+    expect(edited).toBe(true);
+    expect((await emu.emulator.admin.readFile('/movie.bin')).toString()).toBe(theirs);
+    const copyName = 'movie (conflict 2026-12-05 093005 testhost).bin';
+    expectSameBytes(await emu.emulator.admin.readFile(`/${copyName}`), mine);
+    expect(conflicts).toMatchObject([{ itemId: item.id, path: '/movie.bin', localCopyName: copyName, reason: 'both-modified' }]);
+    expect(temp.store.items.get(item.id)).toMatchObject({ size: theirs.length, etag: serverJson('/movie.bin')!.eTag });
+    // Found right after the last byte, in one attempt (the session was never asked about), and the
+    // uncommitted session cancelled, not left to expire.
+    expect(emu.emulator.log.list({ since, listener: 'storage', method: 'GET' })).toEqual([]);
+    expect(emu.emulator.log.list({ since, listener: 'storage', method: 'POST' })).toEqual([]);
+    expect(emu.emulator.sessions.list()).toHaveLength(sessions);
     expect(temp.store.journal.list()).toEqual([]);
   });
 

@@ -12,6 +12,7 @@ export type UploadSource = Pick<
   | 'uploadSmallById'
   | 'createUploadSession'
   | 'uploadFragment'
+  | 'commitUploadSession'
   | 'getUploadSession'
   | 'cancelUploadSession'
 >;

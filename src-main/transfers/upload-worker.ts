@@ -9,6 +9,8 @@
  * - If-Match carries the eTag of the GET made just before the upload, after its cTag was found equal
  *   to the edit's base: as safe as the base eTag (the bytes are the base's), without the 412 a
  *   rename elsewhere would cause. A 412 is checked again by cTag (§15 #13) and retried once without.
+ *   A session checks If-Match only when it is created: one that replaces a version defers its
+ *   commit and reads the server's version again after its last byte (#commitIfBase).
  * - A server version whose hash is one this manager sent (an answer lost to an abort or a kill) is
  *   our own upload, not a conflict; one whose hash equals the local file needs no upload at all.
  * - Commits are synchronous store transactions after the last await, so a write that arrives
@@ -34,6 +36,7 @@ import { deleteLandedCopy } from './landed-copy.ts';
 import { sameContent, versionOf, type BaseVersion } from './content-version.ts';
 import { ContentOwner } from './content-owner.ts';
 import {
+  ChangedBeforeCommitError,
   LocalContentMissingError,
   NameFreedByReplayError,
   NotAFileError,
@@ -103,6 +106,11 @@ interface SendPlan {
   ifMatch?: string | undefined;
   /** Continue the entry's persisted session if the server still has it. */
   resume: boolean;
+  /**
+   * Replacing a version: a session is opened with its commit deferred, and committed only if the
+   * server still holds the base once every byte is in (#commitIfBase).
+   */
+  checkBeforeCommit?: boolean;
 }
 
 interface Relocation {
@@ -191,9 +199,9 @@ export class UploadWorker {
     if (verdict !== 'upload') return verdict === 'conflict' ? this.#keepBoth(edit, remote) : this.#commit(edit, remote);
     let answer: DriveItem;
     try {
-      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', ifMatch: remote.eTag, resume: true });
+      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', ifMatch: remote.eTag, resume: true, checkBeforeCommit: true });
     } catch (error) {
-      if (edit.job.signal.aborted || !isPreconditionFailed(error)) throw error;
+      if (edit.job.signal.aborted || !(isPreconditionFailed(error) || error instanceof ChangedBeforeCommitError)) throw error;
       const again = await this.#remoteOrGone(edit);
       if (!again) return this.#reuploadDeleted(edit);
       const second = await this.#compare(edit, again);
@@ -201,7 +209,7 @@ export class UploadWorker {
       if (second === 'same-content') return this.#commit(edit, again);
       // The bytes are still the base's: the eTag moved for metadata only (media extraction, §15 #13).
       this.#o.logger.info({ itemId: edit.item.id, path: edit.path }, 'If-Match failed but the content is unchanged; uploading without it');
-      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', resume: false });
+      answer = await this.#send(edit, { target: { itemId }, conflictBehavior: 'replace', resume: false, checkBeforeCommit: true });
     }
     return this.#commit(edit, answer);
   }
@@ -530,6 +538,7 @@ export class UploadWorker {
           fileSystemInfo: { lastModifiedDateTime: wholeSecondsIso(edit.item.mtimeMs) },
           signal,
           ...(plan.ifMatch === undefined ? {} : { ifMatch: plan.ifMatch }),
+          ...(plan.checkBeforeCommit ? { deferCommit: true } : {}),
         });
         url = session.uploadUrl;
         offset = 0;
@@ -538,7 +547,8 @@ export class UploadWorker {
         this.#saveSession(edit, url, 0);
       }
       try {
-        return await this.#sendFragments(edit, url, offset);
+        const sessionUrl = url;
+        return await this.#sendFragments(edit, url, offset, plan.checkBeforeCommit ? () => this.#commitIfBase(edit, sessionUrl) : undefined);
       } catch (error) {
         // The session expired (or the server forgot it) mid-way: one fresh start from zero.
         if (signal.aborted || !isNotFound(error) || restarts >= 1) throw error;
@@ -549,7 +559,8 @@ export class UploadWorker {
     }
   }
 
-  async #sendFragments(edit: LocalEdit, url: string, start: number): Promise<DriveItem> {
+  /** `finish`: commits a session whose commit is deferred, once every byte is in. */
+  async #sendFragments(edit: LocalEdit, url: string, start: number, finish: (() => Promise<DriveItem>) | undefined): Promise<DriveItem> {
     const { graph, fragmentBytes } = this.#o;
     const signal = edit.job.signal;
     const total = edit.size;
@@ -564,12 +575,13 @@ export class UploadWorker {
       let result: FragmentResult;
       try {
         // Progress within the fragment too (a 10 MiB fragment at 1 MB/s is 10 s of "0 B" otherwise).
-        result = await graph.uploadFragment(url, offset, end, total, edit.hasher.body(offset, end, (at) => this.#progress(edit, at)), signal);
+        result = await graph.uploadFragment(url, offset, end, total, edit.hasher.body(offset, end, (at) => this.#progress(edit, at)), signal, finish !== undefined);
       } catch (error) {
         if (signal.aborted || !(error instanceof GraphApiError) || error.status !== 416) throw error;
         // Overlap or gap: the server's own account of what it holds decides (§15 #4).
         const status = await graph.getUploadSession(url, signal);
         const next = nextExpectedOffset(status.nextExpectedRanges);
+        if (next === undefined && finish) return finish();
         if (next === undefined) throw new UploadSessionStuckError(edit.item.id, 'every byte arrived but no file was created');
         stalls = next > offset ? 0 : stalls + 1;
         if (stalls >= MAX_STALLS) throw new UploadSessionStuckError(edit.item.id, `416 at offset ${offset} ${stalls} times`);
@@ -578,6 +590,7 @@ export class UploadWorker {
         continue;
       }
       if (result.done) return result.item;
+      if (finish && result.nextExpectedRanges.length === 0) return finish();
       const next = nextExpectedOffset(result.nextExpectedRanges) ?? end;
       stalls = next > offset ? 0 : stalls + 1;
       if (stalls >= MAX_STALLS) throw new UploadSessionStuckError(edit.item.id, `the server keeps expecting offset ${next}`);
@@ -585,6 +598,22 @@ export class UploadWorker {
       this.#saveSession(edit, url, offset);
       this.#progress(edit, offset);
     }
+  }
+
+  /**
+   * The end of a replacing session: the server's version is read once more, and the file created
+   * only if it is still the base (or a version this engine sent). An edit made there while the bytes
+   * travelled is never overwritten (fuzz 43000/50): the session is dropped and the attempt goes on
+   * as after a 412, keeping both. What is left open is the round trip between this read and the
+   * commit, instead of the whole transfer.
+   */
+  async #commitIfBase(edit: LocalEdit, url: string): Promise<DriveItem> {
+    const now = await this.#remoteOrGone(edit);
+    if (!now || (await this.#compare(edit, now)) !== 'upload') {
+      await this.#dropSession(edit);
+      throw new ChangedBeforeCommitError(edit.item.id);
+    }
+    return this.#o.graph.commitUploadSession(url, edit.job.signal);
   }
 
   /** Where a persisted session stands: the offset to continue from, or undefined when it is gone. */
