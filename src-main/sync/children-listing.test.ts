@@ -49,6 +49,8 @@ describe('ChildrenListing beside a first enumeration', () => {
   /** Held after a children listing's pages arrived, before they are stored. */
   let listingHeld: Gate | undefined;
   let childrenRequests: number;
+  /** The order requests were sent in: 'children' or 'delta'. */
+  let sent: string[];
   const memory = createMemoryLogger('debug', 'listing-test');
 
   const write = (path: string, content: string) => emu.admin.remote({ op: 'write', path, content });
@@ -64,6 +66,7 @@ describe('ChildrenListing beside a first enumeration', () => {
     beforeApply = undefined;
     listingHeld = undefined;
     childrenRequests = 0;
+    sent = [];
     await emu.admin.generate({ folders: 3, filesPerFolder: 4, fileSize: 10 });
     for (const p of ['/A', '/B']) await emu.admin.remote({ op: 'mkdir', path: p });
     await write('/A/x.txt', 'x');
@@ -72,6 +75,7 @@ describe('ChildrenListing beside a first enumeration', () => {
     const children: ChildrenSource = {
       async *listChildren(id, options) {
         childrenRequests++;
+        sent.push('children');
         const pages: DriveItem[][] = [];
         for await (const page of graph.listChildren(id, options)) pages.push(page);
         await listingHeld?.wait();
@@ -81,6 +85,7 @@ describe('ChildrenListing beside a first enumeration', () => {
     const source: DeltaSource = {
       getItemByPath: (path, options) => graph.getItemByPath(path, options),
       delta: async (link, options) => {
+        sent.push('delta');
         const batch = await graph.delta(link, options);
         if (link === undefined) await beforeApply?.wait();
         return batch;
@@ -113,6 +118,19 @@ describe('ChildrenListing beside a first enumeration', () => {
     await list('/A');
     expect(childrenRequests).toBe(3);
     expect(listing.indexing).toEqual({ items: 0 });
+  });
+
+  it('a new mount lists first: the enumeration asks for its first page once the filesystem has been quiet a moment', async () => {
+    const enumeration = sync.syncOnce();
+    // A program opens the mount at once, then keeps walking it for a while.
+    await list('/');
+    const walking = setInterval(() => listing.activity(), 20);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(sent).toEqual(['children']);
+    clearInterval(walking);
+    await enumeration;
+    expect(sent).toEqual(['children', 'delta']);
+    expect(listing.complete).toBe(true);
   });
 
   it('after a restart before the enumeration was applied, a folder is listed again and entries the server dropped go', async () => {

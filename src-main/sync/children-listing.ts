@@ -124,6 +124,8 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     this.#quietMs = options.quietMs ?? DEFAULT_TIMEOUTS.enumerationQuietMs;
     this.#now = options.now ?? Date.now;
     if (!this.#complete) {
+      // The mount's first moments count as activity: the enumeration waits for them (see idle()).
+      this.#lastActivity = this.#now();
       this.#store.items.deletionListener = (deleted) => {
         if (this.#enumerationStart === undefined || this.#sealed || this.#storingListing) return;
         const at = ++this.#clock;

@@ -311,6 +311,9 @@ export class DeltaSync {
     let full = stored === undefined;
     // Only the first enumeration runs beside listings; a resync's store is complete already.
     const listing = full && this.#listing && !this.#listing.complete ? this.#listing : undefined;
+    // A program opening the new mount lists what it needs before the enumeration's first page
+    // competes with it for the service.
+    if (listing) await listing.idle();
     listing?.enumerationStarted();
     let batch: DeltaBatch;
     try {
