@@ -11,7 +11,7 @@ import { OneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { resolveAuthority, GRAPH_URL } from './authority.ts';
 import { SecretStoreCachePlugin } from './cache-plugin.ts';
-import { MsalAuth } from './msal-auth.ts';
+import type { MsalAuth } from './msal-auth.ts';
 import { openSecretStore, type SecretStore } from './secret-store.ts';
 
 export const SIGN_IN_SETTINGS_FILE = 'sign-in.json';
@@ -75,6 +75,8 @@ export async function openAccountAuth(o: {
 }): Promise<AccountAuth> {
   await ensurePrivateDir(o.configDir);
   const { store, warning } = await openSecretStore({ account: o.account, configDir: o.configDir, logger: o.logger, prefer: o.settings.store ?? 'auto' });
+  // MSAL is loaded only for an account that signs in (a mount with a fixed token never needs it).
+  const { MsalAuth } = await import('./msal-auth.ts');
   const auth = new MsalAuth({
     account: o.account,
     clientId: o.settings.clientId,

@@ -5,6 +5,11 @@ import { OneMountError } from '../base/errors.ts';
 import { SHUTDOWN_PHASES } from '../../src-shared/model/transfer.ts';
 import type { ShutdownPhase } from '../../src-shared/model/transfer.ts';
 
+// A process parses each schema a handful of times: building zod's compiled fast path on the first
+// parse costs more (several ms of the engine's start, this configuration being parsed first) than
+// it ever saves.
+z.config({ jitless: true });
+
 const ms = z.number().int().nonnegative();
 const positiveMs = z.number().int().positive();
 /** A number of repeats, not a duration. */
