@@ -223,7 +223,8 @@ export function paceUploads<T extends Pick<GraphClient, 'uploadSmall' | 'uploadS
   };
   const uploadSmall: Method<'uploadSmall'> = async (parentId, name, body, options) => graph.uploadSmall(parentId, name, await paced(body, options?.signal), options);
   const uploadSmallById: Method<'uploadSmallById'> = async (id, body, options) => graph.uploadSmallById(id, await paced(body, options?.signal), options);
-  const uploadFragment: Method<'uploadFragment'> = async (url, start, end, total, body, signal) => graph.uploadFragment(url, start, end, total, await paced(body, signal), signal);
+  const uploadFragment: Method<'uploadFragment'> = async (url, start, end, total, body, signal, deferred) =>
+    graph.uploadFragment(url, start, end, total, await paced(body, signal), signal, deferred);
   return override(graph, { uploadSmall, uploadSmallById, uploadFragment });
 }
 

@@ -25,6 +25,7 @@ import type { ItemRecord, StoredItem } from '../store/types.ts';
 import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
 import { cacheFilePath } from './cache-files.ts';
 import { UploadManager, type UploadManagerOptions } from './upload-manager.ts';
+import { BandwidthLimiter, paceUploads } from './bandwidth.ts';
 import type { UploadEvents } from './upload-types.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { until } from '../base/testing/until.ts';
@@ -108,7 +109,6 @@ function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManag
   registries.add(tasks);
   const manager = new UploadManager({
     tasks,
-    graph,
     store: temp.store,
     cachePath: (id) => cacheFilePath(cacheDir, id),
     toRecord,
@@ -118,6 +118,8 @@ function makeManager(overrides: Partial<UploadManagerOptions> = {}): UploadManag
     retryBaseMs: 50,
     retryMaxMs: 400,
     ...overrides,
+    // Paced as the engine sends it (no limit set): every call goes through the pacing wrapper.
+    graph: paceUploads(overrides.graph ?? graph, new BandwidthLimiter({ bytesPerSecond: 0, burstMs: 0 })),
   });
   managers.push(manager);
   return manager;
