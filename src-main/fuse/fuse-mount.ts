@@ -57,6 +57,8 @@ function errnoValue(name: Errno): number {
  * "not supported". GNU ls remembers that answer per device and stops asking, where "no such
  * attribute" (ENODATA) makes it ask again for every file of an `ls -l` — two round trips per entry.
  * Not ENOSYS: the kernel would take that as "no getxattr at all" and refuse user.onemount.status too.
+ * The patched fuse-native gives the same answer in its FUSE thread (docs/indexers.md), so only the
+ * stock module's requests get here.
  */
 const XATTR_UNSUPPORTED = -osConstants.errno.EOPNOTSUPP;
 const O_ACCMODE = 3;

@@ -1,5 +1,5 @@
 // The parts of fuse-native 2.2.6 this adapter uses (the package ships no types), with the caller
-// context of native/fuse-native-2.2.6-caller-context.patch (absent from an unpatched build).
+// context of native/fuse-native-2.2.6-onemount.patch (absent from an unpatched build).
 declare module 'fuse-native' {
   interface FuseOptions {
     timeout?: number | false;

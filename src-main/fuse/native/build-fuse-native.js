@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// fuse-native with the caller of each FUSE request (docs/indexers.md): applies
-// fuse-native-2.2.6-caller-context.patch to the installed fuse-native and builds it from source
+// fuse-native with the caller of each FUSE request (docs/indexers.md), and getxattr outside user.*
+// answered without a trip to JavaScript: applies
+// fuse-native-2.2.6-onemount.patch to the installed fuse-native and builds it from source
 // with node-gyp, offline, against the headers of the Node running this script. node-gyp-build then
 // loads build/Release/fuse.node before the package's prebuild. Runs as the root package's
 // postinstall (npm install, npm ci); by hand: `npm run build:fuse-native`.
@@ -17,9 +18,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const PATCHED_VERSION = '2.2.6';
-const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-caller-context.patch`);
-/** A line only the patched index.js has. */
-const MARKER = 'binding.fuse_native_get_context';
+const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-onemount.patch`);
+/** A line only the patched index.js has, and one only the patched fuse-native.c has. */
+const MARKERS = { 'index.js': 'binding.fuse_native_get_context', 'fuse-native.c': 'strncmp(name, "user.", 5)' };
 
 const strict = process.env.ONEMOUNT_REQUIRE_PATCHED_FUSE === '1';
 const fail = (message) => {
@@ -40,13 +41,17 @@ const require = createRequire(import.meta.url);
 const dir = path.dirname(require.resolve('fuse-native/package.json'));
 const { version } = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
 if (version !== PATCHED_VERSION) {
-  fail(`the caller-context patch is for fuse-native ${PATCHED_VERSION}, installed is ${version}: port the patch to it (docs/indexers.md, "Updating the fuse-native patch")`);
+  fail(`the OneMount patch is for fuse-native ${PATCHED_VERSION}, installed is ${version}: port the patch to it (docs/indexers.md, "Updating the fuse-native patch")`);
 }
 
 const patchText = readFileSync(PATCH);
-const stampFile = path.join(dir, 'build', 'onemount-caller-context.stamp');
+const stampFile = path.join(dir, 'build', 'onemount-patch.stamp');
 const stamp = `${createHash('sha256').update(patchText).digest('hex')} node-abi ${process.versions.modules}\n`;
-const patched = readFileSync(path.join(dir, 'index.js'), 'utf8').includes(MARKER);
+const marked = Object.entries(MARKERS).filter(([file, marker]) => readFileSync(path.join(dir, file), 'utf8').includes(marker)).length;
+if (marked > 0 && marked < Object.keys(MARKERS).length) {
+  fail(`${path.relative(process.cwd(), dir)} carries an older OneMount patch: reinstall it (rm -rf ${path.relative(process.cwd(), dir)} && npm ci)`);
+}
+const patched = marked > 0;
 const built = existsSync(path.join(dir, 'build', 'Release', 'fuse.node')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
 if (patched && built) {
   console.log(`build-fuse-native: ${path.relative(process.cwd(), dir)} is patched and built already`);
@@ -74,7 +79,7 @@ const prefix = path.resolve(path.dirname(process.execPath), '..');
 if (!process.env.npm_config_nodedir && existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
 run(process.execPath, args, 'node-gyp rebuild of fuse-native');
 writeFileSync(stampFile, stamp);
-console.log(`build-fuse-native: built ${path.relative(process.cwd(), path.join(dir, 'build', 'Release', 'fuse.node'))} with the caller context`);
+console.log(`build-fuse-native: built ${path.relative(process.cwd(), path.join(dir, 'build', 'Release', 'fuse.node'))} with the OneMount patch`);
 
 function resolveOr(id) {
   try {
