@@ -23,12 +23,13 @@ const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-one
 const MARKERS = { 'index.js': 'binding.fuse_native_get_context', 'fuse-native.c': 'strncmp(name, "user.", 5)' };
 
 const strict = process.env.ONEMOUNT_REQUIRE_PATCHED_FUSE === '1';
-const fail = (message) => {
+const STOCK =
+  'using the stock fuse-native; OneMount works, but desktop indexers are not told apart from people (docs/indexers.md). Install gcc, make, python3 and patch, then run `npm run build:fuse-native`.';
+/** Stops here; `inUse` says what the engine runs with instead (unless ONEMOUNT_REQUIRE_PATCHED_FUSE makes it fail). */
+const fail = (message, inUse = STOCK) => {
   process.stderr.write(`build-fuse-native: ${message}\n`);
   if (strict) process.exit(1);
-  process.stderr.write(
-    'build-fuse-native: WARNING: using the stock fuse-native; OneMount works, but desktop indexers are not told apart from people (docs/indexers.md). Install gcc, make, python3 and patch, then run `npm run build:fuse-native`.\n',
-  );
+  process.stderr.write(`build-fuse-native: WARNING: ${inUse}\n`);
   process.exit(0);
 };
 
@@ -49,7 +50,8 @@ const stampFile = path.join(dir, 'build', 'onemount-patch.stamp');
 const stamp = `${createHash('sha256').update(patchText).digest('hex')} node-abi ${process.versions.modules}\n`;
 const marked = Object.entries(MARKERS).filter(([file, marker]) => readFileSync(path.join(dir, file), 'utf8').includes(marker)).length;
 if (marked > 0 && marked < Object.keys(MARKERS).length) {
-  fail(`${path.relative(process.cwd(), dir)} carries an older OneMount patch: reinstall it (rm -rf ${path.relative(process.cwd(), dir)} && npm ci)`);
+  const rel = path.relative(process.cwd(), dir);
+  fail(`${rel} carries an older OneMount patch: reinstall it (rm -rf ${rel} && npm ci)`, 'using the fuse-native built with the older patch until then; it works, without what the newer one adds.');
 }
 const patched = marked > 0;
 const built = existsSync(path.join(dir, 'build', 'Release', 'fuse.node')) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
