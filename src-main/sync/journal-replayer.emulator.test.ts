@@ -208,6 +208,41 @@ describe('journal replay against the emulator', () => {
     expect(store.items.get(fKey)).toMatchObject({ name: 'G', parentId: rootKey });
   }, 30_000);
 
+  it('a folder emptied offline by moving a file out and deleting it after the folder (mv Sub/b b; rmdir Sub; rm b) is deleted on the server, no conflict (fuzz 63000/64)', async () => {
+    const root = await graph.getItemByPath('/');
+    const sub = await graph.createFolder(root.id, 'Sub');
+    const b = await graph.uploadSmall(sub.id, 'b.txt', Buffer.from('b'));
+    const other = await graph.createFolder(root.id, 'Other');
+    await graph.uploadSmall(other.id, 'theirs.txt', Buffer.from('made there'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const subKey = store.items.keyOf(sub.id);
+    const bKey = store.items.keyOf(b.id);
+    const otherKey = store.items.keyOf(other.id);
+    const subItem = store.items.get(subKey)!;
+    const bItem = store.items.get(bKey)!;
+    const otherItem = store.items.get(otherKey)!;
+    // What the vfs journals offline: the move of b is folded into its delete (it has no place left).
+    store.transaction(() => {
+      store.items.move(bKey, rootKey, 'b.txt');
+      store.journal.append({ kind: 'rename', itemId: bKey, parentId: subKey, name: 'b.txt', newParentId: rootKey, newName: 'b.txt' });
+      store.items.deleteSubtree(subKey);
+      store.journal.append({ kind: 'rmdir', itemId: subKey, parentId: rootKey, name: 'Sub', baseEtag: subItem.etag, payload: { remoteId: sub.id } });
+      store.items.deleteSubtree(bKey);
+      store.journal.append({ kind: 'unlink', itemId: bKey, parentId: rootKey, name: 'b.txt', baseEtag: bItem.etag, payload: { remoteId: b.id } });
+      // A folder whose server content this device never deleted stays, with a conflict, as before.
+      store.items.deleteSubtree(otherKey);
+      store.journal.append({ kind: 'rmdir', itemId: otherKey, parentId: rootKey, name: 'Other', baseEtag: otherItem.etag, payload: { remoteId: other.id } });
+    });
+
+    await replayToTheEnd();
+    expect(await exists(sub.id)).toBe(false);
+    expect(await exists(b.id)).toBe(false);
+    expect(await exists(other.id)).toBe(true);
+    expect(store.conflicts.list().map((c) => c.itemId)).toEqual([otherKey]);
+  }, 30_000);
+
   it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {
     const root = await graph.getItemByPath('/');
     const renamed = await graph.uploadSmall(root.id, 'notes.md', Buffer.from('saved by an editor'));

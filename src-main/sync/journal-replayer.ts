@@ -25,7 +25,7 @@ import { PARKING_PREFIX } from './delta-apply.ts';
 const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
 
 export interface JournalReplayerOptions {
-  graph: Pick<GraphClient, 'createFolder' | 'update' | 'deleteItem' | 'getItem' | 'getItemByPath'>;
+  graph: Pick<GraphClient, 'createFolder' | 'update' | 'deleteItem' | 'getItem' | 'getItemByPath' | 'listChildren'>;
   store: Store;
   toRecord: (item: DriveItem) => ItemRecord;
   logger: Logger;
@@ -215,6 +215,10 @@ export class JournalReplayer {
             throw err;
           }
           if ((remote.folder?.childCount ?? 0) > 0) {
+            // What it holds there may be items deleted here later whose move out of it was folded
+            // into that delete (`mv Sub/b b; rm b; rmdir Sub` offline: fuzz 63000/64): those
+            // deletes go first.
+            if (await this.emptiedLater(e, remoteId)) throw new WaitForDeletes(e.name ?? remoteId);
             this.conflict(e.itemId, 'both-modified', null, `not deleted on the server: it holds ${remote.folder?.childCount} item(s) this device did not delete`);
             return;
           }
@@ -284,6 +288,20 @@ export class JournalReplayer {
     );
   }
 
+  /** Every item the server folder holds is deleted by a later entry of this pass. */
+  private async emptiedLater(e: JournalEntry, folderRemoteId: string): Promise<boolean> {
+    const deletedLater = new Set(
+      this.pending()
+        .filter((later) => later.seq > e.seq && (later.kind === 'unlink' || later.kind === 'rmdir'))
+        .map((later) => later.payload?.remoteId ?? later.itemId),
+    );
+    if (deletedLater.size === 0) return false;
+    for await (const page of this.o.graph.listChildren(folderRemoteId, { select: ['id'] })) {
+      if (page.some((child) => !deletedLater.has(child.id))) return false;
+    }
+    return true;
+  }
+
   /** The server's id of a folder, null while it waits to be created there. */
   private remoteIdOf(itemId: string): string | null {
     return this.o.store.items.get(itemId)?.remoteId ?? null;
@@ -345,6 +363,14 @@ export class JournalReplayer {
 class WaitForParent extends Error {
   constructor(parentId: string, cause?: unknown) {
     super(`waiting for ${parentId} to be created on the server`, { cause });
+  }
+}
+
+/** The folder is emptied on the server by later deletes of this pass; it is retried on the next pass. */
+class WaitForDeletes extends WaitForParent {
+  constructor(name: string) {
+    super(name);
+    this.message = `waiting for later offline deletes to empty ${name} on the server`;
   }
 }
 
