@@ -133,3 +133,32 @@ describe('vfs rename', () => {
     expect((emu.emulator.admin.itemJson('/notes.md') as unknown as DriveItem | undefined)?.id).toBe(landed!.id);
   }, 30_000);
 });
+
+describe('vfs readdir', () => {
+  it('lists a folder again from its kept listing while nothing changed, and from the store after any change', async () => {
+    await rig.vfs.mkdir('/L');
+    await writeNew('/L/a.txt', Buffer.from('a'));
+    await writeNew('/L/b.txt', Buffer.from('bb'));
+    const items = rig.temp.store.items;
+    const reads: string[] = [];
+    const listChildren = items.listChildren.bind(items);
+    items.listChildren = (parentId, after, limit) => {
+      reads.push(parentId);
+      return listChildren(parentId, after, limit);
+    };
+    const list = async () => {
+      const r = await rig.vfs.readdir('/L');
+      return r.names.map((n, i) => `${n}:${r.attrs[i]!.size}`).sort();
+    };
+
+    expect(await list()).toEqual(['a.txt:1', 'b.txt:2']);
+    expect(await list()).toEqual(['a.txt:1', 'b.txt:2']);
+    expect(reads).toHaveLength(1);
+    // Any change to the store's items (here a new size) lists the folder from the store again.
+    await writeNew('/L/a.txt', Buffer.from('aaa'));
+    expect(await list()).toEqual(['a.txt:3', 'b.txt:2']);
+    expect(reads).toHaveLength(2);
+    await rig.vfs.unlink('/L/b.txt');
+    expect(await list()).toEqual(['a.txt:3']);
+  }, 30_000);
+});

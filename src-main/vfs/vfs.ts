@@ -174,10 +174,12 @@ const BLOCK = 4096;
  * The preferred I/O size files report (st_blksize; not the block size of statfs or st_blocks).
  * Programs size their buffers by it (cp, cat: max(128 KiB, st_blksize)), and the kernel asks
  * getxattr("security.capability") once per write(2) to a FUSE file (FUSE filesystems never get
- * SB_NOSEC) — a full round trip through the engine: 1 MiB writes ask once per 8 FUSE writes of
- * 128 KiB instead of once per write.
+ * SB_NOSEC) — a round trip to the FUSE thread (through the engine with the stock fuse-native): 1 MiB
+ * writes ask once per 8 FUSE writes of 128 KiB instead of once per write.
  */
 const IO_BLOCK = 1024 * 1024;
+/** Folder listings kept for the next readdir of the same folder (see Vfs.listings). */
+const KEPT_LISTINGS = 4;
 const DIR_MODE = 0o040755;
 const FILE_MODE = 0o100644;
 
@@ -210,6 +212,14 @@ export class Vfs {
    */
   private readonly foldersByPath = new Map<string, StoredItem>();
   private foldersGeneration = -1;
+  /**
+   * The last few folder listings by mount path, valid while the store's item generation is
+   * unchanged (an entry's attributes are its item's alone): a program that lists a folder again
+   * (`ls -l` after the kernel's cache expired, a file manager's refresh) is answered without
+   * reading the folder's rows again.
+   */
+  private readonly listings = new Map<string, { names: string[]; attrs: Attr[] }>();
+  private listingsGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
   private readonly preparing = new Map<string, Promise<void>>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
@@ -369,6 +379,20 @@ export class Vfs {
   }
 
   private listStored(path: string): { names: string[]; attrs: Attr[] } {
+    const generation = this.o.store.items.generation;
+    if (generation !== this.listingsGeneration) {
+      this.listings.clear();
+      this.listingsGeneration = generation;
+    }
+    const kept = this.listings.get(path);
+    if (kept) return kept;
+    const listed = this.readListing(path);
+    if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
+    this.listings.set(path, listed);
+    return listed;
+  }
+
+  private readListing(path: string): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
     if (dir.kind !== 'folder' && dir.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
