@@ -144,6 +144,9 @@ describe('stop-new-work', () => {
     const engine = await Engine.start(config);
     const client = await SocketClient.connect(paths.socketPath);
     try {
+      // The first enumeration, applied: it starts once the new mount has been quiet a moment, and
+      // the reads below need the seeded files in the store.
+      await engine.sync.syncNow();
       // Holds the shutdown in its uploads phase, after stop-new-work and stop-sync have run.
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
