@@ -1013,6 +1013,28 @@ describe('scheduling', () => {
     expect(temp.store.journal.list({ itemId: later })).toMatchObject([{ state: 'pending' }]);
   });
 
+  it('a shutdown uploads a file still in its write-back delay in its uploads phase; a paused one waits for the next start', async () => {
+    const runShutdown = async (manager: UploadManager) => {
+      const steps = manager.shutdownSteps();
+      const context = { signal: new AbortController().signal, deadline: Date.now() + 60_000, forced: false, report: () => undefined };
+      for (const phase of ['stop-new-work', 'uploads'] as const) for (const step of steps.filter((s) => s.phase === phase)) await step.run(context);
+    };
+    const saved = localCreate('saved-before-quit.txt', Buffer.from('saved just before quitting'));
+    const manager = makeManager({ writeBackDelayMs: 60_000 });
+    manager.schedule(saved, { priority: 'high' });
+    await runShutdown(manager);
+    expect(serverJson('/saved-before-quit.txt')).toBeDefined();
+    expect(temp.store.journal.list({ itemId: saved })).toEqual([]);
+
+    const held = localCreate('paused-at-quit.txt', Buffer.from('paused'));
+    const paused = makeManager({ writeBackDelayMs: 60_000 });
+    paused.schedule(held, { priority: 'high' });
+    paused.pause();
+    await runShutdown(paused);
+    expect(serverJson('/paused-at-quit.txt')).toBeUndefined();
+    expect(temp.store.journal.list({ itemId: held })).toMatchObject([{ state: 'pending' }]);
+  });
+
   it('finish() stops uploads that miss the deadline, with their session and offset persisted', async () => {
     const { id: slow } = localCreateBig('slow.bin', 30 * FRAGMENT_UNIT);
     emu.emulator.faults.set({ bandwidthBytesPerSec: 4 * MiB });

@@ -170,6 +170,8 @@ export class UploadManager {
   /** How many times schedule() or touch() told of a local change, to any file. */
   #localChanges = 0;
   #stopping = false;
+  /** The shutdown's uploads phase: what waited for its write-back delay starts although stopping. */
+  #draining = false;
   /** Paused by the user: nothing new starts; running uploads stopped with their sessions kept. */
   #paused = false;
   #closing: Promise<void> | undefined;
@@ -383,9 +385,10 @@ export class UploadManager {
   }
 
   /**
-   * Shutdown: from stop-new-work nothing new starts (a write's schedule() leaves its edit in the
-   * journal for the next start); in the uploads phase, running uploads go on until the phase's
-   * signal fires, then stop with their session offsets saved.
+   * Shutdown: from stop-new-work no new edit is scheduled (a write's schedule() leaves its edit in
+   * the journal for the next start). The uploads phase finishes what was already due: files still
+   * in their write-back delay start at once (unless the user paused uploads), and every upload runs
+   * until done or the phase's signal fires, then stops with its session offset saved.
    */
   shutdownSteps(): readonly ShutdownStep[] {
     return [
@@ -395,11 +398,38 @@ export class UploadManager {
         name: 'upload-manager',
         run: async (ctx) => {
           ctx.report(this.snapshot().length);
+          await this.#drain(ctx.signal);
           await this.finish(Number.POSITIVE_INFINITY, ctx.signal);
           await this.close();
         },
       },
     ];
+  }
+
+  /** Starts every upload waiting for its write-back delay and waits for all to settle, or for `until`. */
+  async #drain(until: AbortSignal): Promise<void> {
+    if (this.#paused) return;
+    for (const task of this.#items.values()) {
+      if (task.run || (task.phase !== 'waiting' && task.phase !== 'ready')) continue;
+      clearTimeout(task.timer);
+      task.timer = undefined;
+      this.#unqueue(task);
+      task.phase = 'ready';
+      (task.priority === 'high' ? this.#high : this.#low).push(task);
+    }
+    this.#draining = true;
+    try {
+      for (;;) {
+        this.#pump();
+        const runs = [...this.#items.values()].flatMap((task) => (task.run ? [task.run.done] : []));
+        if (runs.length === 0 || until.aborted) return;
+        await settledWithin(Promise.race(runs), Number.POSITIVE_INFINITY, until);
+      }
+    } finally {
+      this.#draining = false;
+      this.#high.length = 0;
+      this.#low.length = 0;
+    }
   }
 
   #startNothingNew(): void {
@@ -474,7 +504,7 @@ export class UploadManager {
   }
 
   #pump(): void {
-    while (!this.#stopping && !this.#paused && this.#running < this.#concurrency) {
+    while ((!this.#stopping || this.#draining) && !this.#paused && this.#running < this.#concurrency) {
       const task = this.#high.shift() ?? this.#low.shift();
       if (!task) break;
       this.#launch(task);
