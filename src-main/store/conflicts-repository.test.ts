@@ -69,6 +69,18 @@ describe('ConflictsRepository', () => {
     expect(conflicts.list()).toHaveLength(2);
   });
 
+  it('a kept local edit moved back to the name its upload landed under completes its conflict (fuzz 71000/3)', () => {
+    const { conflicts } = temp.store;
+    // Delta: the server deleted d while it was edited here, and our re-upload (its answer not in
+    // yet) took the name, so the local item moved aside as `d (conflict 1)`.
+    const seen = conflicts.record({ itemId: 'A', path: '/d', reason: 'remote-deleted' });
+    conflicts.record({ itemId: 'A', path: '/d', reason: 'name-clash', localCopyName: 'd (conflict 1)' });
+    // The upload's answer: the copy was ours, and the item is `d` again.
+    const done = conflicts.record({ itemId: 'A', path: '/d', reason: 'remote-deleted', localCopyName: 'd', formerCopyName: 'd (conflict 1)' });
+    expect(done).toMatchObject({ id: seen.id, localCopyName: 'd' });
+    expect(conflicts.list()).toHaveLength(1);
+  });
+
   it('gives a second conflict copy of the same file its own record', () => {
     const { conflicts } = temp.store;
     const first = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict 1).txt' });

@@ -65,7 +65,9 @@ export class ConflictsRepository {
     // record; a conflict that made another copy is another record, or the first copy would be
     // left without one and the user never told about it.
     const copy = conflict.localCopyName ?? null;
-    let open = this.#openFor.all(conflict.itemId, conflict.reason).find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy);
+    let open = this.#openFor
+      .all(conflict.itemId, conflict.reason)
+      .find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy || row.local_copy_name === conflict.formerCopyName);
     // A kept local edit of a file the server deleted (or changed) loses its name when a new server
     // file takes it: the copy that makes is that conflict's copy, not a second conflict.
     if (!open && conflict.reason === 'name-clash' && copy !== null) {

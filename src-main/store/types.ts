@@ -199,6 +199,11 @@ export interface NewConflict {
   reason: ConflictReason;
   /** Name under which the local version was kept, if it was renamed. */
   localCopyName?: string | null;
+  /**
+   * The name the local version was kept under before it took `localCopyName` (moved back to where
+   * the upload landed): a record naming it is this conflict's.
+   */
+  formerCopyName?: string;
   remoteEtag?: string | null;
   detectedMs?: number;
 }

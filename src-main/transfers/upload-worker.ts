@@ -724,6 +724,9 @@ export class UploadWorker {
       }
       if (relocation) {
         const current = store.items.get(itemId);
+        // Delta may have moved the item aside for this very upload (its answer not in yet): the
+        // record it made names that place.
+        const formerCopyName = current && current.name !== answer.name ? current.name : undefined;
         if (current && (current.name !== answer.name || current.parentId !== relocation.parentId)) {
           try {
             store.transaction(() => store.items.move(itemId, relocation.parentId, answer.name ?? current.name));
@@ -731,7 +734,7 @@ export class UploadWorker {
             logger.warn({ err: error, itemId, name: answer.name }, 'could not rename the item locally as on the server; delta will');
           }
         }
-        store.conflicts.record({ itemId, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null });
+        store.conflicts.record({ itemId, path: edit.path, reason: relocation.reason, localCopyName: answer.name ?? null, remoteEtag: null, ...(formerCopyName ? { formerCopyName } : {}) });
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
