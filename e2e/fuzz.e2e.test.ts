@@ -181,7 +181,7 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // keep-both-then-remote-edit-eio.json (22000/70), stopped-keep-both-leaves-copy.json (23000/169),
 // folder-flattened-offline.json (31000/64), mkdir-after-moved-then-removed-folder.json (35000/50),
 // remote-edit-during-session-upload.json (43000/50), folder-emptied-by-later-delete.json (63000/64),
-// remote-delete-reupload-two-records.json (71000/3).
+// remote-delete-reupload-two-records.json (71000/3), conflict-copy-answer-lost.json (82000/57).
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now

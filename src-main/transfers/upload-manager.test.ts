@@ -724,6 +724,24 @@ describe('conflicts', () => {
     expect(temp.store.journal.list()).toEqual([]);
   });
 
+  it('a conflict copy whose last fragment was committed but not answered is sent again over itself, not as a second copy (fuzz 82000/57)', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'video.bin');
+    const mine = randomBytes(4 * MiB + 1);
+    localEdit(item, mine);
+    await emu.emulator.admin.remote({ op: 'write', path: '/video.bin', content: 'their edit' });
+    // The copy goes up in one fragment; the server commits it and drops the connection.
+    emu.emulator.faults.set({ dropAfterCommitNext: 1 });
+    const manager = makeManager({ fragmentBytes: 16 * FRAGMENT_UNIT, now: () => Date.parse('2026-12-05T10:00:05Z') });
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+
+    const copyName = 'video (conflict 2026-12-05 100005 testhost).bin';
+    expectSameBytes(await emu.emulator.admin.readFile(`/${copyName}`), mine);
+    expect(serverJson('/video (conflict 2026-12-05 100005 testhost) 1.bin')).toBeUndefined();
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'both-modified', localCopyName: copyName }]);
+    expect((await emu.emulator.admin.readFile('/video.bin')).toString()).toBe('their edit');
+  });
+
   it('the original becomes the server version as it is once the copy is up, not the one compared (fuzz 22000/70: EIO after)', async () => {
     const item = await serverFile(Buffer.from('base version'), 'moving.txt');
     localEdit(item, Buffer.from('my local edit'));

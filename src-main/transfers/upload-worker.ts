@@ -550,8 +550,10 @@ export class UploadWorker {
         const sessionUrl = url;
         return await this.#sendFragments(edit, url, offset, plan.checkBeforeCommit ? () => this.#commitIfBase(edit, sessionUrl) : undefined);
       } catch (error) {
-        // The session expired (or the server forgot it) mid-way: one fresh start from zero.
-        if (signal.aborted || !isNotFound(error) || restarts >= 1) throw error;
+        // The session expired (or the server forgot it) mid-way: one fresh start from zero. Not
+        // once its last fragment was sent: the server may have made the file, and a `rename`
+        // would make a second one (fuzz 82000/57); the attempt fails, and the next finds it.
+        if (signal.aborted || !isNotFound(error) || restarts >= 1 || (edit.sentFinal && plan.conflictBehavior === 'rename')) throw error;
         logger.warn({ itemId: edit.item.id }, 'the upload session is gone; starting a new one from zero');
         this.#forgetSession(edit);
         url = undefined;
