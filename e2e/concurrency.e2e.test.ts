@@ -580,8 +580,10 @@ describe('concurrency on a real mount', () => {
       }
       workers.push({ name: `shutdown-${w}`, ops });
     }
-    // Every request waits a little, so uploads are surely running when the signal comes.
-    await h.admin.setFaults({ latencyMs: 150 });
+    // Every request waits a little, so uploads are surely running when the signal comes; and the
+    // two 6 MiB files go up too slowly to finish within the shutdown's budget (the uploads phase
+    // finishes what it can), so they are persisted and resume after the restart.
+    await h.admin.setFaults({ latencyMs: 150, bandwidthBytesPerSec: 256 * KiB });
     let exited: { code: number | null; signal: NodeJS.Signals | null };
     let stopMs: number;
     try {
