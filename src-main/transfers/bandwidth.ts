@@ -223,8 +223,9 @@ export function paceUploads<T extends Pick<GraphClient, 'uploadSmall' | 'uploadS
   };
   const uploadSmall: Method<'uploadSmall'> = async (parentId, name, body, options) => graph.uploadSmall(parentId, name, await paced(body, options?.signal), options);
   const uploadSmallById: Method<'uploadSmallById'> = async (id, body, options) => graph.uploadSmallById(id, await paced(body, options?.signal), options);
-  const uploadFragment: Method<'uploadFragment'> = async (url, start, end, total, body, signal, deferred) =>
-    graph.uploadFragment(url, start, end, total, await paced(body, signal), signal, deferred);
+  // Whatever follows the body is passed on as it came (fuzz 51000/2: a new argument was dropped here).
+  const uploadFragment: Method<'uploadFragment'> = async (url, start, end, total, body, signal, ...rest) =>
+    graph.uploadFragment(url, start, end, total, await paced(body, signal), signal, ...rest);
   return override(graph, { uploadSmall, uploadSmallById, uploadFragment });
 }
 
