@@ -3,6 +3,7 @@
  * they are, the server still holds the name, and whatever wants it (a new file's first upload, an
  * online mkdir) waits behind them instead of taking a conflict name or failing with EEXIST.
  */
+import { isLocalId } from './local-id.ts';
 import type { Store } from './store.ts';
 
 type Journaled = Pick<Store, 'journal' | 'items'>;
@@ -26,6 +27,9 @@ export function serverItemLeavingByReplay(store: Journaled, remoteId: string, ex
     .some(
       (e) =>
         e.itemId !== exceptItemId &&
-        (e.kind === 'unlink' || e.kind === 'rmdir' ? e.payload?.remoteId === remoteId : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === remoteId),
+        // A delete's entry carries the server id the item had (older entries: the key was it).
+        (e.kind === 'unlink' || e.kind === 'rmdir'
+          ? (e.payload?.remoteId ?? (isLocalId(e.itemId) ? undefined : e.itemId)) === remoteId
+          : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === remoteId),
     );
 }

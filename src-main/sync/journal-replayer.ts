@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { isLocalId, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
+import { isLocalId, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
 
@@ -218,7 +218,7 @@ export class JournalReplayer {
             // What it holds there may be items deleted here later whose move out of it was folded
             // into that delete (`mv Sub/b b; rm b; rmdir Sub` offline: fuzz 63000/64): those
             // deletes go first.
-            if (await this.emptiedLater(e, remoteId)) throw new WaitForDeletes(e.name ?? remoteId);
+            if (await this.emptiedLater(remoteId)) throw new WaitForDeletes(e.name ?? remoteId);
             this.conflict(e.itemId, 'both-modified', null, `not deleted on the server: it holds ${remote.folder?.childCount} item(s) this device did not delete`);
             return;
           }
@@ -288,16 +288,10 @@ export class JournalReplayer {
     );
   }
 
-  /** Every item the server folder holds is deleted by a later entry of this pass. */
-  private async emptiedLater(e: JournalEntry, folderRemoteId: string): Promise<boolean> {
-    const deletedLater = new Set(
-      this.pending()
-        .filter((later) => later.seq > e.seq && (later.kind === 'unlink' || later.kind === 'rmdir'))
-        .map((later) => later.payload?.remoteId ?? later.itemId),
-    );
-    if (deletedLater.size === 0) return false;
+  /** Every item the server folder holds is one an offline change not replayed yet removes from it. */
+  private async emptiedLater(folderRemoteId: string): Promise<boolean> {
     for await (const page of this.o.graph.listChildren(folderRemoteId, { select: ['id'] })) {
-      if (page.some((child) => !deletedLater.has(child.id))) return false;
+      if (page.some((child) => !serverItemLeavingByReplay(this.o.store, child.id))) return false;
     }
     return true;
   }
