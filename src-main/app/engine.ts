@@ -220,6 +220,11 @@ export class Engine {
     }
 
     followAddressChange(store, cfg.graphUrl, logger);
+    // Entries a previous run left mid-request (even by kill -9) go back to pending before the
+    // replayer and the upload manager first look at the journal, which both read pending entries
+    // only: requeued later, a folder made offline waited for a kick that never came (fuzz 111000/6).
+    const requeued = store.journal.requeueInterrupted();
+    if (requeued > 0) logger.info({ requeued }, 'changes a previous run left mid-request are sent again');
 
     const bandwidth: BandwidthLimits = {
       up: new BandwidthLimiter({ bytesPerSecond: cfg.uploadLimitBytesPerSecond ?? 0, burstMs: policy.ms('bandwidthBurstMs') }),

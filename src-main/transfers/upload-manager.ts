@@ -212,13 +212,12 @@ export class UploadManager {
   }
 
   /**
-   * Picks up what a previous run left: entries caught mid-upload (even by kill -9) go back to
-   * pending, and every pending write or create is queued at low priority, due now. Returns how many
-   * items were queued.
+   * Picks up what a previous run left: every pending write or create is queued at low priority,
+   * due now (the engine has put entries a previous run left mid-upload back to pending first).
+   * Returns how many items were queued.
    */
   start(): number {
     this.#checkOpen();
-    const requeued = this.#store.journal.requeueInterrupted();
     const ids = new Set<string>();
     for (const entry of this.#store.journal.list({ states: ['pending'] })) {
       if (entry.kind === 'write' || entry.kind === 'create') ids.add(entry.itemId);
@@ -227,7 +226,7 @@ export class UploadManager {
       const task = this.#taskFor(id, 'low');
       if (!task.run && task.phase !== 'ready') this.#arm(task, 0, 'waiting');
     }
-    this.#logger.info({ queued: ids.size, requeued }, 'upload manager started');
+    this.#logger.info({ queued: ids.size }, 'upload manager started');
     return ids.size;
   }
 

@@ -1,0 +1,82 @@
+/**
+ * What a start picks up from the run before it, with the real engine (Engine.start) against the
+ * emulator: the previous run's journal is written into its store between two starts, as a kill -9
+ * leaves it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import { createMemoryLogger } from '../base/logger.ts';
+import { StaticTokenProvider } from '../graph/index.ts';
+import { newLocalId, openStore } from '../store/index.ts';
+import { Engine, type EngineConfig } from './engine.ts';
+import { accountPaths } from './paths.ts';
+
+const TOKEN = 'emulator-token-not-a-secret-1234567890';
+
+let emu: EmulatorHandle;
+let root: string;
+
+beforeAll(async () => {
+  emu = await startEmulator();
+  root = mkdtempSync(path.join(tmpdir(), 'onemount-engine-restart-'));
+});
+
+afterAll(async () => {
+  await emu.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function waitFor(what: string, check: () => boolean, deadlineMs = 20_000): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`still not true after ${deadlineMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('a start after a kill', () => {
+  it('replays a folder made offline whose replay the kill cut off mid-request (fuzz 111000/6)', async () => {
+    const env = { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_RUNTIME_DIR: path.join(root, 'run') };
+    const memory = createMemoryLogger('warn', 'engine-restart');
+    const config: EngineConfig = {
+      paths: accountPaths('restart', env),
+      mountpoint: path.join(root, 'mnt'),
+      graphUrl: emu.apiUrl,
+      tokenProvider: new StaticTokenProvider(TOKEN),
+      logger: memory.logger,
+      pollIntervalMs: 200,
+      downloadConcurrency: 2,
+      uploadConcurrency: 2,
+      writeBackDelayMs: 20,
+      kernelCacheSec: 1,
+    };
+    const first = await Engine.start(config);
+    await first.shutdown('test: first run');
+
+    // What the kill left: the folder made offline, its mkdir taken by the replayer, no answer yet.
+    const { store } = openStore({ path: config.paths.storeFile, logger: memory.logger });
+    try {
+      const top = store.items.getRoot()!;
+      const id = newLocalId();
+      store.transaction(() => {
+        store.items.insert({ id, parentId: top.id, name: 'Made offline', kind: 'folder', size: 0, ctimeMs: 0, mtimeMs: 0 });
+        store.journal.markUploading(store.journal.append({ kind: 'mkdir', itemId: id, parentId: top.id, name: 'Made offline' }).seq);
+      });
+    } finally {
+      store.close();
+    }
+
+    const second = await Engine.start(config);
+    try {
+      await waitFor('the folder is on the server', () => emu.emulator.admin.itemJson('/Made offline') !== undefined);
+      expect(emu.emulator.admin.itemJson('/Made offline')).toMatchObject({ name: 'Made offline', folder: {} });
+      await waitFor('the journal is empty', () => second.replayer.pending().length === 0);
+      expect(second.store.conflicts.list()).toEqual([]);
+    } finally {
+      await second.shutdown('test: second run');
+    }
+  }, 60_000);
+});
