@@ -8,12 +8,17 @@ import type { Store } from './store.ts';
 
 type Journaled = Pick<Store, 'journal' | 'items'>;
 
-/** An offline delete, or rename away, of what held `name` in `parentId` (other than `exceptItemId`'s own). */
-export function nameLeavingByReplay(store: Journaled, parentId: string, name: string, exceptItemId?: string): boolean {
+/**
+ * An offline delete, or rename away, of what held `name` in `parentId` (other than `exceptItemId`'s
+ * own; with `afterSeq`, only a pending one journaled after that entry: the replayer asks whether
+ * a later entry of its pass frees the name).
+ */
+export function nameLeavingByReplay(store: Journaled, parentId: string, name: string, options: { exceptItemId?: string; afterSeq?: number } = {}): boolean {
   const key = name.toLowerCase();
+  const { exceptItemId, afterSeq } = options;
   return store.journal
-    .list({ states: ['pending', 'uploading'] })
-    .some((e) => (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== exceptItemId && e.parentId === parentId && e.name?.toLowerCase() === key);
+    .list({ states: afterSeq === undefined ? ['pending', 'uploading'] : ['pending'] })
+    .some((e) => (afterSeq === undefined || e.seq > afterSeq) && (e.kind === 'unlink' || e.kind === 'rmdir' || e.kind === 'rename') && e.itemId !== exceptItemId && e.parentId === parentId && e.name?.toLowerCase() === key);
 }
 
 /**

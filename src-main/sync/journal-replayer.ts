@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { isLocalId, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
+import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
 
@@ -282,10 +282,7 @@ export class JournalReplayer {
 
   /** A pending entry after `e` deletes or moves away what holds `name` in the folder. */
   private freedLater(e: JournalEntry, parentId: string, name: string): boolean {
-    const key = name.toLowerCase();
-    return this.pending().some(
-      (later) => later.seq > e.seq && (later.kind === 'unlink' || later.kind === 'rmdir' || later.kind === 'rename') && later.itemId !== e.itemId && later.parentId === parentId && later.name?.toLowerCase() === key,
-    );
+    return nameLeavingByReplay(this.o.store, parentId, name, { exceptItemId: e.itemId, afterSeq: e.seq });
   }
 
   /** Every item the server folder holds is one an offline change not replayed yet removes from it. */

@@ -224,7 +224,7 @@ export class UploadWorker {
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
       if (isNameConflict(error)) {
-        if (nameLeavingByReplay(this.#o.store, edit.item.parentId!, name, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (nameLeavingByReplay(this.#o.store, edit.item.parentId!, name, { exceptItemId: edit.item.id })) throw new NameFreedByReplayError(edit.item.id, name);
         const occupant = await this.#itemAt(edit, parentId, name);
         // Freed between the refusal and the look (an offline delete replayed meanwhile, fuzz
         // 12000/63): the name is this file's to take, on the next attempt.
