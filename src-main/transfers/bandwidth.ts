@@ -121,6 +121,9 @@ export class BandwidthLimiter {
     const stop = new AbortController();
     const paced: Transform = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
+        // Unlimited (and nobody waiting): the chunk passes whole, at once, without a promise per
+        // piece, which were a tenth of the engine's time in a fast download.
+        if (this.#queue.length === 0 && this.#rate === 0 && this.#admit(chunk.length)) return done(null, chunk);
         void this.#pass(chunk, (piece) => paced.push(piece), stop.signal).then(() => done(), done);
       },
       destroy(error, done) {
