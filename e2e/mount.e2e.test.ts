@@ -161,6 +161,27 @@ describe('a mounted drive (emulator and engine in their own processes)', () => {
     expect(joined.stdout.equals(Buffer.concat(await Promise.all(files.map((f) => h.admin.content(f)))))).toBe(true);
   });
 
+  it('`stat` shows the server\'s modification times, and `cp -p` and `touch -d` set them there', async () => {
+    const serverTime = async (f: string) => ((await h.admin.item(f)).fileSystemInfo as { lastModifiedDateTime: string }).lastModifiedDateTime;
+    const f = 'Folder 0003/Level 1/file-00024.txt';
+    const before = await stat(h.at(f));
+    expect(before.mtimeMs).toBe(Date.parse(await serverTime(f)));
+    expect(before.atimeMs).toBe(before.mtimeMs);
+    // cp -p sets both times at once, each its own (the stock fuse-native handed over the access
+    // time for both).
+    const local = await scratchFile(h, 'kept-time.txt');
+    await writeFile(local, 'times kept\n');
+    await runOk('touch', ['-a', '-d', '2021-01-02T03:04:05Z', local]);
+    await runOk('touch', ['-m', '-d', '2020-01-02T03:04:05Z', local]);
+    await runOk('cp', ['-p', local, h.at('kept-time.txt')]);
+    expect((await stat(h.at('kept-time.txt'))).mtimeMs).toBe(Date.parse('2020-01-02T03:04:05Z'));
+    await eventually('the copy\'s time on the server', async () => ((await serverItem('kept-time.txt')) && (await serverTime('kept-time.txt')) === '2020-01-02T03:04:05Z' ? true : undefined));
+    // A file already on the server: its new time is sent at once.
+    await runOk('touch', ['-d', '2019-05-06T07:08:09Z', h.at(f)]);
+    expect((await stat(h.at(f))).mtimeMs).toBe(Date.parse('2019-05-06T07:08:09Z'));
+    expect(await serverTime(f)).toBe('2019-05-06T07:08:09Z');
+  });
+
   it('`dd skip=` of an uncached 1 GiB file fetches only the ranges around that offset', async () => {
     const from = await logPosition(h.admin);
     const r = await runBuffer('dd', [`if=${h.at('Ranged/large.bin')}`, 'bs=1M', 'skip=500', 'count=2', 'status=none'], { timeoutMs: 60_000 });

@@ -124,9 +124,10 @@ export interface Attr {
   size: number;
   blocks: number;
   blksize: number;
-  atime: Date;
-  mtime: Date;
-  ctime: Date;
+  /** Milliseconds since the epoch (fuse-native takes a number as it is: no Date per answer). */
+  atime: number;
+  mtime: number;
+  ctime: number;
 }
 
 export interface StatFs {
@@ -308,9 +309,9 @@ export class Vfs {
       size,
       blocks: Math.ceil(size / 512),
       blksize: IO_BLOCK,
-      atime: new Date(item.mtimeMs),
-      mtime: new Date(item.mtimeMs),
-      ctime: new Date(Math.max(item.ctimeMs, item.mtimeMs)),
+      atime: item.mtimeMs,
+      mtime: item.mtimeMs,
+      ctime: Math.max(item.ctimeMs, item.mtimeMs),
     };
   }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// fuse-native with the caller of each FUSE request (docs/indexers.md), and getxattr outside user.*
-// answered without a trip to JavaScript: applies
+// fuse-native with the caller of each FUSE request (docs/indexers.md), getxattr outside user.*
+// answered without a trip to JavaScript, and utimens given the modification time: applies
 // fuse-native-2.2.6-onemount.patch to the installed fuse-native and builds it from source
 // with node-gyp, offline, against the headers of the Node running this script. node-gyp-build then
 // loads build/Release/fuse.node before the package's prebuild. Runs as the root package's
@@ -20,7 +20,7 @@ import path from 'node:path';
 const PATCHED_VERSION = '2.2.6';
 const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-onemount.patch`);
 /** A line only the patched index.js has, and one only the patched fuse-native.c has. */
-const MARKERS = { 'index.js': 'binding.fuse_native_get_context', 'fuse-native.c': 'strncmp(name, "user.", 5)' };
+const MARKERS = { 'index.js': 'binding.fuse_native_get_context', 'fuse-native.c': 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)' };
 
 const strict = process.env.ONEMOUNT_REQUIRE_PATCHED_FUSE === '1';
 const STOCK =
