@@ -106,6 +106,40 @@ describe('vfs rename', () => {
     expect(rig.temp.store.items.get(f.id)).toMatchObject({ name: 'G' });
   }, 30_000);
 
+  it('a rename online onto a name an offline delete still waiting in the journal frees is journaled after it, not refused with EEXIST (fuzz 132000/68)', async () => {
+    await rig.vfs.mkdir('/D');
+    await rig.vfs.mkdir('/E');
+    const e = rig.item('/E');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rmdir('/D');
+    await emu.emulator.setOffline(false);
+
+    await rig.vfs.rename('/E', '/D');
+
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((x) => x.kind)).toEqual(['rmdir', 'rename']);
+    expect(await replayer().replay()).toBe(0);
+    expect((emu.emulator.admin.itemJson('/D') as unknown as DriveItem | undefined)?.id).toBe(e.remoteId);
+    expect(rig.temp.store.items.get(e.id)).toMatchObject({ name: 'D' });
+  }, 30_000);
+
+  it('a rename online onto a name whose server folder an offline delete removes, though the journal names another place for it, waits for that delete', async () => {
+    await rig.vfs.mkdir('/K');
+    await rig.vfs.mkdir('/K/Sub dir');
+    await rig.vfs.mkdir('/Y');
+    const y = rig.item('/Y');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rename('/K/Sub dir', '/Moved away');
+    await rig.vfs.rmdir('/Moved away');
+    await emu.emulator.setOffline(false);
+    for (const e of rig.temp.store.journal.list({ states: ['pending'] })) if (e.kind === 'rename') rig.temp.store.journal.remove(e.seq);
+
+    await rig.vfs.rename('/Y', '/K/Sub dir');
+
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['rmdir', 'rename']);
+    expect(await replayer().replay()).toBe(0);
+    expect((emu.emulator.admin.itemJson('/K/Sub dir') as unknown as DriveItem | undefined)?.id).toBe(y.remoteId);
+  }, 30_000);
+
   it("an editor's save over a file not uploaded yet moves the temp file on the server when its first upload committed while the original went (fuzz 6000/127)", async () => {
     const saved = Buffer.from('the saved version');
     await writeNew('/notes.md', Buffer.from('the first version'));

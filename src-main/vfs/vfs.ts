@@ -959,7 +959,10 @@ export class Vfs {
     // An offline rename or mkdir of this item not replayed yet goes first: sent now, this one could
     // land before it and be undone by it (fuzz 15000/178). It joins the journal behind it.
     const queued = this.o.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] }).some((e) => e.kind === 'rename' || e.kind === 'mkdir');
-    if (newParent.remoteId !== null && !queued) {
+    // So does an offline delete or move away of what held the new name there (as for mkdir): the
+    // server keeps the name until it is replayed (fuzz 132000/68).
+    let nameHeld = nameLeavingByReplay(this.o.store, newParent.id, name, { exceptItemId: item.id });
+    if (newParent.remoteId !== null && !queued && !nameHeld) {
       try {
         const moved = await this.o.graph.update(item.remoteId, {
           name,
@@ -968,14 +971,15 @@ export class Vfs {
         this.applyAnswer(item, moved);
         return;
       } catch (e) {
-        if (!(e instanceof NetworkError)) throw toVfsError(e, `renaming ${from} to ${to}`);
+        nameHeld = isNameConflict(e) && (await this.occupantLeavingByReplay(to));
+        if (!nameHeld && !(e instanceof NetworkError)) throw toVfsError(e, `renaming ${from} to ${to}`);
       }
     }
     this.o.store.transaction(() => {
       this.o.store.items.move(item.id, newParent.id, name);
       this.o.store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: item.name, newParentId: newParent.id, newName: name });
     });
-    this.journaled(from, 'rename of', queued ? 'after the earlier offline change of it' : undefined);
+    this.journaled(from, 'rename of', queued ? 'after the earlier offline change of it' : nameHeld ? 'after the offline change that frees its new name' : undefined);
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
