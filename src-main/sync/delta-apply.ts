@@ -77,9 +77,15 @@ export interface BatchApplierOptions {
   onInvalidateError(error: unknown, itemId: string): void;
   /**
    * Records that read the server now (not a delta page) are applied even when they carry an older
-   * version of ours: there is no page that could predate our upload (see `staleOwnVersions`).
+   * version of ours: there is no page that could predate our upload (see `staleRecords`).
    */
   current?: boolean;
+  /**
+   * The item (by key or server id) was changed here after the batch was asked for (a rename's
+   * answer, a delete, an upload's answer): its record may predate that change, so it is left to a
+   * fresh read (`staleRecords`) instead of undoing it (fuzz 131000/100).
+   */
+  changedHere?: (id: string) => boolean;
 }
 
 interface Candidate {
@@ -109,7 +115,7 @@ export class BatchApplier {
   /** Ids kept despite a removal, counted once. */
   readonly #kept = new Set<string>();
   #change: ChangeSet = emptyChange();
-  /** Server ids of records left out as possibly older than our last upload (staleOwnVersions). */
+  /** Server ids of records left out as possibly older than the store (staleRecords). */
   readonly #stale: string[] = [];
   #finalize: (() => void) | undefined;
   #finalized = false;
@@ -120,12 +126,14 @@ export class BatchApplier {
   }
 
   /**
-   * Files the batch left alone because its record holds an older version this engine uploaded than
-   * the one the store holds since: a delta page is computed when it is asked for, and an upload
-   * committing between that and the page's apply would be undone (the bytes dropped, a read then
-   * failing with the server holding a newer version). The caller reads these from the server.
+   * Items the batch left alone because its record may be older than what the store holds: a delta
+   * page is computed when it is asked for, and a change made here between that and the page's
+   * apply would be undone. A file whose record holds an older version this engine uploaded (the
+   * bytes would be dropped, a read then failing with the server holding a newer version), and any
+   * item changed here since the batch was asked for (`changedHere`: a rename would be reverted
+   * until the next poll). The caller reads these from the server.
    */
-  get staleOwnVersions(): readonly string[] {
+  get staleRecords(): readonly string[] {
     return this.#stale;
   }
 
@@ -247,6 +255,10 @@ export class BatchApplier {
     const adopted: Array<{ key: string; remoteId: string }> = [];
     const landedOfDeleted: Array<{ record: ItemRecord; itemId: string }> = [];
     for (const record of records) {
+      if (this.#o.changedHere && (this.#o.changedHere(record.id) || (record.remoteId != null && this.#o.changedHere(record.remoteId)))) {
+        this.#stale.push(record.remoteId ?? record.id);
+        continue;
+      }
       const old = store.items.get(record.id);
       if (!old) {
         const own = this.#ownUploadArriving(record);
@@ -455,14 +467,17 @@ export class BatchApplier {
   /** Runs `work` in one transaction; the last one also saves the deltaLink. Reports the change. */
   #commit(work: () => void, last: boolean): void {
     const started = performance.now();
-    this.#store.transaction(() => {
-      work();
-      if (last && this.#finalize) {
-        this.#finalize();
-        this.#finalize = undefined;
-        this.#finalized = true;
-      }
-    });
+    // The server's view: not a change made here that a later batch would have to leave alone.
+    this.#store.items.asRemoteView(() =>
+      this.#store.transaction(() => {
+        work();
+        if (last && this.#finalize) {
+          this.#finalize();
+          this.#finalize = undefined;
+          this.#finalized = true;
+        }
+      }),
+    );
     const heldMs = performance.now() - started;
     if (heldMs > SLOW_COMMIT_MS) this.#o.logger.warn({ heldMs: Math.round(heldMs) }, 'a delta chunk held the event loop for long');
     const change = this.#change;

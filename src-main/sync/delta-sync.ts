@@ -305,6 +305,16 @@ export class DeltaSync {
   }
 
   async #runOnce(signal: AbortSignal): Promise<SyncResult> {
+    // Changes made here from now on are newer than what this batch may say of their items.
+    const mark = this.#store.items.openChangeWindow();
+    try {
+      return await this.#runBatch(signal, mark);
+    } finally {
+      this.#store.items.closeChangeWindow();
+    }
+  }
+
+  async #runBatch(signal: AbortSignal, mark: number): Promise<SyncResult> {
     const started = this.#now();
     const store = this.#store;
     const stored = store.driveState.get('deltaLink');
@@ -350,6 +360,7 @@ export class DeltaSync {
         pageSize: this.#pageSize,
         yielder,
         current,
+        ...(current ? {} : { changedHere: (id: string) => store.items.changedHereSince(id, mark) }),
         onChanged: (change) => this.events.emit('changed', change),
         onInvalidateError: (error, itemId) => {
           this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');
@@ -379,7 +390,7 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
-    if (applier.staleOwnVersions.length) await this.#applyCurrent(applier.staleOwnVersions, applierFor(true), yielder, signal);
+    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, applierFor(true), yielder, signal);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -389,7 +400,7 @@ export class DeltaSync {
 
   /**
    * Files whose delta record held an older version of ours than the store (BatchApplier
-   * staleOwnVersions): the server's current state decides. Usually our upload committed after the
+   * staleRecords): the server's current state decides. Usually our upload committed after the
    * page was made and nothing changes; another device restoring that older version is applied.
    */
   async #applyCurrent(ids: readonly string[], applier: BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {

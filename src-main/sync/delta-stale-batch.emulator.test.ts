@@ -1,0 +1,91 @@
+/**
+ * A delta batch fetched before a change made here reaches the store after it: the batch must not
+ * undo that change (the server's current state decides instead). The delta requests go to the emulator over real HTTP; the batch is held
+ * between its last page and its apply while the change is made, so the case is exact.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import { createMemoryLogger } from '../base/logger.ts';
+import { type DriveItem, type GraphClient } from '../graph/index.ts';
+import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
+import { TaskRegistry } from '../lifecycle/task-registry.ts';
+import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
+import { DeltaSync, type DeltaSource } from './delta-sync.ts';
+import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
+
+let handle: EmulatorHandle;
+let temp: TempStore;
+let tasks: TaskRegistry;
+let graph: GraphClient;
+let sync: DeltaSync;
+/** Runs once, after a delta batch arrived and before it is applied. */
+let beforeApply: (() => Promise<void>) | undefined;
+
+const toRecord = (d: DriveItem) => {
+  const r = mapDriveItem(d);
+  if (isTombstone(r)) throw new Error('tombstone');
+  return r;
+};
+
+beforeEach(async () => {
+  handle = await startEmulator({ mode: 'personal' });
+  temp = openTempStore();
+  const { logger } = createMemoryLogger('debug', 'delta-stale-test');
+  tasks = new TaskRegistry({ logger });
+  graph = emulatorGraphClient(handle.apiUrl);
+  const source: DeltaSource = {
+    getItemByPath: (...a) => graph.getItemByPath(...a),
+    getItem: (...a) => graph.getItem(...a),
+    delta: async (...a) => {
+      const batch = await graph.delta(...a);
+      const hook = beforeApply;
+      beforeApply = undefined;
+      await hook?.();
+      return batch;
+    },
+  };
+  sync = new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate: () => undefined }, logger, tasks, pollIntervalMs: 60_000 });
+  beforeApply = undefined;
+});
+
+afterEach(async () => {
+  await sync.stop();
+  await tasks.stopAll(5_000);
+  await graph.close();
+  await handle.close();
+  temp.dispose();
+});
+
+describe('a delta batch older than a change made here', () => {
+  it('does not undo a rename whose answer was applied while the batch was on its way (fuzz 131000/100)', async () => {
+    await handle.emulator.admin.remote({ op: 'mkdir', path: '/Sub dir' });
+    await sync.syncOnce();
+    const folder = temp.store.items.resolvePath('/Sub dir')!;
+    // The folder changes (its time, from another device) so that the next batch carries it as it was then.
+    await graph.update(folder.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    await handle.emulator.admin.remote({ op: 'write', path: '/Sub dir/a.txt', content: 'a' });
+    beforeApply = async () => {
+      // The vfs's rename: PATCH, then the answer applied by the item's key.
+      const moved = await graph.update(folder.remoteId!, { name: 'F' });
+      temp.store.items.upsert(toRecord(moved));
+    };
+    await sync.syncOnce();
+    expect(temp.store.items.get(folder.id)).toMatchObject({ name: 'F' });
+    expect(temp.store.items.resolvePath('/F/a.txt')).toBeDefined();
+  }, 30_000);
+
+  it('does not bring back a file deleted here while the batch was on its way', async () => {
+    await handle.emulator.admin.remote({ op: 'write', path: '/x.txt', content: 'one' });
+    await sync.syncOnce();
+    const file = temp.store.items.resolvePath('/x.txt')!;
+    // Edited on another device: the next batch carries the file.
+    await handle.emulator.admin.remote({ op: 'write', path: '/x.txt', content: 'two' });
+    beforeApply = async () => {
+      // The vfs's unlink: DELETE, then the item leaves the store.
+      await graph.deleteItem(file.remoteId!);
+      temp.store.items.deleteSubtree(file.id);
+    };
+    await sync.syncOnce();
+    expect(temp.store.items.resolvePath('/x.txt')).toBeUndefined();
+  }, 30_000);
+});
