@@ -47,6 +47,12 @@ describe('sync fuzzer, fixed seeds', () => {
 });
 
 describe('sync fuzzer, bugs it found (fixed)', () => {
+  // A rename online onto a name an offline delete not replayed yet still held on the server was
+  // refused with EEXIST (the delete was waiting out a 500). Fixed: it is journaled behind it.
+  it('a rename onto a name an offline delete frees waits for that delete', async () => {
+    await reproduce('rename-onto-name-freed-by-offline-delete.json', 2);
+  }, 180_000);
+
   // A folder made offline never reached the server, or reached it as `Sub dir (conflict 1)` with a
   // name-clash record: a kill cut its replay off mid-request, and the next start's replayer looked
   // at the journal before the entry was back to pending (and delta, not held for it, met the folder
