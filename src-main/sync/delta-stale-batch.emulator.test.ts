@@ -6,12 +6,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { type DriveItem, type GraphClient } from '../graph/index.ts';
+import { type GraphClient } from '../graph/index.ts';
 import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { DeltaSync, type DeltaSource } from './delta-sync.ts';
-import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
+import { toRecord } from './testing/to-record.ts';
 
 let handle: EmulatorHandle;
 let temp: TempStore;
@@ -21,11 +21,6 @@ let sync: DeltaSync;
 /** Runs once, after a delta batch arrived and before it is applied. */
 let beforeApply: (() => Promise<void>) | undefined;
 
-const toRecord = (d: DriveItem) => {
-  const r = mapDriveItem(d);
-  if (isTombstone(r)) throw new Error('tombstone');
-  return r;
-};
 
 beforeEach(async () => {
   handle = await startEmulator({ mode: 'personal' });

@@ -6,13 +6,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { GraphClient, isNotFound, StaticTokenProvider, type DriveItem } from '../graph/index.ts';
+import { GraphClient, isNotFound, StaticTokenProvider } from '../graph/index.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { newLocalId } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { DeltaSync } from './delta-sync.ts';
-import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { JournalReplayer } from './journal-replayer.ts';
+import { toRecord } from './testing/to-record.ts';
 
 let handle: EmulatorHandle;
 let temp: TempStore;
@@ -21,11 +21,6 @@ let graph: GraphClient;
 let sync: DeltaSync;
 let replayer: JournalReplayer;
 
-const toRecord = (d: DriveItem) => {
-  const r = mapDriveItem(d);
-  if (isTombstone(r)) throw new Error('tombstone');
-  return r;
-};
 
 beforeEach(async () => {
   handle = await startEmulator({ mode: 'personal' });

@@ -14,7 +14,7 @@ import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.
 import { throwIfAborted } from '../base/abort.ts';
 import { createMemoryLogger } from '../base/logger.ts';
 import { RangeSet } from '../base/range-set.ts';
-import { type DriveItem, type GraphClient } from '../graph/index.ts';
+import { type GraphClient } from '../graph/index.ts';
 import { quickXorHash } from '../graph/quickxor.ts';
 import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
@@ -24,9 +24,9 @@ import { cacheFilePath } from '../transfers/cache-files.ts';
 import { UploadManager } from '../transfers/upload-manager.ts';
 import type { UploadSource } from '../transfers/upload-types.ts';
 import { DeltaSync } from './delta-sync.ts';
-import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { JournalReplayer } from './journal-replayer.ts';
 import { until } from '../base/testing/until.ts';
+import { toRecord } from './testing/to-record.ts';
 
 let handle: EmulatorHandle;
 let temp: TempStore;
@@ -39,11 +39,6 @@ let cacheDir: string;
 /** Runs once, right after the server committed a simple upload and before its answer is read. */
 let onLanded: (() => Promise<void> | void) | undefined;
 
-const toRecord = (d: DriveItem) => {
-  const r = mapDriveItem(d);
-  if (isTombstone(r)) throw new Error('tombstone');
-  return r;
-};
 
 /** The Graph client, with a hook between a simple upload's commit on the server and its answer. */
 function uploadSource(): UploadSource {

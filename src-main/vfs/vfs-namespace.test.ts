@@ -8,8 +8,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import type { DriveItem } from '../graph/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
-import { isTombstone, mapDriveItem } from '../sync/drive-item-mapping.ts';
 import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
+import { toRecord } from '../sync/testing/to-record.ts';
 
 let emu: EmulatorHandle;
 let rig: CacheRig;
@@ -30,11 +30,6 @@ afterEach(async () => {
 });
 
 function replayer(): JournalReplayer {
-  const toRecord = (d: DriveItem) => {
-    const r = mapDriveItem(d);
-    if (isTombstone(r)) throw new Error('tombstone');
-    return r;
-  };
   const { store } = rig.temp;
   return new JournalReplayer({ graph: rig.graph, store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
 }

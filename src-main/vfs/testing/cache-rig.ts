@@ -9,14 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createMemoryLogger, type MemoryLogger } from '../../base/logger.ts';
-import { GraphClient, StaticTokenProvider, type DriveItem } from '../../graph/index.ts';
+import { GraphClient, StaticTokenProvider } from '../../graph/index.ts';
 import { TaskRegistry } from '../../lifecycle/task-registry.ts';
 import { openTempStore, type TempStore } from '../../store/testing/temp-store.ts';
 import type { StoredItem } from '../../store/index.ts';
 import { DeltaSync } from '../../sync/delta-sync.ts';
-import { isTombstone, mapDriveItem } from '../../sync/drive-item-mapping.ts';
 import { DownloadManager } from '../../transfers/index.ts';
 import { Vfs, type UploadsPort } from '../vfs.ts';
+import { toRecord } from '../../sync/testing/to-record.ts';
 
 const TOKEN = 'emulator-token-not-a-secret-1234567890';
 
@@ -64,11 +64,6 @@ export function startCacheRig(apiUrl: string): CacheRig {
   const tasks = new TaskRegistry({ logger });
   const downloads = new DownloadManager({ graph, store: temp.store, cacheDir, tasks, logger, chunkBytes: 256 * 1024 });
   const sync = new DeltaSync({ graph, store: temp.store, invalidator: downloads, logger, tasks, pollIntervalMs: 60_000 });
-  const toRecord = (d: DriveItem) => {
-    const r = mapDriveItem(d);
-    if (isTombstone(r)) throw new Error('tombstone');
-    return r;
-  };
   const clock = { now: 1_000_000 };
   const uploads = new RecordingUploads();
   const vfs = new Vfs({
