@@ -90,11 +90,10 @@ export class ItemsRepository {
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
-  /** Items changed here while a delta batch was on its way, by key and server id (changedHereSince). */
+  /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   #changeClock = 0;
   #openWindows = 0;
-  #remoteView = false;
   /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
   #folderNeutralChanges = 0;
 
@@ -220,7 +219,6 @@ export class ItemsRepository {
    */
   setRemoteId(id: string, remoteId: string, options: { replacing?: string } = {}): number | undefined {
     this.#generation++;
-    this.#stamp(id, remoteId);
     return this.#adopt(id, remoteId, options.replacing);
   }
 
@@ -331,7 +329,6 @@ export class ItemsRepository {
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
     this.#generation++;
-    this.#stamp(record.id, record.remoteId);
     this.#folderNeutralChanges++;
     const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
@@ -354,14 +351,12 @@ export class ItemsRepository {
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
     this.#generation++;
-    if (this.#stamping()) for (const record of records) this.#stamp(record.id, record.remoteId, record.remoteId ? this.keyOf(record.remoteId) : undefined);
     return this.#upsertMany(records, options);
   }
 
   /** Changes the given fields only. */
   update(id: string, patch: ItemPatch): StoredItem {
     this.#generation++;
-    this.#stamp(id);
     if (patch.size !== undefined) checkSize(patch.size);
     if (patch.kind !== undefined) checkKind(patch.kind);
     const has = (value: unknown): number => (value === undefined ? 0 : 1);
@@ -396,7 +391,6 @@ export class ItemsRepository {
    */
   setSizeAndTime(id: string, size: number, mtimeMs: number): void {
     this.#generation++;
-    this.#stamp(id);
     this.#folderNeutralChanges++;
     checkSize(size);
     if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
@@ -409,14 +403,12 @@ export class ItemsRepository {
    */
   move(id: string, newParentId: string, newName: string): StoredItem {
     this.#generation++;
-    this.#stamp(id);
     return this.#move(id, newParentId, newName);
   }
 
   /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
   deleteSubtree(id: string): DeletedItem[] {
     this.#generation++;
-    if (this.#stamping()) this.#stamp(id, this.#byId.get(id)?.remote_id);
     const deleted = this.#deleteTree(id);
     this.deletionListener?.(deleted);
     return deleted;
@@ -425,10 +417,10 @@ export class ItemsRepository {
   // ---- changes made here while a delta batch is on its way (docs/concurrency.md §2) ----------
 
   /**
-   * A delta batch is about to be fetched: from now until closeChangeWindow, every item written
-   * outside asRemoteView (a rename's answer, an upload's, a local write or delete) is noted. The
-   * batch then leaves those items to a fresh read (changedHereSince): its records may predate
-   * them. Returns the batch's mark.
+   * A delta batch is about to be fetched: from now until closeChangeWindow, the items that
+   * answers to this device's own namespace requests change (noteChangedHere) are noted, and the
+   * batch leaves them to a fresh read (changedHereSince): its records may predate those changes.
+   * Returns the batch's mark.
    */
   openChangeWindow(): number {
     this.#openWindows++;
@@ -439,30 +431,19 @@ export class ItemsRepository {
     if (this.#openWindows > 0 && --this.#openWindows === 0) this.#changedHere.clear();
   }
 
+  /**
+   * The server's answer to a namespace request of this device (a rename, a delete, a time) was
+   * applied to the item: by its key and its server id.
+   */
+  noteChangedHere(...ids: Array<string | null | undefined>): void {
+    if (this.#openWindows === 0) return;
+    const at = ++this.#changeClock;
+    for (const id of ids) if (id) this.#changedHere.set(id, at);
+  }
+
   /** The item (by key or server id) was changed here after the batch with this mark began. */
   changedHereSince(id: string, mark: number): boolean {
     return (this.#changedHere.get(id) ?? -1) > mark;
-  }
-
-  /** Writes the server's view (a delta batch, a listing): not a change made here. Synchronous. */
-  asRemoteView<T>(write: () => T): T {
-    const was = this.#remoteView;
-    this.#remoteView = true;
-    try {
-      return write();
-    } finally {
-      this.#remoteView = was;
-    }
-  }
-
-  #stamping(): boolean {
-    return this.#openWindows > 0 && !this.#remoteView;
-  }
-
-  #stamp(...ids: Array<string | null | undefined>): void {
-    if (!this.#stamping()) return;
-    const at = ++this.#changeClock;
-    for (const id of ids) if (id) this.#changedHere.set(id, at);
   }
 
   /**

@@ -186,7 +186,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
     // Its own removals are of entries the server no longer has there, not deletes made here.
     this.#storingListing = true;
     try {
-      this.#store.items.asRemoteView(() => this.#store.transaction(() => this.#storeListing(current, items, started)));
+      this.#store.transaction(() => this.#storeListing(current, items, started));
     } finally {
       this.#storingListing = false;
     }

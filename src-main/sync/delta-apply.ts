@@ -81,9 +81,9 @@ export interface BatchApplierOptions {
    */
   current?: boolean;
   /**
-   * The item (by key or server id) was changed here after the batch was asked for (a rename's
-   * answer, a delete, an upload's answer): its record may predate that change, so it is left to a
-   * fresh read (`staleRecords`) instead of undoing it (fuzz 131000/100).
+   * The item (by key or server id) was changed by this device's own request after the batch was
+   * asked for (a rename's answer, a delete): its record may predate that change, so it is left to
+   * a fresh read (`staleRecords`) instead of undoing it (fuzz 131000/100).
    */
   changedHere?: (id: string) => boolean;
 }
@@ -130,8 +130,8 @@ export class BatchApplier {
    * page is computed when it is asked for, and a change made here between that and the page's
    * apply would be undone. A file whose record holds an older version this engine uploaded (the
    * bytes would be dropped, a read then failing with the server holding a newer version), and any
-   * item changed here since the batch was asked for (`changedHere`: a rename would be reverted
-   * until the next poll). The caller reads these from the server.
+   * item this device's own request changed since the batch was asked for (`changedHere`: a rename
+   * would be reverted until the next poll). The caller reads these from the server.
    */
   get staleRecords(): readonly string[] {
     return this.#stale;
@@ -467,17 +467,14 @@ export class BatchApplier {
   /** Runs `work` in one transaction; the last one also saves the deltaLink. Reports the change. */
   #commit(work: () => void, last: boolean): void {
     const started = performance.now();
-    // The server's view: not a change made here that a later batch would have to leave alone.
-    this.#store.items.asRemoteView(() =>
-      this.#store.transaction(() => {
-        work();
-        if (last && this.#finalize) {
-          this.#finalize();
-          this.#finalize = undefined;
-          this.#finalized = true;
-        }
-      }),
-    );
+    this.#store.transaction(() => {
+      work();
+      if (last && this.#finalize) {
+        this.#finalize();
+        this.#finalize = undefined;
+        this.#finalized = true;
+      }
+    });
     const heldMs = performance.now() - started;
     if (heldMs > SLOW_COMMIT_MS) this.#o.logger.warn({ heldMs: Math.round(heldMs) }, 'a delta chunk held the event loop for long');
     const change = this.#change;

@@ -60,8 +60,9 @@ describe('a delta batch older than a change made here', () => {
     await graph.update(folder.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
     await handle.emulator.admin.remote({ op: 'write', path: '/Sub dir/a.txt', content: 'a' });
     beforeApply = async () => {
-      // The vfs's rename: PATCH, then the answer applied by the item's key.
+      // The vfs's rename (applyAnswer): PATCH, then the answer applied by the item's key and noted.
       const moved = await graph.update(folder.remoteId!, { name: 'F' });
+      temp.store.items.noteChangedHere(folder.id, moved.id);
       temp.store.items.upsert(toRecord(moved));
     };
     await sync.syncOnce();
@@ -76,8 +77,9 @@ describe('a delta batch older than a change made here', () => {
     // Edited on another device: the next batch carries the file.
     await handle.emulator.admin.remote({ op: 'write', path: '/x.txt', content: 'two' });
     beforeApply = async () => {
-      // The vfs's unlink: DELETE, then the item leaves the store.
+      // The vfs's unlink (remove): DELETE, noted, then the item leaves the store.
       await graph.deleteItem(file.remoteId!);
+      temp.store.items.noteChangedHere(file.id, file.remoteId);
       temp.store.items.deleteSubtree(file.id);
     };
     await sync.syncOnce();

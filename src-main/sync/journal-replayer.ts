@@ -162,6 +162,7 @@ export class JournalReplayer {
             return;
           }
           store.items.setRemoteId(item.id, created.id);
+          store.items.noteChangedHere(item.id, created.id);
           if (now.parentId === item.parentId && now.name === created.name) store.items.upsert(this.o.toRecord(created));
           else store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: created.name, newParentId: now.parentId, newName: now.name });
         });
@@ -179,8 +180,10 @@ export class JournalReplayer {
           // Renamed here again while this was on its way: the local place stands, and the later
           // entry the vfs queued takes it to the server (fuzz 15000/178).
           const now = store.items.get(item.id);
-          if (now && (now.parentId !== item.parentId || now.name !== item.name)) store.items.update(item.id, { etag: moved.eTag ?? null });
-          else this.adopt(item.id, moved);
+          if (now && (now.parentId !== item.parentId || now.name !== item.name)) {
+            store.items.update(item.id, { etag: moved.eTag ?? null });
+            store.items.noteChangedHere(item.id, moved.id);
+          } else this.adopt(item.id, moved);
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
@@ -225,6 +228,7 @@ export class JournalReplayer {
         }
         try {
           await graph.deleteItem(remoteId, e.baseEtag ? { ifMatch: e.baseEtag } : {});
+          store.items.noteChangedHere(remoteId);
         } catch (err) {
           if (isNotFound(err)) return;
           if (!isPreconditionFailed(err)) throw err;
@@ -301,6 +305,8 @@ export class JournalReplayer {
   /** The server's answer for a replayed item; a file with local changes keeps its local size. */
   private adopt(itemId: string, answer: DriveItem): void {
     const { store } = this.o;
+    // A delta batch asked for before this answer must not undo it (docs/concurrency.md §2).
+    store.items.noteChangedHere(itemId, answer.id);
     const record = this.o.toRecord(answer);
     if (store.content.get(itemId)?.status === 'dirty') store.items.update(itemId, { etag: record.etag ?? null });
     else store.items.upsert(record);

@@ -101,6 +101,22 @@ describe('vfs rename', () => {
     expect(rig.temp.store.items.get(f.id)).toMatchObject({ name: 'G' });
   }, 30_000);
 
+  it('a rename and a delete answered by the server are noted for a delta batch asked for before them', async () => {
+    await rig.vfs.mkdir('/Noted');
+    await rig.vfs.mkdir('/Gone');
+    const noted = rig.item('/Noted');
+    const gone = rig.item('/Gone');
+    const mark = rig.temp.store.items.openChangeWindow();
+    try {
+      await rig.vfs.rename('/Noted', '/Noted again');
+      await rig.vfs.rmdir('/Gone');
+      expect(rig.temp.store.items.changedHereSince(noted.id, mark)).toBe(true);
+      expect(rig.temp.store.items.changedHereSince(gone.remoteId!, mark)).toBe(true);
+    } finally {
+      rig.temp.store.items.closeChangeWindow();
+    }
+  }, 30_000);
+
   it('a rename online onto a name an offline delete still waiting in the journal frees is journaled after it, not refused with EEXIST (fuzz 132000/68)', async () => {
     await rig.vfs.mkdir('/D');
     await rig.vfs.mkdir('/E');

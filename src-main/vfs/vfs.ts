@@ -855,6 +855,8 @@ export class Vfs {
         // Already gone on the server: the local view just catches up.
         if (!offline && toVfsError(e, '').errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
       }
+      // A delta batch asked for before the delete must not bring it back (docs/concurrency.md §2).
+      if (!offline) this.o.store.items.noteChangedHere(item.id, item.remoteId);
     }
     await this.forget(item);
     if (offline) {
@@ -905,6 +907,8 @@ export class Vfs {
 
   /** The server's answer to a rename/move: a file with local changes keeps its local size and content state. */
   private applyAnswer(item: StoredItem, answer: DriveItem): void {
+    // A delta batch asked for before this answer must not undo it (docs/concurrency.md §2).
+    this.o.store.items.noteChangedHere(item.id, answer.id);
     if (this.o.store.content.get(item.id)?.status === 'dirty') {
       const record = this.o.toRecord(answer);
       this.o.store.transaction(() => {
@@ -1019,6 +1023,7 @@ export class Vfs {
         fileSystemInfo: { lastModifiedDateTime: new Date(seconds).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       });
       this.o.store.items.upsert(this.o.toRecord(updated));
+      this.o.store.items.noteChangedHere(item.id, updated.id);
     } catch (e) {
       if (!(e instanceof NetworkError)) throw toVfsError(e, `setting the time of ${path}`);
       this.o.store.transaction(() => {
