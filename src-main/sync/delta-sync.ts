@@ -399,9 +399,10 @@ export class DeltaSync {
   }
 
   /**
-   * Files whose delta record held an older version of ours than the store (BatchApplier
-   * staleRecords): the server's current state decides. Usually our upload committed after the
-   * page was made and nothing changes; another device restoring that older version is applied.
+   * Items whose delta record may be older than the store (BatchApplier staleRecords: an older
+   * version of ours, or a change of ours answered after the batch was asked for): the server's
+   * current state decides. Usually our change came after the page was made and nothing changes;
+   * another device's later change (restoring that older version, renaming it again) is applied.
    */
   async #applyCurrent(ids: readonly string[], applier: BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
     const store = this.#store;
