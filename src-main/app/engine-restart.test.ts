@@ -9,12 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { StaticTokenProvider } from '../graph/index.ts';
 import { newLocalId, openStore } from '../store/index.ts';
-import { Engine, type EngineConfig } from './engine.ts';
-import { accountPaths } from './paths.ts';
-
-const TOKEN = 'emulator-token-not-a-secret-1234567890';
+import { Engine } from './engine.ts';
+import { emulatorEngineConfig } from './testing/engine-config.ts';
 
 let emu: EmulatorHandle;
 let root: string;
@@ -39,20 +36,8 @@ async function waitFor(what: string, check: () => boolean, deadlineMs = 20_000):
 
 describe('a start after a kill', () => {
   it('replays a folder made offline whose replay the kill cut off mid-request (fuzz 111000/6)', async () => {
-    const env = { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_RUNTIME_DIR: path.join(root, 'run') };
     const memory = createMemoryLogger('warn', 'engine-restart');
-    const config: EngineConfig = {
-      paths: accountPaths('restart', env),
-      mountpoint: path.join(root, 'mnt'),
-      graphUrl: emu.apiUrl,
-      tokenProvider: new StaticTokenProvider(TOKEN),
-      logger: memory.logger,
-      pollIntervalMs: 200,
-      downloadConcurrency: 2,
-      uploadConcurrency: 2,
-      writeBackDelayMs: 20,
-      kernelCacheSec: 1,
-    };
+    const config = emulatorEngineConfig({ apiUrl: emu.apiUrl, root, account: 'restart', logger: memory.logger });
     const first = await Engine.start(config);
     await first.shutdown('test: first run');
 

@@ -13,15 +13,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { StaticTokenProvider } from '../graph/index.ts';
 import { quickXorHash } from '../graph/quickxor.ts';
 import { openStore } from '../store/index.ts';
 import { SocketClient } from '../ipc/socket-client.ts';
 import { isOneMountError } from '../base/errors.ts';
-import { Engine, type EngineConfig } from './engine.ts';
-import { accountPaths } from './paths.ts';
+import { Engine } from './engine.ts';
+import { emulatorEngineConfig } from './testing/engine-config.ts';
 
-const TOKEN = 'emulator-token-not-a-secret-1234567890';
 const SEEDED = [0, 1, 2].map((i) => `/Seed/s-${i}.bin`);
 
 let emu: EmulatorHandle;
@@ -44,22 +42,10 @@ describe('engine shutdown at any point', () => {
         fc.record({ writes: fc.integer({ min: 0, max: 5 }), reads: fc.integer({ min: 0, max: 3 }), delayMs: fc.integer({ min: 0, max: 400 }), forced: fc.boolean() }),
         async ({ writes, reads, delayMs, forced }) => {
           const root = mkdtempSync(path.join(tmpdir(), 'onemount-engine-shutdown-'));
-          const env = { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_RUNTIME_DIR: path.join(root, 'run') };
-          const paths = accountPaths(`shutdown-${++run}`, env);
           const memory = createMemoryLogger('warn', 'engine-shutdown');
-          const engine = await Engine.start({
-            paths,
-            mountpoint: path.join(root, 'mnt'),
-            graphUrl: emu.apiUrl,
-            tokenProvider: new StaticTokenProvider(TOKEN),
-            logger: memory.logger,
-            pollIntervalMs: 200,
-            downloadConcurrency: 2,
-            uploadConcurrency: 2,
-            writeBackDelayMs: 20,
-            kernelCacheSec: 1,
-            timeouts: { shutdownBudgetMs: 8000, fastExitBudgetMs: 2000 },
-          });
+          const config = emulatorEngineConfig({ apiUrl: emu.apiUrl, root, account: `shutdown-${++run}`, logger: memory.logger }, { timeouts: { shutdownBudgetMs: 8000, fastExitBudgetMs: 2000 } });
+          const paths = config.paths;
+          const engine = await Engine.start(config);
           try {
             const vfs = engine.vfs;
             const written = new Map<string, Buffer>();
@@ -126,21 +112,9 @@ describe('engine shutdown at any point', () => {
 describe('stop-new-work', () => {
   it('refuses new syncs, new transfers and IPC calls that start work, while writes keep working to the end', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'onemount-stop-new-work-'));
-    const env = { XDG_CONFIG_HOME: path.join(root, 'config'), XDG_STATE_HOME: path.join(root, 'state'), XDG_CACHE_HOME: path.join(root, 'cache'), XDG_RUNTIME_DIR: path.join(root, 'run') };
-    const paths = accountPaths(`stop-new-work-${++run}`, env);
     const memory = createMemoryLogger('warn', 'stop-new-work');
-    const config: EngineConfig = {
-      paths,
-      mountpoint: path.join(root, 'mnt'),
-      graphUrl: emu.apiUrl,
-      tokenProvider: new StaticTokenProvider(TOKEN),
-      logger: memory.logger,
-      pollIntervalMs: 60_000,
-      downloadConcurrency: 2,
-      uploadConcurrency: 2,
-      writeBackDelayMs: 20,
-      kernelCacheSec: 1,
-    };
+    const config = emulatorEngineConfig({ apiUrl: emu.apiUrl, root, account: `stop-new-work-${++run}`, logger: memory.logger }, { pollIntervalMs: 60_000 });
+    const paths = config.paths;
     const engine = await Engine.start(config);
     const client = await SocketClient.connect(paths.socketPath);
     try {
