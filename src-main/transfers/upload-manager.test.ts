@@ -864,6 +864,37 @@ describe('conflicts', () => {
     expect(temp.store.conflicts.list()).toEqual([]);
   });
 
+  it('a new file refused its name by the landed upload of a file deleted here takes the name, not a copy (fuzz 163000/300)', async () => {
+    // An earlier a.txt's upload reached the server without an answer; then, offline, an editor's
+    // save replaced it here (the original deleted, the temp file renamed to its name).
+    await emu.emulator.admin.remote({ op: 'write', path: '/saved.txt', content: 'the first a.txt' });
+    temp.store.deletedUploads.add({ itemId: newLocalId(), parentId: rootId, name: 'saved.txt', hashes: [quickXorHash(Buffer.from('the first a.txt'))] });
+    const mine = Buffer.from('the saved a.txt');
+    const localId = localCreate('saved.txt', mine);
+    const manager = makeManager({ parentWaitMs: 50 });
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(localId, { priority: 'high' });
+    await until(() => temp.store.items.get(localId)?.remoteId != null, 'the upload');
+    await manager.whenIdle();
+    expectUploaded(temp.store.items.get(localId)!.remoteId!, '/saved.txt', mine);
+    expect(conflicts).toEqual([]);
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
+  it('a new file refused its name by someone else\'s file where a file deleted here was watched keeps both', async () => {
+    await emu.emulator.admin.remote({ op: 'write', path: '/kept.txt', content: 'someone else\'s file' });
+    // A file deleted here had sent a version to this name, but what holds it is not that version.
+    temp.store.deletedUploads.add({ itemId: newLocalId(), parentId: rootId, name: 'kept.txt', hashes: [quickXorHash(Buffer.from('never on the server'))] });
+    const localId = localCreate('kept.txt', Buffer.from('mine'));
+    const manager = makeManager({ parentWaitMs: 50 });
+    const conflicts = collect(manager, 'conflict');
+    manager.schedule(localId, { priority: 'high' });
+    await until(() => conflicts.length > 0, 'the keep-both');
+    await manager.whenIdle();
+    expect(serverJson('/kept.txt')).toBeDefined();
+    expect(conflicts[0]).toMatchObject({ reason: 'name-clash' });
+  });
+
   it('a metadata-only change on the server (new eTag, same cTag) is no conflict', async () => {
     const item = await serverFile(Buffer.from('photo bytes'), 'photo.jpg');
     localEdit(item, Buffer.from('edited photo bytes'));
