@@ -46,6 +46,16 @@ describe('sync fuzzer, fixed seeds', () => {
   }, 300_000);
 });
 
+describe('sync fuzzer, bugs it found (open)', () => {
+  // Offline: `mv F G; mv G/G F; rmdir G` (a folder's subfolder takes the folder's old name, and the
+  // folder goes) ends with F on the server as `F (conflict …)` and a name-clash record (seed
+  // 173000, schedule 530, minimal replay of 17 ops; every replay). Found in the session's last
+  // minutes, not diagnosed: docs/testing.md, "Fuzz findings".
+  it.fails('a folder flattened offline into its parent\'s old name keeps that name', async () => {
+    await reproduce('folder-renamed-out-and-back-offline.json', 3);
+  }, 300_000);
+});
+
 describe('sync fuzzer, bugs it found (fixed)', () => {
   // A rename online onto a name an offline delete not replayed yet still held on the server was
   // refused with EEXIST (the delete was waiting out a 500). Fixed: it is journaled behind it.
