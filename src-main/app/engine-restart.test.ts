@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
+import { until } from '../base/testing/until.ts';
 import { newLocalId, openStore } from '../store/index.ts';
 import { Engine } from './engine.ts';
 import { emulatorEngineConfig } from './testing/engine-config.ts';
@@ -25,14 +26,6 @@ afterAll(async () => {
   await emu.close();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function waitFor(what: string, check: () => boolean, deadlineMs = 20_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`still not true after ${deadlineMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a start after a kill', () => {
   it('replays a folder made offline whose replay the kill cut off mid-request (fuzz 111000/6)', async () => {
@@ -56,9 +49,9 @@ describe('a start after a kill', () => {
 
     const second = await Engine.start(config);
     try {
-      await waitFor('the folder is on the server', () => emu.emulator.admin.itemJson('/Made offline') !== undefined);
+      await until(() => emu.emulator.admin.itemJson('/Made offline') !== undefined, 'the folder on the server');
       expect(emu.emulator.admin.itemJson('/Made offline')).toMatchObject({ name: 'Made offline', folder: {} });
-      await waitFor('the journal is empty', () => second.replayer.pending().length === 0);
+      await until(() => second.replayer.pending().length === 0, 'an empty journal');
       expect(second.store.conflicts.list()).toEqual([]);
     } finally {
       await second.shutdown('test: second run');

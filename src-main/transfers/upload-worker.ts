@@ -497,7 +497,7 @@ export class UploadWorker {
     const { store } = this.#o;
     const ofAnother = (hash: string) => (store.deletedUploads.match(edit.item.parentId!, name, hash)?.itemId ?? edit.item.id) !== edit.item.id;
     try {
-      return (await deleteLandedCopy(this.#o.graph, name, ofAnother, occupant)) !== undefined;
+      return (await deleteLandedCopy(this.#o.graph, edit.path, ofAnother, occupant)) !== undefined;
     } catch (error) {
       if (isNotFound(error)) return true;
       if (isPreconditionFailed(error)) return false;
