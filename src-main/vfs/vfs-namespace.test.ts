@@ -151,6 +151,29 @@ describe('vfs rename', () => {
     expect((emu.emulator.admin.itemJson('/K/Sub dir') as unknown as DriveItem | undefined)?.id).toBe(y.remoteId);
   }, 30_000);
 
+  it('a folder renamed offline and then deleted is deleted where the server holds it, so what waited for its old name gets it (mv P Q; mv Q/Q P; rmdir Q: fuzz 173000/530)', async () => {
+    await rig.vfs.mkdir('/P');
+    await rig.vfs.mkdir('/P/Q');
+    const outer = rig.item('/P');
+    const inner = rig.item('/P/Q');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rename('/P', '/Q');
+    await rig.vfs.rename('/Q/Q', '/P');
+    await rig.vfs.rmdir('/Q');
+    await emu.emulator.setOffline(false);
+
+    // The delete names the place the server holds the folder in, not the one it had here last.
+    const rmdir = rig.temp.store.journal.list({ states: ['pending'] }).find((e) => e.kind === 'rmdir');
+    expect(rmdir).toMatchObject({ itemId: outer.id, parentId: outer.parentId, name: 'P' });
+    let left = await replayer().replay();
+    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer().replay();
+    expect(left).toBe(0);
+    expect(rig.temp.store.conflicts.list()).toEqual([]);
+    expect((emu.emulator.admin.itemJson('/P') as unknown as DriveItem | undefined)?.id).toBe(inner.remoteId);
+    expect(emu.emulator.admin.itemJson('/Q')).toBeUndefined();
+    expect(rig.temp.store.items.get(inner.id)).toMatchObject({ name: 'P', parentId: outer.parentId });
+  }, 30_000);
+
   it("an editor's save over a file not uploaded yet moves the temp file on the server when its first upload committed while the original went (fuzz 6000/127)", async () => {
     const saved = Buffer.from('the saved version');
     await writeNew('/notes.md', Buffer.from('the first version'));

@@ -858,14 +858,18 @@ export class Vfs {
       // A delta batch asked for before the delete must not bring it back (docs/concurrency.md §2).
       if (!offline) this.o.store.items.noteChangedHere(item.id, item.remoteId);
     }
+    // Where the server holds the item: a rename of it not replayed yet goes with it (forget), so the
+    // delete names the place that rename left, the name it frees there (leaving-by-replay.ts; fuzz
+    // 173000/530).
+    const renamed = this.o.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] }).find((e) => e.kind === 'rename');
+    const place = renamed ? { parentId: renamed.parentId, name: renamed.name } : { parentId: item.parentId, name: item.name };
     await this.forget(item);
     if (offline) {
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
       this.o.store.journal.append({
         kind: item.kind === 'folder' ? 'rmdir' : 'unlink',
         itemId: item.id,
-        parentId: item.parentId,
-        name: item.name,
+        ...place,
         baseEtag: item.etag,
         ...(item.remoteId === null
           ? {}
