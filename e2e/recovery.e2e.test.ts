@@ -85,13 +85,10 @@ describe('a corrupt database', () => {
     expect(await readFile(harness.at('Documents/report.txt'), 'utf8')).toBe('the server version\n');
   }, 120_000);
 
-  // Open: a file made on this device keeps its local key after its upload (one key per item), and
-  // the drive rebuilt from the server keys that file by its server id, so nothing owns its cache
-  // file any more and, the old database being unreadable, it may be an unsent file: it comes back
-  // as a copy in the recovered-files folder although the server has it. Nothing is lost, but every
-  // file made here and still cached is duplicated. Telling them apart needs the key-to-server-id
-  // pairs outside the database (or a hash match that does not drop an unsent copy of another file).
-  it.fails('not readable at all: a file made here that reached the server does not come back as a copy', async () => {
+  // A file made on this device keeps its local key after its upload (one key per item), and the
+  // drive rebuilt from the server keys it by its server id: the key log beside the database pairs
+  // the two, so its cache file is known to hold what the server has, not an unsent file.
+  it('not readable at all: a file made here that reached the server does not come back as a copy', async () => {
     h = await MountHarness.start({ seed: async (admin) => void (await admin.remote({ op: 'mkdir', path: 'Documents' })), engineArgs: ['--write-back', '200'] });
     const harness = h;
     await writeFile(harness.at('Documents/sent.txt'), 'made here, uploaded\n');

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ITEM_COLUMNS, itemFromRow, type ItemRow } from './item-row.ts';
+import type { KeyLog } from './key-log.ts';
 import { isLocalId } from './local-id.ts';
 import { nameKey } from '../../src-shared/model/names.ts';
 import { StoreError } from './store-error.ts';
@@ -67,6 +68,7 @@ export class ItemsRepository {
   readonly #byRemoteId: Database.Statement<[string], ItemRow>;
   readonly #keyOfRemote: Database.Statement<[string], string>;
   readonly #setRemoteId: Database.Statement<[string, string]>;
+  readonly #localFilesWithServerId: Database.Statement<[]>;
   readonly #moveChildren: Database.Statement<[string, string]>;
   readonly #deleteOne: Database.Statement<[string]>;
   readonly #childKeyClash: Database.Statement<[string, string], string>;
@@ -99,10 +101,15 @@ export class ItemsRepository {
 
   readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
 
-  constructor(db: Database.Database) {
+  /** Where the server ids of files made here are noted outside the database as well (key-log.ts). */
+  readonly #keyLog: KeyLog | undefined;
+
+  constructor(db: Database.Database, keyLog?: KeyLog) {
+    this.#keyLog = keyLog;
     this.#byRemoteId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE remote_id = ?`);
     this.#keyOfRemote = db.prepare<[string], string>('SELECT id FROM items WHERE remote_id = ?').pluck();
     this.#setRemoteId = db.prepare('UPDATE items SET remote_id = ? WHERE id = ?');
+    this.#localFilesWithServerId = db.prepare<[]>(`SELECT id, remote_id FROM items WHERE kind = 'file' AND remote_id IS NOT NULL AND id LIKE 'local:%'`).raw();
     this.#moveChildren = db.prepare('UPDATE items SET parent_id = ? WHERE parent_id = ?');
     this.#deleteOne = db.prepare('DELETE FROM items WHERE id = ?');
     this.#childKeyClash = db
@@ -237,7 +244,13 @@ export class ItemsRepository {
       this.#deleteOne.run(copy.id);
     }
     this.#setRemoteId.run(remoteId, id);
+    if (item.kind === 'file' && isLocalId(id)) this.#keyLog?.note(id, remoteId);
     return copy?.inode;
+  }
+
+  /** Every file made here that the server knows, as [key, server id] (key-log.ts compaction). */
+  *serverIdsOfLocalFiles(): Generator<[key: string, remoteId: string]> {
+    for (const row of this.#localFilesWithServerId.iterate()) yield row as [string, string];
   }
 
   getByInode(inode: number): StoredItem | undefined {
@@ -347,7 +360,7 @@ export class ItemsRepository {
    * Applies a batch of server records in one transaction (a whole delta round). Parents may come
    * after their children; a record seen twice counts once (the last one). Names moving between
    * items of the batch (swaps, renames in a chain) are fine. A record without parent is the root;
-   * a root with a new id takes over the old root (inode 1), as replaceItemId would.
+   * a root with a new id takes over the old root (inode 1): the root keeps its key and inode.
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
     this.#generation++;

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 /**
  * Items created while the server has not yet given them an id (offline, or before the first
  * upload returns) carry a local id. Graph ids never contain a colon-prefixed "local:" scheme,
- * so the two spaces cannot collide. `Store.replaceItemId` swaps it for the server's id later.
+ * so the two spaces cannot collide. The local id stays the item's key for good: the server's id
+ * fills `items.remote_id` once it is known (docs/architecture.md, "one key per item").
  */
 const LOCAL_ID_PREFIX = 'local:';
 

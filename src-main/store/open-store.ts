@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readSync, renameSync, statSync, writeF
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import Database from 'better-sqlite3';
 import { migrate, latestSchemaVersion, MIGRATIONS } from './migrations.ts';
+import { KEY_LOG_SUFFIX, KeyLog } from './key-log.ts';
 import { Store } from './store.ts';
 import { StoreError } from './store-error.ts';
 import { stderrStoreLogger, type StoreLogger } from './store-logger.ts';
@@ -79,7 +80,10 @@ function openAndMigrate(options: OpenStoreOptions, logger: StoreLogger, now: () 
     const found = migrate(db, MIGRATIONS);
     const latest = latestSchemaVersion(MIGRATIONS);
     if (found !== latest) logger.info({ path: options.path, from: found, to: latest }, 'database schema migrated');
-    return new Store(db, now);
+    const keyLog = new KeyLog(options.path + KEY_LOG_SUFFIX, logger);
+    const store = new Store(db, now, keyLog);
+    keyLog.compactIfLarge(() => store.items.serverIdsOfLocalFiles());
+    return store;
   } catch (error) {
     db.close();
     throw error;
@@ -133,7 +137,7 @@ function moveAside(path: string, nowMs: number, reason: unknown): string {
   for (let n = 2; existsSync(target); n++) target = `${path}.corrupt-${stamp}-${n}`;
   try {
     renameSync(path, target);
-    for (const suffix of ['-wal', '-shm']) {
+    for (const suffix of ['-wal', '-shm', KEY_LOG_SUFFIX]) {
       if (existsSync(path + suffix)) renameSync(path + suffix, target + suffix);
     }
   } catch (error) {

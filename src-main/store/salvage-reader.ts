@@ -6,6 +6,7 @@
  * evidence and stays as it is.
  */
 import Database from 'better-sqlite3';
+import { KEY_LOG_SUFFIX, readKeyLog } from './key-log.ts';
 
 /** One local edit found in the old database. */
 export interface SalvagedEdit {
@@ -30,6 +31,11 @@ export interface SalvageReport {
   complete: boolean;
   /** What could not be read, for the log. */
   problems: string[];
+  /**
+   * The server ids of files made here, by their keys in the old database (from the key log kept
+   * beside it, and its items table where readable): their cache files are those of server items.
+   */
+  serverIds: Map<string, string>;
 }
 
 interface OldItem {
@@ -47,11 +53,17 @@ const MAX_DEPTH = 1000;
 
 export function readSalvage(path: string): SalvageReport {
   const problems: string[] = [];
+  let serverIds = new Map<string, string>();
+  try {
+    serverIds = readKeyLog(path + KEY_LOG_SUFFIX);
+  } catch (error) {
+    problems.push(`key log: ${String(error)}`);
+  }
   let db: Database.Database;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
   } catch (error) {
-    return { edits: [], complete: false, problems: [`cannot open ${path}: ${String(error)}`] };
+    return { edits: [], complete: false, problems: [...problems, `cannot open ${path}: ${String(error)}`], serverIds };
   }
   try {
     const attempt = <T>(what: string, work: () => T, fallback: T): T => {
@@ -113,7 +125,15 @@ export function readSalvage(path: string): SalvageReport {
         createdIn: created.get(key) ?? null,
       });
     }
-    return { edits, complete, problems };
+    if (hasRemoteId) {
+      const rows = attempt(
+        'server ids',
+        () => db.prepare(`SELECT id, remote_id FROM items WHERE kind = 'file' AND remote_id IS NOT NULL AND id LIKE 'local:%'`).raw().all() as Array<[string, string]>,
+        [],
+      );
+      for (const [key, remoteId] of rows) serverIds.set(key, remoteId);
+    }
+    return { edits, complete, problems, serverIds };
   } finally {
     db.close();
   }

@@ -4,6 +4,7 @@ import { ContentRepository } from './content-repository.ts';
 import { DriveStateRepository } from './drive-state-repository.ts';
 import { ItemsRepository } from './items-repository.ts';
 import { JournalRepository } from './journal-repository.ts';
+import type { KeyLog } from './key-log.ts';
 import { DeletedUploads } from './deleted-uploads.ts';
 import { SentVersionsRepository } from './sent-versions-repository.ts';
 import { SharedFoldersRepository } from './shared-folders-repository.ts';
@@ -41,10 +42,10 @@ export class Store {
    */
   readonly #transaction: <T>(work: () => T) => T;
 
-  constructor(db: Database.Database, now: () => number) {
+  constructor(db: Database.Database, now: () => number, keyLog?: KeyLog) {
     this.#db = db;
     this.#transaction = db.transaction(<T>(work: () => T): T => work()) as <T>(work: () => T) => T;
-    this.items = new ItemsRepository(db);
+    this.items = new ItemsRepository(db, keyLog);
     this.driveState = new DriveStateRepository(db);
     this.content = new ContentRepository(db);
     this.journal = new JournalRepository(db, now);

@@ -10,7 +10,9 @@
  *
  * When the old journal or content table was unreadable, cache files no item of the rebuilt drive
  * owns may be unsent files too, and so may whole (hole-free) cache files of server items whose
- * bytes are not the server's: both go to that folder as well.
+ * bytes are not the server's: both go to that folder as well. A file made here is known to the
+ * rebuilt drive by its server id only: the key log kept beside the database (store/key-log.ts)
+ * tells whose its cache file is.
  */
 import type { Stats } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -119,6 +121,12 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
     };
     const root = store.items.getRoot();
     if (root) walk(root.id);
+    // A file made here keeps its local key, which names its cache file; the rebuilt drive keys it
+    // by its server id. The key log beside the old database pairs the two.
+    for (const [key, remoteId] of report.serverIds) {
+      const item = store.items.getByRemoteId(remoteId);
+      if (item?.kind === 'file') owned.set(cacheFilePath(salvageDir, key), item);
+    }
     for (const file of await cacheFiles(salvageDir)) {
       if (claimed.has(file)) continue;
       const item = owned.get(file);
