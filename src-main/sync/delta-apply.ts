@@ -19,10 +19,11 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
+import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { landedCopyKey, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
-import type { GoneReason } from './drive-item-mapping.ts';
+import { DELTA_SELECT, type GoneReason } from './drive-item-mapping.ts';
 import type { LoopYielder } from './loop-yielder.ts';
 import { walkSubtree } from './store-walk.ts';
 
@@ -687,4 +688,22 @@ function sameRecord(old: StoredItem, next: ItemRecord): boolean {
     old.remoteDriveId === (next.remoteDriveId ?? null) &&
     old.remoteItemId === (next.remoteItemId ?? null)
   );
+}
+
+/**
+ * The server's items as they are now, for a batch's `staleRecords` (applied by a `current`
+ * applier): usually our change came after the page was made and nothing changes; another
+ * device's later change (restoring that older version, renaming it again) is applied. One gone
+ * meanwhile is left out: the next delta says so.
+ */
+export async function readCurrent(graph: Pick<GraphClient, 'getItem'>, ids: readonly string[], signal?: AbortSignal): Promise<DriveItem[]> {
+  const items: DriveItem[] = [];
+  for (const id of ids) {
+    try {
+      items.push(await graph.getItem(id, { select: DELTA_SELECT, ...(signal ? { signal } : {}) }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+  return items;
 }

@@ -24,12 +24,12 @@ import { Alarm } from '../base/alarm.ts';
 import { backoffDelay, checkBackoff, type Backoff } from '../base/backoff.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
-import { isNotFound, isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
+import { isResyncRequired, type DeltaBatch, type DriveItem, type GraphApiError, type GraphClient } from '../graph/index.ts';
 import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/participation.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
 import type { EnumerationObserver } from './children-listing.ts';
-import { BatchApplier, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
+import { BatchApplier, readCurrent, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
 import { planBatch, type DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
@@ -398,29 +398,16 @@ export class DeltaSync {
     return result;
   }
 
-  /**
-   * Items whose delta record may be older than the store (BatchApplier staleRecords: an older
-   * version of ours, or a change of ours answered after the batch was asked for): the server's
-   * current state decides. Usually our change came after the page was made and nothing changes;
-   * another device's later change (restoring that older version, renaming it again) is applied.
-   */
+  /** Items whose delta record may be older than the store (BatchApplier staleRecords): the server's current state decides. */
   async #applyCurrent(ids: readonly string[], applier: BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
     const store = this.#store;
-    const getItem = this.#graph.getItem?.bind(this.#graph);
-    if (!getItem) {
+    const graph = this.#graph;
+    if (!graph.getItem) {
       // Without a way to read them now, the next delta (at once) brings their current state.
       this.#catchUp = true;
       return;
     }
-    const items: DriveItem[] = [];
-    for (const id of ids) {
-      try {
-        items.push(await getItem(id, { select: DELTA_SELECT, signal }));
-      } catch (error) {
-        // Gone meanwhile: the next delta says so.
-        if (!isNotFound(error)) throw error;
-      }
-    }
+    const items = await readCurrent({ getItem: graph.getItem.bind(graph) }, ids, signal);
     this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
     if (!items.length) return;
     const plan = await planBatch(items, {

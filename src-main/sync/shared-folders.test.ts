@@ -126,6 +126,30 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     expect(shared.accessOf(at('/mine.txt'))).toBeUndefined();
   });
 
+  it("does not undo a rename made here whose answer was applied while the share's batch was on its way", async () => {
+    const plans = at('/Team/Plans');
+    // Changed on the owner's side, so the share's next batch carries the folder under its old name.
+    await handle.emulator.shares.otherView(handle.emulator).admin.remote({ op: 'write', path: 'Team/Plans/q2.txt', content: 'q2' });
+    await graph.update(plans.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    const delta = graph.delta.bind(graph);
+    let beforeApply: (() => Promise<void>) | undefined = async () => {
+      // The vfs's rename (applyAnswer): PATCH, then the answer applied by the item's key and noted.
+      const moved = await graph.update(plans.remoteId!, { name: 'Plans renamed' });
+      temp.store.items.noteChangedHere(plans.id, moved.id);
+      temp.store.items.upsert(toRecord(moved));
+    };
+    graph.delta = async (...args) => {
+      const batch = await delta(...args);
+      const hook = beforeApply;
+      beforeApply = undefined;
+      await hook?.();
+      return batch;
+    };
+    await shared.syncAll();
+    expect(temp.store.items.get(plans.id)).toMatchObject({ name: 'Plans renamed' });
+    expect(names(temp.store, at('/Team/Plans renamed'))).toEqual(['q1.txt', 'q2.txt']);
+  });
+
   it('a share whose folder its owner deleted empties, except a local edit', async () => {
     const readme = at('/Team/readme.txt');
     temp.store.content.setContent(readme.id, { status: 'dirty', etag: readme.etag, ctag: readme.ctag, ranges: new RangeSet() });

@@ -23,14 +23,14 @@ import { GraphApiError, isNotFound, isResyncRequired, type DriveItem, type Drive
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { ShutdownAware, ShutdownStep } from '../lifecycle/participation.ts';
 import type { SharedFolder, Store, StoredItem } from '../store/index.ts';
-import { BatchApplier, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
+import { BatchApplier, readCurrent, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
 import { planBatch } from './delta-plan.ts';
 import { DELTA_SELECT, normalizeDriveId, sameDrive } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
 import { walkSubtree } from './store-walk.ts';
 
 /** What SharedFolders needs from the Graph client. */
-export type SharedFoldersGraph = Pick<GraphClient, 'delta' | 'deltaStart' | 'getPermissionRoles'>;
+export type SharedFoldersGraph = Pick<GraphClient, 'delta' | 'deltaStart' | 'getPermissionRoles' | 'getItem'>;
 
 export interface SharedFoldersOptions {
   graph: SharedFoldersGraph;
@@ -246,6 +246,17 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
   }
 
   async syncOne(shortcut: StoredItem, target: ItemAddress, signal?: AbortSignal): Promise<void> {
+    // Changes made here from now on are newer than what this batch may say of their items
+    // (docs/concurrency.md §2, as for the main delta).
+    const mark = this.#store.items.openChangeWindow();
+    try {
+      await this.#syncOnce(shortcut, target, mark, signal);
+    } finally {
+      this.#store.items.closeChangeWindow();
+    }
+  }
+
+  async #syncOnce(shortcut: StoredItem, target: ItemAddress, mark: number, signal: AbortSignal | undefined): Promise<void> {
     const store = this.#store;
     let share = store.sharedFolders.track(shortcut.id, target.driveId, target.itemId);
     if (share.access === null || this.#now() - (share.accessCheckedMs ?? 0) >= ACCESS_RECHECK_MS) share = await this.#learnAccess(shortcut, target, signal);
@@ -296,16 +307,20 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     if (items.folderGone && share.lastError === null) {
       this.#o.logger.warn({ sharedFolder: shortcut.name, reason: gone }, `"${shortcut.name}" can no longer be reached in its owner's drive (deleted, or no longer shared); its content leaves the mount, local edits excepted`);
     }
-    const applier = new BatchApplier({
-      store,
-      invalidator: this.#o.invalidator,
-      logger: this.#o.logger,
-      chunkSize: this.#o.applyChunk ?? 2000,
-      pageSize,
-      yielder,
-      onChanged: (change) => this.events.emit('changed', change),
-      onInvalidateError: (error, itemId) => this.#o.logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item of a shared folder'),
-    });
+    const applierFor = (current: boolean) =>
+      new BatchApplier({
+        store,
+        invalidator: this.#o.invalidator,
+        logger: this.#o.logger,
+        chunkSize: this.#o.applyChunk ?? 2000,
+        pageSize,
+        yielder,
+        current,
+        ...(current ? {} : { changedHere: (id: string) => store.items.changedHereSince(id, mark) }),
+        onChanged: (change) => this.events.emit('changed', change),
+        onInvalidateError: (error, itemId) => this.#o.logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item of a shared folder'),
+      });
+    const applier = applierFor(false);
     const counts = await applier.apply(plan, false, () => {
       if (!store.items.get(shortcut.id)) return;
       // A share that is gone keeps its link (and its error) for when it comes back.
@@ -315,6 +330,12 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
         store.sharedFolders.resetDeltaLink(shortcut.id);
       } else store.sharedFolders.synced(shortcut.id, batch.deltaLink, this.#now());
     });
+    if (applier.staleRecords.length && store.items.get(shortcut.id)) {
+      // Records possibly older than the store (BatchApplier staleRecords): as they are now.
+      const current = this.#scope(await readCurrent(this.#o.graph, applier.staleRecords, signal), shortcut, target, false);
+      const again = await planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
+      await applierFor(true).apply(again, false, () => undefined);
+    }
     if (counts.added + counts.updated + counts.removed > 0 || full) {
       this.#o.logger.info({ sharedFolder: shortcut.name, ...counts, full }, full ? 'shared folder enumerated' : 'shared folder changes applied');
     }
