@@ -4,7 +4,7 @@
  * major collection by itself: the engine would sit at twice the memory it needs. Calling this after
  * such bursts returns it (measured by bench/mount with a 100 000-item drive).
  */
-import v8 from 'node:v8';
+import { applyEngineV8Flags } from './v8-flags.ts';
 import vm from 'node:vm';
 
 let gc: (() => void) | undefined;
@@ -12,7 +12,7 @@ let gc: (() => void) | undefined;
 export function collectGarbage(): void {
   if (!gc) {
     // --expose-gc at run time gives a fresh context a `gc` function; nothing else changes.
-    v8.setFlagsFromString('--expose-gc');
+    applyEngineV8Flags();
     gc = vm.runInNewContext('gc') as () => void;
   }
   // Twice: the first full collection frees the heap, the second compacts it and hands the freed

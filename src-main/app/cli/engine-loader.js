@@ -32,6 +32,10 @@ const BUILD_CACHE_RUN = process.env.ONEMOUNT_BUILD_CODE_CACHE === '1';
 /** The hook the engine calls once it serves (src-main/app/cli/code-cache-hook.ts). */
 const HOOK = Symbol.for('onemount.codeCache.started');
 
+// The flags the engine sets while it runs (src-main/base/v8-flags.ts, ENGINE_V8_FLAGS: keep the two
+// lists the same), set before anything is compiled: V8 accepts a cache only under the flags it was
+// made with, so an engine setting one after the start could never write a cache the next start uses.
+for (const flag of ['--semi-space-growth-factor=1', '--expose-gc']) v8.setFlagsFromString(flag);
 const tag = v8.cachedDataVersionTag();
 const localCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.v8cache`);
 const buildCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.build.v8cache`);
@@ -96,8 +100,8 @@ function cacheTarget() {
 
 /** Written whole under a temporary name, then renamed: a start reading meanwhile sees the old file or the new one. */
 function writeCache(file) {
-  // A flag set since the start (the engine's --expose-gc for its collections) changes the tag:
-  // V8 would reject this cache under the name it is looked up by.
+  // A flag set since the start (other than the engine's own, set above) changes the tag: V8 would
+  // reject this cache under the name it is looked up by.
   if (v8.cachedDataVersionTag() !== tag) return;
   const tmp = `${file}.${process.pid}.tmp`;
   try {

@@ -7,17 +7,20 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ENGINE_V8_FLAGS } from '../../base/v8-flags.ts';
 
 const LOADER = path.join(import.meta.dirname, 'engine-loader.js');
 
 /**
  * The stand-in: prints whether a cache write is still pending (none once a start's cache was
- * used), sets a V8 flag when asked (as the engine's collectGarbage does), then finishes its start.
+ * used), sets the engine's own V8 flags (as runMount and collectGarbage do) and, when asked, one
+ * the engine never sets, then finishes its start.
  */
 const BUNDLE = `
 const HOOK = Symbol.for('onemount.codeCache.started');
 const pending = typeof globalThis[HOOK] === 'function';
-if (process.env.SET_FLAG) require('node:v8').setFlagsFromString('--expose-gc');
+for (const flag of JSON.parse(process.env.ENGINE_V8_FLAGS)) require('node:v8').setFlagsFromString(flag);
+if (process.env.SET_FLAG) require('node:v8').setFlagsFromString('--no-flush-bytecode');
 const square = (n) => n * n;
 process.stdout.write(JSON.stringify({ pending, value: square(7), file: __filename }) + '\\n');
 if (pending) globalThis[HOOK]();
@@ -46,7 +49,7 @@ afterEach(async () => {
 
 function start(env: NodeJS.ProcessEnv = {}): Promise<{ pending: boolean; value: number; file: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ENGINE_V8_FLAGS: JSON.stringify(ENGINE_V8_FLAGS), ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}: ${stderr}`));
       resolve({ ...(JSON.parse(stdout) as { pending: boolean; value: number; file: string }), stderr });
     });
@@ -56,7 +59,7 @@ function start(env: NodeJS.ProcessEnv = {}): Promise<{ pending: boolean; value: 
 const cachesIn = async (d: string) => (await readdir(d).catch(() => [] as string[])).filter((n) => n.endsWith('.v8cache'));
 
 describe('engine-loader', () => {
-  it('runs the bundle, writes a cache beside it once the start is done, and the next start uses it', { timeout: 30_000 }, async () => {
+  it('runs the bundle, writes a cache beside it once the start is done (the engine\'s own V8 flags set meanwhile), and the next start uses it', { timeout: 30_000 }, async () => {
     const first = await start();
     expect(first).toMatchObject({ pending: true, value: 49, file: path.join(engineDir, 'onemount.cjs') });
     const written = await cachesIn(engineDir);

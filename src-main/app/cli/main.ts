@@ -6,9 +6,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { createLogger, type LogLevel } from '../../base/logger.ts';
 import { errorMessage } from '../../base/errors.ts';
+import { applyEngineV8Flags } from '../../base/v8-flags.ts';
 import { installShutdownSignals } from '../../lifecycle/shutdown-signals.ts';
 import type { SocketClient } from '../../ipc/socket-client.ts';
 import { clearStaleMount } from '../../fuse/fuse-mount.ts';
@@ -90,10 +90,7 @@ const lockAccount = (account: string, mountpoint: string) =>
   InstanceLock.acquire({ stateDir: accountPaths(account).stateDir, holder: { pid: process.pid, account, mountpoint: path.resolve(mountpoint) } });
 
 async function runMount(mountpoint: string, emulatorUrl: string | undefined, flags: MountFlags, onStop?: () => Promise<void>): Promise<void> {
-  // The engine's young generation stays at its first size instead of growing (to 32 MiB here)
-  // in a large listing and keeping that memory for the life of the process: 25 MiB less resident
-  // after a 10 000-entry listing (bench peers, the RSS row). V8 reads this flag when it would grow.
-  setFlagsFromString('--semi-space-growth-factor=1');
+  applyEngineV8Flags();
   await ensureFuse(print);
   // The engine (SQLite, FUSE: native modules) loads only once the preflight has passed.
   const { Engine } = await import('../engine.ts');
