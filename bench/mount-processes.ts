@@ -112,7 +112,7 @@ export class MountedChild {
     return this.child.pid;
   }
 
-  /** `onemount mount …`: ready once it prints "Mounted N items at …" (after the first enumeration). */
+  /** `onemount mount …`: ready once it prints "Mounted …" (a first start: before the drive is listed). */
   static startEngine(o: EngineStartOptions): Promise<MountedChild> {
     const args = [
       ...o.nodeArgs,

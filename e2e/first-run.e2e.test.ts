@@ -177,7 +177,7 @@ describe('`npm run demo` in a fresh copy of the repository (nothing built)', () 
     const failed = exited.then(() => undefined);
 
     const [, panelUrl] = await out.next(/^\s*Transfer panel: (http:\/\/127\.0\.0\.1:\d+\/\S+)$/, failed, 180_000);
-    await out.next(/^Mounted \d+ items at /, failed, 120_000);
+    await out.next(/^Mounted (\d+ items? )?at /, failed, 120_000);
     expect(out.all.join('\n')).toContain('Building the transfer panel');
     expect(out.all.join('\n')).toContain('Building the engine (first run');
     expect(out.all.join('\n')).not.toContain('No transfer panel');
@@ -225,7 +225,7 @@ describe('`npm run demo` in a fresh copy of the repository (nothing built)', () 
       npm.once('exit', (code) => void isMounted(mnt).then((mounted) => resolve({ code, mounted }))),
     );
     const out = new Lines(npm);
-    await out.next(/^Mounted \d+ items at /, exited, 180_000);
+    await out.next(/^Mounted (\d+ items? )?at /, exited, 180_000);
     // The terminal's Ctrl-C: every process in the group gets it (npm, which forwards it too, and
     // the demo's bootstrap); the engine and the emulator run in groups of their own.
     process.kill(-npm.pid!, 'SIGINT');

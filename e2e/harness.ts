@@ -190,7 +190,7 @@ export class EngineProcess {
   private err = '';
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  /** The item count the engine printed when it mounted. */
+  /** The item count the engine printed when it mounted (0 on a first start, which lists the drive after mounting). */
   mountedItems = -1;
 
   private constructor(
@@ -237,8 +237,9 @@ export class EngineProcess {
     const printed = new Promise<number>((resolve, reject) => {
       const lines = createInterface({ input: this.child.stdout! });
       lines.on('line', (line) => {
-        const m = /^Mounted (\d+) items at (.*)\. /.exec(line);
-        if (m && m[2] === this.mountpoint) resolve(Number(m[1]));
+        // "Mounted N items at P." or, on a first start, "Mounted at P; the drive is listed in the background."
+        const m = /^Mounted (?:(\d+) items? )?at (.*?)(?:; [^.]*)?\. Ctrl-C/.exec(line);
+        if (m && m[2] === this.mountpoint) resolve(m[1] === undefined ? 0 : Number(m[1]));
       });
       void this.exited.then((s) => reject(new Error(`the engine exited before mounting (code ${s.code}, signal ${s.signal}):\n${this.out}\n${this.err}`)));
     });

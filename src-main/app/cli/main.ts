@@ -144,7 +144,8 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   // handlers, not Node's default (which kills the process and leaves the mount behind).
   installShutdownSignals(engine.shutdownCoordinator, { logger });
   const status = engine.status();
-  print(`Mounted ${status.items} items at ${absolute}. Ctrl-C unmounts.`);
+  // A first start mounts before the drive is listed (folders are listed as they are opened).
+  print(status.indexing ? `Mounted at ${absolute}; the drive is listed in the background. Ctrl-C unmounts.` : `Mounted ${status.items} item${status.items === 1 ? '' : 's'} at ${absolute}. Ctrl-C unmounts.`);
   // Once per build: the start's compiled functions go into the code cache (a few ms, after the line).
   startFinished();
   // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
