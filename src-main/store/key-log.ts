@@ -1,5 +1,5 @@
 /**
- * The server ids of items made here, kept beside the database as well (`<database>.keys`, one
+ * The server ids of files made here, kept beside the database as well (`<database>.keys`, one
  * `<key>\t<server id>` line each). An item made here keeps its local key for good, and its cache
  * file is named after that key; a drive rebuilt from the server after the database was lost keys
  * the same item by its server id. This file is how recovery tells the cache file of a file made
