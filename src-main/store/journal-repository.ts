@@ -55,6 +55,7 @@ export class JournalRepository {
   readonly #session: Database.Statement<[{ seq: number; url: string | null; offset: number; expires: number | null; now: number }]>;
   readonly #requeue: Database.Statement<[number]>;
   readonly #remove: Database.Statement<[number]>;
+  readonly #setOrigin: Database.Statement<[string | null, string | null, number]>;
   readonly #removeDone: Database.Statement<[]>;
   readonly #countUnfinished: Database.Statement<[], number>;
   readonly #now: () => number;
@@ -82,6 +83,7 @@ export class JournalRepository {
     );
     this.#requeue = db.prepare(`UPDATE journal SET state = 'pending', updated_ms = ? WHERE state = 'uploading'`);
     this.#remove = db.prepare('DELETE FROM journal WHERE seq = ?');
+    this.#setOrigin = db.prepare('UPDATE journal SET parent_id = ?, name = ? WHERE seq = ?');
     this.#removeDone = db.prepare(`DELETE FROM journal WHERE state = 'done'`);
     this.#countUnfinished = db.prepare<[], number>(`SELECT count(*) FROM journal WHERE state != 'done'`).pluck();
   }
@@ -172,6 +174,11 @@ export class JournalRepository {
 
   remove(seq: number): void {
     this.#remove.run(seq);
+  }
+
+  /** The place an entry says its item had (a rename's origin) is now this one. */
+  setOrigin(seq: number, parentId: string | null, name: string | null): void {
+    this.#setOrigin.run(parentId, name, seq);
   }
 
   removeDone(): number {

@@ -177,6 +177,12 @@ export class JournalReplayer {
         const patch = { name: item.name, parentReference: { id: parentRemoteId } };
         try {
           const moved = await graph.update(item.remoteId, patch);
+          // The item's later renames were folded into this one, or were queued while it was on its
+          // way: either way the server holds the item where this one sent it, which is the place
+          // those entries must name as their origin (what a delete of it frees there: vfs remove).
+          for (const later of store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] })) {
+            if (later.kind === 'rename' && later.seq !== e.seq) store.journal.setOrigin(later.seq, item.parentId, item.name);
+          }
           // Renamed here again while this was on its way: the local place stands, and the later
           // entry the vfs queued takes it to the server (fuzz 15000/178).
           const now = store.items.get(item.id);

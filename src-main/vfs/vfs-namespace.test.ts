@@ -174,6 +174,38 @@ describe('vfs rename', () => {
     expect(rig.temp.store.items.get(inner.id)).toMatchObject({ name: 'P', parentId: outer.parentId });
   }, 30_000);
 
+  it('a rename replayed before its pass broke off leaves the later renames of its item naming where the server holds it, as a delete then does', async () => {
+    await rig.vfs.mkdir('/P2');
+    const folder = rig.item('/P2');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.rename('/P2', '/R2');
+    await rig.vfs.rename('/R2', '/Q2');
+    await emu.emulator.setOffline(false);
+    // The pass sends the folder's latest place (Q2) with the first entry, then the network goes.
+    let updates = 0;
+    const graph = new Proxy(rig.graph, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'update') {
+          return async (...args: Parameters<typeof target.update>) => {
+            const answer = await target.update(...args);
+            if (++updates === 1) await emu.emulator.setOffline(true);
+            return answer;
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { store } = rig.temp;
+    const broken = new JournalReplayer({ graph, store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
+    await expect(broken.replay()).rejects.toThrow();
+    expect((emu.emulator.admin.itemJson('/Q2') as unknown as DriveItem | undefined)?.id).toBe(folder.remoteId);
+    expect(store.journal.list({ states: ['pending'] })).toEqual([expect.objectContaining({ kind: 'rename', parentId: folder.parentId, name: 'Q2' })]);
+
+    await rig.vfs.rmdir('/Q2');
+    expect(store.journal.list({ states: ['pending'] })).toEqual([expect.objectContaining({ kind: 'rmdir', parentId: folder.parentId, name: 'Q2' })]);
+  }, 30_000);
+
   it("an editor's save over a file not uploaded yet moves the temp file on the server when its first upload committed while the original went (fuzz 6000/127)", async () => {
     const saved = Buffer.from('the saved version');
     await writeNew('/notes.md', Buffer.from('the first version'));
