@@ -4,7 +4,7 @@
  * the old database still says so, else into a clearly named folder — and says so in status.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { ACCOUNT, eventually, MountHarness } from './harness.ts';
 
@@ -100,5 +100,31 @@ describe('a corrupt database', () => {
     await harness.startEngine();
     expect(await readFile(harness.at('Documents/sent.txt'), 'utf8')).toBe('made here, uploaded\n');
     expect((await harness.status()).recovery ?? { restored: 0, recovered: 0, folder: null }).toEqual({ restored: 0, recovered: 0, folder: null });
+  }, 120_000);
+
+  // Its later edit, not sent, is kept however its cache file looks: lengthened by truncate, it has
+  // a hole (as a partial download would), and holes must not make it count as the server's bytes.
+  it('not readable at all: an unsent edit of a file made here that reached the server comes back, holes and all', async () => {
+    h = await MountHarness.start({ seed: async (admin) => void (await admin.remote({ op: 'mkdir', path: 'Documents' })), engineArgs: ['--write-back', '200'] });
+    const harness = h;
+    await writeFile(harness.at('Documents/sent.txt'), 'made here, uploaded\n');
+    await eventually('on the server', async () => ((await harness.serverText('Documents/sent.txt')) === 'made here, uploaded\n' ? true : undefined), 30_000);
+    expect((await harness.onemount(['pause', '--account', ACCOUNT])).code).toBe(0);
+    await truncate(harness.at('Documents/sent.txt'), 256 * 1024);
+    await harness.stopEngine();
+    const fh = await open(harness.storeFile, 'r+');
+    await fh.write(Buffer.alloc(4096, 0x5a), 0, 4096, 0);
+    await fh.close();
+    await harness.startEngine();
+    const s = await harness.status();
+    expect(s.recovery?.recovered).toBe(1);
+    const folder = s.recovery!.folder!.slice(1);
+    const [name] = await readdir(harness.at(folder));
+    const kept = await readFile(harness.at(folder, name!));
+    expect(kept.length).toBe(256 * 1024);
+    expect(kept.subarray(0, 20).toString()).toBe('made here, uploaded\n');
+    expect(kept.subarray(20).every((b) => b === 0)).toBe(true);
+    // The server's version stays at its place.
+    expect(await readFile(harness.at('Documents/sent.txt'), 'utf8')).toBe('made here, uploaded\n');
   }, 120_000);
 });

@@ -122,16 +122,21 @@ export async function recoverEdits(o: RecoveryOptions, salvageDir: string, repor
     const root = store.items.getRoot();
     if (root) walk(root.id);
     // A file made here keeps its local key, which names its cache file; the rebuilt drive keys it
-    // by its server id. The key log beside the old database pairs the two.
+    // by its server id. The key log beside the old database pairs the two. Such a file was whole
+    // here when it was made, so holes say nothing about it (a sparse edit, a compressing
+    // filesystem): only bytes equal to the server's let it go.
+    const madeHere = new Map<string, StoredItem>();
     for (const [key, remoteId] of report.serverIds) {
       const item = store.items.getByRemoteId(remoteId);
-      if (item?.kind === 'file') owned.set(cacheFilePath(salvageDir, key), item);
+      if (item?.kind === 'file') madeHere.set(cacheFilePath(salvageDir, key), item);
     }
     for (const file of await cacheFiles(salvageDir)) {
       if (claimed.has(file)) continue;
-      const item = owned.get(file);
       const info = await stat(file);
-      if (item && !(await mayBeAnEdit(file, info, item))) continue;
+      const made = madeHere.get(file);
+      if (made && (await sameBytes(file, info, made))) continue;
+      const item = made ?? owned.get(file);
+      if (item && !made && !(await mayBeAnEdit(file, info, item))) continue;
       const target = recoveredFolder();
       const name = freeName(store, target.id, item ? item.name : `unnamed file ${result.recovered + 1}`);
       await createFile(store, content, target, name, file, info.size, Math.floor(info.mtimeMs));
@@ -161,8 +166,12 @@ async function createFile(store: Store, content: ContentOwner, parent: StoredIte
 /** A cache file of a server item holds an edit only if every byte is written and the bytes are not the server's. */
 async function mayBeAnEdit(file: string, info: Stats, item: StoredItem): Promise<boolean> {
   if (info.blocks * 512 < info.size) return false;
-  if (!item.quickXorHash) return true;
-  return !(info.size === item.size && sameQuickXorHash(await quickXorHashFile(file), item.quickXorHash));
+  return !(await sameBytes(file, info, item));
+}
+
+/** The file holds exactly the server's version of the item (by its hash; unknown counts as not). */
+async function sameBytes(file: string, info: Stats, item: StoredItem): Promise<boolean> {
+  return item.quickXorHash !== null && info.size === item.size && sameQuickXorHash(await quickXorHashFile(file), item.quickXorHash);
 }
 
 async function fileLength(file: string): Promise<number | undefined> {
