@@ -6,7 +6,7 @@
  * here that reached the server from an unsent one when the old database cannot be read at all
  * (vfs/recovery.ts). It is moved aside with a corrupt database and compacted at a healthy open.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { StoreLogger } from './store-logger.ts';
 
 export const KEY_LOG_SUFFIX = '.keys';
@@ -29,17 +29,26 @@ export class KeyLog {
     }
   }
 
-  /** Rewrites the log with `pairs` once it has grown past COMPACT_AT_BYTES (`pairs` is only asked for then). */
-  compactIfLarge(pairs: () => Iterable<[key: string, remoteId: string]>, atBytes = COMPACT_AT_BYTES): void {
+  /**
+   * At open: drops a line cut off mid-write (a crash), so the next pair starts a line of its own,
+   * and rewrites the log with `pairs` once it has grown past COMPACT_AT_BYTES (`pairs` is only
+   * asked for then).
+   */
+  tidy(pairs: () => Iterable<[key: string, remoteId: string]>, atBytes = COMPACT_AT_BYTES): void {
     try {
-      if (!existsSync(this.path) || statSync(this.path).size < atBytes) return;
+      if (!existsSync(this.path)) return;
+      if (statSync(this.path).size < atBytes) {
+        const bytes = readFileSync(this.path);
+        if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) truncateSync(this.path, bytes.lastIndexOf(0x0a) + 1);
+        return;
+      }
       let text = '';
       for (const [key, remoteId] of pairs()) text += `${key}\t${remoteId}\n`;
       const next = `${this.path}.new`;
       writeFileSync(next, text, { mode: 0o600 });
       renameSync(next, this.path);
     } catch (error) {
-      this.logger.warn({ err: error, path: this.path }, 'could not compact the server ids noted beside the database');
+      this.logger.warn({ err: error, path: this.path }, 'could not tidy the server ids noted beside the database');
     }
   }
 }

@@ -82,7 +82,7 @@ function openAndMigrate(options: OpenStoreOptions, logger: StoreLogger, now: () 
     if (found !== latest) logger.info({ path: options.path, from: found, to: latest }, 'database schema migrated');
     const keyLog = new KeyLog(options.path + KEY_LOG_SUFFIX, logger);
     const store = new Store(db, now, keyLog);
-    keyLog.compactIfLarge(() => store.items.serverIdsOfLocalFiles());
+    keyLog.tidy(() => store.items.serverIdsOfLocalFiles());
     return store;
   } catch (error) {
     db.close();
