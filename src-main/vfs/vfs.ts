@@ -9,7 +9,7 @@
  * cannot forget the change). The upload manager uploads after the last close, conditionally on the
  * version the edit started from.
  */
-import { readSync } from 'node:fs';
+import { read as readFd, readSync } from 'node:fs';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, sameContent } from '../transfers/index.ts';
@@ -494,22 +494,15 @@ export class Vfs {
   }
 
   /** Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read. */
-  /**
-   * Synchronous when the handle's bytes are all on this device and nothing changed since it found
-   * so (most reads of a cached file): one read of the cache file in one stretch of the loop.
-   */
-  read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
+  async read(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh);
     const local = h.local;
     if (local && local.generation === this.o.store.items.generation) {
+      // A whole cached file, maybe not read since the last boot: off the loop (readSettled).
       if (position >= local.size || length <= 0) return 0;
-      return readAt(local.fd, buf, Math.min(length, local.size - position), position);
+      return readSettled(local.fd, buf, Math.min(length, local.size - position), position);
     }
     h.local = undefined;
-    return this.readSlow(h, buf, length, position);
-  }
-
-  private async readSlow(h: OpenFile, buf: Buffer, length: number, position: number): Promise<number> {
     const generation = this.o.store.items.generation;
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
@@ -519,7 +512,7 @@ export class Vfs {
       // Local changes: the cache file is the truth; nothing to download.
       const file = (h.writeFile ??= await this.content.openFd(item.id));
       h.local = { fd: file.fd, size: item.size, generation };
-      return readAt(file.fd, buf, n, position);
+      return readSettled(file.fd, buf, n, position);
     }
     const version = `${item.ctag ?? ''}|${item.etag ?? ''}|${item.size}`;
     if (h.version !== version) {
@@ -1128,12 +1121,20 @@ export class Vfs {
   }
 }
 
-/** One positional read on a descriptor (callback API: no FileHandle promise machinery per call). */
 /**
- * A read of a cache file (this device's disk, never the mount): synchronous, as the FUSE write
- * path's writes are. The bytes were just written or read before and sit in the page cache, so
- * this is a copy; a round trip through the thread pool cost more than the copy (bench peers).
+ * A read of a file not yet whole here, on this device's disk (never the mount): mostly bytes a
+ * download has just brought, still in the page cache, so a copy, done on the loop; a round trip
+ * through the thread pool cost more than the copy (bench peers, cold read). A range cached in an
+ * earlier session may need the disk: a short wait on the loop.
  */
 function readAt(fd: number, buf: Buffer, length: number, position: number): number {
   return readSync(fd, buf, 0, length, position);
+}
+
+/**
+ * A read of bytes that may not be in memory (a file cached long ago): in the thread pool, so a
+ * slow disk never holds the loop (callback API: no FileHandle promise machinery per call).
+ */
+function readSettled(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readFd(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
