@@ -636,6 +636,39 @@ describe('upload sessions', () => {
     expectSameBytes(await emu.emulator.admin.readFile('/lost-answer.bin'), content);
   });
 
+  it('a new file renamed here after its last fragment was committed without an answer ends on the server under its new name (fuzz 202000/84)', async () => {
+    const size = 4 * MiB + 1;
+    const { id, hash } = localCreateBig('before.bin', size);
+    emu.emulator.faults.set({ dropAfterCommitNext: 1 });
+    // The rename lands while the attempt is between its lost answer and its next request: the
+    // server holds the file under its old name, which the attempt then meets as the name's holder.
+    const renameOnFailure =
+      <A extends unknown[], R>(send: (...a: A) => Promise<R>) =>
+      async (...args: A): Promise<R> => {
+        try {
+          return await send(...args);
+        } catch (error) {
+          if (temp.store.items.get(id)?.name === 'before.bin') temp.store.items.move(id, rootId, 'after.bin');
+          throw error;
+        }
+      };
+    const renaming = new Proxy(graph, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (typeof value !== 'function') return value;
+        const bound = (value as (...a: unknown[]) => unknown).bind(target) as (...a: unknown[]) => Promise<unknown>;
+        return key === 'uploadFragment' || key === 'commitUploadSession' ? renameOnFailure(bound) : bound;
+      },
+    });
+    const manager = makeManager({ graph: renaming, fragmentBytes: 16 * FRAGMENT_UNIT });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(temp.store.items.get(id)?.name).toBe('after.bin');
+    expect(serverJson('/before.bin')).toBeUndefined();
+    expectUploaded(id, '/after.bin', { size, hash });
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
   it('keeps memory flat while uploading 256 MiB', async () => {
     const size = 256 * MiB;
     const { id, hash } = localCreateBig('big.bin', size);

@@ -230,7 +230,9 @@ export class UploadWorker {
         // 12000/63): the name is this file's to take, on the next attempt.
         if (!occupant) throw new NameFreedByReplayError(edit.item.id, name);
         const mine = await this.#ownFile(edit, occupant);
-        if (mine?.kind === 'same') return this.#commit(edit, mine.item);
+        // This very version, sent by an attempt whose answer never came back: it is the file, which
+        // may have moved here since that attempt began (fuzz 202000/84).
+        if (mine?.kind === 'same') return this.#commitNew(edit, await this.#followLocalPlace(edit, mine.item));
         if (mine) {
           // An earlier version of this file, sent by an attempt whose answer never came back: the
           // file is ours, and the bytes here go on top of it.
