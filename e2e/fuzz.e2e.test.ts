@@ -47,6 +47,14 @@ describe('sync fuzzer, fixed seeds', () => {
 });
 
 describe('sync fuzzer, bugs it found (fixed)', () => {
+  // A file deleted while the outage began was back on the server afterwards: its new version's
+  // upload, cut off by the outage, had landed after all, so the replayed delete's If-Match failed
+  // and the file was kept as changed elsewhere (seed 212000, schedule 41; 1 failure in 3 runs).
+  // Fixed: the delete carries the versions this engine sent, and one of them on the server goes.
+  it('a file deleted offline whose cut-off upload landed after all is deleted', async () => {
+    await reproduce('deleted-offline-own-upload-landed.json', 2);
+  }, 180_000);
+
   // A large new file's commit was answered by a dropped connection; the file was renamed here, and
   // the next attempt met its own landed copy under the old name, took it for the file and stayed
   // there: the server kept `b.txt`, `Sub dir/c.bin` never reached it (seed 202000, schedule 84,

@@ -138,6 +138,12 @@ export interface JournalPayload {
    */
   baseCtag?: string | null;
   quickXorHash?: string | null;
+  /**
+   * unlink: the versions this engine sent for the file (QuickXorHash). An upload on its way when
+   * the file was deleted, or one whose answer was lost, can land after the delete: a refused
+   * conditional delete whose server version is one of them goes ahead too (fuzz 212000/41).
+   */
+  sentHashes?: string[];
   size?: number;
   mtimeMs?: number;
   ctimeMs?: number;

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import { GraphClient, isNotFound, StaticTokenProvider } from '../graph/index.ts';
+import { GraphClient, isNotFound, quickXorHash, StaticTokenProvider } from '../graph/index.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { newLocalId } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
@@ -268,5 +268,34 @@ describe('journal replay against the emulator', () => {
     expect(await exists(renamed.id)).toBe(false);
     expect(await exists(edited.id)).toBe(true);
     expect(store.conflicts.list().map((c) => c.reason)).toEqual(['both-modified']);
+  }, 30_000);
+
+  it('a file deleted offline while its own upload was on its way is deleted when that upload landed after all (fuzz 212000/41)', async () => {
+    const root = await graph.getItemByPath('/');
+    const first = await graph.uploadSmall(root.id, 'a.txt', Buffer.from('first'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const key = store.items.keyOf(first.id);
+    const item = store.items.get(key)!;
+    const sent = Buffer.from('written here, its upload cut off by the outage');
+    // What the vfs journals for `rm` offline: the version seen here, and the versions this engine
+    // sent for the file (the one on its way among them).
+    store.transaction(() => {
+      store.items.deleteSubtree(key);
+      store.journal.append({
+        kind: 'unlink',
+        itemId: key,
+        parentId: item.parentId,
+        name: item.name,
+        baseEtag: item.etag,
+        payload: { remoteId: first.id, baseCtag: item.ctag, quickXorHash: item.quickXorHash, sentHashes: [quickXorHash(sent)] },
+      });
+    });
+    // The upload the outage cut off had reached the server after all.
+    await graph.uploadSmallById(first.id, sent);
+
+    expect(await replayer.replay()).toBe(0);
+    expect(await exists(first.id)).toBe(false);
+    expect(store.conflicts.list()).toEqual([]);
   }, 30_000);
 });

@@ -17,7 +17,7 @@ import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
-import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, type DriveItem, type GraphClient } from '../graph/index.ts';
+import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
@@ -329,12 +329,15 @@ export class JournalReplayer {
 
   /**
    * A delete refused because the file's eTag moved on: if the server still holds the bytes deleted
-   * here (a rename or move changes the eTag, not the cTag), only its place changed, and the delete
-   * goes ahead, conditional on the version just read. Another edit means a real conflict.
+   * here (a rename or move changes the eTag, not the cTag), only its place changed; if it holds a
+   * version this engine sent (an upload cut off by the outage that landed after all), the delete
+   * covers it too. Either way the delete goes ahead, conditional on the version just read. Another
+   * edit means a real conflict.
    */
   private async deleteIfOnlyRenamed(remoteId: string, e: JournalEntry): Promise<boolean> {
     const base = { etag: e.baseEtag, ctag: e.payload?.baseCtag ?? null, quickXorHash: e.payload?.quickXorHash ?? null };
-    if (!base.ctag && !base.quickXorHash) return false;
+    const sent = e.payload?.sentHashes ?? [];
+    if (!base.ctag && !base.quickXorHash && sent.length === 0) return false;
     let remote: DriveItem;
     try {
       remote = await this.o.graph.getItem(remoteId);
@@ -342,7 +345,9 @@ export class JournalReplayer {
       if (isNotFound(err)) return true;
       throw err;
     }
-    if (!remote.file || !remote.eTag || !sameContent(base, versionOf(remote))) return false;
+    const remoteHash = remote.file?.hashes?.quickXorHash;
+    const ours = remoteHash !== undefined && sent.some((hash) => sameQuickXorHash(hash, remoteHash));
+    if (!remote.file || !remote.eTag || !(ours || sameContent(base, versionOf(remote)))) return false;
     try {
       await this.o.graph.deleteItem(remoteId, { ifMatch: remote.eTag });
     } catch (err) {

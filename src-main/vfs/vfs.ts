@@ -864,6 +864,9 @@ export class Vfs {
     // 173000/530).
     const renamed = this.o.store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] }).find((e) => e.kind === 'rename');
     const place = renamed ? { parentId: renamed.parentId, name: renamed.name } : { parentId: item.parentId, name: item.name };
+    // Versions this engine sent for it: one on its way may still land after the delete (it goes
+    // with the item's rows, the entry keeps it: journal-replayer deleteIfOnlyRenamed).
+    const sentHashes = item.kind === 'file' ? this.o.store.sentVersions.list(item.id) : [];
     await this.forget(item);
     if (offline) {
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
@@ -874,7 +877,12 @@ export class Vfs {
         baseEtag: item.etag,
         ...(item.remoteId === null
           ? {}
-          : { payload: item.kind === 'file' ? { remoteId: item.remoteId, baseCtag: item.ctag, quickXorHash: item.quickXorHash } : { remoteId: item.remoteId } }),
+          : {
+              payload:
+                item.kind === 'file'
+                  ? { remoteId: item.remoteId, baseCtag: item.ctag, quickXorHash: item.quickXorHash, ...(sentHashes.length ? { sentHashes } : {}) }
+                  : { remoteId: item.remoteId },
+            }),
       });
       this.journaled(path, 'delete of');
     }
