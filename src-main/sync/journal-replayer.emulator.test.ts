@@ -57,6 +57,24 @@ async function exists(id: string): Promise<boolean> {
   }
 }
 
+/** What the vfs journals for `rm` of a file offline: the version seen here, and the versions this engine sent for it. */
+function deletedOffline(remoteId: string, sentHashes?: string[]): void {
+  const { store } = temp;
+  const key = store.items.keyOf(remoteId);
+  const item = store.items.get(key)!;
+  store.transaction(() => {
+    store.items.deleteSubtree(key);
+    store.journal.append({
+      kind: 'unlink',
+      itemId: key,
+      parentId: item.parentId,
+      name: item.name,
+      baseEtag: item.etag,
+      payload: { remoteId, baseCtag: item.ctag, quickXorHash: item.quickXorHash, ...(sentHashes ? { sentHashes } : {}) },
+    });
+  });
+}
+
 /** Replays until the journal is empty (entries waiting for a name or a folder take another pass). */
 async function replayToTheEnd(): Promise<void> {
   let left = await replayer.replay();
@@ -245,21 +263,7 @@ describe('journal replay against the emulator', () => {
     await sync.syncOnce();
     const { store } = temp;
     // Deleted here while offline, each with the version this device had seen.
-    for (const remote of [renamed, edited]) {
-      const key = store.items.keyOf(remote.id);
-      const item = store.items.get(key)!;
-      store.transaction(() => {
-        store.items.deleteSubtree(key);
-        store.journal.append({
-          kind: 'unlink',
-          itemId: key,
-          parentId: item.parentId,
-          name: item.name,
-          baseEtag: item.etag,
-          payload: { remoteId: remote.id, baseCtag: item.ctag, quickXorHash: item.quickXorHash },
-        });
-      });
-    }
+    for (const remote of [renamed, edited]) deletedOffline(remote.id);
     // Meanwhile the server renamed one (this device's own rename, its answer lost) and another device edited the other.
     await graph.update(renamed.id, { name: 'd' });
     await graph.uploadSmallById(edited.id, Buffer.from('edited elsewhere'));
@@ -275,22 +279,9 @@ describe('journal replay against the emulator', () => {
     const first = await graph.uploadSmall(root.id, 'a.txt', Buffer.from('first'));
     await sync.syncOnce();
     const { store } = temp;
-    const key = store.items.keyOf(first.id);
-    const item = store.items.get(key)!;
     const sent = Buffer.from('written here, its upload cut off by the outage');
-    // What the vfs journals for `rm` offline: the version seen here, and the versions this engine
-    // sent for the file (the one on its way among them).
-    store.transaction(() => {
-      store.items.deleteSubtree(key);
-      store.journal.append({
-        kind: 'unlink',
-        itemId: key,
-        parentId: item.parentId,
-        name: item.name,
-        baseEtag: item.etag,
-        payload: { remoteId: first.id, baseCtag: item.ctag, quickXorHash: item.quickXorHash, sentHashes: [quickXorHash(sent)] },
-      });
-    });
+    // With the versions this engine sent for the file (the one on its way among them).
+    deletedOffline(first.id, [quickXorHash(sent)]);
     // The upload the outage cut off had reached the server after all.
     await graph.uploadSmallById(first.id, sent);
 
