@@ -221,6 +221,33 @@ describe('journal replay against the emulator', () => {
     expect(store.items.get(fKey)).toMatchObject({ name: 'G', parentId: rootKey });
   }, 30_000);
 
+  it('a folder made offline that takes the name of a folder moved into it (mkdir G; mv "Sub dir" G/F; mv G "Sub dir") ends so on the server, no conflict, no endless retry (fuzz 233000/496)', async () => {
+    const root = await graph.getItemByPath('/');
+    const sub = await graph.createFolder(root.id, 'Sub dir');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const subKey = store.items.keyOf(sub.id);
+    // What the vfs journals offline for the three commands (the new folder has no server id: its
+    // rename is local only, the mkdir replays under its latest name).
+    const g = newLocalId();
+    store.transaction(() => {
+      store.items.insert({ id: g, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      store.journal.append({ kind: 'mkdir', itemId: g, parentId: rootKey, name: 'G' });
+      store.items.move(subKey, g, 'F');
+      store.journal.append({ kind: 'rename', itemId: subKey, parentId: rootKey, name: 'Sub dir', newParentId: g, newName: 'F' });
+      store.items.move(g, rootKey, 'Sub dir');
+    });
+
+    await replayToTheEnd();
+    expect(store.conflicts.list()).toEqual([]);
+    const made = store.items.get(g)!;
+    expect((await graph.getItemByPath('/Sub dir')).id).toBe(made.remoteId);
+    expect((await graph.getItemByPath('/Sub dir/F')).id).toBe(sub.id);
+    expect(store.items.get(subKey)).toMatchObject({ parentId: g, name: 'F' });
+    expect(made).toMatchObject({ parentId: rootKey, name: 'Sub dir' });
+  }, 30_000);
+
   it('a folder emptied offline by moving a file out and deleting it after the folder (mv Sub/b b; rmdir Sub; rm b) is deleted on the server, no conflict (fuzz 63000/64)', async () => {
     const root = await graph.getItemByPath('/');
     const sub = await graph.createFolder(root.id, 'Sub');

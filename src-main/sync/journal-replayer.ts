@@ -146,12 +146,17 @@ export class JournalReplayer {
         } catch (err) {
           if (!isNameConflict(err)) throw err;
           // The folder holding the name may be one a later offline change deletes or moves away
-          // (a folder renamed over it): merging would hand this folder to that delete.
-          if (this.freedLater(e, item.parentId!, item.name)) throw new WaitForName(item.name, err);
-          // The same name was created remotely meanwhile: one folder holds both sides' files.
-          const parentPath = store.items.pathOf(item.parentId!) ?? '/';
-          created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
-          if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
+          // (a folder renamed over it): merging would hand this folder to that delete. That change
+          // may need this folder first (the one holding the name moves into it: `mkdir G;
+          // mv "Sub dir" G/F; mv G "Sub dir"`): it is made under a name of its own meanwhile, and
+          // the rename queued below takes it to its name after that change (fuzz 233000/496).
+          if (this.freedLater(e, item.parentId!, item.name)) created = await graph.createFolder(parentRemoteId, `${PARKING_PREFIX}${item.inode}`, 'rename');
+          else {
+            // The same name was created remotely meanwhile: one folder holds both sides' files.
+            const parentPath = store.items.pathOf(item.parentId!) ?? '/';
+            created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
+            if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
+          }
         }
         // Without a server id, a folder removed or moved here while the request was on its way
         // changed locally only (vfs rmdir, rename): the folder made follows (fuzz 14000/92).
