@@ -46,6 +46,15 @@ describe('sync fuzzer, fixed seeds', () => {
   }, 300_000);
 });
 
+// Open, found in the session's last minutes on main's engine (d4fae03) and not diagnosed; each
+// showed once, so they stay as replays, not as it.fails (docs/testing.md, "Fuzz findings"):
+// - seed 241000/311: a kept-both conflict copy `a (conflict …).txt` without a conflict record
+//   (a file edited on the server while a new local file of that name uploaded, server errors):
+//   npm run fuzz -- --replay e2e/fuzz/known-bugs/conflict-copy-without-record.json
+// - seed 243000/301: a new file `c.bin` rewritten while its commit answer was lost, then saved
+//   offline, ended on the server only as `c (conflict …).bin` with a name-clash record:
+//   npm run fuzz -- --replay e2e/fuzz/known-bugs/remote-create-then-local-becomes-conflict-copy.json
+
 describe('sync fuzzer, bugs it found (fixed)', () => {
   // Offline `mkdir G; mv "Sub dir" G/F; mv G "Sub dir"`: the engine never went quiet, its replay
   // asking for G under "Sub dir" (409) and the move of the old "Sub dir" into G waiting for G,
