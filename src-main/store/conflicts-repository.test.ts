@@ -69,6 +69,21 @@ describe('ConflictsRepository', () => {
     expect(conflicts.list()).toHaveLength(2);
   });
 
+  it('an upload that places the edit ends the open conflict without a copy, so a later conflict is its own record (fuzz 241000/311)', () => {
+    const { conflicts } = temp.store;
+    // Delta saw a remote edit of a.txt while it was edited here; the upload then found the file
+    // deleted on the server and sent the edit under its name again.
+    const seen = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', remoteEtag: 'e2' });
+    const sent = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'remote-deleted', localCopyName: 'a.txt' });
+    expect(sent).toMatchObject({ id: seen.id, reason: 'remote-deleted', localCopyName: 'a.txt' });
+    expect(conflicts.list()).toHaveLength(1);
+    // A later edit on both sides keeps a copy: a new record, not the one already shown.
+    const later = conflicts.record({ itemId: 'A', path: '/a.txt', reason: 'both-modified', localCopyName: 'a (conflict 2).txt', remoteEtag: 'e9' });
+    expect(later.id).not.toBe(seen.id);
+    expect(conflicts.get(seen.id)).toMatchObject({ localCopyName: 'a.txt' });
+    expect(conflicts.list()).toHaveLength(2);
+  });
+
   it('a kept local edit moved back to the name its upload landed under completes its conflict (fuzz 71000/3)', () => {
     const { conflicts } = temp.store;
     // Delta: the server deleted d while it was edited here, and our re-upload (its answer not in

@@ -27,7 +27,7 @@ export class ConflictsRepository {
   readonly #remove: Database.Statement<[number]>;
   readonly #openFor: Database.Statement<[string, string], ConflictRow>;
   readonly #openAny: Database.Statement<[string], ConflictRow>;
-  readonly #merge: Database.Statement<[{ id: number; path: string; local_copy_name: string | null; remote_etag: string | null }]>;
+  readonly #merge: Database.Statement<[{ id: number; reason: string; path: string; local_copy_name: string | null; remote_etag: string | null }]>;
   readonly #countUnresolved: Database.Statement<[], number>;
   readonly #now: () => number;
 
@@ -46,7 +46,7 @@ export class ConflictsRepository {
     this.#openAny = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND resolved = 0 ORDER BY id DESC`);
     this.#openFor = db.prepare(`SELECT ${CONFLICT_COLUMNS} FROM conflicts WHERE item_id = ? AND reason = ? AND resolved = 0 ORDER BY id DESC`);
     this.#merge = db.prepare(
-      `UPDATE conflicts SET path = @path, local_copy_name = coalesce(@local_copy_name, local_copy_name),
+      `UPDATE conflicts SET reason = @reason, path = @path, local_copy_name = coalesce(@local_copy_name, local_copy_name),
          remote_etag = coalesce(@remote_etag, remote_etag) WHERE id = @id`,
     );
     this.#countUnresolved = db.prepare<[], number>('SELECT count(*) FROM conflicts WHERE resolved = 0').pluck();
@@ -68,13 +68,19 @@ export class ConflictsRepository {
     let open = this.#openFor
       .all(conflict.itemId, conflict.reason)
       .find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy || row.local_copy_name === conflict.formerCopyName);
-    // A kept local edit of a file the server deleted (or changed) loses its name when a new server
-    // file takes it: the copy that makes is that conflict's copy, not a second conflict.
-    if (!open && conflict.reason === 'name-clash' && copy !== null) {
+    // An open conflict without a copy is ended by the first report that places the local edit: a
+    // kept edit of a file the server deleted (or changed) that loses its name to a new server file
+    // (name-clash: the conflict keeps the reason it was noticed with), or an upload that found the
+    // server's side changed again (delta saw an edit, the upload then found the file deleted: the
+    // reason becomes what the upload met). Left open, the record would be completed later by a
+    // different conflict, and that conflict's copy would come with a record the user already saw.
+    let reason = conflict.reason;
+    if (!open && copy !== null) {
       open = this.#openAny.all(conflict.itemId).find((row) => row.local_copy_name === null);
+      if (open && conflict.reason === 'name-clash') reason = open.reason;
     }
     if (open) {
-      this.#merge.run({ id: open.id, path: conflict.path, local_copy_name: conflict.localCopyName ?? null, remote_etag: conflict.remoteEtag ?? null });
+      this.#merge.run({ id: open.id, reason, path: conflict.path, local_copy_name: copy, remote_etag: conflict.remoteEtag ?? null });
       return this.#mustGet(open.id);
     }
     const result = this.#insert.run({
