@@ -46,23 +46,24 @@ describe('sync fuzzer, fixed seeds', () => {
   }, 300_000);
 });
 
-describe('sync fuzzer, bugs it found (open)', () => {
-  // A kept-both conflict copy `a (conflict …).txt` without a conflict record (a file edited on the
-  // server while a new local file of that name uploaded, with server errors): seed 241000,
-  // schedule 311, minimal replay of 27 ops; failed 4 replays in 4. Not diagnosed yet.
-  it.fails('a conflict copy always comes with its conflict record', async () => {
+
+describe('sync fuzzer, bugs it found (fixed)', () => {
+  // A kept-both conflict copy `a (conflict …).txt` without a record of its own: an old record
+  // left open (delta saw a remote edit, the upload then met a remote delete) was completed by a
+  // later conflict (seed 241000, schedule 311, minimal replay of 27 ops; failed 4 replays in 4).
+  // Fixed: the first report that places the local edit completes the open record.
+  it('a conflict copy always comes with its conflict record', async () => {
     await reproduce('conflict-copy-without-record.json', 2);
   }, 180_000);
 
-  // A new file rewritten while its commit answer was lost, then saved offline, ended on the server
-  // only as `c (conflict …).bin` with a name-clash record: seed 243000, schedule 301, minimal
-  // replay of 20 ops; failed 2 replays in 4, so up to 8 tries (all passing by chance: ~0.4 %).
-  it.fails('a new file saved offline after a lost commit answer keeps its name', async () => {
-    await reproduce('remote-create-then-local-becomes-conflict-copy.json', 8);
+  // Offline `mv d c.bin` over a new c.bin whose upload landed without an answer: the replayed
+  // rename met that copy and took a conflict name, and the server kept only `c (conflict …).bin`
+  // (seed 243000, schedule 301, minimal replay of 20 ops; failed 2 replays in 4). Fixed: the
+  // replay deletes a landed copy of a file deleted here that holds the name, then takes it.
+  it('a file renamed offline over a new file whose upload landed keeps the name', async () => {
+    await reproduce('renamed-offline-over-landed-copy.json', 4);
   }, 300_000);
-});
 
-describe('sync fuzzer, bugs it found (fixed)', () => {
   // Offline `mkdir G; mv "Sub dir" G/F; mv G "Sub dir"`: the engine never went quiet, its replay
   // asking for G under "Sub dir" (409) and the move of the old "Sub dir" into G waiting for G,
   // round after round (seed 233000, schedule 496, minimal replay of 22 ops; the shrink reproduced

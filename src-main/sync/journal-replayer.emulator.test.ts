@@ -316,4 +316,48 @@ describe('journal replay against the emulator', () => {
     expect(await exists(first.id)).toBe(false);
     expect(store.conflicts.list()).toEqual([]);
   }, 30_000);
+  it('a file renamed offline over a new file whose upload landed without an answer takes the name: the landed copy goes (fuzz 243000/301)', async () => {
+    const root = await graph.getItemByPath('/');
+    const d = await graph.uploadSmall(root.id, 'd', Buffer.from('d, on the server'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const dKey = store.items.keyOf(d.id);
+    // A new c.bin made here: its upload landed, its answer was lost, and then offline `mv d c.bin`
+    // replaced it (the vfs remembers the versions sent for the deleted file: deletedUploads).
+    const sent = Buffer.from('c.bin, written here');
+    const landed = await graph.uploadSmall(root.id, 'c.bin', sent);
+    store.deletedUploads.add({ itemId: newLocalId(), parentId: rootKey, name: 'c.bin', hashes: [quickXorHash(sent)] });
+    store.transaction(() => {
+      store.items.move(dKey, rootKey, 'c.bin');
+      store.journal.append({ kind: 'rename', itemId: dKey, parentId: rootKey, name: 'd', newParentId: rootKey, newName: 'c.bin' });
+    });
+
+    await replayToTheEnd();
+
+    expect(await exists(landed.id)).toBe(false);
+    expect((await graph.getItemByPath('/c.bin')).id).toBe(d.id);
+    expect(store.conflicts.list()).toEqual([]);
+  }, 30_000);
+
+  it('a file of someone else in the way of an offline rename is kept: the renamed file takes a conflict name', async () => {
+    const root = await graph.getItemByPath('/');
+    const d = await graph.uploadSmall(root.id, 'd', Buffer.from('d, on the server'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const dKey = store.items.keyOf(d.id);
+    // A deleted upload was sent under the name, but what holds it now is another version.
+    store.deletedUploads.add({ itemId: newLocalId(), parentId: rootKey, name: 'c.bin', hashes: [quickXorHash(Buffer.from('sent from here'))] });
+    const theirs = await graph.uploadSmall(root.id, 'c.bin', Buffer.from('made elsewhere'));
+    store.transaction(() => {
+      store.items.move(dKey, rootKey, 'c.bin');
+      store.journal.append({ kind: 'rename', itemId: dKey, parentId: rootKey, name: 'd', newParentId: rootKey, newName: 'c.bin' });
+    });
+
+    await replayToTheEnd();
+
+    expect((await graph.getItemByPath('/c.bin')).id).toBe(theirs.id);
+    expect(store.conflicts.list().map((c) => c.reason)).toEqual(['name-clash']);
+  }, 30_000);
 });

@@ -20,6 +20,7 @@ import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type GraphClient } from '../graph/index.ts';
 import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
+import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
 
 const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
@@ -155,7 +156,10 @@ export class JournalReplayer {
             // The same name was created remotely meanwhile: one folder holds both sides' files.
             const parentPath = store.items.pathOf(item.parentId!) ?? '/';
             created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
-            if (!created.folder) return this.keepUnderConflictName(e, item.id, err);
+            if (!created.folder) {
+              if (await this.freeFromLandedCopy(item.id, item.parentId!, item.name, created)) throw new NameFreed(item.name, err);
+              return this.keepUnderConflictName(e, item.id, err);
+            }
           }
         }
         // Without a server id, a folder removed or moved here while the request was on its way
@@ -198,6 +202,7 @@ export class JournalReplayer {
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
+          if (await this.freeFromLandedCopy(item.id, item.parentId!, item.name)) throw new NameFreed(item.name, err);
           // Renames fold into the item's latest place, which a later offline change may be the one
           // to free (a rename over a file that was deleted after this entry): that one goes first.
           // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
@@ -295,6 +300,17 @@ export class JournalReplayer {
     this.o.logger.warn({ path: this.path(e.itemId), kind: e.kind }, `the server refused this ${e.kind}; the item is back as the server holds it`);
   }
 
+  /**
+   * What holds `name` in the folder is an upload of a file deleted or moved away here that landed
+   * without an answer: it goes now, before delta would have seen it (landed-copy.ts).
+   */
+  private async freeFromLandedCopy(itemId: string, parentId: string, name: string, occupant?: DriveItem): Promise<boolean> {
+    const parentPath = this.o.store.items.pathOf(parentId);
+    if (parentPath === undefined) return false;
+    const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentId, name, path }, occupant);
+  }
+
   /** A pending entry after `e` deletes or moves away what holds `name` in the folder. */
   private freedLater(e: JournalEntry, parentId: string, name: string): boolean {
     return nameLeavingByReplay(this.o.store, parentId, name, { exceptItemId: e.itemId, afterSeq: e.seq });
@@ -384,6 +400,14 @@ class WaitForDeletes extends WaitForParent {
   constructor(name: string) {
     super(name);
     this.message = `waiting for later offline deletes to empty ${name} on the server`;
+  }
+}
+
+/** The entry's name was held by a landed copy of a file deleted here, deleted now; it is retried on the next pass. */
+class NameFreed extends WaitForParent {
+  constructor(name: string, cause: unknown) {
+    super(name, cause);
+    this.message = `${name} was held by an upload of a file deleted here, deleted now`;
   }
 }
 

@@ -5,8 +5,9 @@
  * version the server gave it (If-Match).
  */
 import type { DriveItem } from '../graph/drive-item.ts';
-import { isNotFound } from '../graph/errors.ts';
+import { isNotFound, isPreconditionFailed } from '../graph/errors.ts';
 import type { GraphClient } from '../graph/client.ts';
+import type { Store } from '../store/index.ts';
 
 /** Deletes the landed copy at `path` (or `known`, when the upload's answer named it); returns it, or undefined when there was none of ours. */
 export async function deleteLandedCopy(
@@ -28,4 +29,30 @@ export async function deleteLandedCopy(
   if (!hash || !ours(hash)) return undefined;
   await graph.deleteItem(landed.id, landed.eTag ? { ifMatch: landed.eTag } : {});
   return landed;
+}
+
+/**
+ * The file holding `name` in the folder is an upload of another file (not `itemId`), deleted or
+ * moved away here, that landed without an answer (it holds a version sent for that file:
+ * deletedUploads). Delta would delete it on sight but may not have seen it yet; it goes now (at
+ * its version), so whoever needs the name takes it instead of making a conflict copy (fuzz
+ * 163000/300, 243000/301). False when it is no such copy, or changed since (someone's file).
+ */
+export async function deleteCopyOfDeleted(
+  graph: Pick<GraphClient, 'getItemByPath' | 'deleteItem'>,
+  store: Pick<Store, 'deletedUploads'>,
+  at: { itemId: string; parentId: string; name: string; path: string },
+  occupant?: DriveItem,
+): Promise<boolean> {
+  const ofAnother = (hash: string) => {
+    const deleted = store.deletedUploads.match(at.parentId, at.name, hash);
+    return deleted !== undefined && deleted.itemId !== at.itemId;
+  };
+  try {
+    return (await deleteLandedCopy(graph, at.path, ofAnother, occupant)) !== undefined;
+  } catch (error) {
+    if (isNotFound(error)) return true;
+    if (isPreconditionFailed(error)) return false;
+    throw error;
+  }
 }

@@ -32,7 +32,7 @@ import { nameLeavingByReplay, serverItemLeavingByReplay } from '../store/leaving
 import type { ConflictReason, ItemRecord, JournalEntry, StoredItem } from '../store/types.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { cacheFileLength } from './cache-files.ts';
-import { deleteLandedCopy } from './landed-copy.ts';
+import { deleteCopyOfDeleted, deleteLandedCopy } from './landed-copy.ts';
 import { sameContent, versionOf, type BaseVersion } from './content-version.ts';
 import { ContentOwner } from './content-owner.ts';
 import {
@@ -241,7 +241,7 @@ export class UploadWorker {
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
         if (serverItemLeavingByReplay(this.#o.store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
-        if (await this.#deleteCopyOfDeleted(edit, occupant, name)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (await deleteCopyOfDeleted(this.#o.graph, this.#o.store, { itemId: edit.item.id, parentId: edit.item.parentId!, name, path: edit.path }, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',
@@ -484,25 +484,6 @@ export class UploadWorker {
       return await this.#o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`, { signal: edit.job.signal });
     } catch (error) {
       if (!edit.job.signal.aborted && isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /**
-   * The file holding the name is an upload of another file, deleted or moved away here, that
-   * landed without an answer (it holds a version sent for that file, deletedUploads): delta would
-   * delete it on sight, but may not have seen it yet. It goes now (at its version), and this file
-   * takes the name on its next attempt instead of becoming a conflict copy (fuzz 163000/300).
-   * False when it is no such copy, or changed since (someone's file: both are kept).
-   */
-  async #deleteCopyOfDeleted(edit: LocalEdit, occupant: DriveItem, name: string): Promise<boolean> {
-    const { store } = this.#o;
-    const ofAnother = (hash: string) => (store.deletedUploads.match(edit.item.parentId!, name, hash)?.itemId ?? edit.item.id) !== edit.item.id;
-    try {
-      return (await deleteLandedCopy(this.#o.graph, edit.path, ofAnother, occupant)) !== undefined;
-    } catch (error) {
-      if (isNotFound(error)) return true;
-      if (isPreconditionFailed(error)) return false;
       throw error;
     }
   }
