@@ -82,6 +82,10 @@ describe('ConflictsRepository', () => {
     expect(later.id).not.toBe(seen.id);
     expect(conflicts.get(seen.id)).toMatchObject({ localCopyName: 'a.txt' });
     expect(conflicts.list()).toHaveLength(2);
+    // A record naming no remote version (a refused offline delete) is not another report's to complete.
+    const refused = conflicts.record({ itemId: 'B', path: '/b.txt', reason: 'both-modified' });
+    expect(conflicts.record({ itemId: 'B', path: '/b.txt', reason: 'remote-deleted', localCopyName: 'b.txt' }).id).not.toBe(refused.id);
+    expect(conflicts.get(refused.id)).toMatchObject({ reason: 'both-modified', localCopyName: null });
   });
 
   it('a kept local edit moved back to the name its upload landed under completes its conflict (fuzz 71000/3)', () => {

@@ -70,14 +70,19 @@ export class ConflictsRepository {
       .find((row) => row.local_copy_name === null || copy === null || row.local_copy_name === copy || row.local_copy_name === conflict.formerCopyName);
     // An open conflict without a copy is ended by the first report that places the local edit: a
     // kept edit of a file the server deleted (or changed) that loses its name to a new server file
-    // (name-clash: the conflict keeps the reason it was noticed with), or an upload that found the
-    // server's side changed again (delta saw an edit, the upload then found the file deleted: the
-    // reason becomes what the upload met). Left open, the record would be completed later by a
-    // different conflict, and that conflict's copy would come with a record the user already saw.
+    // (name-clash: the conflict keeps the reason it was noticed with), or an upload that met the
+    // server's side changed again after delta saw a remote version (delta saw an edit, the upload
+    // found the file deleted: the reason becomes what the upload met). Left open, that record would
+    // be completed by a later, different conflict, whose copy then came with a record the user had
+    // already seen (fuzz 241000/311). A record that names no remote version (a refused offline
+    // delete) is about something else, and stays as it is.
     let reason = conflict.reason;
     if (!open && copy !== null) {
-      open = this.#openAny.all(conflict.itemId).find((row) => row.local_copy_name === null);
-      if (open && conflict.reason === 'name-clash') reason = open.reason;
+      const bare = this.#openAny.all(conflict.itemId).filter((row) => row.local_copy_name === null);
+      if (conflict.reason === 'name-clash') {
+        open = bare[0];
+        if (open) reason = open.reason;
+      } else open = bare.find((row) => row.remote_etag !== null);
     }
     if (open) {
       this.#merge.run({ id: open.id, reason, path: conflict.path, local_copy_name: copy, remote_etag: conflict.remoteEtag ?? null });

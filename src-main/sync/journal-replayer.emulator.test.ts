@@ -316,28 +316,91 @@ describe('journal replay against the emulator', () => {
     expect(await exists(first.id)).toBe(false);
     expect(store.conflicts.list()).toEqual([]);
   }, 30_000);
-  it('a file renamed offline over a new file whose upload landed without an answer takes the name: the landed copy goes (fuzz 243000/301)', async () => {
+  it('a file renamed offline over a new file whose upload landed without an answer takes the name, and frees its own at once (fuzz 243000/301)', async () => {
     const root = await graph.getItemByPath('/');
     const d = await graph.uploadSmall(root.id, 'd', Buffer.from('d, on the server'));
+    const w = await graph.uploadSmall(root.id, 'w', Buffer.from('w, on the server'));
     await sync.syncOnce();
     const { store } = temp;
     const rootKey = store.items.keyOf(root.id);
     const dKey = store.items.keyOf(d.id);
-    // A new c.bin made here: its upload landed, its answer was lost, and then offline `mv d c.bin`
-    // replaced it (the vfs remembers the versions sent for the deleted file: deletedUploads).
+    const wKey = store.items.keyOf(w.id);
+    // A new c.bin made here: its upload landed, its answer was lost, and then offline
+    // `mv d c.bin; mv w d` replaced it (the vfs remembers the versions sent for the deleted file:
+    // deletedUploads).
     const sent = Buffer.from('c.bin, written here');
     const landed = await graph.uploadSmall(root.id, 'c.bin', sent);
     store.deletedUploads.add({ itemId: newLocalId(), parentId: rootKey, name: 'c.bin', hashes: [quickXorHash(sent)] });
     store.transaction(() => {
       store.items.move(dKey, rootKey, 'c.bin');
       store.journal.append({ kind: 'rename', itemId: dKey, parentId: rootKey, name: 'd', newParentId: rootKey, newName: 'c.bin' });
+      store.items.move(wKey, rootKey, 'd');
+      store.journal.append({ kind: 'rename', itemId: wKey, parentId: rootKey, name: 'w', newParentId: rootKey, newName: 'd' });
     });
 
     await replayToTheEnd();
 
     expect(await exists(landed.id)).toBe(false);
     expect((await graph.getItemByPath('/c.bin')).id).toBe(d.id);
+    expect((await graph.getItemByPath('/d')).id).toBe(w.id);
     expect(store.conflicts.list()).toEqual([]);
+  }, 30_000);
+
+  it('a folder made offline where a new file whose upload landed without an answer was deleted takes the name', async () => {
+    const root = await graph.getItemByPath('/');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const sent = Buffer.from('G, a file written here');
+    const landed = await graph.uploadSmall(root.id, 'G', sent);
+    // Offline: `rm G; mkdir G`.
+    store.deletedUploads.add({ itemId: newLocalId(), parentId: rootKey, name: 'G', hashes: [quickXorHash(sent)] });
+    const gId = newLocalId();
+    store.transaction(() => {
+      store.items.insert({ id: gId, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      store.journal.append({ kind: 'mkdir', itemId: gId, parentId: rootKey, name: 'G' });
+    });
+
+    await replayToTheEnd();
+
+    expect(await exists(landed.id)).toBe(false);
+    const made = await graph.getItemByPath('/G');
+    expect(made.folder).toBeDefined();
+    expect(store.items.get(gId)!.remoteId).toBe(made.id);
+    expect(store.conflicts.list()).toEqual([]);
+  }, 30_000);
+
+  it('a landed copy is looked for in the folder the server holds, not where a local path not sent yet points', async () => {
+    const root = await graph.getItemByPath('/');
+    const a = await graph.createFolder(root.id, 'A');
+    const b = await graph.createFolder(root.id, 'B');
+    const x = await graph.uploadSmall(a.id, 'x', Buffer.from('x'));
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const aKey = store.items.keyOf(a.id);
+    const bKey = store.items.keyOf(b.id);
+    const xKey = store.items.keyOf(x.id);
+    // A new A/N landed without an answer and was deleted here; B/N is someone's file, the same bytes.
+    const bytes = Buffer.from('the same bytes');
+    await graph.uploadSmall(a.id, 'N', bytes);
+    const theirs = await graph.uploadSmall(b.id, 'N', bytes);
+    store.deletedUploads.add({ itemId: newLocalId(), parentId: aKey, name: 'N', hashes: [quickXorHash(bytes)] });
+    // Offline: `mv A/x A/N`, then A and B swap names (the local path /B/N now means the server's A/N).
+    const rename = (key: string, parentId: string, from: string, to: string) => {
+      store.items.move(key, parentId, to);
+      store.journal.append({ kind: 'rename', itemId: key, parentId, name: from, newParentId: parentId, newName: to });
+    };
+    store.transaction(() => {
+      rename(xKey, aKey, 'x', 'N');
+      rename(aKey, rootKey, 'A', 'T');
+      rename(bKey, rootKey, 'B', 'A');
+      rename(aKey, rootKey, 'T', 'B');
+    });
+
+    await replayToTheEnd();
+
+    expect(await exists(theirs.id)).toBe(true);
   }, 30_000);
 
   it('a file of someone else in the way of an offline rename is kept: the renamed file takes a conflict name', async () => {

@@ -157,8 +157,18 @@ export class JournalReplayer {
             const parentPath = store.items.pathOf(item.parentId!) ?? '/';
             created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
             if (!created.folder) {
-              if (await this.freeFromLandedCopy(item.id, item.parentId!, item.name, created)) throw new NameFreed(item.name, err);
-              return this.keepUnderConflictName(e, item.id, err);
+              // A file there may be the landed upload of a file deleted or moved here: it goes, and
+              // the folder is made after all.
+              let made: DriveItem | undefined;
+              if (await this.freeFromLandedCopy(item.id, item.parentId!, parentRemoteId, item.name, created)) {
+                try {
+                  made = await graph.createFolder(parentRemoteId, item.name, 'fail');
+                } catch (again) {
+                  if (!isNameConflict(again)) throw again;
+                }
+              }
+              if (!made) return this.keepUnderConflictName(e, item.id, err);
+              created = made;
             }
           }
         }
@@ -184,40 +194,53 @@ export class JournalReplayer {
         if (parentRemoteId === null) throw new WaitForParent(item.parentId!);
         // Where the item is now locally (later local renames are folded into this one).
         const patch = { name: item.name, parentReference: { id: parentRemoteId } };
+        let moved: DriveItem | undefined;
         try {
-          const moved = await graph.update(item.remoteId, patch);
-          // The item's later renames were folded into this one, or were queued while it was on its
-          // way: either way the server holds the item where this one sent it, which is the place
-          // those entries must name as their origin (what a delete of it frees there: vfs remove).
-          for (const later of store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] })) {
-            if (later.kind === 'rename' && later.seq !== e.seq) store.journal.setOrigin(later.seq, item.parentId, item.name);
-          }
-          // Renamed here again while this was on its way: the local place stands, and the later
-          // entry the vfs queued takes it to the server (fuzz 15000/178).
-          const now = store.items.get(item.id);
-          if (now && (now.parentId !== item.parentId || now.name !== item.name)) {
-            store.items.update(item.id, { etag: moved.eTag ?? null });
-            store.items.noteChangedHere(item.id, moved.id);
-          } else this.adopt(item.id, moved);
+          moved = await graph.update(item.remoteId, patch);
         } catch (err) {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
-          if (await this.freeFromLandedCopy(item.id, item.parentId!, item.name)) throw new NameFreed(item.name, err);
-          // Renames fold into the item's latest place, which a later offline change may be the one
-          // to free (a rename over a file that was deleted after this entry): that one goes first.
-          // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
-          // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
-          // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
-          if (this.freedLater(e, item.parentId!, item.name)) {
-            const aside = await graph.update(item.remoteId, { ...patch, name: `${PARKING_PREFIX}${item.inode}` });
-            store.items.update(item.id, { etag: aside.eTag ?? null });
-            throw new WaitForName(item.name, err);
+          // What holds the name may be the landed upload of a file deleted or moved here, which
+          // delta would delete on sight: it goes now, and the rename is sent again (fuzz 243000/301).
+          if (await this.freeFromLandedCopy(item.id, item.parentId!, parentRemoteId, item.name)) {
+            try {
+              moved = await graph.update(item.remoteId, patch);
+            } catch (again) {
+              if (isNotFound(again)) return;
+              if (!isNameConflict(again)) throw again;
+            }
           }
-          const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
-          const moved = await graph.update(item.remoteId, { ...patch, name });
-          this.adopt(item.id, moved);
-          this.conflict(item.id, 'name-clash', name, `renamed to ${name}: the name was taken on the server`);
+          if (moved === undefined) {
+            // Renames fold into the item's latest place, which a later offline change may be the one
+            // to free (a rename over a file that was deleted after this entry): that one goes first.
+            // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
+            // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
+            // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
+            if (this.freedLater(e, item.parentId!, item.name)) {
+              const aside = await graph.update(item.remoteId, { ...patch, name: `${PARKING_PREFIX}${item.inode}` });
+              store.items.update(item.id, { etag: aside.eTag ?? null });
+              throw new WaitForName(item.name, err);
+            }
+            const name = conflictCopyName(item.name, new Date(this.now()), this.o.hostName);
+            const renamed = await graph.update(item.remoteId, { ...patch, name });
+            this.adopt(item.id, renamed);
+            this.conflict(item.id, 'name-clash', name, `renamed to ${name}: the name was taken on the server`);
+            return;
+          }
         }
+        // The item's later renames were folded into this one, or were queued while it was on its
+        // way: either way the server holds the item where this one sent it, which is the place
+        // those entries must name as their origin (what a delete of it frees there: vfs remove).
+        for (const later of store.journal.list({ itemId: item.id, states: ['pending', 'uploading'] })) {
+          if (later.kind === 'rename' && later.seq !== e.seq) store.journal.setOrigin(later.seq, item.parentId, item.name);
+        }
+        // Renamed here again while this was on its way: the local place stands, and the later
+        // entry the vfs queued takes it to the server (fuzz 15000/178).
+        const now = store.items.get(item.id);
+        if (now && (now.parentId !== item.parentId || now.name !== item.name)) {
+          store.items.update(item.id, { etag: moved.eTag ?? null });
+          store.items.noteChangedHere(item.id, moved.id);
+        } else this.adopt(item.id, moved);
         return;
       }
       case 'unlink':
@@ -304,11 +327,11 @@ export class JournalReplayer {
    * What holds `name` in the folder is an upload of a file deleted or moved away here that landed
    * without an answer: it goes now, before delta would have seen it (landed-copy.ts).
    */
-  private async freeFromLandedCopy(itemId: string, parentId: string, name: string, occupant?: DriveItem): Promise<boolean> {
-    const parentPath = this.o.store.items.pathOf(parentId);
+  private async freeFromLandedCopy(itemId: string, parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
+    const parentPath = this.o.store.items.pathOf(parentKey);
     if (parentPath === undefined) return false;
     const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
-    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentId, name, path }, occupant);
+    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, parentRemoteId, name, path }, occupant);
   }
 
   /** A pending entry after `e` deletes or moves away what holds `name` in the folder. */
@@ -400,14 +423,6 @@ class WaitForDeletes extends WaitForParent {
   constructor(name: string) {
     super(name);
     this.message = `waiting for later offline deletes to empty ${name} on the server`;
-  }
-}
-
-/** The entry's name was held by a landed copy of a file deleted here, deleted now; it is retried on the next pass. */
-class NameFreed extends WaitForParent {
-  constructor(name: string, cause: unknown) {
-    super(name, cause);
-    this.message = `${name} was held by an upload of a file deleted here, deleted now`;
   }
 }
 

@@ -36,20 +36,32 @@ export async function deleteLandedCopy(
  * moved away here, that landed without an answer (it holds a version sent for that file:
  * deletedUploads). Delta would delete it on sight but may not have seen it yet; it goes now (at
  * its version), so whoever needs the name takes it instead of making a conflict copy (fuzz
- * 163000/300, 243000/301). False when it is no such copy, or changed since (someone's file).
+ * 163000/300, 243000/301). False when it is no such copy, changed since (someone's file), or not
+ * in the folder the server holds under the parent's server id (`path` is the local path, which an
+ * offline rename not sent yet can make name another folder).
  */
 export async function deleteCopyOfDeleted(
   graph: Pick<GraphClient, 'getItemByPath' | 'deleteItem'>,
   store: Pick<Store, 'deletedUploads'>,
-  at: { itemId: string; parentId: string; name: string; path: string },
+  at: { itemId: string; parentKey: string; parentRemoteId: string; name: string; path: string },
   occupant?: DriveItem,
 ): Promise<boolean> {
+  let found = occupant;
+  if (!found) {
+    try {
+      found = await graph.getItemByPath(at.path);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+  if (found.parentReference?.id !== at.parentRemoteId) return false;
   const ofAnother = (hash: string) => {
-    const deleted = store.deletedUploads.match(at.parentId, at.name, hash);
+    const deleted = store.deletedUploads.match(at.parentKey, at.name, hash);
     return deleted !== undefined && deleted.itemId !== at.itemId;
   };
   try {
-    return (await deleteLandedCopy(graph, at.path, ofAnother, occupant)) !== undefined;
+    return (await deleteLandedCopy(graph, at.path, ofAnother, found)) !== undefined;
   } catch (error) {
     if (isNotFound(error)) return true;
     if (isPreconditionFailed(error)) return false;
