@@ -301,6 +301,32 @@ describe('journal replay against the emulator', () => {
     expect(store.conflicts.list().map((c) => c.reason)).toEqual(['both-modified']);
   }, 30_000);
 
+  it('a folder made under its parking name by a pass whose answer was lost is that folder, not junk beside a second one', async () => {
+    const root = await graph.getItemByPath('/');
+    const sub = await graph.createFolder(root.id, 'Sub dir');
+    await sync.syncOnce();
+    const { store } = temp;
+    const rootKey = store.items.keyOf(root.id);
+    const subKey = store.items.keyOf(sub.id);
+    const g = newLocalId();
+    store.transaction(() => {
+      store.items.insert({ id: g, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      store.journal.append({ kind: 'mkdir', itemId: g, parentId: rootKey, name: 'G' });
+      store.items.move(subKey, g, 'F');
+      store.journal.append({ kind: 'rename', itemId: subKey, parentId: rootKey, name: 'Sub dir', newParentId: g, newName: 'F' });
+      store.items.move(g, rootKey, 'Sub dir');
+    });
+    // An earlier pass made the folder under its parking name; the answer never came back.
+    const parked = await graph.createFolder(root.id, `.onemount-moving-${store.items.get(g)!.inode}`);
+
+    await replayToTheEnd();
+    expect(store.items.get(g)!.remoteId).toBe(parked.id);
+    expect((await graph.getItemByPath('/Sub dir')).id).toBe(parked.id);
+    const names: string[] = [];
+    for await (const page of graph.listChildren(root.id)) names.push(...page.map((c) => c.name ?? ''));
+    expect(names.filter((n) => n.startsWith('.onemount-moving-'))).toEqual([]);
+  }, 30_000);
+
   it('a file deleted offline while its own upload was on its way is deleted when that upload landed after all (fuzz 212000/41)', async () => {
     const root = await graph.getItemByPath('/');
     const first = await graph.uploadSmall(root.id, 'a.txt', Buffer.from('first'));

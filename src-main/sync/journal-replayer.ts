@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store } from '../store/index.ts';
+import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
@@ -151,7 +151,7 @@ export class JournalReplayer {
           // may need this folder first (the one holding the name moves into it: `mkdir G;
           // mv "Sub dir" G/F; mv G "Sub dir"`): it is made under a name of its own meanwhile, and
           // the rename queued below takes it to its name after that change (fuzz 233000/496).
-          if (this.freedLater(e, item.parentId!, item.name)) created = await graph.createFolder(parentRemoteId, `${PARKING_PREFIX}${item.inode}`, 'rename');
+          if (this.freedLater(e, item.parentId!, item.name)) created = await this.parkedFolder(item, parentRemoteId);
           else {
             // The same name was created remotely meanwhile: one folder holds both sides' files.
             const parentPath = store.items.pathOf(item.parentId!) ?? '/';
@@ -332,6 +332,23 @@ export class JournalReplayer {
     if (parentPath === undefined) return false;
     const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
     return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, parentRemoteId, name, path }, occupant);
+  }
+
+  /**
+   * The folder made under its parking name, which is this item's alone (it names its inode): one
+   * already there is the folder an earlier pass made, its answer lost, not a second one to make.
+   */
+  private async parkedFolder(item: StoredItem, parentRemoteId: string): Promise<DriveItem> {
+    const name = `${PARKING_PREFIX}${item.inode}`;
+    try {
+      return await this.o.graph.createFolder(parentRemoteId, name, 'fail');
+    } catch (err) {
+      if (!isNameConflict(err)) throw err;
+      const parentPath = this.o.store.items.pathOf(item.parentId!);
+      const made = parentPath === undefined ? undefined : await this.o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`);
+      if (made?.folder && made.parentReference?.id === parentRemoteId) return made;
+      return this.o.graph.createFolder(parentRemoteId, name, 'rename');
+    }
   }
 
   /** A pending entry after `e` deletes or moves away what holds `name` in the folder. */
