@@ -6,7 +6,7 @@
  * here that reached the server from an unsent one when the old database cannot be read at all
  * (vfs/recovery.ts). It is moved aside with a corrupt database and compacted at a healthy open.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { StoreLogger } from './store-logger.ts';
 
 export const KEY_LOG_SUFFIX = '.keys';
@@ -37,9 +37,13 @@ export class KeyLog {
   tidy(pairs: () => Iterable<[key: string, remoteId: string]>, atBytes = COMPACT_AT_BYTES): void {
     try {
       if (!existsSync(this.path)) return;
-      if (statSync(this.path).size < atBytes) {
-        const bytes = readFileSync(this.path);
-        if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) truncateSync(this.path, bytes.lastIndexOf(0x0a) + 1);
+      const size = statSync(this.path).size;
+      if (size < atBytes) {
+        // Only a torn tail needs the whole file read (to find the last newline).
+        if (size > 0 && lastByte(this.path, size) !== 0x0a) {
+          const bytes = readFileSync(this.path);
+          truncateSync(this.path, bytes.lastIndexOf(0x0a) + 1);
+        }
         return;
       }
       let text = '';
@@ -50,6 +54,17 @@ export class KeyLog {
     } catch (error) {
       this.logger.warn({ err: error, path: this.path }, 'could not tidy the server ids noted beside the database');
     }
+  }
+}
+
+function lastByte(path: string, size: number): number {
+  const fd = openSync(path, 'r');
+  try {
+    const one = Buffer.alloc(1);
+    readSync(fd, one, 0, 1, size - 1);
+    return one[0]!;
+  } finally {
+    closeSync(fd);
   }
 }
 
