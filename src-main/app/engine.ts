@@ -344,6 +344,7 @@ export class Engine {
       tasks,
       hostName,
       retry: { baseMs: policy.ms('replayRetryBaseMs'), maxMs: policy.ms('replayRetryMaxMs') },
+      drives: shared,
     });
     const vfs = new Vfs({
       store,

@@ -27,6 +27,8 @@ export interface DriveRouter {
   path(path: string): { folder: ItemAddress; rest: string } | undefined;
   /** Every driveItem the server answered with, so new items of other drives are found before the store knows them. */
   learn?(item: DriveItem): void;
+  /** Where an item the store no longer holds is (an offline delete's entry names its drive). */
+  remember?(at: ItemAddress): void;
   /** The server refused a change (403) of an item of another drive, or of something inside it. */
   denied?(at: ItemAddress, method: string): void;
 }

@@ -132,6 +132,11 @@ export interface JournalPayload {
   /** unlink/rmdir: the server id of the item removed here (the entry outlives the item). */
   remoteId?: string;
   /**
+   * unlink/rmdir: the drive the item was in, when not the user's own (a shared folder's): requests
+   * for an item are routed by the store (sync/shared-folders.ts), which no longer has it.
+   */
+  driveId?: string;
+  /**
    * unlink: the content version removed here. A refused conditional delete (412) whose server
    * version still holds these bytes was only renamed or moved meanwhile (often by this device, an
    * answer lost): the delete goes ahead instead of keeping the file as a conflict.

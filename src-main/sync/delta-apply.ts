@@ -315,7 +315,7 @@ export class BatchApplier {
         if (store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId)) continue;
         // A file still here (it moved) keeps its journal to itself: the entry names the copy.
         const entryId = store.items.get(itemId) ? landedCopyKey(remoteId) : itemId;
-        store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId } });
+        store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId, ...(record.driveId ? { driveId: record.driveId } : {}) } });
         this.#counts.deletedHere++;
         this.#o.logger.info({ itemId, name: record.name }, 'an upload of a file deleted or moved here landed where the file no longer is; deleting that copy');
       }

@@ -17,7 +17,7 @@ import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName } from '../../src-shared/model/names.ts';
-import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type GraphClient } from '../graph/index.ts';
+import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type DriveRouter, type GraphClient } from '../graph/index.ts';
 import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
@@ -34,6 +34,8 @@ export interface JournalReplayerOptions {
   hostName: string;
   /** Wait after a failed attempt, doubling up to maxMs (base/backoff.ts). */
   retry: Backoff;
+  /** Told where an item removed here lives when its entry names another drive (a shared folder's). */
+  drives?: Pick<DriveRouter, 'remember'>;
   now?: () => number;
 }
 
@@ -135,6 +137,8 @@ export class JournalReplayer {
 
   private async apply(e: JournalEntry): Promise<void> {
     const { graph, store } = this.o;
+    // An item removed here is no longer in the store, which routes requests to its drive.
+    if (e.payload?.remoteId && e.payload.driveId) this.o.drives?.remember?.({ driveId: e.payload.driveId, itemId: e.payload.remoteId });
     switch (e.kind) {
       case 'mkdir': {
         const item = store.items.get(e.itemId);

@@ -12,6 +12,7 @@ import { RangeSet, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { DeltaSync } from './delta-sync.ts';
+import { JournalReplayer } from './journal-replayer.ts';
 import { isTombstone, mapDriveItem } from './drive-item-mapping.ts';
 import { SharedFolders } from './shared-folders.ts';
 import { emulatorGraphClient } from '../graph/testing/emulator-client.ts';
@@ -98,7 +99,37 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     expect((await graph.getItemByPath('/Team/g.txt')).id).toBe(uploaded.id);
     expect((await graph.getItemByPath('/Team')).id).toBe(at('/Team').remoteItemId);
     expect((await graph.getItemByPath('/mine.txt')).name).toBe('mine.txt');
-    expect(handle.emulator.shares.otherView(handle.emulator).admin.tree('Team').map((i) => i.path).sort()).toEqual(['New', 'Plans', 'Plans/q1.txt', 'g.txt', 'readme.txt']);
+    // The shared folder named by its own id (an item's parentReference, as a keep-both copy is
+    // sent beside the file), not the shortcut's: the shortcut knows its drive.
+    // After a restart, a router that has learned nothing yet.
+    const folderId = readme.remoteId && (await graph.getItem(readme.remoteId)).parentReference!.id!;
+    expect(folderId).toBe(at('/Team').remoteItemId);
+    graph.setRouter(new SharedFolders({ graph, store: temp.store, invalidator, logger: memory.logger, driveMode: () => mode }));
+    await graph.uploadSmall(folderId!, 'copy.txt', 'a copy beside readme.txt');
+    expect(handle.emulator.shares.otherView(handle.emulator).admin.tree('Team').map((i) => i.path).sort()).toEqual(['New', 'Plans', 'Plans/q1.txt', 'copy.txt', 'g.txt', 'readme.txt']);
+  });
+
+  it('replays an offline delete in the share\'s drive after a restart, though the store no longer holds the item (fuzz, shared folders)', async () => {
+    const other = handle.emulator.shares.otherView(handle.emulator).admin;
+    await other.remote({ op: 'mkdir', path: 'Team/Empty' });
+    await shared.syncAll();
+    const { store } = temp;
+    // What the vfs journals for `rm Team/readme.txt; rmdir Team/Empty` offline: the items leave the store.
+    for (const [path, kind] of [['/Team/readme.txt', 'unlink'], ['/Team/Empty', 'rmdir']] as const) {
+      const item = at(path);
+      expect(item.driveId).not.toBeNull();
+      store.transaction(() => {
+        store.items.deleteSubtree(item.id);
+        store.journal.append({ kind, itemId: item.id, parentId: item.parentId, name: item.name, baseEtag: item.etag, payload: { remoteId: item.remoteId!, driveId: item.driveId! } });
+      });
+    }
+    // A restart: a router that has learned nothing yet.
+    const restarted = new SharedFolders({ graph, store, invalidator, logger: memory.logger, driveMode: () => mode });
+    graph.setRouter(restarted);
+    const replayer = new JournalReplayer({ graph, store, toRecord, logger: memory.logger, tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 }, drives: restarted });
+    expect(await replayer.replay()).toBe(0);
+    expect(other.tree('Team').map((i) => i.path).sort()).toEqual(['Plans', 'Plans/q1.txt']);
+    expect(store.conflicts.list()).toEqual([]);
   });
 
   it("follows the owner's changes through each share's own delta, keeping two shares of one drive apart", async () => {

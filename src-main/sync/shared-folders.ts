@@ -94,7 +94,11 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     const item = this.#store.items.getByRemoteId(remoteId);
     if (!item) {
       const driveId = this.#learned.get(remoteId);
-      return driveId === undefined ? undefined : { driveId, itemId: remoteId };
+      if (driveId !== undefined) return { driveId, itemId: remoteId };
+      // A shared folder named by its own id (the parentReference of an item in it): its shortcut
+      // holds it under the shortcut's id, and knows its drive.
+      const shortcut = this.#store.items.listShortcuts().find((s) => s.remoteItemId === remoteId && s.remoteDriveId !== null);
+      return shortcut ? { driveId: shortcut.remoteDriveId!, itemId: remoteId } : undefined;
     }
     const driveId = item.driveId ?? this.#enclosingShortcut(item, 'item')?.remoteDriveId ?? null;
     return driveId === null ? undefined : { driveId, itemId: remoteId };
@@ -121,8 +125,12 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     const driveId = item.parentReference?.driveId;
     const own = this.#store.driveState.get('driveId');
     if (driveId === undefined || own === undefined || sameDrive(driveId, own) || item.root !== undefined) return;
-    this.#learned.delete(item.id);
-    this.#learned.set(item.id, normalizeDriveId(driveId));
+    this.remember({ driveId, itemId: item.id });
+  }
+
+  remember(at: ItemAddress): void {
+    this.#learned.delete(at.itemId);
+    this.#learned.set(at.itemId, normalizeDriveId(at.driveId));
     if (this.#learned.size > LEARNED_LIMIT) this.#learned.delete(this.#learned.keys().next().value!);
   }
 

@@ -869,6 +869,7 @@ export class Vfs {
     const sentHashes = item.kind === 'file' ? this.o.store.sentVersions.list(item.id) : [];
     await this.forget(item);
     if (offline) {
+      const drive = item.driveId ? { driveId: item.driveId } : {};
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
       this.o.store.journal.append({
         kind: item.kind === 'folder' ? 'rmdir' : 'unlink',
@@ -880,8 +881,8 @@ export class Vfs {
           : {
               payload:
                 item.kind === 'file'
-                  ? { remoteId: item.remoteId, baseCtag: item.ctag, quickXorHash: item.quickXorHash, ...(sentHashes.length ? { sentHashes } : {}) }
-                  : { remoteId: item.remoteId },
+                  ? { remoteId: item.remoteId, ...drive, baseCtag: item.ctag, quickXorHash: item.quickXorHash, ...(sentHashes.length ? { sentHashes } : {}) }
+                  : { remoteId: item.remoteId, ...drive },
             }),
       });
       this.journaled(path, 'delete of');
