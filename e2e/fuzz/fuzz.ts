@@ -12,6 +12,9 @@ import { FuzzRig, type ScheduleResult } from './runner.ts';
 
 export const REPLAY_DIR = path.join(os.tmpdir(), 'onemount-fuzz');
 
+/** The fraction of generated schedules that run in a shared folder, unless told otherwise. */
+export const SHARED_RATE = 0.2;
+
 export interface FuzzOptions {
   seed: number;
   runs: number;
@@ -21,6 +24,8 @@ export interface FuzzOptions {
   stopOnFailure?: boolean;
   /** A fresh engine + emulator after this many schedules (keeps one engine's history bounded). */
   rigEvery?: number;
+  /** The fraction of generated schedules that run in a shared folder (generate.ts). */
+  sharedRate?: number;
   log?: (line: string) => void;
 }
 
@@ -112,7 +117,7 @@ export async function shrink(rig: FuzzRig, s: Schedule, kind: string, attempts: 
 export function describeFailure(f: Failure): string {
   const s = f.schedule;
   const lines = [
-    `FAILED: seed ${s.seed}, schedule ${s.index} (folder ${f.result.root}), stopped at op ${f.result.stoppedAt} of ${s.ops.length}`,
+    `FAILED: seed ${s.seed}, schedule ${s.index} (${s.shared ? 'shared ' : ''}folder ${f.result.root}), stopped at op ${f.result.stoppedAt} of ${s.ops.length}`,
     ...f.result.violations.map((v) => `  [${v.kind}] ${v.message}`),
     'ops:',
     formatSchedule(s),
@@ -129,7 +134,7 @@ export async function fuzz(o: FuzzOptions, schedules?: Iterable<Schedule>): Prom
   const log = o.log ?? ((line: string) => console.log(line));
   // Generated one at a time: a long run's schedules never all sit in memory.
   const list = schedules ?? (function* () {
-    for (let i = 0; i < o.runs; i++) yield generateSchedule(o.seed, i);
+    for (let i = 0; i < o.runs; i++) yield generateSchedule(o.seed, i, { sharedRate: o.sharedRate ?? SHARED_RATE });
   })();
   const summary: FuzzSummary = { runs: 0, failures: [], ops: 0, settles: 0, ms: 0 };
   const started = Date.now();

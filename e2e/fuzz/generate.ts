@@ -9,7 +9,18 @@ import { applyRemote, baseOf, Epoch, isUnder, join, Model, parentOf, Rng, type C
 export interface Schedule {
   seed: number;
   index: number;
+  /**
+   * The schedule's folder is another user's folder shared read-write with the signed-in user and
+   * added to their drive (a shortcut): local ops go through the shortcut on the mount, remote
+   * changes and the server's side are in the other user's drive.
+   */
+  shared?: true;
   ops: Op[];
+}
+
+export interface GenerateOptions {
+  /** The fraction of schedules (0–1) that run in a shared folder; chosen per (seed, index). */
+  sharedRate?: number;
 }
 
 const FILE_NAMES = ['a.txt', 'b.txt', 'c.bin', 'd', 'notes.md'];
@@ -32,7 +43,9 @@ function contentFor(rng: Rng, text = false): Content {
   return { seed: rng.u32(), size, ...(text ? { text: true } : {}) };
 }
 
-export function generateSchedule(seed: number, index: number): Schedule {
+export function generateSchedule(seed: number, index: number, options: GenerateOptions = {}): Schedule {
+  // Drawn apart from the ops' generator, so a seed's ops do not depend on the rate.
+  const shared = (options.sharedRate ?? 0) > 0 && scheduleSeed(seed ^ 0x5ca1ab1e, index) / 0x1_0000_0000 < options.sharedRate!;
   const rng = new Rng(scheduleSeed(seed, index));
   const m = new Model();
   let e = new Epoch(true);
@@ -180,5 +193,5 @@ export function generateSchedule(seed: number, index: number): Schedule {
     }
   }
   ops.push({ t: 'settle' });
-  return { seed, index, ops };
+  return shared ? { seed, index, shared, ops } : { seed, index, ops };
 }

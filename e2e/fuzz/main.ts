@@ -4,8 +4,14 @@
  * Exits 1 when any schedule violated an invariant.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { fuzz, readReplay } from './fuzz.ts';
+import { fuzz, readReplay, SHARED_RATE } from './fuzz.ts';
 import { generateSchedule, type Schedule } from './generate.ts';
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('a number from 0 to 1');
+  return n;
+}
 
 function int(value: string): number {
   const n = Number(value);
@@ -25,9 +31,10 @@ const program = new Command()
   .option('--shrink <attempts>', 'shrink a failing schedule within this many re-runs (0: off)', int, 40)
   .option('--stop', 'stop at the first failure')
   .option('--rig-every <n>', 'fresh engine and emulator after this many schedules', int, 200)
+  .option('--shared <fraction>', 'fraction of schedules that run in a folder shared by another user', fraction, SHARED_RATE)
   .parse();
 
-const o = program.opts<{ seed?: number; runs: number; from: number; index?: number; replay?: string; repeat: number; shrink: number; stop?: boolean; rigEvery: number }>();
+const o = program.opts<{ seed?: number; runs: number; from: number; index?: number; replay?: string; repeat: number; shrink: number; stop?: boolean; rigEvery: number; shared: number }>();
 
 const seed = o.seed ?? Date.now() % 1_000_000;
 let schedules: Iterable<Schedule>;
@@ -37,12 +44,12 @@ if (o.replay) {
   schedules = Array.from({ length: o.repeat }, () => s);
   count = o.repeat;
 } else if (o.index !== undefined) {
-  schedules = [generateSchedule(seed, o.index)];
+  schedules = [generateSchedule(seed, o.index, { sharedRate: o.shared })];
   count = 1;
 } else {
   const { from, runs } = o;
   schedules = (function* () {
-    for (let i = 0; i < runs; i++) yield generateSchedule(seed, from + i);
+    for (let i = 0; i < runs; i++) yield generateSchedule(seed, from + i, { sharedRate: o.shared });
   })();
   count = runs;
 }

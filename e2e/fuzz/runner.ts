@@ -6,7 +6,7 @@
  * state, conflict copies included.
  */
 import { constants } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rmdir, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rmdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SocketClient } from '../../src-main/ipc/socket-client.ts';
 import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -42,6 +42,8 @@ export class FuzzRig {
   private scheduleSeq = 0;
   private conflictIdsSeen = new Set<number>();
   private offline = false;
+  /** The current schedule's shared folder: the drive it is in. */
+  private share: { driveId: string } | undefined;
 
   static async start(): Promise<FuzzRig> {
     // ONEMOUNT_FUZZ_LOG_LEVEL=debug makes a kept run's engine log detailed enough for a post-mortem.
@@ -97,7 +99,9 @@ export class FuzzRig {
     const model = new Model();
     let epoch = new Epoch(true);
     const at = (p: string) => (p ? this.h.at(rootName, p) : this.h.at(rootName));
-    await mkdir(at(''));
+    this.share = undefined;
+    if (schedule.shared) await this.openShare(rootName);
+    else await mkdir(at(''));
     try {
       for (let i = 0; i < schedule.ops.length; i++) {
         const op = schedule.ops[i]!;
@@ -137,6 +141,31 @@ export class FuzzRig {
     } finally {
       result.ms = Date.now() - started;
     }
+  }
+
+  /**
+   * The schedule's folder is the other user's, shared read-write and added to this user's drive
+   * under the same name: it is ready once the mount lists it (the engine found the shortcut and
+   * listed the share through its own delta).
+   */
+  private async openShare(rootName: string): Promise<void> {
+    const info = await this.h.admin.share(rootName, 'write');
+    this.share = { driveId: info.driveId };
+    const deadline = Date.now() + QUIET_TIMEOUT_MS;
+    for (;;) {
+      try {
+        if ((await stat(this.h.at(rootName))).isDirectory()) return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      if (Date.now() > deadline) throw new QuietTimeout(`the shared folder ${rootName} did not appear on the mount within ${QUIET_TIMEOUT_MS} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** Where the schedule's folder lives on the server: the other user's drive for a shared one. */
+  private get drive(): 'other' | undefined {
+    return this.share ? 'other' : undefined;
   }
 
   /** Runs a local op; returns a description of the mismatch when its result was not the model's. */
@@ -217,18 +246,18 @@ export class FuzzRig {
     switch (op.t) {
       case 'rEdit':
       case 'rCreate':
-        replaced(await this.h.admin.remote({ op: 'write', path: full(op.path), content: bytesOf(op.content).toString('latin1') }));
+        replaced(await this.h.admin.remote({ op: 'write', path: full(op.path), content: bytesOf(op.content).toString('latin1') }, this.drive));
         break;
       case 'rMkdir':
-        await this.h.admin.remote({ op: 'mkdir', path: full(op.path) });
+        await this.h.admin.remote({ op: 'mkdir', path: full(op.path) }, this.drive);
         break;
       case 'rMove':
-        await this.h.admin.remote({ op: 'move', path: full(op.from), newPath: full(op.to) });
+        await this.h.admin.remote({ op: 'move', path: full(op.from), newPath: full(op.to) }, this.drive);
         break;
       case 'rDelete':
         // A contested file whose server copy is already gone (deleted by an earlier remote op) has nothing to delete.
         try {
-          replaced(await this.h.admin.remote({ op: 'delete', path: full(op.path) }));
+          replaced(await this.h.admin.remote({ op: 'delete', path: full(op.path) }, this.drive));
         } catch (e) {
           if (!/→ 404/.test(String(e))) throw e;
         }
@@ -293,6 +322,7 @@ export class FuzzRig {
     const startedAt = Date.now();
     let seq = (await admin.log({ since: Number.MAX_SAFE_INTEGER })).lastSeq;
     let sawDelta = false;
+    let sawShareDelta = !this.share;
     // When the newest delta request seen began (the log's `at`): its batch counts once the engine
     // applied one after that (runs are serial, so an earlier run's apply ended before it began).
     let lastDeltaAt = 0;
@@ -307,8 +337,12 @@ export class FuzzRig {
         recent.push(`${e.method} ${e.path} → ${e.status}`);
         if (recent.length > 12) recent.shift();
         if (e.listener === 'api' && e.method === 'GET' && e.path.includes('delta') && e.status === 200 && e.at - e.ms >= startedAt) {
-          sawDelta = true;
-          lastDeltaAt = Math.max(lastDeltaAt, e.at);
+          // A shared folder's changes come through its own delta, on its owner's drive.
+          if (this.share && e.path.includes(this.share.driveId)) sawShareDelta = true;
+          else {
+            sawDelta = true;
+            lastDeltaAt = Math.max(lastDeltaAt, e.at);
+          }
         }
         const activity = e.listener === 'storage' || (e.listener === 'api' && (e.method !== 'GET' || e.path.includes('/content')));
         if (activity) {
@@ -332,8 +366,8 @@ export class FuzzRig {
         lastBusy = Date.now();
         why = 'a delta page fetched but not applied yet';
       }
-      if (sawDelta && Date.now() - lastBusy >= quietMs) return;
-      if (Date.now() - startedAt > QUIET_TIMEOUT_MS) throw new QuietTimeout(`the engine did not go quiet within ${QUIET_TIMEOUT_MS} ms (last activity: ${why}${sawDelta ? '' : '; no delta fetched'}); last requests:\n      ${recent.join('\n      ')}`);
+      if (sawDelta && sawShareDelta && Date.now() - lastBusy >= quietMs) return;
+      if (Date.now() - startedAt > QUIET_TIMEOUT_MS) throw new QuietTimeout(`the engine did not go quiet within ${QUIET_TIMEOUT_MS} ms (last activity: ${why}${sawDelta ? '' : '; no delta fetched'}${sawShareDelta ? '' : "; no delta of the shared folder's drive fetched"}); last requests:\n      ${recent.join('\n      ')}`);
       await sleep(100);
     }
   }
@@ -341,7 +375,7 @@ export class FuzzRig {
   /** The schedule's folder on the server and on the mount, with contents (mount) and hashes (both). */
   private async snapshot(root: string): Promise<Snapshot> {
     const server = new Map<string, { kind: 'file' | 'folder'; size: number; sha?: string }>();
-    for (const it of await this.h.admin.tree(root)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash });
+    for (const it of await this.h.admin.tree(root, this.drive)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash });
     const mount = new Map<string, { kind: 'file' | 'folder'; size: number; sha?: string; bytes?: Buffer }>();
     const tree = await findTree(this.h.at(root));
     const files = [...tree.values()].filter((e) => e.kind === 'file');
@@ -417,6 +451,13 @@ export class FuzzRig {
 
   /** Drop a passed schedule's folder from the drive ("another device" deletes it), so the drive stays small. */
   async discard(root: string): Promise<void> {
+    if (this.share) {
+      // Unshared, its shortcut leaves this user's drive; then its owner deletes the folder.
+      await this.h.admin.unshare(root);
+      await this.h.admin.remote({ op: 'delete', path: root }, 'other');
+      this.share = undefined;
+      return;
+    }
     await this.h.admin.remote({ op: 'delete', path: root });
   }
 }
