@@ -38,6 +38,19 @@ describe('schedules', () => {
     expect(generateSchedule(5, 3).ops).not.toEqual(generateSchedule(6, 3).ops);
   });
 
+  it('run in a shared folder at the rate asked for, with the same ops as without', () => {
+    let shared = 0;
+    for (let i = 0; i < 200; i++) {
+      const s = generateSchedule(9, i, { sharedRate: 0.2 });
+      expect(s.ops).toEqual(generateSchedule(9, i).ops);
+      if (s.shared) shared++;
+    }
+    expect(shared).toBeGreaterThan(20);
+    expect(shared).toBeLessThan(60);
+    expect(generateSchedule(9, 0, { sharedRate: 1 }).shared).toBe(true);
+    expect(generateSchedule(9, 0).shared).toBeUndefined();
+  });
+
   it('mix local ops, remote changes, faults and settles, and every remote change obeys the epoch rules', () => {
     const counts: Record<string, number> = {};
     for (let i = 0; i < 100; i++) {
