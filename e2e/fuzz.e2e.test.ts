@@ -48,6 +48,18 @@ describe('sync fuzzer, fixed seeds', () => {
 
 
 describe('sync fuzzer, bugs it found (fixed)', () => {
+  // Shared folders (the fuzzer's first shared schedules, seed 300): after a restart, an offline
+  // `rmdir G` of a shared folder's subfolder asked the user's own drive whether G was empty (404:
+  // taken as already gone), and G stayed on the server; a keep-both copy sent beside a file in the
+  // share's root went to the user's own drive (404) for ever. Fixed: an offline delete's entry
+  // names the item's drive, and the shared folder's own id is routed by its shortcut.
+  it('an offline rmdir in a shared folder reaches its drive after a restart', async () => {
+    await reproduce('shared-offline-rmdir-after-restart.json', 2);
+  }, 180_000);
+  it('a keep-both copy in a shared folder\'s root reaches its drive', async () => {
+    await reproduce('shared-keep-both-copy-in-share-root.json', 1);
+  }, 300_000);
+
   // A kept-both conflict copy `a (conflict …).txt` without a record of its own: an old record
   // left open (delta saw a remote edit, the upload then met a remote delete) was completed by a
   // later conflict (seed 241000, schedule 311, minimal replay of 27 ops; failed 4 replays in 4).
