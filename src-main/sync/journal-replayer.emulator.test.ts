@@ -75,6 +75,28 @@ function deletedOffline(remoteId: string, sentHashes?: string[]): void {
   });
 }
 
+/**
+ * Offline `mkdir G; mv "Sub dir" G/F; mv G "Sub dir"` as the vfs journals it (the new folder has no
+ * server id: its rename is local only, the mkdir replays under its latest name).
+ */
+async function mkdirTakingNameOfFolderMovedIntoIt() {
+  const root = await graph.getItemByPath('/');
+  const sub = await graph.createFolder(root.id, 'Sub dir');
+  await sync.syncOnce();
+  const { store } = temp;
+  const rootKey = store.items.keyOf(root.id);
+  const subKey = store.items.keyOf(sub.id);
+  const g = newLocalId();
+  store.transaction(() => {
+    store.items.insert({ id: g, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+    store.journal.append({ kind: 'mkdir', itemId: g, parentId: rootKey, name: 'G' });
+    store.items.move(subKey, g, 'F');
+    store.journal.append({ kind: 'rename', itemId: subKey, parentId: rootKey, name: 'Sub dir', newParentId: g, newName: 'F' });
+    store.items.move(g, rootKey, 'Sub dir');
+  });
+  return { root, sub, g, rootKey, subKey };
+}
+
 /** Replays until the journal is empty (entries waiting for a name or a folder take another pass). */
 async function replayToTheEnd(): Promise<void> {
   let left = await replayer.replay();
@@ -222,22 +244,8 @@ describe('journal replay against the emulator', () => {
   }, 30_000);
 
   it('a folder made offline that takes the name of a folder moved into it (mkdir G; mv "Sub dir" G/F; mv G "Sub dir") ends so on the server, no conflict, no endless retry (fuzz 233000/496)', async () => {
-    const root = await graph.getItemByPath('/');
-    const sub = await graph.createFolder(root.id, 'Sub dir');
-    await sync.syncOnce();
+    const { sub, g, rootKey, subKey } = await mkdirTakingNameOfFolderMovedIntoIt();
     const { store } = temp;
-    const rootKey = store.items.keyOf(root.id);
-    const subKey = store.items.keyOf(sub.id);
-    // What the vfs journals offline for the three commands (the new folder has no server id: its
-    // rename is local only, the mkdir replays under its latest name).
-    const g = newLocalId();
-    store.transaction(() => {
-      store.items.insert({ id: g, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
-      store.journal.append({ kind: 'mkdir', itemId: g, parentId: rootKey, name: 'G' });
-      store.items.move(subKey, g, 'F');
-      store.journal.append({ kind: 'rename', itemId: subKey, parentId: rootKey, name: 'Sub dir', newParentId: g, newName: 'F' });
-      store.items.move(g, rootKey, 'Sub dir');
-    });
 
     await replayToTheEnd();
     expect(store.conflicts.list()).toEqual([]);
@@ -302,20 +310,8 @@ describe('journal replay against the emulator', () => {
   }, 30_000);
 
   it('a folder made under its parking name by a pass whose answer was lost is that folder, not junk beside a second one', async () => {
-    const root = await graph.getItemByPath('/');
-    const sub = await graph.createFolder(root.id, 'Sub dir');
-    await sync.syncOnce();
+    const { root, g } = await mkdirTakingNameOfFolderMovedIntoIt();
     const { store } = temp;
-    const rootKey = store.items.keyOf(root.id);
-    const subKey = store.items.keyOf(sub.id);
-    const g = newLocalId();
-    store.transaction(() => {
-      store.items.insert({ id: g, parentId: rootKey, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
-      store.journal.append({ kind: 'mkdir', itemId: g, parentId: rootKey, name: 'G' });
-      store.items.move(subKey, g, 'F');
-      store.journal.append({ kind: 'rename', itemId: subKey, parentId: rootKey, name: 'Sub dir', newParentId: g, newName: 'F' });
-      store.items.move(g, rootKey, 'Sub dir');
-    });
     // An earlier pass made the folder under its parking name; the answer never came back.
     const parked = await graph.createFolder(root.id, `.onemount-moving-${store.items.get(g)!.inode}`);
 
