@@ -43,7 +43,7 @@ export class FuzzRig {
   private conflictIdsSeen = new Set<number>();
   private offline = false;
   /** The current schedule's shared folder: the drive it is in. */
-  private share: { driveId: string } | undefined;
+  private share: { driveId: string; itemId: string } | undefined;
 
   static async start(): Promise<FuzzRig> {
     // ONEMOUNT_FUZZ_LOG_LEVEL=debug makes a kept run's engine log detailed enough for a post-mortem.
@@ -150,7 +150,7 @@ export class FuzzRig {
    */
   private async openShare(rootName: string): Promise<void> {
     const info = await this.h.admin.share(rootName, 'write');
-    this.share = { driveId: info.driveId };
+    this.share = { driveId: info.driveId, itemId: info.itemId };
     const deadline = Date.now() + QUIET_TIMEOUT_MS;
     for (;;) {
       try {
@@ -337,8 +337,9 @@ export class FuzzRig {
         recent.push(`${e.method} ${e.path} → ${e.status}`);
         if (recent.length > 12) recent.shift();
         if (e.listener === 'api' && e.method === 'GET' && e.path.includes('delta') && e.status === 200 && e.at - e.ms >= startedAt) {
-          // A shared folder's changes come through its own delta, on its owner's drive.
-          if (this.share && e.path.includes(this.share.driveId)) sawShareDelta = true;
+          // A shared folder's changes come through its own delta, on its owner's drive (Personal:
+          // the folder's; Business: that drive's root, trimmed to what is shared).
+          if (this.share && (e.path.includes(`/items/${this.share.itemId}/delta`) || e.path.includes(`${this.share.driveId}/root/delta`))) sawShareDelta = true;
           else {
             sawDelta = true;
             lastDeltaAt = Math.max(lastDeltaAt, e.at);

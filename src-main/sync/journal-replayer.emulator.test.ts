@@ -323,6 +323,18 @@ describe('journal replay against the emulator', () => {
     expect(names.filter((n) => n.startsWith('.onemount-moving-'))).toEqual([]);
   }, 30_000);
 
+  it('a folder under this parking name that holds something is not the one a lost answer made: it is left alone', async () => {
+    const { root, g } = await mkdirTakingNameOfFolderMovedIntoIt();
+    const { store } = temp;
+    const theirs = await graph.createFolder(root.id, `.onemount-moving-${store.items.get(g)!.inode}`);
+    await graph.uploadSmall(theirs.id, 'inside.txt', Buffer.from('not ours'));
+
+    await replayToTheEnd();
+    expect(store.items.get(g)!.remoteId).not.toBe(theirs.id);
+    expect((await graph.getItemByPath('/Sub dir')).id).toBe(store.items.get(g)!.remoteId);
+    expect(await exists(theirs.id)).toBe(true);
+  }, 30_000);
+
   it('a file deleted offline while its own upload was on its way is deleted when that upload landed after all (fuzz 212000/41)', async () => {
     const root = await graph.getItemByPath('/');
     const first = await graph.uploadSmall(root.id, 'a.txt', Buffer.from('first'));

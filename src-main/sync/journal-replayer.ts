@@ -181,7 +181,8 @@ export class JournalReplayer {
         const now = store.items.get(item.id);
         store.transaction(() => {
           if (!now) {
-            store.journal.append({ kind: 'rmdir', itemId: item.id, parentId: item.parentId, name: created.name, baseEtag: created.eTag ?? null, payload: { remoteId: created.id } });
+            const driveId = this.o.toRecord(created).driveId;
+            store.journal.append({ kind: 'rmdir', itemId: item.id, parentId: item.parentId, name: created.name, baseEtag: created.eTag ?? null, payload: { remoteId: created.id, ...(driveId ? { driveId } : {}) } });
             return;
           }
           store.items.setRemoteId(item.id, created.id);
@@ -335,7 +336,7 @@ export class JournalReplayer {
     const parentPath = this.o.store.items.pathOf(parentKey);
     if (parentPath === undefined) return false;
     const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
-    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, parentRemoteId, name, path }, occupant);
+    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
   }
 
   /**
@@ -349,8 +350,16 @@ export class JournalReplayer {
     } catch (err) {
       if (!isNameConflict(err)) throw err;
       const parentPath = this.o.store.items.pathOf(item.parentId!);
-      const made = parentPath === undefined ? undefined : await this.o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`);
-      if (made?.folder && made.parentReference?.id === parentRemoteId) return made;
+      let made: DriveItem | undefined;
+      try {
+        made = parentPath === undefined ? undefined : await this.o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`);
+      } catch (lookup) {
+        // The local path is not the server's (a rename of a folder above not sent yet).
+        if (!isNotFound(lookup)) throw lookup;
+      }
+      // Made by us and left empty (nothing could go into a folder whose answer never came), in
+      // this folder (a share's root is named by the shortcut: toRecord maps it).
+      if (made?.folder && (made.folder.childCount ?? 0) === 0 && this.o.toRecord(made).parentId === parentRemoteId) return made;
       return this.o.graph.createFolder(parentRemoteId, name, 'rename');
     }
   }

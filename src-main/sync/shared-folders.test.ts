@@ -132,6 +132,36 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     expect(store.conflicts.list()).toEqual([]);
   });
 
+  it('knows the drive of an item made here in a share, whose row names none', () => {
+    temp.store.items.insert({ id: 'local:made-here', parentId: at('/Team').id, name: 'new.txt', kind: 'file', size: 1, ctimeMs: 1, mtimeMs: 1 });
+    temp.store.items.setRemoteId('local:made-here', 'OTHER!999');
+    expect(temp.store.items.get('local:made-here')!.driveId).toBeNull();
+    expect(shared.driveOf(temp.store.items.get('local:made-here')!)).toBe(at('/Team/readme.txt').driveId);
+    expect(shared.driveOf(at('/mine.txt'))).toBeUndefined();
+  });
+
+  it('an offline mkdir parked in a share\'s root adopts the folder a pass whose answer was lost made there', async () => {
+    const other = handle.emulator.shares.otherView(handle.emulator).admin;
+    const { store } = temp;
+    const team = at('/Team');
+    const plans = at('/Team/Plans');
+    // Offline `mkdir Team/G; mv Team/Plans Team/G/F; mv Team/G Team/Plans`.
+    const g = 'local:g';
+    store.transaction(() => {
+      store.items.insert({ id: g, parentId: team.id, name: 'G', kind: 'folder', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      store.journal.append({ kind: 'mkdir', itemId: g, parentId: team.id, name: 'G' });
+      store.items.move(plans.id, g, 'F');
+      store.journal.append({ kind: 'rename', itemId: plans.id, parentId: team.id, name: 'Plans', newParentId: g, newName: 'F' });
+      store.items.move(g, team.id, 'Plans');
+    });
+    await other.remote({ op: 'mkdir', path: `Team/.onemount-moving-${store.items.get(g)!.inode}` });
+    const replayer = new JournalReplayer({ graph, store, toRecord, logger: memory.logger, tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 }, drives: shared });
+    let left = await replayer.replay();
+    for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
+    expect(left).toBe(0);
+    expect(other.tree('Team').map((i) => i.path).sort()).toEqual(['Plans', 'Plans/F', 'Plans/F/q1.txt', 'readme.txt']);
+  });
+
   it("follows the owner's changes through each share's own delta, keeping two shares of one drive apart", async () => {
     const other = handle.emulator.shares.otherView(handle.emulator).admin;
     await other.remote({ op: 'write', path: 'Archive/2020.txt', content: 'new' });

@@ -168,6 +168,10 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     return shortcut && { shortcut, folder: this.#store.sharedFolders.get(shortcut.id) };
   }
 
+  driveOf(item: StoredItem): string | undefined {
+    return item.remoteId === null ? undefined : this.item(item.remoteId)?.driveId;
+  }
+
   /** Throws ShareAccessError(EACCES) for a change below a shared folder known to be read-only. */
   checkWrite(item: StoredItem, role: 'container' | 'item', path: string): void {
     const share = this.shareOf(item, role);

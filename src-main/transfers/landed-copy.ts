@@ -37,13 +37,13 @@ export async function deleteLandedCopy(
  * deletedUploads). Delta would delete it on sight but may not have seen it yet; it goes now (at
  * its version), so whoever needs the name takes it instead of making a conflict copy (fuzz
  * 163000/300, 243000/301). False when it is no such copy, changed since (someone's file), or not
- * in the folder the server holds under the parent's server id (`path` is the local path, which an
- * offline rename not sent yet can make name another folder).
+ * `inFolder` (`path` is the local path, which an offline rename not sent yet can make name another
+ * folder; the caller compares parents as the store names them: a share's root by its shortcut).
  */
 export async function deleteCopyOfDeleted(
   graph: Pick<GraphClient, 'getItemByPath' | 'deleteItem'>,
   store: Pick<Store, 'deletedUploads'>,
-  at: { itemId: string; parentKey: string; parentRemoteId: string; name: string; path: string },
+  at: { itemId: string; parentKey: string; name: string; path: string; inFolder: (found: DriveItem) => boolean },
   occupant?: DriveItem,
 ): Promise<boolean> {
   let found = occupant;
@@ -55,7 +55,7 @@ export async function deleteCopyOfDeleted(
       throw error;
     }
   }
-  if (found.parentReference?.id !== at.parentRemoteId) return false;
+  if (!at.inFolder(found)) return false;
   const ofAnother = (hash: string) => {
     const deleted = store.deletedUploads.match(at.parentKey, at.name, hash);
     return deleted !== undefined && deleted.itemId !== at.itemId;

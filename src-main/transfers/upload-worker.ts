@@ -241,7 +241,7 @@ export class UploadWorker {
           return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
         }
         if (serverItemLeavingByReplay(this.#o.store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
-        if (await deleteCopyOfDeleted(this.#o.graph, this.#o.store, { itemId: edit.item.id, parentKey: edit.item.parentId!, parentRemoteId: parentId, name, path: edit.path }, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
+        if (await deleteCopyOfDeleted(this.#o.graph, this.#o.store, { itemId: edit.item.id, parentKey: edit.item.parentId!, name, path: edit.path, inFolder: (found) => this.#o.toRecord(found).parentId === parentId }, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
         const copy = await this.#send(edit, {
           target: { parentId, name: this.#copyName(name) },
           conflictBehavior: 'rename',

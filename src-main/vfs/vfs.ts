@@ -72,6 +72,8 @@ export interface SharesPort {
   checkWrite(item: StoredItem, role: 'container' | 'item', path: string): void;
   checkRename(item: StoredItem, newParent: StoredItem, from: string, to: string): void;
   accessOf(item: StoredItem): 'read' | 'write' | 'unknown' | undefined;
+  /** The drive the item is in when it is not the user's own (a file made here has none on its row). */
+  driveOf(item: StoredItem): string | undefined;
 }
 
 export interface ContentItem {
@@ -867,9 +869,11 @@ export class Vfs {
     // Versions this engine sent for it: one on its way may still land after the delete (it goes
     // with the item's rows, the entry keeps it: journal-replayer deleteIfOnlyRenamed).
     const sentHashes = item.kind === 'file' ? this.o.store.sentVersions.list(item.id) : [];
+    // Requests for an item of a shared folder are routed by the store, which forgets it now.
+    const driveId = item.remoteId === null ? undefined : this.o.shares?.driveOf(item);
     await this.forget(item);
     if (offline) {
-      const drive = item.driveId ? { driveId: item.driveId } : {};
+      const drive = driveId ? { driveId } : {};
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
       this.o.store.journal.append({
         kind: item.kind === 'folder' ? 'rmdir' : 'unlink',
