@@ -40,9 +40,16 @@ async function reproduce(file: string, tries: number): Promise<void> {
   for (let i = 0; i < tries; i++) await expectNoFailure([s]);
 }
 
+/** Schedules in a folder another user shares (generate.ts `shared`) that passed when they were added. */
+const PASSING_SHARED: Array<[seed: number, index: number]> = [0, 1, 2, 5, 6].map((i) => [302, i]);
+
 describe('sync fuzzer, fixed seeds', () => {
   it('schedules of local ops, remote changes, faults and restarts keep every invariant', async () => {
     await expectNoFailure(PASSING.map(([seed, index]) => generateSchedule(seed, index)));
+  }, 300_000);
+
+  it('the same in a folder shared by another user', async () => {
+    await expectNoFailure(PASSING_SHARED.map(([seed, index]) => generateSchedule(seed, index, { sharedRate: 1 })));
   }, 300_000);
 });
 
