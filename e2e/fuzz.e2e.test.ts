@@ -55,6 +55,15 @@ describe('sync fuzzer, fixed seeds', () => {
 
 
 describe('sync fuzzer, bugs it found (fixed)', () => {
+  // Offline, in a shared folder (and the same without): `mv "Sub dir" G/F` (over a new empty
+  // G/F), `mkdir "Sub dir"`, `mv G/F "Sub dir/Sub dir"`. The replayed mkdir met the old folder,
+  // still at its name on the server (its rename waited for the new folder), took it for a folder
+  // made elsewhere and merged with it: the old folder never moved (seed 260000, schedule 123,
+  // minimal replay of 33 ops; every replay). Fixed: the mkdir parks while one of ours holds the name.
+  it('a folder moved offline into a new folder of its own old name ends there', async () => {
+    await reproduce('folder-moved-into-new-folder-of-its-name.json', 1);
+  }, 180_000);
+
   // Shared folders (the fuzzer's first shared schedules, seed 300): after a restart, an offline
   // `rmdir G` of a shared folder's subfolder asked the user's own drive whether G was empty (404:
   // taken as already gone), and G stayed on the server; a keep-both copy sent beside a file in the

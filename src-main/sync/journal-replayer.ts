@@ -16,7 +16,7 @@ import { errorMessage } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
-import { conflictCopyName } from '../../src-shared/model/names.ts';
+import { conflictCopyName, nameKey } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type DriveRouter, type GraphClient } from '../graph/index.ts';
 import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
@@ -157,10 +157,15 @@ export class JournalReplayer {
           // the rename queued below takes it to its name after that change (fuzz 233000/496).
           if (this.freedLater(e, item.parentId!, item.name)) created = await this.parkedFolder(item, parentRemoteId);
           else {
-            // The same name was created remotely meanwhile: one folder holds both sides' files.
             const parentPath = store.items.pathOf(item.parentId!) ?? '/';
             created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
-            if (!created.folder) {
+            // One of ours holds the name on the server but is elsewhere here: its rename, earlier in
+            // the journal and perhaps waiting for this very folder (`mv S G/F; mkdir S; mv G/F
+            // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123).
+            const own = store.items.getByRemoteId(created.id);
+            if (own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name))) {
+              created = await this.parkedFolder(item, parentRemoteId);
+            } else if (!created.folder) {
               // A file there may be the landed upload of a file deleted or moved here: it goes, and
               // the folder is made after all.
               let made: DriveItem | undefined;

@@ -174,6 +174,33 @@ describe('vfs rename', () => {
     expect(rig.temp.store.items.get(inner.id)).toMatchObject({ name: 'P', parentId: outer.parentId });
   }, 30_000);
 
+  it('a folder moved offline into a new folder over an empty one, then into a new folder of its old name, ends there (fuzz 260000/123)', async () => {
+    await rig.vfs.mkdir('/S6');
+    await rig.vfs.mkdir('/S6/G');
+    const s = rig.item('/S6');
+    await emu.emulator.setOffline(true);
+    await rig.vfs.mkdir('/G6');
+    await rig.vfs.mkdir('/G6/F');
+    await rig.vfs.rename('/S6', '/G6/F');
+    await rig.vfs.mkdir('/G6/S6');
+    await rig.vfs.rmdir('/G6/F/G');
+    await rig.vfs.mkdir('/S6');
+    await rig.vfs.rename('/G6/F', '/S6/S6');
+    await emu.emulator.setOffline(false);
+    // The folder's rename waits for its new parent, whose mkdir meets the folder itself on the
+    // server at that name: the mkdir parks, the rename goes, then the new folder takes its name.
+    let left = await replayer().replay();
+    for (let pass = 0; left > 0 && pass < 4; pass++) left = await replayer().replay();
+    expect(left).toBe(0);
+    expect(rig.temp.store.conflicts.list()).toEqual([]);
+    const at = (p: string) => emu.emulator.admin.itemJson(p) as unknown as DriveItem | undefined;
+    expect(at('/S6/S6')?.id).toBe(s.remoteId);
+    expect(at('/S6')?.id).toBe(rig.item('/S6').remoteId);
+    expect(at('/S6/S6/G')).toBeUndefined();
+    expect(at('/G6/S6')?.folder).toBeDefined();
+    expect(at('/G6/F')).toBeUndefined();
+  }, 30_000);
+
   it('a rename replayed before its pass broke off leaves the later renames of its item naming where the server holds it, as a delete then does', async () => {
     await rig.vfs.mkdir('/P2');
     const folder = rig.item('/P2');
