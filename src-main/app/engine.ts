@@ -346,6 +346,10 @@ export class Engine {
       retry: { baseMs: policy.ms('replayRetryBaseMs'), maxMs: policy.ms('replayRetryMaxMs') },
       drives: shared,
     });
+    // A share's batch that journaled deletes of landed copies (as the main delta's): replay them.
+    shared.events.on('applied', (e) => {
+      if (e.deletedHere > 0) replayer.kick();
+    });
     const vfs = new Vfs({
       store,
       graph: named,

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
-import type { GraphClient } from '../graph/index.ts';
+import { quickXorHash, type GraphClient } from '../graph/index.ts';
 import { RangeSet, type Store, type StoredItem } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
@@ -160,6 +160,22 @@ describe.each<Mode>(['personal', 'business'])('SharedFolders (%s)', (mode) => {
     for (let pass = 0; left > 0 && pass < 3; pass++) left = await replayer.replay();
     expect(left).toBe(0);
     expect(other.tree('Team').map((i) => i.path).sort()).toEqual(['Plans', 'Plans/F', 'Plans/F/q1.txt', 'readme.txt']);
+  });
+
+  it('says how many landed copies of files deleted here its batch journaled for deletion, so the engine replays them (fuzz 263000/176)', async () => {
+    const other = handle.emulator.shares.otherView(handle.emulator).admin;
+    const { store } = temp;
+    // A new file made here in Team whose upload landed without an answer, then deleted here.
+    const sent = 'sent from here';
+    store.deletedUploads.add({ itemId: 'local:gone', parentId: at('/Team').id, name: 'c.bin', hashes: [quickXorHash(Buffer.from(sent))] });
+    await other.remote({ op: 'write', path: 'Team/c.bin', content: sent });
+    const applied: Array<{ deletedHere: number }> = [];
+    shared.events.on('applied', (e) => {
+      applied.push(e);
+    });
+    await shared.syncAll();
+    expect(applied.map((e) => e.deletedHere)).toContain(1);
+    expect(store.journal.list({ states: ['pending'] }).filter((e) => e.kind === 'unlink')).toHaveLength(1);
   });
 
   it("follows the owner's changes through each share's own delta, keeping two shares of one drive apart", async () => {

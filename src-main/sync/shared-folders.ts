@@ -51,7 +51,8 @@ export interface SharedFoldersEvents {
   /** One share's sync failed (it is tried again after the next main delta run). */
   error: { itemId: string; error: unknown };
   /** A share's batch was applied. */
-  applied: { itemId: string; added: number; updated: number; removed: number; full: boolean };
+  /** `deletedHere`: landed uploads of files deleted here that the batch journaled for deletion. */
+  applied: { itemId: string; added: number; updated: number; removed: number; deletedHere: number; full: boolean };
 }
 
 /** Why a change below a shared folder is refused locally. */
@@ -351,7 +352,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     if (counts.added + counts.updated + counts.removed > 0 || full) {
       this.#o.logger.info({ sharedFolder: shortcut.name, ...counts, full }, full ? 'shared folder enumerated' : 'shared folder changes applied');
     }
-    this.events.emit('applied', { itemId: shortcut.id, added: counts.added, updated: counts.updated, removed: counts.removed, full });
+    this.events.emit('applied', { itemId: shortcut.id, added: counts.added, updated: counts.updated, removed: counts.removed, deletedHere: counts.deletedHere, full });
   }
 
   async #learnAccess(shortcut: StoredItem, target: ItemAddress, signal: AbortSignal | undefined): Promise<SharedFolder> {
