@@ -54,6 +54,14 @@ describe('sync fuzzer, fixed seeds', () => {
 });
 
 
+// Open, shows now and then (once in the first seven replays, not in five more with the fix below,
+// so not an it.fails): in a shared folder, `mv c.bin b.txt` answered EEXIST while the server still
+// held `b.txt` as a new file of ours whose first upload had landed there and was on its way to
+// where it is here (`mv b.txt G/c.bin` a moment before). The same schedule's other failure (a
+// landed copy of a deleted file left on the server: a share's batch did not wake the replayer) is
+// fixed. Replay: e2e/fuzz/known-bugs/shared-rename-onto-name-of-landed-upload-moving-away.json
+// (seed 263000, schedule 176, `--repeat 10`).
+
 describe('sync fuzzer, bugs it found (fixed)', () => {
   // Offline, in a shared folder (and the same without): `mv "Sub dir" G/F` (over a new empty
   // G/F), `mkdir "Sub dir"`, `mv G/F "Sub dir/Sub dir"`. The replayed mkdir met the old folder,
