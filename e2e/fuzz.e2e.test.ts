@@ -62,7 +62,7 @@ describe('sync fuzzer, fixed seeds', () => {
 // fixed. Replay: e2e/fuzz/known-bugs/shared-rename-onto-name-of-landed-upload-moving-away.json
 // (seed 263000, schedule 176, `--repeat 10`).
 
-// Open, seen once (not in three replays): a file edited here offline while another device moved
+// Open, seen in the campaign and once in three replays: a file edited here offline while another device moved
 // it (notes.md → c.bin) and then edited it, with a dropped body and a lost commit answer on the
 // way, ended with the local version at c.bin and the remote edit gone (no conflict copy). Replay:
 // e2e/fuzz/known-bugs/remote-edit-after-move-overwritten.json (seed 262000, schedule 277).
