@@ -333,11 +333,15 @@ async function simpleUpload(emu: Served, ctx: Ctx, target: { itemId: string } | 
     throw tooBig();
   }
   const ifMatch = header(ctx.req, 'if-match');
-  if (ifMatch !== undefined) {
+  // The condition holds when the content is committed, not only when the request began: a version
+  // written while the body was arriving fails it (checked again below, in the commit's tick).
+  const checkIfMatch = () => {
+    if (ifMatch === undefined) return;
     const existing = 'itemId' in target ? emu.drive.get(target.itemId) : emu.drive.child(target.parentId, target.name);
     if (existing) emu.drive.checkIfMatch(existing, ifMatch);
     else throw new GraphError(412, 'resourceModified', 'The item does not exist', 'entityTagDoesNotMatch');
-  }
+  };
+  checkIfMatch();
   const behavior = conflictFrom(ctx, undefined, 'replace');
   let ingested;
   try {
@@ -349,6 +353,7 @@ async function simpleUpload(emu: Served, ctx: Ctx, target: { itemId: string } | 
   let ref: string | undefined;
   try {
     ref = await emu.content.adopt(ingested.file);
+    checkIfMatch();
     const { row, created } = emu.drive.commitContent(target, { ref, size: ingested.size, hashes: ingested.hashes }, { behavior });
     ref = undefined;
     sendJson(ctx, created ? 201 : 200, itemJson(row, jsonContext(emu, ctx)));

@@ -374,6 +374,30 @@ describe.each(['personal', 'business'] as const)('simple upload (%s)', (mode) =>
     const ok = await apiJson(h, `${pathRef('up/cond.txt')}/content`, { method: 'PUT', body: 'three', headers: { 'if-match': current.eTag } });
     expect(ok.status).toBe(200);
   });
+
+  it('holds If-Match at the commit: a version written while the body was arriving fails it, and stays (fuzz 262000/277)', async () => {
+    const h = emu();
+    const first = (await putContent(h, 'up/race.txt', 'one')).body as unknown as FileItem;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(Buffer.from('written here, '));
+        await gate;
+        controller.enqueue(Buffer.from('the rest'));
+        controller.close();
+      },
+    });
+    const init = { method: 'PUT', body, duplex: 'half', headers: { 'if-match': first.eTag } } as RequestInit;
+    const pending = apiJson(h, `${pathRef('up/race.txt')}/content`, init);
+    // The request's head is in (its condition held then); another device writes a new version.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await putContent(h, 'up/race.txt', 'two, from elsewhere');
+    release();
+    const answer = await pending;
+    expect(answer.status).toBe(412);
+    expect((await itemAt(h, 'up/race.txt')).size).toBe('two, from elsewhere'.length);
+  });
 });
 
 describe('simple upload with a raised limit', () => {
