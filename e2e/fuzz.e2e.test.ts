@@ -60,7 +60,8 @@ describe('sync fuzzer, fixed seeds', () => {
 // where it is here (`mv b.txt G/c.bin` a moment before). The same schedule's other failure (a
 // landed copy of a deleted file left on the server: a share's batch did not wake the replayer) is
 // fixed. Replay: e2e/fuzz/known-bugs/shared-rename-onto-name-of-landed-upload-moving-away.json
-// (seed 263000, schedule 176, `--repeat 10`).
+// (seed 263000, schedule 176, `--repeat 10`). Shown every time by the `it.fails` in
+// src-main/vfs/vfs-namespace.test.ts.
 
 describe('sync fuzzer, bugs it found (fixed)', () => {
   // A file edited here while another device moved it and then edited it ended with the local
