@@ -157,8 +157,7 @@ export class JournalReplayer {
           // the rename queued below takes it to its name after that change (fuzz 233000/496).
           if (this.freedLater(e, item.parentId!, item.name)) created = await this.parkedFolder(item, parentRemoteId);
           else {
-            const parentPath = store.items.pathOf(item.parentId!) ?? '/';
-            created = await graph.getItemByPath(`${parentPath === '/' ? '' : parentPath}/${item.name}`);
+            created = await graph.getItemByPath(this.localPath(item.parentId!, item.name) ?? `/${item.name}`);
             // One of ours holds the name on the server but is elsewhere here: its rename, earlier in
             // the journal and perhaps waiting for this very folder (`mv S G/F; mkdir S; mv G/F
             // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123).
@@ -333,14 +332,20 @@ export class JournalReplayer {
     this.o.logger.warn({ path: this.path(e.itemId), kind: e.kind }, `the server refused this ${e.kind}; the item is back as the server holds it`);
   }
 
+  /** `name` in the folder `parentKey`, as the mount shows it (the server's path unless a change above is not sent yet). */
+  private localPath(parentKey: string, name: string): string | undefined {
+    const parentPath = this.o.store.items.pathOf(parentKey);
+    if (parentPath === undefined) return undefined;
+    return parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+  }
+
   /**
    * What holds `name` in the folder is an upload of a file deleted or moved away here that landed
    * without an answer: it goes now, before delta would have seen it (landed-copy.ts).
    */
   private async freeFromLandedCopy(itemId: string, parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
-    const parentPath = this.o.store.items.pathOf(parentKey);
-    if (parentPath === undefined) return false;
-    const path = parentPath === '/' ? `/${name}` : `${parentPath}/${name}`;
+    const path = this.localPath(parentKey, name);
+    if (path === undefined) return false;
     return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
   }
 
@@ -354,10 +359,10 @@ export class JournalReplayer {
       return await this.o.graph.createFolder(parentRemoteId, name, 'fail');
     } catch (err) {
       if (!isNameConflict(err)) throw err;
-      const parentPath = this.o.store.items.pathOf(item.parentId!);
+      const path = this.localPath(item.parentId!, name);
       let made: DriveItem | undefined;
       try {
-        made = parentPath === undefined ? undefined : await this.o.graph.getItemByPath(parentPath === '/' ? `/${name}` : `${parentPath}/${name}`);
+        made = path === undefined ? undefined : await this.o.graph.getItemByPath(path);
       } catch (lookup) {
         // The local path is not the server's (a rename of a folder above not sent yet).
         if (!isNotFound(lookup)) throw lookup;
