@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName, nameKey } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type DriveRouter, type GraphClient } from '../graph/index.ts';
-import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
+import { isLocalId, nameLeavingByReplay, ownUploadLeaving, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
@@ -160,9 +160,11 @@ export class JournalReplayer {
             created = await graph.getItemByPath(this.localPath(item.parentId!, item.name) ?? `/${item.name}`);
             // One of ours holds the name on the server but is elsewhere here: its rename, earlier in
             // the journal and perhaps waiting for this very folder (`mv S G/F; mkdir S; mv G/F
-            // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123).
+            // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123). So
+            // is one whose upload is taking it elsewhere, its answer perhaps not in yet.
             const own = store.items.getByRemoteId(created.id);
-            if (own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name))) {
+            const elsewhere = own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name));
+            if (elsewhere || ownUploadLeaving(store, this.o.toRecord(created), item.id)) {
               created = await this.parkedFolder(item, parentRemoteId);
             } else if (!created.folder) {
               // A file there may be the landed upload of a file deleted or moved here: it goes, and
@@ -224,8 +226,10 @@ export class JournalReplayer {
             // to free (a rename over a file that was deleted after this entry): that one goes first.
             // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
             // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
-            // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
-            if (this.freedLater(e, item.parentId!, item.name)) {
+            // aside into its new folder under a name of its own meanwhile (fuzz 31000/64). So it
+            // does for a new file of ours that holds the name while its upload moves it to where
+            // it is here, which may need this item's old name (fuzz 263000/176).
+            if (this.freedLater(e, item.parentId!, item.name) || (await this.heldByOwnUpload(item, parentRemoteId))) {
               const aside = await graph.update(item.remoteId, { ...patch, name: `${PARKING_PREFIX}${item.inode}` });
               store.items.update(item.id, { etag: aside.eTag ?? null });
               throw new WaitForName(item.name, err);
@@ -349,6 +353,21 @@ export class JournalReplayer {
     return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
   }
 
+  /** What holds the item's name in the folder is a new file of ours on its way elsewhere (leaving-by-replay.ts). */
+  private async heldByOwnUpload(item: StoredItem, parentRemoteId: string): Promise<boolean> {
+    const path = this.localPath(item.parentId!, item.name);
+    if (path === undefined) return false;
+    let occupant: ItemRecord;
+    try {
+      occupant = this.o.toRecord(await this.o.graph.getItemByPath(path));
+    } catch (err) {
+      // Gone meanwhile (the next pass takes the name), or the local path is not the server's.
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    return occupant.parentId === parentRemoteId && ownUploadLeaving(this.o.store, occupant, item.id);
+  }
+
   /**
    * The folder made under its parking name, which is this item's alone (it names its inode): one
    * already there is the folder an earlier pass made, its answer lost, not a second one to make.
@@ -466,10 +485,10 @@ class WaitForDeletes extends WaitForParent {
   }
 }
 
-/** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
+/** The entry's name is freed by a later entry of this pass, or an upload; it is retried on the next pass. */
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);
-    this.message = `waiting for ${name} to be freed by a later offline change`;
+    this.message = `waiting for ${name} to be freed on the server by a later offline change or an upload`;
   }
 }

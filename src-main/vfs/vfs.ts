@@ -19,7 +19,7 @@ import { nameProblemErrno, validateName, validatePath, type DriveMode, type Name
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
-import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { nameLeavingByReplay, newLocalId, ownUploadLeaving, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -805,10 +805,18 @@ export class Vfs {
     this.journaled(path, 'mkdir');
   }
 
-  /** The server item holding this path is one an offline change not replayed yet removes (leaving-by-replay.ts). */
+  /**
+   * The server item holding this path is one an offline change not replayed yet removes, or a new
+   * file of ours whose upload moves it to where it is here (leaving-by-replay.ts).
+   */
   private async occupantLeavingByReplay(path: string): Promise<boolean> {
     try {
-      return serverItemLeavingByReplay(this.o.store, (await this.o.graph.getItemByPath(path)).id);
+      const occupant = await this.o.graph.getItemByPath(path);
+      const { store } = this.o;
+      return (
+        serverItemLeavingByReplay(store, occupant.id) ||
+        ownUploadLeaving(store, this.o.toRecord(occupant))
+      );
     } catch (e) {
       // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
       this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');
