@@ -14,7 +14,7 @@ export {
 } from './items-repository.ts';
 export { SentVersionsRepository } from './sent-versions-repository.ts';
 export { landedCopyKey } from './deleted-uploads.ts';
-export { nameLeavingByReplay, ownUploadLeaving, serverItemLeavingByReplay } from './leaving-by-replay.ts';
+export { nameLeavingByReplay, serverItemLeavingByReplay } from './leaving-by-replay.ts';
 export { SharedFoldersRepository } from './shared-folders-repository.ts';
 export { ContentRepository, type ContentUpdate } from './content-repository.ts';
 export { JournalRepository, type JournalFilter } from './journal-repository.ts';

@@ -3,10 +3,8 @@
  * they are, the server still holds the name, and whatever wants it (a new file's first upload, an
  * online mkdir) waits behind them instead of taking a conflict name or failing with EEXIST.
  */
-import { nameKey } from '../../src-shared/model/names.ts';
 import { isLocalId } from './local-id.ts';
 import type { Store } from './store.ts';
-import type { ItemRecord } from './types.ts';
 
 type Journaled = Pick<Store, 'journal' | 'items'>;
 
@@ -39,33 +37,4 @@ export function serverItemLeavingByReplay(store: Journaled, remoteId: string, ex
           ? (e.payload?.remoteId ?? (isLocalId(e.itemId) ? undefined : e.itemId)) === remoteId
           : e.kind === 'rename' && store.items.get(e.itemId)?.remoteId === remoteId),
     );
-}
-
-/**
- * The server item `occupant` (a record of the server's answer: ids are server ids) is a new file of
- * ours whose first upload landed there while the file moved elsewhere here: the upload, not
- * finished yet, takes it to its place (upload-worker followLocalPlace) and so frees the name
- * (fuzz 263000/176). Known by the server id the upload's answer gave it or, before that answer
- * is in, by a version sent for it.
- */
-export function ownUploadLeaving(
-  store: Journaled & Pick<Store, 'sentVersions'>,
-  occupant: Pick<ItemRecord, 'id' | 'name' | 'parentId' | 'quickXorHash'>,
-  exceptItemId?: string,
-): boolean {
-  const uploading = new Set(
-    store.journal
-      .list({ states: ['pending', 'uploading'] })
-      .filter((e) => (e.kind === 'create' || e.kind === 'write') && e.itemId !== exceptItemId)
-      .map((e) => e.itemId),
-  );
-  for (const id of uploading) {
-    const item = store.items.get(id);
-    if (item?.kind !== 'file' || item.parentId === null) continue;
-    const ours = item.remoteId === null ? !!occupant.quickXorHash && store.sentVersions.has(id, occupant.quickXorHash) : item.remoteId === occupant.id;
-    if (!ours) continue;
-    const parentRemoteId = store.items.get(item.parentId)?.remoteId ?? null;
-    if (parentRemoteId !== occupant.parentId || nameKey(item.name) !== nameKey(occupant.name)) return true;
-  }
-  return false;
 }

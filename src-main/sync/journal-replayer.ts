@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName, nameKey } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type DriveRouter, type GraphClient } from '../graph/index.ts';
-import { isLocalId, nameLeavingByReplay, ownUploadLeaving, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
+import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
@@ -160,11 +160,9 @@ export class JournalReplayer {
             created = await graph.getItemByPath(this.localPath(item.parentId!, item.name) ?? `/${item.name}`);
             // One of ours holds the name on the server but is elsewhere here: its rename, earlier in
             // the journal and perhaps waiting for this very folder (`mv S G/F; mkdir S; mv G/F
-            // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123). So
-            // is one whose upload is taking it elsewhere, its answer perhaps not in yet.
+            // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123).
             const own = store.items.getByRemoteId(created.id);
-            const elsewhere = own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name));
-            if (elsewhere || ownUploadLeaving(store, this.o.toRecord(created), item.id)) {
+            if (own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name))) {
               created = await this.parkedFolder(item, parentRemoteId);
             } else if (!created.folder) {
               // A file there may be the landed upload of a file deleted or moved here: it goes, and
@@ -212,7 +210,8 @@ export class JournalReplayer {
           if (isNotFound(err)) return; // deleted remotely: delta will take it away (an edit of it is re-uploaded)
           if (!isNameConflict(err)) throw err;
           // What holds the name may be the landed upload of a file deleted or moved here, which
-          // delta would delete on sight: it goes now, and the rename is sent again (fuzz 243000/301).
+          // delta would delete on sight: it goes now, and the rename is sent again (fuzz 243000/301;
+          // or the copy's own upload took it away meanwhile: 263000/176).
           if (await this.freeFromLandedCopy(item.id, item.parentId!, parentRemoteId, item.name)) {
             try {
               moved = await graph.update(item.remoteId, patch);
@@ -226,10 +225,8 @@ export class JournalReplayer {
             // to free (a rename over a file that was deleted after this entry): that one goes first.
             // It may need this item out of the way itself (a folder flattened offline: `mv G/F F;
             // rmdir G; mv F G` — G is not empty on the server while F is in it): the item steps
-            // aside into its new folder under a name of its own meanwhile (fuzz 31000/64). So it
-            // does for a new file of ours that holds the name while its upload moves it to where
-            // it is here, which may need this item's old name (fuzz 263000/176).
-            if (this.freedLater(e, item.parentId!, item.name) || (await this.heldByOwnUpload(item, parentRemoteId))) {
+            // aside into its new folder under a name of its own meanwhile (fuzz 31000/64).
+            if (this.freedLater(e, item.parentId!, item.name)) {
               const aside = await graph.update(item.remoteId, { ...patch, name: `${PARKING_PREFIX}${item.inode}` });
               store.items.update(item.id, { etag: aside.eTag ?? null });
               throw new WaitForName(item.name, err);
@@ -345,27 +342,13 @@ export class JournalReplayer {
 
   /**
    * What holds `name` in the folder is an upload of a file deleted or moved away here that landed
-   * without an answer: it goes now, before delta would have seen it (landed-copy.ts).
+   * there: it goes now, before delta would have seen it (landed-copy.ts). True when the name is
+   * free now.
    */
   private async freeFromLandedCopy(itemId: string, parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
     const path = this.localPath(parentKey, name);
     if (path === undefined) return false;
     return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
-  }
-
-  /** What holds the item's name in the folder is a new file of ours on its way elsewhere (leaving-by-replay.ts). */
-  private async heldByOwnUpload(item: StoredItem, parentRemoteId: string): Promise<boolean> {
-    const path = this.localPath(item.parentId!, item.name);
-    if (path === undefined) return false;
-    let occupant: ItemRecord;
-    try {
-      occupant = this.o.toRecord(await this.o.graph.getItemByPath(path));
-    } catch (err) {
-      // Gone meanwhile (the next pass takes the name), or the local path is not the server's.
-      if (isNotFound(err)) return false;
-      throw err;
-    }
-    return occupant.parentId === parentRemoteId && ownUploadLeaving(this.o.store, occupant, item.id);
   }
 
   /**
@@ -485,10 +468,10 @@ class WaitForDeletes extends WaitForParent {
   }
 }
 
-/** The entry's name is freed by a later entry of this pass, or an upload; it is retried on the next pass. */
+/** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);
-    this.message = `waiting for ${name} to be freed on the server by a later offline change or an upload`;
+    this.message = `waiting for ${name} to be freed by a later offline change`;
   }
 }

@@ -31,40 +31,64 @@ export async function deleteLandedCopy(
   return landed;
 }
 
+/** Where a name is wanted: by `itemId` (or a new item), in the folder `parentKey`. */
+export interface WantedName {
+  itemId?: string;
+  parentKey: string;
+  name: string;
+  /**
+   * `found` is in that folder on the server (a local path can name another folder while an
+   * offline rename is not sent yet; parents compare as the store names them: a share's root by its
+   * shortcut).
+   */
+  inFolder: (found: DriveItem) => boolean;
+}
+
 /**
- * The file holding `name` in the folder is an upload of another file (not `itemId`), deleted or
- * moved away here, that landed without an answer (it holds a version sent for that file:
- * deletedUploads). Delta would delete it on sight but may not have seen it yet; it goes now (at
- * its version), so whoever needs the name takes it instead of making a conflict copy (fuzz
- * 163000/300, 243000/301). False when it is no such copy, changed since (someone's file), or not
- * `inFolder` (`path` is the local path, which an offline rename not sent yet can make name another
- * folder; the caller compares parents as the store names them: a share's root by its shortcut).
+ * `found`, holding the wanted name, is an upload of another file, deleted or moved away here, that
+ * landed there (it holds a version sent for that file at that place: deletedUploads). Delta deletes
+ * such a copy on sight; whoever wants the name may delete it first (deleteCopyOfDeleted).
+ */
+export function isCopyOfAnother(store: Pick<Store, 'deletedUploads'>, at: WantedName, found: DriveItem): boolean {
+  const hash = found.file?.hashes?.quickXorHash;
+  if (!hash || !at.inFolder(found)) return false;
+  const deleted = store.deletedUploads.match(at.parentKey, at.name, hash);
+  return deleted !== undefined && deleted.itemId !== at.itemId;
+}
+
+/**
+ * Frees the wanted name (at `path`, the local path) when what holds it is a landed copy of another
+ * file (isCopyOfAnother), which goes now at the version looked at, so whoever needs the name takes
+ * it instead of making a conflict copy (fuzz 163000/300, 243000/301). True when the name is free
+ * now: the copy deleted, or nothing there any more (the copy's own upload may be moving it to where
+ * its file is: fuzz 263000/176). False when what holds it is no such copy, or changed since and
+ * is still there.
  */
 export async function deleteCopyOfDeleted(
   graph: Pick<GraphClient, 'getItemByPath' | 'deleteItem'>,
   store: Pick<Store, 'deletedUploads'>,
-  at: { itemId: string; parentKey: string; name: string; path: string; inFolder: (found: DriveItem) => boolean },
+  at: WantedName & { path: string },
   occupant?: DriveItem,
 ): Promise<boolean> {
-  let found = occupant;
-  if (!found) {
-    try {
-      found = await graph.getItemByPath(at.path);
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
-  if (!at.inFolder(found)) return false;
-  const ofAnother = (hash: string) => {
-    const deleted = store.deletedUploads.match(at.parentKey, at.name, hash);
-    return deleted !== undefined && deleted.itemId !== at.itemId;
-  };
+  const found = occupant ?? (await itemAt(graph, at.path));
+  if (!found) return true;
+  if (!isCopyOfAnother(store, at, found)) return false;
   try {
-    return (await deleteLandedCopy(graph, at.path, ofAnother, found)) !== undefined;
+    await graph.deleteItem(found.id, found.eTag ? { ifMatch: found.eTag } : {});
+    return true;
   } catch (error) {
     if (isNotFound(error)) return true;
-    if (isPreconditionFailed(error)) return false;
+    if (!isPreconditionFailed(error)) throw error;
+    // Changed since it was looked at: moved away by its own upload, or someone's edit (kept).
+    return (await itemAt(graph, at.path)) === undefined;
+  }
+}
+
+async function itemAt(graph: Pick<GraphClient, 'getItemByPath'>, path: string): Promise<DriveItem | undefined> {
+  try {
+    return await graph.getItemByPath(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

@@ -328,6 +328,31 @@ describe('simple uploads', () => {
     expect(temp.store.items.get(localId)).toMatchObject({ name: 'notes.md', remoteId: server.id, etag: server.eTag });
   });
 
+  it('a new file renamed and written again while its first upload committed is moved to its new name by the next upload, with the new bytes', async () => {
+    const first = Buffer.from('first version');
+    const second = Buffer.from('second version, written while the first committed');
+    const localId = localCreate('draft.txt', first);
+    // What a first commit made stale by a write leaves (upload-worker #commit): the file has its
+    // server id, the server copy is where that attempt sent it, and the create entry stays open
+    // for the new bytes. The rename came while it had no server id: it moved the file only here.
+    const landed = await graph.uploadSmall(rootId, 'draft.txt', first);
+    temp.store.transaction(() => {
+      temp.store.items.setRemoteId(localId, landed.id);
+      temp.store.items.move(localId, rootId, 'final.txt');
+      writeCache(localId, second);
+      temp.store.content.setChanged(localId, { status: 'dirty', etag: landed.eTag ?? null, ctag: landed.cTag ?? null, ranges: RangeSet.from([{ start: 0, end: second.length }]) });
+      temp.store.items.update(localId, { size: second.length, etag: landed.eTag ?? null, ctag: landed.cTag ?? null });
+    });
+    const manager = makeManager();
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    expect(serverJson('/draft.txt')).toBeUndefined();
+    expect(serverJson('/final.txt')?.id).toBe(landed.id);
+    expect(await emu.emulator.admin.readFile('/final.txt')).toEqual(second);
+    expect(temp.store.items.get(localId)).toMatchObject({ name: 'final.txt', remoteId: landed.id });
+    expect(temp.store.journal.list({ itemId: localId, states: ['pending', 'uploading', 'failed'] })).toEqual([]);
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

@@ -193,8 +193,11 @@ export class UploadWorker {
 
   async #uploadExisting(edit: LocalEdit): Promise<UploadOutcome> {
     const itemId = edit.item.remoteId!;
-    const remote = await this.#remoteOrGone(edit);
+    let remote = await this.#remoteOrGone(edit);
     if (!remote) return this.#reuploadDeleted(edit);
+    // A first upload whose commit a write made stale (its create entry still open) may have left
+    // the file where that attempt sent it, if it was renamed here meanwhile: it follows now.
+    if (edit.entry.kind === 'create') remote = await this.#followLocalPlace(edit, remote);
     const verdict = await this.#compare(edit, remote);
     if (verdict !== 'upload') return verdict === 'conflict' ? this.#keepBoth(edit, remote) : this.#commit(edit, remote);
     let answer: DriveItem;

@@ -202,13 +202,13 @@ describe('vfs rename', () => {
   }, 30_000);
 
   /**
-   * `mkdir G; (new b, c); mv b G/c; mv c b` while b's first upload landed as b and is still on its
-   * way to G/c (fuzz 263000/176, in a shared folder, once in seven replays): the server's 409 was
-   * EEXIST, though the name was free here and freed there a moment later. The rename waits in the
-   * journal for that move instead, and its replay steps aside until the name is free.
+   * `mkdir G; (new b, c); mv b G/c; mv c b` while b's first upload, watched at its first place
+   * (deletedUploads), landed there as b and is on its way to G/c (fuzz 263000/176, in a shared
+   * folder, once in seven replays): the server's 409 was EEXIST, though the name was free here
+   * and freed there a moment later. The rename waits in the journal instead; its replay deletes
+   * that copy (b's upload sends b again where it is) or finds it gone, and takes the name.
    */
-  async function renameOntoNameOfOwnUploadMovingAway(answerIn: boolean): Promise<void> {
-    const n = answerIn ? 7 : 9;
+  async function renameOntoNameOfOwnUploadMovingAway(n: number, replayer: () => JournalReplayer): Promise<{ cId: string; bUp: DriveItem; g: string }> {
     const root = rig.item('/');
     await rig.vfs.mkdir(`/G${n}`);
     await writeNew(`/b${n}.txt`, Buffer.from('b, new here'));
@@ -219,79 +219,87 @@ describe('vfs rename', () => {
     const cUp = await rig.graph.uploadSmall(root.remoteId!, `c${n}.bin`, Buffer.from('c, new here'));
     store.items.setRemoteId(c.id, cUp.id);
     store.journal.list({ itemId: c.id }).forEach((e) => store.journal.remove(e.seq));
-    // b's upload landed under its first name; its create entry is still open.
-    store.sentVersions.remember(b.id, quickXorHash(Buffer.from('b, new here')));
+    // b's first upload, its place watched as the upload worker does before the bytes leave, landed.
+    const hash = quickXorHash(Buffer.from('b, new here'));
+    store.sentVersions.remember(b.id, hash);
+    store.deletedUploads.add({ itemId: b.id, parentId: root.id, name: `b${n}.txt`, hashes: [hash] });
     const bUp = await rig.graph.uploadSmall(root.remoteId!, `b${n}.txt`, Buffer.from('b, new here'));
     await rig.vfs.rename(`/b${n}.txt`, `/G${n}/c${n}.bin`);
-    if (answerIn) store.items.setRemoteId(b.id, bUp.id);
-    expect(store.journal.list({ itemId: b.id, states: ['pending'] }).map((e) => e.kind)).toContain('create');
 
     await rig.vfs.rename(`/c${n}.bin`, `/b${n}.txt`);
     expect(rig.item(`/b${n}.txt`).id).toBe(c.id);
-    // Replayed while b still holds the name: c steps aside and waits.
-    expect(await replayer().replay()).toBe(1);
-    expect((emu.emulator.admin.itemJson(`/c${n}.bin`) as unknown as DriveItem | undefined)?.id).not.toBe(cUp.id);
-
-    // The upload moves b to where it is here and finishes.
-    const g = rig.item(`/G${n}`);
-    await rig.graph.update(bUp.id, { name: `c${n}.bin`, parentReference: { id: g.remoteId! } });
-    store.transaction(() => {
-      if (!answerIn) store.items.setRemoteId(b.id, bUp.id);
-      store.journal.list({ itemId: b.id }).forEach((e) => store.journal.remove(e.seq));
-    });
+    expect(store.journal.list({ itemId: c.id, states: ['pending'] }).map((e) => e.kind)).toEqual(['rename']);
     expect(await replayer().replay()).toBe(0);
     expect((emu.emulator.admin.itemJson(`/b${n}.txt`) as unknown as DriveItem | undefined)?.id).toBe(cUp.id);
-    expect((emu.emulator.admin.itemJson(`/G${n}/c${n}.bin`) as unknown as DriveItem | undefined)?.id).toBe(bUp.id);
     expect(store.conflicts.list()).toEqual([]);
+    return { cId: cUp.id, bUp, g: rig.item(`/G${n}`).remoteId! };
   }
 
-  it('a rename onto a name a new file of ours still holds on the server while its upload moves it away waits for it (fuzz 263000/176)', async () => {
-    await renameOntoNameOfOwnUploadMovingAway(true);
+  it('a rename onto a name the landed first upload of a file moved away here holds waits for the replay, which deletes that copy (fuzz 263000/176)', async () => {
+    const { bUp } = await renameOntoNameOfOwnUploadMovingAway(7, replayer);
+    expect(emu.emulator.admin.itemJson(`/G7/c7.bin`)).toBeUndefined();
+    expect((await rig.graph.getItem(bUp.id).catch((e: unknown) => e)) as object).toMatchObject({ status: 404 });
   }, 30_000);
 
-  it('so it does when the upload\'s answer is not in yet: the file is known by the version sent for it', async () => {
-    await renameOntoNameOfOwnUploadMovingAway(false);
+  it('so it does when that upload moves the copy away while the replay looks at it', async () => {
+    // Between the replay's look at the copy and its delete, b's upload takes the copy to G9/c9.bin.
+    let moved: DriveItem | undefined;
+    const graph = new Proxy(rig.graph, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'deleteItem') {
+          return async (...args: Parameters<typeof target.deleteItem>) => {
+            moved ??= await target.update(args[0], { name: 'c9.bin', parentReference: { id: rig.item('/G9').remoteId! } });
+            return target.deleteItem(...args);
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const { store } = rig.temp;
+    const racing = () => new JournalReplayer({ graph, store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
+    const { bUp } = await renameOntoNameOfOwnUploadMovingAway(9, racing);
+    expect(moved?.id).toBe(bUp.id);
+    expect((emu.emulator.admin.itemJson('/G9/c9.bin') as unknown as DriveItem | undefined)?.id).toBe(bUp.id);
   }, 30_000);
 
-  it('a mkdir of a name a new file of ours holds on the server while its upload, its answer not in yet, moves it away waits for it', async () => {
+  it('a mkdir of a name the landed first upload of a file moved away here holds waits for the replay, which deletes that copy', async () => {
     const root = rig.item('/');
     await rig.vfs.mkdir('/G10');
     await writeNew('/b10', Buffer.from('b, new here'));
     const { store } = rig.temp;
     const b = rig.item('/b10');
-    store.sentVersions.remember(b.id, quickXorHash(Buffer.from('b, new here')));
+    const hash = quickXorHash(Buffer.from('b, new here'));
+    store.sentVersions.remember(b.id, hash);
+    store.deletedUploads.add({ itemId: b.id, parentId: root.id, name: 'b10', hashes: [hash] });
     const bUp = await rig.graph.uploadSmall(root.remoteId!, 'b10', Buffer.from('b, new here'));
     await rig.vfs.rename('/b10', '/G10/b10');
 
     await rig.vfs.mkdir('/b10');
     const folder = rig.item('/b10');
-    expect(await replayer().replay()).toBe(1);
-
-    const g = rig.item('/G10');
-    await rig.graph.update(bUp.id, { parentReference: { id: g.remoteId! } });
-    store.transaction(() => {
-      store.items.setRemoteId(b.id, bUp.id);
-      store.journal.list({ itemId: b.id }).forEach((e) => store.journal.remove(e.seq));
-    });
     expect(await replayer().replay()).toBe(0);
     const made = emu.emulator.admin.itemJson('/b10') as unknown as DriveItem | undefined;
     expect(made?.folder).toBeDefined();
     expect(made?.id).toBe(store.items.get(folder.id)?.remoteId);
-    expect((emu.emulator.admin.itemJson('/G10/b10') as unknown as DriveItem | undefined)?.id).toBe(bUp.id);
+    expect((await rig.graph.getItem(bUp.id).catch((e: unknown) => e)) as object).toMatchObject({ status: 404 });
     expect(store.conflicts.list()).toEqual([]);
   }, 30_000);
 
-  it('a rename onto a name a file of ours holds on the server with no upload of it pending is refused (EEXIST), not left waiting', async () => {
+  it('a rename onto a name someone else\'s file holds on the server is refused (EEXIST), even when it has the bytes of a new file of ours sent elsewhere', async () => {
     const root = rig.item('/');
-    await rig.vfs.mkdir('/G8');
     await writeNew('/c8.bin', Buffer.from('c'));
+    await writeNew('/e8.txt', Buffer.alloc(0));
     const { store } = rig.temp;
     const c = rig.item('/c8.bin');
     const cUp = await rig.graph.uploadSmall(root.remoteId!, 'c8.bin', Buffer.from('c'));
     store.items.setRemoteId(c.id, cUp.id);
     store.journal.list({ itemId: c.id }).forEach((e) => store.journal.remove(e.seq));
-    // Another device put a file at b8.txt that delta has not brought yet.
-    await rig.graph.uploadSmall(root.remoteId!, 'b8.txt', Buffer.from('theirs'));
+    // A new empty file of ours is being uploaded under its own name; another device made an empty
+    // b8.txt that delta has not brought yet.
+    const empty = quickXorHash(Buffer.alloc(0));
+    store.sentVersions.remember(rig.item('/e8.txt').id, empty);
+    store.deletedUploads.add({ itemId: rig.item('/e8.txt').id, parentId: root.id, name: 'e8.txt', hashes: [empty] });
+    await rig.graph.uploadSmall(root.remoteId!, 'b8.txt', Buffer.alloc(0));
 
     await expect(rig.vfs.rename('/c8.bin', '/b8.txt')).rejects.toMatchObject({ errno: 'EEXIST' });
     expect(store.journal.list({ itemId: c.id, states: ['pending'] })).toEqual([]);

@@ -12,14 +12,14 @@
 import { read as readFd, readSync } from 'node:fs';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { ContentOwner, deleteLandedCopy, sameContent } from '../transfers/index.ts';
+import { ContentOwner, deleteLandedCopy, isCopyOfAnother, sameContent } from '../transfers/index.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
-import { nameLeavingByReplay, newLocalId, ownUploadLeaving, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -791,7 +791,7 @@ export class Vfs {
         this.o.store.items.upsert(this.o.toRecord(created));
         return;
       } catch (e) {
-        const afterReplay = isNameConflict(e) && (await this.occupantLeavingByReplay(path));
+        const afterReplay = isNameConflict(e) && (await this.occupantLeavingByReplay(path, parent, name));
         if (!afterReplay && !(e instanceof NetworkError)) throw toVfsError(e, `creating folder ${path}`);
       }
     }
@@ -806,17 +806,15 @@ export class Vfs {
   }
 
   /**
-   * The server item holding this path is one an offline change not replayed yet removes, or a new
-   * file of ours whose upload moves it to where it is here (leaving-by-replay.ts).
+   * The server item holding `name` in `parent` (at `path`) is one an offline change not replayed
+   * yet removes (leaving-by-replay.ts), or the landed upload of another file of ours deleted or
+   * moved away here, which the replay deletes to take the name (landed-copy.ts; fuzz 263000/176).
    */
-  private async occupantLeavingByReplay(path: string): Promise<boolean> {
+  private async occupantLeavingByReplay(path: string, parent: StoredItem, name: string, itemId?: string): Promise<boolean> {
     try {
       const occupant = await this.o.graph.getItemByPath(path);
-      const { store } = this.o;
-      return (
-        serverItemLeavingByReplay(store, occupant.id) ||
-        ownUploadLeaving(store, this.o.toRecord(occupant))
-      );
+      const inFolder = (found: DriveItem) => this.o.toRecord(found).parentId === parent.remoteId;
+      return serverItemLeavingByReplay(this.o.store, occupant.id) || isCopyOfAnother(this.o.store, { parentKey: parent.id, name, inFolder, ...(itemId ? { itemId } : {}) }, occupant);
     } catch (e) {
       // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
       this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');
@@ -1001,7 +999,7 @@ export class Vfs {
         this.applyAnswer(item, moved);
         return;
       } catch (e) {
-        nameHeld = isNameConflict(e) && (await this.occupantLeavingByReplay(to));
+        nameHeld = isNameConflict(e) && (await this.occupantLeavingByReplay(to, newParent, name, item.id));
         if (!nameHeld && !(e instanceof NetworkError)) throw toVfsError(e, `renaming ${from} to ${to}`);
       }
     }
