@@ -64,6 +64,16 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
     await reproduce('remote-edit-after-move-overwritten.json', 2);
   }, 180_000);
 
+  // In a shared folder: a new b.txt renamed to c.bin while its first upload was on its way, then
+  // written and renamed back. The landed copy had followed to c.bin when the write stopped the
+  // upload before its commit; the next attempt made a new b.txt and the copy stayed at c.bin, on
+  // the server and then on the mount, made by no operation (seed 272000, schedule 24; the shrink
+  // did not reproduce it in 6 tries: the exact case is in transfers/upload-manager.test.ts).
+  // Fixed: a copy that follows its file is watched where it went.
+  it('the landed copy of a stopped first upload does not stay where it followed its file', async () => {
+    await reproduce('landed-copy-followed-then-stopped.json', 2);
+  }, 180_000);
+
   // In a shared folder, `mv c.bin b.txt` answered EEXIST while the server still held `b.txt` as a
   // new file of ours whose first upload had landed there and was on its way to where it is here
   // (`mv b.txt G/c.bin` a moment before; seed 263000, schedule 176, once in seven replays: the

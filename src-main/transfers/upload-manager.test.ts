@@ -353,6 +353,51 @@ describe('simple uploads', () => {
     expect(temp.store.journal.list({ itemId: localId, states: ['pending', 'uploading', 'failed'] })).toEqual([]);
   });
 
+  it('the landed copy of a first upload moved to where its file went is watched there, so a write stopping the upload before its commit leaves no unknown copy (fuzz 272000/24)', async () => {
+    const first = Buffer.from('first version of b');
+    const second = Buffer.from('second version of b, written after the first landed');
+    const localId = localCreate('b.txt', first);
+    // `mv b.txt c.bin` while the first upload is on its way; once its copy has followed to c.bin,
+    // a write stops the upload (before its commit) and `mv c.bin b.txt`.
+    let moves = 0;
+    const racing = new Proxy(graph, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        if (key === 'uploadSmall') {
+          return async (...args: Parameters<GraphClient['uploadSmall']>) => {
+            const answer = await target.uploadSmall(...args);
+            if (args[1] === 'b.txt' && moves === 0) temp.store.items.move(localId, rootId, 'c.bin');
+            return answer;
+          };
+        }
+        if (key === 'update') {
+          return async (...args: Parameters<GraphClient['update']>) => {
+            const answer = await target.update(...args);
+            if (args[1].name === 'c.bin' && moves++ === 0) {
+              writeCache(localId, second);
+              temp.store.transaction(() => {
+                temp.store.content.setChanged(localId, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from([{ start: 0, end: second.length }]) });
+                temp.store.items.update(localId, { size: second.length });
+                temp.store.items.move(localId, rootId, 'b.txt');
+              });
+              manager.touch(localId);
+            }
+            return answer;
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const manager = makeManager({ graph: racing });
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    expect(moves).toBe(1);
+    expect(await emu.emulator.admin.readFile('/b.txt')).toEqual(second);
+    // The first version's copy at c.bin is one delta deletes on sight (delta-apply), not a file to show.
+    const copy = serverJson('/c.bin');
+    if (copy) expect(temp.store.deletedUploads.match(rootId, 'c.bin', copy.file!.hashes!.quickXorHash!)?.itemId).toBe(localId);
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

@@ -315,6 +315,14 @@ export class UploadWorker {
           { name: now.name, ...(sameParent ? {} : { parentReference: { id: parentRemoteId } }) },
           { signal: edit.job.signal },
         );
+        // A copy not committed yet is watched where it went: stopped before its commit (a write,
+        // a kill) while the file moves on, it is a copy delta deletes, not one nobody knows of
+        // (fuzz 272000/24). Its first place stays watched too (#leftBehind).
+        if (store.items.get(edit.item.id)?.remoteId === null) {
+          const place = { parentId: now.parentId!, name: now.name };
+          this.#sentPlaces.set(edit.item.id, place);
+          store.deletedUploads.add({ itemId: edit.item.id, ...place, hashes: store.sentVersions.list(edit.item.id) });
+        }
       } catch (error) {
         // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
         // must not become the file's (the next delta would delete the file here): upload again.
