@@ -168,7 +168,7 @@ export class JournalReplayer {
               // A file there may be the landed upload of a file deleted or moved here: it goes, and
               // the folder is made after all.
               let made: DriveItem | undefined;
-              if (await this.freeFromLandedCopy(item.id, item.parentId!, parentRemoteId, item.name, created)) {
+              if (await this.freeFromLandedCopy(item.parentId!, parentRemoteId, item.name, created)) {
                 try {
                   made = await graph.createFolder(parentRemoteId, item.name, 'fail');
                 } catch (again) {
@@ -212,7 +212,7 @@ export class JournalReplayer {
           // What holds the name may be the landed upload of a file deleted or moved here, which
           // delta would delete on sight: it goes now, and the rename is sent again (fuzz 243000/301;
           // or the copy's own upload took it away meanwhile: 263000/176).
-          if (await this.freeFromLandedCopy(item.id, item.parentId!, parentRemoteId, item.name)) {
+          if (await this.freeFromLandedCopy(item.parentId!, parentRemoteId, item.name)) {
             try {
               moved = await graph.update(item.remoteId, patch);
             } catch (again) {
@@ -342,13 +342,14 @@ export class JournalReplayer {
 
   /**
    * What holds `name` in the folder is an upload of a file deleted or moved away here that landed
-   * there: it goes now, before delta would have seen it (landed-copy.ts). True when the name is
-   * free now.
+   * there: it goes now, before delta would have seen it (landed-copy.ts). A copy of the item
+   * itself counts too: what is replayed here is an item the server knows (a rename) or a folder,
+   * so such a copy is a stale duplicate, not the item. True when the name is free now.
    */
-  private async freeFromLandedCopy(itemId: string, parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
+  private async freeFromLandedCopy(parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
     const path = this.localPath(parentKey, name);
     if (path === undefined) return false;
-    return deleteCopyOfDeleted(this.o.graph, this.o.store, { itemId, parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
+    return deleteCopyOfDeleted(this.o.graph, this.o.store, { parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
   }
 
   /**

@@ -31,7 +31,10 @@ export async function deleteLandedCopy(
   return landed;
 }
 
-/** Where a name is wanted: by `itemId` (or a new item), in the folder `parentKey`. */
+/**
+ * Where a name is wanted, in the folder `parentKey`; by `itemId` when it is a new file's first
+ * upload, whose own landed copy is the file, not a copy to delete (the upload adopts it).
+ */
 export interface WantedName {
   itemId?: string;
   parentKey: string;

@@ -193,11 +193,8 @@ export class UploadWorker {
 
   async #uploadExisting(edit: LocalEdit): Promise<UploadOutcome> {
     const itemId = edit.item.remoteId!;
-    let remote = await this.#remoteOrGone(edit);
+    const remote = await this.#remoteOrGone(edit);
     if (!remote) return this.#reuploadDeleted(edit);
-    // A first upload whose commit a write made stale (its create entry still open) may have left
-    // the file where that attempt sent it, if it was renamed here meanwhile: it follows now.
-    if (edit.entry.kind === 'create') remote = await this.#followLocalPlace(edit, remote);
     const verdict = await this.#compare(edit, remote);
     if (verdict !== 'upload') return verdict === 'conflict' ? this.#keepBoth(edit, remote) : this.#commit(edit, remote);
     let answer: DriveItem;
@@ -310,19 +307,18 @@ export class UploadWorker {
       const sameParent = answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId;
       if (answer.name === now.name && sameParent) return answer;
       try {
+        // A copy not committed yet is watched where it goes, from before the request leaves:
+        // stopped before its commit (a write, a kill) while the file moves on, it is a copy delta
+        // deletes, not one nobody knows of (fuzz 272000/24). Its first place stays watched too.
+        const place = { parentId: now.parentId!, name: now.name };
+        const uncommitted = store.items.get(edit.item.id)?.remoteId === null;
+        if (uncommitted) store.deletedUploads.add({ itemId: edit.item.id, ...place, hashes: store.sentVersions.list(edit.item.id) });
         answer = await graph.update(
           answer.id,
           { name: now.name, ...(sameParent ? {} : { parentReference: { id: parentRemoteId } }) },
           { signal: edit.job.signal },
         );
-        // A copy not committed yet is watched where it went: stopped before its commit (a write,
-        // a kill) while the file moves on, it is a copy delta deletes, not one nobody knows of
-        // (fuzz 272000/24). Its first place stays watched too (#leftBehind).
-        if (store.items.get(edit.item.id)?.remoteId === null) {
-          const place = { parentId: now.parentId!, name: now.name };
-          this.#sentPlaces.set(edit.item.id, place);
-          store.deletedUploads.add({ itemId: edit.item.id, ...place, hashes: store.sentVersions.list(edit.item.id) });
-        }
+        if (uncommitted) this.#sentPlaces.set(edit.item.id, place);
       } catch (error) {
         // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
         // must not become the file's (the next delta would delete the file here): upload again.

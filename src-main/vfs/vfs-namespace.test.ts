@@ -263,6 +263,32 @@ describe('vfs rename', () => {
     expect((emu.emulator.admin.itemJson('/G9/c9.bin') as unknown as DriveItem | undefined)?.id).toBe(bUp.id);
   }, 30_000);
 
+  it("a file renamed back onto a name its own stale first copy still holds takes it: the replay deletes that copy", async () => {
+    const root = rig.item('/');
+    await rig.vfs.mkdir('/G11');
+    await writeNew('/b11', Buffer.from('b, new here'));
+    const { store } = rig.temp;
+    const b = rig.item('/b11');
+    // b's first upload landed as /b11 without an answer; b moved to G11, where its next attempt
+    // made it anew and committed.
+    const hash = quickXorHash(Buffer.from('b, new here'));
+    store.sentVersions.remember(b.id, hash);
+    store.deletedUploads.add({ itemId: b.id, parentId: root.id, name: 'b11', hashes: [hash] });
+    const stale = await rig.graph.uploadSmall(root.remoteId!, 'b11', Buffer.from('b, new here'));
+    await rig.vfs.rename('/b11', '/G11/b11');
+    const made = await rig.graph.uploadSmall(rig.item('/G11').remoteId!, 'b11', Buffer.from('b, new here'));
+    store.transaction(() => {
+      store.items.setRemoteId(b.id, made.id);
+      store.journal.list({ itemId: b.id }).forEach((e) => store.journal.remove(e.seq));
+    });
+
+    await rig.vfs.rename('/G11/b11', '/b11');
+    expect(await replayer().replay()).toBe(0);
+    expect((emu.emulator.admin.itemJson('/b11') as unknown as DriveItem | undefined)?.id).toBe(made.id);
+    expect((await rig.graph.getItem(stale.id).catch((e: unknown) => e)) as object).toMatchObject({ status: 404 });
+    expect(store.conflicts.list()).toEqual([]);
+  }, 30_000);
+
   it('a mkdir of a name the landed first upload of a file moved away here holds waits for the replay, which deletes that copy', async () => {
     const root = rig.item('/');
     await rig.vfs.mkdir('/G10');

@@ -807,14 +807,15 @@ export class Vfs {
 
   /**
    * The server item holding `name` in `parent` (at `path`) is one an offline change not replayed
-   * yet removes (leaving-by-replay.ts), or the landed upload of another file of ours deleted or
-   * moved away here, which the replay deletes to take the name (landed-copy.ts; fuzz 263000/176).
+   * yet removes (leaving-by-replay.ts), or the landed upload of a file of ours (this one's too: a
+   * stale copy) deleted or moved away here, which the replay deletes to take the name
+   * (landed-copy.ts; fuzz 263000/176).
    */
-  private async occupantLeavingByReplay(path: string, parent: StoredItem, name: string, itemId?: string): Promise<boolean> {
+  private async occupantLeavingByReplay(path: string, parent: StoredItem, name: string): Promise<boolean> {
     try {
       const occupant = await this.o.graph.getItemByPath(path);
       const inFolder = (found: DriveItem) => this.o.toRecord(found).parentId === parent.remoteId;
-      return serverItemLeavingByReplay(this.o.store, occupant.id) || isCopyOfAnother(this.o.store, { parentKey: parent.id, name, inFolder, ...(itemId ? { itemId } : {}) }, occupant);
+      return serverItemLeavingByReplay(this.o.store, occupant.id) || isCopyOfAnother(this.o.store, { parentKey: parent.id, name, inFolder }, occupant);
     } catch (e) {
       // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
       this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');
@@ -999,7 +1000,7 @@ export class Vfs {
         this.applyAnswer(item, moved);
         return;
       } catch (e) {
-        nameHeld = isNameConflict(e) && (await this.occupantLeavingByReplay(to, newParent, name, item.id));
+        nameHeld = isNameConflict(e) && (await this.occupantLeavingByReplay(to, newParent, name));
         if (!nameHeld && !(e instanceof NetworkError)) throw toVfsError(e, `renaming ${from} to ${to}`);
       }
     }
