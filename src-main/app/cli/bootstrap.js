@@ -19,9 +19,9 @@ const mtime = (p) =>
   );
 
 /** Runs a command to completion with the terminal attached; a failure ends the demo with its status. */
-function run(what, command, args) {
+function run(what, command, args, env = process.env) {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: 'inherit' });
+    const child = spawn(command, args, { cwd: ROOT, stdio: 'inherit', env });
     child.once('error', (e) => {
       console.error(`${what} could not start: ${e.message}`);
       process.exit(1);
@@ -57,9 +57,22 @@ async function dependenciesInstalled() {
   return Object.entries(wanted).every(([key, entry]) => key === '' || entry.optional === true || installed[key]?.version === entry.version);
 }
 
+/**
+ * The native modules (better-sqlite3, fuse-native) build against the running Node's own headers
+ * when it was installed with them (`<prefix>/include/node`), as distribution and nodejs.org builds
+ * are: node-gyp would otherwise download them, which fails offline. A nodedir set in the
+ * environment stays.
+ */
+async function buildEnv() {
+  if (process.env.npm_config_nodedir) return process.env;
+  const prefix = path.dirname(path.dirname(process.execPath));
+  const headers = await stat(path.join(prefix, 'include', 'node', 'node.h')).catch(() => undefined);
+  return headers ? { ...process.env, npm_config_nodedir: prefix } : process.env;
+}
+
 if (!(await dependenciesInstalled())) {
   console.log('Installing dependencies (npm ci)…');
-  await run('npm ci', 'npm', ['ci']);
+  await run('npm ci', 'npm', ['ci'], await buildEnv());
 }
 
 const panel = await mtime('dist/renderer/index.html');
