@@ -8,8 +8,9 @@
 // Ctrl-C and SIGTERM go to the engine, and this process waits for its shutdown and exits with its
 // status — npm returns only once the drive is unmounted.
 import { spawn } from 'node:child_process';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureDependencies, run } from './dependencies.js';
 import { ENGINE_MAIN, ROOT, engineBundleState } from './engine-bundle.js';
 
 const mtime = (p) =>
@@ -18,62 +19,13 @@ const mtime = (p) =>
     () => undefined,
   );
 
-/** Runs a command to completion with the terminal attached; a failure ends the demo with its status. */
-function run(what, command, args, env = process.env) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: 'inherit', env });
-    child.once('error', (e) => {
-      console.error(`${what} could not start: ${e.message}`);
-      process.exit(1);
-    });
-    child.once('exit', (code, signal) => {
-      if (code === 0) return resolve();
-      console.error(`${what} failed (${signal ?? `exit ${code}`})`);
-      process.exit(code ?? 1);
-    });
-  });
-}
-
 async function newest(dir) {
   const entries = await readdir(path.join(ROOT, dir), { withFileTypes: true, recursive: true });
   const times = await Promise.all(entries.filter((e) => e.isFile()).map((e) => stat(path.join(e.parentPath, e.name)).then((s) => s.mtimeMs)));
   return Math.max(0, ...times);
 }
 
-/**
- * Whether node_modules holds what package-lock.json asks for: npm's own record of what it installed
- * (node_modules/.package-lock.json) names the same version of every package. By content, not by
- * date: a checkout's files are newer than an install that matches them.
- */
-async function dependenciesInstalled() {
-  const wanted = JSON.parse(await readFile(path.join(ROOT, 'package-lock.json'), 'utf8')).packages;
-  const record = await readFile(path.join(ROOT, 'node_modules', '.package-lock.json'), 'utf8').catch((e) => {
-    if (e.code === 'ENOENT') return undefined;
-    throw e;
-  });
-  if (record === undefined) return false;
-  const installed = JSON.parse(record).packages;
-  // Optional packages for other platforms are never installed.
-  return Object.entries(wanted).every(([key, entry]) => key === '' || entry.optional === true || installed[key]?.version === entry.version);
-}
-
-/**
- * The native modules (better-sqlite3, fuse-native) build against the running Node's own headers
- * when it was installed with them (`<prefix>/include/node`), as distribution and nodejs.org builds
- * are: node-gyp would otherwise download them, which fails offline. A nodedir set in the
- * environment stays.
- */
-async function buildEnv() {
-  if (process.env.npm_config_nodedir) return process.env;
-  const prefix = path.dirname(path.dirname(process.execPath));
-  const headers = await stat(path.join(prefix, 'include', 'node', 'node.h')).catch(() => undefined);
-  return headers ? { ...process.env, npm_config_nodedir: prefix } : process.env;
-}
-
-if (!(await dependenciesInstalled())) {
-  console.log('Installing dependencies (npm ci)…');
-  await run('npm ci', 'npm', ['ci'], await buildEnv());
-}
+await ensureDependencies();
 
 const panel = await mtime('dist/renderer/index.html');
 // The page is built from src-renderer and the contract it shares with the engine.
