@@ -342,7 +342,6 @@ describe('simple uploads', () => {
     // A keep-both of an earlier attempt was stopped: the commit looks for its copy first.
     temp.store.driveState.set('conflictCopyNames', { [localId]: 'draft (conflict).txt' });
     let changed = false;
-    let manager: UploadManager | undefined;
     const racing = new Proxy(graph, {
       get: (target, key) => {
         const value: unknown = Reflect.get(target, key);
@@ -356,7 +355,7 @@ describe('simple uploads', () => {
                 temp.store.content.setChanged(localId, { status: 'dirty', etag: null, ctag: null, ranges: RangeSet.from([{ start: 0, end: second.length }]) });
                 temp.store.items.update(localId, { size: second.length });
               });
-              manager!.touch(localId);
+              manager.touch(localId);
             }
             return target.getItemByPath(...args);
           };
@@ -364,7 +363,7 @@ describe('simple uploads', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
-    manager = makeManager({ graph: racing });
+    const manager = makeManager({ graph: racing });
     manager.schedule(localId, { priority: 'high' });
     await manager.whenIdle();
     expect(changed).toBe(true);
