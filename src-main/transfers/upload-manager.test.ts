@@ -328,14 +328,11 @@ describe('simple uploads', () => {
     expect(temp.store.items.get(localId)).toMatchObject({ name: 'notes.md', remoteId: server.id, etag: server.eTag });
   });
 
-  // Open, seen reading the code (a review of 6012448): a write landing while a first upload's commit
-  // awaits (here: the removal of a copy a stopped keep-both may have left) makes the commit stale:
-  // the file gets its server id and its create entry stays open, but a rename made meanwhile moved
-  // only the local file (it had no server id then), and the next attempt updates the file by id
-  // without moving it. Following the local place in that next attempt (tried in 6012448) could undo
-  // another device's rename, so it was taken out: the stale commit itself should move the copy,
-  // from the answer it holds.
-  it.fails('a new file renamed and written again while its first upload commits ends on the server under its new name, with the new bytes', async () => {
+  // Seen reading the code (a review of 6012448): a write landing while a first upload's commit
+  // awaits (here: its look for the copy a stopped keep-both may have left) makes the commit stale:
+  // the file gets its server id and its create entry stays open, but a rename made meanwhile had
+  // moved only the local file, and later attempts update the file by id without moving it.
+  it('a new file renamed and written again while its first upload commits ends on the server under its new name, with the new bytes', async () => {
     const first = Buffer.from('first version');
     const second = Buffer.from('second version, written while the first committed');
     const localId = localCreate('draft.txt', first);

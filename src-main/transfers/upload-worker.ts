@@ -258,17 +258,34 @@ export class UploadWorker {
   /**
    * Commits a new file's first upload. A local rename landing after the last look at its place and
    * before the commit moved only the local item (it had no server id yet, so the vfs left the move
-   * to this upload): the server copy follows once more after the commit.
+   * to this upload): the server copy follows once more after the commit. So it does when a write
+   * made the commit stale: the file has its server id all the same, and later attempts update it
+   * by id without moving it (they cannot tell our first place from another device's rename).
    */
   async #commitNew(edit: LocalEdit, answer: DriveItem): Promise<UploadOutcome> {
-    const outcome = await this.#commit(edit, answer);
-    const moved = await this.#followLocalPlace(edit, answer);
-    if (moved !== answer) {
-      const { store } = this.#o;
-      if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
-      else store.items.upsert(this.#o.toRecord(moved));
+    let outcome: UploadOutcome;
+    try {
+      outcome = await this.#commit(edit, answer);
+    } catch (error) {
+      if (this.#o.store.items.get(edit.item.id)?.remoteId === answer.id) {
+        // The job was stopped (superseded): the move goes without its signal.
+        await this.#placeCommitted(edit, answer, null).catch((moveError: unknown) =>
+          this.#o.logger.warn({ err: moveError, itemId: edit.item.id }, 'uploaded under the name it had when the upload began; could not rename it on the server'),
+        );
+      }
+      throw error;
     }
+    await this.#placeCommitted(edit, answer, edit.job.signal);
     return outcome;
+  }
+
+  /** `signal` null: a move made without the job's signal. */
+  async #placeCommitted(edit: LocalEdit, answer: DriveItem, signal: AbortSignal | null): Promise<void> {
+    const moved = await this.#followLocalPlace(edit, answer, signal);
+    if (moved === answer) return;
+    const { store } = this.#o;
+    if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
+    else store.items.upsert(this.#o.toRecord(moved));
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
@@ -298,7 +315,7 @@ export class UploadWorker {
    * A new file renamed or moved here while its first upload ran was created under its old name:
    * the server item follows the local place before the commit (a few times, if it keeps moving).
    */
-  async #followLocalPlace(edit: LocalEdit, answer: DriveItem): Promise<DriveItem> {
+  async #followLocalPlace(edit: LocalEdit, answer: DriveItem, signal: AbortSignal | null = edit.job.signal): Promise<DriveItem> {
     const { store, graph, logger } = this.#o;
     for (let tries = 0; tries < 3; tries++) {
       const now = store.items.get(edit.item.id);
@@ -316,13 +333,13 @@ export class UploadWorker {
         answer = await graph.update(
           answer.id,
           { name: now.name, ...(sameParent ? {} : { parentReference: { id: parentRemoteId } }) },
-          { signal: edit.job.signal },
+          signal ? { signal } : {},
         );
         if (uncommitted) this.#sentPlaces.set(edit.item.id, place);
       } catch (error) {
         // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
         // must not become the file's (the next delta would delete the file here): upload again.
-        if (edit.job.signal.aborted || isNotFound(error)) throw error;
+        if (signal?.aborted || isNotFound(error)) throw error;
         logger.warn({ err: error, itemId: edit.item.id, name: now.name }, 'uploaded under the name it had when the upload began; could not rename it on the server');
         return answer;
       }
