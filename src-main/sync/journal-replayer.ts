@@ -35,7 +35,7 @@ export interface JournalReplayerOptions {
   /** Wait after a failed attempt, doubling up to maxMs (base/backoff.ts). */
   retry: Backoff;
   /** Told where an item removed here lives when its entry names another drive (a shared folder's). */
-  drives?: Pick<DriveRouter, 'remember'>;
+  drives?: Required<Pick<DriveRouter, 'remember'>>;
   now?: () => number;
 }
 
@@ -138,7 +138,7 @@ export class JournalReplayer {
   private async apply(e: JournalEntry): Promise<void> {
     const { graph, store } = this.o;
     // An item removed here is no longer in the store, which routes requests to its drive.
-    if (e.payload?.remoteId && e.payload.driveId) this.o.drives?.remember?.({ driveId: e.payload.driveId, itemId: e.payload.remoteId });
+    if (e.payload?.remoteId && e.payload.driveId) this.o.drives?.remember({ driveId: e.payload.driveId, itemId: e.payload.remoteId });
     switch (e.kind) {
       case 'mkdir': {
         const item = store.items.get(e.itemId);

@@ -16,15 +16,8 @@ export async function deleteLandedCopy(
   ours: (quickXorHash: string) => boolean,
   known?: DriveItem,
 ): Promise<DriveItem | undefined> {
-  let landed = known;
-  if (!landed) {
-    try {
-      landed = await graph.getItemByPath(path);
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-  }
+  const landed = known ?? (await itemAt(graph, path));
+  if (!landed) return undefined;
   const hash = landed.file?.hashes?.quickXorHash;
   if (!hash || !ours(hash)) return undefined;
   await graph.deleteItem(landed.id, landed.eTag ? { ifMatch: landed.eTag } : {});
