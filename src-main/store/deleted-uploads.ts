@@ -14,7 +14,8 @@ const HASHES_PER_PLACE = 4;
  * left. Delta that brings such a file — same folder, same name, a version we sent — brings a copy
  * to delete, not a file to show (unless the file is still there: its own upload landing). The
  * upload watches the place of a new file's attempt from before its bytes leave until the server's
- * answer holds that place. Kept in the drive state (a handful at most), each for a day.
+ * answer holds that place, and each place it moves the landed copy to, following the file, before
+ * its commit. Kept in the drive state (a handful at most), each for a day.
  */
 export class DeletedUploads {
   readonly #state: DriveStateRepository;
