@@ -118,7 +118,7 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
     if (mine.length > c.remote.length) out.push({ kind: 'contest', message: `${mine.length} conflict copies for ${c.remote.length} remote change(s) of ${what}: ${mine.map((m) => m.path).join(', ')}` });
     const preserved = name?.sha === lf || mine.some((m) => m.sha === lf);
     // L reached the server and a later remote change replaced it: legitimate, nothing lost.
-    const overwrittenAfterUpload = c.last === 'remote' && c.remote.some((r) => r.afterLocal === c.localVersions.length && r.prevHash === lf);
+    const overwrittenAfterUpload = (c.last === 'remote' && c.remote.some((r) => r.afterLocal === c.localVersions.length && r.prevHash === lf)) || (c.replacedThere?.includes(lf) ?? false);
     if (!preserved && !overwrittenAfterUpload) out.push({ kind: 'contest', message: `the last local version of ${what} is lost: the name holds ${name ? short(name.sha) : 'nothing'}, copies hold ${mine.map((m) => short(m.sha)).join(', ') || 'nothing'}` });
     if (c.last === 'remote' && lastRemote.kind === 'edit') {
       const r = sha256(lastRemote.content!);

@@ -216,6 +216,23 @@ describe('the checks', () => {
     expect(checkSettled(m, e, snapshot({ 'b.txt': mine }, ['F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
   });
 
+  it('accept the local version kept where it was edited and then replaced there by a file another device made (fuzz 303000/267); not without that replacement', () => {
+    const m = new Model();
+    m.files.set('c.bin', Buffer.from('original'));
+    m.folders.add('F');
+    const e = new Epoch();
+    local(m, e, { t: 'create', path: 'c.bin', content: c(10) });
+    const mine = m.files.get('c.bin')!;
+    applyRemote({ t: 'rMove', from: 'c.bin', to: 'notes.md' }, m, e, sha256(Buffer.from('original')));
+    applyRemote({ t: 'rDelete', path: 'notes.md' }, m, e, sha256(Buffer.from('original')));
+    const records = [{ ...record(1, '/fz/c.bin', null), reason: 'remote-deleted' as const }];
+    const lost = checkSettled(m, e, snapshot({}, ['F'], records)).map((v) => v.message).join();
+    // The engine kept L as c.bin; another device then wrote a c.bin of its own over it.
+    applyRemote({ t: 'rCreate', path: 'c.bin', content: c(11, 50, true) }, m, e, sha256(mine));
+    expect(checkSettled(m, e, snapshot({ 'c.bin': bytesOf(c(11, 50, true)) }, ['F'], records))).toEqual([]);
+    expect(lost).toMatch(/last local version of notes.md .* is lost/);
+  });
+
   it('accept the local version moved aside as `a (conflict 1).txt` when a new server file took the name after a remote delete (fuzz 11000/40)', () => {
     const m = new Model();
     m.files.set('a.txt', Buffer.from('original'));

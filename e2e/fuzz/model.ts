@@ -233,6 +233,11 @@ export interface Contest {
    * server deleted the file after moving it, L itself re-uploaded there).
    */
   formerPaths?: string[];
+  /**
+   * Hashes another device's file replaced at one of those former paths (`rCreate` where the model
+   * saw no file): L, re-uploaded there, was replaced on the server by a change made after it.
+   */
+  replacedThere?: string[];
 }
 
 export class Model {
@@ -575,6 +580,9 @@ export function applyRemote(op: RemoteOp, m: Model, e: Epoch, prevHash?: string)
     case 'rCreate':
       touch(op.path);
       e.remoteEditedOnly.delete(op.path);
+      // Where the model sees no file the server may hold L: a contested file's local version kept
+      // under the name it had here before the server moved and deleted it (fuzz 303000/267).
+      if (prevHash !== undefined) for (const c of e.contests.values()) if (c.formerPaths?.includes(op.path)) c.replacedThere = [...(c.replacedThere ?? []), prevHash];
       m.files.set(op.path, bytesOf(op.content));
       return;
     case 'rMkdir':
