@@ -2,7 +2,7 @@
 export { DownloadManager, type DownloadManagerOptions, type DownloadSource } from './download-manager.ts';
 export type { ContentReader } from './content-reader.ts';
 export { cacheFilePath } from './cache-files.ts';
-export { deleteLandedCopy, isCopyOfAnother } from './landed-copy.ts';
+export { deleteLandedCopy, isStrayLandedCopy } from './landed-copy.ts';
 export {
   CacheWriteError,
   ContentDirtyError,

@@ -41,11 +41,12 @@ export interface WantedName {
 }
 
 /**
- * `found`, holding the wanted name, is an upload of another file, deleted or moved away here, that
- * landed there (it holds a version sent for that file at that place: deletedUploads). Delta deletes
- * such a copy on sight; whoever wants the name may delete it first (deleteCopyOfDeleted).
+ * `found`, holding the wanted name, is a landed upload of a file deleted or moved away here (it
+ * holds a version sent for that file at that place: deletedUploads) — any file's but the asking
+ * upload's own (`at.itemId`). Delta deletes such a copy on sight; whoever wants the name may delete
+ * it first (deleteCopyOfDeleted).
  */
-export function isCopyOfAnother(store: Pick<Store, 'deletedUploads'>, at: WantedName, found: DriveItem): boolean {
+export function isStrayLandedCopy(store: Pick<Store, 'deletedUploads'>, at: WantedName, found: DriveItem): boolean {
   const hash = found.file?.hashes?.quickXorHash;
   if (!hash || !at.inFolder(found)) return false;
   const deleted = store.deletedUploads.match(at.parentKey, at.name, hash);
@@ -53,8 +54,8 @@ export function isCopyOfAnother(store: Pick<Store, 'deletedUploads'>, at: Wanted
 }
 
 /**
- * Frees the wanted name (at `path`, the local path) when what holds it is a landed copy of another
- * file (isCopyOfAnother), which goes now at the version looked at, so whoever needs the name takes
+ * Frees the wanted name (at `path`, the local path) when what holds it is a stray landed copy
+ * (isStrayLandedCopy), which goes now at the version looked at, so whoever needs the name takes
  * it instead of making a conflict copy (fuzz 163000/300, 243000/301). True when the name is free
  * now: the copy deleted, or nothing there any more (the copy's own upload may be moving it to where
  * its file is: fuzz 263000/176). False when what holds it is no such copy, or changed since and
@@ -68,7 +69,7 @@ export async function deleteCopyOfDeleted(
 ): Promise<boolean> {
   const found = occupant ?? (await itemAt(graph, at.path));
   if (!found) return true;
-  if (!isCopyOfAnother(store, at, found)) return false;
+  if (!isStrayLandedCopy(store, at, found)) return false;
   try {
     await graph.deleteItem(found.id, found.eTag ? { ifMatch: found.eTag } : {});
     return true;

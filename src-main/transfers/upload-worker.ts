@@ -328,7 +328,7 @@ export class UploadWorker {
         // stopped before its commit (a write, a kill) while the file moves on, it is a copy delta
         // deletes, not one nobody knows of (fuzz 272000/24). Its first place stays watched too.
         const place = { parentId: now.parentId!, name: now.name };
-        const uncommitted = store.items.get(edit.item.id)?.remoteId === null;
+        const uncommitted = now.remoteId === null;
         if (uncommitted) store.deletedUploads.add({ itemId: edit.item.id, ...place, hashes: store.sentVersions.list(edit.item.id) });
         answer = await graph.update(
           answer.id,

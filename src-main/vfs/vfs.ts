@@ -12,7 +12,7 @@
 import { read as readFd, readSync } from 'node:fs';
 import { timeoutSignal } from '../base/abort.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
-import { ContentOwner, deleteLandedCopy, isCopyOfAnother, sameContent } from '../transfers/index.ts';
+import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
@@ -815,7 +815,7 @@ export class Vfs {
     try {
       const occupant = await this.o.graph.getItemByPath(path);
       const inFolder = (found: DriveItem) => this.o.toRecord(found).parentId === parent.remoteId;
-      return serverItemLeavingByReplay(this.o.store, occupant.id) || isCopyOfAnother(this.o.store, { parentKey: parent.id, name, inFolder }, occupant);
+      return serverItemLeavingByReplay(this.o.store, occupant.id) || isStrayLandedCopy(this.o.store, { parentKey: parent.id, name, inFolder }, occupant);
     } catch (e) {
       // Cannot tell (unreachable, gone meanwhile, a shared folder's own path): the name stays taken.
       this.o.logger.debug({ err: e, path }, 'could not look at what holds the name on the server');
