@@ -346,7 +346,7 @@ export class GraphTransport {
       }
       if (isThrottleStatus(status) && retryAfterMs !== undefined) {
         // The pause itself started when the answer arrived (before held requests were released).
-        this.#logger?.warn({ url: logUrl, status, retryAfterMs }, 'throttled: pausing every request');
+        this.#logger?.warn({ url: logUrl, status, retryAfterMs, until: this.gate.throttledUntil }, 'throttled: pausing every request');
         if (replayable && throttleRetries < options.maxThrottleRetries) {
           throttleRetries++;
           continue;

@@ -50,7 +50,10 @@ async function dependenciesInstalled() {
 async function buildEnv() {
   if (process.env.npm_config_nodedir) return process.env;
   const prefix = path.dirname(path.dirname(process.execPath));
-  const headers = await stat(path.join(prefix, 'include', 'node', 'node.h')).catch(() => undefined);
+  const headers = await stat(path.join(prefix, 'include', 'node', 'node.h')).catch((e) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+    throw e;
+  });
   return headers ? { ...process.env, npm_config_nodedir: prefix } : process.env;
 }
 
