@@ -45,6 +45,8 @@ export interface FuseMountOptions {
   debug?: boolean;
   /** Refuses indexers' and thumbnailers' opens of files not on this device (needs the patched fuse-native). */
   indexerGuard?: IndexerGuard;
+  /** How long a readdir's attributes answer its entries' lookups (default LISTED_ATTRS_MS). */
+  listedAttrsMs?: number;
 }
 
 function errnoValue(name: Errno): number {
@@ -85,11 +87,19 @@ export async function clearStaleMount(mountpoint: string, logger: Logger): Promi
   await execFileAsync('fusermount', ['-u', '-z', mountpoint]);
 }
 
+/**
+ * How long the attributes a readdir answered with may answer the lookups of its entries from the
+ * FUSE thread (the patched fuse-native's listed attributes: docs/architecture.md). Not a freshness
+ * bound: every change to an item drops them all. Only what a listing left unlooked-up expires.
+ */
+const LISTED_ATTRS_MS = 10_000;
+
 export class FuseMount {
   private constructor(
     private readonly fuse: Fuse,
     readonly mountpoint: string,
     private readonly logger: Logger,
+    private readonly stopForgetting: () => void,
   ) {}
 
   static async mount(o: FuseMountOptions): Promise<FuseMount> {
@@ -237,24 +247,33 @@ export class FuseMount {
       subtype: 'onemount',
       attrTimeout: o.attrTimeoutSec,
       entryTimeout: o.entryTimeoutSec,
+      listedAttrsMs: o.listedAttrsMs ?? LISTED_ATTRS_MS,
       debug: o.debug ?? false,
     });
     self.fuse = fuse;
-    await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
-    logger.info({ mountpoint: o.mountpoint }, 'mounted');
-    return new FuseMount(fuse, o.mountpoint, logger);
+    // Before the mount: a listing answered after a change must not leave older attributes behind.
+    const stopForgetting = vfs.onAttributesChange(() => fuse.forgetListedAttrs?.());
+    try {
+      await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
+    } catch (e) {
+      stopForgetting();
+      throw e;
+    }
+    logger.info({ mountpoint: o.mountpoint, listedAttrs: FuseNative.hasListedAttrs === true }, 'mounted');
+    return new FuseMount(fuse, o.mountpoint, logger, stopForgetting);
   }
 
   async unmount(): Promise<void> {
+    let already = false;
     try {
       await new Promise<void>((resolve, reject) => this.fuse.unmount((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (e) {
       // Unmounted from outside (fusermount -u, an eject) before the engine's own shutdown got here:
       // fusermount then fails, but the mount is gone, which is all this step is for.
       if (await isMountPoint(this.mountpoint).catch(() => true)) throw e;
-      this.logger.info({ mountpoint: this.mountpoint }, 'the mount point was already unmounted');
-      return;
+      already = true;
     }
-    this.logger.info({ mountpoint: this.mountpoint }, 'unmounted');
+    this.stopForgetting();
+    this.logger.info({ mountpoint: this.mountpoint }, already ? 'the mount point was already unmounted' : 'unmounted');
   }
 }

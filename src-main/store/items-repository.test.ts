@@ -231,21 +231,36 @@ describe('ItemsRepository', () => {
     items.insert(file('A', 'F', 'a.txt'));
     let generation = items.generation;
     let folders = items.foldersGeneration;
+    // Listeners hear of every change before it is made (the mount drops its copies of attributes).
+    const heard: Array<number | undefined> = [];
+    const stopListening = items.onChange(() => heard.push(items.get('A')?.size));
     const step = (what: string, change: () => void, foldersMove: boolean) => {
+      const before = heard.length;
       change();
+      expect(heard.length, what).toBe(before + 1);
       expect(items.generation, what).toBeGreaterThan(generation);
       if (foldersMove) expect(items.foldersGeneration, what).toBeGreaterThan(folders);
       else expect(items.foldersGeneration, what).toBe(folders);
       generation = items.generation;
       folders = items.foldersGeneration;
     };
+    const sizeBefore = items.get('A')?.size;
     step('a write', () => items.setSizeAndTime('A', 4096, 1234), false);
     expect(items.get('A')).toMatchObject({ size: 4096, mtimeMs: 1234 });
+    expect(heard.at(-1)).toBe(sizeBefore);
     step('a create', () => items.insert(file('B', 'F', 'b.txt')), false);
     step('a folder update', () => items.update('F', { mtimeMs: 5 }), true);
     step('a move', () => items.move('F', 'ROOT', 'g'), true);
     step('a delete', () => items.deleteSubtree('B'), true);
+    step('a batch', () => items.upsertMany([file('C', 'ROOT', 'c.txt')]), true);
+    step('a create here', () => items.insert({ ...file('D', 'ROOT', 'd.txt'), remoteId: null }), false);
+    step('its server id', () => items.setRemoteId('D', 'remote-d'), true);
     expect(storeError(() => items.setSizeAndTime('missing', 1, 1)).code).toBe('NOT_FOUND');
+    // Eight steps and the refused write (heard too: listeners hear of an attempt, as generation counts it).
+    expect(heard).toHaveLength(9);
+    stopListening();
+    items.update('F', { mtimeMs: 6 });
+    expect(heard).toHaveLength(9);
   });
 
   it('moves and renames, refusing taken names and moves into itself', () => {

@@ -92,6 +92,7 @@ export class ItemsRepository {
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
+  readonly #changeListeners = new Set<() => void>();
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   #changeClock = 0;
@@ -225,7 +226,7 @@ export class ItemsRepository {
    * REMOTE_ID_MISMATCH when this item already has another server id.
    */
   setRemoteId(id: string, remoteId: string, options: { replacing?: string } = {}): number | undefined {
-    this.#generation++;
+    this.#bump();
     return this.#adopt(id, remoteId, options.replacing);
   }
 
@@ -331,6 +332,20 @@ export class ItemsRepository {
   }
 
   /**
+   * Calls `listener` at every bump of generation (before the change, synchronously), for copies of
+   * item fields held outside JavaScript (the mount's listed attributes). Returns the unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  #bump(): void {
+    this.#generation++;
+    for (const listener of this.#changeListeners) listener();
+  }
+
+  /**
    * Like generation, except that a new item (insert) and a file's new size and time from a local
    * write (setSizeAndTime) leave it as it is: no folder's row changed, and every path that named a
    * folder still names it. For caches of folders by path.
@@ -341,8 +356,8 @@ export class ItemsRepository {
 
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
-    this.#generation++;
     this.#folderNeutralChanges++;
+    this.#bump();
     const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
     const occupant = this.#child.get(record.parentId, params.name_key);
@@ -363,13 +378,13 @@ export class ItemsRepository {
    * a root with a new id takes over the old root (inode 1): the root keeps its key and inode.
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
-    this.#generation++;
+    this.#bump();
     return this.#upsertMany(records, options);
   }
 
   /** Changes the given fields only. */
   update(id: string, patch: ItemPatch): StoredItem {
-    this.#generation++;
+    this.#bump();
     if (patch.size !== undefined) checkSize(patch.size);
     if (patch.kind !== undefined) checkKind(patch.kind);
     const has = (value: unknown): number => (value === undefined ? 0 : 1);
@@ -403,8 +418,8 @@ export class ItemsRepository {
    * path, which commits one per call.
    */
   setSizeAndTime(id: string, size: number, mtimeMs: number): void {
-    this.#generation++;
     this.#folderNeutralChanges++;
+    this.#bump();
     checkSize(size);
     if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
   }
@@ -415,13 +430,13 @@ export class ItemsRepository {
    * when a folder would go below itself.
    */
   move(id: string, newParentId: string, newName: string): StoredItem {
-    this.#generation++;
+    this.#bump();
     return this.#move(id, newParentId, newName);
   }
 
   /** Deletes the item and everything below it; returns what was deleted (empty if unknown). */
   deleteSubtree(id: string): DeletedItem[] {
-    this.#generation++;
+    this.#bump();
     const deleted = this.#deleteTree(id);
     this.deletionListener?.(deleted);
     return deleted;

@@ -299,6 +299,14 @@ export class Vfs {
     }
   }
 
+  /**
+   * Calls `listener` before anything changes that getattr or readdir answer (an item's fields or
+   * place), synchronously. Returns the unsubscribe.
+   */
+  onAttributesChange(listener: () => void): () => void {
+    return this.o.store.items.onChange(listener);
+  }
+
   attrOf(item: StoredItem): Attr {
     const isDir = item.kind === 'folder' || item.kind === 'remote';
     const size = isDir ? BLOCK : item.size;

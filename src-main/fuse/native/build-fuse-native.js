@@ -19,8 +19,10 @@ import path from 'node:path';
 
 const PATCHED_VERSION = '2.2.6';
 const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-onemount.patch`);
-/** A line only the patched index.js has, and one only the patched fuse-native.c has. */
-const MARKERS = { 'index.js': 'binding.fuse_native_get_context', 'fuse-native.c': 'FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)' };
+/** A line only this patch's index.js has, and one only its fuse-native.c has. */
+const MARKERS = { 'index.js': 'binding.fuse_native_listed_forget', 'fuse-native.c': 'fuse_native_listed_take(l->fuse, path, stat)' };
+/** What every version of the patch changed in fuse-native.c: a file with it but not the markers carries an older one. */
+const ANY_PATCH = 'fuse_native_save_caller(l);';
 
 const strict = process.env.ONEMOUNT_REQUIRE_PATCHED_FUSE === '1';
 const STOCK =
@@ -49,7 +51,8 @@ const patchText = readFileSync(PATCH);
 const stampFile = path.join(dir, 'build', 'onemount-patch.stamp');
 const stamp = `${createHash('sha256').update(patchText).digest('hex')} node-abi ${process.versions.modules}\n`;
 const marked = Object.entries(MARKERS).filter(([file, marker]) => readFileSync(path.join(dir, file), 'utf8').includes(marker)).length;
-if (marked > 0 && marked < Object.keys(MARKERS).length) {
+const older = marked === 0 && readFileSync(path.join(dir, 'fuse-native.c'), 'utf8').includes(ANY_PATCH);
+if ((marked > 0 && marked < Object.keys(MARKERS).length) || older) {
   const rel = path.relative(process.cwd(), dir);
   fail(`${rel} carries an older OneMount patch: reinstall it (rm -rf ${rel} && npm ci)`, 'using the fuse-native built with the older patch until then; it works, without what the newer one adds.');
 }
