@@ -432,6 +432,7 @@ export class Engine {
       indexerGuard: this.indexerGuard,
       attrTimeoutSec: this.cfg.kernelCacheSec,
       entryTimeoutSec: this.cfg.kernelCacheSec,
+      keptAttrsMs: policy.ms('keptAttrsMs'),
     });
     this.state = 'ready';
     followConnectivity({ connectivity: this.connectivity, sync: this.sync, replayer: this.replayer, uploads: this.uploads });

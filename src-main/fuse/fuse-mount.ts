@@ -4,9 +4,10 @@
  * message logged once.
  *
  * fuse-native facts this relies on (checked against its source): `read` and `write` answer with
- * cb(bytes) or cb(-errno); readdir takes names plus stats in one go; its utimens passes the access time in both
- * time arguments (a bug in fuse-native 2.2.6), so the modification time set through the mount is the
- * access time the program passed — `touch` sets both to the same value, which is the common case.
+ * cb(bytes) or cb(-errno); readdir takes names plus stats in one go. OneMount's patch of it
+ * (native/, docs/indexers.md) hands utimens the modification time (the stock module passes the
+ * access time), answers getxattr outside `user.` in the FUSE thread, and keeps what readdir and getattr
+ * answered to answer later getattrs there (kept attributes, docs/architecture.md).
  */
 import type Fuse from 'fuse-native';
 import { execFile } from 'node:child_process';
@@ -45,8 +46,8 @@ export interface FuseMountOptions {
   debug?: boolean;
   /** Refuses indexers' and thumbnailers' opens of files not on this device (needs the patched fuse-native). */
   indexerGuard?: IndexerGuard;
-  /** How long a readdir's attributes answer its entries' lookups (default LISTED_ATTRS_MS). */
-  listedAttrsMs?: number;
+  /** How long the attributes getattr and readdir answered with are kept (the policy's keptAttrsMs; 0: not at all). */
+  keptAttrsMs: number;
 }
 
 function errnoValue(name: Errno): number {
@@ -86,13 +87,6 @@ export async function clearStaleMount(mountpoint: string, logger: Logger): Promi
   logger.warn({ mountpoint }, 'clearing a stale mount left by a previous engine (fusermount -u -z)');
   await execFileAsync('fusermount', ['-u', '-z', mountpoint]);
 }
-
-/**
- * How long the attributes a readdir answered with may answer the lookups of its entries from the
- * FUSE thread (the patched fuse-native's listed attributes: docs/architecture.md). Not a freshness
- * bound: every change to an item drops them all. Only what a listing left unlooked-up expires.
- */
-const LISTED_ATTRS_MS = 10_000;
 
 export class FuseMount {
   private constructor(
@@ -162,8 +156,29 @@ export class FuseMount {
         run('getattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
       fgetattr: (path: string, _fd: number, cb: (err: number, s?: Record<string, unknown>) => void) =>
         run('fgetattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
-      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[]) => void) =>
-        run('readdir', path, () => vfs.readdir(path), (r) => cb(0, r.names, r.attrs.map(toStat)), (err) => cb(err)),
+      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[]) => void) => {
+        // The patched fuse-native keeps the stats it is given (kept attributes): they must be read in
+        // the turn that answers. A listing that waited for the server is read again from the store
+        // now (the answer it resolved with was read some promise callbacks ago).
+        let waited = false;
+        const listing = () => {
+          const r = vfs.readdir(path);
+          waited = r instanceof Promise;
+          return r;
+        };
+        run('readdir', path, listing, (r) => {
+          if (!waited) return cb(0, r.names, r.attrs.map(toStat));
+          let now: { names: string[]; attrs: Attr[] };
+          try {
+            now = vfs.listStored(path);
+          } catch (e) {
+            // Gone or changed since it was listed: the names as listed, without stats to keep.
+            logger.debug({ path, err: e }, 'a folder changed as its listing was answered; its stats are not kept');
+            return cb(0, r.names);
+          }
+          cb(0, now.names, now.attrs.map(toStat));
+        }, (err) => cb(err));
+      },
       open: (path: string, flags: number, cb: (err: number, fd?: number) => void) => {
         // Only a read-only open of a file not on this device can start a download nobody asked for;
         // the /proc lookup is spent on those alone.
@@ -247,19 +262,19 @@ export class FuseMount {
       subtype: 'onemount',
       attrTimeout: o.attrTimeoutSec,
       entryTimeout: o.entryTimeoutSec,
-      listedAttrsMs: o.listedAttrsMs ?? LISTED_ATTRS_MS,
+      keptAttrsMs: o.keptAttrsMs,
       debug: o.debug ?? false,
     });
     self.fuse = fuse;
-    // Before the mount: a listing answered after a change must not leave older attributes behind.
-    const stopForgetting = vfs.onAttributesChange(() => fuse.forgetListedAttrs?.());
+    // From before the mount: no answer may be kept across a change.
+    const stopForgetting = vfs.onAttributesChange(() => fuse.forgetKeptAttrs?.());
     try {
       await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (e) {
       stopForgetting();
       throw e;
     }
-    logger.info({ mountpoint: o.mountpoint, listedAttrs: FuseNative.hasListedAttrs === true }, 'mounted');
+    logger.info({ mountpoint: o.mountpoint, keptAttrs: FuseNative.hasKeptAttrs === true }, 'mounted');
     return new FuseMount(fuse, o.mountpoint, logger, stopForgetting);
   }
 

@@ -1,5 +1,5 @@
 // The parts of fuse-native 2.2.6 this adapter uses (the package ships no types), with the caller
-// context and listed attributes of native/fuse-native-2.2.6-onemount.patch (absent from an unpatched build).
+// context and kept attributes of native/fuse-native-2.2.6-onemount.patch (absent from an unpatched build).
 declare module 'fuse-native' {
   interface FuseOptions {
     timeout?: number | false;
@@ -13,8 +13,8 @@ declare module 'fuse-native' {
     autoCache?: boolean;
     maxRead?: number;
     debug?: boolean;
-    /** The patch's listed attributes: how long a readdir's attributes answer its entries' lookups. */
-    listedAttrsMs?: number;
+    /** The patch's kept attributes: how long what getattr and readdir answered is kept. */
+    keptAttrsMs?: number;
   }
   class Fuse {
     constructor(mountpoint: string, ops: Record<string, unknown>, options?: FuseOptions);
@@ -24,10 +24,10 @@ declare module 'fuse-native' {
     context?(): { pid: number; uid: number; gid: number } | null;
     /** Whether the loaded binding reports callers. */
     static readonly hasCallerContext?: boolean;
-    /** Drops every listed attribute (absent from an unpatched build). */
-    forgetListedAttrs?(): void;
-    /** Whether the loaded binding keeps listed attributes. */
-    static readonly hasListedAttrs?: boolean;
+    /** Drops every kept attribute (absent from an unpatched build). */
+    forgetKeptAttrs?(): void;
+    /** Whether the loaded binding keeps attributes. */
+    static readonly hasKeptAttrs?: boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;
   }
   export default Fuse;

@@ -130,6 +130,12 @@ export const TimeoutConfigSchema = z.object({
   pinsRescanMs: positiveMs,
   /** How often the mount table is read to notice an unmount from outside. */
   mountWatchIntervalMs: positiveMs,
+  /**
+   * How long the attributes getattr and readdir answered are kept to answer later getattrs in the
+   * FUSE thread (kept attributes, docs/architecture.md; 0: none are). Every change to an item drops
+   * them first: this bounds only how long a path not asked for again holds memory.
+   */
+  keptAttrsMs: ms,
   /** A status push after indexer refusals waits this long, so a burst of refused opens makes one push. */
   indexerStatusPushMs: positiveMs,
   /** How often `onemount status --watch` asks again (transfers move between the state events). */
@@ -262,6 +268,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   cacheCleanMinGapMs: 1_000,
   pinsRescanMs: 300_000,
   mountWatchIntervalMs: 2_000,
+  keptAttrsMs: 60_000,
   indexerStatusPushMs: 1_000,
   statusWatchRefreshMs: 1_000,
   deltaPollIntervalMs: 30_000,

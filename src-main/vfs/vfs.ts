@@ -389,7 +389,8 @@ export class Vfs {
     return this.listStored(path);
   }
 
-  private listStored(path: string): { names: string[]; attrs: Attr[] } {
+  /** The folder's entries as the store holds them now, without listing it from the server (readdir does that first). */
+  listStored(path: string): { names: string[]; attrs: Attr[] } {
     const generation = this.o.store.items.generation;
     if (generation !== this.listingsGeneration) {
       this.listings.clear();

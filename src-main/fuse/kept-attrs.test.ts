@@ -1,0 +1,193 @@
+/**
+ * The patched fuse-native's kept attributes, on a real FUSE mount served by this process (only
+ * asynchronous fs calls touch it): what readdir and getattr answered answers later getattrs from the
+ * FUSE thread without a call to the vfs; any change drops it all, an answer computed across a
+ * change is not kept, and what is not asked for again expires.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createMemoryLogger } from '../base/logger.ts';
+import { VfsError } from '../vfs/vfs-error.ts';
+import type { Attr, Vfs } from '../vfs/vfs.ts';
+import { FuseMount, loadFuseNative } from './fuse-mount.ts';
+
+const T0 = Date.parse('2026-01-02T03:04:05Z');
+
+const fileAttr = (ino: number, size: number, mtime: number): Attr => ({ ino, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size, blocks: Math.ceil(size / 512), blksize: 4096, atime: mtime, mtime, ctime: mtime });
+
+/** The part of the vfs a listing and its lookups use: a root folder of three files, getattr counted. */
+class FolderVfs {
+  readonly getattrCalls: string[] = [];
+  readonly listeners = new Set<() => void>();
+  readonly files = new Map<string, Attr>([
+    ['/a.txt', fileAttr(2, 100, T0)],
+    ['/b.txt', fileAttr(3, 2000, T0 + 1000)],
+    ['/c.txt', fileAttr(4, 30_000, T0 + 2000)],
+  ]);
+  /** A getattr of this path waits for the test (an answer that takes a trip to the network). */
+  held: { path: string; answer?: () => void } | undefined;
+
+  getattr(p: string): Attr | Promise<Attr> {
+    if (p === '/') return { ...fileAttr(1, 4096, T0), mode: 0o040755, nlink: 2 };
+    this.getattrCalls.push(p);
+    const a = this.files.get(p);
+    if (!a) throw new VfsError('ENOENT', `no such file: ${p}`);
+    const held = this.held;
+    if (held?.path !== p) return a;
+    this.held = undefined;
+    // Answers what it read now, when the test says so.
+    return new Promise((resolve) => (held.answer = () => resolve(a)));
+  }
+
+  /** The next readdir waits for the test (a folder listed from the server first). */
+  heldListing: { answer?: () => void } | undefined;
+
+  readdir(p: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+    const listed = this.listStored(p);
+    const held = this.heldListing;
+    if (!held) return listed;
+    this.heldListing = undefined;
+    // Resolves with what it read now, when the test says so.
+    return new Promise((resolve) => (held.answer = () => resolve(listed)));
+  }
+
+  listStored(p: string): { names: string[]; attrs: Attr[] } {
+    if (p !== '/') throw new VfsError('ENOENT', `no such folder: ${p}`);
+    return { names: [...this.files.keys()].map((k) => k.slice(1)), attrs: [...this.files.values()] };
+  }
+
+  onAttributesChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** What the store does: the listeners first, then the change. */
+  change(p: string, attr: Attr): void {
+    for (const listener of this.listeners) listener();
+    this.files.set(p, attr);
+  }
+
+  callsFor(p: string): number {
+    return this.getattrCalls.filter((c) => c === p).length;
+  }
+}
+
+const mounted: Array<{ mount: FuseMount; dir: string }> = [];
+
+async function mountFolder(keptAttrsMs = 60_000): Promise<{ vfs: FolderVfs; at: (name: string) => string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'onemount-kept-'));
+  const vfs = new FolderVfs();
+  const mount = await FuseMount.mount({
+    mountpoint: dir,
+    vfs: vfs as unknown as Vfs,
+    logger: createMemoryLogger('warn').logger,
+    // The kernel keeps a lookup for 1 ms: a later lstat asks again (after the pauses the tests make).
+    attrTimeoutSec: 0.001,
+    entryTimeoutSec: 0.001,
+    keptAttrsMs,
+  });
+  mounted.push({ mount, dir });
+  return { vfs, at: (name) => path.join(dir, name) };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await pause(10);
+  if (!check()) throw new Error(`${what} did not happen`);
+}
+
+afterEach(async () => {
+  for (const { mount, dir } of mounted.splice(0)) {
+    await mount.unmount();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+describe('kept attributes (the patched fuse-native)', () => {
+  it('the loaded fuse-native keeps them (the patched build: npm run build:fuse-native)', () => {
+    expect(loadFuseNative().hasKeptAttrs).toBe(true);
+  });
+
+  it('the lookups after a readdir, and later ones, get the listed attributes without a getattr call', async () => {
+    const { vfs, at } = await mountFolder();
+    expect((await readdir(at(''))).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    for (let round = 0; round < 2; round++) {
+      for (const name of ['a.txt', 'b.txt', 'c.txt']) {
+        const s = await lstat(at(name));
+        const want = vfs.files.get(`/${name}`)!;
+        expect({ size: s.size, mtimeMs: s.mtimeMs, mode: s.mode }).toEqual({ size: want.size, mtimeMs: want.mtime, mode: want.mode });
+      }
+      // The kernel's own cache of those lookups (1 ms here) expires: the next ones ask again.
+      await pause(20);
+    }
+    expect(vfs.getattrCalls).toEqual([]);
+  });
+
+  it('a change drops them all; what getattr answers after it is kept again', async () => {
+    const { vfs, at } = await mountFolder();
+    await readdir(at(''));
+    vfs.change('/b.txt', fileAttr(3, 5, T0 + 9000));
+    const s = await lstat(at('b.txt'));
+    expect({ size: s.size, mtimeMs: s.mtimeMs }).toEqual({ size: 5, mtimeMs: T0 + 9000 });
+    expect(vfs.callsFor('/b.txt')).toBe(1);
+    await lstat(at('a.txt'));
+    expect(vfs.callsFor('/a.txt')).toBe(1);
+    await pause(20);
+    expect((await lstat(at('b.txt'))).size).toBe(5);
+    expect((await lstat(at('a.txt'))).size).toBe(100);
+    expect(vfs.getattrCalls).toEqual(['/b.txt', '/a.txt']);
+  });
+
+  it('an answer computed across a change is not kept', async () => {
+    const { vfs, at } = await mountFolder();
+    const gate: { path: string; answer?: () => void } = { path: '/c.txt' };
+    vfs.held = gate;
+    const first = lstat(at('c.txt'));
+    await until('the held getattr', () => gate.answer !== undefined);
+    // The change lands while the answer (computed before it) is on its way.
+    vfs.change('/c.txt', fileAttr(4, 7, T0 + 9000));
+    gate.answer!();
+    expect((await first).size).toBe(30_000);
+    await pause(20);
+    expect((await lstat(at('c.txt'))).size).toBe(7);
+    expect(vfs.callsFor('/c.txt')).toBe(2);
+  });
+
+  it('a listing that waited keeps the stats the store holds when it is answered', async () => {
+    const { vfs, at } = await mountFolder();
+    const gate: { answer?: () => void } = {};
+    vfs.heldListing = gate;
+    const listing = readdir(at(''));
+    await until('the held readdir', () => gate.answer !== undefined);
+    vfs.change('/a.txt', fileAttr(2, 1, T0 + 9000));
+    gate.answer!();
+    expect((await listing).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect((await lstat(at('a.txt'))).size).toBe(1);
+    expect((await lstat(at('b.txt'))).size).toBe(2000);
+    expect(vfs.getattrCalls).toEqual([]);
+  });
+
+  it('a name not known, and attributes kept longer ago than keptAttrsMs, are asked for', async () => {
+    const { vfs, at } = await mountFolder(200);
+    await readdir(at(''));
+    await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    await pause(20);
+    await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/missing.txt')).toBe(2);
+    await pause(400);
+    expect((await lstat(at('a.txt'))).size).toBe(100);
+    expect(vfs.callsFor('/a.txt')).toBe(1);
+  });
+
+  it('unmounting stops listening for changes', async () => {
+    const { vfs } = await mountFolder();
+    expect(vfs.listeners.size).toBe(1);
+    const { mount, dir } = mounted.pop()!;
+    await mount.unmount();
+    await rm(dir, { recursive: true, force: true });
+    expect(vfs.listeners.size).toBe(0);
+  });
+});
