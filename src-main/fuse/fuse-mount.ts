@@ -156,10 +156,12 @@ export class FuseMount {
         run('getattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
       fgetattr: (path: string, _fd: number, cb: (err: number, s?: Record<string, unknown>) => void) =>
         run('fgetattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
-      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[]) => void) => {
-        // The patched fuse-native keeps the stats it is given (kept attributes): they must be read in
-        // the turn that answers. A listing that waited for the server is read again from the store
-        // now (the answer it resolved with was read some promise callbacks ago).
+      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[], keptGeneration?: number) => void) => {
+        // The patched fuse-native keeps the stats it is given (kept attributes) unless anything
+        // changed since the generation handed back with them, taken before they were read. A listing
+        // that waited for the server is read again from the store for that (when its answer was read
+        // is not known here).
+        let at = self.fuse?.keptGeneration?.();
         let waited = false;
         const listing = () => {
           const r = vfs.readdir(path);
@@ -167,7 +169,8 @@ export class FuseMount {
           return r;
         };
         run('readdir', path, listing, (r) => {
-          if (!waited) return cb(0, r.names, r.attrs.map(toStat));
+          if (!waited) return cb(0, r.names, r.attrs.map(toStat), at);
+          at = self.fuse?.keptGeneration?.();
           let now: { names: string[]; attrs: Attr[] };
           try {
             now = vfs.listStored(path);
@@ -176,7 +179,7 @@ export class FuseMount {
             logger.debug({ path, err: e }, 'a folder changed as its listing was answered; its stats are not kept');
             return cb(0, r.names);
           }
-          cb(0, now.names, now.attrs.map(toStat));
+          cb(0, now.names, now.attrs.map(toStat), at);
         }, (err) => cb(err));
       },
       open: (path: string, flags: number, cb: (err: number, fd?: number) => void) => {
@@ -289,6 +292,8 @@ export class FuseMount {
       already = true;
     }
     this.stopForgetting();
+    // What was kept goes now (fuse-native frees it only when its own unmount succeeded).
+    this.fuse.forgetKeptAttrs?.();
     this.logger.info({ mountpoint: this.mountpoint }, already ? 'the mount point was already unmounted' : 'unmounted');
   }
 }

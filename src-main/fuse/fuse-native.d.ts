@@ -26,6 +26,8 @@ declare module 'fuse-native' {
     static readonly hasCallerContext?: boolean;
     /** Drops every kept attribute (absent from an unpatched build). */
     forgetKeptAttrs?(): void;
+    /** The kept attributes' generation, handed back with a readdir's stats (undefined before the mount or without the patch). */
+    keptGeneration?(): number | undefined;
     /** Whether the loaded binding keeps attributes. */
     static readonly hasKeptAttrs?: boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;

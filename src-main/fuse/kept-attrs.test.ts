@@ -170,6 +170,23 @@ describe('kept attributes (the patched fuse-native)', () => {
     expect(vfs.getattrCalls).toEqual([]);
   });
 
+  it('a change between a listing\'s answer and its hand-over to the FUSE thread keeps nothing of it', async () => {
+    const { vfs, at } = await mountFolder();
+    const gate: { answer?: () => void } = {};
+    vfs.heldListing = gate;
+    const listing = readdir(at(''));
+    await until('the held readdir', () => gate.answer !== undefined);
+    gate.answer!();
+    // fuse-native hands answers over on process.nextTick, which runs only once every queued promise
+    // callback has: the answer is read (above), then these run, then it is handed over.
+    void Promise.resolve()
+      .then(() => undefined)
+      .then(() => vfs.change('/a.txt', fileAttr(2, 1, T0 + 9000)));
+    expect((await listing).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect((await lstat(at('a.txt'))).size).toBe(1);
+    expect(vfs.callsFor('/a.txt')).toBe(1);
+  });
+
   it('a name not known, and attributes kept longer ago than keptAttrsMs, are asked for', async () => {
     const { vfs, at } = await mountFolder(200);
     await readdir(at(''));
