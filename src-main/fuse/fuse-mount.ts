@@ -169,14 +169,14 @@ export class FuseMount {
           return r;
         };
         run('readdir', path, listing, (r) => {
-          if (!waited) return cb(0, r.names, r.attrs.map(toStat), at);
+          if (!waited || at === undefined) return cb(0, r.names, r.attrs.map(toStat), at);
           at = self.fuse?.keptGeneration?.();
           let now: { names: string[]; attrs: Attr[] };
           try {
             now = vfs.listStored(path);
           } catch (e) {
             // Gone or changed since it was listed: the names as listed, without stats to keep.
-            logger.debug({ path, err: e }, 'a folder changed as its listing was answered; its stats are not kept');
+            logger[e instanceof VfsError ? 'debug' : 'warn']({ path, err: e }, 'the folder listed could not be read again as it was answered; its stats are not kept');
             return cb(0, r.names);
           }
           cb(0, now.names, now.attrs.map(toStat), at);
@@ -253,6 +253,9 @@ export class FuseMount {
         logger.warn('this fuse-native does not report which program makes a request (the patched build is missing: `npm run build:fuse-native`); indexers and thumbnailers read files like anyone');
       }
     }
+    // Only this patch's build keeps attributes safely (its first version kept a listing's stats
+    // without the generation they were read at): with an older build in node_modules, none are kept.
+    const keepsAttrs = FuseNative.hasKeptAttrs === true && typeof FuseNative.prototype.keptGeneration === 'function';
     const fuse = new FuseNative(o.mountpoint, ops, {
       // Reads may wait for the network; the vfs bounds every wait itself.
       timeout: false,
@@ -265,7 +268,7 @@ export class FuseMount {
       subtype: 'onemount',
       attrTimeout: o.attrTimeoutSec,
       entryTimeout: o.entryTimeoutSec,
-      keptAttrsMs: o.keptAttrsMs,
+      keptAttrsMs: keepsAttrs ? o.keptAttrsMs : 0,
       debug: o.debug ?? false,
     });
     self.fuse = fuse;
@@ -277,7 +280,7 @@ export class FuseMount {
       stopForgetting();
       throw e;
     }
-    logger.info({ mountpoint: o.mountpoint, keptAttrs: FuseNative.hasKeptAttrs === true }, 'mounted');
+    logger.info({ mountpoint: o.mountpoint, keptAttrs: keepsAttrs }, 'mounted');
     return new FuseMount(fuse, o.mountpoint, logger, stopForgetting);
   }
 
@@ -292,8 +295,7 @@ export class FuseMount {
       already = true;
     }
     this.stopForgetting();
-    // What was kept goes now (fuse-native frees it only when its own unmount succeeded).
-    this.fuse.forgetKeptAttrs?.();
+    this.fuse.stopKeepingAttrs?.();
     this.logger.info({ mountpoint: this.mountpoint }, already ? 'the mount point was already unmounted' : 'unmounted');
   }
 }

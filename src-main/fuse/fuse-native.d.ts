@@ -26,8 +26,10 @@ declare module 'fuse-native' {
     static readonly hasCallerContext?: boolean;
     /** Drops every kept attribute (absent from an unpatched build). */
     forgetKeptAttrs?(): void;
-    /** The kept attributes' generation, handed back with a readdir's stats (undefined before the mount or without the patch). */
+    /** The kept attributes' generation, handed back with a readdir's stats (undefined when nothing is kept). */
     keptGeneration?(): number | undefined;
+    /** Nothing is kept from now on, and what was kept is dropped (at unmount). */
+    stopKeepingAttrs?(): void;
     /** Whether the loaded binding keeps attributes. */
     static readonly hasKeptAttrs?: boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;
