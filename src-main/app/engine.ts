@@ -350,17 +350,20 @@ export class Engine {
     shared.events.on('applied', (e) => {
       if (e.deletedHere > 0) replayer.kick();
     });
+    // Offline changes replay before delta runs again, so a remote view cannot undo them first.
+    const journaled = () => {
+      sync.pause(JOURNAL_PAUSE);
+      replayer.kick();
+    };
+    // An upload that could not move its new file to where it is here journals the move.
+    uploads.events.on('journaled', journaled);
     const vfs = new Vfs({
       store,
       graph: named,
       downloads,
       content: downloads.content,
       uploads,
-      // Offline changes replay before delta runs again, so a remote view cannot undo them first.
-      onJournaled: () => {
-        sync.pause(JOURNAL_PAUSE);
-        replayer.kick();
-      },
+      onJournaled: journaled,
       logger,
       driveMode: nameRules,
       toRecord,

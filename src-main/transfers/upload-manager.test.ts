@@ -15,6 +15,7 @@ import type { LogEntry } from '../../emulator/src/request-log.ts';
 import { createMemoryLogger, type MemoryLogger } from '../base/logger.ts';
 import { RangeSet } from '../base/range-set.ts';
 import { GraphClient } from '../graph/client.ts';
+import { NetworkError } from '../graph/errors.ts';
 import type { DriveItem } from '../graph/drive-item.ts';
 import { quickXorHash, QuickXorHash } from '../graph/quickxor.ts';
 import { FRAGMENT_UNIT } from '../graph/upload-limits.ts';
@@ -424,6 +425,39 @@ describe('simple uploads', () => {
 
   it('so it is when the write stops the upload while that move is on its way', async () => {
     await landedCopyFollowedThenStopped(true);
+  });
+
+  it("a new file moved here while its first upload ran, whose server copy cannot follow (offline), has that move journaled (fuzz 334000/9)", async () => {
+    const id = localCreate('follow-first.txt', Buffer.from('first place'));
+    // The vfs moves a file without a server id locally only: its upload takes the copy there.
+    const renamed = afterSmallUploads(async () => {
+      temp.store.items.move(id, rootId, 'follow-here.txt');
+    });
+    const moves: string[] = [];
+    const offline = new Proxy(renamed, {
+      get: (target, key) =>
+        key === 'update'
+          ? async (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
+              if (patch.name === undefined) return target.update(itemId, patch, options);
+              moves.push(patch.name);
+              throw new NetworkError('connect ECONNREFUSED', { causeCode: 'ECONNREFUSED' });
+            }
+          : Reflect.get(target, key),
+    });
+    const manager = makeManager({ graph: offline });
+    const journaled = collect(manager, 'journaled');
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    // Tried before the commit and after it; the server copy stays at the first name meanwhile.
+    expect(moves).toEqual(['follow-here.txt', 'follow-here.txt']);
+    const item = temp.store.items.get(id)!;
+    expect(item).toMatchObject({ name: 'follow-here.txt', parentId: rootId });
+    expect(item.remoteId).toBe((emu.emulator.admin.itemJson('/follow-first.txt') as { id: string }).id);
+    // Without the entry, the next delta (a restart's) takes the file back to where the server has it.
+    expect(temp.store.journal.list({ itemId: id, states: ['pending'] })).toMatchObject([
+      { kind: 'rename', parentId: rootId, name: 'follow-first.txt', newParentId: rootId, newName: 'follow-here.txt' },
+    ]);
+    expect(journaled).toEqual([{ itemId: id, kind: 'rename' }]);
   });
 
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {

@@ -146,7 +146,7 @@ export interface FinishResult {
 type Settled = { ok: true; outcome: UploadOutcome } | { ok: false; error: Error };
 
 export class UploadManager {
-  /** progress, done, failed, conflict, warning: see UploadEvents. */
+  /** progress, done, failed, conflict, warning, journaled: see UploadEvents. */
   readonly events: TypedEmitter<UploadEvents>;
   readonly #graph: UploadSource;
   readonly #store: Store;

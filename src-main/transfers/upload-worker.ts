@@ -340,7 +340,20 @@ export class UploadWorker {
         // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
         // must not become the file's (the next delta would delete the file here): upload again.
         if (signal?.aborted || isNotFound(error)) throw error;
-        logger.warn({ err: error, itemId: edit.item.id, name: now.name }, 'uploaded under the name it had when the upload began; could not rename it on the server');
+        // Committed already (this is the follow after the commit): the move waits in the journal
+        // as an offline rename does, or the next delta (a restart's, say) takes the file back to
+        // where the server has it (fuzz 334000/9). Not committed yet: the follow after the commit
+        // comes next.
+        const journaled = now.remoteId !== null && now.remoteId === answer.id;
+        if (journaled) {
+          const from = answer.parentReference?.id ? store.items.getByRemoteId(answer.parentReference.id)?.id : undefined;
+          store.journal.append({ kind: 'rename', itemId: now.id, parentId: from ?? edit.item.parentId, name: answer.name ?? edit.item.name, newParentId: now.parentId, newName: now.name });
+          this.#o.events.emit('journaled', { itemId: now.id, kind: 'rename' });
+        }
+        logger.warn(
+          { err: error, itemId: edit.item.id, name: now.name },
+          `uploaded under the name it had when the upload began; could not rename it on the server${journaled ? ' (the rename is sent when it can be)' : ''}`,
+        );
         return answer;
       }
     }
