@@ -99,6 +99,15 @@ async function until(what: string, check: () => boolean): Promise<void> {
   if (!check()) throw new Error(`${what} did not happen`);
 }
 
+/** A readdir of the root whose vfs answer waits (a folder listed from the server first) until `answer()`. */
+async function heldReaddir(vfs: FolderVfs, at: (name: string) => string): Promise<{ listing: Promise<string[]>; answer: () => void }> {
+  const gate: { answer?: () => void } = {};
+  vfs.heldListing = gate;
+  const listing = readdir(at(''));
+  await until('the held readdir', () => gate.answer !== undefined);
+  return { listing, answer: gate.answer! };
+}
+
 afterEach(async () => {
   for (const { mount, dir } of mounted.splice(0)) {
     await mount.unmount();
@@ -158,12 +167,9 @@ describe('kept attributes (the patched fuse-native)', () => {
 
   it('a listing that waited keeps the stats the store holds when it is answered', async () => {
     const { vfs, at } = await mountFolder();
-    const gate: { answer?: () => void } = {};
-    vfs.heldListing = gate;
-    const listing = readdir(at(''));
-    await until('the held readdir', () => gate.answer !== undefined);
+    const { listing, answer } = await heldReaddir(vfs, at);
     vfs.change('/a.txt', fileAttr(2, 1, T0 + 9000));
-    gate.answer!();
+    answer();
     expect((await listing).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
     expect((await lstat(at('a.txt'))).size).toBe(1);
     expect((await lstat(at('b.txt'))).size).toBe(2000);
@@ -172,11 +178,8 @@ describe('kept attributes (the patched fuse-native)', () => {
 
   it('a change between a listing\'s answer and its hand-over to the FUSE thread keeps nothing of it', async () => {
     const { vfs, at } = await mountFolder();
-    const gate: { answer?: () => void } = {};
-    vfs.heldListing = gate;
-    const listing = readdir(at(''));
-    await until('the held readdir', () => gate.answer !== undefined);
-    gate.answer!();
+    const { listing, answer } = await heldReaddir(vfs, at);
+    answer();
     // fuse-native hands answers over on process.nextTick, which runs only once every queued promise
     // callback has: the answer is read (above), then these run, then it is handed over.
     void Promise.resolve()
