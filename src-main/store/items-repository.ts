@@ -333,7 +333,7 @@ export class ItemsRepository {
 
   /**
    * Calls `listener` at every bump of generation (before the change, synchronously), for copies of
-   * item fields held outside JavaScript (the mount's listed attributes). Returns the unsubscribe.
+   * item fields held outside JavaScript (the mount's kept attributes). Returns the unsubscribe.
    */
   onChange(listener: () => void): () => void {
     this.#changeListeners.add(listener);
