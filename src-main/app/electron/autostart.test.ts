@@ -1,12 +1,23 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Autostart, autostartDir, autostartEntry, desktopExec } from './autostart.ts';
+
+const made: string[] = [];
+/** A temporary folder, removed after the test. */
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'autostart-'));
+  made.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('Autostart', () => {
   it('writes, reads and removes the XDG autostart entry', async () => {
-    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'autostart-')), 'autostart');
+    const dir = path.join(tempDir(), 'autostart');
     const a = new Autostart(dir, ['/opt/OneMount/onemount']);
     expect(await a.isEnabled()).toBe(false);
     await a.setEnabled(true);
@@ -21,7 +32,7 @@ describe('Autostart', () => {
   });
 
   it('counts an entry disabled by hand as off', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'autostart-'));
+    const dir = tempDir();
     const a = new Autostart(dir, ['onemount']);
     writeFileSync(a.file, autostartEntry(['onemount']) + 'Hidden=true\n');
     expect(await a.isEnabled()).toBe(false);
