@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../base/logger.ts';
@@ -10,7 +10,16 @@ import { DriveNameRules, withNameRules } from './name-rules.ts';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const refusal = (status = 400, graphCode = 'invalidRequest') => new GraphApiError({ status, graphCode, innerCodes: ['invalidPath'], message: 'no', request: 'POST /children' });
-const rulesFile = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'onemount-rules-')), 'name-rules.json');
+const made: string[] = [];
+/** A rules file in a temporary folder, removed after the test. */
+const rulesFile = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'onemount-rules-'));
+  made.push(dir);
+  return path.join(dir, 'name-rules.json');
+};
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('DriveNameRules', () => {
   it('learns the tenant rule from a 400 for a name only # or % makes invalid, and remembers it', { timeout: 10_000 }, async () => {

@@ -1,11 +1,22 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { firstRunAutostart, loadSettings, notificationsOn, saveDesktopSwitches, saveSettings, withDesktopSwitches } from './saved-settings.ts';
 import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 const ENGINE = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadConcurrency: 4, uploadConcurrency: 2, startOnLogin: false, notifications: false, logLevel: 'info' } as const;
+
+const made: string[] = [];
+/** A temporary settings folder, removed after the test. */
+function settingsDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+  made.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 function switchFake(on = false) {
   const s = { on, writes: 0, isEnabled: async () => s.on, setEnabled: async (v: boolean) => void ((s.on = v), s.writes++) };
@@ -14,7 +25,7 @@ function switchFake(on = false) {
 
 describe('the desktop switches', () => {
   it('notifications default to on; the engine’s idea of them is ignored', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    const dir = settingsDir();
     expect(await notificationsOn(dir)).toBe(true);
     expect(await withDesktopSwitches(dir, switchFake(true), ENGINE)).toMatchObject({ notifications: true, startOnLogin: true, cacheLimitBytes: 1e9 });
     await saveSettings(dir, { uploadConcurrency: 3 });
@@ -24,7 +35,7 @@ describe('the desktop switches', () => {
   });
 
   it('start on login is written once on the first run, and a later "off" stays off', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    const dir = settingsDir();
     const autostart = switchFake();
     expect(await firstRunAutostart(dir, autostart)).toBe(true);
     expect(autostart.on).toBe(true);
@@ -37,7 +48,7 @@ describe('the desktop switches', () => {
 
 describe('the indexer settings', () => {
   it('are saved and read back; the default list is left out of the file so later additions apply', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
+    const dir = settingsDir();
     await saveSettings(dir, { refuseIndexers: false, indexerPrograms: ['baloo_file', 'kioworker/thumbnail'] });
     expect(await loadSettings(dir)).toEqual({ refuseIndexers: false, indexerPrograms: ['baloo_file', 'kioworker/thumbnail'] });
     await saveSettings(dir, { refuseIndexers: true, indexerPrograms: [...DEFAULT_INDEXER_PROGRAMS] });
