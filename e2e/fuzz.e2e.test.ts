@@ -314,7 +314,8 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // upload of the edit was on its way was applied after that upload committed and gave the item back
 // the older eTag; a read then took the cached bytes (the upload's version) for another version,
 // discarded them, and failed with EIO because the server held the newer one (seed 331000, schedule
-// 72; not looked into further yet). Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
+// 72). The exact case, every time: an it.fails in src-main/sync/delta-stale-batch.emulator.test.ts.
+// Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now
