@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { tempDirs } from '../base/testing/temp-dirs.ts';
 import { createLogger } from '../base/logger.ts';
 import { GraphApiError } from '../graph/errors.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
@@ -10,16 +10,10 @@ import { DriveNameRules, withNameRules } from './name-rules.ts';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const refusal = (status = 400, graphCode = 'invalidRequest') => new GraphApiError({ status, graphCode, innerCodes: ['invalidPath'], message: 'no', request: 'POST /children' });
-const made: string[] = [];
-/** A rules file in a temporary folder, removed after the test. */
-const rulesFile = () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'onemount-rules-'));
-  made.push(dir);
-  return path.join(dir, 'name-rules.json');
-};
-afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs('onemount-rules-');
+const rulesDir = temp.make;
+afterEach(temp.removeAll);
+const rulesFile = () => path.join(rulesDir(), 'name-rules.json');
 
 describe('DriveNameRules', () => {
   it('learns the tenant rule from a 400 for a name only # or % makes invalid, and remembers it', { timeout: 10_000 }, async () => {

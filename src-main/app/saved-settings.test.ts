@@ -1,22 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tempDirs } from '../base/testing/temp-dirs.ts';
 import { firstRunAutostart, loadSettings, notificationsOn, saveDesktopSwitches, saveSettings, withDesktopSwitches } from './saved-settings.ts';
 import { DEFAULT_INDEXER_PROGRAMS } from '../../src-shared/model/indexer-programs.ts';
 
 const ENGINE = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadConcurrency: 4, uploadConcurrency: 2, startOnLogin: false, notifications: false, logLevel: 'info' } as const;
 
-const made: string[] = [];
-/** A temporary settings folder, removed after the test. */
-function settingsDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'onemount-settings-'));
-  made.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs('onemount-settings-');
+const settingsDir = temp.make;
+afterEach(temp.removeAll);
 
 function switchFake(on = false) {
   const s = { on, writes: 0, isEnabled: async () => s.on, setEnabled: async (v: boolean) => void ((s.on = v), s.writes++) };

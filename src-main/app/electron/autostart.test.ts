@@ -1,19 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tempDirs } from '../../base/testing/temp-dirs.ts';
 import { Autostart, autostartDir, autostartEntry, desktopExec } from './autostart.ts';
 
-const made: string[] = [];
-/** A temporary folder, removed after the test. */
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'autostart-'));
-  made.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs('autostart-');
+const tempDir = temp.make;
+afterEach(temp.removeAll);
 
 describe('Autostart', () => {
   it('writes, reads and removes the XDG autostart entry', async () => {

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tempDirs } from '../../base/testing/temp-dirs.ts';
 import { OneMountError } from '../../base/errors.ts';
 import type { CallName } from '../../../src-shared/ipc/contract.ts';
 import type { Settings } from '../../../src-shared/ipc/desktop-calls.ts';
@@ -10,16 +10,13 @@ import type { ValidRequest } from './ipc-validation.ts';
 
 const SETTINGS: Settings = { mountpoint: '/m', cacheLimitBytes: 1e9, downloadConcurrency: 4, uploadConcurrency: 2, startOnLogin: false, notifications: true, logLevel: 'info' };
 
-/** The config folders the tests made, removed after each. */
-const made: string[] = [];
-afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs('onemount-relay-');
+const configDirs = temp.make;
+afterEach(temp.removeAll);
 
 function setup(answers: Partial<Record<CallName, (params: unknown) => unknown>> = {}) {
   const calls: Array<{ method: string; params: unknown; timeoutMs?: number }> = [];
-  const configDir = mkdtempSync(path.join(tmpdir(), 'onemount-relay-'));
-  made.push(configDir);
+  const configDir = configDirs();
   const desktop = { quits: 0, quitNows: 0, signIns: [] as string[], autostart: false, seen: [] as Settings[], opened: [] as unknown[] };
   const engine: RelayEngine = {
     call: async (method, params, timeoutMs) => {
