@@ -309,12 +309,13 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // remote-edit-during-session-upload.json (43000/50), folder-emptied-by-later-delete.json (63000/64),
 // remote-delete-reupload-two-records.json (71000/3), conflict-copy-answer-lost.json (82000/57).
 //
-// Seen once (2026-12-06, four fuzzers on 18db815), not in 16 replays: a file made here, moved by
+// Fixed (seen once, 2026-12-06, four fuzzers on 18db815; not in 16 replays): a file made here, moved by
 // another device (rMove F/notes.md F/d) and edited here; a delta page fetched while this device's
 // upload of the edit was on its way was applied after that upload committed and gave the item back
 // the older eTag; a read then took the cached bytes (the upload's version) for another version,
 // discarded them, and failed with EIO because the server held the newer one (seed 331000, schedule
-// 72). The exact case, every time: an it.fails in src-main/sync/delta-stale-batch.emulator.test.ts.
+// 72). Uploads now note their commits as changes made here (the batch reads such items afresh):
+// src-main/sync/delta-stale-batch.emulator.test.ts, transfers/upload-manager.test.ts.
 // Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it

@@ -71,9 +71,9 @@ describe('a delta batch older than a change made here', () => {
     expect(temp.store.items.resolvePath('/F/a.txt')).toBeDefined();
   }, 30_000);
 
-  // Open (fuzz 331000/72, seen once): a read then took the upload's own cached bytes for another
-  // version, discarded them and failed with EIO. Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
-  it.fails("does not give a file back the older eTag of a batch fetched while this device's upload of it was on its way", async () => {
+  // Fuzz 331000/72: a read then took the upload's own cached bytes for another version, discarded
+  // them and failed with EIO. That the upload's commit notes its item: transfers/upload-manager.test.ts.
+  it("does not give a file back the older eTag of a batch fetched while this device's upload of it was on its way", async () => {
     await handle.emulator.admin.remote({ op: 'write', path: '/y.txt', content: 'one' });
     await sync.syncOnce();
     const file = temp.store.items.resolvePath('/y.txt')!;
@@ -81,16 +81,18 @@ describe('a delta batch older than a change made here', () => {
     await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
     const edited = Buffer.from('edited here');
     beforeApply = async () => {
-      // This device's upload of an edit commits as the upload worker does: the item takes the
-      // answer's fields, the content the answer's version.
+      // This device's upload of an edit commits as the upload worker does: noted, then the item
+      // takes the answer's fields and the content the answer's version.
       const answer = await graph.uploadSmallById(file.remoteId!, edited);
       temp.store.transaction(() => {
+        temp.store.items.noteChangedHere(file.id, answer.id);
         temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: edited.length });
         temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(edited.length) });
       });
     };
     await sync.syncOnce();
     expect(temp.store.items.get(file.id)?.etag).toBe(temp.store.content.get(file.id)?.etag);
+    expect(temp.store.content.get(file.id)?.status).toBe('complete');
   }, 30_000);
 
   it('does not bring back a file deleted here while the batch was on its way', async () => {

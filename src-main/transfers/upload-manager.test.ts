@@ -514,6 +514,24 @@ describe('simple uploads', () => {
     expect(temp.store.conflicts.list()).toEqual([]);
   });
 
+  it('notes its commit as a change made here, so a delta batch asked for before it reads the item afresh (fuzz 331000/72)', async () => {
+    const item = await serverFile(Buffer.from('version one'));
+    localEdit(item, Buffer.from('version two'));
+    const fresh = localCreate('fresh.txt', Buffer.from('new here'));
+    const mark = temp.store.items.openChangeWindow();
+    try {
+      const manager = makeManager();
+      manager.schedule(item.id, { priority: 'high' });
+      manager.schedule(fresh, { priority: 'high' });
+      await manager.whenIdle();
+      expect(temp.store.items.changedHereSince(item.id, mark)).toBe(true);
+      expect(temp.store.items.changedHereSince(fresh, mark)).toBe(true);
+      expect(temp.store.items.changedHereSince(serverJson('/fresh.txt')!.id, mark)).toBe(true);
+    } finally {
+      temp.store.items.closeChangeWindow();
+    }
+  });
+
   it('waits the write-back delay after the last schedule or touch', async () => {
     const item = await serverFile(Buffer.from('a'));
     localEdit(item, Buffer.from('bb'));

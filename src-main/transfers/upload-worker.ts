@@ -284,6 +284,7 @@ export class UploadWorker {
     const moved = await this.#followLocalPlace(edit, answer, signal);
     if (moved === answer) return;
     const { store } = this.#o;
+    store.items.noteChangedHere(edit.item.id, moved.id);
     if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
     else store.items.upsert(this.#o.toRecord(moved));
   }
@@ -419,6 +420,7 @@ export class UploadWorker {
     this.#copies.delete(itemId);
     let copyStored = false;
     store.transaction(() => {
+      store.items.noteChangedHere(itemId, remote.id, copy.id);
       try {
         store.transaction(() => {
           const record = this.#o.toRecord(copy);
@@ -750,6 +752,9 @@ export class UploadWorker {
     const record = this.#o.toRecord(answer);
     let droppedInode: number | undefined;
     store.transaction(() => {
+      // A delta batch asked for before this answer may carry the item's older version: it leaves
+      // the item to a fresh read (docs/concurrency.md §2; fuzz 331000/72: the older eTag, then EIO).
+      store.items.noteChangedHere(itemId, answer.id);
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       // Delta saw this copy where the file had just moved from and queued it for deletion as left
       // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
