@@ -168,11 +168,15 @@ function afterCalls<K extends 'uploadSmall' | 'uploadFragment'>(method: K, after
           return answer;
         };
       }
-      const value: unknown = Reflect.get(target, key);
-      // Bound to the client itself: its private fields are not the proxy's.
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return bound(target, key);
     },
   });
+}
+
+/** A member of the Graph client for a proxy of it: methods bound to the client itself (its private fields are not the proxy's). */
+function bound(target: GraphClient, key: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, key);
+  return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
 }
 
 /** afterCalls for small uploads, told the uploaded name. */
@@ -327,6 +331,42 @@ describe('simple uploads', () => {
     const server = serverJson('/notes.md')!;
     expect(await emu.emulator.admin.readFile('/notes.md')).toEqual(content);
     expect(temp.store.items.get(localId)).toMatchObject({ name: 'notes.md', remoteId: server.id, etag: server.eTag });
+  });
+
+  it('while a committed new file\'s server copy follows its local rename, its first place is named as leaving until the move ends', async () => {
+    const content = Buffer.from('moved after its commit');
+    const localId = localCreate('leave-first.txt', content);
+    let renamed = false;
+    const rootRemote = temp.store.items.get(rootId)!.remoteId!;
+    const seen: Array<Promise<void> | undefined> = [];
+    const watching = new Proxy(graph, {
+      get: (target, key) =>
+        key === 'update'
+          ? async (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
+              if (patch.name === 'leave-here.txt') seen.push(manager.leaving(rootRemote, 'LEAVE-FIRST.txt'));
+              return target.update(itemId, patch, options);
+            }
+          : bound(target, key),
+    });
+    const manager = makeManager({
+      graph: watching,
+      // A rename landing right before the commit's transaction: the copy follows after the commit.
+      toRecord: (item) => {
+        if (!renamed && item.name === 'leave-first.txt') {
+          renamed = true;
+          temp.store.items.move(localId, rootId, 'leave-here.txt');
+        }
+        return toRecord(item);
+      },
+    });
+    manager.schedule(localId, { priority: 'high' });
+    await manager.whenIdle();
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(Promise);
+    await seen[0];
+    expect(manager.leaving(rootRemote, 'leave-first.txt')).toBeUndefined();
+    expect(serverJson('/leave-first.txt')).toBeUndefined();
+    expect(temp.store.items.get(localId)?.remoteId).toBe(serverJson('/leave-here.txt')?.id);
   });
 
   // Seen reading the code (a review of 6012448): a write landing while a first upload's commit

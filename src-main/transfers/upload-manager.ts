@@ -280,6 +280,11 @@ export class UploadManager {
     this.#checkIdle();
   }
 
+  /** UploadWorker#leaving: a committed new file's server copy on its way from this place. */
+  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
+    return this.#worker.leaving(parentRemoteId, name);
+  }
+
   /** True while an upload of the item waits, runs or retries. */
   isActive(itemId: string): boolean {
     const task = this.#items.get(itemId);

@@ -131,6 +131,11 @@ export class UploadWorker {
    * copy is not where the next attempt goes, and delta must delete it when it shows up.
    */
   readonly #sentPlaces = new Map<string, { parentId: string; name: string }>();
+  /**
+   * The server places (folder's server id, lower-case name) that committed new files are leaving:
+   * the move that takes each copy to where its file is now (#placeCommitted), settling when it ends.
+   */
+  readonly #leaving = new Map<string, Promise<void>>();
 
   constructor(options: UploadWorkerOptions) {
     this.#o = options;
@@ -279,9 +284,26 @@ export class UploadWorker {
     return outcome;
   }
 
+  /**
+   * A committed new file's server copy is on its way from this place to where the file is now: a
+   * rename onto the name it frees waits for this (settles when the move ends, whichever way).
+   */
+  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
+    return this.#leaving.get(placeKey(parentRemoteId, name));
+  }
+
   /** `signal` null: a move made without the job's signal. */
   async #placeCommitted(edit: LocalEdit, answer: DriveItem, signal: AbortSignal | null): Promise<void> {
-    const moved = await this.#followLocalPlace(edit, answer, signal);
+    const from = answer.parentReference?.id !== undefined && answer.name !== undefined ? placeKey(answer.parentReference.id, answer.name) : undefined;
+    let settle = (): void => undefined;
+    if (from !== undefined) this.#leaving.set(from, new Promise<void>((resolve) => (settle = resolve)));
+    let moved: DriveItem;
+    try {
+      moved = await this.#followLocalPlace(edit, answer, signal);
+    } finally {
+      settle();
+      if (from !== undefined) this.#leaving.delete(from);
+    }
     if (moved === answer) return;
     const { store } = this.#o;
     store.items.noteChangedHere(edit.item.id, moved.id);
@@ -940,4 +962,8 @@ function tagsOf(answer: DriveItem): { etag: string | null; ctag: string | null }
 /** OneDrive keeps whole seconds of fileSystemInfo times (§15 #11). */
 function wholeSecondsIso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function placeKey(parentRemoteId: string, name: string): string {
+  return `${parentRemoteId}/${name.toLowerCase()}`;
 }

@@ -10,6 +10,7 @@ import { quickXorHash, type DriveItem } from '../graph/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
 import { toRecord } from '../sync/testing/to-record.ts';
+import { type StoredItem } from '../store/index.ts';
 
 let emu: EmulatorHandle;
 let rig: CacheRig;
@@ -311,30 +312,61 @@ describe('vfs rename', () => {
     expect(store.conflicts.list()).toEqual([]);
   }, 30_000);
 
-  // Open (seen reading the code, not in a run): between a new file's first commit (it has its server
-  // id; the watch of its first place is gone) and the move that takes its copy to where the file is
-  // now (upload-worker #commitNew), the copy still holds its first name, and nothing in the journal
-  // or the watches says it is leaving: a rename onto that name in those few milliseconds gets the
-  // server's 409 as EEXIST. The state of that window, set up directly:
-  it.fails('a rename onto the first name of a just-committed new file whose copy is still being moved away waits for it', async () => {
+  // Seen reading the code: between a new file's first commit (it has its server id; the watch of
+  // its first place is gone) and the move that takes its copy to where the file is now
+  // (upload-worker #placeCommitted), the copy still holds its first name, and nothing in the journal
+  // or the watches says it is leaving: a rename onto that name in those few milliseconds got the
+  // server's 409 as EEXIST. It waits for that move now (uploads.leaving). The state of the window:
+  async function committedCopyLeaving(n: number): Promise<{ b: StoredItem; c: StoredItem; bUp: DriveItem; folder: StoredItem }> {
     const root = rig.item('/');
-    await rig.vfs.mkdir('/G12');
-    await writeNew('/b12', Buffer.from('b, new here'));
-    await writeNew('/c12', Buffer.from('c'));
+    await rig.vfs.mkdir(`/G${n}`);
+    await writeNew(`/b${n}`, Buffer.from('b, new here'));
+    await writeNew(`/c${n}`, Buffer.from('c'));
     const { store } = rig.temp;
-    const b = rig.item('/b12');
-    const c = rig.item('/c12');
-    const cUp = await rig.graph.uploadSmall(root.remoteId!, 'c12', Buffer.from('c'));
-    const bUp = await rig.graph.uploadSmall(root.remoteId!, 'b12', Buffer.from('b, new here'));
-    await rig.vfs.rename('/b12', '/G12/b12');
+    const b = rig.item(`/b${n}`);
+    const c = rig.item(`/c${n}`);
+    const cUp = await rig.graph.uploadSmall(root.remoteId!, `c${n}`, Buffer.from('c'));
+    const bUp = await rig.graph.uploadSmall(root.remoteId!, `b${n}`, Buffer.from('b, new here'));
+    await rig.vfs.rename(`/b${n}`, `/G${n}/b${n}`);
     store.transaction(() => {
       store.items.setRemoteId(c.id, cUp.id);
       store.items.setRemoteId(b.id, bUp.id);
       for (const id of [b.id, c.id]) store.journal.list({ itemId: id }).forEach((e) => store.journal.remove(e.seq));
     });
+    return { b, c, bUp, folder: rig.item(`/G${n}`) };
+  }
+
+  it('a rename onto the first name of a just-committed new file whose copy is still being moved away waits for that move', async () => {
+    const { b, c, bUp, folder } = await committedCopyLeaving(12);
+    const asked: string[] = [];
+    rig.uploads.leavingPlace = (parentRemoteId, name) => {
+      asked.push(name);
+      if (parentRemoteId !== rig.item('/').remoteId || name !== 'b12') return undefined;
+      return rig.graph.update(bUp.id, { parentReference: { id: folder.remoteId! } }).then(() => undefined);
+    };
 
     await rig.vfs.rename('/c12', '/b12');
+    expect(asked).toEqual(['b12']);
     expect(rig.item('/b12').id).toBe(c.id);
+    expect(rig.item('/G12/b12').id).toBe(b.id);
+    expect((emu.emulator.admin.itemJson('/b12') as { id: string }).id).toBe(rig.temp.store.items.get(c.id)?.remoteId);
+    expect(rig.temp.store.journal.list({ states: ['pending'] })).toEqual([]);
+  }, 30_000);
+
+  it('so it does when that move fails and is journaled: the rename is journaled behind it', async () => {
+    const { b, c, folder } = await committedCopyLeaving(13);
+    const { store } = rig.temp;
+    rig.uploads.leavingPlace = async () => {
+      // As the upload worker does when the move cannot be sent (offline): journaled.
+      store.journal.append({ kind: 'rename', itemId: b.id, parentId: rig.item('/').id, name: 'b13', newParentId: folder.id, newName: 'b13' });
+    };
+
+    await rig.vfs.rename('/c13', '/b13');
+    expect(rig.item('/b13').id).toBe(c.id);
+    expect(store.journal.list({ states: ['pending'] }).map((e) => [e.itemId, e.kind])).toEqual([
+      [b.id, 'rename'],
+      [c.id, 'rename'],
+    ]);
   }, 30_000);
 
   it('a rename onto a name someone else\'s file holds on the server is refused (EEXIST), even when it has the bytes of a new file of ours sent elsewhere', async () => {

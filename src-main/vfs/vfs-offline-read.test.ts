@@ -43,7 +43,7 @@ function downloads(): DownloadsPort {
   };
 }
 
-const uploads: UploadsPort = { schedule: () => undefined, touch: () => undefined, cancel: () => undefined };
+const uploads: UploadsPort = { schedule: () => undefined, touch: () => undefined, cancel: () => undefined, leaving: () => undefined };
 
 function makeVfs(): Vfs {
   return new Vfs({

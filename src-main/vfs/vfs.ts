@@ -62,6 +62,11 @@ export interface UploadsPort {
   /** The item is gone locally: forget its upload. */
   cancel(itemId: string): Promise<void> | void;
   isActive?(itemId: string): boolean;
+  /**
+   * The server copy of a new file of ours is being moved away from this place (folder's server id,
+   * name) after its first upload: settles when that move ends. Undefined when none is.
+   */
+  leaving(parentRemoteId: string, name: string): Promise<void> | undefined;
 }
 
 /**
@@ -1001,11 +1006,23 @@ export class Vfs {
     // server keeps the name until it is replayed (fuzz 132000/68).
     let nameHeld = nameLeavingByReplay(this.o.store, newParent.id, name, { exceptItemId: item.id });
     if (newParent.remoteId !== null && !queued && !nameHeld) {
-      try {
-        const moved = await this.o.graph.update(item.remoteId, {
+      const move = () =>
+        this.o.graph.update(item.remoteId!, {
           name,
-          ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.remoteId } } : {}),
+          ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.remoteId! } } : {}),
         });
+      try {
+        let moved: DriveItem;
+        try {
+          moved = await move();
+        } catch (e) {
+          // The name's holder may be a new file's server copy that its upload is moving to where the
+          // file went here: once that move ends the name is free (or its move is journaled, below).
+          const leaving = isNameConflict(e) ? this.o.uploads.leaving(newParent.remoteId, name) : undefined;
+          if (!leaving) throw e;
+          await leaving;
+          moved = await move();
+        }
         this.applyAnswer(item, moved);
         return;
       } catch (e) {

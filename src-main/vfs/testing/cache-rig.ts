@@ -27,6 +27,11 @@ export class RecordingUploads implements UploadsPort {
   }
   touch(): void {}
   cancel(): void {}
+  /** What leaving() answers; a test sets it to stand for a first upload's move in flight. */
+  leavingPlace: ((parentRemoteId: string, name: string) => Promise<void> | undefined) | undefined;
+  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
+    return this.leavingPlace?.(parentRemoteId, name);
+  }
 }
 
 export interface CacheRig {
