@@ -21,6 +21,8 @@ let graph: GraphClient;
 let sync: DeltaSync;
 /** Runs once, after a delta batch arrived and before it is applied. */
 let beforeApply: (() => Promise<void>) | undefined;
+/** Runs once, after a fresh read of an item (getItem) was answered and before it is applied. */
+let afterRead: (() => Promise<void>) | undefined;
 
 
 beforeEach(async () => {
@@ -31,7 +33,13 @@ beforeEach(async () => {
   graph = emulatorGraphClient(handle.apiUrl);
   const source: DeltaSource = {
     getItemByPath: (...a) => graph.getItemByPath(...a),
-    getItem: (...a) => graph.getItem(...a),
+    getItem: async (...a) => {
+      const item = await graph.getItem(...a);
+      const hook = afterRead;
+      afterRead = undefined;
+      await hook?.();
+      return item;
+    },
     delta: async (...a) => {
       const batch = await graph.delta(...a);
       const hook = beforeApply;
@@ -42,6 +50,7 @@ beforeEach(async () => {
   };
   sync = new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate: () => undefined }, logger, tasks, pollIntervalMs: 60_000 });
   beforeApply = undefined;
+  afterRead = undefined;
 });
 
 afterEach(async () => {
@@ -93,6 +102,31 @@ describe('a delta batch older than a change made here', () => {
     await sync.syncOnce();
     expect(temp.store.items.get(file.id)?.etag).toBe(temp.store.content.get(file.id)?.etag);
     expect(temp.store.content.get(file.id)?.status).toBe('complete');
+  }, 30_000);
+
+  it("nor the older eTag of the fresh read it then makes, when another upload of the file commits during that read (lost-write e2e)", async () => {
+    await handle.emulator.admin.remote({ op: 'write', path: '/w.txt', content: 'one' });
+    await sync.syncOnce();
+    const file = temp.store.items.resolvePath('/w.txt')!;
+    await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    // As the upload worker commits: noted, then the item and the content take the answer's version.
+    const upload = async (bytes: Buffer) => {
+      const answer = await graph.uploadSmallById(file.remoteId!, bytes);
+      temp.store.transaction(() => {
+        temp.store.items.noteChangedHere(file.id, answer.id);
+        temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: bytes.length });
+        temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(bytes.length) });
+      });
+    };
+    beforeApply = async () => {
+      await upload(Buffer.from('first edit here'));
+      afterRead = () => upload(Buffer.from('second edit here, while the item was read afresh'));
+    };
+    await sync.syncOnce();
+    expect(afterRead).toBeUndefined();
+    const item = temp.store.items.get(file.id);
+    expect(item?.etag).toBe(temp.store.content.get(file.id)?.etag);
+    expect(item?.etag).toBe((handle.emulator.admin.itemJson('/w.txt') as { eTag: string }).eTag);
   }, 30_000);
 
   it('does not bring back a file deleted here while the batch was on its way', async () => {

@@ -351,7 +351,8 @@ export class DeltaSync {
       inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
       yielder,
     });
-    const applierFor = (current: boolean) =>
+    // `since`: the change clock when the records were asked for (what changed here after is left alone).
+    const applierFor = (current: boolean, since: number) =>
       new BatchApplier({
         store,
         invalidator: this.#invalidator,
@@ -360,14 +361,14 @@ export class DeltaSync {
         pageSize: this.#pageSize,
         yielder,
         current,
-        ...(current ? {} : { changedHere: (id: string) => store.items.changedHereSince(id, mark) }),
+        changedHere: (id: string) => store.items.changedHereSince(id, since),
         onChanged: (change) => this.events.emit('changed', change),
         onInvalidateError: (error, itemId) => {
           this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');
           this.events.emit('error', { error, itemId });
         },
       });
-    const applier = applierFor(false);
+    const applier = applierFor(false, mark);
     let counts: ApplyCounts;
     let landed = false;
     // No await between the last listing landing and the seal: none can start in between.
@@ -390,7 +391,7 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
-    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, applierFor(true), yielder, signal);
+    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -399,7 +400,7 @@ export class DeltaSync {
   }
 
   /** Items whose delta record may be older than the store (BatchApplier staleRecords): the server's current state decides. */
-  async #applyCurrent(ids: readonly string[], applier: BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
+  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
     const store = this.#store;
     const graph = this.#graph;
     if (!graph.getItem) {
@@ -407,17 +408,27 @@ export class DeltaSync {
       this.#catchUp = true;
       return;
     }
-    const items = await readCurrent({ getItem: graph.getItem.bind(graph) }, ids, signal);
-    this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
-    if (!items.length) return;
-    const plan = await planBatch(items, {
-      full: false,
-      rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
-      driveId: this.#driveId ?? store.driveState.get('driveId'),
-      inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
-      yielder,
-    });
-    await applier.apply(plan, false, () => undefined);
+    // The reads take a while (one request each): a change made here meanwhile (an upload's commit)
+    // is newer than what they return, as it was for the batch (lost-write e2e: the older eTag, EIO).
+    const since = store.items.openChangeWindow();
+    try {
+      const items = await readCurrent({ getItem: graph.getItem.bind(graph) }, ids, signal);
+      this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
+      if (!items.length) return;
+      const plan = await planBatch(items, {
+        full: false,
+        rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
+        driveId: this.#driveId ?? store.driveState.get('driveId'),
+        inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
+        yielder,
+      });
+      const applier = applierFor(since);
+      await applier.apply(plan, false, () => undefined);
+      // Changed here again while they were read: the next delta, at once, brings them as they are.
+      if (applier.staleRecords.length) this.#catchUp = true;
+    } finally {
+      store.items.closeChangeWindow();
+    }
   }
 
   #fetch(link: string | undefined, signal: AbortSignal, listing: EnumerationObserver | undefined): Promise<DeltaBatch> {

@@ -320,7 +320,8 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     if (items.folderGone && share.lastError === null) {
       this.#o.logger.warn({ sharedFolder: shortcut.name, reason: gone }, `"${shortcut.name}" can no longer be reached in its owner's drive (deleted, or no longer shared); its content leaves the mount, local edits excepted`);
     }
-    const applierFor = (current: boolean) =>
+    // `since`: the change clock when the records were asked for (what changed here after is left alone).
+    const applierFor = (current: boolean, since: number) =>
       new BatchApplier({
         store,
         invalidator: this.#o.invalidator,
@@ -329,11 +330,11 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
         pageSize,
         yielder,
         current,
-        ...(current ? {} : { changedHere: (id: string) => store.items.changedHereSince(id, mark) }),
+        changedHere: (id: string) => store.items.changedHereSince(id, since),
         onChanged: (change) => this.events.emit('changed', change),
         onInvalidateError: (error, itemId) => this.#o.logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item of a shared folder'),
       });
-    const applier = applierFor(false);
+    const applier = applierFor(false, mark);
     const counts = await applier.apply(plan, false, () => {
       if (!store.items.get(shortcut.id)) return;
       // A share that is gone keeps its link (and its error) for when it comes back.
@@ -344,10 +345,16 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
       } else store.sharedFolders.synced(shortcut.id, batch.deltaLink, this.#now());
     });
     if (applier.staleRecords.length && store.items.get(shortcut.id)) {
-      // Records possibly older than the store (BatchApplier staleRecords): as they are now.
-      const current = this.#scope(await readCurrent(this.#o.graph, applier.staleRecords, signal), shortcut, target, false);
-      const again = await planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
-      await applierFor(true).apply(again, false, () => undefined);
+      // Records possibly older than the store (BatchApplier staleRecords): as they are now, but for
+      // what changes here while they are read (left to the share's next pass).
+      const since = store.items.openChangeWindow();
+      try {
+        const current = this.#scope(await readCurrent(this.#o.graph, applier.staleRecords, signal), shortcut, target, false);
+        const again = await planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
+        await applierFor(true, since).apply(again, false, () => undefined);
+      } finally {
+        store.items.closeChangeWindow();
+      }
     }
     if (counts.added + counts.updated + counts.removed > 0 || full) {
       this.#o.logger.info({ sharedFolder: shortcut.name, ...counts, full }, full ? 'shared folder enumerated' : 'shared folder changes applied');
