@@ -146,6 +146,23 @@ export class FuseMount {
     // open(O_CREAT) then creates the file and any other open gets ENOENT, instead of an O_CREAT
     // failing with ENOENT on a name that is free.
     const staleIfGone = (err: number): number => (err === errnoValue('ENOENT') ? -osConstants.errno.ESTALE : err);
+    // libfuse asks for a new file's attributes right after its create (fgetattr): kept, they are
+    // answered in the FUSE thread. Read after the create's own change; if the file cannot be looked
+    // at now (gone again already), nothing is kept and that fgetattr asks the vfs as usual.
+    const keepCreated = (path: string): void => {
+      const fuse = self.fuse;
+      const at = fuse?.keptGeneration?.();
+      if (at === undefined || !fuse?.keepAttrs) return;
+      let attr: Attr | Promise<Attr>;
+      try {
+        attr = vfs.getattr(path);
+      } catch {
+        return;
+      }
+      // A lookup that has to wait (the name went and the first enumeration runs) is not kept.
+      if (attr instanceof Promise) attr.catch(() => undefined);
+      else fuse.keepAttrs(path, toStat(attr), at);
+    };
     const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
       run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(staleIfGone(err)));
     const ops = {
@@ -222,14 +239,25 @@ export class FuseMount {
       listxattr: (path: string, cb: (err: number, list?: string[]) => void) =>
         run('listxattr', path, () => vfs.listxattr(path), (l) => cb(0, l), (err) => cb(err)),
       create: (path: string, _mode: number, cb: (err: number, fd?: number) => void) =>
-        run('create', path, () => vfs.create(path), (fh) => cb(0, fh), (err) => cb(err)),
+        run(
+          'create',
+          path,
+          () => vfs.create(path),
+          (fh) => {
+            keepCreated(path);
+            cb(0, fh);
+          },
+          (err) => cb(err),
+        ),
       write: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (result: number) => void) =>
         run('write', path, () => vfs.write(fd, buf, len, pos), (n) => cb(n), (err) => cb(err)),
       truncate: (path: string, size: number, cb: (err: number) => void) =>
         run('truncate', path, () => vfs.truncate(path, size), () => cb(0), (err) => cb(staleIfGone(err))),
       ftruncate: (path: string, fd: number, size: number, cb: (err: number) => void) =>
         run('ftruncate', path, () => vfs.ftruncate(fd, size), () => cb(0), (err) => cb(err)),
-      flush: (path: string, fd: number, cb: (err: number) => void) => run('flush', path, () => vfs.flush(fd), () => cb(0), (err) => cb(err)),
+      // No flush: libfuse answers ENOSYS and the kernel stops sending FLUSH, so close(2) returns
+      // without a round trip here. The change is scheduled for upload at release (the last close),
+      // which the kernel sends after close(2) has returned; written bytes are recorded at each write.
       fsync: (path: string, _datasync: boolean, fd: number, cb: (err: number) => void) =>
         run('fsync', path, () => vfs.fsync(fd), () => cb(0), (err) => cb(err)),
       symlink: (_target: string, path: string, cb: (err: number) => void) => cb(unsupported('a symbolic link', path)),

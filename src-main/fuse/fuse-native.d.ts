@@ -28,6 +28,8 @@ declare module 'fuse-native' {
     forgetKeptAttrs?(): void;
     /** The kept attributes' generation, handed back with a readdir's stats (undefined when nothing is kept). */
     keptGeneration?(): number | undefined;
+    /** Keeps `stat` as getattr's answer for `path`, read at `generation` (absent before this patch version). */
+    keepAttrs?(path: string, stat: Record<string, unknown>, generation: number | undefined): void;
     /** Nothing is kept from now on, and what was kept is dropped (at unmount). */
     stopKeepingAttrs?(): void;
     /** Whether the loaded binding keeps attributes. */

@@ -55,7 +55,7 @@ export interface NetworkStatePort {
 
 /** What the vfs needs from the upload manager. */
 export interface UploadsPort {
-  /** Upload after the write-back delay (a closed, flushed or fsynced file). */
+  /** Upload after the write-back delay (a released — last close — or fsynced file). */
   schedule(itemId: string, options: { priority: 'high' | 'low'; immediately?: boolean }): void;
   /** The file changed again: an upload in flight stops and the write-back delay restarts. */
   touch(itemId: string): void;
@@ -602,12 +602,6 @@ export class Vfs {
     };
     if (h.file) return h.file.close().then(done);
     done();
-  }
-
-  /** close(2) of one descriptor (there may be dups): the change is ready to upload. */
-  flush(fh: number): void {
-    const h = this.handle(fh);
-    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   async fsync(fh: number): Promise<void> {
