@@ -160,8 +160,16 @@ export class FuseMount {
         return;
       }
       // A lookup that has to wait (the name went and the first enumeration runs) is not kept.
-      if (attr instanceof Promise) attr.catch(() => undefined);
-      else fuse.keepAttrs(path, toStat(attr), at);
+      if (attr instanceof Promise) {
+        attr.catch(() => undefined);
+        return;
+      }
+      try {
+        fuse.keepAttrs(path, toStat(attr), at);
+      } catch (e) {
+        // The create stands (it is answered next); only this shortcut is lost.
+        logger.warn({ err: e, path }, 'could not keep the attributes of a new file');
+      }
     };
     const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
       run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(staleIfGone(err)));

@@ -69,10 +69,22 @@ class FolderVfs {
     this.files.set(p, attr);
   }
 
+  readonly handles = new Map<number, string>();
+
   /** create(2): a new empty file (a change, as the store's insert is), then its handle. */
   create(p: string): number {
     this.change(p, fileAttr(10 + this.files.size, 0, T0 + 5000));
-    return 7;
+    const fh = 7 + this.handles.size;
+    this.handles.set(fh, p);
+    return fh;
+  }
+
+  /** write(2): the file grows (a change, as the store's size update is). */
+  write(fh: number, _buf: Buffer, length: number, position: number): number {
+    const p = this.handles.get(fh)!;
+    const a = this.files.get(p)!;
+    this.change(p, { ...a, size: Math.max(a.size, position + length) });
+    return length;
   }
 
   release(): void {}
@@ -210,6 +222,18 @@ describe('kept attributes (the patched fuse-native)', () => {
     // The lookup before the create (not found) and the mount's own read of what it keeps; libfuse's
     // fgetattr right after the create and the fstat were answered from that (without it: 3 or more).
     expect(vfs.callsFor('/new.txt')).toBe(2);
+  });
+
+  it('what a create kept goes at the first write: fstat of the open file shows what was written', async () => {
+    const { at } = await mountFolder();
+    const file = await open(at('grown.txt'), 'wx');
+    try {
+      await file.write(Buffer.from('12345'), 0, 5, 0);
+      expect((await file.stat()).size).toBe(5);
+    } finally {
+      await file.close();
+    }
+    expect((await lstat(at('grown.txt'))).size).toBe(5);
   });
 
   it('a name not known, and attributes kept longer ago than keptAttrsMs, are asked for', async () => {

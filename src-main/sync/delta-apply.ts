@@ -256,7 +256,7 @@ export class BatchApplier {
     const adopted: Array<{ key: string; remoteId: string }> = [];
     const landedOfDeleted: Array<{ record: ItemRecord; itemId: string }> = [];
     for (const record of records) {
-      if (this.#o.changedHere && (this.#o.changedHere(record.id) || (record.remoteId != null && this.#o.changedHere(record.remoteId)))) {
+      if (this.#changedHere(record)) {
         this.#stale.push(record.remoteId ?? record.id);
         continue;
       }
@@ -305,6 +305,14 @@ export class BatchApplier {
     for (const record of records) if (!prepared.has(record.id)) this.#pending.delete(record.id);
     const refused = await this.#invalidate(toInvalidate);
     this.#commit(() => {
+      // Changed here while the invalidations were awaited (an upload's commit): left alone after all.
+      for (const [id, record] of prepared) {
+        if (!this.#changedHere(record)) continue;
+        prepared.delete(id);
+        refused.delete(id);
+        this.#pending.delete(id);
+        this.#stale.push(record.remoteId ?? record.id);
+      }
       for (const { key, remoteId } of adopted) {
         if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
       }
@@ -372,6 +380,12 @@ export class BatchApplier {
   }
 
   /** The record's version is one we sent before the version the store holds, also ours. */
+  /** This device's own request changed the item since the records were asked for (`changedHere`). */
+  #changedHere(record: ItemRecord): boolean {
+    const changed = this.#o.changedHere;
+    return changed !== undefined && (changed(record.id) || (record.remoteId != null && changed(record.remoteId)));
+  }
+
   #olderOwnVersion(old: StoredItem, record: ItemRecord): boolean {
     if (record.kind !== 'file' || !record.quickXorHash || !old.quickXorHash) return false;
     const sent = this.#store.sentVersions.list(old.id).map(canonicalHash);

@@ -23,6 +23,8 @@ let sync: DeltaSync;
 let beforeApply: (() => Promise<void>) | undefined;
 /** Runs once, after a fresh read of an item (getItem) was answered and before it is applied. */
 let afterRead: (() => Promise<void>) | undefined;
+/** Runs once, while the batch drops the cached content of a changed item (the invalidator). */
+let duringInvalidate: (() => Promise<void>) | undefined;
 
 
 beforeEach(async () => {
@@ -48,9 +50,16 @@ beforeEach(async () => {
       return batch;
     },
   };
-  sync = new DeltaSync({ graph: source, store: temp.store, invalidator: { invalidate: () => undefined }, logger, tasks, pollIntervalMs: 60_000 });
+  sync = new DeltaSync({ graph: source, store: temp.store, invalidator: {
+      invalidate: async () => {
+        const hook = duringInvalidate;
+        duringInvalidate = undefined;
+        await hook?.();
+      },
+    }, logger, tasks, pollIntervalMs: 60_000 });
   beforeApply = undefined;
   afterRead = undefined;
+  duringInvalidate = undefined;
 });
 
 afterEach(async () => {
@@ -127,6 +136,32 @@ describe('a delta batch older than a change made here', () => {
     const item = temp.store.items.get(file.id);
     expect(item?.etag).toBe(temp.store.content.get(file.id)?.etag);
     expect(item?.etag).toBe((handle.emulator.admin.itemJson('/w.txt') as { eTag: string }).eTag);
+  }, 30_000);
+
+  it('nor when the upload commits while the batch awaits the invalidation of another changed file (a review of the fix)', async () => {
+    await handle.emulator.admin.remote({ op: 'write', path: '/v.txt', content: 'one' });
+    await handle.emulator.admin.remote({ op: 'write', path: '/u.txt', content: 'uuu' });
+    await sync.syncOnce();
+    const file = temp.store.items.resolvePath('/v.txt')!;
+    // Changed on other devices: v's time, u's content (which the batch invalidates).
+    await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    await handle.emulator.admin.remote({ op: 'write', path: '/u.txt', content: 'u, changed elsewhere' });
+    const edited = Buffer.from('edited here');
+    beforeApply = async () => {
+      duringInvalidate = async () => {
+        const answer = await graph.uploadSmallById(file.remoteId!, edited);
+        temp.store.transaction(() => {
+          temp.store.items.noteChangedHere(file.id, answer.id);
+          temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: edited.length });
+          temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(edited.length) });
+        });
+      };
+    };
+    await sync.syncOnce();
+    expect(duringInvalidate).toBeUndefined();
+    const item = temp.store.items.get(file.id);
+    expect(item).toMatchObject({ size: edited.length, etag: temp.store.content.get(file.id)?.etag });
+    expect(item?.etag).toBe((handle.emulator.admin.itemJson('/v.txt') as { eTag: string }).eTag);
   }, 30_000);
 
   it('does not bring back a file deleted here while the batch was on its way', async () => {

@@ -113,6 +113,9 @@ export class SyncStoppedError extends OneMountError {
   }
 }
 
+/** Fresh reads of items changed here while they were read are read again this many times in all, then left to the next delta. */
+const FRESH_READ_ROUNDS = 3;
+
 const DEFAULTS = {
   pollIntervalMs: DEFAULT_TIMEOUTS.deltaPollIntervalMs,
   pageSize: 1000,
@@ -391,7 +394,7 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
-    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal);
+    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal, FRESH_READ_ROUNDS);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -400,7 +403,7 @@ export class DeltaSync {
   }
 
   /** Items whose delta record may be older than the store (BatchApplier staleRecords): the server's current state decides. */
-  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
+  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal, rounds: number): Promise<void> {
     const store = this.#store;
     const graph = this.#graph;
     if (!graph.getItem) {
@@ -424,8 +427,10 @@ export class DeltaSync {
       });
       const applier = applierFor(since);
       await applier.apply(plan, false, () => undefined);
-      // Changed here again while they were read: the next delta, at once, brings them as they are.
-      if (applier.staleRecords.length) this.#catchUp = true;
+      // Changed here again while they were read: read again (a few times), then the next delta, at once.
+      if (!applier.staleRecords.length) return;
+      if (rounds > 1) await this.#applyCurrent(applier.staleRecords, applierFor, yielder, signal, rounds - 1);
+      else this.#catchUp = true;
     } finally {
       store.items.closeChangeWindow();
     }

@@ -500,6 +500,42 @@ describe('simple uploads', () => {
     expect(journaled).toEqual([{ itemId: id, kind: 'rename' }]);
   });
 
+  it('so it is when a write stops the upload while the move after its commit is on its way (a review)', async () => {
+    const id = localCreate('stop-first.txt', Buffer.from('first place'));
+    let renamed = false;
+    let stopped = false;
+    const stopping = new Proxy(graph, {
+      get: (target, key) =>
+        key === 'update'
+          ? async (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
+              if (patch.name === 'stop-here.txt' && temp.store.items.get(id)?.remoteId) {
+                // A write lands now: the manager stops the attempt (its signal) while the move is sent.
+                stopped = true;
+                manager.touch(id);
+              }
+              return target.update(itemId, patch, options);
+            }
+          : bound(target, key),
+    });
+    const manager = makeManager({
+      graph: stopping,
+      toRecord: (item) => {
+        if (!renamed && item.name === 'stop-first.txt') {
+          renamed = true;
+          temp.store.items.move(id, rootId, 'stop-here.txt');
+        }
+        return toRecord(item);
+      },
+    });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(stopped).toBe(true);
+    const item = temp.store.items.get(id)!;
+    expect(item.remoteId).toBe((emu.emulator.admin.itemJson('/stop-first.txt') as { id: string }).id);
+    // Without the entry, later attempts update the file by id where it is, and the next delta takes it back to its first name.
+    expect(temp.store.journal.list({ itemId: id, states: ['pending'] })).toMatchObject([{ kind: 'rename', name: 'stop-first.txt', newName: 'stop-here.txt' }]);
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

@@ -2,7 +2,7 @@
  * The upload manager: uploads local edits (journaled by the vfs) after a short write-back delay,
  * in two priority queues, a few at a time, and keeps retrying until the server has them.
  *
- * - An item has at most one task. schedule() (a closed or fsynced file) and touch() (a write)
+ * - An item has at most one task. schedule() (a released or fsynced file) and touch() (a write)
  *   restart its write-back delay; either one on an item whose upload is running stops that upload
  *   and queues it again. The stopped upload's session is cancelled, not reused: the new write may
  *   have changed bytes the session already holds, and the vfs does not say which.
@@ -231,7 +231,7 @@ export class UploadManager {
   }
 
   /**
-   * Uploads the item after the write-back delay (a closed, flushed or fsynced file), or at once
+   * Uploads the item after the write-back delay (a released — last close — or fsynced file), or at once
    * (`immediately`: a user's explicit choice, no more writes to wait for). A running
    * upload of it stops and starts again later. A failed one is tried again. After finish() the
    * journal keeps the entry for the next start.

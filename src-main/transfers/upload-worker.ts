@@ -296,13 +296,14 @@ export class UploadWorker {
   async #placeCommitted(edit: LocalEdit, answer: DriveItem, signal: AbortSignal | null): Promise<void> {
     const from = answer.parentReference?.id !== undefined && answer.name !== undefined ? placeKey(answer.parentReference.id, answer.name) : undefined;
     let settle = (): void => undefined;
-    if (from !== undefined) this.#leaving.set(from, new Promise<void>((resolve) => (settle = resolve)));
+    const mine = new Promise<void>((resolve) => (settle = resolve));
+    if (from !== undefined) this.#leaving.set(from, mine);
     let moved: DriveItem;
     try {
       moved = await this.#followLocalPlace(edit, answer, signal);
     } finally {
       settle();
-      if (from !== undefined) this.#leaving.delete(from);
+      if (from !== undefined && this.#leaving.get(from) === mine) this.#leaving.delete(from);
     }
     if (moved === answer) return;
     const { store } = this.#o;
@@ -362,17 +363,21 @@ export class UploadWorker {
       } catch (error) {
         // Gone: delta took the copy for one left behind (the file had moved) and deleted it. Its id
         // must not become the file's (the next delta would delete the file here): upload again.
-        if (signal?.aborted || isNotFound(error)) throw error;
-        // Committed already (this is the follow after the commit): the move waits in the journal
-        // as an offline rename does, or the next delta (a restart's, say) takes the file back to
-        // where the server has it (fuzz 334000/9). Not committed yet: the follow after the commit
-        // comes next.
-        const journaled = now.remoteId !== null && now.remoteId === answer.id;
+        if (isNotFound(error)) throw error;
+        // Committed already (this is the follow after the commit), failed or stopped (a write, a
+        // pause, a shutdown; later attempts update the file by id without moving it): the move
+        // waits in the journal as an offline rename does, or the next delta (a restart's, say) takes
+        // the file back to where the server has it (fuzz 334000/9). Not committed yet: the follow
+        // after the commit comes next. A cancelled upload's file is gone here.
+        const stop = signal?.aborted ? signal.reason : undefined;
+        const cancelled = stop instanceof UploadStoppedError && stop.reason === 'cancelled';
+        const journaled = now.remoteId !== null && now.remoteId === answer.id && !cancelled && store.items.get(now.id) !== undefined;
         if (journaled) {
           const from = answer.parentReference?.id ? store.items.getByRemoteId(answer.parentReference.id)?.id : undefined;
           store.journal.append({ kind: 'rename', itemId: now.id, parentId: from ?? edit.item.parentId, name: answer.name ?? edit.item.name, newParentId: now.parentId, newName: now.name });
           this.#o.events.emit('journaled', { itemId: now.id, kind: 'rename' });
         }
+        if (signal?.aborted) throw error;
         logger.warn(
           { err: error, itemId: edit.item.id, name: now.name },
           `uploaded under the name it had when the upload began; could not rename it on the server${journaled ? ' (the rename is sent when it can be)' : ''}`,

@@ -336,30 +336,42 @@ describe('vfs rename', () => {
     return { b, c, bUp, folder: rig.item(`/G${n}`) };
   }
 
-  it('a rename onto the first name of a just-committed new file whose copy is still being moved away waits for that move', async () => {
-    const { b, c, bUp, folder } = await committedCopyLeaving(12);
+  it.each([
+    ['still registered when the request is refused', 12, true],
+    ['ended (and no longer registered) by the time the refusal is handled', 14, false],
+  ])('a rename onto the first name of a just-committed new file whose copy is being moved away waits for that move: %s', async (_case, n, stillRegistered) => {
+    const { b, c, bUp, folder } = await committedCopyLeaving(n);
     const asked: string[] = [];
+    // The move is on its way from before the rename's request; the server takes it only after that
+    // request was refused (when the rename asks again).
+    let moved = (): void => undefined;
+    const move = new Promise<void>((resolve) => (moved = resolve));
     rig.uploads.leavingPlace = (parentRemoteId, name) => {
       asked.push(name);
-      if (parentRemoteId !== rig.item('/').remoteId || name !== 'b12') return undefined;
-      return rig.graph.update(bUp.id, { parentReference: { id: folder.remoteId! } }).then(() => undefined);
+      if (parentRemoteId !== rig.item('/').remoteId || name !== `b${n}`) return undefined;
+      if (asked.length === 1) return move;
+      void rig.graph.update(bUp.id, { parentReference: { id: folder.remoteId! } }).then(() => moved());
+      return stillRegistered ? move : undefined;
     };
 
-    await rig.vfs.rename('/c12', '/b12');
-    expect(asked).toEqual(['b12']);
-    expect(rig.item('/b12').id).toBe(c.id);
-    expect(rig.item('/G12/b12').id).toBe(b.id);
-    expect((emu.emulator.admin.itemJson('/b12') as { id: string }).id).toBe(rig.temp.store.items.get(c.id)?.remoteId);
+    await rig.vfs.rename(`/c${n}`, `/b${n}`);
+    // Asked before the request and again at its refusal.
+    expect(asked).toEqual([`b${n}`, `b${n}`]);
+    expect(rig.item(`/b${n}`).id).toBe(c.id);
+    expect(rig.item(`/G${n}/b${n}`).id).toBe(b.id);
+    expect((emu.emulator.admin.itemJson(`/b${n}`) as { id: string }).id).toBe(rig.temp.store.items.get(c.id)?.remoteId);
     expect(rig.temp.store.journal.list({ states: ['pending'] })).toEqual([]);
   }, 30_000);
 
   it('so it does when that move fails and is journaled: the rename is journaled behind it', async () => {
     const { b, c, folder } = await committedCopyLeaving(13);
     const { store } = rig.temp;
-    rig.uploads.leavingPlace = async () => {
-      // As the upload worker does when the move cannot be sent (offline): journaled.
-      store.journal.append({ kind: 'rename', itemId: b.id, parentId: rig.item('/').id, name: 'b13', newParentId: folder.id, newName: 'b13' });
-    };
+    // As the upload worker does when the move cannot be sent (offline): journaled. One move, however often it is asked about.
+    let move: Promise<void> | undefined;
+    rig.uploads.leavingPlace = () =>
+      (move ??= (async () => {
+        store.journal.append({ kind: 'rename', itemId: b.id, parentId: rig.item('/').id, name: 'b13', newParentId: folder.id, newName: 'b13' });
+      })());
 
     await rig.vfs.rename('/c13', '/b13');
     expect(rig.item('/b13').id).toBe(c.id);

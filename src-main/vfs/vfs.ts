@@ -1005,16 +1005,20 @@ export class Vfs {
           name,
           ...(newParent.id !== item.parentId ? { parentReference: { id: newParent.remoteId! } } : {}),
         });
+      // The name's holder may be a new file's server copy that its upload is moving to where the
+      // file went here: once that move ends the name is free (or its move is journaled, below). Asked
+      // before the request too: that move may end between the server's refusal and its answer here.
+      const leavingBefore = this.o.uploads.leaving(newParent.remoteId, name);
       try {
         let moved: DriveItem;
         try {
           moved = await move();
         } catch (e) {
-          // The name's holder may be a new file's server copy that its upload is moving to where the
-          // file went here: once that move ends the name is free (or its move is journaled, below).
-          const leaving = isNameConflict(e) ? this.o.uploads.leaving(newParent.remoteId, name) : undefined;
+          const leaving = isNameConflict(e) ? (this.o.uploads.leaving(newParent.remoteId, name) ?? leavingBefore) : undefined;
           if (!leaving) throw e;
           await leaving;
+          // Taken here meanwhile (a create): refused as it would have been before the wait.
+          if (this.clash(newParent, name, item.id)) throw new VfsError('EEXIST', `${to}: a file or folder with this name already exists`);
           moved = await move();
         }
         this.applyAnswer(item, moved);
