@@ -62,6 +62,19 @@ beforeEach(async () => {
   duringInvalidate = undefined;
 });
 
+/**
+ * This device's upload of `bytes` over the file, committed as the upload worker commits: noted as a
+ * change made here, then the item takes the answer's fields and the content the answer's version.
+ */
+async function commitUpload(file: { id: string; remoteId: string | null }, bytes: Buffer): Promise<void> {
+  const answer = await graph.uploadSmallById(file.remoteId!, bytes);
+  temp.store.transaction(() => {
+    temp.store.items.noteChangedHere(file.id, answer.id);
+    temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: bytes.length });
+    temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(bytes.length) });
+  });
+}
+
 afterEach(async () => {
   await sync.stop();
   await tasks.stopAll(5_000);
@@ -97,17 +110,7 @@ describe('a delta batch older than a change made here', () => {
     const file = temp.store.items.resolvePath('/y.txt')!;
     // Changed on another device (its time): the next batch carries the file at that version.
     await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
-    const edited = Buffer.from('edited here');
-    beforeApply = async () => {
-      // This device's upload of an edit commits as the upload worker does: noted, then the item
-      // takes the answer's fields and the content the answer's version.
-      const answer = await graph.uploadSmallById(file.remoteId!, edited);
-      temp.store.transaction(() => {
-        temp.store.items.noteChangedHere(file.id, answer.id);
-        temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: edited.length });
-        temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(edited.length) });
-      });
-    };
+    beforeApply = () => commitUpload(file, Buffer.from('edited here'));
     await sync.syncOnce();
     expect(temp.store.items.get(file.id)?.etag).toBe(temp.store.content.get(file.id)?.etag);
     expect(temp.store.content.get(file.id)?.status).toBe('complete');
@@ -118,18 +121,9 @@ describe('a delta batch older than a change made here', () => {
     await sync.syncOnce();
     const file = temp.store.items.resolvePath('/w.txt')!;
     await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
-    // As the upload worker commits: noted, then the item and the content take the answer's version.
-    const upload = async (bytes: Buffer) => {
-      const answer = await graph.uploadSmallById(file.remoteId!, bytes);
-      temp.store.transaction(() => {
-        temp.store.items.noteChangedHere(file.id, answer.id);
-        temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: bytes.length });
-        temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(bytes.length) });
-      });
-    };
     beforeApply = async () => {
-      await upload(Buffer.from('first edit here'));
-      afterRead = () => upload(Buffer.from('second edit here, while the item was read afresh'));
+      await commitUpload(file, Buffer.from('first edit here'));
+      afterRead = () => commitUpload(file, Buffer.from('second edit here, while the item was read afresh'));
     };
     await sync.syncOnce();
     expect(afterRead).toBeUndefined();
@@ -148,14 +142,7 @@ describe('a delta batch older than a change made here', () => {
     await handle.emulator.admin.remote({ op: 'write', path: '/u.txt', content: 'u, changed elsewhere' });
     const edited = Buffer.from('edited here');
     beforeApply = async () => {
-      duringInvalidate = async () => {
-        const answer = await graph.uploadSmallById(file.remoteId!, edited);
-        temp.store.transaction(() => {
-          temp.store.items.noteChangedHere(file.id, answer.id);
-          temp.store.items.update(file.id, { etag: answer.eTag ?? null, ctag: answer.cTag ?? null, size: edited.length });
-          temp.store.content.setContent(file.id, { status: 'complete', etag: answer.eTag ?? null, ctag: answer.cTag ?? null, ranges: RangeSet.whole(edited.length) });
-        });
-      };
+      duringInvalidate = () => commitUpload(file, edited);
     };
     await sync.syncOnce();
     expect(duringInvalidate).toBeUndefined();

@@ -173,6 +173,35 @@ function afterCalls<K extends 'uploadSmall' | 'uploadFragment'>(method: K, after
   });
 }
 
+/** The test's Graph client, with `before` told of each update (PATCH) before it is sent. */
+function beforeUpdates(before: (patch: Parameters<GraphClient['update']>[1]) => void): GraphClient {
+  return new Proxy(graph, {
+    get: (target, key) =>
+      key === 'update'
+        ? (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
+            before(patch);
+            return target.update(itemId, patch, options);
+          }
+        : bound(target, key),
+  });
+}
+
+/**
+ * toRecord for the manager that renames the new file `id` here (from `from` to `to`) when the
+ * commit maps the first upload's answer: a rename landing right before the commit's transaction,
+ * after the upload's last look at the file's place. The server copy follows after the commit.
+ */
+function renamedAtCommit(id: string, from: string, to: string): UploadManagerOptions['toRecord'] {
+  let renamed = false;
+  return (item) => {
+    if (!renamed && item.name === from) {
+      renamed = true;
+      temp.store.items.move(id, rootId, to);
+    }
+    return toRecord(item);
+  };
+}
+
 /** A member of the Graph client for a proxy of it: methods bound to the client itself (its private fields are not the proxy's). */
 function bound(target: GraphClient, key: string | symbol): unknown {
   const value: unknown = Reflect.get(target, key);
@@ -334,30 +363,14 @@ describe('simple uploads', () => {
   });
 
   it('while a committed new file\'s server copy follows its local rename, its first place is named as leaving until the move ends', async () => {
-    const content = Buffer.from('moved after its commit');
-    const localId = localCreate('leave-first.txt', content);
-    let renamed = false;
+    const localId = localCreate('leave-first.txt', Buffer.from('moved after its commit'));
     const rootRemote = temp.store.items.get(rootId)!.remoteId!;
     const seen: Array<Promise<void> | undefined> = [];
-    const watching = new Proxy(graph, {
-      get: (target, key) =>
-        key === 'update'
-          ? async (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
-              if (patch.name === 'leave-here.txt') seen.push(manager.leaving(rootRemote, 'LEAVE-FIRST.txt'));
-              return target.update(itemId, patch, options);
-            }
-          : bound(target, key),
-    });
     const manager = makeManager({
-      graph: watching,
-      // A rename landing right before the commit's transaction: the copy follows after the commit.
-      toRecord: (item) => {
-        if (!renamed && item.name === 'leave-first.txt') {
-          renamed = true;
-          temp.store.items.move(localId, rootId, 'leave-here.txt');
-        }
-        return toRecord(item);
-      },
+      graph: beforeUpdates((patch) => {
+        if (patch.name === 'leave-here.txt') seen.push(manager.leaving(rootRemote, 'LEAVE-FIRST.txt'));
+      }),
+      toRecord: renamedAtCommit(localId, 'leave-first.txt', 'leave-here.txt'),
     });
     manager.schedule(localId, { priority: 'high' });
     await manager.whenIdle();
@@ -502,30 +515,15 @@ describe('simple uploads', () => {
 
   it('so it is when a write stops the upload while the move after its commit is on its way (a review)', async () => {
     const id = localCreate('stop-first.txt', Buffer.from('first place'));
-    let renamed = false;
     let stopped = false;
-    const stopping = new Proxy(graph, {
-      get: (target, key) =>
-        key === 'update'
-          ? async (itemId: string, patch: Parameters<GraphClient['update']>[1], options?: Parameters<GraphClient['update']>[2]) => {
-              if (patch.name === 'stop-here.txt' && temp.store.items.get(id)?.remoteId) {
-                // A write lands now: the manager stops the attempt (its signal) while the move is sent.
-                stopped = true;
-                manager.touch(id);
-              }
-              return target.update(itemId, patch, options);
-            }
-          : bound(target, key),
-    });
     const manager = makeManager({
-      graph: stopping,
-      toRecord: (item) => {
-        if (!renamed && item.name === 'stop-first.txt') {
-          renamed = true;
-          temp.store.items.move(id, rootId, 'stop-here.txt');
-        }
-        return toRecord(item);
-      },
+      graph: beforeUpdates((patch) => {
+        if (patch.name !== 'stop-here.txt' || !temp.store.items.get(id)?.remoteId) return;
+        // A write lands now: the manager stops the attempt (its signal) while the move is sent.
+        stopped = true;
+        manager.touch(id);
+      }),
+      toRecord: renamedAtCommit(id, 'stop-first.txt', 'stop-here.txt'),
     });
     manager.schedule(id, { priority: 'high' });
     await manager.whenIdle();
