@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../base/logger.ts';
 import { IndexerProgramSchema, SettingsUpdateSchema } from '../../src-shared/ipc/desktop-calls.ts';
-import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, identifyProcess, matchProgram, type ProcessIdentity } from './indexer-guard.ts';
+import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, identifyProcess, matchProgram, needsArguments, type ProcessIdentity } from './indexer-guard.ts';
 
 const proc = (comm: string, exe: string | undefined, argv: string[] = []): ProcessIdentity => ({ pid: 42, comm, ...(exe ? { exe } : {}), argv });
 
@@ -133,14 +133,17 @@ describe('IndexerGuard', () => {
   let root: string;
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'onemount-proc-'));
-    for (const [pid, comm] of [
-      [10, 'tracker-extract'],
-      [11, 'cat'],
-      [12, 'baloo_file'],
+    for (const [pid, comm, cmdline] of [
+      [10, 'tracker-extract', undefined],
+      [11, 'cat', undefined],
+      [12, 'baloo_file', undefined],
+      [13, 'kioworker', 'kioworker\0/p/thumbnail.so\0thumbnail\0'],
+      [14, 'kioworker', 'kioworker\0/p/file.so\0file\0'],
     ] as const) {
       await mkdir(path.join(root, String(pid)));
       await writeFile(path.join(root, String(pid), 'status'), `Name:\t${comm}\nTgid:\t${pid}\n`);
       await writeFile(path.join(root, String(pid), 'comm'), `${comm}\n`);
+      if (cmdline !== undefined) await writeFile(path.join(root, String(pid), 'cmdline'), cmdline);
     }
   });
   afterAll(async () => {
@@ -163,6 +166,17 @@ describe('IndexerGuard', () => {
     const infos = mem.records().filter((r) => r['level'] === 30);
     expect(infos.map((r) => r['program'])).toEqual(['tracker-extract-3', 'baloo_file']);
     expect(String(infos[0]!['msg'])).toContain('/a.mp4');
+  });
+
+  it('reads the arguments only of a program that a rule with an argument names', async () => {
+    const guard = new IndexerGuard({ refuse: true, programs: DEFAULT_INDEXER_PROGRAMS, logger: createMemoryLogger().logger, procRoot: root });
+    guard.setCallerKnown(true);
+    expect(await guard.refuses(13, '/a.jpg')).toBe(true);
+    expect(await guard.refuses(14, '/a.jpg')).toBe(false);
+    const kio = (await identifyProcess(14, root, { argv: false }))!;
+    expect(kio.argv).toEqual([]);
+    expect(needsArguments(DEFAULT_INDEXER_PROGRAMS, kio)).toBe(true);
+    expect(needsArguments(DEFAULT_INDEXER_PROGRAMS, (await identifyProcess(11, root, { argv: false }))!)).toBe(false);
   });
 
   it('settings apply to the next open: off refuses nothing, a new list is the list', async () => {

@@ -16,6 +16,7 @@
  * kernel makes itself: pid 0), a process gone before it could be looked up, an unreadable /proc
  * entry. A cached file is read by anyone.
  */
+import { close, open, read } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../base/logger.ts';
@@ -77,12 +78,13 @@ function exeName(exe: string | undefined): string | undefined {
   return path.basename(exe.endsWith(' (deleted)') ? exe.slice(0, -' (deleted)'.length) : exe);
 }
 
-function ruleMatches(rule: Rule, p: ProcessIdentity): boolean {
+function names(rule: Rule, p: ProcessIdentity): boolean {
   const exe = exeName(p.exe);
-  const named = rule.glob
-    ? rule.glob.test(p.comm) || (exe !== undefined && rule.glob.test(exe))
-    : exe === rule.name || p.comm === rule.name.slice(0, COMM_LENGTH);
-  if (!named) return false;
+  return rule.glob ? rule.glob.test(p.comm) || (exe !== undefined && rule.glob.test(exe)) : exe === rule.name || p.comm === rule.name.slice(0, COMM_LENGTH);
+}
+
+function ruleMatches(rule: Rule, p: ProcessIdentity): boolean {
+  if (!names(rule, p)) return false;
   if (rule.arg === undefined) return true;
   // `thumbnail` is the argument itself or the plugin file named after it (…/kio/thumbnail.so).
   return p.argv.slice(1).some((a) => a === rule.arg || path.basename(a).replace(/\.so$/, '') === rule.arg);
@@ -97,18 +99,51 @@ export function matchProgram(rules: readonly string[], p: ProcessIdentity): stri
   return undefined;
 }
 
+/** Whether a rule with an argument names the process: only then are its arguments needed. */
+export function needsArguments(rules: readonly string[], p: ProcessIdentity): boolean {
+  return rules.some((text) => {
+    const rule = ruleOf(text);
+    return rule?.arg !== undefined && names(rule, p);
+  });
+}
+
+/**
+ * A small /proc file in one read (status: a couple of KiB): open, read, close, without readFile's
+ * size query and read to the end (every guarded open waits for this).
+ */
+function readSmall(file: string): Promise<string | undefined> {
+  return new Promise((resolve) =>
+    open(file, 'r', (openError, fd) => {
+      if (openError) return resolve(undefined);
+      const buffer = Buffer.allocUnsafe(16 * 1024);
+      read(fd, buffer, 0, buffer.length, 0, (readError, n) => {
+        close(fd, () => undefined);
+        resolve(readError ? undefined : buffer.toString('utf8', 0, n));
+      });
+    }),
+  );
+}
+
+/** The process's arguments, argv[0] first; empty when unreadable. */
+export async function readArguments(tid: number, procRoot = '/proc'): Promise<string[]> {
+  const argv = (await readFile(path.join(procRoot, String(tid), 'cmdline'), 'utf8').catch(() => '')).split('\0');
+  if (argv.at(-1) === '') argv.pop();
+  return argv;
+}
+
 /**
  * The process of the thread `tid` (FUSE names the calling thread), from `/proc`. Undefined when it
- * is gone; fields that cannot be read (exe of another user's process) are left out.
+ * is gone; fields that cannot be read (exe of another user's process) are left out. `argv: false`:
+ * the arguments are not read (argv is empty; readArguments when a rule needs them).
  */
-export async function identifyProcess(tid: number, procRoot = '/proc'): Promise<ProcessIdentity | undefined> {
+export async function identifyProcess(tid: number, procRoot = '/proc', options: { argv?: boolean } = {}): Promise<ProcessIdentity | undefined> {
   // A thread shares its process's program file and arguments: those are read at once with the
   // thread's status; only the process name needs the thread group's own entry.
   const dir = path.join(procRoot, String(tid));
-  const [status, exe, cmdline] = await Promise.all([
-    readFile(path.join(dir, 'status'), 'utf8').catch(() => undefined),
+  const [status, exe, argv] = await Promise.all([
+    readSmall(path.join(dir, 'status')),
     readlink(path.join(dir, 'exe')).catch(() => undefined),
-    readFile(path.join(dir, 'cmdline'), 'utf8').catch(() => ''),
+    options.argv === false ? [] : readArguments(tid, procRoot),
   ]);
   // Exited (or never visible to us): nothing to tell, so it is treated as a person's program.
   if (status === undefined) return undefined;
@@ -121,8 +156,6 @@ export async function identifyProcess(tid: number, procRoot = '/proc'): Promise<
           (s) => s.replace(/\n$/, ''),
           () => name,
         );
-  const argv = cmdline.split('\0');
-  if (argv.at(-1) === '') argv.pop();
   return { pid: tgid, comm, ...(exe !== undefined ? { exe } : {}), argv };
 }
 
@@ -186,8 +219,10 @@ export class IndexerGuard {
    */
   async refuses(tid: number, file: string): Promise<boolean> {
     if (!this.active || tid <= 0) return false;
-    const proc = await identifyProcess(tid, this.#o.procRoot);
+    let proc = await identifyProcess(tid, this.#o.procRoot, { argv: false });
     if (!proc) return false;
+    // The arguments (a read of the process's memory) only for a program a rule with one names.
+    if (needsArguments(this.#settings.programs, proc)) proc = { ...proc, argv: await readArguments(tid, this.#o.procRoot) };
     // The settings may have changed while /proc was read: the newest apply.
     if (!this.active) return false;
     const program = matchProgram(this.#settings.programs, proc);
