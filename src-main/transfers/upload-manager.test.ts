@@ -534,6 +534,23 @@ describe('simple uploads', () => {
     expect(temp.store.journal.list({ itemId: id, states: ['pending'] })).toMatchObject([{ kind: 'rename', name: 'stop-first.txt', newName: 'stop-here.txt' }]);
   });
 
+  it('a rename made here while the move after its commit is on its way stays (fuzz 373000/33: the file went back to its first name)', async () => {
+    const id = localCreate('again-0.txt', Buffer.from('renamed while it moves'));
+    let renames = 0;
+    const manager = makeManager({
+      graph: beforeUpdates((patch) => {
+        // Each move the upload sends meets another rename here (the vfs's, journaled when the name it
+        // wants is held on the server), the last one after the upload's last try.
+        if (patch.name?.startsWith('again-') && temp.store.items.get(id)?.remoteId) temp.store.items.move(id, rootId, `again-${++renames + 1}.txt`);
+      }),
+      toRecord: renamedAtCommit(id, 'again-0.txt', 'again-1.txt'),
+    });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(renames).toBeGreaterThan(0);
+    expect(temp.store.items.get(id)).toMatchObject({ parentId: rootId, name: `again-${renames + 1}.txt` });
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

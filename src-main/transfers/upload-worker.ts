@@ -308,8 +308,11 @@ export class UploadWorker {
     if (moved === answer) return;
     const { store } = this.#o;
     store.items.noteChangedHere(edit.item.id, moved.id);
+    // The item's place here stays as it is: renamed again while the move was on its way, the later
+    // place is the one that counts (journaled by the vfs; fuzz 373000/33: taking the move's answer
+    // whole put the file back where the move had sent it). The rest of the answer is the server's.
     if (store.content.get(edit.item.id)?.status === 'dirty') store.items.update(edit.item.id, { etag: moved.eTag ?? null });
-    else store.items.upsert(this.#o.toRecord(moved));
+    else store.items.update(edit.item.id, serverFields(this.#o.toRecord(moved)));
   }
 
   /** Remembers where this attempt sends the file; a copy an earlier attempt may have left elsewhere is watched for. */
