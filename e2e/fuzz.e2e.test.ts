@@ -82,6 +82,18 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
     await reproduce('new-file-move-lost-offline-restart.json', 2);
   }, 180_000);
 
+  // In a shared folder, while requests were throttled, a new file a.txt renamed over another new
+  // file G/notes.md (neither uploaded yet) ended back as a.txt, here and on the server (seed 373000,
+  // schedule 33; 2–3 of 8 replays, older than 2026-12-06's engine). In the shared folder's root the
+  // move after a first upload was sent on every try (the answer names the folder by its id in its
+  // owner's drive), and its last try, sent with the place read before the rename here, undid that
+  // rename on the server, then its answer undid it here. Fixed (transfers/upload-manager.test.ts):
+  // the shortcut's target counts as the parent, the answer no longer moves the item here, and a
+  // server copy still elsewhere after the last try is journaled. 16 of 16 replays pass.
+  it('a new file renamed over another new file in a shared folder while throttled keeps its new name', async () => {
+    await reproduce('shared-rename-over-new-file-undone.json', 3);
+  }, 180_000);
+
   // In a shared folder, `mv c.bin b.txt` answered EEXIST while the server still held `b.txt` as a
   // new file of ours whose first upload had landed there and was on its way to where it is here
   // (`mv b.txt G/c.bin` a moment before; seed 263000, schedule 176, once in seven replays: the
@@ -317,17 +329,6 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // 72). Uploads now note their commits as changes made here (the batch reads such items afresh):
 // src-main/sync/delta-stale-batch.emulator.test.ts, transfers/upload-manager.test.ts.
 // Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
-//
-// Open (2026-12-06, seed 373000, schedule 33; 2 of 8 replays on this session's engine, and 3 of 8
-// on the one before it, 3c89ae8): in a shared folder, while requests are throttled, a new file a.txt
-// renamed over another new file G/notes.md (neither uploaded yet; the rename waits for the
-// replaced file's upload to stop). The move after a.txt's first upload put the file back at a.txt
-// here, over the rename made meanwhile (an append to G/notes.md: ENOENT); fixed, with a unit test
-// in transfers/upload-manager.test.ts. Still open (2 of 12 replays after that fix): the server
-// keeps the file as a.txt and G/notes.md is not there at the settle. Timing-dependent, so a
-// replay, not an it.fails: e2e/fuzz/known-bugs/shared-rename-over-new-file-undone.json (--repeat 12).
-// In a shared folder's root the follow-up move is sent three times for nothing: the answer's
-// parent (the shared folder's id in its owner's drive) never equals the local parent's server id.
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now

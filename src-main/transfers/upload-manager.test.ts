@@ -549,6 +549,8 @@ describe('simple uploads', () => {
     await manager.whenIdle();
     expect(renames).toBeGreaterThan(0);
     expect(temp.store.items.get(id)).toMatchObject({ parentId: rootId, name: `again-${renames + 1}.txt` });
+    // The server copy is one rename behind after the last try: that move waits in the journal.
+    expect(temp.store.journal.list({ itemId: id, states: ['pending'] })).toMatchObject([{ kind: 'rename', newName: `again-${renames + 1}.txt` }]);
   });
 
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {

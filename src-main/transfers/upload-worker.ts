@@ -348,7 +348,7 @@ export class UploadWorker {
       const now = store.items.get(edit.item.id);
       const parentRemoteId = now?.parentId ? store.items.get(now.parentId)?.remoteId : undefined;
       if (!now || !parentRemoteId) return answer;
-      const sameParent = answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId;
+      const sameParent = this.#isServerParent(now.parentId!, answer);
       if (answer.name === now.name && sameParent) return answer;
       try {
         // A copy not committed yet is watched where it goes, from before the request leaves:
@@ -375,11 +375,7 @@ export class UploadWorker {
         const stop = signal?.aborted ? signal.reason : undefined;
         const cancelled = stop instanceof UploadStoppedError && stop.reason === 'cancelled';
         const journaled = now.remoteId !== null && now.remoteId === answer.id && !cancelled && store.items.get(now.id) !== undefined;
-        if (journaled) {
-          const from = answer.parentReference?.id ? store.items.getByRemoteId(answer.parentReference.id)?.id : undefined;
-          store.journal.append({ kind: 'rename', itemId: now.id, parentId: from ?? edit.item.parentId, name: answer.name ?? edit.item.name, newParentId: now.parentId, newName: now.name });
-          this.#o.events.emit('journaled', { itemId: now.id, kind: 'rename' });
-        }
+        if (journaled) this.#journalMove(now, edit, answer);
         if (signal?.aborted) throw error;
         logger.warn(
           { err: error, itemId: edit.item.id, name: now.name },
@@ -388,7 +384,30 @@ export class UploadWorker {
         return answer;
       }
     }
+    // Renamed here again after each try (or a rename here crossed the last one on its way): the
+    // server holds the file elsewhere. Committed, it is journaled as a failed move is.
+    const now = store.items.get(edit.item.id);
+    if (now?.parentId && now.remoteId !== null && now.remoteId === answer.id && !(answer.name === now.name && this.#isServerParent(now.parentId, answer))) {
+      this.#journalMove(now, edit, answer);
+      logger.warn({ itemId: now.id, name: now.name }, 'the file kept moving while its server copy followed; the rename is sent when it can be');
+    }
     return answer;
+  }
+
+  /** The answer's parent is the folder `parentKey` (a shared folder's shortcut: the folder it points to). */
+  #isServerParent(parentKey: string, answer: DriveItem): boolean {
+    const at = answer.parentReference?.id;
+    if (at === undefined) return true;
+    const parent = this.#o.store.items.get(parentKey);
+    return at === parent?.remoteId || (parent?.kind === 'remote' && at === parent.remoteItemId);
+  }
+
+  /** The move of a committed file to its place here waits in the journal, as an offline rename does. */
+  #journalMove(now: StoredItem, edit: LocalEdit, answer: DriveItem): void {
+    const { store } = this.#o;
+    const from = answer.parentReference?.id ? store.items.getByRemoteId(answer.parentReference.id)?.id : undefined;
+    store.journal.append({ kind: 'rename', itemId: now.id, parentId: from ?? edit.item.parentId, name: answer.name ?? edit.item.name, newParentId: now.parentId, newName: now.name });
+    this.#o.events.emit('journaled', { itemId: now.id, kind: 'rename' });
   }
 
   /** The server lost the file while it was edited here: the edit is uploaded again as a new file. */
