@@ -837,8 +837,7 @@ export class UploadWorker {
     // The server knows the file now: later attempts update it in place. Where it sits, nothing
     // else of ours can land (a first upload never replaces), so that place needs no more watching.
     const place = this.#sentPlaces.get(itemId);
-    const parentRemoteId = place && store.items.get(place.parentId)?.remoteId;
-    if (place && answer.name?.toLowerCase() === place.name.toLowerCase() && (answer.parentReference?.id === undefined || answer.parentReference.id === parentRemoteId)) {
+    if (place && answer.name?.toLowerCase() === place.name.toLowerCase() && this.#isServerParent(place.parentId, answer)) {
       store.deletedUploads.remove(itemId, place.parentId, place.name);
     }
     this.#sentPlaces.delete(itemId);
