@@ -379,13 +379,13 @@ export class BatchApplier {
     return !this.#store.sentVersions.has(old.id, record.quickXorHash);
   }
 
-  /** The record's version is one we sent before the version the store holds, also ours. */
   /** This device's own request changed the item since the records were asked for (`changedHere`). */
   #changedHere(record: ItemRecord): boolean {
     const changed = this.#o.changedHere;
     return changed !== undefined && (changed(record.id) || (record.remoteId != null && changed(record.remoteId)));
   }
 
+  /** The record's version is one we sent before the version the store holds, also ours. */
   #olderOwnVersion(old: StoredItem, record: ItemRecord): boolean {
     if (record.kind !== 'file' || !record.quickXorHash || !old.quickXorHash) return false;
     const sent = this.#store.sentVersions.list(old.id).map(canonicalHash);
@@ -704,9 +704,42 @@ function sameRecord(old: StoredItem, next: ItemRecord): boolean {
   );
 }
 
+/** Reads of a batch's stale records, at most (applyAsTheyAreNow). */
+const FRESH_READ_ROUNDS = 3;
+
+/**
+ * A batch's `staleRecords`, read from the server and applied as they are now (`read`: the reads and
+ * their plan; `applierFor(since)`: a `current` applier leaving alone what changed here after
+ * `since`). The reads take a while (one request each): an item changed here meanwhile (an upload's
+ * commit) is newer than what they return, as it was for the batch, so it is read again, up to
+ * FRESH_READ_ROUNDS times in all (lost-write e2e: the older eTag, then EIO). Returns the ids still
+ * changed here after the last round: the caller's next pass brings them.
+ */
+export async function applyAsTheyAreNow(
+  store: Store,
+  ids: readonly string[],
+  read: (ids: readonly string[]) => Promise<DeltaPlan | undefined>,
+  applierFor: (since: number) => BatchApplier,
+): Promise<readonly string[]> {
+  let left = ids;
+  for (let round = 0; round < FRESH_READ_ROUNDS && left.length > 0; round++) {
+    const since = store.items.openChangeWindow();
+    try {
+      const plan = await read(left);
+      if (!plan) return [];
+      const applier = applierFor(since);
+      await applier.apply(plan, false, () => undefined);
+      left = applier.staleRecords;
+    } finally {
+      store.items.closeChangeWindow();
+    }
+  }
+  return left;
+}
+
 /**
  * The server's items as they are now, for a batch's `staleRecords` (applied by a `current`
- * applier): usually our change came after the page was made and nothing changes; another
+ * applier, applyAsTheyAreNow): usually our change came after the page was made and nothing changes; another
  * device's later change (restoring that older version, renaming it again) is applied. One gone
  * meanwhile is left out: the next delta says so.
  */

@@ -29,7 +29,7 @@ import { Admission, ShuttingDownError, type ShutdownStep } from '../lifecycle/pa
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/index.ts';
 import type { EnumerationObserver } from './children-listing.ts';
-import { BatchApplier, readCurrent, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
+import { applyAsTheyAreNow, BatchApplier, readCurrent, type ApplyCounts, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
 import { planBatch, type DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
@@ -112,9 +112,6 @@ export class SyncStoppedError extends OneMountError {
     super('SYNC_STOPPED', 'remote sync has been stopped');
   }
 }
-
-/** Fresh reads of items changed here while they were read are read again this many times in all, then left to the next delta. */
-const FRESH_READ_ROUNDS = 3;
 
 const DEFAULTS = {
   pollIntervalMs: DEFAULT_TIMEOUTS.deltaPollIntervalMs,
@@ -394,7 +391,7 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
-    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal, FRESH_READ_ROUNDS);
+    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -403,7 +400,7 @@ export class DeltaSync {
   }
 
   /** Items whose delta record may be older than the store (BatchApplier staleRecords): the server's current state decides. */
-  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal, rounds: number): Promise<void> {
+  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
     const store = this.#store;
     const graph = this.#graph;
     if (!graph.getItem) {
@@ -411,29 +408,26 @@ export class DeltaSync {
       this.#catchUp = true;
       return;
     }
-    // The reads take a while (one request each): a change made here meanwhile (an upload's commit)
-    // is newer than what they return, as it was for the batch (lost-write e2e: the older eTag, EIO).
-    const since = store.items.openChangeWindow();
-    try {
-      const items = await readCurrent({ getItem: graph.getItem.bind(graph) }, ids, signal);
-      this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
-      if (!items.length) return;
-      const plan = await planBatch(items, {
-        full: false,
-        rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
-        driveId: this.#driveId ?? store.driveState.get('driveId'),
-        inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
-        yielder,
-      });
-      const applier = applierFor(since);
-      await applier.apply(plan, false, () => undefined);
-      // Changed here again while they were read: read again (a few times), then the next delta, at once.
-      if (!applier.staleRecords.length) return;
-      if (rounds > 1) await this.#applyCurrent(applier.staleRecords, applierFor, yielder, signal, rounds - 1);
-      else this.#catchUp = true;
-    } finally {
-      store.items.closeChangeWindow();
-    }
+    const getItem = graph.getItem.bind(graph);
+    const left = await applyAsTheyAreNow(
+      store,
+      ids,
+      async (stale) => {
+        const items = await readCurrent({ getItem }, stale, signal);
+        this.#logger.debug({ ids: stale, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
+        if (!items.length) return undefined;
+        return planBatch(items, {
+          full: false,
+          rootId: store.items.getRoot()?.remoteId ?? store.items.getRoot()?.id,
+          driveId: this.#driveId ?? store.driveState.get('driveId'),
+          inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined,
+          yielder,
+        });
+      },
+      applierFor,
+    );
+    // Changed here again at every read: the next delta, at once, brings them as they are.
+    if (left.length) this.#catchUp = true;
   }
 
   #fetch(link: string | undefined, signal: AbortSignal, listing: EnumerationObserver | undefined): Promise<DeltaBatch> {

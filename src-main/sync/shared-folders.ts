@@ -23,7 +23,7 @@ import { GraphApiError, isNotFound, isResyncRequired, type DriveItem, type Drive
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
 import type { ShutdownAware, ShutdownStep } from '../lifecycle/participation.ts';
 import type { SharedFolder, Store, StoredItem } from '../store/index.ts';
-import { BatchApplier, readCurrent, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
+import { applyAsTheyAreNow, BatchApplier, readCurrent, type ChangeSet, type ContentInvalidator } from './delta-apply.ts';
 import { planBatch } from './delta-plan.ts';
 import { DELTA_SELECT, normalizeDriveId, sameDrive } from './drive-item-mapping.ts';
 import { LoopYielder } from './loop-yielder.ts';
@@ -345,16 +345,17 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
       } else store.sharedFolders.synced(shortcut.id, batch.deltaLink, this.#now());
     });
     if (applier.staleRecords.length && store.items.get(shortcut.id)) {
-      // Records possibly older than the store (BatchApplier staleRecords): as they are now, but for
-      // what changes here while they are read (left to the share's next pass).
-      const since = store.items.openChangeWindow();
-      try {
-        const current = this.#scope(await readCurrent(this.#o.graph, applier.staleRecords, signal), shortcut, target, false);
-        const again = await planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
-        await applierFor(true, since).apply(again, false, () => undefined);
-      } finally {
-        store.items.closeChangeWindow();
-      }
+      // Records possibly older than the store (BatchApplier staleRecords): as they are now. What
+      // changed here at every read waits for the share's next pass.
+      await applyAsTheyAreNow(
+        store,
+        applier.staleRecords,
+        async (stale) => {
+          const current = this.#scope(await readCurrent(this.#o.graph, stale, signal), shortcut, target, false);
+          return planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
+        },
+        (since) => applierFor(true, since),
+      );
     }
     if (counts.added + counts.updated + counts.removed > 0 || full) {
       this.#o.logger.info({ sharedFolder: shortcut.name, ...counts, full }, full ? 'shared folder enumerated' : 'shared folder changes applied');
