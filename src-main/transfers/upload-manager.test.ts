@@ -364,11 +364,10 @@ describe('simple uploads', () => {
 
   it('while a committed new file\'s server copy follows its local rename, its first place is named as leaving until the move ends', async () => {
     const localId = localCreate('leave-first.txt', Buffer.from('moved after its commit'));
-    const rootRemote = temp.store.items.get(rootId)!.remoteId!;
     const seen: Array<Promise<void> | undefined> = [];
     const manager = makeManager({
       graph: beforeUpdates((patch) => {
-        if (patch.name === 'leave-here.txt') seen.push(manager.leaving(rootRemote, 'LEAVE-FIRST.txt'));
+        if (patch.name === 'leave-here.txt') seen.push(manager.leaving(rootId, 'LEAVE-FIRST.txt'));
       }),
       toRecord: renamedAtCommit(localId, 'leave-first.txt', 'leave-here.txt'),
     });
@@ -377,7 +376,7 @@ describe('simple uploads', () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBeInstanceOf(Promise);
     await seen[0];
-    expect(manager.leaving(rootRemote, 'leave-first.txt')).toBeUndefined();
+    expect(manager.leaving(rootId, 'leave-first.txt')).toBeUndefined();
     expect(serverJson('/leave-first.txt')).toBeUndefined();
     expect(temp.store.items.get(localId)?.remoteId).toBe(serverJson('/leave-here.txt')?.id);
   });

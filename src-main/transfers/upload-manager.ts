@@ -281,8 +281,8 @@ export class UploadManager {
   }
 
   /** UploadWorker#leaving: a committed new file's server copy on its way from this place. */
-  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
-    return this.#worker.leaving(parentRemoteId, name);
+  leaving(parentKey: string, name: string): Promise<void> | undefined {
+    return this.#worker.leaving(parentKey, name);
   }
 
   /** True while an upload of the item waits, runs or retries. */

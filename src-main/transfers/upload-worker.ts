@@ -132,10 +132,10 @@ export class UploadWorker {
    */
   readonly #sentPlaces = new Map<string, { parentId: string; name: string }>();
   /**
-   * The server places (folder's server id, lower-case name) that committed new files are leaving:
-   * the move that takes each copy to where its file is now (#placeCommitted), settling when it ends.
+   * The server places committed new files are leaving (the answer their copy holds), each with the
+   * move that takes the copy to where its file is now (#placeCommitted), settling when it ends.
    */
-  readonly #leaving = new Map<string, Promise<void>>();
+  readonly #leaving = new Set<{ answer: DriveItem; moved: Promise<void> }>();
 
   constructor(options: UploadWorkerOptions) {
     this.#o = options;
@@ -288,22 +288,25 @@ export class UploadWorker {
    * A committed new file's server copy is on its way from this place to where the file is now: a
    * rename onto the name it frees waits for this (settles when the move ends, whichever way).
    */
-  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
-    return this.#leaving.get(placeKey(parentRemoteId, name));
+  leaving(parentKey: string, name: string): Promise<void> | undefined {
+    const key = name.toLowerCase();
+    for (const place of this.#leaving) {
+      if (place.answer.name?.toLowerCase() === key && this.#isServerParent(parentKey, place.answer)) return place.moved;
+    }
+    return undefined;
   }
 
   /** `signal` null: a move made without the job's signal. */
   async #placeCommitted(edit: LocalEdit, answer: DriveItem, signal: AbortSignal | null): Promise<void> {
-    const from = answer.parentReference?.id !== undefined && answer.name !== undefined ? placeKey(answer.parentReference.id, answer.name) : undefined;
     let settle = (): void => undefined;
-    const mine = new Promise<void>((resolve) => (settle = resolve));
-    if (from !== undefined) this.#leaving.set(from, mine);
+    const place = { answer, moved: new Promise<void>((resolve) => (settle = resolve)) };
+    this.#leaving.add(place);
     let moved: DriveItem;
     try {
       moved = await this.#followLocalPlace(edit, answer, signal);
     } finally {
       settle();
-      if (from !== undefined && this.#leaving.get(from) === mine) this.#leaving.delete(from);
+      this.#leaving.delete(place);
     }
     if (moved === answer) return;
     const { store } = this.#o;
@@ -988,8 +991,4 @@ function tagsOf(answer: DriveItem): { etag: string | null; ctag: string | null }
 /** OneDrive keeps whole seconds of fileSystemInfo times (§15 #11). */
 function wholeSecondsIso(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function placeKey(parentRemoteId: string, name: string): string {
-  return `${parentRemoteId}/${name.toLowerCase()}`;
 }

@@ -346,9 +346,9 @@ describe('vfs rename', () => {
     // request was refused (when the rename asks again).
     let moved = (): void => undefined;
     const move = new Promise<void>((resolve) => (moved = resolve));
-    rig.uploads.leavingPlace = (parentRemoteId, name) => {
+    rig.uploads.leavingPlace = (parentKey, name) => {
       asked.push(name);
-      if (parentRemoteId !== rig.item('/').remoteId || name !== `b${n}`) return undefined;
+      if (parentKey !== rig.item('/').id || name !== `b${n}`) return undefined;
       if (asked.length === 1) return move;
       void rig.graph.update(bUp.id, { parentReference: { id: folder.remoteId! } }).then(() => moved());
       return stillRegistered ? move : undefined;

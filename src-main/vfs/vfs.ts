@@ -63,10 +63,10 @@ export interface UploadsPort {
   cancel(itemId: string): Promise<void> | void;
   isActive?(itemId: string): boolean;
   /**
-   * The server copy of a new file of ours is being moved away from this place (folder's server id,
+   * The server copy of a new file of ours is being moved away from this place (the folder's key, a
    * name) after its first upload: settles when that move ends. Undefined when none is.
    */
-  leaving(parentRemoteId: string, name: string): Promise<void> | undefined;
+  leaving(parentKey: string, name: string): Promise<void> | undefined;
 }
 
 /**
@@ -1008,13 +1008,13 @@ export class Vfs {
       // The name's holder may be a new file's server copy that its upload is moving to where the
       // file went here: once that move ends the name is free (or its move is journaled, below). Asked
       // before the request too: that move may end between the server's refusal and its answer here.
-      const leavingBefore = this.o.uploads.leaving(newParent.remoteId, name);
+      const leavingBefore = this.o.uploads.leaving(newParent.id, name);
       try {
         let moved: DriveItem;
         try {
           moved = await move();
         } catch (e) {
-          const leaving = isNameConflict(e) ? (this.o.uploads.leaving(newParent.remoteId, name) ?? leavingBefore) : undefined;
+          const leaving = isNameConflict(e) ? (this.o.uploads.leaving(newParent.id, name) ?? leavingBefore) : undefined;
           if (!leaving) throw e;
           await leaving;
           // Taken here meanwhile (a create): refused as it would have been before the wait.

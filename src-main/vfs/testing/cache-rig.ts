@@ -28,9 +28,9 @@ export class RecordingUploads implements UploadsPort {
   touch(): void {}
   cancel(): void {}
   /** What leaving() answers; a test sets it to stand for a first upload's move in flight. */
-  leavingPlace: ((parentRemoteId: string, name: string) => Promise<void> | undefined) | undefined;
-  leaving(parentRemoteId: string, name: string): Promise<void> | undefined {
-    return this.leavingPlace?.(parentRemoteId, name);
+  leavingPlace: ((parentKey: string, name: string) => Promise<void> | undefined) | undefined;
+  leaving(parentKey: string, name: string): Promise<void> | undefined {
+    return this.leavingPlace?.(parentKey, name);
   }
 }
 
