@@ -153,22 +153,17 @@ export class FuseMount {
       const fuse = self.fuse;
       const at = fuse?.keptGeneration?.();
       if (at === undefined || !fuse?.keepAttrs) return;
-      let attr: Attr | Promise<Attr>;
+      // Gone again already (a VfsError) is no error; anything else is, though the create stands.
+      const notKept = (e: unknown): void => {
+        if (!(e instanceof VfsError)) logger.warn({ err: e, path }, 'could not keep the attributes of a new file');
+      };
       try {
-        attr = vfs.getattr(path);
-      } catch {
-        return;
-      }
-      // A lookup that has to wait (the name went and the first enumeration runs) is not kept.
-      if (attr instanceof Promise) {
-        attr.catch(() => undefined);
-        return;
-      }
-      try {
-        fuse.keepAttrs(path, toStat(attr), at);
+        const attr = vfs.getattr(path);
+        // A lookup that has to wait (the name went and the first enumeration runs) is not kept.
+        if (attr instanceof Promise) attr.catch(notKept);
+        else fuse.keepAttrs(path, toStat(attr), at);
       } catch (e) {
-        // The create stands (it is answered next); only this shortcut is lost.
-        logger.warn({ err: e, path }, 'could not keep the attributes of a new file');
+        notKept(e);
       }
     };
     const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
