@@ -37,30 +37,39 @@ beforeEach(async () => {
     getItemByPath: (...a) => graph.getItemByPath(...a),
     getItem: async (...a) => {
       const item = await graph.getItem(...a);
-      const hook = afterRead;
-      afterRead = undefined;
-      await hook?.();
+      await fire(afterRead, () => (afterRead = undefined));
       return item;
     },
     delta: async (...a) => {
       const batch = await graph.delta(...a);
-      const hook = beforeApply;
-      beforeApply = undefined;
-      await hook?.();
+      await fire(beforeApply, () => (beforeApply = undefined));
       return batch;
     },
   };
-  sync = new DeltaSync({ graph: source, store: temp.store, invalidator: {
-      invalidate: async () => {
-        const hook = duringInvalidate;
-        duringInvalidate = undefined;
-        await hook?.();
-      },
-    }, logger, tasks, pollIntervalMs: 60_000 });
+  const invalidator = { invalidate: () => fire(duringInvalidate, () => (duringInvalidate = undefined)) };
+  sync = new DeltaSync({ graph: source, store: temp.store, invalidator, logger, tasks, pollIntervalMs: 60_000 });
   beforeApply = undefined;
   afterRead = undefined;
   duringInvalidate = undefined;
 });
+
+/** Runs a test's hook once: it is cleared (`clear`) before it runs. */
+async function fire(hook: (() => Promise<void>) | undefined, clear: () => void): Promise<void> {
+  clear();
+  await hook?.();
+}
+
+/**
+ * A file in the store, then changed on another device (its time): the next batch carries it at that
+ * version.
+ */
+async function fileTouchedElsewhere(path: string): Promise<{ id: string; remoteId: string | null }> {
+  await handle.emulator.admin.remote({ op: 'write', path, content: 'one' });
+  await sync.syncOnce();
+  const file = temp.store.items.resolvePath(path)!;
+  await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+  return file;
+}
 
 /**
  * This device's upload of `bytes` over the file, committed as the upload worker commits: noted as a
@@ -105,11 +114,7 @@ describe('a delta batch older than a change made here', () => {
   // Fuzz 331000/72: a read then took the upload's own cached bytes for another version, discarded
   // them and failed with EIO. That the upload's commit notes its item: transfers/upload-manager.test.ts.
   it("does not give a file back the older eTag of a batch fetched while this device's upload of it was on its way", async () => {
-    await handle.emulator.admin.remote({ op: 'write', path: '/y.txt', content: 'one' });
-    await sync.syncOnce();
-    const file = temp.store.items.resolvePath('/y.txt')!;
-    // Changed on another device (its time): the next batch carries the file at that version.
-    await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    const file = await fileTouchedElsewhere('/y.txt');
     beforeApply = () => commitUpload(file, Buffer.from('edited here'));
     await sync.syncOnce();
     expect(temp.store.items.get(file.id)?.etag).toBe(temp.store.content.get(file.id)?.etag);
@@ -117,10 +122,7 @@ describe('a delta batch older than a change made here', () => {
   }, 30_000);
 
   it("nor the older eTag of the fresh read it then makes, when another upload of the file commits during that read (lost-write e2e)", async () => {
-    await handle.emulator.admin.remote({ op: 'write', path: '/w.txt', content: 'one' });
-    await sync.syncOnce();
-    const file = temp.store.items.resolvePath('/w.txt')!;
-    await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    const file = await fileTouchedElsewhere('/w.txt');
     beforeApply = async () => {
       await commitUpload(file, Buffer.from('first edit here'));
       afterRead = () => commitUpload(file, Buffer.from('second edit here, while the item was read afresh'));
@@ -133,12 +135,9 @@ describe('a delta batch older than a change made here', () => {
   }, 30_000);
 
   it('nor when the upload commits while the batch awaits the invalidation of another changed file (a review of the fix)', async () => {
-    await handle.emulator.admin.remote({ op: 'write', path: '/v.txt', content: 'one' });
     await handle.emulator.admin.remote({ op: 'write', path: '/u.txt', content: 'uuu' });
-    await sync.syncOnce();
-    const file = temp.store.items.resolvePath('/v.txt')!;
-    // Changed on other devices: v's time, u's content (which the batch invalidates).
-    await graph.update(file.remoteId!, { fileSystemInfo: { lastModifiedDateTime: '2020-01-02T03:04:05Z' } });
+    const file = await fileTouchedElsewhere('/v.txt');
+    // And u's content, which the batch invalidates.
     await handle.emulator.admin.remote({ op: 'write', path: '/u.txt', content: 'u, changed elsewhere' });
     const edited = Buffer.from('edited here');
     beforeApply = async () => {
