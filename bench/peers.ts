@@ -34,6 +34,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { accountPaths } from '../src-main/app/paths.ts';
 import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
@@ -54,6 +55,8 @@ const ENGINE_DIR = path.join(import.meta.dirname, '..', 'dist', 'engine');
 const QUIET_MS = 1500;
 const SETTLE_TIMEOUT_MS = 10 * 60_000;
 const WARM_LS_RUNS = 3;
+/** The wait before the at-rest RSS sample. */
+const REST_MS = 3000;
 /** /proc's clock ticks (USER_HZ, 100 on Linux). */
 const TICK_MS = 10;
 
@@ -114,7 +117,9 @@ interface RoundA {
   coldLsRequests: number;
   coldLsDetail: string;
   warmLs: number;
+  /** Right after the last warm listing, and at rest a few seconds later (the engine collects a burst's garbage once it settles). */
   rss: number;
+  rssAtRest: number;
   stat: number;
   statRequests: number;
   firstByte: number;
@@ -275,6 +280,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       coldLsDetail: '',
       warmLs: skipped,
       rss: skipped,
+      rssAtRest: skipped,
       stat: skipped,
       statRequests: 0,
       firstByte: skipped,
@@ -304,10 +310,12 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       r.coldLsDetail = describeRequests(coldLog);
       r.warmLs = median(warm);
       r.rss = await statusMiB(child.pid);
+      await sleep(REST_MS);
+      r.rssAtRest = await statusMiB(child.pid);
       if (cfg.listingOnly) return r;
 
       // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
-      await new Promise((resolve) => setTimeout(resolve, (KERNEL_CACHE_SEC + 1) * 1000));
+      await sleep((KERNEL_CACHE_SEC + 1) * 1000 - REST_MS);
       await log.take();
       r.stat = (await runProgram('stat', ['--printf=%s\n', ...files.statNames.map((n) => path.join(big, n))])).ms;
       r.statRequests = apiEntries(await log.take()).length;
@@ -500,9 +508,11 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   timeRow(`${cfg.smallCount} × ${cfg.smallSize} B creates`, 'smallCreate');
   timeRow(`  those ${cfg.smallCount} on the server (from the first create)`, 'smallOnServer');
   if (!cfg.writesOnly) {
-    const om = m('OneMount', 'rss');
-    const rc = m('rclone', 'rss');
-    rows.push([`RSS after the ${cfg.bigFolder}-entry listing`, `${fmt(om)} MiB`, `${fmt(rc)} MiB`, `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', 'rss')} / ${runs('rclone', 'rss')} MiB`]);
+    for (const [what, k] of [[`RSS right after the ${cfg.bigFolder}-entry listing`, 'rss'], [`RSS at rest, ${REST_MS / 1000} s after it`, 'rssAtRest']] as const) {
+      const om = m('OneMount', k);
+      const rc = m('rclone', k);
+      rows.push([what, `${fmt(om)} MiB`, `${fmt(rc)} MiB`, `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} MiB`]);
+    }
   }
   if (driveB) {
     const resultsB = driveB.results;

@@ -11,7 +11,7 @@ import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
 import { settledWithin } from '../base/deadline.ts';
 import { abortableSleep } from '../base/abort.ts';
-import { collectGarbage } from '../base/gc.ts';
+import { collectGarbage, collectWhenSettled } from '../base/gc.ts';
 import { ShutdownCoordinator, type ShutdownReport } from '../lifecycle/shutdown-coordinator.ts';
 import { resultAsTask, TaskRegistry, type TaskHandle } from '../lifecycle/task-registry.ts';
 import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.ts';
@@ -41,7 +41,7 @@ import { loadSettings, saveSettings } from './saved-settings.ts';
 import { Pins } from '../vfs/pins.ts';
 import { ThumbnailCache } from '../transfers/thumbnail-cache.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
-import { FuseMount } from '../fuse/fuse-mount.ts';
+import { FuseMount, trimNativeHeap } from '../fuse/fuse-mount.ts';
 import { DEFAULT_INDEXER_PROGRAMS, IndexerGuard, type IndexerGuardSettings } from '../fuse/indexer-guard.ts';
 import { SocketServer, type EngineHandlers } from '../ipc/socket-server.ts';
 import type { EngineState, EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -86,8 +86,8 @@ function startEarlyRequests(graph: GraphClient, firstStart: boolean): { drive: P
 /** The delta pause reason of the user's "pause syncing". */
 const USER_PAUSE = 'user';
 
-/** Applied delta batches at least this large are followed by a full garbage collection. */
-const LARGE_BATCH = 5000;
+/** Heap growth since the last full collection that is collected once the engine settles (gc.ts). */
+const GC_GROWTH_BYTES = 16 * 1024 * 1024;
 
 /** Changed pictures fetched ahead at most per delta batch (more is a whole drive: the UI asks as it shows them). */
 const THUMBNAIL_PREFETCH_LIMIT = 500;
@@ -417,8 +417,6 @@ export class Engine {
       if (this.state === 'syncing' || this.state === 'offline') this.state = 'ready';
       logger.info(e, 'remote changes applied');
       if (e.deletedHere > 0) this.replayer.kick();
-      // A big batch leaves its pages behind as garbage an idle process would keep holding.
-      if (e.full || e.added + e.updated + e.removed >= LARGE_BATCH) setImmediate(collectGarbage);
     });
     this.sync.events.on('error', (e) => {
       this.lastSyncError = errorMessage(e.error);
@@ -443,14 +441,19 @@ export class Engine {
     this.replayer.start();
     this.uploads.start();
     this.sync.start({ afterInterval: enumerated });
-    if (enumerated) {
-      // The first enumeration ran before the 'applied' listener below existed: collect its pages
-      // (hundreds of MiB for a large drive) once they are out of scope.
-      this.tasks.start('gc-after-enumeration', async (signal) => {
-        await abortableSleep(policy.ms('gcAfterEnumerationMs'), signal).catch(() => undefined);
-        if (!signal.aborted) collectGarbage();
-      });
-    }
+    // A first enumeration, a large delta batch or the listing of a large folder leaves its pages
+    // behind as garbage an idle process would keep holding.
+    this.tasks.start('gc-when-settled', (signal) =>
+      collectWhenSettled({
+        everyMs: policy.ms('gcCheckMs'),
+        growthBytes: GC_GROWTH_BYTES,
+        signal,
+        collect: () => {
+          collectGarbage();
+          trimNativeHeap();
+        },
+      }),
+    );
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.
     this.tasks.start('quota-refresh', async (signal) => {
       // Soon when nothing is known yet (a first start asked only delta), else at the usual pace.

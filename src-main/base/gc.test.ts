@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { collectWhenSettled } from './gc.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -23,5 +24,46 @@ describe('collectGarbage', () => {
     const { before, after } = JSON.parse(stdout) as { before: number; after: number };
     // 500 000 small objects and strings are tens of MiB; most of it must be gone.
     expect(before - after).toBeGreaterThan(10 * 1024 * 1024);
+  });
+});
+
+describe('collectWhenSettled', () => {
+  const MiB = 1024 * 1024;
+
+  /** Runs the collector over heap readings (the first at its start, one per look after) and returns those at which it collected. */
+  async function collectedAt(readings: number[], afterCollect: number): Promise<number[]> {
+    const controller = new AbortController();
+    const seen: number[] = [];
+    let current = readings[0]!;
+    let next = 1;
+    await collectWhenSettled({
+      everyMs: 1000,
+      growthBytes: 16 * MiB,
+      signal: controller.signal,
+      heapUsed: () => current,
+      collect: () => {
+        seen.push(current);
+        current = afterCollect;
+      },
+      // Each wait is one period: the heap has moved on to the next reading, or the run is over.
+      wait: async () => {
+        if (next < readings.length) current = readings[next++]!;
+        else controller.abort();
+      },
+    });
+    return seen;
+  }
+
+  it('collects once a burst has grown the heap and stopped growing, not while it grows', async () => {
+    // 20 → 60 MiB over three periods (growing: no collection), then flat at 60: one collection.
+    const seen = await collectedAt([20 * MiB, 30 * MiB, 45 * MiB, 60 * MiB, 60 * MiB, 60 * MiB], 22 * MiB);
+    expect(seen).toEqual([60 * MiB]);
+  });
+
+  it('leaves small growth alone, and counts growth from what V8\'s own collections leave', async () => {
+    // +10 MiB settles (below the threshold); V8 collects down to 15, and +12 from there is still small.
+    expect(await collectedAt([20 * MiB, 30 * MiB, 30 * MiB, 15 * MiB, 27 * MiB, 27 * MiB], 10 * MiB)).toEqual([]);
+    // From that floor of 15, settling at 32 MiB is 17 MiB of growth: collected.
+    expect(await collectedAt([20 * MiB, 15 * MiB, 32 * MiB, 32 * MiB], 16 * MiB)).toEqual([32 * MiB]);
   });
 });

@@ -1,10 +1,14 @@
 /**
- * A full garbage collection on demand. After a large delta enumeration the heap holds hundreds of
- * megabytes of collected pages that are already garbage, and an idle Node process never runs V8's
- * major collection by itself: the engine would sit at twice the memory it needs. Calling this after
- * such bursts returns it (measured by bench/mount with a 100 000-item drive).
+ * Full garbage collections when the engine has settled after a burst. An idle Node process never
+ * runs V8's major collection by itself: after a delta enumeration (hundreds of MiB of pages) or
+ * the listing of a large folder (tens of MiB of answers and entries) the engine would sit at
+ * twice the memory it needs for as long as nothing else happens. collectWhenSettled watches the
+ * heap and collects once it has grown well past what the last collection left and stopped growing
+ * (measured by bench/mount with a 100 000-item drive and bench/peers' RSS rows).
  */
+import { abortableSleep } from './abort.ts';
 import { applyEngineV8Flags } from './v8-flags.ts';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 
 let gc: (() => void) | undefined;
@@ -19,4 +23,41 @@ export function collectGarbage(): void {
   // pages back to the system (measured on Node 20: RSS 274 → 275 → 86 MiB).
   gc();
   gc();
+}
+
+export interface SettledCollectorOptions {
+  /** How often the heap is looked at. */
+  everyMs: number;
+  /** Growth past what the last collection left that is worth a collection. */
+  growthBytes: number;
+  signal: AbortSignal;
+  /** For tests: the heap in use, the collection and the wait between two looks. */
+  heapUsed?: () => number;
+  collect?: () => void;
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/**
+ * Until the signal aborts: collects when the heap has grown by growthBytes since the last
+ * collection (V8's own or this one's) and grew by less than a sixteenth of that over the last
+ * period (the burst is over: a collection in the middle of one would be repeated soon after).
+ */
+export async function collectWhenSettled(o: SettledCollectorOptions): Promise<void> {
+  const heapUsed = o.heapUsed ?? (() => v8.getHeapStatistics().used_heap_size);
+  const collect = o.collect ?? collectGarbage;
+  const wait = o.wait ?? abortableSleep;
+  let floor = heapUsed();
+  let previous = floor;
+  while (!o.signal.aborted) {
+    await wait(o.everyMs, o.signal).catch(() => undefined);
+    if (o.signal.aborted) return;
+    const used = heapUsed();
+    // A collection of V8's own lowers the floor: growth counts from there.
+    floor = Math.min(floor, used);
+    if (used - floor >= o.growthBytes && used - previous < o.growthBytes / 16) {
+      collect();
+      floor = heapUsed();
+    }
+    previous = heapUsed();
+  }
 }

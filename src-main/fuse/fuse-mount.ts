@@ -35,6 +35,15 @@ export function loadFuseNative(): typeof Fuse {
   return fuseNative;
 }
 
+/**
+ * Hands the pages free()d memory leaves inside the C heap back to the system (the patched
+ * fuse-native's malloc_trim; nothing with a stock build): after a full garbage collection has
+ * freed a burst's buffers, glibc would keep all but the top of its heap.
+ */
+export function trimNativeHeap(): void {
+  loadFuseNative().trimMalloc?.();
+}
+
 export interface FuseMountOptions {
   mountpoint: string;
   vfs: Vfs;

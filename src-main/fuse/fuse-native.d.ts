@@ -34,6 +34,8 @@ declare module 'fuse-native' {
     stopKeepingAttrs?(): void;
     /** Whether the loaded binding keeps attributes. */
     static readonly hasKeptAttrs?: boolean;
+    /** Hands the C heap's free pages back to the system (absent before this patch version). */
+    static trimMalloc?(): boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;
   }
   export default Fuse;
