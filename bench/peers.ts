@@ -16,8 +16,8 @@
  *
  * The engine's V8 code cache (src-main/app/cli/engine-loader.js) lives beside the bundle, not in the
  * round's XDG folders: the run's first OneMount start finds the one the build made (`--help`), and
- * writes the fuller one later rounds find, as an installed engine's starts after its first do. The
- * start rows say which each round found.
+ * writes the fuller one later rounds find (extended at its stop with what the round ran), as an
+ * installed engine's starts after its first do. The start rows say which each round found.
  *
  * Environment (smaller for a quick run): BENCH_LARGE_FILE (bytes, default 1 GiB), BENCH_BIG_FOLDER
  * (default 10 000), BENCH_ITEMS (the large drive, default 100 000), BENCH_CP_SIZE (default 256 MiB),
@@ -247,7 +247,9 @@ async function startPeer(peer: PeerName, id: string, root: string, drive: Drive,
 /**
  * The V8 code cache the engine's next start will find beside the bundle: the build's (made by
  * `--help`: module evaluation only) until a start has written its own (the start path compiled
- * too; engine-loader.js). The bench's XDG folders are fresh each round, so only these count.
+ * too; engine-loader.js), which each clean stop extends with what its session compiled (the
+ * round's listings, reads and writes). The bench's XDG folders are fresh each round, so only these
+ * count.
  */
 async function codeCacheFound(): Promise<string> {
   const names = await readdir(ENGINE_DIR).catch(() => [] as string[]);

@@ -9,14 +9,17 @@ describe('startFinished', () => {
     delete slot[HOOK];
   });
 
-  it("calls the loader's hook when the compiled engine's loader registered one", () => {
+  it("calls the loader's hook when the compiled engine's loader registered one, and says which cache the start found", () => {
     let calls = 0;
-    slot[HOOK] = () => calls++;
-    startFinished();
+    slot[HOOK] = Object.assign(() => calls++, { found: 'build' });
+    expect(startFinished()).toBe('build');
     expect(calls).toBe(1);
+    slot[HOOK] = () => calls++;
+    expect(startFinished()).toBe('none');
+    expect(calls).toBe(2);
   });
 
   it('does nothing without a loader (the engine run from its sources)', () => {
-    expect(() => startFinished()).not.toThrow();
+    expect(startFinished()).toBeUndefined();
   });
 });

@@ -17,6 +17,9 @@
 //
 // A start that found no cache made by a start writes one once it is serving (the engine calls the
 // hook registered below), when the functions of the start path are compiled: they are then in it.
+// A run that served writes the cache again at a clean exit when it has grown: the functions the
+// session compiled (its first listing, read, upload…) join the start's, which the engine never
+// flushes (--no-flush-bytecode), so the next start runs them compiled from the first call.
 import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -35,7 +38,7 @@ const HOOK = Symbol.for('onemount.codeCache.started');
 // The flags the engine sets while it runs (src-main/base/v8-flags.ts, ENGINE_V8_FLAGS: keep the two
 // lists the same), set before anything is compiled: V8 accepts a cache only under the flags it was
 // made with, so an engine setting one after the start could never write a cache the next start uses.
-for (const flag of ['--semi-space-growth-factor=1', '--expose-gc']) v8.setFlagsFromString(flag);
+for (const flag of ['--semi-space-growth-factor=1', '--expose-gc', '--no-flush-bytecode']) v8.setFlagsFromString(flag);
 const tag = v8.cachedDataVersionTag();
 const localCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.v8cache`);
 const buildCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.build.v8cache`);
@@ -50,7 +53,7 @@ function readTrusted(file) {
   } catch (e) {
     // No cache costs this start its compile, nothing else. One this user may not read (another
     // user's run of a checkout) is not theirs to use.
-    if (e.code !== 'ENOENT' && e.code !== 'EACCES' && e.code !== 'ENOTDIR') process.emitWarning(`onemount: could not read the code cache ${file}: ${e.message}`);
+    if (e.code !== 'ENOENT' && e.code !== 'EACCES' && e.code !== 'ENOTDIR') warn(`could not read the code cache ${file}: ${e.message}`);
     return undefined;
   }
   try {
@@ -71,14 +74,18 @@ const compile = (cachedData) =>
   new vm.Script(wrapped, { filename: BUNDLE, cachedData, importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER });
 
 let script;
-let fromStart = false;
-for (const [file, madeByStart] of BUILD_CACHE_RUN ? [] : [[localCache, true], [userCache, true], [buildCache, false]]) {
+/** Which cache this run was compiled from: 'start' (made by a run), 'build', or undefined (none). */
+let found;
+/** The size of the cache this run has read or written: a cache made at exit must be larger to be worth writing. */
+let cachedBytes = 0;
+for (const [file, kind] of BUILD_CACHE_RUN ? [] : [[localCache, 'start'], [userCache, 'start'], [buildCache, 'build']]) {
   const data = readTrusted(file);
   if (!data) continue;
   const candidate = compile(data);
   if (candidate.cachedDataRejected) continue;
   script = candidate;
-  fromStart = madeByStart;
+  found = kind;
+  cachedBytes = data.length;
   break;
 }
 script ??= compile(undefined);
@@ -99,15 +106,16 @@ function cacheTarget() {
 }
 
 /** Written whole under a temporary name, then renamed: a start reading meanwhile sees the old file or the new one. */
-function writeCache(file) {
+function writeCache(file, data) {
   // A flag set since the start (other than the engine's own, set above) changes the tag: V8 would
   // reject this cache under the name it is looked up by.
   if (v8.cachedDataVersionTag() !== tag) return;
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     // Beside the bundle it is as readable as the bundle (other users of a checkout use it too).
-    writeFileSync(tmp, script.createCachedData(), { mode: file === userCache ? 0o600 : 0o644 });
+    writeFileSync(tmp, data, { mode: file === userCache ? 0o600 : 0o644 });
     renameSync(tmp, file);
+    cachedBytes = data.length;
     // The user's folder outlives updates: the caches of other bundles (or other Nodes) go.
     if (file === userCache) {
       for (const name of readdirSync(userDir)) if (name.endsWith('.v8cache') && name !== path.basename(userCache)) rmSync(path.join(userDir, name), { force: true });
@@ -119,21 +127,36 @@ function writeCache(file) {
       // Nothing was written.
     }
     // A cache that cannot be written costs the next start its compile, nothing else.
-    process.emitWarning(`onemount: could not write the code cache ${file}: ${e.message}`);
+    warn(`could not write the code cache ${file}: ${e.message}`);
   }
 }
 
+/** The functions compiled so far, into the cache the next start reads (when `grown`, only if it holds more than this run's). */
+function saveCache(grown) {
+  try {
+    const data = script.createCachedData();
+    if (!grown || data.length > cachedBytes) writeCache(cacheTarget(), data);
+  } catch (e) {
+    warn(`could not write the code cache: ${e.message}`);
+  }
+}
+
+/** Written at once (process.emitWarning waits for a tick, which an exit handler never gets). */
+function warn(message) {
+  process.stderr.write(`onemount: warning: ${message}\n`);
+}
+
 if (BUILD_CACHE_RUN) {
-  process.once('exit', () => writeCache(buildCache));
-} else if (!fromStart) {
-  globalThis[HOOK] = () => {
+  process.once('exit', () => writeCache(buildCache, script.createCachedData()));
+} else {
+  const started = () => {
     delete globalThis[HOOK];
-    try {
-      writeCache(cacheTarget());
-    } catch (e) {
-      process.emitWarning(`onemount: could not write the code cache: ${e.message}`);
-    }
+    // Once per build: the start's functions, even if this run does not end cleanly.
+    if (found !== 'start') saveCache(false);
+    process.once('exit', () => saveCache(true));
   };
+  started.found = found;
+  globalThis[HOOK] = started;
 }
 
 const module = { exports: {} };

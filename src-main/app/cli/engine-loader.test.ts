@@ -12,18 +12,25 @@ import { ENGINE_V8_FLAGS } from '../../base/v8-flags.ts';
 const LOADER = path.join(import.meta.dirname, 'engine-loader.js');
 
 /**
- * The stand-in: prints whether a cache write is still pending (none once a start's cache was
- * used), sets the engine's own V8 flags (as runMount and collectGarbage do) and, when asked, one
- * the engine never sets, then finishes its start.
+ * The stand-in: prints which cache its start was compiled from (the hook's `found`), sets the
+ * engine's own V8 flags (as runMount and collectGarbage do) and, when asked, one the engine never
+ * sets, finishes its start and, when asked, then runs a function nothing ran before (a session's
+ * first listing or read: compiled only now).
  */
 const BUNDLE = `
 const HOOK = Symbol.for('onemount.codeCache.started');
-const pending = typeof globalThis[HOOK] === 'function';
+const hook = globalThis[HOOK];
 for (const flag of JSON.parse(process.env.ENGINE_V8_FLAGS)) require('node:v8').setFlagsFromString(flag);
-if (process.env.SET_FLAG) require('node:v8').setFlagsFromString('--no-flush-bytecode');
+if (process.env.SET_FLAG) require('node:v8').setFlagsFromString('--no-lazy-feedback-allocation');
 const square = (n) => n * n;
-process.stdout.write(JSON.stringify({ pending, value: square(7), file: __filename }) + '\\n');
-if (pending) globalThis[HOOK]();
+function later(n) {
+  let s = n;
+  ${'s = (s * 31 + 7) % 1000003; s ^= s >>> 3;'.repeat(300)}
+  return s;
+}
+process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename }) + '\\n');
+if (hook) hook();
+if (process.env.SESSION) later(3);
 `;
 
 let dir: string;
@@ -47,11 +54,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(env: NodeJS.ProcessEnv = {}): Promise<{ pending: boolean; value: number; file: string; stderr: string }> {
+function start(env: NodeJS.ProcessEnv = {}): Promise<{ found: string | undefined; value: number; file: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ENGINE_V8_FLAGS: JSON.stringify(ENGINE_V8_FLAGS), ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}: ${stderr}`));
-      resolve({ ...(JSON.parse(stdout) as { pending: boolean; value: number; file: string }), stderr });
+      resolve({ ...(JSON.parse(stdout) as { found: string | undefined; value: number; file: string }), stderr });
     });
   });
 }
@@ -61,14 +68,31 @@ const cachesIn = async (d: string) => (await readdir(d).catch(() => [] as string
 describe('engine-loader', () => {
   it('runs the bundle, writes a cache beside it once the start is done (the engine\'s own V8 flags set meanwhile), and the next start uses it', { timeout: 30_000 }, async () => {
     const first = await start();
-    expect(first).toMatchObject({ pending: true, value: 49, file: path.join(engineDir, 'onemount.cjs') });
+    expect(first).toMatchObject({ found: 'none', value: 49, file: path.join(engineDir, 'onemount.cjs') });
     const written = await cachesIn(engineDir);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatch(/^onemount-testbundle-\d+\.v8cache$/);
+    const cache = await readFile(path.join(engineDir, written[0]!));
 
     const second = await start();
-    expect(second).toMatchObject({ pending: false, value: 49 });
+    expect(second).toMatchObject({ found: 'start', value: 49 });
+    // Nothing new was compiled: the cache is left as it was.
+    expect((await readFile(path.join(engineDir, written[0]!))).equals(cache)).toBe(true);
     expect(await cachesIn(cacheHome)).toEqual([]);
+  });
+
+  it('a run that compiled more after its start writes the cache again at exit, holding both; one that compiled nothing new leaves it', { timeout: 30_000 }, async () => {
+    await start();
+    const [name] = await cachesIn(engineDir);
+    const file = path.join(engineDir, name!);
+    const atStart = await readFile(file);
+    expect(await start({ SESSION: '1' })).toMatchObject({ found: 'start' });
+    const afterSession = await readFile(file);
+    expect(afterSession.length).toBeGreaterThan(atStart.length);
+    // The next run found the session's functions compiled: nothing grew, nothing was written.
+    expect(await start({ SESSION: '1' })).toMatchObject({ found: 'start', value: 49 });
+    expect((await readFile(file)).equals(afterSession)).toBe(true);
+    expect(await cachesIn(engineDir)).toEqual([name]);
   });
 
   it('a cache V8 refuses (garbage) is not used: the bundle runs compiled afresh and the cache is written again', { timeout: 30_000 }, async () => {
@@ -77,27 +101,27 @@ describe('engine-loader', () => {
     const file = path.join(engineDir, name!);
     await writeFile(file, Buffer.alloc(4096, 7), { mode: 0o600 });
     const again = await start();
-    expect(again).toMatchObject({ pending: true, value: 49 });
+    expect(again).toMatchObject({ found: 'none', value: 49 });
     expect((await readFile(file)).equals(Buffer.alloc(4096, 7))).toBe(false);
-    expect(await start()).toMatchObject({ pending: false });
+    expect(await start()).toMatchObject({ found: 'start' });
   });
 
   it('a cache others could have written is ignored', { timeout: 30_000 }, async () => {
     await start();
     const [name] = await cachesIn(engineDir);
     await chmod(path.join(engineDir, name!), 0o666);
-    expect(await start()).toMatchObject({ pending: true, value: 49 });
+    expect(await start()).toMatchObject({ found: 'none', value: 49 });
   });
 
   it('beside a bundle in a folder that is not the user\'s own, the cache goes to $XDG_CACHE_HOME/onemount/code-cache, named by bundle', { timeout: 30_000 }, async () => {
     await chmod(engineDir, 0o775);
-    expect(await start()).toMatchObject({ pending: true });
+    expect(await start()).toMatchObject({ found: 'none' });
     expect(await cachesIn(engineDir)).toEqual([]);
     const userDir = path.join(cacheHome, 'onemount', 'code-cache');
     const written = await cachesIn(userDir);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatch(/^testbundle-\d+\.v8cache$/);
-    expect(await start()).toMatchObject({ pending: false, value: 49 });
+    expect(await start()).toMatchObject({ found: 'start', value: 49 });
   });
 
   it("writing to $XDG_CACHE_HOME removes the caches of other bundles there (an update's leftovers)", { timeout: 30_000 }, async () => {
@@ -114,7 +138,7 @@ describe('engine-loader', () => {
   });
 
   it('no cache is written once a V8 flag changed since the start (V8 would refuse it under its name)', { timeout: 30_000 }, async () => {
-    expect(await start({ SET_FLAG: '1' })).toMatchObject({ pending: true });
+    expect(await start({ SET_FLAG: '1', SESSION: '1' })).toMatchObject({ found: 'none' });
     expect(await cachesIn(engineDir)).toEqual([]);
   });
 
@@ -123,9 +147,9 @@ describe('engine-loader', () => {
     const built = await cachesIn(engineDir);
     expect(built).toHaveLength(1);
     expect(built[0]).toMatch(/\.build\.v8cache$/);
-    expect(await start()).toMatchObject({ pending: true, value: 49 });
+    expect(await start()).toMatchObject({ found: 'build', value: 49 });
     expect(await cachesIn(engineDir)).toHaveLength(2);
-    expect(await start()).toMatchObject({ pending: false });
+    expect(await start()).toMatchObject({ found: 'start' });
   });
 
   it('keeps working when the cache cannot be written', { timeout: 30_000 }, async () => {
@@ -133,7 +157,7 @@ describe('engine-loader', () => {
     // The cache folder's parent is a file: mkdir fails, the start goes on with a warning.
     await writeFile(cacheHome, 'not a folder');
     const r = await start();
-    expect(r).toMatchObject({ pending: true, value: 49 });
+    expect(r).toMatchObject({ found: 'none', value: 49 });
     expect(r.stderr).toMatch(/could not write the code cache/);
   });
 });

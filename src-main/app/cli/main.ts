@@ -146,8 +146,9 @@ async function runMount(mountpoint: string, emulatorUrl: string | undefined, fla
   const status = engine.status();
   // A first start mounts before the drive is listed (folders are listed as they are opened).
   print(status.indexing ? `Mounted at ${absolute}; the drive is listed in the background. Ctrl-C unmounts.` : `Mounted ${status.items} item${status.items === 1 ? '' : 's'} at ${absolute}. Ctrl-C unmounts.`);
-  // Once per build: the start's compiled functions go into the code cache (a few ms, after the line).
-  startFinished();
+  // The start's compiled functions go into the code cache when it held none (a few ms, after the line).
+  const codeCache = startFinished();
+  if (codeCache) logger.info({ codeCache }, 'started from the compiled engine');
   // An unmount from outside (fusermount -u, an eject) ends the engine as Ctrl-C would.
   const mountWatch = watchMount(absolute, {
     logger,
