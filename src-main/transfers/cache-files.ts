@@ -14,9 +14,9 @@ export function cacheFilePath(cacheDir: string, itemId: string): string {
   return join(cacheDir, digest.slice(0, 2), digest);
 }
 
-/** Opens (creating it if needed) a cache file for positional reads and writes. */
-export async function openCacheFile(path: string): Promise<FileHandle> {
-  const flags = constants.O_RDWR | constants.O_CREAT;
+/** Opens (creating it if needed; emptied first when `truncate`) a cache file for positional reads and writes. */
+export async function openCacheFile(path: string, truncate = false): Promise<FileHandle> {
+  const flags = constants.O_RDWR | constants.O_CREAT | (truncate ? constants.O_TRUNC : 0);
   try {
     return await open(path, flags, PRIVATE_FILE_MODE);
   } catch (error) {
@@ -29,10 +29,9 @@ export async function openCacheFile(path: string): Promise<FileHandle> {
 
 /** Sets the file to `size` bytes, all of them holes: a fresh start for a new version. */
 export async function resetCacheFile(path: string, size: number): Promise<void> {
-  const handle = await openCacheFile(path);
+  const handle = await openCacheFile(path, true);
   try {
-    await handle.truncate(0);
-    await handle.truncate(size);
+    if (size > 0) await handle.truncate(size);
   } finally {
     await handle.close();
   }
