@@ -452,6 +452,7 @@ export class Engine {
           collectGarbage();
           trimNativeHeap();
         },
+        onCollected: (e) => logger.debug({ heapBeforeMiB: Math.round(e.heapBefore / 2 ** 20), heapAfterMiB: Math.round(e.heapAfter / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
       }),
     );
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.

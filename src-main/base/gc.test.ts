@@ -34,6 +34,7 @@ describe('collectWhenSettled', () => {
   async function collectedAt(readings: number[], afterCollect: number): Promise<number[]> {
     const controller = new AbortController();
     const seen: number[] = [];
+    const reported: number[] = [];
     let current = readings[0]!;
     let next = 1;
     await collectWhenSettled({
@@ -45,12 +46,17 @@ describe('collectWhenSettled', () => {
         seen.push(current);
         current = afterCollect;
       },
+      onCollected: (e) => {
+        expect(e.heapAfter).toBe(afterCollect);
+        reported.push(e.heapBefore);
+      },
       // Each wait is one period: the heap has moved on to the next reading, or the run is over.
       wait: async () => {
         if (next < readings.length) current = readings[next++]!;
         else controller.abort();
       },
     });
+    expect(reported).toEqual(seen);
     return seen;
   }
 

@@ -31,6 +31,8 @@ export interface SettledCollectorOptions {
   /** Growth past what the last collection left that is worth a collection. */
   growthBytes: number;
   signal: AbortSignal;
+  /** After each collection: the heap in use before and after it, and how long it took. */
+  onCollected?: (e: { heapBefore: number; heapAfter: number; ms: number }) => void;
   /** For tests: the heap in use, the collection and the wait between two looks. */
   heapUsed?: () => number;
   collect?: () => void;
@@ -55,8 +57,10 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
     // A collection of V8's own lowers the floor: growth counts from there.
     floor = Math.min(floor, used);
     if (used - floor >= o.growthBytes && used - previous < o.growthBytes / 16) {
+      const started = performance.now();
       collect();
       floor = heapUsed();
+      o.onCollected?.({ heapBefore: used, heapAfter: floor, ms: performance.now() - started });
     }
     previous = heapUsed();
   }
