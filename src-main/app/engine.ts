@@ -448,8 +448,8 @@ export class Engine {
         everyMs: policy.ms('gcCheckMs'),
         growthBytes: GC_GROWTH_BYTES,
         signal,
-        collect: () => {
-          collectGarbage();
+        collect: async () => {
+          await collectGarbage();
           trimNativeHeap();
         },
         onCollected: (e) => logger.debug({ heapBeforeMiB: Math.round(e.heapBefore / 2 ** 20), heapAfterMiB: Math.round(e.heapAfter / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),

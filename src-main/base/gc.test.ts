@@ -9,10 +9,10 @@ const script = `
 import { collectGarbage } from ${JSON.stringify(new URL('./gc.ts', import.meta.url).pathname)};
 const holder = { junk: [] };
 for (let i = 0; i < 500000; i++) holder.junk.push({ n: i, s: 'item ' + i });
-setImmediate(() => {
+setImmediate(async () => {
   holder.junk = undefined;
   const before = process.memoryUsage().heapUsed;
-  collectGarbage();
+  await collectGarbage();
   const after = process.memoryUsage().heapUsed;
   console.log(JSON.stringify({ before, after }));
 });
