@@ -345,6 +345,9 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
 
     if (!cfg.writesOnly || cfg.writesOnly.has('cp')) {
       const cpName = `cp-${id}.bin`;
+      // Both peers start their write rows with no dirty pages of earlier rows (the cold read's
+      // cache file, the other peer's) for the kernel to write back in the middle of them.
+      await runProgram('sync', []);
       const cpStart = performance.now();
       r.cp = (await runProgram('cp', [files.cpSource, path.join(mnt, cpName)])).ms;
       r.cpOnServer = await until(`${cpName} on the server`, cpStart, async () => {
@@ -359,6 +362,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       await runProgram('mkdir', [smallDir]);
       await until(`small-${id}/ on the server`, performance.now(), async () => (await serverFile(emu, `/small-${id}`)) !== undefined);
       const filesBefore = (await emu.admin.info()).files;
+      await runProgram('sync', []);
       const smallStart = performance.now();
       r.smallCreate = await writeSmallFiles(smallDir, cfg.smallCount, cfg.smallSize);
       r.smallOnServer = await until(`${cfg.smallCount} small files on the server`, smallStart, async () => (await emu.admin.info()).files >= filesBefore + cfg.smallCount);
