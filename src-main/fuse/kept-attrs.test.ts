@@ -5,7 +5,7 @@
  * change is not kept, and what is not asked for again expires.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { lstat, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createMemoryLogger } from '../base/logger.ts';
@@ -255,5 +255,32 @@ describe('kept attributes (the patched fuse-native)', () => {
     await mount.unmount();
     await rm(dir, { recursive: true, force: true });
     expect(vfs.listeners.size).toBe(0);
+  });
+});
+
+describe("the patched fuse-native's threads", () => {
+  /** Each thread of this process: what it waits in, and the signals it blocks. */
+  async function threads(): Promise<Array<{ wchan: string; blocked: bigint }>> {
+    const tasks = await readdir('/proc/self/task');
+    return Promise.all(
+      tasks.map(async (t) => {
+        const [wchan, status] = await Promise.all([readFile(`/proc/self/task/${t}/wchan`, 'utf8'), readFile(`/proc/self/task/${t}/status`, 'utf8')]);
+        return { wchan, blocked: BigInt(`0x${/^SigBlk:\s*([0-9a-f]+)/m.exec(status)![1]}`) };
+      }),
+    );
+  }
+  const bit = (signal: number) => 1n << BigInt(signal - 1);
+
+  it("take no signal: libfuse's workers block SIGCHLD and the rest, so Node's handlers run only on Node's threads", async () => {
+    const { at } = await mountFolder();
+    await readdir(at(''));
+    let workers: Array<{ wchan: string; blocked: bigint }> = [];
+    for (let i = 0; i < 500 && workers.length === 0; i++) {
+      workers = (await threads()).filter((t) => t.wchan === 'fuse_dev_do_read');
+      if (workers.length === 0) await pause(10);
+    }
+    expect(workers.length).toBeGreaterThan(0);
+    // SIGCHLD (a child exiting), SIGUSR2, SIGWINCH, SIGPIPE: none may reach a worker libfuse cancels at unmount.
+    for (const w of workers) for (const signal of [17, 12, 28, 13]) expect(w.blocked & bit(signal)).toBe(bit(signal));
   });
 });
