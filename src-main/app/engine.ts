@@ -452,7 +452,10 @@ export class Engine {
           await collectGarbage();
           trimNativeHeap();
         },
+        // A first enumeration that ran before the mount left its pages in the heap already.
+        ...(enumerated ? { countFrom: 0 } : {}),
         onCollected: (e) => logger.debug({ heapBeforeMiB: Math.round(e.heapBefore / 2 ** 20), heapAfterMiB: Math.round(e.heapAfter / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
+        onError: (err) => logger.warn({ err }, 'could not collect the garbage of a burst'),
       }),
     );
     // The quota (statfs, the panel's storage bar) is not urgent: refreshed in the background.

@@ -31,21 +31,29 @@ describe('collectWhenSettled', () => {
   const MiB = 1024 * 1024;
 
   /** Runs the collector over heap readings (the first at its start, one per look after) and returns those at which it collected. */
-  async function collectedAt(readings: number[], afterCollect: number): Promise<number[]> {
+  async function collectedAt(readings: number[], afterCollect: number, options: { countFrom?: number; failFirst?: boolean } = {}): Promise<number[]> {
     const controller = new AbortController();
     const seen: number[] = [];
     const reported: number[] = [];
+    const failures: unknown[] = [];
+    let failNext = options.failFirst === true;
     let current = readings[0]!;
     let next = 1;
     await collectWhenSettled({
       everyMs: 1000,
       growthBytes: 16 * MiB,
       signal: controller.signal,
+      ...(options.countFrom !== undefined ? { countFrom: options.countFrom } : {}),
       heapUsed: () => current,
       collect: () => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('no collection this time');
+        }
         seen.push(current);
         current = afterCollect;
       },
+      onError: (error) => failures.push(error),
       onCollected: (e) => {
         expect(e.heapAfter).toBe(afterCollect);
         reported.push(e.heapBefore);
@@ -57,6 +65,7 @@ describe('collectWhenSettled', () => {
       },
     });
     expect(reported).toEqual(seen);
+    expect(failures).toHaveLength(options.failFirst === true ? 1 : 0);
     return seen;
   }
 
@@ -71,5 +80,15 @@ describe('collectWhenSettled', () => {
     expect(await collectedAt([20 * MiB, 30 * MiB, 30 * MiB, 15 * MiB, 27 * MiB, 27 * MiB], 10 * MiB)).toEqual([]);
     // From that floor of 15, settling at 32 MiB is 17 MiB of growth: collected.
     expect(await collectedAt([20 * MiB, 15 * MiB, 32 * MiB, 32 * MiB], 16 * MiB)).toEqual([32 * MiB]);
+  });
+
+  it('counts from 0 when told the heap already holds a burst (an enumeration before the watch): collected once it stays', async () => {
+    expect(await collectedAt([40 * MiB, 40 * MiB, 40 * MiB], 20 * MiB)).toEqual([]);
+    expect(await collectedAt([40 * MiB, 40 * MiB, 40 * MiB], 20 * MiB, { countFrom: 0 })).toEqual([40 * MiB]);
+  });
+
+  it('goes on after a collection that failed: reported, not tried again at once, the next burst collected', async () => {
+    // The first attempt (at 40) fails; flat at 40 is no new growth; the next burst settles at 60.
+    expect(await collectedAt([20 * MiB, 40 * MiB, 40 * MiB, 40 * MiB, 60 * MiB, 60 * MiB], 22 * MiB, { failFirst: true })).toEqual([60 * MiB]);
   });
 });

@@ -34,8 +34,15 @@ export interface SettledCollectorOptions {
   /** Growth past what the last collection left that is worth a collection. */
   growthBytes: number;
   signal: AbortSignal;
+  /**
+   * Where the first growth counts from: by default the heap in use when the watch starts; 0 when
+   * that is a burst's already (a first enumeration that ran before it), so it is collected.
+   */
+  countFrom?: number;
   /** After each collection: the heap in use before and after it, and how long it took (both collections and what ran between them). */
   onCollected?: (e: { heapBefore: number; heapAfter: number; ms: number }) => void;
+  /** A collection that failed: the watch goes on. */
+  onError: (error: unknown) => void;
   /** For tests: the heap in use, the collection and the wait between two looks. */
   heapUsed?: () => number;
   collect?: () => void | Promise<void>;
@@ -46,13 +53,19 @@ export interface SettledCollectorOptions {
  * Until the signal aborts: collects when the heap has grown by growthBytes since the last
  * collection (V8's own or this one's) and grew by less than a sixteenth of that over the last
  * period (the burst is over: a collection in the middle of one would be repeated soon after).
+ * The heap counts the buffers V8 knows of outside it (downloads' and uploads' chunks).
  */
 export async function collectWhenSettled(o: SettledCollectorOptions): Promise<void> {
-  const heapUsed = o.heapUsed ?? (() => v8.getHeapStatistics().used_heap_size);
+  const heapUsed =
+    o.heapUsed ??
+    (() => {
+      const h = v8.getHeapStatistics();
+      return h.used_heap_size + h.external_memory;
+    });
   const collect = o.collect ?? collectGarbage;
   const wait = o.wait ?? abortableSleep;
-  let floor = heapUsed();
-  let previous = floor;
+  let previous = heapUsed();
+  let floor = o.countFrom ?? previous;
   while (!o.signal.aborted) {
     await wait(o.everyMs, o.signal).catch(() => undefined);
     if (o.signal.aborted) return;
@@ -61,9 +74,14 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
     floor = Math.min(floor, used);
     if (used - floor >= o.growthBytes && used - previous < o.growthBytes / 16) {
       const started = performance.now();
-      await collect();
+      try {
+        await collect();
+        o.onCollected?.({ heapBefore: used, heapAfter: heapUsed(), ms: performance.now() - started });
+      } catch (error) {
+        o.onError(error);
+      }
+      // Growth counts from here, collected or not (a failed collection is not tried again at once).
       floor = heapUsed();
-      o.onCollected?.({ heapBefore: used, heapAfter: floor, ms: performance.now() - started });
     }
     previous = heapUsed();
   }

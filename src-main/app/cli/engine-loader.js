@@ -17,7 +17,7 @@
 //
 // A start that found no cache made by a start writes one once it is serving (the engine calls the
 // hook registered below), when the functions of the start path are compiled: they are then in it.
-// A run that served writes the cache again at a clean exit when it has grown: the functions the
+// A run that served writes the cache again at a clean exit (status 0) when it has grown: the functions the
 // session compiled (its first listing, read, upload…) join the start's, which the engine never
 // flushes (--no-flush-bytecode), so the next start runs them compiled from the first call.
 import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -131,11 +131,18 @@ function writeCache(file, data) {
   }
 }
 
-/** The functions compiled so far, into the cache the next start reads (when `grown`, only if it holds more than this run's). */
+/**
+ * The functions compiled so far, into the cache the next start reads; when `grown`, only if it
+ * holds more than this run's and than the file there now (another engine of this bundle, say for
+ * another account, may have written a fuller one meanwhile).
+ */
 function saveCache(grown) {
   try {
     const data = script.createCachedData();
-    if (!grown || data.length > cachedBytes) writeCache(cacheTarget(), data);
+    if (grown && data.length <= cachedBytes) return;
+    const target = cacheTarget();
+    if (grown && (statSync(target, { throwIfNoEntry: false })?.size ?? 0) >= data.length) return;
+    writeCache(target, data);
   } catch (e) {
     warn(`could not write the code cache: ${e.message}`);
   }
@@ -153,7 +160,10 @@ if (BUILD_CACHE_RUN) {
     delete globalThis[HOOK];
     // Once per build: the start's functions, even if this run does not end cleanly.
     if (found !== 'start') saveCache(false);
-    process.once('exit', () => saveCache(true));
+    // A run that ends in an error leaves the cache as it is.
+    process.once('exit', (code) => {
+      if (code === 0) saveCache(true);
+    });
   };
   started.found = found;
   globalThis[HOOK] = started;

@@ -15,7 +15,8 @@ const LOADER = path.join(import.meta.dirname, 'engine-loader.js');
  * The stand-in: prints which cache its start was compiled from (the hook's `found`), sets the
  * engine's own V8 flags (as runMount and collectGarbage do) and, when asked, one the engine never
  * sets, finishes its start and, when asked, then runs a function nothing ran before (a session's
- * first listing or read: compiled only now).
+ * first listing or read: compiled only now), plays another engine writing a fuller cache, or ends
+ * in an error.
  */
 const BUNDLE = `
 const HOOK = Symbol.for('onemount.codeCache.started');
@@ -31,6 +32,9 @@ function later(n) {
 process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename }) + '\\n');
 if (hook) hook();
 if (process.env.SESSION) later(3);
+// Another engine of this bundle wrote a fuller cache meanwhile.
+if (process.env.OTHER_WROTE) require('node:fs').appendFileSync(process.env.OTHER_WROTE, Buffer.alloc(200000));
+if (process.env.FAIL) process.exitCode = 1;
 `;
 
 let dir: string;
@@ -93,6 +97,17 @@ describe('engine-loader', () => {
     expect(await start({ SESSION: '1' })).toMatchObject({ found: 'start', value: 49 });
     expect((await readFile(file)).equals(afterSession)).toBe(true);
     expect(await cachesIn(engineDir)).toEqual([name]);
+  });
+
+  it('at exit, leaves the cache alone when the run ends in an error or another engine wrote a fuller one meanwhile', { timeout: 30_000 }, async () => {
+    await start();
+    const [name] = await cachesIn(engineDir);
+    const file = path.join(engineDir, name!);
+    const atStart = await readFile(file);
+    await expect(start({ SESSION: '1', FAIL: '1' })).rejects.toThrow();
+    expect((await readFile(file)).equals(atStart)).toBe(true);
+    expect(await start({ SESSION: '1', OTHER_WROTE: file })).toMatchObject({ found: 'start' });
+    expect((await readFile(file)).length).toBe(atStart.length + 200_000);
   });
 
   it('a cache V8 refuses (garbage) is not used: the bundle runs compiled afresh and the cache is written again', { timeout: 30_000 }, async () => {
