@@ -34,6 +34,8 @@ export interface SettledCollectorOptions {
   /** Growth past what the last collection left that is worth a collection. */
   growthBytes: number;
   signal: AbortSignal;
+  /** The collection (the engine's: collectGarbage, then the C heap's trim). */
+  collect: () => void | Promise<void>;
   /**
    * Where the first growth counts from: by default the heap in use when the watch starts; 0 when
    * that is a burst's already (a first enumeration that ran before it), so it is collected.
@@ -43,9 +45,8 @@ export interface SettledCollectorOptions {
   onCollected?: (e: { heapBefore: number; heapAfter: number; ms: number }) => void;
   /** A collection that failed: the watch goes on. */
   onError: (error: unknown) => void;
-  /** For tests: the heap in use, the collection and the wait between two looks. */
+  /** For tests: the heap in use and the wait between two looks. */
   heapUsed?: () => number;
-  collect?: () => void | Promise<void>;
   wait?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -62,7 +63,6 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
       const h = v8.getHeapStatistics();
       return h.used_heap_size + h.external_memory;
     });
-  const collect = o.collect ?? collectGarbage;
   const wait = o.wait ?? abortableSleep;
   let previous = heapUsed();
   let floor = o.countFrom ?? previous;
@@ -75,7 +75,7 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
     if (used - floor >= o.growthBytes && used - previous < o.growthBytes / 16) {
       const started = performance.now();
       try {
-        await collect();
+        await o.collect();
         o.onCollected?.({ heapBefore: used, heapAfter: heapUsed(), ms: performance.now() - started });
       } catch (error) {
         o.onError(error);
