@@ -454,7 +454,7 @@ export class Engine {
         },
         // A first enumeration that ran before the mount left its pages in the heap already.
         ...(enumerated ? { countFrom: 0 } : {}),
-        onCollected: (e) => logger.debug({ heapBeforeMiB: Math.round(e.heapBefore / 2 ** 20), heapAfterMiB: Math.round(e.heapAfter / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
+        onCollected: (e) => logger.debug({ rssBeforeMiB: Math.round(e.before / 2 ** 20), rssAfterMiB: Math.round(e.after / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
         onError: (err) => logger.warn({ err }, 'could not collect the garbage of a burst'),
       }),
     );

@@ -10,6 +10,12 @@
  *   growing (to 32 MiB here) in a large listing and keeping that memory for the life of the
  *   process: 25 MiB less resident after a 10 000-entry listing (bench peers, the RSS row). V8
  *   reads it whenever it would grow.
+ * - `--heap-growing-percent=30`: in a burst (an enumeration, a large listing) V8 runs its next
+ *   full collection once the old generation has grown 30 % past what the last one left, where by
+ *   itself it lets it grow up to four times: RSS right after a 10 000-entry listing beside a first
+ *   enumeration 112 instead of 129 MiB, after a 100 000-entry one 310–330 instead of 430–440 MiB,
+ *   for a burst ~10 % longer (the listing 7–20 %, the enumeration 8–14 %). What stays once the
+ *   burst is over is collectWhenSettled's (gc.ts) either way.
  * - `--expose-gc`: collectGarbage (gc.ts) gets its `gc` function from a fresh context.
  * - `--no-flush-bytecode`: a function's bytecode stays once compiled (V8 would drop it after five
  *   full collections without a call, and the collections after each burst come quickly), so the
@@ -18,7 +24,7 @@
  */
 import v8 from 'node:v8';
 
-export const ENGINE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--expose-gc', '--no-flush-bytecode'];
+export const ENGINE_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1', '--heap-growing-percent=30', '--expose-gc', '--no-flush-bytecode'];
 
 export function applyEngineV8Flags(): void {
   for (const flag of ENGINE_V8_FLAGS) v8.setFlagsFromString(flag);

@@ -263,7 +263,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   quotaFirstRefreshMs: 5_000,
   quotaRefreshMs: 600_000,
   accessTimesFlushMs: 5_000,
-  gcCheckMs: 1_000,
+  gcCheckMs: 500,
   cacheCleanIntervalMs: 60_000,
   cacheCleanMinGapMs: 1_000,
   pinsRescanMs: 300_000,

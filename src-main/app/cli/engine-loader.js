@@ -38,7 +38,7 @@ const HOOK = Symbol.for('onemount.codeCache.started');
 // The flags the engine sets while it runs (src-main/base/v8-flags.ts, ENGINE_V8_FLAGS: keep the two
 // lists the same), set before anything is compiled: V8 accepts a cache only under the flags it was
 // made with, so an engine setting one after the start could never write a cache the next start uses.
-for (const flag of ['--semi-space-growth-factor=1', '--expose-gc', '--no-flush-bytecode']) v8.setFlagsFromString(flag);
+for (const flag of ['--semi-space-growth-factor=1', '--heap-growing-percent=30', '--expose-gc', '--no-flush-bytecode']) v8.setFlagsFromString(flag);
 const tag = v8.cachedDataVersionTag();
 const localCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.v8cache`);
 const buildCache = path.join(import.meta.dirname, `onemount-${BUNDLE_ID}-${tag}.build.v8cache`);
