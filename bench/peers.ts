@@ -260,6 +260,16 @@ async function codeCacheFound(): Promise<string> {
 
 const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
 
+/** How long `node -e 0` takes from spawn to exit (median of 9), as the environment has it or without NODE_EXTRA_CA_CERTS. */
+async function nodeStart(withoutExtraCerts = false): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const r = withoutExtraCerts ? await runProgram('env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']) : await runProgram(process.execPath, ['-e', '0']);
+    times.push(r.ms);
+  }
+  return median(times);
+}
+
 async function roundA(peer: PeerName, round: number, root: string, drive: Drive, cert: { cert: string }, cfg: Config, files: { statNames: string[]; cpSource: string; cpHash: string }): Promise<RoundA> {
   const { emu } = drive;
   const id = `${peer === 'OneMount' ? 'om' : 'rc'}-a${round}`;
@@ -478,6 +488,12 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     await cleanup.run();
   }
 
+  // Part of every start row: what Node itself takes to start and exit here. An environment that
+  // sets NODE_EXTRA_CA_CERTS (this project's machines do) makes Node parse the whole root
+  // certificate store before it runs anything; without it, the engine pays that at its first TLS
+  // connection to Graph (plain HTTP to the emulator here: not at all).
+  const nodeFloor = cfg.writesOnly ? undefined : { asIs: await nodeStart(), withoutExtraCerts: process.env.NODE_EXTRA_CA_CERTS ? await nodeStart(true) : undefined };
+
   // ---- report ------------------------------------------------------------------------------------
   const m = (peer: PeerName, k: keyof RoundA) => median(resultsA[peer].map((r) => r[k] as number));
   const runs = (peer: PeerName, k: keyof RoundA) => resultsA[peer].map((r) => fmt(r[k] as number, 0)).join(' ');
@@ -501,6 +517,10 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
       (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})${p === 'OneMount' ? `; V8 code cache per round: ${caches(resultsA.OneMount)}` : ''}`,
     );
     timeRow('  CPU time used until mounted', 'startCpu');
+  }
+  if (nodeFloor) {
+    const note = nodeFloor.withoutExtraCerts === undefined ? 'NODE_EXTRA_CA_CERTS is not set' : `NODE_EXTRA_CA_CERTS is set here: ${ms(nodeFloor.withoutExtraCerts)} without it`;
+    rows.push(['  of the start: Node itself (node -e 0, median of 9)', ms(nodeFloor.asIs), '', '', '', note]);
   }
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
   timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);
