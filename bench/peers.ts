@@ -260,10 +260,13 @@ async function codeCacheFound(): Promise<string> {
 
 const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
 
-/** How long `node -e 0` takes from spawn to exit (median of 9), as the environment has it or without NODE_EXTRA_CA_CERTS. */
+/** Runs of `node -e 0` behind the Node start row. */
+const NODE_START_RUNS = 9;
+
+/** How long `node -e 0` takes from spawn to exit (median of NODE_START_RUNS), as the environment has it or without NODE_EXTRA_CA_CERTS. */
 async function nodeStart(withoutExtraCerts = false): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < NODE_START_RUNS; i++) {
     const r = withoutExtraCerts ? await runProgram('env', ['-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0']) : await runProgram(process.execPath, ['-e', '0']);
     times.push(r.ms);
   }
@@ -517,10 +520,10 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
       (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})${p === 'OneMount' ? `; V8 code cache per round: ${caches(resultsA.OneMount)}` : ''}`,
     );
     timeRow('  CPU time used until mounted', 'startCpu');
-  }
-  if (nodeFloor) {
-    const note = nodeFloor.withoutExtraCerts === undefined ? 'NODE_EXTRA_CA_CERTS is not set' : `NODE_EXTRA_CA_CERTS is set here: ${ms(nodeFloor.withoutExtraCerts)} without it`;
-    rows.push(['  of the start: Node itself (node -e 0, median of 9)', ms(nodeFloor.asIs), '', '', '', note]);
+    if (nodeFloor) {
+      const note = nodeFloor.withoutExtraCerts === undefined ? 'NODE_EXTRA_CA_CERTS is not set' : `NODE_EXTRA_CA_CERTS is set here: ${ms(nodeFloor.withoutExtraCerts)} without it`;
+      rows.push([`  of the start: Node itself (node -e 0, median of ${NODE_START_RUNS})`, ms(nodeFloor.asIs), '', '', '', note]);
+    }
   }
   timeRow(`cold ls -l of Big/ (${cfg.bigFolder} entries)`, 'coldLs', (p) => `${first(p).coldLsRequests} Graph requests (${first(p).coldLsDetail})`);
   timeRow('warm ls -l of Big/', 'warmLs', () => `median of ${WARM_LS_RUNS} per round`);

@@ -86,7 +86,7 @@ function startEarlyRequests(graph: GraphClient, firstStart: boolean): { drive: P
 /** The delta pause reason of the user's "pause syncing". */
 const USER_PAUSE = 'user';
 
-/** Heap growth since the last full collection that is collected once the engine settles (gc.ts). */
+/** Growth of the memory V8 holds since the last collection that is collected once the engine settles (gc.ts). */
 const GC_GROWTH_BYTES = 16 * 1024 * 1024;
 
 /** Changed pictures fetched ahead at most per delta batch (more is a whole drive: the UI asks as it shows them). */
@@ -454,7 +454,7 @@ export class Engine {
         },
         // A first enumeration that ran before the mount left its pages in the heap already.
         ...(enumerated ? { countFrom: 0 } : {}),
-        onCollected: (e) => logger.debug({ rssBeforeMiB: Math.round(e.before / 2 ** 20), rssAfterMiB: Math.round(e.after / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
+        onCollected: (e) => logger.debug({ heldBeforeMiB: Math.round(e.before / 2 ** 20), heldAfterMiB: Math.round(e.after / 2 ** 20), ms: Math.round(e.ms) }, 'garbage of a burst collected'),
         onError: (err) => logger.warn({ err }, 'could not collect the garbage of a burst'),
       }),
     );

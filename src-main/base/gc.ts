@@ -3,11 +3,12 @@
  * runs V8's major collection by itself: after a delta enumeration (hundreds of MiB of pages) or
  * the listing of a large folder (tens of MiB of answers and entries) the engine would sit at
  * twice the memory it needs for as long as nothing else happens. collectWhenSettled watches the
- * process's memory and collects once it has grown well past what the last collection left and stopped growing
- * (measured by bench/mount with a 100 000-item drive and bench/peers' RSS rows).
+ * memory V8 holds and collects once it has grown well past what the last collection left and
+ * stopped growing (measured by bench/mount with a 100 000-item drive and bench/peers' RSS rows).
  */
 import { abortableSleep } from './abort.ts';
 import { applyEngineV8Flags } from './v8-flags.ts';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 
 let gc: (() => void) | undefined;
@@ -30,7 +31,7 @@ export async function collectGarbage(): Promise<void> {
 export interface SettledCollectorOptions {
   /** How often the memory is looked at. */
   everyMs: number;
-  /** Growth of resident memory past what the last collection left that is worth a collection. */
+  /** Growth of the memory V8 holds past what the last collection left that is worth a collection. */
   growthBytes: number;
   signal: AbortSignal;
   /** The collection (the engine's: collectGarbage, then the C heap's trim). */
@@ -40,50 +41,70 @@ export interface SettledCollectorOptions {
    * holds a burst already (a first enumeration that ran before it), so it is collected.
    */
   countFrom?: number;
-  /** After each collection: the resident memory before and after it, and how long it took (both collections and what ran between them). */
+  /** After each collection: the memory V8 held before and after it, and how long it took (both collections and what ran between them). */
   onCollected?: (e: { before: number; after: number; ms: number }) => void;
   /** A collection that failed: the watch goes on. */
   onError: (error: unknown) => void;
-  /** For tests: the memory measure and the wait between two looks. */
+  /** For tests: the memory measure, the wait between two looks and the clock. */
   memory?: () => number;
   wait?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
 }
 
 /**
- * Until the signal aborts: collects when the process's resident memory has grown by growthBytes
+ * A collection is followed by at least this many times its own duration without one: at most ~1 %
+ * of the time goes to them. A heap that grows back as fast as it is collected (a long transfer
+ * whose buffers come and go, a large live heap that takes hundreds of ms to collect) would
+ * otherwise be collected again every few looks.
+ */
+const GAP_PER_COLLECTION_MS = 100;
+
+/**
+ * The memory V8 holds: the pages of its heap, in use or not, and the buffers it knows of outside
+ * it (downloads' and uploads' chunks). Not the heap in use: in a burst V8's own collections
+ * (every 30 % of growth, v8-flags.ts) free the objects and keep their pages, which a watch of the
+ * part in use never saw grow (measured: RSS at rest after a 10 000-entry listing 118–121 MiB with
+ * it, 95 MiB with this). Not resident memory either: a trim makes the C heap give back pages that
+ * a running transfer touches again within a second, which looked like new growth every few looks.
+ */
+export function heldByV8(): number {
+  const h = v8.getHeapStatistics();
+  return h.total_heap_size + h.external_memory;
+}
+
+/**
+ * Until the signal aborts: collects when the memory V8 holds (heldByV8) has grown by growthBytes
  * since the last collection (or since it last shrank by itself) and grew by less than a sixteenth
- * of that in each of the last two periods (the burst is over: a collection in the middle of one
- * frees little and counts growth from there, so the rest of the burst may never be collected; one
- * quiet period was seen in the middle of a burst). Resident memory, not the heap in use: V8's own collections in a burst free
- * the objects and keep their pages, and the C heap keeps what it freed; both are what the
- * collection gives back.
+ * of that over the last period (the burst is over: a collection in the middle of one would be
+ * repeated soon after), and the last collection was long enough ago (GAP_PER_COLLECTION_MS).
  */
 export async function collectWhenSettled(o: SettledCollectorOptions): Promise<void> {
-  const memory = o.memory ?? (() => process.memoryUsage.rss());
+  const memory = o.memory ?? heldByV8;
   const wait = o.wait ?? abortableSleep;
+  const now = o.now ?? (() => performance.now());
   let previous = memory();
   let floor = o.countFrom ?? previous;
-  /** How many periods in a row grew by less than a sixteenth of growthBytes. */
-  let quiet = 0;
+  let notBefore = Number.NEGATIVE_INFINITY;
   while (!o.signal.aborted) {
     await wait(o.everyMs, o.signal).catch(() => undefined);
     if (o.signal.aborted) return;
     const used = memory();
     // Memory given back by itself lowers the floor: growth counts from there.
     floor = Math.min(floor, used);
-    quiet = used - previous < o.growthBytes / 16 ? quiet + 1 : 0;
-    if (used - floor >= o.growthBytes && quiet >= 2) {
-      const started = performance.now();
-      try {
-        await o.collect();
-        o.onCollected?.({ before: used, after: memory(), ms: performance.now() - started });
-      } catch (error) {
-        o.onError(error);
-      }
-      // Growth counts from here, collected or not (a failed collection is not tried again at once).
-      floor = memory();
-      quiet = 0;
+    const settled = used - floor >= o.growthBytes && used - previous < o.growthBytes / 16;
+    previous = used;
+    if (!settled || now() < notBefore) continue;
+    const started = now();
+    try {
+      await o.collect();
+      previous = memory();
+      o.onCollected?.({ before: used, after: previous, ms: now() - started });
+    } catch (error) {
+      o.onError(error);
+      previous = memory();
     }
-    previous = memory();
+    // Growth counts from here, collected or not (a failed collection is not tried again at once).
+    floor = previous;
+    notBefore = now() + (now() - started) * GAP_PER_COLLECTION_MS;
   }
 }

@@ -13,9 +13,9 @@
  * - `--heap-growing-percent=30`: in a burst (an enumeration, a large listing) V8 runs its next
  *   full collection once the old generation has grown 30 % past what the last one left, where by
  *   itself it lets it grow up to four times: RSS right after a 10 000-entry listing beside a first
- *   enumeration 112 instead of 129 MiB, after a 100 000-entry one 310–330 instead of 430–440 MiB,
- *   for a burst ~10 % longer (the listing 7–20 %, the enumeration 8–14 %). What stays once the
- *   burst is over is collectWhenSettled's (gc.ts) either way.
+ *   enumeration 110–113 instead of 123–138 MiB, after a 100 000-entry one 310–330 instead of
+ *   430–440 MiB, for a burst that takes longer (the listing 7–20 %, the enumeration 8–14 %). What
+ *   stays once the burst is over is collectWhenSettled's (gc.ts) either way.
  * - `--expose-gc`: collectGarbage (gc.ts) gets its `gc` function from a fresh context.
  * - `--no-flush-bytecode`: a function's bytecode stays once compiled (V8 would drop it after five
  *   full collections without a call, and the collections after each burst come quickly), so the

@@ -121,7 +121,7 @@ export const TimeoutConfigSchema = z.object({
   quotaRefreshMs: positiveMs,
   /** How often last-access times (the cache cleaner's LRU) are written. */
   accessTimesFlushMs: positiveMs,
-  /** How often the heap is looked at for garbage left by a burst (base/gc.ts). */
+  /** How often the memory V8 holds is looked at for garbage left by a burst (base/gc.ts). */
   gcCheckMs: positiveMs,
   /** How often the cache cleaner looks at the cache size, and its least gap between two runs. */
   cacheCleanIntervalMs: positiveMs,
@@ -263,7 +263,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   quotaFirstRefreshMs: 5_000,
   quotaRefreshMs: 600_000,
   accessTimesFlushMs: 5_000,
-  gcCheckMs: 500,
+  gcCheckMs: 1_000,
   cacheCleanIntervalMs: 60_000,
   cacheCleanMinGapMs: 1_000,
   pinsRescanMs: 300_000,
