@@ -52,12 +52,12 @@ export interface SettledCollectorOptions {
 }
 
 /**
- * A collection is followed by at least this many times its own duration without one: at most ~1 %
+ * A collection is followed by at least this many times its own duration without one (a ratio): at most ~1 %
  * of the time goes to them. A heap that grows back as fast as it is collected (a long transfer
  * whose buffers come and go, a large live heap that takes hundreds of ms to collect) would
  * otherwise be collected again every few looks.
  */
-const GAP_PER_COLLECTION_MS = 100;
+const GAP_FACTOR = 100;
 
 /**
  * The memory V8 holds: the pages of its heap, in use or not, and the buffers it knows of outside
@@ -76,7 +76,7 @@ export function heldByV8(): number {
  * Until the signal aborts: collects when the memory V8 holds (heldByV8) has grown by growthBytes
  * since the last collection (or since it last shrank by itself) and grew by less than a sixteenth
  * of that over the last period (the burst is over: a collection in the middle of one would be
- * repeated soon after), and the last collection was long enough ago (GAP_PER_COLLECTION_MS).
+ * repeated soon after), and the last collection was long enough ago (GAP_FACTOR).
  */
 export async function collectWhenSettled(o: SettledCollectorOptions): Promise<void> {
   const memory = o.memory ?? heldByV8;
@@ -105,6 +105,6 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
     }
     // Growth counts from here, collected or not (a failed collection is not tried again at once).
     floor = previous;
-    notBefore = now() + (now() - started) * GAP_PER_COLLECTION_MS;
+    notBefore = now() + (now() - started) * GAP_FACTOR;
   }
 }
