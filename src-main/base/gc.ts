@@ -52,10 +52,10 @@ export interface SettledCollectorOptions {
 }
 
 /**
- * A collection is followed by at least this many times its own duration without one (a ratio): at most ~1 %
- * of the time goes to them. A heap that grows back as fast as it is collected (a long transfer
- * whose buffers come and go, a large live heap that takes hundreds of ms to collect) would
- * otherwise be collected again every few looks.
+ * A collection is followed by at least this many times its own duration without one (a ratio): at
+ * most ~1 % of the time goes to them. A heap that grows back as fast as it is collected (a long
+ * transfer whose buffers come and go, a large live heap that takes hundreds of ms to collect)
+ * would otherwise be collected again every few looks.
  */
 const GAP_FACTOR = 100;
 
