@@ -35,6 +35,8 @@ const burstScript = `
 import { applyEngineV8Flags } from ${JSON.stringify(new URL('./v8-flags.ts', import.meta.url).pathname)};
 import { collectGarbage, collectWhenSettled } from ${JSON.stringify(new URL('./gc.ts', import.meta.url).pathname)};
 applyEngineV8Flags();
+// What loading the modules left is gone first: no collection of V8's shrinks the heap mid-burst.
+await collectGarbage();
 const controller = new AbortController();
 const collections = [];
 let look = 0;
