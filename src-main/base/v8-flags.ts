@@ -13,7 +13,7 @@
  * - `--heap-growing-percent=30`: in a burst (an enumeration, a large listing) V8 runs its next
  *   full collection once the old generation has grown 30 % past what the last one left, where by
  *   itself it lets it grow up to four times: RSS right after a 10 000-entry listing beside a first
- *   enumeration 110–113 instead of 123–138 MiB, after a 100 000-entry one 310–330 instead of
+ *   enumeration 107–121 instead of 123–140 MiB, after a 100 000-entry one 310–330 instead of
  *   430–440 MiB, for a burst that takes longer (the listing 7–20 %, the enumeration 8–14 %). What
  *   stays once the burst is over is collectWhenSettled's (gc.ts) either way.
  * - `--expose-gc`: collectGarbage (gc.ts) gets its `gc` function from a fresh context.
