@@ -164,6 +164,39 @@ describe('collectWhenSettled', () => {
     expect(at).toEqual([2, 7, 12, 17]);
   });
 
+  it('leaves no gap after a collection that gave little back: the end of the burst is collected as soon as it settles', async () => {
+    // A pause in the middle of a burst at 40 MiB: collected (50 ms), 1 MiB given back; the burst goes on to 60 and stays.
+    const controller = new AbortController();
+    let clock = 0;
+    let look = 0;
+    const readings = [20, 40, 40, 50, 60, 60, 60].map((m) => m * MiB);
+    let current = readings[0]!;
+    const at: number[] = [];
+    await collectWhenSettled({
+      everyMs: 1000,
+      growthBytes: 16 * MiB,
+      signal: controller.signal,
+      memory: () => current,
+      now: () => clock,
+      collect: () => {
+        at.push(look);
+        clock += 50;
+        current -= MiB;
+      },
+      onError: (error) => {
+        throw error;
+      },
+      wait: async () => {
+        clock += 1000;
+        look++;
+        if (look < readings.length) current = readings[look]!;
+        else controller.abort();
+      },
+    });
+    // At 40 (look 2), then at 60 once it stays (look 5), not 5 s after the first.
+    expect(at).toEqual([2, 5]);
+  });
+
   it('goes on after a collection that failed: reported, not tried again for the same growth, the next burst collected', async () => {
     // The first attempt (at 40) fails; staying at 40 is no new growth however long; the next burst settles at 60.
     expect(await collectedAt([20 * MiB, 40 * MiB, 40 * MiB, 40 * MiB, 40 * MiB, 40 * MiB, 40 * MiB, 60 * MiB, 60 * MiB, 60 * MiB], 22 * MiB, { failFirst: true })).toEqual([

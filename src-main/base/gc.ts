@@ -52,10 +52,12 @@ export interface SettledCollectorOptions {
 }
 
 /**
- * A collection is followed by at least this many times its own duration without one (a ratio): at
- * most ~1 % of the time goes to them. A heap that grows back as fast as it is collected (a long
- * transfer whose buffers come and go, a large live heap that takes hundreds of ms to collect)
- * would otherwise be collected again every few looks.
+ * A collection that gave memory back is followed by at least this many times its own duration
+ * without one (a ratio): at most ~1 % of the time goes to them. Memory that grows back as fast as it
+ * is collected (a long transfer whose buffers come and go; with a large heap each collection takes
+ * hundreds of ms) would otherwise be collected again every few looks. One that gave little back
+ * (the growth was live: a pause in the middle of a burst) leaves no gap: growth counts from there,
+ * and the end of the burst is collected once it settles.
  */
 const GAP_FACTOR = 100;
 
@@ -76,7 +78,7 @@ export function heldByV8(): number {
  * Until the signal aborts: collects when the memory V8 holds (heldByV8) has grown by growthBytes
  * since the last collection (or since it last shrank by itself) and grew by less than a sixteenth
  * of that over the last period (the burst is over: a collection in the middle of one would be
- * repeated soon after), and the last collection was long enough ago (GAP_FACTOR).
+ * repeated soon after), and the last one that gave memory back was long enough ago (GAP_FACTOR).
  */
 export async function collectWhenSettled(o: SettledCollectorOptions): Promise<void> {
   const memory = o.memory ?? heldByV8;
@@ -99,12 +101,12 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
       await o.collect();
       previous = memory();
       o.onCollected?.({ before: used, after: previous, ms: now() - started });
+      if (used - previous >= o.growthBytes / 2) notBefore = now() + (now() - started) * GAP_FACTOR;
     } catch (error) {
       o.onError(error);
       previous = memory();
     }
     // Growth counts from here, collected or not (a failed collection is not tried again at once).
     floor = previous;
-    notBefore = now() + (now() - started) * GAP_FACTOR;
   }
 }
