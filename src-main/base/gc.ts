@@ -69,7 +69,7 @@ const GAP_FACTOR = 100;
  * it, 95 MiB with this). Not resident memory either: a trim makes the C heap give back pages that
  * a running transfer touches again within a second, which looked like new growth every few looks.
  */
-export function heldByV8(): number {
+function heldByV8(): number {
   const h = v8.getHeapStatistics();
   return h.total_heap_size + h.external_memory;
 }
