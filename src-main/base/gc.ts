@@ -99,9 +99,10 @@ export async function collectWhenSettled(o: SettledCollectorOptions): Promise<vo
     const started = now();
     try {
       await o.collect();
+      const ms = now() - started;
       previous = memory();
-      o.onCollected?.({ before: used, after: previous, ms: now() - started });
-      if (used - previous >= o.growthBytes / 2) notBefore = now() + (now() - started) * GAP_FACTOR;
+      if (used - previous >= o.growthBytes / 2) notBefore = started + ms * (GAP_FACTOR + 1);
+      o.onCollected?.({ before: used, after: previous, ms });
     } catch (error) {
       o.onError(error);
       previous = memory();
