@@ -70,47 +70,65 @@ describe('collectWhenSettled', () => {
     expect(collections[0]!.before - collections[0]!.after).toBeGreaterThan(16 * MiB);
   });
 
-  /** Runs the collector over memory readings (the first at its start, one per look after) and returns those at which it collected. */
-  async function collectedAt(readings: number[], afterCollect: number, options: { countFrom?: number; failFirst?: boolean } = {}): Promise<number[]> {
+  interface Scenario {
+    /** The memory at the start (look 0), then at each look, given what it was; undefined ends the run. */
+    reading: (look: number, current: number) => number | undefined;
+    /** The memory a collection leaves, given what it was before. */
+    after: (before: number) => number;
+    /** How long a collection takes (the clock moves a second a look). */
+    collectMs?: number;
+    countFrom?: number;
+    failFirst?: boolean;
+  }
+
+  /** Runs the collector over a scenario, one look a second; returns the looks at which it collected and the memory then. */
+  async function run(scenario: Scenario): Promise<Array<{ look: number; memory: number }>> {
     const controller = new AbortController();
-    const seen: number[] = [];
+    const seen: Array<{ look: number; memory: number }> = [];
     const reported: number[] = [];
     const failures: unknown[] = [];
-    let failNext = options.failFirst === true;
-    let current = readings[0]!;
-    let next = 1;
-    // A look a second; collections take no time.
+    let failNext = scenario.failFirst === true;
+    let look = 0;
+    let current = scenario.reading(0, Number.NaN)!;
     let clock = 0;
     await collectWhenSettled({
       everyMs: 1000,
       growthBytes: 16 * MiB,
       signal: controller.signal,
-      ...(options.countFrom !== undefined ? { countFrom: options.countFrom } : {}),
+      ...(scenario.countFrom !== undefined ? { countFrom: scenario.countFrom } : {}),
       memory: () => current,
       now: () => clock,
       collect: () => {
+        clock += scenario.collectMs ?? 0;
         if (failNext) {
           failNext = false;
           throw new Error('no collection this time');
         }
-        seen.push(current);
-        current = afterCollect;
+        seen.push({ look, memory: current });
+        current = scenario.after(current);
       },
       onError: (error) => failures.push(error),
       onCollected: (e) => {
-        expect(e.after).toBe(afterCollect);
+        expect(e.after).toBe(scenario.after(e.before));
         reported.push(e.before);
       },
       // Each wait is one period: memory has moved on to the next reading, or the run is over.
       wait: async () => {
         clock += 1000;
-        if (next < readings.length) current = readings[next++]!;
-        else controller.abort();
+        const next = scenario.reading(++look, current);
+        if (next === undefined) controller.abort();
+        else current = next;
       },
     });
-    expect(reported).toEqual(seen);
-    expect(failures).toHaveLength(options.failFirst === true ? 1 : 0);
+    expect(reported).toEqual(seen.map((c) => c.memory));
+    expect(failures).toHaveLength(scenario.failFirst === true ? 1 : 0);
     return seen;
+  }
+
+  /** Runs the collector over memory readings (the first at its start, one per look after), collections leaving `afterCollect`; returns the readings at which it collected. */
+  async function collectedAt(readings: number[], afterCollect: number, options: { countFrom?: number; failFirst?: boolean } = {}): Promise<number[]> {
+    const seen = await run({ reading: (look) => readings[look], after: () => afterCollect, ...options });
+    return seen.map((c) => c.memory);
   }
 
   it('collects once a burst has grown the memory and stopped growing, not while it grows', async () => {
@@ -132,69 +150,22 @@ describe('collectWhenSettled', () => {
   });
 
   it('leaves at least a hundred times its duration after a collection: a heap that grows straight back is not collected at every look', async () => {
-    // Memory grows back 20 MiB and stays, again and again (a long transfer); each collection takes 50 ms.
-    const controller = new AbortController();
-    let clock = 0;
-    let look = 0;
-    let current = 20 * MiB;
-    const at: number[] = [];
-    await collectWhenSettled({
-      everyMs: 1000,
-      growthBytes: 16 * MiB,
-      signal: controller.signal,
-      memory: () => current,
-      now: () => clock,
-      collect: () => {
-        at.push(look);
-        clock += 50;
-        current = 20 * MiB;
-      },
-      onError: (error) => {
-        throw error;
-      },
-      wait: async () => {
-        clock += 1000;
-        look++;
-        // Back to 40 MiB one look after each collection, then flat.
-        if (current === 20 * MiB) current = 40 * MiB;
-        if (look > 20) controller.abort();
-      },
+    // Memory grows back 20 MiB one look after each collection and stays (a long transfer); each collection takes 50 ms.
+    const seen = await run({
+      reading: (look, current) => (look === 0 ? 20 * MiB : look > 20 ? undefined : current === 20 * MiB ? 40 * MiB : current),
+      after: () => 20 * MiB,
+      collectMs: 50,
     });
     // Settled at look 2; then each next one 5 s (100 × 50 ms) after the last, not two looks after it (4, 6, 8 …).
-    expect(at).toEqual([2, 7, 12, 17]);
+    expect(seen.map((c) => c.look)).toEqual([2, 7, 12, 17]);
   });
 
   it('leaves no gap after a collection that gave little back: the end of the burst is collected as soon as it settles', async () => {
     // A pause in the middle of a burst at 40 MiB: collected (50 ms), 1 MiB given back; the burst goes on to 60 and stays.
-    const controller = new AbortController();
-    let clock = 0;
-    let look = 0;
     const readings = [20, 40, 40, 50, 60, 60, 60].map((m) => m * MiB);
-    let current = readings[0]!;
-    const at: number[] = [];
-    await collectWhenSettled({
-      everyMs: 1000,
-      growthBytes: 16 * MiB,
-      signal: controller.signal,
-      memory: () => current,
-      now: () => clock,
-      collect: () => {
-        at.push(look);
-        clock += 50;
-        current -= MiB;
-      },
-      onError: (error) => {
-        throw error;
-      },
-      wait: async () => {
-        clock += 1000;
-        look++;
-        if (look < readings.length) current = readings[look]!;
-        else controller.abort();
-      },
-    });
+    const seen = await run({ reading: (look) => readings[look], after: (before) => before - MiB, collectMs: 50 });
     // At 40 (look 2), then at 60 once it stays (look 5), not 5 s after the first.
-    expect(at).toEqual([2, 5]);
+    expect(seen.map((c) => c.look)).toEqual([2, 5]);
   });
 
   it('goes on after a collection that failed: reported, not tried again for the same growth, the next burst collected', async () => {
