@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('resetCacheFile', () => {
-  it('starts a version afresh: the old bytes are gone, the file is the new size, all zeros', async () => {
+  it('starts a version afresh: the old bytes are gone, the file is the new size and all holes', async () => {
     const file = cacheFilePath(dir, 'item-1');
     await resetCacheFile(file, 0);
     await writeFile(file, Buffer.alloc(10_000, 0x61));
@@ -21,6 +21,8 @@ describe('resetCacheFile', () => {
     const bytes = await readFile(file);
     expect(bytes.length).toBe(4096);
     expect(bytes.equals(Buffer.alloc(4096))).toBe(true);
+    // Sparse: a version's file takes no disk before its bytes arrive (a 1 GiB file is not 1 GiB of zeros).
+    expect((await stat(file)).blocks).toBe(0);
     await resetCacheFile(file, 0);
     expect((await stat(file)).size).toBe(0);
   });
