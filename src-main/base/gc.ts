@@ -11,21 +11,47 @@ import { applyEngineV8Flags } from './v8-flags.ts';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-let gc: (() => void) | undefined;
+type GcFunction = (options?: { type?: 'major' | 'minor' }) => void;
+let gcFunction: GcFunction | undefined;
+
+function gc(): GcFunction {
+  // --expose-gc at run time gives a fresh context a `gc` function; nothing else changes.
+  if (!gcFunction) {
+    applyEngineV8Flags();
+    gcFunction = vm.runInNewContext('gc') as GcFunction;
+  }
+  return gcFunction;
+}
 
 export async function collectGarbage(): Promise<void> {
-  if (!gc) {
-    // --expose-gc at run time gives a fresh context a `gc` function; nothing else changes.
-    applyEngineV8Flags();
-    gc = vm.runInNewContext('gc') as () => void;
-  }
   // Twice: the first full collection frees the heap, the second compacts it and hands the freed
   // pages back to the system (measured on Node 20: RSS 274 → 275 → 86 MiB; after a 10 000-entry
   // listing 116 MiB with one, 98 MiB with two). Each stops the event loop for ~20 ms there: what
   // waits in between (a FUSE request) is served between the two.
-  gc();
+  gc()();
   await new Promise<void>((resolve) => setImmediate(resolve));
-  gc();
+  gc()();
+}
+
+/** Short-lived buffers dropped between two collections of the young generation (droppedBuffers). */
+const YOUNG_COLLECTION_BYTES = 4 * 1024 * 1024;
+let dropped = 0;
+
+/**
+ * A transfer's buffers outside V8's heap (a download's network chunks, an upload's file reads), each
+ * used for a moment, are freed only when V8 collects the young generation, which it does after a
+ * MiB or so of new objects; a transfer makes few objects for its bytes (~10 MiB of buffers between
+ * two such collections), and V8 counts every buffer made since its last full collection against
+ * the old generation's limit (~7 MiB above a 15 MiB heap under the engine's flags). A read at 300
+ * MiB/s made V8 run a full collection of an unchanged heap every ~15 MiB. Told the size of each
+ * such buffer once its holder lets go of it, this collects the young generation every 4 MiB of
+ * them (a collection of a few live objects: ~0.5 ms). Measured in docs/architecture.md, "Memory".
+ */
+export function droppedBuffers(bytes: number): void {
+  dropped += bytes;
+  if (dropped < YOUNG_COLLECTION_BYTES) return;
+  dropped = 0;
+  gc()({ type: 'minor' });
 }
 
 export interface SettledCollectorOptions {

@@ -84,6 +84,8 @@ export const TimeoutConfigSchema = z.object({
   downloadProgressIntervalMs: ms,
   /** Times one download range is resumed after its connection broke without progress (a count). */
   downloadInterruptionRetries: count,
+  /** The buffers downloads are gathered in are kept this long after the last download ends, for the next. */
+  downloadBuffersKeepMs: ms,
   /** Transfer progress goes out to the UI at most this often. */
   transferFeedFlushMs: positiveMs,
   /** Credit an idle link may bank under a bandwidth limit, in milliseconds at the limit. */
@@ -247,6 +249,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   downloadUrlTtlMs: 900_000,
   downloadProgressIntervalMs: 250,
   downloadInterruptionRetries: 3,
+  downloadBuffersKeepMs: 2_000,
   transferFeedFlushMs: 250,
   bandwidthBurstMs: 250,
   requestBodyBudgetMs: 10_000,

@@ -47,6 +47,7 @@ import {
   DownloadShortError,
 } from './download-errors.ts';
 import { ReadAheadWindow } from './read-ahead.ts';
+import { Gather, GatherPool } from './write-gather.ts';
 import { sameContent } from './content-version.ts';
 import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
 
@@ -54,6 +55,8 @@ import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPri
 const WRITE_GATHER_BYTES = 1024 * 1024;
 /** Cache writes one download keeps running at once. */
 const WRITES_IN_FLIGHT = 4;
+/** Gather buffers kept for reuse while downloads go on (a sequential read's response uses one to three). */
+const GATHER_BUFFERS_KEPT = 8;
 
 /** Items whose last download URL is kept for the next time they are read (see #recentUrls). */
 const RECENT_URLS = 256;
@@ -101,6 +104,8 @@ export interface DownloadManagerOptions {
   progressIntervalMs?: number;
   /** Times one range is resumed after its connection broke mid-body without progress. Default 3. */
   maxInterruptions?: number;
+  /** The gather buffers (write-gather.ts) are let go this long after the last download ends. Default 2 s. */
+  gatherBuffersKeepMs?: number;
   now?: () => number;
 }
 
@@ -255,6 +260,8 @@ export class DownloadManager {
    */
   readonly #recentUrls = new Map<string, { etag: string | null; ctag: string | null; size: number; url: string; fetchedAt: number }>();
   readonly #groups = new Map<string, ReaderGroup>();
+  /** The buffers responses are gathered in (write-gather.ts); let go when nothing is left to download. */
+  readonly #gathers = new GatherPool(WRITE_GATHER_BYTES, GATHER_BUFFERS_KEPT);
   #transferSeq = 0;
   readonly #admission = new Admission();
   #closing: Promise<void> | undefined;
@@ -278,6 +285,16 @@ export class DownloadManager {
     this.#maxInterruptions = options.maxInterruptions ?? DEFAULT_TIMEOUTS.downloadInterruptionRetries;
     this.#now = options.now ?? Date.now;
     this.#queue = new PQueue({ concurrency });
+    // Kept while a read goes on (its read-ahead requests leave the queue empty for moments
+    // between them: buffers made anew then outlive the young generation, which is what the pool is
+    // for), let go once nothing has been downloaded for a while.
+    const keepMs = options.gatherBuffersKeepMs ?? DEFAULT_TIMEOUTS.downloadBuffersKeepMs;
+    let release: NodeJS.Timeout | undefined;
+    this.#queue.on('active', () => clearTimeout(release));
+    this.#queue.on('idle', () => {
+      clearTimeout(release);
+      release = setTimeout(() => this.#gathers.clear(), keepMs).unref();
+    });
     this.events = new TypedEmitter<DownloadEvents>((error, event) =>
       this.#logger.error({ err: error, event }, `a download "${event}" listener failed`),
     );
@@ -741,9 +758,9 @@ export class DownloadManager {
    * Writes the body at its offsets, never past `end`; each write is announced once it has landed,
    * and `cursor` follows the bytes landed without a gap from its start.
    *
-   * Network chunks are small (16–64 KiB): they are gathered into writes of up to
-   * WRITE_GATHER_BYTES (one writev, no copy), except that a reader waiting for bytes among them
-   * gets them written at once. Up to WRITES_IN_FLIGHT writes run side by side: one at a time held
+   * Network chunks are small (16–64 KiB): they are copied into pooled buffers (write-gather.ts
+   * says why a copy) and written in pieces of up to WRITE_GATHER_BYTES, except that a reader
+   * waiting for bytes among them gets them written at once. Up to WRITES_IN_FLIGHT writes run side by side: one at a time held
    * a fast download to the latency of the thread pool. The body is consumed through events, not
    * an async iterator: a promise per chunk was a large share of the engine's time.
    */
@@ -762,9 +779,8 @@ export class DownloadManager {
     const stream = addAbortSignal(signal, body);
     try {
       await new Promise<void>((resolve, reject) => {
-        const pending: Buffer[] = [];
-        let pendingBytes = 0;
-        /** Where the pending bytes start: everything before was handed to a write. */
+        const gather = new Gather(this.#gathers);
+        /** Where the gathered bytes start: everything before was handed to a write. */
         let handedUntil = cursor.position;
         /** Writes running or landed out of order, by start; the first one is at `cursor`. */
         const writes: Array<{ from: number; to: number; landed: boolean }> = [];
@@ -775,6 +791,7 @@ export class DownloadManager {
         const finish = () => {
           if (settled) return;
           settled = true;
+          gather.close();
           stream.off('data', onData);
           stream.off('end', onEnd);
           stream.off('error', onError);
@@ -789,18 +806,18 @@ export class DownloadManager {
             if (running === 0) finish();
             return;
           }
-          while (running < WRITES_IN_FLIGHT && pendingBytes > 0) {
+          while (running < WRITES_IN_FLIGHT && gather.pending > 0) {
             const from = handedUntil;
-            const to = from + pendingBytes;
-            if (!ended && pendingBytes < WRITE_GATHER_BYTES && !entry.awaits(from, to)) break;
-            const pieces = pending.splice(0);
-            pendingBytes = 0;
+            const to = from + gather.pending;
+            if (!ended && gather.pending < WRITE_GATHER_BYTES && !entry.awaits(from, to)) break;
+            const gathered = gather.take()!;
             handedUntil = to;
             const write = { from, to, landed: false };
             writes.push(write);
             running++;
-            this.content.writevAt(file, pieces, from, to - from).then(
+            this.content.writevAt(file, gathered.pieces, from, gathered.length).then(
               () => {
+                gathered.done();
                 running--;
                 write.landed = true;
                 entry.landed(from, to);
@@ -810,6 +827,7 @@ export class DownloadManager {
                 pump();
               },
               (error: unknown) => {
+                gathered.done();
                 running--;
                 failure ??= new CacheWriteError(entry.id, entry.path, error);
                 stream.destroy();
@@ -817,23 +835,19 @@ export class DownloadManager {
               },
             );
           }
-          if (running === 0 && pendingBytes === 0 && ended) return finish();
+          if (running === 0 && gather.pending === 0 && ended) return finish();
           // Reading resumes once the disk has caught up with the network.
-          if (stream.isPaused() && pendingBytes < WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) stream.resume();
+          if (stream.isPaused() && gather.pending < WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) stream.resume();
         };
         const onData = (chunk: Buffer) => {
-          const room = end - (handedUntil + pendingBytes);
-          const piece = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
-          if (piece.length > 0) {
-            pending.push(piece);
-            pendingBytes += piece.length;
-          }
-          if (piece.length < chunk.length) {
+          const room = end - (handedUntil + gather.pending);
+          gather.add(chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk);
+          if (chunk.length > room) {
             // More than was asked for: the rest is not ours to write.
             ended = true;
             stream.off('data', onData);
             stream.destroy();
-          } else if (pendingBytes >= WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) {
+          } else if (gather.pending >= WRITES_IN_FLIGHT * WRITE_GATHER_BYTES) {
             // Every write slot is busy and a backlog has built up: stop reading until it drains.
             stream.pause();
           }
@@ -845,8 +859,7 @@ export class DownloadManager {
         };
         const onError = (error: unknown) => {
           // What arrived but was not written is dropped: the caller resumes from cursor.position.
-          pending.length = 0;
-          pendingBytes = 0;
+          gather.close();
           failure ??= error;
           pump();
         };

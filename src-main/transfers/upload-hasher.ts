@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { throwIfAborted } from '../base/abort.ts';
+import { droppedBuffers } from '../base/gc.ts';
 import { QuickXorHash } from '../graph/quickxor.ts';
 
 const READ_BYTES = 1024 * 1024;
@@ -86,7 +87,8 @@ export class UploadHasher {
       this.#see(at, chunk);
       at += chunk.length;
       yield chunk;
-      // Resumed: the request took the chunk.
+      // Resumed: the request took the chunk (a file read's fresh buffer: see droppedBuffers).
+      droppedBuffers(chunk.length);
       onSent?.(at);
     }
   }
