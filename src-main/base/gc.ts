@@ -45,7 +45,7 @@ let dropped = 0;
  * the old generation's limit (~7 MiB above a 15 MiB heap under the engine's flags). A read at 300
  * MiB/s made V8 run a full collection of an unchanged heap every ~15 MiB. Told the size of each
  * such buffer once its holder lets go of it, this collects the young generation every 4 MiB of
- * them (a collection of a few live objects: ~0.5 ms). Measured in docs/architecture.md, "Memory".
+ * them (a collection of a few live objects: ~0.5 ms). Measured: docs/architecture.md, "A transfer's buffers".
  */
 export function droppedBuffers(bytes: number): void {
   dropped += bytes;
