@@ -1,8 +1,9 @@
 /**
  * Content states under arbitrary sequences (fast-check) of what moves them: partial and whole reads
- * through the vfs (download manager), local writes (dirty), remote changes applied by delta
- * (invalidation), and cache cleaning rounds with a tiny limit (eviction), some of them at once (a
- * read racing a cleaning round). After every step:
+ * through the vfs (download manager), through fresh handles and through one held open on a file for the
+ * whole run (what a handle keeps between reads must follow every other step), local writes (dirty),
+ * remote changes applied by delta (invalidation), and cache cleaning rounds with a tiny limit
+ * (eviction), some of them at once (a read racing a cleaning round). After every step:
  * - a written file stays dirty and reads back exactly its local bytes: never evicted, never invalidated;
  * - 'complete' means the ranges cover the whole size;
  * - a clean file reads exactly the server's current bytes.
@@ -33,6 +34,7 @@ afterAll(async () => {
 
 type Step =
   | { kind: 'read'; file: number; offset: number; length: number }
+  | { kind: 'heldRead'; file: number; offset: number; length: number }
   | { kind: 'readAll'; file: number }
   | { kind: 'write'; file: number; offset: number; length: number; fill: number }
   | { kind: 'remote'; file: number; size: number }
@@ -42,6 +44,7 @@ type Step =
 const file = fc.nat(FILES - 1);
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('read' as const), file, offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 200 * KiB }) }),
+  fc.record({ kind: fc.constant('heldRead' as const), file: fc.constant(0), offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 200 * KiB }) }),
   fc.record({ kind: fc.constant('readAll' as const), file }),
   fc.record({ kind: fc.constant('write' as const), file, offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 64 * KiB }), fill: fc.integer({ min: 1, max: 255 }) }),
   fc.record({ kind: fc.constant('remote' as const), file, size: fc.integer({ min: 1, max: SIZE }) }),
@@ -52,17 +55,21 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 async function readRange(rig: CacheRig, path: string, offset: number, length: number): Promise<Buffer> {
   const fh = await rig.vfs.open(path, 0);
   try {
-    const buf = Buffer.alloc(length);
-    let got = 0;
-    while (got < length) {
-      const n = await rig.vfs.read(fh, buf.subarray(got), length - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
+    return await readThrough(rig, fh, offset, length);
   } finally {
     await rig.vfs.release(fh);
   }
+}
+
+async function readThrough(rig: CacheRig, fh: number, offset: number, length: number): Promise<Buffer> {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = await rig.vfs.read(fh, buf.subarray(got), length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }
 
 describe('content states under any sequence of reads, writes, remote changes and cleaning', () => {
@@ -86,6 +93,8 @@ describe('content states under any sequence of reads, writes, remote changes and
           await emu.emulator.admin.remote({ op: 'mkdir', path: folder });
           for (const p of paths) await emu.emulator.admin.remote({ op: 'write', path: p, size: SIZE });
           await rig.sync.syncOnce();
+          /** A read-only handle on the first file, open for the whole run (the others stay evictable). */
+          const held = await rig.vfs.open(paths[0]!, 0);
           /** Local bytes of each file once written (the model). */
           const local: Array<Buffer | undefined> = Array.from({ length: FILES }, () => undefined);
 
@@ -106,9 +115,9 @@ describe('content states under any sequence of reads, writes, remote changes and
           };
 
           for (const s of steps) {
-            if (s.kind === 'read') {
+            if (s.kind === 'read' || s.kind === 'heldRead') {
               const p = paths[s.file]!;
-              const got = await readRange(rig, p, s.offset, s.length);
+              const got = s.kind === 'read' ? await readRange(rig, p, s.offset, s.length) : await readThrough(rig, held, s.offset, s.length);
               const want = local[s.file] ?? (await emu.emulator.admin.readFile(p));
               expect(got.equals(want.subarray(Math.min(s.offset, want.length), Math.min(want.length, s.offset + s.length)))).toBe(true);
             } else if (s.kind === 'readAll') {
@@ -143,6 +152,7 @@ describe('content states under any sequence of reads, writes, remote changes and
             }
             await check();
           }
+          await rig.vfs.release(held);
         } finally {
           await cleaner.stop();
           await rig.close();

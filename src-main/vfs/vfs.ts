@@ -166,6 +166,12 @@ interface OpenFile {
    * store's item generation is unchanged (any change to any item sends the next read the slow way).
    */
   local?: { fd: number; size: number; generation: number };
+  /**
+   * The item and whether its content was dirty, as a read found them, for the next reads while the
+   * store's item generation is unchanged (a local change of the bytes moves it too: recordChange
+   * sets the size and time): two SQLite lookups fewer per read of a file being downloaded.
+   */
+  seen?: { item: StoredItem; dirty: boolean; version: string; generation: number };
 }
 
 // open(2) flags (Linux).
@@ -520,17 +526,27 @@ export class Vfs {
     }
     h.local = undefined;
     const generation = this.o.store.items.generation;
-    const item = this.itemOf(h);
-    if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
+    let seen = h.seen;
+    if (seen?.generation !== generation) {
+      const found = this.itemOf(h);
+      if (!found) throw new VfsError('ENOENT', 'the file was deleted while open');
+      seen = h.seen = {
+        item: found,
+        dirty: this.o.store.content.get(found.id)?.status === 'dirty',
+        version: `${found.ctag ?? ''}|${found.etag ?? ''}|${found.size}`,
+        generation,
+      };
+    }
+    const item = seen.item;
     if (position >= item.size || length <= 0) return 0;
     const n = Math.min(length, item.size - position);
-    if (h.writeFile || this.o.store.content.get(item.id)?.status === 'dirty') {
+    if (h.writeFile || seen.dirty) {
       // Local changes: the cache file is the truth; nothing to download.
       const file = (h.writeFile ??= await this.content.openFd(item.id));
       h.local = { fd: file.fd, size: item.size, generation };
       return readSettled(file.fd, buf, n, position);
     }
-    const version = `${item.ctag ?? ''}|${item.etag ?? ''}|${item.size}`;
+    const version = seen.version;
     if (h.version !== version) {
       // The remote version changed under an open file: start over on the new bytes.
       h.reader?.close();
