@@ -240,6 +240,7 @@ export class Engine {
       downloadUrlTtlMs: policy.ms('downloadUrlTtlMs'),
       progressIntervalMs: policy.ms('downloadProgressIntervalMs'),
       maxInterruptions: policy.ms('downloadInterruptionRetries'),
+      buffersKeepMs: policy.ms('downloadBuffersKeepMs'),
     });
     // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
     // background while folders are listed on demand. A rebuilt store still enumerates first: its

@@ -29,8 +29,8 @@ describe('collectGarbage', () => {
 
 // A burst in a process of its own under the engine's flags, watched by the engine's collector with
 // its own measure (heldByV8). The script makes the looks (the collector's wait): 12 looks each
-// after 4 MiB more held in buffers (what downloads and uploads hold: outside the heap, and no
-// collection of V8's frees them meanwhile), one after the burst is dropped, three more.
+// after 4 MiB more held in buffers (memory outside the heap that no collection of V8's frees while
+// it is held), one after the burst is dropped, three more.
 const burstScript = `
 import { applyEngineV8Flags } from ${JSON.stringify(new URL('./v8-flags.ts', import.meta.url).pathname)};
 import { collectGarbage, collectWhenSettled } from ${JSON.stringify(new URL('./gc.ts', import.meta.url).pathname)};

@@ -1,13 +1,17 @@
 /**
- * Full garbage collections when the engine has settled after a burst. An idle Node process never
- * runs V8's major collection by itself: after a delta enumeration (hundreds of MiB of pages) or
- * the listing of a large folder (tens of MiB of answers and entries) the engine would sit at
- * twice the memory it needs for as long as nothing else happens. collectWhenSettled watches the
- * memory V8 holds and collects once it has grown well past what the last collection left and
- * stopped growing (measured by bench/mount with a 100 000-item drive and bench/peers' RSS rows).
+ * Garbage collections the engine asks V8 for.
+ *
+ * - Full collections when the engine has settled after a burst. An idle Node process never runs
+ *   V8's major collection by itself: after a delta enumeration (hundreds of MiB of pages) or the
+ *   listing of a large folder (tens of MiB of answers and entries) the engine would sit at twice
+ *   the memory it needs for as long as nothing else happens. collectWhenSettled watches the memory
+ *   V8 holds and collects once it has grown well past what the last collection left and stopped
+ *   growing (measured by bench/mount with a 100 000-item drive and bench/peers' RSS rows).
+ * - Young-generation collections during a transfer (droppedBuffers), so its buffers leave no work
+ *   for the full collector.
  */
 import { abortableSleep } from './abort.ts';
-import { applyEngineV8Flags } from './v8-flags.ts';
+import { errorMessage } from './errors.ts';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -15,9 +19,10 @@ type GcFunction = (options?: { type?: 'major' | 'minor' }) => void;
 let gcFunction: GcFunction | undefined;
 
 function gc(): GcFunction {
-  // --expose-gc at run time gives a fresh context a `gc` function; nothing else changes.
+  // --expose-gc (one of the engine's flags, v8-flags.ts) at run time gives a fresh context a `gc`
+  // function; nothing else changes.
   if (!gcFunction) {
-    applyEngineV8Flags();
+    v8.setFlagsFromString('--expose-gc');
     gcFunction = vm.runInNewContext('gc') as GcFunction;
   }
   return gcFunction;
@@ -51,7 +56,14 @@ export function droppedBuffers(bytes: number): void {
   dropped += bytes;
   if (dropped < YOUNG_COLLECTION_BYTES) return;
   dropped = 0;
-  gc()({ type: 'minor' });
+  try {
+    gc()({ type: 'minor' });
+  } catch (error) {
+    // Called from a transfer's stream: the transfer goes on without these collections (V8 then
+    // runs its full ones, as before), and the process says so once.
+    dropped = Number.NEGATIVE_INFINITY;
+    process.emitWarning(`young-generation collections are not available (${errorMessage(error)}): transfers make V8 run full collections`, 'OneMountWarning');
+  }
 }
 
 export interface SettledCollectorOptions {

@@ -16,7 +16,9 @@
  *   enumeration 107–121 instead of 123–140 MiB, after a 100 000-entry one 310–330 instead of
  *   430–440 MiB, for a burst that takes longer (the listing 7–20 %, the enumeration 8–14 %). What
  *   stays once the burst is over is collectWhenSettled's (gc.ts) either way.
- * - `--expose-gc`: collectGarbage (gc.ts) gets its `gc` function from a fresh context.
+ * - `--expose-gc`: gc.ts gets its `gc` function from a fresh context (collectGarbage's full
+ *   collections, droppedBuffers' young ones; it sets this one flag itself where the others are
+ *   not set, as in a test process).
  * - `--no-flush-bytecode`: a function's bytecode stays once compiled (V8 would drop it after five
  *   full collections without a call, and the collections after each burst come quickly), so the
  *   code cache the compiled engine writes at exit still holds the start's functions beside the

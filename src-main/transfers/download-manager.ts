@@ -48,14 +48,21 @@ import {
 } from './download-errors.ts';
 import { ReadAheadWindow } from './read-ahead.ts';
 import { Gather, GatherPool } from './write-gather.ts';
+import { droppedBuffers } from '../base/gc.ts';
 import { sameContent } from './content-version.ts';
 import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
 
-/** Downloaded bytes are written to the cache file in pieces of up to this size. */
+/**
+ * A response's bytes go to the cache file once this many have gathered (or sooner for a reader
+ * waiting among them, or at the response's end); also the size of the pooled buffers they gather in.
+ */
 const WRITE_GATHER_BYTES = 1024 * 1024;
 /** Cache writes one download keeps running at once. */
 const WRITES_IN_FLIGHT = 4;
-/** Gather buffers kept for reuse while downloads go on (a sequential read's response uses one to three). */
+/**
+ * Gather buffers kept for reuse while downloads go on: a response keeps one to three in use while
+ * the disk keeps up (up to nine when it does not); more are made when needed and not kept.
+ */
 const GATHER_BUFFERS_KEPT = 8;
 
 /** Items whose last download URL is kept for the next time they are read (see #recentUrls). */
@@ -105,7 +112,7 @@ export interface DownloadManagerOptions {
   /** Times one range is resumed after its connection broke mid-body without progress. Default 3. */
   maxInterruptions?: number;
   /** The gather buffers (write-gather.ts) are let go this long after the last download ends. Default 2 s. */
-  gatherBuffersKeepMs?: number;
+  buffersKeepMs?: number;
   now?: () => number;
 }
 
@@ -262,6 +269,7 @@ export class DownloadManager {
   readonly #groups = new Map<string, ReaderGroup>();
   /** The buffers responses are gathered in (write-gather.ts); let go when nothing is left to download. */
   readonly #gathers = new GatherPool(WRITE_GATHER_BYTES, GATHER_BUFFERS_KEPT);
+  #gathersRelease: NodeJS.Timeout | undefined;
   #transferSeq = 0;
   readonly #admission = new Admission();
   #closing: Promise<void> | undefined;
@@ -288,12 +296,11 @@ export class DownloadManager {
     // Kept while a read goes on (its read-ahead requests leave the queue empty for moments
     // between them: buffers made anew then outlive the young generation, which is what the pool is
     // for), let go once nothing has been downloaded for a while.
-    const keepMs = options.gatherBuffersKeepMs ?? DEFAULT_TIMEOUTS.downloadBuffersKeepMs;
-    let release: NodeJS.Timeout | undefined;
-    this.#queue.on('active', () => clearTimeout(release));
+    const keepMs = options.buffersKeepMs ?? DEFAULT_TIMEOUTS.downloadBuffersKeepMs;
+    this.#queue.on('active', () => clearTimeout(this.#gathersRelease));
     this.#queue.on('idle', () => {
-      clearTimeout(release);
-      release = setTimeout(() => this.#gathers.clear(), keepMs).unref();
+      clearTimeout(this.#gathersRelease);
+      this.#gathersRelease = setTimeout(() => this.#gathers.clear(), keepMs).unref();
     });
     this.events = new TypedEmitter<DownloadEvents>((error, event) =>
       this.#logger.error({ err: error, event }, `a download "${event}" listener failed`),
@@ -498,6 +505,8 @@ export class DownloadManager {
     await Promise.all([...this.#entries.values()].map((entry) => this.#cancelEntry(entry, reason)));
     await this.#tasks.whenIdle(TASK_PREFIX);
     await this.#queue.onIdle();
+    clearTimeout(this.#gathersRelease);
+    this.#gathers.clear();
   }
 
   /** Resolves when nothing is queued or running (read-ahead included); for tests and status. */
@@ -759,10 +768,11 @@ export class DownloadManager {
    * and `cursor` follows the bytes landed without a gap from its start.
    *
    * Network chunks are small (16–64 KiB): they are copied into pooled buffers (write-gather.ts
-   * says why a copy) and written in pieces of up to WRITE_GATHER_BYTES, except that a reader
-   * waiting for bytes among them gets them written at once. Up to WRITES_IN_FLIGHT writes run side by side: one at a time held
-   * a fast download to the latency of the thread pool. The body is consumed through events, not
-   * an async iterator: a promise per chunk was a large share of the engine's time.
+   * says why a copy), and what has gathered is written once it reaches WRITE_GATHER_BYTES, at the
+   * end, or at once when a reader waits for bytes among it. Up to WRITES_IN_FLIGHT writes run side
+   * by side: one at a time held a fast download to the latency of the thread pool. The body is
+   * consumed through events, not an async iterator: a promise per chunk was a large share of the
+   * engine's time.
    */
   async #writeBody(entry: ItemEntry, body: Readable, cursor: { position: number }, end: number, signal: AbortSignal): Promise<void> {
     let handle: FileHandle;
@@ -842,6 +852,8 @@ export class DownloadManager {
         const onData = (chunk: Buffer) => {
           const room = end - (handedUntil + gather.pending);
           gather.add(chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk);
+          // Copied: the chunk is garbage now (base/gc.ts).
+          droppedBuffers(chunk.length);
           if (chunk.length > room) {
             // More than was asked for: the rest is not ours to write.
             ended = true;

@@ -33,8 +33,8 @@ describe('Gather', () => {
     const first = gather.take()!;
     gather.add(parts[1]!);
     const second = gather.take()!;
-    // Both pieces are the same buffer's, side by side; it is still being filled.
-    expect(first.pieces[0]!.buffer).toBe(second.pieces[0]!.buffer);
+    // Both pieces are the same buffer's, side by side (small buffers share Node's slab: the
+    // offsets say it); it is still being filled.
     expect(second.pieces[0]!.byteOffset).toBe(first.pieces[0]!.byteOffset + 3);
     first.done();
     second.done();
@@ -80,5 +80,13 @@ describe('Gather', () => {
     expect(pool.idle).toBe(0);
     write.done();
     expect(pool.idle).toBe(2);
+  });
+
+  it('refuses a release beyond a buffer\'s uses: the buffer would sit in the pool twice', () => {
+    const pool = new GatherPool(4, 4);
+    const buffer = pool.take();
+    pool.release(buffer);
+    expect(() => pool.release(buffer)).toThrow(/released more often/);
+    expect(pool.idle).toBe(1);
   });
 });

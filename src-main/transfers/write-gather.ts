@@ -1,7 +1,8 @@
 /**
  * Gathering a download's bytes for the cache file's writes: the network's chunks (16–64 KiB,
- * each a fresh buffer outside V8's heap) are copied into reused buffers of one write's size, so a
- * chunk is garbage as soon as it has been copied, and never lives until a write has landed.
+ * each a fresh buffer outside V8's heap) are copied into pooled buffers as they arrive, so a chunk
+ * is garbage at once and never lives until a write has landed; a write takes what has gathered
+ * (the parts of one or more buffers).
  *
  * Why a copy: a chunk held until its write lands (a few ms) outlives the young-generation
  * collections that droppedBuffers (base/gc.ts) asks for every 4 MiB, moves to the old generation,
@@ -9,16 +10,20 @@
  * 4–7 full collections with the chunks held, 2–3 with the copy (17 with neither), for ~15 ms of
  * copying (docs/architecture.md, "A transfer's buffers").
  */
-import { droppedBuffers } from '../base/gc.ts';
 
 /** A buffer being filled or written; back in its pool once neither. */
 class GatherBuffer {
-  /** Its part being filled (one) and its pieces handed to writes that have not landed. */
+  /** Its filling (one, until it is full or the response ends) and its parts in writes not yet landed. */
   users = 1;
   filled = 0;
   /** Where the bytes not yet handed to a write start. */
   handed = 0;
   constructor(readonly bytes: Buffer) {}
+}
+
+interface Part {
+  readonly buffer: GatherBuffer;
+  readonly bytes: Buffer;
 }
 
 /**
@@ -36,10 +41,6 @@ export class GatherPool {
     this.#keep = keep;
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   /** Buffers waiting for reuse (for tests). */
   get idle(): number {
     return this.#free.length;
@@ -50,6 +51,8 @@ export class GatherPool {
   }
 
   release(buffer: GatherBuffer): void {
+    // Twice would put one buffer in the pool twice: two responses writing into the same bytes.
+    if (buffer.users <= 0) throw new Error('a gather buffer was released more often than it was used');
     if (--buffer.users > 0) return;
     if (this.#free.length < this.#keep) this.#free.push(buffer.bytes);
   }
@@ -71,7 +74,7 @@ export interface GatheredWrite {
 export class Gather {
   readonly #pool: GatherPool;
   /** Filled parts of earlier buffers not yet handed to a write (the current buffer's part is not listed). */
-  readonly #full: Array<{ buffer: GatherBuffer; bytes: Buffer }> = [];
+  readonly #full: Part[] = [];
   #current: GatherBuffer | undefined;
   #pending = 0;
 
@@ -90,7 +93,11 @@ export class Gather {
     while (at < chunk.length) {
       let current = this.#current;
       if (!current || current.filled === current.bytes.length) {
-        if (current) this.#retire(current);
+        if (current) {
+          // Full: its unhanded part waits for the next write; its filling is over.
+          this.#handOut(current, this.#full);
+          this.#pool.release(current);
+        }
         current = this.#current = this.#pool.take();
       }
       const n = chunk.copy(current.bytes, current.filled, at);
@@ -98,19 +105,13 @@ export class Gather {
       at += n;
     }
     this.#pending += chunk.length;
-    droppedBuffers(chunk.length);
   }
 
   /** Everything gathered, for one write (nothing when nothing is pending). */
   take(): GatheredWrite | undefined {
     if (this.#pending === 0) return undefined;
     const parts = this.#full.splice(0);
-    const current = this.#current;
-    if (current && current.filled > current.handed) {
-      current.users++;
-      parts.push({ buffer: current, bytes: current.bytes.subarray(current.handed, current.filled) });
-      current.handed = current.filled;
-    }
+    if (this.#current) this.#handOut(this.#current, parts);
     const length = this.#pending;
     this.#pending = 0;
     let released = false;
@@ -133,13 +134,11 @@ export class Gather {
     this.#pending = 0;
   }
 
-  /** A full buffer: its unhanded part waits in #full; its filling is over. */
-  #retire(buffer: GatherBuffer): void {
-    if (buffer.filled > buffer.handed) {
-      buffer.users++;
-      this.#full.push({ buffer, bytes: buffer.bytes.subarray(buffer.handed, buffer.filled) });
-      buffer.handed = buffer.filled;
-    }
-    this.#pool.release(buffer);
+  /** The buffer's bytes not yet handed to a write, as a part that holds the buffer until released. */
+  #handOut(buffer: GatherBuffer, into: Part[]): void {
+    if (buffer.filled === buffer.handed) return;
+    buffer.users++;
+    into.push({ buffer, bytes: buffer.bytes.subarray(buffer.handed, buffer.filled) });
+    buffer.handed = buffer.filled;
   }
 }
