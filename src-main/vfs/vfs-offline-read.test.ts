@@ -90,8 +90,9 @@ function goOffline(): void {
   network.controller.abort(new OfflineError('connection refused'));
 }
 
-async function errnoOf(work: Promise<unknown>): Promise<string> {
-  const error = await work.then(
+/** The errno a vfs call's answer rejected with (a read answers with a number or a promise). */
+async function errnoOf(work: unknown): Promise<string> {
+  const error = await Promise.resolve(work).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -142,7 +143,7 @@ describe('Vfs reads while offline', () => {
     const vfs = makeVfs();
     const fh = await vfs.open('/f.bin', 0);
     let settled = false;
-    const pending = vfs.read(fh, Buffer.alloc(10), 10, 80).finally(() => (settled = true));
+    const pending = Promise.resolve(vfs.read(fh, Buffer.alloc(10), 10, 80)).finally(() => (settled = true));
     // The read is waiting on "the network" for the bytes it lacks.
     while (!waits.some(([offset, length]) => offset + length > CACHED)) await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);

@@ -515,8 +515,12 @@ export class Vfs {
     return { id: item.id, remoteId: item.remoteId, size: item.size, etag: item.etag, ctag: item.ctag, quickXorHash: item.quickXorHash, path: this.o.store.items.pathOf(item.id) };
   }
 
-  /** Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read. */
-  async read(fh: number, buf: Buffer, length: number, position: number): Promise<number> {
+  /**
+   * Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read: at once
+   * (no promise) when they are in the cache file already and it is open for this handle, as for
+   * most reads of a cold sequential read (the read-ahead fetched them).
+   */
+  read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     const h = this.handle(fh);
     const local = h.local;
     if (local && local.generation === this.o.store.items.generation) {
@@ -540,6 +544,16 @@ export class Vfs {
     const item = seen.item;
     if (position >= item.size || length <= 0) return 0;
     const n = Math.min(length, item.size - position);
+    const { reader, file } = h;
+    if (reader && file && !h.writeFile && !seen.dirty && h.version === seen.version && reader.ready?.(position, n)) {
+      return this.readReady(h, reader, file, item, generation, buf, n, position);
+    }
+    return this.readSlow(h, seen, generation, buf, n, position);
+  }
+
+  /** The rest of read(): a first read, local changes, a new version, or bytes to wait for. */
+  private async readSlow(h: OpenFile, seen: NonNullable<OpenFile['seen']>, generation: number, buf: Buffer, n: number, position: number): Promise<number> {
+    const item = seen.item;
     if (h.writeFile || seen.dirty) {
       // Local changes: the cache file is the truth; nothing to download.
       const file = (h.writeFile ??= await this.content.openFd(item.id));
@@ -561,7 +575,7 @@ export class Vfs {
       throw this.readFailed(item, new VfsError('ENETDOWN', `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}: OneDrive is unreachable and these bytes are not on this device`));
     }
     const reader = (h.reader ??= this.o.downloads.openReader(this.contentItem(item)));
-    // Bytes the read-ahead has fetched need no wait: most reads of a cold sequential read.
+    // Bytes the read-ahead has fetched need no wait.
     if (!reader.ready?.(position, n)) {
       // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
       const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
@@ -576,6 +590,11 @@ export class Vfs {
       }
     }
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
+    return this.readReady(h, reader, file, item, generation, buf, n, position);
+  }
+
+  /** Bytes in the cache file, read from it; once the file is whole here, the next reads take h.local. */
+  private readReady(h: OpenFile, reader: ContentReaderPort, file: FileHandle, item: StoredItem, generation: number, buf: Buffer, n: number, position: number): number {
     this.accessed.set(item.id, this.now());
     if (reader.complete?.() ?? true) {
       const content = this.o.store.content.get(item.id);
