@@ -148,7 +148,7 @@ describe('stop-new-work', () => {
 
       // A new transfer (bytes not on this device) is refused; cached reads are not transfers.
       const reader = await engine.vfs.open(SEEDED[2]!, 0);
-      const read = await Promise.resolve(engine.vfs.read(reader, Buffer.alloc(4096), 4096, 2 * 1024 * 1024)).then(
+      const read = await (async () => engine.vfs.read(reader, Buffer.alloc(4096), 4096, 2 * 1024 * 1024))().then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -20,6 +20,22 @@ beforeEach(() => {
 afterEach(() => temp.dispose());
 
 describe('ContentRepository', () => {
+  it('moves its generation at every change of a status, version or range map, but not as downloaded ranges land', () => {
+    const { content } = temp.store;
+    const moves = (change: () => unknown) => {
+      const before = content.generation;
+      change();
+      return content.generation !== before;
+    };
+    expect(moves(() => content.setContent('A', { status: 'partial', etag: 'e1', ctag: 'c1', ranges: new RangeSet() }))).toBe(true);
+    expect(moves(() => content.addRange('A', 0, 100, 100))).toBe(false);
+    expect(moves(() => content.setChanged('A', { status: 'dirty', etag: 'e1', ctag: 'c1', ranges: RangeSet.whole(100) }))).toBe(true);
+    expect(moves(() => content.setStatus('A', 'complete'))).toBe(true);
+    expect(moves(() => content.invalidate('A'))).toBe(true);
+    expect(moves(() => content.remove('A'))).toBe(true);
+    expect(moves(() => content.get('B'))).toBe(false);
+  });
+
   it('has no state for an item never cached', () => {
     expect(temp.store.content.get('A')).toBeUndefined();
   });

@@ -63,6 +63,7 @@ export class ContentRepository {
   readonly #addRange: (itemId: string, start: number, end: number, fileSize: number) => ContentState;
   readonly #touchMany: (entries: ReadonlyArray<{ itemId: string; atMs: number }>) => void;
   readonly #invalidate: (itemId: string, force: boolean) => ContentState | undefined;
+  #generation = 0;
 
   constructor(db: Database.Database) {
     this.#get = db.prepare(`SELECT ${CONTENT_COLUMNS} FROM content WHERE item_id = ?`);
@@ -129,8 +130,19 @@ export class ContentRepository {
     });
   }
 
+  /**
+   * Moves at every change of a status, version or range map, except a range landing (addRange: a
+   * download's progress, which never makes a file dirty or clean): callers that keep content states
+   * (the vfs's open files keep whether their file was dirty) compare it to know their copies are
+   * current. Moved before the change, so a rolled back one counts too.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
   /** setContent for a local change of the bytes: the local change counter moves in the same statement. */
   setChanged(itemId: string, update: ContentUpdate): void {
+    this.#generation++;
     this.#write(itemId, update, true);
   }
 
@@ -155,6 +167,7 @@ export class ContentRepository {
    * write making the file dirty, an upload making it clean). Keeps pin, access time and error.
    */
   setContent(itemId: string, update: ContentUpdate): ContentState {
+    this.#generation++;
     this.#write(itemId, update);
     return this.#mustGet(itemId);
   }
@@ -169,6 +182,7 @@ export class ContentRepository {
 
   setStatus(itemId: string, status: ContentStatus): void {
     checkStatus(status);
+    this.#generation++;
     this.#setStatus.run(itemId, status);
   }
 
@@ -178,6 +192,7 @@ export class ContentRepository {
    * unless `force` is set.
    */
   invalidate(itemId: string, options: { force?: boolean } = {}): ContentState | undefined {
+    this.#generation++;
     return this.#invalidate(itemId, options.force ?? false);
   }
 
@@ -225,6 +240,7 @@ export class ContentRepository {
   }
 
   remove(itemId: string): void {
+    this.#generation++;
     this.#remove.run(itemId);
   }
 

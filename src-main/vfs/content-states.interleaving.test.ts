@@ -1,9 +1,10 @@
 /**
  * Content states under arbitrary sequences (fast-check) of what moves them: partial and whole reads
  * through the vfs (download manager), through fresh handles and through one held open on a file for the
- * whole run (what a handle keeps between reads must follow every other step), local writes (dirty),
- * remote changes applied by delta (invalidation), and cache cleaning rounds with a tiny limit
- * (eviction), some of them at once (a read racing a cleaning round). After every step:
+ * whole run, read in FUSE-sized pieces (what a handle keeps between reads must follow every other
+ * step), local writes (dirty), a file replaced by a rename over it (an editor's save), remote
+ * changes applied by delta (invalidation), and cache cleaning rounds with a tiny limit (eviction),
+ * some of them at once (a read racing a cleaning round). After every step:
  * - a written file stays dirty and reads back exactly its local bytes: never evicted, never invalidated;
  * - 'complete' means the ranges cover the whole size;
  * - a clean file reads exactly the server's current bytes.
@@ -37,6 +38,7 @@ type Step =
   | { kind: 'heldRead'; file: number; offset: number; length: number }
   | { kind: 'readAll'; file: number }
   | { kind: 'write'; file: number; offset: number; length: number; fill: number }
+  | { kind: 'replace'; file: number; length: number; fill: number }
   | { kind: 'remote'; file: number; size: number }
   | { kind: 'clean' }
   | { kind: 'readWhileCleaning'; file: number; offset: number };
@@ -47,6 +49,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('heldRead' as const), file: fc.constant(0), offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 200 * KiB }) }),
   fc.record({ kind: fc.constant('readAll' as const), file }),
   fc.record({ kind: fc.constant('write' as const), file, offset: fc.nat(SIZE), length: fc.integer({ min: 1, max: 64 * KiB }), fill: fc.integer({ min: 1, max: 255 }) }),
+  fc.record({ kind: fc.constant('replace' as const), file, length: fc.integer({ min: 1, max: SIZE }), fill: fc.integer({ min: 1, max: 255 }) }),
   fc.record({ kind: fc.constant('remote' as const), file, size: fc.integer({ min: 1, max: SIZE }) }),
   fc.record({ kind: fc.constant('clean' as const) }),
   fc.record({ kind: fc.constant('readWhileCleaning' as const), file, offset: fc.nat(SIZE) }),
@@ -61,11 +64,12 @@ async function readRange(rig: CacheRig, path: string, offset: number, length: nu
   }
 }
 
+/** Reads in pieces of at most 128 KiB, as FUSE hands them: later pieces find what earlier ones brought. */
 async function readThrough(rig: CacheRig, fh: number, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.alloc(length);
   let got = 0;
   while (got < length) {
-    const n = await rig.vfs.read(fh, buf.subarray(got), length - got, offset + got);
+    const n = await rig.vfs.read(fh, buf.subarray(got), Math.min(128 * KiB, length - got), offset + got);
     if (n === 0) break;
     got += n;
   }
@@ -137,6 +141,19 @@ describe('content states under any sequence of reads, writes, remote changes and
               base.copy(next);
               data.copy(next, offset);
               local[s.file] = next;
+            } else if (s.kind === 'replace') {
+              // An editor's save: a new file written beside it, then renamed over it.
+              const p = paths[s.file]!;
+              const data = Buffer.alloc(s.length, s.fill);
+              const tmp = `${p}.tmp`;
+              const fh = await rig.vfs.create(tmp);
+              try {
+                await rig.vfs.write(fh, data, data.length, 0);
+              } finally {
+                await rig.vfs.release(fh);
+              }
+              await rig.vfs.rename(tmp, p);
+              local[s.file] = data;
             } else if (s.kind === 'remote') {
               await emu.emulator.admin.remote({ op: 'write', path: paths[s.file]!, size: s.size });
               await rig.sync.syncOnce();
@@ -158,7 +175,16 @@ describe('content states under any sequence of reads, writes, remote changes and
           await rig.close();
         }
       }),
-      { numRuns: 20 },
+      {
+        numRuns: 20,
+        // What a held handle keeps, then each kind of change under it.
+        examples: [
+          [[{ kind: 'heldRead', file: 0, offset: 0, length: 300 * KiB }, { kind: 'heldRead', file: 0, offset: 0, length: SIZE }]],
+          [[{ kind: 'heldRead', file: 0, offset: 0, length: 300 * KiB }, { kind: 'remote', file: 0, size: SIZE }, { kind: 'heldRead', file: 0, offset: 0, length: SIZE }]],
+          [[{ kind: 'heldRead', file: 0, offset: 0, length: 300 * KiB }, { kind: 'write', file: 0, offset: 100, length: 1000, fill: 7 }, { kind: 'heldRead', file: 0, offset: 0, length: SIZE }]],
+          [[{ kind: 'heldRead', file: 0, offset: 0, length: 300 * KiB }, { kind: 'replace', file: 0, length: SIZE, fill: 9 }, { kind: 'heldRead', file: 0, offset: 0, length: SIZE }]],
+        ],
+      },
     );
     expect(evictions).toBeGreaterThan(0);
   }, 240_000);

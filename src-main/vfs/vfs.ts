@@ -159,19 +159,34 @@ interface OpenFile {
   writable: boolean;
   /** Opened for writing the cache file; the same handle serves reads of a dirty file. */
   writeFile?: CacheFd;
+  /**
+   * A read-only handle's writeFile once the local changes it read were gone: closed at release, not
+   * before (a read on the thread pool may still be using it).
+   */
+  retired?: CacheFd[];
   /** This handle changed the content: release schedules the upload. */
   changed: boolean;
   /**
    * Set once the bytes are all local (complete, or dirty): reads go straight to the file while the
-   * store's item generation is unchanged (any change to any item sends the next read the slow way).
+   * store is at the same generation (storeGeneration: any change to any item or content state sends
+   * the next read the slow way).
    */
   local?: { fd: number; size: number; generation: number };
-  /**
-   * The item and whether its content was dirty, as a read found them, for the next reads while the
-   * store's item generation is unchanged (a local change of the bytes moves it too: recordChange
-   * sets the size and time): two SQLite lookups fewer per read of a file being downloaded.
-   */
-  seen?: { item: StoredItem; dirty: boolean; version: string; generation: number };
+  /** What the last read found in the store, for the next reads while it is at the same generation. */
+  seen?: Seen;
+}
+
+/**
+ * An open file's item as its last read found it: two SQLite lookups fewer per read of a file being
+ * downloaded. Valid while the store is at `generation` (storeGeneration).
+ */
+interface Seen {
+  item: StoredItem;
+  /** Its content had local changes (the cache file is the truth). */
+  dirty: boolean;
+  /** Its server version (a change under an open file starts the reads over). */
+  version: string;
+  generation: number;
 }
 
 // open(2) flags (Linux).
@@ -518,20 +533,21 @@ export class Vfs {
   /**
    * Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read: at once
    * (no promise) when they are in the cache file already and it is open for this handle, as for
-   * most reads of a cold sequential read (the read-ahead fetched them).
+   * most reads of a cold sequential read (the read-ahead fetched them; offline too: they are here).
+   * An unknown handle (EBADF) or a file deleted while open (ENOENT) throws at once.
    */
   read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     const h = this.handle(fh);
+    const generation = this.storeGeneration();
     const local = h.local;
-    if (local && local.generation === this.o.store.items.generation) {
+    if (local && local.generation === generation) {
       // A whole cached file, maybe not read since the last boot: off the loop (readSettled).
       if (position >= local.size || length <= 0) return 0;
       return readSettled(local.fd, buf, Math.min(length, local.size - position), position);
     }
     h.local = undefined;
-    const generation = this.o.store.items.generation;
     let seen = h.seen;
-    if (seen?.generation !== generation) {
+    if (seen?.generation !== generation || seen.item.id !== h.itemId) {
       const found = this.itemOf(h);
       if (!found) throw new VfsError('ENOENT', 'the file was deleted while open');
       seen = h.seen = {
@@ -540,34 +556,44 @@ export class Vfs {
         version: `${found.ctag ?? ''}|${found.etag ?? ''}|${found.size}`,
         generation,
       };
+      if (!seen.dirty && !h.writable && h.writeFile) {
+        // A read-only handle read the file while it had local changes; they are gone (uploaded, or
+        // dropped for the server's version): its reads follow the server's version again.
+        (h.retired ??= []).push(h.writeFile);
+        h.writeFile = undefined;
+      }
     }
     const item = seen.item;
     if (position >= item.size || length <= 0) return 0;
     const n = Math.min(length, item.size - position);
     const { reader, file } = h;
     if (reader && file && !h.writeFile && !seen.dirty && h.version === seen.version && reader.ready?.(position, n)) {
-      return this.readReady(h, reader, file, item, generation, buf, n, position);
+      return this.readReady(h, seen, reader, file, buf, n, position);
     }
-    return this.readSlow(h, seen, generation, buf, n, position);
+    return this.readSlow(h, seen, buf, n, position);
+  }
+
+  /** Moves at every change of an item or of a content state (both counters only grow). */
+  private storeGeneration(): number {
+    return this.o.store.items.generation + this.o.store.content.generation;
   }
 
   /** The rest of read(): a first read, local changes, a new version, or bytes to wait for. */
-  private async readSlow(h: OpenFile, seen: NonNullable<OpenFile['seen']>, generation: number, buf: Buffer, n: number, position: number): Promise<number> {
+  private async readSlow(h: OpenFile, seen: Seen, buf: Buffer, n: number, position: number): Promise<number> {
     const item = seen.item;
     if (h.writeFile || seen.dirty) {
       // Local changes: the cache file is the truth; nothing to download.
       const file = (h.writeFile ??= await this.content.openFd(item.id));
-      h.local = { fd: file.fd, size: item.size, generation };
+      h.local = { fd: file.fd, size: item.size, generation: seen.generation };
       return readSettled(file.fd, buf, n, position);
     }
-    const version = seen.version;
-    if (h.version !== version) {
+    if (h.version !== seen.version) {
       // The remote version changed under an open file: start over on the new bytes.
       h.reader?.close();
       h.reader = undefined;
       await h.file?.close();
       h.file = undefined;
-      h.version = version;
+      h.version = seen.version;
     }
     // Offline, a read that needs the network fails now; one that started online ends when the outage begins.
     const offline = this.o.network?.offline ?? false;
@@ -590,16 +616,17 @@ export class Vfs {
       }
     }
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
-    return this.readReady(h, reader, file, item, generation, buf, n, position);
+    return this.readReady(h, seen, reader, file, buf, n, position);
   }
 
   /** Bytes in the cache file, read from it; once the file is whole here, the next reads take h.local. */
-  private readReady(h: OpenFile, reader: ContentReaderPort, file: FileHandle, item: StoredItem, generation: number, buf: Buffer, n: number, position: number): number {
+  private readReady(h: OpenFile, seen: Seen, reader: ContentReaderPort, file: FileHandle, buf: Buffer, n: number, position: number): number {
+    const item = seen.item;
     this.accessed.set(item.id, this.now());
     if (reader.complete?.() ?? true) {
       const content = this.o.store.content.get(item.id);
       if (content?.status === 'complete' && sameContent(content, item)) {
-        h.local = { fd: file.fd, size: item.size, generation };
+        h.local = { fd: file.fd, size: item.size, generation: seen.generation };
       }
     }
     return readAt(file.fd, buf, n, position);
@@ -632,6 +659,7 @@ export class Vfs {
     this.handles.delete(fh);
     h.reader?.close();
     h.writeFile?.close();
+    for (const file of h.retired ?? []) file.close();
     const done = (): void => {
       if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
