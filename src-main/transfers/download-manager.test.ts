@@ -175,6 +175,28 @@ function events<K extends keyof DownloadEvents & string>(manager: DownloadManage
   return seen;
 }
 
+describe('gather buffers', () => {
+  it('keeps the buffers a download gathered its bytes in for the next one, and lets them go once nothing is downloaded for a while', async () => {
+    const item = await serverFile(randomBytes(6 * MiB));
+    const manager = makeManager({ buffersKeepMs: 200 });
+    await manager.ensure(item, 0, 6 * MiB, { priority: 'read' });
+    await manager.whenIdle();
+    expect(manager.idleGatherBuffers).toBeGreaterThan(0);
+    expectSameBytes(cachedBytes(manager, item, 0, 6 * MiB), await serverBytes(item.path!, 0, 6 * MiB));
+    await until(() => manager.idleGatherBuffers === 0, 'the gather buffers to be let go');
+  });
+
+  it('lets them go at close', async () => {
+    const item = await serverFile(3 * MiB);
+    const manager = makeManager({ buffersKeepMs: 3_600_000 });
+    await manager.ensure(item, 0, 3 * MiB, { priority: 'read' });
+    await manager.whenIdle();
+    expect(manager.idleGatherBuffers).toBeGreaterThan(0);
+    await manager.close();
+    expect(manager.idleGatherBuffers).toBe(0);
+  });
+});
+
 describe('ranged reads', () => {
   it('fetches only the chunk around a small read of a big uncached file, and then nothing more', async () => {
     const item = await serverFile(64 * MiB);

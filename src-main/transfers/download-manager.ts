@@ -307,6 +307,11 @@ export class DownloadManager {
     );
   }
 
+  /** Gather buffers waiting for the next download (for tests). */
+  get idleGatherBuffers(): number {
+    return this.#gathers.idle;
+  }
+
   /** The sparse cache file holding the item's bytes at their offsets. */
   cachePath(itemId: string): string {
     return cacheFilePath(this.#cacheDir, itemId);
