@@ -552,7 +552,7 @@ export class Vfs {
       if (!found) throw new VfsError('ENOENT', 'the file was deleted while open');
       seen = h.seen = {
         item: found,
-        dirty: this.o.store.content.get(found.id)?.status === 'dirty',
+        dirty: this.o.store.content.statusOf(found.id) === 'dirty',
         version: `${found.ctag ?? ''}|${found.etag ?? ''}|${found.size}`,
         generation,
       };
