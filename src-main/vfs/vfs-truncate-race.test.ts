@@ -30,10 +30,17 @@ describe('a truncate racing a read that is downloading', () => {
       emu.emulator.faults.set({ bandwidthBytesPerSec: 512 * KiB });
       const since = emu.emulator.log.lastSeq;
       const reader = await rig.vfs.open('/race.bin', 0);
-      const read = (async () => rig.vfs.read(reader, Buffer.alloc(4 * KiB), 4 * KiB, 3 * MiB))().catch(() => 0);
+      // Settled into a value at once (the truncate runs before it is awaited); a failed read fails the test below.
+      const read = (async () => rig.vfs.read(reader, Buffer.alloc(4 * KiB), 4 * KiB, 3 * MiB))().then(
+        (n) => ({ n }),
+        (error: unknown) => ({ error }),
+      );
       await until(() => emu.emulator.log.list({ since, listener: 'storage', method: 'GET' }).length > 0, 'the read\'s download to start');
       await rig.vfs.truncate('/race.bin', 64 * KiB);
-      await read;
+      const outcome = await read;
+      if ('error' in outcome) throw outcome.error;
+      // Begun before the truncate: the old version's bytes.
+      expect(outcome.n).toBe(4 * KiB);
       await rig.downloads.whenIdle();
       emu.emulator.faults.reset();
       await rig.vfs.truncate('/race.bin', 4 * MiB);
