@@ -39,9 +39,8 @@ describe('the transition table', { timeout: 10_000 }, () => {
       expect(events.filter((e) => CONTENT_TRANSITIONS[e].from.includes(state)).length, state).toBeGreaterThan(0);
       expect(events.filter((e) => !CONTENT_TRANSITIONS[e].from.includes(state)).length, state).toBeGreaterThan(0);
     }
-    // Only an upload's commit or a user's choice take dirty content out of dirty (bytes arriving
-    // in a dirty file leave it dirty: the last test of this block).
-    const leavingDirty = events.filter((e) => e !== 'bytesArrived' && CONTENT_TRANSITIONS[e].from.includes('dirty') && CONTENT_TRANSITIONS[e].to.some((s) => s !== 'dirty'));
+    // Only an upload's commit or a user's choice take dirty content out of dirty.
+    const leavingDirty = events.filter((e) => CONTENT_TRANSITIONS[e].from.includes('dirty') && CONTENT_TRANSITIONS[e].to.some((s) => s !== 'dirty'));
     expect(leavingDirty.sort()).toEqual(['editDropped', 'uploadCommitted', 'serverVersionKept'].sort());
   });
 
@@ -99,7 +98,9 @@ describe('the transition table', { timeout: 10_000 }, () => {
     expect(temp.store.content.get('A')).toMatchObject({ status: 'dirty', etag: 'e1' });
     expect(readFileSync(cacheFilePath(cacheDir, 'A'), 'utf8')).toBe('local edit');
     await expect(owner.removeFile('A')).rejects.toMatchObject({ code: 'CONTENT_DIRTY' });
-    expect(owner.bytesArrived('A', 0, 10, 10).status).toBe('dirty');
+    // A download's bytes never land in changed content (its writes are stopped first: below).
+    expect(() => owner.bytesArrived('A', 0, 4, 10)).toThrow(ContentTransitionError);
+    expect(temp.store.content.get('A')!.ranges.toArray()).toEqual([{ start: 0, end: 10 }]);
     owner.uploadCommitted('A', { etag: 'e2', ctag: 'c2' }, 10);
     expect(temp.store.content.get('A')).toMatchObject({ status: 'complete', etag: 'e2', ctag: 'c2' });
   });
@@ -154,7 +155,7 @@ describe('per-item serialization', { timeout: 10_000 }, () => {
     await reach('complete');
     const evicted = owner.evict('A');
     let fileAtCommit: boolean | undefined;
-    const changed = owner.startLocalChange('A', () => {
+    const changed = owner.startLocalChange('A', async () => {
       fileAtCommit = existsSync(cacheFilePath(cacheDir, 'A'));
       owner.localChangeStarted('A', { etag: null, ctag: null }, new RangeSet());
     });
@@ -171,6 +172,37 @@ describe('per-item serialization', { timeout: 10_000 }, () => {
     await next;
     owner.uploadCommitted('A', v1, 10);
     await expect(owner.evict('A')).resolves.toMatchObject({ status: 'complete' });
+  });
+
+  it('a change that makes content dirty runs with the item\'s downloads stopped, by every owner of the store', async () => {
+    await reach('complete');
+    const calls: string[] = [];
+    const writers = {
+      async stopped<T>(itemId: string, work: () => Promise<T>): Promise<T> {
+        calls.push(`stop ${itemId}`);
+        try {
+          return await work();
+        } finally {
+          calls.push(`go ${itemId}`);
+        }
+      },
+    };
+    const detach = new ContentOwner({ store: temp.store, cachePath: (id) => cacheFilePath(cacheDir, id) }).attachDownloads(writers);
+    await owner.startLocalChange('A', async () => {
+      calls.push('change A');
+      owner.localChangeStarted('A', v1, RangeSet.whole(10));
+    });
+    expect(calls.splice(0)).toEqual(['stop A', 'change A', 'go A']);
+    (await owner.openFd('B')).close();
+    writeFileSync(cacheFilePath(cacheDir, 'B'), 'saved');
+    await owner.moveFile('B', 'A', () => {
+      calls.push('move B over A');
+      owner.contentReplaced('A', v1, RangeSet.whole(5));
+    });
+    expect(calls.splice(0).sort()).toEqual(['go A', 'go B', 'move B over A', 'stop A', 'stop B'].sort());
+    detach();
+    await owner.adoptFile(join(temp.dir.path, 'gone'), 'B', () => calls.push('adopt B'));
+    expect(calls).toEqual(['adopt B']);
   });
 
   it('owners of one store share their locks', async () => {

@@ -60,8 +60,9 @@ const NOT_DIRTY: readonly ContentStatus[] = ['none', 'partial', 'complete'];
  * conflicts table, and the content stays dirty meanwhile.
  */
 export const CONTENT_TRANSITIONS: Readonly<Record<ContentEvent, ContentTransition>> = {
-  // Download manager. Bytes landing in a file that became dirty meanwhile leave it dirty.
-  bytesArrived: { from: ANY, to: ['partial', 'complete', 'dirty'], by: 'download manager' },
+  // Download manager. Never into dirty content: a local change stops the item's downloads first
+  // (startLocalChange, moveFile, adoptFile wait until none of their writes can land).
+  bytesArrived: { from: NOT_DIRTY, to: ['partial', 'complete'], by: 'download manager' },
   versionStarted: { from: NOT_DIRTY, to: ['none'], by: 'download manager' },
   emptyVersionStored: { from: NOT_DIRTY, to: ['complete'], by: 'download manager' },
   badBytesDiscarded: { from: NOT_DIRTY, to: ['none'], by: 'download manager (hash check)' },
@@ -135,20 +136,49 @@ export interface ContentOwnerOptions {
   cachePath: (itemId: string) => string;
 }
 
-/** Owners of one store share their locks, so that a second owner (a test's) cannot bypass them. */
-const LOCKS = new WeakMap<Store, KeyedMutex>();
+/** What writes downloaded bytes into cache files (the download manager), as a local change sees it. */
+export interface DownloadWriters {
+  /**
+   * Stops the item's downloads, waits until none of their writes can land any more, and runs `work`
+   * while none may start: a local change's bytes are never overwritten by a download's late write.
+   */
+  stopped<T>(itemId: string, work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Owners of one store share their locks and know its download writers, so that a second owner (a
+ * test's, a layer's own) cannot bypass either.
+ */
+interface Shared {
+  readonly locks: KeyedMutex;
+  readonly downloads: Set<DownloadWriters>;
+}
+const SHARED = new WeakMap<Store, Shared>();
 
 export class ContentOwner {
   readonly #store: Store;
   readonly #path: (itemId: string) => string;
   readonly #locks: KeyedMutex;
+  readonly #downloads: Set<DownloadWriters>;
 
   constructor(options: ContentOwnerOptions) {
     this.#store = options.store;
     this.#path = options.cachePath;
-    let locks = LOCKS.get(options.store);
-    if (!locks) LOCKS.set(options.store, (locks = new KeyedMutex()));
-    this.#locks = locks;
+    let shared = SHARED.get(options.store);
+    if (!shared) SHARED.set(options.store, (shared = { locks: new KeyedMutex(), downloads: new Set() }));
+    this.#locks = shared.locks;
+    this.#downloads = shared.downloads;
+  }
+
+  /** The download manager makes itself known (for every owner of the store); returns its detach. */
+  attachDownloads(writers: DownloadWriters): () => void {
+    this.#downloads.add(writers);
+    return () => this.#downloads.delete(writers);
+  }
+
+  /** Resolves once no transition that touches the item's cache file is running (a reader's wait after ContentChangingError). */
+  settled(itemId: string): Promise<void> {
+    return this.#locked(itemId, async () => undefined);
   }
 
   cachePath(itemId: string): string {
@@ -288,12 +318,13 @@ export class ContentOwner {
   }
 
   /**
-   * Runs `commit` (the caller's transaction, which records localChangeStarted) under the item's lock:
-   * a first change waits for an eviction or a new download version of the item to finish its file
-   * step, so its bytes never go to a file about to be deleted or reset.
+   * Runs `change` (the caller's steps, ending in a transaction that records localChangeStarted) under
+   * the item's lock, with its downloads stopped: a first change waits for an eviction or a new
+   * download version of the item to finish its file step, so its bytes never go to a file about to
+   * be deleted or reset, and no download's late write lands in the changed file.
    */
-  startLocalChange(itemId: string, commit: () => void): Promise<void> {
-    return this.#locked(itemId, async () => this.#store.transaction(commit));
+  startLocalChange<T>(itemId: string, change: () => Promise<T>): Promise<T> {
+    return this.#changing([itemId], change);
   }
 
   /** Before the first change of a clean file: dirty, based on `base`, one more local version. */
@@ -319,7 +350,7 @@ export class ContentOwner {
    * (the caller's transaction, which records contentReplaced). Both items are held meanwhile.
    */
   moveFile(sourceId: string, targetId: string, commit: () => void): Promise<void> {
-    return this.#locks.runAll([sourceId, targetId], async () => {
+    return this.#changing([sourceId, targetId], async () => {
       const target = this.#path(targetId);
       await ensurePrivateDir(dirname(target));
       await rename(this.#path(sourceId), target);
@@ -332,7 +363,7 @@ export class ContentOwner {
    * `commit`. A missing file stands for an empty one (an empty new file may never have had one).
    */
   adoptFile(from: string, itemId: string, commit: () => void): Promise<void> {
-    return this.#locked(itemId, async () => {
+    return this.#changing([itemId], async () => {
       const to = this.#path(itemId);
       await ensurePrivateDir(dirname(to));
       try {
@@ -410,5 +441,17 @@ export class ContentOwner {
 
   #locked<T>(itemId: string, work: () => Promise<T>): Promise<T> {
     return this.#locks.run(itemId, work);
+  }
+
+  /** A transition that makes content dirty: under the items' locks, with their downloads stopped. */
+  #changing<T>(itemIds: readonly string[], work: () => Promise<T>): Promise<T> {
+    let run = work;
+    for (const writers of this.#downloads) {
+      for (const itemId of itemIds) {
+        const inner = run;
+        run = () => writers.stopped(itemId, inner);
+      }
+    }
+    return this.#locks.runAll(itemIds, run);
   }
 }

@@ -54,6 +54,20 @@ export class ContentDirtyError extends OneMountError {
   }
 }
 
+/**
+ * The item's content is being changed here (a first write, a truncate, a file renamed over it): its
+ * downloads were stopped so that none of their bytes lands in the changed file. A reader asks again
+ * once the change has begun (ContentOwner.settled), and reads the local bytes.
+ */
+export class ContentChangingError extends OneMountError {
+  readonly itemId: string;
+
+  constructor(itemId: string) {
+    super('CONTENT_CHANGING', `item ${itemId} is being changed on this device; its download stopped`);
+    this.itemId = itemId;
+  }
+}
+
 /** The server sent fewer bytes than the item's size promised (the file is shorter than its metadata). */
 export class DownloadShortError extends OneMountError {
   readonly itemId: string;

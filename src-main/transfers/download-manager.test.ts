@@ -1,6 +1,6 @@
 /** DownloadManager against the Graph emulator over real HTTP, with a real store and cache files. */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeSync, openSync, closeSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeSync, openSync, closeSync, existsSync, truncateSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
 import { TransferItemSchema } from '../../src-shared/model/transfer.ts';
 import { DownloadManager, type DownloadManagerOptions } from './download-manager.ts';
 import {
+  ContentChangingError,
   ContentHashMismatchError,
   ContentVersionChangedError,
   DownloadCancelledError,
@@ -617,6 +618,36 @@ describe('versions, cancellation and shutdown', () => {
     expect(existsSync(manager.cachePath(item.id))).toBe(false);
     expect(temp.store.content.get(item.id)!.status).toBe('none');
     expect(temp.store.content.get(item.id)!.cachedBytes).toBe(0);
+  });
+
+  it('stopped() ends the item\'s downloads after their writes in flight, keeps new ones out while its work runs, and nothing lands after', async () => {
+    const item = await serverFile(8 * MiB);
+    const manager = makeManager({ chunkBytes: 4 * MiB });
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 512 * KiB });
+    const waiting = manager.ensure(item, 3 * MiB, 3 * MiB + 10, { priority: 'read' });
+    const rejected = expect(waiting).rejects.toBeInstanceOf(ContentChangingError);
+    await until(() => (manager.snapshot()[0]?.bytes ?? 0) > 64 * KiB, 'bytes to arrive');
+    const path = manager.cachePath(item.id);
+    await manager.stopped(item.id, async () => {
+      expect(manager.snapshot()).toEqual([]);
+      await expect(manager.ensure(item, 0, 10, { priority: 'read' })).rejects.toBeInstanceOf(ContentChangingError);
+      // What landed is recorded before the work begins, and truthfully.
+      const state = temp.store.content.get(item.id)!;
+      expect(state.cachedBytes).toBeGreaterThan(0);
+      for (const range of state.ranges) {
+        expectSameBytes(cachedBytes(manager, item, range.start, range.end), await serverBytes(item.path!, range.start, range.end));
+      }
+      // The local change's file step; a write still in flight, or bytes still coming, would land after it.
+      truncateSync(path, 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
+    await rejected;
+    await manager.whenIdle();
+    expect(statSync(path).size).toBe(0);
+    emu.emulator.faults.reset();
+    // Downloads of the item start again afterwards (here: afresh, the file having lost its bytes).
+    await manager.ensure(item, 0, 10, { priority: 'read' });
+    expectSameBytes(cachedBytes(manager, item, 0, 10), await serverBytes(item.path!, 0, 10));
   });
 
   it('close() aborts downloads and leaves a truthful range map', async () => {

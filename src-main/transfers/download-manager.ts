@@ -38,6 +38,7 @@ import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
 import {
   CacheWriteError,
+  ContentChangingError,
   ContentDirtyError,
   ContentHashMismatchError,
   ContentIncompleteError,
@@ -267,10 +268,13 @@ export class DownloadManager {
    */
   readonly #recentUrls = new Map<string, { etag: string | null; ctag: string | null; size: number; url: string; fetchedAt: number }>();
   readonly #groups = new Map<string, ReaderGroup>();
+  /** Items being changed here (stopped()): no download of them starts until the change has begun. */
+  readonly #stopped = new Map<string, number>();
   /** The buffers responses are gathered in (write-gather.ts); let go when nothing is left to download. */
   readonly #gathers = new GatherPool(WRITE_GATHER_BYTES, GATHER_BUFFERS_KEPT);
   #gathersRelease: NodeJS.Timeout | undefined;
   #transferSeq = 0;
+  readonly #detach: () => void;
   readonly #admission = new Admission();
   #closing: Promise<void> | undefined;
 
@@ -305,6 +309,7 @@ export class DownloadManager {
     this.events = new TypedEmitter<DownloadEvents>((error, event) =>
       this.#logger.error({ err: error, event }, `a download "${event}" listener failed`),
     );
+    this.#detach = this.content.attachDownloads(this);
   }
 
   /** Gather buffers waiting for the next download (for tests). */
@@ -444,6 +449,31 @@ export class DownloadManager {
   }
 
   /**
+   * For a local change of the item (ContentOwner calls it, under the item's lock): stops its
+   * downloads, waits until none of their cache writes can still land, and runs `work` (the change's
+   * file and row steps) while no download of the item may start. Waiting on the network and on
+   * the hash check is not needed: a write lands only from a running job, and a job runs only for
+   * an entry, which this cancels (a hash check that fails finds the content dirty and keeps it).
+   * Readers waiting for bytes fail with ContentChangingError and read again after the change.
+   */
+  async stopped<T>(itemId: string, work: () => Promise<T>): Promise<T> {
+    this.#stopped.set(itemId, (this.#stopped.get(itemId) ?? 0) + 1);
+    try {
+      const entry = this.#entries.get(itemId);
+      if (entry) {
+        const jobs = [...new Set(entry.jobs.values())];
+        this.#abortEntry(entry, new ContentChangingError(itemId));
+        await Promise.all(jobs.map((job) => job.done));
+      }
+      return await work();
+    } finally {
+      const count = this.#stopped.get(itemId)! - 1;
+      if (count > 0) this.#stopped.set(itemId, count);
+      else this.#stopped.delete(itemId);
+    }
+  }
+
+  /**
    * cancel() and then forget the cached bytes: the store's ranges are cleared and the cache file is
    * deleted. Refuses (CONTENT_DIRTY, from the store) when the content has local changes.
    */
@@ -512,6 +542,7 @@ export class DownloadManager {
     await this.#queue.onIdle();
     clearTimeout(this.#gathersRelease);
     this.#gathers.clear();
+    this.#detach();
   }
 
   /** Resolves when nothing is queued or running (read-ahead included); for tests and status. */
@@ -926,6 +957,7 @@ export class DownloadManager {
   async #entryFor(item: DownloadItem, signal: AbortSignal | undefined, wanted?: { start: number; end: number }): Promise<ItemEntry> {
     this.#checkOpen();
     throwIfAborted(signal);
+    if (this.#stopped.has(item.id)) throw new ContentChangingError(item.id);
     const existing = this.#entries.get(item.id);
     if (existing && !existing.cancelled && sameContent(existing.item, item)) {
       if (item.quickXorHash && !existing.expectedHash) existing.expectedHash = item.quickXorHash;
@@ -1021,15 +1053,19 @@ export class DownloadManager {
     return url;
   }
 
+  /** Aborts the entry's work (once) and forgets it: its waiters fail with `reason`. */
+  #abortEntry(entry: ItemEntry, reason: Error): void {
+    if (entry.cancelled) return;
+    entry.cancelled = reason;
+    entry.controller.abort(reason);
+    for (const job of entry.jobs.values()) this.#abortJob(job, reason);
+    entry.failWaiters(reason);
+    if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
+  }
+
   /** Aborts the entry's work and resolves once its jobs and hash check have settled. */
   #cancelEntry(entry: ItemEntry, reason: Error): Promise<void> {
-    if (!entry.cancelled) {
-      entry.cancelled = reason;
-      entry.controller.abort(reason);
-      for (const job of entry.jobs.values()) this.#abortJob(job, reason);
-      entry.failWaiters(reason);
-      if (this.#entries.get(entry.id) === entry) this.#entries.delete(entry.id);
-    }
+    this.#abortEntry(entry, reason);
     const settled = Promise.all([
       ...[...entry.jobs.values()].map((job) => job.done),
       entry.verification,
@@ -1148,7 +1184,8 @@ function isCancellation(error: unknown): boolean {
     isAbortError(error) ||
     isOneMountError(error, 'DOWNLOAD_CANCELLED') ||
     isOneMountError(error, 'DOWNLOAD_MANAGER_CLOSED') ||
-    isOneMountError(error, 'CONTENT_VERSION_CHANGED')
+    isOneMountError(error, 'CONTENT_VERSION_CHANGED') ||
+    isOneMountError(error, 'CONTENT_CHANGING')
   );
 }
 

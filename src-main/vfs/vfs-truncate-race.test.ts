@@ -1,16 +1,23 @@
 /**
- * A known race, kept visible until it is fixed: bytes a download fetched for a read land in a file
- * that was made dirty and truncated meanwhile (bytesArrived is allowed from dirty), past its new
- * end; extending the file again then shows the server's bytes where zeros belong. Found by a
- * review on 2026-12-06; present before that session's changes.
+ * A local change racing a read whose download is still running (docs/concurrency.md §3, "A download
+ * never writes into changed content"): the change stops the file's downloads and waits for their
+ * writes before it begins, so no server byte lands in the changed file, and the read takes the
+ * local bytes instead of failing. Found by a review on 2026-12-06: the read's download went on
+ * landing bytes past a truncate's new end (extending the file showed the server's bytes where
+ * zeros belong) and over bytes written after it.
+ *
+ * Timing: the emulator sends at 64 KiB/s, so the read's bytes (192 KiB into its 256 KiB chunk) are
+ * ~3 s away when the change begins; the change itself needs at most the first 64 KiB of the file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { until } from '../base/testing/until.ts';
-import { startCacheRig } from './testing/cache-rig.ts';
+import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** Deep into its chunk (the rig's chunks are 256 KiB): its bytes come ~3 s after the chunk's first. */
+const READ_AT = 3 * MiB + 192 * KiB;
 
 let emu: EmulatorHandle;
 beforeAll(async () => {
@@ -20,34 +27,82 @@ afterAll(async () => {
   await emu.close();
 });
 
-describe('a truncate racing a read that is downloading', () => {
-  it.fails('keeps zeros where the file is extended again (the read\'s server bytes land in the truncated file)', async () => {
+/**
+ * A 4 MiB server file, a read handle waiting for 4 KiB at READ_AT (its download running slowly),
+ * and `change` run while it waits; resolves to what the read returned (or its error) and the handle.
+ */
+async function raceRead(rig: CacheRig, change: () => Promise<void>): Promise<{ outcome: { n: number } | { error: unknown }; reader: number }> {
+  await emu.emulator.admin.remote({ op: 'write', path: '/race.bin', size: 4 * MiB });
+  await rig.sync.syncOnce();
+  emu.emulator.faults.set({ bandwidthBytesPerSec: 64 * KiB });
+  const reader = await rig.vfs.open('/race.bin', 0);
+  // Settled into a value at once (the change runs before it is awaited); the caller checks it.
+  const read = (async () => rig.vfs.read(reader, Buffer.alloc(4 * KiB), 4 * KiB, READ_AT))().then(
+    (n) => ({ n }),
+    (error: unknown) => ({ error }),
+  );
+  // (The emulator logs a request once it is answered: the download manager says when it runs.)
+  await until(() => rig.tasks.list().some((t) => t.name.startsWith('download:')), 'the read\'s download to start');
+  await change();
+  const outcome = await read;
+  await rig.downloads.whenIdle();
+  emu.emulator.faults.reset();
+  return { outcome, reader };
+}
+
+describe('a local change racing a read that is downloading', () => {
+  it('keeps zeros where a truncated file is extended again, and the read ends at the new end of the file', async () => {
     const rig = startCacheRig(emu.apiUrl);
     try {
-      await emu.emulator.admin.remote({ op: 'write', path: '/race.bin', size: 4 * MiB });
-      await rig.sync.syncOnce();
-      // Slow enough that the read's download is still running when the truncate is done.
-      emu.emulator.faults.set({ bandwidthBytesPerSec: 512 * KiB });
-      const since = emu.emulator.log.lastSeq;
-      const reader = await rig.vfs.open('/race.bin', 0);
-      // Settled into a value at once (the truncate runs before it is awaited); a failed read fails the test below.
-      const read = (async () => rig.vfs.read(reader, Buffer.alloc(4 * KiB), 4 * KiB, 3 * MiB))().then(
-        (n) => ({ n }),
-        (error: unknown) => ({ error }),
-      );
-      await until(() => emu.emulator.log.list({ since, listener: 'storage', method: 'GET' }).length > 0, 'the read\'s download to start');
-      await rig.vfs.truncate('/race.bin', 64 * KiB);
-      const outcome = await read;
-      if ('error' in outcome) throw outcome.error;
-      // Begun before the truncate: the old version's bytes.
-      expect(outcome.n).toBe(4 * KiB);
-      await rig.downloads.whenIdle();
-      emu.emulator.faults.reset();
+      const { outcome, reader } = await raceRead(rig, () => rig.vfs.truncate('/race.bin', 64 * KiB));
+      // The truncate came first for the read: it reads past the end of the changed file, not EIO.
+      expect(outcome).toEqual({ n: 0 });
       await rig.vfs.truncate('/race.bin', 4 * MiB);
       const bytes = await rig.readAll('/race.bin');
       await rig.vfs.release(reader);
       expect(bytes.length).toBe(4 * MiB);
       expect(bytes.subarray(64 * KiB).every((b) => b === 0)).toBe(true);
+    } finally {
+      emu.emulator.faults.reset();
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('a write after the truncate is not overwritten by the read\'s download', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      const mine = Buffer.alloc(4 * KiB, 0x78);
+      const { outcome, reader } = await raceRead(rig, async () => {
+        await rig.vfs.truncate('/race.bin', 64 * KiB);
+        const writer = await rig.vfs.open('/race.bin', 1);
+        try {
+          await rig.vfs.write(writer, mine, mine.length, READ_AT);
+        } finally {
+          await rig.vfs.release(writer);
+        }
+      });
+      // The read found the written bytes, or the end of the file if it ran between the two.
+      if ('error' in outcome) throw outcome.error;
+      expect([0, 4 * KiB]).toContain(outcome.n);
+      const bytes = await rig.readAll('/race.bin');
+      await rig.vfs.release(reader);
+      expect(bytes.length).toBe(READ_AT + mine.length);
+      expect(bytes.subarray(READ_AT).equals(mine)).toBe(true);
+      expect(bytes.subarray(64 * KiB, READ_AT).every((b) => b === 0)).toBe(true);
+    } finally {
+      emu.emulator.faults.reset();
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('`: > file` while a read waits: the read sees an empty file and the download stops', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      const { outcome, reader } = await raceRead(rig, () => rig.vfs.truncate('/race.bin', 0));
+      expect(outcome).toEqual({ n: 0 });
+      await rig.vfs.release(reader);
+      expect((await rig.readAll('/race.bin')).length).toBe(0);
+      expect(rig.downloads.snapshot()).toEqual([]);
     } finally {
       emu.emulator.faults.reset();
       await rig.close();

@@ -11,6 +11,7 @@
  */
 import { read as readFd, readSync } from 'node:fs';
 import { timeoutSignal } from '../base/abort.ts';
+import { isOneMountError } from '../base/errors.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
@@ -250,7 +251,7 @@ export class Vfs {
   private readonly listings = new Map<string, { names: string[]; attrs: Attr[] }>();
   private listingsGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
-  private readonly preparing = new Map<string, Promise<void>>();
+  private readonly preparing = new Map<string, Promise<boolean>>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
   private readonly content: ContentOwner;
 
@@ -537,6 +538,11 @@ export class Vfs {
    * An unknown handle (EBADF) or a file deleted while open (ENOENT) throws at once.
    */
   read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
+    return this.readOnce(fh, buf, length, position, false);
+  }
+
+  /** read(); `again` when its download was stopped by a local change of the file (read once more, not for ever). */
+  private readOnce(fh: number, buf: Buffer, length: number, position: number, again: boolean): number | Promise<number> {
     const h = this.handle(fh);
     const generation = this.storeGeneration();
     const local = h.local;
@@ -570,7 +576,7 @@ export class Vfs {
     if (reader && file && !h.writeFile && !seen.dirty && h.version === seen.version && reader.ready?.(position, n)) {
       return this.readReady(h, seen, reader, file, buf, n, position);
     }
-    return this.readSlow(h, seen, buf, n, position);
+    return this.readSlow(fh, h, seen, buf, n, position, again);
   }
 
   /** Moves at every change of an item or of a content state (both counters only grow). */
@@ -579,7 +585,7 @@ export class Vfs {
   }
 
   /** The rest of read(): a first read, local changes, a new version, or bytes to wait for. */
-  private async readSlow(h: OpenFile, seen: Seen, buf: Buffer, n: number, position: number): Promise<number> {
+  private async readSlow(fh: number, h: OpenFile, seen: Seen, buf: Buffer, n: number, position: number, again: boolean): Promise<number> {
     const item = seen.item;
     if (h.writeFile || seen.dirty) {
       // Local changes: the cache file is the truth; nothing to download.
@@ -608,6 +614,13 @@ export class Vfs {
       try {
         await reader.waitFor(position, n, wait.signal);
       } catch (e) {
+        if (!again && isOneMountError(e, 'CONTENT_CHANGING')) {
+          // The file is being changed here (a truncate, a first write, a save over it): its
+          // download stopped so that no server byte lands in the changed file; once the change
+          // has begun, the read takes the local bytes (docs/concurrency.md §3).
+          await this.content.settled(item.id);
+          return this.readOnce(fh, buf, n, position, true);
+        }
         const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
         this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
         throw this.readFailed(item, new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e }));
@@ -675,43 +688,84 @@ export class Vfs {
 
   /**
    * Makes an item's content local and dirty before its first change: the whole current version is
-   * downloaded (unless it is about to be truncated to nothing), the content is marked dirty with the
-   * version it started from, and a pending journal entry records that it must be uploaded.
+   * downloaded (the kept part of it for a truncate), the content is marked dirty with the version it
+   * started from, and a pending journal entry records that it must be uploaded. Its downloads stop
+   * first (startLocalChange): none of their bytes lands in the changed file. A truncate passes
+   * `truncate`: the cache file is cut and the new size recorded in the same step, so no read finds
+   * the file dirty at its old size over bytes it no longer has. Returns whether this call made the
+   * change (false: the content was dirty already, or another call's prepare made it so).
    */
-  private async prepareForChange(item: StoredItem, keepBytes: number): Promise<void> {
-    const state = this.o.store.content.get(item.id);
-    if (state?.status === 'dirty') return;
+  private async prepareForChange(item: StoredItem, keepBytes: number, truncate?: { file: () => Promise<CacheFd>; size: number }): Promise<boolean> {
+    if (this.content.statusOf(item.id) === 'dirty') return false;
     const running = this.preparing.get(item.id);
-    if (running) return running;
-    const work = (async () => {
-      const needed = Math.min(keepBytes, item.size);
-      if (needed > 0) {
-        try {
-          const wait = timeoutSignal(this.o.prepareTimeoutMs ?? DEFAULT_TIMEOUTS.prepareForChangeTimeoutMs, undefined, 'fetching a file before changing it');
-          try {
-            await this.o.downloads.ensure(this.contentItem(item), 0, needed, { priority: 'read', signal: wait.signal });
-          } finally {
-            wait.dispose();
-          }
-        } catch (e) {
-          throw toVfsError(e, `fetching ${this.o.store.items.pathOf(item.id) ?? item.id} before changing it`);
-        }
-      } else {
-        await this.o.downloads.cancel(item.id);
-      }
-      const ranges = RangeSet.whole(needed);
-      const now = this.current(item);
-      await this.content.startLocalChange(now.id, () => {
-        if (this.o.store.content.get(now.id)?.status === 'dirty') return;
-        this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, ranges);
-        this.ensureJournal(now, 'write');
-      });
-    })();
+    if (running) {
+      await running;
+      return false;
+    }
+    const work = this.startChange(item, keepBytes, truncate);
     this.preparing.set(item.id, work);
     try {
-      await work;
+      return await work;
     } finally {
       this.preparing.delete(item.id);
+    }
+  }
+
+  private async startChange(item: StoredItem, keepBytes: number, truncate: { file: () => Promise<CacheFd>; size: number } | undefined): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const version = this.current(item);
+      const needed = Math.min(keepBytes, version.size);
+      if (needed > 0) await this.fetchBeforeChange(version, needed);
+      /** Set between the cache file's truncation and the commit: a failed commit leaves a clean file cut short. */
+      let cut = false;
+      let outcome: 'dirty' | 'changed' | 'moved';
+      try {
+        outcome = await this.content.startLocalChange(version.id, async () => {
+          if (this.content.statusOf(version.id) === 'dirty') return 'dirty';
+          const now = this.current(version);
+          // A new server version (or an eviction) came while the lock was awaited: fetch again.
+          if (needed > 0 && !this.isCached(now, 0, needed)) return 'moved';
+          if (truncate) {
+            cut = true;
+            await this.content.truncateFile(await truncate.file(), truncate.size);
+          }
+          this.o.store.transaction(() => {
+            this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, RangeSet.whole(truncate?.size ?? needed));
+            this.ensureJournal(now, 'write');
+            if (truncate) this.o.store.items.setSizeAndTime(now.id, truncate.size, this.now());
+          });
+          cut = false;
+          return 'changed';
+        });
+      } catch (e) {
+        if (cut) await this.forgetCutFile(version.id, e);
+        throw e;
+      }
+      if (outcome !== 'moved') return outcome === 'changed';
+      if (attempt === 3) throw new VfsError('EAGAIN', `${this.o.store.items.pathOf(item.id) ?? item.id} changed on the server three times while it was being fetched to be changed here; try again`);
+    }
+  }
+
+  /** The first `needed` bytes of the version, in the cache file, before a change keeps them. */
+  private async fetchBeforeChange(version: StoredItem, needed: number): Promise<void> {
+    try {
+      const wait = timeoutSignal(this.o.prepareTimeoutMs ?? DEFAULT_TIMEOUTS.prepareForChangeTimeoutMs, undefined, 'fetching a file before changing it');
+      try {
+        await this.o.downloads.ensure(this.contentItem(version), 0, needed, { priority: 'read', signal: wait.signal });
+      } finally {
+        wait.dispose();
+      }
+    } catch (e) {
+      throw toVfsError(e, `fetching ${this.o.store.items.pathOf(version.id) ?? version.id} before changing it`);
+    }
+  }
+
+  /** A truncate cut a clean file's cache file but could not record it: its cached bytes go (the server has them). */
+  private async forgetCutFile(itemId: string, cause: unknown): Promise<void> {
+    try {
+      await this.o.downloads.invalidate(itemId);
+    } catch (e) {
+      this.o.logger.error({ itemId, err: e, cause }, 'a truncate failed after cutting the cache file, and its cached bytes could not be dropped');
     }
   }
 
@@ -808,18 +862,20 @@ export class Vfs {
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
-    await this.prepareForChange(item, size);
+    const started = await this.prepareForChange(item, size, { file: () => this.writableFile(h), size });
     this.o.uploads.touch(item.id);
-    const file = await this.writableFile(h);
-    await this.content.truncateFile(file, size);
-    this.recordChange(
-      item.id,
-      () => size,
-      (ranges) => {
-        ranges.truncate(size);
-        ranges.add(0, size);
-      },
-    );
+    if (!started) {
+      const file = await this.writableFile(h);
+      await this.content.truncateFile(file, size);
+      this.recordChange(
+        item.id,
+        () => size,
+        (ranges) => {
+          ranges.truncate(size);
+          ranges.add(0, size);
+        },
+      );
+    }
     h.changed = true;
   }
 
