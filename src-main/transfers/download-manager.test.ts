@@ -650,6 +650,24 @@ describe('versions, cancellation and shutdown', () => {
     expectSameBytes(cachedBytes(manager, item, 0, 10), await serverBytes(item.path!, 0, 10));
   });
 
+  it('stopped() also waits for the jobs of a version being retired, which write to the same file', async () => {
+    const item = await serverFile(8 * MiB);
+    const tasks = new TaskRegistry({ logger: memory.logger });
+    const manager = makeManager({ chunkBytes: 4 * MiB, tasks });
+    emu.emulator.faults.set({ bandwidthBytesPerSec: 512 * KiB });
+    const old = manager.ensure(item, 0, 8 * MiB, { priority: 'read' }).catch((error: unknown) => error);
+    await until(() => (manager.snapshot()[0]?.bytes ?? 0) > 64 * KiB, 'bytes to arrive');
+    await writeServerFile(item.path!, randomBytes(2 * MiB));
+    const fresh = storeItem(item.path!);
+    // The new version's entry replaces the old one, whose jobs are cancelled but still settling.
+    const next = manager.ensure(fresh, 0, 10, { priority: 'read' }).catch((error: unknown) => error);
+    await manager.stopped(item.id, async () => {
+      expect(tasks.list().filter((t) => t.name.startsWith('download:'))).toEqual([]);
+    });
+    expect(await next).toBeInstanceOf(ContentChangingError);
+    expect(await old).toBeInstanceOf(ContentVersionChangedError);
+  });
+
   it('close() aborts downloads and leaves a truthful range map', async () => {
     const item = await serverFile(16 * MiB);
     const manager = makeManager({ chunkBytes: 8 * MiB, concurrency: 2 });

@@ -270,6 +270,8 @@ export class DownloadManager {
   readonly #groups = new Map<string, ReaderGroup>();
   /** Items being changed here (stopped()): no download of them starts until the change has begun. */
   readonly #stopped = new Map<string, number>();
+  /** Every job not settled yet, by item: those of retired and cancelled entries write to the same file. */
+  readonly #running = new Map<string, Set<ChunkJob>>();
   /** The buffers responses are gathered in (write-gather.ts); let go when nothing is left to download. */
   readonly #gathers = new GatherPool(WRITE_GATHER_BYTES, GATHER_BUFFERS_KEPT);
   #gathersRelease: NodeJS.Timeout | undefined;
@@ -460,11 +462,10 @@ export class DownloadManager {
     this.#stopped.set(itemId, (this.#stopped.get(itemId) ?? 0) + 1);
     try {
       const entry = this.#entries.get(itemId);
-      if (entry) {
-        const jobs = [...new Set(entry.jobs.values())];
-        this.#abortEntry(entry, new ContentChangingError(itemId));
-        await Promise.all(jobs.map((job) => job.done));
-      }
+      if (entry) this.#abortEntry(entry, new ContentChangingError(itemId));
+      // The current entry's jobs, and those of entries retired for a newer version or cancelled,
+      // which may still be writing their last bytes.
+      await Promise.all([...(this.#running.get(itemId) ?? [])].map((job) => job.done));
       return await work();
     } finally {
       const count = this.#stopped.get(itemId)! - 1;
@@ -693,6 +694,9 @@ export class DownloadManager {
     const start = first * this.#chunkBytes;
     const job = new ChunkJob(`${entry.transferId}#${first}`, first, last, start, Math.min(entry.size, (last + 1) * this.#chunkBytes));
     for (let index = first; index <= last; index++) entry.jobs.set(index, job);
+    let running = this.#running.get(entry.id);
+    if (!running) this.#running.set(entry.id, (running = new Set()));
+    running.add(job);
     job.holders.set(holder, PRIORITY_RANK[priority]);
     holder.jobs.add(job);
     const queued = this.#queue.add(
@@ -713,6 +717,9 @@ export class DownloadManager {
 
   #settleJob(entry: ItemEntry, job: ChunkJob, outcome: JobOutcome): JobOutcome {
     job.state = 'settled';
+    const running = this.#running.get(entry.id);
+    running?.delete(job);
+    if (running?.size === 0) this.#running.delete(entry.id);
     for (let index = job.first; index <= job.last; index++) if (entry.jobs.get(index) === job) entry.jobs.delete(index);
     for (const holder of job.holders.keys()) holder.jobs.delete(job);
     job.holders.clear();
@@ -961,7 +968,7 @@ export class DownloadManager {
     const existing = this.#entries.get(item.id);
     if (existing && !existing.cancelled && sameContent(existing.item, item)) {
       if (item.quickXorHash && !existing.expectedHash) existing.expectedHash = item.quickXorHash;
-      await raceWithSignal(existing.ready, signal ?? existing.controller.signal);
+      await this.#whenReady(existing, signal);
       return existing;
     }
     const stored = this.#store.items.get(item.id);
@@ -986,8 +993,18 @@ export class DownloadManager {
     entry.ready.catch(() => {
       if (this.#entries.get(item.id) === entry) this.#entries.delete(item.id);
     });
-    await raceWithSignal(entry.ready, signal ?? entry.controller.signal);
+    await this.#whenReady(entry, signal);
     return entry;
+  }
+
+  /** Waits for the entry's preparation; ends with the caller's reason, or the entry's when it is cancelled meanwhile. */
+  async #whenReady(entry: ItemEntry, signal: AbortSignal | undefined): Promise<void> {
+    const either = anySignal(signal, entry.controller.signal);
+    try {
+      await raceWithSignal(entry.ready, either.signal);
+    } finally {
+      either.dispose();
+    }
   }
 
   /**

@@ -16,6 +16,7 @@
  */
 import { AbortError, anySignal, isAbortError } from '../base/abort.ts';
 import { Alarm } from '../base/alarm.ts';
+import { isOneMountError } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import type { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskHandle, TaskRegistry } from '../lifecycle/task-registry.ts';
@@ -258,6 +259,11 @@ export class Pins {
     } catch (error) {
       if (signal.aborted) throw error;
       if (controller.signal.aborted) return;
+      if (isOneMountError(error, 'CONTENT_CHANGING')) {
+        // Changed here meanwhile: its local bytes are the file now, and it is uploaded, not fetched.
+        this.#o.logger.debug({ itemId }, 'a pinned file changed here while it was downloaded');
+        return;
+      }
       // Offline, throttled, changed meanwhile: delta or the next rescan queues it again.
       this.#o.logger.warn({ err: error, itemId }, 'could not download a pinned file; it is retried later');
     } finally {

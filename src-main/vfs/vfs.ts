@@ -10,7 +10,7 @@
  * version the edit started from.
  */
 import { read as readFd, readSync } from 'node:fs';
-import { timeoutSignal } from '../base/abort.ts';
+import { raceWithSignal, timeoutSignal } from '../base/abort.ts';
 import { isOneMountError } from '../base/errors.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
@@ -199,6 +199,8 @@ export const STATUS_XATTR = 'user.onemount.status';
 export const SHARE_XATTR = 'user.onemount.share';
 /** A failed read of a file is reported once in this long, however many FUSE reads fail. */
 const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
+/** How often one read may find its download stopped by a local change of the file before it fails (readSlow). */
+const MAX_READ_STOPS = 3;
 const BLOCK = 4096;
 /**
  * The preferred I/O size files report (st_blksize; not the block size of statfs or st_blocks).
@@ -538,11 +540,11 @@ export class Vfs {
    * An unknown handle (EBADF) or a file deleted while open (ENOENT) throws at once.
    */
   read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
-    return this.readOnce(fh, buf, length, position, false);
+    return this.readOnce(fh, buf, length, position, 0);
   }
 
-  /** read(); `again` when its download was stopped by a local change of the file (read once more, not for ever). */
-  private readOnce(fh: number, buf: Buffer, length: number, position: number, again: boolean): number | Promise<number> {
+  /** read(); `stopped`: how often a local change of the file stopped its download (read again, not for ever). */
+  private readOnce(fh: number, buf: Buffer, length: number, position: number, stopped: number): number | Promise<number> {
     const h = this.handle(fh);
     const generation = this.storeGeneration();
     const local = h.local;
@@ -576,7 +578,7 @@ export class Vfs {
     if (reader && file && !h.writeFile && !seen.dirty && h.version === seen.version && reader.ready?.(position, n)) {
       return this.readReady(h, seen, reader, file, buf, n, position);
     }
-    return this.readSlow(fh, h, seen, buf, n, position, again);
+    return this.readSlow(fh, h, seen, buf, n, position, stopped);
   }
 
   /** Moves at every change of an item or of a content state (both counters only grow). */
@@ -585,7 +587,7 @@ export class Vfs {
   }
 
   /** The rest of read(): a first read, local changes, a new version, or bytes to wait for. */
-  private async readSlow(fh: number, h: OpenFile, seen: Seen, buf: Buffer, n: number, position: number, again: boolean): Promise<number> {
+  private async readSlow(fh: number, h: OpenFile, seen: Seen, buf: Buffer, n: number, position: number, stopped: number): Promise<number> {
     const item = seen.item;
     if (h.writeFile || seen.dirty) {
       // Local changes: the cache file is the truth; nothing to download.
@@ -611,22 +613,27 @@ export class Vfs {
     if (!reader.ready?.(position, n)) {
       // A cleared timer per read (AbortSignal.timeout's timer would live on until it fires).
       const wait = timeoutSignal(this.o.readTimeoutMs, offline ? undefined : this.o.network?.offlineSignal, 'a read waiting for its bytes');
+      let stoppedByChange = false;
       try {
-        await reader.waitFor(position, n, wait.signal);
-      } catch (e) {
-        if (!again && isOneMountError(e, 'CONTENT_CHANGING')) {
+        try {
+          await reader.waitFor(position, n, wait.signal);
+        } catch (e) {
+          if (stopped >= MAX_READ_STOPS || !isOneMountError(e, 'CONTENT_CHANGING')) throw e;
           // The file is being changed here (a truncate, a first write, a save over it): its
-          // download stopped so that no server byte lands in the changed file; once the change
-          // has begun, the read takes the local bytes (docs/concurrency.md §3).
-          await this.content.settled(item.id);
-          return this.readOnce(fh, buf, n, position, true);
+          // download stopped so that no server byte lands in the changed file; once the change has
+          // begun, the read takes the local bytes (docs/concurrency.md §3). A change that found a
+          // new server version fetches it and stops the download again: a few times, then EIO.
+          await raceWithSignal(this.content.settled(item.id), wait.signal);
+          stoppedByChange = true;
         }
+      } catch (e) {
         const err = toVfsError(e, `reading ${this.o.store.items.pathOf(item.id) ?? item.id} at ${position}`);
         this.o.logger.warn({ itemId: item.id, errno: err.errno }, err.message);
         throw this.readFailed(item, new VfsError(err.errno === 'ENOENT' ? 'EIO' : err.errno, err.message, { cause: e }));
       } finally {
         wait.dispose();
       }
+      if (stoppedByChange) return this.readOnce(fh, buf, n, position, stopped + 1);
     }
     const file = (h.file ??= await openFile(this.o.downloads.cachePath(item.id), 'r'));
     return this.readReady(h, seen, reader, file, buf, n, position);
@@ -722,14 +729,16 @@ export class Vfs {
       try {
         outcome = await this.content.startLocalChange(version.id, async () => {
           if (this.content.statusOf(version.id) === 'dirty') return 'dirty';
-          const now = this.current(version);
-          // A new server version (or an eviction) came while the lock was awaited: fetch again.
-          if (needed > 0 && !this.isCached(now, 0, needed)) return 'moved';
+          // A new server version, an eviction or a failed hash check came while the lock was
+          // awaited: the bytes to keep are not all here; fetch again.
+          if (needed > 0 && !this.isCached(this.current(version), 0, needed)) return 'moved';
           if (truncate) {
+            const file = await truncate.file();
             cut = true;
-            await this.content.truncateFile(await truncate.file(), truncate.size);
+            await this.content.truncateFile(file, truncate.size);
           }
           this.o.store.transaction(() => {
+            const now = this.current(version);
             this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, RangeSet.whole(truncate?.size ?? needed));
             this.ensureJournal(now, 'write');
             if (truncate) this.o.store.items.setSizeAndTime(now.id, truncate.size, this.now());
@@ -742,7 +751,7 @@ export class Vfs {
         throw e;
       }
       if (outcome !== 'moved') return outcome === 'changed';
-      if (attempt === 3) throw new VfsError('EAGAIN', `${this.o.store.items.pathOf(item.id) ?? item.id} changed on the server three times while it was being fetched to be changed here; try again`);
+      if (attempt === 3) throw new VfsError('EAGAIN', `${this.o.store.items.pathOf(item.id) ?? item.id}: its cached bytes were replaced three times (new server versions) while it was being fetched to be changed here; try again`);
     }
   }
 
@@ -802,7 +811,7 @@ export class Vfs {
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
-    await this.prepareForChange(item, item.size);
+    await this.prepareForChange(item, Number.POSITIVE_INFINITY);
     this.o.uploads.touch(item.id);
     const file = await this.writableFile(h);
     this.content.writeAtSync(file, buf.subarray(0, length), position);
