@@ -1176,6 +1176,15 @@ export class Vfs {
       this.o.store.items.deleteSubtree(source.id);
       this.ensureJournal(target, 'write');
     });
+    // Handles open on the target follow its new content (through FUSE there are none: libfuse
+    // hides an open target under another name first): their descriptors of the replaced cache
+    // file are let go, and their next read or write opens the new one.
+    for (const h of this.handles.values()) {
+      if (h.itemId !== target.id || !h.writeFile) continue;
+      (h.retired ??= []).push(h.writeFile);
+      h.writeFile = undefined;
+      h.local = undefined;
+    }
     // Descriptors still open on the renamed file now write the original's content (their cache
     // file moved with it), as POSIX rename keeps them working.
     for (const h of this.handles.values()) {
