@@ -1,5 +1,5 @@
 /**
- * A local change racing a read whose download is still running (docs/concurrency.md §3, "A download
+ * A local change racing a read (or another change) whose download is still running (docs/concurrency.md §3, "A download
  * never writes into changed content"): the change stops the file's downloads and waits for their
  * writes before it begins, so no server byte lands in the changed file, and the read takes the
  * local bytes instead of failing. Found by a review on 2026-12-06: the read's download went on
@@ -89,6 +89,39 @@ describe('a local change racing a read that is downloading', () => {
       expect(bytes.length).toBe(READ_AT + mine.length);
       expect(bytes.subarray(READ_AT).equals(mine)).toBe(true);
       expect(bytes.subarray(64 * KiB, READ_AT).every((b) => b === 0)).toBe(true);
+    } finally {
+      emu.emulator.faults.reset();
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('a first write waiting for the file\'s bytes while a save replaces the file goes into the saved content', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      await emu.emulator.admin.remote({ op: 'write', path: '/race.bin', size: 4 * MiB });
+      await rig.sync.syncOnce();
+      emu.emulator.faults.set({ bandwidthBytesPerSec: 64 * KiB });
+      const writer = await rig.vfs.open('/race.bin', 1);
+      const mine = Buffer.alloc(10, 0x41);
+      // A first write fetches the whole file before it changes it (~60 s at this speed).
+      const writing = (async () => rig.vfs.write(writer, mine, mine.length, 0))().then(
+        (n) => ({ n }),
+        (error: unknown) => ({ error }),
+      );
+      await until(() => rig.tasks.list().some((t) => t.name.startsWith('download:')), 'the write\'s download to start');
+      // An editor's save: a new file, renamed over it.
+      const saved = Buffer.alloc(100, 0x62);
+      const tmp = await rig.vfs.create('/race.bin.tmp');
+      await rig.vfs.write(tmp, saved, saved.length, 0);
+      await rig.vfs.release(tmp);
+      await rig.vfs.rename('/race.bin.tmp', '/race.bin');
+      const outcome = await writing;
+      if ('error' in outcome) throw outcome.error;
+      expect(outcome.n).toBe(mine.length);
+      await rig.vfs.release(writer);
+      emu.emulator.faults.reset();
+      const bytes = await rig.readAll('/race.bin');
+      expect(bytes.equals(Buffer.concat([mine, saved.subarray(mine.length)]))).toBe(true);
     } finally {
       emu.emulator.faults.reset();
       await rig.close();

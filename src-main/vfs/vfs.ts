@@ -720,9 +720,10 @@ export class Vfs {
 
   private async startChange(item: StoredItem, keepBytes: number, truncate: { file: () => Promise<CacheFd>; size: number } | undefined): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1 && this.content.statusOf(item.id) === 'dirty') return false;
       const version = this.current(item);
       const needed = Math.min(keepBytes, version.size);
-      if (needed > 0) await this.fetchBeforeChange(version, needed);
+      if (needed > 0 && !(await this.fetchBeforeChange(version, needed, attempt < 3))) continue;
       /** Set between the cache file's truncation and the commit: a failed commit leaves a clean file cut short. */
       let cut = false;
       let outcome: 'dirty' | 'changed' | 'moved';
@@ -751,16 +752,25 @@ export class Vfs {
         throw e;
       }
       if (outcome !== 'moved') return outcome === 'changed';
-      if (attempt === 3) throw new VfsError('EAGAIN', `${this.o.store.items.pathOf(item.id) ?? item.id}: its cached bytes were replaced three times (new server versions) while it was being fetched to be changed here; try again`);
+      if (attempt >= 3) throw new VfsError('EAGAIN', `${this.o.store.items.pathOf(item.id) ?? item.id}: its cached bytes were replaced three times (new server versions) while it was being fetched to be changed here; try again`);
     }
   }
 
-  /** The first `needed` bytes of the version, in the cache file, before a change keeps them. */
-  private async fetchBeforeChange(version: StoredItem, needed: number): Promise<void> {
+  /**
+   * The first `needed` bytes of the version, in the cache file, before a change keeps them. False
+   * (when `again`) if another change of the file (a save over it) stopped the download: once it has
+   * begun, the caller looks again.
+   */
+  private async fetchBeforeChange(version: StoredItem, needed: number, again: boolean): Promise<boolean> {
     try {
       const wait = timeoutSignal(this.o.prepareTimeoutMs ?? DEFAULT_TIMEOUTS.prepareForChangeTimeoutMs, undefined, 'fetching a file before changing it');
       try {
         await this.o.downloads.ensure(this.contentItem(version), 0, needed, { priority: 'read', signal: wait.signal });
+        return true;
+      } catch (e) {
+        if (!again || !isOneMountError(e, 'CONTENT_CHANGING')) throw e;
+        await raceWithSignal(this.content.settled(version.id), wait.signal);
+        return false;
       } finally {
         wait.dispose();
       }
@@ -1166,7 +1176,8 @@ export class Vfs {
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
   private async replaceContent(source: StoredItem, target: StoredItem): Promise<void> {
     await this.o.uploads.cancel(source.id);
-    await this.o.downloads.cancel(target.id);
+    // (The target's downloads are stopped by moveFile, under its lock: a read or a first write
+    // waiting for them goes on with the new content.)
     const base = this.o.store.content.get(target.id);
     await this.content.moveFile(source.id, target.id, () => {
       const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
