@@ -318,10 +318,12 @@ export class ContentOwner {
   }
 
   /**
-   * Runs `change` (the caller's steps, ending in a transaction that records localChangeStarted) under
-   * the item's lock, with its downloads stopped: a first change waits for an eviction or a new
-   * download version of the item to finish its file step, so its bytes never go to a file about to
-   * be deleted or reset, and no download's late write lands in the changed file.
+   * Runs `change` (the caller's steps of a local change: the first change of a clean file, ending in
+   * a transaction that records localChangeStarted, or a truncate of changed content) under the
+   * item's lock, with its downloads stopped: a first change waits for an eviction or a new download
+   * version of the item to finish its file step, so its bytes never go to a file about to be
+   * deleted or reset; no download's late write lands in the changed file; and a file renamed over
+   * the item (moveFile) lands wholly before or after the change.
    */
   startLocalChange<T>(itemId: string, change: () => Promise<T>): Promise<T> {
     return this.#changing([itemId], change);

@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { until } from '../base/testing/until.ts';
 import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
+import { EditChoices } from './edit-choices.ts';
+import { toRecord } from '../sync/testing/to-record.ts';
+import type { ContentOwner } from '../transfers/index.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -138,6 +141,64 @@ describe('a local change racing a read that is downloading', () => {
       expect(rig.downloads.snapshot()).toEqual([]);
     } finally {
       emu.emulator.faults.reset();
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('a handle that read the server\'s version reads it again after a save over the file was dropped (keep theirs)', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      await emu.emulator.admin.remote({ op: 'write', path: '/kept.bin', size: 8 * MiB });
+      await rig.sync.syncOnce();
+      const server = await emu.emulator.admin.readFile('/kept.bin');
+      const reader = await rig.vfs.open('/kept.bin', 0);
+      const head = Buffer.alloc(4 * KiB);
+      expect(await rig.vfs.read(reader, head, head.length, 0)).toBe(head.length);
+      // An editor's save over it, then the edit dropped for the server's version: the same
+      // version the handle read, in a new cache file.
+      const tmp = await rig.vfs.create('/kept.bin.tmp');
+      await rig.vfs.write(tmp, Buffer.alloc(100, 0x62), 100, 0);
+      await rig.vfs.release(tmp);
+      await rig.vfs.rename('/kept.bin.tmp', '/kept.bin');
+      const choices = new EditChoices({ store: rig.temp.store, graph: rig.graph, downloads: rig.downloads, uploads: rig.uploads, toRecord, hostName: 'test' });
+      await choices.keepTheirs(rig.item('/kept.bin').id);
+      const later = Buffer.alloc(4 * KiB);
+      expect(await rig.vfs.read(reader, later, later.length, 6 * MiB)).toBe(later.length);
+      await rig.vfs.release(reader);
+      expect(later.equals(server.subarray(6 * MiB, 6 * MiB + 4 * KiB))).toBe(true);
+    } finally {
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('a truncate of changed content and a save renamed over the file land one after the other', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      await emu.emulator.admin.remote({ op: 'write', path: '/cut.bin', size: 10 });
+      await rig.sync.syncOnce();
+      const fh = await rig.vfs.open('/cut.bin', 2);
+      await rig.vfs.write(fh, Buffer.from('mine'), 4, 0);
+      const saved = Buffer.alloc(100, 0x62);
+      const tmp = await rig.vfs.create('/cut.bin.tmp');
+      await rig.vfs.write(tmp, saved, saved.length, 0);
+      await rig.vfs.release(tmp);
+      // The save's rename on the server answered; its file step starts just after the truncate
+      // (keep-mine's rename of a copy over its file runs beside programs holding the file open).
+      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const moveFile = content.moveFile.bind(content);
+      let cutting: Promise<void> | undefined;
+      content.moveFile = (sourceId, targetId, commit) => {
+        cutting = rig.vfs.ftruncate(fh, 1000);
+        return moveFile(sourceId, targetId, commit);
+      };
+      await rig.vfs.rename('/cut.bin.tmp', '/cut.bin');
+      await cutting;
+      await rig.vfs.release(fh);
+      const bytes = await rig.readAll('/cut.bin');
+      expect(bytes.length).toBe(rig.item('/cut.bin').size);
+      // The truncate after the save (it waited for it): the saved bytes, then zeros.
+      expect(bytes.equals(Buffer.concat([saved, Buffer.alloc(900)]))).toBe(true);
+    } finally {
       await rig.close();
     }
   }, 60_000);

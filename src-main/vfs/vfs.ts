@@ -884,16 +884,20 @@ export class Vfs {
     const started = await this.prepareForChange(item, size, { file: () => this.writableFile(h), size });
     this.o.uploads.touch(item.id);
     if (!started) {
-      const file = await this.writableFile(h);
-      await this.content.truncateFile(file, size);
-      this.recordChange(
-        item.id,
-        () => size,
-        (ranges) => {
-          ranges.truncate(size);
-          ranges.add(0, size);
-        },
-      );
+      // Content changed already: under the item's lock, so that a save renamed over the file
+      // (moveFile) lands wholly before or after the cut and its record.
+      await this.content.startLocalChange(item.id, async () => {
+        const file = await this.writableFile(h);
+        await this.content.truncateFile(file, size);
+        this.recordChange(
+          item.id,
+          () => size,
+          (ranges) => {
+            ranges.truncate(size);
+            ranges.add(0, size);
+          },
+        );
+      });
     }
     h.changed = true;
   }
@@ -1186,22 +1190,31 @@ export class Vfs {
       for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
       this.o.store.items.deleteSubtree(source.id);
       this.ensureJournal(target, 'write');
+      // Handles open on the target follow its new content (through FUSE there are none: libfuse
+      // hides an open target under another name first; keep-mine's rename of a copy over its file
+      // runs beside programs that may have it open): their descriptors of the replaced cache file
+      // are let go under the item's lock, and their next read or write opens the new one.
+      for (const h of this.handles.values()) if (h.itemId === target.id) this.retireDescriptors(h);
     });
-    // Handles open on the target follow its new content (through FUSE there are none: libfuse
-    // hides an open target under another name first): their descriptors of the replaced cache
-    // file are let go, and their next read or write opens the new one.
-    for (const h of this.handles.values()) {
-      if (h.itemId !== target.id || !h.writeFile) continue;
-      (h.retired ??= []).push(h.writeFile);
-      h.writeFile = undefined;
-      h.local = undefined;
-    }
     // Descriptors still open on the renamed file now write the original's content (their cache
     // file moved with it), as POSIX rename keeps them working.
     for (const h of this.handles.values()) {
       if (h.itemId === source.id) h.itemId = target.id;
     }
     this.o.uploads.schedule(target.id, { priority: 'high' });
+  }
+
+  /**
+   * A handle's descriptors of a cache file that was replaced: the write descriptor is closed at
+   * release (a read on the thread pool may still be using it), and the reader and read file of a
+   * clean version are opened again at the next read (version unknown).
+   */
+  private retireDescriptors(h: OpenFile): void {
+    if (h.writeFile) (h.retired ??= []).push(h.writeFile);
+    h.writeFile = undefined;
+    h.local = undefined;
+    h.seen = undefined;
+    h.version = undefined;
   }
 
   /** utimens: OneDrive keeps whole seconds of the modification time (fileSystemInfo). */
