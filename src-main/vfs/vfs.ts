@@ -161,8 +161,9 @@ interface OpenFile {
   /** Opened for writing the cache file; the same handle serves reads of a dirty file. */
   writeFile?: CacheFd;
   /**
-   * A read-only handle's writeFile once the local changes it read were gone: closed at release, not
-   * before (a read on the thread pool may still be using it).
+   * Write descriptors let go of (a read-only handle's once the local changes it read were gone; any
+   * handle's once a save replaced the cache file): closed at release, not before (a read on the
+   * thread pool may still be using one).
    */
   retired?: CacheFd[];
   /** This handle changed the content: release schedules the upload. */
