@@ -176,7 +176,7 @@ export class ContentOwner {
     return () => this.#downloads.delete(writers);
   }
 
-  /** Resolves once no transition that touches the item's cache file is running (a reader's wait after ContentChangingError). */
+  /** Resolves once the item's transitions queued before this call have ended (a reader's wait after ContentChangingError). */
   settled(itemId: string): Promise<void> {
     return this.#locked(itemId, async () => undefined);
   }

@@ -57,7 +57,7 @@ export class ContentDirtyError extends OneMountError {
 /**
  * The item's content is being changed here (a first write, a truncate, a file renamed over it): its
  * downloads were stopped so that none of their bytes lands in the changed file. A reader asks again
- * once the change has begun (ContentOwner.settled), and reads the local bytes.
+ * once the change's locked step is done (ContentOwner.settled), and reads the local bytes.
  */
 export class ContentChangingError extends OneMountError {
   readonly itemId: string;

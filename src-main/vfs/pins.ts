@@ -260,8 +260,9 @@ export class Pins {
       if (signal.aborted) throw error;
       if (controller.signal.aborted) return;
       if (isOneMountError(error, 'CONTENT_CHANGING')) {
-        // Changed here meanwhile: its local bytes are the file now, and it is uploaded, not fetched.
-        this.#o.logger.debug({ itemId }, 'a pinned file changed here while it was downloaded');
+        // Being changed here: its local bytes become the file (uploaded, not fetched); a change that
+        // did not go through leaves it to the next rescan, as other failures do.
+        this.#o.logger.debug({ itemId }, 'a pinned file was being changed here while it was downloaded');
         return;
       }
       // Offline, throttled, changed meanwhile: delta or the next rescan queues it again.

@@ -202,4 +202,55 @@ describe('a local change racing a read that is downloading', () => {
       await rig.close();
     }
   }, 60_000);
+
+  it('a write handle whose file was evicted for a new server version writes into the new version\'s file', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      await emu.emulator.admin.remote({ op: 'write', path: '/evicted.bin', size: 10 });
+      await rig.sync.syncOnce();
+      const fh = await rig.vfs.open('/evicted.bin', 2);
+      await rig.vfs.write(fh, Buffer.from('AAAA'), 4, 0);
+      // Its upload committed (clean again); then another device's version evicts the cache file.
+      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const item = rig.item('/evicted.bin');
+      content.uploadCommitted(item.id, { etag: item.etag, ctag: item.ctag }, 10);
+      await emu.emulator.admin.remote({ op: 'write', path: '/evicted.bin', size: 10 });
+      await rig.sync.syncOnce();
+      const server = await emu.emulator.admin.readFile('/evicted.bin');
+      await rig.vfs.write(fh, Buffer.from('ZZ'), 2, 0);
+      await rig.vfs.release(fh);
+      expect((await rig.readAll('/evicted.bin')).equals(Buffer.concat([Buffer.from('ZZ'), server.subarray(2)]))).toBe(true);
+    } finally {
+      await rig.close();
+    }
+  }, 60_000);
+
+  it('a first write to an empty file starts from the version it was based on when delta brings a new one meanwhile', async () => {
+    const rig = startCacheRig(emu.apiUrl);
+    try {
+      await emu.emulator.admin.remote({ op: 'write', path: '/empty.bin', size: 0 });
+      await rig.sync.syncOnce();
+      const fh = await rig.vfs.open('/empty.bin', 2);
+      // Another device's 100 bytes arrive while the first change waits for the item's lock.
+      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const startLocalChange = content.startLocalChange.bind(content);
+      let once = true;
+      content.startLocalChange = async (itemId, change) => {
+        if (once) {
+          once = false;
+          await emu.emulator.admin.remote({ op: 'write', path: '/empty.bin', size: 100 });
+          await rig.sync.syncOnce();
+        }
+        return startLocalChange(itemId, change);
+      };
+      await rig.vfs.write(fh, Buffer.from('Z'), 1, 0);
+      await rig.vfs.release(fh);
+      const server = await emu.emulator.admin.readFile('/empty.bin');
+      // The write went into the new version (fetched again), not into 100 bytes of zeros.
+      expect((await rig.readAll('/empty.bin')).equals(Buffer.concat([Buffer.from('Z'), server.subarray(1)]))).toBe(true);
+      expect(rig.temp.store.content.get(rig.item('/empty.bin').id)?.etag).toBe(rig.item('/empty.bin').etag);
+    } finally {
+      await rig.close();
+    }
+  }, 60_000);
 });

@@ -621,8 +621,8 @@ export class Vfs {
         } catch (e) {
           if (stopped >= MAX_READ_STOPS || !isOneMountError(e, 'CONTENT_CHANGING')) throw e;
           // The file is being changed here (a truncate, a first write, a save over it): its
-          // download stopped so that no server byte lands in the changed file; once the change has
-          // begun, the read takes the local bytes (docs/concurrency.md §3). A change that found a
+          // download stopped so that no server byte lands in the changed file; once the change's
+          // locked step is done, the read takes the local bytes (docs/concurrency.md §3). A change that found a
           // new server version fetches it and stops the download again: a few times, then EIO.
           await raceWithSignal(this.content.settled(item.id), wait.signal);
           stoppedByChange = true;
@@ -732,16 +732,21 @@ export class Vfs {
         outcome = await this.content.startLocalChange(version.id, async () => {
           if (this.content.statusOf(version.id) === 'dirty') return 'dirty';
           // A new server version, an eviction or a failed hash check came while the lock was
-          // awaited: the bytes to keep are not all here; fetch again.
-          if (needed > 0 && !this.isCached(this.current(version), 0, needed)) return 'moved';
+          // awaited: the change would not start from the version it fetched; fetch again.
+          if (!sameContent(this.current(version), version) || (needed > 0 && !this.isCached(version, 0, needed))) return 'moved';
+          // Descriptors open on the item may be of a cache file deleted since (an eviction, a new
+          // version): the next read or write opens the file there is now.
+          for (const h of this.handles.values()) if (h.itemId === version.id) this.retireDescriptors(h);
           if (truncate) {
             const file = await truncate.file();
             cut = true;
             await this.content.truncateFile(file, truncate.size);
           }
           this.o.store.transaction(() => {
+            // Based on the version whose bytes it keeps: a server change recorded meanwhile (no
+            // eviction can pass the lock) is a conflict for the upload to find, not a new base.
             const now = this.current(version);
-            this.content.localChangeStarted(now.id, { etag: now.etag, ctag: now.ctag }, RangeSet.whole(truncate?.size ?? needed));
+            this.content.localChangeStarted(now.id, { etag: version.etag, ctag: version.ctag }, RangeSet.whole(truncate?.size ?? needed));
             this.ensureJournal(now, 'write');
             if (truncate) this.o.store.items.setSizeAndTime(now.id, truncate.size, this.now());
           });
@@ -882,12 +887,13 @@ export class Vfs {
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
-    const started = await this.prepareForChange(item, size, { file: () => this.writableFile(h), size });
-    this.o.uploads.touch(item.id);
-    if (!started) {
+    for (let attempt = 1; ; attempt++) {
+      if (await this.prepareForChange(this.current(item), size, { file: () => this.writableFile(h), size })) break;
       // Content changed already: under the item's lock, so that a save renamed over the file
-      // (moveFile) lands wholly before or after the cut and its record.
-      await this.content.startLocalChange(item.id, async () => {
+      // (moveFile) lands wholly before or after the cut and its record; unless an upload made it
+      // clean again meanwhile (then it is a first change once more).
+      const cut = await this.content.startLocalChange(item.id, async () => {
+        if (this.content.statusOf(item.id) !== 'dirty') return false;
         const file = await this.writableFile(h);
         await this.content.truncateFile(file, size);
         this.recordChange(
@@ -898,8 +904,12 @@ export class Vfs {
             ranges.add(0, size);
           },
         );
+        return true;
       });
+      if (cut) break;
+      if (attempt >= 3) throw new VfsError('EAGAIN', `truncating ${this.o.store.items.pathOf(item.id) ?? item.id}: its local changes were uploaded three times meanwhile; try again`);
     }
+    this.o.uploads.touch(item.id);
     h.changed = true;
   }
 
