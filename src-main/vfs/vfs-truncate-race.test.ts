@@ -53,10 +53,23 @@ async function raceRead(rig: CacheRig, change: () => Promise<void>): Promise<{ o
   return { outcome, reader };
 }
 
+/** A fresh rig for one test, closed (and the emulator's faults reset) however it ends. */
+async function withRig(test: (rig: CacheRig) => Promise<void>): Promise<void> {
+  const rig = startCacheRig(emu.apiUrl);
+  try {
+    await test(rig);
+  } finally {
+    emu.emulator.faults.reset();
+    await rig.close();
+  }
+}
+
+/** The vfs's content owner (tests step into its transitions). */
+const ownerOf = (rig: CacheRig): ContentOwner => (rig.vfs as unknown as { content: ContentOwner }).content;
+
 describe('a local change racing a read that is downloading', () => {
-  it('keeps zeros where a truncated file is extended again, and the read ends at the new end of the file', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('keeps zeros where a truncated file is extended again, and the read ends at the new end of the file', () =>
+    withRig(async (rig) => {
       const { outcome, reader } = await raceRead(rig, () => rig.vfs.truncate('/race.bin', 64 * KiB));
       // The truncate came first for the read: it reads past the end of the changed file, not EIO.
       expect(outcome).toEqual({ n: 0 });
@@ -65,15 +78,10 @@ describe('a local change racing a read that is downloading', () => {
       await rig.vfs.release(reader);
       expect(bytes.length).toBe(4 * MiB);
       expect(bytes.subarray(64 * KiB).every((b) => b === 0)).toBe(true);
-    } finally {
-      emu.emulator.faults.reset();
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a write after the truncate is not overwritten by the read\'s download', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a write after the truncate is not overwritten by the read\'s download', () =>
+    withRig(async (rig) => {
       const mine = Buffer.alloc(4 * KiB, 0x78);
       const { outcome, reader } = await raceRead(rig, async () => {
         await rig.vfs.truncate('/race.bin', 64 * KiB);
@@ -92,15 +100,10 @@ describe('a local change racing a read that is downloading', () => {
       expect(bytes.length).toBe(READ_AT + mine.length);
       expect(bytes.subarray(READ_AT).equals(mine)).toBe(true);
       expect(bytes.subarray(64 * KiB, READ_AT).every((b) => b === 0)).toBe(true);
-    } finally {
-      emu.emulator.faults.reset();
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a first write waiting for the file\'s bytes while a save replaces the file goes into the saved content', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a first write waiting for the file\'s bytes while a save replaces the file goes into the saved content', () =>
+    withRig(async (rig) => {
       await emu.emulator.admin.remote({ op: 'write', path: '/race.bin', size: 4 * MiB });
       await rig.sync.syncOnce();
       emu.emulator.faults.set({ bandwidthBytesPerSec: 64 * KiB });
@@ -125,29 +128,19 @@ describe('a local change racing a read that is downloading', () => {
       emu.emulator.faults.reset();
       const bytes = await rig.readAll('/race.bin');
       expect(bytes.equals(Buffer.concat([mine, saved.subarray(mine.length)]))).toBe(true);
-    } finally {
-      emu.emulator.faults.reset();
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('`: > file` while a read waits: the read sees an empty file and the download stops', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('`: > file` while a read waits: the read sees an empty file and the download stops', () =>
+    withRig(async (rig) => {
       const { outcome, reader } = await raceRead(rig, () => rig.vfs.truncate('/race.bin', 0));
       expect(outcome).toEqual({ n: 0 });
       await rig.vfs.release(reader);
       expect((await rig.readAll('/race.bin')).length).toBe(0);
       expect(rig.downloads.snapshot()).toEqual([]);
-    } finally {
-      emu.emulator.faults.reset();
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a handle that read the server\'s version reads it again after a save over the file was dropped (keep theirs)', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a handle that read the server\'s version reads it again after a save over the file was dropped (keep theirs)', () =>
+    withRig(async (rig) => {
       await emu.emulator.admin.remote({ op: 'write', path: '/kept.bin', size: 8 * MiB });
       await rig.sync.syncOnce();
       const server = await emu.emulator.admin.readFile('/kept.bin');
@@ -166,14 +159,10 @@ describe('a local change racing a read that is downloading', () => {
       expect(await rig.vfs.read(reader, later, later.length, 6 * MiB)).toBe(later.length);
       await rig.vfs.release(reader);
       expect(later.equals(server.subarray(6 * MiB, 6 * MiB + 4 * KiB))).toBe(true);
-    } finally {
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a truncate of changed content and a save renamed over the file land one after the other', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a truncate of changed content and a save renamed over the file land one after the other', () =>
+    withRig(async (rig) => {
       await emu.emulator.admin.remote({ op: 'write', path: '/cut.bin', size: 10 });
       await rig.sync.syncOnce();
       const fh = await rig.vfs.open('/cut.bin', 2);
@@ -184,7 +173,7 @@ describe('a local change racing a read that is downloading', () => {
       await rig.vfs.release(tmp);
       // The save's rename on the server answered; its file step starts just after the truncate
       // (keep-mine's rename of a copy over its file runs beside programs holding the file open).
-      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const content = ownerOf(rig);
       const moveFile = content.moveFile.bind(content);
       let cutting: Promise<void> | undefined;
       content.moveFile = (sourceId, targetId, commit) => {
@@ -198,20 +187,16 @@ describe('a local change racing a read that is downloading', () => {
       expect(bytes.length).toBe(rig.item('/cut.bin').size);
       // The truncate after the save (it waited for it): the saved bytes, then zeros.
       expect(bytes.equals(Buffer.concat([saved, Buffer.alloc(900)]))).toBe(true);
-    } finally {
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a write handle whose file was evicted for a new server version writes into the new version\'s file', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a write handle whose file was evicted for a new server version writes into the new version\'s file', () =>
+    withRig(async (rig) => {
       await emu.emulator.admin.remote({ op: 'write', path: '/evicted.bin', size: 10 });
       await rig.sync.syncOnce();
       const fh = await rig.vfs.open('/evicted.bin', 2);
       await rig.vfs.write(fh, Buffer.from('AAAA'), 4, 0);
       // Its upload committed (clean again); then another device's version evicts the cache file.
-      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const content = ownerOf(rig);
       const item = rig.item('/evicted.bin');
       content.uploadCommitted(item.id, { etag: item.etag, ctag: item.ctag }, 10);
       await emu.emulator.admin.remote({ op: 'write', path: '/evicted.bin', size: 10 });
@@ -220,19 +205,15 @@ describe('a local change racing a read that is downloading', () => {
       await rig.vfs.write(fh, Buffer.from('ZZ'), 2, 0);
       await rig.vfs.release(fh);
       expect((await rig.readAll('/evicted.bin')).equals(Buffer.concat([Buffer.from('ZZ'), server.subarray(2)]))).toBe(true);
-    } finally {
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('a first write to an empty file starts from the version it was based on when delta brings a new one meanwhile', async () => {
-    const rig = startCacheRig(emu.apiUrl);
-    try {
+  it('a first write to an empty file starts from the version it was based on when delta brings a new one meanwhile', () =>
+    withRig(async (rig) => {
       await emu.emulator.admin.remote({ op: 'write', path: '/empty.bin', size: 0 });
       await rig.sync.syncOnce();
       const fh = await rig.vfs.open('/empty.bin', 2);
       // Another device's 100 bytes arrive while the first change waits for the item's lock.
-      const content = (rig.vfs as unknown as { content: ContentOwner }).content;
+      const content = ownerOf(rig);
       const startLocalChange = content.startLocalChange.bind(content);
       let once = true;
       content.startLocalChange = async (itemId, change) => {
@@ -249,8 +230,5 @@ describe('a local change racing a read that is downloading', () => {
       // The write went into the new version (fetched again), not into 100 bytes of zeros.
       expect((await rig.readAll('/empty.bin')).equals(Buffer.concat([Buffer.from('Z'), server.subarray(1)]))).toBe(true);
       expect(rig.temp.store.content.get(rig.item('/empty.bin').id)?.etag).toBe(rig.item('/empty.bin').etag);
-    } finally {
-      await rig.close();
-    }
-  }, 60_000);
+    }), 60_000);
 });
