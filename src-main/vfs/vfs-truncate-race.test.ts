@@ -9,6 +9,7 @@
  * Timing: the emulator sends at 64 KiB/s, so the read's bytes (192 KiB into its 256 KiB chunk) are
  * ~3 s away when the change begins; the change itself needs at most the first 64 KiB of the file.
  */
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { until } from '../base/testing/until.ts';
@@ -230,5 +231,29 @@ describe('a local change racing a read that is downloading', () => {
       // The write went into the new version (fetched again), not into 100 bytes of zeros.
       expect((await rig.readAll('/empty.bin')).equals(Buffer.concat([Buffer.from('Z'), server.subarray(1)]))).toBe(true);
       expect(rig.temp.store.content.get(rig.item('/empty.bin').id)?.etag).toBe(rig.item('/empty.bin').etag);
+    }), 60_000);
+
+  it('handles open for days through many uploads keep a bounded number of descriptors', () =>
+    withRig(async (rig) => {
+      await emu.emulator.admin.remote({ op: 'write', path: '/log.txt', size: 10 });
+      await rig.sync.syncOnce();
+      const writer = await rig.vfs.open('/log.txt', 2);
+      const tail = await rig.vfs.open('/log.txt', 0);
+      const id = rig.item('/log.txt').id;
+      const descriptors = () => readdirSync('/proc/self/fd').length;
+      let before = 0;
+      for (let round = 0; round < 30; round++) {
+        // An append (a first change after each upload), read by `tail -f`, then uploaded (clean).
+        const size = rig.item('/log.txt').size;
+        await rig.vfs.write(writer, Buffer.from('line\n'), 5, size);
+        expect(await rig.vfs.read(tail, Buffer.alloc(5), 5, size)).toBe(5);
+        const item = rig.item('/log.txt');
+        ownerOf(rig).uploadCommitted(id, { etag: item.etag, ctag: item.ctag }, item.size);
+        expect(await rig.vfs.read(tail, Buffer.alloc(5), 5, size)).toBe(5);
+        if (round === 4) before = descriptors();
+      }
+      expect(descriptors() - before).toBeLessThan(5);
+      await rig.vfs.release(writer);
+      await rig.vfs.release(tail);
     }), 60_000);
 });

@@ -162,10 +162,12 @@ interface OpenFile {
   writeFile?: CacheFd;
   /**
    * Write descriptors let go of (a read-only handle's once the local changes it read were gone; any
-   * handle's once a save replaced the cache file): closed at release, not before (a read on the
-   * thread pool may still be using one).
+   * handle's at a first change or once a save replaced the cache file): closed as soon as no read
+   * or sync of the handle is running on the thread pool (`busy`), which may still be using one.
    */
   retired?: CacheFd[];
+  /** The handle's reads and syncs running on the thread pool (readOff, fsync). */
+  busy?: number;
   /** This handle changed the content: release schedules the upload. */
   changed: boolean;
   /**
@@ -550,9 +552,9 @@ export class Vfs {
     const generation = this.storeGeneration();
     const local = h.local;
     if (local && local.generation === generation) {
-      // A whole cached file, maybe not read since the last boot: off the loop (readSettled).
+      // A whole cached file, maybe not read since the last boot: off the loop (readOff).
       if (position >= local.size || length <= 0) return 0;
-      return readSettled(local.fd, buf, Math.min(length, local.size - position), position);
+      return this.readOff(h, local.fd, buf, Math.min(length, local.size - position), position);
     }
     h.local = undefined;
     let seen = h.seen;
@@ -568,7 +570,7 @@ export class Vfs {
       if (!seen.dirty && !h.writable && h.writeFile) {
         // A read-only handle read the file while it had local changes; they are gone (uploaded, or
         // dropped for the server's version): its reads follow the server's version again.
-        (h.retired ??= []).push(h.writeFile);
+        this.retire(h, h.writeFile);
         h.writeFile = undefined;
       }
     }
@@ -594,7 +596,7 @@ export class Vfs {
       // Local changes: the cache file is the truth; nothing to download.
       const file = (h.writeFile ??= await this.content.openFd(item.id));
       h.local = { fd: file.fd, size: item.size, generation: seen.generation };
-      return readSettled(file.fd, buf, n, position);
+      return this.readOff(h, file.fd, buf, n, position);
     }
     if (h.version !== seen.version) {
       // The remote version changed under an open file: start over on the new bytes.
@@ -680,7 +682,7 @@ export class Vfs {
     this.handles.delete(fh);
     h.reader?.close();
     h.writeFile?.close();
-    for (const file of h.retired ?? []) file.close();
+    this.closeRetired(h);
     const done = (): void => {
       if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
@@ -690,7 +692,7 @@ export class Vfs {
 
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
-    await h.writeFile?.datasync();
+    if (h.writeFile) await this.whileBusy(h, h.writeFile.datasync());
     if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
@@ -1221,11 +1223,49 @@ export class Vfs {
    * clean version are opened again at the next read (version unknown).
    */
   private retireDescriptors(h: OpenFile): void {
-    if (h.writeFile) (h.retired ??= []).push(h.writeFile);
+    if (h.writeFile) this.retire(h, h.writeFile);
     h.writeFile = undefined;
     h.local = undefined;
     h.seen = undefined;
     h.version = undefined;
+  }
+
+  /** A descriptor the handle no longer uses: closed now, or once its running reads and syncs end. */
+  private retire(h: OpenFile, file: CacheFd): void {
+    (h.retired ??= []).push(file);
+    if (!h.busy) this.closeRetired(h);
+  }
+
+  private closeRetired(h: OpenFile): void {
+    const files = h.retired ?? [];
+    h.retired = undefined;
+    for (const file of files) file.close();
+  }
+
+  /** An operation of the handle on the thread pool: its retired descriptors wait for it to end. */
+  private async whileBusy<T>(h: OpenFile, work: Promise<T>): Promise<T> {
+    h.busy = (h.busy ?? 0) + 1;
+    try {
+      return await work;
+    } finally {
+      if (--h.busy === 0 && h.retired) this.closeRetired(h);
+    }
+  }
+
+  /**
+   * A read of bytes that may not be in memory (a file cached long ago): in the thread pool, so a
+   * slow disk never holds the loop (callback API: no FileHandle promise machinery per call); counted
+   * in the handle's `busy` meanwhile.
+   */
+  private readOff(h: OpenFile, fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+    h.busy = (h.busy ?? 0) + 1;
+    return new Promise((resolve, reject) =>
+      readFd(fd, buf, 0, length, position, (err, n) => {
+        if (--h.busy! === 0 && h.retired) this.closeRetired(h);
+        if (err) reject(err);
+        else resolve(n);
+      }),
+    );
   }
 
   /** utimens: OneDrive keeps whole seconds of the modification time (fileSystemInfo). */
@@ -1347,10 +1387,3 @@ function readAt(fd: number, buf: Buffer, length: number, position: number): numb
   return readSync(fd, buf, 0, length, position);
 }
 
-/**
- * A read of bytes that may not be in memory (a file cached long ago): in the thread pool, so a
- * slow disk never holds the loop (callback API: no FileHandle promise machinery per call).
- */
-function readSettled(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => readFd(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
