@@ -65,6 +65,24 @@ async function withRig(test: (rig: CacheRig) => Promise<void>): Promise<void> {
   }
 }
 
+/** An editor's save: `bytes` written to a new file beside `path`, then renamed over it. */
+async function saveOver(rig: CacheRig, path: string, bytes: Buffer): Promise<void> {
+  const tmp = await rig.vfs.create(`${path}.tmp`);
+  try {
+    await rig.vfs.write(tmp, bytes, bytes.length, 0);
+  } finally {
+    await rig.vfs.release(tmp);
+  }
+  await rig.vfs.rename(`${path}.tmp`, path);
+}
+
+/** A server file of `size` bytes, in the store, opened read-write. */
+async function openServerFile(rig: CacheRig, path: string, size: number): Promise<number> {
+  await emu.emulator.admin.remote({ op: 'write', path, size });
+  await rig.sync.syncOnce();
+  return rig.vfs.open(path, 2);
+}
+
 /** The vfs's content owner (tests step into its transitions). */
 const ownerOf = (rig: CacheRig): ContentOwner => (rig.vfs as unknown as { content: ContentOwner }).content;
 
@@ -118,10 +136,7 @@ describe('a local change racing a read that is downloading', () => {
       await until(() => rig.tasks.list().some((t) => t.name.startsWith('download:')), 'the write\'s download to start');
       // An editor's save: a new file, renamed over it.
       const saved = Buffer.alloc(100, 0x62);
-      const tmp = await rig.vfs.create('/race.bin.tmp');
-      await rig.vfs.write(tmp, saved, saved.length, 0);
-      await rig.vfs.release(tmp);
-      await rig.vfs.rename('/race.bin.tmp', '/race.bin');
+      await saveOver(rig, '/race.bin', saved);
       const outcome = await writing;
       if ('error' in outcome) throw outcome.error;
       expect(outcome.n).toBe(mine.length);
@@ -150,10 +165,7 @@ describe('a local change racing a read that is downloading', () => {
       expect(await rig.vfs.read(reader, head, head.length, 0)).toBe(head.length);
       // An editor's save over it, then the edit dropped for the server's version: the same
       // version the handle read, in a new cache file.
-      const tmp = await rig.vfs.create('/kept.bin.tmp');
-      await rig.vfs.write(tmp, Buffer.alloc(100, 0x62), 100, 0);
-      await rig.vfs.release(tmp);
-      await rig.vfs.rename('/kept.bin.tmp', '/kept.bin');
+      await saveOver(rig, '/kept.bin', Buffer.alloc(100, 0x62));
       const choices = new EditChoices({ store: rig.temp.store, graph: rig.graph, downloads: rig.downloads, uploads: rig.uploads, toRecord, hostName: 'test' });
       await choices.keepTheirs(rig.item('/kept.bin').id);
       const later = Buffer.alloc(4 * KiB);
@@ -164,14 +176,9 @@ describe('a local change racing a read that is downloading', () => {
 
   it('a truncate of changed content and a save renamed over the file land one after the other', () =>
     withRig(async (rig) => {
-      await emu.emulator.admin.remote({ op: 'write', path: '/cut.bin', size: 10 });
-      await rig.sync.syncOnce();
-      const fh = await rig.vfs.open('/cut.bin', 2);
+      const fh = await openServerFile(rig, '/cut.bin', 10);
       await rig.vfs.write(fh, Buffer.from('mine'), 4, 0);
       const saved = Buffer.alloc(100, 0x62);
-      const tmp = await rig.vfs.create('/cut.bin.tmp');
-      await rig.vfs.write(tmp, saved, saved.length, 0);
-      await rig.vfs.release(tmp);
       // The save's rename on the server answered; its file step starts just after the truncate
       // (keep-mine's rename of a copy over its file runs beside programs holding the file open).
       const content = ownerOf(rig);
@@ -181,7 +188,7 @@ describe('a local change racing a read that is downloading', () => {
         cutting = rig.vfs.ftruncate(fh, 1000);
         return moveFile(sourceId, targetId, commit);
       };
-      await rig.vfs.rename('/cut.bin.tmp', '/cut.bin');
+      await saveOver(rig, '/cut.bin', saved);
       await cutting;
       await rig.vfs.release(fh);
       const bytes = await rig.readAll('/cut.bin');
@@ -192,9 +199,7 @@ describe('a local change racing a read that is downloading', () => {
 
   it('a write handle whose file was evicted for a new server version writes into the new version\'s file', () =>
     withRig(async (rig) => {
-      await emu.emulator.admin.remote({ op: 'write', path: '/evicted.bin', size: 10 });
-      await rig.sync.syncOnce();
-      const fh = await rig.vfs.open('/evicted.bin', 2);
+      const fh = await openServerFile(rig, '/evicted.bin', 10);
       await rig.vfs.write(fh, Buffer.from('AAAA'), 4, 0);
       // Its upload committed (clean again); then another device's version evicts the cache file.
       const content = ownerOf(rig);
@@ -210,9 +215,7 @@ describe('a local change racing a read that is downloading', () => {
 
   it('a first write to an empty file starts from the version it was based on when delta brings a new one meanwhile', () =>
     withRig(async (rig) => {
-      await emu.emulator.admin.remote({ op: 'write', path: '/empty.bin', size: 0 });
-      await rig.sync.syncOnce();
-      const fh = await rig.vfs.open('/empty.bin', 2);
+      const fh = await openServerFile(rig, '/empty.bin', 0);
       // Another device's 100 bytes arrive while the first change waits for the item's lock.
       const content = ownerOf(rig);
       const startLocalChange = content.startLocalChange.bind(content);
@@ -235,9 +238,7 @@ describe('a local change racing a read that is downloading', () => {
 
   it('handles open for days through many uploads keep a bounded number of descriptors', () =>
     withRig(async (rig) => {
-      await emu.emulator.admin.remote({ op: 'write', path: '/log.txt', size: 10 });
-      await rig.sync.syncOnce();
-      const writer = await rig.vfs.open('/log.txt', 2);
+      const writer = await openServerFile(rig, '/log.txt', 10);
       const tail = await rig.vfs.open('/log.txt', 0);
       const id = rig.item('/log.txt').id;
       const descriptors = () => readdirSync('/proc/self/fd').length;
