@@ -164,6 +164,8 @@ class ItemEntry {
   readonly waiters = new Set<RangeWaiter>();
   available = new RangeSet();
   ready!: Promise<void>;
+  /** Set once `ready` has resolved: later calls need not wait for it. */
+  prepared = false;
   urls!: DownloadUrlCache;
   verification: Promise<Error | undefined> | undefined;
   /** Complete while the file's readers were still reading: hashed once one reaches the end or they close (or someone waits for the check). */
@@ -990,15 +992,26 @@ export class DownloadManager {
     const retiring = existing ? this.#cancelEntry(existing, new ContentVersionChangedError(item.id, 'a newer version is wanted')) : undefined;
     entry.ready = this.#prepare(entry, retiring);
     if (wanted && !retiring) this.#prefetchUrl(entry, wanted);
-    entry.ready.catch(() => {
-      if (this.#entries.get(item.id) === entry) this.#entries.delete(item.id);
-    });
+    entry.ready.then(
+      () => {
+        entry.prepared = true;
+      },
+      () => {
+        if (this.#entries.get(item.id) === entry) this.#entries.delete(item.id);
+      },
+    );
     await this.#whenReady(entry, signal);
     return entry;
   }
 
   /** Waits for the entry's preparation; ends with the caller's reason, or the entry's when it is cancelled meanwhile. */
   async #whenReady(entry: ItemEntry, signal: AbortSignal | undefined): Promise<void> {
+    if (entry.prepared) {
+      // The common case (every read-ahead step and waiting read of an open file): no linked signal.
+      throwIfAborted(signal);
+      throwIfAborted(entry.controller.signal);
+      return;
+    }
     const either = anySignal(signal, entry.controller.signal);
     try {
       await raceWithSignal(entry.ready, either.signal);
