@@ -330,6 +330,14 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // src-main/sync/delta-stale-batch.emulator.test.ts, transfers/upload-manager.test.ts.
 // Replay: e2e/fuzz/known-bugs/own-upload-then-older-delta-eio.json
 //
+// Fixed (seen once, 2026-12-06, on 53a33e8; not in 5 replays): in a shared folder, `create d`
+// (O_TRUNC and 359 bytes) over a file another device edited while this one was offline, right
+// after going online; the delta batch's record of the remote edit (1 532 bytes), prepared while the
+// file was clean, was written over the row after the local change made it dirty, and the upload
+// failed for good (the cache file held 359 bytes). The batch now reads its rows again in its commit
+// (seed 515000, schedule 13): src-main/sync/delta-sync.test.ts, "rows read before the invalidations
+// are awaited are read again". Replay: e2e/fuzz/known-bugs/recreated-file-size-of-remote-edit.json
+//
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now
 // answered with ESTALE (e2e/errnos.e2e.test.ts). Replay: e2e/fuzz/known-bugs/create-over-saved-file-enoent.json

@@ -252,6 +252,8 @@ export class BatchApplier {
     const prepared = new Map<string, ItemRecord>();
     const olds = new Map<string, StoredItem>();
     const bothModified = new Set<string>();
+    /** Files with local changes when their rows were read. */
+    const dirtyBefore = new Set<string>();
     const toInvalidate: string[] = [];
     const adopted: Array<{ key: string; remoteId: string }> = [];
     const landedOfDeleted: Array<{ record: ItemRecord; itemId: string }> = [];
@@ -283,14 +285,10 @@ export class BatchApplier {
       let next = record;
       if (old.kind === 'file') {
         const dirty = this.#isDirty(old.id);
-        // A dirty row's size is the local bytes'; its tags and hash still name the server version
-        // the edit started from, and only those say whether the server's content moved on (a
-        // rename changes the eTag and nothing else: fuzz 14000/101).
-        const changed = record.kind !== 'file' || !sameContent(dirty ? { etag: old.etag, ctag: old.ctag, quickXorHash: old.quickXorHash } : old, record);
-        // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
-        if (!changed) next = { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
+        const { changed, merged } = mergeFileRecord(record, old, dirty);
+        next = merged;
         if (dirty) {
-          next = keepLocalContent(next, old, changed);
+          dirtyBefore.add(old.id);
           if (changed && this.#someoneElses(old, record)) bothModified.add(old.id);
         } else if (changed && !this.#o.current && this.#olderOwnVersion(old, record)) {
           this.#stale.push(record.remoteId ?? record.id);
@@ -313,6 +311,35 @@ export class BatchApplier {
         this.#pending.delete(id);
         this.#stale.push(record.remoteId ?? record.id);
       }
+      // The rows read above may be stale now: the awaits let local changes run. An item deleted
+      // here meanwhile stays deleted (its delete is on its way to the server). A file changed here
+      // meanwhile (a truncate and writes after its invalidation, or more writes to a file already
+      // changed) keeps its local bytes as they are now (fuzz 515000/13: the server's size was
+      // recorded over a file recreated here, and its upload failed for good); one no longer
+      // changed (its edit dropped) takes the server's record as it is then.
+      for (const [id, record] of prepared) {
+        const old = olds.get(id);
+        if (!old) continue;
+        const now = store.items.get(id);
+        if (!now) {
+          prepared.delete(id);
+          this.#pending.delete(id);
+          continue;
+        }
+        if (old.kind !== 'file') continue;
+        const dirty = refused.has(id) || this.#isDirty(id);
+        if (!dirty && !dirtyBefore.has(id)) continue;
+        if (!dirty) {
+          prepared.delete(id);
+          this.#pending.delete(id);
+          this.#stale.push(record.remoteId ?? record.id);
+          continue;
+        }
+        const { changed, merged } = mergeFileRecord(incoming.get(id)!, now, true);
+        if (sameRecord(now, merged)) prepared.delete(id);
+        else prepared.set(id, merged);
+        if (changed && !dirtyBefore.has(id)) bothModified.add(id);
+      }
       for (const { key, remoteId } of adopted) {
         if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
       }
@@ -326,12 +353,6 @@ export class BatchApplier {
         store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId, ...(record.driveId ? { driveId: record.driveId } : {}) } });
         this.#counts.deletedHere++;
         this.#o.logger.info({ itemId, name: record.name }, 'an upload of a file deleted or moved here landed where the file no longer is; deleting that copy');
-      }
-      for (const id of refused) {
-        // The content became dirty while we waited: treat it as a local edit after all.
-        const old = olds.get(id)!;
-        prepared.set(id, keepLocalContent(prepared.get(id) ?? recordOf(old), old, true));
-        bothModified.add(id);
       }
       const result = store.items.upsertMany([...prepared.values()], { onNameClash: (occupant) => this.#makeWay(occupant) });
       this.#counts.added += result.inserted;
@@ -471,10 +492,38 @@ export class BatchApplier {
           for (const item of ownEdits.values()) this.#keep(item, reason);
           if (cut.keptFolders.has(id)) this.#recordConflict(id, 'remote-deleted', null);
         }
-        for (const { item } of batches[b]!) this.#delete(item, reason);
+        for (const { item } of batches[b]!) this.#removeUnlessEdited(item, reason, id);
       }, last && b === batches.length - 1);
       await this.#o.yielder.yield();
     }
+  }
+
+  /**
+   * Deletes a subtree planned for removal, read again now: the awaits since the plan let local
+   * changes run (a file written or created in it), and those stay with the folders above them
+   * (the folder the server removed, `topId`, is a conflict then, as when the plan kept it).
+   */
+  #removeUnlessEdited(planned: StoredItem, reason: GoneReason, topId: string): void {
+    const item = this.#store.items.get(planned.id);
+    if (!item) return;
+    if (!this.#holdsLocalEdits(item)) {
+      this.#delete(item, reason);
+      return;
+    }
+    if (item.kind !== 'folder' && item.kind !== 'package') {
+      this.#keep(item, reason);
+      return;
+    }
+    const children: StoredItem[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = this.#store.items.listChildren(item.id, after, this.#o.pageSize);
+      children.push(...page);
+      const lastChild = page[page.length - 1];
+      if (page.length < this.#o.pageSize || lastChild === undefined) break;
+      after = lastChild.nameKey;
+    }
+    for (const child of children) this.#removeUnlessEdited(child, reason, topId);
+    if (item.id === topId) this.#recordConflict(item.id, 'remote-deleted', null);
   }
 
   // ── shared steps ──────────────────────────────────────────────────────────
@@ -653,6 +702,18 @@ function chunk<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
+ * A file's server record merged with its row. A dirty row's size is the local bytes'; its tags and
+ * hash still name the server version the edit started from, and only those say whether the
+ * server's content moved on (a rename changes the eTag and nothing else: fuzz 14000/101).
+ */
+function mergeFileRecord(record: ItemRecord, old: StoredItem, dirty: boolean): { changed: boolean; merged: ItemRecord } {
+  const changed = record.kind !== 'file' || !sameContent(dirty ? { etag: old.etag, ctag: old.ctag, quickXorHash: old.quickXorHash } : old, record);
+  // B delta omits cTags and hashes can be briefly missing: an unchanged version keeps what we knew.
+  const merged = changed ? record : { ...record, ctag: record.ctag ?? old.ctag, quickXorHash: record.quickXorHash ?? old.quickXorHash };
+  return { changed, merged: dirty ? keepLocalContent(merged, old, changed) : merged };
+}
+
+/**
  * A dirty file follows the server's renames and moves but keeps its local size and times; when the
  * server's bytes changed too it also keeps the version it was based on, so the write path sees the
  * conflict when it uploads.
@@ -668,24 +729,6 @@ function keepLocalContent(next: ItemRecord, old: StoredItem, serverContentChange
 
 function canonicalHash(quickXorHash: string): string {
   return Buffer.from(quickXorHash, 'base64').toString('base64');
-}
-
-function recordOf(item: StoredItem): ItemRecord {
-  return {
-    id: item.id,
-    parentId: item.parentId,
-    name: item.name,
-    kind: item.kind,
-    size: item.size,
-    ctimeMs: item.ctimeMs,
-    mtimeMs: item.mtimeMs,
-    etag: item.etag,
-    ctag: item.ctag,
-    quickXorHash: item.quickXorHash,
-    remoteId: item.remoteId,
-    remoteDriveId: item.remoteDriveId,
-    remoteItemId: item.remoteItemId,
-  };
 }
 
 function sameRecord(old: StoredItem, next: ItemRecord): boolean {

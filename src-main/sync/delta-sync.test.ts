@@ -334,6 +334,92 @@ describe.each<Mode>(['personal', 'business'])('DeltaSync (%s)', (mode) => {
     expect(local('/Docs/renamed.txt')).toMatchObject({ id: a.id, size: a.size + 100 });
   });
 
+  it('rows read before the invalidations are awaited are read again: a file changed or deleted here meanwhile keeps that (fuzz 515000/13)', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    markCached('/Docs/a.txt');
+    markCached('/top.txt');
+    markDirty('/Docs/b.txt');
+    const a = local('/Docs/a.txt')!;
+    const b = local('/Docs/b.txt')!;
+    const gone = local('/Folder 0002/Level 1/file-00003.txt')!;
+    await write('/Docs/a.txt', 'a new version from another device');
+    await write('/Docs/b.txt', 'b changed there too');
+    await emu.admin.remote({ op: 'move', path: '/Docs/b.txt', newPath: '/Docs/b renamed.txt' });
+    await emu.admin.remote({ op: 'move', path: '/Folder 0002/Level 1/file-00003.txt', newPath: '/Folder 0002/moved.txt' });
+    await write('/top.txt', 'top changed there');
+    const serverA = emu.admin.itemJson('/Docs/a.txt')!['eTag'];
+    const slow = makeSync({
+      applyChunk: 100,
+      invalidator: {
+        invalidate: async (id: string): Promise<void> => {
+          invalidator.invalidate(id);
+          if (id !== idOf('/top.txt')) return;
+          // While this invalidation is awaited, the others done: a is recreated here (O_TRUNC and
+          // a write), b written further, the moved file deleted here.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          temp.store.content.setContent(a.id, { status: 'dirty', etag: a.etag, ctag: a.ctag, ranges: RangeSet.whole(3) });
+          temp.store.items.update(a.id, { size: 3 });
+          temp.store.items.update(b.id, { size: b.size + 50 });
+          temp.store.items.deleteSubtree(gone.id);
+        },
+      },
+    });
+    await sync.stop();
+
+    const result = await slow.syncOnce();
+    expect(new Set(invalidated)).toEqual(new Set([a.id, idOf('/top.txt')]));
+    // a keeps its local bytes and the version they were based on; the server's is a conflict.
+    expect(temp.store.content.get(a.id)!.status).toBe('dirty');
+    expect(local('/Docs/a.txt')).toMatchObject({ size: 3, etag: a.etag, quickXorHash: a.quickXorHash });
+    expect(temp.store.conflicts.listForItem(a.id).map((c) => [c.reason, c.remoteEtag])).toEqual([['both-modified', serverA]]);
+    expect(result.conflicts).toBe(2);
+    // b follows its rename and keeps the size its writes gave it, not the one read before them.
+    expect(local('/Docs/b renamed.txt')).toMatchObject({ id: b.id, size: b.size + 50, etag: b.etag });
+    // The file deleted here is not brought back by the record of its move.
+    expect(temp.store.items.get(gone.id)).toBeUndefined();
+    expect(local('/Folder 0002/moved.txt')).toBeUndefined();
+    expect(local('/top.txt')!.size).toBe('top changed there'.length);
+  });
+
+  it('a folder removed on the server keeps what was changed or created in it here while its removal was planned and committed', async () => {
+    const sync = makeSync();
+    await sync.syncOnce();
+    markCached('/Folder 0001/Level 1/file-00000.txt');
+    const cached = local('/Folder 0001/Level 1/file-00000.txt')!;
+    const folderId = idOf('/Folder 0001');
+    const levelId = idOf('/Folder 0001/Level 1');
+    const edited = local('/Folder 0001/Level 1/file-00001.txt')!;
+    const before = [...storeTree(temp.store).keys()].filter((path) => path.startsWith('/Folder 0001/'));
+    expect(before.length).toBeGreaterThan(4);
+    await emu.admin.remote({ op: 'delete', path: '/Folder 0001' });
+    let created: StoredItem | undefined;
+    const slow = makeSync({
+      applyChunk: 2,
+      invalidator: {
+        invalidate: async (id: string): Promise<void> => {
+          invalidator.invalidate(id);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          // While the invalidation is awaited: a file created here, another written.
+          created = temp.store.items.insert({ id: newLocalId(), parentId: levelId, name: 'new here.txt', kind: 'file', size: 3, ctimeMs: 1, mtimeMs: 1 });
+          markDirty('/Folder 0001/Level 1/file-00001.txt');
+        },
+      },
+    });
+    await sync.stop();
+
+    const result = await slow.syncOnce();
+    expect(result.kept).toBeGreaterThanOrEqual(1);
+    expect(invalidated).toEqual([cached.id]);
+    const after = [...storeTree(temp.store).keys()].filter((path) => path.startsWith('/Folder 0001/')).sort();
+    expect(after).toEqual(['/Folder 0001/Level 1', '/Folder 0001/Level 1/file-00001.txt', '/Folder 0001/Level 1/new here.txt']);
+    expect(temp.store.items.get(created!.id)).toBeDefined();
+    expect(temp.store.content.get(edited.id)!.status).toBe('dirty');
+    // Each folder the server removed (delta lists both) is a conflict, as the edited file is.
+    const conflicts = temp.store.conflicts.list().map((c) => [c.itemId, c.reason]);
+    expect(conflicts.sort()).toEqual([[edited.id, 'remote-deleted'], [folderId, 'remote-deleted'], [levelId, 'remote-deleted']].sort());
+  });
+
   /** What the upload worker's commit leaves: the server's record of our version, content complete. */
   const committedHere = (path: string, content: string): void => {
     const item = local(path)!;
