@@ -178,6 +178,19 @@ interface OpenFile {
   local?: { fd: number; size: number; generation: number };
   /** What the last read found in the store, for the next reads while it is at the same generation. */
   seen?: Seen;
+  /** Set when the file was deleted while this handle was open: what its reads still find (forget). */
+  gone?: GoneFile;
+}
+
+/**
+ * A file deleted while open, as its handles still see it (POSIX: an unlinked file stays readable
+ * through the descriptors open on it): its last attributes, and a descriptor of its cache file
+ * taken before that was deleted, with the byte ranges it held then.
+ */
+interface GoneFile {
+  attr: Attr;
+  file?: FileHandle;
+  ranges: RangeSet;
 }
 
 /**
@@ -202,6 +215,9 @@ export const STATUS_XATTR = 'user.onemount.status';
 export const SHARE_XATTR = 'user.onemount.share';
 /** A failed read of a file is reported once in this long, however many FUSE reads fail. */
 const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
+/** The name libfuse gives an open file it hides (hidden_name in libfuse 2.9's fuse.c: node id, counter). */
+const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
+
 /** How often one read may find its download stopped by a local change of the file before it fails (readSlow). */
 const MAX_READ_STOPS = 3;
 const BLOCK = 4096;
@@ -257,6 +273,8 @@ export class Vfs {
   private listingsGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
   private readonly preparing = new Map<string, Promise<boolean>>();
+  /** Hidden names of files deleted while open (hide), with their last attributes, until libfuse unlinks them. */
+  private readonly hidden = new Map<string, Attr>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
   private readonly content: ContentOwner;
 
@@ -359,6 +377,8 @@ export class Vfs {
 
   /** Synchronous from the store, except while a folder on the path is not listed yet (see lookup). */
   getattr(path: string): Attr | Promise<Attr> {
+    const hidden = this.hidden.size > 0 ? this.hidden.get(path) : undefined;
+    if (hidden) return hidden;
     const item = this.lookup(path);
     return item instanceof Promise ? item.then((found) => this.attrOf(found)) : this.attrOf(item);
   }
@@ -560,7 +580,10 @@ export class Vfs {
     let seen = h.seen;
     if (seen?.generation !== generation || seen.item.id !== h.itemId) {
       const found = this.itemOf(h);
-      if (!found) throw new VfsError('ENOENT', 'the file was deleted while open');
+      if (!found) {
+        if (h.gone) return this.readGone(h, h.gone, buf, length, position);
+        throw new VfsError('ENOENT', 'the file was deleted while open');
+      }
       seen = h.seen = {
         item: found,
         dirty: this.o.store.content.statusOf(found.id) === 'dirty',
@@ -655,6 +678,16 @@ export class Vfs {
     return readAt(file.fd, buf, n, position);
   }
 
+  /** A read of a file deleted while this handle was open: the bytes it had on this device then. */
+  private readGone(h: OpenFile, gone: GoneFile, buf: Buffer, length: number, position: number): number | Promise<number> {
+    if (position >= gone.attr.size || length <= 0) return 0;
+    const n = Math.min(length, gone.attr.size - position);
+    if (!gone.file || !gone.ranges.has(position, position + n)) {
+      throw new VfsError('EIO', `a file deleted while open: bytes ${position} to ${position + n} of it were never on this device`);
+    }
+    return this.readOff(h, gone.file.fd, buf, n, position);
+  }
+
   /** A read that failed for the person to see (the panel's Errors), not only the program. */
   private readFailed(item: StoredItem, error: VfsError): VfsError {
     // One program's read is several FUSE reads (the kernel retries, reads ahead): one report per
@@ -686,7 +719,8 @@ export class Vfs {
     const done = (): void => {
       if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
-    if (h.file) return h.file.close().then(done);
+    const files = [h.file, h.gone?.file].filter((f) => f !== undefined);
+    if (files.length > 0) return Promise.all(files.map((f) => f.close())).then(done);
     done();
   }
 
@@ -1000,6 +1034,8 @@ export class Vfs {
   }
 
   async unlink(path: string): Promise<void> {
+    // libfuse lets go of a file it hid (hide): deleted already.
+    if (this.hidden.delete(path)) return;
     const item = this.resolve(path);
     if (item.kind === 'folder') throw new VfsError('EISDIR', `is a folder: ${path}`);
     await this.remove(item, path);
@@ -1077,20 +1113,63 @@ export class Vfs {
     }
   }
 
-  /** Drops an item and everything below it locally: store rows, pending journal entries, uploads, cache files. */
+  /**
+   * Drops an item and everything below it locally: store rows, pending journal entries, uploads,
+   * cache files. Handles open on a file keep reading what it held here (GoneFile).
+   */
   private async forget(item: StoredItem): Promise<void> {
+    const held = item.kind === 'file' ? await this.openForGone(item) : [];
     const gone = this.o.store.transaction(() => {
+      const now = this.o.store.items.get(item.id);
+      for (const { h, file } of held) if (now) h.gone = this.goneFile(now, file);
       const removed = this.o.store.items.deleteSubtree(item.id);
       for (const g of removed) {
         for (const e of this.o.store.journal.list({ itemId: g.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
       }
       return removed;
     });
+    // Gone already (another delete came first): nothing of these is read.
+    for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
     for (const g of gone) {
       await this.o.uploads.cancel(g.id);
       await this.o.downloads.cancel(g.id);
       if (g.contentStatus !== 'none') await this.content.removeFile(g.id);
     }
+  }
+
+  /**
+   * Descriptors of a file's cache file for each handle open on it, before the file is deleted (the
+   * mount passes an unlink of an open file as it is: the hard_remove option): its handles go on
+   * reading what it holds here (GoneFile).
+   */
+  private async openForGone(item: StoredItem): Promise<Array<{ h: OpenFile; file?: FileHandle }>> {
+    const open = [...this.handles.values()].filter((h) => h.itemId === item.id && !h.gone);
+    const cached = (this.o.store.content.get(item.id)?.status ?? 'none') !== 'none';
+    return Promise.all(
+      open.map(async (h) => {
+        if (!cached) return { h };
+        try {
+          return { h, file: await openFile(this.o.downloads.cachePath(item.id), 'r') };
+        } catch (e) {
+          this.o.logger.warn({ itemId: item.id, err: e }, 'a file deleted while open: its cached bytes could not be kept for the programs reading it');
+          return { h };
+        }
+      }),
+    );
+  }
+
+  /** What a handle of a file being deleted goes on reading: read in the deleting transaction. */
+  private goneFile(item: StoredItem, file: FileHandle | undefined): GoneFile {
+    const content = this.o.store.content.get(item.id);
+    const ranges =
+      !file || !content || content.status === 'none'
+        ? new RangeSet()
+        : content.status === 'dirty'
+          ? RangeSet.whole(item.size)
+          : sameContent(content, item)
+            ? content.ranges.clone()
+            : new RangeSet();
+    return { attr: { ...this.attrOf(item), nlink: 0 }, file, ranges };
   }
 
   /** The server's answer to a rename/move: a file with local changes keeps its local size and content state. */
@@ -1111,6 +1190,7 @@ export class Vfs {
 
   /** rename(2): same folder, across folders, and over an existing target (replacing it). */
   async rename(from: string, to: string): Promise<void> {
+    if (this.isHiding(from, to)) return this.hide(from, to);
     let item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const split = this.split(to);
@@ -1188,6 +1268,30 @@ export class Vfs {
       this.o.store.journal.append({ kind: 'rename', itemId: item.id, parentId: item.parentId, name: item.name, newParentId: newParent.id, newName: name });
     });
     this.journaled(from, 'rename of', queued ? 'after the earlier offline change of it' : nameHeld ? 'after the offline change that frees its new name' : undefined);
+  }
+
+  /**
+   * libfuse's rename of an open file to a hidden name in its folder (`.fuse_hidden` and 16 hex
+   * digits, free): how its high-level API passes an unlink of a file that is open, or a rename over
+   * it, before it unlinks that name at the last close (without hard_remove, which would leave
+   * fstat of such files failing with ENOENT).
+   */
+  private isHiding(from: string, to: string): boolean {
+    const slash = to.lastIndexOf('/');
+    return LIBFUSE_HIDDEN.test(to.slice(slash + 1)) && from.lastIndexOf('/') === slash && from.slice(0, slash) === to.slice(0, slash) && !this.hidden.has(to);
+  }
+
+  /**
+   * A file hidden by libfuse (isHiding) is deleted, as an unlink would delete it: the hidden name
+   * never reaches the server. Until libfuse unlinks that name, it answers getattr with the file's
+   * last attributes, and the handles open on it read what it held here (GoneFile).
+   */
+  private async hide(from: string, to: string): Promise<void> {
+    const item = this.resolve(from);
+    const attr = { ...this.attrOf(item), nlink: 0 };
+    await this.remove(item, from);
+    const gone = [...this.handles.values()].find((h) => h.itemId === item.id && h.gone)?.gone;
+    this.hidden.set(to, gone?.attr ?? attr);
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
