@@ -730,6 +730,9 @@ export class Engine {
   private async unmountAndStopTasks(): Promise<void> {
     const { logger } = this.cfg;
     await this.mount?.unmount();
+    // A file libfuse hid a moment before (an unlink of an open file, its fate not known yet) is
+    // deleted now, as the unlink was answered.
+    await this.vfs.deleteHiddenFiles();
     const { unfinished } = await this.tasks.stopAll(this.policy.ms('taskStopTimeoutMs'));
     if (unfinished.length === 0) logger.info({ tasksLeft: 0 }, 'shutdown: no background task left');
     else logger.error({ tasksLeft: unfinished.length, tasks: unfinished.map((t) => t.name) }, `shutdown: ${unfinished.length} background task(s) still running`);

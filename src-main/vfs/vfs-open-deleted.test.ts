@@ -1,8 +1,10 @@
 /**
- * Files deleted while a program holds them open, as libfuse 2.9's high-level API passes that: a
- * rename of the file to `.fuse_hidden…` in its folder, then, at the last close, an unlink of that
- * name (e2e/open-deleted.e2e.test.ts does the same through a real mount). The file is deleted on
- * the server under its own name; the hidden name never leaves this device; the handles open on it
+ * Files deleted or saved over while a program holds them open, as libfuse 2.9's high-level API
+ * passes that: a rename of the file to `.fuse_hidden…` in its folder, then a rename onto its name
+ * at once (a save over it) or nothing (an unlink), and at the last close an unlink of the hidden
+ * name (e2e/open-deleted.e2e.test.ts does the same through a real mount). An unlinked file is
+ * deleted on the server under its own name once the grace for a save has passed; a saved one stays
+ * the same server item; the hidden name never leaves this device; the handles open on the file
  * read what it held here.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -22,8 +24,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await emu.close();
 });
+const GRACE_MS = 30;
+
 beforeEach(async () => {
-  rig = startCacheRig(emu.apiUrl);
+  rig = startCacheRig(emu.apiUrl, { hideGraceMs: GRACE_MS });
 });
 afterEach(async () => {
   await emu.emulator.setOffline(false);
@@ -40,6 +44,19 @@ async function serverFile(path: string, content: string, cached: boolean): Promi
 const onServer = (path: string): boolean => emu.emulator.admin.item(path) !== undefined;
 const serverNames = (): string[] => emu.emulator.drive.children(emu.emulator.drive.rootId, '', 1000).map((r) => r.name);
 
+/** libfuse's hiding rename and nothing after it: the file is deleted once the grace has passed. */
+async function hideAndWait(path: string, hidden: string): Promise<void> {
+  await rig.vfs.rename(path, hidden);
+  // Its name looks free at once.
+  expect(() => rig.vfs.getattr(path)).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
+  const folder = path.slice(0, path.lastIndexOf('/')) || '/';
+  expect((await rig.vfs.readdir(folder)).names).not.toContain(path.slice(path.lastIndexOf('/') + 1));
+  for (let i = 0; i < 200 && rig.temp.store.items.resolvePath(path); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(rig.temp.store.items.resolvePath(path)).toBeUndefined();
+  // The delete the grace began (its rows are gone) ends.
+  await rig.vfs.deleteHiddenFiles();
+}
+
 async function read(fh: number, length: number, position = 0): Promise<string> {
   const buf = Buffer.alloc(length);
   const n = await rig.vfs.read(fh, buf, length, position);
@@ -51,7 +68,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await serverFile('/held.txt', 'still here', true);
     const fh = await rig.vfs.open('/held.txt', 0);
 
-    await rig.vfs.rename('/held.txt', `/${HIDDEN}`);
+    await hideAndWait('/held.txt', `/${HIDDEN}`);
 
     expect(onServer('/held.txt')).toBe(false);
     expect(serverNames().filter((n) => n.startsWith('.fuse_hidden'))).toEqual([]);
@@ -64,10 +81,16 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await rig.vfs.release(fh);
     await rig.vfs.unlink(`/${HIDDEN}`);
     expect(() => rig.vfs.getattr(`/${HIDDEN}`)).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
-    // A name of that pattern is the user's own again: a file can be made with it and is uploaded.
+    // A name of that pattern is the user's own again: a file can be made with it and is uploaded,
+    // and a file nobody holds open is renamed to it as asked.
     const made = await rig.vfs.create(`/${HIDDEN}`);
     await rig.vfs.release(made);
     expect(rig.item(`/${HIDDEN}`).remoteId).toBeNull();
+    await serverFile('/closed.txt', 'closed', false);
+    await rig.vfs.rename('/closed.txt', '/.fuse_hidden00000009000000ff');
+    expect(emu.emulator.admin.item('/.fuse_hidden00000009000000ff')).toBeDefined();
+    await rig.vfs.unlink('/.fuse_hidden00000009000000ff');
+    expect(emu.emulator.admin.item('/.fuse_hidden00000009000000ff')).toBeUndefined();
   });
 
   it('a handle that had read nothing reads the cached bytes; bytes never on this device fail with EIO', async () => {
@@ -76,8 +99,8 @@ describe('a file deleted while open (libfuse hides it)', () => {
     const cached = await rig.vfs.open('/cached.txt', 0);
     const remote = await rig.vfs.open('/remote.txt', 0);
 
-    await rig.vfs.rename('/cached.txt', `/${HIDDEN}`);
-    await rig.vfs.rename('/remote.txt', '/.fuse_hidden0000000300000002');
+    await hideAndWait('/cached.txt', `/${HIDDEN}`);
+    await hideAndWait('/remote.txt', '/.fuse_hidden0000000300000002');
 
     expect(await read(cached, 100)).toBe('cached bytes');
     await expect(read(remote, 100)).rejects.toMatchObject({ errno: 'EIO', message: expect.stringMatching(/never on this device/) });
@@ -93,7 +116,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     const reader = await rig.vfs.open('/draft.txt', 0);
     await emu.emulator.setOffline(true);
 
-    await rig.vfs.rename('/draft.txt', `/${HIDDEN}`);
+    await hideAndWait('/draft.txt', `/${HIDDEN}`);
 
     expect(await read(reader, 100)).toBe('VERSION one');
     const journal = rig.temp.store.journal.list({ states: ['pending'] });
@@ -109,5 +132,70 @@ describe('a file deleted while open (libfuse hides it)', () => {
     expect(await replayer.replay()).toBe(0);
     expect(onServer('/draft.txt')).toBe(false);
     expect(serverNames().filter((n) => n.startsWith('.fuse_hidden'))).toEqual([]);
+  });
+
+  it("an editor's save over it (the hiding rename, then a rename onto its name) keeps the same server item; the program holding it reads the version it opened", async () => {
+    await serverFile('/doc.txt', 'version 1', true);
+    const doc = rig.item('/doc.txt');
+    const viewer = await rig.vfs.open('/doc.txt', 0);
+    const tmp = await rig.vfs.create('/doc.txt.tmp');
+    await rig.vfs.write(tmp, Buffer.from('version 2 is longer'), 19, 0);
+    await rig.vfs.release(tmp);
+
+    await rig.vfs.rename('/doc.txt', `/${HIDDEN}`);
+    await rig.vfs.rename('/doc.txt.tmp', '/doc.txt');
+
+    expect(rig.item('/doc.txt').id).toBe(doc.id);
+    expect(rig.temp.store.items.resolvePath('/doc.txt.tmp')).toBeUndefined();
+    expect((await rig.readAll('/doc.txt')).toString()).toBe('version 2 is longer');
+    expect(rig.uploads.scheduled).toContain(doc.id);
+    expect(await read(viewer, 100)).toBe('version 1');
+    expect(await rig.vfs.getattr(`/${HIDDEN}`)).toMatchObject({ size: 'version 1'.length, nlink: 0 });
+    await rig.vfs.release(viewer);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+    // The grace passing deletes nothing: the server still holds the item, under its name.
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    expect(emu.emulator.admin.item('/doc.txt')?.id).toBe(doc.remoteId);
+    expect(serverNames().filter((n) => n.startsWith('.fuse_hidden'))).toEqual([]);
+    expect(rig.item('/doc.txt').id).toBe(doc.id);
+  });
+
+  it('a handle of a version replaced by a save refuses writes (EIO); a file made at the hidden name before the grace passed deletes the hidden one first', async () => {
+    await serverFile('/log.txt', 'old log', true);
+    const writer = await rig.vfs.open('/log.txt', 2);
+    const tmp = await rig.vfs.create('/log.txt.new');
+    await rig.vfs.release(tmp);
+    await rig.vfs.rename('/log.txt', `/${HIDDEN}`);
+    await rig.vfs.rename('/log.txt.new', '/log.txt');
+    await expect(Promise.resolve().then(() => rig.vfs.write(writer, Buffer.from('x'), 1, 0))).rejects.toMatchObject({ errno: 'EIO' });
+    await expect(rig.vfs.ftruncate(writer, 0)).rejects.toMatchObject({ errno: 'EIO' });
+    await rig.vfs.release(writer);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+
+    await serverFile('/again.txt', 'first', true);
+    const held = await rig.vfs.open('/again.txt', 0);
+    await rig.vfs.rename('/again.txt', '/.fuse_hidden0000000400000003');
+    // rm again.txt; echo > again.txt, faster than the grace: the old file goes first.
+    const made = await rig.vfs.create('/again.txt');
+    await rig.vfs.release(made);
+    expect(rig.item('/again.txt').remoteId).toBeNull();
+    expect(onServer('/again.txt')).toBe(false);
+    expect(await read(held, 100)).toBe('first');
+    await rig.vfs.release(held);
+    await rig.vfs.unlink('/.fuse_hidden0000000400000003');
+  });
+
+  it('a hidden file still waiting when the mount goes away is deleted then (deleteHiddenFiles, after the unmount)', async () => {
+    await rig.close();
+    rig = startCacheRig(emu.apiUrl, { hideGraceMs: 60_000 });
+    await serverFile('/late.txt', 'late', true);
+    const held = await rig.vfs.open('/late.txt', 0);
+    await rig.vfs.rename('/late.txt', `/${HIDDEN}`);
+    expect(onServer('/late.txt')).toBe(true);
+
+    await rig.vfs.deleteHiddenFiles();
+    expect(onServer('/late.txt')).toBe(false);
+    expect(await read(held, 10)).toBe('late');
+    await rig.vfs.release(held);
   });
 });

@@ -108,6 +108,8 @@ export interface VfsOptions {
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
+  /** How long a file libfuse hid waits for a rename onto its name before it is deleted (PendingHide; HIDE_GRACE_MS). */
+  hideGraceMs?: number;
   /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
   prepareTimeoutMs?: number;
   /** While offline, reads of bytes not on this device fail at once with ENETDOWN instead of waiting. */
@@ -183,6 +185,21 @@ interface OpenFile {
 }
 
 /**
+ * A file libfuse hid (Vfs.isHiding) whose fate shows next: a rename onto its name at once (a save
+ * over the open file: the file takes the new content, its history kept) or nothing (an unlink: the
+ * file is deleted once `hideGraceMs` have passed, or when its name or hidden name is used first).
+ * Meanwhile its path looks free and its hidden name answers for it.
+ */
+interface PendingHide {
+  itemId: string;
+  from: string;
+  to: string;
+  timer: NodeJS.Timeout;
+  /** Set once its delete has begun. */
+  deleting?: Promise<void>;
+}
+
+/**
  * A file deleted while open, as its handles still see it (POSIX: an unlinked file stays readable
  * through the descriptors open on it): its last attributes, and a descriptor of its cache file
  * taken before that was deleted, with the byte ranges it held then.
@@ -217,6 +234,14 @@ export const SHARE_XATTR = 'user.onemount.share';
 const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
 /** The name libfuse gives an open file it hides (hidden_name in libfuse 2.9's fuse.c: node id, counter). */
 const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
+/**
+ * How long a hidden file waits for the rename of a save over it (PendingHide). libfuse sends that
+ * rename as soon as the hiding one is answered, within a millisecond; a loop held up longer only
+ * costs the file its history (deleted, and the saved file a new item), as before.
+ */
+const HIDE_GRACE_MS = 500;
+/** Why a write through a handle of a file deleted or replaced while open fails. */
+const GONE_WRITE = 'the file was deleted or replaced while open: there is nothing left to write into';
 
 /** How often one read may find its download stopped by a local change of the file before it fails (readSlow). */
 const MAX_READ_STOPS = 3;
@@ -275,6 +300,11 @@ export class Vfs {
   private readonly preparing = new Map<string, Promise<boolean>>();
   /** Hidden names of files deleted while open (hide), with their last attributes, until libfuse unlinks them. */
   private readonly hidden = new Map<string, Attr>();
+  /** Files libfuse hid whose fate is not known yet (PendingHide), by their path and by their hidden name. */
+  private readonly hiding = new Map<string, PendingHide>();
+  private readonly hidingAs = new Map<string, PendingHide>();
+  /** Listeners of onAttributesChange, told also of changes the store does not see (a file hidden). */
+  private readonly attributeListeners = new Set<() => void>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
   private readonly content: ContentOwner;
 
@@ -288,6 +318,12 @@ export class Vfs {
 
   /** The item at a mount-relative path (`/` is the root). */
   resolve(path: string): StoredItem {
+    if (this.hiding.size > 0) {
+      if (this.hiding.has(path)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      const hid = this.hidingAs.get(path);
+      const item = hid && this.o.store.items.get(hid.itemId);
+      if (item) return item;
+    }
     const cache = this.pathCache();
     const hit = cache.get(path);
     if (hit) return hit;
@@ -354,7 +390,12 @@ export class Vfs {
    * place), synchronously. Returns the unsubscribe.
    */
   onAttributesChange(listener: () => void): () => void {
-    return this.o.store.items.onChange(listener);
+    this.attributeListeners.add(listener);
+    const stop = this.o.store.items.onChange(listener);
+    return () => {
+      this.attributeListeners.delete(listener);
+      stop();
+    };
   }
 
   attrOf(item: StoredItem): Attr {
@@ -448,12 +489,21 @@ export class Vfs {
       this.listings.clear();
       this.listingsGeneration = generation;
     }
-    const kept = this.listings.get(path);
-    if (kept) return kept;
-    const listed = this.readListing(path);
-    if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
-    this.listings.set(path, listed);
-    return listed;
+    let listed = this.listings.get(path);
+    if (!listed) {
+      listed = this.readListing(path);
+      if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
+      this.listings.set(path, listed);
+    }
+    return this.hiding.size > 0 ? this.withoutHidden(path, listed) : listed;
+  }
+
+  /** A listing without the files libfuse hid whose fate is not known yet (PendingHide). */
+  private withoutHidden(path: string, listed: { names: string[]; attrs: Attr[] }): { names: string[]; attrs: Attr[] } {
+    const prefix = path === '/' ? '/' : `${path}/`;
+    const keep = listed.names.map((name) => !this.hiding.has(prefix + name));
+    if (keep.every(Boolean)) return listed;
+    return { names: listed.names.filter((_, i) => keep[i]), attrs: listed.attrs.filter((_, i) => keep[i]) };
   }
 
   private readListing(path: string): { names: string[]; attrs: Attr[] } {
@@ -505,6 +555,7 @@ export class Vfs {
 
   /** create(2): a new local file; it is uploaded after it is closed. */
   async create(path: string): Promise<number> {
+    await this.hiddenDeleted(path);
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
@@ -569,6 +620,7 @@ export class Vfs {
   /** read(); `stopped`: how often a local change of the file stopped its download (read again, not for ever). */
   private readOnce(fh: number, buf: Buffer, length: number, position: number, stopped: number): number | Promise<number> {
     const h = this.handle(fh);
+    if (h.gone) return this.readGone(h, h.gone, buf, length, position);
     const generation = this.storeGeneration();
     const local = h.local;
     if (local && local.generation === generation) {
@@ -580,10 +632,7 @@ export class Vfs {
     let seen = h.seen;
     if (seen?.generation !== generation || seen.item.id !== h.itemId) {
       const found = this.itemOf(h);
-      if (!found) {
-        if (h.gone) return this.readGone(h, h.gone, buf, length, position);
-        throw new VfsError('ENOENT', 'the file was deleted while open');
-      }
+      if (!found) throw new VfsError('ENOENT', 'the file was deleted while open');
       seen = h.seen = {
         item: found,
         dirty: this.o.store.content.statusOf(found.id) === 'dirty',
@@ -717,7 +766,7 @@ export class Vfs {
     h.writeFile?.close();
     this.closeRetired(h);
     const done = (): void => {
-      if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+      if (h.changed && !h.gone && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
     const files = [h.file, h.gone?.file].filter((f) => f !== undefined);
     if (files.length > 0) return Promise.all(files.map((f) => f.close())).then(done);
@@ -727,7 +776,7 @@ export class Vfs {
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
     if (h.writeFile) await this.whileBusy(h, h.writeFile.datasync());
-    if (h.changed && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    if (h.changed && !h.gone && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
 
   /**
@@ -860,6 +909,7 @@ export class Vfs {
   }
 
   private async writeSlow(h: OpenFile, buf: Buffer, length: number, position: number): Promise<number> {
+    if (h.gone) throw new VfsError('EIO', GONE_WRITE);
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
@@ -916,6 +966,7 @@ export class Vfs {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     const h = this.handle(fh);
+    if (h.gone) throw new VfsError('EIO', GONE_WRITE);
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     await this.truncateItem(h, item, size);
@@ -976,6 +1027,7 @@ export class Vfs {
   }
 
   async mkdir(path: string): Promise<void> {
+    await this.hiddenDeleted(path);
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
@@ -1034,8 +1086,10 @@ export class Vfs {
   }
 
   async unlink(path: string): Promise<void> {
-    // libfuse lets go of a file it hid (hide): deleted already.
-    if (this.hidden.delete(path)) return;
+    // libfuse lets go of a file it hid (hide): deleted already, or now.
+    const hid = this.hidingAs.get(path);
+    if (hid) await this.deleteHidden(hid);
+    if (this.hidden.delete(path) || hid) return;
     const item = this.resolve(path);
     if (item.kind === 'folder') throw new VfsError('EISDIR', `is a folder: ${path}`);
     await this.remove(item, path);
@@ -1138,12 +1192,12 @@ export class Vfs {
   }
 
   /**
-   * Descriptors of a file's cache file for each handle open on it, before the file is deleted (the
-   * mount passes an unlink of an open file as it is: the hard_remove option): its handles go on
-   * reading what it holds here (GoneFile).
+   * Descriptors of a file's cache file for each handle open on it (or those of `handles`), before
+   * the file is deleted or its content replaced: the handles go on reading what it holds here
+   * (GoneFile). Those a failed change did not hand out are closed by the caller.
    */
-  private async openForGone(item: StoredItem): Promise<Array<{ h: OpenFile; file?: FileHandle }>> {
-    const open = [...this.handles.values()].filter((h) => h.itemId === item.id && !h.gone);
+  private async openForGone(item: StoredItem, handles?: readonly OpenFile[]): Promise<Array<{ h: OpenFile; file?: FileHandle }>> {
+    const open = (handles ?? [...this.handles.values()]).filter((h) => h.itemId === item.id && !h.gone);
     const cached = (this.o.store.content.get(item.id)?.status ?? 'none') !== 'none';
     return Promise.all(
       open.map(async (h) => {
@@ -1190,7 +1244,16 @@ export class Vfs {
 
   /** rename(2): same folder, across folders, and over an existing target (replacing it). */
   async rename(from: string, to: string): Promise<void> {
+    return this.renameTo(from, to, []);
+  }
+
+  /** rename(); `detach`: handles open on the target that keep the content they opened (saveOverHidden). */
+  private async renameTo(from: string, to: string, detach: readonly OpenFile[]): Promise<void> {
     if (this.isHiding(from, to)) return this.hide(from, to);
+    const hid = this.hiding.get(to);
+    // A rename onto a file libfuse just hid: a save over a file open elsewhere (hideGraceMs).
+    if (hid && !hid.deleting) return this.saveOverHidden(hid, from);
+    if (hid) await hid.deleting;
     let item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const split = this.split(to);
@@ -1211,7 +1274,7 @@ export class Vfs {
       if (item.remoteId === null && target.remoteId !== null && !targetIsDir) {
         // An editor's save (write a temp file, rename it over the original): the original keeps its
         // id, history and conflict check; only its content is replaced.
-        await this.replaceContent(item, target);
+        await this.replaceContent(item, target, detach);
         return;
       }
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
@@ -1274,45 +1337,118 @@ export class Vfs {
    * libfuse's rename of an open file to a hidden name in its folder (`.fuse_hidden` and 16 hex
    * digits, free): how its high-level API passes an unlink of a file that is open, or a rename over
    * it, before it unlinks that name at the last close (without hard_remove, which would leave
-   * fstat of such files failing with ENOENT).
+   * fstat of such files failing with ENOENT). A file nobody holds open is renamed as asked.
    */
   private isHiding(from: string, to: string): boolean {
     const slash = to.lastIndexOf('/');
-    return LIBFUSE_HIDDEN.test(to.slice(slash + 1)) && from.lastIndexOf('/') === slash && from.slice(0, slash) === to.slice(0, slash) && !this.hidden.has(to);
+    if (!LIBFUSE_HIDDEN.test(to.slice(slash + 1)) || from.lastIndexOf('/') !== slash || from.slice(0, slash) !== to.slice(0, slash)) return false;
+    if (this.hidden.has(to) || this.hidingAs.has(to)) return false;
+    const item = this.find(from);
+    return item !== undefined && this.isOpen(item.id);
   }
 
   /**
-   * A file hidden by libfuse (isHiding) is deleted, as an unlink would delete it: the hidden name
-   * never reaches the server. Until libfuse unlinks that name, it answers getattr with the file's
-   * last attributes, and the handles open on it read what it held here (GoneFile).
+   * libfuse hid an open file (isHiding): an unlink of it, or the first step of a rename over it.
+   * Which one shows next (PendingHide); the file's path looks free at once. Refused at once where
+   * the file could not be deleted (a folder shared read-only).
    */
-  private async hide(from: string, to: string): Promise<void> {
+  private hide(from: string, to: string): void {
     const item = this.resolve(from);
-    const attr = { ...this.attrOf(item), nlink: 0 };
-    await this.remove(item, from);
-    const gone = [...this.handles.values()].find((h) => h.itemId === item.id && h.gone)?.gone;
-    this.hidden.set(to, gone?.attr ?? attr);
+    this.checkShare(() => this.o.shares?.checkWrite(item, 'item', from));
+    const hid: PendingHide = { itemId: item.id, from, to, timer: setTimeout(() => void this.deleteHidden(hid), this.o.hideGraceMs ?? HIDE_GRACE_MS) };
+    hid.timer.unref();
+    this.forgetAttributes();
+    this.hiding.set(from, hid);
+    this.hidingAs.set(to, hid);
+  }
+
+  /**
+   * A hidden file's delete, as an unlink's (once): the hidden name never reaches the server. Until
+   * libfuse unlinks that name, it answers getattr with the file's last attributes, and the handles
+   * open on the file read what it held here (GoneFile). A failure is logged: the unlink was answered.
+   */
+  private deleteHidden(hid: PendingHide): Promise<void> {
+    clearTimeout(hid.timer);
+    hid.deleting ??= (async () => {
+      try {
+        const item = this.o.store.items.get(hid.itemId);
+        if (!item) return;
+        // The hidden name answers from now on, also while the item's rows go.
+        this.hidden.set(hid.to, { ...this.attrOf(item), nlink: 0 });
+        await this.remove(item, hid.from);
+        const gone = [...this.handles.values()].find((h) => h.itemId === item.id && h.gone)?.gone;
+        if (gone) this.hidden.set(hid.to, gone.attr);
+      } catch (e) {
+        this.o.logger.error({ path: hid.from, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
+      } finally {
+        this.forgetAttributes();
+        this.hiding.delete(hid.from);
+        this.hidingAs.delete(hid.to);
+      }
+    })();
+    return hid.deleting;
+  }
+
+  /** A file libfuse hid at `path` is deleted now, before the name is used again. */
+  private async hiddenDeleted(path: string): Promise<void> {
+    const hid = this.hiding.get(path);
+    if (hid) await this.deleteHidden(hid);
+  }
+
+  /** Every hidden file whose fate is not known yet is deleted now (the mount is going away). */
+  async deleteHiddenFiles(): Promise<void> {
+    await Promise.all([...this.hiding.values()].map((hid) => this.deleteHidden(hid)));
+  }
+
+  /**
+   * A rename onto the name of a file libfuse hid a moment ago: a save over a file another program
+   * holds open. The file stays the same item on the server (a new version, its history kept), as
+   * for a save over a file nobody holds; that program goes on reading the version it opened
+   * (GoneFile), and libfuse's hidden name answers for it until libfuse unlinks it.
+   */
+  private async saveOverHidden(hid: PendingHide, from: string): Promise<void> {
+    clearTimeout(hid.timer);
+    this.hiding.delete(hid.from);
+    this.hidingAs.delete(hid.to);
+    this.forgetAttributes();
+    const target = this.o.store.items.get(hid.itemId);
+    const held = target ? [...this.handles.values()].filter((h) => h.itemId === target.id && !h.gone) : [];
+    await this.renameTo(from, hid.from, held);
+    const gone = held.find((h) => h.gone)?.gone;
+    if (gone) this.hidden.set(hid.to, gone.attr);
+  }
+
+  /** Tells onAttributesChange listeners of a change the store does not see. */
+  private forgetAttributes(): void {
+    for (const listener of this.attributeListeners) listener();
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
-  private async replaceContent(source: StoredItem, target: StoredItem): Promise<void> {
+  private async replaceContent(source: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
     await this.o.uploads.cancel(source.id);
     // (The target's downloads are stopped by moveFile, under its lock: a read or a first write
     // waiting for them goes on with the new content.)
     const base = this.o.store.content.get(target.id);
-    await this.content.moveFile(source.id, target.id, () => {
-      const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
-      this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
-      this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
-      for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
-      this.o.store.items.deleteSubtree(source.id);
-      this.ensureJournal(target, 'write');
-      // Handles open on the target follow its new content (through FUSE there are none: libfuse
-      // hides an open target under another name first; keep-mine's rename of a copy over its file
-      // runs beside programs that may have it open): their descriptors of the replaced cache file
-      // are let go under the item's lock, and their next read or write opens the new one.
-      for (const h of this.handles.values()) if (h.itemId === target.id) this.retireDescriptors(h);
-    });
+    const held = await this.openForGone(target, detach);
+    try {
+      await this.content.moveFile(source.id, target.id, () => {
+        const replaced = this.o.store.items.get(target.id);
+        for (const { h, file } of held) if (replaced) h.gone = this.goneFile(replaced, file);
+        const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
+        this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
+        this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
+        for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
+        this.o.store.items.deleteSubtree(source.id);
+        this.ensureJournal(target, 'write');
+        // Other handles open on the target follow its new content (through FUSE those of a save over
+        // an open file are detached above; keep-mine's rename of a copy over its file runs beside
+        // programs that may have it open): their descriptors of the replaced cache file are let go
+        // under the item's lock, and their next read or write opens the new one.
+        for (const h of this.handles.values()) if (h.itemId === target.id) this.retireDescriptors(h);
+      });
+    } finally {
+      for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
+    }
     // Descriptors still open on the renamed file now write the original's content (their cache
     // file moved with it), as POSIX rename keeps them working.
     for (const h of this.handles.values()) {

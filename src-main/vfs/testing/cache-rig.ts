@@ -53,7 +53,7 @@ export interface CacheRig {
 }
 
 /** The rig against a running emulator's API (the test starts and stops the emulator). */
-export function startCacheRig(apiUrl: string): CacheRig {
+export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number } = {}): CacheRig {
   const graph = new GraphClient({
     baseUrl: apiUrl,
     tokenProvider: new StaticTokenProvider(TOKEN),
@@ -83,6 +83,7 @@ export function startCacheRig(apiUrl: string): CacheRig {
     gid: 0,
     readTimeoutMs: 20_000,
     now: () => clock.now,
+    ...options,
   });
   const rig: CacheRig = {
     graph,
