@@ -6,7 +6,7 @@
  * state, conflict copies included.
  */
 import { constants } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rmdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rmdir, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SocketClient } from '../../src-main/ipc/socket-client.ts';
 import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -171,6 +171,28 @@ export class FuzzRig {
   /** Runs a local op; returns a description of the mismatch when its result was not the model's. */
   private async local(op: LocalOp, at: (p: string) => string, model: Model, epoch: Epoch): Promise<string | undefined> {
     const expected = model.expect(op);
+    const held = expected.ok ? await holdOpen(op, model, at) : undefined;
+    try {
+      const mismatch = await this.runLocal(op, at, model, epoch, expected);
+      if (mismatch || !held) return mismatch;
+      // POSIX: the program holding the file it replaced or removed reads on what it had read.
+      const after = Buffer.alloc(held.bytes.length + 1);
+      let read: number;
+      try {
+        read = (await held.fh.read(after, 0, after.length, 0)).bytesRead;
+      } catch (e) {
+        return `a program holding ${held.path} open across the op could not read it again: ${(e as Error).message}`;
+      }
+      if (!after.subarray(0, read).equals(held.bytes)) {
+        return `a program holding ${held.path} open across the op read ${read} bytes (sha256 ${sha256(after.subarray(0, read))}) instead of the ${held.bytes.length} it had read (${sha256(held.bytes)})`;
+      }
+      return undefined;
+    } finally {
+      await held?.fh.close();
+    }
+  }
+
+  private async runLocal(op: LocalOp, at: (p: string) => string, model: Model, epoch: Epoch, expected: ReturnType<Model['expect']>): Promise<string | undefined> {
     let error: NodeJS.ErrnoException | undefined;
     try {
       switch (op.t) {
@@ -464,3 +486,24 @@ export class FuzzRig {
 }
 
 export class QuietTimeout extends Error {}
+
+/**
+ * For one in three unlinks, saves and renames over a file (chosen by a hash of the op, so a
+ * schedule keeps its choices when it shrinks), the file they remove or replace, opened and read
+ * whole first: libfuse hides such a file, and the program holding it must read on what it read
+ * (docs/architecture.md, "Files deleted or replaced while open"). Not held when it cannot be read
+ * now (offline, not on this device).
+ */
+async function holdOpen(op: LocalOp, model: Model, at: (p: string) => string): Promise<{ path: string; fh: FileHandle; bytes: Buffer } | undefined> {
+  const target = op.t === 'unlink' || op.t === 'save' ? op.path : op.t === 'rename' && op.from !== op.to ? op.to : undefined;
+  if (target === undefined || model.kind(target) !== 'file') return undefined;
+  if (parseInt(sha256(Buffer.from(JSON.stringify(op))).slice(0, 2), 16) % 3 !== 0) return undefined;
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(at(target), 'r');
+    return { path: target, fh, bytes: await fh.readFile() };
+  } catch {
+    await fh?.close();
+    return undefined;
+  }
+}
