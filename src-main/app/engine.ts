@@ -729,10 +729,13 @@ export class Engine {
   /** The last step: no FUSE call can start work after the unmount; then every task must end. */
   private async unmountAndStopTasks(): Promise<void> {
     const { logger } = this.cfg;
-    await this.mount?.unmount();
-    // A file libfuse hid a moment before (an unlink of an open file, its fate not known yet) is
-    // deleted now, as the unlink was answered.
-    await this.vfs.deleteHiddenFiles();
+    try {
+      await this.mount?.unmount();
+    } finally {
+      // A file libfuse hid a moment before (an unlink of an open file, its fate not known yet) is
+      // deleted, as the unlink was answered: journaled, for the next start.
+      await this.vfs.deleteHiddenFiles();
+    }
     const { unfinished } = await this.tasks.stopAll(this.policy.ms('taskStopTimeoutMs'));
     if (unfinished.length === 0) logger.info({ tasksLeft: 0 }, 'shutdown: no background task left');
     else logger.error({ tasksLeft: unfinished.length, tasks: unfinished.map((t) => t.name) }, `shutdown: ${unfinished.length} background task(s) still running`);

@@ -240,8 +240,9 @@ export class FuseMount {
         run('mkdir', path, () => vfs.mkdir(path), () => cb(0), (err) => cb(err)),
       rmdir: (path: string, cb: (err: number) => void) => run('rmdir', path, () => vfs.rmdir(path), () => cb(0), (err) => cb(err)),
       unlink: (path: string, cb: (err: number) => void) => run('unlink', path, () => vfs.unlink(path), () => cb(0), (err) => cb(err)),
+      // The caller tells libfuse's two steps of a rename over an open file from an unlink (vfs.rename).
       rename: (src: string, dest: string, cb: (err: number) => void) =>
-        run('rename', src, () => vfs.rename(src, dest), () => cb(0), (err) => cb(err)),
+        run('rename', src, () => vfs.rename(src, dest, callerTid()), () => cb(0), (err) => cb(err)),
       utimens: (path: string, _atime: number, mtime: number, cb: (err: number) => void) =>
         run('utimens', path, () => vfs.utimens(path, mtime), () => cb(0), (err) => cb(err)),
       getxattr: (path: string, name: string, _pos: number, cb: (err: number, value?: Buffer) => void) => {

@@ -30,6 +30,7 @@ beforeEach(async () => {
   rig = startCacheRig(emu.apiUrl, { hideGraceMs: GRACE_MS });
 });
 afterEach(async () => {
+  emu.emulator.faults.reset();
   await emu.emulator.setOffline(false);
   await rig.close();
 });
@@ -55,6 +56,10 @@ async function hideAndWait(path: string, hidden: string): Promise<void> {
   expect(rig.temp.store.items.resolvePath(path)).toBeUndefined();
   // The delete the grace began (its rows are gone) ends.
   await rig.vfs.deleteHiddenFiles();
+}
+
+function replayer(): JournalReplayer {
+  return new JournalReplayer({ graph: rig.graph, store: rig.temp.store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
 }
 
 async function read(fh: number, length: number, position = 0): Promise<string> {
@@ -128,8 +133,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     expect(rig.uploads.scheduled).toEqual([]);
 
     await emu.emulator.setOffline(false);
-    const replayer = new JournalReplayer({ graph: rig.graph, store: rig.temp.store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
-    expect(await replayer.replay()).toBe(0);
+    expect(await replayer().replay()).toBe(0);
     expect(onServer('/draft.txt')).toBe(false);
     expect(serverNames().filter((n) => n.startsWith('.fuse_hidden'))).toEqual([]);
   });
@@ -185,7 +189,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await rig.vfs.unlink('/.fuse_hidden0000000400000003');
   });
 
-  it('a hidden file still waiting when the mount goes away is deleted then (deleteHiddenFiles, after the unmount)', async () => {
+  it('a hidden file still waiting when the mount goes away is deleted then, its delete journaled for the next start (deleteHiddenFiles)', async () => {
     await rig.close();
     rig = startCacheRig(emu.apiUrl, { hideGraceMs: 60_000 });
     await serverFile('/late.txt', 'late', true);
@@ -194,8 +198,122 @@ describe('a file deleted while open (libfuse hides it)', () => {
     expect(onServer('/late.txt')).toBe(true);
 
     await rig.vfs.deleteHiddenFiles();
-    expect(onServer('/late.txt')).toBe(false);
+    expect(rig.temp.store.items.resolvePath('/late.txt')).toBeUndefined();
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => [e.kind, e.name])).toEqual([['unlink', 'late.txt']]);
     expect(await read(held, 10)).toBe('late');
     await rig.vfs.release(held);
+    expect(await replayer().replay()).toBe(0);
+    expect(onServer('/late.txt')).toBe(false);
+  });
+
+  it('names are the drive\'s, whatever their case: a file made as A.txt after a.txt was hidden is new (the hidden one goes first); a save as C.txt over a hidden c.txt is a save', async () => {
+    await serverFile('/a.txt', 'old a', true);
+    const a = rig.item('/a.txt');
+    const heldA = await rig.vfs.open('/a.txt', 0);
+    await rig.vfs.rename('/a.txt', `/${HIDDEN}`);
+    expect(() => rig.vfs.getattr('/A.txt')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
+    const made = await rig.vfs.create('/A.txt');
+    await rig.vfs.write(made, Buffer.from('hi'), 2, 0);
+    await rig.vfs.release(made);
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    expect(rig.item('/A.txt').id).not.toBe(a.id);
+    expect((await rig.readAll('/A.txt')).toString()).toBe('hi');
+    expect(emu.emulator.admin.item('/a.txt')?.id).not.toBe(a.remoteId);
+    await rig.vfs.release(heldA);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+
+    await serverFile('/c.txt', 'old c', true);
+    const c = rig.item('/c.txt');
+    const heldC = await rig.vfs.open('/c.txt', 0);
+    const tmp = await rig.vfs.create('/new.tmp');
+    await rig.vfs.write(tmp, Buffer.from('new c'), 5, 0);
+    await rig.vfs.release(tmp);
+    await rig.vfs.rename('/c.txt', '/.fuse_hidden0000000500000006', 7);
+    await rig.vfs.rename('/new.tmp', '/C.txt', 7);
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    expect(rig.item('/c.txt').id).toBe(c.id);
+    expect((await rig.readAll('/c.txt')).toString()).toBe('new c');
+    expect(emu.emulator.admin.item('/c.txt')?.id).toBe(c.remoteId);
+    await rig.vfs.release(heldC);
+  });
+
+  it('a rename onto the hidden file\'s name by another program (rm f; mv g f) is no save: f is deleted, g (new here) takes its name', async () => {
+    await serverFile('/f.txt', 'f', true);
+    const f = rig.item('/f.txt');
+    const made = await rig.vfs.create('/g.txt');
+    await rig.vfs.release(made);
+    const g = rig.item('/g.txt');
+    const held = await rig.vfs.open('/f.txt', 0);
+    await rig.vfs.rename('/f.txt', `/${HIDDEN}`, 100);
+    await rig.vfs.rename('/g.txt', '/f.txt', 200);
+    expect(rig.temp.store.items.get(f.id)).toBeUndefined();
+    expect(rig.item('/f.txt').id).toBe(g.id);
+    expect(onServer('/f.txt')).toBe(false);
+    expect(await read(held, 10)).toBe('f');
+    await rig.vfs.release(held);
+  });
+
+  it('a delete the server refuses is journaled and tried again (the unlink was answered); a file made at the name then is new', async () => {
+    await serverFile('/locked.txt', 'locked', true);
+    const locked = rig.item('/locked.txt');
+    const held = await rig.vfs.open('/locked.txt', 0);
+    emu.emulator.faults.failNext({ status: 423, code: 'resourceLocked', method: 'DELETE', listener: 'api' });
+    await rig.vfs.rename('/locked.txt', `/${HIDDEN}`);
+    const made = await rig.vfs.create('/locked.txt');
+    await rig.vfs.write(made, Buffer.from('NEW'), 3, 0);
+    await rig.vfs.release(made);
+    expect(rig.item('/locked.txt').id).not.toBe(locked.id);
+    expect((await rig.readAll('/locked.txt')).toString()).toBe('NEW');
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => [e.kind, e.name])).toEqual([['unlink', 'locked.txt'], ['create', 'locked.txt']]);
+    expect(await read(held, 10)).toBe('locked');
+    await rig.vfs.release(held);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+    expect(await replayer().replay()).toBe(0);
+    expect(emu.emulator.admin.item('/locked.txt')?.id).not.toBe(locked.remoteId);
+  });
+
+  it('a rename over the hidden file that fails leaves the file where it was; libfuse\'s unlink of the hidden name then deletes nothing', async () => {
+    await serverFile('/kept.txt', 'kept', true);
+    await rig.vfs.mkdir('/dir');
+    const kept = rig.item('/kept.txt');
+    const held = await rig.vfs.open('/kept.txt', 0);
+    await rig.vfs.rename('/kept.txt', `/${HIDDEN}`);
+    await expect(rig.vfs.rename('/dir', '/kept.txt')).rejects.toMatchObject({ errno: 'ENOTDIR' });
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    expect(rig.item('/kept.txt').id).toBe(kept.id);
+    expect((await rig.vfs.getattr(`/${HIDDEN}`)).size).toBe(4);
+    expect(await read(held, 10)).toBe('kept');
+    await rig.vfs.release(held);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+    expect(rig.item('/kept.txt').id).toBe(kept.id);
+    expect(onServer('/kept.txt')).toBe(true);
+  });
+
+  it('rm -rf of a folder whose file a program holds: the folder is empty at once and goes; its hidden name answers after a rename of the folder', async () => {
+    await rig.sync.syncOnce();
+    await rig.vfs.mkdir('/d');
+    await serverFile('/d/a', 'in d', true);
+    await rig.vfs.mkdir('/e');
+    await serverFile('/e/b', 'in e', true);
+    const heldA = await rig.vfs.open('/d/a', 0);
+    const heldB = await rig.vfs.open('/e/b', 0);
+    await rig.vfs.rename('/d/a', '/d/.fuse_hidden0000000700000008');
+    expect((await rig.vfs.readdir('/d')).names).toEqual([]);
+    await rig.vfs.rmdir('/d');
+    expect(onServer('/d')).toBe(false);
+    expect(await read(heldA, 10)).toBe('in d');
+    await rig.vfs.release(heldA);
+
+    await rig.vfs.rename('/e/b', '/e/.fuse_hidden0000000900000009');
+    await rig.vfs.rename('/e', '/f');
+    expect((await rig.vfs.readdir('/f')).names).toEqual([]);
+    expect((await rig.vfs.getattr('/f/.fuse_hidden0000000900000009')).size).toBe(4);
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    await rig.vfs.deleteHiddenFiles();
+    expect(onServer('/f/b')).toBe(false);
+    expect((await rig.vfs.getattr('/f/.fuse_hidden0000000900000009')).size).toBe(4);
+    await rig.vfs.release(heldB);
+    await rig.vfs.unlink('/f/.fuse_hidden0000000900000009');
+    expect(() => rig.vfs.getattr('/f/.fuse_hidden0000000900000009')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
   });
 });

@@ -185,19 +185,31 @@ interface OpenFile {
 }
 
 /**
- * A file libfuse hid (Vfs.isHiding) whose fate shows next: a rename onto its name at once (a save
- * over the open file: the file takes the new content, its history kept) or nothing (an unlink: the
- * file is deleted once `hideGraceMs` have passed, or when its name or hidden name is used first).
- * Meanwhile its path looks free and its hidden name answers for it.
+ * A file libfuse hid (Vfs.isHiding) whose fate shows next: a rename onto its name by the same
+ * caller at once (a save over the open file: the file takes the new content, its history kept) or
+ * nothing (an unlink: the file is deleted once `hideGraceMs` have passed, or as soon as its name,
+ * its folder or its hidden name is used). Meanwhile it looks deleted (`resolve`, `listStored`),
+ * and its hidden name answers for it.
  */
 interface PendingHide {
   itemId: string;
-  from: string;
-  to: string;
+  parentId: string;
+  hiddenName: string;
+  /** The thread whose request hid it (0: not known): only its own rename onto the name is a save over the file. */
+  caller: number;
+  /** Its attributes when it was hidden, for the hidden name once its rows are gone. */
+  attr: Attr;
   timer: NodeJS.Timeout;
   /** Set once its delete has begun. */
   deleting?: Promise<void>;
 }
+
+/**
+ * What a hidden name (libfuse's, for a file open when it was deleted or replaced) stands for until
+ * libfuse unlinks it: a file whose fate is not known yet, the last attributes of one deleted or
+ * replaced, or a file still here (a rename over it failed after libfuse had hidden it).
+ */
+type HiddenName = { pending: PendingHide } | { attr: Attr } | { itemId: string };
 
 /**
  * A file deleted while open, as its handles still see it (POSIX: an unlinked file stays readable
@@ -242,6 +254,11 @@ const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
 const HIDE_GRACE_MS = 500;
 /** Why a write through a handle of a file deleted or replaced while open fails. */
 const GONE_WRITE = 'the file was deleted or replaced while open: there is nothing left to write into';
+
+/** A hidden name's key in Vfs.hiddenNames: by folder key, so a rename of the folder keeps it. */
+function hiddenKey(folderId: string, name: string): string {
+  return `${folderId}\u0000${name}`;
+}
 
 /** How often one read may find its download stopped by a local change of the file before it fails (readSlow). */
 const MAX_READ_STOPS = 3;
@@ -298,11 +315,10 @@ export class Vfs {
   private listingsGeneration = -1;
   /** Items whose content is being made local and dirty (one preparation per item at a time). */
   private readonly preparing = new Map<string, Promise<boolean>>();
-  /** Hidden names of files deleted while open (hide), with their last attributes, until libfuse unlinks them. */
-  private readonly hidden = new Map<string, Attr>();
-  /** Files libfuse hid whose fate is not known yet (PendingHide), by their path and by their hidden name. */
-  private readonly hiding = new Map<string, PendingHide>();
-  private readonly hidingAs = new Map<string, PendingHide>();
+  /** Files libfuse hid whose fate is not known yet (PendingHide), by item key. */
+  private readonly pendingHides = new Map<string, PendingHide>();
+  /** libfuse's hidden names until it unlinks them, by folder key and name (hiddenKey). */
+  private readonly hiddenNames = new Map<string, HiddenName>();
   /** Listeners of onAttributesChange, told also of changes the store does not see (a file hidden). */
   private readonly attributeListeners = new Set<() => void>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
@@ -318,19 +334,32 @@ export class Vfs {
 
   /** The item at a mount-relative path (`/` is the root). */
   resolve(path: string): StoredItem {
-    if (this.hiding.size > 0) {
-      if (this.hiding.has(path)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
-      const hid = this.hidingAs.get(path);
-      const item = hid && this.o.store.items.get(hid.itemId);
+    if (this.hiddenNames.size > 0) {
+      const named = this.hiddenNamed(path)?.named;
+      const id = named && ('pending' in named ? named.pending.itemId : 'itemId' in named ? named.itemId : undefined);
+      const item = id === undefined ? undefined : this.o.store.items.get(id);
       if (item) return item;
     }
     const cache = this.pathCache();
-    const hit = cache.get(path);
-    if (hit) return hit;
-    const item = this.find(path);
-    if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
-    cache.set(path, item);
+    let item = cache.get(path);
+    if (!item) {
+      item = this.find(path);
+      if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      cache.set(path, item);
+    }
+    if (this.pendingHides.size > 0 && this.pendingHides.has(item.id)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
     return item;
+  }
+
+  /** What a path names if it is one of libfuse's hidden names (HiddenName), with its key. */
+  private hiddenNamed(path: string): { key: string; named: HiddenName } | undefined {
+    const cut = path.lastIndexOf('/');
+    const name = path.slice(cut + 1);
+    if (!LIBFUSE_HIDDEN.test(name)) return undefined;
+    const folder = this.folderAt(cut <= 0 ? '/' : path.slice(0, cut));
+    const key = folder && hiddenKey(folder.id, name);
+    const named = key && this.hiddenNames.get(key);
+    return named ? { key: key!, named } : undefined;
   }
 
   /** The item at a path by its folder (cached) and one child look-up. */
@@ -418,8 +447,12 @@ export class Vfs {
 
   /** Synchronous from the store, except while a folder on the path is not listed yet (see lookup). */
   getattr(path: string): Attr | Promise<Attr> {
-    const hidden = this.hidden.size > 0 ? this.hidden.get(path) : undefined;
-    if (hidden) return hidden;
+    const named = this.hiddenNames.size > 0 ? this.hiddenNamed(path)?.named : undefined;
+    if (named && 'attr' in named) return named.attr;
+    if (named && 'pending' in named) {
+      const item = this.o.store.items.get(named.pending.itemId);
+      return item ? { ...this.attrOf(item), nlink: 0 } : named.pending.attr;
+    }
     const item = this.lookup(path);
     return item instanceof Promise ? item.then((found) => this.attrOf(found)) : this.attrOf(item);
   }
@@ -451,7 +484,7 @@ export class Vfs {
         await this.listFolder(item, listing);
         child = this.o.store.items.getChild(item.id, name);
       }
-      if (!child) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      if (!child || this.pendingHides.has(child.id)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
       item = child;
     }
     return item;
@@ -495,13 +528,14 @@ export class Vfs {
       if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
       this.listings.set(path, listed);
     }
-    return this.hiding.size > 0 ? this.withoutHidden(path, listed) : listed;
+    return this.pendingHides.size > 0 ? this.withoutPendingHides(listed) : listed;
   }
 
   /** A listing without the files libfuse hid whose fate is not known yet (PendingHide). */
-  private withoutHidden(path: string, listed: { names: string[]; attrs: Attr[] }): { names: string[]; attrs: Attr[] } {
-    const prefix = path === '/' ? '/' : `${path}/`;
-    const keep = listed.names.map((name) => !this.hiding.has(prefix + name));
+  private withoutPendingHides(listed: { names: string[]; attrs: Attr[] }): { names: string[]; attrs: Attr[] } {
+    const inodes = new Set<number>();
+    for (const hid of this.pendingHides.values()) inodes.add(hid.attr.ino);
+    const keep = listed.attrs.map((a) => !inodes.has(a.ino));
     if (keep.every(Boolean)) return listed;
     return { names: listed.names.filter((_, i) => keep[i]), attrs: listed.attrs.filter((_, i) => keep[i]) };
   }
@@ -555,11 +589,10 @@ export class Vfs {
 
   /** create(2): a new local file; it is uploaded after it is closed. */
   async create(path: string): Promise<number> {
-    await this.hiddenDeleted(path);
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
-    const existing = this.clash(parent, name);
+    const existing = await this.clashNow(parent, name);
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
       if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
@@ -611,7 +644,8 @@ export class Vfs {
    * Reads into `buf`; waits only for the bytes asked for. Returns the number of bytes read: at once
    * (no promise) when they are in the cache file already and it is open for this handle, as for
    * most reads of a cold sequential read (the read-ahead fetched them; offline too: they are here).
-   * An unknown handle (EBADF) or a file deleted while open (ENOENT) throws at once.
+   * An unknown handle (EBADF) throws at once; a handle of a file deleted or replaced while open
+   * reads the version it opened (GoneFile: EIO for bytes that were never on this device).
    */
   read(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     return this.readOnce(fh, buf, length, position, 0);
@@ -959,7 +993,7 @@ export class Vfs {
     if (!h.changed) return;
     // `: > file` opens with O_TRUNC and closes without writing: the kernel truncates by path, so
     // the open handles must know the content changed (their close schedules the upload).
-    const writers = [...this.handles.values()].filter((w) => w.itemId === item.id && w.writable);
+    const writers = [...this.handles.values()].filter((w) => w.itemId === item.id && w.writable && !w.gone);
     for (const w of writers) w.changed = true;
     if (writers.length === 0) this.o.uploads.schedule(item.id, { priority: 'high' });
   }
@@ -1026,12 +1060,20 @@ export class Vfs {
     return existing && existing.id !== except ? existing : undefined;
   }
 
+  /** clash(), once a file libfuse hid there is deleted (the name is used again: PendingHide). */
+  private async clashNow(parent: StoredItem, name: string): Promise<StoredItem | undefined> {
+    const existing = this.clash(parent, name);
+    const hid = existing && this.pendingHides.get(existing.id);
+    if (!hid) return existing;
+    await this.deleteHidden(hid);
+    return this.clash(parent, name);
+  }
+
   async mkdir(path: string): Promise<void> {
-    await this.hiddenDeleted(path);
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
-    if (this.clash(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
+    if (await this.clashNow(parent, name)) throw new VfsError('EEXIST', `${path}: a file or folder with this name already exists (OneDrive names are case-insensitive)`);
     // An offline delete or move away of what held the name is still in the journal: the server
     // keeps the name until it is replayed, so the new folder is created after it, in order.
     if (parent.remoteId !== null && !nameLeavingByReplay(this.o.store, parent.id, name)) {
@@ -1081,26 +1123,36 @@ export class Vfs {
     const item = this.resolve(path);
     if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     if (item.parentId === null) throw new VfsError('EBUSY', 'the drive root cannot be removed');
+    // Files libfuse hid in it (rm -rf of a folder whose files a program holds) are deleted first.
+    await Promise.all([...this.pendingHides.values()].filter((hid) => hid.parentId === item.id).map((hid) => this.deleteHidden(hid)));
     if (this.o.store.items.countChildren(item.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${path}`);
-    await this.remove(item, path);
+    await this.remove(item, path, {});
   }
 
   async unlink(path: string): Promise<void> {
-    // libfuse lets go of a file it hid (hide): deleted already, or now.
-    const hid = this.hidingAs.get(path);
-    if (hid) await this.deleteHidden(hid);
-    if (this.hidden.delete(path) || hid) return;
+    // libfuse lets go of a file it hid (hide): deleted already, or now (or still here: HiddenName).
+    const hidden = this.hiddenNames.size > 0 ? this.hiddenNamed(path) : undefined;
+    if (hidden) {
+      if ('pending' in hidden.named) await this.deleteHidden(hidden.named.pending);
+      this.hiddenNames.delete(hidden.key);
+      return;
+    }
     const item = this.resolve(path);
     if (item.kind === 'folder') throw new VfsError('EISDIR', `is a folder: ${path}`);
-    await this.remove(item, path);
+    await this.remove(item, path, {});
   }
 
-  /** Deletes on the server (unless the item never got there), then forgets it locally. */
-  private async remove(found: StoredItem, path: string): Promise<void> {
+  /**
+   * Deletes on the server (unless the item never got there), then forgets it locally; returns what
+   * the handles open on it go on reading. `answered`: the delete was answered already (a file libfuse
+   * hid), so one the server refuses is journaled, tried again later, instead of failing;
+   * `journalOnly`: journaled without a request.
+   */
+  private async remove(found: StoredItem, path: string, opts: { answered?: boolean; journalOnly?: boolean }): Promise<GoneFile[]> {
     this.checkShare(() => this.o.shares?.checkWrite(found, 'item', path));
     let offline = false;
     let item = found;
-    if (item.remoteId === null && this.o.store.sentVersions.any(item.id)) {
+    if (item.remoteId === null && this.o.store.sentVersions.any(item.id) && !opts.journalOnly) {
       await this.removeLandedCopy(item, path);
       // Delta may have recognised the landed upload meanwhile and given the item its server id.
       item = this.o.store.items.get(item.id) ?? item;
@@ -1110,13 +1162,16 @@ export class Vfs {
       const hashes = this.o.store.sentVersions.list(item.id);
       if (hashes.length) this.o.store.deletedUploads.add({ itemId: item.id, parentId: item.parentId, name: item.name, hashes });
     }
-    if (item.remoteId !== null) {
+    if (item.remoteId !== null && opts.journalOnly) offline = true;
+    else if (item.remoteId !== null) {
       try {
         await this.o.graph.deleteItem(item.remoteId);
       } catch (e) {
-        offline = e instanceof NetworkError;
+        const errno = toVfsError(e, '').errno;
+        offline = e instanceof NetworkError || (opts.answered === true && errno !== 'ENOENT');
+        if (offline && !(e instanceof NetworkError)) this.o.logger.warn({ path, err: e }, 'OneDrive refused to delete a file deleted while a program held it open; the delete waits in the journal');
         // Already gone on the server: the local view just catches up.
-        if (!offline && toVfsError(e, '').errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
+        if (!offline && errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
       }
       // A delta batch asked for before the delete must not bring it back (docs/concurrency.md §2).
       if (!offline) this.o.store.items.noteChangedHere(item.id, item.remoteId);
@@ -1131,7 +1186,7 @@ export class Vfs {
     const sentHashes = item.kind === 'file' ? this.o.store.sentVersions.list(item.id) : [];
     // Requests for an item of a shared folder are routed by the store, which forgets it now.
     const driveId = item.remoteId === null ? undefined : this.o.shares?.driveOf(item);
-    await this.forget(item);
+    const gone = await this.forget(item);
     if (offline) {
       const drive = driveId ? { driveId } : {};
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
@@ -1151,6 +1206,7 @@ export class Vfs {
       });
       this.journaled(path, 'delete of');
     }
+    return gone;
   }
 
   /**
@@ -1171,11 +1227,18 @@ export class Vfs {
    * Drops an item and everything below it locally: store rows, pending journal entries, uploads,
    * cache files. Handles open on a file keep reading what it held here (GoneFile).
    */
-  private async forget(item: StoredItem): Promise<void> {
+  private async forget(item: StoredItem): Promise<GoneFile[]> {
     const held = item.kind === 'file' ? await this.openForGone(item) : [];
+    const made: GoneFile[] = [];
     const gone = this.o.store.transaction(() => {
       const now = this.o.store.items.get(item.id);
-      for (const { h, file } of held) if (now) h.gone = this.goneFile(now, file);
+      // Handles released while the descriptors were opened are left out (their descriptor closes below).
+      const live = new Set(this.handles.values());
+      for (const { h, file } of held) {
+        if (!now || !live.has(h)) continue;
+        h.gone = this.goneFile(now, file);
+        made.push(h.gone);
+      }
       const removed = this.o.store.items.deleteSubtree(item.id);
       for (const g of removed) {
         for (const e of this.o.store.journal.list({ itemId: g.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
@@ -1189,6 +1252,7 @@ export class Vfs {
       await this.o.downloads.cancel(g.id);
       if (g.contentStatus !== 'none') await this.content.removeFile(g.id);
     }
+    return made;
   }
 
   /**
@@ -1242,18 +1306,23 @@ export class Vfs {
     }
   }
 
-  /** rename(2): same folder, across folders, and over an existing target (replacing it). */
-  async rename(from: string, to: string): Promise<void> {
+  /**
+   * rename(2): same folder, across folders, and over an existing target (replacing it). `caller`:
+   * the thread that asked (0: not known), which tells libfuse's two steps of a rename over an open
+   * file from an unlink and another program's rename (PendingHide).
+   */
+  async rename(from: string, to: string, caller = 0): Promise<void> {
+    if (this.isHiding(from, to)) return this.hide(from, to, caller);
+    const hid = this.pendingHideAt(to);
+    if (!hid) return this.renameTo(from, to, []);
+    // A rename onto a file libfuse hid a moment ago by the same request: a save over a file open elsewhere.
+    if (!hid.deleting && (hid.caller === 0 || caller === 0 || hid.caller === caller)) return this.saveOverHidden(hid, from, to);
+    await this.deleteHidden(hid);
     return this.renameTo(from, to, []);
   }
 
   /** rename(); `detach`: handles open on the target that keep the content they opened (saveOverHidden). */
   private async renameTo(from: string, to: string, detach: readonly OpenFile[]): Promise<void> {
-    if (this.isHiding(from, to)) return this.hide(from, to);
-    const hid = this.hiding.get(to);
-    // A rename onto a file libfuse just hid: a save over a file open elsewhere (hideGraceMs).
-    if (hid && !hid.deleting) return this.saveOverHidden(hid, from);
-    if (hid) await hid.deleting;
     let item = this.resolve(from);
     if (item.parentId === null) throw new VfsError('EINVAL', 'the drive root cannot be renamed');
     const split = this.split(to);
@@ -1278,7 +1347,7 @@ export class Vfs {
         return;
       }
       // POSIX rename replaces the target; OneDrive refuses a clash, so the target goes first.
-      await this.remove(target, to);
+      await this.remove(target, to, {});
       // The item as it is now: a first upload may have committed while the target went (an
       // editor's save of a file not uploaded yet), and the server copy must move with it.
       const now = this.o.store.items.get(item.id);
@@ -1342,80 +1411,97 @@ export class Vfs {
   private isHiding(from: string, to: string): boolean {
     const slash = to.lastIndexOf('/');
     if (!LIBFUSE_HIDDEN.test(to.slice(slash + 1)) || from.lastIndexOf('/') !== slash || from.slice(0, slash) !== to.slice(0, slash)) return false;
-    if (this.hidden.has(to) || this.hidingAs.has(to)) return false;
+    if (this.hiddenNames.size > 0 && this.hiddenNamed(to)) return false;
     const item = this.find(from);
     return item !== undefined && this.isOpen(item.id);
   }
 
   /**
    * libfuse hid an open file (isHiding): an unlink of it, or the first step of a rename over it.
-   * Which one shows next (PendingHide); the file's path looks free at once. Refused at once where
-   * the file could not be deleted (a folder shared read-only).
+   * Which one shows next (PendingHide); the file looks deleted at once. Refused at once where the
+   * file could not be deleted (a folder shared read-only).
    */
-  private hide(from: string, to: string): void {
+  private hide(from: string, to: string, caller: number): void {
     const item = this.resolve(from);
     this.checkShare(() => this.o.shares?.checkWrite(item, 'item', from));
-    const hid: PendingHide = { itemId: item.id, from, to, timer: setTimeout(() => void this.deleteHidden(hid), this.o.hideGraceMs ?? HIDE_GRACE_MS) };
+    const hid: PendingHide = {
+      itemId: item.id,
+      parentId: item.parentId!,
+      hiddenName: to.slice(to.lastIndexOf('/') + 1),
+      caller,
+      attr: { ...this.attrOf(item), nlink: 0 },
+      timer: setTimeout(() => void this.deleteHidden(hid), this.o.hideGraceMs ?? HIDE_GRACE_MS),
+    };
     hid.timer.unref();
     this.forgetAttributes();
-    this.hiding.set(from, hid);
-    this.hidingAs.set(to, hid);
+    this.pendingHides.set(item.id, hid);
+    this.hiddenNames.set(hiddenKey(hid.parentId, hid.hiddenName), { pending: hid });
+  }
+
+  /** The file libfuse hid that holds `path`'s name (case-insensitively), if its fate is not known yet. */
+  private pendingHideAt(path: string): PendingHide | undefined {
+    if (this.pendingHides.size === 0) return undefined;
+    const cut = path.lastIndexOf('/');
+    const folder = this.folderAt(cut <= 0 ? '/' : path.slice(0, cut));
+    const holder = folder && this.clash(folder, path.slice(cut + 1));
+    return holder && this.pendingHides.get(holder.id);
   }
 
   /**
-   * A hidden file's delete, as an unlink's (once): the hidden name never reaches the server. Until
-   * libfuse unlinks that name, it answers getattr with the file's last attributes, and the handles
-   * open on the file read what it held here (GoneFile). A failure is logged: the unlink was answered.
+   * A hidden file's delete, as an unlink's (once): the hidden name never reaches the server. A
+   * delete the server refuses is journaled and tried again (the unlink was answered already);
+   * `journalOnly` journals it at once (the engine is stopping). Until libfuse unlinks the hidden
+   * name, it answers getattr with the file's last attributes, and the handles open on the file read
+   * what it held here (GoneFile).
    */
-  private deleteHidden(hid: PendingHide): Promise<void> {
+  private deleteHidden(hid: PendingHide, journalOnly = false): Promise<void> {
     clearTimeout(hid.timer);
     hid.deleting ??= (async () => {
+      const key = hiddenKey(hid.parentId, hid.hiddenName);
       try {
         const item = this.o.store.items.get(hid.itemId);
-        if (!item) return;
-        // The hidden name answers from now on, also while the item's rows go.
-        this.hidden.set(hid.to, { ...this.attrOf(item), nlink: 0 });
-        await this.remove(item, hid.from);
-        const gone = [...this.handles.values()].find((h) => h.itemId === item.id && h.gone)?.gone;
-        if (gone) this.hidden.set(hid.to, gone.attr);
+        if (!item) {
+          this.hiddenNames.set(key, { attr: hid.attr });
+          return;
+        }
+        const gone = await this.remove(item, this.o.store.items.pathOf(item.id) ?? `/${item.name}`, { answered: true, journalOnly });
+        this.hiddenNames.set(key, { attr: gone[0]?.attr ?? { ...this.attrOf(item), nlink: 0 } });
       } catch (e) {
-        this.o.logger.error({ path: hid.from, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
+        // Not even journaled (a share made read-only meanwhile, the store failing): the file is back.
+        this.hiddenNames.set(key, { itemId: hid.itemId });
+        this.o.logger.error({ itemId: hid.itemId, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
       } finally {
+        this.pendingHides.delete(hid.itemId);
         this.forgetAttributes();
-        this.hiding.delete(hid.from);
-        this.hidingAs.delete(hid.to);
       }
     })();
     return hid.deleting;
   }
 
-  /** A file libfuse hid at `path` is deleted now, before the name is used again. */
-  private async hiddenDeleted(path: string): Promise<void> {
-    const hid = this.hiding.get(path);
-    if (hid) await this.deleteHidden(hid);
-  }
-
-  /** Every hidden file whose fate is not known yet is deleted now (the mount is going away). */
+  /**
+   * Every hidden file whose fate is not known yet is deleted now, its delete journaled for the next
+   * start (the mount is gone, and the engine stopping).
+   */
   async deleteHiddenFiles(): Promise<void> {
-    await Promise.all([...this.hiding.values()].map((hid) => this.deleteHidden(hid)));
+    await Promise.all([...this.pendingHides.values()].map((hid) => this.deleteHidden(hid, true)));
   }
 
   /**
-   * A rename onto the name of a file libfuse hid a moment ago: a save over a file another program
-   * holds open. The file stays the same item on the server (a new version, its history kept), as
-   * for a save over a file nobody holds; that program goes on reading the version it opened
-   * (GoneFile), and libfuse's hidden name answers for it until libfuse unlinks it.
+   * The rename of a save over a file another program holds open, after libfuse hid that file. The
+   * file stays the same item on the server (a new version, its history kept), as for a save over a
+   * file nobody holds; that program goes on reading the version it opened (GoneFile). If the rename
+   * fails, the file stays, and libfuse's hidden name names it until libfuse lets go of it.
    */
-  private async saveOverHidden(hid: PendingHide, from: string): Promise<void> {
+  private async saveOverHidden(hid: PendingHide, from: string, to: string): Promise<void> {
     clearTimeout(hid.timer);
-    this.hiding.delete(hid.from);
-    this.hidingAs.delete(hid.to);
+    this.pendingHides.delete(hid.itemId);
+    const key = hiddenKey(hid.parentId, hid.hiddenName);
+    this.hiddenNames.set(key, { itemId: hid.itemId });
     this.forgetAttributes();
-    const target = this.o.store.items.get(hid.itemId);
-    const held = target ? [...this.handles.values()].filter((h) => h.itemId === target.id && !h.gone) : [];
-    await this.renameTo(from, hid.from, held);
-    const gone = held.find((h) => h.gone)?.gone;
-    if (gone) this.hidden.set(hid.to, gone.attr);
+    const held = [...this.handles.values()].filter((h) => h.itemId === hid.itemId && !h.gone);
+    await this.renameTo(from, to, held);
+    this.hiddenNames.set(key, { attr: held.find((h) => h.gone)?.gone?.attr ?? hid.attr });
+    this.forgetAttributes();
   }
 
   /** Tells onAttributesChange listeners of a change the store does not see. */
