@@ -427,6 +427,8 @@ export class Engine {
       logger,
       onRefused: () => this.pushIndexerStatus(),
     });
+    const leftOver = await this.vfs.deleteHiddenLeftOver();
+    if (leftOver > 0) logger.info({ files: leftOver }, 'files deleted while a program held them open, just before the engine stopped, are deleted now');
     this.mount = await FuseMount.mount({
       mountpoint: this.cfg.mountpoint,
       vfs: this.vfs,

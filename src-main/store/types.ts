@@ -259,6 +259,11 @@ export interface DriveStateValues {
   conflictCopyNames: Record<string, string>;
   /** New files deleted here whose first upload may still land (deleted-uploads.ts). */
   deletedUploads: DeletedUpload[];
+  /**
+   * Keys of files libfuse hid whose fate was not known yet (the vfs's PendingHide): the unlink was
+   * answered, so an engine killed meanwhile deletes them at its next start (Vfs.deleteHiddenLeftOver).
+   */
+  hiddenFiles: string[];
 }
 
 /** A place a version of a new file may land on the server though the file is no longer there. */

@@ -1436,6 +1436,30 @@ export class Vfs {
     this.forgetAttributes();
     this.pendingHides.set(item.id, hid);
     this.hiddenNames.set(hiddenKey(hid.parentId, hid.hiddenName), { pending: hid });
+    this.saveHiddenFiles();
+  }
+
+  /** The files whose fate is not known yet, kept in the store: a kill must not undo an answered unlink. */
+  private saveHiddenFiles(): void {
+    if (this.pendingHides.size === 0) this.o.store.driveState.delete('hiddenFiles');
+    else this.o.store.driveState.set('hiddenFiles', [...this.pendingHides.keys()]);
+  }
+
+  /**
+   * At start, before the mount: files libfuse hid when the engine was killed, their fate not known
+   * yet, are deleted as the unlink that hid them was answered (journaled, replayed once online).
+   */
+  async deleteHiddenLeftOver(): Promise<number> {
+    const keys = this.o.store.driveState.get('hiddenFiles') ?? [];
+    let deleted = 0;
+    for (const key of keys) {
+      const item = this.o.store.items.get(key);
+      if (!item) continue;
+      await this.remove(item, this.o.store.items.pathOf(item.id) ?? `/${item.name}`, { answered: true, journalOnly: true });
+      deleted++;
+    }
+    this.o.store.driveState.delete('hiddenFiles');
+    return deleted;
   }
 
   /** The file libfuse hid that holds `path`'s name (case-insensitively), if its fate is not known yet. */
@@ -1472,6 +1496,7 @@ export class Vfs {
         this.o.logger.error({ itemId: hid.itemId, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
       } finally {
         this.pendingHides.delete(hid.itemId);
+        this.saveHiddenFiles();
         this.forgetAttributes();
       }
     })();
@@ -1495,6 +1520,7 @@ export class Vfs {
   private async saveOverHidden(hid: PendingHide, from: string, to: string): Promise<void> {
     clearTimeout(hid.timer);
     this.pendingHides.delete(hid.itemId);
+    this.saveHiddenFiles();
     const key = hiddenKey(hid.parentId, hid.hiddenName);
     this.hiddenNames.set(key, { itemId: hid.itemId });
     this.forgetAttributes();
