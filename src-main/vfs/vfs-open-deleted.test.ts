@@ -344,4 +344,65 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await rig.vfs.unlink('/f/.fuse_hidden0000000900000009');
     expect(() => rig.vfs.getattr('/f/.fuse_hidden0000000900000009')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
   });
+
+  it('failures on the way lose no answered delete: the journal entry goes with the rows, a start is never stopped, a hide the store cannot record hides nothing', async () => {
+    await serverFile('/j.txt', 'j', true);
+    const j = rig.item('/j.txt');
+    let held = await rig.vfs.open('/j.txt', 0);
+    await emu.emulator.setOffline(true);
+    const cancel = rig.downloads.cancel.bind(rig.downloads);
+    rig.downloads.cancel = () => Promise.reject(new Error('stands for a kill after the rows went'));
+    await rig.vfs.rename('/j.txt', `/${HIDDEN}`);
+    await rig.vfs.deleteHiddenFiles();
+    rig.downloads.cancel = cancel;
+    expect(rig.temp.store.items.get(j.id)).toBeUndefined();
+    expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => [e.kind, e.name])).toEqual([['unlink', 'j.txt']]);
+    expect((await rig.vfs.getattr(`/${HIDDEN}`)).size).toBe(1);
+    await rig.vfs.release(held);
+    await rig.vfs.unlink(`/${HIDDEN}`);
+    await emu.emulator.setOffline(false);
+
+    // A left-over key whose delete fails now: logged, and the start goes on.
+    await serverFile('/k.txt', 'k', true);
+    const k = rig.item('/k.txt');
+    rig.temp.store.driveState.set('hiddenFiles', [k.id]);
+    const append = rig.temp.store.journal.append.bind(rig.temp.store.journal);
+    rig.temp.store.journal.append = () => {
+      throw new Error('the store refuses');
+    };
+    await expect(rig.vfs.deleteHiddenLeftOver()).resolves.toBe(0);
+    rig.temp.store.journal.append = append;
+    expect(rig.item('/k.txt').id).toBe(k.id);
+    expect(rig.temp.store.driveState.get('hiddenFiles')).toBeUndefined();
+
+    // A hide that cannot be recorded fails, and the file stays.
+    held = await rig.vfs.open('/k.txt', 0);
+    const set = rig.temp.store.driveState.set.bind(rig.temp.store.driveState);
+    rig.temp.store.driveState.set = () => {
+      throw new Error('disk full');
+    };
+    await expect(rig.vfs.rename('/k.txt', `/${HIDDEN}`)).rejects.toThrow('disk full');
+    rig.temp.store.driveState.set = set;
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 3));
+    expect(rig.item('/k.txt').id).toBe(k.id);
+    expect(onServer('/k.txt')).toBe(true);
+    await rig.vfs.release(held);
+  });
+
+  it('a folder renamed over a folder whose only file libfuse hid: the hidden file goes first, then the rename; changes made in the grace are not uploaded', async () => {
+    await rig.sync.syncOnce();
+    await rig.vfs.mkdir('/from');
+    await rig.vfs.mkdir('/over');
+    await serverFile('/over/x', 'x', true);
+    const x = rig.item('/over/x');
+    const writer = await rig.vfs.open('/over/x', 2);
+    await rig.vfs.rename('/over/x', '/over/.fuse_hidden0000000c0000000d');
+    await rig.vfs.write(writer, Buffer.from('late'), 4, 0);
+    await rig.vfs.release(writer);
+    expect(rig.uploads.scheduled).not.toContain(x.id);
+    await rig.vfs.rename('/from', '/over');
+    expect(rig.temp.store.items.get(x.id)).toBeUndefined();
+    expect(onServer('/over/x')).toBe(false);
+    expect(rig.uploads.scheduled).not.toContain(x.id);
+  });
 });

@@ -800,7 +800,7 @@ export class Vfs {
     h.writeFile?.close();
     this.closeRetired(h);
     const done = (): void => {
-      if (h.changed && !h.gone && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+      if (h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
     const files = [h.file, h.gone?.file].filter((f) => f !== undefined);
     if (files.length > 0) return Promise.all(files.map((f) => f.close())).then(done);
@@ -810,7 +810,12 @@ export class Vfs {
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
     if (h.writeFile) await this.whileBusy(h, h.writeFile.datasync());
-    if (h.changed && !h.gone && this.itemOf(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+    if (h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+  }
+
+  /** Whether a handle's changes are the item's to upload: not once it was deleted or replaced, nor while libfuse's hiding of it waits. */
+  private uploadable(h: OpenFile): boolean {
+    return !h.gone && !this.pendingHides.has(h.itemId) && this.itemOf(h) !== undefined;
   }
 
   /**
@@ -1123,8 +1128,7 @@ export class Vfs {
     const item = this.resolve(path);
     if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     if (item.parentId === null) throw new VfsError('EBUSY', 'the drive root cannot be removed');
-    // Files libfuse hid in it (rm -rf of a folder whose files a program holds) are deleted first.
-    await Promise.all([...this.pendingHides.values()].filter((hid) => hid.parentId === item.id).map((hid) => this.deleteHidden(hid)));
+    await this.deleteHiddenIn(item.id);
     if (this.o.store.items.countChildren(item.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${path}`);
     await this.remove(item, path, {});
   }
@@ -1186,9 +1190,10 @@ export class Vfs {
     const sentHashes = item.kind === 'file' ? this.o.store.sentVersions.list(item.id) : [];
     // Requests for an item of a shared folder are routed by the store, which forgets it now.
     const driveId = item.remoteId === null ? undefined : this.o.shares?.driveOf(item);
-    const gone = await this.forget(item);
-    if (offline) {
-      const drive = driveId ? { driveId } : {};
+    const drive = driveId ? { driveId } : {};
+    // Journaled in the transaction that drops the rows: no kill between them loses the delete.
+    const journal = (): void => {
+      if (!offline) return;
       // The delete is conditional on the version seen here, so a remote edit made meanwhile survives.
       this.o.store.journal.append({
         kind: item.kind === 'folder' ? 'rmdir' : 'unlink',
@@ -1204,8 +1209,9 @@ export class Vfs {
                   : { remoteId: item.remoteId, ...drive },
             }),
       });
-      this.journaled(path, 'delete of');
-    }
+    };
+    const gone = await this.forget(item, journal);
+    if (offline) this.journaled(path, 'delete of');
     return gone;
   }
 
@@ -1227,7 +1233,7 @@ export class Vfs {
    * Drops an item and everything below it locally: store rows, pending journal entries, uploads,
    * cache files. Handles open on a file keep reading what it held here (GoneFile).
    */
-  private async forget(item: StoredItem): Promise<GoneFile[]> {
+  private async forget(item: StoredItem, alsoInTransaction?: () => void): Promise<GoneFile[]> {
     const held = item.kind === 'file' ? await this.openForGone(item) : [];
     const made: GoneFile[] = [];
     const gone = this.o.store.transaction(() => {
@@ -1243,6 +1249,7 @@ export class Vfs {
       for (const g of removed) {
         for (const e of this.o.store.journal.list({ itemId: g.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
       }
+      alsoInTransaction?.();
       return removed;
     });
     // Gone already (another delete came first): nothing of these is read.
@@ -1339,6 +1346,7 @@ export class Vfs {
       const itemIsDir = item.kind === 'folder';
       if (targetIsDir && !itemIsDir) throw new VfsError('EISDIR', `${to} is a folder`);
       if (!targetIsDir && itemIsDir) throw new VfsError('ENOTDIR', `${to} is not a folder`);
+      if (targetIsDir) await this.deleteHiddenIn(target.id);
       if (targetIsDir && this.o.store.items.countChildren(target.id) > 0) throw new VfsError('ENOTEMPTY', `folder not empty: ${to}`);
       if (item.remoteId === null && target.remoteId !== null && !targetIsDir) {
         // An editor's save (write a temp file, rename it over the original): the original keeps its
@@ -1424,6 +1432,8 @@ export class Vfs {
   private hide(from: string, to: string, caller: number): void {
     const item = this.resolve(from);
     this.checkShare(() => this.o.shares?.checkWrite(item, 'item', from));
+    // Kept in the store first: if that fails, the rename fails and nothing is hidden.
+    this.saveHiddenFiles([...this.pendingHides.keys(), item.id]);
     const hid: PendingHide = {
       itemId: item.id,
       parentId: item.parentId!,
@@ -1436,13 +1446,17 @@ export class Vfs {
     this.forgetAttributes();
     this.pendingHides.set(item.id, hid);
     this.hiddenNames.set(hiddenKey(hid.parentId, hid.hiddenName), { pending: hid });
-    this.saveHiddenFiles();
   }
 
   /** The files whose fate is not known yet, kept in the store: a kill must not undo an answered unlink. */
-  private saveHiddenFiles(): void {
-    if (this.pendingHides.size === 0) this.o.store.driveState.delete('hiddenFiles');
-    else this.o.store.driveState.set('hiddenFiles', [...this.pendingHides.keys()]);
+  private saveHiddenFiles(keys: readonly string[]): void {
+    if (keys.length === 0) this.o.store.driveState.delete('hiddenFiles');
+    else this.o.store.driveState.set('hiddenFiles', [...keys]);
+  }
+
+  /** The pending files but `itemId`. */
+  private otherHiddenFiles(itemId: string): string[] {
+    return [...this.pendingHides.keys()].filter((key) => key !== itemId);
   }
 
   /**
@@ -1455,11 +1469,22 @@ export class Vfs {
     for (const key of keys) {
       const item = this.o.store.items.get(key);
       if (!item) continue;
-      await this.remove(item, this.o.store.items.pathOf(item.id) ?? `/${item.name}`, { answered: true, journalOnly: true });
-      deleted++;
+      const path = this.o.store.items.pathOf(item.id) ?? `/${item.name}`;
+      try {
+        await this.remove(item, path, { answered: true, journalOnly: true });
+        deleted++;
+      } catch (e) {
+        // A folder shared read-only since, say: the file stays, as a refused delete would leave it.
+        this.o.logger.error({ path, err: e }, 'a file deleted while a program held it open, just before the engine stopped, could not be deleted; it stays');
+      }
     }
     this.o.store.driveState.delete('hiddenFiles');
     return deleted;
+  }
+
+  /** Files libfuse hid in a folder (rm -rf of a folder whose files a program holds) are deleted before it goes. */
+  private async deleteHiddenIn(folderId: string): Promise<void> {
+    await Promise.all([...this.pendingHides.values()].filter((hid) => hid.parentId === folderId).map((hid) => this.deleteHidden(hid)));
   }
 
   /** The file libfuse hid that holds `path`'s name (case-insensitively), if its fate is not known yet. */
@@ -1491,12 +1516,23 @@ export class Vfs {
         const gone = await this.remove(item, this.o.store.items.pathOf(item.id) ?? `/${item.name}`, { answered: true, journalOnly });
         this.hiddenNames.set(key, { attr: gone[0]?.attr ?? { ...this.attrOf(item), nlink: 0 } });
       } catch (e) {
-        // Not even journaled (a share made read-only meanwhile, the store failing): the file is back.
-        this.hiddenNames.set(key, { itemId: hid.itemId });
-        this.o.logger.error({ itemId: hid.itemId, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
+        if (this.o.store.items.get(hid.itemId)) {
+          // Not even journaled (a share made read-only meanwhile, the store failing): the file is back.
+          this.hiddenNames.set(key, { itemId: hid.itemId });
+          this.changesBack(hid.itemId);
+          this.o.logger.error({ itemId: hid.itemId, err: e }, 'a file deleted while a program held it open could not be deleted; it is back');
+        } else {
+          this.hiddenNames.set(key, { attr: hid.attr });
+          this.o.logger.error({ itemId: hid.itemId, err: e }, 'a file deleted while a program held it open is deleted, but what it left here could not all be cleared');
+        }
       } finally {
+        try {
+          this.saveHiddenFiles(this.otherHiddenFiles(hid.itemId));
+        } catch (e) {
+          // The next start finds the key of a file deleted already, and skips it.
+          this.o.logger.error({ err: e }, 'could not record that a hidden file was deleted');
+        }
         this.pendingHides.delete(hid.itemId);
-        this.saveHiddenFiles();
         this.forgetAttributes();
       }
     })();
@@ -1518,16 +1554,31 @@ export class Vfs {
    * fails, the file stays, and libfuse's hidden name names it until libfuse lets go of it.
    */
   private async saveOverHidden(hid: PendingHide, from: string, to: string): Promise<void> {
+    // Recorded first: if that fails, the rename fails with the file still waiting.
+    this.saveHiddenFiles(this.otherHiddenFiles(hid.itemId));
     clearTimeout(hid.timer);
     this.pendingHides.delete(hid.itemId);
-    this.saveHiddenFiles();
     const key = hiddenKey(hid.parentId, hid.hiddenName);
     this.hiddenNames.set(key, { itemId: hid.itemId });
     this.forgetAttributes();
     const held = [...this.handles.values()].filter((h) => h.itemId === hid.itemId && !h.gone);
-    await this.renameTo(from, to, held);
+    try {
+      await this.renameTo(from, to, held);
+    } catch (e) {
+      // Failed after the file went (its server delete came first: a source on the server), the
+      // hidden name answers with the file's last attributes.
+      if (!this.o.store.items.get(hid.itemId)) this.hiddenNames.set(key, { attr: held.find((h) => h.gone)?.gone?.attr ?? hid.attr });
+      else this.changesBack(hid.itemId);
+      throw e;
+    } finally {
+      this.forgetAttributes();
+    }
     this.hiddenNames.set(key, { attr: held.find((h) => h.gone)?.gone?.attr ?? hid.attr });
-    this.forgetAttributes();
+  }
+
+  /** A hidden file is back after all: changes made to it while it waited are uploaded (uploadable). */
+  private changesBack(itemId: string): void {
+    if (this.o.store.content.statusOf(itemId) === 'dirty') this.o.uploads.schedule(itemId, { priority: 'high' });
   }
 
   /** Tells onAttributesChange listeners of a change the store does not see. */
@@ -1545,7 +1596,8 @@ export class Vfs {
     try {
       await this.content.moveFile(source.id, target.id, () => {
         const replaced = this.o.store.items.get(target.id);
-        for (const { h, file } of held) if (replaced) h.gone = this.goneFile(replaced, file);
+        const live = new Set(this.handles.values());
+        for (const { h, file } of held) if (replaced && live.has(h)) h.gone = this.goneFile(replaced, file);
         const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
         this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
         this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
