@@ -372,6 +372,7 @@ export class Engine {
       gid: process.getgid?.() ?? 0,
       readTimeoutMs: policy.ms('uncachedReadTimeoutMs'),
       prepareTimeoutMs: policy.ms('prepareForChangeTimeoutMs'),
+      hideGraceMs: policy.ms('hiddenFileGraceMs'),
       network: connectivity,
       shares: shared,
       listing,

@@ -100,6 +100,11 @@ export const TimeoutConfigSchema = z.object({
   prepareForChangeTimeoutMs: positiveMs,
   /** A failed read of one file is logged once in this long, however many FUSE reads fail. */
   readErrorLogQuietMs: positiveMs,
+  /**
+   * How long a file libfuse hid (deleted or replaced while open) waits for the rename of a save over
+   * it before it is deleted: libfuse sends that rename within a millisecond of the hiding one.
+   */
+  hiddenFileGraceMs: positiveMs,
   /** How long the kernel may cache names and attributes (FUSE's entry and attribute timeouts; `--kernel-cache`'s default). */
   kernelCacheTimeoutMs: ms,
 
@@ -282,6 +287,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   storeBusyTimeoutMs: 5_000,
   deletedUploadWatchMs: 86_400_000,
   readErrorLogQuietMs: 10_000,
+  hiddenFileGraceMs: 500,
   tokenRefreshTimeoutMs: 30_000,
   tokenRefreshMarginMs: 300_000,
   tokenRecheckMs: 2_000,

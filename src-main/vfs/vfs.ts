@@ -108,7 +108,11 @@ export interface VfsOptions {
   gid: number;
   /** How long a wait for missing content may take before the read fails. */
   readTimeoutMs: number;
-  /** How long a file libfuse hid waits for a rename onto its name before it is deleted (PendingHide; HIDE_GRACE_MS). */
+  /**
+   * How long a file libfuse hid waits for a rename onto its name before it is deleted (PendingHide;
+   * TimeoutPolicy hiddenFileGraceMs). A loop held up longer costs a save over an open file its
+   * history (deleted, and the saved file a new item).
+   */
   hideGraceMs?: number;
   /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
   prepareTimeoutMs?: number;
@@ -246,12 +250,6 @@ export const SHARE_XATTR = 'user.onemount.share';
 const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
 /** The name libfuse gives an open file it hides (hidden_name in libfuse 2.9's fuse.c: node id, counter). */
 const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
-/**
- * How long a hidden file waits for the rename of a save over it (PendingHide). libfuse sends that
- * rename as soon as the hiding one is answered, within a millisecond; a loop held up longer only
- * costs the file its history (deleted, and the saved file a new item), as before.
- */
-const HIDE_GRACE_MS = 500;
 /** Why a write through a handle of a file deleted or replaced while open fails. */
 const GONE_WRITE = 'the file was deleted or replaced while open: there is nothing left to write into';
 
@@ -1440,7 +1438,7 @@ export class Vfs {
       hiddenName: to.slice(to.lastIndexOf('/') + 1),
       caller,
       attr: { ...this.attrOf(item), nlink: 0 },
-      timer: setTimeout(() => void this.deleteHidden(hid), this.o.hideGraceMs ?? HIDE_GRACE_MS),
+      timer: setTimeout(() => void this.deleteHidden(hid), this.o.hideGraceMs ?? DEFAULT_TIMEOUTS.hiddenFileGraceMs),
     };
     hid.timer.unref();
     this.forgetAttributes();
