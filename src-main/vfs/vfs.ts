@@ -250,8 +250,6 @@ export const SHARE_XATTR = 'user.onemount.share';
 const READ_ERROR_QUIET_MS = DEFAULT_TIMEOUTS.readErrorLogQuietMs;
 /** The name libfuse gives an open file it hides (hidden_name in libfuse 2.9's fuse.c: node id, counter). */
 const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
-/** Why a write through a handle of a file deleted or replaced while open fails. */
-const GONE_WRITE = 'the file was deleted or replaced while open: there is nothing left to write into';
 
 /** A hidden name's key in Vfs.hiddenNames: by folder key, so a rename of the folder keeps it. */
 function hiddenKey(folderId: string, name: string): string {
@@ -769,6 +767,35 @@ export class Vfs {
     return this.readOff(h, gone.file.fd, buf, n, position);
   }
 
+  /**
+   * A write through a handle of a file deleted or replaced while open: into the version it opened,
+   * as into an unlinked file on a local disk (its handles read it; nothing else ever will).
+   */
+  private async writeGone(h: OpenFile, gone: GoneFile, buf: Buffer, length: number, position: number): Promise<number> {
+    const file = gone.file;
+    if (!file) throw new VfsError('ENOENT', 'the file was deleted while open, and none of it was on this device');
+    const { bytesWritten } = await this.whileBusy(h, file.write(buf, 0, length, position));
+    // Bytes between the end and a write past it are zeros, there as well.
+    gone.ranges.add(Math.min(position, gone.attr.size), position + bytesWritten);
+    if (position + bytesWritten > gone.attr.size) this.resizeGone(gone, position + bytesWritten);
+    return bytesWritten;
+  }
+
+  private async truncateGone(h: OpenFile, gone: GoneFile, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
+    if (!gone.file) throw new VfsError('ENOENT', 'the file was deleted while open, and none of it was on this device');
+    await this.whileBusy(h, gone.file.truncate(size));
+    if (size < gone.attr.size) gone.ranges.truncate(size);
+    else gone.ranges.add(gone.attr.size, size);
+    this.resizeGone(gone, size);
+  }
+
+  /** The size a gone file's handles (and its hidden name) show. */
+  private resizeGone(gone: GoneFile, size: number): void {
+    gone.attr.size = size;
+    gone.attr.blocks = Math.ceil(size / 512);
+  }
+
   /** A read that failed for the person to see (the panel's Errors), not only the program. */
   private readFailed(item: StoredItem, error: VfsError): VfsError {
     // One program's read is several FUSE reads (the kernel retries, reads ahead): one report per
@@ -946,7 +973,7 @@ export class Vfs {
   }
 
   private async writeSlow(h: OpenFile, buf: Buffer, length: number, position: number): Promise<number> {
-    if (h.gone) throw new VfsError('EIO', GONE_WRITE);
+    if (h.gone) return this.writeGone(h, h.gone, buf, length, position);
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     // Bytes before the write position and after its end must be the current version's.
@@ -1003,7 +1030,7 @@ export class Vfs {
 
   async ftruncate(fh: number, size: number): Promise<void> {
     const h = this.handle(fh);
-    if (h.gone) throw new VfsError('EIO', GONE_WRITE);
+    if (h.gone) return this.truncateGone(h, h.gone, size);
     const item = this.itemOf(h);
     if (!item) throw new VfsError('ENOENT', 'the file was deleted while open');
     await this.truncateItem(h, item, size);
@@ -1272,7 +1299,8 @@ export class Vfs {
       open.map(async (h) => {
         if (!cached) return { h };
         try {
-          return { h, file: await openFile(this.o.downloads.cachePath(item.id), 'r') };
+          // Read-write: a write through the handle goes into the version it opened (writeGone).
+          return { h, file: await openFile(this.o.downloads.cachePath(item.id), 'r+') };
         } catch (e) {
           this.o.logger.warn({ itemId: item.id, err: e }, 'a file deleted while open: its cached bytes could not be kept for the programs reading it');
           return { h };
