@@ -184,7 +184,7 @@ interface OpenFile {
   local?: { fd: number; size: number; generation: number };
   /** What the last read found in the store, for the next reads while it is at the same generation. */
   seen?: Seen;
-  /** Set when the file was deleted while this handle was open: what its reads still find (forget). */
+  /** Set when the file was deleted or replaced while this handle was open: what it reads and writes from then on. */
   gone?: GoneFile;
 }
 
@@ -216,9 +216,10 @@ interface PendingHide {
 type HiddenName = { pending: PendingHide } | { attr: Attr } | { itemId: string };
 
 /**
- * A file deleted while open, as its handles still see it (POSIX: an unlinked file stays readable
- * through the descriptors open on it): its last attributes, and a descriptor of its cache file
- * taken before that was deleted, with the byte ranges it held then.
+ * A file deleted or replaced while open, as its handles still see it (POSIX: an unlinked file stays
+ * readable and writable through the descriptors open on it): its attributes, and a read-write
+ * descriptor of its cache file taken before that was deleted or replaced, with the byte ranges it
+ * held (then, and written since).
  */
 interface GoneFile {
   attr: Attr;
