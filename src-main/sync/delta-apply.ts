@@ -308,6 +308,7 @@ export class BatchApplier {
         if (!this.#changedHere(record)) continue;
         prepared.delete(id);
         refused.delete(id);
+        bothModified.delete(id);
         this.#pending.delete(id);
         this.#stale.push(record.remoteId ?? record.id);
       }
@@ -317,11 +318,13 @@ export class BatchApplier {
       // changed) keeps its local bytes as they are now (fuzz 515000/13: the server's size was
       // recorded over a file recreated here, and its upload failed for good); one no longer
       // changed (its edit dropped) takes the server's record as it is then.
+      const deletedHere = new Set<string>();
       for (const [id, record] of prepared) {
         const old = olds.get(id);
         if (!old) continue;
         const now = store.items.get(id);
         if (!now) {
+          deletedHere.add(id);
           prepared.delete(id);
           this.#pending.delete(id);
           continue;
@@ -340,6 +343,21 @@ export class BatchApplier {
         else prepared.set(id, merged);
         if (changed && !dirtyBefore.has(id)) bothModified.add(id);
       }
+      // What the batch puts into a folder deleted here meanwhile goes with it (its delete takes
+      // them on the server): a row there would have no folder.
+      for (let grew = deletedHere.size > 0; grew; ) {
+        grew = false;
+        for (const [id, record] of prepared) {
+          if (record.parentId === null || !deletedHere.has(record.parentId)) continue;
+          deletedHere.add(id);
+          prepared.delete(id);
+          this.#pending.delete(id);
+          grew = true;
+        }
+      }
+      // A conflict only for a file still here with a local edit (one deleted or whose edit was
+      // dropped meanwhile has none).
+      for (const id of bothModified) if (!store.items.get(id) || !this.#isDirty(id)) bothModified.delete(id);
       for (const { key, remoteId } of adopted) {
         if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
       }

@@ -1261,16 +1261,12 @@ export class Vfs {
    */
   private async forget(item: StoredItem, alsoInTransaction?: () => void): Promise<GoneFile[]> {
     const held = item.kind === 'file' ? await this.openForGone(item) : [];
-    const made: GoneFile[] = [];
+    const made: Array<{ h: OpenFile; gone: GoneFile }> = [];
     const gone = this.o.store.transaction(() => {
       const now = this.o.store.items.get(item.id);
       // Handles released while the descriptors were opened are left out (their descriptor closes below).
       const live = new Set(this.handles.values());
-      for (const { h, file } of held) {
-        if (!now || !live.has(h)) continue;
-        h.gone = this.goneFile(now, file);
-        made.push(h.gone);
-      }
+      for (const { h, file } of held) if (now && live.has(h)) made.push({ h, gone: this.goneFile(now, file) });
       const removed = this.o.store.items.deleteSubtree(item.id);
       for (const g of removed) {
         for (const e of this.o.store.journal.list({ itemId: g.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
@@ -1278,6 +1274,8 @@ export class Vfs {
       alsoInTransaction?.();
       return removed;
     });
+    // Only once the rows are gone for good (a failed transaction leaves the handles as they were).
+    for (const { h, gone: g } of made) h.gone = g;
     // Gone already (another delete came first): nothing of these is read.
     for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
     for (const g of gone) {
@@ -1285,7 +1283,7 @@ export class Vfs {
       await this.o.downloads.cancel(g.id);
       if (g.contentStatus !== 'none') await this.content.removeFile(g.id);
     }
-    return made;
+    return made.map((m) => m.gone);
   }
 
   /**
