@@ -338,12 +338,12 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // (seed 515000, schedule 13): src-main/sync/delta-sync.test.ts, "rows read before the invalidations
 // are awaited are read again". Replay: e2e/fuzz/known-bugs/recreated-file-size-of-remote-edit.json
 //
-// Open (seen once, 2026-12-06 night, on 7e09567; 0 of 3 replays): b.txt rewritten here (6 MB, an
+// Fixed (seen once, 2026-12-06 night, on 7e09567; 0 of 3 replays): b.txt rewritten here (6 MB, an
 // upload session) while another device moved it into F/Sub dir and edited it twice; the upload kept
-// both versions and sent the copy `b (conflict …).txt` into the original's server folder (F/Sub
-// dir), but the mount shows the copy next to the original's local place (the root), where the
-// original also went back: the mount and the server disagree on where the copy is (seed 580000,
-// schedule 15; docs/testing.md, "Still open"). Replay: e2e/fuzz/known-bugs/conflict-copy-placed-where-original-was.json
+// both versions and sent the copy into the original's server folder, but stored it in the
+// original's local folder (delta had not brought the move yet): mount and server disagreed on where
+// the copy was (seed 580000, schedule 15). The copy is stored where the server put it:
+// src-main/transfers/upload-manager.test.ts. Replay: e2e/fuzz/known-bugs/conflict-copy-placed-where-original-was.json
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now

@@ -967,6 +967,25 @@ describe('conflicts', () => {
     expect(temp.store.journal.list()).toEqual([]);
   });
 
+  it('keeps both for a file another device moved too: the copy is where the server put it, here as there (fuzz 580000/15)', async () => {
+    const item = await serverFile(Buffer.from('base version'), 'moved.txt');
+    await emu.emulator.admin.remote({ op: 'mkdir', path: '/Elsewhere' });
+    const folder = temp.store.items.upsert({ ...toRecord(emu.emulator.admin.itemJson('/Elsewhere') as unknown as DriveItem), parentId: rootId });
+    const mine = Buffer.from('my local edit');
+    localEdit(item, mine);
+    // Moved and edited there; delta has not brought the move here yet.
+    await emu.emulator.admin.remote({ op: 'move', path: '/moved.txt', newPath: '/Elsewhere/moved.txt' });
+    await emu.emulator.admin.remote({ op: 'write', path: '/Elsewhere/moved.txt', content: 'their edit' });
+    const manager = makeManager({ now: () => Date.parse('2026-11-27T14:30:05Z') });
+    manager.schedule(item.id, { priority: 'high' });
+    await manager.whenIdle();
+
+    const copyName = 'moved (conflict 2026-11-27 143005 testhost).txt';
+    const copy = serverJson(`/Elsewhere/${copyName}`)!;
+    expect(await emu.emulator.admin.readFile(`/Elsewhere/${copyName}`)).toEqual(mine);
+    expect(temp.store.items.get(copy.id)).toMatchObject({ name: copyName, parentId: folder.id });
+  });
+
   it('keeps both when the server copy is edited while a session upload is on the way (fuzz 43000/50: the edit was overwritten)', async () => {
     const item = await serverFile(Buffer.from('base version'), 'movie.bin');
     const mine = randomBytes(4 * MiB + 1);

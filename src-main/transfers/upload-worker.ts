@@ -476,7 +476,10 @@ export class UploadWorker {
       try {
         store.transaction(() => {
           const record = this.#o.toRecord(copy);
-          const stored = store.items.upsert({ ...record, parentId: edit.item.parentId, name: copyName });
+          // Where the server put it: its original's folder there, which delta may not have brought
+          // here yet (another device moved the file: fuzz 580000/15); else the original's folder here.
+          const serverFolder = record.parentId === null ? undefined : store.items.get(store.items.keyOf(record.parentId));
+          const stored = store.items.upsert({ ...record, parentId: serverFolder?.id ?? edit.item.parentId, name: copyName });
           if (copyCache && !mismatch) this.#content.copyUploaded(stored.id, tagsOf(copy), edit.size);
         });
         copyStored = true;
