@@ -345,6 +345,12 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // the copy was (seed 580000, schedule 15). The copy is stored where the server put it:
 // src-main/transfers/upload-manager.test.ts. Replay: e2e/fuzz/known-bugs/conflict-copy-placed-where-original-was.json
 //
+// Open, older than 2026-12-06 (seed 580000, schedule 156, in a shared folder; 1 of 3 replays on
+// 7e09567, 2 of 2 on 51260c3): a file edited here, deleted and made again by another device, kills
+// between: delta moves the kept edit aside as `d (conflict 1)` while the upload sends it again at
+// `d`, which the server names `d 1`; no conflict record names `d 1` (docs/testing.md, "Still open").
+// Replay: e2e/fuzz/known-bugs/remote-deleted-reupload-copy-without-record.json
+//
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
 // failed with ENOENT (seed 21000, schedule 17); a stale kernel entry is one way to it, now
 // answered with ESTALE (e2e/errnos.e2e.test.ts). Replay: e2e/fuzz/known-bugs/create-over-saved-file-enoent.json
