@@ -346,7 +346,7 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // src-main/transfers/upload-manager.test.ts. Replay: e2e/fuzz/known-bugs/conflict-copy-placed-where-original-was.json
 //
 // Open, older than 2026-12-06 (seed 580000, schedule 156, in a shared folder; 1 of 3 replays on
-// 7e09567, 2 of 2 on 51260c3): a file edited here, deleted and made again by another device, kills
+// 7e09567, 3 of 3 on 51260c3): a file edited here, deleted and made again by another device, kills
 // between: delta moves the kept edit aside as `d (conflict 1)` while the upload sends it again at
 // `d`, which the server names `d 1`; no conflict record names `d 1` (docs/testing.md, "Still open").
 // Replay: e2e/fuzz/known-bugs/remote-deleted-reupload-copy-without-record.json
