@@ -532,15 +532,8 @@ export class BatchApplier {
       this.#keep(item, reason);
       return;
     }
-    const children: StoredItem[] = [];
-    for (let after: string | undefined; ; ) {
-      const page = this.#store.items.listChildren(item.id, after, this.#o.pageSize);
-      children.push(...page);
-      const lastChild = page[page.length - 1];
-      if (page.length < this.#o.pageSize || lastChild === undefined) break;
-      after = lastChild.nameKey;
-    }
-    for (const child of children) this.#removeUnlessEdited(child, reason, topId);
+    // Listed whole first: the deletions below change the pages.
+    for (const child of [...this.#children(item.id)]) this.#removeUnlessEdited(child, reason, topId);
     if (item.id === topId) this.#recordConflict(item.id, 'remote-deleted', null);
   }
 
@@ -621,19 +614,23 @@ export class BatchApplier {
     if (item.kind !== 'folder' && item.kind !== 'package') return false;
     const folders = [item.id];
     for (let folderId = folders.pop(); folderId !== undefined; folderId = folders.pop()) {
-      let after: string | undefined;
-      for (;;) {
-        const page = this.#store.items.listChildren(folderId, after, this.#o.pageSize);
-        for (const child of page) {
-          if (child.remoteId === null || (child.kind === 'file' && this.#isDirty(child.id))) return true;
-          if (child.kind === 'folder' || child.kind === 'package') folders.push(child.id);
-        }
-        const lastChild = page[page.length - 1];
-        if (page.length < this.#o.pageSize || lastChild === undefined) break;
-        after = lastChild.nameKey;
+      for (const child of this.#children(folderId)) {
+        if (child.remoteId === null || (child.kind === 'file' && this.#isDirty(child.id))) return true;
+        if (child.kind === 'folder' || child.kind === 'package') folders.push(child.id);
       }
     }
     return false;
+  }
+
+  /** A folder's children, a page at a time. */
+  *#children(folderId: string): Generator<StoredItem> {
+    for (let after: string | undefined; ; ) {
+      const page = this.#store.items.listChildren(folderId, after, this.#o.pageSize);
+      yield* page;
+      const lastChild = page[page.length - 1];
+      if (page.length < this.#o.pageSize || lastChild === undefined) return;
+      after = lastChild.nameKey;
+    }
   }
 
   #folderChanged(id: string): void {

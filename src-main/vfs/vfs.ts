@@ -758,7 +758,7 @@ export class Vfs {
     return readAt(file.fd, buf, n, position);
   }
 
-  /** A read of a file deleted while this handle was open: the bytes it had on this device then. */
+  /** A read through a handle of a file deleted or replaced while open: the version it opened, as far as it was on this device. */
   private readGone(h: OpenFile, gone: GoneFile, buf: Buffer, length: number, position: number): number | Promise<number> {
     if (position >= gone.attr.size || length <= 0) return 0;
     const n = Math.min(length, gone.attr.size - position);
@@ -1093,10 +1093,8 @@ export class Vfs {
 
   /** clash(), once a file libfuse hid there is deleted (the name is used again: PendingHide). */
   private async clashNow(parent: StoredItem, name: string): Promise<StoredItem | undefined> {
-    const existing = this.clash(parent, name);
-    const hid = existing && this.pendingHides.get(existing.id);
-    if (!hid) return existing;
-    await this.deleteHidden(hid);
+    const hid = this.pendingHideIn(parent, name);
+    if (hid) await this.deleteHidden(hid);
     return this.clash(parent, name);
   }
 
@@ -1517,7 +1515,12 @@ export class Vfs {
     if (this.pendingHides.size === 0) return undefined;
     const cut = path.lastIndexOf('/');
     const folder = this.folderAt(cut <= 0 ? '/' : path.slice(0, cut));
-    const holder = folder && this.clash(folder, path.slice(cut + 1));
+    return folder && this.pendingHideIn(folder, path.slice(cut + 1));
+  }
+
+  private pendingHideIn(folder: StoredItem, name: string): PendingHide | undefined {
+    if (this.pendingHides.size === 0) return undefined;
+    const holder = this.clash(folder, name);
     return holder && this.pendingHides.get(holder.id);
   }
 
