@@ -121,7 +121,7 @@ export class FuzzRig {
             result.skipped++;
             continue;
           }
-          const v = await this.local(op, at, model, epoch);
+          const v = await this.local(op, at, model, epoch, log);
           if (v) {
             result.violations.push({ kind: 'op-result', message: `at op ${i} (${describeOp(op)}): ${v}` });
             return result;
@@ -169,9 +169,9 @@ export class FuzzRig {
   }
 
   /** Runs a local op; returns a description of the mismatch when its result was not the model's. */
-  private async local(op: LocalOp, at: (p: string) => string, model: Model, epoch: Epoch): Promise<string | undefined> {
+  private async local(op: LocalOp, at: (p: string) => string, model: Model, epoch: Epoch, log: (line: string) => void): Promise<string | undefined> {
     const expected = model.expect(op);
-    const held = expected.ok ? await holdOpen(op, model, at) : undefined;
+    const held = expected.ok ? await holdOpen(op, model, at, log) : undefined;
     try {
       const mismatch = await this.runLocal(op, at, model, epoch, expected);
       if (mismatch || !held) return mismatch;
@@ -492,9 +492,9 @@ export class QuietTimeout extends Error {}
  * schedule keeps its choices when it shrinks), the file they remove or replace, opened and read
  * whole first: libfuse hides such a file, and the program holding it must read on what it read
  * (docs/architecture.md, "Files deleted or replaced while open"). Not held when it cannot be read
- * now (offline, not on this device).
+ * now (offline, a fault, the bytes not on this device: said in the log, the op runs unheld).
  */
-async function holdOpen(op: LocalOp, model: Model, at: (p: string) => string): Promise<{ path: string; fh: FileHandle; bytes: Buffer } | undefined> {
+async function holdOpen(op: LocalOp, model: Model, at: (p: string) => string, log: (line: string) => void): Promise<{ path: string; fh: FileHandle; bytes: Buffer } | undefined> {
   const target = op.t === 'unlink' || op.t === 'save' ? op.path : op.t === 'rename' && op.from !== op.to ? op.to : undefined;
   if (target === undefined || model.kind(target) !== 'file') return undefined;
   if (parseInt(sha256(Buffer.from(JSON.stringify(op))).slice(0, 2), 16) % 3 !== 0) return undefined;
@@ -502,8 +502,9 @@ async function holdOpen(op: LocalOp, model: Model, at: (p: string) => string): P
   try {
     fh = await open(at(target), 'r');
     return { path: target, fh, bytes: await fh.readFile() };
-  } catch {
+  } catch (e) {
     await fh?.close();
+    log(`  not held open across the op: ${target} could not be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     return undefined;
   }
 }
