@@ -58,6 +58,13 @@ async function hideAndWait(path: string, hidden: string): Promise<void> {
   await rig.vfs.deleteHiddenFiles();
 }
 
+/** A file made here (a program's temporary file, a new file). */
+async function writeNew(path: string, text: string): Promise<void> {
+  const fh = await rig.vfs.create(path);
+  await rig.vfs.write(fh, Buffer.from(text), Buffer.byteLength(text), 0);
+  await rig.vfs.release(fh);
+}
+
 /**
  * Waits out the grace, after a step that should have settled the hidden file's fate: no file is
  * waiting any more (its timer is off: the wait is not what keeps the checks after it true).
@@ -151,9 +158,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await serverFile('/doc.txt', 'version 1', true);
     const doc = rig.item('/doc.txt');
     const viewer = await rig.vfs.open('/doc.txt', 0);
-    const tmp = await rig.vfs.create('/doc.txt.tmp');
-    await rig.vfs.write(tmp, Buffer.from('version 2 is longer'), 19, 0);
-    await rig.vfs.release(tmp);
+    await writeNew('/doc.txt.tmp', 'version 2 is longer');
 
     await rig.vfs.rename('/doc.txt', `/${HIDDEN}`);
     await rig.vfs.rename('/doc.txt.tmp', '/doc.txt');
@@ -176,9 +181,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
   it('a handle of a version replaced by a save writes into that version, as into an unlinked file; a file made at the hidden name before the grace passed deletes the hidden one first', async () => {
     await serverFile('/log.txt', 'old log', true);
     const writer = await rig.vfs.open('/log.txt', 2);
-    const tmp = await rig.vfs.create('/log.txt.new');
-    await rig.vfs.write(tmp, Buffer.from('saved'), 5, 0);
-    await rig.vfs.release(tmp);
+    await writeNew('/log.txt.new', 'saved');
     await rig.vfs.rename('/log.txt', `/${HIDDEN}`);
     await rig.vfs.rename('/log.txt.new', '/log.txt');
     expect(await rig.vfs.write(writer, Buffer.from('N'), 1, 0)).toBe(1);
@@ -256,9 +259,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     const heldA = await rig.vfs.open('/a.txt', 0);
     await rig.vfs.rename('/a.txt', `/${HIDDEN}`);
     expect(() => rig.vfs.getattr('/A.txt')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
-    const made = await rig.vfs.create('/A.txt');
-    await rig.vfs.write(made, Buffer.from('hi'), 2, 0);
-    await rig.vfs.release(made);
+    await writeNew('/A.txt', 'hi');
     await pastTheGrace();
     expect(rig.item('/A.txt').id).not.toBe(a.id);
     expect((await rig.readAll('/A.txt')).toString()).toBe('hi');
@@ -269,9 +270,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     await serverFile('/c.txt', 'old c', true);
     const c = rig.item('/c.txt');
     const heldC = await rig.vfs.open('/c.txt', 0);
-    const tmp = await rig.vfs.create('/new.tmp');
-    await rig.vfs.write(tmp, Buffer.from('new c'), 5, 0);
-    await rig.vfs.release(tmp);
+    await writeNew('/new.tmp', 'new c');
     await rig.vfs.rename('/c.txt', '/.fuse_hidden0000000500000006', 7);
     await rig.vfs.rename('/new.tmp', '/C.txt', 7);
     await pastTheGrace();
@@ -303,9 +302,7 @@ describe('a file deleted while open (libfuse hides it)', () => {
     const held = await rig.vfs.open('/locked.txt', 0);
     emu.emulator.faults.failNext({ status: 423, code: 'resourceLocked', method: 'DELETE', listener: 'api' });
     await rig.vfs.rename('/locked.txt', `/${HIDDEN}`);
-    const made = await rig.vfs.create('/locked.txt');
-    await rig.vfs.write(made, Buffer.from('NEW'), 3, 0);
-    await rig.vfs.release(made);
+    await writeNew('/locked.txt', 'NEW');
     expect(rig.item('/locked.txt').id).not.toBe(locked.id);
     expect((await rig.readAll('/locked.txt')).toString()).toBe('NEW');
     expect(rig.temp.store.journal.list({ states: ['pending'] }).map((e) => [e.kind, e.name])).toEqual([['unlink', 'locked.txt'], ['create', 'locked.txt']]);
