@@ -16,12 +16,15 @@ describe('visibleRows', () => {
         const maxScroll = Math.max(0, count * rowHeight - viewportHeight);
         const scrollTop = Math.floor(at * maxScroll);
         const { start, end } = visibleRows({ count, rowHeight, scrollTop, viewportHeight, overscan: 2 });
-        const firstVisible = Math.floor(scrollTop / rowHeight);
+        // Scrolled to the very end of an empty viewport (height 0), no row is in view: the last is the nearest.
+        const firstVisible = Math.min(count - 1, Math.floor(scrollTop / rowHeight));
         const lastVisible = Math.min(count - 1, Math.floor((scrollTop + viewportHeight - 1) / rowHeight));
         expect(start).toBeLessThanOrEqual(firstVisible);
         expect(end).toBeGreaterThan(Math.max(firstVisible, lastVisible));
         expect(end - start).toBeLessThanOrEqual(Math.ceil(viewportHeight / rowHeight) + 1 + 4);
       }),
+      // fc.assert's random seed found [1, 1, 0, 1] once (a clean-clone run, 2026-12-06): kept as an example.
+      { examples: [[1, 1, 0, 1]], numRuns: 500 },
     );
   });
 });
