@@ -77,3 +77,32 @@ describe('BatchApplier: rows that change while an invalidation is awaited', () =
     expect(counts.conflicts).toBe(0);
   });
 });
+
+describe('BatchApplier: a new server file where this device sent a file (deleted-uploads.ts)', () => {
+  /** D (d.txt) edited here, the server's D deleted, its edit sent anew to ROOT/d.txt: the place is watched. */
+  function editSentAnew(): ItemRecord {
+    const sent = 'QQQQsent';
+    temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
+    temp.store.sentVersions.remember('D', sent);
+    temp.store.deletedUploads.add({ itemId: 'D', parentId: 'ROOT', name: 'd.txt', hashes: [sent] });
+    return record('N', 'ROOT', 'd.txt', 'file', { quickXorHash: sent });
+  }
+
+  it('is the file itself when the file is still there with its edit: it takes the new id, nothing is deleted or put beside it (fuzz 580000/156)', async () => {
+    const landed = editSentAnew();
+    await applier(() => undefined).apply({ ...plan([landed]), removals: new Map([['D', 'deleted']]) }, false, () => undefined);
+    expect(temp.store.items.get('D')).toMatchObject({ name: 'd.txt', remoteId: 'N' });
+    expect(temp.store.items.get('N')).toBeUndefined();
+    expect(temp.store.items.getChild('ROOT', 'd.txt')?.id).toBe('D');
+    expect(temp.store.journal.list({ states: ['pending'] }).filter((e) => e.kind === 'unlink')).toEqual([]);
+  });
+
+  it('is a stray copy, deleted on the server, when the file has moved on here', async () => {
+    const landed = editSentAnew();
+    temp.store.items.move('D', 'ROOT', 'e.txt');
+    await applier(() => undefined).apply(plan([landed]), false, () => undefined);
+    expect(temp.store.items.get('D')).toMatchObject({ name: 'e.txt', remoteId: 'D' });
+    expect(temp.store.items.get('N')).toBeUndefined();
+    expect(temp.store.journal.list({ states: ['pending'] })).toMatchObject([{ kind: 'unlink', name: 'd.txt', payload: { remoteId: 'N' } }]);
+  });
+});

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { landedCopyKey, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { landedCopyKey, nameKey, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT, type GoneReason } from './drive-item-mapping.ts';
@@ -255,7 +255,7 @@ export class BatchApplier {
     /** Files with local changes when their rows were read. */
     const dirtyBefore = new Set<string>();
     const toInvalidate: string[] = [];
-    const adopted: Array<{ key: string; remoteId: string }> = [];
+    const adopted: Array<{ key: string; remoteId: string; replacing?: string }> = [];
     const landedOfDeleted: Array<{ record: ItemRecord; itemId: string }> = [];
     for (const record of records) {
       if (this.#changedHere(record)) {
@@ -274,8 +274,13 @@ export class BatchApplier {
         }
         const deletedHere = this.#deletedHere(record);
         if (deletedHere) {
-          landedOfDeleted.push({ record, itemId: deletedHere.itemId });
           this.#pending.delete(record.id);
+          const local = this.#stillThere(deletedHere.itemId, record);
+          // The file is still at that very place with its edit: the copy is its own upload there
+          // (of a file the server lost, say: fuzz 580000/156), landed before its answer or
+          // without one (a kill). The upload's answer, or its next attempt, fills in the rest.
+          if (local) adopted.push({ key: local.id, remoteId: record.remoteId ?? record.id, ...(local.remoteId !== null ? { replacing: local.remoteId } : {}) });
+          else landedOfDeleted.push({ record, itemId: deletedHere.itemId });
           continue;
         }
         prepared.set(record.id, record);
@@ -358,8 +363,9 @@ export class BatchApplier {
       // A conflict only for a file still here with a local edit (one deleted or whose edit was
       // dropped meanwhile has none).
       for (const id of bothModified) if (!store.items.get(id) || !this.#isDirty(id)) bothModified.delete(id);
-      for (const { key, remoteId } of adopted) {
-        if (store.items.get(key)?.remoteId === null) store.items.setRemoteId(key, remoteId);
+      for (const { key, remoteId, replacing } of adopted) {
+        const known = store.items.get(key)?.remoteId;
+        if (known === null || (known !== undefined && known === replacing)) store.items.setRemoteId(key, remoteId, replacing ? { replacing } : {});
       }
       for (const { record, itemId } of landedOfDeleted) {
         // Deleted at the version it landed with (If-Match): an edit made there since survives.
@@ -432,7 +438,14 @@ export class BatchApplier {
     return incoming >= 0 && sent.indexOf(canonicalHash(old.quickXorHash)) > incoming;
   }
 
-  /** A new server file that is a landed upload of a file deleted here (deleted-uploads.ts). */
+  /** The file `itemId` as it is here, if it is at the record's place with a local edit. */
+  #stillThere(itemId: string, record: ItemRecord): StoredItem | undefined {
+    const local = this.#store.items.get(itemId);
+    if (local?.kind !== 'file' || local.parentId !== record.parentId || nameKey(local.name) !== nameKey(record.name)) return undefined;
+    return this.#isDirty(local.id) ? local : undefined;
+  }
+
+  /** A new server file that is a landed upload of a file deleted or moved here (deleted-uploads.ts). */
   #deletedHere(record: ItemRecord): ReturnType<Store['deletedUploads']['match']> {
     if (record.kind !== 'file' || record.parentId === null || !record.quickXorHash) return undefined;
     return this.#store.deletedUploads.match(record.parentId, record.name, record.quickXorHash);

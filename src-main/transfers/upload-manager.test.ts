@@ -1103,6 +1103,48 @@ describe('conflicts', () => {
     expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted' }]);
   });
 
+  /** The test's Graph client, losing the answer of the first `n` small uploads (the server keeps them): a kill, a dropped connection. */
+  const answersLost = (n: number): GraphClient =>
+    afterSmallUploads(async () => {
+      if (n-- > 0) throw new NetworkError('socket hang up', { causeCode: 'ECONNRESET' });
+    });
+
+  /** The names of the server files in the root beginning with `prefix`. */
+  const serverNames = (prefix: string): string[] => emu.emulator.admin.tree('/').filter((t) => t.path.startsWith(prefix)).map((t) => t.path);
+
+  it('an edit uploaded again after the server deleted the file, its answer lost, is the file when tried again: no copy beside it (fuzz 580000/156)', async () => {
+    const item = await serverFile(Buffer.from('base'), 'gone-lost.txt');
+    const mine = Buffer.from('edited while someone deleted it; the answer is lost');
+    localEdit(item, mine);
+    await emu.emulator.admin.remote({ op: 'delete', path: '/gone-lost.txt' });
+    const manager = makeManager({ graph: answersLost(1) });
+    manager.schedule(item.id, { priority: 'high' });
+    await until(() => temp.store.journal.list({ itemId: item.id }).length === 0, 'the edit uploaded');
+    await manager.whenIdle();
+    expect(serverNames('gone-lost')).toEqual(['gone-lost.txt']);
+    expectUploaded(serverJson('/gone-lost.txt')!.id, '/gone-lost.txt', mine);
+    expect(temp.store.items.get(item.id)).toMatchObject({ name: 'gone-lost.txt', remoteId: serverJson('/gone-lost.txt')!.id });
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted', localCopyName: 'gone-lost.txt' }]);
+  });
+
+  it('an edit of a file deleted and made again on the server goes up as one conflict copy though its answer is lost (fuzz 580000/156)', async () => {
+    const item = await serverFile(Buffer.from('base'), 'remade.txt');
+    const mine = Buffer.from('edited here while the file was deleted and made again there');
+    localEdit(item, mine);
+    await emu.emulator.admin.remote({ op: 'delete', path: '/remade.txt' });
+    await emu.emulator.admin.remote({ op: 'write', path: '/remade.txt', content: 'made again elsewhere' });
+    const manager = makeManager({ graph: answersLost(1), now: () => Date.parse('2026-01-02T03:04:05Z') });
+    manager.schedule(item.id, { priority: 'high' });
+    await until(() => temp.store.journal.list({ itemId: item.id }).length === 0, 'the edit uploaded');
+    await manager.whenIdle();
+    const copyName = 'remade (conflict 2026-01-02 030405 testhost).txt';
+    expect(serverNames('remade').sort()).toEqual([copyName, 'remade.txt'].sort());
+    expect((await emu.emulator.admin.readFile('/remade.txt')).toString()).toBe('made again elsewhere');
+    expectUploaded(serverJson(`/${copyName}`)!.id, `/${copyName}`, mine);
+    expect(temp.store.items.get(item.id)).toMatchObject({ name: copyName });
+    expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted', localCopyName: copyName }]);
+  });
+
   it('uploads a new file under a conflict name when the name was taken on the server', async () => {
     const mine = Buffer.from('made here');
     const localId = localCreate('clash.txt', mine);

@@ -98,6 +98,12 @@ interface LocalEdit {
   sessionExpiresMs: number | null;
   /** A request carrying the last byte was sent: the server may hold this version even if no answer came. */
   sentFinal: boolean;
+  /**
+   * The attempt makes a new server file: a file new here, or an edit of a file the server deleted,
+   * uploaded anew. The places it sends to are watched (deleted-uploads.ts) from before its bytes
+   * leave, so a copy whose answer never came (a kill) is known for ours when it shows up.
+   */
+  creating: boolean;
 }
 
 interface SendPlan {
@@ -178,11 +184,12 @@ export class UploadWorker {
       hasher: new UploadHasher(file, item.size, (digest) => {
         if (!store.items.get(item.id)) return;
         store.sentVersions.remember(item.id, digest);
-        if (item.remoteId === null) this.#watchSent(item.id, digest);
+        if (edit.creating) this.#watchSent(item.id, digest);
       }),
       job,
       sessionExpiresMs: entry.sessionExpiresMs,
       sentFinal: false,
+      creating: item.remoteId === null,
     };
     job.session(entry.sessionUrl ?? undefined);
     if (item.remoteId !== null) return this.#uploadExisting(edit);
@@ -223,41 +230,63 @@ export class UploadWorker {
     const parentId = this.#serverParent(edit);
     const name = edit.item.name;
     this.#leftBehind(edit, { parentId: edit.item.parentId!, name });
+    const settle = async (answer: DriveItem): Promise<UploadOutcome> => this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
     let answer: DriveItem;
     try {
       answer = await this.#send(edit, { target: { parentId, name }, conflictBehavior: 'fail', resume: true });
     } catch (error) {
       if (edit.job.signal.aborted) throw error;
-      if (isNameConflict(error)) {
-        if (nameLeavingByReplay(this.#o.store, edit.item.parentId!, name, { exceptItemId: edit.item.id })) throw new NameFreedByReplayError(edit.item.id, name);
-        const occupant = await this.#itemAt(edit, parentId, name);
-        // Freed between the refusal and the look (an offline delete replayed meanwhile, fuzz
-        // 12000/63): the name is this file's to take, on the next attempt.
-        if (!occupant) throw new NameFreedByReplayError(edit.item.id, name);
-        const mine = await this.#ownFile(edit, occupant);
-        // This very version, sent by an attempt whose answer never came back: it is the file, which
-        // may have moved here since that attempt began (fuzz 202000/84).
-        if (mine?.kind === 'same') return this.#commitNew(edit, await this.#followLocalPlace(edit, mine.item));
-        if (mine) {
-          // An earlier version of this file, sent by an attempt whose answer never came back: the
-          // file is ours, and the bytes here go on top of it.
-          this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
-          const answer = await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false });
-          return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
-        }
-        if (serverItemLeavingByReplay(this.#o.store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
-        if (await deleteCopyOfDeleted(this.#o.graph, this.#o.store, { itemId: edit.item.id, parentKey: edit.item.parentId!, name, path: edit.path, inFolder: (found) => this.#o.toRecord(found).parentId === parentId }, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
-        const copy = await this.#send(edit, {
-          target: { parentId, name: this.#copyName(name) },
-          conflictBehavior: 'rename',
-          resume: false,
-        });
-        return this.#commit(edit, copy, { reason: 'name-clash', parentId: edit.item.parentId! });
-      }
+      if (isNameConflict(error)) return this.#nameTaken(edit, parentId, name, { settle, copyReason: 'name-clash' });
       if (isNotFound(error)) return this.#rescueToRoot(edit);
       throw error;
     }
-    return this.#commitNew(edit, await this.#followLocalPlace(edit, answer));
+    return settle(answer);
+  }
+
+  /**
+   * A new server file's name is taken in its folder. The occupant may be this very file, sent by
+   * an attempt whose answer never came back (`settle` commits it), or an earlier version of it (the
+   * bytes here go on top); a copy of a file deleted here, or a name an offline delete is freeing,
+   * means another attempt; anything else keeps its name and this file goes up as a conflict copy.
+   * `isCopy`: `name` is already the copy's, and someone else's file holds it too.
+   */
+  async #nameTaken(
+    edit: LocalEdit,
+    parentId: string,
+    name: string,
+    how: { settle: (answer: DriveItem) => Promise<UploadOutcome>; copyReason: ConflictReason; isCopy?: boolean },
+  ): Promise<UploadOutcome> {
+    const { store } = this.#o;
+    if (nameLeavingByReplay(store, edit.item.parentId!, name, { exceptItemId: edit.item.id })) throw new NameFreedByReplayError(edit.item.id, name);
+    const occupant = await this.#itemAt(edit, parentId, name);
+    // Freed between the refusal and the look (an offline delete replayed meanwhile, fuzz
+    // 12000/63): the name is this file's to take, on the next attempt.
+    if (!occupant) throw new NameFreedByReplayError(edit.item.id, name);
+    const mine = await this.#ownFile(edit, occupant);
+    // This very version: it is the file, which may have moved here since that attempt began (fuzz 202000/84).
+    if (mine?.kind === 'same') return how.settle(mine.item);
+    if (mine) {
+      this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
+      return how.settle(await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false }));
+    }
+    if (serverItemLeavingByReplay(store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
+    if (await deleteCopyOfDeleted(this.#o.graph, store, { itemId: edit.item.id, parentKey: edit.item.parentId!, name, path: edit.path, inFolder: (found) => this.#o.toRecord(found).parentId === parentId }, occupant)) throw new NameFreedByReplayError(edit.item.id, name);
+    // Someone else's file holds the copy's name as well: the server picks a free one.
+    if (how.isCopy) return how.settle(await this.#send(edit, { target: { parentId, name }, conflictBehavior: 'rename', resume: false }));
+    // The copy's place is watched as the file's was, and taken only if free: a copy that landed
+    // without an answer (a kill) is a stray delta deletes, or the copy a later attempt meets there
+    // (fuzz 580000/156: a name the server picked for each attempt left copies nobody knew of).
+    const copyName = this.#copyName(name);
+    this.#watchPlace(edit, { parentId: edit.item.parentId!, name: copyName });
+    const copying = { settle: (answer: DriveItem) => this.#commit(edit, answer, { reason: how.copyReason, parentId: edit.item.parentId! }), copyReason: how.copyReason, isCopy: true };
+    let copy: DriveItem;
+    try {
+      copy = await this.#send(edit, { target: { parentId, name: copyName }, conflictBehavior: 'fail', resume: false });
+    } catch (error) {
+      if (edit.job.signal.aborted || !isNameConflict(error)) throw error;
+      return this.#nameTaken(edit, parentId, copyName, copying);
+    }
+    return copying.settle(copy);
   }
 
   /**
@@ -341,6 +370,13 @@ export class UploadWorker {
     if (place) store.deletedUploads.add({ itemId, parentId: place.parentId, name: place.name, hashes: store.sentVersions.list(itemId) });
   }
 
+  /** From now on this attempt sends the file to `place`: watched at once when its hash is known already. */
+  #watchPlace(edit: LocalEdit, place: { parentId: string; name: string }): void {
+    this.#leftBehind(edit, place);
+    const digest = edit.hasher.digestIfComplete();
+    if (digest) this.#watchSent(edit.item.id, digest);
+  }
+
   /**
    * A new file renamed or moved here while its first upload ran was created under its old name:
    * the server item follows the local place before the commit (a few times, if it keeps moving).
@@ -413,17 +449,29 @@ export class UploadWorker {
     this.#o.events.emit('journaled', { itemId: now.id, kind: 'rename' });
   }
 
-  /** The server lost the file while it was edited here: the edit is uploaded again as a new file. */
+  /**
+   * The server lost the file while it was edited here: the edit is uploaded again as a new file,
+   * at its name if that is free, watched as a new file's first upload is: an attempt whose answer
+   * never came (a kill) left a copy there that the next attempt, or delta, knows for this file's
+   * (fuzz 580000/156: with the server picking a free name, each attempt left another copy).
+   */
   async #reuploadDeleted(edit: LocalEdit): Promise<UploadOutcome> {
     const parentId = this.#serverParent(edit);
+    const name = edit.item.name;
     this.#o.logger.warn({ itemId: edit.item.id, path: edit.path }, 'the file was deleted on the server while edited here; uploading the edit again');
+    edit.creating = true;
+    this.#watchPlace(edit, { parentId: edit.item.parentId!, name });
+    const settle = async (answer: DriveItem): Promise<UploadOutcome> => this.#commit(edit, answer, { reason: 'remote-deleted', parentId: edit.item.parentId! });
+    let answer: DriveItem;
     try {
-      const answer = await this.#send(edit, { target: { parentId, name: edit.item.name }, conflictBehavior: 'rename', resume: false });
-      return await this.#commit(edit, answer, { reason: 'remote-deleted', parentId: edit.item.parentId! });
+      answer = await this.#send(edit, { target: { parentId, name }, conflictBehavior: 'fail', resume: false });
     } catch (error) {
-      if (edit.job.signal.aborted || !isNotFound(error)) throw error;
-      return this.#rescueToRoot(edit);
+      if (edit.job.signal.aborted) throw error;
+      if (isNameConflict(error)) return this.#nameTaken(edit, parentId, name, { settle, copyReason: 'remote-deleted' });
+      if (isNotFound(error)) return this.#rescueToRoot(edit);
+      throw error;
     }
+    return settle(answer);
   }
 
   /** The file's folder is gone on the server too: the edit goes to the drive root. */
@@ -797,7 +845,7 @@ export class UploadWorker {
     const content = store.content.get(itemId);
     if (stopped === 'cancelled' || !store.items.get(itemId) || !content) {
       // Removed here while the upload finished: a file this upload created goes from the server too.
-      if (edit.item.remoteId === null) await this.#undoCreate(edit, answer);
+      if (edit.creating) await this.#undoCreate(edit, answer);
       else logger.warn({ itemId, serverId: answer.id }, 'the item was removed locally while its upload finished; the server keeps the uploaded version');
       throw reason ?? new UploadStoppedError(itemId, 'cancelled');
     }
@@ -813,7 +861,7 @@ export class UploadWorker {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       // Delta saw this copy where the file had just moved from and queued it for deletion as left
       // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
-      if (edit.item.remoteId === null) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
+      if (edit.creating) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
@@ -842,7 +890,8 @@ export class UploadWorker {
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
     // The server knows the file now: later attempts update it in place. Where it sits, nothing
     // else of ours can land (a first upload never replaces), so that place needs no more watching.
-    const place = this.#sentPlaces.get(itemId);
+    // The watch of an attempt before a restart (the file's place) goes too.
+    const place = this.#sentPlaces.get(itemId) ?? (edit.item.parentId !== null ? { parentId: edit.item.parentId, name: edit.item.name } : undefined);
     if (place && answer.name?.toLowerCase() === place.name.toLowerCase() && this.#isServerParent(place.parentId, answer)) {
       store.deletedUploads.remove(itemId, place.parentId, place.name);
     }
