@@ -345,10 +345,12 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
 // the copy was (seed 580000, schedule 15). The copy is stored where the server put it:
 // src-main/transfers/upload-manager.test.ts. Replay: e2e/fuzz/known-bugs/conflict-copy-placed-where-original-was.json
 //
-// Open, older than 2026-12-06 (seed 580000, schedule 156, in a shared folder; 1 of 3 replays on
-// 7e09567, 3 of 3 on 51260c3): a file edited here, deleted and made again by another device, kills
-// between: delta moves the kept edit aside as `d (conflict 1)` while the upload sends it again at
-// `d`, which the server names `d 1`; no conflict record names `d 1` (docs/testing.md, "Still open").
+// Fixed (older than 2026-12-06; seed 580000, schedule 156, in a shared folder; 1 of 8 replays on
+// b5a113d, 0 of 12 since): a file edited here, deleted and made again by another device; a kill
+// came while the edit was being sent again, which the server had named `d 1`; after the restart it
+// was sent again as `d 2`, and no conflict record named `d 1`. The re-upload now takes its name
+// only if free and watches its places as a new file's first upload does:
+// src-main/transfers/upload-manager.test.ts, src-main/sync/delta-apply.test.ts.
 // Replay: e2e/fuzz/known-bugs/remote-deleted-reupload-copy-without-record.json
 //
 // Seen once under load, not in 14 replays: creating a file right after an editor-style save of it
