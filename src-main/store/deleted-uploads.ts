@@ -20,6 +20,8 @@ const HASHES_PER_PLACE = 4;
 export class DeletedUploads {
   readonly #state: DriveStateRepository;
   readonly #now: () => number;
+  /** The place each file's upload attempt running now sends it to (this process only). */
+  readonly #sending = new Map<string, { parentId: string; name: string }>();
 
   constructor(state: DriveStateRepository, now: () => number) {
     this.#state = state;
@@ -58,6 +60,24 @@ export class DeletedUploads {
     return this.#live().find((e) => e.parentId === parentId && e.name.toLowerCase() === name.toLowerCase() && e.hashes.some((h) => canonical(h) === hash));
   }
 
+  /**
+   * An upload attempt of the item sends it to `place` now, its answer not in yet (`undefined`: the
+   * attempt ended). A copy delta sees there meanwhile may be that attempt's landing, whose answer
+   * decides what it is: the delete delta queues for it waits until then (sendingTo; the commit
+   * drops that delete when the copy is the file).
+   */
+  sending(itemId: string, place: { parentId: string; name: string } | undefined): void {
+    if (place) this.#sending.set(itemId, place);
+    else this.#sending.delete(itemId);
+  }
+
+  /** An upload attempt running now sends a file to this place. */
+  sendingTo(parentId: string, name: string): boolean {
+    const key = name.toLowerCase();
+    for (const place of this.#sending.values()) if (place.parentId === parentId && place.name.toLowerCase() === key) return true;
+    return false;
+  }
+
   #live(): DeletedUpload[] {
     const all = this.#state.get('deletedUploads') ?? [];
     const live = all.filter((e) => this.#now() - e.deletedMs < WATCH_MS);
@@ -80,4 +100,9 @@ function canonical(quickXorHash: string): string {
  */
 export function landedCopyKey(remoteId: string): string {
   return `landed:${remoteId}`;
+}
+
+/** A journal entry's key is a landedCopyKey. */
+export function isLandedCopyKey(key: string): boolean {
+  return key.startsWith('landed:');
 }

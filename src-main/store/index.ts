@@ -13,7 +13,7 @@ export {
   type UpsertResult,
 } from './items-repository.ts';
 export { SentVersionsRepository } from './sent-versions-repository.ts';
-export { landedCopyKey } from './deleted-uploads.ts';
+export { isLandedCopyKey, landedCopyKey } from './deleted-uploads.ts';
 export { nameLeavingByReplay, serverItemLeavingByReplay } from './leaving-by-replay.ts';
 export { SharedFoldersRepository } from './shared-folders-repository.ts';
 export { ContentRepository, type ContentUpdate } from './content-repository.ts';

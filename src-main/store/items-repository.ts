@@ -101,6 +101,12 @@ export class ItemsRepository {
   #folderNeutralChanges = 0;
 
   readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
+  /**
+   * Keys of items first seen on the server (their key is the server id they had) that the server
+   * now knows by another id: uploaded anew after the first was deleted (setRemoteId `replacing`).
+   * The old id no longer names them (keyOf).
+   */
+  readonly #replacedKeys: Set<string>;
 
   /** Where the server ids of files made here are noted outside the database as well (key-log.ts). */
   readonly #keyLog: KeyLog | undefined;
@@ -109,6 +115,12 @@ export class ItemsRepository {
     this.#keyLog = keyLog;
     this.#byRemoteId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE remote_id = ?`);
     this.#keyOfRemote = db.prepare<[string], string>('SELECT id FROM items WHERE remote_id = ?').pluck();
+    this.#replacedKeys = new Set(
+      db
+        .prepare<[], string>(`SELECT id FROM items WHERE remote_id IS NOT NULL AND remote_id != id AND id NOT LIKE 'local:%'`)
+        .pluck()
+        .all(),
+    );
     this.#setRemoteId = db.prepare('UPDATE items SET remote_id = ? WHERE id = ?');
     this.#localFilesWithServerId = db.prepare<[]>(`SELECT id, remote_id FROM items WHERE kind = 'file' AND remote_id IS NOT NULL AND id LIKE 'local:%'`).raw();
     this.#moveChildren = db.prepare('UPDATE items SET parent_id = ? WHERE parent_id = ?');
@@ -218,6 +230,18 @@ export class ItemsRepository {
   }
 
   /**
+   * keyOf for an id the server sent (a delta record's or tombstone's; not a key): the server id of
+   * a file uploaded anew names nothing here now, though the file's key is still that id. A
+   * tombstone of it must not delete the file; a record of it (restored from the recycle bin) is
+   * another item.
+   */
+  keyOfServerId(id: string): string {
+    const key = this.#keyOfRemote.get(id);
+    if (key !== undefined) return key;
+    return this.#replacedKeys.has(id) ? `replaced:${id}` : id;
+  }
+
+  /**
    * Fills in the server's id of an item made here, once (or, with `replacing`, after the server
    * item it was is gone and it was uploaded anew). If another item already holds that
    * server id (delta stored the server's copy before the answer that names it came back), that
@@ -245,6 +269,7 @@ export class ItemsRepository {
       this.#deleteOne.run(copy.id);
     }
     this.#setRemoteId.run(remoteId, id);
+    if (remoteId !== id && !isLocalId(id)) this.#replacedKeys.add(id);
     if (item.kind === 'file' && isLocalId(id)) this.#keyLog?.note(id, remoteId);
     return copy?.inode;
   }

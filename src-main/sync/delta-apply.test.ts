@@ -106,3 +106,55 @@ describe('BatchApplier: a new server file where this device sent a file (deleted
     expect(temp.store.journal.list({ states: ['pending'] })).toMatchObject([{ kind: 'unlink', name: 'd.txt', payload: { remoteId: 'N' } }]);
   });
 });
+
+describe('BatchApplier: a new server file where this device sent a file whose delete waits', () => {
+  function watched(): ItemRecord {
+    const sent = 'QQQQsent';
+    temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
+    temp.store.sentVersions.remember('D', sent);
+    temp.store.deletedUploads.add({ itemId: 'D', parentId: 'ROOT', name: 'd (copy).txt', hashes: [sent] });
+    return record('N', 'ROOT', 'd (copy).txt', 'file', { quickXorHash: sent });
+  }
+
+  it('is not taken for the file once its delete waits in the journal, though the file is back at that place', async () => {
+    const landed = watched();
+    temp.store.items.move('D', 'ROOT', 'e.txt');
+    await applier(() => undefined).apply(plan([landed]), false, () => undefined);
+    expect(temp.store.journal.list({ states: ['pending'] })).toHaveLength(1);
+    temp.store.items.move('D', 'ROOT', 'd (copy).txt');
+    await applier(() => undefined).apply(plan([landed]), false, () => undefined);
+    expect(temp.store.items.get('D')?.remoteId).toBe('D');
+    expect(temp.store.journal.list({ states: ['pending'] })).toMatchObject([{ kind: 'unlink', payload: { remoteId: 'N' } }]);
+  });
+});
+
+describe('BatchApplier: a file uploaded anew after the server deleted it', () => {
+  /** D (first seen on the server: its key is its first server id) was deleted there and is N now. */
+  function uploadedAnew(): number {
+    temp.store.content.setContent('D', { status: 'complete', etag: 'e-N-1', ctag: 'c-N-1', ranges: RangeSet.whole(5) });
+    temp.store.items.setRemoteId('D', 'N', { replacing: 'D' });
+    // As the upload's commit leaves it: the server's version of N.
+    temp.store.items.update('D', { etag: 'e-N-1', ctag: 'c-N-1', quickXorHash: 'AAAAN' });
+    return temp.store.items.get('D')!.inode;
+  }
+  const n = record('N', 'ROOT', 'd.txt', 'file', { etag: 'e-N-1', ctag: 'c-N-1' });
+
+  it('is not deleted by the tombstone of its old server id, alone or beside the new one (the same row, inode and content)', async () => {
+    const inode = uploadedAnew();
+    await applier(() => undefined).apply({ ...plan([]), removals: new Map([['D', 'deleted']]) }, false, () => undefined);
+    expect(temp.store.items.get('D')).toMatchObject({ inode, remoteId: 'N', name: 'd.txt' });
+    await applier(() => undefined).apply({ ...plan([n]), removals: new Map([['D', 'deleted']]) }, false, () => undefined);
+    expect(temp.store.items.get('D')).toMatchObject({ inode, remoteId: 'N', name: 'd.txt' });
+    expect(temp.store.content.get('D')?.status).toBe('complete');
+    expect(temp.store.items.getChild('ROOT', 'd.txt')?.id).toBe('D');
+  });
+
+  it('and its old server item, restored there, is another item', async () => {
+    const inode = uploadedAnew();
+    await applier(() => undefined).apply(plan([record('D', 'ROOT', 'd (restored).txt', 'file')]), false, () => undefined);
+    expect(temp.store.items.get('D')).toMatchObject({ inode, remoteId: 'N', name: 'd.txt' });
+    const restored = temp.store.items.getChild('ROOT', 'd (restored).txt');
+    expect(restored).toMatchObject({ remoteId: 'D' });
+    expect(restored?.id).not.toBe('D');
+  });
+});

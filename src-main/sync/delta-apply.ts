@@ -188,10 +188,10 @@ export class BatchApplier {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
       const remoteId = record.remoteId ?? record.id;
       if (record.parentId === null) upserts.push({ ...record, id: rootKey ?? record.id, remoteId });
-      else upserts.push({ ...record, id: items.keyOf(record.id), parentId: items.keyOf(record.parentId), remoteId });
+      else upserts.push({ ...record, id: items.keyOfServerId(record.id), parentId: items.keyOf(record.parentId), remoteId });
     }
     const removals = new Map<string, GoneReason>();
-    for (const [id, reason] of plan.removals) removals.set(items.keyOf(id), reason);
+    for (const [id, reason] of plan.removals) removals.set(items.keyOfServerId(id), reason);
     return { ...plan, upserts, removals };
   }
 
@@ -364,6 +364,9 @@ export class BatchApplier {
       // dropped meanwhile has none).
       for (const id of bothModified) if (!store.items.get(id) || !this.#isDirty(id)) bothModified.delete(id);
       for (const { key, remoteId, replacing } of adopted) {
+        // A copy whose delete waits in the journal (queued when the file had moved away) is not
+        // the file's, even with the file back in its place: the delete goes on.
+        if (this.#deleteQueued(remoteId)) continue;
         const known = store.items.get(key)?.remoteId;
         if (known === null || (known !== undefined && known === replacing)) store.items.setRemoteId(key, remoteId, replacing ? { replacing } : {});
       }
@@ -371,7 +374,7 @@ export class BatchApplier {
         // Deleted at the version it landed with (If-Match): an edit made there since survives.
         const remoteId = record.remoteId ?? record.id;
         // Seen again (a later page, a resync) while its delete waits: the journal has it once.
-        if (store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId)) continue;
+        if (this.#deleteQueued(remoteId)) continue;
         // A file still here (it moved) keeps its journal to itself: the entry names the copy.
         const entryId = store.items.get(itemId) ? landedCopyKey(remoteId) : itemId;
         store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId, ...(record.driveId ? { driveId: record.driveId } : {}) } });
@@ -436,6 +439,11 @@ export class BatchApplier {
     const sent = this.#store.sentVersions.list(old.id).map(canonicalHash);
     const incoming = sent.indexOf(canonicalHash(record.quickXorHash));
     return incoming >= 0 && sent.indexOf(canonicalHash(old.quickXorHash)) > incoming;
+  }
+
+  /** A delete of the server item `remoteId` waits in the journal. */
+  #deleteQueued(remoteId: string): boolean {
+    return this.#store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId);
   }
 
   /** The file `itemId` as it is here, if it is at the record's place with a local edit. */

@@ -18,7 +18,7 @@ import { TypedEmitter } from '../base/typed-emitter.ts';
 import type { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { conflictCopyName, nameKey } from '../../src-shared/model/names.ts';
 import { isNameConflict, isNotFound, isPreconditionFailed, NetworkError, sameQuickXorHash, type DriveItem, type DriveRouter, type GraphClient } from '../graph/index.ts';
-import { isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
+import { isLandedCopyKey, isLocalId, nameLeavingByReplay, serverItemLeavingByReplay, type ItemRecord, type JournalEntry, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent, versionOf } from '../transfers/content-version.ts';
 import { deleteCopyOfDeleted } from '../transfers/landed-copy.ts';
 import { PARKING_PREFIX } from './delta-apply.ts';
@@ -258,6 +258,10 @@ export class JournalReplayer {
         // The item is gone locally: the entry carries the server id it had (older entries: the key was it).
         const remoteId = e.payload?.remoteId ?? (isLocalId(e.itemId) ? null : e.itemId);
         if (remoteId === null) return;
+        // A copy landed where its file no longer is, at a place an upload attempt sends a file to
+        // right now: it may be that attempt's landing, and its answer says (the commit drops this
+        // entry when the copy is the file). Deleted first, the file's server copy would be gone.
+        if (isLandedCopyKey(e.itemId) && e.parentId !== null && e.name !== null && store.deletedUploads.sendingTo(e.parentId, e.name)) throw new WaitForUpload(e.name);
         if (e.kind === 'rmdir') {
           let remote: DriveItem;
           try {
@@ -470,6 +474,14 @@ class WaitForDeletes extends WaitForParent {
 }
 
 /** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
+/** A landed copy's delete waits for the upload attempt sending a file to its place (deleted-uploads.ts). */
+class WaitForUpload extends WaitForParent {
+  constructor(name: string) {
+    super(name);
+    this.message = `waiting for the upload sending a file to ${name} to end`;
+  }
+}
+
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);

@@ -64,20 +64,17 @@ export class UploadHasher {
 
   /** The hash of the whole file (reading whatever no body carried). */
   async digest(signal: AbortSignal): Promise<string> {
-    if (this.#digest === undefined) {
-      await this.catchUp(this.#size, signal);
-      if (this.#digest === undefined) {
-        // An empty file: no byte ever went through #see.
-        this.#digest = this.#hash.digest();
-        this.#onDigest?.(this.#digest);
-      }
-    }
-    return this.#digest;
+    if (this.#digest === undefined) await this.catchUp(this.#size, signal);
+    // An empty file: no byte ever went through #see.
+    return this.digestIfComplete()!;
   }
 
-  /** The digest when every byte has gone through already (no I/O), else undefined. */
+  /** The digest when every byte has gone through already (no I/O), else undefined. `onDigest` hears it once, whoever asks first. */
   digestIfComplete(): string | undefined {
-    if (this.#digest === undefined && this.complete) this.#digest = this.#hash.digest();
+    if (this.#digest === undefined && this.complete) {
+      this.#digest = this.#hash.digest();
+      this.#onDigest?.(this.#digest);
+    }
     return this.#digest;
   }
 
@@ -99,6 +96,6 @@ export class UploadHasher {
     if (at > this.#position || end <= this.#position) return;
     this.#hash.update(chunk.subarray(this.#position - at, end - at));
     this.#position = end;
-    if (this.complete) this.#onDigest?.(this.digestIfComplete()!);
+    if (this.complete) this.digestIfComplete();
   }
 }

@@ -1127,6 +1127,16 @@ describe('conflicts', () => {
     expect(temp.store.conflicts.list()).toMatchObject([{ itemId: item.id, reason: 'remote-deleted', localCopyName: 'gone-lost.txt' }]);
   });
 
+  it('a new file\'s place is known as being sent to while its attempt waits for the answer, and no longer after (a landed copy\'s delete waits for it)', async () => {
+    const id = localCreate('in-flight.txt', Buffer.from('on its way'));
+    const seen: boolean[] = [];
+    const manager = makeManager({ graph: afterSmallUploads(async () => void seen.push(temp.store.deletedUploads.sendingTo(rootId, 'IN-FLIGHT.txt'))) });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(seen).toEqual([true]);
+    expect(temp.store.deletedUploads.sendingTo(rootId, 'in-flight.txt')).toBe(false);
+  });
+
   it('an edit of a file deleted and made again on the server goes up as one conflict copy though its answer is lost (fuzz 580000/156)', async () => {
     const item = await serverFile(Buffer.from('base'), 'remade.txt');
     const mine = Buffer.from('edited here while the file was deleted and made again there');

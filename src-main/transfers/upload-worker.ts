@@ -192,12 +192,16 @@ export class UploadWorker {
       creating: item.remoteId === null,
     };
     job.session(entry.sessionUrl ?? undefined);
-    if (item.remoteId !== null) return this.#uploadExisting(edit);
     try {
-      return await this.#uploadNew(edit);
-    } catch (error) {
-      if (edit.sentFinal && this.#removedHere(edit)) await this.#undoCreate(edit, undefined);
-      throw error;
+      if (item.remoteId !== null) return await this.#uploadExisting(edit);
+      try {
+        return await this.#uploadNew(edit);
+      } catch (error) {
+        if (edit.sentFinal && this.#removedHere(edit)) await this.#undoCreate(edit, undefined);
+        throw error;
+      }
+    } finally {
+      store.deletedUploads.sending(item.id, undefined);
     }
   }
 
@@ -352,6 +356,7 @@ export class UploadWorker {
     const { store } = this.#o;
     const before = this.#sentPlaces.get(edit.item.id);
     this.#sentPlaces.set(edit.item.id, place);
+    store.deletedUploads.sending(edit.item.id, place);
     if (!before || (before.parentId === place.parentId && before.name === place.name)) return;
     const hashes = store.sentVersions.list(edit.item.id);
     if (hashes.length) store.deletedUploads.add({ itemId: edit.item.id, parentId: before.parentId, name: before.name, hashes });
@@ -861,7 +866,8 @@ export class UploadWorker {
       if (edit.item.remoteId !== answer.id) droppedInode = this.#adoptServerId(edit.item, answer.id, relocation?.reason === 'remote-deleted');
       // Delta saw this copy where the file had just moved from and queued it for deletion as left
       // behind (delta-apply.ts): it is the file now. (Its If-Match would fail on our move anyway.)
-      if (edit.creating) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending'] }).forEach((e) => store.journal.remove(e.seq));
+      // (Pending, or being tried by the replayer, which waits while this attempt runs: deleted-uploads.ts.)
+      if (edit.creating) store.journal.list({ itemId: landedCopyKey(answer.id), states: ['pending', 'uploading'] }).forEach((e) => store.journal.remove(e.seq));
       if (stale) {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
