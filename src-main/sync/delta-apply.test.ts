@@ -105,23 +105,13 @@ describe('BatchApplier: a new server file where this device sent a file (deleted
     expect(temp.store.items.get('N')).toBeUndefined();
     expect(temp.store.journal.list({ states: ['pending'] })).toMatchObject([{ kind: 'unlink', name: 'd.txt', payload: { remoteId: 'N' } }]);
   });
-});
-
-describe('BatchApplier: a new server file where this device sent a file whose delete waits', () => {
-  function watched(): ItemRecord {
-    const sent = 'QQQQsent';
-    temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
-    temp.store.sentVersions.remember('D', sent);
-    temp.store.deletedUploads.add({ itemId: 'D', parentId: 'ROOT', name: 'd (copy).txt', hashes: [sent] });
-    return record('N', 'ROOT', 'd (copy).txt', 'file', { quickXorHash: sent });
-  }
 
   it('is not taken for the file once its delete waits in the journal, though the file is back at that place', async () => {
-    const landed = watched();
+    const landed = editSentAnew();
     temp.store.items.move('D', 'ROOT', 'e.txt');
     await applier(() => undefined).apply(plan([landed]), false, () => undefined);
     expect(temp.store.journal.list({ states: ['pending'] })).toHaveLength(1);
-    temp.store.items.move('D', 'ROOT', 'd (copy).txt');
+    temp.store.items.move('D', 'ROOT', 'd.txt');
     await applier(() => undefined).apply(plan([landed]), false, () => undefined);
     expect(temp.store.items.get('D')?.remoteId).toBe('D');
     expect(temp.store.journal.list({ states: ['pending'] })).toMatchObject([{ kind: 'unlink', payload: { remoteId: 'N' } }]);

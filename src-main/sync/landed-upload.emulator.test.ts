@@ -211,7 +211,7 @@ describe("a new file's first upload stopped after its bytes landed", () => {
     expect(store.journal.list({})).toEqual([]);
   }, 30_000);
 
-  it('moved while its answer is on the way: the delete delta queued for the copy waits for the attempt, which keeps the copy as the file', async () => {
+  it('moved while its answer is on the way, with delta queueing the copy for deletion: the delete waits for the attempt, which keeps the copy as the file, no conflict', async () => {
     const { store, rootKey, subKey } = await withSubDir();
     const content = Buffer.from('moved while its only upload landed');
     const id = localCreate(rootKey, 'b.txt', content);
@@ -222,28 +222,6 @@ describe("a new file's first upload stopped after its bytes landed", () => {
       // Tried while the attempt waits for its answer: not sent (the copy may be the file).
       expect(await replayer.replay()).toBe(1);
       expect((await graph.getItemByPath('/b.txt')).file).toBeDefined();
-    };
-    manager.schedule(id, { priority: 'high', immediately: true });
-    await until(() => onLanded === undefined, 'the copy to land');
-    await manager.whenIdle();
-    await settle();
-
-    const server = await graph.getItemByPath('/Sub dir/b.txt');
-    expect(await handle.emulator.admin.readFile('/Sub dir/b.txt')).toEqual(content);
-    await expect(graph.getItemByPath('/b.txt')).rejects.toMatchObject({ status: 404 });
-    expect(store.items.get(id)).toMatchObject({ parentId: subKey, name: 'b.txt', remoteId: server.id });
-    expect(store.conflicts.list()).toEqual([]);
-    expect(store.journal.list({})).toEqual([]);
-  }, 30_000);
-
-  it('moved while its answer is on the way, with delta queueing the copy for deletion: the attempt keeps it as the file, no conflict', async () => {
-    const { store, rootKey, subKey } = await withSubDir();
-    const content = Buffer.from('moved while its only upload landed');
-    const id = localCreate(rootKey, 'b.txt', content);
-    onLanded = async () => {
-      store.items.move(id, subKey, 'b.txt');
-      await sync.syncOnce();
-      expect(store.journal.list({ states: ['pending'] }).filter((e) => e.kind === 'unlink')).toHaveLength(1);
     };
     manager.schedule(id, { priority: 'high', immediately: true });
     await until(() => onLanded === undefined, 'the copy to land');
