@@ -63,4 +63,21 @@ describe('DeletedUploads', () => {
     expect(temp.store.deletedUploads.match('P', 'a.txt', sent)).toBeUndefined();
     expect(temp.store.driveState.get('deletedUploads')).toBeUndefined();
   });
+
+  it('knows the places upload attempts send to now, and who waits for one to end (by place, any case)', async () => {
+    temp = openTempStore({ now: () => clock });
+    const uploads = temp.store.deletedUploads;
+    await uploads.sendingEnded('P', 'a.txt');
+    uploads.sending('local:a', { parentId: 'P', name: 'a.txt' });
+    expect(uploads.sendingTo('P', 'A.TXT')).toBe(true);
+    expect(uploads.sendingTo('Q', 'a.txt')).toBe(false);
+    let ended = false;
+    const waiting = uploads.sendingEnded('P', 'a.txt').then(() => (ended = true));
+    // The attempt moves on to a copy's place: nothing sends to a.txt any more.
+    uploads.sending('local:a', { parentId: 'P', name: 'a (copy).txt' });
+    await waiting;
+    expect(ended).toBe(true);
+    uploads.sending('local:a', undefined);
+    expect(uploads.sendingTo('P', 'a (copy).txt')).toBe(false);
+  });
 });

@@ -22,6 +22,8 @@ export class DeletedUploads {
   readonly #now: () => number;
   /** The place each file's upload attempt running now sends it to (this process only). */
   readonly #sending = new Map<string, { parentId: string; name: string }>();
+  /** Who waits for no attempt to send to a place any more (sendingEnded). */
+  readonly #waiters = new Set<{ parentId: string; name: string; resolve: () => void }>();
 
   constructor(state: DriveStateRepository, now: () => number) {
     this.#state = state;
@@ -69,6 +71,17 @@ export class DeletedUploads {
   sending(itemId: string, place: { parentId: string; name: string } | undefined): void {
     if (place) this.#sending.set(itemId, place);
     else this.#sending.delete(itemId);
+    for (const waiter of this.#waiters) {
+      if (this.sendingTo(waiter.parentId, waiter.name)) continue;
+      this.#waiters.delete(waiter);
+      waiter.resolve();
+    }
+  }
+
+  /** Settles once no upload attempt sends a file to this place (at once when none does). */
+  sendingEnded(parentId: string, name: string): Promise<void> {
+    if (!this.sendingTo(parentId, name)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.add({ parentId, name, resolve }));
   }
 
   /** An upload attempt running now sends a file to this place. */

@@ -261,7 +261,11 @@ export class JournalReplayer {
         // A copy landed where its file no longer is, at a place an upload attempt sends a file to
         // right now: it may be that attempt's landing, and its answer says (the commit drops this
         // entry when the copy is the file). Deleted first, the file's server copy would be gone.
-        if (isLandedCopyKey(e.itemId) && e.parentId !== null && e.name !== null && store.deletedUploads.sendingTo(e.parentId, e.name)) throw new WaitForUpload(e.name);
+        if (isLandedCopyKey(e.itemId) && e.parentId !== null && e.name !== null && store.deletedUploads.sendingTo(e.parentId, e.name)) {
+          // Tried again as soon as that attempt ends (not at the next retry, seconds later).
+          void store.deletedUploads.sendingEnded(e.parentId, e.name).then(() => this.kick());
+          throw new WaitForUpload(e.name);
+        }
         if (e.kind === 'rmdir') {
           let remote: DriveItem;
           try {
