@@ -101,12 +101,8 @@ export class ItemsRepository {
   #folderNeutralChanges = 0;
 
   readonly #adopt: (id: string, remoteId: string, replacing: string | undefined) => number | undefined;
-  /**
-   * Keys of items first seen on the server (their key is the server id they had) that the server
-   * now knows by another id: uploaded anew after the first was deleted (setRemoteId `replacing`).
-   * The old id no longer names them (keyOf).
-   */
-  readonly #replacedKeys: Set<string>;
+  /** The item the server knows as the id, and the item whose key is the id (keyOfServerId). */
+  readonly #byServerIdOrKey: Database.Statement<[{ id: string }], { id: string; remote_id: string | null }>;
 
   /** Where the server ids of files made here are noted outside the database as well (key-log.ts). */
   readonly #keyLog: KeyLog | undefined;
@@ -115,12 +111,7 @@ export class ItemsRepository {
     this.#keyLog = keyLog;
     this.#byRemoteId = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE remote_id = ?`);
     this.#keyOfRemote = db.prepare<[string], string>('SELECT id FROM items WHERE remote_id = ?').pluck();
-    this.#replacedKeys = new Set(
-      db
-        .prepare<[], string>(`SELECT id FROM items WHERE remote_id IS NOT NULL AND remote_id != id AND id NOT LIKE 'local:%'`)
-        .pluck()
-        .all(),
-    );
+    this.#byServerIdOrKey = db.prepare('SELECT id, remote_id FROM items WHERE remote_id = @id OR id = @id');
     this.#setRemoteId = db.prepare('UPDATE items SET remote_id = ? WHERE id = ?');
     this.#localFilesWithServerId = db.prepare<[]>(`SELECT id, remote_id FROM items WHERE kind = 'file' AND remote_id IS NOT NULL AND id LIKE 'local:%'`).raw();
     this.#moveChildren = db.prepare('UPDATE items SET parent_id = ? WHERE parent_id = ?');
@@ -236,9 +227,11 @@ export class ItemsRepository {
    * another item.
    */
   keyOfServerId(id: string): string {
-    const key = this.#keyOfRemote.get(id);
-    if (key !== undefined) return key;
-    return this.#replacedKeys.has(id) ? `replaced:${id}` : id;
+    const rows = this.#byServerIdOrKey.all({ id });
+    const known = rows.find((row) => row.remote_id === id);
+    if (known) return known.id;
+    // Only a key, of an item the server knows by another id now.
+    return rows.some((row) => row.remote_id !== null) ? `replaced:${id}` : id;
   }
 
   /**
@@ -269,7 +262,6 @@ export class ItemsRepository {
       this.#deleteOne.run(copy.id);
     }
     this.#setRemoteId.run(remoteId, id);
-    if (remoteId !== id && !isLocalId(id)) this.#replacedKeys.add(id);
     if (item.kind === 'file' && isLocalId(id)) this.#keyLog?.note(id, remoteId);
     return copy?.inode;
   }
