@@ -231,7 +231,7 @@ export class ItemsRepository {
     const known = rows.find((row) => row.remote_id === id);
     if (known) return known.id;
     // Only a key, of an item the server knows by another id now.
-    return rows.some((row) => row.remote_id !== null) ? `replaced:${id}` : id;
+    return rows.length > 0 ? `replaced:${id}` : id;
   }
 
   /**

@@ -65,7 +65,7 @@ export class UploadHasher {
   /** The hash of the whole file (reading whatever no body carried). */
   async digest(signal: AbortSignal): Promise<string> {
     if (this.#digest === undefined) await this.catchUp(this.#size, signal);
-    // An empty file: no byte ever went through #see.
+    // Computed by #see once the last byte went through; here for an empty file.
     return this.digestIfComplete()!;
   }
 

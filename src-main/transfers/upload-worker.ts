@@ -270,7 +270,7 @@ export class UploadWorker {
     // This very version: it is the file, which may have moved here since that attempt began (fuzz 202000/84).
     if (mine?.kind === 'same') return how.settle(mine.item);
     if (mine) {
-      this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this new file; uploading the current bytes over it');
+      this.#o.logger.info({ itemId: edit.item.id, serverId: mine.item.id }, 'the server holds an earlier upload of this file, sent by an attempt whose answer never came; uploading the current bytes over it');
       return how.settle(await this.#send(edit, { target: { itemId: mine.item.id }, conflictBehavior: 'replace', ifMatch: mine.item.eTag, resume: false }));
     }
     if (serverItemLeavingByReplay(store, occupant.id, edit.item.id)) throw new NameFreedByReplayError(edit.item.id, name);
