@@ -189,6 +189,25 @@ describe("a new file's first upload stopped after its bytes landed", () => {
     expect(store.journal.list({})).toEqual([]);
   }, 30_000);
 
+  it('moved, the copy\'s delete waiting for the attempt that sent it there: tried again as soon as that attempt ends without it', async () => {
+    const { store, rootKey, subKey } = await withSubDir();
+    const id = localCreate(rootKey, 'b.txt', Buffer.from('first version, sent and committed, answer never read'));
+    // Its own retry comes only after ten minutes: what wakes it is the end of the attempt.
+    const waking = new JournalReplayer({ graph, store, toRecord, logger: createMemoryLogger('debug', 'landed-upload-test').logger, tasks, hostName: 'test-host', retry: { baseMs: 600_000, maxMs: 600_000 } });
+    waking.start();
+    onLanded = async () => {
+      store.items.move(id, subKey, 'b.txt');
+      await sync.syncOnce();
+      expect(await waking.replay()).toBe(1);
+      // A write stops the attempt before it reads its answer: the copy is not the file after all.
+      localRewrite(id, Buffer.from('the latest bytes, written after the move'));
+    };
+    manager.schedule(id, { priority: 'high', immediately: true });
+    await firstAttemptStopped();
+    await until(() => store.journal.list({ states: ['pending', 'uploading'] }).every((e) => e.kind !== 'unlink'), 'the copy deleted');
+    await expect(graph.getItemByPath('/b.txt')).rejects.toMatchObject({ status: 404 });
+  }, 30_000);
+
   it('moved while its answer is on the way, the copy deleted there first (another device): the attempt does not take the deleted copy for the file', async () => {
     const { store, rootKey, subKey } = await withSubDir();
     const content = Buffer.from('moved while its only upload landed');
