@@ -145,6 +145,24 @@ describe('ChildrenListing beside a first enumeration', () => {
     expect(names('/A').sort()).toEqual(['keep.txt', 'y.txt']);
   });
 
+  it('a file uploaded anew (its key the server id it had) is not the server item of that id, listed again', async () => {
+    await list('/');
+    await list('/A');
+    const mine = local('/A/x.txt')!;
+    // The server deleted x.txt while it was edited here, and the edit went up anew, renamed since;
+    // then the old item came back from the recycle bin.
+    await write('/A/x (mine).txt', 'mine');
+    const anew = (await graph.getItemByPath('/A/x (mine).txt')).id;
+    temp.store.items.setRemoteId(mine.id, anew, { replacing: mine.remoteId! });
+    temp.store.items.move(mine.id, local('/A')!.id, 'x (mine).txt');
+    listing = new ChildrenListing({ graph, store: temp.store, logger: memory.logger, complete: false });
+    await list('/A');
+    expect(temp.store.items.get(mine.id)).toMatchObject({ name: 'x (mine).txt', remoteId: anew, inode: mine.inode });
+    const restored = local('/A/x.txt');
+    expect(restored).toMatchObject({ remoteId: mine.remoteId });
+    expect(restored?.id).not.toBe(mine.id);
+  });
+
   it('a listing that started after the page carrying an item keeps its newer record', async () => {
     await list('/');
     beforeApply = gate();

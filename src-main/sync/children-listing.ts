@@ -205,7 +205,7 @@ export class ChildrenListing implements ListingPort, EnumerationObserver {
       if (isTombstone(mapped)) continue;
       const remoteId = mapped.remoteId ?? mapped.id;
       seen.add(remoteId);
-      const key = store.items.keyOf(remoteId);
+      const key = store.items.keyOfServerId(remoteId);
       const old = store.items.get(key);
       // A local edit is delta's to reconcile (it records the conflict): a listing leaves it alone.
       if (old && this.#holdsLocalState(old)) continue;
