@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { landedCopyKey, nameKey, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { landedCopyKey, nameKey, serverItemLeavingByReplay, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT, type GoneReason } from './drive-item-mapping.ts';
@@ -366,7 +366,7 @@ export class BatchApplier {
       for (const { key, remoteId, replacing } of adopted) {
         // A copy whose delete waits in the journal (queued when the file had moved away) is not
         // the file's, even with the file back in its place: the delete goes on.
-        if (this.#deleteQueued(remoteId)) continue;
+        if (serverItemLeavingByReplay(store, remoteId)) continue;
         const known = store.items.get(key)?.remoteId;
         if (known === null || (known !== undefined && known === replacing)) store.items.setRemoteId(key, remoteId, replacing ? { replacing } : {});
       }
@@ -374,7 +374,7 @@ export class BatchApplier {
         // Deleted at the version it landed with (If-Match): an edit made there since survives.
         const remoteId = record.remoteId ?? record.id;
         // Seen again (a later page, a resync) while its delete waits: the journal has it once.
-        if (this.#deleteQueued(remoteId)) continue;
+        if (serverItemLeavingByReplay(store, remoteId)) continue;
         // A file still here (it moved) keeps its journal to itself: the entry names the copy.
         const entryId = store.items.get(itemId) ? landedCopyKey(remoteId) : itemId;
         store.journal.append({ kind: 'unlink', itemId: entryId, parentId: record.parentId, name: record.name, baseEtag: record.etag ?? null, payload: { remoteId, ...(record.driveId ? { driveId: record.driveId } : {}) } });
@@ -439,11 +439,6 @@ export class BatchApplier {
     const sent = this.#store.sentVersions.list(old.id).map(canonicalHash);
     const incoming = sent.indexOf(canonicalHash(record.quickXorHash));
     return incoming >= 0 && sent.indexOf(canonicalHash(old.quickXorHash)) > incoming;
-  }
-
-  /** A delete of the server item `remoteId` waits in the journal. */
-  #deleteQueued(remoteId: string): boolean {
-    return this.#store.journal.list({ states: ['pending', 'uploading'] }).some((e) => e.kind === 'unlink' && e.payload?.remoteId === remoteId);
   }
 
   /** The file `itemId` as it is here, if it is at the record's place with a local edit. */
