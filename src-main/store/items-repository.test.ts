@@ -263,6 +263,47 @@ describe('ItemsRepository', () => {
     expect(heard).toHaveLength(9);
   });
 
+  it('leaves generation as it is for a batch that repeats what is stored, and bumps once before a batch that changes anything', () => {
+    const { items } = temp.store;
+    const known = [folder('F', 'ROOT', 'f'), { ...file('A', 'F', 'a.txt'), etag: 'e1', quickXorHash: 'h1' }, file('B', 'F', 'b.txt')];
+    items.upsertMany(known);
+    let heard = 0;
+    const stopListening = items.onChange(() => heard++);
+    const generation = items.generation;
+    // A first enumeration meeting what a listing stored: nothing is written, nobody is told.
+    expect(items.upsertMany(known)).toMatchObject({ inserted: 0, updated: 3 });
+    expect(items.upsertMany([{ ...file('A', 'F', 'a.txt'), etag: 'e1', quickXorHash: 'h1', remoteId: undefined, driveId: undefined }])).toMatchObject({ updated: 1 });
+    expect(items.generation).toBe(generation);
+    expect(heard).toBe(0);
+    // Any field that differs is a write, told once per batch, before it (the listener still sees the old row).
+    const sizes: Array<number | undefined> = [];
+    const stopSizes = items.onChange(() => sizes.push(items.get('B')?.size));
+    items.upsertMany([known[0]!, known[1]!, { ...file('B', 'F', 'b.txt'), size: 77 }]);
+    expect(heard).toBe(1);
+    expect(sizes).toEqual([file('B', 'F', 'b.txt').size]);
+    expect(items.get('B')?.size).toBe(77);
+    let a: ItemRecord = known[1]!;
+    for (const [what, change] of [
+      ['an etag', { etag: 'e2' }],
+      ['a hash', { quickXorHash: 'h2' }],
+      ['a name', { name: 'A.txt' }],
+      ['a time', { mtimeMs: 99 }],
+    ] as const) {
+      const before = heard;
+      a = { ...a, ...change };
+      items.upsertMany([a]);
+      expect(heard, what).toBe(before + 1);
+    }
+    // Names swapped within a batch (one parked, then both written): still one bump.
+    const before = heard;
+    items.upsertMany([{ ...file('B', 'F', 'A.txt'), size: 77 }, { ...a, name: 'b.txt' }]);
+    expect(heard).toBe(before + 1);
+    expect(items.getChild('F', 'a.txt')?.id).toBe('B');
+    expect(items.generation).toBeGreaterThan(generation);
+    stopSizes();
+    stopListening();
+  });
+
   it('moves and renames, refusing taken names and moves into itself', () => {
     const { items } = temp.store;
     items.upsertMany([folder('A', 'ROOT', 'a'), folder('B', 'A', 'b'), file('F', 'A', 'f'), file('G', 'ROOT', 'g')]);

@@ -93,6 +93,8 @@ export class ItemsRepository {
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
   readonly #changeListeners = new Set<() => void>();
+  /** Whether the running upsertMany has written yet (it bumps generation before its first write). */
+  #batchWrote = false;
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   #changeClock = 0;
@@ -395,8 +397,20 @@ export class ItemsRepository {
    * a root with a new id takes over the old root (inode 1): the root keeps its key and inode.
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
-    this.#bump();
+    this.#batchWrote = false;
     return this.#upsertMany(records, options);
+  }
+
+  /**
+   * Before a batch's first write: the bump that upsertMany owes. A batch that writes nothing (a
+   * first enumeration meeting the items a listing stored, a delta round repeating what is known)
+   * leaves generation as it is, and with it the caches of item fields, the mount's kept
+   * attributes among them.
+   */
+  #batchWrites(): void {
+    if (this.#batchWrote) return;
+    this.#batchWrote = true;
+    this.#bump();
   }
 
   /** Changes the given fields only. */
@@ -530,10 +544,15 @@ export class ItemsRepository {
       } else {
         this.#makeRoomFor({ ...record, parentId: record.parentId }, params.name_key, latest, waiting, options, result);
       }
-      if (this.#byId.get(record.id)) {
-        this.#replace.run(params);
+      const stored = this.#byId.get(record.id);
+      if (stored) {
+        if (!sameFields(stored, params)) {
+          this.#batchWrites();
+          this.#replace.run(params);
+        }
         result.updated++;
       } else {
+        this.#batchWrites();
         this.#insert.run(params);
         result.inserted++;
       }
@@ -552,6 +571,7 @@ export class ItemsRepository {
       if (root) {
         if (remoteId !== null && root.remote_id !== remoteId) {
           const holder = this.#keyOfRemote.get(remoteId);
+          this.#batchWrites();
           if (holder !== undefined && holder !== root.id) this.#deleteOne.run(holder);
           this.#setRemoteId.run(remoteId, root.id);
         }
@@ -573,6 +593,7 @@ export class ItemsRepository {
     const occupant = this.#child.get(record.parentId, key);
     if (!occupant || occupant.id === record.id) return;
     if (waiting.has(occupant.id)) {
+      this.#batchWrites();
       this.#park.run(PARKED_PREFIX + occupant.id, occupant.id);
       return;
     }
@@ -583,6 +604,7 @@ export class ItemsRepository {
     const newKey = nameKey(newName);
     const holder = this.#child.get(record.parentId, newKey);
     if (holder) throw nameTaken(newName, record.parentId, holder.id);
+    this.#batchWrites();
     this.#rename.run({ id: occupant.id, parent_id: record.parentId, name: newName, name_key: newKey });
     result.renamed.push({ id: occupant.id, from: occupant.name, to: newName });
   }
@@ -592,6 +614,26 @@ export class ItemsRepository {
     if (!row) throw notFound(id);
     return itemFromRow(row);
   }
+}
+
+/** Whether #replace would leave the stored row as it is. */
+function sameFields(row: ItemRow, p: ItemParams): boolean {
+  return (
+    row.parent_id === p.parent_id &&
+    row.name === p.name &&
+    row.name_key === p.name_key &&
+    row.kind === p.kind &&
+    row.size === p.size &&
+    row.ctime_ms === p.ctime_ms &&
+    row.mtime_ms === p.mtime_ms &&
+    row.etag === p.etag &&
+    row.ctag === p.ctag &&
+    row.quickxor_hash === p.quickxor_hash &&
+    row.remote_drive_id === p.remote_drive_id &&
+    row.remote_item_id === p.remote_item_id &&
+    (p.remote_id === null || row.remote_id === p.remote_id) &&
+    (p.keep_drive === 1 || row.drive_id === p.drive_id)
+  );
 }
 
 function toParams(record: ItemRecord): ItemParams {
