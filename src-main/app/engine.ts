@@ -453,6 +453,7 @@ export class Engine {
         growthBytes: GC_GROWTH_BYTES,
         signal,
         collect: async () => {
+          this.vfs.dropCaches();
           await collectGarbage();
           trimNativeHeap();
         },

@@ -376,6 +376,16 @@ export class Vfs {
     return item;
   }
 
+  /**
+   * Empties the caches of items by path and of listings (rebuilt from the store as they are asked
+   * for): the engine has settled after a burst, and what a large listing left in them is most of
+   * what it would keep holding (about 7 MiB for a 10 000-entry folder). The mount's kept attributes
+   * answer the kernel's lookups of those paths meanwhile.
+   */
+  dropCaches(): void {
+    this.byPath.clear();
+  }
+
   private pathCache(): Map<string, StoredItem> {
     const generation = this.o.store.items.generation;
     if (generation !== this.byPathGeneration || this.byPath.size > 200_000) {
