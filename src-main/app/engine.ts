@@ -91,6 +91,8 @@ const GC_GROWTH_BYTES = 16 * 1024 * 1024;
 
 /** Changed pictures fetched ahead at most per delta batch (more is a whole drive: the UI asks as it shows them). */
 const THUMBNAIL_PREFETCH_LIMIT = 500;
+/** Empty cache files kept ready for new local files (transfers/spare-cache-files.ts). */
+const SPARE_CACHE_FILES = 16;
 
 /** IPC calls that start work: refused once shutdown began (questions and quit are still answered). */
 const CALLS_THAT_START_WORK = ['syncNow', 'retryTransfer', 'pin', 'unpin', 'free', 'thumbnail', 'resolveConflict', 'pause', 'resume', 'updateSettings', 'signIn', 'signOut'] as const;
@@ -234,6 +236,8 @@ export class Engine {
       graph: paceDownloads(graph, bandwidth.down),
       store,
       cacheDir: paths.cacheDir,
+      // A burst of new files (an unpacked archive, a copied folder) takes them faster than one at a time.
+      spareFiles: SPARE_CACHE_FILES,
       tasks,
       logger,
       concurrency: cfg.downloadConcurrency,

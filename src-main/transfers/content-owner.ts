@@ -24,6 +24,7 @@ import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
 import { KeyedMutex } from '../base/keyed-mutex.ts';
 import { RangeSet, StoreError, type ContentState, type ContentStatus, type Store } from '../store/index.ts';
 import { openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
+import type { SpareCacheFiles } from './spare-cache-files.ts';
 
 /** What content changes, by whom (the rows of the table in docs/concurrency.md §3). */
 export type ContentEvent =
@@ -134,6 +135,8 @@ export interface ContentOwnerOptions {
   store: Store;
   /** The item's cache file (transfers/cache-files.ts cacheFilePath under the cache folder). */
   cachePath: (itemId: string) => string;
+  /** Empty files a new local file's cache file is made from (createLocalFile); without them it is created there and then. */
+  spares?: SpareCacheFiles;
 }
 
 /** What writes downloaded bytes into cache files (the download manager), as a local change sees it. */
@@ -158,12 +161,14 @@ const SHARED = new WeakMap<Store, Shared>();
 export class ContentOwner {
   readonly #store: Store;
   readonly #path: (itemId: string) => string;
+  readonly #spares: SpareCacheFiles | undefined;
   readonly #locks: KeyedMutex;
   readonly #downloads: Set<DownloadWriters>;
 
   constructor(options: ContentOwnerOptions) {
     this.#store = options.store;
     this.#path = options.cachePath;
+    this.#spares = options.spares;
     let shared = SHARED.get(options.store);
     if (!shared) SHARED.set(options.store, (shared = { locks: new KeyedMutex(), downloads: new Set() }));
     this.#locks = shared.locks;
@@ -296,7 +301,8 @@ export class ContentOwner {
   createLocalFile(itemId: string, rows: () => void): Promise<CacheFd> {
     return this.#locked(itemId, async () => {
       this.check(itemId, 'localFileCreated');
-      const file = await this.openFd(itemId);
+      const spare = this.#spares?.take(this.#path(itemId));
+      const file = spare === undefined ? await this.openFd(itemId) : new CacheFd(spare);
       try {
         this.#store.transaction(() => {
           rows();

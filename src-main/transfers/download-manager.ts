@@ -16,6 +16,7 @@
  * loop, so it needs no lock; the awaits are I/O, and every one honours an AbortSignal.
  */
 import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import { addAbortSignal, type Readable } from 'node:stream';
 import PQueue from 'p-queue';
@@ -49,6 +50,7 @@ import {
 } from './download-errors.ts';
 import { ReadAheadWindow } from './read-ahead.ts';
 import { Gather, GatherPool } from './write-gather.ts';
+import { SpareCacheFiles } from './spare-cache-files.ts';
 import { droppedBuffers } from '../base/gc.ts';
 import { sameContent } from './content-version.ts';
 import { PRIORITY_RANK, type DownloadEvents, type DownloadItem, type DownloadPriority } from './download-types.ts';
@@ -82,6 +84,11 @@ export interface DownloadManagerOptions {
   cacheDir: string;
   /** The owner of the items' content; one over `store` and `cacheDir` when absent. */
   content?: ContentOwner;
+  /**
+   * Empty cache files the owner made here keeps ready for new local files (spare-cache-files.ts),
+   * in `<cacheDir>/spare`. Default 0: none (each is created when its file is).
+   */
+  spareFiles?: number;
   /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
   tasks: TaskRegistry;
   logger: Logger;
@@ -247,6 +254,7 @@ export class DownloadManager {
   readonly #graph: DownloadSource;
   readonly #store: Store;
   readonly #cacheDir: string;
+  readonly #spares: SpareCacheFiles | undefined;
   /** The one writer of content rows and cache files (docs/concurrency.md §3): this manager asks it. */
   readonly content: ContentOwner;
   readonly #tasks: TaskRegistry;
@@ -286,7 +294,12 @@ export class DownloadManager {
     this.#graph = options.graph;
     this.#store = options.store;
     this.#cacheDir = options.cacheDir;
-    this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id) });
+    if (!options.content && options.spareFiles) {
+      this.#spares = new SpareCacheFiles(path.join(options.cacheDir, 'spare'), options.spareFiles, (err) =>
+        this.#logger.warn({ err }, 'could not make spare cache files; new files make their own'),
+      );
+    }
+    this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id), spares: this.#spares });
     this.#tasks = options.tasks;
     this.#logger = options.logger;
     this.#chunkBytes = positive(options.chunkBytes ?? MiB, 'chunkBytes');
@@ -545,6 +558,7 @@ export class DownloadManager {
     await this.#queue.onIdle();
     clearTimeout(this.#gathersRelease);
     this.#gathers.clear();
+    await this.#spares?.close();
     this.#detach();
   }
 

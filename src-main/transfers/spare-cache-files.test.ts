@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SpareCacheFiles } from './spare-cache-files.ts';
+
+let dir: string;
+let spareDir: string;
+let errors: unknown[];
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'onemount-spares-'));
+  spareDir = path.join(dir, 'spare');
+  errors = [];
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('SpareCacheFiles', () => {
+  it('makes its spares once the first is asked for, then moves one into place per new file and makes it again', async () => {
+    const spares = new SpareCacheFiles(spareDir, 3, (e) => errors.push(e));
+    await mkdir(path.join(dir, 'ab'));
+    // Nothing is made before it is needed: a manager that never creates a file leaves no folder.
+    await expect(stat(spareDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(spares.take(path.join(dir, 'ab', 'first'))).toBeUndefined();
+    await spares.filled();
+    expect(await readdir(spareDir)).toHaveLength(3);
+    expect((await stat(spareDir)).mode & 0o777).toBe(0o700);
+
+    const target = path.join(dir, 'ab', 'second');
+    const fd = spares.take(target);
+    expect(fd).toBeTypeOf('number');
+    writeSync(fd!, Buffer.from('hello'));
+    closeSync(fd!);
+    expect(await readFile(target, 'utf8')).toBe('hello');
+    expect((await stat(target)).mode & 0o777).toBe(0o600);
+    await spares.filled();
+    expect(await readdir(spareDir)).toHaveLength(3);
+    await spares.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('leaves the file to the caller when its folder is missing, and keeps the spare', async () => {
+    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    spares.take(path.join(dir, 'ab', 'x'));
+    await spares.filled();
+    expect(spares.take(path.join(dir, 'cd', 'y'))).toBeUndefined();
+    await spares.filled();
+    expect(await readdir(spareDir)).toHaveLength(2);
+    await mkdir(path.join(dir, 'cd'));
+    expect(spares.take(path.join(dir, 'cd', 'y'))).toBeTypeOf('number');
+    await spares.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('uses the empty spares an earlier run left and removes anything else found among them', async () => {
+    await mkdir(spareDir, { recursive: true });
+    await writeFile(path.join(spareDir, 'left-empty'), '');
+    await writeFile(path.join(spareDir, 'left-written'), 'not a spare');
+    await mkdir(path.join(spareDir, 'a-folder'));
+    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    expect(spares.take(path.join(dir, 'x'))).toBeUndefined();
+    await spares.filled();
+    const names = await readdir(spareDir);
+    expect(names).toContain('left-empty');
+    expect(names).not.toContain('left-written');
+    expect(names).not.toContain('a-folder');
+    expect(names).toHaveLength(2);
+    await spares.close();
+  });
+
+  it('starts over from the folder when its spares were taken away', async () => {
+    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    spares.take(path.join(dir, 'x'));
+    await spares.filled();
+    await rm(spareDir, { recursive: true });
+    expect(spares.take(path.join(dir, 'y'))).toBeUndefined();
+    await spares.filled();
+    expect(spares.take(path.join(dir, 'z'))).toBeTypeOf('number');
+    expect((await stat(path.join(dir, 'z'))).size).toBe(0);
+    await spares.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('makes none after close', async () => {
+    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    await spares.close();
+    expect(spares.take(path.join(dir, 'x'))).toBeUndefined();
+    await spares.filled();
+    await expect(stat(spareDir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * Empty cache files made ahead of need, for new local files. Creating a file is a journaled
+ * metadata change of the cache's file system: ~300 µs per file on the ext4 of this project's
+ * machines, where a rename costs ~30 µs. A new file's create (open(O_CREAT) on the mount) made its
+ * cache file on the event loop, in the path of the program waiting for the create and of every
+ * other FUSE request; it now renames a spare into place, and the spares are made again on the
+ * thread pool, off that path (docs/architecture.md, "A new file's cache file").
+ *
+ * The spares live in a folder of their own under the cache folder (recovery and the cache cleaner
+ * look only at `xx/<sha256>` files). They are never written: a spare left by an earlier run is empty
+ * and is used as it is; anything else found there is removed.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants, existsSync, openSync, renameSync } from 'node:fs';
+import { lstat, open, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
+
+export class SpareCacheFiles {
+  readonly #dir: string;
+  readonly #keep: number;
+  readonly #onError: (error: unknown) => void;
+  /** Spares ready to be renamed into place. */
+  readonly #ready: string[] = [];
+  /** Whether the folder's contents were looked at since the list was last (re)started. */
+  #listed = false;
+  #filling: Promise<void> | undefined;
+  #closed = false;
+
+  /** Keeps up to `keep` spares in `dir` (made 0700), made once the first is asked for. */
+  constructor(dir: string, keep: number, onError: (error: unknown) => void) {
+    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`bad number of spare files ${keep}`);
+    this.#dir = dir;
+    this.#keep = keep;
+    this.#onError = onError;
+  }
+
+  /**
+   * Moves a spare to `path` (replacing nothing the caller has: a new item's cache file does not
+   * exist yet) and opens it for reading and writing. Undefined when none is ready, or the move
+   * failed (the first file of its folder: the folder is missing): the caller makes the file itself.
+   */
+  take(path: string): number | undefined {
+    const spare = this.#ready.pop();
+    this.#fill();
+    if (spare === undefined) return undefined;
+    try {
+      renameSync(spare, path);
+    } catch {
+      // The target's folder is missing (the first file of its folder): the spare stays ready.
+      // Or the spares were taken away: the next fill lists their folder again.
+      if (existsSync(spare)) this.#ready.push(spare);
+      else this.#reset();
+      return undefined;
+    }
+    return openSync(path, constants.O_RDWR);
+  }
+
+  /** Resolves once the spares being made are made (for tests and close). */
+  async filled(): Promise<void> {
+    while (this.#filling) await this.#filling;
+  }
+
+  /** Makes no more spares; those made stay for the next run. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.filled();
+  }
+
+  #reset(): void {
+    this.#ready.length = 0;
+    this.#listed = false;
+  }
+
+  #fill(): void {
+    if (this.#filling || this.#closed || this.#ready.length >= this.#keep) return;
+    this.#filling = this.#make()
+      .catch((error: unknown) => {
+        this.#onError(error);
+        // Made again from what the folder holds at the next take.
+        this.#reset();
+      })
+      .finally(() => (this.#filling = undefined));
+  }
+
+  async #make(): Promise<void> {
+    await ensurePrivateDir(this.#dir);
+    if (!this.#listed) {
+      this.#listed = true;
+      const known = new Set(this.#ready);
+      for (const name of await readdir(this.#dir)) {
+        const spare = join(this.#dir, name);
+        if (known.has(spare)) continue;
+        const info = await lstat(spare).catch(() => undefined);
+        if (info?.isFile() && info.size === 0 && this.#ready.length < this.#keep) this.#ready.push(spare);
+        else if (info) await rm(spare, { recursive: true, force: true });
+      }
+    }
+    while (!this.#closed && this.#ready.length < this.#keep) {
+      const spare = join(this.#dir, randomUUID());
+      const handle = await open(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE);
+      await handle.close();
+      this.#ready.push(spare);
+    }
+  }
+}
