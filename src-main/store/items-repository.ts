@@ -397,8 +397,14 @@ export class ItemsRepository {
    * a root with a new id takes over the old root (inode 1): the root keeps its key and inode.
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
+    // Kept per batch: one run from inside another (a listener, a name-clash resolver) has its own.
+    const outer = this.#batchWrote;
     this.#batchWrote = false;
-    return this.#upsertMany(records, options);
+    try {
+      return this.#upsertMany(records, options);
+    } finally {
+      this.#batchWrote = outer;
+    }
   }
 
   /**

@@ -83,6 +83,44 @@ describe('SpareCacheFiles', () => {
     expect(errors).toEqual([]);
   });
 
+  it('tells a failing fill once and tries again only after a while, new files making their own meanwhile', async () => {
+    // A file where the spares' folder should be: every fill fails.
+    await writeFile(spareDir, 'in the way');
+    let now = 1_000;
+    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e), () => now);
+    for (let i = 0; i < 5; i++) {
+      expect(spares.take(path.join(dir, `f${i}`))).toBeUndefined();
+      await spares.filled();
+    }
+    expect(errors).toHaveLength(1);
+    await rm(spareDir);
+    expect(spares.take(path.join(dir, 'g'))).toBeUndefined();
+    await spares.filled();
+    await expect(stat(spareDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    now += 60_000;
+    expect(spares.take(path.join(dir, 'h'))).toBeUndefined();
+    await spares.filled();
+    expect(await readdir(spareDir)).toHaveLength(2);
+    expect(spares.take(path.join(dir, 'i'))).toBeTypeOf('number');
+    await spares.close();
+    expect(errors).toHaveLength(1);
+  });
+
+  it('puts the spare back when the moved file cannot be opened', async () => {
+    const spares = new SpareCacheFiles(spareDir, 1, (e) => errors.push(e));
+    spares.take(path.join(dir, 'x'));
+    await spares.filled();
+    // A spare that cannot be opened for writing (a folder now) stands in for running out of descriptors.
+    const [name] = await readdir(spareDir);
+    await rm(path.join(spareDir, name!));
+    await mkdir(path.join(spareDir, name!));
+    const target = path.join(dir, 'y');
+    expect(() => spares.take(target)).toThrow(/EISDIR/);
+    await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readdir(spareDir)).toEqual([name]);
+    await spares.close();
+  });
+
   it('makes none after close', async () => {
     const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
     await spares.close();

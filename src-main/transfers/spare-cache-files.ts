@@ -11,10 +11,13 @@
  * and is used as it is; anything else found there is removed.
  */
 import { randomUUID } from 'node:crypto';
-import { constants, existsSync, openSync, renameSync } from 'node:fs';
+import { constants, existsSync, openSync, renameSync, rmSync } from 'node:fs';
 import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
+
+/** After a failed fill, the next is tried no sooner than this. */
+const RETRY_AFTER_MS = 60_000;
 
 export class SpareCacheFiles {
   readonly #dir: string;
@@ -26,13 +29,18 @@ export class SpareCacheFiles {
   #listed = false;
   #filling: Promise<void> | undefined;
   #closed = false;
+  /** The last fill failed: no more are tried before #retryAt, and the next failure is not told. */
+  #failing = false;
+  #retryAt = Number.NEGATIVE_INFINITY;
+  readonly #now: () => number;
 
   /** Keeps up to `keep` spares in `dir` (made 0700), made once the first is asked for. */
-  constructor(dir: string, keep: number, onError: (error: unknown) => void) {
+  constructor(dir: string, keep: number, onError: (error: unknown) => void, now: () => number = Date.now) {
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`bad number of spare files ${keep}`);
     this.#dir = dir;
     this.#keep = keep;
     this.#onError = onError;
+    this.#now = now;
   }
 
   /**
@@ -53,7 +61,19 @@ export class SpareCacheFiles {
       else this.#reset();
       return undefined;
     }
-    return openSync(path, constants.O_RDWR);
+    try {
+      return openSync(path, constants.O_RDWR);
+    } catch (error) {
+      // (Out of descriptors, say.) The caller's own create fails the same way; nothing is left
+      // behind at a path no row names.
+      try {
+        renameSync(path, spare);
+        this.#ready.push(spare);
+      } catch {
+        rmSync(path, { force: true });
+      }
+      throw error;
+    }
   }
 
   /** Resolves once the spares being made are made (for tests and close). */
@@ -73,11 +93,17 @@ export class SpareCacheFiles {
   }
 
   #fill(): void {
-    if (this.#filling || this.#closed || this.#ready.length >= this.#keep) return;
+    if (this.#filling || this.#closed || this.#ready.length >= this.#keep || this.#now() < this.#retryAt) return;
     this.#filling = this.#make()
+      .then(() => {
+        this.#failing = false;
+      })
       .catch((error: unknown) => {
-        this.#onError(error);
-        // Made again from what the folder holds at the next take.
+        // (A full disk, a folder not ours.) Told once until spares are made again; tried again
+        // after a while from what the folder holds, new files making their own meanwhile.
+        if (!this.#failing) this.#onError(error);
+        this.#failing = true;
+        this.#retryAt = this.#now() + RETRY_AFTER_MS;
         this.#reset();
       })
       .finally(() => (this.#filling = undefined));

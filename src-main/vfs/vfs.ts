@@ -377,10 +377,11 @@ export class Vfs {
   }
 
   /**
-   * Empties the caches of items by path and of listings (rebuilt from the store as they are asked
-   * for): the engine has settled after a burst, and what a large listing left in them is most of
-   * what it would keep holding (about 7 MiB for a 10 000-entry folder). The mount's kept attributes
-   * answer the kernel's lookups of those paths meanwhile.
+   * Empties the cache of items by path (rebuilt from the store as paths are asked for): the engine
+   * has settled after a burst, and the item per entry a large listing left there is most of what it
+   * would keep holding (about 7 MiB for a 10 000-entry folder). The mount's kept attributes answer
+   * the kernel's lookups of those paths meanwhile; the listings stay, so the next readdir of the
+   * folder is answered as fast.
    */
   dropCaches(): void {
     this.byPath.clear();
