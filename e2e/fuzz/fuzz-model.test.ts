@@ -216,6 +216,23 @@ describe('the checks', () => {
     expect(checkSettled(m, e, snapshot({ 'b.txt': mine }, ['F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
   });
 
+  it('accept the local version back under the new name of the folder it was edited in, renamed here after the server moved the file away and deleted it (fuzz 660000/275)', () => {
+    const m = new Model();
+    m.folders.add('G');
+    m.folders.add('G/F');
+    m.files.set('G/F/d', Buffer.from('original'));
+    const e = new Epoch();
+    local(m, e, { t: 'create', path: 'G/F/d', content: c(10) });
+    const mine = m.files.get('G/F/d')!;
+    applyRemote({ t: 'rMove', from: 'G/F/d', to: 'G/d' }, m, e, sha256(Buffer.from('original')));
+    applyRemote({ t: 'rDelete', path: 'G/d' }, m, e, sha256(Buffer.from('original')));
+    local(m, e, { t: 'rename', from: 'G/F', to: 'F' });
+    const records = [{ ...record(1, '/fz/F/d', 'd'), reason: 'remote-deleted' as const }];
+    expect(checkSettled(m, e, snapshot({ 'F/d': mine }, ['G', 'F'], records))).toEqual([]);
+    // Not anywhere else.
+    expect(checkSettled(m, e, snapshot({ 'F/e': mine }, ['G', 'F'], records)).map((v) => v.kind)).toEqual(expect.arrayContaining(['unexpected', 'contest']));
+  });
+
   it('accept the local version kept where it was edited and then replaced there by a file another device made (fuzz 303000/267); not without that replacement', () => {
     const m = new Model();
     m.files.set('c.bin', Buffer.from('original'));

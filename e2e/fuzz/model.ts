@@ -479,6 +479,13 @@ export class Epoch {
       // What another device changed below the folder (a file deleted or moved away, gone from the
       // model) may still be in it on the mount until the engine sees it: the marks move with it.
       for (const t of [...this.remoteTouched]) if (t.startsWith(op.from + '/')) this.remoteTouched.add(op.to + t.slice(op.from.length));
+      // So may a file the server moved away and deleted, edited here at a place below the folder:
+      // the engine, which saw only the delete, keeps it there, so it comes back under the new
+      // name (fuzz 660000/275). The former places below the folder gain their new names.
+      const below = (f: string) => f === op.from || f.startsWith(op.from + '/');
+      const withNew = (list: string[]) => [...new Set([...list, ...list.filter(below).map((f) => op.to + f.slice(op.from.length))])];
+      for (const c of this.contests.values()) if (c.formerPaths) c.formerPaths = withNew(c.formerPaths);
+      for (const [k, list] of this.formerPaths) this.formerPaths.set(k, withNew(list));
     }
     if (op.t === 'unlink' || op.t === 'rmdir') this.localVersions.delete(op.path);
   }
