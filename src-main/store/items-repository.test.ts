@@ -252,7 +252,7 @@ describe('ItemsRepository', () => {
     step('a folder update', () => items.update('F', { mtimeMs: 5 }), true);
     step('a move', () => items.move('F', 'ROOT', 'g'), true);
     step('a delete', () => items.deleteSubtree('B'), true);
-    step('a batch', () => items.upsertMany([file('C', 'ROOT', 'c.txt')]), true);
+    step('a batch', () => items.upsertMany([{ ...file('A', 'F', 'a.txt'), size: 1 }]), true);
     step('a create here', () => items.insert({ ...file('D', 'ROOT', 'd.txt'), remoteId: null }), false);
     step('its server id', () => items.setRemoteId('D', 'remote-d'), true);
     expect(storeError(() => items.setSizeAndTime('missing', 1, 1)).code).toBe('NOT_FOUND');
@@ -263,7 +263,7 @@ describe('ItemsRepository', () => {
     expect(heard).toHaveLength(9);
   });
 
-  it('leaves generation as it is for a batch that repeats what is stored, and bumps once before a batch that changes anything', () => {
+  it('leaves generation as it is for a batch that repeats what is stored, bumps it once for a batch that writes, and tells listeners only of changes to items that exist', () => {
     const { items } = temp.store;
     const known = [folder('F', 'ROOT', 'f'), { ...file('A', 'F', 'a.txt'), etag: 'e1', quickXorHash: 'h1' }, file('B', 'F', 'b.txt')];
     items.upsertMany(known);
@@ -275,10 +275,15 @@ describe('ItemsRepository', () => {
     expect(items.upsertMany([{ ...file('A', 'F', 'a.txt'), etag: 'e1', quickXorHash: 'h1', remoteId: undefined, driveId: undefined }])).toMatchObject({ updated: 1 });
     expect(items.generation).toBe(generation);
     expect(heard).toBe(0);
+    // New items only (a first enumeration reaching a folder nobody listed): the caches of listings
+    // move on (generation), copies of existing items' fields are not dropped (nobody is told).
+    items.upsertMany([known[0]!, file('C', 'F', 'c.txt'), folder('G', 'ROOT', 'g'), file('D', 'G', 'd.txt')]);
+    expect(items.generation).toBe(generation + 1);
+    expect(heard).toBe(0);
     // Any field that differs is a write, told once per batch, before it (the listener still sees the old row).
     const sizes: Array<number | undefined> = [];
     const stopSizes = items.onChange(() => sizes.push(items.get('B')?.size));
-    items.upsertMany([known[0]!, known[1]!, { ...file('B', 'F', 'b.txt'), size: 77 }]);
+    items.upsertMany([file('E', 'F', 'e.txt'), known[1]!, { ...file('B', 'F', 'b.txt'), size: 77 }, file('H', 'F', 'h.txt')]);
     expect(heard).toBe(1);
     expect(sizes).toEqual([file('B', 'F', 'b.txt').size]);
     expect(items.get('B')?.size).toBe(77);

@@ -93,8 +93,8 @@ export class ItemsRepository {
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
   readonly #changeListeners = new Set<() => void>();
-  /** Whether the running upsertMany has written yet (it bumps generation before its first write). */
-  #batchWrote = false;
+  /** The running upsertMany: whether it has bumped generation, and told the listeners (#batchWrites). */
+  #batch = { bumped: false, told: false };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   #changeClock = 0;
@@ -351,8 +351,10 @@ export class ItemsRepository {
   }
 
   /**
-   * Calls `listener` at every bump of generation (before the change, synchronously), for copies of
-   * item fields held outside JavaScript (the mount's kept attributes). Returns the unsubscribe.
+   * Calls `listener` before every change to what an item that exists has or is called (before the
+   * change, synchronously: every bump of generation but a batch's new items, which nothing copied
+   * can name), for copies of item fields held outside JavaScript (the mount's kept attributes).
+   * Returns the unsubscribe.
    */
   onChange(listener: () => void): () => void {
     this.#changeListeners.add(listener);
@@ -398,25 +400,32 @@ export class ItemsRepository {
    */
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
     // Kept per batch: one run from inside another (a listener, a name-clash resolver) has its own.
-    const outer = this.#batchWrote;
-    this.#batchWrote = false;
+    const outer = this.#batch;
+    this.#batch = { bumped: false, told: false };
     try {
       return this.#upsertMany(records, options);
     } finally {
-      this.#batchWrote = outer;
+      this.#batch = outer;
     }
   }
 
   /**
-   * Before a batch's first write: the bump that upsertMany owes. A batch that writes nothing (a
-   * first enumeration meeting the items a listing stored, a delta round repeating what is known)
-   * leaves generation as it is, and with it the caches of item fields, the mount's kept
-   * attributes among them.
+   * Before each write of a batch: the bump upsertMany owes, once, and the listeners told, once,
+   * before the first write to an item that exists. A batch that writes nothing (a first enumeration
+   * meeting the items a listing stored, a delta round repeating what is known) leaves generation as
+   * it is; one that only adds items (a first enumeration reaching folders nobody listed yet)
+   * empties the caches of listings and paths, but leaves the mount's kept attributes: no path they
+   * hold names a new item (a name an item left was dropped from them when it left).
    */
-  #batchWrites(): void {
-    if (this.#batchWrote) return;
-    this.#batchWrote = true;
-    this.#bump();
+  #batchWrites(existing: boolean): void {
+    if (!this.#batch.bumped) {
+      this.#batch.bumped = true;
+      this.#generation++;
+    }
+    if (existing && !this.#batch.told) {
+      this.#batch.told = true;
+      for (const listener of this.#changeListeners) listener();
+    }
   }
 
   /** Changes the given fields only. */
@@ -553,12 +562,12 @@ export class ItemsRepository {
       const stored = this.#byId.get(record.id);
       if (stored) {
         if (!sameFields(stored, params)) {
-          this.#batchWrites();
+          this.#batchWrites(true);
           this.#replace.run(params);
         }
         result.updated++;
       } else {
-        this.#batchWrites();
+        this.#batchWrites(false);
         this.#insert.run(params);
         result.inserted++;
       }
@@ -577,7 +586,7 @@ export class ItemsRepository {
       if (root) {
         if (remoteId !== null && root.remote_id !== remoteId) {
           const holder = this.#keyOfRemote.get(remoteId);
-          this.#batchWrites();
+          this.#batchWrites(true);
           if (holder !== undefined && holder !== root.id) this.#deleteOne.run(holder);
           this.#setRemoteId.run(remoteId, root.id);
         }
@@ -599,7 +608,7 @@ export class ItemsRepository {
     const occupant = this.#child.get(record.parentId, key);
     if (!occupant || occupant.id === record.id) return;
     if (waiting.has(occupant.id)) {
-      this.#batchWrites();
+      this.#batchWrites(true);
       this.#park.run(PARKED_PREFIX + occupant.id, occupant.id);
       return;
     }
@@ -610,7 +619,7 @@ export class ItemsRepository {
     const newKey = nameKey(newName);
     const holder = this.#child.get(record.parentId, newKey);
     if (holder) throw nameTaken(newName, record.parentId, holder.id);
-    this.#batchWrites();
+    this.#batchWrites(true);
     this.#rename.run({ id: occupant.id, parent_id: record.parentId, name: newName, name_key: newKey });
     result.renamed.push({ id: occupant.id, from: occupant.name, to: newName });
   }
