@@ -5,6 +5,7 @@ export type { StoreLogger } from './store-logger.ts';
 export { nameKey } from '../../src-shared/model/names.ts';
 export { newLocalId, isLocalId } from './local-id.ts';
 export { RangeSet, type ByteRange } from '../base/range-set.ts';
+export { sameRecordFields } from './item-row.ts';
 export {
   ItemsRepository,
   ROOT_INODE,

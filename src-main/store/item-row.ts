@@ -1,4 +1,4 @@
-import type { ItemKind, StoredItem } from './types.ts';
+import type { ItemKind, ItemRecord, StoredItem } from './types.ts';
 
 /** An items row as SQLite returns it. */
 export interface ItemRow {
@@ -42,4 +42,25 @@ export function itemFromRow(row: ItemRow): StoredItem {
     remoteItemId: row.remote_item_id,
     driveId: row.drive_id,
   };
+}
+
+/**
+ * Whether a record says what the stored item already has, in the fields a record sets beside its
+ * ids (its server id and drive are the store's to compare): delta leaves such records out of its
+ * batch, and the store does not write them.
+ */
+export function sameRecordFields(old: StoredItem, next: ItemRecord): boolean {
+  return (
+    old.parentId === next.parentId &&
+    old.name === next.name &&
+    old.kind === next.kind &&
+    old.size === next.size &&
+    old.ctimeMs === next.ctimeMs &&
+    old.mtimeMs === next.mtimeMs &&
+    old.etag === (next.etag ?? null) &&
+    old.ctag === (next.ctag ?? null) &&
+    old.quickXorHash === (next.quickXorHash ?? null) &&
+    old.remoteDriveId === (next.remoteDriveId ?? null) &&
+    old.remoteItemId === (next.remoteItemId ?? null)
+  );
 }

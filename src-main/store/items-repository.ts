@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ITEM_COLUMNS, itemFromRow, type ItemRow } from './item-row.ts';
+import { ITEM_COLUMNS, itemFromRow, sameRecordFields, type ItemRow } from './item-row.ts';
 import type { KeyLog } from './key-log.ts';
 import { isLocalId } from './local-id.ts';
 import { nameKey } from '../../src-shared/model/names.ts';
@@ -561,7 +561,7 @@ export class ItemsRepository {
       }
       const stored = this.#byId.get(record.id);
       if (stored) {
-        if (!sameFields(stored, params)) {
+        if (!sameRow(stored, record, params)) {
           this.#batchWrites(true);
           this.#replace.run(params);
         }
@@ -632,20 +632,9 @@ export class ItemsRepository {
 }
 
 /** Whether #replace would leave the stored row as it is. */
-function sameFields(row: ItemRow, p: ItemParams): boolean {
+function sameRow(row: ItemRow, record: ItemRecord, p: ItemParams): boolean {
   return (
-    row.parent_id === p.parent_id &&
-    row.name === p.name &&
-    row.name_key === p.name_key &&
-    row.kind === p.kind &&
-    row.size === p.size &&
-    row.ctime_ms === p.ctime_ms &&
-    row.mtime_ms === p.mtime_ms &&
-    row.etag === p.etag &&
-    row.ctag === p.ctag &&
-    row.quickxor_hash === p.quickxor_hash &&
-    row.remote_drive_id === p.remote_drive_id &&
-    row.remote_item_id === p.remote_item_id &&
+    sameRecordFields(itemFromRow(row), record) &&
     (p.remote_id === null || row.remote_id === p.remote_id) &&
     (p.keep_drive === 1 || row.drive_id === p.drive_id)
   );

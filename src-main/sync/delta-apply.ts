@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { landedCopyKey, nameKey, serverItemLeavingByReplay, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { landedCopyKey, nameKey, sameRecordFields, serverItemLeavingByReplay, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT, type GoneReason } from './drive-item-mapping.ts';
@@ -302,7 +302,7 @@ export class BatchApplier {
           toInvalidate.push(old.id);
         }
       }
-      if (!sameRecord(old, next)) prepared.set(record.id, next);
+      if (!sameRecordFields(old, next)) prepared.set(record.id, next);
     }
     // An item whose record was unchanged will not be written: it must not be parked as pending.
     for (const record of records) if (!prepared.has(record.id)) this.#pending.delete(record.id);
@@ -344,7 +344,7 @@ export class BatchApplier {
           continue;
         }
         const { changed, merged } = mergeFileRecord(incoming.get(id)!, now, true);
-        if (sameRecord(now, merged)) prepared.delete(id);
+        if (sameRecordFields(now, merged)) prepared.delete(id);
         else prepared.set(id, merged);
         if (changed && !dirtyBefore.has(id)) bothModified.add(id);
       }
@@ -762,21 +762,6 @@ function canonicalHash(quickXorHash: string): string {
   return Buffer.from(quickXorHash, 'base64').toString('base64');
 }
 
-function sameRecord(old: StoredItem, next: ItemRecord): boolean {
-  return (
-    old.parentId === next.parentId &&
-    old.name === next.name &&
-    old.kind === next.kind &&
-    old.size === next.size &&
-    old.ctimeMs === next.ctimeMs &&
-    old.mtimeMs === next.mtimeMs &&
-    old.etag === (next.etag ?? null) &&
-    old.ctag === (next.ctag ?? null) &&
-    old.quickXorHash === (next.quickXorHash ?? null) &&
-    old.remoteDriveId === (next.remoteDriveId ?? null) &&
-    old.remoteItemId === (next.remoteItemId ?? null)
-  );
-}
 
 /** Reads of a batch's stale records, at most (applyAsTheyAreNow). */
 const FRESH_READ_ROUNDS = 3;
