@@ -238,6 +238,7 @@ export class Engine {
       cacheDir: paths.cacheDir,
       // A burst of new files (an unpacked archive, a copied folder) takes them faster than one at a time.
       spareFiles: SPARE_CACHE_FILES,
+      spareFilesRetryMs: policy.ms('spareFilesRetryMs'),
       tasks,
       logger,
       concurrency: cfg.downloadConcurrency,

@@ -86,6 +86,8 @@ export const TimeoutConfigSchema = z.object({
   downloadInterruptionRetries: count,
   /** The buffers downloads are gathered in are kept this long after the last download ends, for the next. */
   downloadBuffersKeepMs: ms,
+  /** After a failed making of spare cache files (a full disk), the next is tried no sooner than this. */
+  spareFilesRetryMs: ms,
   /** Transfer progress goes out to the UI at most this often. */
   transferFeedFlushMs: positiveMs,
   /** Credit an idle link may bank under a bandwidth limit, in milliseconds at the limit. */
@@ -255,6 +257,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   downloadProgressIntervalMs: 250,
   downloadInterruptionRetries: 3,
   downloadBuffersKeepMs: 2_000,
+  spareFilesRetryMs: 60_000,
   transferFeedFlushMs: 250,
   bandwidthBurstMs: 250,
   requestBodyBudgetMs: 10_000,

@@ -89,6 +89,8 @@ export interface DownloadManagerOptions {
    * in `<cacheDir>/spare`. Default 0: none (each is created when its file is).
    */
   spareFiles?: number;
+  /** After spares could not be made, the next try waits this long. Default: the timeout policy's spareFilesRetryMs. */
+  spareFilesRetryMs?: number;
   /** Chunk downloads, hash checks and read-ahead run here as named tasks (`download:…`, `download-verify:…`). */
   tasks: TaskRegistry;
   logger: Logger;
@@ -295,9 +297,12 @@ export class DownloadManager {
     this.#store = options.store;
     this.#cacheDir = options.cacheDir;
     if (!options.content && options.spareFiles) {
-      this.#spares = new SpareCacheFiles(path.join(options.cacheDir, 'spare'), options.spareFiles, (err) =>
-        this.#logger.warn({ err }, 'could not make spare cache files; new files make their own'),
-      );
+      this.#spares = new SpareCacheFiles({
+        dir: path.join(options.cacheDir, 'spare'),
+        keep: options.spareFiles,
+        retryMs: options.spareFilesRetryMs ?? DEFAULT_TIMEOUTS.spareFilesRetryMs,
+        onError: (err) => this.#logger.warn({ err }, 'could not make spare cache files; new files make their own'),
+      });
     }
     this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id), spares: this.#spares });
     this.#tasks = options.tasks;

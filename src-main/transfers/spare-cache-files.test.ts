@@ -17,9 +17,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+const spareFiles = (keep: number, now?: () => number) => new SpareCacheFiles({ dir: spareDir, keep, retryMs: 60_000, onError: (e) => errors.push(e), ...(now ? { now } : {}) });
+
 describe('SpareCacheFiles', () => {
   it('makes its spares once the first is asked for, then moves one into place per new file and makes it again', async () => {
-    const spares = new SpareCacheFiles(spareDir, 3, (e) => errors.push(e));
+    const spares = spareFiles(3);
     await mkdir(path.join(dir, 'ab'));
     // Nothing is made before it is needed: a manager that never creates a file leaves no folder.
     await expect(stat(spareDir)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -42,7 +44,7 @@ describe('SpareCacheFiles', () => {
   });
 
   it('leaves the file to the caller when its folder is missing, and keeps the spare', async () => {
-    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    const spares = spareFiles(2);
     spares.take(path.join(dir, 'ab', 'x'));
     await spares.filled();
     expect(spares.take(path.join(dir, 'cd', 'y'))).toBeUndefined();
@@ -59,7 +61,7 @@ describe('SpareCacheFiles', () => {
     await writeFile(path.join(spareDir, 'left-empty'), '');
     await writeFile(path.join(spareDir, 'left-written'), 'not a spare');
     await mkdir(path.join(spareDir, 'a-folder'));
-    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    const spares = spareFiles(2);
     expect(spares.take(path.join(dir, 'x'))).toBeUndefined();
     await spares.filled();
     const names = await readdir(spareDir);
@@ -71,7 +73,7 @@ describe('SpareCacheFiles', () => {
   });
 
   it('starts over from the folder when its spares were taken away', async () => {
-    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    const spares = spareFiles(2);
     spares.take(path.join(dir, 'x'));
     await spares.filled();
     await rm(spareDir, { recursive: true });
@@ -87,7 +89,7 @@ describe('SpareCacheFiles', () => {
     // A file where the spares' folder should be: every fill fails.
     await writeFile(spareDir, 'in the way');
     let now = 1_000;
-    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e), () => now);
+    const spares = spareFiles(2, () => now);
     for (let i = 0; i < 5; i++) {
       expect(spares.take(path.join(dir, `f${i}`))).toBeUndefined();
       await spares.filled();
@@ -107,7 +109,7 @@ describe('SpareCacheFiles', () => {
   });
 
   it('puts the spare back when the moved file cannot be opened', async () => {
-    const spares = new SpareCacheFiles(spareDir, 1, (e) => errors.push(e));
+    const spares = spareFiles(1);
     spares.take(path.join(dir, 'x'));
     await spares.filled();
     // A spare that cannot be opened for writing (a folder now) stands in for running out of descriptors.
@@ -122,7 +124,7 @@ describe('SpareCacheFiles', () => {
   });
 
   it('makes none after close', async () => {
-    const spares = new SpareCacheFiles(spareDir, 2, (e) => errors.push(e));
+    const spares = spareFiles(2);
     await spares.close();
     expect(spares.take(path.join(dir, 'x'))).toBeUndefined();
     await spares.filled();

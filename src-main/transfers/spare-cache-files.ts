@@ -16,12 +16,10 @@ import { lstat, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
 
-/** After a failed fill, the next is tried no sooner than this. */
-const RETRY_AFTER_MS = 60_000;
-
 export class SpareCacheFiles {
   readonly #dir: string;
   readonly #keep: number;
+  readonly #retryMs: number;
   readonly #onError: (error: unknown) => void;
   /** Spares ready to be renamed into place. */
   readonly #ready: string[] = [];
@@ -34,13 +32,17 @@ export class SpareCacheFiles {
   #retryAt = Number.NEGATIVE_INFINITY;
   readonly #now: () => number;
 
-  /** Keeps up to `keep` spares in `dir` (made 0700), made once the first is asked for. */
-  constructor(dir: string, keep: number, onError: (error: unknown) => void, now: () => number = Date.now) {
-    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`bad number of spare files ${keep}`);
-    this.#dir = dir;
-    this.#keep = keep;
-    this.#onError = onError;
-    this.#now = now;
+  /**
+   * Keeps up to `keep` spares in `dir` (made 0700), made once the first is asked for; after a fill
+   * failed, the next is tried `retryMs` later.
+   */
+  constructor(o: { dir: string; keep: number; retryMs: number; onError: (error: unknown) => void; now?: () => number }) {
+    if (!Number.isInteger(o.keep) || o.keep < 1) throw new RangeError(`bad number of spare files ${o.keep}`);
+    this.#dir = o.dir;
+    this.#keep = o.keep;
+    this.#retryMs = o.retryMs;
+    this.#onError = o.onError;
+    this.#now = o.now ?? Date.now;
   }
 
   /**
@@ -103,7 +105,7 @@ export class SpareCacheFiles {
         // after a while from what the folder holds, new files making their own meanwhile.
         if (!this.#failing) this.#onError(error);
         this.#failing = true;
-        this.#retryAt = this.#now() + RETRY_AFTER_MS;
+        this.#retryAt = this.#now() + this.#retryMs;
         this.#reset();
       })
       .finally(() => (this.#filling = undefined));
