@@ -1,6 +1,6 @@
 /** DownloadManager against the Graph emulator over real HTTP, with a real store and cache files. */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeSync, openSync, closeSync, existsSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeSync, openSync, closeSync, existsSync, truncateSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -195,6 +195,24 @@ describe('gather buffers', () => {
     expect(manager.idleGatherBuffers).toBeGreaterThan(0);
     await manager.close();
     expect(manager.idleGatherBuffers).toBe(0);
+  });
+});
+
+describe('spare cache files', () => {
+  it('gives new local files spares kept in <cacheDir>/spare, and takes no spareFiles for a content owner it did not make', async () => {
+    const manager = makeManager({ spareFiles: 2 });
+    const spareDir = join(cacheDir, 'spare');
+    const create = async (id: string) => (await manager.content.createLocalFile(id, () => temp.store.items.insert({ id, parentId: 'ROOT', name: id, kind: 'file', size: 0, ctimeMs: 1, mtimeMs: 1 }))).close();
+    // The first new file makes its own (none is ready yet) and starts the spares.
+    await create('local:spare-1');
+    await until(() => existsSync(spareDir) && readdirSync(spareDir).length === 2, 'two spares');
+    const spareInodes = readdirSync(spareDir).map((n) => statSync(join(spareDir, n)).ino);
+    // The cache files of the same folder (`xx/`): the second lands beside the first.
+    mkdirSync(dirname(manager.cachePath('local:spare-2')), { recursive: true });
+    await create('local:spare-2');
+    expect(spareInodes).toContain(statSync(manager.cachePath('local:spare-2')).ino);
+    await manager.close();
+    expect(() => makeManager({ spareFiles: 2, content: manager.content })).toThrow(RangeError);
   });
 });
 

@@ -86,7 +86,7 @@ export interface DownloadManagerOptions {
   content?: ContentOwner;
   /**
    * Empty cache files the owner made here keeps ready for new local files (spare-cache-files.ts),
-   * in `<cacheDir>/spare`. Default 0: none (each is created when its file is).
+   * in `<cacheDir>/spare`. Default 0: none (each is created when its file is). Not with `content`.
    */
   spareFiles?: number;
   /** After spares could not be made, the next try waits this long. Default: the timeout policy's spareFilesRetryMs. */
@@ -296,6 +296,7 @@ export class DownloadManager {
     this.#graph = options.graph;
     this.#store = options.store;
     this.#cacheDir = options.cacheDir;
+    if (options.content && options.spareFiles) throw new RangeError('spareFiles belong to the content owner the manager makes; give them to the one passed as `content` instead');
     if (!options.content && options.spareFiles) {
       this.#spares = new SpareCacheFiles({
         dir: path.join(options.cacheDir, 'spare'),

@@ -108,6 +108,24 @@ describe('SpareCacheFiles', () => {
     expect(errors).toHaveLength(1);
   });
 
+  it('tells a move refused for another reason than a missing folder once, as a failed fill, and leaves the file to the caller', async () => {
+    const spares = spareFiles(2);
+    spares.take(path.join(dir, 'x'));
+    await spares.filled();
+    // A folder in the way: a file cannot be renamed over it (EISDIR).
+    const target = path.join(dir, 'in-the-way');
+    await mkdir(path.join(target, 'inside'), { recursive: true });
+    expect(spares.take(target)).toBeUndefined();
+    expect(spares.take(target)).toBeUndefined();
+    await spares.filled();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'EISDIR' });
+    // The fill already running when the move failed still made its spares: the next file uses one.
+    expect(spares.take(path.join(dir, 'y'))).toBeTypeOf('number');
+    await spares.close();
+    expect(errors).toHaveLength(1);
+  });
+
   it('puts the spare back when the moved file cannot be opened', async () => {
     const spares = spareFiles(1);
     spares.take(path.join(dir, 'x'));

@@ -56,7 +56,12 @@ export class SpareCacheFiles {
     if (spare === undefined) return undefined;
     try {
       renameSync(spare, path);
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        // Told as a failed fill is (once, then a pause): new files make their own meanwhile.
+        this.#failed(error);
+        return undefined;
+      }
       // The target's folder is missing (the first file of its folder): the spare stays ready.
       // Or the spares were taken away: the next fill lists their folder again.
       if (existsSync(spare)) this.#ready.push(spare);
@@ -100,15 +105,19 @@ export class SpareCacheFiles {
       .then(() => {
         this.#failing = false;
       })
-      .catch((error: unknown) => {
-        // (A full disk, a folder not ours.) Told once until spares are made again; tried again
-        // after a while from what the folder holds, new files making their own meanwhile.
-        if (!this.#failing) this.#onError(error);
-        this.#failing = true;
-        this.#retryAt = this.#now() + this.#retryMs;
-        this.#reset();
-      })
+      .catch((error: unknown) => this.#failed(error))
       .finally(() => (this.#filling = undefined));
+  }
+
+  /**
+   * (A full disk, a folder not ours.) Told once until spares are made again; tried again after a
+   * while from what the folder holds, new files making their own meanwhile.
+   */
+  #failed(error: unknown): void {
+    if (!this.#failing) this.#onError(error);
+    this.#failing = true;
+    this.#retryAt = this.#now() + this.#retryMs;
+    this.#reset();
   }
 
   async #make(): Promise<void> {
