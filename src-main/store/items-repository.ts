@@ -363,6 +363,10 @@ export class ItemsRepository {
 
   #bump(): void {
     this.#generation++;
+    this.#tell();
+  }
+
+  #tell(): void {
     for (const listener of this.#changeListeners) listener();
   }
 
@@ -424,7 +428,7 @@ export class ItemsRepository {
     }
     if (existing && !this.#batch.told) {
       this.#batch.told = true;
-      for (const listener of this.#changeListeners) listener();
+      this.#tell();
     }
   }
 

@@ -762,7 +762,6 @@ function canonicalHash(quickXorHash: string): string {
   return Buffer.from(quickXorHash, 'base64').toString('base64');
 }
 
-
 /** Reads of a batch's stale records, at most (applyAsTheyAreNow). */
 const FRESH_READ_ROUNDS = 3;
 
