@@ -1,11 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RangeSet, StoreError, type ContentStatus } from '../store/index.ts';
 import { file, openTempStore, ROOT, type TempStore } from '../store/testing/temp-store.ts';
 import { cacheFilePath } from './cache-files.ts';
-import { CONTENT_TRANSITIONS, ContentOwner, ContentTransitionError, type ContentEvent } from './content-owner.ts';
+import { CacheFd, CONTENT_TRANSITIONS, ContentOwner, ContentTransitionError, type ContentEvent } from './content-owner.ts';
+import { SpareCacheFiles } from './spare-cache-files.ts';
 
 let temp: TempStore;
 let owner: ContentOwner;
@@ -120,8 +122,41 @@ describe('the transition table', { timeout: 10_000 }, () => {
     ).rejects.toThrow('could not be written');
     expect(status('B')).toBe('none');
     expect(existsSync(cacheFilePath(cacheDir, 'B'))).toBe(false);
-    // A second create of an item that has content is not a new file.
-    await expect(owner.createLocalFile('A', () => {})).rejects.toBeInstanceOf(ContentTransitionError);
+    // A second create of an item that has content is not a new file (refused at once).
+    expect(() => owner.createLocalFile('A', () => {})).toThrow(ContentTransitionError);
+  });
+});
+
+describe('a new local file with spare cache files', { timeout: 10_000 }, () => {
+  it('is made at once from a spare, with its rows; under the item\'s lock when something holds the item', async () => {
+    const spares = new SpareCacheFiles({ dir: join(cacheDir, 'spare'), keep: 2, retryMs: 60_000, onError: (e) => expect.fail(String(e)) });
+    const quick = new ContentOwner({ store: temp.store, cachePath: (id) => cacheFilePath(cacheDir, id), spares });
+    await mkdir(dirname(cacheFilePath(cacheDir, 'N1')), { recursive: true });
+    await mkdir(dirname(cacheFilePath(cacheDir, 'N2')), { recursive: true });
+    // The first asks for spares and makes its own file.
+    (await quick.createLocalFile('A', () => {})).close();
+    await spares.filled();
+    const rows: string[] = [];
+    const row = (id: string) => () => {
+      temp.store.items.insert({ id, parentId: 'ROOT', name: id, kind: 'file', size: 0, ctimeMs: 1, mtimeMs: 1 });
+      rows.push(id);
+    };
+    const made = quick.createLocalFile('N1', row('N1'));
+    expect(made).not.toBeInstanceOf(Promise);
+    expect(rows).toEqual(['N1']);
+    expect(status('N1')).toBe('dirty');
+    (made as CacheFd).close();
+    await spares.filled();
+    // Held (a transition queued on the key): the create waits for it.
+    const held = quick.settled('N2');
+    const waited = quick.createLocalFile('N2', row('N2'));
+    expect(waited).toBeInstanceOf(Promise);
+    expect(rows).toEqual(['N1']);
+    await held;
+    (await waited).close();
+    expect(rows).toEqual(['N1', 'N2']);
+    expect(status('N2')).toBe('dirty');
+    await spares.close();
   });
 });
 

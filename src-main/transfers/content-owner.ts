@@ -18,7 +18,7 @@
  * it, sit below vfs and sync in the layer order.
  */
 import { copyFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
-import { closeSync, constants as fsConstants, fdatasync, ftruncate, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fdatasync, ftruncate, openSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
 import { KeyedMutex } from '../base/keyed-mutex.ts';
@@ -296,25 +296,39 @@ export class ContentOwner {
 
   /**
    * A new local file: its cache file is created, then `rows` (the caller's item and journal rows) and
-   * the dirty content commit in one transaction. On failure the file goes again. Returns the open file.
+   * the dirty content commit in one transaction. On failure the file goes again. Returns the open file:
+   * at once (no promise) when a spare file takes its place and nothing holds the item, as for almost
+   * every new file. That stretch runs without yielding, so nothing can come between its steps, as
+   * under the item's lock; a new item's key is one nobody else knows yet.
    */
-  createLocalFile(itemId: string, rows: () => void): Promise<CacheFd> {
-    return this.#locked(itemId, async () => {
+  createLocalFile(itemId: string, rows: () => void): CacheFd | Promise<CacheFd> {
+    const now = !this.#locks.isBusy(itemId);
+    if (now) {
       this.check(itemId, 'localFileCreated');
       const spare = this.#spares?.take(this.#path(itemId));
-      const file = spare === undefined ? await this.openFd(itemId) : new CacheFd(spare);
-      try {
-        this.#store.transaction(() => {
-          rows();
-          this.localFileCreated(itemId, new RangeSet());
-        });
-      } catch (error) {
-        file.close();
-        await removeCacheFile(this.#path(itemId));
-        throw error;
-      }
-      return file;
+      if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows);
+    }
+    // Held, or no spare taken (none made yet, the first file of its folder): under the item's lock.
+    return this.#locked(itemId, async () => {
+      this.check(itemId, 'localFileCreated');
+      const spare = now ? undefined : this.#spares?.take(this.#path(itemId));
+      return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows);
     });
+  }
+
+  /** createLocalFile's rows, with its file in place; on failure the file is closed and removed (an empty file: at once). */
+  #created(itemId: string, file: CacheFd, rows: () => void): CacheFd {
+    try {
+      this.#store.transaction(() => {
+        rows();
+        this.localFileCreated(itemId, new RangeSet());
+      });
+    } catch (error) {
+      file.close();
+      rmSync(this.#path(itemId), { force: true });
+      throw error;
+    }
+    return file;
   }
 
   /** A new local file whose cache file is already in place (a copy, a recovered file). */

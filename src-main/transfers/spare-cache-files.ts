@@ -11,10 +11,15 @@
  * and is used as it is; anything else found there is removed.
  */
 import { randomUUID } from 'node:crypto';
-import { constants, existsSync, openSync, renameSync, rmSync } from 'node:fs';
-import { lstat, open, readdir, rm } from 'node:fs/promises';
+import { close, constants, existsSync, open, openSync, renameSync, rmSync } from 'node:fs';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
+
+// A spare is opened only to be made: plain descriptors cost the event loop less than FileHandles.
+const openFd = promisify(open);
+const closeFd = promisify(close);
 
 export class SpareCacheFiles {
   readonly #dir: string;
@@ -52,8 +57,15 @@ export class SpareCacheFiles {
    */
   take(path: string): number | undefined {
     const spare = this.#ready.pop();
-    this.#fill();
-    if (spare === undefined) return undefined;
+    try {
+      return spare === undefined ? undefined : this.#place(spare, path);
+    } finally {
+      // After the outcome: a spare the move left ready is not made again.
+      this.#fill();
+    }
+  }
+
+  #place(spare: string, path: string): number | undefined {
     try {
       renameSync(spare, path);
     } catch (error) {
@@ -120,9 +132,9 @@ export class SpareCacheFiles {
     this.#reset();
   }
 
-  async #make(): Promise<void> {
-    await ensurePrivateDir(this.#dir);
+  async #make(again = true): Promise<void> {
     if (!this.#listed) {
+      await ensurePrivateDir(this.#dir);
       this.#listed = true;
       const known = new Set(this.#ready);
       for (const name of await readdir(this.#dir)) {
@@ -135,8 +147,14 @@ export class SpareCacheFiles {
     }
     while (!this.#closed && this.#ready.length < this.#keep) {
       const spare = join(this.#dir, randomUUID());
-      const handle = await open(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE);
-      await handle.close();
+      try {
+        await closeFd(await openFd(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE));
+      } catch (error) {
+        // The folder went (with the spares in it) since it was made: made again, once.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !again) throw error;
+        this.#reset();
+        return this.#make(false);
+      }
       this.#ready.push(spare);
     }
   }

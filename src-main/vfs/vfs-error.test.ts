@@ -4,7 +4,7 @@ import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GraphApiError } from '../graph/index.ts';
-import { errnoFromError, localErrno, toVfsError } from './vfs-error.ts';
+import { errnoFromError, localErrno, noSuchPath, toVfsError, VfsError } from './vfs-error.ts';
 
 const graph400 = (innerCodes: string[]) => new GraphApiError({ status: 400, graphCode: 'invalidRequest', innerCodes, message: 'refused', request: 'PATCH /items/x' });
 
@@ -32,5 +32,15 @@ describe('errnoFromError', () => {
   it("the server's invalidPath (names were checked here first) is ENAMETOOLONG; other 400s stay EINVAL", () => {
     expect(errnoFromError(graph400(['invalidPath']))).toBe('ENAMETOOLONG');
     expect(errnoFromError(graph400([]))).toBe('EINVAL');
+  });
+});
+
+describe('noSuchPath', () => {
+  it('is ENOENT naming the path, without a stack (an answer, not a failure), and leaves other errors their stacks', () => {
+    const e = noSuchPath('/a/b.txt');
+    expect(e).toBeInstanceOf(VfsError);
+    expect(e).toMatchObject({ errno: 'ENOENT', code: 'VFS_ENOENT', message: 'no such file or folder: /a/b.txt' });
+    expect(e.stack).not.toMatch(/\n\s+at /);
+    expect(new VfsError('EIO', 'broken').stack).toMatch(/\n\s+at /);
   });
 });

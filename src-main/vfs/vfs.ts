@@ -21,7 +21,7 @@ import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
-import { toVfsError, VfsError } from './vfs-error.ts';
+import { noSuchPath, toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 
@@ -341,10 +341,10 @@ export class Vfs {
     let item = cache.get(path);
     if (!item) {
       item = this.find(path);
-      if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      if (!item) throw noSuchPath(path);
       cache.set(path, item);
     }
-    if (this.pendingHides.size > 0 && this.pendingHides.has(item.id)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+    if (this.pendingHides.size > 0 && this.pendingHides.has(item.id)) throw noSuchPath(path);
     return item;
   }
 
@@ -482,7 +482,7 @@ export class Vfs {
 
   private async lookupListing(path: string, listing: ListingPort): Promise<StoredItem> {
     let item = this.o.store.items.getRoot();
-    if (!item) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+    if (!item) throw noSuchPath(path);
     for (const name of path.split('/')) {
       if (name === '') continue;
       if (item.kind !== 'folder' && item.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder on the way to ${path}`);
@@ -492,7 +492,7 @@ export class Vfs {
         await this.listFolder(item, listing);
         child = this.o.store.items.getChild(item.id, name);
       }
-      if (!child || this.pendingHides.has(child.id)) throw new VfsError('ENOENT', `no such file or folder: ${path}`);
+      if (!child || this.pendingHides.has(child.id)) throw noSuchPath(path);
       item = child;
     }
     return item;
@@ -595,12 +595,21 @@ export class Vfs {
     return fh;
   }
 
-  /** create(2): a new local file; it is uploaded after it is closed. */
-  async create(path: string): Promise<number> {
+  /**
+   * create(2): a new local file; it is uploaded after it is closed. At once (no promise) unless a
+   * file libfuse hid holds the name, or the new file's cache file has to be made here (no spare).
+   */
+  create(path: string): number | Promise<number> {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
-    const existing = await this.clashNow(parent, name);
+    const hid = this.pendingHideIn(parent, name);
+    if (hid) return this.deleteHidden(hid).then(() => this.createIn(path, parent, name));
+    return this.createIn(path, parent, name);
+  }
+
+  private createIn(path: string, parent: StoredItem, name: string): number | Promise<number> {
+    const existing = this.clash(parent, name);
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
       if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
@@ -608,23 +617,29 @@ export class Vfs {
     }
     const id = newLocalId();
     const now = this.now();
-    let cache: CacheFd;
     let created: { item: StoredItem; generation: number } | undefined;
+    const failed = (e: unknown): never => {
+      throw toVfsError(e, `creating ${path}`);
+    };
+    const opened = (cache: CacheFd): number => {
+      // The kernel asks for the new file's attributes next (libfuse's create does): no query for
+      // them, unless any item changed since the insert (the row read then may be stale).
+      if (created && created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
+      const fh = this.nextHandle++;
+      this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
+      return fh;
+    };
+    let cache: CacheFd | Promise<CacheFd>;
     try {
-      cache = await this.content.createLocalFile(id, () => {
+      cache = this.content.createLocalFile(id, () => {
         const item = this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
         created = { item, generation: this.o.store.items.generation };
       });
     } catch (e) {
-      throw toVfsError(e, `creating ${path}`);
+      return failed(e);
     }
-    // The kernel asks for the new file's attributes next (libfuse's create does): no query for
-    // them, unless any item changed since the insert (the row read then may be stale).
-    if (created && created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
-    const fh = this.nextHandle++;
-    this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
-    return fh;
+    return cache instanceof Promise ? cache.then(opened, failed) : opened(cache);
   }
 
   /** The item as the store holds it now (its size and version may have changed across an await). */
