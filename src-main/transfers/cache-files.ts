@@ -14,6 +14,11 @@ export function cacheFilePath(cacheDir: string, itemId: string): string {
   return join(cacheDir, digest.slice(0, 2), digest);
 }
 
+/** The 256 directories cache files are spread over. */
+export function cacheFolders(cacheDir: string): string[] {
+  return Array.from({ length: 256 }, (_, i) => join(cacheDir, i.toString(16).padStart(2, '0')));
+}
+
 /** Opens (creating it if needed; emptied first when `truncate`) a cache file for positional reads and writes. */
 export async function openCacheFile(path: string, truncate = false): Promise<FileHandle> {
   const flags = constants.O_RDWR | constants.O_CREAT | (truncate ? constants.O_TRUNC : 0);

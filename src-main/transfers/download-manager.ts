@@ -33,7 +33,7 @@ import { Admission, type ShutdownStep } from '../lifecycle/participation.ts';
 import { runAsTask } from '../lifecycle/task-registry.ts';
 import type { Store } from '../store/store.ts';
 import type { TransferItem } from '../../src-shared/model/transfer.ts';
-import { cacheFileLength, cacheFilePath } from './cache-files.ts';
+import { cacheFileLength, cacheFilePath, cacheFolders } from './cache-files.ts';
 import { ContentOwner, ContentTransitionError } from './content-owner.ts';
 import { ManagedContentReader, type ContentReader } from './content-reader.ts';
 import { DownloadUrlCache } from './download-url-cache.ts';
@@ -303,6 +303,7 @@ export class DownloadManager {
         keep: options.spareFiles,
         retryMs: options.spareFilesRetryMs ?? DEFAULT_TIMEOUTS.spareFilesRetryMs,
         onError: (err) => this.#logger.warn({ err }, 'could not make spare cache files; new files make their own'),
+        folders: cacheFolders(options.cacheDir),
       });
     }
     this.content = options.content ?? new ContentOwner({ store: options.store, cachePath: (id) => cacheFilePath(options.cacheDir, id), spares: this.#spares });

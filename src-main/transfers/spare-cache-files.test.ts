@@ -56,6 +56,21 @@ describe('SpareCacheFiles', () => {
     expect(errors).toEqual([]);
   });
 
+  it('makes the folders new files go into after the first spares, where missing, and leaves those present as they are', async () => {
+    const folders = ['00', '01', 'ff'].map((n) => path.join(dir, n));
+    await mkdir(folders[1]!, { mode: 0o755 });
+    const spares = new SpareCacheFiles({ dir: spareDir, keep: 2, retryMs: 60_000, onError: (e) => errors.push(e), folders });
+    expect(spares.take(path.join(folders[0]!, 'first'))).toBeUndefined();
+    await spares.filled();
+    for (const folder of folders) expect((await stat(folder)).isDirectory()).toBe(true);
+    expect((await stat(folders[0]!)).mode & 0o777).toBe(0o700);
+    expect((await stat(folders[2]!)).mode & 0o777).toBe(0o700);
+    expect((await stat(folders[1]!)).mode & 0o777).toBe(0o755);
+    expect(spares.take(path.join(folders[2]!, 'second'))).toBeTypeOf('number');
+    await spares.close();
+    expect(errors).toEqual([]);
+  });
+
   it('uses the empty spares an earlier run left and removes anything else found among them', async () => {
     await mkdir(spareDir, { recursive: true });
     await writeFile(path.join(spareDir, 'left-empty'), '');

@@ -12,10 +12,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { close, constants, existsSync, open, openSync, renameSync, rmSync } from 'node:fs';
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../base/files.ts';
 
 // A spare is opened only to be made: plain descriptors cost the event loop less than FileHandles.
 const openFd = promisify(open);
@@ -30,6 +30,8 @@ export class SpareCacheFiles {
   readonly #ready: string[] = [];
   /** Whether the folder's contents were looked at since the list was last (re)started. */
   #listed = false;
+  /** The folders spares are moved into, made ahead once (none left to make: empty). */
+  #folders: readonly string[];
   #filling: Promise<void> | undefined;
   #closed = false;
   /** The last fill failed: no more are tried before #retryAt, and the next failure is not told. */
@@ -39,15 +41,18 @@ export class SpareCacheFiles {
 
   /**
    * Keeps up to `keep` spares in `dir` (made 0700), made once the first is asked for; after a fill
-   * failed, the next is tried `retryMs` later.
+   * failed, the next is tried `retryMs` later. The `folders` new files go into are made (0700)
+   * after the first spares, where missing: a move into a missing folder fails, and the caller then
+   * makes the folder and the file itself, in the way of the program waiting for the create.
    */
-  constructor(o: { dir: string; keep: number; retryMs: number; onError: (error: unknown) => void; now?: () => number }) {
+  constructor(o: { dir: string; keep: number; retryMs: number; onError: (error: unknown) => void; now?: () => number; folders?: readonly string[] }) {
     if (!Number.isInteger(o.keep) || o.keep < 1) throw new RangeError(`bad number of spare files ${o.keep}`);
     this.#dir = o.dir;
     this.#keep = o.keep;
     this.#retryMs = o.retryMs;
     this.#onError = o.onError;
     this.#now = o.now ?? Date.now;
+    this.#folders = o.folders ?? [];
   }
 
   /**
@@ -156,6 +161,15 @@ export class SpareCacheFiles {
         return this.#make(false);
       }
       this.#ready.push(spare);
+    }
+    if (this.#folders.length > 0 && !this.#closed) {
+      const present = new Map<string, Set<string>>();
+      for (const parent of new Set(this.#folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdir(parent).catch(() => [])));
+      for (const folder of this.#folders) {
+        if (present.get(dirname(folder))!.has(basename(folder))) continue;
+        await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
+      }
+      this.#folders = [];
     }
   }
 }
