@@ -42,7 +42,7 @@ import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
 import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
 import { cpuTicks, statusMiB } from './rss-sampler.ts';
-import { serverFile, until, writeRandomFile, writeSmallFiles } from './upload.ts';
+import { lookUpMissingNames, serverFile, until, writeRandomFile, writeSmallFiles } from './upload.ts';
 
 const PUBLIC_API = 'https://graph.microsoft.com';
 const PUBLIC_STORAGE = 'https://storage.emulator.onemount.test';
@@ -133,6 +133,8 @@ interface RoundA {
   cpOnServer: number;
   smallCreate: number;
   smallOnServer: number;
+  /** µs per look-up of a name that is not there (one FUSE round trip), in the creates' folder before them. */
+  missingLookup: number;
 }
 
 interface RoundB {
@@ -260,6 +262,9 @@ async function codeCacheFound(): Promise<string> {
 
 const dd = (args: string[]) => runProgram('dd', [...args, 'of=/dev/null', 'status=none']);
 
+/** Look-ups of missing names behind the round-trip row. */
+const MISSING_LOOKUPS = 2000;
+
 /** Runs of `node -e 0` behind the Node start row. */
 const NODE_START_RUNS = 9;
 
@@ -309,6 +314,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       cpOnServer: skipped,
       smallCreate: skipped,
       smallOnServer: skipped,
+      missingLookup: skipped,
     };
 
     if (!cfg.writesOnly) {
@@ -375,6 +381,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       await runProgram('mkdir', [smallDir]);
       await until(`small-${id}/ on the server`, performance.now(), async () => (await serverFile(emu, `/small-${id}`)) !== undefined);
       const filesBefore = (await emu.admin.info()).files;
+      r.missingLookup = ((await lookUpMissingNames(smallDir, MISSING_LOOKUPS)) * 1000) / MISSING_LOOKUPS;
       await runProgram('sync', []);
       const smallStart = performance.now();
       r.smallCreate = await writeSmallFiles(smallDir, cfg.smallCount, cfg.smallSize);
@@ -505,11 +512,12 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   const cpTxt = `${fmt(cfg.cpSize / MiB, 0)} MiB`;
   const rows: string[][] = [];
   /** A time row: OneMount, rclone, OneMount ÷ rclone (below 1: OneMount is faster). */
-  const timeRow = (what: string, k: keyof RoundA, note = (_p: PeerName) => '') => {
+  const timeRow = (what: string, k: keyof RoundA, note = (_p: PeerName) => '', unit: 'ms' | 'µs' = 'ms') => {
     const om = m('OneMount', k);
     const rc = m('rclone', k);
     if (Number.isNaN(om) || Number.isNaN(rc)) return;
-    rows.push([what, ms(om), ms(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ms${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
+    const show = unit === 'ms' ? ms : (x: number) => `${fmt(x, 0)} µs`;
+    rows.push([what, show(om), show(rc), `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} ${unit}${note('OneMount') ? ` · OneMount: ${note('OneMount')}` : ''}${note('rclone') ? ` · rclone: ${note('rclone')}` : ''}`]);
   };
   const first = (peer: PeerName) => resultsA[peer][0]!;
   const caches = (rounds: { codeCache: string }[]) => rounds.map((r) => r.codeCache).join(', ');
@@ -536,6 +544,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   timeRow(`${cpTxt} on the server (from the start of cp, hash checked)`, 'cpOnServer', (p) => `${fmt(mbps(cfg.cpSize, m(p, 'cpOnServer')), 0)} MiB/s`);
   timeRow(`${cfg.smallCount} × ${cfg.smallSize} B creates`, 'smallCreate');
   timeRow(`  those ${cfg.smallCount} on the server (from the first create)`, 'smallOnServer');
+  timeRow(`  a look-up of a missing name (one FUSE round trip; each create starts with one)`, 'missingLookup', () => `mean of ${MISSING_LOOKUPS} per round`, 'µs');
   if (!cfg.writesOnly) {
     for (const [what, k] of [[`RSS right after the ${cfg.bigFolder}-entry listing`, 'rss'], [`RSS at rest, ${REST_MS / 1000} s after it`, 'rssAtRest']] as const) {
       const om = m('OneMount', k);

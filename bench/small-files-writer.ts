@@ -5,16 +5,34 @@
  * loop alone, so process start-up is not part of the number.
  *
  *   node --import tsx bench/small-files-writer.ts <dir> <count> <size>
+ *
+ * With `missing` for <size>, it looks up `count` names that are not in `dir` instead (one stat
+ * each, ENOENT): each is one FUSE round trip to the filesystem and back, what every create starts
+ * with (the kernel looks a new name up before it creates it).
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const [dir, countArg, sizeArg] = process.argv.slice(2);
 const count = Number(countArg);
-const size = Number(sizeArg);
+const missing = sizeArg === 'missing';
+const size = missing ? 0 : Number(sizeArg);
 if (!dir || !Number.isInteger(count) || count <= 0 || !Number.isInteger(size) || size < 0) {
-  process.stderr.write('usage: small-files-writer.ts <dir> <count> <size>\n');
+  process.stderr.write('usage: small-files-writer.ts <dir> <count> <size | missing>\n');
   process.exit(2);
+}
+if (missing) {
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    try {
+      statSync(path.join(dir, `missing-${i}`));
+      throw new Error(`${dir}/missing-${i} exists`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  process.stdout.write(JSON.stringify({ ms: performance.now() - t0 }) + '\n');
+  process.exit(0);
 }
 const body = Buffer.alloc(size);
 for (let i = 0; i < size; i++) body[i] = (i * 31 + 7) & 0xff;

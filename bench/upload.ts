@@ -125,8 +125,17 @@ async function rawIngest(api: string, name: string, file: string, size: number):
 }
 
 /** Runs bench/small-files-writer.ts in its own process; the loop's own time (no process start-up). */
-export async function writeSmallFiles(dir: string, count: number, size: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(count), String(size)], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function writeSmallFiles(dir: string, count: number, size: number): Promise<number> {
+  return runWriter(dir, String(count), String(size));
+}
+
+/** How long `count` look-ups of names not in `dir` take, one after another (the writer's `missing` mode). */
+export function lookUpMissingNames(dir: string, count: number): Promise<number> {
+  return runWriter(dir, String(count), 'missing');
+}
+
+async function runWriter(dir: string, ...args: string[]): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const line = new Promise<string | undefined>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve).once('close', () => resolve(undefined)));
