@@ -302,8 +302,8 @@ export class ContentOwner {
    * under the item's lock; a new item's key is one nobody else knows yet.
    */
   createLocalFile(itemId: string, rows: () => void): CacheFd | Promise<CacheFd> {
-    const now = !this.#locks.isBusy(itemId);
-    if (now) {
+    const free = !this.#locks.isBusy(itemId);
+    if (free) {
       this.check(itemId, 'localFileCreated');
       const spare = this.#spares?.take(this.#path(itemId));
       if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows);
@@ -311,7 +311,7 @@ export class ContentOwner {
     // Held, or no spare taken (none made yet, the first file of its folder): under the item's lock.
     return this.#locked(itemId, async () => {
       this.check(itemId, 'localFileCreated');
-      const spare = now ? undefined : this.#spares?.take(this.#path(itemId));
+      const spare = free ? undefined : this.#spares?.take(this.#path(itemId));
       return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows);
     });
   }

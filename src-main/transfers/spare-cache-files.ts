@@ -15,7 +15,7 @@ import { close, constants, existsSync, open, openSync, renameSync, rmSync } from
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../base/files.ts';
+import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readdirIfExists } from '../base/files.ts';
 
 // A spare is opened only to be made: plain descriptors cost the event loop less than FileHandles.
 const openFd = promisify(open);
@@ -137,7 +137,7 @@ export class SpareCacheFiles {
     this.#reset();
   }
 
-  async #make(again = true): Promise<void> {
+  async #make(): Promise<void> {
     if (!this.#listed) {
       await ensurePrivateDir(this.#dir);
       this.#listed = true;
@@ -152,19 +152,12 @@ export class SpareCacheFiles {
     }
     while (!this.#closed && this.#ready.length < this.#keep) {
       const spare = join(this.#dir, randomUUID());
-      try {
-        await closeFd(await openFd(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE));
-      } catch (error) {
-        // The folder went (with the spares in it) since it was made: made again, once.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !again) throw error;
-        this.#reset();
-        return this.#make(false);
-      }
+      await closeFd(await openFd(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE));
       this.#ready.push(spare);
     }
     if (this.#folders.length > 0 && !this.#closed) {
       const present = new Map<string, Set<string>>();
-      for (const parent of new Set(this.#folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdir(parent).catch(() => [])));
+      for (const parent of new Set(this.#folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdirIfExists(parent)));
       for (const folder of this.#folders) {
         if (present.get(dirname(folder))!.has(basename(folder))) continue;
         await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
