@@ -22,6 +22,27 @@ function storeError(work: () => unknown): StoreError {
 }
 
 describe('ItemsRepository', () => {
+  it('leaves an item being changed here to a fresh read for every batch until done, then as a change noted after their marks', () => {
+    const items = temp.store.items;
+    const early = items.openChangeWindow();
+    const done = items.changingHere('k1', 'r1');
+    const late = items.openChangeWindow();
+    // Whenever the batch was asked for: before the request, or after it.
+    for (const mark of [early, late]) for (const id of ['k1', 'r1']) expect(items.changedHereSince(id, mark)).toBe(true);
+    expect(items.changedHereSince('other', early)).toBe(false);
+    // Two requests for one item: the item stays changing until both are done.
+    const second = items.changingHere('k1');
+    done();
+    done();
+    expect(items.changedHereSince('r1', late)).toBe(true);
+    second();
+    const after = items.openChangeWindow();
+    expect(items.changedHereSince('k1', late)).toBe(true);
+    expect(items.changedHereSince('k1', after)).toBe(false);
+    for (let i = 0; i < 3; i++) items.closeChangeWindow();
+    expect(items.changedHereSince('k1', late)).toBe(false);
+  });
+
   it('gives the root inode 1 and every other item a distinct inode', () => {
     const { items } = temp.store;
     expect(items.getRoot()?.id).toBe('ROOT');

@@ -97,6 +97,8 @@ export class ItemsRepository {
   #batch = { bumped: false, told: false };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
+  /** Items a request of this device is changing now (changingHere), with how many such requests. */
+  readonly #changingHere = new Map<string, number>();
   #changeClock = 0;
   #openWindows = 0;
   /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
@@ -519,9 +521,31 @@ export class ItemsRepository {
     for (const id of ids) if (id) this.#changedHere.set(id, at);
   }
 
-  /** The item (by key or server id) was changed here after the batch with this mark began. */
+  /**
+   * A namespace request of this device for the item (by its key and server id) is on its way:
+   * until the returned `done` (which notes the change, as noteChangedHere), every batch leaves the
+   * item to a fresh read, whenever it was asked for. A batch the server computes after the change
+   * can arrive before the request's answer, or before the change is applied here.
+   */
+  changingHere(...ids: Array<string | null | undefined>): () => void {
+    const keys = ids.filter((id): id is string => !!id);
+    for (const id of keys) this.#changingHere.set(id, (this.#changingHere.get(id) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const id of keys) {
+        const left = this.#changingHere.get(id)! - 1;
+        if (left === 0) this.#changingHere.delete(id);
+        else this.#changingHere.set(id, left);
+      }
+      this.noteChangedHere(...keys);
+    };
+  }
+
+  /** The item (by key or server id) was changed here after the batch with this mark began, or is being changed (changingHere). */
   changedHereSince(id: string, mark: number): boolean {
-    return (this.#changedHere.get(id) ?? -1) > mark;
+    return this.#changingHere.has(id) || (this.#changedHere.get(id) ?? -1) > mark;
   }
 
   /**

@@ -148,3 +148,47 @@ describe('BatchApplier: a file uploaded anew after the server deleted it', () =>
     expect(restored?.id).not.toBe('D');
   });
 });
+
+describe('BatchApplier: removals of items this device is deleting', () => {
+  const applierWith = (changedHere: (id: string) => boolean) =>
+    new BatchApplier({
+      store: temp.store,
+      logger: createMemoryLogger('debug', 'apply-test').logger,
+      chunkSize: 100,
+      pageSize: 50,
+      yielder: new LoopYielder(1000),
+      onChanged: () => undefined,
+      onInvalidateError: (e) => {
+        throw e;
+      },
+      changedHere,
+      invalidator: { invalidate: async (id: string) => void temp.store.content.invalidate(id) },
+    });
+  const removal = (id: string): DeltaPlan => ({ upserts: [], removals: new Map([[id, 'deleted']]), live: new Set<string>(), rootId: undefined });
+
+  it('a file with edits whose delete from here is on its way is left to a fresh read, not kept as a conflict (fuzz 710000/216)', async () => {
+    temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
+    const done = temp.store.items.changingHere('D', 'D');
+    const mark = temp.store.items.openChangeWindow();
+    const a = applierWith((id) => temp.store.items.changedHereSince(id, mark));
+    const counts = await a.apply(removal('D'), false, () => undefined);
+    expect(counts.conflicts).toBe(0);
+    expect(temp.store.conflicts.list()).toEqual([]);
+    expect(a.staleRecords).toEqual(['D']);
+    // The local delete goes on as it was; delta did not remove the rows under it either.
+    expect(temp.store.items.get('D')).toBeDefined();
+    done();
+    temp.store.items.closeChangeWindow();
+  });
+
+  it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {
+    temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
+    const mark = temp.store.items.openChangeWindow();
+    const a = applierWith((id) => temp.store.items.changedHereSince(id, mark));
+    const counts = await a.apply(removal('D'), false, () => undefined);
+    expect(counts.conflicts).toBe(1);
+    expect(temp.store.conflicts.listForItem('D').map((c) => c.reason)).toEqual(['remote-deleted']);
+    expect(a.staleRecords).toEqual([]);
+    temp.store.items.closeChangeWindow();
+  });
+});

@@ -218,7 +218,18 @@ export class BatchApplier {
         }
       }
     }
-    for (const id of candidates.keys()) this.#removing.add(id);
+    for (const id of candidates.keys()) {
+      // Deleted (or moved) by this device's own request since the batch was asked for, or while that
+      // request is on its way: its record may predate the change, and a file with edits being
+      // deleted here is no conflict (fuzz 710000/216). Left to a fresh read, as upserts are.
+      const remoteId = store.items.get(id)?.remoteId ?? null;
+      if (this.#changedHere({ id, remoteId })) {
+        candidates.delete(id);
+        if (remoteId !== null) this.#stale.push(remoteId);
+        continue;
+      }
+      this.#removing.add(id);
+    }
     return candidates;
   }
 
@@ -428,7 +439,7 @@ export class BatchApplier {
   }
 
   /** This device's own request changed the item since the records were asked for (`changedHere`). */
-  #changedHere(record: ItemRecord): boolean {
+  #changedHere(record: Pick<ItemRecord, 'id' | 'remoteId'>): boolean {
     const changed = this.#o.changedHere;
     return changed !== undefined && (changed(record.id) || (record.remoteId != null && changed(record.remoteId)));
   }

@@ -1217,7 +1217,20 @@ export class Vfs {
       if (hashes.length) this.o.store.deletedUploads.add({ itemId: item.id, parentId: item.parentId, name: item.name, hashes });
     }
     if (item.remoteId !== null && opts.journalOnly) offline = true;
-    else if (item.remoteId !== null) {
+    // From the request until the rows are gone here, delta leaves the item to a fresh read
+    // (docs/concurrency.md §2): a batch the server computed after the delete can arrive before
+    // its answer, and a file with edits would look deleted by someone else (fuzz 710000/216).
+    const changing = item.remoteId !== null && !opts.journalOnly ? this.o.store.items.changingHere(item.id, item.remoteId) : undefined;
+    try {
+      return await this.removeRows(item, path, offline, opts);
+    } finally {
+      changing?.();
+    }
+  }
+
+  /** remove() from the server request on: the request (unless `offline` already), then the local rows. */
+  private async removeRows(item: StoredItem, path: string, offline: boolean, opts: { answered?: boolean }): Promise<GoneFile[]> {
+    if (item.remoteId !== null && !offline) {
       try {
         await this.o.graph.deleteItem(item.remoteId);
       } catch (e) {
@@ -1227,8 +1240,6 @@ export class Vfs {
         // Already gone on the server: the local view just catches up.
         if (!offline && errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
       }
-      // A delta batch asked for before the delete must not bring it back (docs/concurrency.md §2).
-      if (!offline) this.o.store.items.noteChangedHere(item.id, item.remoteId);
     }
     // Where the server holds the item: a rename of it not replayed yet goes with it (forget), so the
     // delete names the place that rename left, the name it frees there (leaving-by-replay.ts; fuzz
