@@ -8,9 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLogger } from '../base/logger.ts';
 import { RangeSet, type ItemRecord } from '../store/index.ts';
 import { openTempStore, type TempStore } from '../store/testing/temp-store.ts';
-import { GraphApiError } from '../graph/index.ts';
-import { applyAsTheyAreNow, BatchApplier, readCurrent } from './delta-apply.ts';
-import { planBatch, type DeltaPlan } from './delta-plan.ts';
+import { BatchApplier } from './delta-apply.ts';
+import type { DeltaPlan } from './delta-plan.ts';
 import { LoopYielder } from './loop-yielder.ts';
 
 const T = 1_000;
@@ -180,30 +179,6 @@ describe('BatchApplier: removals of items this device is deleting', () => {
     expect(temp.store.items.get('D')).toBeDefined();
     done();
     temp.store.items.closeChangeWindow();
-  });
-
-  it('a removal left to a fresh read is applied when the item is gone then (a rename of ours crossed another device\'s delete)', async () => {
-    const mark = temp.store.items.openChangeWindow();
-    // The answer to this device's rename of d.txt came after the batch was asked for.
-    temp.store.items.noteChangedHere('D', 'D');
-    const a = applierWith((id) => temp.store.items.changedHereSince(id, mark));
-    await a.apply(removal('D'), false, () => undefined);
-    temp.store.items.closeChangeWindow();
-    expect(temp.store.items.get('D')).toBeDefined();
-    expect([...a.staleRemovals]).toEqual(['D']);
-    const notFound = new GraphApiError({ status: 404, graphCode: 'itemNotFound', message: 'gone', request: 'GET /items/x' });
-    const graph = { getItem: async () => Promise.reject(notFound) };
-    // Gone, and no later delta says so again: read afresh, the removal stands. A stale upsert gone
-    // meanwhile is left out (the next delta says so).
-    expect(await readCurrent(graph, ['D', 'C'], undefined, a.staleRemovals)).toEqual([{ id: 'D', deleted: {} }]);
-    const left = await applyAsTheyAreNow(
-      temp.store,
-      a,
-      async (ids, gone) => planBatch(await readCurrent(graph, ids, undefined, gone), { full: false, inStore: (id) => temp.store.items.get(id) !== undefined, yielder: new LoopYielder(1000) }),
-      (since) => applierWith((id) => temp.store.items.changedHereSince(id, since)),
-    );
-    expect(left).toEqual([]);
-    expect(temp.store.items.get('D')).toBeUndefined();
   });
 
   it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {

@@ -118,8 +118,6 @@ export class BatchApplier {
   #change: ChangeSet = emptyChange();
   /** Server ids of records left out as possibly older than the store (staleRecords). */
   readonly #stale: string[] = [];
-  /** Those of them the batch removed (staleRemovals). */
-  readonly #staleRemovals = new Set<string>();
   #finalize: (() => void) | undefined;
   #finalized = false;
 
@@ -138,14 +136,6 @@ export class BatchApplier {
    */
   get staleRecords(): readonly string[] {
     return this.#stale;
-  }
-
-  /**
-   * The staleRecords the batch removed: no later delta says so again, so a fresh read that finds
-   * one gone applies the removal (readCurrent's `gone`).
-   */
-  get staleRemovals(): ReadonlySet<string> {
-    return this.#staleRemovals;
   }
 
   /**
@@ -235,10 +225,7 @@ export class BatchApplier {
       const remoteId = store.items.get(id)?.remoteId ?? null;
       if (this.#changedHere({ id, remoteId })) {
         candidates.delete(id);
-        if (remoteId !== null) {
-          this.#stale.push(remoteId);
-          this.#staleRemovals.add(remoteId);
-        }
+        if (remoteId !== null) this.#stale.push(remoteId);
         continue;
       }
       this.#removing.add(id);
@@ -799,41 +786,39 @@ const FRESH_READ_ROUNDS = 3;
  */
 export async function applyAsTheyAreNow(
   store: Store,
-  stale: Pick<BatchApplier, 'staleRecords' | 'staleRemovals'>,
-  read: (ids: readonly string[], gone: ReadonlySet<string>) => Promise<DeltaPlan | undefined>,
+  ids: readonly string[],
+  read: (ids: readonly string[]) => Promise<DeltaPlan | undefined>,
   applierFor: (since: number) => BatchApplier,
 ): Promise<readonly string[]> {
-  let left = stale;
-  for (let round = 0; round < FRESH_READ_ROUNDS && left.staleRecords.length > 0; round++) {
+  let left = ids;
+  for (let round = 0; round < FRESH_READ_ROUNDS && left.length > 0; round++) {
     const since = store.items.openChangeWindow();
     try {
-      const plan = await read(left.staleRecords, left.staleRemovals);
+      const plan = await read(left);
       if (!plan) return [];
       const applier = applierFor(since);
       await applier.apply(plan, false, () => undefined);
-      left = applier;
+      left = applier.staleRecords;
     } finally {
       store.items.closeChangeWindow();
     }
   }
-  return left.staleRecords;
+  return left;
 }
 
 /**
  * The server's items as they are now, for a batch's `staleRecords` (applied by a `current`
  * applier, applyAsTheyAreNow): usually our change came after the page was made and nothing changes; another
  * device's later change (restoring that older version, renaming it again) is applied. One gone
- * meanwhile is left out: the next delta says so. One the batch removed (`gone`: staleRemovals) and
- * gone still comes back as deleted: no delta says so again.
+ * meanwhile is left out: the next delta says so.
  */
-export async function readCurrent(graph: Pick<GraphClient, 'getItem'>, ids: readonly string[], signal?: AbortSignal, gone?: ReadonlySet<string>): Promise<DriveItem[]> {
+export async function readCurrent(graph: Pick<GraphClient, 'getItem'>, ids: readonly string[], signal?: AbortSignal): Promise<DriveItem[]> {
   const items: DriveItem[] = [];
   for (const id of ids) {
     try {
       items.push(await graph.getItem(id, { select: DELTA_SELECT, ...(signal ? { signal } : {}) }));
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      if (gone?.has(id)) items.push({ id, deleted: {} });
     }
   }
   return items;

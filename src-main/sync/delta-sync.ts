@@ -391,7 +391,7 @@ export class DeltaSync {
       listing?.finished(landed);
     }
     if (listing) this.#catchUp = true;
-    if (applier.staleRecords.length) await this.#applyCurrent(applier, (since) => applierFor(true, since), yielder, signal);
+    if (applier.staleRecords.length) await this.#applyCurrent(applier.staleRecords, (since) => applierFor(true, since), yielder, signal);
     const result: SyncResult = { ...counts, full, ms: this.#now() - started, pages: batch.pages, items: batch.items.length };
     this.#logger.info(result, full ? 'drive enumerated and applied' : 'remote changes applied');
     const { pages: _pages, items: _items, ...applied } = result;
@@ -400,7 +400,7 @@ export class DeltaSync {
   }
 
   /** Items whose delta record may be older than the store (BatchApplier staleRecords): the server's current state decides. */
-  async #applyCurrent(stale: Pick<BatchApplier, 'staleRecords' | 'staleRemovals'>, applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
+  async #applyCurrent(ids: readonly string[], applierFor: (since: number) => BatchApplier, yielder: LoopYielder, signal: AbortSignal): Promise<void> {
     const store = this.#store;
     const graph = this.#graph;
     if (!graph.getItem) {
@@ -411,10 +411,10 @@ export class DeltaSync {
     const getItem = graph.getItem.bind(graph);
     const left = await applyAsTheyAreNow(
       store,
-      stale,
-      async (ids, gone) => {
-        const items = await readCurrent({ getItem }, ids, signal, gone);
-        this.#logger.debug({ ids, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
+      ids,
+      async (stale) => {
+        const items = await readCurrent({ getItem }, stale, signal);
+        this.#logger.debug({ ids: stale, read: items.length }, 'delta held older versions of our uploads; applied the server items as they are now');
         if (!items.length) return undefined;
         return planBatch(items, {
           full: false,

@@ -349,9 +349,9 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
       // changed here at every read waits for the share's next pass.
       await applyAsTheyAreNow(
         store,
-        applier,
-        async (stale, gone) => {
-          const current = this.#scope(await readCurrent(this.#o.graph, stale, signal, gone), shortcut, target, false);
+        applier.staleRecords,
+        async (stale) => {
+          const current = this.#scope(await readCurrent(this.#o.graph, stale, signal), shortcut, target, false);
           return planBatch(current.live, { full: false, driveId: target.driveId, ownDriveId: own, inStore: (id) => store.items.get(store.items.keyOf(id)) !== undefined, yielder });
         },
         (since) => applierFor(true, since),
