@@ -61,8 +61,8 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
   // arrived before the rows were gone here, and the file's unsent edit made it look deleted by
   // someone else: a remote-deleted conflict for a file only this device changed (seed 710000,
   // schedule 216; 1 to 4 replays in 12 on 2026-12-07's engine). Fixed (sync/delta-apply.test.ts):
-  // delta leaves an item this device is deleting, or deleted since the batch was asked for, to a
-  // fresh read. 20 of 20 replays pass.
+  // delta leaves the removal of an item this device is deleting to that delete, which asks the
+  // server when it fails (vfs/vfs-namespace.test.ts). 20 of 20 replays pass.
   it('a file replaced here while its delete and a delta poll cross is no conflict', async () => {
     await reproduce('rename-over-edited-file-while-throttled.json', 3);
   }, 180_000);

@@ -22,20 +22,22 @@ function storeError(work: () => unknown): StoreError {
 }
 
 describe('ItemsRepository', () => {
-  it('leaves an item being changed here to a fresh read for every batch until done, then as a change noted after their marks', () => {
+  it('leaves an item being deleted here to a fresh read for every batch until done, then as a change noted after their marks', () => {
     const items = temp.store.items;
     const early = items.openChangeWindow();
-    const done = items.changingHere('k1', 'r1');
+    const done = items.deletingHere('k1', 'r1');
+    expect(items.isDeletingHere('r1')).toBe(true);
     const late = items.openChangeWindow();
     // Whenever the batch was asked for: before the request, or after it.
     for (const mark of [early, late]) for (const id of ['k1', 'r1']) expect(items.changedHereSince(id, mark)).toBe(true);
     expect(items.changedHereSince('other', early)).toBe(false);
     // Two requests for one item: the item stays changing until both are done.
-    const second = items.changingHere('k1');
+    const second = items.deletingHere('k1');
     done();
     done();
     expect(items.changedHereSince('r1', late)).toBe(true);
     second();
+    expect(items.isDeletingHere('k1')).toBe(false);
     const after = items.openChangeWindow();
     expect(items.changedHereSince('k1', late)).toBe(true);
     expect(items.changedHereSince('k1', after)).toBe(false);

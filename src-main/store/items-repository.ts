@@ -97,8 +97,8 @@ export class ItemsRepository {
   #batch = { bumped: false, told: false };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
-  /** Items a request of this device is changing now (changingHere), with how many such requests. */
-  readonly #changingHere = new Map<string, number>();
+  /** Items a request of this device is deleting now (deletingHere), with how many such requests. */
+  readonly #deletingHere = new Map<string, number>();
   #changeClock = 0;
   #openWindows = 0;
   /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
@@ -522,30 +522,36 @@ export class ItemsRepository {
   }
 
   /**
-   * A namespace request of this device for the item (by its key and server id) is on its way:
+   * A delete request of this device for the item (by its key and server id) is on its way:
    * until the returned `done` (which notes the change, as noteChangedHere), every batch leaves the
-   * item to a fresh read, whenever it was asked for. A batch the server computes after the change
-   * can arrive before the request's answer, or before the change is applied here.
+   * item's record to a fresh read, whenever it was asked for, and its removal to the request
+   * (isDeletingHere). A batch the server computes after the change can arrive before the request's
+   * answer, or before the change is applied here.
    */
-  changingHere(...ids: Array<string | null | undefined>): () => void {
+  deletingHere(...ids: Array<string | null | undefined>): () => void {
     const keys = ids.filter((id): id is string => !!id);
-    for (const id of keys) this.#changingHere.set(id, (this.#changingHere.get(id) ?? 0) + 1);
+    for (const id of keys) this.#deletingHere.set(id, (this.#deletingHere.get(id) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
       for (const id of keys) {
-        const left = this.#changingHere.get(id)! - 1;
-        if (left === 0) this.#changingHere.delete(id);
-        else this.#changingHere.set(id, left);
+        const left = this.#deletingHere.get(id)! - 1;
+        if (left === 0) this.#deletingHere.delete(id);
+        else this.#deletingHere.set(id, left);
       }
       this.noteChangedHere(...keys);
     };
   }
 
-  /** The item (by key or server id) was changed here after the batch with this mark began, or is being changed (changingHere). */
+  /** A request of this device is deleting the item (by key or server id) now (deletingHere). */
+  isDeletingHere(id: string): boolean {
+    return this.#deletingHere.has(id);
+  }
+
+  /** The item (by key or server id) was changed here after the batch with this mark began, or is being deleted (deletingHere). */
   changedHereSince(id: string, mark: number): boolean {
-    return this.#changingHere.has(id) || (this.#changedHere.get(id) ?? -1) > mark;
+    return this.#deletingHere.has(id) || (this.#changedHere.get(id) ?? -1) > mark;
   }
 
   /**

@@ -162,23 +162,32 @@ describe('BatchApplier: removals of items this device is deleting', () => {
         throw e;
       },
       changedHere,
+      deletingHere: (id) => temp.store.items.isDeletingHere(id),
       invalidator: { invalidate: async (id: string) => void temp.store.content.invalidate(id) },
     });
   const removal = (id: string): DeltaPlan => ({ upserts: [], removals: new Map([[id, 'deleted']]), live: new Set<string>(), rootId: undefined });
 
-  it('a file with edits whose delete from here is on its way is left to a fresh read, not kept as a conflict (fuzz 710000/216)', async () => {
+  it('a file with edits whose delete from here is on its way is left to that delete, not kept as a conflict (fuzz 710000/216)', async () => {
     temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
-    const done = temp.store.items.changingHere('D', 'D');
+    const done = temp.store.items.deletingHere('D', 'D');
     const mark = temp.store.items.openChangeWindow();
     const a = applierWith((id) => temp.store.items.changedHereSince(id, mark));
     const counts = await a.apply(removal('D'), false, () => undefined);
     expect(counts.conflicts).toBe(0);
     expect(temp.store.conflicts.list()).toEqual([]);
-    expect(a.staleRecords).toEqual(['D']);
     // The local delete goes on as it was; delta did not remove the rows under it either.
     expect(temp.store.items.get('D')).toBeDefined();
     done();
     temp.store.items.closeChangeWindow();
+  });
+
+  it('a removal of a file renamed here since the batch was asked for stands: another device deleted it after the rename', async () => {
+    const mark = temp.store.items.openChangeWindow();
+    temp.store.items.noteChangedHere('C', 'C');
+    const counts = await applierWith((id) => temp.store.items.changedHereSince(id, mark)).apply(removal('C'), false, () => undefined);
+    temp.store.items.closeChangeWindow();
+    expect(counts.removed).toBe(1);
+    expect(temp.store.items.get('C')).toBeUndefined();
   });
 
   it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {
@@ -188,7 +197,6 @@ describe('BatchApplier: removals of items this device is deleting', () => {
     const counts = await a.apply(removal('D'), false, () => undefined);
     expect(counts.conflicts).toBe(1);
     expect(temp.store.conflicts.listForItem('D').map((c) => c.reason)).toEqual(['remote-deleted']);
-    expect(a.staleRecords).toEqual([]);
     temp.store.items.closeChangeWindow();
   });
 });

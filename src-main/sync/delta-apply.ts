@@ -87,6 +87,8 @@ export interface BatchApplierOptions {
    * a fresh read (`staleRecords`) instead of undoing it (fuzz 131000/100).
    */
   changedHere?: (id: string) => boolean;
+  /** The item (by key or server id) is being deleted by this device's own request (`items.deletingHere`). */
+  deletingHere?: (id: string) => boolean;
 }
 
 interface Candidate {
@@ -219,13 +221,13 @@ export class BatchApplier {
       }
     }
     for (const id of candidates.keys()) {
-      // Deleted (or moved) by this device's own request since the batch was asked for, or while that
-      // request is on its way: its record may predate the change, and a file with edits being
-      // deleted here is no conflict (fuzz 710000/216). Left to a fresh read, as upserts are.
-      const remoteId = store.items.get(id)?.remoteId ?? null;
-      if (this.#changedHere({ id, remoteId })) {
+      // Being deleted by this device's own request (its rows not gone yet): that delete decides, and
+      // a file with edits is no conflict (fuzz 710000/216). One changed here otherwise since the
+      // batch was asked for (a rename's answer) was deleted by someone else after that change: the
+      // server had it then. The removal stands.
+      const remoteId = store.items.get(id)?.remoteId;
+      if (this.#o.deletingHere?.(id) || (remoteId && this.#o.deletingHere?.(remoteId))) {
         candidates.delete(id);
-        if (remoteId !== null) this.#stale.push(remoteId);
         continue;
       }
       this.#removing.add(id);
@@ -439,7 +441,7 @@ export class BatchApplier {
   }
 
   /** This device's own request changed the item since the records were asked for (`changedHere`). */
-  #changedHere(record: Pick<ItemRecord, 'id' | 'remoteId'>): boolean {
+  #changedHere(record: ItemRecord): boolean {
     const changed = this.#o.changedHere;
     return changed !== undefined && (changed(record.id) || (record.remoteId != null && changed(record.remoteId)));
   }

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
-import { quickXorHash, type DriveItem } from '../graph/index.ts';
+import { GraphApiError, quickXorHash, type DriveItem } from '../graph/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
 import { toRecord } from '../sync/testing/to-record.ts';
@@ -459,6 +459,47 @@ describe('vfs rename', () => {
     expect(emu.emulator.admin.itemJson('/notes.md.fzsave')).toBeUndefined();
     expect((emu.emulator.admin.itemJson('/notes.md') as unknown as DriveItem | undefined)?.id).toBe(landed!.id);
   }, 30_000);
+});
+
+describe('vfs unlink', () => {
+  it('a delete that failed after the server did it (its answer lost) drops the file here, as delta left its removal to the delete', async () => {
+    await emu.emulator.admin.remote({ op: 'write', path: '/gone.txt', content: 'on the server' });
+    await rig.sync.syncOnce();
+    const item = rig.item('/gone.txt');
+    const graph = rig.graph;
+    const deleteItem = graph.deleteItem.bind(graph);
+    let marked = false;
+    graph.deleteItem = async (id, ...rest) => {
+      await deleteItem(id, ...rest);
+      marked = rig.temp.store.items.isDeletingHere(item.id) && rig.temp.store.items.isDeletingHere(id);
+      throw new GraphApiError({ status: 504, graphCode: 'gatewayTimeout', message: 'the answer was lost', request: `DELETE /items/${id}` });
+    };
+    try {
+      await rig.vfs.unlink('/gone.txt');
+    } finally {
+      graph.deleteItem = deleteItem;
+    }
+    expect(marked).toBe(true);
+    expect(rig.temp.store.items.resolvePath('/gone.txt')).toBeUndefined();
+    expect(rig.temp.store.items.isDeletingHere(item.id)).toBe(false);
+    expect(rig.temp.store.journal.list({ states: ['pending'] })).toEqual([]);
+  });
+
+  it('a delete the server refused keeps the file here and says why', async () => {
+    await emu.emulator.admin.remote({ op: 'write', path: '/kept.txt', content: 'on the server' });
+    await rig.sync.syncOnce();
+    const graph = rig.graph;
+    const deleteItem = graph.deleteItem.bind(graph);
+    graph.deleteItem = async (id) => {
+      throw new GraphApiError({ status: 423, graphCode: 'resourceLocked', message: 'locked', request: `DELETE /items/${id}` });
+    };
+    try {
+      await expect(rig.vfs.unlink('/kept.txt')).rejects.toThrow(/locked/);
+    } finally {
+      graph.deleteItem = deleteItem;
+    }
+    expect(rig.item('/kept.txt')).toBeDefined();
+  });
 });
 
 describe('vfs readdir', () => {

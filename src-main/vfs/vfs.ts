@@ -19,7 +19,7 @@ import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
-import { isNameConflict, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
+import { isNameConflict, isNotFound, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
 import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { noSuchPath, toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
@@ -1217,14 +1217,24 @@ export class Vfs {
       if (hashes.length) this.o.store.deletedUploads.add({ itemId: item.id, parentId: item.parentId, name: item.name, hashes });
     }
     if (item.remoteId !== null && opts.journalOnly) offline = true;
-    // From the request until the rows are gone here, delta leaves the item to a fresh read
+    // From the request until the rows are gone here, delta leaves the item to this delete
     // (docs/concurrency.md §2): a batch the server computed after the delete can arrive before
     // its answer, and a file with edits would look deleted by someone else (fuzz 710000/216).
-    const changing = item.remoteId !== null && !opts.journalOnly ? this.o.store.items.changingHere(item.id, item.remoteId) : undefined;
+    const deleting = item.remoteId !== null && !opts.journalOnly ? this.o.store.items.deletingHere(item.id, item.remoteId) : undefined;
     try {
       return await this.removeRows(item, path, offline, opts);
     } finally {
-      changing?.();
+      deleting?.();
+    }
+  }
+
+  /** Whether the server says the item does not exist (any other answer, or none: not known to be gone). */
+  private async goneOnServer(remoteId: string): Promise<boolean> {
+    try {
+      await this.o.graph.getItem(remoteId);
+      return false;
+    } catch (e) {
+      return isNotFound(e);
     }
   }
 
@@ -1237,8 +1247,10 @@ export class Vfs {
         const errno = toVfsError(e, '').errno;
         offline = e instanceof NetworkError || (opts.answered === true && errno !== 'ENOENT');
         if (offline && !(e instanceof NetworkError)) this.o.logger.warn({ path, err: e }, 'OneDrive refused to delete a file deleted while a program held it open; the delete waits in the journal');
-        // Already gone on the server: the local view just catches up.
-        if (!offline && errno !== 'ENOENT') throw toVfsError(e, `deleting ${path}`);
+        // Already gone on the server: the local view just catches up. So after a failure whose
+        // request may have done its work (a timeout): a batch meanwhile left the removal to this
+        // delete (deletingHere), and no later delta brings it again.
+        if (!offline && errno !== 'ENOENT' && !(await this.goneOnServer(item.remoteId))) throw toVfsError(e, `deleting ${path}`);
       }
     }
     // Where the server holds the item: a rename of it not replayed yet goes with it (forget), so the
