@@ -324,8 +324,11 @@ export class ContentOwner {
         this.localFileCreated(itemId, new RangeSet());
       });
     } catch (error) {
-      file.close();
-      rmSync(this.#path(itemId), { force: true });
+      try {
+        file.close();
+      } finally {
+        rmSync(this.#path(itemId), { force: true });
+      }
       throw error;
     }
     return file;

@@ -71,6 +71,21 @@ describe('SpareCacheFiles', () => {
     expect(errors).toEqual([]);
   });
 
+  it('tells a folder it cannot make once, and goes on making spares', async () => {
+    // A file where the folders' folder should be.
+    await writeFile(path.join(dir, 'cache'), 'in the way');
+    const folders = ['00', '01'].map((n) => path.join(dir, 'cache', n));
+    const spares = new SpareCacheFiles({ dir: spareDir, keep: 2, retryMs: 60_000, onError: (e) => errors.push(e), folders });
+    spares.take(path.join(dir, 'x'));
+    await spares.filled();
+    expect(errors).toHaveLength(1);
+    expect(spares.take(path.join(dir, 'y'))).toBeTypeOf('number');
+    await spares.filled();
+    expect(spares.take(path.join(dir, 'z'))).toBeTypeOf('number');
+    await spares.close();
+    expect(errors).toHaveLength(1);
+  });
+
   it('uses the empty spares an earlier run left and removes anything else found among them', async () => {
     await mkdir(spareDir, { recursive: true });
     await writeFile(path.join(spareDir, 'left-empty'), '');

@@ -30,7 +30,7 @@ export class SpareCacheFiles {
   readonly #ready: string[] = [];
   /** Whether the folder's contents were looked at since the list was last (re)started. */
   #listed = false;
-  /** The folders spares are moved into, made ahead once (none left to make: empty). */
+  /** The folders spares are moved into, to be made ahead once (#makeFolders; empty once tried). */
   #folders: readonly string[];
   #filling: Promise<void> | undefined;
   #closed = false;
@@ -155,14 +155,26 @@ export class SpareCacheFiles {
       await closeFd(await openFd(spare, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, PRIVATE_FILE_MODE));
       this.#ready.push(spare);
     }
-    if (this.#folders.length > 0 && !this.#closed) {
+    if (this.#folders.length > 0 && !this.#closed) await this.#makeFolders();
+  }
+
+  /**
+   * The folders new files go into, where missing; tried once. A failure (a file where a folder
+   * should be, a folder not ours) is told and leaves the spares as they are: a new file into a
+   * missing folder makes that folder itself.
+   */
+  async #makeFolders(): Promise<void> {
+    const folders = this.#folders;
+    this.#folders = [];
+    try {
       const present = new Map<string, Set<string>>();
-      for (const parent of new Set(this.#folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdirIfExists(parent)));
-      for (const folder of this.#folders) {
-        if (present.get(dirname(folder))!.has(basename(folder))) continue;
-        await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
+      for (const parent of new Set(folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdirIfExists(parent)));
+      for (const folder of folders) {
+        if (this.#closed) return;
+        if (!present.get(dirname(folder))!.has(basename(folder))) await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
       }
-      this.#folders = [];
+    } catch (error) {
+      this.#onError(error);
     }
   }
 }
