@@ -31,8 +31,8 @@ beforeEach(() => {
 });
 afterEach(() => temp.dispose());
 
-/** An applier whose invalidations run `meanwhile` before they end. */
-function applier(meanwhile: () => void): BatchApplier {
+/** An applier whose invalidations run `meanwhile` before they end; `changedHere` as delta-sync gives it. */
+function applier(meanwhile: () => void, changedHere: (id: string) => boolean = () => false): BatchApplier {
   return new BatchApplier({
     store: temp.store,
     logger: createMemoryLogger('debug', 'apply-test').logger,
@@ -43,7 +43,8 @@ function applier(meanwhile: () => void): BatchApplier {
     onInvalidateError: (e) => {
       throw e;
     },
-    changedHere: () => false,
+    changedHere,
+    deletingHere: (id) => temp.store.items.isDeletingHere(id),
     invalidator: {
       invalidate: async (id: string) => {
         temp.store.content.invalidate(id);
@@ -150,21 +151,7 @@ describe('BatchApplier: a file uploaded anew after the server deleted it', () =>
 });
 
 describe('BatchApplier: removals of items this device is deleting', () => {
-  const applierWith = (changedHere: (id: string) => boolean) =>
-    new BatchApplier({
-      store: temp.store,
-      logger: createMemoryLogger('debug', 'apply-test').logger,
-      chunkSize: 100,
-      pageSize: 50,
-      yielder: new LoopYielder(1000),
-      onChanged: () => undefined,
-      onInvalidateError: (e) => {
-        throw e;
-      },
-      changedHere,
-      deletingHere: (id) => temp.store.items.isDeletingHere(id),
-      invalidator: { invalidate: async (id: string) => void temp.store.content.invalidate(id) },
-    });
+  const applierWith = (changedHere: (id: string) => boolean) => applier(() => undefined, changedHere);
   const removal = (id: string): DeltaPlan => ({ upserts: [], removals: new Map([[id, 'deleted']]), live: new Set<string>(), rootId: undefined });
 
   it('a file with edits whose delete from here is on its way is left to that delete, not kept as a conflict (fuzz 710000/216)', async () => {
