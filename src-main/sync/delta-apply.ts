@@ -224,9 +224,8 @@ export class BatchApplier {
       // Being deleted by this device's own request (its rows not gone yet): that delete decides, and
       // a file with edits is no conflict (fuzz 710000/216). One changed here otherwise since the
       // batch was asked for (a rename's answer) was deleted by someone else after that change: the
-      // server had it then. The removal stands.
-      const remoteId = store.items.get(id)?.remoteId;
-      if (this.#o.deletingHere?.(id) || (remoteId && this.#o.deletingHere?.(remoteId))) {
+      // server had it then. The removal stands. (Candidates are keys, which the vfs marks.)
+      if (this.#o.deletingHere?.(id)) {
         candidates.delete(id);
         continue;
       }

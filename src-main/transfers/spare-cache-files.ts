@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { close, constants, existsSync, open, openSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensurePrivateDir, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readdirIfExists } from '../base/files.ts';
 
@@ -167,11 +167,11 @@ export class SpareCacheFiles {
     const folders = this.#folders;
     this.#folders = [];
     try {
-      const present = new Map<string, Set<string>>();
-      for (const parent of new Set(folders.map((f) => dirname(f)))) present.set(parent, new Set(await readdirIfExists(parent)));
+      const present = new Set<string>();
+      for (const parent of new Set(folders.map((f) => dirname(f)))) for (const name of await readdirIfExists(parent)) present.add(join(parent, name));
       for (const folder of folders) {
         if (this.#closed) return;
-        if (!present.get(dirname(folder))!.has(basename(folder))) await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
+        if (!present.has(folder)) await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
       }
     } catch (error) {
       this.#onError(error);
