@@ -177,6 +177,24 @@ describe('BatchApplier: removals of items this device is deleting', () => {
     expect(temp.store.items.get('C')).toBeUndefined();
   });
 
+  // Known bug, left open: a folder another device deleted, holding a file with edits this device is
+  // deleting at that moment, is kept with remote-deleted conflicts (the folder's and the file's):
+  // the folder's removal counts the file as an edit to keep, though its own delete is on its way.
+  // Once that delete is done, the folder stays here, empty, and the server no longer has it. The
+  // same false conflict as fuzz 710000/216, one level up; it needs the folder's removal to wait for
+  // (or take over) the deletes in flight below it.
+  it.fails('a folder deleted elsewhere while a file with edits in it is being deleted here is no conflict', async () => {
+    temp.store.items.upsertMany([record('N', 'F', 'n.txt', 'file')]);
+    temp.store.content.setContent('N', { status: 'dirty', etag: 'e-N-1', ctag: 'c-N-1', ranges: RangeSet.whole(5) });
+    const done = temp.store.items.deletingHere('N', 'N');
+    const mark = temp.store.items.openChangeWindow();
+    const gone: DeltaPlan = { upserts: [], removals: new Map([['F', 'deleted'], ['N', 'deleted']]), live: new Set<string>(), rootId: undefined };
+    await applierWith((id) => temp.store.items.changedHereSince(id, mark)).apply(gone, false, () => undefined);
+    temp.store.items.closeChangeWindow();
+    done();
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
   it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {
     temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
     const mark = temp.store.items.openChangeWindow();
