@@ -603,13 +603,12 @@ export class Vfs {
     const { parent, name } = this.split(path);
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
-    const hid = this.pendingHideIn(parent, name);
-    if (hid) return this.deleteHidden(hid).then(() => this.createIn(path, parent, name));
-    return this.createIn(path, parent, name);
+    const existing = this.clashNow(parent, name);
+    return existing instanceof Promise ? existing.then((e) => this.createIn(path, parent, name, e)) : this.createIn(path, parent, name, existing);
   }
 
-  private createIn(path: string, parent: StoredItem, name: string): number | Promise<number> {
-    const existing = this.clash(parent, name);
+  /** create() once the name's holder is known (`existing`). */
+  private createIn(path: string, parent: StoredItem, name: string, existing: StoredItem | undefined): number | Promise<number> {
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
       if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
@@ -1117,11 +1116,10 @@ export class Vfs {
     return existing && existing.id !== except ? existing : undefined;
   }
 
-  /** clash(), once a file libfuse hid there is deleted (the name is used again: PendingHide). */
-  private async clashNow(parent: StoredItem, name: string): Promise<StoredItem | undefined> {
+  /** clash(), once a file libfuse hid there is deleted (the name is used again: PendingHide); at once when none is. */
+  private clashNow(parent: StoredItem, name: string): StoredItem | undefined | Promise<StoredItem | undefined> {
     const hid = this.pendingHideIn(parent, name);
-    if (hid) await this.deleteHidden(hid);
-    return this.clash(parent, name);
+    return hid ? this.deleteHidden(hid).then(() => this.clash(parent, name)) : this.clash(parent, name);
   }
 
   async mkdir(path: string): Promise<void> {
