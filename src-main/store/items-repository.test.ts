@@ -45,6 +45,21 @@ describe('ItemsRepository', () => {
     expect(items.changedHereSince('k1', late)).toBe(false);
   });
 
+  it('tells who waits for an item\'s deletes when the last of them has ended', async () => {
+    const items = temp.store.items;
+    const first = items.deletingHere('k1', 'r1');
+    const second = items.deletingHere('k1');
+    const settled: string[] = [];
+    for (const id of ['k1', 'r1']) void items.deleteSettled(id).then(() => settled.push(id));
+    first();
+    await Promise.resolve();
+    expect(settled).toEqual(['r1']);
+    second();
+    await items.deleteSettled('k1');
+    expect(settled).toEqual(['r1', 'k1']);
+    await items.deleteSettled('never-deleted');
+  });
+
   it('gives the root inode 1 and every other item a distinct inode', () => {
     const { items } = temp.store;
     expect(items.getRoot()?.id).toBe('ROOT');

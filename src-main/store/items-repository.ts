@@ -99,6 +99,8 @@ export class ItemsRepository {
   readonly #changedHere = new Map<string, number>();
   /** Items a request of this device is deleting now (deletingHere), with how many such requests. */
   readonly #deletingHere = new Map<string, number>();
+  /** Who waits for those deletes to end (deleteSettled), by id. */
+  readonly #deleteWaiters = new Map<string, Array<() => void>>();
   #changeClock = 0;
   #openWindows = 0;
   /** The bumps of #generation that changed no folder's row or path (see foldersGeneration). */
@@ -535,13 +537,30 @@ export class ItemsRepository {
     return () => {
       if (done) return;
       done = true;
+      const settled: Array<() => void> = [];
       for (const id of keys) {
         const left = this.#deletingHere.get(id)! - 1;
-        if (left === 0) this.#deletingHere.delete(id);
-        else this.#deletingHere.set(id, left);
+        if (left > 0) {
+          this.#deletingHere.set(id, left);
+          continue;
+        }
+        this.#deletingHere.delete(id);
+        settled.push(...(this.#deleteWaiters.get(id) ?? []));
+        this.#deleteWaiters.delete(id);
       }
       this.noteChangedHere(...keys);
+      for (const wake of settled) wake();
     };
+  }
+
+  /** Resolves once no request of this device is deleting the item (by key or server id) any more. */
+  deleteSettled(id: string): Promise<void> {
+    if (!this.#deletingHere.has(id)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.#deleteWaiters.get(id);
+      if (waiters) waiters.push(resolve);
+      else this.#deleteWaiters.set(id, [resolve]);
+    });
   }
 
   /** A request of this device is deleting the item (by key or server id) now (deletingHere). */

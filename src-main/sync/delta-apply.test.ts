@@ -44,7 +44,7 @@ function applier(meanwhile: () => void, changedHere: (id: string) => boolean = (
       throw e;
     },
     changedHere,
-    deletingHere: (id) => temp.store.items.isDeletingHere(id),
+    deletes: temp.store.items,
     invalidator: {
       invalidate: async (id: string) => {
         temp.store.content.invalidate(id);
@@ -177,22 +177,41 @@ describe('BatchApplier: removals of items this device is deleting', () => {
     expect(temp.store.items.get('C')).toBeUndefined();
   });
 
-  // Known bug, left open: a folder another device deleted, holding a file with edits this device is
-  // deleting at that moment, is kept with remote-deleted conflicts (the folder's and the file's):
-  // the folder's removal counts the file as an edit to keep, though its own delete is on its way.
-  // Once that delete is done, the folder stays here, empty, and the server no longer has it. The
-  // same false conflict as fuzz 710000/216, one level up; it needs the folder's removal to wait for
-  // (or take over) the deletes in flight below it.
-  it.fails('a folder deleted elsewhere while a file with edits in it is being deleted here is no conflict', async () => {
+  /** F (with n.txt, whose edit was never sent) deleted elsewhere while n.txt's delete from here is on its way. */
+  async function folderGoneWhileFileDeleting(deleteEnds: () => void): Promise<void> {
     temp.store.items.upsertMany([record('N', 'F', 'n.txt', 'file')]);
     temp.store.content.setContent('N', { status: 'dirty', etag: 'e-N-1', ctag: 'c-N-1', ranges: RangeSet.whole(5) });
     const done = temp.store.items.deletingHere('N', 'N');
     const mark = temp.store.items.openChangeWindow();
     const gone: DeltaPlan = { upserts: [], removals: new Map([['F', 'deleted'], ['N', 'deleted']]), live: new Set<string>(), rootId: undefined };
-    await applierWith((id) => temp.store.items.changedHereSince(id, mark)).apply(gone, false, () => undefined);
-    temp.store.items.closeChangeWindow();
+    let applied = false;
+    const applying = applierWith((id) => temp.store.items.changedHereSince(id, mark))
+      .apply(gone, false, () => undefined)
+      .then(() => (applied = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The folder cannot go while the file's rows are here, nor is the file an edit to keep.
+    expect(applied).toBe(false);
+    expect(temp.store.items.get('F')).toBeDefined();
+    deleteEnds();
     done();
+    await applying;
+    temp.store.items.closeChangeWindow();
+  }
+
+  it('a folder deleted elsewhere while a file with edits in it is being deleted here waits for that delete: no conflict, no folder left', async () => {
+    await folderGoneWhileFileDeleting(() => temp.store.items.deleteSubtree('N'));
     expect(temp.store.conflicts.list()).toEqual([]);
+    expect(temp.store.items.get('F')).toBeUndefined();
+  });
+
+  it('the same folder, when the delete of the file failed here, keeps the file with its edits and records the conflicts', async () => {
+    await folderGoneWhileFileDeleting(() => undefined);
+    expect(temp.store.items.get('N')).toBeDefined();
+    expect(temp.store.items.get('F')).toBeDefined();
+    expect(temp.store.conflicts.list().map((c) => [c.itemId, c.reason]).sort()).toEqual([
+      ['F', 'remote-deleted'],
+      ['N', 'remote-deleted'],
+    ]);
   });
 
   it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {

@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
-import { landedCopyKey, nameKey, sameRecordFields, serverItemLeavingByReplay, type ConflictReason, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { landedCopyKey, nameKey, sameRecordFields, serverItemLeavingByReplay, type ConflictReason, type ItemRecord, type ItemsRepository, type Store, type StoredItem } from '../store/index.ts';
 import { sameContent } from '../transfers/content-version.ts';
 import type { DeltaPlan } from './delta-plan.ts';
 import { DELTA_SELECT, type GoneReason } from './drive-item-mapping.ts';
@@ -87,8 +87,11 @@ export interface BatchApplierOptions {
    * a fresh read (`staleRecords`) instead of undoing it (fuzz 131000/100).
    */
   changedHere?: (id: string) => boolean;
-  /** The item (by key or server id) is being deleted by this device's own request (`items.deletingHere`). */
-  deletingHere?: (id: string) => boolean;
+  /**
+   * Deletes by this device's own requests (`items.deletingHere`): whether one is on its way for the
+   * item (by key or server id), and when it has ended.
+   */
+  deletes?: Pick<ItemsRepository, 'isDeletingHere' | 'deleteSettled'>;
 }
 
 interface Candidate {
@@ -225,7 +228,7 @@ export class BatchApplier {
       // a file with edits is no conflict (fuzz 710000/216). One changed here otherwise since the
       // batch was asked for (a rename's answer) was deleted by someone else after that change: the
       // server had it then. The removal stands. (Candidates are keys, which the vfs marks.)
-      if (this.#o.deletingHere?.(id)) {
+      if (this.#o.deletes?.isDeletingHere(id)) {
         candidates.delete(id);
         continue;
       }
@@ -509,7 +512,12 @@ export class BatchApplier {
       if (last) this.#commit(() => undefined, true);
       return;
     }
-    const below = await walkSubtree(store, id, this.#o.pageSize, this.#o.yielder);
+    const below = await this.#belowOnceDeletesEnd(id);
+    if (!below) {
+      // Gone meanwhile, or now being deleted here as well: that delete decides.
+      if (last) this.#commit(() => undefined, true);
+      return;
+    }
     const ownEdits = new Map<string, StoredItem>();
     for (const item of below) {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
@@ -541,6 +549,24 @@ export class BatchApplier {
         for (const { item } of batches[b]!) this.#removeUnlessEdited(item, reason, id);
       }, last && b === batches.length - 1);
       await this.#o.yielder.yield();
+    }
+  }
+
+  /**
+   * What is below a folder the server removed, once the deletes of this device's own requests on
+   * their way for items in it have ended: such an item (a file with an unsent edit being deleted)
+   * is no edit to keep, but until its delete ends its rows are here, and the folder cannot go
+   * without them. Undefined when the folder is gone meanwhile or being deleted here itself.
+   */
+  async #belowOnceDeletesEnd(id: string): Promise<StoredItem[] | undefined> {
+    const deletes = this.#o.deletes;
+    for (;;) {
+      if (!this.#store.items.get(id) || deletes?.isDeletingHere(id)) return undefined;
+      const below = await walkSubtree(this.#store, id, this.#o.pageSize, this.#o.yielder);
+      const deleting = deletes ? below.filter((item) => deletes.isDeletingHere(item.id)) : [];
+      if (!deletes || deleting.length === 0) return below;
+      this.#o.logger.debug({ folderId: id, deleting: deleting.length }, 'a folder removed on the server waits for deletes of this device below it');
+      await Promise.all(deleting.map(async (item) => deletes.deleteSettled(item.id)));
     }
   }
 

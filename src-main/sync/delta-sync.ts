@@ -362,7 +362,7 @@ export class DeltaSync {
         yielder,
         current,
         changedHere: (id: string) => store.items.changedHereSince(id, since),
-        deletingHere: (id: string) => store.items.isDeletingHere(id),
+        deletes: store.items,
         onChanged: (change) => this.events.emit('changed', change),
         onInvalidateError: (error, itemId) => {
           this.#logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item');

@@ -331,7 +331,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
         yielder,
         current,
         changedHere: (id: string) => store.items.changedHereSince(id, since),
-        deletingHere: (id: string) => store.items.isDeletingHere(id),
+        deletes: store.items,
         onChanged: (change) => this.events.emit('changed', change),
         onInvalidateError: (error, itemId) => this.#o.logger.error({ err: error, itemId }, 'could not drop the cached content of a changed item of a shared folder'),
       });
