@@ -214,6 +214,51 @@ describe('BatchApplier: removals of items this device is deleting', () => {
     ]);
   });
 
+  it('the same folder, when the delete of the file begins while the removal waits for another file\'s invalidation, waits for it too', async () => {
+    temp.store.items.upsertMany([record('N', 'F', 'n.txt', 'file'), record('K', 'F', 'k.txt', 'file')]);
+    temp.store.content.setContent('N', { status: 'dirty', etag: 'e-N-1', ctag: 'c-N-1', ranges: RangeSet.whole(5) });
+    temp.store.content.setContent('K', { status: 'complete', etag: 'e-K-1', ctag: 'c-K-1', ranges: RangeSet.whole(5) });
+    const deleteN = (): void => {
+      // As Vfs.remove: marked from its request until its rows are gone.
+      const done = temp.store.items.deletingHere('N', 'N');
+      setTimeout(() => {
+        temp.store.items.deleteSubtree('N');
+        done();
+      }, 20);
+    };
+    const counts = await applier(deleteN).apply({ upserts: [], removals: new Map([['F', 'deleted']]), live: new Set<string>(), rootId: undefined }, false, () => undefined);
+    expect(temp.store.conflicts.list()).toEqual([]);
+    expect(counts.conflicts).toBe(0);
+    expect(temp.store.items.get('F')).toBeUndefined();
+  });
+
+  it('a run stopped while a folder\'s removal waits for a delete here ends at once, leaving the folder as it was', async () => {
+    temp.store.items.upsertMany([record('N', 'F', 'n.txt', 'file')]);
+    temp.store.content.setContent('N', { status: 'dirty', etag: 'e-N-1', ctag: 'c-N-1', ranges: RangeSet.whole(5) });
+    const done = temp.store.items.deletingHere('N', 'N');
+    const stop = new AbortController();
+    const a = new BatchApplier({
+      store: temp.store,
+      logger: createMemoryLogger('debug', 'apply-test').logger,
+      chunkSize: 100,
+      pageSize: 50,
+      yielder: new LoopYielder(1000, stop.signal),
+      onChanged: () => undefined,
+      onInvalidateError: (e) => {
+        throw e;
+      },
+      deletes: temp.store.items,
+      invalidator: { invalidate: (id: string) => void temp.store.content.invalidate(id) },
+    });
+    const applying = a.apply({ upserts: [], removals: new Map([['F', 'deleted']]), live: new Set<string>(), rootId: undefined }, false, () => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort(new Error('stopped'));
+    await expect(applying).rejects.toThrow('stopped');
+    done();
+    expect(temp.store.items.get('F')).toBeDefined();
+    expect(temp.store.conflicts.list()).toEqual([]);
+  });
+
   it('the same removal of a file nobody here is deleting keeps its edits and records the conflict', async () => {
     temp.store.content.setContent('D', { status: 'dirty', etag: 'e-D-1', ctag: 'c-D-1', ranges: RangeSet.whole(5) });
     const mark = temp.store.items.openChangeWindow();

@@ -17,6 +17,7 @@
  * for removed files that have local state (a content row).
  */
 import { performance } from 'node:perf_hooks';
+import { raceWithSignal } from '../base/abort.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
 import type { Logger } from '../base/logger.ts';
 import { isNotFound, type DriveItem, type GraphClient } from '../graph/index.ts';
@@ -118,6 +119,8 @@ export class BatchApplier {
   readonly #pending = new Set<string>();
   /** Ids this batch removes (that the store holds). */
   readonly #removing = new Set<string>();
+  /** Files with edits whose delete from here a folder's removal waits for (#removeFolder). */
+  readonly #waitingFor = new Set<string>();
   /** Ids kept despite a removal, counted once. */
   readonly #kept = new Set<string>();
   #change: ChangeSet = emptyChange();
@@ -505,24 +508,27 @@ export class BatchApplier {
   // ── removals of folders ───────────────────────────────────────────────────
 
   async #removeFolder(id: string, reason: GoneReason, last: boolean): Promise<void> {
+    // Again after the deletes this device has on their way for files with edits below the folder:
+    // such a file is no edit to keep, but its rows (and its cache file, its upload) are its
+    // delete's to drop, and the folder cannot go before them (#editsBeingDeleted).
+    while (await this.#removeFolderOnce(id, reason)) await this.#deletesEnded();
+    if (last) this.#commit(() => undefined, true);
+  }
+
+  /** One attempt of #removeFolder; true when it has to wait for deletes here (#waitingFor) and try again. */
+  async #removeFolderOnce(id: string, reason: GoneReason): Promise<boolean> {
     const store = this.#store;
-    const folder = store.items.get(id);
-    if (!folder) {
-      // Already gone with a removed folder above it.
-      if (last) this.#commit(() => undefined, true);
-      return;
-    }
-    const below = await this.#belowOnceDeletesEnd(id);
-    if (!below) {
-      // Gone meanwhile, or now being deleted here as well: that delete decides.
-      if (last) this.#commit(() => undefined, true);
-      return;
-    }
+    // Gone already (with a removed folder above it), or being deleted here as well: that delete decides.
+    if (!store.items.get(id) || this.#o.deletes?.isDeletingHere(id)) return false;
+    const below = await walkSubtree(store, id, this.#o.pageSize, this.#o.yielder);
+    if (this.#editsBeingDeleted(below)) return true;
     const ownEdits = new Map<string, StoredItem>();
     for (const item of below) {
       if (this.#o.yielder.due) await this.#o.yielder.yield();
       if (item.remoteId === null || (item.kind === 'file' && this.#isDirty(item.id))) ownEdits.set(item.id, item);
     }
+    const folder = store.items.get(id);
+    if (!folder) return false;
     let cut = planFolderRemoval(folder, below, ownEdits, this.#o.chunkSize);
     const refused = await this.#invalidate(
       below.filter((item) => !ownEdits.has(item.id) && this.#hasCleanContent(item)).map((item) => item.id),
@@ -532,6 +538,8 @@ export class BatchApplier {
       for (const item of below) if (refused.has(item.id)) ownEdits.set(item.id, item);
       cut = planFolderRemoval(folder, below, ownEdits, this.#o.chunkSize);
     }
+    // A delete here that began during those awaits: the first commit follows at once.
+    if (this.#editsBeingDeleted([...ownEdits.values()])) return true;
     if (ownEdits.size > 0) {
       this.#o.logger.warn(
         { folderId: id, reason, localEdits: ownEdits.size },
@@ -543,37 +551,49 @@ export class BatchApplier {
     for (let b = 0; b < batches.length; b++) {
       this.#commit(() => {
         if (b === 0) {
-          for (const item of ownEdits.values()) this.#keep(item, reason);
+          for (const { id: editId } of ownEdits.values()) {
+            const item = store.items.get(editId);
+            if (item) this.#keep(item, reason);
+          }
           if (cut.keptFolders.has(id)) this.#recordConflict(id, 'remote-deleted', null);
         }
         for (const { item } of batches[b]!) this.#removeUnlessEdited(item, reason, id);
-      }, last && b === batches.length - 1);
+      }, false);
       await this.#o.yielder.yield();
     }
+    return this.#waitingFor.size > 0;
   }
 
   /**
-   * What is below a folder the server removed, once the deletes of this device's own requests on
-   * their way for items in it have ended: such an item (a file with an unsent edit being deleted)
-   * is no edit to keep, but until its delete ends its rows are here, and the folder cannot go
-   * without them. Undefined when the folder is gone meanwhile or being deleted here itself.
+   * Notes the files with edits among `items` that a delete of this device is on its way for
+   * (#waitingFor); true when there are any.
    */
-  async #belowOnceDeletesEnd(id: string): Promise<StoredItem[] | undefined> {
-    const deletes = this.#o.deletes;
-    for (;;) {
-      if (!this.#store.items.get(id) || deletes?.isDeletingHere(id)) return undefined;
-      const below = await walkSubtree(this.#store, id, this.#o.pageSize, this.#o.yielder);
-      const deleting = deletes ? below.filter((item) => deletes.isDeletingHere(item.id)) : [];
-      if (!deletes || deleting.length === 0) return below;
-      this.#o.logger.debug({ folderId: id, deleting: deleting.length }, 'a folder removed on the server waits for deletes of this device below it');
-      await Promise.all(deleting.map(async (item) => deletes.deleteSettled(item.id)));
-    }
+  #editsBeingDeleted(items: readonly StoredItem[]): boolean {
+    for (const item of items) if (this.#editBeingDeleted(item)) this.#waitingFor.add(item.id);
+    return this.#waitingFor.size > 0;
+  }
+
+  #editBeingDeleted(item: StoredItem): boolean {
+    return item.kind === 'file' && this.#o.deletes?.isDeletingHere(item.id) === true && this.#isDirty(item.id);
+  }
+
+  /** Until the deletes in #waitingFor have ended (or the run stops). */
+  async #deletesEnded(): Promise<void> {
+    const deletes = this.#o.deletes!;
+    const ids = [...this.#waitingFor];
+    this.#waitingFor.clear();
+    this.#o.logger.debug({ files: ids.length }, 'a folder removed on the server waits for deletes of this device below it');
+    const ended = Promise.all(ids.map(async (id) => deletes.deleteSettled(id)));
+    const signal = this.#o.yielder.signal;
+    await (signal ? raceWithSignal(ended, signal) : ended);
   }
 
   /**
    * Deletes a subtree planned for removal, read again now: the awaits since the plan let local
    * changes run (a file written or created in it), and those stay with the folders above them
-   * (the folder the server removed, `topId`, is a conflict then, as when the plan kept it).
+   * (the folder the server removed, `topId`, is a conflict then, as when the plan kept it). A file
+   * with edits a delete here is on its way for is left to that delete, and so are the folders
+   * above it for now (#waitingFor: the removal is tried again once the delete has ended).
    */
   #removeUnlessEdited(planned: StoredItem, reason: GoneReason, topId: string): void {
     const item = this.#store.items.get(planned.id);
@@ -583,12 +603,13 @@ export class BatchApplier {
       return;
     }
     if (item.kind !== 'folder' && item.kind !== 'package') {
-      this.#keep(item, reason);
+      if (this.#editBeingDeleted(item)) this.#waitingFor.add(item.id);
+      else this.#keep(item, reason);
       return;
     }
     // Listed whole first: the deletions below change the pages.
     for (const child of [...this.#children(item.id)]) this.#removeUnlessEdited(child, reason, topId);
-    if (item.id === topId) this.#recordConflict(item.id, 'remote-deleted', null);
+    if (item.id === topId && this.#waitingFor.size === 0) this.#recordConflict(item.id, 'remote-deleted', null);
   }
 
   // ── shared steps ──────────────────────────────────────────────────────────

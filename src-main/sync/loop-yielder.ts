@@ -16,6 +16,11 @@ export class LoopYielder {
     this.#signal = signal;
   }
 
+  /** What stops the loop (yield() rethrows it); for its other waits. */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
   /** True once the current slice is used up; hot loops test this and await yield() only then. */
   get due(): boolean {
     return performance.now() - this.#since >= this.#sliceMs;
