@@ -120,6 +120,8 @@ interface RoundA {
   /** Right after the last warm listing, and at rest a few seconds later (the engine collects a burst's garbage once it settles). */
   rss: number;
   rssAtRest: number;
+  /** The part of rssAtRest that is the process's own memory (RssAnon: heaps, stacks), not pages of its program files. */
+  anonAtRest: number;
   stat: number;
   statRequests: number;
   firstByte: number;
@@ -301,6 +303,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       warmLs: skipped,
       rss: skipped,
       rssAtRest: skipped,
+      anonAtRest: skipped,
       stat: skipped,
       statRequests: 0,
       firstByte: skipped,
@@ -333,6 +336,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       r.rss = await statusMiB(child.pid);
       await sleep(REST_MS);
       r.rssAtRest = await statusMiB(child.pid);
+      r.anonAtRest = await statusMiB(child.pid, 'RssAnon');
       if (cfg.listingOnly) return r;
 
       // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
@@ -546,7 +550,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   timeRow(`  those ${cfg.smallCount} on the server (from the first create)`, 'smallOnServer');
   timeRow(`  a look-up of a missing name (one FUSE round trip; each create starts with one)`, 'missingLookup', () => `mean of ${MISSING_LOOKUPS} per round`, 'µs');
   if (!cfg.writesOnly) {
-    for (const [what, k] of [[`RSS right after the ${cfg.bigFolder}-entry listing`, 'rss'], [`RSS at rest, ${REST_MS / 1000} s after it`, 'rssAtRest']] as const) {
+    for (const [what, k] of [[`RSS right after the ${cfg.bigFolder}-entry listing`, 'rss'], [`RSS at rest, ${REST_MS / 1000} s after it`, 'rssAtRest'], ['  of it: anonymous memory (heaps; not the program\'s file pages)', 'anonAtRest']] as const) {
       const om = m('OneMount', k);
       const rc = m('rclone', k);
       rows.push([what, `${fmt(om)} MiB`, `${fmt(rc)} MiB`, `${fmt(om / rc, 2)}×`, om < rc ? 'OneMount' : 'rclone', `runs ${runs('OneMount', k)} / ${runs('rclone', k)} MiB`]);
