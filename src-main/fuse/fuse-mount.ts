@@ -20,7 +20,7 @@ import type { Logger } from '../base/logger.ts';
 import type { IndexerGuard } from './indexer-guard.ts';
 import { isMountPoint } from './mount-watch.ts';
 import { localErrno, VfsError, type Errno } from '../vfs/vfs-error.ts';
-import type { Attr, StatFs, Vfs } from '../vfs/vfs.ts';
+import type { Attr, Listing, StatFs, Vfs } from '../vfs/vfs.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -185,7 +185,7 @@ export class FuseMount {
         run('getattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
       fgetattr: (path: string, _fd: number, cb: (err: number, s?: Record<string, unknown>) => void) =>
         run('fgetattr', path, () => vfs.getattr(path), (a) => cb(0, toStat(a)), (err) => cb(err)),
-      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[], keptGeneration?: number) => void) => {
+      readdir: (path: string, cb: (err: number, names?: string[], stats?: Record<string, unknown>[], keptGeneration?: number, complete?: boolean) => void) => {
         // The patched fuse-native keeps the stats it is given (kept attributes) unless anything
         // changed since the generation handed back with them, taken before they were read. A listing
         // that waited for the server is read again from the store for that (when its answer was read
@@ -198,9 +198,9 @@ export class FuseMount {
           return r;
         };
         run('readdir', path, listing, (r) => {
-          if (!waited || at === undefined) return cb(0, r.names, r.attrs.map(toStat), at);
+          if (!waited || at === undefined) return cb(0, r.names, r.attrs.map(toStat), at, r.complete === true);
           at = self.fuse?.keptGeneration?.();
-          let now: { names: string[]; attrs: Attr[] };
+          let now: Listing;
           try {
             now = vfs.listStored(path);
           } catch (e) {
@@ -208,7 +208,7 @@ export class FuseMount {
             logger[e instanceof VfsError ? 'debug' : 'warn']({ path, err: e }, 'the folder listed could not be read again as it was answered; its stats are not kept');
             return cb(0, r.names);
           }
-          cb(0, now.names, now.attrs.map(toStat), at);
+          cb(0, now.names, now.attrs.map(toStat), at, now.complete === true);
         }, (err) => cb(err));
       },
       open: (path: string, flags: number, cb: (err: number, fd?: number) => void) => {
@@ -313,8 +313,20 @@ export class FuseMount {
       debug: o.debug ?? false,
     });
     self.fuse = fuse;
-    // From before the mount: no answer may be kept across a change.
-    const stopForgetting = vfs.onAttributesChange(() => fuse.forgetKeptAttrs?.());
+    // From before the mount: no answer may be kept across a change. A change that says what it
+    // is drops only that (a write: the file's attributes; a create: no ENOENT for its name), with
+    // a build that answers names a complete listing leaves out; else it drops everything.
+    const knowsNames = keepsAttrs && FuseNative.hasKeptNames === true;
+    const stopForgetting = vfs.onAttributesChange((change) => {
+      if (!knowsNames) {
+        // Without names, a new folder or new items need nothing; anything else drops everything.
+        if (change === undefined || 'inode' in change || 'newPath' in change) fuse.forgetKeptAttrs?.();
+      } else if (change === undefined) fuse.forgetKeptAttrs?.();
+      else if ('inode' in change) fuse.forgetKeptInode?.(change.inode);
+      else if ('newPath' in change) fuse.keepName?.(change.newPath);
+      else if ('emptyFolder' in change) fuse.keepEmptyFolder?.(change.emptyFolder);
+      else fuse.forgetKeptAbsent?.();
+    });
     try {
       await new Promise<void>((resolve, reject) => fuse.mount((err?: Error | null) => (err ? reject(err) : resolve())));
     } catch (e) {

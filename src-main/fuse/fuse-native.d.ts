@@ -30,6 +30,16 @@ declare module 'fuse-native' {
     keptGeneration?(): number | undefined;
     /** Keeps `stat` as getattr's answer for `path`, read at `generation` (absent before this patch version). */
     keepAttrs?(path: string, stat: Record<string, unknown>, generation: number | undefined): void;
+    /** Drops what is kept of inode `ino`'s attributes, under every name; the names stay known (a write). */
+    forgetKeptInode?(ino: number): void;
+    /** A new item is about to appear at `path` (a create): a complete folder does not answer it ENOENT. */
+    keepName?(path: string): void;
+    /** New items are about to appear where it is not said (a batch from the server): no folder is complete any more. */
+    forgetKeptAbsent?(): void;
+    /** The folder at `path` was just made, empty: complete until a change says otherwise. */
+    keepEmptyFolder?(path: string): void;
+    /** Whether the loaded binding answers names a complete folder leaves out (the four above; a readdir's `complete`). */
+    static readonly hasKeptNames?: boolean;
     /** Nothing is kept from now on, and what was kept is dropped (at unmount). */
     stopKeepingAttrs?(): void;
     /** Whether the loaded binding keeps attributes. */

@@ -5,22 +5,30 @@
  * change is not kept, and what is not asked for again expires.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { lstat, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createMemoryLogger } from '../base/logger.ts';
 import { VfsError } from '../vfs/vfs-error.ts';
-import type { Attr, Vfs } from '../vfs/vfs.ts';
+import type { Attr, AttrChange, Listing, Vfs } from '../vfs/vfs.ts';
 import { FuseMount, loadFuseNative } from './fuse-mount.ts';
 
 const T0 = Date.parse('2026-01-02T03:04:05Z');
+
+const folderAttr: Attr = { ino: 90, mode: 0o040755, nlink: 2, uid: 0, gid: 0, size: 4096, blocks: 8, blksize: 4096, atime: T0, mtime: T0, ctime: T0 };
 
 const fileAttr = (ino: number, size: number, mtime: number): Attr => ({ ino, mode: 0o100644, nlink: 1, uid: 0, gid: 0, size, blocks: Math.ceil(size / 512), blksize: 4096, atime: mtime, mtime, ctime: mtime });
 
 /** The part of the vfs a listing and its lookups use: a root folder of three files, getattr counted. */
 class FolderVfs {
   readonly getattrCalls: string[] = [];
-  readonly listeners = new Set<() => void>();
+  readonly listeners = new Set<(change?: AttrChange) => void>();
+  /** Folders made by mkdir (empty; getattr answers them). */
+  readonly folders = new Set<string>();
+  /** Whether the root's listing says it is complete (Listing.complete). */
+  complete = false;
+  /** Whether creates and writes tell what they change (a new path, an inode), as the vfs does; else they tell nothing (anything may change). */
+  targeted = false;
   readonly files = new Map<string, Attr>([
     ['/a.txt', fileAttr(2, 100, T0)],
     ['/b.txt', fileAttr(3, 2000, T0 + 1000)],
@@ -32,6 +40,7 @@ class FolderVfs {
   getattr(p: string): Attr | Promise<Attr> {
     if (p === '/') return { ...fileAttr(1, 4096, T0), mode: 0o040755, nlink: 2 };
     this.getattrCalls.push(p);
+    if (this.folders.has(p)) return folderAttr;
     const a = this.files.get(p);
     if (!a) throw new VfsError('ENOENT', `no such file: ${p}`);
     const held = this.held;
@@ -44,7 +53,7 @@ class FolderVfs {
   /** The next readdir waits for the test (a folder listed from the server first). */
   heldListing: { answer?: () => void } | undefined;
 
-  readdir(p: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+  readdir(p: string): Listing | Promise<Listing> {
     const listed = this.listStored(p);
     const held = this.heldListing;
     if (!held) return listed;
@@ -53,27 +62,35 @@ class FolderVfs {
     return new Promise((resolve) => (held.answer = () => resolve(listed)));
   }
 
-  listStored(p: string): { names: string[]; attrs: Attr[] } {
+  listStored(p: string): Listing {
     if (p !== '/') throw new VfsError('ENOENT', `no such folder: ${p}`);
-    return { names: [...this.files.keys()].map((k) => k.slice(1)), attrs: [...this.files.values()] };
+    const root = [...this.files.keys()].filter((k) => k.lastIndexOf('/') === 0);
+    return { names: [...this.folders].map((k) => k.slice(1)).concat(root.map((k) => k.slice(1))), attrs: [...this.folders].map(() => folderAttr).concat(root.map((k) => this.files.get(k)!)), complete: this.complete };
   }
 
-  onAttributesChange(listener: () => void): () => void {
+  onAttributesChange(listener: (change?: AttrChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  /** What the store does: the listeners first, then the change. */
-  change(p: string, attr: Attr): void {
-    for (const listener of this.listeners) listener();
+  /** What the store does: the listeners first (told what changes, when `told` says), then the change. */
+  change(p: string, attr: Attr, told?: AttrChange): void {
+    for (const listener of this.listeners) listener(told);
     this.files.set(p, attr);
+  }
+
+  /** mkdir(2): a new empty folder, told as the vfs tells it (a new path, then a folder just made). */
+  mkdir(p: string): void {
+    for (const listener of this.listeners) listener({ newPath: p });
+    this.folders.add(p);
+    for (const listener of this.listeners) listener({ emptyFolder: p });
   }
 
   readonly handles = new Map<number, string>();
 
   /** create(2): a new empty file (a change, as the store's insert is), then its handle. */
   create(p: string): number {
-    this.change(p, fileAttr(10 + this.files.size, 0, T0 + 5000));
+    this.change(p, fileAttr(10 + this.files.size, 0, T0 + 5000), this.targeted ? { newPath: p } : undefined);
     const fh = 7 + this.handles.size;
     this.handles.set(fh, p);
     return fh;
@@ -83,7 +100,7 @@ class FolderVfs {
   write(fh: number, _buf: Buffer, length: number, position: number): number {
     const p = this.handles.get(fh)!;
     const a = this.files.get(p)!;
-    this.change(p, { ...a, size: Math.max(a.size, position + length) });
+    this.change(p, { ...a, size: Math.max(a.size, position + length) }, this.targeted ? { inode: a.ino } : undefined);
     return length;
   }
 
@@ -246,6 +263,79 @@ describe('kept attributes (the patched fuse-native)', () => {
     await pause(400);
     expect((await lstat(at('a.txt'))).size).toBe(100);
     expect(vfs.callsFor('/a.txt')).toBe(1);
+  });
+
+  it('after a complete listing, a name it leaves out is ENOENT without a getattr call; another letter case of a listed name, a name not of ASCII bytes and libfuse\'s hidden names are asked for', async () => {
+    expect(loadFuseNative().hasKeptNames).toBe(true);
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    await readdir(at(''));
+    for (let round = 0; round < 2; round++) {
+      await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await pause(20);
+    }
+    expect(vfs.callsFor('/missing.txt')).toBe(0);
+    for (const name of ['A.TXT', 'é.txt', '.fuse_hidden0000000100000001']) {
+      await expect(lstat(at(name))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(vfs.callsFor(`/${name}`), name).toBe(1);
+    }
+  });
+
+  it('a listing that is not complete leaves names it leaves out to getattr', async () => {
+    const { vfs, at } = await mountFolder();
+    await readdir(at(''));
+    await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/missing.txt')).toBe(1);
+  });
+
+  it('a create and its writes, told as such, leave the folder complete: the new name is never ENOENT, its size follows the writes, the rest stays kept', async () => {
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    vfs.targeted = true;
+    await readdir(at(''));
+    const file = await open(at('new.txt'), 'wx');
+    try {
+      await file.write(Buffer.from('12345'), 0, 5, 0);
+      expect((await file.stat()).size).toBe(5);
+    } finally {
+      await file.close();
+    }
+    await pause(20);
+    expect((await lstat(at('new.txt'))).size).toBe(5);
+    await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect((await lstat(at('a.txt'))).size).toBe(100);
+    // Not even the lookup before the create reached the vfs (the name was known absent); only the
+    // mount's read of what the create keeps, and the attributes asked for after the write.
+    expect(vfs.getattrCalls.filter((p) => p !== '/new.txt')).toEqual([]);
+    expect(vfs.callsFor('/new.txt')).toBeLessThanOrEqual(3);
+  });
+
+  it('a change of one inode drops its attributes only, under every name they were kept for; the folder stays complete', async () => {
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    await readdir(at(''));
+    vfs.change('/b.txt', fileAttr(3, 5, T0 + 9000), { inode: 3 });
+    expect((await lstat(at('b.txt'))).size).toBe(5);
+    expect((await lstat(at('a.txt'))).size).toBe(100);
+    await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.getattrCalls).toEqual(['/b.txt']);
+  });
+
+  it('new items somewhere (a batch from the server) end every complete folder: names are asked for again', async () => {
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    await readdir(at(''));
+    vfs.change('/d.txt', fileAttr(5, 9, T0), { newItems: true });
+    expect((await lstat(at('d.txt'))).size).toBe(9);
+    expect((await lstat(at('a.txt'))).size).toBe(100);
+    expect(vfs.getattrCalls).toEqual(['/d.txt']);
+  });
+
+  it('a folder just made is complete: a name in it is ENOENT without a getattr call', async () => {
+    const { vfs, at } = await mountFolder();
+    await mkdir(at('sub'));
+    await expect(lstat(at('sub/x.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/sub/x.txt')).toBe(0);
   });
 
   it('unmounting stops listening for changes', async () => {

@@ -9,6 +9,7 @@ export { sameRecordFields } from './item-row.ts';
 export {
   ItemsRepository,
   ROOT_INODE,
+  type ItemChange,
   type NameClashResolver,
   type UpsertOptions,
   type UpsertResult,

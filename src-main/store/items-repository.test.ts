@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT_INODE } from './items-repository.ts';
+import { ROOT_INODE, type ItemChange } from './items-repository.ts';
 import { StoreError } from './store-error.ts';
 import { file, folder, openTempStore, ROOT, type TempStore } from './testing/temp-store.ts';
 import type { ItemRecord } from './types.ts';
@@ -301,12 +301,19 @@ describe('ItemsRepository', () => {
     expect(heard).toHaveLength(9);
   });
 
-  it('leaves generation as it is for a batch that repeats what is stored, bumps it once for a batch that writes, and tells listeners only of changes to items that exist', () => {
+  it('leaves generation as it is for a batch that repeats what is stored, bumps it once for a batch that writes, and tells listeners of changes to items that exist, and of new items as that', () => {
     const { items } = temp.store;
     const known = [folder('F', 'ROOT', 'f'), { ...file('A', 'F', 'a.txt'), etag: 'e1', quickXorHash: 'h1' }, file('B', 'F', 'b.txt')];
     items.upsertMany(known);
+    /** Changes told of items that exist (anything may change, or one item's fields). */
     let heard = 0;
-    const stopListening = items.onChange(() => heard++);
+    const fields: string[] = [];
+    let newItems = 0;
+    const stopListening = items.onChange((change) => {
+      if (change?.kind === 'new-items') newItems++;
+      else heard++;
+      if (change?.kind === 'fields') fields.push(change.id);
+    });
     const generation = items.generation;
     // A first enumeration meeting what a listing stored: nothing is written, nobody is told.
     expect(items.upsertMany(known)).toMatchObject({ inserted: 0, updated: 3 });
@@ -314,15 +321,19 @@ describe('ItemsRepository', () => {
     expect(items.generation).toBe(generation);
     expect(heard).toBe(0);
     // New items only (a first enumeration reaching a folder nobody listed): the caches of listings
-    // move on (generation), copies of existing items' fields are not dropped (nobody is told).
+    // move on (generation), copies of existing items' fields are not dropped (told: new items, once).
     items.upsertMany([known[0]!, file('C', 'F', 'c.txt'), folder('G', 'ROOT', 'g'), file('D', 'G', 'd.txt')]);
     expect(items.generation).toBe(generation + 1);
     expect(heard).toBe(0);
+    expect(newItems).toBe(1);
     // Any field that differs is a write, told once per batch, before it (the listener still sees the old row).
     const sizes: Array<number | undefined> = [];
-    const stopSizes = items.onChange(() => sizes.push(items.get('B')?.size));
+    const stopSizes = items.onChange((change) => change?.kind !== 'new-items' && sizes.push(items.get('B')?.size));
     items.upsertMany([file('E', 'F', 'e.txt'), known[1]!, { ...file('B', 'F', 'b.txt'), size: 77 }, file('H', 'F', 'h.txt')]);
     expect(heard).toBe(1);
+    // Where it was, under its name: told as that item's fields.
+    expect(fields).toEqual(['B']);
+    expect(newItems).toBe(2);
     expect(sizes).toEqual([file('B', 'F', 'b.txt').size]);
     expect(items.get('B')?.size).toBe(77);
     let a: ItemRecord = known[1]!;
@@ -333,9 +344,12 @@ describe('ItemsRepository', () => {
       ['a time', { mtimeMs: 99 }],
     ] as const) {
       const before = heard;
+      const fieldsBefore = fields.length;
       a = { ...a, ...change };
       items.upsertMany([a]);
       expect(heard, what).toBe(before + 1);
+      // A new name is a change of the namespace; the rest, of the item's fields.
+      expect(fields.slice(fieldsBefore), what).toEqual(what === 'a name' ? [] : ['A']);
     }
     // Names swapped within a batch (one parked, then both written): still one bump.
     const before = heard;
@@ -345,6 +359,33 @@ describe('ItemsRepository', () => {
     expect(items.generation).toBeGreaterThan(generation);
     stopSizes();
     stopListening();
+  });
+
+  it('tells what a change is when that is all: a new item\'s name and folder, one item\'s fields; a merge of a server copy, anything', () => {
+    const { items } = temp.store;
+    items.upsertMany([folder('F', 'ROOT', 'f'), file('B', 'F', 'b.txt')]);
+    const told: Array<ItemChange | undefined> = [];
+    const stop = items.onChange((change) => told.push(change));
+    items.insert({ ...file('L', 'F', 'new.txt'), remoteId: null });
+    items.setSizeAndTime('L', 10, 1_000);
+    items.update('B', { etag: 'e9' });
+    items.setRemoteId('L', 'R-L');
+    expect(told).toEqual([{ kind: 'new', parentId: 'F', name: 'new.txt' }, { kind: 'fields', id: 'L' }, { kind: 'fields', id: 'B' }, { kind: 'fields', id: 'L' }]);
+    // The server's copy, stored by delta before the answer that names it: its children move over.
+    items.insert({ ...folder('M', 'ROOT', 'm'), remoteId: null });
+    items.upsertMany([folder('R-M', 'ROOT', 'm-copy'), file('K', 'R-M', 'k.txt')]);
+    told.length = 0;
+    items.setRemoteId('M', 'R-M');
+    expect(told).toEqual([undefined]);
+    // A batch tells the fields of its first 64 items one by one, then that anything may change.
+    const many = Array.from({ length: 70 }, (_, i) => file(`X${i}`, 'F', `x${i}.txt`));
+    items.upsertMany(many);
+    told.length = 0;
+    items.upsertMany(many.map((r) => ({ ...r, etag: 'changed' })));
+    expect(told.filter((c) => c?.kind === 'fields')).toHaveLength(64);
+    expect(told.at(-1)).toBeUndefined();
+    expect(told).toHaveLength(65);
+    stop();
   });
 
   it('moves and renames, refusing taken names and moves into itself', () => {

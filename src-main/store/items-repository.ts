@@ -21,6 +21,16 @@ const PARKED_PREFIX = '\u0000parked:';
  * Decides a new name for an item that holds a name the server has given to another item, when
  * the holder is not part of the same batch (typically a local item not uploaded yet).
  */
+/**
+ * What a change of the items repository is, when that is all it is (ItemsRepository.onChange):
+ * `fields`, the fields of one item (its size and times, its tags; never its name or place); `new`,
+ * a new item with that name in that folder; `new-items`, new items anywhere (a batch).
+ */
+export type ItemChange = { kind: 'fields'; id: string } | { kind: 'new'; parentId: string; name: string } | { kind: 'new-items' };
+
+/** A batch tells of the fields of this many items one by one; past that, of a change to anything. */
+const BATCH_FIELD_CHANGES_TOLD = 64;
+
 export type NameClashResolver = (occupant: StoredItem, incoming: ItemRecord) => string;
 
 export interface UpsertOptions {
@@ -92,9 +102,12 @@ export class ItemsRepository {
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
   #generation = 0;
-  readonly #changeListeners = new Set<() => void>();
-  /** The running upsertMany: whether it has bumped generation, and told the listeners (#batchWrites). */
-  #batch = { bumped: false, told: false };
+  readonly #changeListeners = new Set<(change?: ItemChange) => void>();
+  /**
+   * The running upsertMany: whether it has bumped generation, and told the listeners of a write to
+   * an item that exists, or of new items (#batchWrites).
+   */
+  #batch = { bumped: false, told: false, toldNew: false, toldFields: 0 };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   /** Items a request of this device is deleting now (deletingHere), with how many such requests. */
@@ -249,7 +262,9 @@ export class ItemsRepository {
    * REMOTE_ID_MISMATCH when this item already has another server id.
    */
   setRemoteId(id: string, remoteId: string, options: { replacing?: string } = {}): number | undefined {
-    this.#bump();
+    // A merge moves the copy's children here; otherwise only the item's own row changes.
+    const copy = this.#byRemoteId.get(remoteId);
+    this.#bump(copy !== undefined && copy.id !== id ? undefined : { kind: 'fields', id });
     return this.#adopt(id, remoteId, options.replacing);
   }
 
@@ -355,23 +370,23 @@ export class ItemsRepository {
   }
 
   /**
-   * Calls `listener` before every change to what an item that exists has or is called (before the
-   * change, synchronously: every bump of generation but a batch's new items, which nothing copied
-   * can name), for copies of item fields held outside JavaScript (the mount's kept attributes).
-   * Returns the unsubscribe.
+   * Calls `listener` before every change to what an item has or is called, and before new items
+   * appear (before the change, synchronously, at every bump of generation), for copies of item
+   * fields held outside JavaScript (the mount's kept attributes). It is told what changes when
+   * that is all (ItemChange); without it, anything may. Returns the unsubscribe.
    */
-  onChange(listener: () => void): () => void {
+  onChange(listener: (change?: ItemChange) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
 
-  #bump(): void {
+  #bump(change?: ItemChange): void {
     this.#generation++;
-    this.#tell();
+    this.#tell(change);
   }
 
-  #tell(): void {
-    for (const listener of this.#changeListeners) listener();
+  #tell(change?: ItemChange): void {
+    for (const listener of this.#changeListeners) listener(change);
   }
 
   /**
@@ -385,10 +400,10 @@ export class ItemsRepository {
 
   /** Adds a new item (a local create); NAME_TAKEN when the name is in use in that folder. */
   insert(record: ItemRecord): StoredItem {
-    this.#folderNeutralChanges++;
-    this.#bump();
-    const params = toParams(record);
     if (record.parentId === null) throw new StoreError('INVALID_ARGUMENT', 'insert() does not create roots; use upsert()');
+    this.#folderNeutralChanges++;
+    this.#bump({ kind: 'new', parentId: record.parentId, name: record.name });
+    const params = toParams(record);
     const occupant = this.#child.get(record.parentId, params.name_key);
     if (occupant) throw nameTaken(record.name, record.parentId, occupant.id);
     this.#insert.run(params);
@@ -409,7 +424,7 @@ export class ItemsRepository {
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
     // Kept per batch: one run from inside another (a listener, a name-clash resolver) has its own.
     const outer = this.#batch;
-    this.#batch = { bumped: false, told: false };
+    this.#batch = { bumped: false, told: false, toldNew: false, toldFields: 0 };
     try {
       return this.#upsertMany(records, options);
     } finally {
@@ -419,26 +434,35 @@ export class ItemsRepository {
 
   /**
    * Before each write of a batch: the bump upsertMany owes, once, and the listeners told, once,
-   * before the first write to an item that exists. A batch that writes nothing (a first enumeration
-   * meeting the items a listing stored, a delta round repeating what is known) leaves generation as
-   * it is; one that only adds items (a first enumeration reaching folders nobody listed yet)
-   * empties the caches of listings and paths, but leaves the mount's kept attributes: no path they
-   * hold names a new item (a name an item left was dropped from them when it left).
+   * before the first write to an item that exists (of each of the first few whose fields alone
+   * change, `fieldsOf`: that), and once before the first new item. A batch that
+   * writes nothing (a first enumeration meeting the items a listing stored, a delta round repeating
+   * what is known) leaves generation as it is; one that only adds items (a first enumeration
+   * reaching folders nobody listed yet) empties the caches of listings and paths, and tells of new
+   * items only, which leaves the mount's kept attributes as they are (no path they hold names a new
+   * item: a name an item left was dropped from them when it left) but not its complete folders.
    */
-  #batchWrites(existing: boolean): void {
+  #batchWrites(existing: boolean, fieldsOf?: string): void {
     if (!this.#batch.bumped) {
       this.#batch.bumped = true;
       this.#generation++;
     }
-    if (existing && !this.#batch.told) {
+    if (this.#batch.told) return;
+    if (fieldsOf !== undefined && this.#batch.toldFields < BATCH_FIELD_CHANGES_TOLD) {
+      this.#batch.toldFields++;
+      this.#tell({ kind: 'fields', id: fieldsOf });
+    } else if (existing) {
       this.#batch.told = true;
       this.#tell();
+    } else if (!this.#batch.toldNew) {
+      this.#batch.toldNew = true;
+      this.#tell({ kind: 'new-items' });
     }
   }
 
   /** Changes the given fields only. */
   update(id: string, patch: ItemPatch): StoredItem {
-    this.#bump();
+    this.#bump({ kind: 'fields', id });
     if (patch.size !== undefined) checkSize(patch.size);
     if (patch.kind !== undefined) checkKind(patch.kind);
     const has = (value: unknown): number => (value === undefined ? 0 : 1);
@@ -473,7 +497,7 @@ export class ItemsRepository {
    */
   setSizeAndTime(id: string, size: number, mtimeMs: number): void {
     this.#folderNeutralChanges++;
-    this.#bump();
+    this.#bump({ kind: 'fields', id });
     checkSize(size);
     if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
   }
@@ -615,7 +639,9 @@ export class ItemsRepository {
       const stored = this.#byId.get(record.id);
       if (stored) {
         if (!sameRow(stored, record, params)) {
-          this.#batchWrites(true);
+          // Where it is, under the same name: its fields alone change (a folder's tags and times
+          // after a change inside it, a file's new version).
+          this.#batchWrites(true, stored.parent_id === params.parent_id && stored.name === params.name ? record.id : undefined);
           this.#replace.run(params);
         }
         result.updated++;

@@ -530,3 +530,31 @@ describe('vfs readdir', () => {
     expect(await list()).toEqual(['a.txt:3']);
   }, 30_000);
 });
+
+describe('vfs attribute changes (what the mount is told, for its kept attributes)', () => {
+  it('tells a new folder as new items and then as made empty, a create as its new path, a write as its inode, each at the names the store has', async () => {
+    const told: unknown[] = [];
+    const stop = rig.vfs.onAttributesChange((change) => told.push(change));
+    await rig.vfs.mkdir('/Told');
+    expect(told).toEqual([{ newItems: true }, { emptyFolder: '/Told' }]);
+    told.length = 0;
+    await writeNew('/Told/f.txt', Buffer.from('12345'));
+    const f = rig.item('/Told/f.txt');
+    expect(told).toEqual([{ newPath: '/Told/f.txt' }, { inode: f.inode }]);
+    told.length = 0;
+    // Through another letter case of the folder's name: the new path as the store has it, and no
+    // folder made empty at a path that is not its own.
+    await emu.emulator.setOffline(true);
+    await rig.vfs.mkdir('/told/M');
+    await emu.emulator.setOffline(false);
+    expect(told).toEqual([{ newPath: '/Told/M' }]);
+    stop();
+  }, 30_000);
+
+  it('a listing is complete only at the folder\'s own path', async () => {
+    await rig.vfs.mkdir('/Listed');
+    await writeNew('/Listed/f.txt', Buffer.from('1'));
+    expect(rig.vfs.listStored('/Listed')).toMatchObject({ names: ['f.txt'], complete: true });
+    expect(rig.vfs.listStored('/listed').complete).toBeUndefined();
+  }, 30_000);
+});

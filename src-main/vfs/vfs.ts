@@ -20,7 +20,7 @@ import { nameProblemErrno, validateName, validatePath, type DriveMode, type Name
 import type { FileError, ItemState } from '../../src-shared/model/transfer.ts';
 import { TypedEmitter } from '../base/typed-emitter.ts';
 import { isNameConflict, isNotFound, NetworkError, type DriveItem, type GraphClient, type Quota } from '../graph/index.ts';
-import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
+import { nameLeavingByReplay, newLocalId, RangeSet, serverItemLeavingByReplay, type ItemChange, type ItemRecord, type Store, type StoredItem } from '../store/index.ts';
 import { noSuchPath, toVfsError, VfsError } from './vfs-error.ts';
 import type { ListingPort } from '../sync/children-listing.ts';
 import { DEFAULT_TIMEOUTS } from '../lifecycle/timeout-policy.ts';
@@ -128,6 +128,19 @@ export interface VfsOptions {
   content?: ContentOwner;
   now?: () => number;
 }
+
+/** A folder's entries (readdir); `complete`: getattr answers no other name in it until a change (the mount may answer them ENOENT itself). */
+export interface Listing {
+  names: string[];
+  attrs: Attr[];
+  complete?: boolean;
+}
+
+/**
+ * What is about to change of getattr's and readdir's answers, when that is all (onAttributesChange):
+ * the attributes of one inode; a new item at a path; new items anywhere; or a folder just made, empty.
+ */
+export type AttrChange = { inode: number } | { newPath: string } | { newItems: true } | { emptyFolder: string };
 
 export interface Attr {
   ino: number;
@@ -317,7 +330,7 @@ export class Vfs {
   /** libfuse's hidden names until it unlinks them, by folder key and name (hiddenKey). */
   private readonly hiddenNames = new Map<string, HiddenName>();
   /** Listeners of onAttributesChange, told also of changes the store does not see (a file hidden). */
-  private readonly attributeListeners = new Set<() => void>();
+  private readonly attributeListeners = new Set<(change?: AttrChange) => void>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
   private readonly content: ContentOwner;
 
@@ -424,15 +437,39 @@ export class Vfs {
 
   /**
    * Calls `listener` before anything changes that getattr or readdir answer (an item's fields or
-   * place), synchronously. Returns the unsubscribe.
+   * place), synchronously, with what changes when that is all (AttrChange); and when a folder was
+   * just made, empty. Returns the unsubscribe.
    */
-  onAttributesChange(listener: () => void): () => void {
+  onAttributesChange(listener: (change?: AttrChange) => void): () => void {
     this.attributeListeners.add(listener);
-    const stop = this.o.store.items.onChange(listener);
+    const stop = this.o.store.items.onChange((change) => listener(change && this.attrChange(change)));
     return () => {
       this.attributeListeners.delete(listener);
       stop();
     };
+  }
+
+  /** A change of the store as what it changes of getattr's and readdir's answers (undefined: anything may). */
+  private attrChange(change: ItemChange): AttrChange | undefined {
+    switch (change.kind) {
+      case 'fields': {
+        const inode = this.o.store.items.get(change.id)?.inode;
+        return inode === undefined ? undefined : { inode };
+      }
+      case 'new': {
+        const folder = this.o.store.items.pathOf(change.parentId);
+        return folder === undefined ? undefined : { newPath: folder === '/' ? `/${change.name}` : `${folder}/${change.name}` };
+      }
+      case 'new-items':
+        return { newItems: true };
+    }
+  }
+
+  /** A folder just made at `path`: empty, for the listeners, if it is (nothing came into it) and that is where the store has it (its names as stored). */
+  private madeFolder(id: string, path: string): void {
+    if (this.attributeListeners.size === 0 || this.o.store.items.pathOf(id) !== path) return;
+    if (this.o.store.items.listChildren(id, undefined, 1).length > 0) return;
+    for (const listener of this.attributeListeners) listener({ emptyFolder: path });
   }
 
   attrOf(item: StoredItem): Attr {
@@ -508,7 +545,7 @@ export class Vfs {
   }
 
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
-  readdir(path: string): { names: string[]; attrs: Attr[] } | Promise<{ names: string[]; attrs: Attr[] }> {
+  readdir(path: string): Listing | Promise<Listing> {
     const listing = this.o.listing;
     if (listing && !listing.complete) {
       const dir = this.lookup(path);
@@ -524,7 +561,7 @@ export class Vfs {
   }
 
   /** The folder's entries as the store holds them now, without listing it from the server (readdir does that first). */
-  listStored(path: string): { names: string[]; attrs: Attr[] } {
+  listStored(path: string): Listing {
     const generation = this.o.store.items.generation;
     if (generation !== this.listingsGeneration) {
       this.listings.clear();
@@ -536,7 +573,11 @@ export class Vfs {
       if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
       this.listings.set(path, listed);
     }
-    return this.pendingHides.size > 0 ? this.withoutPendingHides(listed) : listed;
+    if (this.pendingHides.size > 0) return this.withoutPendingHides(listed);
+    // getattr answers no name of it the listing leaves out: no hidden name, and the path is the
+    // folder's own (a lookup through another letter case of a folder's name is not a name of its).
+    const complete = this.hiddenNames.size === 0 && this.o.store.items.pathOf(this.resolve(path).id) === path;
+    return complete ? { ...listed, complete } : listed;
   }
 
   /** A listing without the files libfuse hid whose fate is not known yet (PendingHide). */
@@ -1132,7 +1173,7 @@ export class Vfs {
     if (parent.remoteId !== null && !nameLeavingByReplay(this.o.store, parent.id, name)) {
       try {
         const created = await this.o.graph.createFolder(parent.remoteId, name, 'fail');
-        this.o.store.items.upsert(this.o.toRecord(created));
+        this.madeFolder(this.o.store.items.upsert(this.o.toRecord(created)).id, path);
         return;
       } catch (e) {
         const afterReplay = isNameConflict(e) && (await this.occupantLeavingByReplay(path, parent, name));
@@ -1146,6 +1187,7 @@ export class Vfs {
       this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'folder', size: 0, ctimeMs: now, mtimeMs: now });
       this.o.store.journal.append({ kind: 'mkdir', itemId: id, parentId: parent.id, name });
     });
+    this.madeFolder(id, path);
     this.journaled(path, 'mkdir');
   }
 
