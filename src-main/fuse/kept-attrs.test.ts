@@ -63,6 +63,8 @@ class FolderVfs {
   }
 
   listStored(p: string): Listing {
+    // A folder mkdir made is empty.
+    if (this.folders.has(p)) return { names: [], attrs: [], complete: this.complete };
     if (p !== '/') throw new VfsError('ENOENT', `no such folder: ${p}`);
     const root = [...this.files.keys()].filter((k) => k.lastIndexOf('/') === 0);
     return { names: [...this.folders].map((k) => k.slice(1)).concat(root.map((k) => k.slice(1))), attrs: [...this.folders].map(() => folderAttr).concat(root.map((k) => this.files.get(k)!)), complete: this.complete };
@@ -308,6 +310,28 @@ describe('kept attributes (the patched fuse-native)', () => {
     // mount's read of what the create keeps, and the attributes asked for after the write.
     expect(vfs.getattrCalls.filter((p) => p !== '/new.txt')).toEqual([]);
     expect(vfs.callsFor('/new.txt')).toBeLessThanOrEqual(3);
+  });
+
+  it('a new name of other bytes than ASCII\'s ends its folder\'s completeness (OneDrive matches U+212A KELVIN SIGN as k)', async () => {
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    vfs.targeted = true;
+    await readdir(at(''));
+    await expect(lstat(at('k.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/k.txt')).toBe(0);
+    vfs.change('/\u212A.txt', fileAttr(6, 1, T0), { newPath: '/\u212A.txt' });
+    await expect(lstat(at('k.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/k.txt')).toBe(1);
+  });
+
+  it('a folder at a path that is not UTF-8 is never complete (the vfs sees U+FFFD for its bytes): its names are asked for', async () => {
+    const { vfs, at } = await mountFolder();
+    vfs.complete = true;
+    const latin1 = Buffer.concat([Buffer.from(at('')), Buffer.from('/caf\xe9', 'latin1')]);
+    await mkdir(latin1);
+    expect(await readdir(latin1)).toEqual([]);
+    await expect(lstat(Buffer.concat([latin1, Buffer.from('/x.txt')]))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(vfs.callsFor('/caf\uFFFD/x.txt')).toBe(1);
   });
 
   it('a change of one inode drops its attributes only, under every name they were kept for; the folder stays complete', async () => {

@@ -1228,6 +1228,9 @@ export class Vfs {
     const hidden = this.hiddenNames.size > 0 ? this.hiddenNamed(path) : undefined;
     if (hidden) {
       if ('pending' in hidden.named) await this.deleteHidden(hidden.named.pending);
+      // What getattr answered for the hidden name is kept no longer (libfuse picks hidden names
+      // by asking getattr which are free).
+      this.forgetAttributes();
       this.hiddenNames.delete(hidden.key);
       return;
     }
