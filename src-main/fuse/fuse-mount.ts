@@ -295,8 +295,9 @@ export class FuseMount {
       }
     }
     // Only this patch's build keeps attributes safely (its first version kept a listing's stats
-    // without the generation they were read at): with an older build in node_modules, none are kept.
-    const keepsAttrs = FuseNative.hasKeptAttrs === true && typeof FuseNative.prototype.keptGeneration === 'function';
+    // without the generation they were read at; later ones dropped everything at every change, and
+    // know no change that drops less): with an older build in node_modules, none are kept.
+    const keepsAttrs = FuseNative.hasKeptAttrs === true && FuseNative.hasKeptNames === true && typeof FuseNative.prototype.keptGeneration === 'function';
     const fuse = new FuseNative(o.mountpoint, ops, {
       // Reads may wait for the network; the vfs bounds every wait itself.
       timeout: false,
@@ -314,14 +315,9 @@ export class FuseMount {
     });
     self.fuse = fuse;
     // From before the mount: no answer may be kept across a change. A change that says what it
-    // is drops only that (a write: the file's attributes; a create: no ENOENT for its name), with
-    // a build that answers names a complete listing leaves out; else it drops everything.
-    const knowsNames = keepsAttrs && FuseNative.hasKeptNames === true;
+    // is drops only that (a write: the file's attributes; a create: no ENOENT for its name).
     const stopForgetting = vfs.onAttributesChange((change) => {
-      if (!knowsNames) {
-        // Without names, a new folder or new items need nothing; anything else drops everything.
-        if (change === undefined || 'inode' in change || 'newPath' in change) fuse.forgetKeptAttrs?.();
-      } else if (change === undefined) fuse.forgetKeptAttrs?.();
+      if (change === undefined) fuse.forgetKeptAttrs?.();
       else if ('inode' in change) fuse.forgetKeptInode?.(change.inode);
       else if ('newPath' in change) fuse.keepName?.(change.newPath);
       else if ('emptyFolder' in change) fuse.keepEmptyFolder?.(change.emptyFolder);
