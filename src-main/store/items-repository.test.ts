@@ -308,9 +308,12 @@ describe('ItemsRepository', () => {
     /** Changes told of items that exist (anything may change, or one item's fields). */
     let heard = 0;
     const fields: string[] = [];
+    /** New items told one by one (their names), and all at once. */
+    const news: string[] = [];
     let newItems = 0;
     const stopListening = items.onChange((change) => {
       if (change?.kind === 'new-items') newItems++;
+      else if (change?.kind === 'new') news.push(change.name);
       else heard++;
       if (change?.kind === 'fields') fields.push(change.id);
     });
@@ -321,19 +324,20 @@ describe('ItemsRepository', () => {
     expect(items.generation).toBe(generation);
     expect(heard).toBe(0);
     // New items only (a first enumeration reaching a folder nobody listed): the caches of listings
-    // move on (generation), copies of existing items' fields are not dropped (told: new items, once).
+    // move on (generation), copies of existing items' fields are not dropped (told: each new item).
     items.upsertMany([known[0]!, file('C', 'F', 'c.txt'), folder('G', 'ROOT', 'g'), file('D', 'G', 'd.txt')]);
     expect(items.generation).toBe(generation + 1);
     expect(heard).toBe(0);
-    expect(newItems).toBe(1);
+    expect(news).toEqual(['c.txt', 'g', 'd.txt']);
+    expect(newItems).toBe(0);
     // Any field that differs is a write, told once per batch, before it (the listener still sees the old row).
     const sizes: Array<number | undefined> = [];
-    const stopSizes = items.onChange((change) => change?.kind !== 'new-items' && sizes.push(items.get('B')?.size));
+    const stopSizes = items.onChange((change) => (change === undefined || change.kind === 'fields') && sizes.push(items.get('B')?.size));
     items.upsertMany([file('E', 'F', 'e.txt'), known[1]!, { ...file('B', 'F', 'b.txt'), size: 77 }, file('H', 'F', 'h.txt')]);
     expect(heard).toBe(1);
     // Where it was, under its name: told as that item's fields.
     expect(fields).toEqual(['B']);
-    expect(newItems).toBe(2);
+    expect(news.slice(3)).toEqual(['e.txt', 'h.txt']);
     expect(sizes).toEqual([file('B', 'F', 'b.txt').size]);
     expect(items.get('B')?.size).toBe(77);
     let a: ItemRecord = known[1]!;
@@ -377,9 +381,14 @@ describe('ItemsRepository', () => {
     told.length = 0;
     items.setRemoteId('M', 'R-M');
     expect(told).toEqual([undefined]);
-    // A batch tells the fields of its first 64 items one by one, then that anything may change.
+    // A batch tells of its first 64 new items one by one, then of new items anywhere; of the
+    // fields of its first 64 items one by one, then that anything may change.
     const many = Array.from({ length: 70 }, (_, i) => file(`X${i}`, 'F', `x${i}.txt`));
+    told.length = 0;
     items.upsertMany(many);
+    expect(told.filter((c) => c?.kind === 'new')).toHaveLength(64);
+    expect(told.at(-1)).toEqual({ kind: 'new-items' });
+    expect(told).toHaveLength(65);
     told.length = 0;
     items.upsertMany(many.map((r) => ({ ...r, etag: 'changed' })));
     expect(told.filter((c) => c?.kind === 'fields')).toHaveLength(64);

@@ -18,19 +18,19 @@ const MAX_DEPTH = 1000;
 const PARKED_PREFIX = '\u0000parked:';
 
 /**
- * Decides a new name for an item that holds a name the server has given to another item, when
- * the holder is not part of the same batch (typically a local item not uploaded yet).
- */
-/**
  * What a change of the items repository is, when that is all it is (ItemsRepository.onChange):
  * `fields`, the fields of one item (its size and times, its tags; never its name or place); `new`,
  * a new item with that name in that folder; `new-items`, new items anywhere (a batch).
  */
 export type ItemChange = { kind: 'fields'; id: string } | { kind: 'new'; parentId: string; name: string } | { kind: 'new-items' };
 
-/** A batch tells of the fields of this many items one by one; past that, of a change to anything. */
-const BATCH_FIELD_CHANGES_TOLD = 64;
+/** A batch tells of this many items' fields, or new items, one by one; past that, of them all at once. */
+const BATCH_ITEM_CHANGES_TOLD = 64;
 
+/**
+ * Decides a new name for an item that holds a name the server has given to another item, when
+ * the holder is not part of the same batch (typically a local item not uploaded yet).
+ */
 export type NameClashResolver = (occupant: StoredItem, incoming: ItemRecord) => string;
 
 export interface UpsertOptions {
@@ -107,7 +107,7 @@ export class ItemsRepository {
    * The running upsertMany: whether it has bumped generation, and told the listeners of a write to
    * an item that exists, or of new items (#batchWrites).
    */
-  #batch = { bumped: false, told: false, toldNew: false, toldFields: 0 };
+  #batch = { bumped: false, told: false, toldNew: false, toldItems: 0 };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
   readonly #changedHere = new Map<string, number>();
   /** Items a request of this device is deleting now (deletingHere), with how many such requests. */
@@ -424,7 +424,7 @@ export class ItemsRepository {
   upsertMany(records: readonly ItemRecord[], options: UpsertOptions = {}): UpsertResult {
     // Kept per batch: one run from inside another (a listener, a name-clash resolver) has its own.
     const outer = this.#batch;
-    this.#batch = { bumped: false, told: false, toldNew: false, toldFields: 0 };
+    this.#batch = { bumped: false, told: false, toldNew: false, toldItems: 0 };
     try {
       return this.#upsertMany(records, options);
     } finally {
@@ -435,28 +435,43 @@ export class ItemsRepository {
   /**
    * Before each write of a batch: the bump upsertMany owes, once, and the listeners told, once,
    * before the first write to an item that exists (of each of the first few whose fields alone
-   * change, `fieldsOf`: that), and once before the first new item. A batch that
-   * writes nothing (a first enumeration meeting the items a listing stored, a delta round repeating
-   * what is known) leaves generation as it is; one that only adds items (a first enumeration
-   * reaching folders nobody listed yet) empties the caches of listings and paths, and tells of new
-   * items only, which leaves the mount's kept attributes as they are (no path they hold names a new
-   * item: a name an item left was dropped from them when it left) but not its complete folders.
+   * change, `fieldsOf`: that). A batch that writes nothing (a first enumeration meeting the items a
+   * listing stored, a delta round repeating what is known) leaves generation as it is.
    */
   #batchWrites(existing: boolean, fieldsOf?: string): void {
-    if (!this.#batch.bumped) {
-      this.#batch.bumped = true;
-      this.#generation++;
-    }
+    this.#batchBump();
     if (this.#batch.told) return;
-    if (fieldsOf !== undefined && this.#batch.toldFields < BATCH_FIELD_CHANGES_TOLD) {
-      this.#batch.toldFields++;
+    if (fieldsOf !== undefined && this.#batch.toldItems < BATCH_ITEM_CHANGES_TOLD) {
+      this.#batch.toldItems++;
       this.#tell({ kind: 'fields', id: fieldsOf });
     } else if (existing) {
       this.#batch.told = true;
       this.#tell();
-    } else if (!this.#batch.toldNew) {
+    }
+  }
+
+  /**
+   * Before a new item of a batch: the bump, and the listeners told of it (of each of the first
+   * few, else once of new items anywhere). New items leave the mount's kept attributes as they are
+   * (no path they hold names a new item: a name an item left was dropped from them when it left),
+   * and its complete folders, once it knows their names.
+   */
+  #batchInserts(parentId: string | null, name: string): void {
+    this.#batchBump();
+    if (this.#batch.told || this.#batch.toldNew) return;
+    if (parentId !== null && this.#batch.toldItems < BATCH_ITEM_CHANGES_TOLD) {
+      this.#batch.toldItems++;
+      this.#tell({ kind: 'new', parentId, name });
+    } else {
       this.#batch.toldNew = true;
       this.#tell({ kind: 'new-items' });
+    }
+  }
+
+  #batchBump(): void {
+    if (!this.#batch.bumped) {
+      this.#batch.bumped = true;
+      this.#generation++;
     }
   }
 
@@ -646,7 +661,7 @@ export class ItemsRepository {
         }
         result.updated++;
       } else {
-        this.#batchWrites(false);
+        this.#batchInserts(record.parentId, record.name);
         this.#insert.run(params);
         result.inserted++;
       }

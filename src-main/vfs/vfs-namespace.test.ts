@@ -532,11 +532,11 @@ describe('vfs readdir', () => {
 });
 
 describe('vfs attribute changes (what the mount is told, for its kept attributes)', () => {
-  it('tells a new folder as new items and then as made empty, a create as its new path, a write as its inode, each at the names the store has', async () => {
+  it('tells a new folder as its new path and then as made empty, a create as its new path, a write as its inode, each at the names the store has', async () => {
     const told: unknown[] = [];
     const stop = rig.vfs.onAttributesChange((change) => told.push(change));
     await rig.vfs.mkdir('/Told');
-    expect(told).toEqual([{ newItems: true }, { emptyFolder: '/Told' }]);
+    expect(told).toEqual([{ newPath: '/Told' }, { emptyFolder: '/Told' }]);
     told.length = 0;
     await writeNew('/Told/f.txt', Buffer.from('12345'));
     const f = rig.item('/Told/f.txt');
