@@ -105,7 +105,7 @@ export class ItemsRepository {
   readonly #changeListeners = new Set<(change?: ItemChange) => void>();
   /**
    * The running upsertMany: whether it has bumped generation, and told the listeners of a write to
-   * an item that exists, or of new items (#batchWrites).
+   * an item that exists, or of new items (#batchWrites, #batchInserts).
    */
   #batch = { bumped: false, told: false, toldNew: false, toldItems: 0 };
   /** Items this device's requests changed while a delta batch was on its way (changedHereSince). */
