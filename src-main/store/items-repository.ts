@@ -438,13 +438,13 @@ export class ItemsRepository {
    * change, `fieldsOf`: that). A batch that writes nothing (a first enumeration meeting the items a
    * listing stored, a delta round repeating what is known) leaves generation as it is.
    */
-  #batchWrites(existing: boolean, fieldsOf?: string): void {
+  #batchWrites(fieldsOf?: string): void {
     this.#batchBump();
     if (this.#batch.told) return;
     if (fieldsOf !== undefined && this.#batch.toldItems < BATCH_ITEM_CHANGES_TOLD) {
       this.#batch.toldItems++;
       this.#tell({ kind: 'fields', id: fieldsOf });
-    } else if (existing) {
+    } else {
       this.#batch.told = true;
       this.#tell();
     }
@@ -656,7 +656,7 @@ export class ItemsRepository {
         if (!sameRow(stored, record, params)) {
           // Where it is, under the same name: its fields alone change (a folder's tags and times
           // after a change inside it, a file's new version).
-          this.#batchWrites(true, stored.parent_id === params.parent_id && stored.name === params.name ? record.id : undefined);
+          this.#batchWrites(stored.parent_id === params.parent_id && stored.name === params.name ? record.id : undefined);
           this.#replace.run(params);
         }
         result.updated++;
@@ -680,7 +680,7 @@ export class ItemsRepository {
       if (root) {
         if (remoteId !== null && root.remote_id !== remoteId) {
           const holder = this.#keyOfRemote.get(remoteId);
-          this.#batchWrites(true);
+          this.#batchWrites();
           if (holder !== undefined && holder !== root.id) this.#deleteOne.run(holder);
           this.#setRemoteId.run(remoteId, root.id);
         }
@@ -702,7 +702,7 @@ export class ItemsRepository {
     const occupant = this.#child.get(record.parentId, key);
     if (!occupant || occupant.id === record.id) return;
     if (waiting.has(occupant.id)) {
-      this.#batchWrites(true);
+      this.#batchWrites();
       this.#park.run(PARKED_PREFIX + occupant.id, occupant.id);
       return;
     }
@@ -713,7 +713,7 @@ export class ItemsRepository {
     const newKey = nameKey(newName);
     const holder = this.#child.get(record.parentId, newKey);
     if (holder) throw nameTaken(newName, record.parentId, holder.id);
-    this.#batchWrites(true);
+    this.#batchWrites();
     this.#rename.run({ id: occupant.id, parent_id: record.parentId, name: newName, name_key: newKey });
     result.renamed.push({ id: occupant.id, from: occupant.name, to: newName });
   }
