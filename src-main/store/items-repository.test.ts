@@ -283,7 +283,7 @@ describe('ItemsRepository', () => {
       folders = items.foldersGeneration;
     };
     const sizeBefore = items.get('A')?.size;
-    step('a write', () => items.setSizeAndTime('A', 4096, 1234), false);
+    step('a write', () => items.setSizeAndTime(items.get('A')!, 4096, 1234), false);
     expect(items.get('A')).toMatchObject({ size: 4096, mtimeMs: 1234 });
     expect(heard.at(-1)).toBe(sizeBefore);
     step('a create', () => items.insert(file('B', 'F', 'b.txt')), false);
@@ -293,7 +293,7 @@ describe('ItemsRepository', () => {
     step('a batch', () => items.upsertMany([{ ...file('A', 'F', 'a.txt'), size: 1 }]), true);
     step('a create here', () => items.insert({ ...file('D', 'ROOT', 'd.txt'), remoteId: null }), false);
     step('its server id', () => items.setRemoteId('D', 'remote-d'), true);
-    expect(storeError(() => items.setSizeAndTime('missing', 1, 1)).code).toBe('NOT_FOUND');
+    expect(storeError(() => items.setSizeAndTime({ id: 'missing', inode: 999 }, 1, 1)).code).toBe('NOT_FOUND');
     // Eight steps and the refused write (heard too: listeners hear of an attempt, as generation counts it).
     expect(heard).toHaveLength(9);
     stopListening();
@@ -370,11 +370,12 @@ describe('ItemsRepository', () => {
     items.upsertMany([folder('F', 'ROOT', 'f'), file('B', 'F', 'b.txt')]);
     const told: Array<ItemChange | undefined> = [];
     const stop = items.onChange((change) => told.push(change));
-    items.insert({ ...file('L', 'F', 'new.txt'), remoteId: null });
-    items.setSizeAndTime('L', 10, 1_000);
+    const l = items.insert({ ...file('L', 'F', 'new.txt'), remoteId: null });
+    items.setSizeAndTime(l, 10, 1_000);
     items.update('B', { etag: 'e9' });
     items.setRemoteId('L', 'R-L');
-    expect(told).toEqual([{ kind: 'new', parentId: 'F', name: 'new.txt' }, { kind: 'fields', id: 'L' }, { kind: 'fields', id: 'B' }, { kind: 'fields', id: 'L' }]);
+    // A local write holds the item: it says the inode too.
+    expect(told).toEqual([{ kind: 'new', parentId: 'F', name: 'new.txt' }, { kind: 'fields', id: 'L', inode: l.inode }, { kind: 'fields', id: 'B' }, { kind: 'fields', id: 'L' }]);
     // The server's copy, stored by delta before the answer that names it: its children move over.
     items.insert({ ...folder('M', 'ROOT', 'm'), remoteId: null });
     items.upsertMany([folder('R-M', 'ROOT', 'm-copy'), file('K', 'R-M', 'k.txt')]);

@@ -19,10 +19,11 @@ const PARKED_PREFIX = '\u0000parked:';
 
 /**
  * What a change of the items repository is, when that is all it is (ItemsRepository.onChange):
- * `fields`, the fields of one item (its size and times, its tags; never its name or place); `new`,
+ * `fields`, the fields of one item (its size and times, its tags; never its name or place; with
+ * its inode when the changer holds it); `new`,
  * a new item with that name in that folder; `new-items`, new items anywhere (a batch).
  */
-export type ItemChange = { kind: 'fields'; id: string } | { kind: 'new'; parentId: string; name: string } | { kind: 'new-items' };
+export type ItemChange = { kind: 'fields'; id: string; inode?: number } | { kind: 'new'; parentId: string; name: string } | { kind: 'new-items' };
 
 /** A batch tells of this many items' fields, or new items, one by one; past that, of them all at once. */
 const BATCH_ITEM_CHANGES_TOLD = 64;
@@ -508,13 +509,13 @@ export class ItemsRepository {
 
   /**
    * A local write's new size and time: update() without reading the row back, for the FUSE write
-   * path, which commits one per call.
+   * path, which commits one per call (and holds the item: its inode goes to the listeners).
    */
-  setSizeAndTime(id: string, size: number, mtimeMs: number): void {
+  setSizeAndTime(item: Pick<StoredItem, 'id' | 'inode'>, size: number, mtimeMs: number): void {
     this.#folderNeutralChanges++;
-    this.#bump({ kind: 'fields', id });
+    this.#bump({ kind: 'fields', id: item.id, inode: item.inode });
     checkSize(size);
-    if (this.#setSizeAndTime.run(size, mtimeMs, id).changes === 0) throw notFound(id);
+    if (this.#setSizeAndTime.run(size, mtimeMs, item.id).changes === 0) throw notFound(item.id);
   }
 
   /**

@@ -453,7 +453,7 @@ export class Vfs {
   private attrChange(change: ItemChange): AttrChange | undefined {
     switch (change.kind) {
       case 'fields': {
-        const inode = this.o.store.items.get(change.id)?.inode;
+        const inode = change.inode ?? this.o.store.items.get(change.id)?.inode;
         return inode === undefined ? undefined : { inode };
       }
       case 'new': {
@@ -964,7 +964,7 @@ export class Vfs {
             const now = this.current(version);
             this.content.localChangeStarted(now.id, { etag: version.etag, ctag: version.ctag }, RangeSet.whole(truncate?.size ?? needed));
             this.ensureJournal(now, 'write');
-            if (truncate) this.o.store.items.setSizeAndTime(now.id, truncate.size, this.now());
+            if (truncate) this.o.store.items.setSizeAndTime(now, truncate.size, this.now());
           });
           cut = false;
           return 'changed';
@@ -1073,7 +1073,7 @@ export class Vfs {
       const wasDirty = state?.status === 'dirty';
       this.content.localChange(itemId, { etag: wasDirty ? state.etag : item.etag, ctag: wasDirty ? state.ctag : item.ctag }, ranges);
       if (!wasDirty) this.ensureJournal(item, 'write');
-      store.items.setSizeAndTime(itemId, size, this.now());
+      store.items.setSizeAndTime(item, size, this.now());
     });
   }
 
