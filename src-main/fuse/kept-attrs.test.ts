@@ -131,6 +131,15 @@ async function mountFolder(keptAttrsMs = 60_000): Promise<{ vfs: FolderVfs; at: 
   return { vfs, at: (name) => path.join(dir, name) };
 }
 
+/** A mount whose root's listing says it is complete (and whose creates and writes say what they change, `targeted`), listed once. */
+async function mountListedComplete(targeted = false): Promise<{ vfs: FolderVfs; at: (name: string) => string }> {
+  const mounted = await mountFolder();
+  mounted.vfs.complete = true;
+  mounted.vfs.targeted = targeted;
+  await readdir(mounted.at(''));
+  return mounted;
+}
+
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until(what: string, check: () => boolean): Promise<void> {
@@ -269,9 +278,7 @@ describe('kept attributes (the patched fuse-native)', () => {
 
   it('after a complete listing, a name it leaves out is ENOENT without a getattr call; another letter case of a listed name, a name not of ASCII bytes and libfuse\'s hidden names are asked for', async () => {
     expect(loadFuseNative().hasKeptNames).toBe(true);
-    const { vfs, at } = await mountFolder();
-    vfs.complete = true;
-    await readdir(at(''));
+    const { vfs, at } = await mountListedComplete();
     for (let round = 0; round < 2; round++) {
       await expect(lstat(at('missing.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
       await pause(20);
@@ -291,10 +298,7 @@ describe('kept attributes (the patched fuse-native)', () => {
   });
 
   it('a create and its writes, told as such, leave the folder complete: the new name is never ENOENT, its size follows the writes, the rest stays kept', async () => {
-    const { vfs, at } = await mountFolder();
-    vfs.complete = true;
-    vfs.targeted = true;
-    await readdir(at(''));
+    const { vfs, at } = await mountListedComplete(true);
     const file = await open(at('new.txt'), 'wx');
     try {
       await file.write(Buffer.from('12345'), 0, 5, 0);
@@ -313,10 +317,7 @@ describe('kept attributes (the patched fuse-native)', () => {
   });
 
   it('a new name of other bytes than ASCII\'s ends its folder\'s completeness (OneDrive matches U+212A KELVIN SIGN as k)', async () => {
-    const { vfs, at } = await mountFolder();
-    vfs.complete = true;
-    vfs.targeted = true;
-    await readdir(at(''));
+    const { vfs, at } = await mountListedComplete(true);
     await expect(lstat(at('k.txt'))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(vfs.callsFor('/k.txt')).toBe(0);
     vfs.change('/\u212A.txt', fileAttr(6, 1, T0), { newPath: '/\u212A.txt' });
@@ -335,9 +336,7 @@ describe('kept attributes (the patched fuse-native)', () => {
   });
 
   it('a change of one inode drops its attributes only, under every name they were kept for; the folder stays complete', async () => {
-    const { vfs, at } = await mountFolder();
-    vfs.complete = true;
-    await readdir(at(''));
+    const { vfs, at } = await mountListedComplete();
     vfs.change('/b.txt', fileAttr(3, 5, T0 + 9000), { inode: 3 });
     expect((await lstat(at('b.txt'))).size).toBe(5);
     expect((await lstat(at('a.txt'))).size).toBe(100);
@@ -346,9 +345,7 @@ describe('kept attributes (the patched fuse-native)', () => {
   });
 
   it('new items somewhere (a batch from the server) end every complete folder: names are asked for again', async () => {
-    const { vfs, at } = await mountFolder();
-    vfs.complete = true;
-    await readdir(at(''));
+    const { vfs, at } = await mountListedComplete();
     vfs.change('/d.txt', fileAttr(5, 9, T0), { newItems: true });
     expect((await lstat(at('d.txt'))).size).toBe(9);
     expect((await lstat(at('a.txt'))).size).toBe(100);
