@@ -540,7 +540,8 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
     told.length = 0;
     await writeNew('/Told/f.txt', Buffer.from('12345'));
     const f = rig.item('/Told/f.txt');
-    expect(told).toEqual([{ newPath: '/Told/f.txt' }, { inode: f.inode }]);
+    // The write of a dirty file (a new one is): its inode before its reply, and with its record.
+    expect(told).toEqual([{ newPath: '/Told/f.txt' }, { inode: f.inode }, { inode: f.inode }]);
     told.length = 0;
     // Through another letter case of the folder's name: the new path as the store has it, and no
     // folder made empty at a path that is not its own.
@@ -549,6 +550,48 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
     await emu.emulator.setOffline(false);
     expect(told).toEqual([{ newPath: '/Told/M' }]);
     stop();
+  }, 30_000);
+
+  it('a write to a dirty file is answered before its record: its inode is told before it returns, its size recorded in the microtask after', async () => {
+    const fh = await rig.vfs.create('/Early.txt');
+    const inode = rig.item('/Early.txt').inode;
+    const told: unknown[] = [];
+    const stop = rig.vfs.onAttributesChange((change) => told.push(change));
+    expect(rig.vfs.write(fh, Buffer.from('abcd'), 4, 0)).toBe(4);
+    expect(told).toEqual([{ inode }]);
+    expect(rig.item('/Early.txt').size).toBe(0);
+    await Promise.resolve();
+    expect(rig.item('/Early.txt').size).toBe(4);
+    expect(rig.temp.store.content.get(rig.item('/Early.txt').id)?.ranges.has(0, 4)).toBe(true);
+    expect(told).toEqual([{ inode }, { inode }]);
+    stop();
+    await rig.vfs.release(fh);
+  }, 30_000);
+
+  it('a write whose record failed is recorded before the next write (EIO while that fails too), and nothing of it is lost', async () => {
+    const fh = await rig.vfs.create('/Unrecorded.txt');
+    const { items } = rig.temp.store;
+    const setSizeAndTime = items.setSizeAndTime.bind(items);
+    let failures = 2;
+    items.setSizeAndTime = (...args: Parameters<typeof setSizeAndTime>) => {
+      if (failures-- > 0) throw new Error('disk I/O error (injected)');
+      return setSizeAndTime(...args);
+    };
+    try {
+      expect(rig.vfs.write(fh, Buffer.from('abcd'), 4, 0)).toBe(4);
+      await Promise.resolve();
+      expect(rig.item('/Unrecorded.txt').size).toBe(0);
+      expect(rig.memory.records().some((r) => String(r['msg']).startsWith('a write to the cache file could not be recorded'))).toBe(true);
+      // The second failure: the next write is refused, and the first stays to be recorded.
+      expect(() => rig.vfs.write(fh, Buffer.from('efgh'), 4, 4)).toThrow(expect.objectContaining({ errno: 'EIO' }));
+      expect(rig.vfs.write(fh, Buffer.from('efgh'), 4, 4)).toBe(4);
+      await Promise.resolve();
+    } finally {
+      items.setSizeAndTime = setSizeAndTime;
+    }
+    expect(rig.item('/Unrecorded.txt').size).toBe(8);
+    expect(rig.temp.store.content.get(rig.item('/Unrecorded.txt').id)?.ranges.has(0, 8)).toBe(true);
+    await rig.vfs.release(fh);
   }, 30_000);
 
   it('a listing is complete only at the folder\'s own path', async () => {

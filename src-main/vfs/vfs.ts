@@ -11,7 +11,7 @@
  */
 import { read as readFd, readSync } from 'node:fs';
 import { raceWithSignal, timeoutSignal } from '../base/abort.ts';
-import { isOneMountError } from '../base/errors.ts';
+import { errorMessage, isOneMountError } from '../base/errors.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
@@ -172,6 +172,8 @@ export interface StatFs {
 interface OpenFile {
   /** The item's key: the same for its whole life (docs/architecture.md). */
   itemId: string;
+  /** Its inode, as stable as its key: the kept attributes a write drops before its reply. */
+  inode: number;
   reader?: ContentReaderPort;
   file?: FileHandle;
   /** The content version the open cache file belongs to. */
@@ -199,6 +201,11 @@ interface OpenFile {
   seen?: Seen;
   /** Set when the file was deleted or replaced while this handle was open: what it reads and writes from then on. */
   gone?: GoneFile;
+  /**
+   * Writes answered before their record whose record failed (recordAfterReply): recorded before
+   * the handle's next write, fsync or release, which fail (EIO) while that fails too.
+   */
+  unrecorded?: Array<{ start: number; end: number }>;
 }
 
 /**
@@ -623,7 +630,7 @@ export class Vfs {
     const writable = (flags & O_ACCMODE) !== 0;
     if (writable) this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const fh = this.nextHandle++;
-    const h: OpenFile = { itemId: item.id, writable, changed: false };
+    const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false };
     this.handles.set(fh, h);
     if (writable && (flags & O_TRUNC) !== 0) {
       try {
@@ -662,11 +669,16 @@ export class Vfs {
       throw toVfsError(e, `creating ${path}`);
     };
     const opened = (cache: CacheFd): number => {
+      // (createLocalFile inserts the rows before it hands the cache file over.)
+      if (!created) {
+        cache.close();
+        throw new VfsError('EIO', `creating ${path}: the cache file came without the item's row`);
+      }
       // The kernel asks for the new file's attributes next (libfuse's create does): no query for
       // them, unless any item changed since the insert (the row read then may be stale).
-      if (created && created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
+      if (created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
       const fh = this.nextHandle++;
-      this.handles.set(fh, { itemId: id, writable: true, changed: true, writeFile: cache });
+      this.handles.set(fh, { itemId: id, inode: created.item.inode, writable: true, changed: true, writeFile: cache });
       return fh;
     };
     let cache: CacheFd | Promise<CacheFd>;
@@ -888,6 +900,11 @@ export class Vfs {
     const h = this.handles.get(fh);
     if (!h) return;
     this.handles.delete(fh);
+    try {
+      this.recordFailedWrites(h);
+    } catch (e) {
+      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: its upload may not hold them');
+    }
     h.reader?.close();
     h.writeFile?.close();
     this.closeRetired(h);
@@ -901,6 +918,7 @@ export class Vfs {
 
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
+    this.recordFailedWrites(h);
     if (h.writeFile) await this.whileBusy(h, h.writeFile.datasync());
     if (h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
@@ -1029,14 +1047,55 @@ export class Vfs {
   write(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     const h = this.handle(fh);
     if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
+    this.recordFailedWrites(h);
     const file = h.writeFile;
     if (!file || this.content.statusOf(h.itemId) !== 'dirty') return this.writeSlow(h, buf, length, position);
     this.o.uploads.touch(h.itemId);
     this.content.writeAtSync(file, buf.subarray(0, length), position);
-    const end = position + length;
-    this.recordChange(h.itemId, (current) => Math.max(current.size, end), (ranges) => ranges.add(position, end));
     h.changed = true;
+    this.recordAfterReply(h, position, position + length);
     return length;
+  }
+
+  /**
+   * A write to a file that is dirty already is answered once its bytes are in the cache file. Its
+   * record (recordChange: size, ranges, the local change counter) follows in a microtask: after
+   * the mount's reply (sent synchronously from the op's callback), so the kernel's next write
+   * overlaps it, and before anything else runs on the event loop (the op's callback runs the
+   * microtasks as it returns), so nothing in the engine sees the store without it. The
+   * attributes kept in the FUSE thread for the file are dropped before the reply: no stat after
+   * the write returned is answered with the size before it. A record that fails is kept on the
+   * handle and tried again (recordFailedWrites). See docs/concurrency.md §3.
+   */
+  private recordAfterReply(h: OpenFile, start: number, end: number): void {
+    for (const listener of this.attributeListeners) listener({ inode: h.inode });
+    queueMicrotask(() => {
+      try {
+        this.recordWrites(h.itemId, [{ start, end }]);
+      } catch (e) {
+        (h.unrecorded ??= []).push({ start, end });
+        this.o.logger.error({ err: e, itemId: h.itemId, start, end }, 'a write to the cache file could not be recorded; it is tried again at its handle\'s next write, fsync or close');
+      }
+    });
+  }
+
+  /** Records the writes of `h` whose record failed before; if that fails again, EIO (the writes are kept for the next try). */
+  private recordFailedWrites(h: OpenFile): void {
+    const writes = h.unrecorded;
+    if (!writes) return;
+    try {
+      this.recordWrites(h.itemId, writes);
+    } catch (e) {
+      throw new VfsError('EIO', `earlier writes to the file could not be recorded: ${errorMessage(e)}`);
+    }
+    h.unrecorded = undefined;
+  }
+
+  private recordWrites(itemId: string, writes: ReadonlyArray<{ start: number; end: number }>): void {
+    const end = Math.max(...writes.map((w) => w.end));
+    this.recordChange(itemId, (current) => Math.max(current.size, end), (ranges) => {
+      for (const w of writes) ranges.add(w.start, w.end);
+    });
   }
 
   private async writeSlow(h: OpenFile, buf: Buffer, length: number, position: number): Promise<number> {
@@ -1081,7 +1140,7 @@ export class Vfs {
     const item = this.resolve(path);
     if (item.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
     this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
-    const h: OpenFile = { itemId: item.id, writable: true, changed: false };
+    const h: OpenFile = { itemId: item.id, inode: item.inode, writable: true, changed: false };
     try {
       await this.truncateItem(h, item, size);
     } finally {
