@@ -81,6 +81,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
   #task: TaskHandle | undefined;
   readonly #alarm = new Alarm();
   #wanted = false;
+  #shortcutsSeen: { generation: number; any: boolean } | undefined;
 
   constructor(options: SharedFoldersOptions) {
     this.#o = options;
@@ -165,6 +166,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
    * item of the user's own drive).
    */
   shareOf(item: StoredItem, role: 'container' | 'item'): { shortcut: StoredItem; folder: SharedFolder | undefined } | undefined {
+    if (!this.#anyShortcut()) return undefined;
     const shortcut = this.#enclosingShortcut(item, role);
     return shortcut && { shortcut, folder: this.#store.sharedFolders.get(shortcut.id) };
   }
@@ -197,6 +199,17 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
     const share = this.shareOf(item, 'container');
     if (!share) return undefined;
     return share.folder?.access ?? 'unknown';
+  }
+
+  /**
+   * Whether the drive holds a shortcut at all, asked again after any change of the items: most
+   * drives have none, and every create, open for writing, rename and delete asks shareOf, whose
+   * walk up the folders costs a row read per level.
+   */
+  #anyShortcut(): boolean {
+    const generation = this.#store.items.generation;
+    if (this.#shortcutsSeen?.generation !== generation) this.#shortcutsSeen = { generation, any: this.#store.items.listShortcuts().length > 0 };
+    return this.#shortcutsSeen.any;
   }
 
   #enclosingShortcut(item: StoredItem, role: 'container' | 'item'): StoredItem | undefined {
