@@ -300,29 +300,39 @@ export class ContentOwner {
    * at once (no promise) when a spare file takes its place and nothing holds the item, as for almost
    * every new file. That stretch runs without yielding, so nothing can come between its steps, as
    * under the item's lock; a new item's key is one nobody else knows yet.
+   *
+   * With `lost`, the commit follows the caller's reply (Store.transactionCommittedAfterReply): a
+   * commit that fails removes the cache file and calls `lost`, whose caller holds the open file.
    */
-  createLocalFile(itemId: string, rows: () => void): CacheFd | Promise<CacheFd> {
+  createLocalFile(itemId: string, rows: () => void, lost?: (error: unknown) => void): CacheFd | Promise<CacheFd> {
     const free = !this.#locks.isBusy(itemId);
     if (free) {
       this.check(itemId, 'localFileCreated');
       const spare = this.#spares?.take(this.#path(itemId));
-      if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows);
+      if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows, lost);
     }
     // Held, or no spare taken (none made yet, the first file of its folder): under the item's lock.
     return this.#locked(itemId, async () => {
       this.check(itemId, 'localFileCreated');
       const spare = free ? undefined : this.#spares?.take(this.#path(itemId));
-      return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows);
+      return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows, lost);
     });
   }
 
   /** createLocalFile's rows, with its file in place; on failure the file is closed and removed (an empty file: at once). */
-  #created(itemId: string, file: CacheFd, rows: () => void): CacheFd {
+  #created(itemId: string, file: CacheFd, rows: () => void, lost?: (error: unknown) => void): CacheFd {
+    const work = (): void => {
+      rows();
+      this.localFileCreated(itemId, new RangeSet());
+    };
     try {
-      this.#store.transaction(() => {
-        rows();
-        this.localFileCreated(itemId, new RangeSet());
-      });
+      if (!lost) this.#store.transaction(work);
+      else {
+        this.#store.transactionCommittedAfterReply(work, (error) => {
+          rmSync(this.#path(itemId), { force: true });
+          lost(error);
+        });
+      }
     } catch (error) {
       try {
         file.close();

@@ -665,14 +665,26 @@ export class Vfs {
     const id = newLocalId();
     const now = this.now();
     let created: { item: StoredItem; generation: number } | undefined;
+    let lostBy: unknown;
     const failed = (e: unknown): never => {
       throw toVfsError(e, `creating ${path}`);
     };
+    // The create is answered before its commit (the kernel's next request overlaps it). A commit
+    // that fails leaves no file: its handle writes nowhere (ENOENT from then on).
+    const lost = (error: unknown): void => {
+      lostBy = error;
+      this.o.logger.error({ err: error, path }, 'a new file could not be recorded in the database after its create was answered: it is gone; its program gets ENOENT at its next write');
+      for (const h of this.handles.values()) {
+        if (h.itemId !== id || !h.writeFile) continue;
+        this.retire(h, h.writeFile);
+        h.writeFile = undefined;
+      }
+    };
     const opened = (cache: CacheFd): number => {
       // (createLocalFile inserts the rows before it hands the cache file over.)
-      if (!created) {
+      if (!created || lostBy !== undefined) {
         cache.close();
-        throw new VfsError('EIO', `creating ${path}: the cache file came without the item's row`);
+        throw new VfsError('EIO', `creating ${path}: ${lostBy === undefined ? "the cache file came without the item's row" : `its commit failed: ${errorMessage(lostBy)}`}`);
       }
       // The kernel asks for the new file's attributes next (libfuse's create does): no query for
       // them, unless any item changed since the insert (the row read then may be stale).
@@ -687,7 +699,7 @@ export class Vfs {
         const item = this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
         created = { item, generation: this.o.store.items.generation };
-      });
+      }, lost);
     } catch (e) {
       return failed(e);
     }
@@ -900,16 +912,18 @@ export class Vfs {
     const h = this.handles.get(fh);
     if (!h) return;
     this.handles.delete(fh);
+    let recorded = true;
     try {
       this.recordFailedWrites(h);
     } catch (e) {
-      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: its upload may not hold them');
+      recorded = false;
+      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: its upload is not scheduled from this close');
     }
     h.reader?.close();
     h.writeFile?.close();
     this.closeRetired(h);
     const done = (): void => {
-      if (h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
+      if (recorded && h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
     };
     const files = [h.file, h.gone?.file].filter((f) => f !== undefined);
     if (files.length > 0) return Promise.all(files.map((f) => f.close())).then(done);
@@ -1060,9 +1074,10 @@ export class Vfs {
   /**
    * A write to a file that is dirty already is answered once its bytes are in the cache file. Its
    * record (recordChange: size, ranges, the local change counter) follows in a microtask: after
-   * the mount's reply (sent synchronously from the op's callback), so the kernel's next write
-   * overlaps it, and before anything else runs on the event loop (the op's callback runs the
-   * microtasks as it returns), so nothing in the engine sees the store without it. The
+   * the mount's reply (fuse-native sends it in a process.nextTick, which Node runs before the
+   * microtasks), so the kernel's next write overlaps it, and before anything else runs on the event
+   * loop (the op's callback runs both queues as it returns), so nothing in the engine sees the
+   * store without it. The
    * attributes kept in the FUSE thread for the file are dropped before the reply: no stat after
    * the write returned is answered with the size before it. A record that fails is kept on the
    * handle and tried again (recordFailedWrites). See docs/concurrency.md §3.
@@ -1079,15 +1094,31 @@ export class Vfs {
     });
   }
 
-  /** Records the writes of `h` whose record failed before; if that fails again, EIO (the writes are kept for the next try). */
+  /**
+   * Records the writes of `h` whose record failed before; if that fails again, its error (the
+   * writes are kept for the next try). Every step that reads or replaces the item's size (a write,
+   * fsync, truncate, a rename over another file, release) runs this first.
+   */
   private recordFailedWrites(h: OpenFile): void {
     const writes = h.unrecorded;
     if (!writes) return;
     try {
       this.recordWrites(h.itemId, writes);
     } catch (e) {
-      throw new VfsError('EIO', `earlier writes to the file could not be recorded: ${errorMessage(e)}`);
+      throw toVfsError(e, 'recording earlier writes to the file');
     }
+    h.unrecorded = undefined;
+  }
+
+  /** recordFailedWrites for every handle of the item. */
+  private recordFailedWritesOf(itemId: string): void {
+    for (const h of this.handles.values()) if (h.itemId === itemId) this.recordFailedWrites(h);
+  }
+
+  /** The handle's bytes went to content that is gone or was replaced: its writes not recorded yet no longer belong to the item. */
+  private dropUnrecorded(h: OpenFile, why: string): void {
+    if (!h.unrecorded) return;
+    this.o.logger.error({ itemId: h.itemId, writes: h.unrecorded }, `writes whose record had failed are dropped: ${why}`);
     h.unrecorded = undefined;
   }
 
@@ -1164,6 +1195,7 @@ export class Vfs {
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
+    this.recordFailedWritesOf(item.id);
     for (let attempt = 1; ; attempt++) {
       if (await this.prepareForChange(this.current(item), size, { file: () => this.writableFile(h), size })) break;
       // Content changed already: under the item's lock, so that a save renamed over the file
@@ -1424,7 +1456,10 @@ export class Vfs {
       return removed;
     });
     // Only once the rows are gone for good (a failed transaction leaves the handles as they were).
-    for (const { h, gone: g } of made) h.gone = g;
+    for (const { h, gone: g } of made) {
+      h.gone = g;
+      this.dropUnrecorded(h, 'the file was deleted');
+    }
     // Gone already (another delete came first): nothing of these is read.
     for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
     for (const g of gone) {
@@ -1766,7 +1801,9 @@ export class Vfs {
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
-  private async replaceContent(source: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
+  private async replaceContent(moved: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
+    this.recordFailedWritesOf(moved.id);
+    const source = this.current(moved);
     await this.o.uploads.cancel(source.id);
     // (The target's downloads are stopped by moveFile, under its lock: a read or a first write
     // waiting for them goes on with the new content.)
@@ -1776,7 +1813,11 @@ export class Vfs {
       await this.content.moveFile(source.id, target.id, () => {
         const replaced = this.o.store.items.get(target.id);
         const live = new Set(this.handles.values());
-        for (const { h, file } of held) if (replaced && live.has(h)) h.gone = this.goneFile(replaced, file);
+        for (const { h, file } of held) {
+          if (!replaced || !live.has(h)) continue;
+          h.gone = this.goneFile(replaced, file);
+          this.dropUnrecorded(h, 'another file was renamed over it');
+        }
         const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
         this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
         this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
@@ -1787,7 +1828,11 @@ export class Vfs {
         // an open file are detached above; keep-mine's rename of a copy over its file runs beside
         // programs that may have it open): their descriptors of the replaced cache file are let go
         // under the item's lock, and their next read or write opens the new one.
-        for (const h of this.handles.values()) if (h.itemId === target.id) this.retireDescriptors(h);
+        for (const h of this.handles.values()) {
+          if (h.itemId !== target.id) continue;
+          this.retireDescriptors(h);
+          this.dropUnrecorded(h, 'another file was renamed over it');
+        }
       });
     } finally {
       for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
@@ -1795,7 +1840,9 @@ export class Vfs {
     // Descriptors still open on the renamed file now write the original's content (their cache
     // file moved with it), as POSIX rename keeps them working.
     for (const h of this.handles.values()) {
-      if (h.itemId === source.id) h.itemId = target.id;
+      if (h.itemId !== source.id) continue;
+      h.itemId = target.id;
+      h.inode = target.inode;
     }
     this.o.uploads.schedule(target.id, { priority: 'high' });
   }

@@ -53,7 +53,7 @@ export interface CacheRig {
 }
 
 /** The rig against a running emulator's API (the test starts and stops the emulator). */
-export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number } = {}): CacheRig {
+export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; spareFiles?: number } = {}): CacheRig {
   const graph = new GraphClient({
     baseUrl: apiUrl,
     tokenProvider: new StaticTokenProvider(TOKEN),
@@ -67,7 +67,8 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number } 
   const memory = createMemoryLogger('debug', 'cache-test');
   const logger = memory.logger;
   const tasks = new TaskRegistry({ logger });
-  const downloads = new DownloadManager({ graph, store: temp.store, cacheDir, tasks, logger, chunkBytes: 256 * 1024 });
+  const { spareFiles, ...vfsOptions } = options;
+  const downloads = new DownloadManager({ graph, store: temp.store, cacheDir, tasks, logger, chunkBytes: 256 * 1024, spareFiles });
   const sync = new DeltaSync({ graph, store: temp.store, invalidator: downloads, logger, tasks, pollIntervalMs: 60_000 });
   const clock = { now: 1_000_000 };
   const uploads = new RecordingUploads();
@@ -75,6 +76,7 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number } 
     store: temp.store,
     graph,
     downloads,
+    content: downloads.content,
     uploads,
     logger,
     driveMode: 'personal',
@@ -83,7 +85,7 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number } 
     gid: 0,
     readTimeoutMs: 20_000,
     now: () => clock.now,
-    ...options,
+    ...vfsOptions,
   });
   const rig: CacheRig = {
     graph,
