@@ -48,6 +48,18 @@ function failingCommits(store: CacheRig['temp']['store']): { stop(): void } {
   return { stop: () => (store.journal.append = append) };
 }
 
+/** Makes the next `fail(n)` records of a write's size fail (an injected disk error). */
+function failingSizeRecords(store: CacheRig['temp']['store']): { fail(times: number): void; stop(): void } {
+  const { items } = store;
+  const setSizeAndTime = items.setSizeAndTime.bind(items);
+  let failures = 0;
+  items.setSizeAndTime = (...args: Parameters<typeof setSizeAndTime>) => {
+    if (failures-- > 0) throw new Error('disk I/O error (injected)');
+    return setSizeAndTime(...args);
+  };
+  return { fail: (times) => (failures = times), stop: () => (items.setSizeAndTime = setSizeAndTime) };
+}
+
 async function writeNew(path: string, content: Buffer): Promise<void> {
   const fh = await rig.vfs.create(path);
   await rig.vfs.write(fh, content, content.length, 0);
@@ -600,13 +612,8 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
 
   it('a write whose record failed is recorded before the next write (EIO while that fails too), and nothing of it is lost', async () => {
     const fh = await rig.vfs.create('/Unrecorded.txt');
-    const { items } = rig.temp.store;
-    const setSizeAndTime = items.setSizeAndTime.bind(items);
-    let failures = 2;
-    items.setSizeAndTime = (...args: Parameters<typeof setSizeAndTime>) => {
-      if (failures-- > 0) throw new Error('disk I/O error (injected)');
-      return setSizeAndTime(...args);
-    };
+    const records = failingSizeRecords(rig.temp.store);
+    records.fail(2);
     try {
       expect(rig.vfs.write(fh, Buffer.from('abcd'), 4, 0)).toBe(4);
       await Promise.resolve();
@@ -617,7 +624,7 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
       expect(rig.vfs.write(fh, Buffer.from('efgh'), 4, 4)).toBe(4);
       await Promise.resolve();
     } finally {
-      items.setSizeAndTime = setSizeAndTime;
+      records.stop();
     }
     expect(rig.item('/Unrecorded.txt').size).toBe(8);
     expect(rig.temp.store.content.get(rig.item('/Unrecorded.txt').id)?.ranges.has(0, 8)).toBe(true);
@@ -625,16 +632,10 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
   }, 30_000);
 
   it('a write whose record failed is recorded before a truncate; one to a file deleted meanwhile is dropped, and the handle goes on writing the deleted file', async () => {
-    const { items } = rig.temp.store;
-    const setSizeAndTime = items.setSizeAndTime.bind(items);
-    let failures = 0;
-    items.setSizeAndTime = (...args: Parameters<typeof setSizeAndTime>) => {
-      if (failures-- > 0) throw new Error('disk I/O error (injected)');
-      return setSizeAndTime(...args);
-    };
+    const records = failingSizeRecords(rig.temp.store);
     try {
       const fh = await rig.vfs.create('/Cut.txt');
-      failures = 1;
+      records.fail(1);
       expect(rig.vfs.write(fh, Buffer.alloc(200, 1), 200, 0)).toBe(200);
       await Promise.resolve();
       expect(rig.item('/Cut.txt').size).toBe(0);
@@ -644,14 +645,14 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
       expect(rig.item('/Cut.txt').size).toBe(50);
 
       const gone = await rig.vfs.create('/Gone.txt');
-      failures = 1;
+      records.fail(1);
       expect(rig.vfs.write(gone, Buffer.from('abcd'), 4, 0)).toBe(4);
       await Promise.resolve();
       await rig.vfs.unlink('/Gone.txt');
       expect(await rig.vfs.write(gone, Buffer.from('efgh'), 4, 4)).toBe(4);
       await rig.vfs.release(gone);
     } finally {
-      items.setSizeAndTime = setSizeAndTime;
+      records.stop();
     }
     expect(rig.memory.records().some((r) => String(r['msg']).startsWith('writes whose record had failed are dropped: the file was deleted'))).toBe(true);
   }, 30_000);
