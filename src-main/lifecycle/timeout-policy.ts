@@ -88,6 +88,8 @@ export const TimeoutConfigSchema = z.object({
   downloadBuffersKeepMs: ms,
   /** After a failed making of spare cache files (a full disk), the next is tried no sooner than this. */
   spareFilesRetryMs: ms,
+  /** Writes of a closed file whose record failed (the database refused it) are tried again this often. */
+  unrecordedWritesRetryMs: positiveMs,
   /** Transfer progress goes out to the UI at most this often. */
   transferFeedFlushMs: positiveMs,
   /** Credit an idle link may bank under a bandwidth limit, in milliseconds at the limit. */
@@ -258,6 +260,7 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   downloadInterruptionRetries: 3,
   downloadBuffersKeepMs: 2_000,
   spareFilesRetryMs: 60_000,
+  unrecordedWritesRetryMs: 5_000,
   transferFeedFlushMs: 250,
   bandwidthBurstMs: 250,
   requestBodyBudgetMs: 10_000,

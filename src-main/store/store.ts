@@ -80,7 +80,10 @@ export class Store {
    * docs/concurrency.md §3).
    * Inside another transaction it is a savepoint of that one, as transaction() is. A COMMIT that
    * fails rolls the transaction back, tells every listener that anything may have changed
-   * (generations move: copies read meanwhile are stale), and calls `lost`.
+   * (generations move: copies read meanwhile are stale), and calls `lost`, which must not throw
+   * (it runs in a microtask: a throw would end the process). Only for work whose op runs straight
+   * from the mount's callback: anything else queued in the same turn would share the open
+   * transaction.
    */
   transactionCommittedAfterReply<T>(work: () => T, lost: (error: unknown) => void): T {
     if (this.#db.inTransaction) return this.#transaction(work);
@@ -89,7 +92,8 @@ export class Store {
     try {
       result = work();
     } catch (error) {
-      this.#db.exec('ROLLBACK');
+      // (Some errors, SQLITE_FULL among them, have rolled it back already.)
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
       throw error;
     }
     queueMicrotask(() => {

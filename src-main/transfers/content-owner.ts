@@ -301,8 +301,10 @@ export class ContentOwner {
    * every new file. That stretch runs without yielding, so nothing can come between its steps, as
    * under the item's lock; a new item's key is one nobody else knows yet.
    *
-   * With `lost`, the commit follows the caller's reply (Store.transactionCommittedAfterReply): a
-   * commit that fails removes the cache file and calls `lost`, whose caller holds the open file.
+   * With `lost`, a create that takes a spare (answered at once) commits after the caller's reply
+   * (Store.transactionCommittedAfterReply): a commit that fails removes the cache file and calls
+   * `lost` (which must not throw), whose caller holds the open file. One that waits commits before
+   * it returns, as without `lost`.
    */
   createLocalFile(itemId: string, rows: () => void, lost?: (error: unknown) => void): CacheFd | Promise<CacheFd> {
     const free = !this.#locks.isBusy(itemId);
@@ -315,7 +317,7 @@ export class ContentOwner {
     return this.#locked(itemId, async () => {
       this.check(itemId, 'localFileCreated');
       const spare = free ? undefined : this.#spares?.take(this.#path(itemId));
-      return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows, lost);
+      return this.#created(itemId, spare === undefined ? await this.openFd(itemId) : new CacheFd(spare), rows);
     });
   }
 
@@ -329,8 +331,13 @@ export class ContentOwner {
       if (!lost) this.#store.transaction(work);
       else {
         this.#store.transactionCommittedAfterReply(work, (error) => {
-          rmSync(this.#path(itemId), { force: true });
-          lost(error);
+          let failure = error;
+          try {
+            rmSync(this.#path(itemId), { force: true });
+          } catch (removal) {
+            failure = new AggregateError([error, removal], "the commit failed, and the new file's cache file could not be removed");
+          }
+          lost(failure);
         });
       }
     } catch (error) {

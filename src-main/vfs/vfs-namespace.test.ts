@@ -657,6 +657,47 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
     expect(rig.memory.records().some((r) => String(r['msg']).startsWith('writes whose record had failed are dropped: the file was deleted'))).toBe(true);
   }, 30_000);
 
+  it('writes of a closed file whose record still failed are tried again, and its upload is scheduled once they are recorded', async () => {
+    const slow = startCacheRig(emu.apiUrl, { unrecordedRetryMs: 20 });
+    try {
+      await slow.sync.syncOnce();
+      const records = failingSizeRecords(slow.temp.store);
+      try {
+        const fh = await slow.vfs.create('/Closed.txt');
+        records.fail(2);
+        expect(slow.vfs.write(fh, Buffer.from('abcd'), 4, 0)).toBe(4);
+        await Promise.resolve();
+        await slow.vfs.release(fh);
+        expect(slow.item('/Closed.txt').size).toBe(0);
+        const id = slow.item('/Closed.txt').id;
+        expect(slow.uploads.scheduled).not.toContain(id);
+        for (let i = 0; slow.item('/Closed.txt').size !== 4; i++) {
+          if (i > 200) throw new Error('the writes were not recorded again');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        expect(slow.uploads.scheduled).toContain(id);
+      } finally {
+        records.stop();
+      }
+    } finally {
+      await slow.close();
+    }
+  }, 30_000);
+
+  it('a write through a file being saved over another, while the rename waits, lands in the saved file', async () => {
+    const root = rig.temp.store.items.getRoot()!;
+    await rig.graph.uploadSmall(root.remoteId!, 'racing.txt', Buffer.from('old'));
+    await rig.sync.syncOnce();
+    const fh = await rig.vfs.create('/racing.txt.tmp');
+    await rig.vfs.write(fh, Buffer.from('new'), 3, 0);
+    const renamed = rig.vfs.rename('/racing.txt.tmp', '/racing.txt');
+    expect(rig.vfs.write(fh, Buffer.from('!!!!'), 4, 3)).toBe(4);
+    await renamed;
+    await rig.vfs.release(fh);
+    expect(rig.item('/racing.txt').size).toBe(7);
+    expect((await rig.readAll('/racing.txt')).toString()).toBe('new!!!!');
+  }, 30_000);
+
   it('a create is answered before its commit; a commit that fails leaves no file: no row, no cache file, and its handle writes nowhere (ENOENT)', async () => {
     const quick = startCacheRig(emu.apiUrl, { spareFiles: 4 });
     try {

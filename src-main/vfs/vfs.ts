@@ -114,6 +114,8 @@ export interface VfsOptions {
    * history (deleted, and the saved file a new item).
    */
   hideGraceMs?: number;
+  /** How often writes of a closed file whose record failed are tried again (TimeoutPolicy unrecordedWritesRetryMs). */
+  unrecordedRetryMs?: number;
   /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
   prepareTimeoutMs?: number;
   /** While offline, reads of bytes not on this device fail at once with ENETDOWN instead of waiting. */
@@ -336,6 +338,9 @@ export class Vfs {
   private readonly pendingHides = new Map<string, PendingHide>();
   /** libfuse's hidden names until it unlinks them, by folder key and name (hiddenKey). */
   private readonly hiddenNames = new Map<string, HiddenName>();
+  /** Writes of closed files whose record failed (keepUnrecorded), by item, and the timer that tries them again. */
+  private readonly unrecorded = new Map<string, Array<{ start: number; end: number }>>();
+  private unrecordedTimer: NodeJS.Timeout | undefined;
   /** Listeners of onAttributesChange, told also of changes the store does not see (a file hidden). */
   private readonly attributeListeners = new Set<(change?: AttrChange) => void>();
   /** Every change of content rows and cache files goes through it (docs/concurrency.md §3). */
@@ -652,11 +657,14 @@ export class Vfs {
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     const existing = this.clashNow(parent, name);
-    return existing instanceof Promise ? existing.then((e) => this.createIn(path, parent, name, e)) : this.createIn(path, parent, name, existing);
+    return existing instanceof Promise ? existing.then((e) => this.createIn(path, parent, name, e, false)) : this.createIn(path, parent, name, existing, true);
   }
 
-  /** create() once the name's holder is known (`existing`). */
-  private createIn(path: string, parent: StoredItem, name: string, existing: StoredItem | undefined): number | Promise<number> {
+  /**
+   * create() once the name's holder is known (`existing`). `direct`: called straight from the op
+   * (no await before), so a create that takes a spare may commit after its reply.
+   */
+  private createIn(path: string, parent: StoredItem, name: string, existing: StoredItem | undefined, direct: boolean): number | Promise<number> {
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
       if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
@@ -674,10 +682,14 @@ export class Vfs {
     const lost = (error: unknown): void => {
       lostBy = error;
       this.o.logger.error({ err: error, path }, 'a new file could not be recorded in the database after its create was answered: it is gone; its program gets ENOENT at its next write');
-      for (const h of this.handles.values()) {
-        if (h.itemId !== id || !h.writeFile) continue;
-        this.retire(h, h.writeFile);
-        h.writeFile = undefined;
+      try {
+        for (const h of this.handles.values()) {
+          if (h.itemId !== id || !h.writeFile) continue;
+          this.retire(h, h.writeFile);
+          h.writeFile = undefined;
+        }
+      } catch (e) {
+        this.o.logger.error({ err: e, path }, "could not close the lost file's descriptor");
       }
     };
     const opened = (cache: CacheFd): number => {
@@ -699,7 +711,7 @@ export class Vfs {
         const item = this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
         created = { item, generation: this.o.store.items.generation };
-      }, lost);
+      }, direct ? lost : undefined);
     } catch (e) {
       return failed(e);
     }
@@ -917,7 +929,8 @@ export class Vfs {
       this.recordFailedWrites(h);
     } catch (e) {
       recorded = false;
-      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: its upload is not scheduled from this close');
+      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: they are tried again, and its upload waits for them');
+      this.keepUnrecorded(h.itemId, h.unrecorded ?? []);
     }
     h.reader?.close();
     h.writeFile?.close();
@@ -1110,9 +1123,52 @@ export class Vfs {
     h.unrecorded = undefined;
   }
 
-  /** recordFailedWrites for every handle of the item. */
+  /** recordFailedWrites for every handle of the item, and for those of its closed handles. */
   private recordFailedWritesOf(itemId: string): void {
     for (const h of this.handles.values()) if (h.itemId === itemId) this.recordFailedWrites(h);
+    const closed = this.unrecorded.get(itemId);
+    if (!closed) return;
+    try {
+      this.recordWrites(itemId, closed);
+    } catch (e) {
+      throw toVfsError(e, 'recording earlier writes to the file');
+    }
+    this.unrecorded.delete(itemId);
+  }
+
+  /**
+   * A closed handle's writes whose record still fails: kept by item, tried again every
+   * `unrecordedRetryMs` and before any step of the item that reads or replaces its size; once
+   * recorded, the file's upload is scheduled (its close scheduled none). Dropped when the item is gone.
+   */
+  private keepUnrecorded(itemId: string, writes: ReadonlyArray<{ start: number; end: number }>): void {
+    this.unrecorded.set(itemId, [...(this.unrecorded.get(itemId) ?? []), ...writes]);
+    this.unrecordedTimer ??= setTimeout(() => {
+      this.unrecordedTimer = undefined;
+      this.retryUnrecorded();
+    }, this.o.unrecordedRetryMs ?? DEFAULT_TIMEOUTS.unrecordedWritesRetryMs).unref();
+  }
+
+  private retryUnrecorded(): void {
+    for (const [itemId, writes] of [...this.unrecorded]) {
+      if (!this.o.store.items.get(itemId)) {
+        this.o.logger.error({ itemId, writes }, 'writes whose record had failed are dropped: the file was deleted');
+        this.unrecorded.delete(itemId);
+        continue;
+      }
+      try {
+        this.recordWrites(itemId, writes);
+      } catch (e) {
+        this.o.logger.warn({ err: e, itemId }, 'writes of a closed file still cannot be recorded; tried again later');
+        continue;
+      }
+      this.unrecorded.delete(itemId);
+      this.o.uploads.schedule(itemId, { priority: 'high' });
+    }
+    for (const [itemId, writes] of [...this.unrecorded]) {
+      this.unrecorded.delete(itemId);
+      this.keepUnrecorded(itemId, writes);
+    }
   }
 
   /** The handle's bytes went to content that is gone or was replaced: its writes not recorded yet no longer belong to the item. */
@@ -1203,6 +1259,8 @@ export class Vfs {
       // clean again meanwhile (then it is a first change once more).
       const cut = await this.content.startLocalChange(item.id, async () => {
         if (this.content.statusOf(item.id) !== 'dirty') return false;
+        // (A record that failed while this waited.)
+        this.recordFailedWritesOf(item.id);
         const file = await this.writableFile(h);
         await this.content.truncateFile(file, size);
         this.recordChange(
@@ -1818,9 +1876,14 @@ export class Vfs {
           h.gone = this.goneFile(replaced, file);
           this.dropUnrecorded(h, 'another file was renamed over it');
         }
+        // The moved file as it is now: writes through its handles were recorded during the awaits
+        // above, or failed to be (their ends count: the bytes are in the moved file).
+        const moved = this.o.store.items.get(source.id) ?? source;
+        const movedHandles = [...this.handles.values()].filter((h) => h.itemId === source.id);
+        const size = Math.max(moved.size, ...movedHandles.flatMap((h) => (h.unrecorded ?? []).map((w) => w.end)));
         const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
-        this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(source.size));
-        this.o.store.items.update(target.id, { size: source.size, mtimeMs: source.mtimeMs });
+        this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(size));
+        this.o.store.items.update(target.id, { size, mtimeMs: moved.mtimeMs });
         for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
         this.o.store.items.deleteSubtree(source.id);
         this.ensureJournal(target, 'write');
@@ -1833,16 +1896,17 @@ export class Vfs {
           this.retireDescriptors(h);
           this.dropUnrecorded(h, 'another file was renamed over it');
         }
+        // Descriptors still open on the renamed file now write the original's content (their cache
+        // file moved with it), as POSIX rename keeps them working; from here on, not after the
+        // awaits below, so that a write meanwhile is recorded on the original.
+        for (const h of movedHandles) {
+          h.itemId = target.id;
+          h.inode = target.inode;
+          h.unrecorded = undefined;
+        }
       });
     } finally {
       for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
-    }
-    // Descriptors still open on the renamed file now write the original's content (their cache
-    // file moved with it), as POSIX rename keeps them working.
-    for (const h of this.handles.values()) {
-      if (h.itemId !== source.id) continue;
-      h.itemId = target.id;
-      h.inode = target.inode;
     }
     this.o.uploads.schedule(target.id, { priority: 'high' });
   }

@@ -53,7 +53,7 @@ export interface CacheRig {
 }
 
 /** The rig against a running emulator's API (the test starts and stops the emulator). */
-export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; spareFiles?: number } = {}): CacheRig {
+export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; spareFiles?: number; unrecordedRetryMs?: number } = {}): CacheRig {
   const graph = new GraphClient({
     baseUrl: apiUrl,
     tokenProvider: new StaticTokenProvider(TOKEN),
