@@ -140,11 +140,6 @@ export class ContentRepository {
     return this.#generation;
   }
 
-  /** A transaction that changed content rows was rolled back: copies read meanwhile are stale. */
-  rolledBack(): void {
-    this.#generation++;
-  }
-
   /** setContent for a local change of the bytes: the local change counter moves in the same statement. */
   setChanged(itemId: string, update: ContentUpdate): void {
     this.#generation++;

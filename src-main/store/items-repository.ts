@@ -390,11 +390,6 @@ export class ItemsRepository {
     for (const listener of this.#changeListeners) listener(change);
   }
 
-  /** A transaction that changed items was rolled back after they were told: anything may have changed. */
-  rolledBack(): void {
-    this.#bump();
-  }
-
   /**
    * Like generation, except that a new item (insert) and a file's new size and time from a local
    * write (setSizeAndTime) leave it as it is: no folder's row changed, and every path that named a

@@ -1,4 +1,3 @@
-import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newLocalId } from './local-id.ts';
 import { StoreError } from './store-error.ts';
@@ -101,48 +100,6 @@ describe('Store.transaction', () => {
     expect(store.journal.list()).toEqual([]);
     store.transaction(() => store.items.insert(file('A', 'ROOT', 'a')));
     expect(store.items.get('A')).toBeDefined();
-  });
-
-  it('transactionCommittedAfterReply: the work is done at once and committed in the microtask after', async () => {
-    const { store } = temp;
-    const other = new Database(temp.dbPath, { readonly: true });
-    try {
-      const seen = (): unknown => other.prepare("SELECT name FROM items WHERE id = 'F'").pluck().get();
-      const lost: unknown[] = [];
-      store.transactionCommittedAfterReply(() => store.items.insert(file('F', 'ROOT', 'f.txt')), (e) => lost.push(e));
-      expect(store.items.get('F')?.name).toBe('f.txt');
-      expect(seen()).toBeUndefined();
-      await Promise.resolve();
-      expect(seen()).toBe('f.txt');
-      expect(lost).toEqual([]);
-    } finally {
-      other.close();
-    }
-  });
-
-  it('transactionCommittedAfterReply: a commit that fails rolls back, moves the generations, tells the listeners anything may have changed, and calls lost', async () => {
-    const { store } = temp;
-    const lost: unknown[] = [];
-    const told: unknown[] = [];
-    const stop = store.items.onChange((change) => told.push(change));
-    store.transactionCommittedAfterReply(() => {
-      store.items.insert(file('G', 'ROOT', 'g.txt'));
-      // A row whose item does not exist: the deferred foreign key fails the COMMIT.
-      store.sentVersions.remember('no-such-item', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=');
-    }, (e) => lost.push(e));
-    const items = store.items.generation;
-    const content = store.content.generation;
-    expect(store.items.get('G')).toBeDefined();
-    await Promise.resolve();
-    stop();
-    expect(lost).toEqual([expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' })]);
-    expect(store.items.get('G')).toBeUndefined();
-    expect(store.items.generation).toBeGreaterThan(items);
-    expect(store.content.generation).toBeGreaterThan(content);
-    expect(told[told.length - 1]).toBeUndefined();
-    // The connection is usable again.
-    store.transaction(() => store.items.insert(file('H', 'ROOT', 'h.txt')));
-    expect(store.items.get('H')).toBeDefined();
   });
 
   it('closes once and reports it', () => {

@@ -73,47 +73,6 @@ export class Store {
     return this.#transaction(work);
   }
 
-  /**
-   * transaction() for a FUSE request answered before its commit: `work` runs in a transaction at
-   * once, and the COMMIT in a microtask, after the mount's reply (a process.nextTick) and before
-   * anything else on the event loop (the op's callback runs both queues as it returns;
-   * docs/concurrency.md §3).
-   * Inside another transaction it is a savepoint of that one, as transaction() is. A COMMIT that
-   * fails rolls the transaction back, tells every listener that anything may have changed
-   * (generations move: copies read meanwhile are stale), and calls `lost`, which must not throw
-   * (it runs in a microtask: a throw would end the process). Only for work whose op runs straight
-   * from the mount's callback: anything else queued in the same turn would share the open
-   * transaction.
-   */
-  transactionCommittedAfterReply<T>(work: () => T, lost: (error: unknown) => void): T {
-    if (this.#db.inTransaction) return this.#transaction(work);
-    this.#db.exec('BEGIN');
-    let result: T;
-    try {
-      result = work();
-    } catch (error) {
-      // (Some errors, SQLITE_FULL among them, have rolled it back already.)
-      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
-    queueMicrotask(() => {
-      try {
-        this.#db.exec('COMMIT');
-      } catch (error) {
-        let failure = error;
-        try {
-          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        } catch (rollbackError) {
-          failure = new AggregateError([error, rollbackError], 'the commit failed, and so did its rollback');
-        }
-        this.items.rolledBack();
-        this.content.rolledBack();
-        lost(failure);
-      }
-    });
-    return result;
-  }
-
   /** How this connection is configured, for status output and tests. */
   connectionSettings(): StoreConnectionSettings {
     const synchronous = this.#db.pragma('synchronous', { simple: true }) as number;

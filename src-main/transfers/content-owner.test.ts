@@ -250,3 +250,27 @@ describe('per-item serialization', { timeout: 10_000 }, () => {
     expect(temp.store.content.get('A')).toMatchObject({ status: 'none', etag: null });
   });
 });
+
+describe('recordAnsweredWrites (a run killed between a write\'s reply and its record)', () => {
+  it('gives a dirty file whose cache file is longer than its size that length, one more local version; leaves the others', async () => {
+    await reach('dirty');
+    const before = temp.store.content.get('A')!;
+    await mkdir(dirname(cacheFilePath(cacheDir, 'A')), { recursive: true });
+    writeFileSync(cacheFilePath(cacheDir, 'A'), Buffer.alloc(25, 7));
+    // B: clean and complete, with a cache file longer than its size: not a write of ours.
+    await owner.versionStarted('B', v1, 10);
+    owner.bytesArrived('B', 0, 10, 10);
+    await mkdir(dirname(cacheFilePath(cacheDir, 'B')), { recursive: true });
+    writeFileSync(cacheFilePath(cacheDir, 'B'), Buffer.alloc(30, 7));
+
+    expect(await owner.recordAnsweredWrites(5_000)).toBe(1);
+
+    expect(temp.store.items.get('A')).toMatchObject({ size: 25, mtimeMs: 5_000 });
+    const after = temp.store.content.get('A')!;
+    expect(after).toMatchObject({ status: 'dirty', etag: before.etag, ctag: before.ctag, localVersion: before.localVersion + 1 });
+    expect(after.ranges.has(0, 25)).toBe(true);
+    expect(temp.store.items.get('B')?.size).toBe(10);
+    // Once recorded, nothing more to do.
+    expect(await owner.recordAnsweredWrites(6_000)).toBe(0);
+  });
+});

@@ -23,7 +23,7 @@ import { dirname } from 'node:path';
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from '../base/files.ts';
 import { KeyedMutex } from '../base/keyed-mutex.ts';
 import { RangeSet, StoreError, type ContentState, type ContentStatus, type Store } from '../store/index.ts';
-import { openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
+import { cacheFileLength, openCacheFile, removeCacheFile, resetCacheFile, writevFully } from './cache-files.ts';
 import type { SpareCacheFiles } from './spare-cache-files.ts';
 
 /** What content changes, by whom (the rows of the table in docs/concurrency.md §3). */
@@ -300,18 +300,13 @@ export class ContentOwner {
    * at once (no promise) when a spare file takes its place and nothing holds the item, as for almost
    * every new file. That stretch runs without yielding, so nothing can come between its steps, as
    * under the item's lock; a new item's key is one nobody else knows yet.
-   *
-   * With `lost`, a create that takes a spare (answered at once) commits after the caller's reply
-   * (Store.transactionCommittedAfterReply): a commit that fails removes the cache file and calls
-   * `lost` (which must not throw), whose caller holds the open file. One that waits commits before
-   * it returns, as without `lost`.
    */
-  createLocalFile(itemId: string, rows: () => void, lost?: (error: unknown) => void): CacheFd | Promise<CacheFd> {
+  createLocalFile(itemId: string, rows: () => void): CacheFd | Promise<CacheFd> {
     const free = !this.#locks.isBusy(itemId);
     if (free) {
       this.check(itemId, 'localFileCreated');
       const spare = this.#spares?.take(this.#path(itemId));
-      if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows, lost);
+      if (spare !== undefined) return this.#created(itemId, new CacheFd(spare), rows);
     }
     // Held, or no spare taken (none made yet, the first file of its folder): under the item's lock.
     return this.#locked(itemId, async () => {
@@ -322,24 +317,12 @@ export class ContentOwner {
   }
 
   /** createLocalFile's rows, with its file in place; on failure the file is closed and removed (an empty file: at once). */
-  #created(itemId: string, file: CacheFd, rows: () => void, lost?: (error: unknown) => void): CacheFd {
-    const work = (): void => {
-      rows();
-      this.localFileCreated(itemId, new RangeSet());
-    };
+  #created(itemId: string, file: CacheFd, rows: () => void): CacheFd {
     try {
-      if (!lost) this.#store.transaction(work);
-      else {
-        this.#store.transactionCommittedAfterReply(work, (error) => {
-          let failure = error;
-          try {
-            rmSync(this.#path(itemId), { force: true });
-          } catch (removal) {
-            failure = new AggregateError([error, removal], "the commit failed, and the new file's cache file could not be removed");
-          }
-          lost(failure);
-        });
-      }
+      this.#store.transaction(() => {
+        rows();
+        this.localFileCreated(itemId, new RangeSet());
+      });
     } catch (error) {
       try {
         file.close();
@@ -379,6 +362,33 @@ export class ContentOwner {
   localChange(itemId: string, base: VersionTags, ranges: RangeSet): void {
     this.check(itemId, 'localChange');
     this.#store.content.setChanged(itemId, { status: 'dirty', ...base, ranges });
+  }
+
+  /**
+   * At start, before anything else looks at the content: a write to content already dirty is
+   * answered before its record (vfs.ts recordAfterReply), so a process killed between the two
+   * leaves a cache file longer than the size its row says. Such a file's size becomes its
+   * length, the bytes past the old size local, one more local version (its journal entry is there:
+   * it was dirty). Returns how many files grew.
+   */
+  async recordAnsweredWrites(now: number): Promise<number> {
+    let grown = 0;
+    for (const itemId of this.#store.content.listByStatus('dirty')) {
+      await this.#locked(itemId, async () => {
+        const length = await cacheFileLength(this.#path(itemId));
+        const item = this.#store.items.get(itemId);
+        const state = this.#store.content.get(itemId);
+        if (length === undefined || !item || state?.status !== 'dirty' || length <= item.size) return;
+        const ranges = state.ranges;
+        ranges.add(item.size, length);
+        this.#store.transaction(() => {
+          this.localChange(itemId, { etag: state.etag, ctag: state.ctag }, ranges);
+          this.#store.items.setSizeAndTime(item, length, now);
+        });
+        grown++;
+      });
+    }
+    return grown;
   }
 
   /** The item's bytes were replaced as a whole (rename over it, recovery): dirty, based on `base`. */

@@ -11,8 +11,6 @@ import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
 import { toRecord } from '../sync/testing/to-record.ts';
 import { type StoredItem } from '../store/index.ts';
-import { existsSync, readdirSync } from 'node:fs';
-import { cacheFilePath } from '../transfers/cache-files.ts';
 
 let emu: EmulatorHandle;
 let rig: CacheRig;
@@ -35,17 +33,6 @@ afterEach(async () => {
 function replayer(): JournalReplayer {
   const { store } = rig.temp;
   return new JournalReplayer({ graph: rig.graph, store, toRecord, logger: rig.memory.logger, tasks: rig.tasks, hostName: 'test-host', retry: { baseMs: 5_000, maxMs: 5_000 } });
-}
-
-/** Makes the commit of every transaction that appends to the journal fail (a row whose item does not exist: the deferred foreign key). */
-function failingCommits(store: CacheRig['temp']['store']): { stop(): void } {
-  const append = store.journal.append.bind(store.journal);
-  store.journal.append = (...args: Parameters<typeof append>) => {
-    const entry = append(...args);
-    store.sentVersions.remember('no-such-item', 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=');
-    return entry;
-  };
-  return { stop: () => (store.journal.append = append) };
 }
 
 /** Makes the next `fail(n)` records of a write's size fail (an injected disk error). */
@@ -696,56 +683,6 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
     await rig.vfs.release(fh);
     expect(rig.item('/racing.txt').size).toBe(7);
     expect((await rig.readAll('/racing.txt')).toString()).toBe('new!!!!');
-  }, 30_000);
-
-  it('a create is answered before its commit; a commit that fails leaves no file: no row, no cache file, and its handle writes nowhere (ENOENT)', async () => {
-    const quick = startCacheRig(emu.apiUrl, { spareFiles: 4 });
-    try {
-      await quick.sync.syncOnce();
-      // The first create makes its own cache file (a promise) and has the spares made, then the
-      // cache's folders (256).
-      await quick.vfs.release(await quick.vfs.create('/first.txt'));
-      for (let i = 0; readdirSync(quick.cacheDir).length < 257; i++) {
-        if (i > 500) throw new Error('the spare cache files and folders were not made');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      const { store } = quick.temp;
-      const failCommit = failingCommits(store);
-      let fh: number;
-      try {
-        const made = quick.vfs.create('/Lost.txt');
-        if (typeof made !== 'number') {
-          await Promise.resolve(made).catch(() => undefined);
-          throw new Error('the create did not take a spare cache file');
-        }
-        fh = made;
-        const id = quick.item('/Lost.txt').id;
-        await Promise.resolve();
-        expect(store.items.get(id)).toBeUndefined();
-        expect(existsSync(cacheFilePath(quick.cacheDir, id))).toBe(false);
-      } finally {
-        failCommit.stop();
-      }
-      expect(quick.memory.records().some((r) => String(r['msg']).startsWith('a new file could not be recorded in the database'))).toBe(true);
-      expect(() => quick.vfs.getattr('/Lost.txt')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
-      await expect(Promise.resolve().then(() => quick.vfs.write(fh, Buffer.from('x'), 1, 0))).rejects.toMatchObject({ errno: 'ENOENT' });
-      await quick.vfs.release(fh);
-      expect(store.journal.list().filter((e) => e.name === 'Lost.txt')).toEqual([]);
-    } finally {
-      await quick.close();
-    }
-  }, 30_000);
-
-  it('a create that has to make its cache file and whose commit fails is refused (EIO), leaving nothing', async () => {
-    const { store } = rig.temp;
-    const failCommit = failingCommits(store);
-    try {
-      await expect(Promise.resolve(rig.vfs.create('/Lost2.txt'))).rejects.toMatchObject({ errno: 'EIO' });
-    } finally {
-      failCommit.stop();
-    }
-    expect(() => rig.vfs.getattr('/Lost2.txt')).toThrow(expect.objectContaining({ errno: 'ENOENT' }));
-    expect(store.journal.list().filter((e) => e.name === 'Lost2.txt')).toEqual([]);
   }, 30_000);
 
   it('a listing is complete only at the folder\'s own path', async () => {

@@ -11,7 +11,7 @@
  */
 import { read as readFd, readSync } from 'node:fs';
 import { raceWithSignal, timeoutSignal } from '../base/abort.ts';
-import { errorMessage, isOneMountError } from '../base/errors.ts';
+import { isOneMountError } from '../base/errors.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
@@ -657,14 +657,11 @@ export class Vfs {
     this.checkName(path, name);
     this.checkShare(() => this.o.shares?.checkWrite(parent, 'container', path));
     const existing = this.clashNow(parent, name);
-    return existing instanceof Promise ? existing.then((e) => this.createIn(path, parent, name, e, false)) : this.createIn(path, parent, name, existing, true);
+    return existing instanceof Promise ? existing.then((e) => this.createIn(path, parent, name, e)) : this.createIn(path, parent, name, existing);
   }
 
-  /**
-   * create() once the name's holder is known (`existing`). `direct`: called straight from the op
-   * (no await before), so a create that takes a spare may commit after its reply.
-   */
-  private createIn(path: string, parent: StoredItem, name: string, existing: StoredItem | undefined, direct: boolean): number | Promise<number> {
+  /** create() once the name's holder is known (`existing`). */
+  private createIn(path: string, parent: StoredItem, name: string, existing: StoredItem | undefined): number | Promise<number> {
     if (existing) {
       // O_CREAT without O_EXCL on an existing file (the kernel normally looks it up first).
       if (existing.kind !== 'file') throw new VfsError('EISDIR', `is a folder: ${path}`);
@@ -673,30 +670,14 @@ export class Vfs {
     const id = newLocalId();
     const now = this.now();
     let created: { item: StoredItem; generation: number } | undefined;
-    let lostBy: unknown;
     const failed = (e: unknown): never => {
       throw toVfsError(e, `creating ${path}`);
     };
-    // The create is answered before its commit (the kernel's next request overlaps it). A commit
-    // that fails leaves no file: its handle writes nowhere (ENOENT from then on).
-    const lost = (error: unknown): void => {
-      lostBy = error;
-      this.o.logger.error({ err: error, path }, 'a new file could not be recorded in the database after its create was answered: it is gone; its program gets ENOENT at its next write');
-      try {
-        for (const h of this.handles.values()) {
-          if (h.itemId !== id || !h.writeFile) continue;
-          this.retire(h, h.writeFile);
-          h.writeFile = undefined;
-        }
-      } catch (e) {
-        this.o.logger.error({ err: e, path }, "could not close the lost file's descriptor");
-      }
-    };
     const opened = (cache: CacheFd): number => {
       // (createLocalFile inserts the rows before it hands the cache file over.)
-      if (!created || lostBy !== undefined) {
+      if (!created) {
         cache.close();
-        throw new VfsError('EIO', `creating ${path}: ${lostBy === undefined ? "the cache file came without the item's row" : `its commit failed: ${errorMessage(lostBy)}`}`);
+        throw new VfsError('EIO', `creating ${path}: the cache file came without the item's row`);
       }
       // The kernel asks for the new file's attributes next (libfuse's create does): no query for
       // them, unless any item changed since the insert (the row read then may be stale).
@@ -711,7 +692,7 @@ export class Vfs {
         const item = this.o.store.items.insert({ id, parentId: parent.id, name, kind: 'file', size: 0, ctimeMs: now, mtimeMs: now });
         this.o.store.journal.append({ kind: 'create', itemId: id, parentId: parent.id, name });
         created = { item, generation: this.o.store.items.generation };
-      }, direct ? lost : undefined);
+      });
     } catch (e) {
       return failed(e);
     }

@@ -53,7 +53,7 @@ export interface CacheRig {
 }
 
 /** The rig against a running emulator's API (the test starts and stops the emulator). */
-export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; spareFiles?: number; unrecordedRetryMs?: number } = {}): CacheRig {
+export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; unrecordedRetryMs?: number } = {}): CacheRig {
   const graph = new GraphClient({
     baseUrl: apiUrl,
     tokenProvider: new StaticTokenProvider(TOKEN),
@@ -67,8 +67,7 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; s
   const memory = createMemoryLogger('debug', 'cache-test');
   const logger = memory.logger;
   const tasks = new TaskRegistry({ logger });
-  const { spareFiles, ...vfsOptions } = options;
-  const downloads = new DownloadManager({ graph, store: temp.store, cacheDir, tasks, logger, chunkBytes: 256 * 1024, spareFiles });
+  const downloads = new DownloadManager({ graph, store: temp.store, cacheDir, tasks, logger, chunkBytes: 256 * 1024 });
   const sync = new DeltaSync({ graph, store: temp.store, invalidator: downloads, logger, tasks, pollIntervalMs: 60_000 });
   const clock = { now: 1_000_000 };
   const uploads = new RecordingUploads();
@@ -76,7 +75,6 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; s
     store: temp.store,
     graph,
     downloads,
-    content: downloads.content,
     uploads,
     logger,
     driveMode: 'personal',
@@ -85,7 +83,7 @@ export function startCacheRig(apiUrl: string, options: { hideGraceMs?: number; s
     gid: 0,
     readTimeoutMs: 20_000,
     now: () => clock.now,
-    ...vfsOptions,
+    ...options,
   });
   const rig: CacheRig = {
     graph,
