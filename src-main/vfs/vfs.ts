@@ -203,11 +203,6 @@ interface OpenFile {
   seen?: Seen;
   /** Set when the file was deleted or replaced while this handle was open: what it reads and writes from then on. */
   gone?: GoneFile;
-  /**
-   * Writes answered before their record whose record failed (recordAfterReply): recorded before
-   * the handle's next write, fsync or release, which fail (EIO) while that fails too.
-   */
-  unrecorded?: Array<{ start: number; end: number }>;
 }
 
 /**
@@ -338,7 +333,7 @@ export class Vfs {
   private readonly pendingHides = new Map<string, PendingHide>();
   /** libfuse's hidden names until it unlinks them, by folder key and name (hiddenKey). */
   private readonly hiddenNames = new Map<string, HiddenName>();
-  /** Writes of closed files whose record failed (keepUnrecorded), by item, and the timer that tries them again. */
+  /** Writes answered before their record whose record failed (recordAfterReply), by item, and the timer that tries them again. */
   private readonly unrecorded = new Map<string, Array<{ start: number; end: number }>>();
   private unrecordedTimer: NodeJS.Timeout | undefined;
   /** Listeners of onAttributesChange, told also of changes the store does not see (a file hidden). */
@@ -907,11 +902,11 @@ export class Vfs {
     this.handles.delete(fh);
     let recorded = true;
     try {
-      this.recordFailedWrites(h);
+      this.recordFailedWrites(h.itemId);
     } catch (e) {
+      // Tried again on a timer, which schedules the upload once they are recorded.
       recorded = false;
-      this.o.logger.error({ err: e, itemId: h.itemId, writes: h.unrecorded }, 'writes to a closed file could not be recorded: they are tried again, and its upload waits for them');
-      this.keepUnrecorded(h.itemId, h.unrecorded ?? []);
+      this.o.logger.error({ err: e, itemId: h.itemId }, 'writes to a closed file could not be recorded: they are tried again, and its upload waits for them');
     }
     h.reader?.close();
     h.writeFile?.close();
@@ -926,7 +921,7 @@ export class Vfs {
 
   async fsync(fh: number): Promise<void> {
     const h = this.handle(fh);
-    this.recordFailedWrites(h);
+    this.recordFailedWrites(h.itemId);
     if (h.writeFile) await this.whileBusy(h, h.writeFile.datasync());
     if (h.changed && this.uploadable(h)) this.o.uploads.schedule(h.itemId, { priority: 'high' });
   }
@@ -1055,7 +1050,7 @@ export class Vfs {
   write(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     const h = this.handle(fh);
     if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
-    this.recordFailedWrites(h);
+    this.recordFailedWrites(h.itemId);
     const file = h.writeFile;
     if (!file || this.content.statusOf(h.itemId) !== 'dirty') return this.writeSlow(h, buf, length, position);
     this.o.uploads.touch(h.itemId);
@@ -1071,46 +1066,34 @@ export class Vfs {
    * the mount's reply (fuse-native sends it in a process.nextTick, which Node runs before the
    * microtasks), so the kernel's next write overlaps it, and before anything else runs on the event
    * loop (the op's callback runs both queues as it returns), so nothing in the engine sees the
-   * store without it. The
-   * attributes kept in the FUSE thread for the file are dropped before the reply: no stat after
-   * the write returned is answered with the size before it. A record that fails is kept on the
-   * handle and tried again (recordFailedWrites). See docs/concurrency.md §3.
+   * store without it. The attributes kept in the FUSE thread for the file are dropped before the
+   * reply: no stat after the write returned is answered with the size before it. A record that
+   * fails is kept (keepUnrecorded). See docs/concurrency.md §3.
    */
   private recordAfterReply(h: OpenFile, start: number, end: number): void {
     for (const listener of this.attributeListeners) listener({ inode: h.inode });
+    const itemId = h.itemId;
     queueMicrotask(() => {
       try {
-        this.recordWrites(h.itemId, [{ start, end }]);
+        this.recordWrites(itemId, [{ start, end }]);
       } catch (e) {
-        (h.unrecorded ??= []).push({ start, end });
-        this.o.logger.error({ err: e, itemId: h.itemId, start, end }, 'a write to the cache file could not be recorded; it is tried again at its handle\'s next write, fsync or close');
+        this.o.logger.error({ err: e, itemId, start, end }, 'a write to the cache file could not be recorded; it is tried again before the next step of its file, and on a timer');
+        this.keepUnrecorded(itemId, [{ start, end }]);
       }
     });
   }
 
   /**
-   * Records the writes of `h` whose record failed before; if that fails again, its error (the
-   * writes are kept for the next try). Every step that reads or replaces the item's size (a write,
-   * fsync, truncate, a rename over another file, release) runs this first.
+   * Records the item's writes whose record failed before; if that fails again, its error (they
+   * are kept for the next try). Every step that reads or replaces the item's size runs this first:
+   * a write, fsync, truncate, a rename of it over another file, release.
    */
-  private recordFailedWrites(h: OpenFile): void {
-    const writes = h.unrecorded;
+  private recordFailedWrites(itemId: string): void {
+    const writes = this.unrecorded.get(itemId);
     if (!writes) return;
+    if (!this.o.store.items.get(itemId)) return this.dropUnrecorded(itemId, 'the file was deleted');
     try {
-      this.recordWrites(h.itemId, writes);
-    } catch (e) {
-      throw toVfsError(e, 'recording earlier writes to the file');
-    }
-    h.unrecorded = undefined;
-  }
-
-  /** recordFailedWrites for every handle of the item, and for those of its closed handles. */
-  private recordFailedWritesOf(itemId: string): void {
-    for (const h of this.handles.values()) if (h.itemId === itemId) this.recordFailedWrites(h);
-    const closed = this.unrecorded.get(itemId);
-    if (!closed) return;
-    try {
-      this.recordWrites(itemId, closed);
+      this.recordWrites(itemId, writes);
     } catch (e) {
       throw toVfsError(e, 'recording earlier writes to the file');
     }
@@ -1118,9 +1101,9 @@ export class Vfs {
   }
 
   /**
-   * A closed handle's writes whose record still fails: kept by item, tried again every
-   * `unrecordedRetryMs` and before any step of the item that reads or replaces its size; once
-   * recorded, the file's upload is scheduled (its close scheduled none). Dropped when the item is gone.
+   * Writes whose record failed: kept by item, tried before the item's next step (recordFailedWrites)
+   * and every `unrecordedRetryMs`, which then schedules the file's upload (a close whose try failed
+   * scheduled none). Dropped when their content goes (dropUnrecorded).
    */
   private keepUnrecorded(itemId: string, writes: ReadonlyArray<{ start: number; end: number }>): void {
     this.unrecorded.set(itemId, [...(this.unrecorded.get(itemId) ?? []), ...writes]);
@@ -1131,32 +1114,28 @@ export class Vfs {
   }
 
   private retryUnrecorded(): void {
-    for (const [itemId, writes] of [...this.unrecorded]) {
-      if (!this.o.store.items.get(itemId)) {
-        this.o.logger.error({ itemId, writes }, 'writes whose record had failed are dropped: the file was deleted');
-        this.unrecorded.delete(itemId);
-        continue;
-      }
+    for (const itemId of [...this.unrecorded.keys()]) {
       try {
-        this.recordWrites(itemId, writes);
+        this.recordFailedWrites(itemId);
       } catch (e) {
-        this.o.logger.warn({ err: e, itemId }, 'writes of a closed file still cannot be recorded; tried again later');
+        this.o.logger.warn({ err: e, itemId }, 'writes whose record failed still cannot be recorded; tried again later');
         continue;
       }
-      this.unrecorded.delete(itemId);
       this.o.uploads.schedule(itemId, { priority: 'high' });
     }
-    for (const [itemId, writes] of [...this.unrecorded]) {
-      this.unrecorded.delete(itemId);
-      this.keepUnrecorded(itemId, writes);
+    if (this.unrecorded.size > 0) {
+      const left = [...this.unrecorded];
+      this.unrecorded.clear();
+      for (const [itemId, writes] of left) this.keepUnrecorded(itemId, writes);
     }
   }
 
-  /** The handle's bytes went to content that is gone or was replaced: its writes not recorded yet no longer belong to the item. */
-  private dropUnrecorded(h: OpenFile, why: string): void {
-    if (!h.unrecorded) return;
-    this.o.logger.error({ itemId: h.itemId, writes: h.unrecorded }, `writes whose record had failed are dropped: ${why}`);
-    h.unrecorded = undefined;
+  /** The item's content went (deleted, or replaced by a rename over it): its writes not recorded yet went with it. */
+  private dropUnrecorded(itemId: string, why: string): void {
+    const writes = this.unrecorded.get(itemId);
+    if (!writes) return;
+    this.o.logger.error({ itemId, writes }, `writes whose record had failed are dropped: ${why}`);
+    this.unrecorded.delete(itemId);
   }
 
   private recordWrites(itemId: string, writes: ReadonlyArray<{ start: number; end: number }>): void {
@@ -1232,7 +1211,7 @@ export class Vfs {
 
   private async truncateItem(h: OpenFile, item: StoredItem, size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new VfsError('EINVAL', `invalid size ${size}`);
-    this.recordFailedWritesOf(item.id);
+    this.recordFailedWrites(item.id);
     for (let attempt = 1; ; attempt++) {
       if (await this.prepareForChange(this.current(item), size, { file: () => this.writableFile(h), size })) break;
       // Content changed already: under the item's lock, so that a save renamed over the file
@@ -1241,7 +1220,7 @@ export class Vfs {
       const cut = await this.content.startLocalChange(item.id, async () => {
         if (this.content.statusOf(item.id) !== 'dirty') return false;
         // (A record that failed while this waited.)
-        this.recordFailedWritesOf(item.id);
+        this.recordFailedWrites(item.id);
         const file = await this.writableFile(h);
         await this.content.truncateFile(file, size);
         this.recordChange(
@@ -1495,10 +1474,7 @@ export class Vfs {
       return removed;
     });
     // Only once the rows are gone for good (a failed transaction leaves the handles as they were).
-    for (const { h, gone: g } of made) {
-      h.gone = g;
-      this.dropUnrecorded(h, 'the file was deleted');
-    }
+    for (const { h, gone: g } of made) h.gone = g;
     // Gone already (another delete came first): nothing of these is read.
     for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
     for (const g of gone) {
@@ -1841,7 +1817,7 @@ export class Vfs {
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
   private async replaceContent(moved: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
-    this.recordFailedWritesOf(moved.id);
+    this.recordFailedWrites(moved.id);
     const source = this.current(moved);
     await this.o.uploads.cancel(source.id);
     // (The target's downloads are stopped by moveFile, under its lock: a read or a first write
@@ -1852,16 +1828,13 @@ export class Vfs {
       await this.content.moveFile(source.id, target.id, () => {
         const replaced = this.o.store.items.get(target.id);
         const live = new Set(this.handles.values());
-        for (const { h, file } of held) {
-          if (!replaced || !live.has(h)) continue;
-          h.gone = this.goneFile(replaced, file);
-          this.dropUnrecorded(h, 'another file was renamed over it');
-        }
+        for (const { h, file } of held) if (replaced && live.has(h)) h.gone = this.goneFile(replaced, file);
+        this.dropUnrecorded(target.id, 'another file was renamed over it');
         // The moved file as it is now: writes through its handles were recorded during the awaits
         // above, or failed to be (their ends count: the bytes are in the moved file).
         const moved = this.o.store.items.get(source.id) ?? source;
-        const movedHandles = [...this.handles.values()].filter((h) => h.itemId === source.id);
-        const size = Math.max(moved.size, ...movedHandles.flatMap((h) => (h.unrecorded ?? []).map((w) => w.end)));
+        const size = Math.max(moved.size, ...(this.unrecorded.get(source.id) ?? []).map((w) => w.end));
+        this.unrecorded.delete(source.id);
         const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
         this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(size));
         this.o.store.items.update(target.id, { size, mtimeMs: moved.mtimeMs });
@@ -1872,18 +1845,14 @@ export class Vfs {
         // an open file are detached above; keep-mine's rename of a copy over its file runs beside
         // programs that may have it open): their descriptors of the replaced cache file are let go
         // under the item's lock, and their next read or write opens the new one.
-        for (const h of this.handles.values()) {
-          if (h.itemId !== target.id) continue;
-          this.retireDescriptors(h);
-          this.dropUnrecorded(h, 'another file was renamed over it');
-        }
+        for (const h of this.handles.values()) if (h.itemId === target.id) this.retireDescriptors(h);
         // Descriptors still open on the renamed file now write the original's content (their cache
         // file moved with it), as POSIX rename keeps them working; from here on, not after the
         // awaits below, so that a write meanwhile is recorded on the original.
-        for (const h of movedHandles) {
+        for (const h of this.handles.values()) {
+          if (h.itemId !== source.id) continue;
           h.itemId = target.id;
           h.inode = target.inode;
-          h.unrecorded = undefined;
         }
       });
     } finally {
