@@ -1829,15 +1829,13 @@ export class Vfs {
         const replaced = this.o.store.items.get(target.id);
         const live = new Set(this.handles.values());
         for (const { h, file } of held) if (replaced && live.has(h)) h.gone = this.goneFile(replaced, file);
-        this.dropUnrecorded(target.id, 'another file was renamed over it');
         // The moved file as it is now: writes through its handles were recorded during the awaits
         // above, or failed to be (their ends count: the bytes are in the moved file).
-        const moved = this.o.store.items.get(source.id) ?? source;
-        const size = Math.max(moved.size, ...(this.unrecorded.get(source.id) ?? []).map((w) => w.end));
-        this.unrecorded.delete(source.id);
+        const now = this.o.store.items.get(source.id) ?? source;
+        const size = Math.max(now.size, ...(this.unrecorded.get(source.id) ?? []).map((w) => w.end));
         const started = base?.status === 'dirty' ? base : { etag: target.etag, ctag: target.ctag };
         this.content.contentReplaced(target.id, { etag: started.etag, ctag: started.ctag }, RangeSet.whole(size));
-        this.o.store.items.update(target.id, { size, mtimeMs: moved.mtimeMs });
+        this.o.store.items.update(target.id, { size, mtimeMs: now.mtimeMs });
         for (const e of this.o.store.journal.list({ itemId: source.id, states: ['pending', 'uploading', 'failed'] })) this.o.store.journal.remove(e.seq);
         this.o.store.items.deleteSubtree(source.id);
         this.ensureJournal(target, 'write');
@@ -1854,6 +1852,8 @@ export class Vfs {
           h.itemId = target.id;
           h.inode = target.inode;
         }
+        this.unrecorded.delete(source.id);
+        this.dropUnrecorded(target.id, 'another file was renamed over it');
       });
     } finally {
       for (const { h, file } of held) if (file && h.gone?.file !== file) await file.close();
