@@ -88,7 +88,7 @@ export const TimeoutConfigSchema = z.object({
   downloadBuffersKeepMs: ms,
   /** After a failed making of spare cache files (a full disk), the next is tried no sooner than this. */
   spareFilesRetryMs: ms,
-  /** Writes of a closed file whose record failed (the database refused it) are tried again this often. */
+  /** Writes whose record failed (the database refused it) are tried again this often. */
   unrecordedWritesRetryMs: positiveMs,
   /** Transfer progress goes out to the UI at most this often. */
   transferFeedFlushMs: positiveMs,

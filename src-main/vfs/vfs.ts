@@ -114,7 +114,7 @@ export interface VfsOptions {
    * history (deleted, and the saved file a new item).
    */
   hideGraceMs?: number;
-  /** How often writes of a closed file whose record failed are tried again (TimeoutPolicy unrecordedWritesRetryMs). */
+  /** How often writes whose record failed are tried again (TimeoutPolicy unrecordedWritesRetryMs). */
   unrecordedRetryMs?: number;
   /** How long fetching the kept part of a file before its first change may take (TimeoutPolicy prepareForChangeTimeoutMs). */
   prepareTimeoutMs?: number;
