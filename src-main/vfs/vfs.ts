@@ -1078,26 +1078,31 @@ export class Vfs {
         this.recordWrites(itemId, [{ start, end }]);
       } catch (e) {
         this.o.logger.error({ err: e, itemId, start, end }, 'a write to the cache file could not be recorded; it is tried again before the next step of its file, and on a timer');
-        this.keepUnrecorded(itemId, [{ start, end }]);
+        this.keepUnrecorded(itemId, { start, end });
       }
     });
   }
 
   /**
    * Records the item's writes whose record failed before; if that fails again, its error (they
-   * are kept for the next try). Every step that reads or replaces the item's size runs this first:
-   * a write, fsync, truncate, a rename of it over another file, release.
+   * are kept for the next try). Every step that reads the item's size runs this first: a write,
+   * fsync, truncate, release (a rename of it over another file takes their ends into the size it
+   * gives). Returns whether it recorded any.
    */
-  private recordFailedWrites(itemId: string): void {
+  private recordFailedWrites(itemId: string): boolean {
     const writes = this.unrecorded.get(itemId);
-    if (!writes) return;
-    if (!this.o.store.items.get(itemId)) return this.dropUnrecorded(itemId, 'the file was deleted');
+    if (!writes) return false;
+    if (!this.o.store.items.get(itemId)) {
+      this.dropUnrecorded(itemId, 'the file was deleted');
+      return false;
+    }
     try {
       this.recordWrites(itemId, writes);
     } catch (e) {
       throw toVfsError(e, 'recording earlier writes to the file');
     }
     this.unrecorded.delete(itemId);
+    return true;
   }
 
   /**
@@ -1105,29 +1110,23 @@ export class Vfs {
    * and every `unrecordedRetryMs`, which then schedules the file's upload (a close whose try failed
    * scheduled none). Dropped when their content goes (dropUnrecorded).
    */
-  private keepUnrecorded(itemId: string, writes: ReadonlyArray<{ start: number; end: number }>): void {
-    this.unrecorded.set(itemId, [...(this.unrecorded.get(itemId) ?? []), ...writes]);
-    this.unrecordedTimer ??= setTimeout(() => {
-      this.unrecordedTimer = undefined;
-      this.retryUnrecorded();
-    }, this.o.unrecordedRetryMs ?? DEFAULT_TIMEOUTS.unrecordedWritesRetryMs).unref();
+  private keepUnrecorded(itemId: string, write: { start: number; end: number }): void {
+    this.unrecorded.set(itemId, [...(this.unrecorded.get(itemId) ?? []), write]);
+    this.retryUnrecordedLater();
   }
 
-  private retryUnrecorded(): void {
-    for (const itemId of [...this.unrecorded.keys()]) {
-      try {
-        this.recordFailedWrites(itemId);
-      } catch (e) {
-        this.o.logger.warn({ err: e, itemId }, 'writes whose record failed still cannot be recorded; tried again later');
-        continue;
+  private retryUnrecordedLater(): void {
+    this.unrecordedTimer ??= setTimeout(() => {
+      this.unrecordedTimer = undefined;
+      for (const itemId of [...this.unrecorded.keys()]) {
+        try {
+          if (this.recordFailedWrites(itemId)) this.o.uploads.schedule(itemId, { priority: 'high' });
+        } catch (e) {
+          this.o.logger.warn({ err: e, itemId }, 'writes whose record failed still cannot be recorded; tried again later');
+        }
       }
-      this.o.uploads.schedule(itemId, { priority: 'high' });
-    }
-    if (this.unrecorded.size > 0) {
-      const left = [...this.unrecorded];
-      this.unrecorded.clear();
-      for (const [itemId, writes] of left) this.keepUnrecorded(itemId, writes);
-    }
+      if (this.unrecorded.size > 0) this.retryUnrecordedLater();
+    }, this.o.unrecordedRetryMs ?? DEFAULT_TIMEOUTS.unrecordedWritesRetryMs).unref();
   }
 
   /** The item's content went (deleted, or replaced by a rename over it): its writes not recorded yet went with it. */
@@ -1816,9 +1815,7 @@ export class Vfs {
   }
 
   /** Moves a local file's bytes into an existing server file, which then uploads as a new version. */
-  private async replaceContent(moved: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
-    this.recordFailedWrites(moved.id);
-    const source = this.current(moved);
+  private async replaceContent(source: StoredItem, target: StoredItem, detach: readonly OpenFile[] = []): Promise<void> {
     await this.o.uploads.cancel(source.id);
     // (The target's downloads are stopped by moveFile, under its lock: a read or a first write
     // waiting for them goes on with the new content.)
