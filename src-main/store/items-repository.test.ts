@@ -129,7 +129,9 @@ describe('ItemsRepository', () => {
 
   it('tracks a shared folder, resets its state when the shortcut points elsewhere, and drops it with the shortcut', () => {
     const { items, sharedFolders } = temp.store;
+    expect(items.hasShortcuts()).toBe(false);
     items.upsert({ id: 'SC', parentId: 'ROOT', name: 'Team', kind: 'remote', size: 0, ctimeMs: 0, mtimeMs: 0, remoteDriveId: 'd2', remoteItemId: 'F' });
+    expect(items.hasShortcuts()).toBe(true);
     expect(sharedFolders.track('SC', 'd2', 'F')).toMatchObject({ access: null, deltaLink: null });
     sharedFolders.setAccess('SC', 'read', 4);
     sharedFolders.synced('SC', 'link-1', 5);
@@ -137,6 +139,7 @@ describe('ItemsRepository', () => {
     expect(sharedFolders.track('SC', 'd2', 'G')).toMatchObject({ remoteItemId: 'G', access: null, deltaLink: null });
     items.deleteSubtree('SC');
     expect(sharedFolders.list()).toEqual([]);
+    expect(items.hasShortcuts()).toBe(false);
   });
 
   it('finds children case-insensitively and refuses a second name differing only in case', () => {

@@ -99,6 +99,7 @@ export class ItemsRepository {
   readonly #maxInode: Database.Statement<[], number | null>;
   readonly #remoteIdsAbove: Database.Statement<[number], string>;
   readonly #shortcuts: Database.Statement<[], ItemRow>;
+  readonly #anyShortcut: Database.Statement<[], number>;
   readonly #upsertMany: (records: readonly ItemRecord[], options: UpsertOptions) => UpsertResult;
   readonly #move: (id: string, newParentId: string, newName: string) => StoredItem;
   readonly #deleteTree: (id: string) => DeletedItem[];
@@ -203,6 +204,7 @@ export class ItemsRepository {
     this.#maxInode = db.prepare<[], number | null>('SELECT max(inode) FROM items').pluck();
     this.#remoteIdsAbove = db.prepare<[number], string>('SELECT remote_id FROM items WHERE inode > ? AND remote_id IS NOT NULL').pluck();
     this.#shortcuts = db.prepare(`SELECT ${ITEM_COLUMNS} FROM items WHERE kind = 'remote' ORDER BY id`);
+    this.#anyShortcut = db.prepare<[], number>("SELECT 1 FROM items WHERE kind = 'remote' LIMIT 1").pluck();
     this.#upsertMany = db.transaction((records: readonly ItemRecord[], options: UpsertOptions) =>
       this.#applyBatch(records, options),
     );
@@ -320,6 +322,11 @@ export class ItemsRepository {
   /** Every shortcut to a folder of another drive (`remote` items: shared folders added to the drive). */
   listShortcuts(): StoredItem[] {
     return this.#shortcuts.all().map(itemFromRow);
+  }
+
+  /** Whether the drive holds any shortcut (listShortcuts without reading them). */
+  hasShortcuts(): boolean {
+    return this.#anyShortcut.get() === 1;
   }
 
   countChildren(parentId: string): number {

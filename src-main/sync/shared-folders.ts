@@ -208,7 +208,7 @@ export class SharedFolders implements DriveRouter, ShutdownAware {
    */
   #anyShortcut(): boolean {
     const generation = this.#store.items.generation;
-    if (this.#shortcutsSeen?.generation !== generation) this.#shortcutsSeen = { generation, any: this.#store.items.listShortcuts().length > 0 };
+    if (this.#shortcutsSeen?.generation !== generation) this.#shortcutsSeen = { generation, any: this.#store.items.hasShortcuts() };
     return this.#shortcutsSeen.any;
   }
 
