@@ -671,6 +671,28 @@ describe('vfs attribute changes (what the mount is told, for its kept attributes
     }
   }, 30_000);
 
+  it('a rename over another file takes the writes whose record failed into the size it gives', async () => {
+    const root = rig.temp.store.items.getRoot()!;
+    await rig.graph.uploadSmall(root.remoteId!, 'folded.txt', Buffer.from('old'));
+    await rig.sync.syncOnce();
+    const records = failingSizeRecords(rig.temp.store);
+    try {
+      const fh = await rig.vfs.create('/folded.txt.tmp');
+      await rig.vfs.write(fh, Buffer.from('new'), 3, 0);
+      await Promise.resolve();
+      records.fail(1);
+      expect(rig.vfs.write(fh, Buffer.from('!!'), 2, 3)).toBe(2);
+      await Promise.resolve();
+      expect(rig.item('/folded.txt.tmp').size).toBe(3);
+      await rig.vfs.rename('/folded.txt.tmp', '/folded.txt');
+      await rig.vfs.release(fh);
+    } finally {
+      records.stop();
+    }
+    expect(rig.item('/folded.txt').size).toBe(5);
+    expect((await rig.readAll('/folded.txt')).toString()).toBe('new!!');
+  }, 30_000);
+
   it('a write through a file being saved over another, while the rename waits, lands in the saved file', async () => {
     const root = rig.temp.store.items.getRoot()!;
     await rig.graph.uploadSmall(root.remoteId!, 'racing.txt', Buffer.from('old'));
