@@ -248,7 +248,9 @@ export class Engine {
       buffersKeepMs: policy.ms('downloadBuffersKeepMs'),
     });
     // Writes the previous run answered before it could record them (killed in between).
-    const grown = await downloads.content.recordAnsweredWrites(Date.now());
+    const grown = await downloads.content.recordAnsweredWrites(Date.now(), (itemId, err) =>
+      logger.error({ err, itemId }, 'could not check whether a file the previous run wrote to is longer than it had recorded; it keeps its recorded size'),
+    );
     if (grown > 0) logger.warn({ files: grown }, 'files the previous run wrote to just before it ended are longer than it had recorded: their new size is kept and uploaded');
     // A first start mounts as soon as the drive and its root are known; the enumeration runs in the
     // background while folders are listed on demand. A rebuilt store still enumerates first: its

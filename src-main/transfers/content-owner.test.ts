@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,7 +263,9 @@ describe('recordAnsweredWrites (a run killed between a write\'s reply and its re
     await mkdir(dirname(cacheFilePath(cacheDir, 'B')), { recursive: true });
     writeFileSync(cacheFilePath(cacheDir, 'B'), Buffer.alloc(30, 7));
 
-    expect(await owner.recordAnsweredWrites(5_000)).toBe(1);
+    const failed: unknown[] = [];
+    expect(await owner.recordAnsweredWrites(5_000, (id, e) => failed.push([id, e]))).toBe(1);
+    expect(failed).toEqual([]);
 
     expect(temp.store.items.get('A')).toMatchObject({ size: 25, mtimeMs: 5_000 });
     const after = temp.store.content.get('A')!;
@@ -271,6 +273,17 @@ describe('recordAnsweredWrites (a run killed between a write\'s reply and its re
     expect(after.ranges.has(0, 25)).toBe(true);
     expect(temp.store.items.get('B')?.size).toBe(10);
     // Once recorded, nothing more to do.
-    expect(await owner.recordAnsweredWrites(6_000)).toBe(0);
+    expect(await owner.recordAnsweredWrites(6_000, (id, e) => failed.push([id, e]))).toBe(0);
+  });
+
+  it('tells of a file it cannot look at and leaves it as recorded', async () => {
+    await reach('dirty');
+    // A file where the cache file's folder should be: its length cannot be read (ENOTDIR).
+    rmSync(dirname(cacheFilePath(cacheDir, 'A')), { recursive: true, force: true });
+    writeFileSync(dirname(cacheFilePath(cacheDir, 'A')), 'not a folder');
+    const failed: Array<[string, unknown]> = [];
+    expect(await owner.recordAnsweredWrites(5_000, (id, e) => failed.push([id, e]))).toBe(0);
+    expect(failed).toEqual([['A', expect.objectContaining({ code: 'ENOTDIR' })]]);
+    expect(temp.store.items.get('A')?.size).toBe(10);
   });
 });

@@ -369,9 +369,10 @@ export class ContentOwner {
    * answered before its record (vfs.ts recordAfterReply), so a process killed between the two
    * leaves a cache file longer than the size its row says. Such a file's size becomes its
    * length, the bytes past the old size local, one more local version (its journal entry is there:
-   * it was dirty). Returns how many files grew.
+   * it was dirty). A file that cannot be looked at is told to `failed` and left as it is. Returns
+   * how many files grew.
    */
-  async recordAnsweredWrites(now: number): Promise<number> {
+  async recordAnsweredWrites(now: number, failed: (itemId: string, error: unknown) => void): Promise<number> {
     let grown = 0;
     for (const itemId of this.#store.content.listByStatus('dirty')) {
       await this.#locked(itemId, async () => {
@@ -386,7 +387,7 @@ export class ContentOwner {
           this.#store.items.setSizeAndTime(item, length, now);
         });
         grown++;
-      });
+      }).catch((error: unknown) => failed(itemId, error));
     }
     return grown;
   }
