@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensurePrivateDir } from '../base/files.ts';
+import { setImmediate as nextLoopTurn } from 'node:timers/promises';
+import { ensurePrivateDirSync } from '../base/files.ts';
 import type { Logger } from '../base/logger.ts';
 import { errorMessage, OneMountError } from '../base/errors.ts';
 import { settledWithin } from '../base/deadline.ts';
@@ -205,10 +206,13 @@ export class Engine {
     // file yet means a first start, which also asks for the root. (A database found corrupt below
     // enumerates instead: its early drive answer is then not used.)
     const early = startEarlyRequests(graph, !existsSync(paths.storeFile));
+    // One turn of the event loop lets them connect and go out before the synchronous steps below.
+    await nextLoopTurn();
 
     let opened: ReturnType<typeof openStore>;
     try {
-      for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) await ensurePrivateDir(dir);
+      // Synchronous: the early requests' events would hold up each folder level (files.ts).
+      for (const dir of [paths.configDir, paths.stateDir, paths.cacheDir]) ensurePrivateDirSync(dir);
       opened = openStore({ path: paths.storeFile, logger, busyTimeoutMs: policy.ms('storeBusyTimeoutMs') });
     } catch (e) {
       await graph.close();

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OneMountError } from './errors.ts';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ensurePrivateDir, writeFileAtomic } from './files.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, ensurePrivateDir, ensurePrivateDirSync, writeFileAtomic } from './files.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -58,10 +58,13 @@ describe('writeFileAtomic', () => {
   });
 });
 
-describe('ensurePrivateDir', () => {
+describe.each([
+  ['ensurePrivateDir', ensurePrivateDir],
+  ['ensurePrivateDirSync', async (path: string) => ensurePrivateDirSync(path)],
+])('%s', (_name, ensure) => {
   it('creates missing directories with mode 0700', async () => {
     const target = join(dir, 'a', 'b');
-    await ensurePrivateDir(target);
+    await ensure(target);
     expect(modeOf(target)).toBe(PRIVATE_DIR_MODE);
     expect(modeOf(join(dir, 'a'))).toBe(PRIVATE_DIR_MODE);
   });
@@ -70,15 +73,15 @@ describe('ensurePrivateDir', () => {
     const target = join(dir, 'open');
     mkdirSync(target);
     chmodSync(target, 0o755);
-    await ensurePrivateDir(target);
+    await ensure(target);
     expect(modeOf(target)).toBe(PRIVATE_DIR_MODE);
-    await ensurePrivateDir(target);
+    await ensure(target);
     expect(modeOf(target)).toBe(PRIVATE_DIR_MODE);
   });
 
   it('refuses a path that is a file', async () => {
     const file = join(dir, 'file');
     writeFileSync(file, '');
-    await expect(ensurePrivateDir(file)).rejects.toThrow();
+    await expect(ensure(file)).rejects.toThrow();
   });
 });

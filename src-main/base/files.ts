@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, statSync, type Stats } from 'node:fs';
 import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OneMountError } from './errors.ts';
@@ -62,11 +63,23 @@ async function syncDirectory(dir: string): Promise<void> {
  */
 export async function ensurePrivateDir(path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: PRIVATE_DIR_MODE });
-  const info = await stat(path);
-  if (!info.isDirectory()) {
-    throw new OneMountError('NOT_A_DIRECTORY', `${path} exists and is not a directory`);
-  }
-  if ((info.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(path, PRIVATE_DIR_MODE);
+  if (needsTightening(path, await stat(path))) await chmod(path, PRIVATE_DIR_MODE);
+}
+
+/**
+ * ensurePrivateDir without awaits, for the engine's own folders at its start, before it mounts
+ * anything. Node's recursive mkdir takes an event-loop turn per folder level it creates, and at
+ * that moment the loop is busy with the start's first Graph requests: on a first start the three
+ * folders took 20-odd ms that way, against well under one here.
+ */
+export function ensurePrivateDirSync(path: string): void {
+  mkdirSync(path, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (needsTightening(path, statSync(path))) chmodSync(path, PRIVATE_DIR_MODE);
+}
+
+function needsTightening(path: string, info: Stats): boolean {
+  if (!info.isDirectory()) throw new OneMountError('NOT_A_DIRECTORY', `${path} exists and is not a directory`);
+  return (info.mode & 0o777) !== PRIVATE_DIR_MODE;
 }
 
 /** The names in a folder; none when the folder does not exist (any other error is thrown). */
