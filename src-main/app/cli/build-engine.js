@@ -46,6 +46,24 @@ const noHttp2 = {
   },
 };
 
+// zod's namespaces re-export every locale it has (`z.locales`, `z.core.locales`: ~390 KB of the
+// bundle, evaluated at every start); the engine speaks English only, which zod sets up itself from
+// locales/en.js.
+const ZOD_LOCALES = /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/;
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      ZOD_LOCALES.test(args.importer) ? { path: path.join(path.dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'onemount-zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'onemount-zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 const common = {
   absWorkingDir: ROOT,
   bundle: true,
@@ -57,7 +75,7 @@ const common = {
   // The loader reads the bundle as Latin-1 (a one-byte string, no UTF-8 decoding): non-ASCII
   // characters are written as escapes (esbuild's default, stated here because the loader needs it).
   charset: 'ascii',
-  plugins: [ownDirname],
+  plugins: [ownDirname, zodEnglishOnly],
 };
 
 /**
