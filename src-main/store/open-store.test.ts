@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { latestSchemaVersion } from './migrations.ts';
-import { openStore } from './open-store.ts';
+import { openStore, PAGE_CACHE_KIB } from './open-store.ts';
 import { StoreError } from './store-error.ts';
 import { file, folder, makeTempDir, recordingLogger, ROOT, type TempDir } from './testing/temp-store.ts';
 
@@ -37,7 +37,7 @@ describe('openStore', () => {
     db.close();
   });
 
-  it('applies synchronous, foreign keys, busy timeout and the checkpoint threshold on its connection', () => {
+  it('applies synchronous, foreign keys, busy timeout, the checkpoint threshold and the page cache on its connection', () => {
     const normal = openStore({ path: dbPath, logger: recordingLogger() }).store;
     expect(normal.connectionSettings()).toEqual({
       journalMode: 'wal',
@@ -45,6 +45,7 @@ describe('openStore', () => {
       foreignKeys: true,
       busyTimeoutMs: 5_000,
       walAutocheckpoint: 10_000,
+      pageCacheKib: PAGE_CACHE_KIB,
       schemaVersion: latestSchemaVersion(),
     });
     expect(() => normal.content.addRange('nope', 0, 1, 1)).toThrow(/FOREIGN KEY/);

@@ -16,6 +16,8 @@ export interface StoreConnectionSettings {
   busyTimeoutMs: number;
   /** WAL pages before SQLite checkpoints on its own. */
   walAutocheckpoint: number;
+  /** The connection's page cache (SQLite's cache_size), KiB. */
+  pageCacheKib: number;
   schemaVersion: number;
 }
 
@@ -82,8 +84,15 @@ export class Store {
       foreignKeys: this.#db.pragma('foreign_keys', { simple: true }) === 1,
       busyTimeoutMs: this.#db.pragma('busy_timeout', { simple: true }) as number,
       walAutocheckpoint: this.#db.pragma('wal_autocheckpoint', { simple: true }) as number,
+      pageCacheKib: this.#pageCacheKib(),
       schemaVersion: this.#db.pragma('user_version', { simple: true }) as number,
     };
+  }
+
+  #pageCacheKib(): number {
+    // cache_size: KiB when negative, pages when positive.
+    const size = this.#db.pragma('cache_size', { simple: true }) as number;
+    return size < 0 ? -size : (size * (this.#db.pragma('page_size', { simple: true }) as number)) / 1024;
   }
 
   /** Copies the WAL into the database file without blocking writers (housekeeping, idle time). */
