@@ -104,6 +104,8 @@ async function buildCommand(outdir) {
   // in comments, where a '?' per UTF-16 unit changes nothing (and keeps the source map's columns).
   const file = path.join(outdir, 'onemount.cjs');
   const bundle = (await readFile(file, 'utf8')).replace(/[\u0080-\uffff]/g, '?');
+  // esbuild names each module it bundles in a comment: a zod whose layout changed brings them all back.
+  if (bundle.includes('node_modules/zod/v4/locales/index.js')) throw new Error("zod's locales are bundled again: zod-english-only no longer matches how zod re-exports them");
   await writeFile(file, bundle, 'latin1');
   const id = createHash('sha256').update(bundle).digest('hex').slice(0, 16);
   const loader = await readFile(LOADER, 'utf8');
