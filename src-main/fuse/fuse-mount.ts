@@ -193,7 +193,7 @@ export class FuseMount {
         let at = self.fuse?.keptGeneration?.();
         let waited = false;
         const listing = () => {
-          const r = vfs.readdir(path);
+          const r = vfs.readdir(path, { cacheEntries: !keepingAttrs });
           waited = r instanceof Promise;
           return r;
         };
@@ -202,7 +202,7 @@ export class FuseMount {
           at = self.fuse?.keptGeneration?.();
           let now: Listing;
           try {
-            now = vfs.listStored(path);
+            now = vfs.listStored(path, { cacheEntries: !keepingAttrs });
           } catch (e) {
             // Gone or changed since it was listed: the names as listed, without stats to keep.
             logger[e instanceof VfsError ? 'debug' : 'warn']({ path, err: e }, 'the folder listed could not be read again as it was answered; its stats are not kept');
@@ -298,6 +298,9 @@ export class FuseMount {
     // without the generation they were read at; later ones dropped everything at every change, and
     // know no change that drops less): with an older build in node_modules, none are kept.
     const keepsAttrs = FuseNative.hasKeptAttrs === true && FuseNative.hasKeptNames === true && typeof FuseNative.prototype.keptGeneration === 'function';
+    // Then the kernel's look-ups of what readdir listed are answered in the FUSE thread: the vfs
+    // need not cache the entries for them (ListingOptions.cacheEntries).
+    const keepingAttrs = keepsAttrs && o.keptAttrsMs > 0;
     const fuse = new FuseNative(o.mountpoint, ops, {
       // Reads may wait for the network; the vfs bounds every wait itself.
       timeout: false,

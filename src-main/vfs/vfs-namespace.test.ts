@@ -541,6 +541,31 @@ describe('vfs readdir', () => {
     await rig.vfs.unlink('/L/b.txt');
     expect(await list()).toEqual(['a.txt:3']);
   }, 30_000);
+
+  it("keeps the listed entries for the look-ups that follow, unless the mount answers those itself (cacheEntries: false)", async () => {
+    await rig.vfs.mkdir('/K');
+    await writeNew('/K/a.txt', Buffer.from('a'));
+    await writeNew('/K/b.txt', Buffer.from('bb'));
+    const items = rig.temp.store.items;
+    const lookups: string[] = [];
+    const getChild = items.getChild.bind(items);
+    items.getChild = (parentId, name) => {
+      lookups.push(name);
+      return getChild(parentId, name);
+    };
+    // Each listing is read from the store (a write in between changes the generation), then both
+    // entries are looked up as the kernel would after readdir.
+    const listThenLookUp = async (cacheEntries: boolean) => {
+      await writeNew('/K/c.txt', Buffer.from(String(lookups.length)));
+      await rig.vfs.readdir('/K', { cacheEntries });
+      lookups.length = 0;
+      for (const name of ['a.txt', 'b.txt']) expect(rig.vfs.getattr(`/K/${name}`)).toMatchObject({ size: name === 'a.txt' ? 1 : 2 });
+      return [...lookups];
+    };
+
+    expect(await listThenLookUp(true)).toEqual([]);
+    expect(await listThenLookUp(false)).toEqual(['a.txt', 'b.txt']);
+  }, 30_000);
 });
 
 describe('vfs attribute changes (what the mount is told, for its kept attributes)', () => {

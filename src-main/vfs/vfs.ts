@@ -138,6 +138,16 @@ export interface Listing {
   complete?: boolean;
 }
 
+export interface ListingOptions {
+  /**
+   * Keep each entry in the cache of items by path, for the look-ups the kernel makes next (default
+   * true). A mount that keeps the listing's attributes answers those itself (`ls -l` of 10 000
+   * entries: none reaches the vfs), and the cache would only hold them, ~7 MiB per 10 000, until
+   * the engine settles.
+   */
+  cacheEntries?: boolean;
+}
+
 /**
  * What is about to change of getattr's and readdir's answers, when that is all (onAttributesChange):
  * the attributes of one inode; a new item at a path; new items anywhere; or a folder just made, empty.
@@ -552,7 +562,7 @@ export class Vfs {
   }
 
   /** Every entry of a folder, paged out of the store (large folders never load in one query). */
-  readdir(path: string): Listing | Promise<Listing> {
+  readdir(path: string, options: ListingOptions = {}): Listing | Promise<Listing> {
     const listing = this.o.listing;
     if (listing && !listing.complete) {
       const dir = this.lookup(path);
@@ -560,15 +570,15 @@ export class Vfs {
         return (async () => {
           const folder = await dir;
           if (folder.kind === 'folder') await this.listFolder(folder, listing);
-          return this.listStored(path);
+          return this.listStored(path, options);
         })();
       }
     }
-    return this.listStored(path);
+    return this.listStored(path, options);
   }
 
   /** The folder's entries as the store holds them now, without listing it from the server (readdir does that first). */
-  listStored(path: string): Listing {
+  listStored(path: string, options: ListingOptions = {}): Listing {
     const generation = this.o.store.items.generation;
     if (generation !== this.listingsGeneration) {
       this.listings.clear();
@@ -576,7 +586,7 @@ export class Vfs {
     }
     let listed = this.listings.get(path);
     if (!listed) {
-      listed = this.readListing(path);
+      listed = this.readListing(path, options.cacheEntries ?? true);
       if (this.listings.size >= KEPT_LISTINGS) this.listings.delete(this.listings.keys().next().value!);
       this.listings.set(path, listed);
     }
@@ -596,12 +606,12 @@ export class Vfs {
     return { names: listed.names.filter((_, i) => keep[i]), attrs: listed.attrs.filter((_, i) => keep[i]) };
   }
 
-  private readListing(path: string): { names: string[]; attrs: Attr[] } {
+  private readListing(path: string, cacheEntries: boolean): { names: string[]; attrs: Attr[] } {
     const dir = this.resolve(path);
     if (dir.kind !== 'folder' && dir.kind !== 'remote') throw new VfsError('ENOTDIR', `not a folder: ${path}`);
     const names: string[] = [];
     const attrs: Attr[] = [];
-    const cache = this.pathCache();
+    const cache = cacheEntries ? this.pathCache() : undefined;
     const prefix = path === '/' ? '/' : `${path}/`;
     let after: string | undefined;
     for (;;) {
@@ -609,6 +619,7 @@ export class Vfs {
       for (const child of page) {
         names.push(child.name);
         attrs.push(this.attrOf(child));
+        if (!cache) continue;
         // The kernel looks each entry up next (getattr per name for `ls -l`). An entry already
         // cached is the same item (the generation did not change): replacing it would only turn
         // the cached one into old-generation garbage at every listing of a large folder.
