@@ -543,9 +543,9 @@ describe('vfs readdir', () => {
   }, 30_000);
 
   it("keeps the listed entries for the look-ups that follow, unless the mount answers those itself (cacheEntries: false)", async () => {
-    await rig.vfs.mkdir('/K');
-    await writeNew('/K/a.txt', Buffer.from('a'));
-    await writeNew('/K/b.txt', Buffer.from('bb'));
+    await rig.vfs.mkdir('/Kept');
+    await writeNew('/Kept/a.txt', Buffer.from('a'));
+    await writeNew('/Kept/b.txt', Buffer.from('bb'));
     const items = rig.temp.store.items;
     const lookups: string[] = [];
     const getChild = items.getChild.bind(items);
@@ -556,10 +556,10 @@ describe('vfs readdir', () => {
     // Each listing is read from the store (a write in between changes the generation), then both
     // entries are looked up as the kernel would after readdir.
     const listThenLookUp = async (cacheEntries: boolean) => {
-      await writeNew('/K/c.txt', Buffer.from(String(lookups.length)));
-      await rig.vfs.readdir('/K', { cacheEntries });
+      await writeNew('/Kept/c.txt', Buffer.from(String(lookups.length)));
+      await rig.vfs.readdir('/Kept', { cacheEntries });
       lookups.length = 0;
-      for (const name of ['a.txt', 'b.txt']) expect(rig.vfs.getattr(`/K/${name}`)).toMatchObject({ size: name === 'a.txt' ? 1 : 2 });
+      for (const name of ['a.txt', 'b.txt']) expect(rig.vfs.getattr(`/Kept/${name}`)).toMatchObject({ size: name === 'a.txt' ? 1 : 2 });
       return [...lookups];
     };
 
