@@ -4,7 +4,7 @@
  * (the uploads are the cache rig's recording stand-in, so each case says exactly what lands
  * when).
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { GraphApiError, quickXorHash, type DriveItem } from '../graph/index.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
@@ -519,13 +519,7 @@ describe('vfs readdir', () => {
     await rig.vfs.mkdir('/L');
     await writeNew('/L/a.txt', Buffer.from('a'));
     await writeNew('/L/b.txt', Buffer.from('bb'));
-    const items = rig.temp.store.items;
-    const reads: string[] = [];
-    const listChildren = items.listChildren.bind(items);
-    items.listChildren = (parentId, after, limit) => {
-      reads.push(parentId);
-      return listChildren(parentId, after, limit);
-    };
+    const reads = vi.spyOn(rig.temp.store.items, 'listChildren');
     const list = async () => {
       const r = await rig.vfs.readdir('/L');
       return r.names.map((n, i) => `${n}:${r.attrs[i]!.size}`).sort();
@@ -533,11 +527,11 @@ describe('vfs readdir', () => {
 
     expect(await list()).toEqual(['a.txt:1', 'b.txt:2']);
     expect(await list()).toEqual(['a.txt:1', 'b.txt:2']);
-    expect(reads).toHaveLength(1);
+    expect(reads).toHaveBeenCalledTimes(1);
     // Any change to the store's items (here a new size) lists the folder from the store again.
     await writeNew('/L/a.txt', Buffer.from('aaa'));
     expect(await list()).toEqual(['a.txt:3', 'b.txt:2']);
-    expect(reads).toHaveLength(2);
+    expect(reads).toHaveBeenCalledTimes(2);
     await rig.vfs.unlink('/L/b.txt');
     expect(await list()).toEqual(['a.txt:3']);
   }, 30_000);
@@ -546,21 +540,15 @@ describe('vfs readdir', () => {
     await rig.vfs.mkdir('/Kept');
     await writeNew('/Kept/a.txt', Buffer.from('a'));
     await writeNew('/Kept/b.txt', Buffer.from('bb'));
-    const items = rig.temp.store.items;
-    const lookups: string[] = [];
-    const getChild = items.getChild.bind(items);
-    items.getChild = (parentId, name) => {
-      lookups.push(name);
-      return getChild(parentId, name);
-    };
+    const lookups = vi.spyOn(rig.temp.store.items, 'getChild');
     // Each listing is read from the store (a write in between changes the generation), then both
     // entries are looked up as the kernel would after readdir.
     const listThenLookUp = async (cacheEntries: boolean) => {
-      await writeNew('/Kept/c.txt', Buffer.from(String(lookups.length)));
+      await writeNew('/Kept/c.txt', Buffer.from(String(cacheEntries)));
       await rig.vfs.readdir('/Kept', { cacheEntries });
-      lookups.length = 0;
+      lookups.mockClear();
       for (const name of ['a.txt', 'b.txt']) expect(rig.vfs.getattr(`/Kept/${name}`)).toMatchObject({ size: name === 'a.txt' ? 1 : 2 });
-      return [...lookups];
+      return lookups.mock.calls.map(([, name]) => name);
     };
 
     expect(await listThenLookUp(true)).toEqual([]);
