@@ -29,7 +29,7 @@ function later(n) {
   ${'s = (s * 31 + 7) % 1000003; s ^= s >>> 3;'.repeat(300)}
   return s;
 }
-process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename }) + '\\n');
+process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename, arenaCap: globalThis.arenaCap }) + '\\n');
 if (hook) hook();
 if (process.env.SESSION) later(3);
 // Another engine of this bundle wrote a fuller cache meanwhile.
@@ -58,11 +58,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(env: NodeJS.ProcessEnv = {}): Promise<{ found: string | undefined; value: number; file: string; stderr: string }> {
+function start(env: NodeJS.ProcessEnv = {}): Promise<{ found: string | undefined; value: number; file: string; arenaCap?: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ENGINE_V8_FLAGS: JSON.stringify(ENGINE_V8_FLAGS), ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}: ${stderr}`));
-      resolve({ ...(JSON.parse(stdout) as { found: string | undefined; value: number; file: string }), stderr });
+      resolve({ ...(JSON.parse(stdout) as { found: string | undefined; value: number; file: string; arenaCap?: number }), stderr });
     });
   });
 }
@@ -174,5 +174,29 @@ describe('engine-loader', () => {
     const r = await start();
     expect(r).toMatchObject({ found: 'none', value: 49 });
     expect(r.stderr).toMatch(/could not write the code cache/);
+  });
+
+  /** A stand-in fuse-native where the bundle would find it, recording the cap it was given. */
+  const fuseNative = async (body: string) => {
+    await mkdir(path.join(dir, 'node_modules', 'fuse-native'), { recursive: true });
+    await writeFile(path.join(dir, 'node_modules', 'fuse-native', 'index.js'), body);
+  };
+
+  it("caps the C heap's arenas through fuse-native before the bundle runs; without one that loads, the bundle runs all the same", { timeout: 30_000 }, async () => {
+    const uncapped = async () => {
+      const r = await start();
+      expect(r).toMatchObject({ value: 49, stderr: '' });
+      expect(r.arenaCap).toBeUndefined();
+    };
+    // None to be found (nothing installed beside the stand-in).
+    await uncapped();
+    // One that cannot load (no libfuse yet: the mount's preflight reports it).
+    await fuseNative("throw new Error('libfuse.so.2: cannot open shared object file');");
+    await uncapped();
+    // A stock one, without the patch's function.
+    await fuseNative('module.exports = class Fuse {};');
+    await uncapped();
+    await fuseNative('module.exports = class Fuse { static limitMallocArenas(n) { globalThis.arenaCap = n; return true; } };');
+    expect(await start()).toMatchObject({ value: 49, arenaCap: 2 });
   });
 });

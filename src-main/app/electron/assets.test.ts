@@ -78,6 +78,7 @@ describe('assets', () => {
     const unit = readFileSync(path.join(ASSETS, 'onemount-engine@.service'), 'utf8');
     expect(unit).toMatch(/^ExecStart=.*\bonemount daemon \$\{ONEMOUNT_MOUNTPOINT\} --account %i/m);
     expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
+    expect(unit).toMatch(/^Environment=MALLOC_ARENA_MAX=2$/m);
     expect(unit).toMatch(/^WantedBy=default.target$/m);
   });
 });

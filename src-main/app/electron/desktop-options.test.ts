@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engineCommand, parseDesktopOptions } from './desktop-options.ts';
+import { engineCommand, engineEnvironment, parseDesktopOptions } from './desktop-options.ts';
 
 describe('desktop options', () => {
   it('defaults: the default account at ~/OneDrive on the system node', () => {
@@ -30,5 +30,11 @@ describe('desktop options', () => {
       args: ['/opt/OneMount/resources/app/dist/engine/onemount.js', 'daemon', '/home/me/OneDrive', '--account', 'default', '--emulator-url', 'http://e/v1.0'],
     });
     expect(engineCommand(parseDesktopOptions([], {}, '/h'), '/a').args).not.toContain('--emulator-url');
+  });
+
+  it("runs the engine with glibc's malloc capped at two arenas, unless the user set a cap", () => {
+    expect(engineEnvironment({ HOME: '/home/me' })).toEqual({ HOME: '/home/me', MALLOC_ARENA_MAX: '2' });
+    expect(engineEnvironment({ MALLOC_ARENA_MAX: '8' }).MALLOC_ARENA_MAX).toBe('8');
+    expect(engineEnvironment({ MALLOC_ARENA_MAX: '' }).MALLOC_ARENA_MAX).toBe('2');
   });
 });

@@ -39,7 +39,7 @@ import { Events, type EventName } from '../../../src-shared/ipc/contract.ts';
 import { accountPaths } from '../paths.ts';
 import { panelHeaders, resolveAppUrl } from './app-protocol.ts';
 import { Autostart, autostartDir } from './autostart.ts';
-import { engineCommand, parseDesktopOptions } from './desktop-options.ts';
+import { engineCommand, engineEnvironment, parseDesktopOptions } from './desktop-options.ts';
 import { EngineSupervisor } from './engine-supervisor.ts';
 import { APP_ORIGIN, HELLO_CHANNEL, LINK_CHANNEL, MESSAGE_CHANNEL, REQUEST_CHANNEL, checkSender, validateHello, validateRequest, type SenderInfo } from './ipc-validation.ts';
 import { notificationsFor } from './notifications.ts';
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       // and its prints never hit a closed pipe. Its own log is paths.logFile.
       const out = openSync(engineOutput, 'a', 0o600);
       try {
-        return spawn(cmd, argv, { stdio: ['ignore', out, out], detached: true, env: process.env });
+        return spawn(cmd, argv, { stdio: ['ignore', out, out], detached: true, env: engineEnvironment(process.env) });
       } finally {
         closeSync(out);
       }
