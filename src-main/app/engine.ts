@@ -193,6 +193,7 @@ export class Engine {
       logger,
       requestTimeoutMs: policy.ms('requestTimeoutMs'),
       connectTimeoutMs: policy.ms('connectTimeoutMs'),
+      idleConnectionMs: policy.ms('idleConnectionMs'),
       stallTimeoutMs: policy.ms('transferStallTimeoutMs'),
       maxRetries: policy.ms('requestRetries'),
       maxThrottleRetries: policy.ms('requestThrottleRetries'),

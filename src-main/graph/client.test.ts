@@ -244,6 +244,35 @@ describe('downloads', () => {
   });
 });
 
+describe('connections', () => {
+  it('keeps an idle connection for the next request as long as it is told (the server giving no Keep-Alive hint)', async () => {
+    let connections = 0;
+    const server: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': 3 });
+      res.end('abc');
+    });
+    // No timeout of its own, so no Keep-Alive hint in its answers: the client's setting decides.
+    server.keepAliveTimeout = 0;
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dl/abc`;
+      const twoRequestsApart = async (client: GraphClient) => {
+        connections = 0;
+        await collect((await client.downloadRange(url, 0, 3)).stream);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        await collect((await client.downloadRange(url, 0, 3)).stream);
+        return connections;
+      };
+      expect(await twoRequestsApart(makeClient({ idleConnectionMs: 100 }))).toBe(2);
+      expect(await twoRequestsApart(makeClient({ idleConnectionMs: 10_000 }))).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('uploads', () => {
   it('uploads small files by parent and name and by id, and refuses oversize bodies before sending', async () => {
     const client = makeClient();

@@ -46,6 +46,8 @@ export interface GraphClientOptions {
   logger?: Logger;
   requestTimeoutMs: number;
   connectTimeoutMs?: number;
+  /** An idle connection is kept this long for the next request (unless the server says less). */
+  idleConnectionMs?: number;
   /** A transfer body that moves no bytes for this long fails; default requestTimeoutMs. */
   stallTimeoutMs?: number;
   maxRetries: number;
@@ -171,6 +173,7 @@ export class GraphClient {
       retryMaxMs: options.retryMaxMs,
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+      ...(options.idleConnectionMs === undefined ? {} : { idleConnectionMs: options.idleConnectionMs }),
       ...(options.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: options.stallTimeoutMs }),
       ...(options.maxThrottleRetries === undefined ? {} : { maxThrottleRetries: options.maxThrottleRetries }),
       ...(options.connections === undefined ? {} : { connections: options.connections }),

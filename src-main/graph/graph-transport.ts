@@ -33,6 +33,8 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /** Establishing a connection; default the smaller of requestTimeoutMs and the policy's connectTimeoutMs. */
   connectTimeoutMs?: number;
+  /** How long an idle connection is kept for the next request unless the server says less (the policy's idleConnectionMs by default). */
+  idleConnectionMs?: number;
   /** A body that moves no bytes for this long fails (TimeoutPolicy transferStallTimeoutMs); default requestTimeoutMs. */
   stallTimeoutMs?: number;
   /** Repeats allowed for transient failures (5xx, 408, network errors, timeouts). */
@@ -153,7 +155,7 @@ function errorCode(error: unknown): string | undefined {
 
 export class GraphTransport {
   readonly gate: ThrottleGate;
-  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections' | 'onOutcome' | 'isOffline' | 'connectTimeoutMs' | 'stallTimeoutMs'>>;
+  readonly #options: Required<Omit<TransportOptions, 'logger' | 'dispatcher' | 'connections' | 'onOutcome' | 'isOffline' | 'connectTimeoutMs' | 'idleConnectionMs' | 'stallTimeoutMs'>>;
   readonly #onOutcome: ((ok: boolean, error?: Error) => void) | undefined;
   readonly #isOffline: () => boolean;
   readonly #logger: Logger | undefined;
@@ -188,6 +190,8 @@ export class GraphTransport {
         // Idle time between body chunks; the whole body of a large download may take far longer.
         bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
         connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
+        // A server's Keep-Alive hint, when it gives one, still wins (less its 2 s margin).
+        keepAliveTimeout: options.idleConnectionMs ?? DEFAULT_TIMEOUTS.idleConnectionMs,
       });
     this.gate = new ThrottleGate({
       now,

@@ -54,6 +54,8 @@ export const TimeoutConfigSchema = z.object({
   requestTimeoutMs: positiveMs,
   /** Establishing a connection to the service. */
   connectTimeoutMs: positiveMs,
+  /** A connection to the service left idle is kept this long for the next request, unless the server says less. */
+  idleConnectionMs: positiveMs,
   /** A transfer whose body moves no bytes for this long fails (and is retried, resuming). */
   transferStallTimeoutMs: positiveMs,
   /** Repeats of one request after transient failures (a count, not a duration). */
@@ -244,6 +246,8 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze<TimeoutCo
   taskStopTimeoutMs: 2_000,
   requestTimeoutMs: 30_000,
   connectTimeoutMs: 30_000,
+  // undici's own default is 4 s: a request after a pause paid a new TLS handshake with Graph.
+  idleConnectionMs: 60_000,
   transferStallTimeoutMs: 30_000,
   requestRetries: 4,
   requestThrottleRetries: 10,
