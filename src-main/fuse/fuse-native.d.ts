@@ -46,8 +46,6 @@ declare module 'fuse-native' {
     static readonly hasKeptAttrs?: boolean;
     /** Hands the C heap's free pages back to the system (absent before this patch version). */
     static trimMalloc?(): boolean;
-    /** Caps the C heap's arenas for the threads that have not allocated yet (absent before this patch version). */
-    static limitMallocArenas?(arenas: number): boolean;
     static unmount(mountpoint: string, cb: (err?: Error | null) => void): void;
   }
   export default Fuse;

@@ -31,15 +31,18 @@ const BUNDLE = path.join(import.meta.dirname, 'onemount.cjs');
 const requireFromBundle = createRequire(BUNDLE);
 
 // Before anything else: glibc gives every thread that allocates an arena of its own, and each
-// keeps what its thread's bursts left. The cap (the patched fuse-native's mallopt) holds for the
-// threads that have not allocated yet: V8's helpers before their first tasks (the compile and the
-// collections below), the thread pool, libfuse's workers. Measured at rest after a 10 000-entry
-// listing: 3 MiB less resident (docs/architecture.md, "The C heap keeps two arenas"). A
-// fuse-native that does not load here (no libfuse yet: the mount's preflight installs it and says
-// so; commands that never mount need none) or a stock one leaves glibc's default.
+// keeps what its thread's bursts left. The cap (mallopt, in the binding the patched fuse-native
+// builds: build/Release/fuse.node, where fuse-native loads it from too; not through fuse-native's
+// own module, which costs a command that never mounts ~7 ms) holds for the threads that have not
+// allocated yet: V8's helpers before their first tasks (the compile and the collections below), the
+// thread pool, libfuse's workers. Measured at rest after a 10 000-entry listing: 3 MiB less
+// resident (docs/architecture.md, "The C heap keeps two arenas"). A binding that does not load
+// here (none built: a stock fuse-native; no libfuse yet, which the mount's preflight installs and
+// reports) leaves glibc's default.
 const MALLOC_ARENAS = 2;
 try {
-  requireFromBundle('fuse-native').limitMallocArenas?.(MALLOC_ARENAS);
+  const fuseNative = path.dirname(requireFromBundle.resolve('fuse-native/package.json'));
+  requireFromBundle(path.join(fuseNative, 'build', 'Release', 'fuse.node')).fuse_native_malloc_arena_max?.(MALLOC_ARENAS);
 } catch {
   // As above: the engine loads fuse-native again where it needs it and reports what fails there.
 }

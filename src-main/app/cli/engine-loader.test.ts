@@ -3,11 +3,14 @@
  * cache, where, and that a cache it must not trust or that V8 refuses is never what runs.
  */
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
 import { ENGINE_V8_FLAGS } from '../../base/v8-flags.ts';
+import { ARENA_PROBE } from '../../fuse/testing/malloc-arenas.ts';
 
 const LOADER = path.join(import.meta.dirname, 'engine-loader.js');
 
@@ -29,7 +32,7 @@ function later(n) {
   ${'s = (s * 31 + 7) % 1000003; s ^= s >>> 3;'.repeat(300)}
   return s;
 }
-process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename, arenaCap: globalThis.arenaCap }) + '\\n');
+process.stdout.write(JSON.stringify({ found: typeof hook === 'function' ? (hook.found ?? 'none') : undefined, value: square(7), file: __filename }) + '\\n');
 if (hook) hook();
 if (process.env.SESSION) later(3);
 // Another engine of this bundle wrote a fuller cache meanwhile.
@@ -58,11 +61,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(env: NodeJS.ProcessEnv = {}): Promise<{ found: string | undefined; value: number; file: string; arenaCap?: number; stderr: string }> {
+function start(env: NodeJS.ProcessEnv = {}): Promise<{ found: string | undefined; value: number; file: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [path.join(engineDir, 'onemount.js')], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ENGINE_V8_FLAGS: JSON.stringify(ENGINE_V8_FLAGS), ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}: ${stderr}`));
-      resolve({ ...(JSON.parse(stdout) as { found: string | undefined; value: number; file: string; arenaCap?: number }), stderr });
+      resolve({ ...(JSON.parse(stdout) as { found: string | undefined; value: number; file: string }), stderr });
     });
   });
 }
@@ -176,27 +179,20 @@ describe('engine-loader', () => {
     expect(r.stderr).toMatch(/could not write the code cache/);
   });
 
-  /** A stand-in fuse-native where the bundle would find it, recording the cap it was given. */
-  const fuseNative = async (body: string) => {
+  it("caps the C heap's arenas through the patched fuse-native's binding before the bundle runs; without that binding, the bundle runs all the same", { timeout: 30_000 }, async () => {
+    // A bundle that counts the arenas before and after four threads allocated.
+    await writeFile(path.join(engineDir, 'onemount.cjs'), `${ARENA_PROBE}\nconst before = arenaCount(); allocateInThreads(4).then(() => process.stdout.write(JSON.stringify({ before, after: arenaCount() }) + '\\n'));`);
+    const counts = async () => JSON.parse((await promisify(execFile)(process.execPath, [path.join(engineDir, 'onemount.js')])).stdout) as { before: number; after: number };
+    // A fuse-native without a built binding (the stock package's prebuilds only): each thread made
+    // an arena of its own.
     await mkdir(path.join(dir, 'node_modules', 'fuse-native'), { recursive: true });
-    await writeFile(path.join(dir, 'node_modules', 'fuse-native', 'index.js'), body);
-  };
-
-  it("caps the C heap's arenas through fuse-native before the bundle runs; without one that loads, the bundle runs all the same", { timeout: 30_000 }, async () => {
-    const uncapped = async () => {
-      const r = await start();
-      expect(r).toMatchObject({ value: 49, stderr: '' });
-      expect(r.arenaCap).toBeUndefined();
-    };
-    // None to be found (nothing installed beside the stand-in).
-    await uncapped();
-    // One that cannot load (no libfuse yet: the mount's preflight reports it).
-    await fuseNative("throw new Error('libfuse.so.2: cannot open shared object file');");
-    await uncapped();
-    // A stock one, without the patch's function.
-    await fuseNative('module.exports = class Fuse {};');
-    await uncapped();
-    await fuseNative('module.exports = class Fuse { static limitMallocArenas(n) { globalThis.arenaCap = n; return true; } };');
-    expect(await start()).toMatchObject({ value: 49, arenaCap: 2 });
+    await writeFile(path.join(dir, 'node_modules', 'fuse-native', 'package.json'), '{"name":"fuse-native","main":"index.js"}');
+    const stock = await counts();
+    expect(stock.after).toBeGreaterThan(stock.before);
+    // The one this checkout built: the threads shared the arenas there were.
+    await rm(path.join(dir, 'node_modules', 'fuse-native'), { recursive: true });
+    await symlink(path.dirname(createRequire(import.meta.url).resolve('fuse-native/package.json')), path.join(dir, 'node_modules', 'fuse-native'));
+    const capped = await counts();
+    expect(capped.after).toBe(capped.before);
   });
 });
