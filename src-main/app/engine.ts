@@ -75,13 +75,24 @@ function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
  * The drive (every start asks for it) and, on a first start, the root, asked before the store is
  * open. Each promise is also marked handled here: a start that fails first (the store) or takes
  * another path (a rebuilt store enumerates) does not await them, and their outcome then no longer
- * matters; a start that awaits one sees its error as before.
+ * matters; a start that awaits one sees its error as before. A later start does not wait for the
+ * drive (Engine.start): `stopDrive` ends its request when the engine stops first.
  */
-function startEarlyRequests(graph: GraphClient, firstStart: boolean): { drive: Promise<Drive>; root: Promise<DriveItem> | undefined } {
-  const drive = graph.getDrive();
+function startEarlyRequests(
+  graph: GraphClient,
+  firstStart: boolean,
+): { drive: Promise<Drive>; root: Promise<DriveItem> | undefined; stopDrive: (reason: unknown) => void } {
+  const driveRequest = new AbortController();
+  const drive = graph.getDrive({ signal: driveRequest.signal });
   const root = firstStart ? graph.getItemByPath('', { select: DELTA_SELECT }) : undefined;
   for (const p of [drive, root]) p?.catch(() => undefined);
-  return { drive, root };
+  return { drive, root, stopDrive: (reason) => driveRequest.abort(reason) };
+}
+
+/** A later start's drive request, answered after the mount (Engine.start). */
+interface LaterDrive {
+  answer: Promise<Drive>;
+  stop: (reason: unknown) => void;
 }
 
 /** The delta pause reason of the user's "pause syncing". */
@@ -288,8 +299,11 @@ export class Engine {
     shared.events.on('changed', (change) => sync.events.emit('changed', change));
     shared.start();
 
-    // The drive's kind decides the naming rules; later starts ask for the drive, which also tells
-    // whether it is reachable. Offline or signed out with a known drive, the stored answer will do.
+    // The drive's kind decides the naming rules. A later start that knows it mounts the drive it
+    // has and applies the drive's answer (id, quota) when it comes: waiting for it held the mount
+    // for a round trip at every start, and for minutes behind a network that takes connections
+    // but never answers. Offline or signed out with a known drive, the stored answer will do.
+    let laterDrive: LaterDrive | undefined;
     try {
       if (indexInBackground) {
         logger.info('first start: mounting now and enumerating the drive in the background');
@@ -301,6 +315,8 @@ export class Engine {
       } else if (firstStart) {
         logger.info('first start: enumerating the drive');
         await sync.syncOnce();
+      } else if (store.driveState.get('driveType') && store.items.getRoot()) {
+        laterDrive = { answer: early.drive, stop: early.stopDrive };
       } else {
         rememberDrive(store, await early.drive);
       }
@@ -398,12 +414,28 @@ export class Engine {
     const editChoices = new EditChoices({ store, graph: named, downloads, content: downloads.content, uploads, toRecord, hostName });
     const engine = new Engine(cfg, store, graph, downloads, uploads, replayer, sync, vfs, tasks, policy, coordinator, connectivity, driveType, editChoices, recovery, shared, listing);
     engine.bandwidth = bandwidth;
-    await engine.begin(firstStart && !indexInBackground);
+    await engine.begin(firstStart && !indexInBackground, laterDrive);
     return engine;
   }
 
-  private async begin(enumerated: boolean): Promise<void> {
+  private async begin(enumerated: boolean, laterDrive: LaterDrive | undefined): Promise<void> {
     const { logger } = this.cfg;
+    if (laterDrive) {
+      this.tasks.start('drive-at-start', async (signal) => {
+        const stop = () => laterDrive.stop(signal.reason);
+        signal.addEventListener('abort', stop, { once: true });
+        try {
+          const quota = rememberDrive(this.store, await laterDrive.answer);
+          if (quota) this.vfs.setQuota(quota);
+        } catch (e) {
+          if (signal.aborted) return;
+          if (e instanceof NetworkError || e instanceof SignedOutError) logger.info({ err: e }, 'the drive could not be asked for at the start; its stored answer is used');
+          else logger.warn({ err: e }, 'the drive could not be asked for at the start; its stored answer is used');
+        } finally {
+          signal.removeEventListener('abort', stop);
+        }
+      });
+    }
     const isOpen = (itemId: string) => this.vfs.isOpen(itemId);
     const policy = this.policy;
     const cleaner = new CacheCleaner({
