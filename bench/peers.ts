@@ -2,7 +2,8 @@
  * Issue 13's numbers: OneMount against `rclone mount` (Debian's rclone, `--vfs-cache-mode full
  * --dir-cache-time 1h --vfs-write-back 1s`) on the same emulated drive in the same run, every row
  * printed as a ratio. Each round starts both clients afresh (empty caches, new mount points), one
- * after the other, the order alternating from round to round; the table shows medians.
+ * after the other, the order alternating from round to round, and ends by stopping it and starting
+ * it again on what the round left (its state, its cache: a login's start); the table shows medians.
  *
  * rclone's OneDrive backend only talks to https://graph.microsoft.com. It reaches the emulator
  * through bench/graph-proxy.ts (HTTPS_PROXY, a self-signed certificate made with openssl and
@@ -113,6 +114,10 @@ interface RoundA {
   startRequests: number;
   startDetail: string;
   codeCache: string;
+  /** Stopped at the end of the round and started again on the state it left, as at a login: until mounted. */
+  laterStart: number;
+  /** Graph requests the emulator had answered by the time the later start was mounted. */
+  laterStartDetail: string;
   coldLs: number;
   coldLsRequests: number;
   coldLsDetail: string;
@@ -289,6 +294,15 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
     const log = await RequestWindow.open(emu);
     const running = await startPeer(peer, id, root, drive, cert, cleanup, cfg);
     const { mnt, child } = running;
+    /** The round's last row: the peer stopped and started again on what it kept (its XDG folders, its cache folder). */
+    const withLaterStart = async (r: RoundA) => {
+      await cleanup.run();
+      await log.take();
+      r.laterStart = (await startPeer(peer, id, root, drive, cert, cleanup, cfg)).child.startMs;
+      const answered = apiEntries(await log.take());
+      r.laterStartDetail = `${answered.length} Graph requests answered by then${answered.length ? ` (${describeRequests(answered)})` : ''}`;
+      return r;
+    };
     const startCpu = (await cpuTicks(child.pid)) * TICK_MS;
     const startLog = apiEntries(await log.take());
     const r: RoundA = {
@@ -297,6 +311,8 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       startRequests: startLog.length,
       startDetail: describeRequests(startLog),
       codeCache: running.codeCache,
+      laterStart: skipped,
+      laterStartDetail: '',
       coldLs: skipped,
       coldLsRequests: 0,
       coldLsDetail: '',
@@ -337,7 +353,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       await sleep(REST_MS);
       r.rssAtRest = await statusMiB(child.pid);
       r.anonAtRest = await statusMiB(child.pid, 'RssAnon');
-      if (cfg.listingOnly) return r;
+      if (cfg.listingOnly) return await withLaterStart(r);
 
       // Past both kernel caches (the engine's 10 s, rclone's 1 s attr timeout).
       await sleep((KERNEL_CACHE_SEC + 1) * 1000 - REST_MS);
@@ -392,7 +408,7 @@ async function roundA(peer: PeerName, round: number, root: string, drive: Drive,
       r.smallOnServer = await until(`${cfg.smallCount} small files on the server`, smallStart, async () => (await emu.admin.info()).files >= filesBefore + cfg.smallCount);
       await running.settle();
     }
-    return r;
+    return await withLaterStart(r);
   } finally {
     await cleanup.run();
   }
@@ -532,6 +548,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
       (p) => `${first(p).startRequests} Graph requests (${first(p).startDetail})${p === 'OneMount' ? `; V8 code cache per round: ${caches(resultsA.OneMount)}` : ''}`,
     );
     timeRow('  CPU time used until mounted', 'startCpu');
+    timeRow('later start until mounted (on what the round kept: a login)', 'laterStart', (p) => `${first(p).laterStartDetail}${p === 'OneMount' ? ', none waited for' : ''}`);
     if (nodeFloor) {
       const note = nodeFloor.withoutExtraCerts === undefined ? 'NODE_EXTRA_CA_CERTS is not set' : `NODE_EXTRA_CA_CERTS is set here: ${ms(nodeFloor.withoutExtraCerts)} without it`;
       rows.push([`  of the start: Node itself (node -e 0, median of ${NODE_START_RUNS})`, ms(nodeFloor.asIs), '', '', '', note]);
