@@ -1,6 +1,7 @@
 /**
- * A later start (the drive enumerated by an earlier run) mounts what it has without waiting for
- * Graph: the drive's answer (its id and quota) is applied once it comes. The real engine
+ * A later start (the drive enumerated by an earlier run, or partly by a first run that stopped
+ * before its enumeration was done) mounts what it has without waiting for Graph: the drive's
+ * answer (its id and quota) is applied once it comes. The real engine
  * (Engine.start, a FUSE mount) against the emulator, and against a listener that takes connections
  * and never answers: a network that is there and is not.
  */
@@ -41,6 +42,26 @@ async function enumerateOnce(config: EngineConfig): Promise<void> {
   }
 }
 
+/**
+ * A Graph address whose listener takes connections and reads the requests but never answers: `fn`
+ * gets its URL and the count of requests it has read.
+ */
+async function withSilentService(fn: (graphUrl: string, requests: () => number) => Promise<void>): Promise<void> {
+  const held: Socket[] = [];
+  let requests = 0;
+  const silent = createServer((socket) => {
+    held.push(socket);
+    socket.on('data', () => requests++);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    await fn(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1.0`, () => requests);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+}
+
 describe('a later start', () => {
   it('mounts the drive it has while the service takes the request and never answers, and stops without waiting for it', async () => {
     const memory = createMemoryLogger('warn', 'later-start');
@@ -48,28 +69,52 @@ describe('a later start', () => {
     await emu.emulator.admin.remote({ op: 'mkdir', path: '/Kept here' });
     await enumerateOnce(config);
 
-    const held: Socket[] = [];
-    let requests = 0;
-    const silent = createServer((socket) => {
-      held.push(socket);
-      socket.on('data', () => requests++);
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    try {
-      const later = await Engine.start({ ...config, graphUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/v1.0` });
+    await withSilentService(async (graphUrl, requests) => {
+      const later = await Engine.start({ ...config, graphUrl });
       try {
         // Mounted, with the drive's request sent and unanswered (it would be answered by now
         // only if the start had waited for it: it never is).
-        expect(requests).toBeGreaterThan(0);
+        expect(requests()).toBeGreaterThan(0);
         expect(await readdir(config.mountpoint)).toContain('Kept here');
       } finally {
         await later.shutdown('test: later run');
-        // Its stop ended the drive's request: no task was left waiting for an answer.
-        expect(memory.records().map((r) => String(r.msg))).not.toContainEqual(expect.stringMatching(/did not finish in time|still running/));
       }
+      // Its stop ended the drive's request: no task was left waiting for an answer.
+      expect(memory.records().map((r) => String(r.msg))).not.toContainEqual(expect.stringMatching(/did not finish in time|still running/));
+    });
+  }, 60_000);
+
+  it('after a first enumeration that did not finish, mounts the drive it has too, and enumerates it again in the background', async () => {
+    const memory = createMemoryLogger('warn', 'later-start');
+    const config = emulatorEngineConfig({ apiUrl: emu.apiUrl, root, account: 'unfinished', logger: memory.logger });
+    await emu.emulator.admin.remote({ op: 'mkdir', path: '/Listed before' });
+    await enumerateOnce(config);
+    // What a first run stopped in the middle of its enumeration leaves: the drive and its root
+    // known, some items stored, no delta link.
+    const { store } = openStore({ path: config.paths.storeFile, logger: memory.logger });
+    try {
+      store.driveState.delete('deltaLink');
     } finally {
-      for (const socket of held) socket.destroy();
-      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      store.close();
+    }
+
+    await withSilentService(async (graphUrl, requests) => {
+      const later = await Engine.start({ ...config, graphUrl });
+      try {
+        // Mounted with its requests unanswered. (Its folders are listed on demand again, from the
+        // service: a listing here would wait for it.)
+        expect(requests()).toBeGreaterThan(0);
+      } finally {
+        await later.shutdown('test: unanswered run');
+      }
+    });
+
+    const resumed = await Engine.start(config);
+    try {
+      await until(() => resumed.store.driveState.get('deltaLink') !== undefined, 'the enumeration, done again');
+      expect(await readdir(config.mountpoint)).toContain('Listed before');
+    } finally {
+      await resumed.shutdown('test: resumed run');
     }
   }, 60_000);
 

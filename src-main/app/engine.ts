@@ -299,13 +299,17 @@ export class Engine {
     shared.events.on('changed', (change) => sync.events.emit('changed', change));
     shared.start();
 
-    // The drive's kind decides the naming rules. A later start that knows it mounts the drive it
-    // has and applies the drive's answer (id, quota) when it comes: waiting for it held the mount
-    // for a round trip at every start, and for minutes behind a network that takes connections
-    // but never answers. Offline or signed out with a known drive, the stored answer will do.
+    // The drive's kind decides the naming rules. A start that knows it and the root (a later
+    // start, or one after a first enumeration that did not finish) mounts the drive it has and
+    // applies the drive's answer (id, quota) when it comes: waiting for it held the mount for a
+    // round trip at every start, and for minutes behind a network that takes connections but never
+    // answers. Offline or signed out with a known drive, the stored answer will do.
     let laterDrive: LaterDrive | undefined;
     try {
-      if (indexInBackground) {
+      if (store.driveState.get('driveType') && store.items.getRoot()) {
+        laterDrive = { answer: early.drive, stop: early.stopDrive };
+        if (indexInBackground) logger.info('the first enumeration did not finish: mounting now and enumerating the drive again in the background');
+      } else if (indexInBackground) {
         logger.info('first start: mounting now and enumerating the drive in the background');
         const [drive, root] = await Promise.all([early.drive, early.root ?? graph.getItemByPath('', { select: DELTA_SELECT })]);
         rememberDrive(store, drive);
@@ -315,8 +319,6 @@ export class Engine {
       } else if (firstStart) {
         logger.info('first start: enumerating the drive');
         await sync.syncOnce();
-      } else if (store.driveState.get('driveType') && store.items.getRoot()) {
-        laterDrive = { answer: early.drive, stop: early.stopDrive };
       } else {
         rememberDrive(store, await early.drive);
       }
