@@ -75,8 +75,8 @@ function rememberDrive(store: Store, drive: Drive): QuotaSnapshot | undefined {
  * The drive (every start asks for it) and, on a first start, the root, asked before the store is
  * open. Each promise is also marked handled here: a start that fails first (the store) or takes
  * another path (a rebuilt store enumerates) does not await them, and their outcome then no longer
- * matters; a start that awaits one sees its error as before. A later start does not wait for the
- * drive (Engine.start): `stopDrive` ends its request when the engine stops first.
+ * matters; a start that awaits one sees its error as before. A start that knows the drive does not
+ * wait for it (Engine.start): `stopDrive` ends its request when the engine stops first.
  */
 function startEarlyRequests(
   graph: GraphClient,
@@ -89,7 +89,7 @@ function startEarlyRequests(
   return { drive, root, stopDrive: (reason) => driveRequest.abort(reason) };
 }
 
-/** A later start's drive request, answered after the mount (Engine.start). */
+/** The drive request of a start that knows the drive, answered after the mount (Engine.start). */
 interface LaterDrive {
   answer: Promise<Drive>;
   stop: (reason: unknown) => void;
@@ -431,8 +431,9 @@ export class Engine {
           if (quota) this.vfs.setQuota(quota);
         } catch (e) {
           if (signal.aborted) return;
-          if (e instanceof NetworkError || e instanceof SignedOutError) logger.info({ err: e }, 'the drive could not be asked for at the start; its stored answer is used');
-          else logger.warn({ err: e }, 'the drive could not be asked for at the start; its stored answer is used');
+          // Offline or signed out is a state the engine shows anyway; anything else is worth a warning.
+          const level = e instanceof NetworkError || e instanceof SignedOutError ? 'info' : 'warn';
+          logger[level]({ err: e }, 'the drive could not be asked for at the start; its stored answer is used');
         } finally {
           signal.removeEventListener('abort', stop);
         }
