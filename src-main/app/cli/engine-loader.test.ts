@@ -182,7 +182,9 @@ describe('engine-loader', () => {
   it("caps the C heap's arenas through the patched fuse-native's binding before the bundle runs; without that binding, the bundle runs all the same", { timeout: 30_000 }, async () => {
     // A bundle that counts the arenas before and after four threads allocated.
     await writeFile(path.join(engineDir, 'onemount.cjs'), `${ARENA_PROBE}\nconst before = arenaCount(); allocateInThreads(4).then(() => process.stdout.write(JSON.stringify({ before, after: arenaCount() }) + '\\n'));`);
-    const counts = async () => JSON.parse((await promisify(execFile)(process.execPath, [path.join(engineDir, 'onemount.js')])).stdout) as { before: number; after: number };
+    // glibc's own default, whatever this environment sets.
+    const env = { ...process.env, MALLOC_ARENA_MAX: undefined };
+    const counts = async () => JSON.parse((await promisify(execFile)(process.execPath, [path.join(engineDir, 'onemount.js')], { env })).stdout) as { before: number; after: number };
     // A fuse-native without a built binding (the stock package's prebuilds only): each thread made
     // an arena of its own.
     await mkdir(path.join(dir, 'node_modules', 'fuse-native'), { recursive: true });
