@@ -716,7 +716,10 @@ export class Engine {
             this.pausedForSleep = false;
             this.uploads.resume();
           }
-          // The network may have changed while asleep: find out now, not at the next poll.
+          // The network may have changed while asleep: the connections kept from before may lead
+          // nowhere (a request on one would wait for its whole timeout); find out now, not at the
+          // next poll.
+          this.graph.dropIdleConnections();
           this.connectivity.checkNow();
           this.uploads.retryNow();
           if (!this.pauseControl?.state.paused) {

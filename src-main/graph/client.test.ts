@@ -20,6 +20,7 @@ import {
   isPreconditionFailed,
   isResyncRequired,
 } from './errors.ts';
+import { until } from '../base/testing/until.ts';
 import { quickXorHash } from './quickxor.ts';
 import { StaticTokenProvider, type TokenProvider } from './token-provider.ts';
 import { FRAGMENT_UNIT, SIMPLE_UPLOAD_LIMIT, nextExpectedOffset } from './upload-limits.ts';
@@ -267,6 +268,46 @@ describe('connections', () => {
       expect(await twoRequestsApart(makeClient({ idleConnectionMs: 100 }))).toBe(2);
       expect(await twoRequestsApart(makeClient({ idleConnectionMs: 10_000 }))).toBe(1);
     } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('after dropIdleConnections the next request takes a new connection, and one under way is still answered', async () => {
+    let connections = 0;
+    let slowArrived = false;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const server: Server = createServer((req, res) => {
+      const send = () => {
+        res.writeHead(200, { 'content-length': 3 });
+        res.end('abc');
+      };
+      if (req.url?.endsWith('/slow')) {
+        slowArrived = true;
+        void released.then(send);
+      } else send();
+    });
+    server.keepAliveTimeout = 0;
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dl`;
+      const client = makeClient({ idleConnectionMs: 10_000 });
+      await collect((await client.downloadRange(`${base}/a`, 0, 3)).stream);
+      // Under way on the kept connection while the connections are dropped.
+      const slow = client.downloadRange(`${base}/slow`, 0, 3);
+      slow.catch(() => undefined);
+      await until(() => slowArrived, 'the slow request at the server');
+      // The first request's connection is idle again (kept, the next request would take it).
+      const before = connections;
+      client.dropIdleConnections();
+      await collect((await client.downloadRange(`${base}/b`, 0, 3)).stream);
+      expect(connections).toBe(before + 1);
+      release();
+      expect((await collect((await slow).stream)).toString()).toBe('abc');
+    } finally {
+      release();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

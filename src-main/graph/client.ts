@@ -201,6 +201,11 @@ export class GraphClient {
   }
 
   /** Closes the connection pool; requests in flight fail. */
+  /** New connections from now on (GraphTransport.dropIdleConnections): after a sleep, a network change. */
+  dropIdleConnections(): void {
+    this.#transport.dropIdleConnections();
+  }
+
   close(): Promise<void> {
     return this.#transport.close();
   }

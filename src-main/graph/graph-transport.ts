@@ -159,8 +159,11 @@ export class GraphTransport {
   readonly #onOutcome: ((ok: boolean, error?: Error) => void) | undefined;
   readonly #isOffline: () => boolean;
   readonly #logger: Logger | undefined;
-  readonly #dispatcher: Dispatcher;
-  readonly #ownsDispatcher: boolean;
+  #dispatcher: Dispatcher;
+  /** Makes this transport's own dispatcher (undefined when the caller gave one). */
+  readonly #newDispatcher: (() => Dispatcher) | undefined;
+  /** Dispatchers let go of by dropIdleConnections, closing once their requests are answered. */
+  readonly #retired = new Set<Promise<void>>();
   /** The last refresh and the token it replaced: requests that failed with that token share it. */
   #lastRefresh: { from: string; result: Promise<string> } | undefined;
 
@@ -181,18 +184,19 @@ export class GraphTransport {
     this.#logger = options.logger;
     this.#onOutcome = options.onOutcome;
     this.#isOffline = options.isOffline ?? (() => false);
-    this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Agent({
-        connections: options.connections ?? 8,
-        headersTimeout: options.requestTimeoutMs,
-        // Idle time between body chunks; the whole body of a large download may take far longer.
-        bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
-        connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
-        // A server's Keep-Alive hint, when it gives one, still wins (less its 2 s margin).
-        keepAliveTimeout: options.idleConnectionMs ?? DEFAULT_TIMEOUTS.idleConnectionMs,
-      });
+    this.#newDispatcher = options.dispatcher
+      ? undefined
+      : () =>
+          new Agent({
+            connections: options.connections ?? 8,
+            headersTimeout: options.requestTimeoutMs,
+            // Idle time between body chunks; the whole body of a large download may take far longer.
+            bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
+            connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
+            // A server's Keep-Alive hint, when it gives one, still wins (less its 2 s margin).
+            keepAliveTimeout: options.idleConnectionMs ?? DEFAULT_TIMEOUTS.idleConnectionMs,
+          });
+    this.#dispatcher = options.dispatcher ?? this.#newDispatcher!();
     this.gate = new ThrottleGate({
       now,
       sleep,
@@ -202,7 +206,22 @@ export class GraphTransport {
 
   async close(): Promise<void> {
     this.gate.dispose();
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#newDispatcher) await Promise.all([this.#dispatcher.close(), ...this.#retired]);
+  }
+
+  /**
+   * Requests from now on go over new connections; the idle ones are closed, and those carrying a
+   * request close once it is answered. After the system slept, or the network changed, a kept
+   * connection may lead nowhere: a request sent on it would wait for its whole timeout. Nothing
+   * with a dispatcher the caller gave (it is theirs).
+   */
+  dropIdleConnections(): void {
+    if (!this.#newDispatcher) return;
+    const old = this.#dispatcher;
+    this.#dispatcher = this.#newDispatcher();
+    const closing = old.close().catch((error: unknown) => this.#logger?.warn({ err: error }, 'closing the connections of before failed'));
+    this.#retired.add(closing);
+    void closing.finally(() => this.#retired.delete(closing));
   }
 
   async send(req: SendRequest): Promise<SendResult> {
