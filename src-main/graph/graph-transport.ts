@@ -184,19 +184,18 @@ export class GraphTransport {
     this.#logger = options.logger;
     this.#onOutcome = options.onOutcome;
     this.#isOffline = options.isOffline ?? (() => false);
-    this.#newDispatcher = options.dispatcher
-      ? undefined
-      : () =>
-          new Agent({
-            connections: options.connections ?? 8,
-            headersTimeout: options.requestTimeoutMs,
-            // Idle time between body chunks; the whole body of a large download may take far longer.
-            bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
-            connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
-            // A server's Keep-Alive hint, when it gives one, still wins (less its 2 s margin).
-            keepAliveTimeout: options.idleConnectionMs ?? DEFAULT_TIMEOUTS.idleConnectionMs,
-          });
-    this.#dispatcher = options.dispatcher ?? this.#newDispatcher!();
+    const newAgent = () =>
+      new Agent({
+        connections: options.connections ?? 8,
+        headersTimeout: options.requestTimeoutMs,
+        // Idle time between body chunks; the whole body of a large download may take far longer.
+        bodyTimeout: options.stallTimeoutMs ?? options.requestTimeoutMs,
+        connectTimeout: options.connectTimeoutMs ?? Math.min(options.requestTimeoutMs, DEFAULT_TIMEOUTS.connectTimeoutMs),
+        // A server's Keep-Alive hint, when it gives one, still wins (less its 2 s margin).
+        keepAliveTimeout: options.idleConnectionMs ?? DEFAULT_TIMEOUTS.idleConnectionMs,
+      });
+    this.#newDispatcher = options.dispatcher ? undefined : newAgent;
+    this.#dispatcher = options.dispatcher ?? newAgent();
     this.gate = new ThrottleGate({
       now,
       sleep,
