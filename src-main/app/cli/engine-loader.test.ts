@@ -1,6 +1,7 @@
 /**
  * engine-loader.js (the compiled engine's entry) with a stand-in bundle: when it writes V8's code
- * cache, where, and that a cache it must not trust or that V8 refuses is never what runs.
+ * cache, where, and that a cache it must not trust or that V8 refuses is never what runs; and that
+ * it caps the C heap's arenas before the bundle runs.
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
