@@ -89,11 +89,8 @@ function startEarlyRequests(
   return { drive, root, stopDrive: (reason) => driveRequest.abort(reason) };
 }
 
-/** The drive request of a start that knows the drive, answered after the mount (Engine.start). */
-interface LaterDrive {
-  answer: Promise<Drive>;
-  stop: (reason: unknown) => void;
-}
+/** The early drive request, as a start that knows the drive takes it after the mount (Engine.start). */
+type LaterDrive = Pick<ReturnType<typeof startEarlyRequests>, 'drive' | 'stopDrive'>;
 
 /** The delta pause reason of the user's "pause syncing". */
 const USER_PAUSE = 'user';
@@ -307,7 +304,7 @@ export class Engine {
     let laterDrive: LaterDrive | undefined;
     try {
       if (store.driveState.get('driveType') && store.items.getRoot()) {
-        laterDrive = { answer: early.drive, stop: early.stopDrive };
+        laterDrive = early;
         if (indexInBackground) logger.info('the first enumeration did not finish: mounting now and enumerating the drive again in the background');
       } else if (indexInBackground) {
         logger.info('first start: mounting now and enumerating the drive in the background');
@@ -420,15 +417,20 @@ export class Engine {
     return engine;
   }
 
+  /** A drive's answer: stored (kind, id, quota), and its quota shown by statfs from now on. */
+  private applyDrive(drive: Drive): void {
+    const quota = rememberDrive(this.store, drive);
+    if (quota) this.vfs.setQuota(quota);
+  }
+
   private async begin(enumerated: boolean, laterDrive: LaterDrive | undefined): Promise<void> {
     const { logger } = this.cfg;
     if (laterDrive) {
       this.tasks.start('drive-at-start', async (signal) => {
-        const stop = () => laterDrive.stop(signal.reason);
+        const stop = () => laterDrive.stopDrive(signal.reason);
         signal.addEventListener('abort', stop, { once: true });
         try {
-          const quota = rememberDrive(this.store, await laterDrive.answer);
-          if (quota) this.vfs.setQuota(quota);
+          this.applyDrive(await laterDrive.drive);
         } catch (e) {
           if (signal.aborted) return;
           // Offline or signed out is a state the engine shows anyway; anything else is worth a warning.
@@ -522,8 +524,7 @@ export class Engine {
         if (signal.aborted) return;
         wait = policy.ms('quotaRefreshMs');
         try {
-          const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
-          if (quota) this.vfs.setQuota(quota);
+          this.applyDrive(await this.graph.getDrive({ signal }));
         } catch (e) {
           logger.debug({ err: e }, 'could not refresh the drive quota; keeping the last known numbers');
         }
@@ -540,8 +541,7 @@ export class Engine {
       if (e.error instanceof QuotaExceededError && !this.quotaRefreshNow) {
         this.quotaRefreshNow = this.tasks.start('quota-refresh:now', async (signal) => {
           try {
-            const quota = rememberDrive(this.store, await this.graph.getDrive({ signal }));
-            if (quota) this.vfs.setQuota(quota);
+            this.applyDrive(await this.graph.getDrive({ signal }));
           } catch (err) {
             logger.warn({ err }, 'could not refresh the drive quota after it ran out');
           } finally {
