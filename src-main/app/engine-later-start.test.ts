@@ -52,6 +52,8 @@ async function withSilentService(fn: (graphUrl: string, requests: () => number) 
   const silent = createServer((socket) => {
     held.push(socket);
     socket.on('data', () => requests++);
+    // The engine's stop aborts its requests, which may reset their connections.
+    socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   try {

@@ -36,15 +36,15 @@ const requireFromBundle = createRequire(BUNDLE);
 // own module, which costs a command that never mounts ~7 ms) holds for the threads that have not
 // allocated yet: V8's helpers before their first tasks (the compile and the collections below), the
 // thread pool, libfuse's workers. Measured at rest after a 10 000-entry listing: 3 MiB less
-// resident (docs/architecture.md, "The C heap keeps two arenas"). A binding that does not load
-// here (none built: a stock fuse-native; no libfuse yet, which the mount's preflight installs and
-// reports) leaves glibc's default.
+// resident (docs/architecture.md, "The C heap keeps two arenas"). A binding that is not there (a
+// stock fuse-native) or does not load (no libfuse yet, which the mount's preflight installs and
+// reports) leaves glibc's default; anything else is said, and the start goes on.
 const MALLOC_ARENAS = 2;
 try {
   const fuseNative = path.dirname(requireFromBundle.resolve('fuse-native/package.json'));
   requireFromBundle(path.join(fuseNative, 'build', 'Release', 'fuse.node')).fuse_native_malloc_arena_max?.(MALLOC_ARENAS);
-} catch {
-  // As above: the engine loads fuse-native again where it needs it and reports what fails there.
+} catch (e) {
+  if (e.code !== 'MODULE_NOT_FOUND' && e.code !== 'ERR_DLOPEN_FAILED') warn(`could not cap the C heap's arenas: ${e.message}`);
 }
 
 /** Replaced by build-engine.js with a hash of the bundle. */
