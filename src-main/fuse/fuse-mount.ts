@@ -175,8 +175,10 @@ export class FuseMount {
         notKept(e);
       }
     };
-    const open = (path: string, flags: number, cb: (err: number, fd?: number) => void) =>
-      run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh), (err) => cb(staleIfGone(err)));
+    // keepCache: the kernel keeps the pages it holds of the file when they are of the content this
+    // open reads (docs/architecture.md, "Kept pages"; a build without the patch's keepCache ignores it).
+    const open = (path: string, flags: number, cb: (err: number, fd?: number, keepCache?: boolean) => void) =>
+      run('open', path, () => vfs.open(path, flags), (fh) => cb(0, fh, vfs.keepsPages(fh)), (err) => cb(staleIfGone(err)));
     const ops = {
       init: (cb: (err: number) => void) => cb(0),
       statfs: (path: string, cb: (err: number, s?: Record<string, number>) => void) =>
@@ -211,7 +213,7 @@ export class FuseMount {
           cb(0, now.names, now.attrs.map(toStat), at, now.complete === true);
         }, (err) => cb(err));
       },
-      open: (path: string, flags: number, cb: (err: number, fd?: number) => void) => {
+      open: (path: string, flags: number, cb: (err: number, fd?: number, keepCache?: boolean) => void) => {
         // Only a read-only open of a file not on this device can start a download nobody asked for;
         // the /proc lookup is spent on those alone.
         const tid = guard?.active && (flags & O_ACCMODE) === O_RDONLY ? callerTid() : 0;
@@ -332,7 +334,7 @@ export class FuseMount {
       stopForgetting();
       throw e;
     }
-    logger.info({ mountpoint: o.mountpoint, keptAttrs: keepsAttrs }, 'mounted');
+    logger.info({ mountpoint: o.mountpoint, keptAttrs: keepsAttrs, keptPages: FuseNative.hasKeepCache === true }, 'mounted');
     return new FuseMount(fuse, o.mountpoint, logger, stopForgetting);
   }
 

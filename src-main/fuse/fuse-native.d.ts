@@ -42,6 +42,8 @@ declare module 'fuse-native' {
     static readonly hasKeptNames?: boolean;
     /** Nothing is kept from now on, and what was kept is dropped (at unmount). */
     stopKeepingAttrs?(): void;
+    /** Whether the loaded binding takes an open's keepCache (the third value of its callback: keep the kernel's cached pages). */
+    static readonly hasKeepCache?: boolean;
     /** Whether the loaded binding keeps attributes. */
     static readonly hasKeptAttrs?: boolean;
     /** Hands the C heap's free pages back to the system (absent before this patch version). */

@@ -14,6 +14,7 @@ import { raceWithSignal, timeoutSignal } from '../base/abort.ts';
 import { isOneMountError } from '../base/errors.ts';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { ContentOwner, deleteLandedCopy, isStrayLandedCopy, sameContent } from '../transfers/index.ts';
+import { KernelPages } from './kernel-pages.ts';
 import type { CacheFd } from '../transfers/content-owner.ts';
 import type { Logger } from '../base/logger.ts';
 import { nameProblemErrno, validateName, validatePath, type DriveMode, type NameRules } from '../../src-shared/model/names.ts';
@@ -213,6 +214,16 @@ interface OpenFile {
   seen?: Seen;
   /** Set when the file was deleted or replaced while this handle was open: what it reads and writes from then on. */
   gone?: GoneFile;
+  /**
+   * Where libfuse's node of this handle is (its path at the open, moved along by renames), and the
+   * content identity the open found there (KernelPages; undefined: nothing to keep). Each read and
+   * write through a handle whose identity is not what is recorded for its path drops that record:
+   * its bytes land in the pages of that node.
+   */
+  pagePath?: string;
+  pageIdentity?: string;
+  /** Whether the open let the kernel keep the pages it had cached (keepsPages). */
+  keepsPages?: boolean;
 }
 
 /**
@@ -309,6 +320,8 @@ export class Vfs {
   /** fileError: a program's read failed for a reason the person can act on (offline, timed out). */
   readonly events: TypedEmitter<VfsEvents>;
   private readonly handles = new Map<number, OpenFile>();
+  /** Which content the kernel's cached pages of each path are of (kernel-pages.ts). */
+  private readonly kernelPages = new KernelPages();
   /** Read errors reported to `events` lately, by item and errno (see readFailed). */
   private readonly reportedReadErrors = new Map<string, number>();
   private nextHandle = 1;
@@ -641,7 +654,9 @@ export class Vfs {
     const writable = (flags & O_ACCMODE) !== 0;
     if (writable) this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const fh = this.nextHandle++;
-    const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false };
+    const pageIdentity = (flags & O_TRUNC) === 0 ? this.pageIdentity(item) : undefined;
+    const keepsPages = this.kernelPages.opened(path, pageIdentity);
+    const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false, pagePath: path, pageIdentity, keepsPages };
     this.handles.set(fh, h);
     if (writable && (flags & O_TRUNC) !== 0) {
       try {
@@ -652,6 +667,37 @@ export class Vfs {
       }
     }
     return fh;
+  }
+
+  /** Whether the open that made `fh` let the kernel keep its cached pages of the file (FOPEN_KEEP_CACHE). */
+  keepsPages(fh: number): boolean {
+    return this.handle(fh).keepsPages === true;
+  }
+
+  /**
+   * What the kernel's pages of a file read now would hold, when that can be kept: its server
+   * version (its cTag), whole here and without local changes. The local change counter is part of it, so
+   * content changed here and then set back to this server version (a conflict resolved to it) is
+   * not taken for what it was.
+   */
+  private pageIdentity(item: StoredItem): string | undefined {
+    const content = this.o.store.content.get(item.id);
+    if (content?.status !== 'complete' || !sameContent(content, item)) return undefined;
+    // The content's tag (a rename moves the etag, not the cTag), or the etag where there is none.
+    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${content.localVersion}`;
+  }
+
+  /** A read or write through `h` fills the pages of its node: a record of other content there goes. */
+  private pagesTouched(h: OpenFile): void {
+    if (h.pagePath !== undefined) this.kernelPages.touched(h.pagePath, h.pageIdentity);
+  }
+
+  /**
+   * Bytes read from this device may have been wrong (a downloaded file failed its hash check after
+   * being read): no open keeps what the kernel holds until it has opened the file once more.
+   */
+  forgetKernelPages(): void {
+    this.kernelPages.forgetAll();
   }
 
   /**
@@ -689,7 +735,8 @@ export class Vfs {
       // them, unless any item changed since the insert (the row read then may be stale).
       if (created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
       const fh = this.nextHandle++;
-      this.handles.set(fh, { itemId: id, inode: created.item.inode, writable: true, changed: true, writeFile: cache });
+      this.kernelPages.opened(path, undefined);
+      this.handles.set(fh, { itemId: id, inode: created.item.inode, writable: true, changed: true, writeFile: cache, pagePath: path });
       return fh;
     };
     let cache: CacheFd | Promise<CacheFd>;
@@ -740,6 +787,7 @@ export class Vfs {
   /** read(); `stopped`: how often a local change of the file stopped its download (read again, not for ever). */
   private readOnce(fh: number, buf: Buffer, length: number, position: number, stopped: number): number | Promise<number> {
     const h = this.handle(fh);
+    this.pagesTouched(h);
     if (h.gone) return this.readGone(h, h.gone, buf, length, position);
     const generation = this.storeGeneration();
     const local = h.local;
@@ -1061,6 +1109,7 @@ export class Vfs {
   write(fh: number, buf: Buffer, length: number, position: number): number | Promise<number> {
     const h = this.handle(fh);
     if (!h.writable) throw new VfsError('EBADF', 'the file was opened read-only');
+    this.pagesTouched(h);
     this.recordFailedWrites(h.itemId);
     const file = h.writeFile;
     if (!file || this.content.statusOf(h.itemId) !== 'dirty') return this.writeSlow(h, buf, length, position);
@@ -1553,6 +1602,16 @@ export class Vfs {
    * file from an unlink and another program's rename (PendingHide).
    */
   async rename(from: string, to: string, caller = 0): Promise<void> {
+    await this.renameNode(from, to, caller);
+    // libfuse moves its node (and so the kernel's pages) to the new name once this is answered.
+    this.kernelPages.moved(from, to);
+    for (const h of this.handles.values()) {
+      const at = h.pagePath;
+      if (at !== undefined && (at === from || at.startsWith(`${from}/`))) h.pagePath = to + at.slice(from.length);
+    }
+  }
+
+  private async renameNode(from: string, to: string, caller: number): Promise<void> {
     if (this.isHiding(from, to)) return this.hide(from, to, caller);
     const hid = this.pendingHideAt(to);
     if (!hid) return this.renameTo(from, to, []);

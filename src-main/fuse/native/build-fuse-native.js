@@ -20,7 +20,7 @@ import path from 'node:path';
 const PATCHED_VERSION = '2.2.6';
 const PATCH = path.join(import.meta.dirname, `fuse-native-${PATCHED_VERSION}-onemount.patch`);
 /** A line only this patch's index.js has, and one only its fuse-native.c has. */
-const MARKERS = { 'index.js': "return typeof binding.fuse_native_kept_forget_ino === 'function'", 'fuse-native.c': 'NAPI_METHOD(fuse_native_malloc_arena_max) {' };
+const MARKERS = { 'index.js': 'return binding.fuse_native_open_keep_cache === 1', 'fuse-native.c': 'static const uint32_t fuse_native_open_keep_cache = 1;' };
 /** What every version of the patch changed in fuse-native.c: a file with it but not the markers carries an older one. */
 const ANY_PATCH = 'fuse_native_save_caller(l);';
 

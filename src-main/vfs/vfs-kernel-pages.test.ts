@@ -1,0 +1,166 @@
+/**
+ * Kept pages (kernel-pages.ts, docs/architecture.md): an open lets the kernel keep the pages it
+ * holds of a file only when the last open of that path found the same content, whole here and
+ * clean; anything that may have put other bytes in those pages makes the next open drop them.
+ * e2e/kept-pages.e2e.test.ts checks the kernel's side through a real mount.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
+import { RangeSet } from '../store/index.ts';
+import { KernelPages } from './kernel-pages.ts';
+import { startCacheRig, type CacheRig } from './testing/cache-rig.ts';
+
+const O_WRONLY = 1;
+const O_TRUNC = 0o1000;
+
+describe('KernelPages', () => {
+  it('keeps what the last open of the path found, and only that', () => {
+    const pages = new KernelPages();
+    expect(pages.opened('/a', 'x|1')).toBe(false);
+    expect(pages.opened('/a', 'x|1')).toBe(true);
+    expect(pages.opened('/a', 'x|2')).toBe(false);
+    expect(pages.opened('/a', undefined)).toBe(false);
+    expect(pages.opened('/a', 'x|2')).toBe(false);
+    expect(pages.opened('/b', 'x|2')).toBe(false);
+  });
+
+  it('drops a record when other content is read or written through its node, or the node moves', () => {
+    const pages = new KernelPages();
+    pages.opened('/a', 'x|1');
+    pages.touched('/a', 'x|1');
+    expect(pages.opened('/a', 'x|1')).toBe(true);
+    pages.touched('/a', undefined);
+    expect(pages.opened('/a', 'x|1')).toBe(false);
+    pages.opened('/d/f', 'y|1');
+    pages.opened('/e', 'z|1');
+    pages.moved('/d', '/e');
+    expect(pages.opened('/d/f', 'y|1')).toBe(false);
+    expect(pages.opened('/e', 'z|1')).toBe(false);
+    pages.forgetAll();
+    expect(pages.size).toBe(0);
+  });
+
+  it('remembers a bounded number of paths, the oldest going first', () => {
+    const pages = new KernelPages(2);
+    pages.opened('/a', 'a');
+    pages.opened('/b', 'b');
+    pages.opened('/a', 'a'); // now the newest
+    pages.opened('/c', 'c');
+    expect(pages.size).toBe(2);
+    expect(pages.opened('/a', 'a')).toBe(true);
+    expect(pages.opened('/b', 'b')).toBe(false);
+  });
+});
+
+describe('vfs: which opens keep the kernel pages', () => {
+  let emu: EmulatorHandle;
+  let rig: CacheRig;
+
+  beforeAll(async () => {
+    emu = await startEmulator();
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+  beforeEach(() => {
+    rig = startCacheRig(emu.apiUrl);
+  });
+  afterEach(async () => {
+    await rig.close();
+  });
+
+  const openKeeps = async (path: string, flags = 0): Promise<boolean> => {
+    const fh = await rig.vfs.open(path, flags);
+    try {
+      return rig.vfs.keepsPages(fh);
+    } finally {
+      await rig.vfs.release(fh);
+    }
+  };
+
+  /** A file on the server, read whole here once, then opened once more (its content recorded). */
+  async function cachedAndRecorded(path: string, content: string): Promise<void> {
+    await emu.emulator.admin.remote({ op: 'write', path, content });
+    await rig.sync.syncOnce();
+    expect((await rig.readAll(path)).toString()).toBe(content);
+    expect(await openKeeps(path)).toBe(false);
+  }
+
+  it('keeps them for a file whole here and unchanged since the last open of its path, not before', async () => {
+    await emu.emulator.admin.remote({ op: 'write', path: '/kp-whole.txt', content: 'whole' });
+    await rig.sync.syncOnce();
+    // Not here yet: the bytes read by this open are not checked yet.
+    expect(await openKeeps('/kp-whole.txt')).toBe(false);
+    expect((await rig.readAll('/kp-whole.txt')).toString()).toBe('whole');
+    expect(await openKeeps('/kp-whole.txt')).toBe(false);
+    expect(await openKeeps('/kp-whole.txt')).toBe(true);
+    expect(await openKeeps('/kp-whole.txt')).toBe(true);
+  });
+
+  it('drops them after a new server version, until the new one is whole here and opened again', async () => {
+    await cachedAndRecorded('/kp-version.txt', 'one');
+    await emu.emulator.admin.remote({ op: 'write', path: '/kp-version.txt', content: 'two' });
+    await rig.sync.syncOnce();
+    expect(await openKeeps('/kp-version.txt')).toBe(false);
+    expect((await rig.readAll('/kp-version.txt')).toString()).toBe('two');
+    expect(await openKeeps('/kp-version.txt')).toBe(false);
+    expect(await openKeeps('/kp-version.txt')).toBe(true);
+  });
+
+  it('drops them after a write here, a truncating open, and content set back to the server version it was', async () => {
+    await cachedAndRecorded('/kp-local.txt', 'server');
+    const fh = await rig.vfs.open('/kp-local.txt', O_WRONLY);
+    await rig.vfs.write(fh, Buffer.from('SE'), 2, 0);
+    await rig.vfs.release(fh);
+    expect(await openKeeps('/kp-local.txt')).toBe(false);
+
+    // The local change dropped for the server's version (a conflict resolved to it): the same
+    // server tags as the recorded open, one more local change.
+    const item = rig.item('/kp-local.txt');
+    rig.temp.store.content.setContent(item.id, { status: 'complete', etag: item.etag, ctag: item.ctag, ranges: RangeSet.whole(item.size) });
+    expect(await openKeeps('/kp-local.txt')).toBe(false);
+    expect(await openKeeps('/kp-local.txt')).toBe(true);
+
+    expect(await openKeeps('/kp-local.txt', O_WRONLY | O_TRUNC)).toBe(false);
+    expect(await openKeeps('/kp-local.txt')).toBe(false);
+  });
+
+  it('drops them when a handle of other content reads through the node of the path', async () => {
+    await cachedAndRecorded('/kp-node.txt', 'first item');
+    // A program keeps the file open while elsewhere it is moved away and another file takes its name.
+    const old = await rig.vfs.open('/kp-node.txt', 0);
+    await emu.emulator.admin.remote({ op: 'move', path: '/kp-node.txt', newPath: '/kp-node-moved.txt' });
+    await emu.emulator.admin.remote({ op: 'write', path: '/kp-node.txt', content: 'other item' });
+    await rig.sync.syncOnce();
+    expect((await rig.readAll('/kp-node.txt')).toString()).toBe('other item');
+    expect(await openKeeps('/kp-node.txt')).toBe(false);
+    // libfuse gives the name the same node: the old handle's bytes land in its pages.
+    const buf = Buffer.alloc(32);
+    expect(buf.subarray(0, await rig.vfs.read(old, buf, 32, 0)).toString()).toBe('first item');
+    await rig.vfs.release(old);
+    expect(await openKeeps('/kp-node.txt')).toBe(false);
+    expect(await openKeeps('/kp-node.txt')).toBe(true);
+  });
+
+  it('follows a rename: the pages moved with the node are not kept under either name until opened again', async () => {
+    await cachedAndRecorded('/kp-from.txt', 'moving');
+    expect(await openKeeps('/kp-from.txt')).toBe(true);
+    const open = await rig.vfs.open('/kp-from.txt', 0);
+    await rig.vfs.rename('/kp-from.txt', '/kp-to.txt');
+    expect(await openKeeps('/kp-to.txt')).toBe(false);
+    expect(await openKeeps('/kp-to.txt')).toBe(true);
+    // The handle opened before the rename reads through the moved node: the same content.
+    const buf = Buffer.alloc(16);
+    expect(buf.subarray(0, await rig.vfs.read(open, buf, 16, 0)).toString()).toBe('moving');
+    await rig.vfs.release(open);
+    expect(await openKeeps('/kp-to.txt')).toBe(true);
+  });
+
+  it('keeps none once read bytes may have been wrong (forgetKernelPages)', async () => {
+    await cachedAndRecorded('/kp-forget.txt', 'checked');
+    expect(await openKeeps('/kp-forget.txt')).toBe(true);
+    rig.vfs.forgetKernelPages();
+    expect(await openKeeps('/kp-forget.txt')).toBe(false);
+    expect(await openKeeps('/kp-forget.txt')).toBe(true);
+  });
+});
