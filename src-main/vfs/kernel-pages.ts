@@ -6,13 +6,13 @@
  *
  * - The kernel's pages belong to libfuse's node of a path (a rename moves them along), so what is
  *   recorded is per path: the content identity the last open of that path found.
- * - An open keeps the pages only when it finds the same identity, and only for content that is
- *   whole here and clean (`identity` undefined otherwise: the pages are dropped, and the record).
- *   The identity names the item, its server version, its size and its local change counter, so a
- *   new version, a local write or truncate, or a save over the file each give another one.
- * - Pages filled between two opens come from the content the first open found, or from a newer
- *   one, whose identity the next open sees as different.
- * - Bytes that fail their hash check after being read leave no record behind (forgetAll).
+ * - An open keeps the pages only when it finds the same identity, and only for content without
+ *   local changes (`identity` undefined otherwise: the pages are dropped, and the record). The
+ *   identity names the item, its server version, its size and its local change counter, so a new
+ *   version, a local write or truncate, or a save over the file each give another one.
+ * - Pages filled between two opens come from the content the first open found (downloaded for
+ *   that version), or from a newer one, whose identity the next open sees as different.
+ * - Bytes that fail their hash check once the file is whole leave no record behind (forgetAll).
  */
 export class KernelPages {
   /** Path → the content identity its last open found; oldest first (a Map keeps insertion order). */

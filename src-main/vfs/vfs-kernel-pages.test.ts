@@ -1,7 +1,7 @@
 /**
  * Kept pages (kernel-pages.ts, docs/architecture.md): an open lets the kernel keep the pages it
- * holds of a file only when the last open of that path found the same content, whole here and
- * clean; anything that may have put other bytes in those pages makes the next open drop them.
+ * holds of a file only when the last open of that path found the same content, without local
+ * changes; anything that may have put other bytes in those pages makes the next open drop them.
  * e2e/kept-pages.e2e.test.ts checks the kernel's side through a real mount.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -78,32 +78,30 @@ describe('vfs: which opens keep the kernel pages', () => {
     }
   };
 
-  /** A file on the server, read whole here once, then opened once more (its content recorded). */
+  /** A file on the server, read here once (the open recorded its content). */
   async function cachedAndRecorded(path: string, content: string): Promise<void> {
     await emu.emulator.admin.remote({ op: 'write', path, content });
     await rig.sync.syncOnce();
     expect((await rig.readAll(path)).toString()).toBe(content);
-    expect(await openKeeps(path)).toBe(false);
   }
 
-  it('keeps them for a file whole here and unchanged since the last open of its path, not before', async () => {
+  it('keeps them for a file unchanged since the last open of its path, whole here or not', async () => {
     await emu.emulator.admin.remote({ op: 'write', path: '/kp-whole.txt', content: 'whole' });
     await rig.sync.syncOnce();
-    // Not here yet: the bytes read by this open are not checked yet.
     expect(await openKeeps('/kp-whole.txt')).toBe(false);
-    expect((await rig.readAll('/kp-whole.txt')).toString()).toBe('whole');
-    expect(await openKeeps('/kp-whole.txt')).toBe(false);
+    // Nothing of it here yet: what the kernel holds of it was downloaded for this version.
     expect(await openKeeps('/kp-whole.txt')).toBe(true);
+    expect((await rig.readAll('/kp-whole.txt')).toString()).toBe('whole');
     expect(await openKeeps('/kp-whole.txt')).toBe(true);
   });
 
-  it('drops them after a new server version, until the new one is whole here and opened again', async () => {
+  it('drops them after a new server version, and keeps them from the open after', async () => {
     await cachedAndRecorded('/kp-version.txt', 'one');
+    expect(await openKeeps('/kp-version.txt')).toBe(true);
     await emu.emulator.admin.remote({ op: 'write', path: '/kp-version.txt', content: 'two' });
     await rig.sync.syncOnce();
     expect(await openKeeps('/kp-version.txt')).toBe(false);
     expect((await rig.readAll('/kp-version.txt')).toString()).toBe('two');
-    expect(await openKeeps('/kp-version.txt')).toBe(false);
     expect(await openKeeps('/kp-version.txt')).toBe(true);
   });
 
@@ -133,7 +131,7 @@ describe('vfs: which opens keep the kernel pages', () => {
     await emu.emulator.admin.remote({ op: 'write', path: '/kp-node.txt', content: 'other item' });
     await rig.sync.syncOnce();
     expect((await rig.readAll('/kp-node.txt')).toString()).toBe('other item');
-    expect(await openKeeps('/kp-node.txt')).toBe(false);
+    expect(await openKeeps('/kp-node.txt')).toBe(true);
     // libfuse gives the name the same node: the old handle's bytes land in its pages.
     const buf = Buffer.alloc(32);
     expect(buf.subarray(0, await rig.vfs.read(old, buf, 32, 0)).toString()).toBe('first item');
@@ -144,7 +142,6 @@ describe('vfs: which opens keep the kernel pages', () => {
 
   it('follows a rename: the pages moved with the node are not kept under either name until opened again', async () => {
     await cachedAndRecorded('/kp-from.txt', 'moving');
-    expect(await openKeeps('/kp-from.txt')).toBe(true);
     const open = await rig.vfs.open('/kp-from.txt', 0);
     await rig.vfs.rename('/kp-from.txt', '/kp-to.txt');
     expect(await openKeeps('/kp-to.txt')).toBe(false);

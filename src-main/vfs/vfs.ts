@@ -675,16 +675,16 @@ export class Vfs {
   }
 
   /**
-   * What the kernel's pages of a file read now would hold, when that can be kept: its server
-   * version (its cTag), whole here and without local changes. The local change counter is part of it, so
-   * content changed here and then set back to this server version (a conflict resolved to it) is
-   * not taken for what it was.
+   * What the kernel's pages of a file read now would hold, unless it has local changes: its server
+   * version (its cTag) as downloaded for it. The local change counter is part of it, so content
+   * changed here and then set back to the server version it came from (a conflict resolved to it)
+   * is not taken for what it was. (The counter only grows: the row lives as long as its item.)
    */
   private pageIdentity(item: StoredItem): string | undefined {
     const content = this.o.store.content.get(item.id);
-    if (content?.status !== 'complete' || !sameContent(content, item)) return undefined;
+    if (content?.status === 'dirty') return undefined;
     // The content's tag (a rename moves the etag, not the cTag), or the etag where there is none.
-    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${content.localVersion}`;
+    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${content?.localVersion ?? 0}`;
   }
 
   /** A read or write through `h` fills the pages of its node: a record of other content there goes. */
