@@ -19,7 +19,7 @@ import { TimeoutPolicy, type TimeoutConfig } from '../lifecycle/timeout-policy.t
 import { joinShutdown, type ShutdownAware } from '../lifecycle/participation.ts';
 import { openStore, type QuotaSnapshot, type Store } from '../store/index.ts';
 import { GraphClient, NetworkError, type Drive, type DriveItem, type TokenProvider } from '../graph/index.ts';
-import { ContentHashMismatchError, DownloadManager, UploadManager } from '../transfers/index.ts';
+import { DownloadManager, UploadManager } from '../transfers/index.ts';
 import { QuotaExceededError } from '../transfers/upload-errors.ts';
 import { JournalReplayer } from '../sync/journal-replayer.ts';
 import { DeltaSync } from '../sync/delta-sync.ts';
@@ -406,10 +406,6 @@ export class Engine {
       network: connectivity,
       shares: shared,
       listing,
-    });
-    // A file whose bytes fail their hash check may have been read (and its pages kept) already.
-    downloads.events.on('failed', (e) => {
-      if (e.error instanceof ContentHashMismatchError) vfs.forgetKernelPages();
     });
     const known = store.driveState.get('quota');
     if (known) vfs.setQuota(known);

@@ -84,6 +84,26 @@ describe('the transition table', { timeout: 10_000 }, () => {
     expect(existsSync(cacheFilePath(cacheDir, 'A'))).toBe(false);
   });
 
+  it("tells every owner's listeners when server bytes go (eviction, a failed hash check), once they are gone, and not when they are refused", async () => {
+    const heard: Array<[string, ContentStatus]> = [];
+    const other = new ContentOwner({ store: temp.store, cachePath: (id) => cacheFilePath(cacheDir, id) });
+    const stop = other.onBytesDropped((id) => heard.push([id, status(id)]));
+    await reach('complete');
+    await owner.evict('A');
+    await owner.versionStarted('A', v1, 10);
+    owner.bytesArrived('A', 0, 10, 10);
+    await owner.badBytesDiscarded('A', v1, { code: 'HASH_MISMATCH', message: 'bad' });
+    owner.localChangeStarted('A', v1, RangeSet.whole(10));
+    await expect(owner.evict('A')).rejects.toMatchObject({ code: 'CONTENT_DIRTY' });
+    expect(heard).toEqual([
+      ['A', 'none'],
+      ['A', 'none'],
+    ]);
+    stop();
+    await owner.evict('B');
+    expect(heard).toHaveLength(2);
+  });
+
   it('complete (clean): a first change makes it dirty and counts a local version; keeping the server version is refused', async () => {
     await reach('complete');
     expect(() => owner.serverVersionKept('A', v1)).toThrow(ContentTransitionError);

@@ -149,12 +149,13 @@ export interface DownloadWriters {
 }
 
 /**
- * Owners of one store share their locks and know its download writers, so that a second owner (a
- * test's, a layer's own) cannot bypass either.
+ * Owners of one store share their locks, know its download writers and tell the same listeners, so
+ * that a second owner (a test's, a layer's own) cannot bypass any of them.
  */
 interface Shared {
   readonly locks: KeyedMutex;
   readonly downloads: Set<DownloadWriters>;
+  readonly dropped: Set<(itemId: string) => void>;
 }
 const SHARED = new WeakMap<Store, Shared>();
 
@@ -164,15 +165,27 @@ export class ContentOwner {
   readonly #spares: SpareCacheFiles | undefined;
   readonly #locks: KeyedMutex;
   readonly #downloads: Set<DownloadWriters>;
+  readonly #dropped: Set<(itemId: string) => void>;
 
   constructor(options: ContentOwnerOptions) {
     this.#store = options.store;
     this.#path = options.cachePath;
     this.#spares = options.spares;
     let shared = SHARED.get(options.store);
-    if (!shared) SHARED.set(options.store, (shared = { locks: new KeyedMutex(), downloads: new Set() }));
+    if (!shared) SHARED.set(options.store, (shared = { locks: new KeyedMutex(), downloads: new Set(), dropped: new Set() }));
     this.#locks = shared.locks;
     this.#downloads = shared.downloads;
+    this.#dropped = shared.dropped;
+  }
+
+  /**
+   * `listener` hears of each item whose server bytes on this device went (evicted: a new version,
+   * the cleaner, "free up space"; or discarded after a failed hash check), once they are gone.
+   * Returns its removal.
+   */
+  onBytesDropped(listener: (itemId: string) => void): () => void {
+    this.#dropped.add(listener);
+    return () => this.#dropped.delete(listener);
   }
 
   /** The download manager makes itself known (for every owner of the store); returns its detach. */
@@ -276,6 +289,7 @@ export class ContentOwner {
         this.#store.content.setContent(itemId, { status: 'none', ...version, ranges: new RangeSet() });
         this.#store.content.setError(itemId, error.code, error.message);
       });
+      this.#bytesDropped(itemId);
     });
   }
 
@@ -288,8 +302,13 @@ export class ContentOwner {
       this.check(itemId, 'evicted');
       const had = this.#store.content.invalidate(itemId);
       await removeCacheFile(this.#path(itemId));
+      this.#bytesDropped(itemId);
       return had;
     });
+  }
+
+  #bytesDropped(itemId: string): void {
+    for (const listener of this.#dropped) listener(itemId);
   }
 
   // ── local changes (vfs, edit choices, recovery) ───────────────────────────

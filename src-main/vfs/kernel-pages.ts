@@ -12,7 +12,9 @@
  *   version, a local write or truncate, or a save over the file each give another one.
  * - Pages filled between two opens come from the content the first open found (downloaded for
  *   that version), or from a newer one, whose identity the next open sees as different.
- * - Bytes that fail their hash check once the file is whole leave no record behind (forgetAll).
+ * - Bytes that go from this device (evicted: a new version, the cleaner, "free up space"; or
+ *   failing their hash check once the file is whole) take their item's records with them
+ *   (forgetItem): the next read of the file reads it from the engine again, as its state says.
  */
 export class KernelPages {
   /** Path → the content identity its last open found; oldest first (a Map keeps insertion order). */
@@ -53,9 +55,12 @@ export class KernelPages {
     }
   }
 
-  /** Every open from now on drops the pages it finds (until it has opened the path once more). */
-  forgetAll(): void {
-    this.#byPath.clear();
+  /** The item's bytes on this device went (evicted, or failed their hash check): no open keeps what was read of them. */
+  forgetItem(itemId: string): void {
+    const prefix = `${itemId}|`;
+    for (const [path, identity] of this.#byPath) {
+      if (identity.startsWith(prefix)) this.#byPath.delete(path);
+    }
   }
 
   get size(): number {

@@ -36,8 +36,16 @@ describe('KernelPages', () => {
     pages.moved('/d', '/e');
     expect(pages.opened('/d/f', 'y|1')).toBe(false);
     expect(pages.opened('/e', 'z|1')).toBe(false);
-    pages.forgetAll();
-    expect(pages.size).toBe(0);
+  });
+
+  it("forgets an item's records under every path, and no other item's", () => {
+    const pages = new KernelPages();
+    pages.opened('/a', 'x|1');
+    pages.opened('/b', 'x|1');
+    pages.opened('/c', 'xy|1');
+    pages.forgetItem('x');
+    expect(pages.size).toBe(1);
+    expect(pages.opened('/c', 'xy|1')).toBe(true);
   });
 
   it('remembers a bounded number of paths, the oldest going first', () => {
@@ -153,11 +161,11 @@ describe('vfs: which opens keep the kernel pages', () => {
     expect(await openKeeps('/kp-to.txt')).toBe(true);
   });
 
-  it('keeps none once read bytes may have been wrong (forgetKernelPages)', async () => {
-    await cachedAndRecorded('/kp-forget.txt', 'checked');
-    expect(await openKeeps('/kp-forget.txt')).toBe(true);
-    rig.vfs.forgetKernelPages();
-    expect(await openKeeps('/kp-forget.txt')).toBe(false);
-    expect(await openKeeps('/kp-forget.txt')).toBe(true);
+  it('drops them once the bytes went from this device (free up space, the cleaner), so the next read reads them again', async () => {
+    await cachedAndRecorded('/kp-evicted.txt', 'evicted');
+    expect(await openKeeps('/kp-evicted.txt')).toBe(true);
+    await rig.downloads.content.evict(rig.item('/kp-evicted.txt').id);
+    expect(await openKeeps('/kp-evicted.txt')).toBe(false);
+    expect(await openKeeps('/kp-evicted.txt')).toBe(true);
   });
 });

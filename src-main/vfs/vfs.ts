@@ -367,6 +367,7 @@ export class Vfs {
   constructor(private readonly o: VfsOptions) {
     this.now = o.now ?? Date.now;
     this.content = o.content ?? new ContentOwner({ store: o.store, cachePath: (id) => o.downloads.cachePath(id) });
+    this.content.onBytesDropped((itemId) => this.kernelPages.forgetItem(itemId));
     this.events = new TypedEmitter<VfsEvents>((error, event) => o.logger.error({ err: error, event }, `a vfs "${event}" listener failed`));
   }
 
@@ -690,14 +691,6 @@ export class Vfs {
   /** A read or write through `h` fills the pages of its node: a record of other content there goes. */
   private pagesTouched(h: OpenFile): void {
     if (h.pagePath !== undefined) this.kernelPages.touched(h.pagePath, h.pageIdentity);
-  }
-
-  /**
-   * Bytes read from this device may have been wrong (a downloaded file failed its hash check after
-   * being read): no open keeps what the kernel holds until it has opened the file once more.
-   */
-  forgetKernelPages(): void {
-    this.kernelPages.forgetAll();
   }
 
   /**
