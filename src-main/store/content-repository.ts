@@ -47,6 +47,7 @@ export interface ContentUpdate {
 export class ContentRepository {
   readonly #get: Database.Statement<[string], ContentRow>;
   readonly #status: Database.Statement<[string], ContentStatus>;
+  readonly #localState: Database.Statement<[string], { status: ContentStatus; local_version: number }>;
   readonly #setContent: Database.Statement<[{ item_id: string; status: string; etag: string | null; ctag: string | null; ranges: Uint8Array; cached_bytes: number; bump: number }]>;
   readonly #setStatus: Database.Statement<[string, string]>;
   readonly #touch: Database.Statement<[number, string]>;
@@ -68,6 +69,7 @@ export class ContentRepository {
   constructor(db: Database.Database) {
     this.#get = db.prepare(`SELECT ${CONTENT_COLUMNS} FROM content WHERE item_id = ?`);
     this.#status = db.prepare<[string], ContentStatus>('SELECT status FROM content WHERE item_id = ?').pluck();
+    this.#localState = db.prepare<[string], { status: ContentStatus; local_version: number }>('SELECT status, local_version FROM content WHERE item_id = ?');
     this.#setContent = db.prepare(
       `INSERT INTO content (item_id, status, etag, ctag, ranges, cached_bytes, local_version)
        VALUES (@item_id, @status, @etag, @ctag, @ranges, @cached_bytes, @bump)
@@ -160,6 +162,12 @@ export class ContentRepository {
   /** The item's status alone ('none' without a row): get() without decoding the range map. */
   statusOf(itemId: string): ContentStatus {
     return this.#status.get(itemId) ?? 'none';
+  }
+
+  /** The item's status and local change counter ('none' and 0 without a row), without the range map. */
+  localStateOf(itemId: string): { status: ContentStatus; localVersion: number } {
+    const row = this.#localState.get(itemId);
+    return row ? { status: row.status, localVersion: row.local_version } : { status: 'none', localVersion: 0 };
   }
 
   /**

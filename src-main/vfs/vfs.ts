@@ -682,10 +682,10 @@ export class Vfs {
    * is not taken for what it was. (The counter only grows: the row lives as long as its item.)
    */
   private pageIdentity(item: StoredItem): string | undefined {
-    const content = this.o.store.content.get(item.id);
-    if (content?.status === 'dirty') return undefined;
+    const { status, localVersion } = this.o.store.content.localStateOf(item.id);
+    if (status === 'dirty') return undefined;
     // The content's tag (a rename moves the etag, not the cTag), or the etag where there is none.
-    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${content?.localVersion ?? 0}`;
+    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${localVersion}`;
   }
 
   /** A read or write through `h` fills the pages of its node: a record of other content there goes. */
