@@ -657,6 +657,8 @@ export class Vfs {
     const fh = this.nextHandle++;
     const pageIdentity = (flags & O_TRUNC) === 0 ? this.pageIdentity(item) : undefined;
     const keepsPages = this.kernelPages.opened(path, pageIdentity);
+    // Its reads may all be answered from the kept pages: the open is what tells the cache cleaner it is in use.
+    if (keepsPages) this.accessed.set(item.id, this.now());
     const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false, pagePath: path, pageIdentity, keepsPages };
     this.handles.set(fh, h);
     if (writable && (flags & O_TRUNC) !== 0) {
