@@ -62,10 +62,6 @@ export class KernelPages {
       if (identity.startsWith(prefix)) this.#byPath.delete(path);
     }
   }
-
-  get size(): number {
-    return this.#byPath.size;
-  }
 }
 
 const within = (path: string, top: string): boolean => path === top || path.startsWith(top === '/' ? '/' : `${top}/`);

@@ -44,8 +44,9 @@ describe('KernelPages', () => {
     pages.opened('/b', 'x|1');
     pages.opened('/c', 'xy|1');
     pages.forgetItem('x');
-    expect(pages.size).toBe(1);
     expect(pages.opened('/c', 'xy|1')).toBe(true);
+    expect(pages.opened('/a', 'x|1')).toBe(false);
+    expect(pages.opened('/b', 'x|1')).toBe(false);
   });
 
   it('remembers a bounded number of paths, the oldest going first', () => {
@@ -54,8 +55,8 @@ describe('KernelPages', () => {
     pages.opened('/b', 'b');
     pages.opened('/a', 'a'); // now the newest
     pages.opened('/c', 'c');
-    expect(pages.size).toBe(2);
     expect(pages.opened('/a', 'a')).toBe(true);
+    expect(pages.opened('/c', 'c')).toBe(true);
     expect(pages.opened('/b', 'b')).toBe(false);
   });
 });
