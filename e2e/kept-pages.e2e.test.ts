@@ -31,7 +31,7 @@ describe('kept pages (e2e)', () => {
     await h?.close();
   }, 60_000);
 
-  it('keeps the pages of a file whole here from one open to the next', async () => {
+  it('keeps the pages of a file read once from one open to the next', async () => {
     // The first read downloads it; from the next open on, its pages stay.
     expect(await cat('pages.txt')).toBe(FIRST);
     expect(await residentBytes('pages.txt')).toBe(SIZE);
