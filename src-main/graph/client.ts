@@ -200,12 +200,12 @@ export class GraphClient {
     this.#router = router;
   }
 
-  /** Closes the connection pool; requests in flight fail. */
   /** New connections from now on (GraphTransport.dropIdleConnections): after a sleep, a network change. */
   dropIdleConnections(): void {
     this.#transport.dropIdleConnections();
   }
 
+  /** Closes the connection pool; requests in flight fail. */
   close(): Promise<void> {
     return this.#transport.close();
   }
