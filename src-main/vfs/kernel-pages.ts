@@ -5,10 +5,10 @@
  * safe; in short:
  *
  * - The kernel's pages belong to libfuse's node of a path (a rename moves them along), so what is
- *   recorded is per path: the content identity the last open of that path found.
+ *   recorded is per path: the item and the content identity the last open of that path found.
  * - An open keeps the pages only when it finds the same identity, and only for content without
  *   local changes (`identity` undefined otherwise: the pages are dropped, and the record). The
- *   identity names the item, its server version, its size and its local change counter, so a new
+ *   identity names the item's server version, its size and its local change counter, so a new
  *   version, a local write or truncate, or a save over the file each give another one.
  * - Pages filled between two opens come from the content the first open found (downloaded for
  *   that version), or from a newer one, whose identity the next open sees as different.
@@ -17,8 +17,10 @@
  *   (forgetItem): the next read of the file reads it from the engine again, as its state says.
  */
 export class KernelPages {
-  /** Path → the content identity its last open found; oldest first (a Map keeps insertion order). */
-  readonly #byPath = new Map<string, string>();
+  /** Path → the item and content identity its last open found; oldest first (a Map keeps insertion order). */
+  readonly #byPath = new Map<string, { itemId: string; identity: string }>();
+  /** Item → the paths recorded with it (an item's bytes going drop them without a scan). */
+  readonly #byItem = new Map<string, Set<string>>();
   readonly #max: number;
 
   /** `max`: paths remembered at most; an open of a forgotten path drops its pages (as without this). */
@@ -27,41 +29,54 @@ export class KernelPages {
   }
 
   /**
-   * An open of `path`, whose content has `identity` (undefined: not to be kept). Returns whether
-   * the kernel may keep the pages it holds of the file.
+   * An open of `path`, the item `itemId`, whose content has `identity` (undefined: not to be
+   * kept). Returns whether the kernel may keep the pages it holds of the file.
    */
-  opened(path: string, identity: string | undefined): boolean {
+  opened(path: string, itemId: string, identity: string | undefined): boolean {
     const before = this.#byPath.get(path);
-    this.#byPath.delete(path);
+    this.#delete(path);
     if (identity === undefined) return false;
-    this.#byPath.set(path, identity);
-    if (this.#byPath.size > this.#max) this.#byPath.delete(this.#byPath.keys().next().value!);
-    return before === identity;
+    this.#byPath.set(path, { itemId, identity });
+    let paths = this.#byItem.get(itemId);
+    if (!paths) this.#byItem.set(itemId, (paths = new Set()));
+    paths.add(path);
+    if (this.#byPath.size > this.#max) this.#delete(this.#byPath.keys().next().value!);
+    return before?.itemId === itemId && before.identity === identity;
   }
 
   /**
-   * A read or write through a handle opened at `path` with `identity` (its bytes land in the pages
-   * of that node): a record of other content there is dropped.
+   * A read or write through a handle of `itemId` opened at `path` with `identity` (its bytes land
+   * in the pages of that node): a record of other content there is dropped.
    */
-  touched(path: string, identity: string | undefined): void {
+  touched(path: string, itemId: string, identity: string | undefined): void {
     const recorded = this.#byPath.get(path);
-    if (recorded !== undefined && recorded !== identity) this.#byPath.delete(path);
+    if (recorded !== undefined && (recorded.itemId !== itemId || recorded.identity !== identity)) this.#delete(path);
   }
 
-  /** A rename from `from` to `to` was answered: what was recorded at either, or below either, goes. */
-  moved(from: string, to: string): void {
+  /**
+   * A rename from `from` to `to` was answered: what was recorded at either goes, and below either
+   * when a folder moved (`folder`: the only case that looks through every record).
+   */
+  moved(from: string, to: string, folder: boolean): void {
+    this.#delete(from);
+    this.#delete(to);
+    if (!folder) return;
     for (const path of this.#byPath.keys()) {
-      if (within(path, from) || within(path, to)) this.#byPath.delete(path);
+      if (path.startsWith(`${from}/`) || path.startsWith(`${to}/`)) this.#delete(path);
     }
   }
 
   /** The item's bytes on this device went (evicted, or failed their hash check): no open keeps what was read of them. */
   forgetItem(itemId: string): void {
-    const prefix = `${itemId}|`;
-    for (const [path, identity] of this.#byPath) {
-      if (identity.startsWith(prefix)) this.#byPath.delete(path);
-    }
+    for (const path of this.#byItem.get(itemId) ?? []) this.#delete(path);
+  }
+
+  #delete(path: string): void {
+    const record = this.#byPath.get(path);
+    if (!record) return;
+    this.#byPath.delete(path);
+    const paths = this.#byItem.get(record.itemId)!;
+    paths.delete(path);
+    if (paths.size === 0) this.#byItem.delete(record.itemId);
   }
 }
-
-const within = (path: string, top: string): boolean => path === top || path.startsWith(top === '/' ? '/' : `${top}/`);

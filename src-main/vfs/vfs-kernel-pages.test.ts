@@ -16,48 +16,68 @@ const O_TRUNC = 0o1000;
 describe('KernelPages', () => {
   it('keeps what the last open of the path found, and only that', () => {
     const pages = new KernelPages();
-    expect(pages.opened('/a', 'x|1')).toBe(false);
-    expect(pages.opened('/a', 'x|1')).toBe(true);
-    expect(pages.opened('/a', 'x|2')).toBe(false);
-    expect(pages.opened('/a', undefined)).toBe(false);
-    expect(pages.opened('/a', 'x|2')).toBe(false);
-    expect(pages.opened('/b', 'x|2')).toBe(false);
+    expect(pages.opened('/a', 'x', 'v1')).toBe(false);
+    expect(pages.opened('/a', 'x', 'v1')).toBe(true);
+    expect(pages.opened('/a', 'x', 'v2')).toBe(false);
+    expect(pages.opened('/a', 'x', undefined)).toBe(false);
+    expect(pages.opened('/a', 'x', 'v2')).toBe(false);
+    expect(pages.opened('/b', 'x', 'v2')).toBe(false);
+    // Another item with the same version tags at that path: other content.
+    expect(pages.opened('/b', 'y', 'v2')).toBe(false);
   });
 
   it('drops a record when other content is read or written through its node, or the node moves', () => {
     const pages = new KernelPages();
-    pages.opened('/a', 'x|1');
-    pages.touched('/a', 'x|1');
-    expect(pages.opened('/a', 'x|1')).toBe(true);
-    pages.touched('/a', undefined);
-    expect(pages.opened('/a', 'x|1')).toBe(false);
-    pages.opened('/d/f', 'y|1');
-    pages.opened('/e', 'z|1');
-    pages.moved('/d', '/e');
-    expect(pages.opened('/d/f', 'y|1')).toBe(false);
-    expect(pages.opened('/e', 'z|1')).toBe(false);
+    pages.opened('/a', 'x', 'v1');
+    pages.touched('/a', 'x', 'v1');
+    expect(pages.opened('/a', 'x', 'v1')).toBe(true);
+    pages.touched('/a', 'x', undefined);
+    expect(pages.opened('/a', 'x', 'v1')).toBe(false);
+    pages.touched('/a', 'y', 'v1');
+    expect(pages.opened('/a', 'x', 'v1')).toBe(false);
+    // A folder moved: what was below it goes.
+    pages.opened('/d/f', 'y', 'v1');
+    pages.opened('/e', 'z', 'v1');
+    pages.moved('/d', '/e', true);
+    expect(pages.opened('/d/f', 'y', 'v1')).toBe(false);
+    expect(pages.opened('/e', 'z', 'v1')).toBe(false);
+    // A file moved: both names' records go.
+    pages.opened('/g', 'g', 'v1');
+    pages.opened('/h', 'h', 'v1');
+    pages.moved('/g', '/h', false);
+    expect(pages.opened('/g', 'g', 'v1')).toBe(false);
+    expect(pages.opened('/h', 'h', 'v1')).toBe(false);
   });
 
   it("forgets an item's records under every path, and no other item's", () => {
     const pages = new KernelPages();
-    pages.opened('/a', 'x|1');
-    pages.opened('/b', 'x|1');
-    pages.opened('/c', 'xy|1');
+    pages.opened('/a', 'x', 'v1');
+    pages.opened('/b', 'x', 'v1');
+    pages.opened('/c', 'xy', 'v1');
     pages.forgetItem('x');
-    expect(pages.opened('/c', 'xy|1')).toBe(true);
-    expect(pages.opened('/a', 'x|1')).toBe(false);
-    expect(pages.opened('/b', 'x|1')).toBe(false);
+    expect(pages.opened('/c', 'xy', 'v1')).toBe(true);
+    expect(pages.opened('/a', 'x', 'v1')).toBe(false);
+    expect(pages.opened('/b', 'x', 'v1')).toBe(false);
+    // A path another item took over is no longer that item's to forget.
+    pages.opened('/a', 'x', 'v1');
+    pages.opened('/a', 'w', 'v1');
+    pages.forgetItem('x');
+    expect(pages.opened('/a', 'w', 'v1')).toBe(true);
   });
 
   it('remembers a bounded number of paths, the oldest going first', () => {
     const pages = new KernelPages(2);
-    pages.opened('/a', 'a');
-    pages.opened('/b', 'b');
-    pages.opened('/a', 'a'); // now the newest
-    pages.opened('/c', 'c');
-    expect(pages.opened('/a', 'a')).toBe(true);
-    expect(pages.opened('/c', 'c')).toBe(true);
-    expect(pages.opened('/b', 'b')).toBe(false);
+    pages.opened('/a', 'a', 'v');
+    pages.opened('/b', 'b', 'v');
+    pages.opened('/a', 'a', 'v'); // now the newest
+    pages.opened('/c', 'c', 'v');
+    expect(pages.opened('/a', 'a', 'v')).toBe(true);
+    expect(pages.opened('/c', 'c', 'v')).toBe(true);
+    expect(pages.opened('/b', 'b', 'v')).toBe(false);
+    // (That open pushed '/a' out.) Forgetting one item leaves the other's record.
+    pages.forgetItem('c');
+    expect(pages.opened('/b', 'b', 'v')).toBe(true);
+    expect(pages.opened('/c', 'c', 'v')).toBe(false);
   });
 });
 

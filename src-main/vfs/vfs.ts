@@ -656,7 +656,7 @@ export class Vfs {
     if (writable) this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const fh = this.nextHandle++;
     const pageIdentity = (flags & O_TRUNC) === 0 ? this.pageIdentity(item) : undefined;
-    const keepsPages = this.kernelPages.opened(path, pageIdentity);
+    const keepsPages = this.kernelPages.opened(path, item.id, pageIdentity);
     // Its reads may all be answered from the kept pages: the open is what tells the cache cleaner it is in use.
     if (keepsPages) this.accessed.set(item.id, this.now());
     const h: OpenFile = { itemId: item.id, inode: item.inode, writable, changed: false, pagePath: path, pageIdentity, keepsPages };
@@ -678,8 +678,8 @@ export class Vfs {
   }
 
   /**
-   * What the kernel's pages of a file read now would hold, unless it has local changes: its server
-   * version (its cTag) as downloaded for it. The local change counter is part of it, so content
+   * What the kernel's pages of a file read now would hold (beside the item itself), unless it has
+   * local changes: its server version (its cTag) as downloaded for it. The local change counter is part of it, so content
    * changed here and then set back to the server version it came from (a conflict resolved to it)
    * is not taken for what it was. (The counter only grows: the row lives as long as its item.)
    */
@@ -687,12 +687,12 @@ export class Vfs {
     const { status, localVersion } = this.o.store.content.localStateOf(item.id);
     if (status === 'dirty') return undefined;
     // The content's tag (a rename moves the etag, not the cTag), or the etag where there is none.
-    return `${item.id}|${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${localVersion}`;
+    return `${item.ctag ?? `e:${item.etag ?? ''}`}|${item.size}|${localVersion}`;
   }
 
   /** A read or write through `h` fills the pages of its node: a record of other content there goes. */
   private pagesTouched(h: OpenFile): void {
-    if (h.pagePath !== undefined) this.kernelPages.touched(h.pagePath, h.pageIdentity);
+    if (h.pagePath !== undefined) this.kernelPages.touched(h.pagePath, h.itemId, h.pageIdentity);
   }
 
   /**
@@ -730,7 +730,7 @@ export class Vfs {
       // them, unless any item changed since the insert (the row read then may be stale).
       if (created.generation === this.o.store.items.generation) this.pathCache().set(path, created.item);
       const fh = this.nextHandle++;
-      this.kernelPages.opened(path, undefined);
+      this.kernelPages.opened(path, id, undefined);
       this.handles.set(fh, { itemId: id, inode: created.item.inode, writable: true, changed: true, writeFile: cache, pagePath: path });
       return fh;
     };
@@ -1597,9 +1597,11 @@ export class Vfs {
    * file from an unlink and another program's rename (PendingHide).
    */
   async rename(from: string, to: string, caller = 0): Promise<void> {
+    // A folder moves its files' records too (not found: looked for as if it were one).
+    const folder = this.o.store.items.resolvePath(from)?.kind !== 'file';
     await this.renameNode(from, to, caller);
     // libfuse moves its node (and so the kernel's pages) to the new name once this is answered.
-    this.kernelPages.moved(from, to);
+    this.kernelPages.moved(from, to, folder);
     for (const h of this.handles.values()) {
       const at = h.pagePath;
       if (at !== undefined && (at === from || at.startsWith(`${from}/`))) h.pagePath = to + at.slice(from.length);
