@@ -173,8 +173,9 @@ export class Sessions {
     if (!Number.isInteger(length) || length !== range.end - range.start) {
       throw refuse(badRequest('Content-Length does not match Content-Range', 'fragmentLengthMismatch'));
     }
-    const total = range.total ?? s.total;
-    if (total === null || total === undefined) throw refuse(badRequest('The total size is required', 'fragmentLengthMismatch'));
+    // The service refuses an unknown total (HTTP's `bytes a-b/*`): an upload cannot start before the file's size is known.
+    const total = range.total;
+    if (total === undefined) throw refuse(badRequest('The total size is required: an unknown total (*) is not accepted', 'invalidRange'));
     if (total === 0) throw refuse(badRequest('Upload sessions cannot create empty files', 'invalidFileSize'));
     if (s.total !== null && total !== s.total) {
       throw refuse(new GraphError(400, 'invalidRequest', 'The declared total size differs from earlier fragments', 'fragmentLengthMismatch'));

@@ -459,7 +459,7 @@ describe.each(['personal', 'business'] as const)('upload sessions (%s)', (mode) 
     expect(errorOf(body).code).toBe('invalidRequest');
   });
 
-  it('enforces the fragment rules: 320 KiB multiples, < 60 MiB, no overlap, no gap, one total', async () => {
+  it('enforces the fragment rules: 320 KiB multiples, < 60 MiB, no overlap, no gap, one total, never unknown (*)', async () => {
     const h = emu();
     const total = 4 * UNIT;
     const data = pseudoRandomBytes(total, 13);
@@ -474,7 +474,16 @@ describe.each(['personal', 'business'] as const)('upload sessions (%s)', (mode) 
     expect(tooBig.status).toBe(413);
     expect(errorOf(tooBig.body).inner).toBe('maxFragmentLengthExceeded');
 
+    // The service takes no unknown total, even where the session was told the size (api-docs #387).
+    const unknownFirst = await fragmentJson(url, data.subarray(0, UNIT), 0, '*');
+    expect(unknownFirst.status).toBe(400);
+    expect(errorOf(unknownFirst.body).inner).toBe('invalidRange');
+
     expect((await fragmentJson(url, data.subarray(0, UNIT), 0, total)).status).toBe(202);
+
+    const unknownLater = await fragmentJson(url, data.subarray(UNIT, 2 * UNIT), UNIT, '*');
+    expect(unknownLater.status).toBe(400);
+    expect(errorOf(unknownLater.body).inner).toBe('invalidRange');
 
     const overlap = await fragmentJson(url, data.subarray(0, UNIT), 0, total);
     expect(overlap.status).toBe(416);
