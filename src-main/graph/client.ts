@@ -205,7 +205,7 @@ export class GraphClient {
     this.#transport.dropIdleConnections();
   }
 
-  /** Closes the connection pool; requests in flight fail. */
+  /** Closes the connection pool once the requests in flight are answered (undici's close waits for them); a request sent after it fails. */
   close(): Promise<void> {
     return this.#transport.close();
   }
