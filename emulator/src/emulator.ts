@@ -242,8 +242,10 @@ export class Emulator implements EmulatorState {
     res.setHeader('date', new Date(started).toUTCString());
     let fault: string | undefined;
     const isIdentity = which === 'api' && IdentityProvider.handles(url.pathname);
-    // Counted off the socket: a 'data' listener here would drain the body before the handler reads it.
-    const socketReadAtStart = req.socket.bytesRead;
+    // Counted off the socket (kept here: the request may have let go of it by the response's close):
+    // a 'data' listener here would drain the body before the handler reads it.
+    const socket = req.socket;
+    const socketReadAtStart = socket.bytesRead;
     if (which !== 'admin') {
       this.log.inflight++;
       res.on('close', () => {
@@ -257,7 +259,7 @@ export class Emulator implements EmulatorState {
           authorization: req.headers.authorization !== undefined,
           range: header(req, 'range'),
           contentRange: header(req, 'content-range'),
-          bytesIn: req.socket.bytesRead - socketReadAtStart,
+          bytesIn: socket.bytesRead - socketReadAtStart,
           bytesOut: Number(res.getHeader('content-length') ?? 0),
           ms: this.now() - started,
           aborted: !res.writableFinished || undefined,
