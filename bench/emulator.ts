@@ -4,20 +4,28 @@
  * drive fully enumerated through delta, checked for completeness.
  */
 import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import path from 'node:path';
+import { request } from 'undici';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { QuickXorHash } from '../src-main/graph/quickxor.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printTable, timed, type Row } from './lib.ts';
 import { emulatorDataDir, withBenchRoot, type Cleanup } from './bench-root.ts';
-import { cpuTicks } from './rss-sampler.ts';
+import { cpuTicks, threadTicks } from './rss-sampler.ts';
 
 const AUTH = { authorization: 'Bearer bench' };
 const FRAGMENT = 10 * MiB;
 
-async function drain(res: Response, hasher?: QuickXorHash): Promise<number> {
+/** GETs `url` (through undici's request API, as put() below) and counts its body; a 3xx is returned as it is. */
+async function get(url: string, headers: Record<string, string> = {}) {
+  return request(url, { headers });
+}
+
+async function drain(res: Awaited<ReturnType<typeof get>>, hasher?: QuickXorHash): Promise<number> {
+  if (res.statusCode !== 200) throw new Error(`GET answered ${res.statusCode}`);
   let n = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
     n += chunk.length;
     hasher?.update(chunk);
   }
@@ -37,14 +45,36 @@ async function loopbackServer(cleanup: Cleanup): Promise<{ base: string; pid: nu
   return { base: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid! };
 }
 
-/** Runs `fn` and returns its time and the CPU seconds `pid` and this process spent meanwhile. */
-async function withCpu(pid: number, fn: () => Promise<unknown>): Promise<{ ms: number; serverCpu: number; clientCpu: number }> {
+/**
+ * Runs `fn` and returns its time and the CPU seconds `pid` and this process spent meanwhile, and
+ * `pid`'s by thread id.
+ */
+async function withCpu(pid: number, fn: () => Promise<unknown>): Promise<{ ms: number; serverCpu: number; clientCpu: number; threads: Map<number, number> }> {
   const hz = Number((await runProgramOutput('getconf', ['CLK_TCK'])).trim()) || 100;
   const server0 = await cpuTicks(pid);
+  const threads0 = await threadTicks(pid);
   const client0 = process.cpuUsage();
   const t = await timed(fn);
   const client = process.cpuUsage(client0);
-  return { ms: t.ms, serverCpu: ((await cpuTicks(pid)) - server0) / hz, clientCpu: (client.user + client.system) / 1e6 };
+  const threads = new Map([...(await threadTicks(pid))].map(([tid, ticks]) => [tid, (ticks - (threads0.get(tid) ?? 0)) / hz]));
+  return { ms: t.ms, serverCpu: ((await cpuTicks(pid)) - server0) / hz, clientCpu: (client.user + client.system) / 1e6, threads };
+}
+
+/**
+ * What storing bytes costs on this machine: 1 GiB files written into /dev/shm one after another,
+ * each timed. These machines are virtual: memory freed for a while goes back to the host (free page
+ * reporting), and memory the host must provide anew costs several times what writing it costs. A
+ * few GiB freed lately stay with the machine, so the cliff shows once the files outgrow them.
+ */
+async function storeGiBs(count: number): Promise<number[]> {
+  const files = Array.from({ length: count }, (_, i) => `/dev/shm/onemount-bench-store-${process.pid}-${i}`);
+  try {
+    const ms: number[] = [];
+    for (const file of files) ms.push((await timed(() => runProgramOutput('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${GiB / MiB}`, 'status=none']))).ms);
+    return ms;
+  } finally {
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+  }
 }
 
 async function runProgramOutput(cmd: string, args: string[]): Promise<string> {
@@ -54,6 +84,17 @@ async function runProgramOutput(cmd: string, args: string[]): Promise<string> {
   const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${code}`);
   return out;
+}
+
+/**
+ * One upload request through undici's request API, the engine's own HTTP path (graph-transport.ts):
+ * fetch spends 2–3 s of CPU per GiB sent, which on two cores took a core from the server measured.
+ */
+async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<string> {
+  const r = await request(url, { method: 'PUT', headers: { 'content-length': String(body.length), ...headers }, body });
+  const text = await r.body.text();
+  if (r.statusCode >= 300) throw new Error(`PUT ${url}: ${r.statusCode} ${text}`);
+  return text;
 }
 
 /** Sends `size` bytes in 10 MiB requests from one reused buffer (memory stays flat). */
@@ -72,8 +113,9 @@ export async function run(): Promise<void> {
   const rounds = envNumber('BENCH_EMU_ROUNDS', 3);
 
   await withBenchRoot('onemount-bench-emu-', async (root, cleanup) => {
+    const store = await storeGiBs(4);
     const loopback = await loopbackServer(cleanup);
-    const ceilingDown = await timed(async () => drain(await fetch(`${loopback.base}/?size=${size}`)));
+    const ceilingDown = await timed(async () => drain(await get(`${loopback.base}/?size=${size}`)));
     const ceiling = { down: mbps(ceilingDown.value, ceilingDown.ms) };
     const emu = await EmulatorProcess.start({ dataDir: await emulatorDataDir(root, 'emu', cleanup) });
     cleanup.add('stop the emulator', () => emu.stop());
@@ -82,14 +124,19 @@ export async function run(): Promise<void> {
     const item = (await emu.admin.item('/large.bin')) as { id: string; file: { hashes: { quickXorHash: string } } };
 
     // Download: /content → 302 → storage URL, whole file.
+    const contentLocation = async () => {
+      const r = await get(`${api}/me/drive/items/${item.id}/content`, AUTH);
+      await r.body.dump();
+      const location = r.headers['location'];
+      if (r.statusCode !== 302 || typeof location !== 'string') throw new Error(`/content answered ${r.statusCode} without a location`);
+      return location;
+    };
     const down = await timed(async () => {
-      const r = await fetch(`${api}/me/drive/items/${item.id}/content`, { headers: AUTH, redirect: 'manual' });
-      return drain(await fetch(r.headers.get('location')!));
+      return drain(await get(await contentLocation()));
     });
     const hasher = new QuickXorHash();
     const verify = await timed(async () => {
-      const r = await fetch(`${api}/me/drive/items/${item.id}/content`, { headers: AUTH, redirect: 'manual' });
-      return drain(await fetch(r.headers.get('location')!), hasher);
+      return drain(await get(await contentLocation()), hasher);
     });
     const hashOk = hasher.digest() === item.file.hashes.quickXorHash;
 
@@ -101,18 +148,18 @@ export async function run(): Promise<void> {
         body: '{}',
       });
       const { uploadUrl } = (await s.json()) as { uploadUrl: string };
-      await uploadChunks(async (body, start, end) => {
-        const r = await fetch(uploadUrl, { method: 'PUT', headers: { 'content-range': `bytes ${start}-${end - 1}/${size}` }, body });
-        if (r.status >= 300) throw new Error(`fragment ${start}: ${r.status} ${await r.text()}`);
-        await r.arrayBuffer();
-      }, size);
+      await uploadChunks((body, start, end) => put(uploadUrl, body, { 'content-range': `bytes ${start}-${end - 1}/${size}` }), size);
     });
     const ups: number[] = [];
     const ceilingUps: number[] = [];
     const cpu = { ceiling: [] as number[], emulator: [] as number[], ceilingClient: [] as number[], emulatorClient: [] as number[] };
+    const byThread = { main: [] as number[], hash: [] as number[], rest: [] as number[] };
     const perGiB = (s: number) => (s * GiB) / size;
+    const emulatorPid = emu.child.pid!;
+    // The hash thread is the worker the first upload starts: the threads that were not there before it.
+    const threadsBefore = new Set((await threadTicks(emulatorPid)).keys());
     for (let i = 0; i < rounds; i++) {
-      const c = await withCpu(loopback.pid, () => uploadChunks(async (body) => (await fetch(loopback.base, { method: 'PUT', body })).json(), size));
+      const c = await withCpu(loopback.pid, () => uploadChunks((body) => put(loopback.base, body), size));
       ceilingUps.push(mbps(size, c.ms));
       cpu.ceiling.push(perGiB(c.serverCpu));
       cpu.ceilingClient.push(perGiB(c.clientCpu));
@@ -120,6 +167,10 @@ export async function run(): Promise<void> {
       ups.push(mbps(size, e.ms));
       cpu.emulator.push(perGiB(e.serverCpu));
       cpu.emulatorClient.push(perGiB(e.clientCpu));
+      const sum = (pick: (tid: number) => boolean) => perGiB([...e.threads].reduce((n, [tid, s]) => n + (pick(tid) ? s : 0), 0));
+      byThread.main.push(sum((tid) => tid === emulatorPid));
+      byThread.hash.push(sum((tid) => !threadsBefore.has(tid)));
+      byThread.rest.push(sum((tid) => tid !== emulatorPid && threadsBefore.has(tid)));
     }
     const up = median(ups);
     const ceilingUp = median(ceilingUps);
@@ -154,7 +205,17 @@ export async function run(): Promise<void> {
       {
         what: '  CPU per GiB uploaded: server (ceiling → emulator)',
         value: `${fmt(median(cpu.ceiling), 2)} → ${fmt(median(cpu.emulator), 2)} s`,
-        note: `all threads; the sending client (fetch) spends ${fmt(median(cpu.ceilingClient), 2)} / ${fmt(median(cpu.emulatorClient), 2)} s. Load-independent, unlike the MiB/s on a busy machine`,
+        note: `all threads; the sending client (undici's request) spends ${fmt(median(cpu.ceilingClient), 2)} / ${fmt(median(cpu.emulatorClient), 2)} s. Load-independent, unlike the MiB/s on a busy machine`,
+      },
+      {
+        what: '    of it: main thread / hash thread / the rest',
+        value: `${fmt(median(byThread.main), 2)} / ${fmt(median(byThread.hash), 2)} / ${fmt(median(byThread.rest), 2)} s`,
+        note: `the rest: the thread pool writing the fragments into /dev/shm, and V8's helpers; per round ${byThread.rest.map((x) => fmt(x, 2)).join(' ')}`,
+      },
+      {
+        what: 'this machine: 4 × 1 GiB written into /dev/shm (dd)',
+        value: store.map((ms) => fmt(ms / 1000, 2)).join(' / ') + ' s',
+        note: "one after another: a virtual machine keeps a few GiB of the memory freed lately and hands the rest back to its host, which must provide it anew when it is touched again, at several times the cost. Every row that stores new bytes (the emulator's upload, cp, a cold read's cache file) pays it, some runs more than others",
       },
       { what: `seed ${items} items`, value: `${fmt(seed.ms / 1000, 2)} s` },
       { what: 'full delta enumeration ($top=1000)', value: `${fmt(enumerate.ms / 1000, 2)} s`, note: `${pages} pages, ${seen.size} unique of ${expected} items ${seen.size === expected ? '(complete)' : '(INCOMPLETE)'}` },

@@ -1,5 +1,5 @@
 /** A process's resident memory from /proc/<pid>/status, read once or sampled on a timer; its CPU time from /proc/<pid>/stat. */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** A /proc/<pid>/status field in MiB (VmRSS, RssAnon, RssFile …). */
 export async function statusMiB(pid: number, field = 'VmRSS'): Promise<number> {
@@ -53,7 +53,23 @@ export class RssSampler {
 
 /** utime + stime of a process (all its threads), in clock ticks (`getconf CLK_TCK` per second). */
 export async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  return ticksOf(await readFile(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of each thread of a process, by thread id (clock ticks); a thread that ended meanwhile is left out. */
+export async function threadTicks(pid: number): Promise<Map<number, number>> {
+  const ticks = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    try {
+      ticks.set(Number(tid), ticksOf(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    }
+  }
+  return ticks;
+}
+
+function ticksOf(stat: string): number {
   // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);

@@ -33,7 +33,8 @@ export const OWNED_PACKAGES = {
   'better-sqlite3': ['src-main/store', 'emulator', 'e2e'],
   'fuse-native': ['src-main/fuse', 'bench', 'e2e'],
   electron: ['src-main/app/electron'],
-  undici: ['src-main/graph'],
+  // bench: the emulator's throughput, measured with the engine's own HTTP client.
+  undici: ['src-main/graph', 'bench'],
   ws: ['src-main/app/ui', 'bench', 'e2e'],
   'p-queue': ['src-main/transfers'],
   'async-mutex': ['src-main/base'],
