@@ -10,14 +10,14 @@ import path from 'node:path';
 import { request } from 'undici';
 import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { QuickXorHash } from '../src-main/graph/quickxor.ts';
-import { envNumber, fmt, GiB, mbps, median, MiB, printTable, timed, type Row } from './lib.ts';
+import { envNumber, fmt, GiB, mbps, median, MiB, printTable, put, timed, type Row } from './lib.ts';
 import { emulatorDataDir, withBenchRoot, type Cleanup } from './bench-root.ts';
 import { cpuTicks, threadTicks } from './rss-sampler.ts';
 
 const AUTH = { authorization: 'Bearer bench' };
 const FRAGMENT = 10 * MiB;
 
-/** GETs `url` (through undici's request API, as put() below) and counts its body; a 3xx is returned as it is. */
+/** GETs `url` through undici's request API (as put(), lib.ts); a 3xx is returned as it is. */
 async function get(url: string, headers: Record<string, string> = {}) {
   return request(url, { headers });
 }
@@ -84,17 +84,6 @@ async function runProgramOutput(cmd: string, args: string[]): Promise<string> {
   const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve));
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${code}`);
   return out;
-}
-
-/**
- * One upload request through undici's request API, the engine's own HTTP path (graph-transport.ts):
- * fetch spends 2–3 s of CPU per GiB sent, which on two cores took a core from the server measured.
- */
-async function put(url: string, body: Buffer, headers: Record<string, string> = {}): Promise<string> {
-  const r = await request(url, { method: 'PUT', headers: { 'content-length': String(body.length), ...headers }, body });
-  const text = await r.body.text();
-  if (r.statusCode >= 300) throw new Error(`PUT ${url}: ${r.statusCode} ${text}`);
-  return text;
 }
 
 /** Sends `size` bytes in 10 MiB requests from one reused buffer (memory stays flat). */
