@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../emulator/src/emulator.ts';
 import { createMemoryLogger } from '../base/logger.ts';
+import { until } from '../base/testing/until.ts';
 import { GraphClient, isNotFound, quickXorHash, StaticTokenProvider } from '../graph/index.ts';
 import { TaskRegistry } from '../lifecycle/task-registry.ts';
 import { newLocalId } from '../store/index.ts';
@@ -289,6 +290,27 @@ describe('journal replay against the emulator', () => {
     expect(await exists(b.id)).toBe(false);
     expect(await exists(other.id)).toBe(true);
     expect(store.conflicts.list().map((c) => c.itemId)).toEqual([otherKey]);
+  }, 30_000);
+
+  it('stops with its task, the request under way too: the entry waits, pending, for the next pass (fuzz 1120000/118)', async () => {
+    const root = await graph.getItemByPath('/');
+    const file = await graph.uploadSmall(root.id, 'held.md', Buffer.from('held'));
+    await sync.syncOnce();
+    deletedOffline(file.id);
+    // The server takes the DELETE and holds it, as one that does not answer; the engine's shutdown
+    // stops its tasks then, giving each a couple of seconds.
+    handle.emulator.faults.set({ latencyMs: 5_000 });
+    replayer.start();
+    await until(() => handle.emulator.log.inflight > 0, 'the DELETE at the server');
+    const stopped = await tasks.stopAll(1_000);
+    expect(stopped.unfinished.map((t) => t.name)).toEqual([]);
+    expect(temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['unlink']);
+    expect(temp.store.conflicts.list()).toEqual([]);
+    // The server ends the request it held (the client is gone); the next pass finishes the delete.
+    await until(() => handle.emulator.log.inflight === 0, 'the held DELETE to end', 10_000);
+    handle.emulator.faults.reset();
+    expect(await replayer.replay()).toBe(0);
+    expect(await exists(file.id)).toBe(false);
   }, 30_000);
 
   it('a file deleted offline that was only renamed on the server since is deleted; one edited there is kept as a conflict (fuzz 10000/424)', async () => {

@@ -25,8 +25,11 @@ import { PARKING_PREFIX } from './delta-apply.ts';
 
 const NAMESPACE_KINDS = new Set(['mkdir', 'rename', 'unlink', 'rmdir', 'setattr']);
 
+/** The requests a replay makes. */
+type ReplayGraph = Pick<GraphClient, 'createFolder' | 'update' | 'deleteItem' | 'getItem' | 'getItemByPath' | 'listChildren'>;
+
 export interface JournalReplayerOptions {
-  graph: Pick<GraphClient, 'createFolder' | 'update' | 'deleteItem' | 'getItem' | 'getItemByPath' | 'listChildren'>;
+  graph: ReplayGraph;
   store: Store;
   toRecord: (item: DriveItem) => ItemRecord;
   logger: Logger;
@@ -76,9 +79,10 @@ export class JournalReplayer {
       while (!signal.aborted) {
         let left = 0;
         try {
-          left = await this.replay();
+          left = await this.replay(signal);
           failures = 0;
         } catch (e) {
+          if (signal.aborted) return;
           const delay = backoffDelay(failures++, retry);
           this.o.logger.info({ err: e }, `offline changes wait for the server (next try in ${Math.round(delay / 1000)} s)`);
           await this.alarm.sleep(delay, signal);
@@ -90,25 +94,32 @@ export class JournalReplayer {
     });
   }
 
-  /** Replays every pending entry in order; stops at the first network failure. Returns how many are left. */
-  replay(): Promise<number> {
-    this.running ??= this.replayAll().finally(() => (this.running = undefined));
+  /**
+   * Replays every pending entry in order; stops at the first network failure. Returns how many are
+   * left. `signal` stops the pass, its request under way included (the engine's shutdown: the task
+   * registry gives a task a couple of seconds, and a request retried against a server that does not
+   * answer takes longer); the entry it was at waits, pending, for the next pass.
+   */
+  replay(signal?: AbortSignal): Promise<number> {
+    this.running ??= this.replayAll(signal).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async replayAll(): Promise<number> {
+  private async replayAll(signal: AbortSignal | undefined): Promise<number> {
+    const graph = signal ? withSignal(this.o.graph, signal) : this.o.graph;
     for (const entry of this.pending()) {
+      if (signal?.aborted) break;
       try {
         this.o.store.journal.markUploading(entry.seq);
-        await this.apply(entry);
+        await this.apply(entry, graph);
         // A local change made while the request was on its way may have dropped the entry (vfs rmdir).
         if (this.o.store.journal.get(entry.seq)) this.o.store.journal.remove(entry.seq);
         this.events.emit('replayed', { seq: entry.seq, kind: entry.kind, itemId: entry.itemId });
       } catch (e) {
         const still = this.o.store.journal.get(entry.seq) !== undefined;
         if (still) this.o.store.journal.markPending(entry.seq, errorMessage(e));
-        // Offline or signed out: the entry waits, in order, for the next try.
-        if (e instanceof NetworkError || e instanceof SignedOutError) throw e;
+        // Stopped, offline or signed out: the entry waits, in order, for the next try.
+        if (signal?.aborted || e instanceof NetworkError || e instanceof SignedOutError) throw e;
         if (!still) continue;
         if (e instanceof WaitForParent) continue;
         // Anything else is not going to succeed by retrying the same request: keep it visible as
@@ -117,9 +128,9 @@ export class JournalReplayer {
         this.o.logger.error({ err: e, seq: entry.seq, kind: entry.kind }, `could not replay an offline ${entry.kind}`);
         this.events.emit('error', { error: e, seq: entry.seq });
         try {
-          await this.followServer(entry);
+          await this.followServer(entry, graph);
         } catch (again) {
-          if (again instanceof NetworkError || again instanceof SignedOutError) throw again;
+          if (signal?.aborted || again instanceof NetworkError || again instanceof SignedOutError) throw again;
           this.o.logger.error({ err: again, seq: entry.seq }, 'could not bring the local item back in line with the server');
         }
       }
@@ -135,8 +146,8 @@ export class JournalReplayer {
     return this.o.store.items.pathOf(itemId) ?? itemId;
   }
 
-  private async apply(e: JournalEntry): Promise<void> {
-    const { graph, store } = this.o;
+  private async apply(e: JournalEntry, graph: ReplayGraph): Promise<void> {
+    const { store } = this.o;
     // An item removed here is no longer in the store, which routes requests to its drive.
     if (e.payload?.remoteId && e.payload.driveId) this.o.drives?.remember({ driveId: e.payload.driveId, itemId: e.payload.remoteId });
     switch (e.kind) {
@@ -155,7 +166,7 @@ export class JournalReplayer {
           // may need this folder first (the one holding the name moves into it: `mkdir G;
           // mv "Sub dir" G/F; mv G "Sub dir"`): it is made under a name of its own meanwhile, and
           // the rename queued below takes it to its name after that change (fuzz 233000/496).
-          if (this.freedLater(e, item.parentId!, item.name)) created = await this.parkedFolder(item, parentRemoteId);
+          if (this.freedLater(e, item.parentId!, item.name)) created = await this.parkedFolder(graph, item, parentRemoteId);
           else {
             created = await graph.getItemByPath(this.localPath(item.parentId!, item.name) ?? `/${item.name}`);
             // One of ours holds the name on the server but is elsewhere here: its rename, earlier in
@@ -163,12 +174,12 @@ export class JournalReplayer {
             // S/S`), frees the name. Parked meanwhile, as for a later entry (fuzz 260000/123).
             const own = store.items.getByRemoteId(created.id);
             if (own && own.id !== item.id && (own.parentId !== item.parentId || nameKey(own.name) !== nameKey(item.name))) {
-              created = await this.parkedFolder(item, parentRemoteId);
+              created = await this.parkedFolder(graph, item, parentRemoteId);
             } else if (!created.folder) {
               // A file there may be the landed upload of a file deleted or moved here: it goes, and
               // the folder is made after all.
               let made: DriveItem | undefined;
-              if (await this.freeFromLandedCopy(item.parentId!, parentRemoteId, item.name, created)) {
+              if (await this.freeFromLandedCopy(graph, item.parentId!, parentRemoteId, item.name, created)) {
                 try {
                   made = await graph.createFolder(parentRemoteId, item.name, 'fail');
                 } catch (again) {
@@ -212,7 +223,7 @@ export class JournalReplayer {
           // What holds the name may be the landed upload of a file deleted or moved here, which
           // delta would delete on sight: it goes now, and the rename is sent again (fuzz 243000/301;
           // or the copy's own upload took it away meanwhile: 263000/176).
-          if (await this.freeFromLandedCopy(item.parentId!, parentRemoteId, item.name)) {
+          if (await this.freeFromLandedCopy(graph, item.parentId!, parentRemoteId, item.name)) {
             try {
               moved = await graph.update(item.remoteId, patch);
             } catch (again) {
@@ -278,7 +289,7 @@ export class JournalReplayer {
             // What it holds there may be items deleted here later whose move out of it was folded
             // into that delete (`mv Sub/b b; rm b; rmdir Sub` offline: fuzz 63000/64): those
             // deletes go first.
-            if (await this.emptiedLater(remoteId)) throw new WaitForDeletes(e.name ?? remoteId);
+            if (await this.emptiedLater(graph, remoteId)) throw new WaitForDeletes(e.name ?? remoteId);
             this.conflict(e.itemId, 'both-modified', null, `not deleted on the server: it holds ${remote.folder?.childCount} item(s) this device did not delete`);
             return;
           }
@@ -289,7 +300,7 @@ export class JournalReplayer {
         } catch (err) {
           if (isNotFound(err)) return;
           if (!isPreconditionFailed(err)) throw err;
-          if (e.kind === 'unlink' && (await this.deleteIfOnlyRenamed(remoteId, e))) return;
+          if (e.kind === 'unlink' && (await this.deleteIfOnlyRenamed(graph, remoteId, e))) return;
           this.conflict(e.itemId, 'both-modified', null, 'not deleted on the server: it changed there after it was deleted here');
         }
         return;
@@ -316,8 +327,8 @@ export class JournalReplayer {
    * again (a refused rename is undone, a refused delete brings the item back), so the mount never
    * shows what the server does not hold.
    */
-  private async followServer(e: JournalEntry): Promise<void> {
-    const { graph, store } = this.o;
+  private async followServer(e: JournalEntry, graph: ReplayGraph): Promise<void> {
+    const { store } = this.o;
     if (e.kind !== 'rename' && e.kind !== 'unlink' && e.kind !== 'rmdir' && e.kind !== 'setattr') return;
     const remoteId = store.items.get(e.itemId)?.remoteId ?? e.payload?.remoteId ?? (isLocalId(e.itemId) ? null : e.itemId);
     if (!remoteId) return;
@@ -354,26 +365,26 @@ export class JournalReplayer {
    * itself counts too: what is replayed here is an item the server knows (a rename) or a folder,
    * so such a copy is a stale duplicate, not the item. True when the name is free now.
    */
-  private async freeFromLandedCopy(parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
+  private async freeFromLandedCopy(graph: ReplayGraph, parentKey: string, parentRemoteId: string, name: string, occupant?: DriveItem): Promise<boolean> {
     const path = this.localPath(parentKey, name);
     if (path === undefined) return false;
-    return deleteCopyOfDeleted(this.o.graph, this.o.store, { parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
+    return deleteCopyOfDeleted(graph, this.o.store, { parentKey, name, path, inFolder: (found) => this.o.toRecord(found).parentId === parentRemoteId }, occupant);
   }
 
   /**
    * The folder made under its parking name, which is this item's alone (it names its inode): one
    * already there is the folder an earlier pass made, its answer lost, not a second one to make.
    */
-  private async parkedFolder(item: StoredItem, parentRemoteId: string): Promise<DriveItem> {
+  private async parkedFolder(graph: ReplayGraph, item: StoredItem, parentRemoteId: string): Promise<DriveItem> {
     const name = `${PARKING_PREFIX}${item.inode}`;
     try {
-      return await this.o.graph.createFolder(parentRemoteId, name, 'fail');
+      return await graph.createFolder(parentRemoteId, name, 'fail');
     } catch (err) {
       if (!isNameConflict(err)) throw err;
       const path = this.localPath(item.parentId!, name);
       let made: DriveItem | undefined;
       try {
-        made = path === undefined ? undefined : await this.o.graph.getItemByPath(path);
+        made = path === undefined ? undefined : await graph.getItemByPath(path);
       } catch (lookup) {
         // The local path is not the server's (a rename of a folder above not sent yet).
         if (!isNotFound(lookup)) throw lookup;
@@ -381,7 +392,7 @@ export class JournalReplayer {
       // Made by us and left empty (nothing could go into a folder whose answer never came), in
       // this folder (a share's root is named by the shortcut: toRecord maps it).
       if (made?.folder && (made.folder.childCount ?? 0) === 0 && this.o.toRecord(made).parentId === parentRemoteId) return made;
-      return this.o.graph.createFolder(parentRemoteId, name, 'rename');
+      return graph.createFolder(parentRemoteId, name, 'rename');
     }
   }
 
@@ -391,8 +402,8 @@ export class JournalReplayer {
   }
 
   /** Every item the server folder holds is one an offline change not replayed yet removes from it. */
-  private async emptiedLater(folderRemoteId: string): Promise<boolean> {
-    for await (const page of this.o.graph.listChildren(folderRemoteId, { select: ['id'] })) {
+  private async emptiedLater(graph: ReplayGraph, folderRemoteId: string): Promise<boolean> {
+    for await (const page of graph.listChildren(folderRemoteId, { select: ['id'] })) {
       if (page.some((child) => !serverItemLeavingByReplay(this.o.store, child.id))) return false;
     }
     return true;
@@ -429,13 +440,13 @@ export class JournalReplayer {
    * covers it too. Either way the delete goes ahead, conditional on the version just read. Another
    * edit means a real conflict.
    */
-  private async deleteIfOnlyRenamed(remoteId: string, e: JournalEntry): Promise<boolean> {
+  private async deleteIfOnlyRenamed(graph: ReplayGraph, remoteId: string, e: JournalEntry): Promise<boolean> {
     const base = { etag: e.baseEtag, ctag: e.payload?.baseCtag ?? null, quickXorHash: e.payload?.quickXorHash ?? null };
     const sent = e.payload?.sentHashes ?? [];
     if (!base.ctag && !base.quickXorHash && sent.length === 0) return false;
     let remote: DriveItem;
     try {
-      remote = await this.o.graph.getItem(remoteId);
+      remote = await graph.getItem(remoteId);
     } catch (err) {
       if (isNotFound(err)) return true;
       throw err;
@@ -444,7 +455,7 @@ export class JournalReplayer {
     const ours = remoteHash !== undefined && sent.some((hash) => sameQuickXorHash(hash, remoteHash));
     if (!remote.file || !remote.eTag || !(ours || sameContent(base, versionOf(remote)))) return false;
     try {
-      await this.o.graph.deleteItem(remoteId, { ifMatch: remote.eTag });
+      await graph.deleteItem(remoteId, { ifMatch: remote.eTag });
     } catch (err) {
       if (isNotFound(err)) return true;
       if (isPreconditionFailed(err)) return false;
@@ -477,7 +488,6 @@ class WaitForDeletes extends WaitForParent {
   }
 }
 
-/** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
 /** A landed copy's delete waits for the upload attempt sending a file to its place (deleted-uploads.ts). */
 class WaitForUpload extends WaitForParent {
   constructor(name: string) {
@@ -486,9 +496,22 @@ class WaitForUpload extends WaitForParent {
   }
 }
 
+/** The entry's name is freed by a later entry of this pass; it is retried on the next pass. */
 class WaitForName extends WaitForParent {
   constructor(name: string, cause: unknown) {
     super(name, cause);
     this.message = `waiting for ${name} to be freed by a later offline change`;
   }
+}
+
+/** The same requests, each stopped by `signal`. */
+function withSignal(graph: ReplayGraph, signal: AbortSignal): ReplayGraph {
+  return {
+    createFolder: (parentId, name, conflictBehavior, options) => graph.createFolder(parentId, name, conflictBehavior, { ...options, signal }),
+    update: (id, patch, options) => graph.update(id, patch, { ...options, signal }),
+    deleteItem: (id, options) => graph.deleteItem(id, { ...options, signal }),
+    getItem: (id, options) => graph.getItem(id, { ...options, signal }),
+    getItemByPath: (path, options) => graph.getItemByPath(path, { ...options, signal }),
+    listChildren: (id, options) => graph.listChildren(id, { ...options, signal }),
+  };
 }
