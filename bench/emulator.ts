@@ -120,13 +120,9 @@ export async function run(): Promise<void> {
       if (r.statusCode !== 302 || typeof location !== 'string') throw new Error(`/content answered ${r.statusCode} without a location`);
       return location;
     };
-    const down = await timed(async () => {
-      return drain(await get(await contentLocation()));
-    });
+    const down = await timed(async () => drain(await get(await contentLocation())));
     const hasher = new QuickXorHash();
-    const verify = await timed(async () => {
-      return drain(await get(await contentLocation()), hasher);
-    });
+    const verify = await timed(async () => drain(await get(await contentLocation()), hasher));
     const hashOk = hasher.digest() === item.file.hashes.quickXorHash;
 
     // Upload: one session, 10 MiB fragments; alternating with the loopback ceiling (this machine is noisy).
