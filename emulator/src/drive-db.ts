@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE UNIQUE INDEX IF NOT EXISTS items_name ON items(parent_id, name_key) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS items_seq ON items(seq);
 CREATE INDEX IF NOT EXISTS items_tree ON items(depth, rid) WHERE deleted = 0;
+-- The quota's deleted bytes (every GET /me/drive) sum these alone: a scan of the whole table took 10+ ms at 100 000 items.
+CREATE INDEX IF NOT EXISTS items_deleted_files ON items(kind, size) WHERE deleted = 1;
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY,
   parent_id TEXT NOT NULL,
