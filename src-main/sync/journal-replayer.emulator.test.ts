@@ -306,8 +306,9 @@ describe('journal replay against the emulator', () => {
     expect(stopped.unfinished.map((t) => t.name)).toEqual([]);
     expect(temp.store.journal.list({ states: ['pending'] }).map((e) => e.kind)).toEqual(['unlink']);
     expect(temp.store.conflicts.list()).toEqual([]);
-    // The server ends the request it held (the client is gone); the next pass finishes the delete.
-    await until(() => handle.emulator.log.inflight === 0, 'the held DELETE to end', 10_000);
+    // The client let go of the held request (the emulator closes its log entry; its handler
+    // sleeps out the latency after the test); the next pass finishes the delete.
+    await until(() => handle.emulator.log.inflight === 0, 'the client to let go of the held DELETE', 10_000);
     handle.emulator.faults.reset();
     expect(await replayer.replay()).toBe(0);
     expect(await exists(file.id)).toBe(false);

@@ -679,9 +679,10 @@ export class Vfs {
 
   /**
    * What the kernel's pages of a file read now would hold (beside the item itself), unless it has
-   * local changes: its server version (its cTag) as downloaded for it. The local change counter is part of it, so content
-   * changed here and then set back to the server version it came from (a conflict resolved to it)
-   * is not taken for what it was. (The counter only grows: the row lives as long as its item.)
+   * local changes: its server version (its cTag) as downloaded for it. The local change counter is
+   * part of it, so content changed here and then set back to the server version it came from (a
+   * conflict resolved to it) is not taken for what it was. (The counter only grows: the row lives
+   * as long as its item.)
    */
   private pageIdentity(item: StoredItem): string | undefined {
     const { status, localVersion } = this.o.store.content.localStateOf(item.id);
