@@ -162,6 +162,30 @@ describe('Pins', () => {
     expect(await sameAsServer(`${top}/a.bin`)).toBe(true);
   });
 
+  it('keeps a cached or pinned file so when only its time changes, here or on another device', async () => {
+    // A new time gives the item a new eTag but keeps its cTag: the bytes on this device are still
+    // the server's (the status attribute said cloud-only after `touch -d`).
+    await rig.readAll(`${top}/a.bin`);
+    pins.start();
+    await pins.pin(`${top}/sub/c.bin`);
+    await pins.whenIdle();
+    const etag = rig.item(`${top}/a.bin`).etag;
+    await rig.vfs.utimens(`${top}/a.bin`, Date.parse('2001-02-03T04:05:06Z'));
+    await rig.vfs.utimens(`${top}/sub/c.bin`, Date.parse('2001-02-03T04:05:06Z'));
+    expect(rig.item(`${top}/a.bin`).etag).not.toBe(etag);
+    expect(status(`${top}/a.bin`)).toBe('cached');
+    expect(status(`${top}/sub/c.bin`)).toBe('pinned');
+
+    await emu.emulator.admin.remote({ op: 'touch', path: `${top}/a.bin`, modified: '2002-03-04T05:06:07Z' });
+    await rig.sync.syncOnce();
+    expect(rig.item(`${top}/a.bin`).mtimeMs).toBe(Date.parse('2002-03-04T05:06:07Z'));
+    expect(status(`${top}/a.bin`)).toBe('cached');
+    // Read from the cache file: nothing is fetched again.
+    const since = emu.emulator.log.lastSeq;
+    expect(await sameAsServer(`${top}/a.bin`)).toBe(true);
+    expect(emu.emulator.log.list({ since, listener: 'storage' })).toEqual([]);
+  });
+
   it('answers ENOENT for a path that does not exist', async () => {
     await expect(pins.pin('/no/such/thing')).rejects.toMatchObject({ errno: 'ENOENT' });
     await expect(pins.free('/nope')).rejects.toMatchObject({ errno: 'ENOENT' });

@@ -2014,8 +2014,8 @@ export class Vfs {
     if (this.o.downloads.isActive?.(item.id)) return 'syncing';
     if (!content || content.status === 'none') return 'cloud-only';
     if (content.status === 'dirty') return 'modified';
-    const current = content.ctag === item.ctag && content.etag === item.etag;
-    if (!current) return 'cloud-only';
+    // By the rule reads use: a new time or name changes the eTag, not the bytes held here.
+    if (!sameContent(content, item)) return 'cloud-only';
     // A file below a pinned folder is pinned too (the ancestor walk runs only for complete files).
     if (content.status === 'complete') return content.pinned || this.o.store.content.isEffectivelyPinned(item.id) ? 'pinned' : 'cached';
     return 'partial';
