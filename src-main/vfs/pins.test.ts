@@ -162,9 +162,9 @@ describe('Pins', () => {
     expect(await sameAsServer(`${top}/a.bin`)).toBe(true);
   });
 
-  it('keeps a cached or pinned file so when only its time changes, here or on another device', async () => {
-    // A new time gives the item a new eTag but keeps its cTag: the bytes on this device are still
-    // the server's (the status attribute said cloud-only after `touch -d`).
+  it('keeps a cached or pinned file so when only its time or name changes, here or on another device', async () => {
+    // A new time or name gives the item a new eTag but keeps its cTag: the bytes on this device are
+    // still the server's (the status attribute said cloud-only after `touch -d` or `mv`).
     await rig.readAll(`${top}/a.bin`);
     pins.start();
     await pins.pin(`${top}/sub/c.bin`);
@@ -180,6 +180,8 @@ describe('Pins', () => {
     await rig.sync.syncOnce();
     expect(rig.item(`${top}/a.bin`).mtimeMs).toBe(Date.parse('2002-03-04T05:06:07Z'));
     expect(status(`${top}/a.bin`)).toBe('cached');
+    await rig.vfs.rename(`${top}/sub/c.bin`, `${top}/c.bin`);
+    expect(status(`${top}/c.bin`)).toBe('pinned');
     // Read from the cache file: nothing is fetched again.
     const since = emu.emulator.log.lastSeq;
     expect(await sameAsServer(`${top}/a.bin`)).toBe(true);
