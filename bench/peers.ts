@@ -10,7 +10,8 @@
  * passed as --ca-cert) and a config whose token expires far in the future; the emulator runs with
  * that public address so every link it hands rclone comes back through the proxy. OneMount talks
  * to the emulator's listener directly, so rclone pays for TLS and a proxy hop that OneMount does
- * not: the "raw download" rows measure that difference on their own.
+ * not: the "raw download" rows measure that difference on their own. One of them reads the raw
+ * download through a bare fuse-native filesystem: what FUSE alone lets a cold read reach here.
  *
  * Every party runs in its own process (emulator, proxy, engine, rclone, and the programs that touch
  * the mounts); this process spawns, times and asks the emulator's admin API.
@@ -40,6 +41,7 @@ import { EmulatorProcess } from '../emulator/src/spawn.ts';
 import { accountPaths } from '../src-main/app/paths.ts';
 import { Cleanup, emulatorDataDir, withBenchRoot } from './bench-root.ts';
 import { envNumber, fmt, GiB, mbps, median, MiB, printGrid } from './lib.ts';
+import type { BareFuseManifest } from './bare-fuse.ts';
 import { apiEntries, describeRequests, listFolder, RequestWindow, storageBytes, transfersSettled } from './mount.ts';
 import { MountedChild, runProgram } from './mount-processes.ts';
 import { cpuTicks, statusMiB } from './rss-sampler.ts';
@@ -274,6 +276,8 @@ const MISSING_LOOKUPS = 2000;
 
 /** Runs of `node -e 0` behind the Node start row. */
 const NODE_START_RUNS = 9;
+/** Reads of the raw download through a bare fuse-native filesystem (bareServedRate). */
+const BARE_READ_RUNS = 3;
 
 /** How long `node -e 0` takes from spawn to exit (median of NODE_START_RUNS), as the environment has it or without NODE_EXTRA_CA_CERTS. */
 async function nodeStart(withoutExtraCerts = false): Promise<number> {
@@ -441,13 +445,34 @@ async function alternate<T>(rounds: number, fn: (peer: PeerName, round: number) 
   return out;
 }
 
-/** curl through a URL, bytes discarded (or stored in `out`, removed after); MiB/s. */
+/** curl through a URL, bytes discarded; MiB/s. */
 async function curlRate(args: string[], bytes: number, out = '/dev/null'): Promise<number> {
+  return mbps(bytes, (await runProgram('curl', ['-sS', '-f', '-L', '-o', out, ...args])).ms);
+}
+
+/** Drops the kernel's cached pages of a file (of a mount: its next read goes to the filesystem). */
+const dropPages = (file: string) => runProgram('python3', ['-c', 'import os,sys;os.posix_fadvise(os.open(sys.argv[1],os.O_RDONLY),0,0,os.POSIX_FADV_DONTNEED)', file]);
+
+/**
+ * A local file read through a bare fuse-native filesystem (bench/bare-fuse.ts: each FUSE read one
+ * fs.read of it), the mount's pages dropped before each read; median MiB/s of `runs`. What any
+ * fuse-native filesystem can serve here, whatever it does besides.
+ */
+async function bareServedRate(localPath: string, bytes: number, root: string, runs: number): Promise<number> {
+  const mountpoint = path.join(root, 'bare');
+  await mkdir(mountpoint, { recursive: true });
+  const manifest: BareFuseManifest = { mountpoint, kernelCacheSec: KERNEL_CACHE_SEC, folder: { name: 'Empty', entries: [] }, file: { name: 'large.bin', localPath, size: bytes } };
+  await writeFile(`${mountpoint}.json`, JSON.stringify(manifest));
+  const bare = await MountedChild.startBare(`${mountpoint}.json`, mountpoint);
   try {
-    const r = await runProgram('curl', ['-sS', '-f', '-L', '-o', out, ...args]);
-    return mbps(bytes, r.ms);
+    const rates: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      await dropPages(path.join(mountpoint, 'large.bin'));
+      rates.push(mbps(bytes, (await dd([`if=${path.join(mountpoint, 'large.bin')}`, 'bs=1M'])).ms));
+    }
+    return median(rates);
   } finally {
-    if (out !== '/dev/null') await rm(out, { force: true });
+    await bare.stop();
   }
 }
 
@@ -490,7 +515,7 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
   // ---- drive A: a 10 000-entry folder, three large files (an empty drive for the write rows alone) --
   const a = await startDrive('a');
   let statNames: string[] = [];
-  let raw: { direct: number; stored: number; proxied: number } | undefined;
+  let raw: { direct: number; stored: number; bareServed: number; proxied: number } | undefined;
   if (!cfg.writesOnly) {
     await a.emu.admin.generate({ bigFolder: cfg.bigFolder, largeFile: cfg.size });
     for (const name of ['large-2.bin', 'large-3.bin']) await a.emu.admin.remote({ op: 'write', path: `/${name}`, size: cfg.size });
@@ -501,11 +526,14 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
     // What TLS and the proxy hop cost on their own: the same download, straight and through the proxy.
     const contentPath = '/v1.0/me/drive/root:/large.bin:/content';
     const auth = ['-H', 'authorization: Bearer bench'];
+    const kept = path.join(root, 'raw-download.bin');
     raw = {
       direct: await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size),
-      stored: await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size, path.join(root, 'raw-download.bin')),
+      stored: await curlRate([...auth, `${new URL(a.emu.info.apiUrl).origin}${contentPath}`], cfg.size, kept),
+      bareServed: await bareServedRate(kept, cfg.size, root, BARE_READ_RUNS),
       proxied: await curlRate([...auth, '--proxy', `http://127.0.0.1:${a.proxyPort}`, '--cacert', cert.cert, `${PUBLIC_API}${contentPath}`], cfg.size),
     };
+    await rm(kept);
   }
   const cpSource = path.join(root, 'cp-source.bin');
   const cpHash = await writeRandomFile(cpSource, cfg.cpSize);
@@ -603,6 +631,14 @@ async function measure(root: string, cleanup: Cleanup, cfg: Config): Promise<voi
       '',
       '',
       "a cold read keeps the bytes twice (the cache file, the mount's page cache); new memory is dear on this machine (bench emulator's last row)",
+    ]);
+    rows.push([
+      '  that file read through a bare fuse-native filesystem',
+      `${fmt(raw.bareServed, 0)} MiB/s`,
+      '',
+      '',
+      '',
+      `median of ${BARE_READ_RUNS}, the mount's pages dropped before each: the most a fuse-native filesystem serves here (128 KiB a request), ${fmt(raw.bareServed / raw.direct, 2)}× the raw download`,
     ]);
     rows.push(['  same through the proxy (TLS + one hop)', '', `${fmt(raw.proxied, 0)} MiB/s`, `${fmt(raw.direct / raw.proxied, 2)}×`, '', 'the path rclone takes: its transfer rows are bounded by this']);
   }
