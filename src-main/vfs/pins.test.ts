@@ -188,6 +188,16 @@ describe('Pins', () => {
     expect(emu.emulator.log.list({ since, listener: 'storage' })).toEqual([]);
   });
 
+  it('says an empty file is on this device, read or not', async () => {
+    expect(rig.temp.store.content.get(rig.item(`${top}/b.bin`).id)).toBeUndefined();
+    expect(status(`${top}/b.bin`)).toBe('cached');
+    expect(rig.vfs.isLocal(`${top}/b.bin`)).toBe(true);
+    pins.start();
+    await pins.pin(top);
+    await pins.whenIdle();
+    expect(status(`${top}/b.bin`)).toBe('pinned');
+  });
+
   it('answers ENOENT for a path that does not exist', async () => {
     await expect(pins.pin('/no/such/thing')).rejects.toMatchObject({ errno: 'ENOENT' });
     await expect(pins.free('/nope')).rejects.toMatchObject({ errno: 'ENOENT' });

@@ -2012,13 +2012,13 @@ export class Vfs {
     const content = this.o.store.content.get(item.id);
     if (content?.errorCode) return 'error';
     if (this.o.downloads.isActive?.(item.id)) return 'syncing';
-    if (!content || content.status === 'none') return 'cloud-only';
-    if (content.status === 'dirty') return 'modified';
+    if (content?.status === 'dirty') return 'modified';
     // By the rule reads use: a new time or name changes the eTag, not the bytes held here.
-    if (!sameContent(content, item)) return 'cloud-only';
-    // A file below a pinned folder is pinned too (the ancestor walk runs only for complete files).
-    if (content.status === 'complete') return content.pinned || this.o.store.content.isEffectivelyPinned(item.id) ? 'pinned' : 'cached';
-    return 'partial';
+    const held = content !== undefined && content.status !== 'none' && sameContent(content, item);
+    // An empty file has nothing to fetch: it is on this device whether it was read or not. A file
+    // below a pinned folder is pinned too (the ancestor walk runs only for files on this device).
+    if (held ? content.status === 'complete' : item.size === 0) return content?.pinned || this.o.store.content.isEffectivelyPinned(item.id) ? 'pinned' : 'cached';
+    return held ? 'partial' : 'cloud-only';
   }
 
   /**
