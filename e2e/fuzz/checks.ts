@@ -10,7 +10,9 @@
  * - no false conflict: a conflict copy or a conflict record only for a file both sides changed;
  *   copies hold one of the local versions; at most one copy per remote change; each copy has one
  *   record (never two);
- * - Retry-After obeyed: the emulator saw no request inside a Retry-After window.
+ * - Retry-After obeyed: the emulator saw no request inside a Retry-After window;
+ * - the status attribute tells the truth: every file was just read whole, so its bytes are on this
+ *   device and it says `cached` (a rename or a new time once made it say `cloud-only`).
  *
  * A contested file (a local edit and a remote change since the last quiet point) may end in any of
  * these, and nothing else. L = the last local version, R = the last remote version.
@@ -31,7 +33,7 @@ import type { ClientFault } from '../../emulator/src/request-log.ts';
 import { baseOf, conflictOriginal, join, parentOf, sha256, type Epoch, type Model } from './model.ts';
 
 export interface Violation {
-  kind: 'op-result' | 'mount-server' | 'lost' | 'unexpected' | 'contest' | 'conflict-record' | 'retry-after' | 'never-quiet' | 'store';
+  kind: 'op-result' | 'mount-server' | 'lost' | 'unexpected' | 'contest' | 'conflict-record' | 'retry-after' | 'never-quiet' | 'store' | 'status';
   message: string;
 }
 
@@ -43,7 +45,8 @@ export interface Entry {
 
 export interface Snapshot {
   server: Map<string, Entry>;
-  mount: Map<string, Entry & { bytes?: Buffer }>;
+  /** With each file's bytes as read, and its status attribute read after that (when read). */
+  mount: Map<string, Entry & { bytes?: Buffer; state?: string }>;
   status: EngineStatus;
   /** Conflict records under this schedule's folder not seen at an earlier settle. */
   conflicts: Conflict[];
@@ -63,6 +66,8 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
     else if (s.kind !== m.kind) out.push({ kind: 'mount-server', message: `${p} is a ${s.kind} on the server, a ${m.kind} on the mount` });
     else if (s.kind === 'file' && (s.size !== m.size || s.sha !== m.sha)) out.push({ kind: 'mount-server', message: `${p}: server ${s.size} B ${short(s.sha)}, mount ${m.size} B ${short(m.sha)}` });
   }
+
+  for (const [p, m] of mount) if (m.kind === 'file' && m.state !== undefined && m.state !== 'cached') out.push({ kind: 'status', message: `${p} was just read whole, but its status attribute says ${m.state}` });
 
   const contested = epoch.contests;
   for (const dir of model.folders) if (server.get(dir)?.kind !== 'folder') out.push({ kind: 'lost', message: `folder ${dir} is not on the server` });

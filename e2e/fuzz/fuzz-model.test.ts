@@ -167,6 +167,16 @@ describe('the checks', () => {
     expect(kinds.filter((k) => k === 'lost')).toHaveLength(2);
   });
 
+  it('catch a file read whole whose status attribute does not say cached', () => {
+    const m = new Model();
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) m.files.set(n, Buffer.from(n));
+    const snap = snapshot({ 'a.txt': Buffer.from('a.txt'), 'b.txt': Buffer.from('b.txt'), 'c.txt': Buffer.from('c.txt') });
+    snap.mount.set('a.txt', { ...snap.mount.get('a.txt')!, state: 'cached' });
+    snap.mount.set('b.txt', { ...snap.mount.get('b.txt')!, state: 'cloud-only' });
+    const found = checkSettled(m, new Epoch(), snap);
+    expect(found).toEqual([{ kind: 'status', message: 'b.txt was just read whole, but its status attribute says cloud-only' }]);
+  });
+
   it('catch a conflict copy and a conflict record for a file only one side changed', () => {
     const m = new Model();
     m.files.set('a.txt', Buffer.from('mine'));

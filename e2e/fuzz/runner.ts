@@ -22,6 +22,9 @@ export const WRITE_BACK_MS = 150;
 const QUIET_TIMEOUT_MS = 120_000;
 /** A request within this long of a throttled answer was sent before the client could have read it. */
 const IN_FLIGHT_MS = 300;
+/** How often, and how long apart, the status attributes are read again while a file is still 'syncing'. */
+const STATE_SETTLE_TRIES = 50;
+const STATE_SETTLE_STEP_MS = 200;
 
 export interface ScheduleResult {
   schedule: Schedule;
@@ -399,7 +402,7 @@ export class FuzzRig {
   private async snapshot(root: string): Promise<Snapshot> {
     const server = new Map<string, { kind: 'file' | 'folder'; size: number; sha?: string }>();
     for (const it of await this.h.admin.tree(root, this.drive)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash });
-    const mount = new Map<string, { kind: 'file' | 'folder'; size: number; sha?: string; bytes?: Buffer }>();
+    const mount: Snapshot['mount'] = new Map();
     const tree = await findTree(this.h.at(root));
     const files = [...tree.values()].filter((e) => e.kind === 'file');
     for (const e of tree.values()) if (e.kind === 'folder') mount.set(e.path, { kind: 'folder', size: 0 });
@@ -412,10 +415,35 @@ export class FuzzRig {
         }),
       );
     }
+    const states = await this.fileStates(files.map((e) => this.h.at(root, e.path)));
+    files.forEach((e, i) => (mount.get(e.path)!.state = states[i]));
     const status = await this.status();
     const conflicts = (await this.conflicts()).filter((c) => c.path.startsWith(`/${root}/`) && !this.conflictIdsSeen.has(c.id));
     const clientFaults = await this.retryAfterIgnored();
     return { server, mount, status, conflicts, clientFaults };
+  }
+
+  /**
+   * The status attribute (user.onemount.status) of each file, read by a separate program (Node has
+   * no getxattr), once no file is 'syncing' any more: a read's download is verified after it
+   * answered, and the file is 'syncing' until then. An errno name where the call failed.
+   */
+  private async fileStates(paths: string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
+    const py = [
+      'import errno, json, os, sys',
+      'def state(p):',
+      '  try: return os.getxattr(p, "user.onemount.status").decode()',
+      '  except OSError as e: return errno.errorcode.get(e.errno, str(e.errno))',
+      'print(json.dumps([state(p) for p in sys.argv[1:]]))',
+    ].join('\n');
+    for (let attempt = 0; ; attempt++) {
+      const r = await run('/usr/bin/python3', ['-c', py, ...paths], { timeoutMs: 30_000 });
+      if (r.code !== 0) throw new Error(`reading the status attributes failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
+      const states = JSON.parse(r.stdout) as string[];
+      if (!states.includes('syncing') || attempt === STATE_SETTLE_TRIES) return states;
+      await sleep(STATE_SETTLE_STEP_MS);
+    }
   }
 
   /**
