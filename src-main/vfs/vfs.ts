@@ -1992,8 +1992,12 @@ export class Vfs {
       const updated = await this.o.graph.update(item.remoteId, {
         fileSystemInfo: { lastModifiedDateTime: new Date(seconds).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       });
-      this.o.store.items.upsert(this.o.toRecord(updated));
+      if (!this.o.store.items.get(item.id)) return;
       this.o.store.items.noteChangedHere(item.id, updated.id);
+      // A write while the request was on its way made the size and time the upload will carry: the
+      // answer gives only its eTag (the whole answer put the old size back and cut the write off).
+      if (this.o.store.content.get(item.id)?.status === 'dirty') this.o.store.items.update(item.id, { etag: updated.eTag ?? null });
+      else this.o.store.items.upsert(this.o.toRecord(updated));
     } catch (e) {
       if (!(e instanceof NetworkError)) throw toVfsError(e, `setting the time of ${path}`);
       this.o.store.transaction(() => {
