@@ -27,6 +27,8 @@ const FILE_NAMES = ['a.txt', 'b.txt', 'c.bin', 'd', 'notes.md'];
 const FOLDER_NAMES = ['F', 'G', 'Sub dir'];
 const BAD_NAMES = ['bad:name.txt', 'what?.txt', 'con.txt', 'trailing.', 'a|b'];
 const MAX_DEPTH = 2;
+/** The chance of a time change (touch) after each op. */
+const TOUCH_RATE = 0.08;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -161,8 +163,22 @@ export function generateSchedule(seed: number, index: number, options: GenerateO
     }
   }
 
+  // Time changes after some ops, drawn by a generator of their own: every other op of a seed's
+  // schedule is what it was before they were added.
+  const touchRng = new Rng(scheduleSeed(seed ^ 0x70c4ed, index));
+  let touches = 0;
+  const maybeTouch = () => {
+    if (m.files.size === 0 || !touchRng.chance(TOUCH_RATE)) return;
+    const op: LocalOp = { t: 'touch', path: touchRng.pick(files()), mtimeMs: Date.UTC(2001, 0, 1) + touchRng.int(20 * 365 * 86_400) * 1000 };
+    if (!e.allowsLocal(op, m)) return;
+    e.noteLocal(op, m);
+    ops.push(op);
+    touches++;
+  };
+
   const length = 10 + rng.int(30);
-  while (ops.length < length) {
+  while (ops.length - touches < length) {
+    const before = ops.length;
     const what = rng.weighted({ local: 55, remote: e.remoteBlocked ? 0 : 20, fault: 8, pause: 7, settle: 4 });
     if (what === 'local') {
       const op = local();
@@ -191,6 +207,7 @@ export function generateSchedule(seed: number, index: number, options: GenerateO
       // The generator assumes "local wins" for contested files; the runner checks what really happened.
       e = new Epoch();
     }
+    if (ops.length > before) maybeTouch();
   }
   ops.push({ t: 'settle' });
   return shared ? { seed, index, shared, ops } : { seed, index, ops };

@@ -121,6 +121,8 @@ export type Op =
   | { t: 'writeAt'; path: string; offset: number; content: Content }
   | { t: 'append'; path: string; content: Content }
   | { t: 'truncate'; path: string; size: number }
+  /** A new modification time (utimens: `touch -d`, `cp -p`): the bytes stay. */
+  | { t: 'touch'; path: string; mtimeMs: number }
   /** Plain rename, or rename over an existing file. */
   | { t: 'rename'; from: string; to: string }
   | { t: 'unlink'; path: string }
@@ -152,10 +154,10 @@ export type Op =
   /** Faults off, wait until the engine is quiet, check every invariant. */
   | { t: 'settle' };
 
-export type LocalOp = Extract<Op, { t: 'create' | 'writeAt' | 'append' | 'truncate' | 'rename' | 'unlink' | 'mkdir' | 'rmdir' | 'save' | 'badName' }>;
+export type LocalOp = Extract<Op, { t: 'create' | 'writeAt' | 'append' | 'truncate' | 'touch' | 'rename' | 'unlink' | 'mkdir' | 'rmdir' | 'save' | 'badName' }>;
 export type RemoteOp = Extract<Op, { t: 'rEdit' | 'rCreate' | 'rMkdir' | 'rMove' | 'rDelete' }>;
 
-const LOCAL_OPS: ReadonlySet<Op['t']> = new Set(['create', 'writeAt', 'append', 'truncate', 'rename', 'unlink', 'mkdir', 'rmdir', 'save', 'badName']);
+const LOCAL_OPS: ReadonlySet<Op['t']> = new Set(['create', 'writeAt', 'append', 'truncate', 'touch', 'rename', 'unlink', 'mkdir', 'rmdir', 'save', 'badName']);
 const REMOTE_OPS: ReadonlySet<Op['t']> = new Set(['rEdit', 'rCreate', 'rMkdir', 'rMove', 'rDelete']);
 
 export function isLocal(op: Op): op is LocalOp {
@@ -313,7 +315,8 @@ export class Model {
       }
       case 'writeAt':
       case 'append':
-      case 'truncate': {
+      case 'truncate':
+      case 'touch': {
         const k = this.kind(op.path);
         if (k === undefined) return parentMust(op.path) ?? { ok: false, errno: 'ENOENT' };
         return k === 'folder' ? { ok: false, errno: 'EISDIR' } : { ok: true };
@@ -389,6 +392,7 @@ export class Model {
       case 'mkdir':
         this.folders.add(op.path);
         return;
+      case 'touch':
       case 'badName':
         return;
     }
@@ -424,6 +428,8 @@ export class Epoch {
       case 'append':
       case 'truncate':
         return { paths: [op.path], structural: false, content: 'partial' };
+      case 'touch':
+        return { paths: [op.path], structural: false };
       case 'save':
         return { paths: [op.path, op.path + SAVE_SUFFIX], structural: true };
       case 'rename':

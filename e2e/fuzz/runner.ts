@@ -6,7 +6,7 @@
  * state, conflict copies included.
  */
 import { constants } from 'node:fs';
-import { appendFile, mkdir, open, readFile, rename, rmdir, stat, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, rmdir, stat, truncate, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { SocketClient } from '../../src-main/ipc/socket-client.ts';
 import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
@@ -223,6 +223,9 @@ export class FuzzRig {
         }
         case 'truncate':
           await truncate(at(op.path), op.size);
+          break;
+        case 'touch':
+          await utimes(at(op.path), new Date(op.mtimeMs), new Date(op.mtimeMs));
           break;
         case 'rename':
           await rename(at(op.from), at(op.to));

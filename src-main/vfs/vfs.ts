@@ -1576,8 +1576,12 @@ export class Vfs {
     return { attr: { ...this.attrOf(item), nlink: 0 }, file, ranges };
   }
 
-  /** The server's answer to a rename/move: a file with local changes keeps its local size and content state. */
+  /**
+   * The server's answer to a rename/move or a time change: a file with local changes keeps its local
+   * size, time and content state; an item deleted here meanwhile stays deleted.
+   */
   private applyAnswer(item: StoredItem, answer: DriveItem): void {
+    if (!this.o.store.items.get(item.id)) return;
     // A delta batch asked for before this answer must not undo it (docs/concurrency.md §2).
     this.o.store.items.noteChangedHere(item.id, answer.id);
     if (this.o.store.content.get(item.id)?.status === 'dirty') {
@@ -1992,12 +1996,9 @@ export class Vfs {
       const updated = await this.o.graph.update(item.remoteId, {
         fileSystemInfo: { lastModifiedDateTime: new Date(seconds).toISOString().replace(/\.\d{3}Z$/, 'Z') },
       });
-      if (!this.o.store.items.get(item.id)) return;
-      this.o.store.items.noteChangedHere(item.id, updated.id);
-      // A write while the request was on its way made the size and time the upload will carry: the
-      // answer gives only its eTag (the whole answer put the old size back and cut the write off).
-      if (this.o.store.content.get(item.id)?.status === 'dirty') this.o.store.items.update(item.id, { etag: updated.eTag ?? null });
-      else this.o.store.items.upsert(this.o.toRecord(updated));
+      // A write while the request was on its way made the size and time the upload will carry
+      // (the whole answer put the old size back and cut the write off: vfs-time-change.test.ts).
+      this.applyAnswer(item, updated);
     } catch (e) {
       if (!(e instanceof NetworkError)) throw toVfsError(e, `setting the time of ${path}`);
       this.o.store.transaction(() => {
