@@ -552,6 +552,22 @@ describe('simple uploads', () => {
     expect(temp.store.journal.list({ itemId: id, states: ['pending'] })).toMatchObject([{ kind: 'rename', newName: `again-${renames + 1}.txt` }]);
   });
 
+  it('a time set here while the upload is on its way stays, and is journaled to follow it', async () => {
+    const id = localCreate('touched.txt', Buffer.from('written here'));
+    const touched = Date.parse('2003-03-03T03:03:03Z');
+    // What the vfs does for `touch -d` of a file with local changes, once the bytes are on their way.
+    const manager = makeManager({ graph: afterSmallUploads(async () => void temp.store.items.update(id, { mtimeMs: touched })) });
+    const journaled = collect(manager, 'journaled');
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    expect(temp.store.content.get(id)?.status).toBe('complete');
+    expect(temp.store.items.get(id)?.mtimeMs).toBe(touched);
+    expect(temp.store.journal.list({ itemId: id, states: ['pending'] }).map((e) => [e.kind, e.payload])).toEqual([['setattr', { mtimeMs: touched }]]);
+    expect(journaled).toEqual([{ itemId: id, kind: 'setattr' }]);
+    // The upload carried the time it began with.
+    expect(serverJson('/touched.txt')?.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

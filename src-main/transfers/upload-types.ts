@@ -48,6 +48,9 @@ export interface UploadEvents {
   conflict: { itemId: string; path: string; localCopyName: string; reason: ConflictReason; localCopyId: string };
   /** Something worth showing that did not stop the upload (a hash the server reports differently). */
   warning: { itemId: string; path: string; error: Error };
-  /** A change is left to the journal replay (a new file's move to where it is here, which failed). */
-  journaled: { itemId: string; kind: 'rename' };
+  /**
+   * A change is left to the journal replay: a new file's move to where it is here, which failed; a
+   * time set here while the upload was on its way.
+   */
+  journaled: { itemId: string; kind: 'rename' | 'setattr' };
 }

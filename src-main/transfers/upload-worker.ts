@@ -862,6 +862,7 @@ export class UploadWorker {
     const stale = stopped === 'superseded' || content.localVersion !== edit.localVersion;
     const record = this.#o.toRecord(answer);
     let droppedInode: number | undefined;
+    let timeSetMeanwhile = false;
     store.transaction(() => {
       // A delta batch asked for before this answer may carry the item's older version: it leaves
       // the item to a fresh read (docs/concurrency.md §2; fuzz 331000/72: the older eTag, then EIO).
@@ -875,7 +876,12 @@ export class UploadWorker {
         store.items.update(itemId, { etag: record.etag ?? null, ctag: record.ctag ?? null });
         this.#content.rebased(itemId, tagsOf(answer), content.ranges);
       } else {
-        store.items.update(itemId, serverFields(record));
+        // A time set here while the bytes were on their way (touch -d during the upload) is not
+        // the one they carried: it stays, and follows them in a PATCH through the journal.
+        const localTime = store.items.get(itemId)!.mtimeMs;
+        timeSetMeanwhile = wholeSecondsIso(localTime) !== wholeSecondsIso(edit.item.mtimeMs);
+        store.items.update(itemId, timeSetMeanwhile ? { ...serverFields(record), mtimeMs: localTime } : serverFields(record));
+        if (timeSetMeanwhile) store.journal.append({ kind: 'setattr', itemId, payload: { mtimeMs: localTime } });
         this.#content.uploadCommitted(itemId, tagsOf(answer), mismatch ? null : edit.size);
         if (mismatch) store.content.setError(itemId, mismatch.code, mismatch.message);
         else store.content.clearError(itemId);
@@ -897,6 +903,7 @@ export class UploadWorker {
       }
     });
     if (droppedInode !== undefined) logger.debug({ itemId, droppedInode }, 'merged the copy delta stored of our own upload');
+    if (timeSetMeanwhile) this.#o.events.emit('journaled', { itemId, kind: 'setattr' });
     // The server knows the file now: later attempts update it in place. Where it sits, nothing
     // else of ours can land (a first upload never replaces), so that place needs no more watching.
     // The watch of an attempt before a restart (the file's place) goes too.

@@ -1988,7 +1988,8 @@ export class Vfs {
     this.checkShare(() => this.o.shares?.checkWrite(item, 'item', path));
     const seconds = Math.floor(mtimeMs / 1000) * 1000;
     if (item.remoteId === null || this.o.store.content.get(item.id)?.status === 'dirty') {
-      // Not uploaded yet: the upload carries the time.
+      // Not uploaded yet: the upload carries the time (one set while it is on its way follows it
+      // through the journal: the upload worker's commit).
       this.o.store.items.update(item.id, { mtimeMs: seconds });
       return;
     }
