@@ -213,6 +213,14 @@ describe('sync fuzzer, bugs it found (fixed)', () => {
     await reproduce('rename-while-retry-after.json', 2);
   }, 180_000);
 
+  // A file given a time (touch) while its upload waited out a 429 Retry-After took the time the
+  // upload began with when it committed, here and on the server (seed 1250000, schedule 76; found by
+  // the time invariant, 1 of 1 on the engine before). Fixed: the commit keeps the local time and
+  // journals a setattr after the bytes.
+  it('a time set while the upload waits is kept', async () => {
+    await reproduce('touch-during-upload-time-lost.json', 1);
+  }, 180_000);
+
   // Files created, kill -9 while their first uploads ran, then deleted after the restart: a deleted
   // file came back (its first version). Fixed: deleting a new file whose upload may have landed
   // deletes the server copy holding a version we sent.

@@ -12,7 +12,9 @@
  *   record (never two);
  * - Retry-After obeyed: the emulator saw no request inside a Retry-After window;
  * - the status attribute tells the truth: every file was just read whole, so its bytes are on this
- *   device and it says `cached` (a rename or a new time once made it say `cloud-only`).
+ *   device and it says `cached` (a rename or a new time once made it say `cloud-only`);
+ * - a time set here (touch) holds, on the mount and on the server, unless the file changed again
+ *   after it (here or on another device).
  *
  * A contested file (a local edit and a remote change since the last quiet point) may end in any of
  * these, and nothing else. L = the last local version, R = the last remote version.
@@ -30,10 +32,10 @@
 import type { EngineStatus } from '../../src-shared/ipc/contract.ts';
 import type { Conflict } from '../../src-shared/ipc/desktop-calls.ts';
 import type { ClientFault } from '../../emulator/src/request-log.ts';
-import { baseOf, conflictOriginal, join, parentOf, sha256, type Epoch, type Model } from './model.ts';
+import { baseOf, conflictOriginal, join, parentOf, selfAndAncestors, sha256, type Epoch, type Model } from './model.ts';
 
 export interface Violation {
-  kind: 'op-result' | 'mount-server' | 'lost' | 'unexpected' | 'contest' | 'conflict-record' | 'retry-after' | 'never-quiet' | 'store' | 'status';
+  kind: 'op-result' | 'mount-server' | 'lost' | 'unexpected' | 'contest' | 'conflict-record' | 'retry-after' | 'never-quiet' | 'store' | 'status' | 'time';
   message: string;
 }
 
@@ -41,6 +43,8 @@ export interface Entry {
   kind: 'file' | 'folder';
   size: number;
   sha?: string;
+  /** A file's modification time, ms (when read). */
+  mtimeMs?: number;
 }
 
 export interface Snapshot {
@@ -68,6 +72,14 @@ export function checkSettled(model: Model, epoch: Epoch, snap: Snapshot): Violat
   }
 
   for (const [p, m] of mount) if (m.kind === 'file' && m.state !== undefined && m.state !== 'cached') out.push({ kind: 'status', message: `${p} was just read whole, but its status attribute says ${m.state}` });
+  for (const [p, want] of epoch.times) {
+    // Another device's change of the file, or of a folder above it, may set its own time.
+    if (selfAndAncestors(p).some((a) => epoch.remoteTouched.has(a))) continue;
+    const seen = { mount: mount.get(p)?.mtimeMs, server: server.get(p)?.mtimeMs };
+    for (const [side, t] of Object.entries(seen)) {
+      if (t !== undefined && t !== want) out.push({ kind: 'time', message: `${p} was given the time ${new Date(want).toISOString()}; the ${side} says ${new Date(t).toISOString()}` });
+    }
+  }
 
   const contested = epoch.contests;
   for (const dir of model.folders) if (server.get(dir)?.kind !== 'folder') out.push({ kind: 'lost', message: `folder ${dir} is not on the server` });

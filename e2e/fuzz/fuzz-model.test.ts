@@ -177,6 +177,21 @@ describe('the checks', () => {
     expect(found).toEqual([{ kind: 'status', message: 'b.txt was just read whole, but its status attribute says cloud-only' }]);
   });
 
+  it('catch a time set here that the mount or the server lost, unless the file changed again', () => {
+    const m = new Model();
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) m.files.set(n, Buffer.from(n));
+    const e = new Epoch();
+    const t = Date.parse('2003-03-03T03:03:03Z');
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) local(m, e, { t: 'touch', path: n, mtimeMs: t + 999 });
+    local(m, e, { t: 'append', path: 'c.txt', content: c(5, 10) });
+    const snap = snapshot({ 'a.txt': Buffer.from('a.txt'), 'b.txt': Buffer.from('b.txt'), 'c.txt': m.files.get('c.txt')! });
+    for (const n of ['a.txt', 'b.txt', 'c.txt']) {
+      snap.mount.set(n, { ...snap.mount.get(n)!, mtimeMs: n === 'c.txt' ? 5 : t });
+      snap.server.set(n, { ...snap.server.get(n)!, mtimeMs: n === 'a.txt' ? t : 7 });
+    }
+    expect(checkSettled(m, e, snap)).toEqual([{ kind: 'time', message: 'b.txt was given the time 2003-03-03T03:03:03.000Z; the server says 1970-01-01T00:00:00.007Z' }]);
+  });
+
   it('catch a conflict copy and a conflict record for a file only one side changed', () => {
     const m = new Model();
     m.files.set('a.txt', Buffer.from('mine'));

@@ -418,6 +418,8 @@ export class Epoch {
   readonly contests = new Map<string, Contest>();
   /** Remote edits of files with no local edit before them (yet): a later local overwrite contests them. */
   readonly remoteEdits = new Map<string, Contest['remote']>();
+  /** Times set by touch (whole seconds, ms), by path, for files nothing else changed since in this epoch. */
+  readonly times = new Map<string, number>();
 
   /** Paths a local op involves, and whether it is structural (needs the stricter rule). */
   private static localPaths(op: LocalOp, m: Model): { paths: string[]; structural: boolean; content?: 'whole' | 'partial' } {
@@ -468,6 +470,8 @@ export class Epoch {
   /** Records a local op that ran (successfully). Call before model.applyLocal. */
   noteLocal(op: LocalOp, m: Model): void {
     const { paths, structural } = Epoch.localPaths(op, m);
+    if (op.t === 'touch') this.times.set(op.path, Math.floor(op.mtimeMs / 1000) * 1000);
+    else for (const p of paths) this.times.delete(p);
     if (structural) for (const p of paths) this.localStruct.add(p);
     if (op.t === 'rename') {
       // Versions and contests follow the file; targets were structural, so no contest can exist there.

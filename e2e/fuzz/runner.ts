@@ -403,8 +403,8 @@ export class FuzzRig {
 
   /** The schedule's folder on the server and on the mount, with contents (mount) and hashes (both). */
   private async snapshot(root: string): Promise<Snapshot> {
-    const server = new Map<string, { kind: 'file' | 'folder'; size: number; sha?: string }>();
-    for (const it of await this.h.admin.tree(root, this.drive)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash });
+    const server: Snapshot['server'] = new Map();
+    for (const it of await this.h.admin.tree(root, this.drive)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash, mtimeMs: it.modifiedMs });
     const mount: Snapshot['mount'] = new Map();
     const tree = await findTree(this.h.at(root));
     const files = [...tree.values()].filter((e) => e.kind === 'file');
@@ -419,7 +419,7 @@ export class FuzzRig {
       );
     }
     const states = await this.fileStates(files.map((e) => this.h.at(root, e.path)));
-    files.forEach((e, i) => (mount.get(e.path)!.state = states[i]));
+    files.forEach((e, i) => Object.assign(mount.get(e.path)!, states[i]));
     const status = await this.status();
     const conflicts = (await this.conflicts()).filter((c) => c.path.startsWith(`/${root}/`) && !this.conflictIdsSeen.has(c.id));
     const clientFaults = await this.retryAfterIgnored();
@@ -427,24 +427,25 @@ export class FuzzRig {
   }
 
   /**
-   * The status attribute (user.onemount.status) of each file, read by a separate program (Node has
-   * no getxattr), once no file is 'syncing' any more: a read's download is verified after it
-   * answered, and the file is 'syncing' until then. An errno name where the call failed.
+   * The status attribute (user.onemount.status) and the modification time of each file, read by a
+   * separate program (Node has no getxattr), once no file is 'syncing' any more: a read's download
+   * is verified after it answered, and the file is 'syncing' until then. An errno name where the
+   * call failed.
    */
-  private async fileStates(paths: string[]): Promise<string[]> {
+  private async fileStates(paths: string[]): Promise<Array<{ state: string; mtimeMs: number }>> {
     if (paths.length === 0) return [];
     const py = [
       'import errno, json, os, sys',
       'def state(p):',
       '  try: return os.getxattr(p, "user.onemount.status").decode()',
       '  except OSError as e: return errno.errorcode.get(e.errno, str(e.errno))',
-      'print(json.dumps([state(p) for p in sys.argv[1:]]))',
+      'print(json.dumps([{"state": state(p), "mtimeMs": os.stat(p).st_mtime_ns // 1000000} for p in sys.argv[1:]]))',
     ].join('\n');
     for (let attempt = 0; ; attempt++) {
       const r = await run('/usr/bin/python3', ['-c', py, ...paths], { timeoutMs: 30_000 });
       if (r.code !== 0) throw new Error(`reading the status attributes failed (${r.code ?? r.signal}): ${r.stderr.trim()}`);
-      const states = JSON.parse(r.stdout) as string[];
-      if (!states.includes('syncing') || attempt === STATE_SETTLE_TRIES) return states;
+      const states = JSON.parse(r.stdout) as Array<{ state: string; mtimeMs: number }>;
+      if (!states.some((s) => s.state === 'syncing') || attempt === STATE_SETTLE_TRIES) return states;
       await sleep(STATE_SETTLE_STEP_MS);
     }
   }

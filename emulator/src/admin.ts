@@ -31,6 +31,8 @@ export interface TreeItem {
   size: number;
   quickXorHash?: string;
   sha256Hash?: string;
+  /** A file's modification time (fileSystemInfo.lastModifiedDateTime), ms. */
+  modifiedMs?: number;
 }
 
 function split(p: string): { parent: string[]; name: string } {
@@ -152,6 +154,7 @@ export class Admin {
             size: row.size,
             ...(row.kind !== 'folder' && row.quickxor ? { quickXorHash: row.quickxor } : {}),
             ...(row.kind !== 'folder' && row.sha256 ? { sha256Hash: row.sha256 } : {}),
+            ...(row.kind !== 'folder' ? { modifiedMs: row.fs_modified } : {}),
           });
           if (row.kind === 'folder') walk(row.id, rel);
         }
