@@ -49,7 +49,7 @@ export interface Entry {
 
 export interface Snapshot {
   server: Map<string, Entry>;
-  /** With each file's bytes as read, and its status attribute read after that (when read). */
+  /** With each file's bytes as read, and its status attribute and time read after that (when read). */
   mount: Map<string, Entry & { bytes?: Buffer; state?: string }>;
   status: EngineStatus;
   /** Conflict records under this schedule's folder not seen at an earlier settle. */

@@ -401,7 +401,7 @@ export class FuzzRig {
     }
   }
 
-  /** The schedule's folder on the server and on the mount, with contents (mount) and hashes (both). */
+  /** The schedule's folder on the server and on the mount: hashes and files' times (both), contents and status attributes (mount). */
   private async snapshot(root: string): Promise<Snapshot> {
     const server: Snapshot['server'] = new Map();
     for (const it of await this.h.admin.tree(root, this.drive)) server.set(it.path, { kind: it.kind, size: it.size, sha: it.sha256Hash, mtimeMs: it.modifiedMs });
