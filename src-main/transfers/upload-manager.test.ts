@@ -568,6 +568,17 @@ describe('simple uploads', () => {
     expect(serverJson('/touched.txt')?.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
   });
 
+  it('a rename landing between the upload and setting its modification time does not cost the time (fuzz 1000/20)', async () => {
+    const id = localCreate('moved-meanwhile.txt', Buffer.from('written here'));
+    // This device's journal replay renames the file on the server right after the PUT: a new eTag, the same cTag.
+    const manager = makeManager({ graph: afterSmallUploads(() => emu.emulator.admin.remote({ op: 'move', path: '/moved-meanwhile.txt', newPath: '/moved-meanwhile-2.txt' })) });
+    manager.schedule(id, { priority: 'high' });
+    await manager.whenIdle();
+    // (Then moved back to where it is here, by the upload's follow-up move.)
+    expect(serverJson('/moved-meanwhile.txt')?.fileSystemInfo?.lastModifiedDateTime).toBe('2023-11-14T22:13:20Z');
+    expect(temp.store.items.get(id)?.mtimeMs).toBe(1_700_000_000_000);
+  });
+
   it("another device's edit landing between the upload and setting its modification time is no corrupted upload (fuzz 5000/158)", async () => {
     const item = await serverFile(Buffer.from('version one'));
     const mine = Buffer.from('version two, written here');

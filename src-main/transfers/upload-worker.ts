@@ -820,18 +820,35 @@ export class UploadWorker {
     const wanted = wholeSecondsIso(edit.item.mtimeMs);
     const has = answer.fileSystemInfo?.lastModifiedDateTime;
     if (has !== undefined && Date.parse(has) === Date.parse(wanted)) return answer;
-    try {
-      // Only on the version just uploaded: the answer describes the item as it is then, and another
-      // device's edit landing in between would pass for a corrupted upload of ours.
-      return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal: edit.job.signal, ...(answer.eTag ? { ifMatch: answer.eTag } : {}) });
-    } catch (error) {
-      if (edit.job.signal.aborted) throw error;
-      if (isPreconditionFailed(error)) {
+    const signal = edit.job.signal;
+    // Only on the version just uploaded: the answer describes the item as it is then, and another
+    // device's edit landing in between would pass for a corrupted upload of ours.
+    let version = answer;
+    for (let tries = 0; ; tries++) {
+      try {
+        return await this.#o.graph.update(answer.id, { fileSystemInfo: { lastModifiedDateTime: wanted } }, { signal, ...(version.eTag ? { ifMatch: version.eTag } : {}) });
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (!isPreconditionFailed(error)) {
+          this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
+          return answer;
+        }
+      }
+      // A rename or move of it (this device's journal replay, sent meanwhile) moves the eTag on too:
+      // the bytes are still the ones uploaded while the cTag is (fuzz 1000/20 lost the time).
+      let now: DriveItem | undefined;
+      try {
+        if (tries === 0) now = await this.#o.graph.getItem(answer.id, { signal });
+      } catch (error) {
+        if (signal.aborted) throw error;
+        this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
+        return answer;
+      }
+      if (now?.eTag === undefined || now.cTag === undefined || now.cTag !== answer.cTag) {
         this.#o.logger.info({ itemId: answer.id }, 'uploaded; the file changed on the server before its modification time was set, so it keeps the server time');
         return answer;
       }
-      this.#o.logger.warn({ err: error, itemId: answer.id }, 'uploaded, but could not set the modification time on the server');
-      return answer;
+      version = now;
     }
   }
 
