@@ -779,6 +779,8 @@ describe('upload sessions', () => {
     expect(entry.sessionUrl).not.toBeNull();
     const offset = entry.confirmedOffset;
     expect(offset).toBeGreaterThan(0);
+    // A time set here meanwhile: the session carries the one it was made with.
+    temp.store.items.update(id, { mtimeMs: Date.parse('2003-03-03T03:03:03Z') });
 
     // As after kill -9: a fresh manager (and store connection) on the same database.
     emu.emulator.faults.reset();
@@ -799,6 +801,7 @@ describe('upload sessions', () => {
     expect(emu.emulator.log.list({ since, pathIncludes: 'createUploadSession' })).toEqual([]);
     const server = serverJson('/resume.bin')!;
     expectUploaded(server.id, '/resume.bin', { size, hash });
+    expect(server.fileSystemInfo?.lastModifiedDateTime).toBe('2003-03-03T03:03:03Z');
   });
 
   it('starts a new session when the persisted one keeps refusing connections while the service answers (issue #11 point 6)', async () => {

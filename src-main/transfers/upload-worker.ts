@@ -701,7 +701,10 @@ export class UploadWorker {
       }
       try {
         const sessionUrl = url;
-        return await this.#sendFragments(edit, url, offset, plan.checkBeforeCommit ? () => this.#commitIfBase(edit, sessionUrl) : undefined);
+        const sent = await this.#sendFragments(edit, url, offset, plan.checkBeforeCommit ? () => this.#commitIfBase(edit, sessionUrl) : undefined);
+        // A session carries the time it was made with: one continued after a restart may be older
+        // than the file's time now (a touch before the kill).
+        return await this.#carryModifiedTime(edit, sent);
       } catch (error) {
         // The session expired (or the server forgot it) mid-way: one fresh start from zero. Not
         // once its last fragment was sent: the server may have made the file, and a `rename`
@@ -815,7 +818,10 @@ export class UploadWorker {
     }
   }
 
-  /** A simple PUT carries no fileSystemInfo (§7.1): the local modification time follows in a PATCH. */
+  /**
+   * A simple PUT carries no fileSystemInfo (§7.1), a session the time it was made with: the local
+   * modification time follows in a PATCH when the server's differs.
+   */
   async #carryModifiedTime(edit: LocalEdit, answer: DriveItem): Promise<DriveItem> {
     const wanted = wholeSecondsIso(edit.item.mtimeMs);
     const has = answer.fileSystemInfo?.lastModifiedDateTime;
